@@ -1,0 +1,881 @@
+"""A local fake of the OpenAI and Anthropic streaming HTTP APIs, for wire-level tests and benchmarks.
+
+`WireServer` is a small HTTP/1.1 server written on asyncio streams (standard library only). It runs its
+own event loop in a daemon thread, so it can serve both synchronous and asynchronous clients, including
+the real ``openai`` and ``anthropic`` SDKs pointed at it with ``base_url``:
+
+    with WireServer() as srv:
+        srv.script("gpt-test", Scenario(text="Hi there", first_byte_delay_s=0.1))
+        client = openai.AsyncOpenAI(api_key="test", base_url=srv.openai_base_url, max_retries=0)
+        ...
+
+It speaks two wire formats, chosen by the request path:
+
+* ``POST /v1/chat/completions`` -- OpenAI Chat Completions streaming: ``data: {chunk}\\n\\n`` Server-Sent
+  Events of ``chat.completion.chunk`` objects, a finish chunk carrying ``finish_reason``, a final usage
+  chunk (``choices: []``) when the request asked for ``stream_options.include_usage``, then
+  ``data: [DONE]``.
+* ``POST /v1/messages`` -- Anthropic Messages streaming: ``event:``/``data:`` pairs ``message_start``
+  (carrying ``usage.input_tokens``), ``content_block_start``, ``ping``, ``content_block_delta``
+  (``text_delta``) for each piece, ``content_block_stop``, ``message_delta`` (``stop_reason`` and
+  ``usage.output_tokens``) and ``message_stop``.
+
+Streams use ``Transfer-Encoding: chunked`` with one HTTP chunk per SSE event, connections are kept alive
+between complete responses (unless the request says ``Connection: close``), and every wait is an
+``asyncio`` sleep that also ends as soon as the client hangs up or the server stops. What each request
+gets is set per model with `WireServer.script` (see `Scenario`); every request is recorded in
+`WireServer.requests`.
+
+Which SDK exceptions each failure mode produces is pinned down in ``tests/test_wire_server.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import itertools
+import json
+import logging
+import threading
+import time
+from concurrent.futures import TimeoutError as FutureTimeoutError
+from dataclasses import dataclass
+from http import HTTPStatus
+from types import TracebackType
+from typing import Any, Literal
+
+__all__ = ["RecordedRequest", "Scenario", "WireServer", "split_text"]
+
+log = logging.getLogger(__name__)
+
+OPENAI_PATH = "/v1/chat/completions"
+ANTHROPIC_PATH = "/v1/messages"
+
+FailureMode = Literal[None, "status", "disconnect", "stall", "malformed", "error_event", "no_finish"]
+
+# OpenAI finish_reason -> Anthropic stop_reason, and back.
+_TO_ANTHROPIC_STOP = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "function_call": "tool_use",
+    "content_filter": "refusal",
+}
+_ANTHROPIC_STOP_REASONS = frozenset(
+    {
+        "end_turn",
+        "max_tokens",
+        "stop_sequence",
+        "tool_use",
+        "pause_turn",
+        "refusal",
+        "model_context_window_exceeded",
+    }
+)
+_TO_OPENAI_FINISH = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+
+# Default error `type` per HTTP status, for each provider's error body.
+_ANTHROPIC_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+_OPENAI_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "invalid_request_error",
+    403: "invalid_request_error",
+    404: "invalid_request_error",
+    429: "rate_limit_error",
+}
+_OPENAI_ERROR_CODES = {401: "invalid_api_key", 404: "model_not_found", 429: "rate_limit_exceeded"}
+
+_MAX_HEADER_BYTES = 64 * 1024
+_STOP_TIMEOUT_S = 2.0
+
+
+@dataclass
+class Scenario:
+    """How the server answers requests for one model.
+
+    On success the answer `text` is streamed as `chunk_count` delta pieces (see `split_text`): the
+    response headers and the first piece go out together after `first_byte_delay_s`, later pieces each
+    after a further `between_chunks_s`, and the closing events (finish reason, usage, ``[DONE]`` /
+    ``message_stop``) follow the last piece at once.
+
+    ``failure`` picks a way to fail instead (``None`` = succeed):
+
+    * ``"status"`` -- answer with HTTP `status` and a JSON error body in the provider's own format
+      (OpenAI ``{"error": {"message", "type", "param": null, "code"}}``, Anthropic
+      ``{"type": "error", "error": {"type", "message"}}``), with a ``Retry-After: <retry_after>`` header
+      when `retry_after` is set. `first_byte_delay_s` still applies (it is 0 by default).
+    * ``"disconnect"`` -- send the headers and about half of the pieces (``max(1, chunk_count // 2)``),
+      then close the TCP connection without ending the chunked body.
+    * ``"stall"`` -- send the headers and the first piece, then nothing for `stall_s`; if the client is
+      still there after that, the rest of the stream follows normally. The wait ends at once when the
+      client hangs up or the server stops.
+    * ``"malformed"`` -- up to two good pieces, then a ``data:`` line whose JSON is cut off, then a
+      proper end of the chunked body.
+    * ``"error_event"`` -- up to two good pieces, then an in-stream error (Anthropic
+      ``event: error`` with ``{"type": "error", "error": {...}}``, default ``overloaded_error`` /
+      ``"Overloaded"``; OpenAI ``data: {"error": {...}}``, default ``server_error``), then a proper end
+      of the chunked body, with no finish / ``[DONE]``.
+    * ``"no_finish"`` -- all pieces, but no finish reason, usage chunk, ``[DONE]``,
+      ``content_block_stop``, ``message_delta`` or ``message_stop``; the chunked body ends properly.
+
+    `error_type` / `error_message` fill the error body of ``"status"`` and ``"error_event"`` (sensible
+    defaults by status code when empty). With `fail_times` = N only the first N requests for the model
+    fail and later ones succeed (the count restarts when the model is scripted again or on
+    `WireServer.clear`); ``None`` means every request fails.
+
+    `finish_reason` is given in OpenAI words; the Anthropic stream maps ``"stop"`` -> ``"end_turn"``,
+    ``"length"`` -> ``"max_tokens"``, ``"tool_calls"`` -> ``"tool_use"``, ``"content_filter"`` ->
+    ``"refusal"`` and passes Anthropic words through (the OpenAI stream maps Anthropic words back).
+    """
+
+    text: str = "Hello from the wire server."
+    chunk_count: int = 5
+    first_byte_delay_s: float = 0.0
+    between_chunks_s: float = 0.0
+    input_tokens: int = 12
+    output_tokens: int = 7
+    finish_reason: str = "stop"
+    failure: FailureMode = None
+    status: int = 200
+    error_type: str = ""
+    error_message: str = ""
+    retry_after: str | None = None
+    fail_times: int | None = None
+    stall_s: float = 30.0
+
+
+@dataclass
+class RecordedRequest:
+    """One request as the server received it.
+
+    `headers` has lower-cased names (a repeated header keeps its last value), `body` is the parsed JSON
+    body (``{}`` when it was empty or not a JSON object) and `received_at` is the ``time.perf_counter()``
+    reading taken when the request had been read in full.
+    """
+
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+    received_at: float
+    method: str = "POST"
+
+
+def split_text(text: str, chunk_count: int) -> list[str]:
+    """Split `text` into `chunk_count` pieces on character boundaries, as evenly as possible.
+
+    Longer pieces come first; if the text is shorter than `chunk_count` the trailing pieces are empty.
+    The concatenation is always exactly `text`. A `chunk_count` below 1 counts as 1.
+    """
+    count = max(1, chunk_count)
+    size, extra = divmod(len(text), count)
+    pieces: list[str] = []
+    start = 0
+    for i in range(count):
+        end = start + size + (1 if i < extra else 0)
+        pieces.append(text[start:end])
+        start = end
+    return pieces
+
+
+def anthropic_stop_reason(finish_reason: str) -> str:
+    """Map an OpenAI `finish_reason` to an Anthropic ``stop_reason`` (Anthropic words pass through)."""
+    if finish_reason in _ANTHROPIC_STOP_REASONS:
+        return finish_reason
+    return _TO_ANTHROPIC_STOP.get(finish_reason, finish_reason)
+
+
+def openai_finish_reason(finish_reason: str) -> str:
+    """Map an Anthropic ``stop_reason`` to an OpenAI `finish_reason` (OpenAI words pass through)."""
+    return _TO_OPENAI_FINISH.get(finish_reason, finish_reason)
+
+
+class _ClientGone(Exception):
+    """The client closed its side of the connection while a response was in progress."""
+
+
+class _BadRequest(Exception):
+    """The bytes on the connection are not an HTTP/1.1 request this server understands."""
+
+
+class _Connection:
+    """One accepted TCP connection: a buffered reader fed by a background task, plus the writer.
+
+    Reading in the background lets every pause of a response also watch for the client hanging up, so
+    a handler never sleeps on behalf of a client that has gone away.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.buffer = bytearray()
+        self.eof = asyncio.Event()
+        self._data = asyncio.Event()
+        self._pump_task = asyncio.get_running_loop().create_task(self._pump())
+
+    async def _pump(self) -> None:
+        try:
+            while True:
+                data = await self.reader.read(65536)
+                if not data:
+                    break
+                self.buffer += data
+                self._data.set()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            self.eof.set()
+            self._data.set()
+
+    async def _wait_data(self) -> None:
+        self._data.clear()
+        await self._data.wait()
+
+    async def read_until(self, separator: bytes, limit: int) -> bytes | None:
+        """Bytes up to and including `separator`, or None at end of stream before it arrives."""
+        while True:
+            index = self.buffer.find(separator)
+            if index >= 0:
+                end = index + len(separator)
+                data = bytes(self.buffer[:end])
+                del self.buffer[:end]
+                return data
+            if len(self.buffer) > limit:
+                raise _BadRequest("header section too large")
+            if self.eof.is_set():
+                return None
+            await self._wait_data()
+
+    async def read_exactly(self, size: int) -> bytes | None:
+        """Exactly `size` bytes, or None at end of stream before that many arrive."""
+        while len(self.buffer) < size:
+            if self.eof.is_set():
+                return None
+            await self._wait_data()
+        data = bytes(self.buffer[:size])
+        del self.buffer[:size]
+        return data
+
+    async def pause(self, seconds: float) -> None:
+        """Wait `seconds`; raise `_ClientGone` at once if the client hangs up meanwhile."""
+        if self.eof.is_set():
+            raise _ClientGone
+        if seconds <= 0:
+            return
+        try:
+            await asyncio.wait_for(self.eof.wait(), timeout=seconds)
+        except TimeoutError:
+            return
+        raise _ClientGone
+
+    async def send(self, data: bytes) -> None:
+        """Write `data` and wait until the transport has taken it."""
+        if self.writer.transport.is_closing():
+            raise _ClientGone
+        self.writer.write(data)
+        await self.writer.drain()
+
+    def hang_up(self) -> None:
+        """Close the TCP connection after what was already written, leaving the HTTP message unfinished."""
+        self._pump_task.cancel()
+        self.writer.transport.close()
+
+    def abort(self) -> None:
+        """Drop the connection at once, discarding anything not yet sent."""
+        self._pump_task.cancel()
+        self.writer.transport.abort()
+
+    async def close(self) -> None:
+        """Close the connection in an orderly way and stop the background reader."""
+        self._pump_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._pump_task
+        if not self.writer.transport.is_closing():
+            self.writer.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.writer.wait_closed(), timeout=0.5)
+
+
+def _chunk(payload: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(payload), payload)
+
+
+_LAST_CHUNK = b"0\r\n\r\n"
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+class _StreamWriter:
+    """Sends SSE events of one streamed response as HTTP chunks; the headers go out with the first event."""
+
+    def __init__(self, conn: _Connection, head: bytes) -> None:
+        self._conn = conn
+        self._head: bytes | None = head
+
+    async def event(self, text: str) -> None:
+        data = _chunk(text.encode("utf-8"))
+        if self._head is not None:
+            data = self._head + data
+            self._head = None
+        await self._conn.send(data)
+
+    async def finish(self) -> None:
+        data = _LAST_CHUNK
+        if self._head is not None:
+            data = self._head + data
+            self._head = None
+        await self._conn.send(data)
+
+
+class WireServer:
+    """Local HTTP/1.1 server speaking the OpenAI and Anthropic streaming wire formats.
+
+    `start` binds 127.0.0.1 on a free port and serves from an event loop in a daemon thread; `stop`
+    closes the listener and every open connection (stalled ones included) and joins the thread. Both
+    are also available as a context manager. Behaviour is chosen per request by its JSON ``"model"``:
+    `script` sets a `Scenario` for a model, `default_scenario` serves all others. Every request
+    received is appended to `requests`. Scripts and the default scenario may be changed at any time,
+    also while the server runs; a request uses the scenario in force when it arrives.
+    """
+
+    def __init__(self) -> None:
+        self.default_scenario: Scenario = Scenario()
+        self.requests: list[RecordedRequest] = []
+        self._scripts: dict[str, Scenario] = {}
+        self._request_counts: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._connections: set[_Connection] = set()
+        self._port: int | None = None
+        self._accepted = 0
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def start(self) -> WireServer:
+        """Bind 127.0.0.1 on a free port, serve from a daemon thread; return self once listening."""
+        if self._thread is not None:
+            raise RuntimeError("WireServer already started")
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        thread = threading.Thread(target=self._run_loop, args=(loop,), name="wire-server", daemon=True)
+        self._thread = thread
+        thread.start()
+        future = asyncio.run_coroutine_threadsafe(self._listen(), loop)
+        try:
+            self._port = future.result(timeout=10)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _run_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_forever()
+        finally:
+            with contextlib.suppress(Exception):
+                loop.run_until_complete(loop.shutdown_asyncgens())
+
+    async def _listen(self) -> int:
+        self._server = await asyncio.start_server(self._handle_connection, host="127.0.0.1", port=0)
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    def stop(self) -> None:
+        """Close the listener and all open connections, then join the server thread (within ~2 s)."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        if not loop.is_closed() and thread.is_alive():
+            future = asyncio.run_coroutine_threadsafe(self._shutdown(), loop)
+            with contextlib.suppress(FutureTimeoutError, Exception):
+                future.result(timeout=_STOP_TIMEOUT_S)
+            loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=_STOP_TIMEOUT_S)
+        if not thread.is_alive() and not loop.is_closed():
+            loop.close()
+        self._loop = None
+        self._thread = None
+        self._server = None
+
+    async def _shutdown(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for conn in list(self._connections):
+            conn.abort()
+        tasks = [task for task in self._tasks if not task.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=_STOP_TIMEOUT_S / 2)
+
+    def __enter__(self) -> WireServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # ----------------------------------------------------------------- configuration
+
+    @property
+    def port(self) -> int:
+        """The TCP port the server listens on (only valid after `start`)."""
+        if self._port is None:
+            raise RuntimeError("WireServer not started")
+        return self._port
+
+    @property
+    def openai_base_url(self) -> str:
+        """Base URL for ``openai.OpenAI(base_url=...)``: ``http://127.0.0.1:PORT/v1``."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def anthropic_base_url(self) -> str:
+        """Base URL for ``anthropic.Anthropic(base_url=...)``: ``http://127.0.0.1:PORT``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def open_connections(self) -> int:
+        """How many client connections are open right now (idle keep-alive ones included)."""
+        return len(self._connections)
+
+    @property
+    def connections_accepted(self) -> int:
+        """How many client connections were accepted since `start` (shows connection reuse)."""
+        return self._accepted
+
+    def script(self, model: str, scenario: Scenario) -> None:
+        """Answer requests whose JSON ``"model"`` equals `model` with `scenario` (restarts `fail_times`)."""
+        with self._lock:
+            self._scripts[model] = scenario
+            self._request_counts.pop(model, None)
+
+    def clear(self) -> None:
+        """Forget all scripts, `fail_times` counts and recorded requests (`default_scenario` stays)."""
+        with self._lock:
+            self._scripts.clear()
+            self._request_counts.clear()
+            self.requests.clear()
+
+    def _scenario_for(self, model: str) -> Scenario:
+        """The scenario for the next request for `model`; its failure is dropped once `fail_times` ran out."""
+        with self._lock:
+            scenario = self._scripts.get(model, self.default_scenario)
+            count = self._request_counts.get(model, 0) + 1
+            self._request_counts[model] = count
+        if scenario.failure is not None and scenario.fail_times is not None and count > scenario.fail_times:
+            return dataclasses.replace(scenario, failure=None)
+        return scenario
+
+    def _record(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self.requests.append(request)
+
+    # ----------------------------------------------------------------- HTTP
+
+    async def _handle_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        conn = _Connection(reader, writer)
+        self._connections.add(conn)
+        self._accepted += 1
+        try:
+            while await self._serve_one(conn):
+                pass
+        except (_ClientGone, ConnectionError, OSError):
+            pass
+        except _BadRequest as err:
+            with contextlib.suppress(Exception):
+                await self._send_json(
+                    conn, 400, {"error": {"message": str(err), "type": "bad_request"}}, False
+                )
+        except asyncio.CancelledError:
+            conn.abort()
+            raise
+        except Exception:
+            log.exception("wire server: unexpected error while handling a connection")
+        finally:
+            self._connections.discard(conn)
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+    async def _serve_one(self, conn: _Connection) -> bool:
+        """Read and answer one request; True if the connection may carry another one."""
+        head = await conn.read_until(b"\r\n\r\n", _MAX_HEADER_BYTES)
+        if head is None:
+            return False
+        lines = head.decode("latin-1").split("\r\n")
+        request_line = lines[0].split(" ")
+        if len(request_line) != 3 or not request_line[2].startswith("HTTP/1."):
+            raise _BadRequest(f"bad request line: {lines[0]!r}")
+        method, target, version = request_line
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            if not line:
+                continue
+            name, sep, value = line.partition(":")
+            if not sep:
+                raise _BadRequest(f"bad header line: {line!r}")
+            headers[name.strip().lower()] = value.strip()
+
+        raw_body = await self._read_body(conn, headers)
+        if raw_body is None:
+            return False
+        received_at = time.perf_counter()
+
+        connection_tokens = {t.strip().lower() for t in headers.get("connection", "").split(",")}
+        keep_alive = "close" not in connection_tokens and (
+            version != "HTTP/1.0" or "keep-alive" in connection_tokens
+        )
+        path = target.split("?", 1)[0]
+
+        body: dict[str, Any] = {}
+        body_error = ""
+        if raw_body:
+            try:
+                parsed = json.loads(raw_body)
+            except ValueError as err:
+                body_error = f"request body is not valid JSON: {err}"
+            else:
+                if isinstance(parsed, dict):
+                    body = parsed
+                else:
+                    body_error = "request body must be a JSON object"
+        self._record(RecordedRequest(path, headers, body, received_at, method))
+
+        if path not in (OPENAI_PATH, ANTHROPIC_PATH):
+            error = {
+                "message": f"Unknown path {path!r}",
+                "type": "not_found_error",
+                "param": None,
+                "code": None,
+            }
+            await self._send_json(conn, 404, {"type": "error", "error": error}, keep_alive)
+            return keep_alive
+        provider = "openai" if path == OPENAI_PATH else "anthropic"
+        if method != "POST":
+            await self._send_error(
+                conn, provider, 405, "invalid_request_error", f"{method} not allowed", keep_alive
+            )
+            return keep_alive
+        if body_error:
+            await self._send_error(conn, provider, 400, "invalid_request_error", body_error, keep_alive)
+            return keep_alive
+        if body.get("stream") is not True:
+            message = 'The wire server only supports streaming requests (set "stream": true).'
+            await self._send_error(conn, provider, 400, "invalid_request_error", message, keep_alive)
+            return keep_alive
+
+        model = str(body.get("model", ""))
+        scenario = self._scenario_for(model)
+        await conn.pause(scenario.first_byte_delay_s)
+
+        if scenario.failure == "status":
+            status = scenario.status
+            error_type = scenario.error_type or _default_error_type(provider, status)
+            message = scenario.error_message or _default_error_message(status)
+            extra = {"retry-after": scenario.retry_after} if scenario.retry_after is not None else {}
+            await self._send_error(conn, provider, status, error_type, message, keep_alive, extra)
+            return keep_alive
+
+        response_head = _response_head(
+            200,
+            {
+                "Content-Type": "text/event-stream; charset=utf-8",
+                "Transfer-Encoding": "chunked",
+                "Cache-Control": "no-cache",
+                "Connection": "keep-alive" if keep_alive else "close",
+                "x-request-id" if provider == "openai" else "request-id": f"req_wire{next(self._ids):06d}",
+            },
+        )
+        stream = _StreamWriter(conn, response_head)
+        if provider == "openai":
+            options = body.get("stream_options")
+            include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
+            completed = await self._stream_openai(conn, stream, scenario, model, include_usage)
+        else:
+            completed = await self._stream_anthropic(conn, stream, scenario, model)
+        return completed and keep_alive
+
+    async def _read_body(self, conn: _Connection, headers: dict[str, str]) -> bytes | None:
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            parts: list[bytes] = []
+            while True:
+                size_line = await conn.read_until(b"\r\n", _MAX_HEADER_BYTES)
+                if size_line is None:
+                    return None
+                try:
+                    size = int(size_line.split(b";", 1)[0].strip(), 16)
+                except ValueError as err:
+                    raise _BadRequest(f"bad chunk size line: {size_line!r}") from err
+                if size == 0:
+                    while True:  # optional trailers, then the empty line
+                        trailer = await conn.read_until(b"\r\n", _MAX_HEADER_BYTES)
+                        if trailer is None:
+                            return None
+                        if trailer == b"\r\n":
+                            return b"".join(parts)
+                data = await conn.read_exactly(size + 2)
+                if data is None:
+                    return None
+                parts.append(data[:-2])
+        try:
+            length = int(headers.get("content-length", "0"))
+        except ValueError as err:
+            raise _BadRequest("bad Content-Length") from err
+        return await conn.read_exactly(length)
+
+    async def _send_json(
+        self,
+        conn: _Connection,
+        status: int,
+        payload: Any,
+        keep_alive: bool,
+        extra_headers: dict[str, str] | None = None,
+    ) -> None:
+        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        headers = {
+            "Content-Type": "application/json",
+            "Content-Length": str(len(body)),
+            "Connection": "keep-alive" if keep_alive else "close",
+            **(extra_headers or {}),
+        }
+        await conn.send(_response_head(status, headers) + body)
+
+    async def _send_error(
+        self,
+        conn: _Connection,
+        provider: str,
+        status: int,
+        error_type: str,
+        message: str,
+        keep_alive: bool,
+        extra_headers: dict[str, str] | None = None,
+    ) -> None:
+        headers = {"x-request-id" if provider == "openai" else "request-id": f"req_wire{next(self._ids):06d}"}
+        headers.update(extra_headers or {})
+        await self._send_json(
+            conn, status, _error_body(provider, status, error_type, message), keep_alive, headers
+        )
+
+    # ----------------------------------------------------------------- the two wire formats
+
+    async def _stream_openai(
+        self, conn: _Connection, stream: _StreamWriter, scenario: Scenario, model: str, include_usage: bool
+    ) -> bool:
+        """Stream one chat completion; True if the HTTP response ended properly (connection reusable)."""
+        completion_id = f"chatcmpl-wire{next(self._ids):06d}"
+        created = int(time.time())
+
+        def chunk(choices: list[dict[str, Any]], **extra: Any) -> str:
+            obj: dict[str, Any] = {
+                "id": completion_id,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "system_fingerprint": None,
+                "choices": choices,
+            }
+            if include_usage:
+                obj["usage"] = None
+            obj.update(extra)
+            return f"data: {_dumps(obj)}\n\n"
+
+        def delta_event(index: int, piece: str) -> str:
+            delta = {"role": "assistant", "content": piece} if index == 0 else {"content": piece}
+            return chunk([{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}])
+
+        failure = scenario.failure
+        pieces = split_text(scenario.text, scenario.chunk_count)
+        send_count = _pieces_to_send(failure, len(pieces))
+        for index, piece in enumerate(pieces[:send_count]):
+            if index:
+                await conn.pause(scenario.between_chunks_s)
+            await stream.event(delta_event(index, piece))
+            if failure == "stall" and index == 0:
+                await conn.pause(scenario.stall_s)
+
+        if failure == "disconnect":
+            conn.hang_up()
+            return False
+        if failure == "malformed":
+            await stream.event('data: {"choices": [{"delta": {"content": "x"\n\n')
+        elif failure == "error_event":
+            error = {
+                "message": scenario.error_message or "The server had an error while processing your request.",
+                "type": scenario.error_type or "server_error",
+                "param": None,
+                "code": None,
+            }
+            await stream.event(f"data: {_dumps({'error': error})}\n\n")
+        elif failure != "no_finish":
+            finish = openai_finish_reason(scenario.finish_reason)
+            await stream.event(chunk([{"index": 0, "delta": {}, "logprobs": None, "finish_reason": finish}]))
+            if include_usage:
+                usage = {
+                    "prompt_tokens": scenario.input_tokens,
+                    "completion_tokens": scenario.output_tokens,
+                    "total_tokens": scenario.input_tokens + scenario.output_tokens,
+                }
+                await stream.event(chunk([], usage=usage))
+            await stream.event("data: [DONE]\n\n")
+        await stream.finish()
+        return True
+
+    async def _stream_anthropic(
+        self, conn: _Connection, stream: _StreamWriter, scenario: Scenario, model: str
+    ) -> bool:
+        """Stream one message; True if the HTTP response ended properly (connection reusable)."""
+
+        def event(name: str, payload: dict[str, Any]) -> str:
+            return f"event: {name}\ndata: {_dumps(payload)}\n\n"
+
+        message: dict[str, Any] = {
+            "id": f"msg_wire{next(self._ids):06d}",
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": scenario.input_tokens, "output_tokens": 1},
+        }
+        opening = (
+            event("message_start", {"type": "message_start", "message": message})
+            + event(
+                "content_block_start",
+                {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            )
+            + event("ping", {"type": "ping"})
+        )
+
+        def delta_event(piece: str) -> str:
+            payload = {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "text_delta", "text": piece},
+            }
+            return event("content_block_delta", payload)
+
+        failure = scenario.failure
+        pieces = split_text(scenario.text, scenario.chunk_count)
+        send_count = _pieces_to_send(failure, len(pieces))
+        for index, piece in enumerate(pieces[:send_count]):
+            if index:
+                await conn.pause(scenario.between_chunks_s)
+            # The opening events travel with the first piece, so its timing is the time to first token.
+            await stream.event((opening if index == 0 else "") + delta_event(piece))
+            if failure == "stall" and index == 0:
+                await conn.pause(scenario.stall_s)
+
+        if failure == "disconnect":
+            conn.hang_up()
+            return False
+        if failure == "malformed":
+            await stream.event(
+                'event: content_block_delta\ndata: {"type": "content_block_delta", "index": 0, '
+                '"delta": {"type": "text_delta", "text": "x"\n\n'
+            )
+        elif failure == "error_event":
+            error = {
+                "type": scenario.error_type or "overloaded_error",
+                "message": scenario.error_message or "Overloaded",
+            }
+            await stream.event(event("error", {"type": "error", "error": error}))
+        elif failure != "no_finish":
+            await stream.event(
+                event("content_block_stop", {"type": "content_block_stop", "index": 0})
+                + event(
+                    "message_delta",
+                    {
+                        "type": "message_delta",
+                        "delta": {
+                            "stop_reason": anthropic_stop_reason(scenario.finish_reason),
+                            "stop_sequence": None,
+                        },
+                        "usage": {"output_tokens": scenario.output_tokens},
+                    },
+                )
+                + event("message_stop", {"type": "message_stop"})
+            )
+        await stream.finish()
+        return True
+
+
+def _pieces_to_send(failure: FailureMode, total: int) -> int:
+    if failure == "disconnect":
+        return max(1, total // 2)
+    if failure in ("malformed", "error_event"):
+        return min(2, total)
+    return total
+
+
+def _response_head(status: int, headers: dict[str, str]) -> bytes:
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:
+        reason = "Unknown"
+    lines = [f"HTTP/1.1 {status} {reason}", f"Date: {_http_date()}", "Server: wire-server"]
+    lines.extend(f"{name}: {value}" for name, value in headers.items())
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def _http_date() -> str:
+    return time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())
+
+
+def _default_error_type(provider: str, status: int) -> str:
+    if provider == "anthropic":
+        return _ANTHROPIC_ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
+    return _OPENAI_ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+
+
+def _default_error_message(status: int) -> str:
+    try:
+        return f"{HTTPStatus(status).phrase} (wire server)"
+    except ValueError:
+        return f"Error {status} (wire server)"
+
+
+def _error_body(provider: str, status: int, error_type: str, message: str) -> dict[str, Any]:
+    if provider == "anthropic":
+        return {"type": "error", "error": {"type": error_type, "message": message}}
+    return {
+        "error": {
+            "message": message,
+            "type": error_type,
+            "param": None,
+            "code": _OPENAI_ERROR_CODES.get(status),
+        }
+    }

@@ -1,0 +1,190 @@
+"""The `quorum` command: headless sub-commands (run, models, config); the dashboard by default.
+
+Exit codes: 0 success, 1 the run failed, 2 usage or configuration error, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from tui import __version__, paths
+from tui.headless import EXIT_OK, EXIT_USAGE, RunOptions, question_from, run_command
+from tui.logs import setup_logging
+from tui.settings import CONFIG_ENV, Catalog, ConfigError, Settings, config_layers, load_settings, parse_member
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors exit with 2 and a one-line pointer to --help."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"quorum: {message}\n(see `{self.prog} --help`)\n")
+
+
+def _member(value: str) -> Any:
+    try:
+        return parse_member(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="quorum",
+        description="Put one question to a panel of language models, let them deliberate, get one answer.",
+    )
+    parser.add_argument("--version", action="version", version=f"quorum {__version__}")
+    parser.add_argument(
+        "--config", metavar="PATH", help=f"an extra config file over the user's (also ${CONFIG_ENV})"
+    )
+    commands = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    run = commands.add_parser("run", help="run a panel without the dashboard", description="Run a panel headless: "
+                              "progress on stderr, the report (or --json) on stdout.")
+    run.add_argument("question", nargs="+", help="the question (use - to read it from standard input)")
+    run.add_argument("-m", "--model", dest="members", action="append", type=_member, default=[],
+                     metavar="ALIAS[:STANCE]", help="a panel member (repeat); stance: for, against, neutral or a synonym")
+    run.add_argument("--synthesizer", metavar="ALIAS", help="the synthesizer and curator")
+    run.add_argument("--mode", choices=["consult", "deliberate"])
+    run.add_argument("--rounds", type=int, metavar="N", help="max rounds in deliberate mode (1-10)")
+    run.add_argument("--file", dest="files", action="append", default=[], metavar="PATH", help="attach a text file (repeat)")
+    run.add_argument("--focus", action="append", default=[], metavar="TEXT", help="a focus area (repeat)")
+    run.add_argument("--budget", type=int, metavar="TOKENS", help="token budget: the curator decides early rather than overrun it")
+    run.add_argument("--json", action="store_true", help="print the full result as JSON")
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+
+    models = commands.add_parser("models", help="list the model catalog, prices and whether each key is set")
+    models.add_argument("--json", action="store_true")
+
+    config = commands.add_parser("config", help="manage the user config")
+    config_commands = config.add_subparsers(dest="config_command", required=True, parser_class=_Parser)
+    init = config_commands.add_parser("init", help="write a starter user config")
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    config_commands.add_parser("path", help="print where the config files are")
+    config_commands.add_parser("validate", help="check every config layer and report the first problem")
+    return parser
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    run: dict[str, Any] = {}
+    if getattr(args, "mode", None):
+        run["mode"] = args.mode
+    if getattr(args, "rounds", None) is not None:
+        run["max_rounds"] = args.rounds
+    if getattr(args, "budget", None) is not None:
+        run["token_budget"] = args.budget
+    return {"run": run} if run else {}
+
+
+def _models_command(settings: Settings, as_json: bool) -> int:
+    catalog = Catalog(settings)
+    rows = []
+    for name, model in settings.models.items():
+        provider = catalog.provider(model)
+        rows.append(
+            {
+                "alias": name,
+                "aliases": model.aliases,
+                "provider": model.provider,
+                "id": model.id,
+                "key": catalog.key_status(model),
+                "key_env": provider.api_key_env,
+                "context_window": model.context_window,
+                "input_price": model.input_price,
+                "output_price": model.output_price,
+                "demo": provider.kind == "demo",
+            }
+        )
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    header = f"{'alias':<16} {'provider':<11} {'model id':<30} {'key':<22} {'context':>9} {'$/M in':>7} {'$/M out':>8}"
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        key = {"set": f"set ({row['key_env']})", "missing": f"MISSING {row['key_env']}"}.get(
+            str(row["key"]), "demo, none needed" if row["demo"] else "none needed"
+        )
+        print(
+            f"{row['alias']:<16} {row['provider']:<11} {row['id']:<30} {key:<22} "
+            f"{row['context_window']:>9,} {row['input_price']:>7.2f} {row['output_price']:>8.2f}"
+        )
+    return EXIT_OK
+
+
+STARTER_CONFIG: dict[str, Any] = {
+    "run": {"mode": "deliberate", "max_rounds": 3, "call_deadline_s": 180},
+    "panel": {"members": ["gpt-5:neutral", "claude-sonnet:against", "gemini-pro:for"], "size": 3},
+    "ui": {"theme": "quorum-dark"},
+}
+
+
+def _config_command(args: argparse.Namespace) -> int:
+    target = paths.user_config_file()
+    if args.config_command == "path":
+        print(target)
+        for layer in config_layers(args.config):
+            print(f"  reads: {layer.path}")
+        if not target.exists():
+            print("  (the user config does not exist yet: `quorum config init` writes one)")
+        return EXIT_OK
+    if args.config_command == "init":
+        import tomli_w
+
+        if target.exists() and not args.force:
+            print(f"quorum: {target} already exists; use --force to overwrite it", file=sys.stderr)
+            return EXIT_USAGE
+        target.parent.mkdir(parents=True, exist_ok=True)
+        text = "# Quorum user config: overrides the shipped defaults (see `quorum config path`).\n"
+        text += tomli_w.dumps(STARTER_CONFIG)
+        target.write_text(text, encoding="utf-8")
+        print(f"wrote {target}")
+        return EXIT_OK
+    settings = load_settings(args.config)
+    layers = config_layers(args.config)
+    print(f"ok: {len(settings.models)} models, {len(settings.providers)} providers")
+    for layer in layers:
+        print(f"  read: {layer.path}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_OK
+    setup_logging()
+    try:
+        if args.command == "config":
+            return _config_command(args)
+        settings = load_settings(args.config, _overrides(args))
+        if args.command == "models":
+            return _models_command(settings, args.json)
+        question = question_from(args.question, sys.stdin)
+        if not question:
+            print("quorum: the question is empty", file=sys.stderr)
+            return EXIT_USAGE
+        options = RunOptions(
+            question=question,
+            members=args.members,
+            synthesizer=args.synthesizer,
+            files=args.files,
+            focus=args.focus,
+            as_json=args.json,
+            quiet=args.quiet,
+        )
+        return run_command(settings, options)
+    except ConfigError as err:
+        print(f"quorum: {err.render()}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
+
+

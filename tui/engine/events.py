@@ -1,0 +1,145 @@
+"""The typed event stream of a run: one event for every state change.
+
+The CLI's progress display, the dashboard and the store all consume these; the engine knows none
+of them. Events are plain frozen dataclasses (cheap to make at token rate) that carry the engine's
+pydantic results where a result exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tui.engine.types import CallResult, Phase, RoundResult, RunRequest, RunResult, SkippedMember, Vote
+
+
+@dataclass(frozen=True, slots=True)
+class RunStarted:
+    run_id: str
+    request: RunRequest
+
+
+@dataclass(frozen=True, slots=True)
+class MembersSkipped:
+    skipped: tuple[SkippedMember, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RoundStarted:
+    number: int
+    max_rounds: int
+
+
+@dataclass(frozen=True, slots=True)
+class CallStarted:
+    call_id: str
+    round: int
+    phase: Phase
+    member_index: int | None
+    alias: str
+
+
+@dataclass(frozen=True, slots=True)
+class FirstToken:
+    """The first text of a call arrived: the call goes from waiting to streaming."""
+
+    call_id: str
+    member_index: int | None
+    ttft_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """A piece of a member's answer (position or review)."""
+
+    call_id: str
+    member_index: int
+    phase: Phase
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class SynthesisDelta:
+    """A piece of the synthesizer's draft, revision or curator decision."""
+
+    call_id: str
+    round: int
+    phase: Phase
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallFinished:
+    result: CallResult
+
+
+@dataclass(frozen=True, slots=True)
+class VoteCast:
+    round: int
+    vote: Vote
+
+
+@dataclass(frozen=True, slots=True)
+class RoundDecided:
+    round: RoundResult
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something the user should know that is not a call's result (budget reached, fallback used)."""
+
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class SynthesisFinished:
+    text: str
+    by: str
+    outcome: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunFinished:
+    result: RunResult
+
+
+@dataclass(frozen=True, slots=True)
+class RunFailed:
+    result: RunResult
+    errors: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RunCancelled:
+    result: RunResult
+
+
+Event = (
+    RunStarted
+    | MembersSkipped
+    | RoundStarted
+    | CallStarted
+    | FirstToken
+    | TextDelta
+    | SynthesisDelta
+    | CallFinished
+    | VoteCast
+    | RoundDecided
+    | Notice
+    | SynthesisFinished
+    | RunFinished
+    | RunFailed
+    | RunCancelled
+)
+
+EventSink = Callable[[Event], None]
+
+
+def fan_out(*sinks: EventSink) -> EventSink:
+    """One sink that hands every event to each of `sinks` in turn."""
+
+    def emit(event: Event) -> None:
+        for sink in sinks:
+            sink(event)
+
+    return emit

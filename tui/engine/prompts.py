@@ -1,0 +1,166 @@
+"""Every prompt a run sends: member positions, drafts, reviews and the curator's decision.
+
+The base system prompt carries exactly one `{stance_prompt}` slot, filled with the member's stance
+template (or its custom stance prompt). Round 1 is blind: a position prompt is built from the
+user's question, attachments and focus areas only, never from another model's output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tui.engine.types import Attachment, Member, Stance
+
+PLACEHOLDER = "{stance_prompt}"
+
+DEFAULT_BASE_PROMPT = """\
+You sit on a small panel of independent reviewers. An engineer has put a question, a design or a
+plan in front of the panel and will weigh every reviewer's answer before committing to anything.
+
+{stance_prompt}
+
+Be concrete: name the mechanisms, costs, failure modes and alternatives that matter, and say where
+you are unsure. Do not pad the answer, do not flatter, and do not mention these instructions."""
+
+STANCE_TEMPLATES: dict[Stance, str] = {
+    Stance.FOR: """\
+Your assigned perspective: the advocate. Build the strongest honest case for the proposal: what it
+gets right, what it makes possible, and how its risks can be contained.
+Limits on that role: if the idea is harmful, unsafe, unlawful or cannot work as described, say so
+plainly and do not argue for it. Advocacy never outranks the truth; an advocate who hides a fatal
+flaw has failed the panel.""",
+    Stance.AGAINST: """\
+Your assigned perspective: the critic. Look for what will break, what it will cost, what was
+overlooked and what simpler option was passed over.
+Limits on that role: if the idea is genuinely sound, say that it is, and keep your objections to the
+ones that would change a decision. Criticism for its own sake wastes the panel's time.""",
+    Stance.NEUTRAL: """\
+Your assigned perspective: the impartial assessor. Weigh the arguments on both sides as the evidence
+actually falls. If the evidence strongly favours one side, say so; a forced 50/50 answer is not
+neutrality, it is a failure to judge.""",
+}
+
+ANSWER_SHAPE = """\
+Answer in this shape, in plain text:
+Verdict: <your conclusion in one sentence>
+Lean: <one word: favourable, unfavourable or mixed>
+Analysis: <the reasoning that matters, in short paragraphs or bullets>
+Confidence: <X>/10
+Key takeaways:
+- <two to four bullets>
+Keep the whole answer under about 400 words."""
+
+SYNTHESIZER_SYSTEM = """\
+You are the synthesizer (and, if needed, the curator) of a panel of independent reviewers. You do
+not take a side. You combine the panel's answers into one proposal the engineer can act on, keep
+every point of real disagreement visible, and never invent agreement that is not there. Do not
+mention these instructions."""
+
+VOTE_INSTRUCTIONS = """\
+Review the draft below against your own position and the question. Reply in exactly this form:
+the first line is either
+VERDICT: ACCEPT
+or
+VERDICT: REJECT
+and nothing else on that line. After it, list at most five objections, one per line starting with
+"- ", each one a change that would make you accept. Accept when the draft is good enough to act on,
+even if you would phrase it differently. Write nothing else."""
+
+
+class PromptError(ValueError):
+    """A prompt template that cannot be used as it is."""
+
+
+def validate_base_prompt(text: str) -> str:
+    """Return `text` if it holds exactly one `{stance_prompt}` placeholder, else raise."""
+    count = text.count(PLACEHOLDER)
+    if count != 1:
+        raise PromptError(
+            f"the base prompt must contain the placeholder {PLACEHOLDER} exactly once (found {count})"
+        )
+    return text
+
+
+def member_system_prompt(member: Member, base_prompt: str = DEFAULT_BASE_PROMPT) -> str:
+    """The member's system prompt: the base prompt with its stance (or custom stance prompt) inserted."""
+    stance_text = member.stance_prompt or STANCE_TEMPLATES[member.stance]
+    # str.replace, not str.format: the base prompt may legitimately contain other braces.
+    return validate_base_prompt(base_prompt).replace(PLACEHOLDER, stance_text.strip())
+
+
+def user_message(question: str, attachments: Sequence[Attachment] = (), focus: Sequence[str] = ()) -> str:
+    """The user's question with its attached files and focus areas, as members first see it."""
+    parts = [f"Question:\n{question.strip()}"]
+    if focus:
+        parts.append("Focus on:\n" + "\n".join(f"- {area}" for area in focus))
+    for attachment in attachments:
+        parts.append(f'<file path="{attachment.path}">\n{attachment.content}\n</file>')
+    return "\n\n".join(parts)
+
+
+def position_prompt(question: str, attachments: Sequence[Attachment] = (), focus: Sequence[str] = ()) -> str:
+    return f"{user_message(question, attachments, focus)}\n\n{ANSWER_SHAPE}"
+
+
+def _numbered_positions(positions: Sequence[tuple[str, Stance, str]]) -> str:
+    return "\n\n".join(
+        f"--- Reviewer {i} ({alias}, {stance.value}) ---\n{text.strip()}"
+        for i, (alias, stance, text) in enumerate(positions, start=1)
+    )
+
+
+def draft_prompt(question_block: str, positions: Sequence[tuple[str, Stance, str]]) -> str:
+    """Round 1: the synthesizer drafts a consensus proposal from the successful positions."""
+    return (
+        f"{question_block}\n\nThe panel's positions:\n\n{_numbered_positions(positions)}\n\n"
+        "Draft one consensus proposal that the whole panel could accept: state the recommendation, "
+        "the conditions under which it holds, and the open risks. Where reviewers disagree, choose the "
+        "better-argued view and say why in one line. Under about 400 words."
+    )
+
+
+def revision_prompt(question_block: str, draft: str, objections: Sequence[tuple[str, Sequence[str]]]) -> str:
+    """Later rounds: the synthesizer revises the draft to answer the members' objections."""
+    listed = "\n".join(
+        f"- {alias}: {item}" for alias, items in objections for item in (items or ["(rejected, no reason)"])
+    )
+    return (
+        f"{question_block}\n\nYour current draft:\n{draft.strip()}\n\nObjections from the panel:\n{listed}\n\n"
+        "Revise the draft so that it answers every objection that is right and explains briefly why the "
+        "others do not change the recommendation. Return the full revised proposal, under about 400 words."
+    )
+
+
+def vote_prompt(question_block: str, own_position: str, draft: str) -> str:
+    """Every member reviews the current draft and votes on it."""
+    return (
+        f"{question_block}\n\nYour own earlier position:\n{own_position.strip()}\n\n"
+        f"The panel's draft proposal:\n{draft.strip()}\n\n{VOTE_INSTRUCTIONS}"
+    )
+
+
+def curator_prompt(
+    question_block: str,
+    positions: Sequence[tuple[str, Stance, str]],
+    draft: str | None,
+    objections: Sequence[tuple[str, Sequence[str]]],
+    reason: str,
+) -> str:
+    """No consensus (or no budget left): the curator decides from all positions and objections."""
+    listed = "\n".join(f"- {alias}: {item}" for alias, items in objections for item in items) or "- (none)"
+    draft_block = f"\n\nThe latest draft:\n{draft.strip()}" if draft else ""
+    return (
+        f"{question_block}\n\nThe panel's positions:\n\n{_numbered_positions(positions)}{draft_block}\n\n"
+        f"Unresolved objections:\n{listed}\n\nThe panel did not settle this by vote ({reason}). As curator, "
+        "write the final decision: the recommendation, the reasons that carried it, and the objections "
+        "you overruled with one line each on why. Under about 400 words."
+    )
+
+
+def consult_synthesis_prompt(question_block: str, positions: Sequence[tuple[str, Stance, str]]) -> str:
+    """Consult mode: one synthesis of the successful answers."""
+    return (
+        f"{question_block}\n\nThe panel's answers:\n\n{_numbered_positions(positions)}\n\n"
+        "Write the synthesis: where the panel agrees, where it splits and why, and the recommendation "
+        "that best survives the disagreement. Under about 400 words."
+    )

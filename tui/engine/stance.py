@@ -1,0 +1,67 @@
+"""Stance words and the per-(model, stance) instance limit."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from tui.engine.types import Member, SkippedMember, Stance
+
+STANCE_SYNONYMS: dict[str, Stance] = {
+    "for": Stance.FOR,
+    "support": Stance.FOR,
+    "favor": Stance.FOR,
+    "pro": Stance.FOR,
+    "against": Stance.AGAINST,
+    "oppose": Stance.AGAINST,
+    "critical": Stance.AGAINST,
+    "con": Stance.AGAINST,
+    "neutral": Stance.NEUTRAL,
+    "balanced": Stance.NEUTRAL,
+}
+
+
+class StanceError(ValueError):
+    """A stance word outside the accepted vocabulary."""
+
+
+def accepted_stance_words() -> str:
+    """The accepted words, grouped by the stance they mean, for error messages and help."""
+    groups: dict[Stance, list[str]] = {}
+    for word, stance in STANCE_SYNONYMS.items():
+        groups.setdefault(stance, []).append(word)
+    return "; ".join(f"{stance.value}: {', '.join(words)}" for stance, words in groups.items())
+
+
+def normalize_stance(word: str | Stance) -> Stance:
+    """Map a stance word or synonym (any case, surrounding space ignored) to its stance."""
+    if isinstance(word, Stance):
+        return word
+    stance = STANCE_SYNONYMS.get(word.strip().lower())
+    if stance is None:
+        raise StanceError(f"unknown stance {word!r}; accepted words are {accepted_stance_words()}")
+    return stance
+
+
+def apply_instance_limit(members: Sequence[Member], limit: int) -> tuple[list[Member], list[SkippedMember]]:
+    """Keep at most `limit` members per (model, stance) pair, in panel order; report the rest."""
+    seen: Counter[tuple[str, str, Stance]] = Counter()
+    kept: list[Member] = []
+    skipped: list[SkippedMember] = []
+    for member in members:
+        key = (member.provider, member.model_id.lower(), member.stance)
+        seen[key] += 1
+        if seen[key] > limit:
+            skipped.append(
+                SkippedMember(
+                    alias=member.alias,
+                    stance=member.stance,
+                    reason=(
+                        f"{member.alias} already sits on the panel {limit}x as {member.stance.value}; "
+                        f"at most {limit} members may share a model and stance"
+                    ),
+                )
+            )
+        else:
+            kept.append(member)
+    return kept, skipped

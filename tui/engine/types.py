@@ -1,0 +1,219 @@
+"""The data contract of a run: panel members, requests, per-call results, votes, rounds, runs.
+
+These pydantic models are what the CLI prints as JSON, what the store will persist and what the
+dashboard renders. Every list of per-member results is in panel order, whatever order the calls
+finished in.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Stance(StrEnum):
+    FOR = "for"
+    AGAINST = "against"
+    NEUTRAL = "neutral"
+
+
+class Mode(StrEnum):
+    CONSULT = "consult"
+    DELIBERATE = "deliberate"
+
+
+class Phase(StrEnum):
+    POSITION = "position"
+    DRAFT = "draft"
+    VOTE = "vote"
+    CURATOR = "curator"
+
+
+class CallStatus(StrEnum):
+    SUCCESS = "success"
+    ERROR = "error"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+
+
+class VoteValue(StrEnum):
+    ACCEPT = "accept"
+    REJECT = "reject"
+    INVALID = "invalid"
+    # The member's review call failed or was cancelled: it did not vote.
+    NONE = "none"
+
+
+class Outcome(StrEnum):
+    UNANIMOUS = "unanimous"
+    MAJORITY = "majority"
+    CURATOR_OVERRIDE = "curator_override"
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    SUCCESS = "success"
+    ERROR = "error"
+    CANCELLED = "cancelled"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Member(_Model):
+    """One seat on the panel: a catalog model with a stance."""
+
+    alias: str
+    model_id: str
+    provider: str
+    stance: Stance = Stance.NEUTRAL
+    stance_prompt: str | None = None
+    demo: bool = False
+    context_window: int = Field(default=128_000, gt=0)
+    max_output_tokens: int = Field(default=4_096, gt=0)
+    input_price: float = Field(default=0.0, ge=0, description="USD per million input tokens.")
+    output_price: float = Field(default=0.0, ge=0, description="USD per million output tokens.")
+    temperature: float | None = None
+    deadline_s: float = Field(default=180.0, gt=0, description="Total time one call may take.")
+
+    @property
+    def label(self) -> str:
+        """How the member is named in progress lines and reports."""
+        return f"{self.alias} ({self.stance.value}{', demo' if self.demo else ''})"
+
+
+class SkippedMember(_Model):
+    """A member left out before the run started, and why."""
+
+    alias: str
+    stance: Stance
+    reason: str
+
+
+class Attachment(_Model):
+    path: str
+    content: str
+
+
+class RunRequest(_Model):
+    """Everything a run needs to start; the orchestrator takes nothing else from the outside."""
+
+    question: str
+    mode: Mode = Mode.DELIBERATE
+    members: list[Member]
+    skipped: list[SkippedMember] = Field(default_factory=list)
+    synthesizers: list[Member] = Field(description="The synthesizer (curator) first, then its fallbacks.")
+    attachments: list[Attachment] = Field(default_factory=list)
+    focus: list[str] = Field(default_factory=list)
+    max_rounds: int = Field(default=3, ge=1, le=10)
+    majority_threshold: float = Field(default=0.5, ge=0.0, lt=1.0)
+    token_budget: int | None = Field(default=None, gt=0)
+    seed: int = 0
+
+
+class CallResult(_Model):
+    """One model call: a member's position or vote, or a synthesizer's draft or decision."""
+
+    call_id: str
+    round: int
+    phase: Phase
+    member_index: int | None = Field(description="Index in the panel; None for the synthesizer's calls.")
+    alias: str
+    model_id: str
+    provider: str
+    stance: Stance | None
+    demo: bool = False
+    status: CallStatus
+    content: str = ""
+    error: str | None = None
+    error_kind: str | None = None
+    ttft_ms: int | None = None
+    latency_ms: int | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    tokens_estimated: bool = Field(
+        default=False, description="True when the provider reported no usage and tokens were estimated."
+    )
+    cost_usd: float = 0.0
+    finish_reason: str | None = None
+
+
+class Vote(_Model):
+    member_index: int
+    alias: str
+    value: VoteValue
+    objections: list[str] = Field(default_factory=list)
+    reason: str | None = Field(default=None, description="Why a vote is invalid or absent.")
+
+
+class Tally(_Model):
+    accept: int = 0
+    reject: int = 0
+    invalid: int = 0
+    none: int = 0
+
+    @property
+    def valid(self) -> int:
+        return self.accept + self.reject
+
+
+class RoundResult(_Model):
+    number: int
+    draft: str | None = None
+    draft_by: str | None = None
+    votes: list[Vote] = Field(default_factory=list)
+    tally: Tally = Field(default_factory=Tally)
+    outcome: Outcome | None = None
+    status: Literal["in_progress", "continue", "decided", "failed", "cancelled"] = "in_progress"
+    note: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+class Agreement(_Model):
+    """Consult mode's reading of how far the answers' own verdicts agree."""
+
+    favourable: int = 0
+    unfavourable: int = 0
+    mixed: int = 0
+    unclear: int = 0
+    mean_confidence: float | None = None
+    summary: str = ""
+
+
+class Totals(_Model):
+    wall_ms: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    tokens_estimated: bool = False
+
+
+class RunResult(_Model):
+    run_id: str
+    question: str
+    mode: Mode
+    members: list[Member]
+    skipped: list[SkippedMember] = Field(default_factory=list)
+    status: RunStatus = RunStatus.RUNNING
+    outcome: Outcome | None = None
+    rounds_used: int = 0
+    max_rounds: int = 3
+    positions: list[CallResult | None] = Field(
+        default_factory=list, description="Each member's first answer, in panel order."
+    )
+    rounds: list[RoundResult] = Field(default_factory=list)
+    calls: list[CallResult] = Field(default_factory=list, description="Every call, in the order it started.")
+    synthesis: str | None = None
+    synthesizer: str | None = None
+    agreement: Agreement | None = None
+    errors: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+    totals: Totals = Field(default_factory=Totals)
+    started_at: datetime
+    finished_at: datetime | None = None

@@ -1,0 +1,36 @@
+"""Short human forms of durations, token counts and costs, shared by every front end."""
+
+from __future__ import annotations
+
+from tui.engine.types import Outcome, Totals
+
+OUTCOME_LABELS: dict[Outcome, str] = {
+    Outcome.UNANIMOUS: "unanimous",
+    Outcome.MAJORITY: "majority",
+    Outcome.CURATOR_OVERRIDE: "curator decision",
+}
+
+
+def seconds(ms: int | None) -> str:
+    if ms is None:
+        return "–"
+    return f"{ms / 1000:.1f} s" if ms < 60_000 else f"{ms // 60_000} min {ms % 60_000 / 1000:.0f} s"
+
+
+def tokens(count: int, estimated: bool = False) -> str:
+    text = f"{count / 1000:.1f}k" if count >= 1000 else str(count)
+    return f"~{text}" if estimated else text
+
+
+def cost(usd: float) -> str:
+    if usd == 0:
+        return "$0"
+    if usd < 0.01:
+        return f"${usd:.4f}"
+    return f"${usd:.2f}"
+
+
+def completion_line(totals: Totals, status: str = "Complete") -> str:
+    """`Complete · 3.2 s · $0.09 · 12.4k tokens`"""
+    count = totals.input_tokens + totals.output_tokens
+    return f"{status} · {seconds(totals.wall_ms)} · {cost(totals.cost_usd)} · {tokens(count, totals.tokens_estimated)} tokens"

@@ -1,0 +1,185 @@
+"""`quorum run`: a run without the dashboard. Progress on stderr, the result on stdout."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from tui.engine import events as ev
+from tui.engine.attachments import read_attachment
+from tui.engine.orchestrator import Run
+from tui.engine.stance import apply_instance_limit
+from tui.engine.types import CallStatus, Mode, Phase, RunRequest, RunResult, RunStatus, VoteValue
+from tui.formatting import OUTCOME_LABELS, completion_line, cost, seconds, tokens
+from tui.providers.pool import ProviderPool
+from tui.report import render_markdown
+from tui.settings import Catalog, MemberSpec, Settings, choose_panel
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+@dataclass
+class RunOptions:
+    question: str
+    members: list[MemberSpec] = field(default_factory=list)
+    synthesizer: str | None = None
+    files: list[str] = field(default_factory=list)
+    focus: list[str] = field(default_factory=list)
+    as_json: bool = False
+    quiet: bool = False
+
+
+def build_request(settings: Settings, options: RunOptions, catalog: Catalog | None = None) -> tuple[RunRequest, list[str]]:
+    """The RunRequest for these options, and notes for the user. Raises ValueError-family errors."""
+    catalog = catalog or Catalog(settings)
+    panel = choose_panel(catalog, options.members, options.synthesizer)
+    members, skipped = apply_instance_limit(panel.members, settings.run.max_instances_per_combination)
+    if not members:
+        raise ValueError("the panel is empty: name at least one member with -m ALIAS[:STANCE]")
+    attachments = [read_attachment(path) for path in options.files]
+    request = RunRequest(
+        question=options.question,
+        mode=settings.run.mode,
+        members=members,
+        skipped=skipped,
+        synthesizers=panel.synthesizers,
+        attachments=attachments,
+        focus=options.focus,
+        max_rounds=settings.run.max_rounds,
+        majority_threshold=settings.run.majority_threshold,
+        token_budget=settings.run.token_budget,
+        seed=settings.demo.seed,
+    )
+    return request, panel.notes
+
+
+class ProgressPrinter:
+    """Turns engine events into one line per state change on stderr (no per-token output)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.started = time.perf_counter()
+        self.request: RunRequest | None = None
+
+    def _say(self, text: str) -> None:
+        self.stream.write(f"[{time.perf_counter() - self.started:5.1f}s] {text}\n")
+        self.stream.flush()
+
+    def _name(self, member_index: int | None, alias: str) -> str:
+        if self.request is None or member_index is None:
+            return f"{alias} (synthesizer)"
+        return self.request.members[member_index].label
+
+    def __call__(self, event: ev.Event) -> None:
+        match event:
+            case ev.RunStarted(request=request):
+                self.request = request
+                demo = " · demo members are simulated" if any(m.demo for m in request.members) else ""
+                self._say(
+                    f"{request.mode.value} · {len(request.members)} members · "
+                    f"synthesizer {request.synthesizers[0].alias}{demo}"
+                )
+            case ev.MembersSkipped(skipped=skipped):
+                for item in skipped:
+                    self._say(f"skipped {item.alias} ({item.stance.value}): {item.reason}")
+            case ev.RoundStarted(number=number, max_rounds=max_rounds):
+                self._say(f"round {number}/{max_rounds}")
+            case ev.CallStarted(member_index=index, alias=alias, phase=phase):
+                consult = self.request is not None and self.request.mode is Mode.CONSULT
+                what = {
+                    Phase.POSITION: "position",
+                    Phase.VOTE: "review",
+                    Phase.DRAFT: "synthesis" if consult else "draft",
+                    Phase.CURATOR: "curator decision",
+                }[phase]
+                self._say(f"{self._name(index, alias)} waiting ({what})")
+            case ev.FirstToken(member_index=index, ttft_ms=ttft):
+                pass  # streaming starts: too chatty for a line of its own; ttft is in the done line
+            case ev.CallFinished(result=call):
+                name = self._name(call.member_index, call.alias)
+                if call.status is CallStatus.SUCCESS:
+                    toks = tokens(call.input_tokens + call.output_tokens, call.tokens_estimated)
+                    self._say(
+                        f"{name} done · first token {seconds(call.ttft_ms)} · {seconds(call.latency_ms)} · "
+                        f"{toks} tokens · {cost(call.cost_usd)}"
+                    )
+                elif call.status is CallStatus.CANCELLED:
+                    self._say(f"{name} cancelled ({len(call.content)} characters kept)")
+                else:
+                    self._say(f"{name} FAILED: {call.error}")
+            case ev.VoteCast(vote=vote):
+                detail = f" ({vote.reason})" if vote.value in (VoteValue.INVALID, VoteValue.NONE) and vote.reason else ""
+                extra = f" · {len(vote.objections)} objection(s)" if vote.objections else ""
+                self._say(f"  vote {vote.alias}: {vote.value.value}{extra}{detail}")
+            case ev.RoundDecided(round=round_):
+                tally = round_.tally
+                counts = f"{tally.accept} accept · {tally.reject} reject · {tally.invalid} invalid · {tally.none} no vote"
+                if round_.outcome is not None:
+                    self._say(f"round {round_.number}: {counts} → {OUTCOME_LABELS[round_.outcome]}")
+                elif round_.status == "continue":
+                    self._say(f"round {round_.number}: {counts} → no consensus yet, next round")
+                else:
+                    self._say(f"round {round_.number}: {round_.status}")
+            case ev.Notice(message=message):
+                self._say(message)
+            case ev.RunFinished(result=result):
+                self._say(completion_line(result.totals))
+            case ev.RunFailed(result=result, errors=errors):
+                self._say("run failed: " + "; ".join(errors))
+            case ev.RunCancelled(result=result):
+                self._say(completion_line(result.totals, "Interrupted"))
+            case _:
+                pass
+
+
+async def _execute(request: RunRequest, settings: Settings, progress: ev.EventSink | None) -> tuple[RunResult, bool]:
+    pool = ProviderPool(settings)
+    run = Run(request, pool, progress, base_prompt=settings.prompts.base)
+    interrupted = False
+    try:
+        await run.execute()
+    except asyncio.CancelledError:
+        # Ctrl-C: asyncio.run cancelled us. The run has stopped its calls and kept what arrived.
+        interrupted = True
+        task = asyncio.current_task()
+        if task is not None:
+            task.uncancel()
+    finally:
+        await pool.aclose()
+    return run.result, interrupted
+
+
+def run_command(settings: Settings, options: RunOptions, stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr) -> int:
+    try:
+        request, notes = build_request(settings, options)
+    except ValueError as err:
+        stderr.write(f"quorum: {err}\n")
+        return EXIT_USAGE
+    progress: ev.EventSink | None = None
+    if not options.quiet:
+        printer = ProgressPrinter(stderr)
+        for note in notes:
+            stderr.write(f"note: {note}\n")
+        progress = printer
+    try:
+        result, interrupted = asyncio.run(_execute(request, settings, progress))
+    except KeyboardInterrupt:
+        stderr.write("quorum: interrupted\n")
+        return EXIT_INTERRUPTED
+    result.notes[:0] = notes
+    stdout.write(result.model_dump_json(indent=2) + "\n" if options.as_json else render_markdown(result))
+    stdout.flush()
+    if interrupted or result.status is RunStatus.CANCELLED:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if result.status is RunStatus.SUCCESS else EXIT_FAILED
+
+
+def question_from(args: Sequence[str], stdin: TextIO) -> str:
+    """The question words joined; `-` reads it from standard input."""
+    if list(args) == ["-"]:
+        return stdin.read().strip()
+    return " ".join(args).strip()

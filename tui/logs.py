@@ -1,0 +1,33 @@
+"""The DEBUG log file: dispatch, each completion with its latency, each aggregation.
+
+Only Quorum's own `tui` logger writes there; the SDKs' loggers are left alone because at DEBUG
+they log request options, which hold prompts. Nothing reaches the terminal below WARNING.
+"""
+
+from __future__ import annotations
+
+import logging
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+
+from tui import paths
+
+LOG_FILE_NAME = "quorum.log"
+
+
+def setup_logging() -> Path | None:
+    """Send the `tui` logger to the log file at DEBUG; returns the file, or None if it cannot be written."""
+    logger = logging.getLogger("tui")
+    if any(isinstance(h, RotatingFileHandler) for h in logger.handlers):
+        return Path(next(h.baseFilename for h in logger.handlers if isinstance(h, RotatingFileHandler)))
+    log_dir = paths.user_log_dir()
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        handler = RotatingFileHandler(log_dir / LOG_FILE_NAME, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
+    except OSError:
+        return None
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    return log_dir / LOG_FILE_NAME

@@ -1,0 +1,100 @@
+"""Anthropic's Messages API, streamed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx2
+
+from tui.providers.base import ChatRequest, Finished, StreamEvent, TextDelta, Usage
+from tui.providers.errors import CallContext, from_status, from_transport, malformed
+
+
+class AnthropicProvider:
+    """One `AsyncAnthropic` client, reused for every call."""
+
+    is_demo = False
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        base_url: str,
+        api_key: str,
+        api_key_env: str,
+        max_retries: int = 2,
+        read_timeout_s: float = 60.0,
+    ) -> None:
+        import anthropic  # lazily: importing it alone costs about a second
+
+        self.name = name
+        self.base_url = base_url
+        self.api_key_env = api_key_env
+        self._anthropic = anthropic
+        self._client = anthropic.AsyncAnthropic(
+            api_key=api_key,
+            base_url=base_url,
+            max_retries=max_retries,
+            timeout=httpx2.Timeout(read_timeout_s, connect=10.0),
+        )
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        return self._stream(request)
+
+    async def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        anthropic = self._anthropic
+        ctx = CallContext(self.name, request.model_id, request.alias, self.api_key_env, self.base_url)
+        options: dict[str, Any] = {}
+        if request.temperature is not None:
+            options["temperature"] = request.temperature
+        received = False
+        input_tokens = output_tokens = 0
+        stop_reason: str | None = None
+        stopped = False
+        try:
+            stream = await self._client.messages.create(
+                model=request.model_id,
+                max_tokens=request.max_output_tokens,
+                system=request.system,
+                messages=[{"role": m.role, "content": m.content} for m in request.messages],
+                stream=True,
+                **options,
+            )
+            async for event in stream:
+                if event.type == "message_start":
+                    input_tokens = event.message.usage.input_tokens or 0
+                    output_tokens = event.message.usage.output_tokens or 0
+                elif event.type == "content_block_delta" and event.delta.type == "text_delta":
+                    received = True
+                    yield TextDelta(event.delta.text)
+                elif event.type == "message_delta":
+                    stop_reason = event.delta.stop_reason or stop_reason
+                    output_tokens = event.usage.output_tokens or output_tokens
+                elif event.type == "message_stop":
+                    stopped = True
+        except anthropic.APIStatusError as err:
+            # Status 200 here is an `event: error` inside a stream that had started fine.
+            error_type, message = _anthropic_error(err)
+            raise from_status(ctx, err.status_code, message, error_type=error_type, headers=err.response.headers) from err
+        except (anthropic.APIConnectionError, httpx2.TransportError) as err:
+            # The SDK lets raw httpx2 errors (RemoteProtocolError, ReadTimeout) escape a stream.
+            raise from_transport(ctx, err, received_text=received) from err
+        except json.JSONDecodeError as err:
+            raise malformed(ctx, err) from err
+        yield Usage(input_tokens, output_tokens)
+        if stopped or stop_reason is not None:
+            yield Finished(stop_reason or "end_turn")
+
+
+def _anthropic_error(err: Any) -> tuple[str, str]:
+    body = err.body
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict):
+            return str(inner.get("type") or ""), str(inner.get("message") or "")
+    return "", str(getattr(err, "message", "") or "")

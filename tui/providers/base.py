@@ -1,0 +1,107 @@
+"""The one streaming interface every provider adapter speaks.
+
+An adapter turns a `ChatRequest` into an async stream of `StreamEvent`s and turns every way a
+provider can fail into a `ProviderError` whose `kind` says what happened and whose message says
+what the user can do about it. The engine never sees an SDK exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal, Protocol
+
+
+class ErrorKind(StrEnum):
+    """Every failure class a member's pane can show (SPEC §3)."""
+
+    AUTH = "auth"
+    MISSING_KEY = "missing_key"
+    UNKNOWN_MODEL = "unknown_model"
+    RATE_LIMIT = "rate_limit"
+    SERVER = "server"
+    BAD_REQUEST = "bad_request"
+    TIMEOUT = "timeout"
+    CONNECTION = "connection"
+    TRUNCATED = "truncated"
+    MALFORMED = "malformed"
+    CONTEXT_TOO_LONG = "context_too_long"
+    EMPTY = "empty"
+    ATTACHMENT = "attachment"
+    INTERNAL = "internal"
+
+
+class ProviderError(Exception):
+    """A call failed; `str(err)` is a complete sentence fit for a member's pane."""
+
+    def __init__(self, kind: ErrorKind, message: str, *, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.retry_after_s = retry_after_s
+
+
+Purpose = Literal["position", "draft", "vote", "curator", "synthesis"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    role: Literal["user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """One call to one model, in provider-neutral terms."""
+
+    model_id: str
+    system: str
+    messages: tuple[ChatMessage, ...]
+    max_output_tokens: int
+    temperature: float | None = None
+    # Named in error messages; never sent.
+    alias: str = ""
+    # Not sent to real providers: lets the offline demo provider act its part convincingly.
+    purpose: Purpose = "position"
+    stance: str = "neutral"
+    seed: int = 0
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    input_tokens: int
+    output_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """The provider said the answer is complete; `reason` is its own word (stop, length, end_turn…)."""
+
+    reason: str
+
+
+StreamEvent = TextDelta | Usage | Finished
+
+
+class Provider(Protocol):
+    """A configured connection to one provider (one SDK client, reused for every call)."""
+
+    name: str
+    is_demo: bool
+
+    def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        """Yield the answer as it arrives. Raises `ProviderError` only.
+
+        The stream must end with a `Finished` event; an adapter whose wire stream closed without
+        one raises `ProviderError(TRUNCATED)` instead, so a cut-off answer is never taken as whole.
+        """
+        ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,174 @@
+"""The offline demo provider: simulated panel members that need no key and no network.
+
+Deterministic for a given prompt, model and seed; stance-aware (an advocate leans favourable, a
+critic unfavourable); paced like a real model (a time to first token, then tokens at a steady
+rate with small jitter); it casts votes that follow the strict vote format, and can be told to
+fail (`id = "name?fail=rate_limit"` in the catalog) to show what failures look like. Everything it
+writes says it is a demo, so it is never mistaken for a real model's opinion.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from tui.engine.accounting import estimate_tokens
+from tui.providers.base import ChatRequest, ErrorKind, Finished, ProviderError, StreamEvent, TextDelta, Usage
+
+
+@dataclass(frozen=True, slots=True)
+class Persona:
+    ttft_s: float
+    tokens_per_s: float
+    temperament: float  # added to every acceptance chance: positive is agreeable
+
+
+PERSONAS: dict[str, Persona] = {
+    "atlas": Persona(ttft_s=0.45, tokens_per_s=55.0, temperament=0.05),
+    "bolt": Persona(ttft_s=0.25, tokens_per_s=90.0, temperament=0.0),
+    "cirrus": Persona(ttft_s=0.8, tokens_per_s=40.0, temperament=-0.05),
+    "delta": Persona(ttft_s=0.6, tokens_per_s=65.0, temperament=0.0),
+}
+DEFAULT_PERSONA = Persona(ttft_s=0.5, tokens_per_s=60.0, temperament=0.0)
+
+_FAILURES: dict[str, tuple[ErrorKind, str]] = {
+    "rate_limit": (ErrorKind.RATE_LIMIT, "rate limited by the provider (demo failure); retry after 20 s"),
+    "auth": (ErrorKind.AUTH, "authentication failed (demo failure): the key was rejected"),
+    "server": (ErrorKind.SERVER, "the provider had a server error (HTTP 500, demo failure)"),
+    "timeout": (ErrorKind.TIMEOUT, "no answer in time (demo failure)"),
+    "truncated": (ErrorKind.TRUNCATED, "the stream ended without a finish reason: answer truncated (demo failure)"),
+}
+
+_ADVANTAGES = [
+    "it removes a whole class of coordination bugs",
+    "the operational model stays simple enough for a small team",
+    "it is reversible: the change can be rolled back behind a flag",
+    "the cost grows with use rather than up front",
+    "it matches how the team already builds and deploys",
+]
+_RISKS = [
+    "migration effort is easy to underestimate",
+    "failure modes move somewhere harder to observe",
+    "the team has little production experience with it",
+    "latency at the tail is not yet measured",
+    "it adds a dependency that must be kept patched",
+]
+_OBJECTIONS = [
+    "name an owner and a date for the rollback plan",
+    "state the measured latency budget instead of 'fast enough'",
+    "say what happens when the dependency is down",
+    "put the migration cost in engineer-weeks, not adjectives",
+    "add a success metric that would tell us to stop",
+    "spell out which data is migrated first",
+]
+
+
+class DemoProvider:
+    """Simulated members; `speed` scales every delay (tests use a large one)."""
+
+    name = "demo"
+    is_demo = True
+
+    def __init__(self, speed: float = 1.0) -> None:
+        self.speed = speed
+
+    async def aclose(self) -> None:
+        return None
+
+    def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        return self._stream(request)
+
+    async def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        name, _, options = request.model_id.partition("?")
+        persona = PERSONAS.get(name.lower(), DEFAULT_PERSONA)
+        rng = random.Random(_seed(request))
+        failure = dict(part.split("=", 1) for part in options.split("&") if "=" in part).get("fail")
+        await self._sleep(persona.ttft_s * rng.uniform(0.7, 1.3))
+        if failure:
+            kind, message = _FAILURES.get(failure, (ErrorKind.SERVER, f"demo failure {failure!r}"))
+            raise ProviderError(kind, message)
+        text = _compose(request, persona, rng)
+        pieces = re.findall(r"\S+\s*|\s+", text)
+        for piece in pieces:
+            yield TextDelta(piece)
+            await self._sleep(rng.uniform(0.6, 1.4) / persona.tokens_per_s)
+        yield Usage(
+            input_tokens=estimate_tokens(request.system, *(m.content for m in request.messages)),
+            output_tokens=estimate_tokens(text),
+        )
+        yield Finished("stop")
+
+    async def _sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds / self.speed if self.speed > 0 else 0)
+
+
+def _seed(request: ChatRequest) -> int:
+    digest = hashlib.sha256(
+        "\x1f".join(
+            [request.model_id, request.purpose, request.stance, str(request.seed), request.system]
+            + [m.content for m in request.messages]
+        ).encode()
+    ).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+def _topic(request: ChatRequest) -> str:
+    """A short quote of the user's question, for answers that read as being about it."""
+    content = request.messages[-1].content if request.messages else ""
+    match = re.search(r"Question:\n(.+)", content)
+    question = (match.group(1) if match else content).strip()
+    return question if len(question) <= 90 else question[:87].rstrip() + "…"
+
+
+def _compose(request: ChatRequest, persona: Persona, rng: random.Random) -> str:
+    topic = _topic(request)
+    if request.purpose == "vote":
+        return _vote(request, persona, rng)
+    if request.purpose in ("draft", "synthesis"):
+        revising = "Objections from the panel" in (request.messages[-1].content if request.messages else "")
+        return (
+            f"[demo synthesis] {'Revised proposal' if revising else 'Proposal'} on: {topic}\n\n"
+            f"Recommendation: go ahead in a limited first step, because {rng.choice(_ADVANTAGES)}.\n"
+            f"Conditions: {rng.choice(_OBJECTIONS)}; {rng.choice(_OBJECTIONS)}.\n"
+            f"Open risks: {rng.choice(_RISKS)}; {rng.choice(_RISKS)}.\n"
+            + ("Changes in this revision answer the objections raised in the last vote.\n" if revising else "")
+        )
+    if request.purpose == "curator":
+        return (
+            f"[demo curator decision] on: {topic}\n\n"
+            f"Decision: proceed with a reversible pilot. What carried it: {rng.choice(_ADVANTAGES)}.\n"
+            f"Overruled: '{rng.choice(_OBJECTIONS)}', because it can be settled during the pilot.\n"
+            f"Kept as a condition: {rng.choice(_RISKS)} must be measured before a full rollout.\n"
+        )
+    lean = {"for": "favourable", "against": "unfavourable"}.get(request.stance, rng.choice(["mixed", "favourable"]))
+    confidence = rng.randint(5, 9)
+    opener = {
+        "favourable": "Yes, with guardrails",
+        "unfavourable": "Not as proposed",
+        "mixed": "It depends on the constraints",
+    }[lean]
+    advantages = rng.sample(_ADVANTAGES, 2)
+    risks = rng.sample(_RISKS, 2)
+    return (
+        f"Verdict: {opener} — a demo answer about: {topic}\n"
+        f"Lean: {lean}\n"
+        f"Analysis: (simulated by the offline demo provider, not a real model)\n"
+        f"- In favour: {advantages[0]}; {advantages[1]}.\n"
+        f"- Against: {risks[0]}; {risks[1]}.\n"
+        f"Confidence: {confidence}/10\n"
+        f"Key takeaways:\n- {advantages[0].capitalize()}.\n- Watch for this: {risks[0]}.\n"
+    )
+
+
+def _vote(request: ChatRequest, persona: Persona, rng: random.Random) -> str:
+    round_number = int(request.extra.get("round", "1") or 1)
+    base = {"for": 0.85, "neutral": 0.55, "against": 0.25}.get(request.stance, 0.5)
+    chance = min(0.97, base + 0.25 * (round_number - 1) + persona.temperament)
+    if rng.random() < chance:
+        return "VERDICT: ACCEPT\n" + (f"- {rng.choice(_OBJECTIONS)}\n" if rng.random() < 0.3 else "")
+    objections = rng.sample(_OBJECTIONS, rng.randint(1, 3))
+    return "VERDICT: REJECT\n" + "".join(f"- {item}\n" for item in objections)

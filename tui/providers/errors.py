@@ -1,0 +1,128 @@
+"""Turning what an HTTP provider said into a `ProviderError` a user can act on.
+
+Both SDK adapters funnel their failures through here, so a 429 reads the same whether it came
+from OpenAI, OpenRouter or Anthropic.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import httpx2
+
+from tui.providers.base import ErrorKind, ProviderError
+
+_CONTEXT_WORDS = ("context length", "context_length", "context window", "too many tokens", "prompt is too long")
+
+
+@dataclass(frozen=True, slots=True)
+class CallContext:
+    """What an error message needs to name: who was called, for which model, with which key."""
+
+    provider: str
+    model_id: str
+    alias: str
+    api_key_env: str
+    base_url: str
+
+    @property
+    def who(self) -> str:
+        return f"{self.provider} ({self.alias} → {self.model_id})" if self.alias else self.provider
+
+
+def retry_after_seconds(headers: httpx2.Headers | None) -> float | None:
+    if headers is None:
+        return None
+    raw_ms = headers.get("retry-after-ms")
+    if raw_ms:
+        try:
+            return float(raw_ms) / 1000
+        except ValueError:
+            pass
+    raw = headers.get("retry-after")
+    if raw:
+        try:
+            return float(raw)
+        except ValueError:
+            return None  # an HTTP date: rare from model APIs, and not worth a parser here
+    return None
+
+
+def _short(message: str, limit: int = 200) -> str:
+    message = " ".join(message.split())
+    return message if len(message) <= limit else message[: limit - 1] + "…"
+
+
+def from_status(
+    ctx: CallContext,
+    status: int,
+    message: str,
+    *,
+    error_type: str = "",
+    headers: httpx2.Headers | None = None,
+) -> ProviderError:
+    """A provider's HTTP error status (or in-stream error of the given type) as a ProviderError."""
+    detail = _short(message) if message else ""
+    detail_part = f": {detail}" if detail else ""
+    lowered = f"{error_type} {message}".lower()
+    if status == 401 or error_type == "authentication_error":
+        key = f"check {ctx.api_key_env}" if ctx.api_key_env else "check the provider's key"
+        return ProviderError(ErrorKind.AUTH, f"{ctx.provider} rejected the API key (HTTP {status}); {key}")
+    if status == 403 or error_type == "permission_error":
+        return ProviderError(
+            ErrorKind.AUTH,
+            f"{ctx.provider} refused access to {ctx.model_id} (HTTP {status}); the key in "
+            f"{ctx.api_key_env or 'use'} may not have this model{detail_part}",
+        )
+    if status == 404 or error_type == "not_found_error":
+        return ProviderError(
+            ErrorKind.UNKNOWN_MODEL,
+            f"{ctx.provider} does not know model {ctx.model_id!r} (alias {ctx.alias}, HTTP {status}); "
+            "fix its id in the catalog",
+        )
+    if status == 429 or error_type == "rate_limit_error":
+        retry = retry_after_seconds(headers)
+        if "quota" in lowered or "billing" in lowered or "credit" in lowered:
+            return ProviderError(
+                ErrorKind.RATE_LIMIT, f"{ctx.provider} quota or credit exhausted (HTTP {status}){detail_part}"
+            )
+        after = f"; retry after {retry:g} s" if retry is not None else "; try again shortly"
+        return ProviderError(
+            ErrorKind.RATE_LIMIT, f"rate limited by {ctx.provider} (HTTP {status}){after}", retry_after_s=retry
+        )
+    if status == 413 or any(word in lowered for word in _CONTEXT_WORDS):
+        return ProviderError(
+            ErrorKind.CONTEXT_TOO_LONG, f"context too long for {ctx.model_id} ({ctx.provider}){detail_part}"
+        )
+    if status == 529 or error_type == "overloaded_error":
+        return ProviderError(ErrorKind.SERVER, f"{ctx.provider} is overloaded (HTTP {status}); try again shortly")
+    if status >= 500 or error_type in ("api_error", "server_error"):
+        return ProviderError(ErrorKind.SERVER, f"{ctx.provider} had a server error (HTTP {status}){detail_part}")
+    if status == 200:
+        # An error event inside a stream that had started fine.
+        kind = f" ({error_type})" if error_type else ""
+        return ProviderError(ErrorKind.SERVER, f"{ctx.provider} reported an error mid-stream{kind}{detail_part}")
+    return ProviderError(ErrorKind.BAD_REQUEST, f"{ctx.provider} refused the request (HTTP {status}){detail_part}")
+
+
+def from_transport(ctx: CallContext, err: BaseException, *, received_text: bool) -> ProviderError:
+    """A network-level failure (raw httpx2, or the SDK's wrapping of one) as a ProviderError."""
+    cause: BaseException = err
+    while cause.__cause__ is not None and not isinstance(cause, httpx2.HTTPError):
+        cause = cause.__cause__
+    if isinstance(cause, httpx2.TimeoutException) or "timeout" in type(err).__name__.lower():
+        what = "stopped sending" if received_text else "did not answer"
+        return ProviderError(ErrorKind.TIMEOUT, f"{ctx.provider} {what} in time (read timeout)")
+    if isinstance(cause, httpx2.ConnectError):
+        return ProviderError(ErrorKind.CONNECTION, f"could not connect to {ctx.provider} at {ctx.base_url}")
+    if received_text:
+        return ProviderError(
+            ErrorKind.CONNECTION, f"lost the connection to {ctx.provider} mid-answer ({type(cause).__name__})"
+        )
+    return ProviderError(ErrorKind.CONNECTION, f"lost the connection to {ctx.provider} ({type(cause).__name__})")
+
+
+def malformed(ctx: CallContext, err: BaseException) -> ProviderError:
+    detail = f": {err.msg}" if isinstance(err, json.JSONDecodeError) else ""
+    return ProviderError(ErrorKind.MALFORMED, f"{ctx.provider} sent malformed stream data{detail}")

@@ -1,0 +1,111 @@
+"""OpenAI-compatible chat completions, streamed with usage: OpenAI, OpenRouter, Gemini's OpenAI
+endpoint, Groq, DeepSeek, Mistral, and local servers (Ollama, vLLM, LM Studio) by `base_url`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx2
+
+from tui.providers.base import ChatRequest, Finished, ProviderError, StreamEvent, TextDelta, Usage
+from tui.providers.errors import CallContext, from_status, from_transport, malformed
+
+
+class OpenAICompatProvider:
+    """One `AsyncOpenAI` client for one configured provider, reused for every call."""
+
+    is_demo = False
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        base_url: str,
+        api_key: str,
+        api_key_env: str,
+        max_retries: int = 2,
+        read_timeout_s: float = 60.0,
+        max_tokens_param: str = "max_tokens",
+    ) -> None:
+        import openai  # lazily: the SDK costs real start-up time and the demo never needs it
+
+        self.name = name
+        self.base_url = base_url
+        self.api_key_env = api_key_env
+        self.max_tokens_param = max_tokens_param
+        self._openai = openai
+        self._client = openai.AsyncOpenAI(
+            api_key=api_key,
+            base_url=base_url,
+            max_retries=max_retries,
+            timeout=httpx2.Timeout(read_timeout_s, connect=10.0),
+        )
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        return self._stream(request)
+
+    async def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        openai = self._openai
+        ctx = CallContext(self.name, request.model_id, request.alias, self.api_key_env, self.base_url)
+        messages: list[dict[str, str]] = [{"role": "system", "content": request.system}]
+        messages += [{"role": m.role, "content": m.content} for m in request.messages]
+        options: dict[str, Any] = {self.max_tokens_param: request.max_output_tokens}
+        if request.temperature is not None:
+            options["temperature"] = request.temperature
+        received = False
+        finish_reason: str | None = None
+        try:
+            stream = await self._client.chat.completions.create(
+                model=request.model_id,
+                messages=messages,  # type: ignore[arg-type]
+                stream=True,
+                stream_options={"include_usage": True},
+                **options,
+            )
+            async for chunk in stream:
+                if chunk.usage is not None:
+                    yield Usage(chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0)
+                for choice in chunk.choices:
+                    if choice.delta is not None and choice.delta.content:
+                        received = True
+                        yield TextDelta(choice.delta.content)
+                    if choice.finish_reason:
+                        finish_reason = choice.finish_reason
+        except openai.APIStatusError as err:
+            raise from_status(
+                ctx, err.status_code, _openai_message(err), error_type=_openai_type(err), headers=err.response.headers
+            ) from err
+        except (openai.APIConnectionError, httpx2.TransportError) as err:
+            raise from_transport(ctx, err, received_text=received) from err
+        except json.JSONDecodeError as err:
+            raise malformed(ctx, err) from err
+        except openai.APIError as err:
+            # An error object inside an otherwise healthy stream: no HTTP status of its own.
+            raise from_status(ctx, 200, err.message, error_type=_openai_type(err)) from err
+        except ProviderError:
+            raise
+        if finish_reason is not None:
+            yield Finished(finish_reason)
+
+
+def _openai_message(err: Any) -> str:
+    body = err.body
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+            return str(inner["message"])
+    return str(getattr(err, "message", "") or "")
+
+
+def _openai_type(err: Any) -> str:
+    body = err.body
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict):
+            return str(inner.get("type") or inner.get("code") or "")
+    return ""

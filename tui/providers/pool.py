@@ -1,0 +1,69 @@
+"""One provider adapter (one SDK client) per configured provider, made on first use and reused."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from tui.engine.types import Member
+from tui.providers.base import ErrorKind, Provider, ProviderError
+from tui.providers.demo import DemoProvider
+from tui.settings import ProviderConfig, Settings
+
+
+class ProviderPool:
+    """Hands the orchestrator the adapter for a member's provider."""
+
+    def __init__(self, settings: Settings, environ: Mapping[str, str] | None = None) -> None:
+        self._settings = settings
+        self._environ = os.environ if environ is None else environ
+        self._providers: dict[str, Provider] = {}
+
+    def __call__(self, member: Member) -> Provider:
+        provider = self._providers.get(member.provider)
+        if provider is None:
+            provider = self._make(member.provider, self._settings.providers[member.provider])
+            self._providers[member.provider] = provider
+        return provider
+
+    def _make(self, name: str, config: ProviderConfig) -> Provider:
+        if config.kind == "demo":
+            return DemoProvider(speed=self._settings.demo.speed)
+        base_url = (self._environ.get(config.base_url_env) if config.base_url_env else None) or config.base_url
+        if config.api_key_env:
+            api_key = self._environ.get(config.api_key_env, "")
+            if not api_key:
+                raise ProviderError(
+                    ErrorKind.MISSING_KEY,
+                    f"{config.api_key_env} is not set: export it with your {name} key, or pick another "
+                    "model (`quorum models` shows which keys are set)",
+                )
+        else:
+            api_key = "not-needed"  # local servers (Ollama, vLLM) take any key
+        if config.kind == "anthropic":
+            from tui.providers.anthropic_messages import AnthropicProvider
+
+            return AnthropicProvider(
+                name,
+                base_url=base_url or "https://api.anthropic.com",
+                api_key=api_key,
+                api_key_env=config.api_key_env or "",
+                max_retries=config.max_retries,
+                read_timeout_s=config.read_timeout_s,
+            )
+        from tui.providers.openai_compat import OpenAICompatProvider
+
+        return OpenAICompatProvider(
+            name,
+            base_url=base_url or "https://api.openai.com/v1",
+            api_key=api_key,
+            api_key_env=config.api_key_env or "",
+            max_retries=config.max_retries,
+            read_timeout_s=config.read_timeout_s,
+            max_tokens_param=config.max_tokens_param,
+        )
+
+    async def aclose(self) -> None:
+        for provider in self._providers.values():
+            await provider.aclose()
+        self._providers.clear()
