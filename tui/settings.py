@@ -282,19 +282,24 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def _sets(data: Mapping[str, Any], loc: Sequence[str | int]) -> bool:
+    """Whether `data` holds a value at the key path `loc`."""
+    node: Any = data
+    for part in loc:
+        if isinstance(node, Mapping) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            return False
+    return True
+
+
 def _origin(layers: Sequence[Layer], loc: Sequence[str | int]) -> Path | None:
-    """The last layer that sets the key path `loc` (or its nearest parent): where to look."""
+    """The last layer that sets the key path `loc` (or else its nearest parent): where to look."""
     for depth in range(len(loc), 0, -1):
         for layer in reversed(layers):
-            node: Any = layer.data
-            for part in loc[:depth]:
-                if isinstance(node, Mapping) and part in node:
-                    node = node[part]
-                elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-                    node = node[part]
-                else:
-                    break
-            else:
+            if _sets(layer.data, loc[:depth]):
                 return layer.path
     return layers[-1].path if layers else None
 
@@ -321,12 +326,8 @@ def load_settings(explicit: Path | str | None = None, overrides: Mapping[str, An
         if not key and message.startswith("models."):
             key, _, message = message.partition(": ")
             loc = key.split(".")
-        from_flags = overrides is not None and _origin([Layer(Path("command line"), dict(overrides))], loc)
-        return _raise(ConfigError(message, file="command line" if from_flags else _origin(layers, loc), key=key))
-
-
-def _raise(err: ConfigError) -> Settings:
-    raise err
+        from_flags = bool(overrides) and _sets(overrides or {}, loc)
+        raise ConfigError(message, file="command line" if from_flags else _origin(layers, loc), key=key) from None
 
 
 # --------------------------------------------------------------------------------------------

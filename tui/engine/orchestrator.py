@@ -208,6 +208,7 @@ class Run:
     async def _positions(self) -> list[tuple[Member, CallResult]] | None:
         """Round 1's blind positions; None (and the run failed) when no member answered."""
         self._round(1)
+        self.result.positions = [None] * len(self.request.members)
         system_user = [
             (prompts.member_system_prompt(m, self._base_prompt), self._position_message()) for m in self.request.members
         ]
@@ -217,7 +218,6 @@ class Run:
                 for index, (member, (system, user)) in enumerate(zip(self.request.members, system_user, strict=True))
             ]
         )
-        self.result.positions = list(results)
         ok = [(m, r) for m, r in zip(self.request.members, results, strict=True) if r.status is CallStatus.SUCCESS]
         log.debug(
             "run %s positions aggregation success=%d error=%d", self.result.run_id, len(ok), len(results) - len(ok)
@@ -425,6 +425,8 @@ class Run:
             call.input_tokens,
             call.output_tokens,
         )
+        if call.phase is Phase.POSITION and call.member_index is not None:
+            self.result.positions[call.member_index] = call
         self._add_to_round(call)
         self._emit(ev.CallFinished(call))
 

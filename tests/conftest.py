@@ -1,0 +1,78 @@
+"""Every test runs isolated: its own QUORUM_HOME, no provider keys, and no route off this machine."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+KEY_VARIABLES = (
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "GEMINI_API_KEY",
+    "OPENROUTER_API_KEY",
+    "OPENAI_BASE_URL",
+    "ANTHROPIC_BASE_URL",
+    "QUORUM_CONFIG",
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    home = tmp_path / "quorum-home"
+    monkeypatch.setenv("QUORUM_HOME", str(home))
+    for name in KEY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    yield home
+
+
+def _is_local(address: Any) -> bool:
+    if isinstance(address, tuple):
+        host = address[0]
+    else:
+        return True  # unix sockets
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any connection to an address that is not loopback fails the test at once."""
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+
+    def guarded(self: socket.socket, address: Any) -> Any:
+        if not _is_local(address):
+            raise AssertionError(f"a test tried to reach the network: {address!r}")
+        return real_connect(self, address)
+
+    def guarded_ex(self: socket.socket, address: Any) -> Any:
+        if not _is_local(address):
+            raise AssertionError(f"a test tried to reach the network: {address!r}")
+        return real_connect_ex(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+    monkeypatch.setattr(socket.socket, "connect_ex", guarded_ex)
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def fast_demo_config(tmp_path: Path) -> Path:
+    """A --config file that makes the demo panel run in a blink."""
+    return write(tmp_path / "fast.toml", "[demo]\nspeed = 200.0\n")
+
+
+

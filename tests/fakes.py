@@ -1,0 +1,118 @@
+"""A scripted provider for engine tests: each model id gets its own behaviour, every request is kept."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from tui.engine.types import Member, RunRequest, Stance
+from tui.providers.base import (
+    ChatRequest,
+    ErrorKind,
+    Finished,
+    ProviderError,
+    StreamEvent,
+    TextDelta,
+    Usage,
+)
+
+
+@dataclass
+class Script:
+    """How one fake model behaves. `votes` is indexed by round (1-based); the last one repeats."""
+
+    position: str = "Verdict: fine.\nLean: favourable\nConfidence: 7/10"
+    votes: list[str] = field(default_factory=lambda: ["VERDICT: ACCEPT"])
+    draft: str = "DRAFT proposal"
+    curator: str = "CURATOR decision"
+    delay_s: float = 0.0
+    fail: ProviderError | None = None
+    fail_phases: tuple[str, ...] = ("position", "draft", "vote", "curator")
+    hang: bool = False
+    chunks: int = 3
+    no_finish: bool = False
+    usage: tuple[int, int] | None = (100, 50)
+
+
+class FakeProvider:
+    name = "fake"
+    is_demo = False
+
+    def __init__(self, scripts: dict[str, Script]) -> None:
+        self.scripts = scripts
+        self.requests: list[ChatRequest] = []
+        self.cancelled: list[str] = []
+
+    async def aclose(self) -> None:
+        return None
+
+    def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        return self._stream(request)
+
+    def text_for(self, script: Script, request: ChatRequest) -> str:
+        if request.purpose == "vote":
+            number = int(request.extra.get("round", "1"))
+            return script.votes[min(number, len(script.votes)) - 1]
+        return {"position": script.position, "draft": script.draft, "curator": script.curator}.get(
+            request.purpose, script.position
+        )
+
+    async def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        self.requests.append(request)
+        script = self.scripts[request.model_id]
+        try:
+            if script.hang and request.purpose in script.fail_phases:
+                yield TextDelta("partial ")
+                await asyncio.sleep(3600)
+            await asyncio.sleep(script.delay_s)
+            if script.fail is not None and request.purpose in script.fail_phases:
+                raise script.fail
+            text = self.text_for(script, request)
+            step = max(1, len(text) // script.chunks)
+            for start in range(0, len(text), step):
+                yield TextDelta(text[start : start + step])
+                await asyncio.sleep(0)
+            if script.usage:
+                yield Usage(*script.usage)
+            if not script.no_finish:
+                yield Finished("stop")
+        except asyncio.CancelledError:
+            self.cancelled.append(f"{request.model_id}:{request.purpose}")
+            raise
+
+
+def member(alias: str, stance: Stance = Stance.NEUTRAL, **extra: object) -> Member:
+    return Member(
+        alias=alias,
+        model_id=alias,
+        provider="fake",
+        stance=stance,
+        input_price=1.0,
+        output_price=2.0,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def request(
+    aliases: list[str],
+    *,
+    synth: list[str] | None = None,
+    stances: list[Stance] | None = None,
+    **extra: object,
+) -> RunRequest:
+    stances = stances or [Stance.NEUTRAL] * len(aliases)
+    return RunRequest(
+        question="Should we adopt X?",
+        members=[member(a, s) for a, s in zip(aliases, stances, strict=True)],
+        synthesizers=[member(a) for a in (synth or ["synth"])],
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def lookup(provider: FakeProvider) -> Callable[[Member], FakeProvider]:
+    return lambda _member: provider
+
+
+def rate_limited() -> ProviderError:
+    return ProviderError(ErrorKind.RATE_LIMIT, "rate limited by fake (HTTP 429); retry after 1 s")

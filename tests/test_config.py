@@ -1,0 +1,174 @@
+"""Configuration: layering, validation messages (file, key path, reason), catalog, default panel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import write
+from tui import paths
+from tui.cli import main
+from tui.settings import Catalog, ConfigError, UnknownModelError, choose_panel, load_settings, parse_member
+
+
+def test_shipped_defaults_load_and_are_complete() -> None:
+    settings = load_settings()
+    providers = {m.provider for m in settings.models.values()}
+    assert {"openai", "anthropic", "google", "openrouter", "ollama", "demo"} <= providers
+    for model in settings.models.values():
+        assert model.context_window > 0 and model.max_output > 0
+    assert settings.run.max_rounds == 3 and settings.run.max_instances_per_combination == 2
+
+
+def test_layers_user_file_then_explicit_then_flags(tmp_path: Path) -> None:
+    write(paths.user_config_file(), "[run]\nmax_rounds = 5\nmode = 'consult'\n")
+    explicit = write(tmp_path / "extra.toml", "[run]\nmax_rounds = 7\n")
+    assert load_settings().run.max_rounds == 5
+    settings = load_settings(explicit)
+    assert settings.run.max_rounds == 7 and settings.run.mode.value == "consult"  # tables merge key by key
+    assert load_settings(explicit, {"run": {"max_rounds": 2}}).run.max_rounds == 2
+
+
+def test_config_env_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QUORUM_CONFIG", str(write(tmp_path / "env.toml", "[run]\nmax_rounds = 4\n")))
+    assert load_settings().run.max_rounds == 4
+
+
+def test_user_models_extend_the_catalog(tmp_path: Path) -> None:
+    extra = write(
+        tmp_path / "m.toml",
+        "[models.mine]\nprovider = 'ollama'\nid = 'mistral:7b'\ncontext_window = 32000\nmax_output = 4000\n",
+    )
+    catalog = Catalog(load_settings(extra))
+    assert catalog.resolve("MINE")[1].id == "mistral:7b"
+    assert catalog.resolve("gpt-5")[1].id == "gpt-5"
+
+
+BAD_FILES = [
+    ("[run\nmax_rounds = 3\n", None, "not valid TOML"),
+    ("[run]\nmax_rounds = 12\n", "run.max_rounds", "less than or equal to 10"),
+    ("[run]\nmax_rounds = 'three'\n", "run.max_rounds", "valid integer"),
+    ("[run]\nmode = 'debate'\n", "run.mode", "'consult' or 'deliberate'"),
+    ("[run]\nrounds = 3\n", "run.rounds", "unknown setting 'rounds'"),
+    ("[run]\nmajority_threshold = 1.5\n", "run.majority_threshold", "less than 1"),
+    ("[panel]\nmembers = ['gpt-5:maybe']\n", "panel.members", "unknown stance 'maybe'"),
+    ("[prompts]\nbase = 'no placeholder here'\n", "prompts.base", "exactly once"),
+    ("[providers.openai]\nkind = 'openai'\napi_key = 'sk-live-123'\n", "providers.openai", "raw key"),
+    ("[providers.x]\nkind = 'openai'\napi_key_env = 'sk-abc123-def'\n", "providers.x.api_key_env", "NAME of an environment"),
+    ("[providers.x]\nkind = 'grpc'\n", "providers.x.kind", "'openai', 'anthropic' or 'demo'"),
+    ("[models.y]\nprovider = 'nowhere'\nid = 'y'\ncontext_window = 1\nmax_output = 1\n", "models.y.provider", "unknown provider 'nowhere'"),
+    ("[models.y]\nprovider = 'openai'\nid = 'y'\n", "models.y.context_window", "Field required"),
+    ("[models.y]\nprovider = 'openai'\nid = 'y'\naliases = ['GPT5']\ncontext_window = 1\nmax_output = 1\n", "models.y", "already used by models.gpt-5"),
+]
+
+
+@pytest.mark.parametrize(("text", "key", "reason"), BAD_FILES)
+def test_bad_config_names_file_key_and_reason(tmp_path: Path, text: str, key: str | None, reason: str) -> None:
+    bad = write(tmp_path / "bad.toml", text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(bad)
+    err = info.value
+    assert str(err.file) == str(bad)
+    assert err.key == key
+    assert reason in err.reason, err.reason
+    assert str(bad) in err.render() and reason in err.render()
+
+
+@pytest.mark.parametrize(("text", "key", "reason"), BAD_FILES[:5])
+def test_bad_config_exits_2_before_anything_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, key: str | None, reason: str
+) -> None:
+    bad = write(tmp_path / "bad.toml", text)
+    assert main(["--config", str(bad), "run", "question"]) == 2
+    err = capsys.readouterr().err
+    assert "configuration error" in err and str(bad) in err and reason in err
+    assert "round" not in capsys.readouterr().out
+
+
+def test_bad_user_file_is_named_even_when_a_later_layer_is_fine(tmp_path: Path) -> None:
+    user = write(paths.user_config_file(), "[run]\nmax_rounds = 0\n")
+    fine = write(tmp_path / "fine.toml", "[demo]\nspeed = 2.0\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(fine)
+    assert info.value.file == user
+
+
+def test_missing_explicit_file() -> None:
+    with pytest.raises(ConfigError, match="file not found"):
+        load_settings("/nonexistent/quorum.toml")
+
+
+def test_flag_errors_are_attributed_to_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--rounds", "11", "q"]) == 2
+    err = capsys.readouterr().err
+    assert "command line" in err and "run.max_rounds" in err
+
+
+def test_unknown_alias_lists_closest() -> None:
+    catalog = Catalog(load_settings())
+    with pytest.raises(UnknownModelError) as info:
+        catalog.resolve("gtp-5")
+    assert "gpt-5" in str(info.value) and "quorum models" in str(info.value)
+
+
+def test_aliases_are_case_insensitive() -> None:
+    catalog = Catalog(load_settings())
+    assert catalog.resolve("Sonnet")[0] == catalog.resolve("CLAUDE-SONNET")[0] == "claude-sonnet"
+
+
+def test_member_spec_parsing() -> None:
+    assert parse_member("gpt-5").stance.value == "neutral"
+    assert parse_member("gpt-5:con").stance.value == "against"
+    with pytest.raises(ValueError, match="unknown stance"):
+        parse_member("gpt-5:sideways")
+
+
+def test_default_panel_is_demo_without_keys() -> None:
+    panel = choose_panel(Catalog(load_settings(), environ={}))
+    assert panel.members and all(m.demo for m in panel.members)
+    assert "demo" in panel.notes[0]
+
+
+def test_default_panel_uses_models_whose_keys_are_present() -> None:
+    panel = choose_panel(Catalog(load_settings(), environ={"ANTHROPIC_API_KEY": "x"}))
+    assert [m.provider for m in panel.members] == ["anthropic", "anthropic"]
+    assert not panel.notes
+    panel = choose_panel(Catalog(load_settings(), environ={"OPENAI_API_KEY": "x", "GEMINI_API_KEY": "y"}))
+    assert [m.alias for m in panel.members] == ["gpt-5", "gemini-pro", "gpt-5-mini"]
+
+
+def test_synthesizer_chain_puts_the_choice_first_and_skips_keyless_fallbacks() -> None:
+    settings = load_settings(overrides={"run": {"synthesizer_fallbacks": ["gpt-5", "demo-bolt"]}})
+    catalog = Catalog(settings, environ={})
+    panel = choose_panel(catalog, [parse_member("demo-atlas"), parse_member("demo-cirrus")], "demo-delta")
+    assert [s.alias for s in panel.synthesizers] == ["demo-delta", "demo-bolt", "demo-atlas", "demo-cirrus"]
+
+
+def test_models_command_shows_key_status(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-real")
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    gpt = next(line for line in out.splitlines() if line.startswith("gpt-5 "))
+    claude = next(line for line in out.splitlines() if line.startswith("claude-sonnet "))
+    assert "set (OPENAI_API_KEY)" in gpt and "10.00" in gpt
+    assert "MISSING ANTHROPIC_API_KEY" in claude
+    assert "sk-test-not-real" not in out
+
+
+def test_config_init_path_validate(capsys: pytest.CaptureFixture[str]) -> None:
+    target = paths.user_config_file()
+    assert main(["config", "path"]) == 0
+    assert str(target) in capsys.readouterr().out
+    assert main(["config", "init"]) == 0
+    assert target.exists()
+    assert main(["config", "init"]) == 2
+    assert "--force" in capsys.readouterr().err
+    target.write_text("[run]\nmax_rounds = 9\n")
+    assert main(["config", "init", "--force"]) == 0
+    assert "max_rounds = 3" in target.read_text()
+    assert main(["config", "validate"]) == 0
+    assert "ok:" in capsys.readouterr().out
+    target.write_text("[run]\nmax_rounds = -1\n")
+    assert main(["config", "validate"]) == 2
+    assert "run.max_rounds" in capsys.readouterr().err

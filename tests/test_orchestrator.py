@@ -1,0 +1,344 @@
+"""The orchestrator: concurrency, ordering, failures, blind first round, rounds, cancel, budget."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from tests.fakes import FakeProvider, Script, lookup, rate_limited, request
+from tui.engine import events as ev
+from tui.engine.orchestrator import Run, run_panel
+from tui.engine.types import CallStatus, Mode, Outcome, Phase, RunStatus, Stance, VoteValue
+from tui.providers.base import ErrorKind, ProviderError
+
+
+def scripts(**kw: Script) -> dict[str, Script]:
+    return {"synth": Script(), **kw}
+
+
+# --- the four tests of the concurrency design (seed 001 §11) ---------------------------------
+
+
+async def test_wall_time_is_close_to_the_slowest_member_not_the_sum() -> None:
+    provider = FakeProvider(scripts(a=Script(delay_s=0.3), b=Script(delay_s=0.3), c=Script(delay_s=0.3)))
+    started = time.perf_counter()
+    result = await run_panel(request(["a", "b", "c"], mode=Mode.CONSULT), lookup(provider))
+    elapsed = time.perf_counter() - started
+    assert result.status is RunStatus.SUCCESS
+    # positions 0.3 s in parallel + a synthesis with no delay: sequential would be 0.9 s or more
+    assert elapsed < 0.6, elapsed
+
+
+async def test_one_failing_member_does_not_stop_synthesis() -> None:
+    provider = FakeProvider(scripts(a=Script(), b=Script(fail=rate_limited()), c=Script()))
+    result = await run_panel(request(["a", "b", "c"]), lookup(provider))
+    assert result.status is RunStatus.SUCCESS
+    assert result.synthesis == "DRAFT proposal"
+    failed = result.positions[1]
+    assert failed is not None and failed.status is CallStatus.ERROR
+    assert failed.error_kind == "rate_limit" and "429" in (failed.error or "")
+    # a member whose position failed does not vote
+    assert [v.alias for v in result.rounds[0].votes] == ["a", "c"]
+
+
+async def test_all_members_failing_fails_the_run_with_every_error() -> None:
+    provider = FakeProvider(
+        scripts(
+            a=Script(fail=rate_limited()),
+            b=Script(fail=ProviderError(ErrorKind.AUTH, "fake rejected the API key (HTTP 401); check FAKE_KEY")),
+        )
+    )
+    events: list[ev.Event] = []
+    result = await run_panel(request(["a", "b"]), lookup(provider), events.append)
+    assert result.status is RunStatus.ERROR
+    assert result.synthesis is None
+    assert any("a: rate limited" in e for e in result.errors)
+    assert any("b: fake rejected the API key" in e and "FAKE_KEY" in e for e in result.errors)
+    failed = [e for e in events if isinstance(e, ev.RunFailed)]
+    assert len(failed) == 1 and len(failed[0].errors) == 3
+    # no synthesizer call was wasted on nothing
+    assert all(r.purpose == "position" for r in provider.requests)
+
+
+async def test_panel_order_is_kept_when_delays_invert_completion_order() -> None:
+    provider = FakeProvider(
+        scripts(
+            a=Script(delay_s=0.15, position="A"),
+            b=Script(delay_s=0.10, position="B"),
+            c=Script(delay_s=0.05, position="C"),
+            d=Script(delay_s=0.0, position="D"),
+        )
+    )
+    finished: list[str] = []
+    result = await run_panel(
+        request(["a", "b", "c", "d"], mode=Mode.CONSULT),
+        lookup(provider),
+        lambda e: finished.append(e.result.alias) if isinstance(e, ev.CallFinished) else None,
+    )
+    assert finished[:4] == ["d", "c", "b", "a"]  # completion order really was inverted
+    assert [p.content for p in result.positions if p] == ["A", "B", "C", "D"]
+    assert [p.alias for p in result.positions if p] == ["a", "b", "c", "d"]
+
+
+# --- round 1 is blind ------------------------------------------------------------------------
+
+
+async def test_round_one_members_see_only_the_question() -> None:
+    provider = FakeProvider(
+        scripts(
+            a=Script(position="SECRET-FROM-A"),
+            b=Script(position="SECRET-FROM-B", delay_s=0.05),
+        )
+    )
+    req = request(["a", "b"], stances=[Stance.FOR, Stance.AGAINST], focus=["cost"])
+    await run_panel(req, lookup(provider))
+    positions = [r for r in provider.requests if r.purpose == "position"]
+    assert len(positions) == 2
+    for sent in positions:
+        text = sent.system + "".join(m.content for m in sent.messages)
+        assert "Should we adopt X?" in text and "cost" in text
+        assert "SECRET-FROM" not in text
+    assert "advocate" in positions[0].system and "critic" in positions[1].system
+    # later phases do carry the positions
+    drafts = [r for r in provider.requests if r.purpose == "draft"]
+    assert "SECRET-FROM-A" in drafts[0].messages[0].content and "SECRET-FROM-B" in drafts[0].messages[0].content
+
+
+# --- rounds and outcomes ---------------------------------------------------------------------
+
+
+async def test_unanimous_in_round_one_ends_the_run() -> None:
+    provider = FakeProvider(scripts(a=Script(), b=Script()))
+    result = await run_panel(request(["a", "b"]), lookup(provider))
+    assert result.outcome is Outcome.UNANIMOUS and result.rounds_used == 1
+    assert result.rounds[0].tally.accept == 2
+
+
+async def test_majority_in_last_round() -> None:
+    provider = FakeProvider(
+        scripts(
+            a=Script(votes=["VERDICT: ACCEPT"]),
+            b=Script(votes=["VERDICT: ACCEPT"]),
+            c=Script(votes=["VERDICT: REJECT\n- too vague"]),
+        )
+    )
+    result = await run_panel(request(["a", "b", "c"], max_rounds=2), lookup(provider))
+    assert result.outcome is Outcome.MAJORITY and result.rounds_used == 2
+    assert result.rounds[0].status == "continue"
+    revisions = [r for r in provider.requests if r.purpose == "draft"]
+    assert len(revisions) == 2 and "too vague" in revisions[1].messages[0].content
+
+
+async def test_curator_decides_without_majority() -> None:
+    provider = FakeProvider(
+        scripts(
+            a=Script(votes=["VERDICT: ACCEPT"]),
+            b=Script(votes=["VERDICT: REJECT\n- no"]),
+            c=Script(votes=["I think it is fine"]),  # invalid, never an accept
+        )
+    )
+    result = await run_panel(request(["a", "b", "c"], max_rounds=1), lookup(provider))
+    assert result.outcome is Outcome.CURATOR_OVERRIDE
+    assert result.synthesis == "CURATOR decision"
+    votes = result.rounds[0].votes
+    assert [v.value for v in votes] == [VoteValue.ACCEPT, VoteValue.REJECT, VoteValue.INVALID]
+    curator = [r for r in provider.requests if r.purpose == "curator"]
+    assert len(curator) == 1 and "no majority" in curator[0].messages[0].content
+
+
+async def test_failed_vote_is_no_vote() -> None:
+    provider = FakeProvider(
+        scripts(a=Script(), b=Script(fail=rate_limited(), fail_phases=("vote",)))
+    )
+    result = await run_panel(request(["a", "b"]), lookup(provider))
+    tally = result.rounds[0].tally
+    assert (tally.accept, tally.none) == (1, 1)
+    assert result.outcome is Outcome.UNANIMOUS  # of the valid votes; the failure is shown as no vote
+    assert result.rounds[0].votes[1].reason and "429" in result.rounds[0].votes[1].reason
+
+
+async def test_consult_mode_reads_agreement() -> None:
+    provider = FakeProvider(
+        scripts(
+            a=Script(position="Verdict: yes\nLean: favourable\nConfidence: 8/10"),
+            b=Script(position="Verdict: no\nLean: unfavourable\nConfidence: 6/10"),
+        )
+    )
+    result = await run_panel(request(["a", "b"], mode=Mode.CONSULT), lookup(provider))
+    assert result.outcome is None and result.synthesis == "DRAFT proposal"
+    assert result.agreement is not None
+    assert (result.agreement.favourable, result.agreement.unfavourable) == (1, 1)
+    assert result.agreement.mean_confidence == 7.0
+
+
+# --- synthesizer fallbacks -------------------------------------------------------------------
+
+
+async def test_synthesizer_falls_back_in_order() -> None:
+    provider = FakeProvider(
+        {
+            "s1": Script(fail=ProviderError(ErrorKind.SERVER, "fake had a server error (HTTP 500)")),
+            "s2": Script(draft="FROM S2"),
+            "a": Script(),
+        }
+    )
+    events: list[ev.Event] = []
+    result = await run_panel(request(["a"], synth=["s1", "s2"]), lookup(provider), events.append)
+    assert result.status is RunStatus.SUCCESS and result.synthesis == "FROM S2" and result.synthesizer == "s2"
+    assert any(isinstance(e, ev.Notice) and "trying s2" in e.message for e in events)
+
+
+async def test_all_synthesizers_failing_fails_the_run_but_keeps_positions() -> None:
+    boom = ProviderError(ErrorKind.SERVER, "fake had a server error (HTTP 500)")
+    provider = FakeProvider({"s1": Script(fail=boom), "s2": Script(fail=boom), "a": Script(position="KEPT")})
+    result = await run_panel(request(["a"], synth=["s1", "s2"]), lookup(provider))
+    assert result.status is RunStatus.ERROR
+    assert "all failed" in result.errors[0]
+    assert result.positions[0] is not None and result.positions[0].content == "KEPT"
+
+
+# --- time limits, cancellation ---------------------------------------------------------------
+
+
+async def test_call_deadline_fails_only_the_hanging_member() -> None:
+    provider = FakeProvider(scripts(a=Script(), b=Script(hang=True)))
+    req = request(["a", "b"], mode=Mode.CONSULT)
+    req.members[1].deadline_s = 0.2
+    started = time.perf_counter()
+    result = await run_panel(req, lookup(provider))
+    assert time.perf_counter() - started < 1.0
+    hung = result.positions[1]
+    assert hung is not None and hung.error_kind == "timeout" and "0.2 s deadline" in (hung.error or "")
+    assert hung.content == "partial "  # what arrived is kept
+    assert result.status is RunStatus.SUCCESS
+
+
+async def test_cancel_keeps_what_arrived_and_cancels_in_flight_calls() -> None:
+    provider = FakeProvider(scripts(a=Script(position="DONE-A"), b=Script(hang=True)))
+    events: list[ev.Event] = []
+    run = Run(request(["a", "b"]), lookup(provider), events.append)
+    task = asyncio.create_task(run.execute())
+    while not any(isinstance(e, ev.CallFinished) for e in events):
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
+    run.cancel()
+    result = await task  # our own cancel returns the result instead of raising
+    assert result.status is RunStatus.CANCELLED
+    assert provider.cancelled == ["b:position"]
+    a, b = result.positions
+    assert a is not None and a.status is CallStatus.SUCCESS and a.content == "DONE-A"
+    assert b is not None and b.status is CallStatus.CANCELLED and b.content == "partial "
+    assert isinstance(events[-1], ev.RunCancelled)
+
+
+async def test_outer_task_cancellation_propagates_after_recording() -> None:
+    provider = FakeProvider(scripts(a=Script(hang=True)))
+    run = Run(request(["a"]), lookup(provider))
+    task = asyncio.create_task(run.execute())
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert run.result.status is RunStatus.CANCELLED
+    assert run.result.positions == [] or run.result.calls[0].status is CallStatus.CANCELLED
+
+
+async def test_stream_without_finish_is_truncated_not_success() -> None:
+    provider = FakeProvider(scripts(a=Script(), b=Script(no_finish=True)))
+    result = await run_panel(request(["a", "b"], mode=Mode.CONSULT), lookup(provider))
+    cut = result.positions[1]
+    assert cut is not None and cut.status is CallStatus.ERROR and cut.error_kind == "truncated"
+
+
+async def test_empty_answer_is_an_error() -> None:
+    provider = FakeProvider(scripts(a=Script(position="   ")))
+    result = await run_panel(request(["a"], mode=Mode.CONSULT), lookup(provider))
+    assert result.positions[0] is not None and result.positions[0].error_kind == "empty"
+    assert result.status is RunStatus.ERROR
+
+
+async def test_unexpected_adapter_exception_costs_one_pane() -> None:
+    class Broken(FakeProvider):
+        async def _stream(self, request):  # type: ignore[no-untyped-def, override]
+            if request.model_id == "b":
+                raise RuntimeError("adapter bug")
+            async for item in super()._stream(request):
+                yield item
+
+    provider = Broken(scripts(a=Script(), b=Script()))
+    result = await run_panel(request(["a", "b"]), lookup(provider))
+    assert result.status is RunStatus.SUCCESS
+    assert result.positions[1] is not None and "adapter bug" in (result.positions[1].error or "")
+
+
+# --- accounting and budget -------------------------------------------------------------------
+
+
+async def test_tokens_and_cost_per_call_round_and_run() -> None:
+    provider = FakeProvider(scripts(a=Script(usage=(1000, 500)), b=Script(usage=(1000, 500))))
+    result = await run_panel(request(["a", "b"]), lookup(provider))
+    # each call: 1000 in at $1/M + 500 out at $2/M = $0.002
+    position = result.positions[0]
+    assert position is not None and position.cost_usd == pytest.approx(0.002)
+    calls = result.calls
+    assert result.totals.input_tokens == sum(c.input_tokens for c in calls)
+    assert result.totals.cost_usd == pytest.approx(sum(c.cost_usd for c in calls))
+    assert result.rounds[0].input_tokens == result.totals.input_tokens
+    assert not result.totals.tokens_estimated
+
+
+async def test_missing_usage_is_estimated_and_flagged() -> None:
+    provider = FakeProvider(scripts(a=Script(usage=None)))
+    result = await run_panel(request(["a"], mode=Mode.CONSULT), lookup(provider))
+    assert result.positions[0] is not None and result.positions[0].tokens_estimated
+    assert result.totals.tokens_estimated
+
+
+async def test_refused_call_costs_nothing() -> None:
+    provider = FakeProvider(scripts(a=Script(), b=Script(fail=rate_limited())))
+    result = await run_panel(request(["a", "b"], mode=Mode.CONSULT), lookup(provider))
+    refused = result.positions[1]
+    assert refused is not None and (refused.input_tokens, refused.output_tokens, refused.cost_usd) == (0, 0, 0)
+
+
+async def test_token_budget_goes_to_the_curator_early_and_says_why() -> None:
+    provider = FakeProvider(
+        scripts(a=Script(votes=["VERDICT: REJECT\n- no"]), b=Script(votes=["VERDICT: REJECT\n- no"]))
+    )
+    events: list[ev.Event] = []
+    result = await run_panel(request(["a", "b"], token_budget=2500, max_rounds=5), lookup(provider), events.append)
+    assert result.outcome is Outcome.CURATOR_OVERRIDE
+    assert result.rounds_used < 5
+    assert any("token budget" in note for note in result.notes)
+    assert any(isinstance(e, ev.Notice) and "token budget" in e.message for e in events)
+
+
+async def test_context_too_long_is_not_sent() -> None:
+    provider = FakeProvider(scripts(a=Script(), b=Script()))
+    req = request(["a", "b"], mode=Mode.CONSULT)
+    req.members[1].context_window = 50
+    result = await run_panel(req, lookup(provider))
+    tiny = result.positions[1]
+    assert tiny is not None and tiny.error_kind == "context_too_long" and "not sent" in (tiny.error or "")
+    assert [r.model_id for r in provider.requests if r.purpose == "position"] == ["a"]
+
+
+# --- the event stream ------------------------------------------------------------------------
+
+
+async def test_event_stream_tells_the_whole_story() -> None:
+    provider = FakeProvider(scripts(a=Script(), b=Script()))
+    events: list[ev.Event] = []
+    result = await run_panel(request(["a", "b"]), lookup(provider), events.append)
+    kinds = [type(e).__name__ for e in events]
+    assert kinds[0] == "RunStarted" and kinds[-1] == "RunFinished"
+    for needed in ("RoundStarted", "CallStarted", "FirstToken", "TextDelta", "SynthesisDelta", "CallFinished",
+                   "VoteCast", "RoundDecided", "SynthesisFinished"):
+        assert needed in kinds, needed
+    deltas = "".join(e.text for e in events if isinstance(e, ev.TextDelta) and e.member_index == 0 and e.phase is Phase.POSITION)
+    assert result.positions[0] is not None and deltas == result.positions[0].content
+    started = {e.call_id for e in events if isinstance(e, ev.CallStarted)}
+    finished = {e.result.call_id for e in events if isinstance(e, ev.CallFinished)}
+    assert started == finished == {c.call_id for c in result.calls}
