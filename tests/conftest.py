@@ -73,6 +73,3 @@ def write(path: Path, text: str) -> Path:
 def fast_demo_config(tmp_path: Path) -> Path:
     """A --config file that makes the demo panel run in a blink."""
     return write(tmp_path / "fast.toml", "[demo]\nspeed = 200.0\n")
-
-
-

@@ -90,7 +90,7 @@ def member(alias: str, stance: Stance = Stance.NEUTRAL, **extra: object) -> Memb
         stance=stance,
         input_price=1.0,
         output_price=2.0,
-        **extra,  # type: ignore[arg-type]
+        **extra,
     )
 
 
@@ -106,7 +106,7 @@ def request(
         question="Should we adopt X?",
         members=[member(a, s) for a, s in zip(aliases, stances, strict=True)],
         synthesizers=[member(a) for a in (synth or ["synth"])],
-        **extra,  # type: ignore[arg-type]
+        **extra,
     )
 
 

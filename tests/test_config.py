@@ -55,16 +55,30 @@ BAD_FILES = [
     ("[panel]\nmembers = ['gpt-5:maybe']\n", "panel.members", "unknown stance 'maybe'"),
     ("[prompts]\nbase = 'no placeholder here'\n", "prompts.base", "exactly once"),
     ("[providers.openai]\nkind = 'openai'\napi_key = 'sk-live-123'\n", "providers.openai", "raw key"),
-    ("[providers.x]\nkind = 'openai'\napi_key_env = 'sk-abc123-def'\n", "providers.x.api_key_env", "NAME of an environment"),
+    (
+        "[providers.x]\nkind = 'openai'\napi_key_env = 'sk-abc123-def'\n",
+        "providers.x.api_key_env",
+        "NAME of an environment",
+    ),
     ("[providers.x]\nkind = 'grpc'\n", "providers.x.kind", "'openai', 'anthropic' or 'demo'"),
-    ("[models.y]\nprovider = 'nowhere'\nid = 'y'\ncontext_window = 1\nmax_output = 1\n", "models.y.provider", "unknown provider 'nowhere'"),
+    (
+        "[models.y]\nprovider = 'nowhere'\nid = 'y'\ncontext_window = 1\nmax_output = 1\n",
+        "models.y.provider",
+        "unknown provider 'nowhere'",
+    ),
     ("[models.y]\nprovider = 'openai'\nid = 'y'\n", "models.y.context_window", "Field required"),
-    ("[models.y]\nprovider = 'openai'\nid = 'y'\naliases = ['GPT5']\ncontext_window = 1\nmax_output = 1\n", "models.y", "already used by models.gpt-5"),
+    (
+        "[models.y]\nprovider = 'openai'\nid = 'y'\naliases = ['GPT5']\ncontext_window = 1\nmax_output = 1\n",
+        "models.y",
+        "already used by models.gpt-5",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("text", "key", "reason"), BAD_FILES)
-def test_bad_config_names_file_key_and_reason(tmp_path: Path, text: str, key: str | None, reason: str) -> None:
+def test_bad_config_names_file_key_and_reason(
+    tmp_path: Path, text: str, key: str | None, reason: str
+) -> None:
     bad = write(tmp_path / "bad.toml", text)
     with pytest.raises(ConfigError) as info:
         load_settings(bad)
@@ -145,7 +159,9 @@ def test_synthesizer_chain_puts_the_choice_first_and_skips_keyless_fallbacks() -
     assert [s.alias for s in panel.synthesizers] == ["demo-delta", "demo-bolt", "demo-atlas", "demo-cirrus"]
 
 
-def test_models_command_shows_key_status(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_models_command_shows_key_status(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-real")
     assert main(["models"]) == 0
     out = capsys.readouterr().out

@@ -47,7 +47,9 @@ async def test_all_members_failing_fails_the_run_with_every_error() -> None:
     provider = FakeProvider(
         scripts(
             a=Script(fail=rate_limited()),
-            b=Script(fail=ProviderError(ErrorKind.AUTH, "fake rejected the API key (HTTP 401); check FAKE_KEY")),
+            b=Script(
+                fail=ProviderError(ErrorKind.AUTH, "fake rejected the API key (HTTP 401); check FAKE_KEY")
+            ),
         )
     )
     events: list[ev.Event] = []
@@ -103,7 +105,9 @@ async def test_round_one_members_see_only_the_question() -> None:
     assert "advocate" in positions[0].system and "critic" in positions[1].system
     # later phases do carry the positions
     drafts = [r for r in provider.requests if r.purpose == "draft"]
-    assert "SECRET-FROM-A" in drafts[0].messages[0].content and "SECRET-FROM-B" in drafts[0].messages[0].content
+    assert (
+        "SECRET-FROM-A" in drafts[0].messages[0].content and "SECRET-FROM-B" in drafts[0].messages[0].content
+    )
 
 
 # --- rounds and outcomes ---------------------------------------------------------------------
@@ -149,9 +153,7 @@ async def test_curator_decides_without_majority() -> None:
 
 
 async def test_failed_vote_is_no_vote() -> None:
-    provider = FakeProvider(
-        scripts(a=Script(), b=Script(fail=rate_limited(), fail_phases=("vote",)))
-    )
+    provider = FakeProvider(scripts(a=Script(), b=Script(fail=rate_limited(), fail_phases=("vote",))))
     result = await run_panel(request(["a", "b"]), lookup(provider))
     tally = result.rounds[0].tally
     assert (tally.accept, tally.none) == (1, 1)
@@ -261,7 +263,7 @@ async def test_empty_answer_is_an_error() -> None:
 
 async def test_unexpected_adapter_exception_costs_one_pane() -> None:
     class Broken(FakeProvider):
-        async def _stream(self, request):  # type: ignore[no-untyped-def, override]
+        async def _stream(self, request):
             if request.model_id == "b":
                 raise RuntimeError("adapter bug")
             async for item in super()._stream(request):
@@ -300,7 +302,11 @@ async def test_refused_call_costs_nothing() -> None:
     provider = FakeProvider(scripts(a=Script(), b=Script(fail=rate_limited())))
     result = await run_panel(request(["a", "b"], mode=Mode.CONSULT), lookup(provider))
     refused = result.positions[1]
-    assert refused is not None and (refused.input_tokens, refused.output_tokens, refused.cost_usd) == (0, 0, 0)
+    assert refused is not None and (refused.input_tokens, refused.output_tokens, refused.cost_usd) == (
+        0,
+        0,
+        0,
+    )
 
 
 async def test_token_budget_goes_to_the_curator_early_and_says_why() -> None:
@@ -308,7 +314,9 @@ async def test_token_budget_goes_to_the_curator_early_and_says_why() -> None:
         scripts(a=Script(votes=["VERDICT: REJECT\n- no"]), b=Script(votes=["VERDICT: REJECT\n- no"]))
     )
     events: list[ev.Event] = []
-    result = await run_panel(request(["a", "b"], token_budget=2500, max_rounds=5), lookup(provider), events.append)
+    result = await run_panel(
+        request(["a", "b"], token_budget=2500, max_rounds=5), lookup(provider), events.append
+    )
     assert result.outcome is Outcome.CURATOR_OVERRIDE
     assert result.rounds_used < 5
     assert any("token budget" in note for note in result.notes)
@@ -334,10 +342,23 @@ async def test_event_stream_tells_the_whole_story() -> None:
     result = await run_panel(request(["a", "b"]), lookup(provider), events.append)
     kinds = [type(e).__name__ for e in events]
     assert kinds[0] == "RunStarted" and kinds[-1] == "RunFinished"
-    for needed in ("RoundStarted", "CallStarted", "FirstToken", "TextDelta", "SynthesisDelta", "CallFinished",
-                   "VoteCast", "RoundDecided", "SynthesisFinished"):
+    for needed in (
+        "RoundStarted",
+        "CallStarted",
+        "FirstToken",
+        "TextDelta",
+        "SynthesisDelta",
+        "CallFinished",
+        "VoteCast",
+        "RoundDecided",
+        "SynthesisFinished",
+    ):
         assert needed in kinds, needed
-    deltas = "".join(e.text for e in events if isinstance(e, ev.TextDelta) and e.member_index == 0 and e.phase is Phase.POSITION)
+    deltas = "".join(
+        e.text
+        for e in events
+        if isinstance(e, ev.TextDelta) and e.member_index == 0 and e.phase is Phase.POSITION
+    )
     assert result.positions[0] is not None and deltas == result.positions[0].content
     started = {e.call_id for e in events if isinstance(e, ev.CallStarted)}
     finished = {e.result.call_id for e in events if isinstance(e, ev.CallFinished)}

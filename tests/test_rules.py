@@ -41,7 +41,18 @@ def test_unknown_stance_lists_the_accepted_words(word: str) -> None:
     with pytest.raises(StanceError) as info:
         normalize_stance(word)
     message = str(info.value)
-    for accepted in ("for", "support", "favor", "pro", "against", "oppose", "critical", "con", "neutral", "balanced"):
+    for accepted in (
+        "for",
+        "support",
+        "favor",
+        "pro",
+        "against",
+        "oppose",
+        "critical",
+        "con",
+        "neutral",
+        "balanced",
+    ):
         assert accepted in message
 
 
@@ -69,7 +80,9 @@ def test_instance_limit_keeps_panel_order_and_reports_the_rest() -> None:
 # --- prompts ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text", ["no placeholder", "{stance_prompt} twice {stance_prompt}", "{stance_prompts}"])
+@pytest.mark.parametrize(
+    "text", ["no placeholder", "{stance_prompt} twice {stance_prompt}", "{stance_prompts}"]
+)
 def test_base_prompt_needs_exactly_one_placeholder(text: str) -> None:
     with pytest.raises(prompts.PromptError, match="exactly once"):
         prompts.validate_base_prompt(text)
@@ -200,7 +213,9 @@ def test_majority_threshold_is_configurable() -> None:
 def test_tally_counts_each_value() -> None:
     votes = [
         Vote(member_index=i, alias=str(i), value=value)
-        for i, value in enumerate([VoteValue.ACCEPT, VoteValue.ACCEPT, VoteValue.REJECT, VoteValue.INVALID, VoteValue.NONE])
+        for i, value in enumerate(
+            [VoteValue.ACCEPT, VoteValue.ACCEPT, VoteValue.REJECT, VoteValue.INVALID, VoteValue.NONE]
+        )
     ]
     assert tally_votes(votes) == _tally(2, 1, 1, 1)
 

@@ -1,41 +1,40 @@
-"""Proves `wire_server.WireServer` against the real ``openai`` 3.54 and ``anthropic`` 2.12 SDKs (no project code).
-
-What each SDK raises, observed here with ``stream=True`` on the async clients and ``max_retries=0``
-(the assertions below pin every row down):
-
-failure       | openai.AsyncOpenAI (chat.completions)          | anthropic.AsyncAnthropic (messages)
-------------- | ---------------------------------------------- | ----------------------------------------------
-status 400    | openai.BadRequestError, from create()          | anthropic.BadRequestError, from create()
-status 401    | openai.AuthenticationError                     | anthropic.AuthenticationError
-status 404    | openai.NotFoundError                           | anthropic.NotFoundError
-status 429    | openai.RateLimitError; Retry-After readable on | anthropic.RateLimitError; same
-              | err.response.headers["retry-after"]            |
-status 500    | openai.InternalServerError                     | anthropic.InternalServerError
-status 503    | openai.InternalServerError                     | anthropic.ServiceUnavailableError (an ISE)
-status 529    | openai.InternalServerError                     | anthropic.OverloadedError (an ISE)
-              | err.body = the inner "error" object, err.type, | err.body = the whole body, err.type and
-              | err.code from it; str(err) = "Error code: N -  | err.api_message from it; str(err) =
-              | <message>"                                     | "Error code: N - {whole body}"
-disconnect    | openai.APIConnectionError while iterating,     | raw httpx2.RemoteProtocolError while iterating
-              | __cause__ httpx2.RemoteProtocolError           | ("incomplete chunked read"), NOT wrapped
-stall (read   | openai.APITimeoutError while iterating,        | raw httpx2.ReadTimeout while iterating,
-timeout)      | __cause__ httpx2.ReadTimeout                   | NOT wrapped
-server stop   | openai.APIConnectionError (cause               | raw httpx2.RemoteProtocolError
-mid-stream    | httpx2.RemoteProtocolError)                    |
-malformed     | json.JSONDecodeError (raw, not an SDK error)   | json.JSONDecodeError (raw, not an SDK error)
-error_event   | openai.APIError (base class, NOT an            | anthropic.APIStatusError with status_code 200
-              | APIStatusError; no status_code), .message =    | (the HTTP status of the stream), .type =
-              | error.message, .type = error.type, .body =     | error.type, .api_message = error.message,
-              | the inner "error" object                       | .body = the whole event payload
-no_finish     | nothing raised: the iteration just ends, with  | nothing raised: the iteration just ends, with
-              | no finish_reason and no usage chunk            | no message_delta / message_stop
-------------- | ---------------------------------------------- | ----------------------------------------------
-Retries (max_retries >= 1): both SDKs retry 408, 409, 429 and >= 500 (``x-should-retry: true|false`` overrides),
-and connection errors raised before the response; failures *during* iteration of a stream are never retried.
-``Retry-After: 0`` is not "retry now": both only honour a delay > 0 and otherwise back off 0.375-0.5 s on the
-first retry; ``retry-after-ms`` wins over ``retry-after``. openai refuses to retry at all when the delay is
-over 120 s, anthropic waits whatever it is told.
-"""
+# Proves tests/wire_server.py against the real openai 3.54 / anthropic 2.12 SDKs (no project code).
+#
+# Observed behaviour, async clients, stream=True, max_retries=0 (every row is asserted below):
+#
+# failure      | openai.AsyncOpenAI chat.completions         | anthropic.AsyncAnthropic messages
+# ------------ | ------------------------------------------- | --------------------------------------------
+# status 400   | openai.BadRequestError (raised by create()) | anthropic.BadRequestError (raised by create())
+# status 401   | openai.AuthenticationError                  | anthropic.AuthenticationError
+# status 404   | openai.NotFoundError                        | anthropic.NotFoundError
+# status 429   | openai.RateLimitError; Retry-After is on    | anthropic.RateLimitError; same
+#              |   err.response.headers["retry-after"]       |
+# status 500   | openai.InternalServerError                  | anthropic.InternalServerError
+# status 503   | openai.InternalServerError                  | anthropic.ServiceUnavailableError (an ISE)
+# status 529   | openai.InternalServerError                  | anthropic.OverloadedError (an ISE)
+#   (details)  | .body = inner "error" object; .type, .code; | .body = whole body; .type, .api_message,
+#              |   str(err) = "Error code: N - <message>"    |   .request_id; str(err) = "Error code: N - "
+#              |                                             |   followed by the whole body
+# disconnect   | openai.APIConnectionError while iterating,  | raw httpx2.RemoteProtocolError while iterating
+#              |   __cause__ httpx2.RemoteProtocolError      |   ("incomplete chunked read"), not wrapped
+# stall + read | openai.APITimeoutError while iterating,     | raw httpx2.ReadTimeout while iterating,
+#   timeout    |   __cause__ httpx2.ReadTimeout              |   not wrapped
+# server stops | openai.APIConnectionError                   | raw httpx2.RemoteProtocolError
+#   mid-stream |   (__cause__ httpx2.RemoteProtocolError)    |
+# malformed    | json.JSONDecodeError (raw)                  | json.JSONDecodeError (raw)
+# error_event  | openai.APIError - the base class, NOT an    | anthropic.APIStatusError, status_code 200,
+#              |   APIStatusError, no status_code; .message, |   .type / .api_message from the event,
+#              |   .type, .body = the event's "error" object |   .body = the whole event payload
+# no_finish    | nothing raised; iteration just ends with no | nothing raised; iteration just ends with no
+#              |   finish_reason and no usage chunk          |   message_delta / message_stop
+#
+# Retries (max_retries >= 1): both SDKs retry 408, 409, 429 and >= 500 (an x-should-retry: true/false
+# header overrides) and connection errors before the response; errors while iterating a stream are never
+# retried. "Retry-After: 0" does not mean "now": both honour only a delay > 0 and otherwise back off
+# 0.375-0.5 s before the first retry; retry-after-ms wins over retry-after. openai does not retry at all
+# when the delay is over 120 s; anthropic waits whatever it is told.
+# anthropic 2.12 sends the API key as "Authorization: Bearer", not x-api-key.
+"""Wire-level tests of `wire_server.WireServer` with the real provider SDKs."""
 
 from __future__ import annotations
 
@@ -51,12 +50,13 @@ import anthropic
 import httpx2
 import openai
 import pytest
-from wire_server import RecordedRequest, Scenario, WireServer, split_text
+
+from tests.wire_server import RecordedRequest, Scenario, WireServer, split_text
 
 MESSAGES: list[Any] = [{"role": "user", "content": "Say hello."}]
 
 
-# ----------------------------------------------------------------------------------------------- helpers
+# ------------------------------------------------------------------------------------------- helpers
 
 
 @dataclass
@@ -186,7 +186,7 @@ def stream_body(model: str = "m", **extra: Any) -> bytes:
     return json.dumps({"model": model, "stream": True, "messages": MESSAGES, **extra}).encode()
 
 
-# ----------------------------------------------------------------------------------------------- pure parts
+# ------------------------------------------------------------------------------------------- pure parts
 
 
 def test_split_text_keeps_every_character_in_order() -> None:
@@ -201,7 +201,7 @@ def test_split_text_keeps_every_character_in_order() -> None:
     assert split_text("abc", 0) == ["abc"]
 
 
-# ----------------------------------------------------------------------------------------------- success
+# ------------------------------------------------------------------------------------------- success
 
 
 @pytest.mark.asyncio
@@ -293,14 +293,17 @@ async def test_timing_first_byte_and_between_chunks(srv: WireServer) -> None:
     async with openai_client(srv) as oai, anthropic_client(srv) as ant:
         await consume_openai(oai, "warm-up", Collected())
         await consume_anthropic(ant, "warm-up", Collected())
-        for consume, client in ((consume_openai, oai), (consume_anthropic, ant)):
+        for consume in (
+            lambda got: consume_openai(oai, "timed", got),
+            lambda got: consume_anthropic(ant, "timed", got),
+        ):
             got = Collected()
             started = time.perf_counter()
-            await consume(client, "timed", got)  # type: ignore[operator]
+            await consume(got)
             total = time.perf_counter() - started
             assert got.first_event_at is not None
-            assert 0.1 <= got.first_event_at - started < 0.13
-            assert 0.1 + 3 * 0.03 <= total < 0.1 + 3 * 0.03 + 0.04
+            assert 0.1 <= got.first_event_at - started < 0.14
+            assert 0.1 + 3 * 0.03 <= total < 0.1 + 3 * 0.03 + 0.05
 
 
 @pytest.mark.asyncio
@@ -323,7 +326,7 @@ async def test_sixteen_concurrent_streams_per_sdk_overlap(srv: WireServer) -> No
     assert len(srv.requests) == 34
 
 
-# ----------------------------------------------------------------------------------------------- status failures
+# ------------------------------------------------------------------------------------------- status failures
 
 OPENAI_STATUS_CASES = [
     (400, openai.BadRequestError, "invalid_request_error"),
@@ -394,7 +397,7 @@ async def test_status_defaults_and_retry_after_header_visible(srv: WireServer) -
     assert ant_caught.value.type == "rate_limit_error"
 
 
-# ----------------------------------------------------------------------------------------------- stream failures
+# ------------------------------------------------------------------------------------------- stream failures
 
 
 @pytest.mark.asyncio
@@ -510,7 +513,12 @@ async def test_error_event_openai(srv: WireServer) -> None:
         await run_openai(srv, "custom")
     assert caught.value.message == "slow down"
     assert caught.value.type == "rate_limit_error"
-    assert caught.value.body == {"message": "slow down", "type": "rate_limit_error", "param": None, "code": None}
+    assert caught.value.body == {
+        "message": "slow down",
+        "type": "rate_limit_error",
+        "param": None,
+        "code": None,
+    }
 
 
 @pytest.mark.asyncio
@@ -531,14 +539,23 @@ async def test_error_event_anthropic(srv: WireServer) -> None:
 
     with pytest.raises(anthropic.APIStatusError) as caught:
         await run_anthropic(srv, "custom")
-    assert (caught.value.status_code, caught.value.type, caught.value.api_message) == (200, "api_error", "boom")
+    assert (caught.value.status_code, caught.value.type, caught.value.api_message) == (
+        200,
+        "api_error",
+        "boom",
+    )
 
 
 @pytest.mark.asyncio
 async def test_no_finish_raises_nothing(srv: WireServer) -> None:
     srv.script("m", Scenario(text="abcdefghij", chunk_count=5, failure="no_finish"))
     got = await run_openai(srv, "m")
-    assert (got.text, got.finish_reason, got.input_tokens, got.output_tokens) == ("abcdefghij", None, None, None)
+    assert (got.text, got.finish_reason, got.input_tokens, got.output_tokens) == (
+        "abcdefghij",
+        None,
+        None,
+        None,
+    )
     assert len(got.events) == 5
 
     got = await run_anthropic(srv, "m")
@@ -547,7 +564,7 @@ async def test_no_finish_raises_nothing(srv: WireServer) -> None:
     assert got.events[-1] == "content_block_delta"
 
 
-# ----------------------------------------------------------------------------------------------- retries
+# ------------------------------------------------------------------------------------------- retries
 
 
 @pytest.mark.asyncio
@@ -574,13 +591,15 @@ async def test_fail_times_without_retries_fails_then_succeeds(srv: WireServer) -
         with pytest.raises(openai.APIConnectionError):
             await run_openai(srv, "m")
     assert (await run_openai(srv, "m")).finish_reason == "stop"
-    srv.script("m", Scenario(failure="status", status=500, fail_times=1))  # scripting again restarts the count
+    srv.script(
+        "m", Scenario(failure="status", status=500, fail_times=1)
+    )  # scripting again restarts the count
     with pytest.raises(anthropic.InternalServerError):
         await run_anthropic(srv, "m")
     assert (await run_anthropic(srv, "m")).finish_reason == "end_turn"
 
 
-# ----------------------------------------------------------------------------------------------- raw HTTP
+# ------------------------------------------------------------------------------------------- raw HTTP
 
 
 @pytest.mark.asyncio
@@ -594,7 +613,9 @@ async def test_keep_alive_connection_close_and_plain_errors(srv: WireServer) -> 
         assert payload.endswith(b"data: [DONE]\n\n")
 
         # Same connection: a chunked request body, then the Anthropic format.
-        status, _, payload = await raw_exchange(reader, writer, "/v1/messages", stream_body(), chunked_body=True)
+        status, _, payload = await raw_exchange(
+            reader, writer, "/v1/messages", stream_body(), chunked_body=True
+        )
         assert status == 200
         assert payload.startswith(b"event: message_start\ndata: ")
         assert payload.endswith(b'event: message_stop\ndata: {"type":"message_stop"}\n\n')

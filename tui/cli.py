@@ -14,7 +14,15 @@ from typing import Any
 from tui import __version__, paths
 from tui.headless import EXIT_OK, EXIT_USAGE, RunOptions, question_from, run_command
 from tui.logs import setup_logging
-from tui.settings import CONFIG_ENV, Catalog, ConfigError, Settings, config_layers, load_settings, parse_member
+from tui.settings import (
+    CONFIG_ENV,
+    Catalog,
+    ConfigError,
+    Settings,
+    config_layers,
+    load_settings,
+    parse_member,
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -42,17 +50,40 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", parser_class=_Parser)
 
-    run = commands.add_parser("run", help="run a panel without the dashboard", description="Run a panel headless: "
-                              "progress on stderr, the report (or --json) on stdout.")
+    run = commands.add_parser(
+        "run",
+        help="run a panel without the dashboard",
+        description="Run a panel headless: progress on stderr, the report (or --json) on stdout.",
+    )
     run.add_argument("question", nargs="+", help="the question (use - to read it from standard input)")
-    run.add_argument("-m", "--model", dest="members", action="append", type=_member, default=[],
-                     metavar="ALIAS[:STANCE]", help="a panel member (repeat); stance: for, against, neutral or a synonym")
+    run.add_argument(
+        "-m",
+        "--model",
+        dest="members",
+        action="append",
+        type=_member,
+        default=[],
+        metavar="ALIAS[:STANCE]",
+        help="a panel member (repeat); stance: for, against, neutral or a synonym",
+    )
     run.add_argument("--synthesizer", metavar="ALIAS", help="the synthesizer and curator")
     run.add_argument("--mode", choices=["consult", "deliberate"])
     run.add_argument("--rounds", type=int, metavar="N", help="max rounds in deliberate mode (1-10)")
-    run.add_argument("--file", dest="files", action="append", default=[], metavar="PATH", help="attach a text file (repeat)")
+    run.add_argument(
+        "--file",
+        dest="files",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="attach a text file (repeat)",
+    )
     run.add_argument("--focus", action="append", default=[], metavar="TEXT", help="a focus area (repeat)")
-    run.add_argument("--budget", type=int, metavar="TOKENS", help="token budget: the curator decides early rather than overrun it")
+    run.add_argument(
+        "--budget",
+        type=int,
+        metavar="TOKENS",
+        help="token budget: the curator decides early rather than overrun it",
+    )
     run.add_argument("--json", action="store_true", help="print the full result as JSON")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
 
@@ -101,7 +132,10 @@ def _models_command(settings: Settings, as_json: bool) -> int:
     if as_json:
         print(json.dumps(rows, indent=2))
         return EXIT_OK
-    header = f"{'alias':<16} {'provider':<11} {'model id':<30} {'key':<22} {'context':>9} {'$/M in':>7} {'$/M out':>8}"
+    header = (
+        f"{'alias':<16} {'provider':<11} {'model id':<30} {'key':<22} "
+        f"{'context':>9} {'$/M in':>7} {'$/M out':>8}"
+    )
     print(header)
     print("-" * len(header))
     for row in rows:
@@ -185,6 +219,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
-
-
-

@@ -33,4 +33,5 @@ def cost(usd: float) -> str:
 def completion_line(totals: Totals, status: str = "Complete") -> str:
     """`Complete · 3.2 s · $0.09 · 12.4k tokens`"""
     count = totals.input_tokens + totals.output_tokens
-    return f"{status} · {seconds(totals.wall_ms)} · {cost(totals.cost_usd)} · {tokens(count, totals.tokens_estimated)} tokens"
+    count_text = tokens(count, totals.tokens_estimated)
+    return f"{status} · {seconds(totals.wall_ms)} · {cost(totals.cost_usd)} · {count_text} tokens"

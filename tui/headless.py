@@ -33,7 +33,9 @@ class RunOptions:
     quiet: bool = False
 
 
-def build_request(settings: Settings, options: RunOptions, catalog: Catalog | None = None) -> tuple[RunRequest, list[str]]:
+def build_request(
+    settings: Settings, options: RunOptions, catalog: Catalog | None = None
+) -> tuple[RunRequest, list[str]]:
     """The RunRequest for these options, and notes for the user. Raises ValueError-family errors."""
     catalog = catalog or Catalog(settings)
     panel = choose_panel(catalog, options.members, options.synthesizer)
@@ -97,8 +99,6 @@ class ProgressPrinter:
                     Phase.CURATOR: "curator decision",
                 }[phase]
                 self._say(f"{self._name(index, alias)} waiting ({what})")
-            case ev.FirstToken(member_index=index, ttft_ms=ttft):
-                pass  # streaming starts: too chatty for a line of its own; ttft is in the done line
             case ev.CallFinished(result=call):
                 name = self._name(call.member_index, call.alias)
                 if call.status is CallStatus.SUCCESS:
@@ -112,12 +112,19 @@ class ProgressPrinter:
                 else:
                     self._say(f"{name} FAILED: {call.error}")
             case ev.VoteCast(vote=vote):
-                detail = f" ({vote.reason})" if vote.value in (VoteValue.INVALID, VoteValue.NONE) and vote.reason else ""
+                detail = (
+                    f" ({vote.reason})"
+                    if vote.value in (VoteValue.INVALID, VoteValue.NONE) and vote.reason
+                    else ""
+                )
                 extra = f" · {len(vote.objections)} objection(s)" if vote.objections else ""
                 self._say(f"  vote {vote.alias}: {vote.value.value}{extra}{detail}")
             case ev.RoundDecided(round=round_):
                 tally = round_.tally
-                counts = f"{tally.accept} accept · {tally.reject} reject · {tally.invalid} invalid · {tally.none} no vote"
+                counts = (
+                    f"{tally.accept} accept · {tally.reject} reject · "
+                    f"{tally.invalid} invalid · {tally.none} no vote"
+                )
                 if round_.outcome is not None:
                     self._say(f"round {round_.number}: {counts} → {OUTCOME_LABELS[round_.outcome]}")
                 elif round_.status == "continue":
@@ -136,7 +143,9 @@ class ProgressPrinter:
                 pass
 
 
-async def _execute(request: RunRequest, settings: Settings, progress: ev.EventSink | None) -> tuple[RunResult, bool]:
+async def _execute(
+    request: RunRequest, settings: Settings, progress: ev.EventSink | None
+) -> tuple[RunResult, bool]:
     pool = ProviderPool(settings)
     run = Run(request, pool, progress, base_prompt=settings.prompts.base)
     interrupted = False
@@ -153,7 +162,11 @@ async def _execute(request: RunRequest, settings: Settings, progress: ev.EventSi
     return run.result, interrupted
 
 
-def run_command(settings: Settings, options: RunOptions, stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr) -> int:
+def run_command(
+    settings: Settings, options: RunOptions, stdout: TextIO | None = None, stderr: TextIO | None = None
+) -> int:
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
     try:
         request, notes = build_request(settings, options)
     except ValueError as err:

@@ -18,12 +18,18 @@ LOG_FILE_NAME = "quorum.log"
 def setup_logging() -> Path | None:
     """Send the `tui` logger to the log file at DEBUG; returns the file, or None if it cannot be written."""
     logger = logging.getLogger("tui")
-    if any(isinstance(h, RotatingFileHandler) for h in logger.handlers):
-        return Path(next(h.baseFilename for h in logger.handlers if isinstance(h, RotatingFileHandler)))
     log_dir = paths.user_log_dir()
+    target = log_dir / LOG_FILE_NAME
+    for existing in [h for h in logger.handlers if isinstance(h, RotatingFileHandler)]:
+        if Path(existing.baseFilename) == target.resolve():
+            return target
+        logger.removeHandler(existing)  # the log folder moved (another QUORUM_HOME): follow it
+        existing.close()
     try:
         log_dir.mkdir(parents=True, exist_ok=True)
-        handler = RotatingFileHandler(log_dir / LOG_FILE_NAME, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
+        handler = RotatingFileHandler(
+            log_dir / LOG_FILE_NAME, maxBytes=2_000_000, backupCount=3, encoding="utf-8"
+        )
     except OSError:
         return None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

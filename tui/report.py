@@ -29,13 +29,22 @@ def _call_status(call: CallResult | None) -> str:
 
 
 def render_markdown(result: RunResult) -> str:
-    out: list[str] = [f"# Quorum: {result.question.strip().splitlines()[0] if result.question.strip() else ''}", ""]
+    out: list[str] = [
+        f"# Quorum: {result.question.strip().splitlines()[0] if result.question.strip() else ''}",
+        "",
+    ]
     if "\n" in result.question.strip():
         out += [_quote(result.question), ""]
-    outcome = OUTCOME_LABELS[result.outcome] if result.outcome else ("consult" if result.mode.value == "consult" else "none")
-    status = {RunStatus.SUCCESS: "complete", RunStatus.ERROR: "failed", RunStatus.CANCELLED: "interrupted"}.get(
-        result.status, result.status.value
+    outcome = (
+        OUTCOME_LABELS[result.outcome]
+        if result.outcome
+        else ("consult" if result.mode.value == "consult" else "none")
     )
+    status = {
+        RunStatus.SUCCESS: "complete",
+        RunStatus.ERROR: "failed",
+        RunStatus.CANCELLED: "interrupted",
+    }.get(result.status, result.status.value)
     out += [
         f"**Status:** {status} · **Mode:** {result.mode.value} · **Outcome:** {outcome} · "
         f"**Rounds:** {result.rounds_used}/{result.max_rounds}",
@@ -44,17 +53,31 @@ def render_markdown(result: RunResult) -> str:
     if any(m.demo for m in result.members):
         out += ["_Demo members are simulated offline; their answers are not real model output._", ""]
 
-    out += ["## Panel", "", "| # | Member | Provider | Stance | Status | Latency | Tokens in/out | Cost |", "|---|---|---|---|---|---|---|---|"]
+    out += [
+        "## Panel",
+        "",
+        "| # | Member | Provider | Stance | Status | Latency | Tokens in/out | Cost |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for index, member in enumerate(result.members):
         call = result.positions[index] if index < len(result.positions) else None
         latency = seconds(call.latency_ms) if call else "–"
-        toks = f"{tokens(call.input_tokens, call.tokens_estimated)}/{tokens(call.output_tokens, call.tokens_estimated)}" if call else "–"
+        toks = (
+            tokens(call.input_tokens, call.tokens_estimated)
+            + "/"
+            + tokens(call.output_tokens, call.tokens_estimated)
+            if call
+            else "–"
+        )
         out.append(
             f"| {index + 1} | {_cell(_member_name(member))} | {member.provider} | {member.stance.value} | "
             f"{_cell(_call_status(call))} | {latency} | {toks} | {cost(call.cost_usd) if call else '–'} |"
         )
     for skipped in result.skipped:
-        out.append(f"| – | {_cell(skipped.alias)} | | {skipped.stance.value} | skipped: {_cell(skipped.reason)} | | | |")
+        out.append(
+            f"| – | {_cell(skipped.alias)} | | {skipped.stance.value} | "
+            f"skipped: {_cell(skipped.reason)} | | | |"
+        )
     out.append("")
 
     if result.agreement is not None:
@@ -105,8 +128,10 @@ def render_markdown(result: RunResult) -> str:
         out += ["## Notes", "", *(f"- {note}" for note in result.notes), ""]
     if result.errors:
         out += ["## Errors", "", *(f"- {error}" for error in result.errors), ""]
-    label = {RunStatus.SUCCESS: "Complete", RunStatus.CANCELLED: "Interrupted", RunStatus.ERROR: "Failed"}.get(
-        result.status, "Running"
-    )
+    label = {
+        RunStatus.SUCCESS: "Complete",
+        RunStatus.CANCELLED: "Interrupted",
+        RunStatus.ERROR: "Failed",
+    }.get(result.status, "Running")
     out += ["## Totals", "", completion_line(result.totals, label), ""]
     return "\n".join(out)

@@ -230,7 +230,9 @@ class Settings(_Strict):
                 )
             for alias in (name, *model.aliases):
                 if ":" in alias:
-                    raise ValueError(f"models.{name}: alias {alias!r} may not contain ':' (it separates the stance)")
+                    raise ValueError(
+                        f"models.{name}: alias {alias!r} may not contain ':' (it separates the stance)"
+                    )
                 key = alias.lower()
                 if key in seen and seen[key] != name:
                     raise ValueError(f"models.{name}: alias {alias!r} is already used by models.{seen[key]}")
@@ -316,7 +318,7 @@ def load_settings(explicit: Path | str | None = None, overrides: Mapping[str, An
         return Settings.model_validate(merged)
     except ValidationError as err:
         first = err.errors()[0]
-        loc = [part for part in first["loc"] if isinstance(part, str | int)]
+        loc: list[str | int] = [part for part in first["loc"] if isinstance(part, str | int)]
         message = first["msg"].removeprefix("Value error, ")
         key = ".".join(str(part) for part in loc)
         if first["type"] == "extra_forbidden":
@@ -325,9 +327,11 @@ def load_settings(explicit: Path | str | None = None, overrides: Mapping[str, An
             message += f" (got {first['input']!r})"
         if not key and message.startswith("models."):
             key, _, message = message.partition(": ")
-            loc = key.split(".")
+            loc = list(key.split("."))
         from_flags = bool(overrides) and _sets(overrides or {}, loc)
-        raise ConfigError(message, file="command line" if from_flags else _origin(layers, loc), key=key) from None
+        raise ConfigError(
+            message, file="command line" if from_flags else _origin(layers, loc), key=key
+        ) from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -398,7 +402,9 @@ class Panel:
     notes: list[str]
 
 
-def choose_panel(catalog: Catalog, requested: Iterable[MemberSpec] = (), synthesizer: str | None = None) -> Panel:
+def choose_panel(
+    catalog: Catalog, requested: Iterable[MemberSpec] = (), synthesizer: str | None = None
+) -> Panel:
     """The run's members and synthesizer chain.
 
     Asked-for members are used as asked (a missing key then fails that member, with the variable

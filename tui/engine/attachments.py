@@ -28,7 +28,9 @@ def read_attachment(path: str | Path) -> Attachment:
             f"cannot attach {path}: {len(data):,} bytes is more than the {MAX_ATTACHMENT_BYTES:,}-byte limit"
         )
     if b"\x00" in data[:8192]:
-        raise AttachmentError(f"cannot attach {path}: it looks like a binary file (only text can be attached)")
+        raise AttachmentError(
+            f"cannot attach {path}: it looks like a binary file (only text can be attached)"
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:

@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 from uuid import uuid4
 
 from tui.engine import events as ev
@@ -38,7 +38,16 @@ from tui.engine.types import (
     Vote,
     VoteValue,
 )
-from tui.providers.base import ChatMessage, ChatRequest, ErrorKind, Finished, Provider, ProviderError, TextDelta, Usage
+from tui.providers.base import (
+    ChatMessage,
+    ChatRequest,
+    ErrorKind,
+    Finished,
+    Provider,
+    ProviderError,
+    TextDelta,
+    Usage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +80,7 @@ class Run:
         self._emit: ev.EventSink = emit or (lambda _event: None)
         self._base_prompt = prompts.validate_base_prompt(base_prompt)
         self._call_numbers = itertools.count(1)
-        self._task: asyncio.Task[RunResult] | None = None
+        self._task: asyncio.Task[Any] | None = None
         self._cancel_requested = False
         self._started = 0.0
         self.result = RunResult(
@@ -90,7 +99,7 @@ class Run:
 
     async def execute(self) -> RunResult:
         """Run to the end (or to cancellation) and return the result; never raises for call failures."""
-        self._task = asyncio.current_task()  # type: ignore[assignment]
+        self._task = asyncio.current_task()
         self._started = time.perf_counter()
         self._emit(ev.RunStarted(self.result.run_id, self.request))
         if self.request.skipped:
@@ -174,7 +183,9 @@ class Run:
             )
             round_.votes = list(votes)
             round_.tally = tally_votes(votes)
-            outcome = decide_round(number, self.request.max_rounds, round_.tally, self.request.majority_threshold)
+            outcome = decide_round(
+                number, self.request.max_rounds, round_.tally, self.request.majority_threshold
+            )
             log.debug(
                 "run %s round %d aggregation accept=%d reject=%d invalid=%d none=%d outcome=%s",
                 self.result.run_id,
@@ -210,17 +221,27 @@ class Run:
         self._round(1)
         self.result.positions = [None] * len(self.request.members)
         system_user = [
-            (prompts.member_system_prompt(m, self._base_prompt), self._position_message()) for m in self.request.members
+            (prompts.member_system_prompt(m, self._base_prompt), self._position_message())
+            for m in self.request.members
         ]
         results = await self._gather(
             [
                 self._call(member, index, Phase.POSITION, 1, system, user)
-                for index, (member, (system, user)) in enumerate(zip(self.request.members, system_user, strict=True))
+                for index, (member, (system, user)) in enumerate(
+                    zip(self.request.members, system_user, strict=True)
+                )
             ]
         )
-        ok = [(m, r) for m, r in zip(self.request.members, results, strict=True) if r.status is CallStatus.SUCCESS]
+        ok = [
+            (m, r)
+            for m, r in zip(self.request.members, results, strict=True)
+            if r.status is CallStatus.SUCCESS
+        ]
         log.debug(
-            "run %s positions aggregation success=%d error=%d", self.result.run_id, len(ok), len(results) - len(ok)
+            "run %s positions aggregation success=%d error=%d",
+            self.result.run_id,
+            len(ok),
+            len(results) - len(ok),
         )
         if not ok:
             errors = [f"{r.alias}: {r.error or r.status.value}" for r in results]
@@ -238,9 +259,13 @@ class Run:
         )
         if call.status is CallStatus.SUCCESS:
             value, objections, reason = parse_vote(call.content)
-            vote = Vote(member_index=index, alias=member.alias, value=value, objections=objections, reason=reason)
+            vote = Vote(
+                member_index=index, alias=member.alias, value=value, objections=objections, reason=reason
+            )
         else:
-            vote = Vote(member_index=index, alias=member.alias, value=VoteValue.NONE, reason=call.error or "no reply")
+            vote = Vote(
+                member_index=index, alias=member.alias, value=VoteValue.NONE, reason=call.error or "no reply"
+            )
         self._emit(ev.VoteCast(number, vote))
         return vote
 
@@ -279,7 +304,9 @@ class Run:
             failures.append(f"{synth.alias}: {call.error}")
             remaining = self.request.synthesizers[position + 1 :]
             if remaining:
-                self._emit(ev.Notice(f"Synthesizer {synth.alias} failed ({call.error}); trying {remaining[0].alias}"))
+                self._emit(
+                    ev.Notice(f"Synthesizer {synth.alias} failed ({call.error}); trying {remaining[0].alias}")
+                )
         names = ", ".join(s.alias for s in self.request.synthesizers)
         self._fail([f"the synthesizer and its fallbacks all failed ({names})", *failures])
         return None
@@ -351,7 +378,9 @@ class Run:
                     elif isinstance(item, Finished):
                         finished = item
             if finished is None:
-                raise ProviderError(ErrorKind.TRUNCATED, "the stream ended without a finish reason: answer truncated")
+                raise ProviderError(
+                    ErrorKind.TRUNCATED, "the stream ended without a finish reason: answer truncated"
+                )
             call.finish_reason = finished.reason
             if not "".join(parts).strip():
                 raise ProviderError(ErrorKind.EMPTY, f"{member.alias} returned an empty answer")
@@ -412,7 +441,9 @@ class Run:
             call.input_tokens = estimate_tokens(system, user)
             call.output_tokens = estimate_tokens(call.content)
             call.tokens_estimated = True
-        call.cost_usd = cost_usd(call.input_tokens, call.output_tokens, member.input_price, member.output_price)
+        call.cost_usd = cost_usd(
+            call.input_tokens, call.output_tokens, member.input_price, member.output_price
+        )
         log.debug(
             "run %s model=%s phase=%s round=%d status=%s latency=%dms ttft=%sms tokens=%d/%d",
             self.result.run_id,
@@ -518,6 +549,8 @@ class Run:
                 round_.status = "cancelled"
 
 
-async def run_panel(request: RunRequest, providers: ProviderLookup, emit: ev.EventSink | None = None) -> RunResult:
+async def run_panel(
+    request: RunRequest, providers: ProviderLookup, emit: ev.EventSink | None = None
+) -> RunResult:
     """Run `request` to the end and return its result (the one-call form of `Run`)."""
     return await Run(request, providers, emit).execute()

@@ -125,7 +125,8 @@ def revision_prompt(question_block: str, draft: str, objections: Sequence[tuple[
         f"- {alias}: {item}" for alias, items in objections for item in (items or ["(rejected, no reason)"])
     )
     return (
-        f"{question_block}\n\nYour current draft:\n{draft.strip()}\n\nObjections from the panel:\n{listed}\n\n"
+        f"{question_block}\n\nYour current draft:\n{draft.strip()}\n\n"
+        f"Objections from the panel:\n{listed}\n\n"
         "Revise the draft so that it answers every objection that is right and explains briefly why the "
         "others do not change the recommendation. Return the full revised proposal, under about 400 words."
     )

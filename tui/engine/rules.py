@@ -46,7 +46,9 @@ def tally_votes(votes: Sequence[Vote]) -> Tally:
     return tally
 
 
-def decide_round(round_number: int, max_rounds: int, tally: Tally, majority_threshold: float = 0.5) -> Outcome | None:
+def decide_round(
+    round_number: int, max_rounds: int, tally: Tally, majority_threshold: float = 0.5
+) -> Outcome | None:
     """The outcome of a round, or None when deliberation goes on to the next round.
 
     Before the last round only a unanimous accept of the valid votes ends the run. In the last

@@ -57,7 +57,8 @@ class AnthropicProvider:
         stop_reason: str | None = None
         stopped = False
         try:
-            stream = await self._client.messages.create(
+            messages_api: Any = self._client.messages  # events are read by their `type` below
+            stream = await messages_api.create(
                 model=request.model_id,
                 max_tokens=request.max_output_tokens,
                 system=request.system,
@@ -80,7 +81,9 @@ class AnthropicProvider:
         except anthropic.APIStatusError as err:
             # Status 200 here is an `event: error` inside a stream that had started fine.
             error_type, message = _anthropic_error(err)
-            raise from_status(ctx, err.status_code, message, error_type=error_type, headers=err.response.headers) from err
+            raise from_status(
+                ctx, err.status_code, message, error_type=error_type, headers=err.response.headers
+            ) from err
         except (anthropic.APIConnectionError, httpx2.TransportError) as err:
             # The SDK lets raw httpx2 errors (RemoteProtocolError, ReadTimeout) escape a stream.
             raise from_transport(ctx, err, received_text=received) from err

@@ -40,7 +40,10 @@ _FAILURES: dict[str, tuple[ErrorKind, str]] = {
     "auth": (ErrorKind.AUTH, "authentication failed (demo failure): the key was rejected"),
     "server": (ErrorKind.SERVER, "the provider had a server error (HTTP 500, demo failure)"),
     "timeout": (ErrorKind.TIMEOUT, "no answer in time (demo failure)"),
-    "truncated": (ErrorKind.TRUNCATED, "the stream ended without a finish reason: answer truncated (demo failure)"),
+    "truncated": (
+        ErrorKind.TRUNCATED,
+        "the stream ended without a finish reason: answer truncated (demo failure)",
+    ),
 }
 
 _ADVANTAGES = [
@@ -135,7 +138,11 @@ def _compose(request: ChatRequest, persona: Persona, rng: random.Random) -> str:
             f"Recommendation: go ahead in a limited first step, because {rng.choice(_ADVANTAGES)}.\n"
             f"Conditions: {rng.choice(_OBJECTIONS)}; {rng.choice(_OBJECTIONS)}.\n"
             f"Open risks: {rng.choice(_RISKS)}; {rng.choice(_RISKS)}.\n"
-            + ("Changes in this revision answer the objections raised in the last vote.\n" if revising else "")
+            + (
+                "Changes in this revision answer the objections raised in the last vote.\n"
+                if revising
+                else ""
+            )
         )
     if request.purpose == "curator":
         return (
@@ -144,7 +151,9 @@ def _compose(request: ChatRequest, persona: Persona, rng: random.Random) -> str:
             f"Overruled: '{rng.choice(_OBJECTIONS)}', because it can be settled during the pilot.\n"
             f"Kept as a condition: {rng.choice(_RISKS)} must be measured before a full rollout.\n"
         )
-    lean = {"for": "favourable", "against": "unfavourable"}.get(request.stance, rng.choice(["mixed", "favourable"]))
+    lean = {"for": "favourable", "against": "unfavourable"}.get(
+        request.stance, rng.choice(["mixed", "favourable"])
+    )
     confidence = rng.randint(5, 9)
     opener = {
         "favourable": "Yes, with guardrails",

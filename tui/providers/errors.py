@@ -13,7 +13,13 @@ import httpx2
 
 from tui.providers.base import ErrorKind, ProviderError
 
-_CONTEXT_WORDS = ("context length", "context_length", "context window", "too many tokens", "prompt is too long")
+_CONTEXT_WORDS = (
+    "context length",
+    "context_length",
+    "context window",
+    "too many tokens",
+    "prompt is too long",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,21 +95,31 @@ def from_status(
             )
         after = f"; retry after {retry:g} s" if retry is not None else "; try again shortly"
         return ProviderError(
-            ErrorKind.RATE_LIMIT, f"rate limited by {ctx.provider} (HTTP {status}){after}", retry_after_s=retry
+            ErrorKind.RATE_LIMIT,
+            f"rate limited by {ctx.provider} (HTTP {status}){after}",
+            retry_after_s=retry,
         )
     if status == 413 or any(word in lowered for word in _CONTEXT_WORDS):
         return ProviderError(
             ErrorKind.CONTEXT_TOO_LONG, f"context too long for {ctx.model_id} ({ctx.provider}){detail_part}"
         )
     if status == 529 or error_type == "overloaded_error":
-        return ProviderError(ErrorKind.SERVER, f"{ctx.provider} is overloaded (HTTP {status}); try again shortly")
+        return ProviderError(
+            ErrorKind.SERVER, f"{ctx.provider} is overloaded (HTTP {status}); try again shortly"
+        )
     if status >= 500 or error_type in ("api_error", "server_error"):
-        return ProviderError(ErrorKind.SERVER, f"{ctx.provider} had a server error (HTTP {status}){detail_part}")
+        return ProviderError(
+            ErrorKind.SERVER, f"{ctx.provider} had a server error (HTTP {status}){detail_part}"
+        )
     if status == 200:
         # An error event inside a stream that had started fine.
         kind = f" ({error_type})" if error_type else ""
-        return ProviderError(ErrorKind.SERVER, f"{ctx.provider} reported an error mid-stream{kind}{detail_part}")
-    return ProviderError(ErrorKind.BAD_REQUEST, f"{ctx.provider} refused the request (HTTP {status}){detail_part}")
+        return ProviderError(
+            ErrorKind.SERVER, f"{ctx.provider} reported an error mid-stream{kind}{detail_part}"
+        )
+    return ProviderError(
+        ErrorKind.BAD_REQUEST, f"{ctx.provider} refused the request (HTTP {status}){detail_part}"
+    )
 
 
 def from_transport(ctx: CallContext, err: BaseException, *, received_text: bool) -> ProviderError:
@@ -120,7 +136,9 @@ def from_transport(ctx: CallContext, err: BaseException, *, received_text: bool)
         return ProviderError(
             ErrorKind.CONNECTION, f"lost the connection to {ctx.provider} mid-answer ({type(cause).__name__})"
         )
-    return ProviderError(ErrorKind.CONNECTION, f"lost the connection to {ctx.provider} ({type(cause).__name__})")
+    return ProviderError(
+        ErrorKind.CONNECTION, f"lost the connection to {ctx.provider} ({type(cause).__name__})"
+    )
 
 
 def malformed(ctx: CallContext, err: BaseException) -> ProviderError:

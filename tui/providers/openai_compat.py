@@ -60,9 +60,11 @@ class OpenAICompatProvider:
         received = False
         finish_reason: str | None = None
         try:
-            stream = await self._client.chat.completions.create(
+            # Typed loosely on purpose: the output-limit field's name is chosen per provider.
+            completions: Any = self._client.chat.completions
+            stream = await completions.create(
                 model=request.model_id,
-                messages=messages,  # type: ignore[arg-type]
+                messages=messages,
                 stream=True,
                 stream_options={"include_usage": True},
                 **options,
@@ -78,7 +80,11 @@ class OpenAICompatProvider:
                         finish_reason = choice.finish_reason
         except openai.APIStatusError as err:
             raise from_status(
-                ctx, err.status_code, _openai_message(err), error_type=_openai_type(err), headers=err.response.headers
+                ctx,
+                err.status_code,
+                _openai_message(err),
+                error_type=_openai_type(err),
+                headers=err.response.headers,
             ) from err
         except (openai.APIConnectionError, httpx2.TransportError) as err:
             raise from_transport(ctx, err, received_text=received) from err

@@ -29,7 +29,9 @@ class ProviderPool:
     def _make(self, name: str, config: ProviderConfig) -> Provider:
         if config.kind == "demo":
             return DemoProvider(speed=self._settings.demo.speed)
-        base_url = (self._environ.get(config.base_url_env) if config.base_url_env else None) or config.base_url
+        base_url = (
+            self._environ.get(config.base_url_env) if config.base_url_env else None
+        ) or config.base_url
         if config.api_key_env:
             api_key = self._environ.get(config.api_key_env, "")
             if not api_key:

@@ -1,0 +1,270 @@
+"""The headless CLI end to end on the demo panel: output, exit codes, Ctrl-C, attachments, logs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import write
+from tui.cli import main
+
+
+def test_run_json_is_the_data_contract(fast_demo_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["--config", str(fast_demo_config), "run", "Should", "we", "shard?", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0
+    data = json.loads(out)
+    assert data["question"] == "Should we shard?"
+    assert data["status"] == "success" and data["mode"] == "deliberate"
+    assert data["outcome"] in ("unanimous", "majority", "curator_override")
+    assert [m["alias"] for m in data["members"]] == ["demo-atlas", "demo-bolt", "demo-cirrus"]
+    assert all(m["demo"] for m in data["members"])
+    call = data["positions"][0]
+    for field in (
+        "alias",
+        "model_id",
+        "provider",
+        "stance",
+        "round",
+        "phase",
+        "status",
+        "content",
+        "error",
+        "ttft_ms",
+        "latency_ms",
+        "input_tokens",
+        "output_tokens",
+        "cost_usd",
+    ):
+        assert field in call
+    assert data["rounds"][0]["votes"] and data["totals"]["wall_ms"] > 0
+    # progress went to stderr, and says which member does what
+    assert "demo-atlas (for, demo) waiting (position)" in err and "round 1/3" in err
+    assert "no provider key is set" in err
+
+
+def test_run_markdown_report(fast_demo_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        [
+            "--config",
+            str(fast_demo_config),
+            "run",
+            "Use SQLite?",
+            "--mode",
+            "consult",
+            "-m",
+            "demo-atlas:pro",
+            "-m",
+            "demo-bolt:con",
+            "--focus",
+            "ops cost",
+            "-q",
+        ]
+    )
+    out, err = capsys.readouterr()
+    assert code == 0 and err == ""
+    assert out.startswith("# Quorum: Use SQLite?")
+    assert "| 1 | demo-atlas (demo) | demo | for | done |" in out
+    assert "**Agreement:**" in out and "## Synthesis" in out and "Complete ·" in out
+    assert "simulated offline" in out
+
+
+def test_run_fails_with_exit_1_when_every_member_fails(
+    fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        ["--config", str(fast_demo_config), "run", "q", "-m", "demo-flaky", "-m", "demo-flaky:for", "--json"]
+    )
+    out, _ = capsys.readouterr()
+    assert code == 1
+    data = json.loads(out)
+    assert data["status"] == "error"
+    assert data["errors"][0] == "every member failed"
+    assert len([e for e in data["errors"] if "rate limited" in e]) == 2
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "q", "-m", "gtp-5"], "unknown model 'gtp-5'; closest: gpt-5"),
+        (["run", "q", "-m", "gpt-5:sideways"], "unknown stance"),
+        (["run", "q", "--mode", "debate"], "invalid choice"),
+        (["run", "q", "--file", "/nonexistent/spec.md"], "cannot attach /nonexistent/spec.md: no such file"),
+        (["run", "   "], "the question is empty"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_usage_errors_exit_2(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with (
+        pytest.raises(SystemExit)
+        if argv[-1] in ("debate", "frobnicate") or "sideways" in argv[-1]
+        else _no_raise()
+    ):
+        code = main(argv)
+        assert code == 2
+    err = capsys.readouterr().err
+    assert message in err
+
+
+class _no_raise:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def test_argparse_usage_errors_exit_2() -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["run", "q", "--mode", "debate"])
+    assert info.value.code == 2
+
+
+def test_binary_attachment_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blob = tmp_path / "image.png"
+    blob.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00")
+    assert main(["run", "q", "--file", str(blob)]) == 2
+    assert "binary" in capsys.readouterr().err
+
+
+def test_attachment_reaches_the_members_and_context_check_fails_small_models(
+    tmp_path: Path, fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = write(tmp_path / "spec.md", "# Design\n" + "word " * 3000)
+    code = main(
+        [
+            "--config",
+            str(fast_demo_config),
+            "run",
+            "Review this",
+            "--file",
+            str(spec),
+            "--json",
+            "-m",
+            "demo-atlas",
+            "-m",
+            "demo-tiny",
+            "--mode",
+            "consult",
+        ]
+    )
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0
+    atlas, tiny = data["positions"]
+    assert atlas["status"] == "success" and atlas["input_tokens"] > 3000
+    assert tiny["status"] == "error" and tiny["error"].startswith("context too long")
+
+
+def test_missing_key_fails_that_member_and_names_the_variable(
+    fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "--config",
+            str(fast_demo_config),
+            "run",
+            "q",
+            "-m",
+            "demo-atlas",
+            "-m",
+            "gpt-5",
+            "--json",
+            "--mode",
+            "consult",
+            "--synthesizer",
+            "demo-atlas",
+        ]
+    )
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0
+    gpt = data["positions"][1]
+    assert gpt["error_kind"] == "missing_key" and "OPENAI_API_KEY is not set" in gpt["error"]
+
+
+def test_instance_limit_is_reported(fast_demo_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        [
+            "--config",
+            str(fast_demo_config),
+            "run",
+            "q",
+            "--json",
+            "--mode",
+            "consult",
+            "-m",
+            "demo-atlas:for",
+            "-m",
+            "demo-atlas:pro",
+            "-m",
+            "demo-atlas:support",
+        ]
+    )
+    out, err = capsys.readouterr()
+    data = json.loads(out)
+    assert code == 0 and len(data["members"]) == 2
+    assert data["skipped"][0]["alias"] == "demo-atlas" and "at most 2" in data["skipped"][0]["reason"]
+    assert "skipped demo-atlas (for)" in err
+
+
+def test_debug_log_records_dispatch_completions_and_aggregation(
+    fast_demo_config: Path, isolated_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--config", str(fast_demo_config), "run", "What about caching?", "-q"]) == 0
+    capsys.readouterr()
+    log = (isolated_home / "log" / "quorum.log").read_text()
+    assert "dispatch mode=deliberate models=[demo-atlas,demo-bolt,demo-cirrus]" in log
+    assert "model=demo-bolt phase=position round=1 status=success latency=" in log
+    assert "positions aggregation success=3 error=0" in log
+    assert "What about caching?" not in log  # no prompt is ever logged
+
+
+def test_python_dash_m_and_no_arguments_prints_help() -> None:
+    done = subprocess.run([sys.executable, "-m", "tui", "--help"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "quorum" in done.stdout and "run" in done.stdout
+
+
+def test_ctrl_c_keeps_and_prints_what_had_arrived(tmp_path: Path) -> None:
+    """A real process, a real SIGINT in the middle of round 1: exit 130 and a partial report."""
+    slow = write(tmp_path / "slow.toml", "[demo]\nspeed = 1.0\n")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tui",
+            "--config",
+            str(slow),
+            "run",
+            "Interrupt me",
+            "--json",
+            "-m",
+            "demo-bolt",
+            "-m",
+            "demo-cirrus",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert proc.stderr is not None
+    seen = ""
+    deadline = time.monotonic() + 30
+    while "demo-bolt (neutral, demo) done" not in seen and time.monotonic() < deadline:
+        seen += proc.stderr.readline()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    data = json.loads(out)
+    assert data["status"] == "cancelled"
+    bolt, cirrus = data["positions"]
+    assert bolt["status"] == "success" and bolt["content"]
+    assert cirrus is None or cirrus["status"] in ("cancelled", "success")
+    assert "Interrupted" in err
