@@ -93,8 +93,8 @@ def test_run_fails_with_exit_1_when_every_member_fails(
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["run", "q", "-m", "gtp-5"], "unknown model 'gtp-5'; closest: gpt-5"),
-        (["run", "q", "-m", "gpt-5:sideways"], "unknown stance"),
+        (["run", "q", "-m", "gpt-sool"], "unknown model 'gpt-sool'; closest: gpt-sol"),
+        (["run", "q", "-m", "gpt-sol:sideways"], "unknown stance"),
         (["run", "q", "--mode", "debate"], "invalid choice"),
         (["run", "q", "--file", "/nonexistent/spec.md"], "cannot attach /nonexistent/spec.md: no such file"),
         (["run", "   "], "the question is empty"),
@@ -174,7 +174,7 @@ def test_missing_key_fails_that_member_and_names_the_variable(
             "-m",
             "demo-atlas",
             "-m",
-            "gpt-5",
+            "gpt-sol",
             "--json",
             "--mode",
             "consult",

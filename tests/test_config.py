@@ -42,17 +42,22 @@ def test_user_models_extend_the_catalog(tmp_path: Path) -> None:
     )
     catalog = Catalog(load_settings(extra))
     assert catalog.resolve("MINE")[1].id == "mistral:7b"
-    assert catalog.resolve("gpt-5")[1].id == "gpt-5"
+    assert catalog.resolve("gpt")[1].id == "gpt-6-sol"
 
 
 BAD_FILES = [
+    (
+        "[models.y]\nprovider = 'anthropic'\nid = 'y'\ncontext_window = 1\nmax_output = 1\ntemperature = 0.5\n",
+        "models.y.temperature",
+        "takes no temperature",
+    ),
     ("[run\nmax_rounds = 3\n", None, "not valid TOML"),
     ("[run]\nmax_rounds = 12\n", "run.max_rounds", "less than or equal to 10"),
     ("[run]\nmax_rounds = 'three'\n", "run.max_rounds", "valid integer"),
     ("[run]\nmode = 'debate'\n", "run.mode", "'consult' or 'deliberate'"),
     ("[run]\nrounds = 3\n", "run.rounds", "unknown setting 'rounds'"),
     ("[run]\nmajority_threshold = 1.5\n", "run.majority_threshold", "less than 1"),
-    ("[panel]\nmembers = ['gpt-5:maybe']\n", "panel.members", "unknown stance 'maybe'"),
+    ("[panel]\nmembers = ['gpt-sol:maybe']\n", "panel.members", "unknown stance 'maybe'"),
     ("[prompts]\nbase = 'no placeholder here'\n", "prompts.base", "exactly once"),
     ("[providers.openai]\nkind = 'openai'\napi_key = 'sk-live-123'\n", "providers.openai", "raw key"),
     (
@@ -68,9 +73,9 @@ BAD_FILES = [
     ),
     ("[models.y]\nprovider = 'openai'\nid = 'y'\n", "models.y.context_window", "Field required"),
     (
-        "[models.y]\nprovider = 'openai'\nid = 'y'\naliases = ['GPT5']\ncontext_window = 1\nmax_output = 1\n",
+        "[models.y]\nprovider = 'openai'\nid = 'y'\naliases = ['SONNET']\ncontext_window = 1\nmax_output = 1\n",
         "models.y",
-        "already used by models.gpt-5",
+        "already used by models.claude-sonnet",
     ),
 ]
 
@@ -89,7 +94,7 @@ def test_bad_config_names_file_key_and_reason(
     assert str(bad) in err.render() and reason in err.render()
 
 
-@pytest.mark.parametrize(("text", "key", "reason"), BAD_FILES[:5])
+@pytest.mark.parametrize(("text", "key", "reason"), BAD_FILES[1:6])
 def test_bad_config_exits_2_before_anything_runs(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, key: str | None, reason: str
 ) -> None:
@@ -122,8 +127,8 @@ def test_flag_errors_are_attributed_to_the_command_line(capsys: pytest.CaptureFi
 def test_unknown_alias_lists_closest() -> None:
     catalog = Catalog(load_settings())
     with pytest.raises(UnknownModelError) as info:
-        catalog.resolve("gtp-5")
-    assert "gpt-5" in str(info.value) and "quorum models" in str(info.value)
+        catalog.resolve("gpt-sool")
+    assert "gpt-sol" in str(info.value) and "quorum models" in str(info.value)
 
 
 def test_aliases_are_case_insensitive() -> None:
@@ -132,10 +137,10 @@ def test_aliases_are_case_insensitive() -> None:
 
 
 def test_member_spec_parsing() -> None:
-    assert parse_member("gpt-5").stance.value == "neutral"
-    assert parse_member("gpt-5:con").stance.value == "against"
+    assert parse_member("gpt-sol").stance.value == "neutral"
+    assert parse_member("gpt-sol:con").stance.value == "against"
     with pytest.raises(ValueError, match="unknown stance"):
-        parse_member("gpt-5:sideways")
+        parse_member("gpt-sol:sideways")
 
 
 def test_default_panel_is_demo_without_keys() -> None:
@@ -149,11 +154,11 @@ def test_default_panel_uses_models_whose_keys_are_present() -> None:
     assert [m.provider for m in panel.members] == ["anthropic", "anthropic"]
     assert not panel.notes
     panel = choose_panel(Catalog(load_settings(), environ={"OPENAI_API_KEY": "x", "GEMINI_API_KEY": "y"}))
-    assert [m.alias for m in panel.members] == ["gpt-5", "gemini-pro", "gpt-5-mini"]
+    assert [m.alias for m in panel.members] == ["gpt-sol", "gemini-flash", "gpt-luna"]
 
 
 def test_synthesizer_chain_puts_the_choice_first_and_skips_keyless_fallbacks() -> None:
-    settings = load_settings(overrides={"run": {"synthesizer_fallbacks": ["gpt-5", "demo-bolt"]}})
+    settings = load_settings(overrides={"run": {"synthesizer_fallbacks": ["gpt-sol", "demo-bolt"]}})
     catalog = Catalog(settings, environ={})
     panel = choose_panel(catalog, [parse_member("demo-atlas"), parse_member("demo-cirrus")], "demo-delta")
     assert [s.alias for s in panel.synthesizers] == ["demo-delta", "demo-bolt", "demo-atlas", "demo-cirrus"]
@@ -165,7 +170,7 @@ def test_models_command_shows_key_status(
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-real")
     assert main(["models"]) == 0
     out = capsys.readouterr().out
-    gpt = next(line for line in out.splitlines() if line.startswith("gpt-5 "))
+    gpt = next(line for line in out.splitlines() if line.startswith("gpt-sol "))
     claude = next(line for line in out.splitlines() if line.startswith("claude-sonnet "))
     assert "set (OPENAI_API_KEY)" in gpt and "10.00" in gpt
     assert "MISSING ANTHROPIC_API_KEY" in claude

@@ -151,7 +151,7 @@ def _models_command(settings: Settings, as_json: bool) -> int:
 
 STARTER_CONFIG: dict[str, Any] = {
     "run": {"mode": "deliberate", "max_rounds": 3, "call_deadline_s": 180},
-    "panel": {"members": ["gpt-5:neutral", "claude-sonnet:against", "gemini-pro:for"], "size": 3},
+    "panel": {"members": ["gpt-sol:neutral", "claude-sonnet:against", "gemini-flash:for"], "size": 3},
     "ui": {"theme": "quorum-dark"},
 }
 

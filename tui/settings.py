@@ -228,6 +228,11 @@ class Settings(_Strict):
                     f"models.{name}.provider: unknown provider {model.provider!r} "
                     f"(known: {', '.join(sorted(self.providers))})"
                 )
+            if model.temperature is not None and self.providers[model.provider].kind == "anthropic":
+                raise ValueError(
+                    f"models.{name}.temperature: Anthropic's Messages API (SDK 2.x) takes no temperature; "
+                    "remove it"
+                )
             for alias in (name, *model.aliases):
                 if ":" in alias:
                     raise ValueError(

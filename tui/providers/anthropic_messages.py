@@ -1,4 +1,8 @@
-"""Anthropic's Messages API, streamed."""
+"""Anthropic's Messages API, streamed.
+
+The 2.x SDK's `messages.create` takes no sampling temperature, so none is sent; the catalog
+refuses a temperature on an Anthropic model rather than silently dropping it.
+"""
 
 from __future__ import annotations
 
@@ -49,9 +53,6 @@ class AnthropicProvider:
     async def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         anthropic = self._anthropic
         ctx = CallContext(self.name, request.model_id, request.alias, self.api_key_env, self.base_url)
-        options: dict[str, Any] = {}
-        if request.temperature is not None:
-            options["temperature"] = request.temperature
         received = False
         input_tokens = output_tokens = 0
         stop_reason: str | None = None
@@ -64,7 +65,6 @@ class AnthropicProvider:
                 system=request.system,
                 messages=[{"role": m.role, "content": m.content} for m in request.messages],
                 stream=True,
-                **options,
             )
             async for event in stream:
                 if event.type == "message_start":

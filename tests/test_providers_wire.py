@@ -1,0 +1,293 @@
+"""Both real SDKs, through our adapters, against the local wire server: success and every failure class."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.wire_server import Scenario, WireServer
+from tui.engine.orchestrator import run_panel
+from tui.engine.types import CallStatus, Member, Mode, Outcome, RunRequest, RunStatus
+from tui.providers.anthropic_messages import AnthropicProvider
+from tui.providers.base import (
+    ChatMessage,
+    ChatRequest,
+    ErrorKind,
+    Finished,
+    Provider,
+    ProviderError,
+    TextDelta,
+    Usage,
+)
+from tui.providers.openai_compat import OpenAICompatProvider
+from tui.providers.pool import ProviderPool
+from tui.settings import Catalog, choose_panel, load_settings, parse_member
+
+KINDS = ["openai", "anthropic"]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[WireServer]:
+    with WireServer() as srv:
+        yield srv
+
+
+@pytest.fixture(autouse=True)
+def fresh(server: WireServer) -> None:
+    server.clear()
+
+
+def make(kind: str, server: WireServer, *, retries: int = 0, read_timeout: float = 30.0) -> Provider:
+    if kind == "openai":
+        return OpenAICompatProvider(
+            "openai",
+            base_url=server.openai_base_url,
+            api_key="sk-wire-test",
+            api_key_env="OPENAI_API_KEY",
+            max_retries=retries,
+            read_timeout_s=read_timeout,
+            max_tokens_param="max_completion_tokens",
+        )
+    return AnthropicProvider(
+        "anthropic",
+        base_url=server.anthropic_base_url,
+        api_key="sk-ant-wire-test",
+        api_key_env="ANTHROPIC_API_KEY",
+        max_retries=retries,
+        read_timeout_s=read_timeout,
+    )
+
+
+def chat(model: str = "m1") -> ChatRequest:
+    return ChatRequest(
+        model_id=model,
+        system="You are terse.",
+        messages=(ChatMessage("user", "Say hello."),),
+        max_output_tokens=256,
+        temperature=0.2,
+        alias="alias-" + model,
+    )
+
+
+async def collect(provider: Provider, request: ChatRequest) -> list[Any]:
+    try:
+        return [item async for item in provider.stream(request)]
+    finally:
+        await provider.aclose()
+
+
+async def failure(provider: Provider, request: ChatRequest) -> ProviderError:
+    with pytest.raises(ProviderError) as info:
+        await collect(provider, request)
+    return info.value
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_success_streams_text_usage_and_finish(kind: str, server: WireServer) -> None:
+    server.script("m1", Scenario(text="Hello — wörld ✓", chunk_count=4, input_tokens=21, output_tokens=9))
+    items = await collect(make(kind, server), chat())
+    text = "".join(i.text for i in items if isinstance(i, TextDelta))
+    assert text == "Hello — wörld ✓"
+    assert [i for i in items if isinstance(i, Usage)][-1] == Usage(21, 9)
+    assert isinstance(items[-1], Finished)
+    assert items[-1].reason == ("stop" if kind == "openai" else "end_turn")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_request_shape(kind: str, server: WireServer) -> None:
+    await collect(make(kind, server), chat())
+    sent = server.requests[-1]
+    assert sent.body["stream"] is True and sent.body["model"] == "m1"
+    if kind == "openai":
+        assert sent.path == "/v1/chat/completions"
+        assert sent.body["stream_options"] == {"include_usage": True}
+        assert sent.body["max_completion_tokens"] == 256
+        assert sent.body["messages"][0] == {"role": "system", "content": "You are terse."}
+    else:
+        assert sent.path == "/v1/messages"
+        assert sent.body["system"] == "You are terse." and sent.body["max_tokens"] == 256
+        assert sent.body["messages"] == [{"role": "user", "content": "Say hello."}]
+    # anthropic 2.x has no temperature parameter: the adapter sends none
+    assert sent.body.get("temperature") == (0.2 if kind == "openai" else None)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_rate_limit_with_retry_after(kind: str, server: WireServer) -> None:
+    server.script("m1", Scenario(failure="status", status=429, retry_after="7"))
+    err = await failure(make(kind, server), chat())
+    assert err.kind is ErrorKind.RATE_LIMIT and err.retry_after_s == 7.0
+    assert str(err) == f"rate limited by {kind} (HTTP 429); retry after 7 s"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_rate_limit_is_retried_when_allowed(kind: str, server: WireServer) -> None:
+    server.script(
+        "m1", Scenario(failure="status", status=429, retry_after="0.05", fail_times=1, text="second try")
+    )
+    items = await collect(make(kind, server, retries=1), chat())
+    assert "".join(i.text for i in items if isinstance(i, TextDelta)) == "second try"
+    assert len(server.requests) == 2
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_bad_key_names_the_variable(kind: str, server: WireServer) -> None:
+    server.script("m1", Scenario(failure="status", status=401))
+    err = await failure(make(kind, server), chat())
+    variable = "OPENAI_API_KEY" if kind == "openai" else "ANTHROPIC_API_KEY"
+    assert err.kind is ErrorKind.AUTH and variable in str(err) and "401" in str(err)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_unknown_model_names_alias_and_id(kind: str, server: WireServer) -> None:
+    server.script("m1", Scenario(failure="status", status=404))
+    err = await failure(make(kind, server), chat())
+    assert err.kind is ErrorKind.UNKNOWN_MODEL
+    assert "'m1'" in str(err) and "alias-m1" in str(err) and "404" in str(err)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("status", [500, 503, 529])
+async def test_server_errors(kind: str, status: int, server: WireServer) -> None:
+    server.script("m1", Scenario(failure="status", status=status, error_message="upstream exploded"))
+    err = await failure(make(kind, server), chat())
+    assert err.kind is ErrorKind.SERVER and str(status) in str(err)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_context_too_long_from_the_provider(kind: str, server: WireServer) -> None:
+    server.script(
+        "m1",
+        Scenario(
+            failure="status",
+            status=400,
+            error_type="invalid_request_error",
+            error_message="This model's maximum context length is 8192 tokens; you sent 9000.",
+        ),
+    )
+    err = await failure(make(kind, server), chat())
+    assert err.kind is ErrorKind.CONTEXT_TOO_LONG and "maximum context length" in str(err)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_mid_stream_disconnect(kind: str, server: WireServer) -> None:
+    server.script("m1", Scenario(failure="disconnect", chunk_count=6))
+    err = await failure(make(kind, server), chat())
+    assert err.kind is ErrorKind.CONNECTION and "mid-answer" in str(err)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_malformed_chunk(kind: str, server: WireServer) -> None:
+    server.script("m1", Scenario(failure="malformed"))
+    err = await failure(make(kind, server), chat())
+    assert err.kind is ErrorKind.MALFORMED and "malformed" in str(err)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_in_stream_error_event(kind: str, server: WireServer) -> None:
+    server.script(
+        "m1", Scenario(failure="error_event", error_type="overloaded_error", error_message="Overloaded")
+    )
+    err = await failure(make(kind, server), chat())
+    assert err.kind is ErrorKind.SERVER
+    assert "overloaded" in str(err).lower()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_read_timeout_between_bytes(kind: str, server: WireServer) -> None:
+    server.script("m1", Scenario(failure="stall", stall_s=10))
+    started = time.perf_counter()
+    err = await failure(make(kind, server, read_timeout=0.3), chat())
+    assert err.kind is ErrorKind.TIMEOUT and "read timeout" in str(err)
+    assert time.perf_counter() - started < 3
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_connection_refused(kind: str) -> None:
+    provider: Provider
+    if kind == "openai":
+        provider = OpenAICompatProvider(
+            "openai", base_url="http://127.0.0.1:9/v1", api_key="x", api_key_env="K", max_retries=0
+        )
+    else:
+        provider = AnthropicProvider(
+            "anthropic", base_url="http://127.0.0.1:9", api_key="x", api_key_env="K", max_retries=0
+        )
+    err = await failure(provider, chat())
+    assert err.kind is ErrorKind.CONNECTION and "could not connect" in str(err)
+
+
+# --- through the orchestrator: the deadline, truncation, and the whole stack -----------------
+
+
+def wire_member(kind: str, model: str, deadline_s: float = 30.0) -> Member:
+    return Member(
+        alias=f"{kind}-{model}",
+        model_id=model,
+        provider=kind,
+        deadline_s=deadline_s,
+        input_price=2.0,
+        output_price=10.0,
+    )
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_stall_past_the_deadline_and_truncated_stream(kind: str, server: WireServer) -> None:
+    server.script("ok", Scenario(text="Fine answer.", input_tokens=1000, output_tokens=100))
+    server.script("stall", Scenario(failure="stall", stall_s=30, text="partial then silence", chunk_count=4))
+    server.script("cut", Scenario(failure="no_finish", text="cut short"))
+    provider = make(kind, server)
+    request = RunRequest(
+        question="q",
+        mode=Mode.CONSULT,
+        members=[
+            wire_member(kind, "ok"),
+            wire_member(kind, "stall", deadline_s=0.5),
+            wire_member(kind, "cut"),
+        ],
+        synthesizers=[wire_member(kind, "ok")],
+    )
+    started = time.perf_counter()
+    result = await run_panel(request, lambda _m: provider)
+    await provider.aclose()
+    assert time.perf_counter() - started < 3
+    ok, stalled, cut = result.positions
+    assert ok is not None and ok.status is CallStatus.SUCCESS
+    assert ok.cost_usd == pytest.approx((1000 * 2 + 100 * 10) / 1e6)
+    assert (
+        stalled is not None and stalled.error_kind == "timeout" and "0.5 s deadline" in (stalled.error or "")
+    )
+    assert stalled.content and "partial then silence".startswith(stalled.content)  # what arrived is kept
+    assert cut is not None and cut.error_kind == "truncated" and cut.content == "cut short"
+    assert result.status is RunStatus.SUCCESS
+
+
+async def test_full_stack_with_keys_from_the_environment(
+    server: WireServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Config -> catalog -> pool -> both SDKs -> orchestrator, deliberating to a unanimous decision."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai-FAKE-0001")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-FAKE-0002")
+    monkeypatch.setenv("OPENAI_BASE_URL", server.openai_base_url)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", server.anthropic_base_url)
+    server.default_scenario = Scenario(text="VERDICT: ACCEPT\n- ship it", input_tokens=500, output_tokens=50)
+    settings = load_settings()
+    catalog = Catalog(settings)
+    panel = choose_panel(catalog)
+    assert [m.alias for m in panel.members] == ["gpt-sol", "claude-sonnet", "gpt-luna"]
+    request = RunRequest(question="Ship it?", members=panel.members, synthesizers=panel.synthesizers)
+    pool = ProviderPool(settings)
+    try:
+        result = await run_panel(request, pool)
+    finally:
+        await pool.aclose()
+    assert result.status is RunStatus.SUCCESS and result.outcome is Outcome.UNANIMOUS
+    assert result.totals.input_tokens == 500 * len(result.calls)
+    assert result.totals.cost_usd > 0
+    auth = {r.headers.get("authorization", "") + r.headers.get("x-api-key", "") for r in server.requests}
+    assert any("sk-openai-FAKE-0001" in a for a in auth) and any("sk-ant-FAKE-0002" in a for a in auth)
+    # the secrets went on the wire, and nowhere into the result
+    assert "FAKE-000" not in json.dumps(result.model_dump(mode="json"))
