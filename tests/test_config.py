@@ -45,9 +45,11 @@ def test_user_models_extend_the_catalog(tmp_path: Path) -> None:
     assert catalog.resolve("gpt")[1].id == "gpt-6-sol"
 
 
+MODEL_Y = "[models.y]\nid = 'y'\ncontext_window = 1\nmax_output = 1\n"
+
 BAD_FILES = [
     (
-        "[models.y]\nprovider = 'anthropic'\nid = 'y'\ncontext_window = 1\nmax_output = 1\ntemperature = 0.5\n",
+        MODEL_Y + "provider = 'anthropic'\ntemperature = 0.5\n",
         "models.y.temperature",
         "takes no temperature",
     ),
@@ -73,7 +75,7 @@ BAD_FILES = [
     ),
     ("[models.y]\nprovider = 'openai'\nid = 'y'\n", "models.y.context_window", "Field required"),
     (
-        "[models.y]\nprovider = 'openai'\nid = 'y'\naliases = ['SONNET']\ncontext_window = 1\nmax_output = 1\n",
+        MODEL_Y + "provider = 'openai'\naliases = ['SONNET']\n",
         "models.y",
         "already used by models.claude-sonnet",
     ),

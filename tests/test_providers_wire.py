@@ -25,7 +25,7 @@ from tui.providers.base import (
 )
 from tui.providers.openai_compat import OpenAICompatProvider
 from tui.providers.pool import ProviderPool
-from tui.settings import Catalog, choose_panel, load_settings, parse_member
+from tui.settings import Catalog, choose_panel, load_settings
 
 KINDS = ["openai", "anthropic"]
 
