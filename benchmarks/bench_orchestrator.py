@@ -74,7 +74,10 @@ async def bare_gather(provider: OpenAICompatProvider, size: int) -> float:
 
     async def call(index: int) -> None:
         request = ChatRequest(
-            model_id=f"member-{index}", system="s", messages=(ChatMessage("user", "q"),), max_output_tokens=100
+            model_id=f"member-{index}",
+            system="s",
+            messages=(ChatMessage("user", "q"),),
+            max_output_tokens=100,
         )
         async for _item in provider.stream(request):
             pass
@@ -114,8 +117,8 @@ async def main_async(latency: float, repeat: int, chunks: int) -> None:
                 f"{bare * 1000:>14.1f}  {(wall - bare) * 1000:>9.1f}  {size * latency * 1000:>7.0f} ms"
             )
         print(
-            "overhead: wall minus the fixed latency (SDK, loopback HTTP and the server's timers included);"
-            "\nengine: wall minus the same calls made with a bare asyncio.gather (the orchestrator's own cost)"
+            "overhead: wall minus the fixed latency (SDK, loopback HTTP, the server's timers included)\n"
+            "engine: wall minus the same calls made with a bare asyncio.gather (the orchestrator's own cost)"
         )
     finally:
         await provider.aclose()
@@ -124,7 +127,9 @@ async def main_async(latency: float, repeat: int, chunks: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--latency", type=float, default=0.5, help="each member's latency in seconds")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--chunks", type=int, default=20, help="streamed pieces per answer")
