@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from tui.engine.types import Outcome, Totals
+
+# C0 controls but tab and newline, DEL, and C1 controls: a model's reply printed to a terminal
+# must not be able to move the cursor, retitle the window, hide text or plant a link.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 OUTCOME_LABELS: dict[Outcome, str] = {
     Outcome.UNANIMOUS: "unanimous",
@@ -35,3 +41,8 @@ def completion_line(totals: Totals, status: str = "Complete") -> str:
     count = totals.input_tokens + totals.output_tokens
     count_text = tokens(count, totals.tokens_estimated)
     return f"{status} · {seconds(totals.wall_ms)} · {cost(totals.cost_usd)} · {count_text} tokens"
+
+
+def literal(text: str) -> str:
+    """`text` with every terminal control character shown as `\\xNN` instead of acted on."""
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)

@@ -14,7 +14,7 @@ from tui.engine.attachments import read_attachment
 from tui.engine.orchestrator import Run
 from tui.engine.stance import apply_instance_limit
 from tui.engine.types import CallStatus, Mode, Phase, RunRequest, RunResult, RunStatus, VoteValue
-from tui.formatting import OUTCOME_LABELS, completion_line, cost, seconds, tokens
+from tui.formatting import OUTCOME_LABELS, completion_line, cost, literal, seconds, tokens
 from tui.providers.pool import ProviderPool
 from tui.report import render_markdown
 from tui.settings import Catalog, MemberSpec, Settings, choose_panel
@@ -68,7 +68,7 @@ class ProgressPrinter:
         self.request: RunRequest | None = None
 
     def _say(self, text: str) -> None:
-        self.stream.write(f"[{time.perf_counter() - self.started:5.1f}s] {text}\n")
+        self.stream.write(f"[{time.perf_counter() - self.started:5.1f}s] {literal(text)}\n")
         self.stream.flush()
 
     def _name(self, member_index: int | None, alias: str) -> str:

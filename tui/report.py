@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from tui.engine.types import CallResult, CallStatus, Member, RunResult, RunStatus
-from tui.formatting import OUTCOME_LABELS, completion_line, cost, seconds, tokens
+from tui.formatting import OUTCOME_LABELS, completion_line, cost, literal, seconds, tokens
 
 
 def _quote(text: str) -> str:
     """Model output as a blockquote: kept literal, and visibly not Quorum's own words."""
-    lines = text.rstrip().splitlines() or [""]
+    lines = literal(text).rstrip().splitlines() or [""]
     return "\n".join(f"> {line}" if line else ">" for line in lines)
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return literal(text).replace("|", "\\|").replace("\n", " ")
 
 
 def _member_name(member: Member) -> str:
@@ -30,7 +30,7 @@ def _call_status(call: CallResult | None) -> str:
 
 def render_markdown(result: RunResult) -> str:
     out: list[str] = [
-        f"# Quorum: {result.question.strip().splitlines()[0] if result.question.strip() else ''}",
+        f"# Quorum: {literal(result.question.strip().splitlines()[0]) if result.question.strip() else ''}",
         "",
     ]
     if "\n" in result.question.strip():
@@ -92,7 +92,7 @@ def render_markdown(result: RunResult) -> str:
             out += ["_not run_", ""]
             continue
         if call.status is not CallStatus.SUCCESS:
-            out += [f"**{call.status.value}:** {call.error or 'no answer'}", ""]
+            out += [f"**{call.status.value}:** {literal(call.error or 'no answer')}", ""]
         if call.content:
             out += [_quote(call.content), ""]
 
@@ -125,9 +125,9 @@ def render_markdown(result: RunResult) -> str:
         out += ["_No synthesis._", ""]
 
     if result.notes:
-        out += ["## Notes", "", *(f"- {note}" for note in result.notes), ""]
+        out += ["## Notes", "", *(f"- {literal(note)}" for note in result.notes), ""]
     if result.errors:
-        out += ["## Errors", "", *(f"- {error}" for error in result.errors), ""]
+        out += ["## Errors", "", *(f"- {literal(error)}" for error in result.errors), ""]
     label = {
         RunStatus.SUCCESS: "Complete",
         RunStatus.CANCELLED: "Interrupted",
