@@ -410,8 +410,8 @@ class Run:
         if needed > room:
             raise ProviderError(
                 ErrorKind.CONTEXT_TOO_LONG,
-                f"context too long: the prompt is about {needed:,} tokens and {member.alias} takes "
-                f"{member.context_window:,} (with room for its answer); not sent",
+                f"context too long: the prompt is about {needed:,} tokens, and {member.alias}'s "
+                f"{member.context_window:,}-token window leaves {room:,} after room for its answer; not sent",
             )
 
     @staticmethod
