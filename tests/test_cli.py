@@ -9,11 +9,18 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.conftest import write
 from tui.cli import main
+
+
+def run_json(config: Path, capsys: pytest.CaptureFixture[str], args: str) -> tuple[int, Any]:
+    """`quorum --config CONFIG run ARGS --json`, with its exit code and parsed output."""
+    code = main(["--config", str(config), "run", *args.split(), "--json"])
+    return code, json.loads(capsys.readouterr().out)
 
 
 def test_run_json_is_the_data_contract(fast_demo_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -138,24 +145,9 @@ def test_attachment_reaches_the_members_and_context_check_fails_small_models(
     tmp_path: Path, fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     spec = write(tmp_path / "spec.md", "# Design\n" + "word " * 3000)
-    code = main(
-        [
-            "--config",
-            str(fast_demo_config),
-            "run",
-            "Review this",
-            "--file",
-            str(spec),
-            "--json",
-            "-m",
-            "demo-atlas",
-            "-m",
-            "demo-tiny",
-            "--mode",
-            "consult",
-        ]
+    code, data = run_json(
+        fast_demo_config, capsys, f"Review --file {spec} -m demo-atlas -m demo-tiny --mode consult"
     )
-    data = json.loads(capsys.readouterr().out)
     assert code == 0
     atlas, tiny = data["positions"]
     assert atlas["status"] == "success" and atlas["input_tokens"] > 3000
@@ -165,24 +157,9 @@ def test_attachment_reaches_the_members_and_context_check_fails_small_models(
 def test_missing_key_fails_that_member_and_names_the_variable(
     fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(
-        [
-            "--config",
-            str(fast_demo_config),
-            "run",
-            "q",
-            "-m",
-            "demo-atlas",
-            "-m",
-            "gpt-sol",
-            "--json",
-            "--mode",
-            "consult",
-            "--synthesizer",
-            "demo-atlas",
-        ]
+    code, data = run_json(
+        fast_demo_config, capsys, "q -m demo-atlas -m gpt-sol --mode consult --synthesizer demo-atlas"
     )
-    data = json.loads(capsys.readouterr().out)
     assert code == 0
     gpt = data["positions"][1]
     assert gpt["error_kind"] == "missing_key" and "OPENAI_API_KEY is not set" in gpt["error"]

@@ -13,13 +13,12 @@ from typing import Any
 import httpx2
 
 from tui.providers.base import ChatRequest, Finished, StreamEvent, TextDelta, Usage
-from tui.providers.errors import CallContext, from_status, from_transport, malformed
+from tui.providers.errors import from_status, from_transport, malformed
+from tui.providers.sdk_adapter import SDKAdapter
 
 
-class AnthropicProvider:
+class AnthropicProvider(SDKAdapter):
     """One `AsyncAnthropic` client, reused for every call."""
-
-    is_demo = False
 
     def __init__(
         self,
@@ -33,26 +32,18 @@ class AnthropicProvider:
     ) -> None:
         import anthropic  # lazily: importing it alone costs about a second
 
-        self.name = name
-        self.base_url = base_url
-        self.api_key_env = api_key_env
+        super().__init__(name, base_url=base_url, api_key_env=api_key_env)
         self._anthropic = anthropic
         self._client = anthropic.AsyncAnthropic(
             api_key=api_key,
             base_url=base_url,
             max_retries=max_retries,
-            timeout=httpx2.Timeout(read_timeout_s, connect=10.0),
+            timeout=self.timeout(read_timeout_s),
         )
-
-    async def aclose(self) -> None:
-        await self._client.close()
-
-    def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
-        return self._stream(request)
 
     async def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         anthropic = self._anthropic
-        ctx = CallContext(self.name, request.model_id, request.alias, self.api_key_env, self.base_url)
+        ctx = self.context(request)
         received = False
         input_tokens = output_tokens = 0
         stop_reason: str | None = None

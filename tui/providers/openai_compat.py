@@ -10,13 +10,12 @@ from typing import Any
 import httpx2
 
 from tui.providers.base import ChatRequest, Finished, ProviderError, StreamEvent, TextDelta, Usage
-from tui.providers.errors import CallContext, from_status, from_transport, malformed
+from tui.providers.errors import from_status, from_transport, malformed
+from tui.providers.sdk_adapter import SDKAdapter
 
 
-class OpenAICompatProvider:
+class OpenAICompatProvider(SDKAdapter):
     """One `AsyncOpenAI` client for one configured provider, reused for every call."""
-
-    is_demo = False
 
     def __init__(
         self,
@@ -31,27 +30,19 @@ class OpenAICompatProvider:
     ) -> None:
         import openai  # lazily: the SDK costs real start-up time and the demo never needs it
 
-        self.name = name
-        self.base_url = base_url
-        self.api_key_env = api_key_env
+        super().__init__(name, base_url=base_url, api_key_env=api_key_env)
         self.max_tokens_param = max_tokens_param
         self._openai = openai
         self._client = openai.AsyncOpenAI(
             api_key=api_key,
             base_url=base_url,
             max_retries=max_retries,
-            timeout=httpx2.Timeout(read_timeout_s, connect=10.0),
+            timeout=self.timeout(read_timeout_s),
         )
-
-    async def aclose(self) -> None:
-        await self._client.close()
-
-    def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
-        return self._stream(request)
 
     async def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         openai = self._openai
-        ctx = CallContext(self.name, request.model_id, request.alias, self.api_key_env, self.base_url)
+        ctx = self.context(request)
         messages: list[dict[str, str]] = [{"role": "system", "content": request.system}]
         messages += [{"role": m.role, "content": m.content} for m in request.messages]
         options: dict[str, Any] = {self.max_tokens_param: request.max_output_tokens}

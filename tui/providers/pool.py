@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from tui.engine.types import Member
 from tui.providers.base import ErrorKind, Provider, ProviderError
 from tui.providers.demo import DemoProvider
 from tui.settings import ProviderConfig, Settings
+
+if TYPE_CHECKING:  # the adapters (and httpx2) load only when a real provider is first used
+    from tui.providers.sdk_adapter import ClientOptions
 
 
 class ProviderPool:
@@ -42,27 +46,23 @@ class ProviderPool:
                 )
         else:
             api_key = "not-needed"  # local servers (Ollama, vLLM) take any key
+        common: ClientOptions = {
+            "api_key": api_key,
+            "api_key_env": config.api_key_env or "",
+            "max_retries": config.max_retries,
+            "read_timeout_s": config.read_timeout_s,
+        }
         if config.kind == "anthropic":
             from tui.providers.anthropic_messages import AnthropicProvider
 
-            return AnthropicProvider(
-                name,
-                base_url=base_url or "https://api.anthropic.com",
-                api_key=api_key,
-                api_key_env=config.api_key_env or "",
-                max_retries=config.max_retries,
-                read_timeout_s=config.read_timeout_s,
-            )
+            return AnthropicProvider(name, base_url=base_url or "https://api.anthropic.com", **common)
         from tui.providers.openai_compat import OpenAICompatProvider
 
         return OpenAICompatProvider(
             name,
             base_url=base_url or "https://api.openai.com/v1",
-            api_key=api_key,
-            api_key_env=config.api_key_env or "",
-            max_retries=config.max_retries,
-            read_timeout_s=config.read_timeout_s,
             max_tokens_param=config.max_tokens_param,
+            **common,
         )
 
     async def aclose(self) -> None:

@@ -1,0 +1,51 @@
+"""What the two SDK-backed adapters share: naming for error messages, timeouts, one reused client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, TypedDict
+
+import httpx2
+
+from tui.providers.base import ChatRequest, StreamEvent
+from tui.providers.errors import CallContext
+
+# Connecting should be quick everywhere; the read timeout (silence between bytes) is per provider.
+CONNECT_TIMEOUT_S = 10.0
+
+
+class ClientOptions(TypedDict):
+    """The client settings both SDK adapters take, as the pool hands them over."""
+
+    api_key: str
+    api_key_env: str
+    max_retries: int
+    read_timeout_s: float
+
+
+class SDKAdapter:
+    """Base of `OpenAICompatProvider` and `AnthropicProvider`; subclasses set `_client` and `_stream`."""
+
+    is_demo = False
+    _client: Any
+
+    def __init__(self, name: str, *, base_url: str, api_key_env: str) -> None:
+        self.name = name
+        self.base_url = base_url
+        self.api_key_env = api_key_env
+
+    @staticmethod
+    def timeout(read_timeout_s: float) -> httpx2.Timeout:
+        return httpx2.Timeout(read_timeout_s, connect=CONNECT_TIMEOUT_S)
+
+    def context(self, request: ChatRequest) -> CallContext:
+        return CallContext(self.name, request.model_id, request.alias, self.api_key_env, self.base_url)
+
+    def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        return self._stream(request)
+
+    def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        await self._client.close()
