@@ -363,3 +363,46 @@ async def test_event_stream_tells_the_whole_story() -> None:
     started = {e.call_id for e in events if isinstance(e, ev.CallStarted)}
     finished = {e.result.call_id for e in events if isinstance(e, ev.CallFinished)}
     assert started == finished == {c.call_id for c in result.calls}
+
+
+# --- partial reruns --------------------------------------------------------------------------
+
+
+async def test_rerun_reuses_positions_and_sends_only_the_rest() -> None:
+    provider = FakeProvider(scripts(a=Script(position="A1"), b=Script(fail=rate_limited())))
+    first = await run_panel(request(["a", "b"]), lookup(provider))
+    assert first.positions[1] is not None and first.positions[1].status is CallStatus.ERROR
+    provider.scripts["b"] = Script(position="B2")
+    provider.requests.clear()
+    events: list[ev.Event] = []
+    reuse = {i: p for i, p in enumerate(first.positions) if p is not None}
+    second = await Run(request(["a", "b"]), lookup(provider), events.append, reuse=reuse).execute()
+    sent = [(r.model_id, r.purpose) for r in provider.requests if r.purpose == "position"]
+    assert sent == [("b", "position")]  # a's position was carried over, not re-sent
+    a, b = second.positions
+    assert a is not None and a.content == "A1" and a.reused_from == first.run_id
+    assert b is not None and b.content == "B2" and b.reused_from is None
+    assert a.call_id not in {c.call_id for c in second.calls}  # not paid for twice
+    assert second.status is RunStatus.SUCCESS and second.rounds_used == 1
+    drafts = [r for r in provider.requests if r.purpose == "draft"]
+    assert "A1" in drafts[0].messages[0].content and "B2" in drafts[0].messages[0].content
+
+
+async def test_replace_member_cancels_exactly_that_call() -> None:
+    provider = FakeProvider(scripts(a=Script(delay_s=0.3, position="A"), b=Script(hang=True)))
+    events: list[ev.Event] = []
+    run = Run(request(["a", "b"]), lookup(provider), events.append)
+    task = asyncio.create_task(run.execute())
+    await asyncio.sleep(0.05)
+    assert run.phase == "positions"
+    provider.scripts["b"] = Script(position="B-again")
+    assert run.replace_members([1]) is True
+    result = await task
+    assert provider.cancelled == ["b:position"]  # a's call was left alone
+    a, b = result.positions
+    assert a is not None and a.content == "A"
+    assert b is not None and b.content == "B-again" and b.status is CallStatus.SUCCESS
+    replaced = [c for c in result.calls if c.member_index == 1 and c.status is CallStatus.CANCELLED]
+    assert len(replaced) == 1 and replaced[0].error == "replaced by a rerun"
+    assert result.status is RunStatus.SUCCESS
+    assert run.replace_members([0]) is False  # past the positions: a rerun is a new run

@@ -13,9 +13,9 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from uuid import uuid4
 
 from tui.engine import events as ev
@@ -74,7 +74,10 @@ class Run:
         *,
         base_prompt: str = prompts.DEFAULT_BASE_PROMPT,
         run_id: str | None = None,
+        reuse: Mapping[int, CallResult] | None = None,
     ) -> None:
+        """`reuse` carries successful positions over from an earlier run, by panel index: a partial
+        rerun sends only the other members' calls and redoes everything that depends on them."""
         self.request = request
         self._providers = providers
         self._emit: ev.EventSink = emit or (lambda _event: None)
@@ -83,6 +86,11 @@ class Run:
         self._task: asyncio.Task[Any] | None = None
         self._cancel_requested = False
         self._started = 0.0
+        self._reuse = {i: c for i, c in (reuse or {}).items() if c.status is CallStatus.SUCCESS}
+        self._position_tasks: dict[int, asyncio.Task[CallResult]] = {}
+        self._current_position: dict[int, str] = {}
+        self._replaced: set[str] = set()
+        self.phase: Literal["starting", "positions", "deliberation", "done"] = "starting"
         self.result = RunResult(
             run_id=run_id or uuid4().hex[:12],
             question=request.question,
@@ -115,7 +123,9 @@ class Run:
                 await self._consult()
             else:
                 await self._deliberate()
+            self.phase = "done"
         except asyncio.CancelledError:
+            self.phase = "done"
             self._finish(RunStatus.CANCELLED)
             self._emit(ev.RunCancelled(self.result))
             task = asyncio.current_task()
@@ -125,6 +135,24 @@ class Run:
                 return self.result
             raise
         return self.result
+
+    def replace_members(self, indices: Iterable[int]) -> bool:
+        """Rerun these members' positions inside this run, while positions are still being taken.
+
+        Cancels exactly those members' in-flight calls (a finished one is simply redone) and
+        starts new ones; nothing else is touched. Returns False once the run has moved past its
+        positions, when a rerun must be a new run (see `reuse`).
+        """
+        if self.phase != "positions":
+            return False
+        for index in sorted(set(indices)):
+            old = self._position_tasks.get(index)
+            if old is not None and not old.done():
+                if index in self._current_position:
+                    self._replaced.add(self._current_position[index])
+                old.cancel()
+            self._position_tasks[index] = asyncio.ensure_future(self._position_call(index))
+        return True
 
     def cancel(self) -> None:
         """Stop the run: in-flight calls are cancelled, everything received so far is kept."""
@@ -219,19 +247,26 @@ class Run:
     async def _positions(self) -> list[tuple[Member, CallResult]] | None:
         """Round 1's blind positions; None (and the run failed) when no member answered."""
         self._round(1)
-        self.result.positions = [None] * len(self.request.members)
-        system_user = [
-            (prompts.member_system_prompt(m, self._base_prompt), self._position_message())
-            for m in self.request.members
-        ]
-        results = await self._gather(
-            [
-                self._call(member, index, Phase.POSITION, 1, system, user)
-                for index, (member, (system, user)) in enumerate(
-                    zip(self.request.members, system_user, strict=True)
-                )
-            ]
-        )
+        self.phase = "positions"
+        members = self.request.members
+        self.result.positions = [None] * len(members)
+        for index in range(len(members)):
+            reused = self._reuse.get(index)
+            if reused is not None:
+                self._carry_over(index, reused)
+            else:
+                self._position_tasks[index] = asyncio.ensure_future(self._position_call(index))
+        # Wait until every member's latest call is done: replace_members() may swap tasks meanwhile.
+        while pending := [t for t in self._position_tasks.values() if not t.done()]:
+            try:
+                await asyncio.wait(pending)
+            except asyncio.CancelledError:
+                for task in self._position_tasks.values():
+                    task.cancel()
+                await asyncio.gather(*self._position_tasks.values(), return_exceptions=True)
+                raise
+        self.phase = "deliberation"
+        results = [r for r in self.result.positions if r is not None]
         ok = [
             (m, r)
             for m, r in zip(self.request.members, results, strict=True)
@@ -248,6 +283,19 @@ class Run:
             self._fail(["every member failed", *errors])
             return None
         return ok
+
+    async def _position_call(self, index: int) -> CallResult:
+        member = self.request.members[index]
+        system = prompts.member_system_prompt(member, self._base_prompt)
+        return await self._call(member, index, Phase.POSITION, 1, system, self._position_message())
+
+    def _carry_over(self, index: int, earlier: CallResult) -> None:
+        """Show an earlier run's position as this run's, without sending or paying for it again."""
+        call = earlier.model_copy(
+            update={"reused_from": earlier.reused_from or earlier.call_id.rsplit("-", 1)[0]}
+        )
+        self.result.positions[index] = call
+        self._emit(ev.CallFinished(call))
 
     def _position_message(self) -> str:
         return prompts.position_prompt(self.request.question, self.request.attachments, self.request.focus)
@@ -342,6 +390,8 @@ class Run:
             status=CallStatus.CANCELLED,
         )
         self.result.calls.append(call)
+        if phase is Phase.POSITION and index is not None:
+            self._current_position[index] = call_id
         self._emit(ev.CallStarted(call_id, number, phase, index, member.alias))
         started = time.perf_counter()
         parts: list[str] = []
@@ -395,7 +445,10 @@ class Run:
             self._mark_error(call, err.kind, err.message)
         except asyncio.CancelledError:
             call.status = CallStatus.CANCELLED
-            call.error = "cancelled"
+            replaced = (
+                phase is Phase.POSITION and index is not None and self._current_position.get(index) != call_id
+            )
+            call.error = "replaced by a rerun" if replaced else "cancelled"
             self._settle(call, member, started, parts, usage, system, user)
             raise
         except Exception as err:  # an adapter bug must cost one pane, not the run
@@ -456,8 +509,13 @@ class Run:
             call.input_tokens,
             call.output_tokens,
         )
-        if call.phase is Phase.POSITION and call.member_index is not None:
-            self.result.positions[call.member_index] = call
+        index = call.member_index
+        if (
+            call.phase is Phase.POSITION
+            and index is not None
+            and self._current_position.get(index) == call.call_id
+        ):
+            self.result.positions[index] = call
         self._add_to_round(call)
         self._emit(ev.CallFinished(call))
 

@@ -140,6 +140,9 @@ class CallResult(_Model):
     )
     cost_usd: float = 0.0
     finish_reason: str | None = None
+    reused_from: str | None = Field(
+        default=None, description="Run id this result was carried over from by a partial rerun (not re-sent)."
+    )
 
 
 class Vote(_Model):

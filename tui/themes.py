@@ -1,0 +1,199 @@
+"""Colour themes: the shipped ones in `themes/`, and the user's own in `<config dir>/themes/`.
+
+A theme is a TOML file that becomes a `textual.theme.Theme`:
+
+    name = "quorum-dark"        # required; letters, digits, '-' and '_', starting with a letter
+    dark = true                 # optional, default true
+    primary = "#5fafff"         # required
+    secondary = "#7f8fb3"       # optional, like every colour below
+    accent = "#56c8d8"
+    warning = "#e5c07b"
+    error = "#f0646e"
+    success = "#7fcf8a"
+    foreground = "#d5dbe5"
+    background = "#14171c"
+    surface = "#1a1f27"
+    panel = "#232a35"
+    boost = "#ffffff0a"
+    luminosity_spread = 0.15    # optional number in [0, 1]: how far Textual's -lighten/-darken shades go
+    text_alpha = 0.95           # optional number in [0, 1]: opacity of the main text colour
+
+    [variables]                 # optional; Quorum's own colours and any Textual theme variable
+    stance-for = "#7fcf8a"
+    outcome-majority = "#e8c95a"
+    footer-key-foreground = "#5fafff"
+
+Colours are anything `textual.color.Color.parse` accepts: `#rgb`, `#rrggbb`, `#rrggbbaa`,
+`rgb(...)`, `hsl(...)` or a colour name. Every key in `[variables]` is passed on to Textual as a
+string; the keys of `THEME_VARIABLE_DEFAULTS` must hold a colour, and those a file leaves out take
+the default. Any other top-level key is an error (a typo would otherwise be silently ignored).
+
+`load_themes()` reads the shipped themes, then every `*.toml` in the user's themes folder; a user
+theme named like a shipped one replaces it. A bad file never stops the others: it becomes one
+error line naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from textual.color import Color, ColorParseError
+from textual.theme import Theme
+
+from tui import paths
+
+DEFAULT_THEME = "quorum-dark"
+
+THEME_VARIABLE_DEFAULTS: dict[str, str] = {
+    # Mid-tones that stay readable on Textual's own dark and light themes too; the shipped
+    # Quorum themes set every one of them to suit their background.
+    "stance-for": "#3fa66a",
+    "stance-against": "#d9534f",
+    "stance-neutral": "#6f86a6",
+    "outcome-unanimous": "#2fa84f",
+    "outcome-majority": "#c9a227",
+    "outcome-curator": "#e07b24",
+    "status-error": "#d9434f",
+    "status-streaming": "#1fa7c2",
+    "status-done": "#2fa84f",
+    "demo-badge": "#b45fc9",
+}
+"""Quorum's own theme variables (used in TCSS as `$stance-for` ...) and their fallbacks."""
+
+_COLOR_FIELDS = (
+    "primary",
+    "secondary",
+    "accent",
+    "warning",
+    "error",
+    "success",
+    "foreground",
+    "background",
+    "surface",
+    "panel",
+    "boost",
+)
+_NUMBER_FIELDS = ("luminosity_spread", "text_alpha")
+_KNOWN_KEYS = ("name", "dark", *_COLOR_FIELDS, *_NUMBER_FIELDS, "variables")
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+
+
+class ThemeError(Exception):
+    """A theme file that cannot be used: which file, and why."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path, self.reason = path, reason
+        super().__init__(f"theme file {path}: {reason}")
+
+
+def _color_problem(key: str, value: Any) -> str | None:
+    if not isinstance(value, str):
+        return f"{key} must be a colour string like \"#5fafff\" (got {value!r})"
+    try:
+        Color.parse(value)
+    except ColorParseError as err:
+        hint = f"; did you mean {err.suggested_color!r}?" if err.suggested_color else ""
+        return f"{key} = {value!r} is not a colour{hint}"
+    return None
+
+
+def _check(data: Mapping[str, Any]) -> list[str]:
+    """Every problem in a parsed theme file, in file order where it matters."""
+    problems: list[str] = []
+    for key in data:
+        if key not in _KNOWN_KEYS:
+            close = difflib.get_close_matches(key, _KNOWN_KEYS, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            problems.append(f"unknown key {key!r}{hint}")
+    name = data.get("name")
+    if name is None:
+        problems.append("missing required key 'name'")
+    elif not isinstance(name, str) or not _NAME.match(name):
+        problems.append(
+            f"name must be letters, digits, '-' or '_', starting with a letter (got {name!r})"
+        )
+    if "primary" not in data:
+        problems.append("missing required key 'primary'")
+    for key in _COLOR_FIELDS:
+        if key in data and (problem := _color_problem(key, data[key])):
+            problems.append(problem)
+    if "dark" in data and not isinstance(data["dark"], bool):
+        problems.append(f"dark must be true or false (got {data['dark']!r})")
+    for key in _NUMBER_FIELDS:
+        value = data.get(key)
+        if key in data and (
+            isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1
+        ):
+            problems.append(f"{key} must be a number from 0 to 1 (got {value!r})")
+    variables = data.get("variables", {})
+    if not isinstance(variables, Mapping):
+        problems.append(f"variables must be a table (got {variables!r})")
+    else:
+        for key, value in variables.items():
+            if key in THEME_VARIABLE_DEFAULTS:
+                if problem := _color_problem(f"variables.{key}", value):
+                    problems.append(problem)
+            elif not isinstance(value, str):
+                problems.append(f"variables.{key} must be a string (got {value!r})")
+    return problems
+
+
+def load_theme_file(path: Path) -> Theme:
+    """One theme file as a Textual `Theme`, or a `ThemeError` naming the file and every problem."""
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except tomllib.TOMLDecodeError as err:
+        raise ThemeError(path, f"not valid TOML: {err}") from err  # the message holds line and column
+    except UnicodeDecodeError as err:
+        raise ThemeError(path, f"not UTF-8 text: {err.reason} at byte {err.start}") from err
+    except OSError as err:
+        raise ThemeError(path, f"cannot read it: {err.strerror or err}") from err
+    problems = _check(data)
+    if problems:
+        raise ThemeError(path, "; ".join(problems))
+    colors: dict[str, str] = {key: data[key] for key in _COLOR_FIELDS if key in data}
+    numbers: dict[str, float] = {key: float(data[key]) for key in _NUMBER_FIELDS if key in data}
+    return Theme(
+        name=data["name"],
+        dark=data.get("dark", True),
+        variables={**THEME_VARIABLE_DEFAULTS, **data.get("variables", {})},
+        **colors,
+        **numbers,
+    )
+
+
+def _theme_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(path for path in folder.glob("*.toml") if path.is_file())
+
+
+def load_themes(user_dir: Path | None = None) -> tuple[list[Theme], list[str]]:
+    """The shipped themes, then the user's (which replace a shipped theme of the same name).
+
+    Returns the themes that loaded, in order, and one error line per file that did not. A missing
+    user folder is not an error; nothing here raises for a bad file.
+    """
+    folders = [paths.shipped_dir("themes"), paths.user_config_dir() / "themes" if user_dir is None else user_dir]
+    themes: dict[str, Theme] = {}
+    errors: list[str] = []
+    for folder in folders:
+        try:
+            files = _theme_files(folder)
+        except OSError as err:
+            errors.append(f"themes folder {folder}: cannot read it: {err.strerror or err}")
+            continue
+        for path in files:
+            try:
+                theme = load_theme_file(path)
+            except ThemeError as err:
+                errors.append(str(err))
+            else:
+                themes[theme.name] = theme
+    return list(themes.values()), errors
