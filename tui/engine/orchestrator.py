@@ -445,10 +445,7 @@ class Run:
             self._mark_error(call, err.kind, err.message)
         except asyncio.CancelledError:
             call.status = CallStatus.CANCELLED
-            replaced = (
-                phase is Phase.POSITION and index is not None and self._current_position.get(index) != call_id
-            )
-            call.error = "replaced by a rerun" if replaced else "cancelled"
+            call.error = "replaced by a rerun" if call_id in self._replaced else "cancelled"
             self._settle(call, member, started, parts, usage, system, user)
             raise
         except Exception as err:  # an adapter bug must cost one pane, not the run
