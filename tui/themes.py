@@ -93,7 +93,7 @@ class ThemeError(Exception):
 
 def _color_problem(key: str, value: Any) -> str | None:
     if not isinstance(value, str):
-        return f"{key} must be a colour string like \"#5fafff\" (got {value!r})"
+        return f'{key} must be a colour string like "#5fafff" (got {value!r})'
     try:
         Color.parse(value)
     except ColorParseError as err:
@@ -114,9 +114,7 @@ def _check(data: Mapping[str, Any]) -> list[str]:
     if name is None:
         problems.append("missing required key 'name'")
     elif not isinstance(name, str) or not _NAME.match(name):
-        problems.append(
-            f"name must be letters, digits, '-' or '_', starting with a letter (got {name!r})"
-        )
+        problems.append(f"name must be letters, digits, '-' or '_', starting with a letter (got {name!r})")
     if "primary" not in data:
         problems.append("missing required key 'primary'")
     for key in _COLOR_FIELDS:
@@ -157,14 +155,13 @@ def load_theme_file(path: Path) -> Theme:
     problems = _check(data)
     if problems:
         raise ThemeError(path, "; ".join(problems))
-    colors: dict[str, str] = {key: data[key] for key in _COLOR_FIELDS if key in data}
-    numbers: dict[str, float] = {key: float(data[key]) for key in _NUMBER_FIELDS if key in data}
+    fields: dict[str, Any] = {key: data[key] for key in _COLOR_FIELDS if key in data}
+    fields.update({key: float(data[key]) for key in _NUMBER_FIELDS if key in data})
     return Theme(
         name=data["name"],
         dark=data.get("dark", True),
         variables={**THEME_VARIABLE_DEFAULTS, **data.get("variables", {})},
-        **colors,
-        **numbers,
+        **fields,
     )
 
 
@@ -180,7 +177,10 @@ def load_themes(user_dir: Path | None = None) -> tuple[list[Theme], list[str]]:
     Returns the themes that loaded, in order, and one error line per file that did not. A missing
     user folder is not an error; nothing here raises for a bad file.
     """
-    folders = [paths.shipped_dir("themes"), paths.user_config_dir() / "themes" if user_dir is None else user_dir]
+    folders = [
+        paths.shipped_dir("themes"),
+        paths.user_config_dir() / "themes" if user_dir is None else user_dir,
+    ]
     themes: dict[str, Theme] = {}
     errors: list[str] = []
     for folder in folders:
