@@ -14,6 +14,7 @@ from typing import Any
 from tui import __version__, paths
 from tui.headless import EXIT_OK, EXIT_USAGE, RunOptions, question_from, run_command
 from tui.logs import setup_logging
+from tui.session import Session
 from tui.settings import (
     CONFIG_ENV,
     Catalog,
@@ -39,10 +40,45 @@ def _member(value: str) -> Any:
         raise argparse.ArgumentTypeError(str(err)) from err
 
 
+def add_panel_options(parser: argparse.ArgumentParser) -> None:
+    """The options that shape a run, shared by `quorum run` and the dashboard."""
+    parser.add_argument(
+        "-m",
+        "--model",
+        dest="members",
+        action="append",
+        type=_member,
+        default=[],
+        metavar="ALIAS[:STANCE]",
+        help="a panel member (repeat); stance: for, against, neutral or a synonym",
+    )
+    parser.add_argument("--synthesizer", metavar="ALIAS", help="the synthesizer and curator")
+    parser.add_argument("--mode", choices=["consult", "deliberate"])
+    parser.add_argument("--rounds", type=int, metavar="N", help="max rounds in deliberate mode (1-10)")
+    parser.add_argument(
+        "--file",
+        dest="files",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="attach a text file (repeat)",
+    )
+    parser.add_argument("--focus", action="append", default=[], metavar="TEXT", help="a focus area (repeat)")
+    parser.add_argument(
+        "--budget",
+        type=int,
+        metavar="TOKENS",
+        help="token budget: the curator decides early rather than overrun it",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="quorum",
-        description="Put one question to a panel of language models, let them deliberate, get one answer.",
+        usage="quorum [--config PATH] [QUESTION ...] [-m ALIAS[:STANCE] ...]   (the dashboard)\n"
+        "       quorum [--config PATH] {run,models,config} ...",
+        description="Put one question to a panel of language models, let them deliberate, get one answer. "
+        "With no sub-command, `quorum` opens the dashboard (and starts the run when given a question).",
     )
     parser.add_argument("--version", action="version", version=f"quorum {__version__}")
     parser.add_argument(
@@ -56,34 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a panel headless: progress on stderr, the report (or --json) on stdout.",
     )
     run.add_argument("question", nargs="+", help="the question (use - to read it from standard input)")
-    run.add_argument(
-        "-m",
-        "--model",
-        dest="members",
-        action="append",
-        type=_member,
-        default=[],
-        metavar="ALIAS[:STANCE]",
-        help="a panel member (repeat); stance: for, against, neutral or a synonym",
-    )
-    run.add_argument("--synthesizer", metavar="ALIAS", help="the synthesizer and curator")
-    run.add_argument("--mode", choices=["consult", "deliberate"])
-    run.add_argument("--rounds", type=int, metavar="N", help="max rounds in deliberate mode (1-10)")
-    run.add_argument(
-        "--file",
-        dest="files",
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="attach a text file (repeat)",
-    )
-    run.add_argument("--focus", action="append", default=[], metavar="TEXT", help="a focus area (repeat)")
-    run.add_argument(
-        "--budget",
-        type=int,
-        metavar="TOKENS",
-        help="token budget: the curator decides early rather than overrun it",
-    )
+    add_panel_options(run)
     run.add_argument("--json", action="store_true", help="print the full result as JSON")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
 
@@ -185,12 +194,68 @@ def _config_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+SUBCOMMANDS = ("run", "models", "config")
+
+
+def wants_dashboard(argv: Sequence[str]) -> bool:
+    """No sub-command named: the dashboard (`quorum`, `quorum "question" -m …`)."""
+    skip_value = False
+    for token in argv:
+        if skip_value:
+            skip_value = False
+            continue
+        if token == "--config":
+            skip_value = True
+            continue
+        if token.startswith("--config="):
+            continue
+        if token in ("-h", "--help", "--version"):
+            return False
+        return token.startswith("-") or token not in SUBCOMMANDS
+    return True
+
+
+def build_dashboard_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="quorum",
+        usage="quorum [--config PATH] [QUESTION ...] [-m ALIAS[:STANCE] ...] [--mode ...]",
+        description="Open the dashboard; with a question, start the run at once.",
+    )
+    parser.add_argument("--config", metavar="PATH")
+    parser.add_argument("question", nargs="*", help="start the run at once with this question")
+    add_panel_options(parser)
+    return parser
+
+
+def dashboard_command(argv: Sequence[str]) -> int:
+    args = build_dashboard_parser().parse_args(argv)
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        print("quorum: the dashboard needs a terminal; use `quorum run` for headless runs", file=sys.stderr)
+        return EXIT_USAGE
+    setup_logging()
+    try:
+        settings = load_settings(args.config, _overrides(args))
+        session = Session(
+            settings, seats=args.members, synthesizer=args.synthesizer, files=args.files, focus=args.focus
+        )
+    except ConfigError as err:
+        print(f"quorum: {err.render()}", file=sys.stderr)
+        return EXIT_USAGE
+    except ValueError as err:
+        print(f"quorum: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    from tui.app import QuorumApp  # Textual loads only for the dashboard, never for `quorum run`
+
+    question = " ".join(args.question).strip()
+    QuorumApp(settings, session, question=question, start=bool(question)).run()
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return EXIT_OK
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if wants_dashboard(argv):
+        return dashboard_command(argv)
+    args = build_parser().parse_args(argv)
     setup_logging()
     try:
         if args.command == "config":

@@ -1,0 +1,525 @@
+"""The Quorum dashboard: a prompt bar, one pane per member, the round tracker and the synthesis pane.
+
+The app only consumes engine events and calls engine entry points. A run is an async worker; its
+events are applied to the widgets as they come, except streamed text, which panes buffer and a
+single clock flushes a few times a second (so a token never costs a repaint).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from textual import on
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal
+from textual.screen import Screen
+from textual.theme import Theme
+from textual.widgets import Footer
+
+from tui.engine import events as ev
+from tui.engine.orchestrator import ProviderLookup, Run
+from tui.engine.types import CallStatus, Mode, RunStatus
+from tui.providers.pool import ProviderPool
+from tui.screens.help import HelpScreen
+from tui.screens.picker import CatalogEntry, MemberPicker
+from tui.session import PreparedRun, Session
+from tui.settings import Settings
+from tui.themes import DEFAULT_THEME, THEME_VARIABLE_DEFAULTS, load_themes
+from tui.user_config import UserConfigError, update_user_config
+from tui.widgets.member_pane import ModelPane
+from tui.widgets.prompt_bar import PromptBar
+from tui.widgets.round_tracker import RoundTracker
+from tui.widgets.synthesis_pane import SynthesisPane
+
+# Text is flushed to the screen this often while streaming: frames, not tokens, are the budget.
+FLUSH_INTERVAL_S = 0.2
+
+# (action, key, description, tooltip, id, works from anywhere)
+KEYS: list[tuple[str, str, str, str, str, bool]] = [
+    ("rerun", "ctrl+r", "Rerun", "Run the question again with the whole panel", "rerun", True),
+    (
+        "rerun_failed",
+        "ctrl+f",
+        "Rerun failed",
+        "Rerun only the members whose answer failed",
+        "rerun_failed",
+        True,
+    ),
+    (
+        "rerun_member",
+        "r",
+        "Rerun member",
+        "Rerun the focused member and redo what depends on it",
+        "rerun_member",
+        False,
+    ),
+    (
+        "resynthesize",
+        "s",
+        "Re-synthesize",
+        "Keep every answer and redo the synthesis and votes",
+        "resynthesize",
+        False,
+    ),
+    ("cancel", "ctrl+g", "Cancel", "Stop the run; everything that arrived stays", "cancel", True),
+    (
+        "cycle_stance",
+        "t",
+        "Stance",
+        "Cycle the focused member's stance for the next run",
+        "cycle_stance",
+        False,
+    ),
+    (
+        "add_member",
+        "ctrl+n",
+        "Add member",
+        "Pick a model from the catalog to add to the panel",
+        "add_member",
+        True,
+    ),
+    (
+        "remove_member",
+        "delete,d",
+        "Remove",
+        "Remove the focused member from the panel",
+        "remove_member",
+        False,
+    ),
+    ("zoom", "z", "Zoom", "Show the focused pane alone (again to go back)", "zoom", False),
+    (
+        "toggle_mode",
+        "ctrl+o",
+        "Mode",
+        "Switch between deliberate and consult for the next run",
+        "toggle_mode",
+        True,
+    ),
+    ("save_panel", "ctrl+s", "Save panel", "Write the panel to the user config", "save_panel", True),
+    ("pick_theme", "ctrl+t", "Theme", "Choose a theme (saved to the user config)", "pick_theme", True),
+    ("help", "f1,question_mark", "Help", "List every key", "help", True),
+]
+
+
+class QuorumApp(App[None]):
+    """The dashboard. Build it with `QuorumApp(settings, session)`; tests inject providers and a clock."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "Quorum"
+    BINDINGS = [
+        Binding(
+            key,
+            action,
+            description,
+            id=binding_id,
+            tooltip=tooltip,
+            priority=anywhere,
+            show=action in ("rerun", "rerun_failed", "cancel", "add_member", "toggle_mode", "help"),
+        )
+        for action, key, description, tooltip, binding_id, anywhere in KEYS
+    ]
+
+    def __init__(
+        self,
+        settings: Settings,
+        session: Session,
+        *,
+        question: str = "",
+        start: bool = False,
+        providers: ProviderLookup | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        flush_interval: float | None = FLUSH_INTERVAL_S,
+        save_settings: bool = True,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.session = session
+        self.initial_question = question
+        self.start_at_once = start and bool(question.strip())
+        self._pool = ProviderPool(settings) if providers is None else None
+        self.providers: ProviderLookup = providers or self._pool  # type: ignore[assignment]
+        self.clock = clock
+        self.flush_interval = flush_interval
+        self.save_settings = save_settings
+        self.current_run: Run | None = None
+        self.prepared: PreparedRun | None = None
+        self.run_panes: list[ModelPane] = []
+        self._theme_ready = False
+
+    # -- layout ----------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield PromptBar(self.initial_question, id="prompt")
+        yield RoundTracker(id="tracker")
+        with Horizontal(id="main"):
+            yield Grid(*self._make_panes(), id="members")
+            yield SynthesisPane(id="synthesis")
+        yield Footer()
+
+    def _make_panes(self) -> list[ModelPane]:
+        return [ModelPane(member, clock=self.clock) for member in self.session.members()]
+
+    @property
+    def panes(self) -> list[ModelPane]:
+        return list(self.query_one("#members", Grid).query_children(ModelPane))
+
+    @property
+    def tracker(self) -> RoundTracker:
+        return self.query_one(RoundTracker)
+
+    @property
+    def synthesis(self) -> SynthesisPane:
+        return self.query_one(SynthesisPane)
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return dict(THEME_VARIABLE_DEFAULTS)
+
+    def on_mount(self) -> None:
+        self._load_themes()
+        if self.settings.ui.keymap:
+            self.set_keymap(self.settings.ui.keymap)
+        self.tracker.reset(self.session.mode, self.settings.run.max_rounds)
+        self.synthesis.reset(self.session.mode is Mode.CONSULT)
+        self._layout_panes()
+        for note in self.session.notes:
+            self.notify(note, title="Demo panel", markup=False)
+        if self.flush_interval:
+            self.set_interval(self.flush_interval, self.flush_now, name="flush")
+        self.query_one(PromptBar).focus()
+        if self.start_at_once:
+            self.call_after_refresh(self.submit, self.initial_question)
+
+    def _load_themes(self) -> None:
+        themes, errors = load_themes()
+        for theme in themes:
+            self.register_theme(theme)
+        wanted = self.settings.ui.theme
+        if wanted not in self.available_themes:
+            errors.append(f"unknown theme {wanted!r} in the config; using {DEFAULT_THEME}")
+            wanted = DEFAULT_THEME
+        self.theme = wanted
+        if errors:
+            self.notify("\n".join(errors), title="Theme problems", severity="error", markup=False, timeout=10)
+        self._theme_ready = True
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def _theme_changed(self, theme: Theme) -> None:
+        if self._theme_ready and self.save_settings and theme.name != self.settings.ui.theme:
+            self.settings.ui.theme = theme.name
+            self._save({"ui": {"theme": theme.name}}, quiet=True)
+
+    def on_resize(self) -> None:
+        self._layout_panes()
+
+    def _layout_panes(self) -> None:
+        count = max(1, len(self.panes))
+        width = self.size.width or 160
+        columns = 1 if count == 1 else 2 if count <= 4 else 3 if count <= 9 else 4
+        if width < 100:
+            columns = min(columns, 2)
+        if width < 60:
+            columns = 1
+        grid = self.query_one("#members", Grid)
+        grid.styles.grid_size_columns = 1 if grid.has_class("-zoomed") else columns
+        self.query_one("#main").set_class(width < 110, "-narrow")
+
+    # -- runs ------------------------------------------------------------------------------
+
+    @on(PromptBar.Submitted)
+    def _on_submit(self, event: PromptBar.Submitted) -> None:
+        self.submit(event.question)
+
+    def submit(self, question: str) -> None:
+        """Start a new run of the whole panel for `question`."""
+        if not question.strip():
+            self.notify("Type a question first.", severity="warning")
+            return
+        self._start(question.strip(), rerun_seats=None)
+
+    def _start(self, question: str, rerun_seats: set[int] | None) -> None:
+        try:
+            prepared = self.session.prepare(question)
+        except ValueError as err:
+            self.notify(str(err), severity="error", markup=False)
+            return
+        reuse = {} if rerun_seats is None else self.session.reuse_for(prepared, rerun_seats)
+        # The old run's results stay in the session; its in-flight calls are cancelled by the
+        # exclusive worker below, and its late events are ignored (they belong to another run).
+        if self.current_run is not None:
+            self.session.last_result = self.current_run.result
+        self.session.last = prepared
+        run = Run(
+            prepared.request,
+            self.providers,
+            lambda event: self._on_engine_event(run, event),
+            base_prompt=self.settings.prompts.base,
+            reuse=reuse,
+        )
+        self.current_run, self.prepared = run, prepared
+        panes = self.panes
+        self.run_panes = [panes[seat] for seat in prepared.seat_of_member]
+        for seat, pane in enumerate(panes):
+            pane.reset(self.session.member(seat))
+            if seat in prepared.skipped_seats:
+                pane.skip(prepared.skipped_seats[seat].reason)
+        self.tracker.reset(prepared.request.mode, prepared.request.max_rounds)
+        self.synthesis.reset(prepared.request.mode is Mode.CONSULT)
+        self.run_worker(self._execute(run), group="run", exclusive=True, exit_on_error=False, name="run")
+
+    async def _execute(self, run: Run) -> None:
+        try:
+            result = await run.execute()
+        except asyncio.CancelledError:
+            raise
+        if run is self.current_run:
+            self.session.last_result = result
+
+    @property
+    def running(self) -> bool:
+        return self.current_run is not None and self.current_run.phase not in ("done",)
+
+    def _rerun_seats(self, seats: set[int], what: str) -> None:
+        if self.prepared is None or self.current_run is None:
+            self.notify("Nothing has run yet: type a question and press Enter.", severity="warning")
+            return
+        if not seats:
+            self.notify(f"No {what} to rerun.", severity="information")
+            return
+        run = self.current_run
+        if self.running and run.phase == "positions":
+            indices = [i for i, seat in enumerate(self.prepared.seat_of_member) if seat in seats]
+            if indices and run.replace_members(indices):
+                return
+        self._start(self.prepared.request.question, rerun_seats=seats)
+
+    def _on_engine_event(self, run: Run, event: ev.Event) -> None:
+        if run is not self.current_run:
+            return
+        match event:
+            case ev.RunStarted():
+                self.tracker.start()
+            case ev.RoundStarted(number=number, max_rounds=max_rounds):
+                self.tracker.round_started(number, max_rounds)
+            case ev.CallStarted(call_id=call_id, member_index=None, alias=alias, phase=phase, round=number):
+                demo = any(s.alias == alias and s.demo for s in run.request.synthesizers)
+                self.synthesis.call_started(alias, phase, number, demo)
+            case ev.CallStarted(call_id=call_id, member_index=index, phase=phase, round=number):
+                if index is not None:
+                    self.run_panes[index].call_started(call_id, phase, number)
+            case ev.FirstToken(member_index=index, ttft_ms=ttft) if index is not None:
+                self.run_panes[index].first_token(ttft)
+            case ev.TextDelta(member_index=index, text=text):
+                self.run_panes[index].buffer(text)
+            case ev.SynthesisDelta(text=text):
+                self.synthesis.buffer(text)
+            case ev.CallFinished(result=result) if result.member_index is None:
+                if result.status is CallStatus.ERROR and result.error:
+                    self.synthesis.note(f"{result.alias} failed: {result.error}", "error")
+            case ev.CallFinished(result=result):
+                assert result.member_index is not None
+                self.run_panes[result.member_index].call_finished(result)
+            case ev.VoteCast(round=number, vote=vote):
+                self.run_panes[vote.member_index].vote_cast(number, vote.value)
+            case ev.RoundDecided(round=round_):
+                self.tracker.round_decided(round_)
+            case ev.Notice(message=message):
+                if message.startswith("Agreement: "):
+                    self.tracker.agreement = message.removeprefix("Agreement: ")
+                    self.tracker.refresh_view()
+                self.synthesis.note(message)
+            case ev.SynthesisFinished(outcome=outcome):
+                self.synthesis.finished(run.result.outcome if outcome else None, run.result.rounds_used)
+            case ev.RunFinished(result=result) | ev.RunFailed(result=result) | ev.RunCancelled(result=result):
+                self.flush_now()
+                self.synthesis.run_ended(result)
+                state = {RunStatus.SUCCESS: "done", RunStatus.CANCELLED: "cancelled"}.get(
+                    result.status, "failed"
+                )
+                self.tracker.finish(state, result.outcome)
+                self.session.last_result = result
+            case _:
+                pass
+
+    def flush_now(self) -> None:
+        """Write every pane's buffered text and move the running clocks (the 5 Hz tick)."""
+        for pane in self.run_panes:
+            pane.flush()
+            pane.tick()
+        self.synthesis.flush()
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def focused_seat(self) -> int | None:
+        widget = self.focused
+        while widget is not None and not isinstance(widget, ModelPane):
+            widget = widget.parent  # type: ignore[assignment]
+        if isinstance(widget, ModelPane):
+            panes = self.panes
+            return panes.index(widget) if widget in panes else None
+        return None
+
+    def _need_seat(self) -> int | None:
+        seat = self.focused_seat()
+        if seat is None:
+            self.notify("Focus a member's pane first (Tab moves between panes).", severity="warning")
+        return seat
+
+    def action_rerun(self) -> None:
+        question = self.query_one(PromptBar).text.strip() or (
+            self.prepared.request.question if self.prepared else ""
+        )
+        self.submit(question)
+
+    def action_rerun_failed(self) -> None:
+        failed = self.session.failed_seats()
+        if self.running and self.current_run is not None and self.prepared is not None:
+            positions = self.current_run.result.positions
+            failed = {
+                self.prepared.seat_of_member[i]
+                for i, p in enumerate(positions)
+                if p is not None and p.status.value in ("error", "cancelled")
+            }
+        self._rerun_seats(failed, "failed members")
+
+    def action_rerun_member(self) -> None:
+        seat = self._need_seat()
+        if seat is not None:
+            if self.prepared is not None and seat not in self.prepared.seat_of_member:
+                self.notify("That member was not in the last run; press Ctrl+R to run the panel.")
+                return
+            self._rerun_seats({seat}, "member")
+
+    def action_resynthesize(self) -> None:
+        if self.prepared is None:
+            self.notify("Nothing to re-synthesize yet.", severity="warning")
+            return
+        if self.running and self.current_run is not None and self.current_run.phase == "positions":
+            self.notify("The members are still answering; the synthesis follows them.", severity="warning")
+            return
+        self._start(self.prepared.request.question, rerun_seats=set())
+
+    def action_cancel(self) -> None:
+        if self.running and self.current_run is not None:
+            self.current_run.cancel()
+        else:
+            self.notify("No run in progress.", severity="information")
+
+    def action_cycle_stance(self) -> None:
+        seat = self._need_seat()
+        if seat is not None:
+            stance = self.session.cycle_stance(seat)
+            self.panes[seat].set_stance(stance)
+            self.notify(f"{self.session.seats[seat].model} will argue {stance.value} next run.", markup=False)
+
+    def action_add_member(self) -> None:
+        catalog = self.session.catalog
+        entries = []
+        for name, model in self.settings.models.items():
+            provider = catalog.provider(model)
+            entries.append(
+                CatalogEntry(
+                    name,
+                    model.provider,
+                    model.id,
+                    model.input_price,
+                    model.output_price,
+                    catalog.key_status(model),
+                    provider.api_key_env,
+                    provider.kind == "demo",
+                )
+            )
+        self.push_screen(MemberPicker(entries), callback=self._add_member)
+
+    def _add_member(self, alias: str | None) -> None:
+        if not alias:
+            return
+        seat = self.session.add(alias)
+        pane = ModelPane(self.session.member(seat), clock=self.clock)
+        self.query_one("#members", Grid).mount(pane)
+        self.call_after_refresh(self._layout_panes)
+        pane.focus()
+        self.notify(f"Added {alias}; it joins the next run.", markup=False)
+
+    def action_remove_member(self) -> None:
+        seat = self._need_seat()
+        if seat is None:
+            return
+        if len(self.session.seats) == 1:
+            self.notify("The panel needs at least one member.", severity="warning")
+            return
+        spec = self.session.remove(seat)
+        pane = self.panes[seat]
+        pane.remove()
+        self.call_after_refresh(self._layout_panes)
+        self.notify(f"Removed {spec.model} from the panel.", markup=False)
+
+    def action_zoom(self) -> None:
+        grid = self.query_one("#members", Grid)
+        main = self.query_one("#main")
+        if main.has_class("-zoomed"):
+            main.remove_class("-zoomed", "-zoom-member", "-zoom-synthesis")
+            grid.remove_class("-zoomed")
+            for widget in self.query(".-zoom"):
+                widget.remove_class("-zoom")
+        else:
+            target = self.focused
+            while target is not None and not isinstance(target, ModelPane | SynthesisPane):
+                target = target.parent  # type: ignore[assignment]
+            if target is None:
+                self.notify("Focus a pane to zoom it.", severity="warning")
+                return
+            target.add_class("-zoom")
+            main.add_class("-zoomed", "-zoom-member" if isinstance(target, ModelPane) else "-zoom-synthesis")
+            grid.add_class("-zoomed")
+        self._layout_panes()
+
+    def action_toggle_mode(self) -> None:
+        mode = self.session.toggle_mode()
+        if not self.running:
+            self.tracker.reset(mode, self.settings.run.max_rounds)
+        self.notify(f"Next run: {mode.value}.", markup=False)
+
+    def action_save_panel(self) -> None:
+        self._save({"panel": {"members": self.session.panel_for_config()}}, quiet=False)
+
+    def _save(self, changes: dict[str, dict[str, object]], *, quiet: bool) -> Path | None:
+        try:
+            path = update_user_config(changes)
+        except (UserConfigError, OSError) as err:
+            self.notify(str(err), title="Could not save", severity="error", markup=False)
+            return None
+        if not quiet:
+            self.notify(f"Saved to {path}", markup=False)
+        return path
+
+    def action_pick_theme(self) -> None:
+        self.search_themes()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.key_rows()))
+
+    def key_rows(self) -> list[tuple[str, str, str, str]]:
+        """(keys, description, tooltip, id) for every binding, with the user's keymap applied."""
+        keymap = self.settings.ui.keymap
+        rows = []
+        for _action, key, description, tooltip, binding_id, anywhere in KEYS:
+            keys = keymap.get(binding_id, key)
+            shown = ", ".join(self.get_key_display(Binding(k.strip(), "")) for k in keys.split(","))
+            rows.append((("● " if anywhere else "  ") + shown, description, tooltip, binding_id))
+        rows.append(("● ctrl+p", "Command palette", "Every action by name", "command_palette"))
+        rows.append(("● ctrl+q", "Quit", "", "quit"))
+        return rows
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for action, _key, description, tooltip, _id, _anywhere in KEYS:
+            yield SystemCommand(description, tooltip, getattr(self, f"action_{action}"))
+
+    async def on_unmount(self) -> None:
+        if self._pool is not None:
+            await self._pool.aclose()

@@ -1,0 +1,48 @@
+"""The help screen: every key the dashboard answers to, as currently mapped."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+
+class HelpScreen(ModalScreen[None]):
+    """Lists each binding's keys, what it does and its id (the name to remap it by in [ui.keymap])."""
+
+    BINDINGS = [
+        Binding(
+            "escape,q,f1,question_mark", "dismiss", "Close help", id="help.close", tooltip="Close this screen"
+        )
+    ]
+
+    def __init__(self, bindings: Iterable[tuple[str, str, str, str]]) -> None:
+        super().__init__()
+        self.rows = list(bindings)
+
+    def compose(self) -> ComposeResult:
+        table = Table(expand=True, show_edge=False, box=None, pad_edge=False)
+        table.add_column("keys", style="bold", no_wrap=True)
+        table.add_column("does")
+        table.add_column("id (for [ui.keymap])", style="dim", no_wrap=True)
+        for keys, description, tooltip, binding_id in self.rows:
+            table.add_row(keys, Text(f"{description}: {tooltip}" if tooltip else description), binding_id)
+        with VerticalScroll(id="help-body"):
+            yield Static(Text("Quorum keys", style="bold"), id="help-title")
+            yield Static(table)
+            yield Static(
+                Text(
+                    "Keys marked ● work from anywhere; the others act on the focused pane "
+                    "(Tab / Shift+Tab move between panes, Escape leaves the prompt). "
+                    "Every action is also in the command palette (Ctrl+P). Remap keys in the user "
+                    'config under [ui.keymap], e.g. rerun = "f5".',
+                    style="dim",
+                ),
+                id="help-footer",
+            )

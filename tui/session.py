@@ -1,0 +1,171 @@
+"""The dashboard's working state, without Textual: the panel being edited, and what a rerun may reuse.
+
+The panel is a list of seats (model alias, stance, optional custom stance prompt). A run is
+built from the seats as they are when it starts; a partial rerun carries over the successful
+positions of the seats it does not rerun, as long as those seats and the question are unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tui.engine.attachments import read_attachment
+from tui.engine.stance import apply_instance_limit
+from tui.engine.types import (
+    Attachment,
+    CallResult,
+    CallStatus,
+    Member,
+    Mode,
+    RunRequest,
+    RunResult,
+    SkippedMember,
+    Stance,
+)
+from tui.settings import Catalog, MemberSpec, Settings, choose_panel
+
+STANCE_CYCLE = [Stance.FOR, Stance.AGAINST, Stance.NEUTRAL]
+
+
+@dataclass
+class PreparedRun:
+    """A request ready to run, with which seat each of its members sits in."""
+
+    request: RunRequest
+    seat_of_member: list[int]
+    skipped_seats: dict[int, SkippedMember]
+    notes: list[str] = field(default_factory=list)
+
+
+class Session:
+    """The panel, the mode and the last run: everything the keys act on."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: Catalog | None = None,
+        seats: list[MemberSpec] | None = None,
+        synthesizer: str | None = None,
+        files: list[str] | None = None,
+        focus: list[str] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.catalog = catalog or Catalog(settings)
+        panel = choose_panel(self.catalog, seats or [], synthesizer)
+        self.notes = panel.notes
+        self.seats: list[MemberSpec] = [
+            MemberSpec(model=m.alias, stance=m.stance, stance_prompt=m.stance_prompt) for m in panel.members
+        ]
+        self.synthesizer = synthesizer
+        self.mode: Mode = settings.run.mode
+        self.attachments: list[Attachment] = [read_attachment(path) for path in files or []]
+        self.focus: list[str] = list(focus or [])
+        self.last: PreparedRun | None = None
+        self.last_result: RunResult | None = None
+
+    # -- editing the panel ------------------------------------------------------------------
+
+    def member(self, seat: int) -> Member:
+        return self.catalog.member(self.seats[seat])
+
+    def members(self) -> list[Member]:
+        return [self.catalog.member(spec) for spec in self.seats]
+
+    def cycle_stance(self, seat: int) -> Stance:
+        spec = self.seats[seat]
+        following = STANCE_CYCLE[(STANCE_CYCLE.index(spec.stance) + 1) % len(STANCE_CYCLE)]
+        self.seats[seat] = spec.model_copy(update={"stance": following})
+        return following
+
+    def add(self, alias: str, stance: Stance = Stance.NEUTRAL) -> int:
+        name, _ = self.catalog.resolve(alias)
+        self.seats.append(MemberSpec(model=name, stance=stance))
+        return len(self.seats) - 1
+
+    def remove(self, seat: int) -> MemberSpec:
+        return self.seats.pop(seat)
+
+    def toggle_mode(self) -> Mode:
+        self.mode = Mode.CONSULT if self.mode is Mode.DELIBERATE else Mode.DELIBERATE
+        return self.mode
+
+    def panel_for_config(self) -> list[str | dict[str, str]]:
+        """The seats as `[panel] members` entries for the user config."""
+        out: list[str | dict[str, str]] = []
+        for spec in self.seats:
+            if spec.stance_prompt:
+                out.append(
+                    {"model": spec.model, "stance": spec.stance.value, "stance_prompt": spec.stance_prompt}
+                )
+            else:
+                out.append(f"{spec.model}:{spec.stance.value}")
+        return out
+
+    # -- building runs -----------------------------------------------------------------------
+
+    def prepare(self, question: str) -> PreparedRun:
+        """The request for the seats as they are now (raises ValueError for an empty panel)."""
+        members = self.members()
+        kept, skipped = apply_instance_limit(members, self.settings.run.max_instances_per_combination)
+        if not kept:
+            raise ValueError("the panel is empty: add a member first")
+        kept_ids = {id(m) for m in kept}
+        seat_of_member = [seat for seat, m in enumerate(members) if id(m) in kept_ids]
+        skipped_seats: dict[int, SkippedMember] = {}
+        skipped_iter = iter(skipped)
+        for seat, m in enumerate(members):
+            if id(m) not in kept_ids:
+                skipped_seats[seat] = next(skipped_iter)
+        panel = choose_panel(self.catalog, self.seats, self.synthesizer)
+        run = self.settings.run
+        request = RunRequest(
+            question=question,
+            mode=self.mode,
+            members=kept,
+            skipped=skipped,
+            synthesizers=panel.synthesizers,
+            attachments=self.attachments,
+            focus=self.focus,
+            max_rounds=run.max_rounds,
+            majority_threshold=run.majority_threshold,
+            token_budget=run.token_budget,
+            seed=self.settings.demo.seed,
+        )
+        return PreparedRun(request, seat_of_member, skipped_seats)
+
+    def reuse_for(self, prepared: PreparedRun, rerun_seats: set[int]) -> dict[int, CallResult]:
+        """Positions of the last run that the new run may carry over: same question, same seat
+        (model, stance, prompt), a successful answer, and not among the seats being rerun."""
+        last, result = self.last, self.last_result
+        if last is None or result is None or last.request.question != prepared.request.question:
+            return {}
+        if (
+            last.request.attachments != prepared.request.attachments
+            or last.request.focus != prepared.request.focus
+        ):
+            return {}
+        earlier: dict[tuple[str, Stance, str | None], CallResult] = {}
+        for index, member in enumerate(last.request.members):
+            position = result.positions[index] if index < len(result.positions) else None
+            if position is not None and position.status is CallStatus.SUCCESS:
+                earlier.setdefault((member.alias, member.stance, member.stance_prompt), position)
+        reuse: dict[int, CallResult] = {}
+        for index, member in enumerate(prepared.request.members):
+            if prepared.seat_of_member[index] in rerun_seats:
+                continue
+            found = earlier.get((member.alias, member.stance, member.stance_prompt))
+            if found is not None:
+                reuse[index] = found
+        return reuse
+
+    def failed_seats(self) -> set[int]:
+        """Seats whose last position did not succeed (failed, cancelled, or never run)."""
+        last, result = self.last, self.last_result
+        if last is None or result is None:
+            return set()
+        failed: set[int] = set()
+        for index, seat in enumerate(last.seat_of_member):
+            position = result.positions[index] if index < len(result.positions) else None
+            if position is None or position.status is not CallStatus.SUCCESS:
+                failed.add(seat)
+        return failed

@@ -1,0 +1,266 @@
+"""One panel member's pane: who it is, what it is doing, what it costs, how it voted, what it said."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from enum import StrEnum
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from tui.engine.types import CallResult, CallStatus, Member, Phase, Stance, VoteValue
+from tui.formatting import cost, literal, seconds, tokens
+from tui.widgets.stream_view import StreamView
+
+
+class PaneStatus(StrEnum):
+    QUEUED = "queued"
+    WAITING = "waiting"
+    STREAMING = "streaming"
+    DONE = "done"
+    ERROR = "error"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+    CACHED = "cached"
+
+
+STATUS_MARKS = {
+    PaneStatus.QUEUED: "○",
+    PaneStatus.WAITING: "◌",
+    PaneStatus.STREAMING: "●",
+    PaneStatus.DONE: "✓",
+    PaneStatus.ERROR: "✗",
+    PaneStatus.CANCELLED: "■",
+    PaneStatus.SKIPPED: "–",
+    PaneStatus.CACHED: "↺",
+}
+VOTE_MARKS = {
+    VoteValue.ACCEPT: "✓ accept",
+    VoteValue.REJECT: "✗ reject",
+    VoteValue.INVALID: "? invalid",
+    VoteValue.NONE: "· none",
+}
+ACTIVE = (PaneStatus.WAITING, PaneStatus.STREAMING)
+
+
+class ModelPane(Vertical, can_focus=True):
+    """A member's live pane. The app feeds it engine events; text is buffered and flushed in batches."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "model-pane--alias",
+        "model-pane--muted",
+        "model-pane--stance-for",
+        "model-pane--stance-against",
+        "model-pane--stance-neutral",
+        "model-pane--demo",
+        "model-pane--status-active",
+        "model-pane--status-done",
+        "model-pane--status-error",
+        "model-pane--vote-accept",
+        "model-pane--vote-reject",
+        "model-pane--vote-invalid",
+    }
+
+    def __init__(
+        self, member: Member, *, clock: Callable[[], float] = time.monotonic, id: str | None = None
+    ) -> None:
+        super().__init__(id=id)
+        self.member = member
+        self.clock = clock
+        self.status = PaneStatus.QUEUED
+        self.phase: Phase | None = None
+        self.started_at: float | None = None
+        self.ttft_ms: int | None = None
+        self.latency_ms: int | None = None
+        self.position_ttft_ms: int | None = None
+        self.position_latency_ms: int | None = None
+        self.input_tokens = 0
+        self.output_tokens = 0
+        self.tokens_estimated = False
+        self.cost_usd = 0.0
+        self.votes: dict[int, VoteValue] = {}
+        self.note: str | None = None  # skip reason or error message
+        self._pending: list[str] = []
+        self._ready = False  # set once the children exist
+        self.call_id: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="pane-info", classes="pane-info")
+        yield StreamView(classes="pane-body")
+
+    def on_mount(self) -> None:
+        self._ready = True
+        self.refresh_info()
+
+    @property
+    def body(self) -> StreamView:
+        return self.query_one(StreamView)
+
+    # -- engine events, translated by the app -----------------------------------------------
+
+    def reset(self, member: Member | None = None) -> None:
+        """A new run: keep the seat, forget the last run's state."""
+        if member is not None:
+            self.member = member
+        self.status, self.phase, self.started_at = PaneStatus.QUEUED, None, None
+        self.ttft_ms = self.latency_ms = None
+        self.position_ttft_ms = self.position_latency_ms = None
+        self.input_tokens = self.output_tokens = 0
+        self.tokens_estimated = False
+        self.cost_usd = 0.0
+        self.votes.clear()
+        self.note = None
+        self._pending.clear()
+        self.call_id = None
+        if self._ready:
+            self.body.clear()
+            self.refresh_info()
+
+    def skip(self, reason: str) -> None:
+        self.reset()
+        self.status, self.note = PaneStatus.SKIPPED, reason
+        self.body.add_block(f"Skipped: {reason}", "note")
+        self.refresh_info()
+
+    def call_started(self, call_id: str, phase: Phase, round_number: int) -> None:
+        self.flush()
+        self.call_id, self.phase = call_id, phase
+        self.status, self.started_at = PaneStatus.WAITING, self.clock()
+        self.ttft_ms = self.latency_ms = None
+        self.note = None
+        if phase is Phase.POSITION:
+            self.body.clear()
+            self.input_tokens = self.output_tokens = 0
+            self.cost_usd = 0.0
+            self.votes.clear()
+        else:
+            self.body.add_block(f"── Round {round_number} review ──")
+        self.refresh_info()
+
+    def first_token(self, ttft_ms: int) -> None:
+        self.ttft_ms = ttft_ms
+        self.status = PaneStatus.STREAMING
+        self.refresh_info()
+
+    def buffer(self, text: str) -> None:
+        self._pending.append(text)
+
+    def flush(self) -> bool:
+        """Write buffered text to the body; True if there was any."""
+        if not self._pending:
+            return False
+        self.body.append("".join(self._pending))
+        self._pending.clear()
+        return True
+
+    def call_finished(self, result: CallResult) -> None:
+        self.flush()
+        if result.reused_from is not None:
+            self.body.set_text(result.content)
+            self.status = PaneStatus.CACHED
+        elif result.status is CallStatus.SUCCESS:
+            self.status = PaneStatus.DONE
+        elif result.status is CallStatus.CANCELLED:
+            self.status = PaneStatus.CANCELLED
+            self.body.add_block(f"Cancelled ({result.error or 'stopped'})", "note")
+        else:
+            self.status = PaneStatus.ERROR
+            self.note = result.error
+            self.body.add_block(result.error or "failed", "error")
+        if result.phase is Phase.POSITION:
+            # The header keeps the answer's own timing; reviews only add their tokens and cost.
+            self.position_ttft_ms, self.position_latency_ms = result.ttft_ms, result.latency_ms
+        self.ttft_ms, self.latency_ms = result.ttft_ms, result.latency_ms
+        self.input_tokens += result.input_tokens
+        self.output_tokens += result.output_tokens
+        self.tokens_estimated = self.tokens_estimated or result.tokens_estimated
+        self.cost_usd += result.cost_usd
+        self.refresh_info()
+
+    def vote_cast(self, round_number: int, value: VoteValue) -> None:
+        self.votes[round_number] = value
+        self.refresh_info()
+
+    def set_stance(self, stance: Stance) -> None:
+        self.member = self.member.model_copy(update={"stance": stance})
+        self.refresh_info()
+
+    # -- rendering -------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """The app's clock: refresh the elapsed time while a call is in flight."""
+        if self.status in ACTIVE:
+            self.refresh_info()
+
+    def elapsed_ms(self) -> int | None:
+        if self.started_at is None:
+            return None
+        if self.status in ACTIVE:
+            return round((self.clock() - self.started_at) * 1000)
+        return self.latency_ms
+
+    def info_text(self) -> Text:
+        style = self.get_component_rich_style
+        member = self.member
+        text = Text(no_wrap=True, overflow="ellipsis")
+        if member.demo:
+            text.append("simulated offline", style("model-pane--muted"))
+        else:
+            text.append(literal(member.provider), style("model-pane--alias"))
+            text.append(f" · {literal(member.model_id)}", style("model-pane--muted"))
+        text.append("  ")
+        text.append(f" {member.stance.value.upper()} ", style(f"model-pane--stance-{member.stance.value}"))
+        if member.demo:
+            text.append(" ")
+            text.append(" demo ", style("model-pane--demo"))
+        text.append("\n")
+        status_style = {
+            PaneStatus.WAITING: "model-pane--status-active",
+            PaneStatus.STREAMING: "model-pane--status-active",
+            PaneStatus.DONE: "model-pane--status-done",
+            PaneStatus.CACHED: "model-pane--status-done",
+            PaneStatus.ERROR: "model-pane--status-error",
+        }.get(self.status, "model-pane--muted")
+        label = self.status.value
+        if self.status in ACTIVE and self.phase is Phase.VOTE:
+            label += " (review)"
+        text.append(f"{STATUS_MARKS[self.status]} {label}", style(status_style))
+        in_review = (
+            self.phase is Phase.VOTE and self.status not in ACTIVE and self.position_latency_ms is not None
+        )
+        elapsed = self.position_latency_ms if in_review else self.elapsed_ms()
+        ttft = self.position_ttft_ms if in_review else self.ttft_ms
+        if elapsed is not None:
+            text.append(f" {seconds(elapsed)}")
+        if ttft is not None:
+            text.append(f" · first {seconds(ttft)}", style("model-pane--muted"))
+        if self.input_tokens or self.output_tokens:
+            text.append(
+                f" · {tokens(self.input_tokens, self.tokens_estimated)}/"
+                f"{tokens(self.output_tokens, self.tokens_estimated)} tok · {cost(self.cost_usd)}",
+                style("model-pane--muted"),
+            )
+        text.append("\n")
+        if self.votes:
+            text.append("votes ", style("model-pane--muted"))
+            for number, value in sorted(self.votes.items()):
+                text.append(f" R{number} ")
+                text.append(VOTE_MARKS[value], style(f"model-pane--vote-{_vote_class(value)}"))
+        elif self.status is PaneStatus.SKIPPED:
+            text.append("not on this run's panel", style("model-pane--muted"))
+        else:
+            text.append("no votes yet", style("model-pane--muted"))
+        return text
+
+    def refresh_info(self) -> None:
+        if self._ready:
+            self.query_one("#pane-info", Static).update(self.info_text())
+            self.border_title = f"{self.member.alias}"
+
+
+def _vote_class(value: VoteValue) -> str:
+    return {VoteValue.ACCEPT: "accept", VoteValue.REJECT: "reject"}.get(value, "invalid")

@@ -1,0 +1,114 @@
+"""The round tracker: each round's tally and outcome, the round count, and the run's mode."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.widgets import Static
+
+from tui.engine.types import Mode, Outcome, RoundResult
+from tui.formatting import OUTCOME_LABELS
+
+OUTCOME_CLASSES = {
+    Outcome.UNANIMOUS: "round-tracker--unanimous",
+    Outcome.MAJORITY: "round-tracker--majority",
+    Outcome.CURATOR_OVERRIDE: "round-tracker--curator",
+}
+
+
+class RoundTracker(Static):
+    """One line: `deliberate · Round 2/3 │ R1 1✓ 2✗ → next │ R2 …in progress │ R3 ·`."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "round-tracker--unanimous",
+        "round-tracker--majority",
+        "round-tracker--curator",
+        "round-tracker--progress",
+        "round-tracker--failed",
+        "round-tracker--muted",
+    }
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.mode = Mode.DELIBERATE
+        self.max_rounds = 3
+        self.rounds: dict[int, RoundResult] = {}
+        self.current = 0
+        self.outcome: Outcome | None = None
+        self.state = "idle"  # idle, running, done, failed, cancelled
+        self.agreement: str | None = None
+
+    def reset(self, mode: Mode, max_rounds: int) -> None:
+        self.mode, self.max_rounds = mode, max_rounds
+        self.rounds.clear()
+        self.current, self.outcome, self.state, self.agreement = 0, None, "idle", None
+        self.refresh_view()
+
+    def start(self) -> None:
+        self.state = "running"
+        self.refresh_view()
+
+    def round_started(self, number: int, max_rounds: int) -> None:
+        self.current, self.max_rounds = number, max_rounds
+        self.refresh_view()
+
+    def round_decided(self, round_: RoundResult) -> None:
+        self.rounds[round_.number] = round_
+        if round_.outcome is not None:
+            self.outcome = round_.outcome
+        self.refresh_view()
+
+    def finish(self, state: str, outcome: Outcome | None = None) -> None:
+        self.state = state
+        self.outcome = outcome or self.outcome
+        self.refresh_view()
+
+    def render_text(self) -> Text:
+        style = self.get_component_rich_style
+        text = Text(no_wrap=True, overflow="ellipsis")
+        if self.mode is Mode.CONSULT:
+            text.append("consult", style("round-tracker--muted"))
+            text.append(" · one pass, one synthesis")
+            if self.agreement:
+                text.append(f" · {self.agreement}")
+            if self.state not in ("idle", "running"):
+                text.append(f" · {self.state}", style(_state_class(self.state)))
+            return text
+        text.append("deliberate", style("round-tracker--muted"))
+        shown = self.current if self.current else 0
+        text.append(f" · Round {shown}/{self.max_rounds}")
+        for number in range(1, self.max_rounds + 1):
+            text.append("  │  ", style("round-tracker--muted"))
+            text.append(f"R{number} ")
+            round_ = self.rounds.get(number)
+            if round_ is not None and round_.votes:
+                tally = round_.tally
+                text.append(f"{tally.accept}✓ {tally.reject}✗")
+                if tally.invalid:
+                    text.append(f" {tally.invalid}?")
+                if tally.none:
+                    text.append(f" {tally.none}·")
+                text.append(" ")
+            if round_ is not None and round_.outcome is not None:
+                text.append(f"{OUTCOME_LABELS[round_.outcome]}", style(OUTCOME_CLASSES[round_.outcome]))
+            elif round_ is not None and round_.status == "continue":
+                text.append("→ next", style("round-tracker--muted"))
+            elif round_ is not None and round_.status == "failed":
+                text.append("failed", style("round-tracker--failed"))
+            elif number == self.current and self.state == "running":
+                text.append("in progress", style("round-tracker--progress"))
+            elif number == self.current and self.state == "cancelled":
+                text.append("cancelled", style("round-tracker--failed"))
+            else:
+                text.append("·", style("round-tracker--muted"))
+        if self.state in ("failed", "cancelled"):
+            text.append(f"  │  run {self.state}", style("round-tracker--failed"))
+        return text
+
+    def refresh_view(self) -> None:
+        self.update(self.render_text())
+
+
+def _state_class(state: str) -> str:
+    return "round-tracker--failed" if state in ("failed", "cancelled") else "round-tracker--unanimous"

@@ -1,0 +1,156 @@
+"""A word-wrapped text view built for streaming: appends re-wrap only the paragraph that changed.
+
+Model text arrives a few words at a time. Re-rendering a whole `Static` per flush costs a full
+re-wrap of everything said so far; this Line-API view keeps the wrapped lines of finished
+paragraphs and re-wraps only the open one, so a flush costs about as much as the text it adds.
+Text is always literal: control characters are shown as `\\xNN` and nothing is parsed as markup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from tui.formatting import literal
+
+TAB = "    "
+
+
+@dataclass
+class _Paragraph:
+    text: str
+    style: str  # "" for body text, else a component class name
+    closed: bool
+
+
+class StreamView(ScrollView, can_focus=False):
+    """Literal text, appended in pieces, wrapped to the widget's width, following the bottom."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "stream-view--heading",
+        "stream-view--note",
+        "stream-view--error",
+    }
+
+    DEFAULT_CSS = """
+    StreamView {
+        height: 1fr;
+        scrollbar-size-vertical: 1;
+        overflow-x: hidden;
+    }
+    StreamView > .stream-view--heading { text-style: bold; color: $text-muted; }
+    StreamView > .stream-view--note { color: $text-muted; text-style: italic; }
+    StreamView > .stream-view--error { color: $error; text-style: bold; }
+    """
+
+    def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._paragraphs: list[_Paragraph] = []
+        self._lines: list[Strip] = []
+        self._starts: list[int] = []  # first line index of each paragraph
+        self._wrap_width = 0
+
+    # -- content ---------------------------------------------------------------------------
+
+    @property
+    def text(self) -> str:
+        """Everything shown, headings included, as plain text."""
+        return "\n".join(p.text for p in self._paragraphs)
+
+    def clear(self) -> None:
+        self._paragraphs.clear()
+        self._lines.clear()
+        self._starts.clear()
+        self._update_size()
+        self.scroll_to(0, 0, animate=False)
+        self.refresh()
+
+    def append(self, text: str) -> None:
+        """Add streamed text to the open paragraph (newlines start new ones)."""
+        if not text:
+            return
+        pieces = literal(text).replace("\t", TAB).split("\n")
+        dirty = len(self._paragraphs)
+        last = self._paragraphs[-1] if self._paragraphs else None
+        if last is not None and not last.closed and not last.style:
+            last.text += pieces[0]
+            dirty -= 1
+        else:
+            self._paragraphs.append(_Paragraph(pieces[0], "", False))
+        for piece in pieces[1:]:
+            self._paragraphs[-1].closed = True
+            self._paragraphs.append(_Paragraph(piece, "", False))
+        self._rewrap_from(dirty)
+
+    def add_block(self, text: str, style: str = "heading") -> None:
+        """A line of its own (a heading, a note, an error) between streamed sections."""
+        if self._paragraphs:
+            self._paragraphs[-1].closed = True
+        dirty = len(self._paragraphs)
+        for piece in literal(text).split("\n"):
+            self._paragraphs.append(_Paragraph(piece, f"stream-view--{style}", True))
+        self._rewrap_from(dirty)
+
+    def set_text(self, text: str) -> None:
+        self.clear()
+        self.append(text)
+
+    # -- wrapping --------------------------------------------------------------------------
+
+    def _rewrap_from(self, first: int) -> None:
+        follow = self._near_bottom()
+        width = self._content_width()
+        if width != self._wrap_width:
+            self._wrap_width, first = width, 0
+        cut = self._starts[first] if first < len(self._starts) else len(self._lines)
+        del self._lines[cut:]
+        del self._starts[first:]
+        for paragraph in self._paragraphs[first:]:
+            self._starts.append(len(self._lines))
+            self._lines.extend(self._wrap(paragraph, width))
+        self._update_size()
+        self.refresh()
+        if follow:
+            self.scroll_end(animate=False, immediate=False, x_axis=False)
+
+    def _wrap(self, paragraph: _Paragraph, width: int) -> list[Strip]:
+        if not paragraph.text:
+            return [Strip.blank(0)]
+        style: Style | None = self.get_component_rich_style(paragraph.style) if paragraph.style else None
+        text = Text(paragraph.text, style=style or "", end="")
+        console = self.app.console
+        lines = text.wrap(console, max(width, 1), overflow="fold")
+        return [Strip(list(line.render(console)), line.cell_len) for line in lines]
+
+    def _content_width(self) -> int:
+        # Leave the scrollbar's column free so wrapping does not change when it appears.
+        return max(1, self.scrollable_content_region.width or self.size.width or 40)
+
+    def _update_size(self) -> None:
+        self.virtual_size = Size(self._wrap_width, len(self._lines))
+
+    def _near_bottom(self) -> bool:
+        # Follow the stream only when the reader has not scrolled up to read (oterm's rule).
+        return self.scroll_y >= self.max_scroll_y - 2
+
+    def on_resize(self) -> None:
+        if self._content_width() != self._wrap_width and self._paragraphs:
+            self._rewrap_from(0)
+
+    # -- Line API --------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        index = scroll_y + y
+        width = self.size.width
+        base = self.rich_style
+        if index >= len(self._lines):
+            return Strip.blank(width, base)
+        strip = self._lines[index].apply_style(base)
+        return strip.crop_extend(scroll_x, scroll_x + width, base)

@@ -1,0 +1,128 @@
+"""The synthesis pane: drafts streaming in, the final decision with its outcome, the completion line."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from tui.engine.types import Outcome, Phase, RunResult, RunStatus
+from tui.formatting import OUTCOME_LABELS, completion_line, literal
+from tui.widgets.round_tracker import OUTCOME_CLASSES
+from tui.widgets.stream_view import StreamView
+
+
+class SynthesisPane(Vertical, can_focus=True):
+    """What the synthesizer (and curator) writes, with the run's outcome and totals."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "synthesis-pane--muted",
+        "round-tracker--unanimous",
+        "round-tracker--majority",
+        "round-tracker--curator",
+        "synthesis-pane--failed",
+    }
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.by: str | None = None
+        self.outcome: Outcome | None = None
+        self.completion: str | None = None
+        self.failed: str | None = None
+        self.consult = False
+        self._pending: list[str] = []
+        self._ready = False  # set once the children exist
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="synthesis-info", classes="pane-info")
+        yield StreamView(classes="pane-body")
+
+    def on_mount(self) -> None:
+        self._ready = True
+        self.border_title = "Synthesis"
+        self.refresh_info()
+
+    @property
+    def body(self) -> StreamView:
+        return self.query_one(StreamView)
+
+    def reset(self, consult: bool) -> None:
+        self.by = self.outcome = self.completion = self.failed = None
+        self.consult = consult
+        self._pending.clear()
+        self.body.clear()
+        self.refresh_info()
+
+    def call_started(self, alias: str, phase: Phase, round_number: int, demo: bool) -> None:
+        self.flush()
+        self.by = alias + (" (demo)" if demo else "")
+        if phase is Phase.CURATOR:
+            heading = f"── Curator decision by {self.by} ──"
+        elif self.consult:
+            heading = f"── Synthesis by {self.by} ──"
+        else:
+            heading = (
+                f"── Round {round_number} {'draft' if round_number == 1 else 'revision'} by {self.by} ──"
+            )
+        self.body.add_block(heading)
+        self.refresh_info()
+
+    def buffer(self, text: str) -> None:
+        self._pending.append(text)
+
+    def flush(self) -> bool:
+        if not self._pending:
+            return False
+        self.body.append("".join(self._pending))
+        self._pending.clear()
+        return True
+
+    def note(self, message: str, style: str = "note") -> None:
+        self.flush()
+        self.body.add_block(message, style)
+
+    def finished(self, outcome: Outcome | None, rounds_used: int = 0) -> None:
+        self.flush()
+        self.outcome = outcome
+        if outcome is Outcome.CURATOR_OVERRIDE:
+            self.body.add_block(
+                f"Decision: the curator's, after {rounds_used} round(s) without a majority", "note"
+            )
+        elif outcome is not None:
+            self.body.add_block(
+                f"Decision: {OUTCOME_LABELS[outcome]}, the round {rounds_used} draft above", "note"
+            )
+        self.refresh_info()
+
+    def run_ended(self, result: RunResult) -> None:
+        self.flush()
+        label = {RunStatus.SUCCESS: "Complete", RunStatus.CANCELLED: "Cancelled", RunStatus.ERROR: "Failed"}
+        self.completion = completion_line(result.totals, label.get(result.status, "Stopped"))
+        if result.status is RunStatus.ERROR:
+            self.failed = "; ".join(result.errors)
+            self.body.add_block(self.failed, "error")
+        self.body.add_block(self.completion, "heading")
+        self.refresh_info()
+
+    def info_text(self) -> Text:
+        style = self.get_component_rich_style
+        text = Text(no_wrap=True, overflow="ellipsis")
+        if self.outcome is not None:
+            text.append(f" {OUTCOME_LABELS[self.outcome].upper()} ", style(OUTCOME_CLASSES[self.outcome]))
+            text.append(" ")
+        elif self.failed:
+            text.append(" FAILED ", style("synthesis-pane--failed"))
+            text.append(" ")
+        text.append(
+            f"by {literal(self.by)}" if self.by else "waiting for the panel", style("synthesis-pane--muted")
+        )
+        text.append("\n")
+        text.append(self.completion or "", style("synthesis-pane--muted"))
+        return text
+
+    def refresh_info(self) -> None:
+        if self._ready:
+            self.query_one("#synthesis-info", Static).update(self.info_text())
