@@ -511,8 +511,11 @@ class QuorumApp(App[None]):
             keys = keymap.get(binding_id, key)
             shown = ", ".join(self.get_key_display(Binding(k.strip(), "")) for k in keys.split(","))
             rows.append((("● " if anywhere else "  ") + shown, description, tooltip, binding_id))
-        rows.append(("● ctrl+p", "Command palette", "Every action by name", "command_palette"))
-        rows.append(("● ctrl+q", "Quit", "", "quit"))
+        for key, description, tooltip, binding_id in (
+            ("ctrl+p", "Command palette", "Every action by name", "command_palette"),
+            ("ctrl+q", "Quit", "", "quit"),
+        ):
+            rows.append((f"● {self.get_key_display(Binding(key, ''))}", description, tooltip, binding_id))
         return rows
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:

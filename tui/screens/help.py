@@ -30,9 +30,11 @@ class HelpScreen(ModalScreen[None]):
         table = Table(expand=True, show_edge=False, box=None, pad_edge=False)
         table.add_column("keys", style="bold", no_wrap=True)
         table.add_column("does")
-        table.add_column("id (for [ui.keymap])", style="dim", no_wrap=True)
+        table.add_column(Text("id, for [ui.keymap]"), style="dim", no_wrap=True)
         for keys, description, tooltip, binding_id in self.rows:
-            table.add_row(keys, Text(f"{description}: {tooltip}" if tooltip else description), binding_id)
+            table.add_row(
+                Text(keys), Text(f"{description}: {tooltip}" if tooltip else description), Text(binding_id)
+            )
         with VerticalScroll(id="help-body"):
             yield Static(Text("Quorum keys", style="bold"), id="help-title")
             yield Static(table)

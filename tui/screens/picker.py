@@ -59,7 +59,7 @@ class MemberPicker(ModalScreen[str | None]):
     def _label(self, entry: CatalogEntry, highlighted: Text) -> Text:
         label = Text.assemble(highlighted, " " * max(1, 18 - len(entry.alias)))
         label.append(f"{entry.provider:<11}", style="dim")
-        label.append(f"${entry.input_price:.2f}/${entry.output_price:.2f} per M  ", style="dim")
+        label.append(f"{f'${entry.input_price:.2f}/${entry.output_price:.2f}':<14} per M  ", style="dim")
         if entry.demo:
             label.append("demo, offline", style="magenta")
         elif entry.key == "set":
