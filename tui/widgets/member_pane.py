@@ -83,6 +83,7 @@ class ModelPane(Vertical, can_focus=True):
         self.tokens_estimated = False
         self.cost_usd = 0.0
         self.votes: dict[int, VoteValue] = {}
+        self.answer_cached = False
         self.note: str | None = None  # skip reason or error message
         self._pending: list[str] = []
         self._ready = False  # set once the children exist
@@ -113,6 +114,7 @@ class ModelPane(Vertical, can_focus=True):
         self.tokens_estimated = False
         self.cost_usd = 0.0
         self.votes.clear()
+        self.answer_cached = False
         self.note = None
         self._pending.clear()
         self.call_id = None
@@ -133,6 +135,7 @@ class ModelPane(Vertical, can_focus=True):
         self.ttft_ms = self.latency_ms = None
         self.note = None
         if phase is Phase.POSITION:
+            self.answer_cached = False
             self.body.clear()
             self.input_tokens = self.output_tokens = 0
             self.cost_usd = 0.0
@@ -161,9 +164,11 @@ class ModelPane(Vertical, can_focus=True):
         self.flush()
         if result.reused_from is not None:
             self.body.set_text(result.content)
+            self.answer_cached = True
             self.status = PaneStatus.CACHED
         elif result.status is CallStatus.SUCCESS:
-            self.status = PaneStatus.DONE
+            # A member whose answer was carried over stays marked cached through its reviews.
+            self.status = PaneStatus.CACHED if self.answer_cached else PaneStatus.DONE
         elif result.status is CallStatus.CANCELLED:
             self.status = PaneStatus.CANCELLED
             self.body.add_block(f"Cancelled ({result.error or 'stopped'})", "note")

@@ -1,0 +1,76 @@
+"""Building the dashboard for tests: the real app, a scripted provider, a frozen clock, no timers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.fakes import FakeProvider, Script
+from tui.app import QuorumApp
+from tui.engine.types import Member
+from tui.session import Session
+from tui.settings import MemberSpec, Settings, load_settings, parse_member
+
+CALM_POSITION = (
+    "Verdict: Yes, with a staged rollout.\nLean: favourable\n"
+    "Analysis: The plan removes a class of bugs and can be reverted behind a flag.\n"
+    "Confidence: 7/10\nKey takeaways:\n- Stage it.\n- Measure tail latency first."
+)
+
+
+def fake_settings(models: list[str], **overrides: Any) -> Settings:
+    """Settings whose catalog has a `fake` provider with the given model aliases (ids = aliases)."""
+    table: dict[str, Any] = {
+        # An OpenAI-compatible provider that needs no key; tests hand the app a scripted lookup, so
+        # nothing is ever sent to its (unreachable) address.
+        "providers": {"fake": {"kind": "openai", "base_url": "http://127.0.0.1:9/v1"}},
+        "models": {
+            alias: {
+                "provider": "fake",
+                "id": alias,
+                "context_window": 100000,
+                "max_output": 1000,
+                "input_price": 1.0,
+                "output_price": 2.0,
+            }
+            for alias in models
+        },
+    }
+    for key, value in overrides.items():
+        table.setdefault(key, {}).update(value)
+    return load_settings(overrides=table)
+
+
+class FakeLookup:
+    """Routes every member to one FakeProvider, keyed by model id."""
+
+    def __init__(self, provider: FakeProvider) -> None:
+        self.provider = provider
+
+    def __call__(self, member: Member) -> FakeProvider:
+        return self.provider
+
+
+def make_app(
+    panel: list[str],
+    scripts: dict[str, Script] | None = None,
+    *,
+    synthesizer: str = "synth",
+    question: str = "",
+    **settings_overrides: Any,
+) -> tuple[QuorumApp, FakeProvider]:
+    aliases = sorted({parse_member(spec).model for spec in panel} | {synthesizer})
+    settings = fake_settings(aliases, **settings_overrides)
+    default = {alias: Script(position=CALM_POSITION) for alias in aliases}
+    provider = FakeProvider({**default, **(scripts or {})})
+    seats: list[MemberSpec] = [parse_member(spec) for spec in panel]
+    session = Session(settings, seats=seats, synthesizer=synthesizer)
+    app = QuorumApp(
+        settings,
+        session,
+        question=question,
+        providers=FakeLookup(provider),
+        clock=lambda: 1000.0,
+        flush_interval=None,
+        save_settings=False,
+    )
+    return app, provider

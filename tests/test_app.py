@@ -1,0 +1,246 @@
+"""The dashboard driven by keys (Textual's Pilot): every action's effect on runs, calls and widgets."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from tests.conftest import write
+from tests.dashboard import make_app
+from tests.fakes import Script, rate_limited
+from tui import paths
+from tui.app import QuorumApp
+from tui.engine.types import Mode, Outcome, RunStatus
+from tui.widgets.member_pane import ModelPane, PaneStatus
+from tui.widgets.prompt_bar import PromptBar
+
+
+async def settle(app: QuorumApp, pilot) -> None:
+    """Wait until the run worker is done, then flush text as the 5 Hz clock would."""
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    app.flush_now()
+    await pilot.pause()
+
+
+async def wait_for(pilot, condition, timeout: float = 5.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "condition not reached"
+        await pilot.pause(0.01)
+
+
+def positions_sent(provider) -> list[str]:
+    return [r.model_id for r in provider.requests if r.purpose == "position"]
+
+
+async def test_submit_runs_the_panel_to_a_decision() -> None:
+    app, provider = make_app(["alpha:for", "beta:against"])
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.click(PromptBar)
+        await pilot.press(*"Adopt X?", "enter")
+        await settle(app, pilot)
+        assert app.session.last_result is not None
+        assert app.session.last_result.outcome is Outcome.UNANIMOUS
+        panes = app.panes
+        assert [p.status for p in panes] == [PaneStatus.DONE, PaneStatus.DONE]
+        assert "staged rollout" in panes[0].body.text
+        assert panes[0].votes == {1: panes[0].votes[1]} and panes[0].votes[1].value == "accept"
+        assert app.tracker.outcome is Outcome.UNANIMOUS
+        assert app.synthesis.completion and app.synthesis.completion.startswith("Complete ·")
+        assert positions_sent(provider) == ["alpha", "beta"]
+
+
+async def test_multiline_prompt_keeps_its_new_lines() -> None:
+    app, provider = make_app(["alpha"])
+    async with app.run_test() as pilot:
+        await pilot.click(PromptBar)
+        await pilot.press(*"line one", "ctrl+j", *"line two", "enter")
+        await settle(app, pilot)
+        sent = provider.requests[0].messages[0].content
+        assert "line one\nline two" in sent
+
+
+async def test_rerun_failed_sends_only_the_failed_member() -> None:
+    app, provider = make_app(["alpha", "beta"], {"beta": Script(fail=rate_limited())})
+    async with app.run_test() as pilot:
+        app.submit("Q?")
+        await settle(app, pilot)
+        beta = app.panes[1]
+        assert beta.status is PaneStatus.ERROR and "rate limited" in (beta.note or "")
+        assert "rate limited" in beta.body.text
+        provider.scripts["beta"] = Script(position="BETA WORKS")
+        provider.requests.clear()
+        await pilot.press("ctrl+f")
+        await settle(app, pilot)
+        assert positions_sent(provider) == ["beta"]
+        assert app.panes[0].status is PaneStatus.CACHED  # alpha's answer carried over
+        assert app.panes[1].status is PaneStatus.DONE and "BETA WORKS" in app.panes[1].body.text
+        assert app.session.last_result is not None and app.session.last_result.status is RunStatus.SUCCESS
+
+
+async def test_rerun_member_in_flight_replaces_only_that_call() -> None:
+    app, provider = make_app(["alpha", "beta"], {"alpha": Script(delay_s=0.4), "beta": Script(hang=True)})
+    async with app.run_test() as pilot:
+        app.submit("Q?")
+        await wait_for(pilot, lambda: app.panes[1].status is PaneStatus.STREAMING)
+        provider.scripts["beta"] = Script(position="BETA AGAIN")
+        app.panes[1].focus()
+        await pilot.press("r")
+        await settle(app, pilot)
+        assert provider.cancelled == ["beta:position"]  # alpha's call was never touched
+        assert positions_sent(provider) == ["alpha", "beta", "beta"]
+        assert "BETA AGAIN" in app.panes[1].body.text
+        assert app.panes[0].status is PaneStatus.DONE
+
+
+async def test_rerun_whole_run_in_flight_cancels_its_calls() -> None:
+    app, provider = make_app(["alpha", "beta"], {"alpha": Script(hang=True), "beta": Script(hang=True)})
+    async with app.run_test() as pilot:
+        app.submit("Q?")
+        await wait_for(pilot, lambda: len(provider.requests) == 2)
+        provider.scripts["alpha"] = Script()
+        provider.scripts["beta"] = Script()
+        await pilot.press("ctrl+r")
+        await settle(app, pilot)
+        assert sorted(provider.cancelled) == ["alpha:position", "beta:position"]
+        assert app.session.last_result is not None and app.session.last_result.status is RunStatus.SUCCESS
+
+
+async def test_resynthesize_keeps_every_answer() -> None:
+    app, provider = make_app(["alpha", "beta"])
+    async with app.run_test() as pilot:
+        app.submit("Q?")
+        await settle(app, pilot)
+        provider.requests.clear()
+        app.panes[0].focus()
+        await pilot.press("s")
+        await settle(app, pilot)
+        assert positions_sent(provider) == []
+        assert {r.purpose for r in provider.requests} == {"draft", "vote"}
+        assert all(p.status is PaneStatus.CACHED for p in app.panes)
+
+
+async def test_cancel_keeps_what_arrived() -> None:
+    app, _ = make_app(["alpha", "beta"], {"beta": Script(hang=True)})
+    async with app.run_test() as pilot:
+        app.submit("Q?")
+        await wait_for(pilot, lambda: app.panes[0].status is PaneStatus.DONE)
+        await pilot.press("ctrl+g")
+        await settle(app, pilot)
+        result = app.session.last_result
+        assert result is not None and result.status is RunStatus.CANCELLED
+        assert app.panes[0].status is PaneStatus.DONE and "staged rollout" in app.panes[0].body.text
+        assert app.panes[1].status is PaneStatus.CANCELLED and "partial" in app.panes[1].body.text
+        assert app.tracker.state == "cancelled"
+        assert app.synthesis.completion and app.synthesis.completion.startswith("Cancelled")
+
+
+async def test_stance_cycling_changes_the_next_runs_prompt() -> None:
+    app, provider = make_app(["alpha:neutral"])
+    async with app.run_test() as pilot:
+        app.panes[0].focus()
+        await pilot.press("t")
+        assert app.session.seats[0].stance.value == "for"
+        assert app.panes[0].member.stance.value == "for"
+        await pilot.press("t")
+        app.submit("Q?")
+        await settle(app, pilot)
+        system = next(r.system for r in provider.requests if r.purpose == "position")
+        assert "critic" in system  # neutral -> for -> against
+
+
+async def test_zoom_and_mode_switch() -> None:
+    app, provider = make_app(["alpha", "beta"])
+    async with app.run_test() as pilot:
+        app.panes[1].focus()
+        await pilot.press("z")
+        assert app.panes[1].has_class("-zoom") and app.query_one("#main").has_class("-zoomed")
+        assert not app.panes[0].display or app.panes[0].region.height == 0
+        await pilot.press("z")
+        assert not app.query_one("#main").has_class("-zoomed")
+        await pilot.press("ctrl+o")
+        assert app.session.mode is Mode.CONSULT
+        app.submit("Q?")
+        await settle(app, pilot)
+        assert "vote" not in {r.purpose for r in provider.requests}
+        assert app.session.last_result is not None and app.session.last_result.mode is Mode.CONSULT
+
+
+async def test_picker_adds_and_delete_removes_a_member() -> None:
+    app, provider = make_app(["alpha", "beta"], synthesizer="gamma")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        await pilot.press(*"gam", "enter")
+        await pilot.pause()
+        assert [s.model for s in app.session.seats] == ["alpha", "beta", "gamma"]
+        assert len(app.panes) == 3
+        app.panes[0].focus()
+        await pilot.press("delete")
+        await pilot.pause()
+        assert [s.model for s in app.session.seats] == ["beta", "gamma"]
+        assert [p.member.alias for p in app.panes] == ["beta", "gamma"]
+        app.submit("Q?")
+        await settle(app, pilot)
+        assert positions_sent(provider) == ["beta", "gamma"]
+
+
+async def test_bad_theme_file_falls_back_with_one_notification(isolated_home: Path) -> None:
+    write(paths.user_config_dir() / "themes" / "broken.toml", 'name = "broken"\nprimary = "not-a-colour"\n')
+    app, _ = make_app(["alpha"], ui={"theme": "broken"})
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert app.theme == "quorum-dark"
+        notes = [n for n in app._notifications if n.title == "Theme problems"]
+        assert len(notes) == 1
+        assert "broken.toml" in notes[0].message and "not-a-colour" in notes[0].message
+
+
+async def test_keymap_from_config_remaps_by_id() -> None:
+    app, provider = make_app(["alpha"], ui={"keymap": {"rerun": "f5"}})
+    async with app.run_test() as pilot:
+        app.query_one(PromptBar).text = "Q?"
+        await pilot.press("f5")
+        await settle(app, pilot)
+        assert positions_sent(provider) == ["alpha"]
+        assert any(row[3] == "rerun" and "F5" in row[0].upper() for row in app.key_rows())
+
+
+async def test_help_and_command_palette_list_the_actions() -> None:
+    app, _ = make_app(["alpha"])
+    async with app.run_test() as pilot:
+        await pilot.press("f1")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "HelpScreen"
+        await pilot.press("escape")
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        for title in ("Rerun", "Rerun failed", "Rerun member", "Re-synthesize", "Cancel", "Stance", "Zoom"):
+            assert title in titles
+
+
+async def test_hostile_output_is_shown_literally() -> None:
+    hostile = "[@click=app.quit]quit[/] [bold]x[/bold] \x1b[2J\x1b]0;pwned\x07 [link=http://evil]y[/link]"
+    app, _ = make_app(["alpha"], {"alpha": Script(position=hostile)})
+    async with app.run_test() as pilot:
+        app.submit("Q?")
+        await settle(app, pilot)
+        text = app.panes[0].body.text
+        assert "[@click=app.quit]quit[/]" in text and "[link=http://evil]" in text
+        assert "\x1b" not in text and "\\x1b[2J" in text
+        await pilot.click(ModelPane)  # clicking the text must not run the embedded action
+        await pilot.pause()
+        assert app.is_running
+
+
+async def test_tiny_terminal_and_resize_mid_run() -> None:
+    app, _ = make_app(["alpha", "beta", "gamma"], {"gamma": Script(delay_s=0.3)})
+    async with app.run_test(size=(40, 12)) as pilot:
+        app.submit("Q?")
+        await pilot.pause(0.05)
+        await pilot.resize_terminal(160, 50)
+        await pilot.pause(0.05)
+        await pilot.resize_terminal(40, 12)
+        await settle(app, pilot)
+        assert app.session.last_result is not None and app.session.last_result.status is RunStatus.SUCCESS
