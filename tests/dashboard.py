@@ -72,5 +72,6 @@ def make_app(
         clock=lambda: 1000.0,
         flush_interval=None,
         save_settings=False,
+        cursor_blink=False,
     )
     return app, provider

@@ -105,13 +105,13 @@ def test_run_fails_with_exit_1_when_every_member_fails(
         (["run", "q", "--mode", "debate"], "invalid choice"),
         (["run", "q", "--file", "/nonexistent/spec.md"], "cannot attach /nonexistent/spec.md: no such file"),
         (["run", "   "], "the question is empty"),
-        (["frobnicate"], "invalid choice"),
+        (["run"], "the following arguments are required: question"),
     ],
 )
 def test_usage_errors_exit_2(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     with (
         pytest.raises(SystemExit)
-        if argv[-1] in ("debate", "frobnicate") or "sideways" in argv[-1]
+        if argv[-1] in ("debate", "run") or "sideways" in argv[-1]
         else _no_raise()
     ):
         code = main(argv)
@@ -245,3 +245,20 @@ def test_ctrl_c_keeps_and_prints_what_had_arrived(tmp_path: Path) -> None:
     assert bolt["status"] == "success" and bolt["content"]
     assert cirrus is None or cirrus["status"] in ("cancelled", "success")
     assert "Interrupted" in err
+
+
+def test_dashboard_needs_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    """Without a terminal (a pipe, CI) `quorum` says to use `quorum run` instead of drawing."""
+    assert main(["Should we?"]) == 2
+    assert "quorum run" in capsys.readouterr().err
+
+
+def test_dashboard_argument_routing() -> None:
+    from tui.cli import wants_dashboard
+
+    assert wants_dashboard([])
+    assert wants_dashboard(["Should we shard?"])
+    assert wants_dashboard(["--config", "x.toml", "-m", "gpt-sol:for", "q"])
+    assert not wants_dashboard(["run", "q"])
+    assert not wants_dashboard(["--config", "models", "models"])
+    assert not wants_dashboard(["--help"])

@@ -132,9 +132,10 @@ class QuorumApp(App[None]):
         question: str = "",
         start: bool = False,
         providers: ProviderLookup | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.perf_counter,
         flush_interval: float | None = FLUSH_INTERVAL_S,
         save_settings: bool = True,
+        cursor_blink: bool = True,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -146,6 +147,7 @@ class QuorumApp(App[None]):
         self.clock = clock
         self.flush_interval = flush_interval
         self.save_settings = save_settings
+        self.cursor_blink = cursor_blink
         self.current_run: Run | None = None
         self.prepared: PreparedRun | None = None
         self.run_panes: list[ModelPane] = []
@@ -154,7 +156,9 @@ class QuorumApp(App[None]):
     # -- layout ----------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield PromptBar(self.initial_question, id="prompt")
+        prompt = PromptBar(self.initial_question, id="prompt")
+        prompt.cursor_blink = self.cursor_blink
+        yield prompt
         yield RoundTracker(id="tracker")
         with Horizontal(id="main"):
             yield Grid(*self._make_panes(), id="members")
@@ -259,6 +263,7 @@ class QuorumApp(App[None]):
             lambda event: self._on_engine_event(run, event),
             base_prompt=self.settings.prompts.base,
             reuse=reuse,
+            clock=self.clock,
         )
         self.current_run, self.prepared = run, prepared
         panes = self.panes

@@ -75,6 +75,7 @@ class Run:
         base_prompt: str = prompts.DEFAULT_BASE_PROMPT,
         run_id: str | None = None,
         reuse: Mapping[int, CallResult] | None = None,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         """`reuse` carries successful positions over from an earlier run, by panel index: a partial
         rerun sends only the other members' calls and redoes everything that depends on them."""
@@ -85,6 +86,7 @@ class Run:
         self._call_numbers = itertools.count(1)
         self._task: asyncio.Task[Any] | None = None
         self._cancel_requested = False
+        self._clock = clock  # tests freeze it so latencies (and snapshots) are deterministic
         self._started = 0.0
         self._reuse = {i: c for i, c in (reuse or {}).items() if c.status is CallStatus.SUCCESS}
         self._position_tasks: dict[int, asyncio.Task[CallResult]] = {}
@@ -108,7 +110,7 @@ class Run:
     async def execute(self) -> RunResult:
         """Run to the end (or to cancellation) and return the result; never raises for call failures."""
         self._task = asyncio.current_task()
-        self._started = time.perf_counter()
+        self._started = self._clock()
         self._emit(ev.RunStarted(self.result.run_id, self.request))
         if self.request.skipped:
             self._emit(ev.MembersSkipped(tuple(self.request.skipped)))
@@ -393,7 +395,7 @@ class Run:
         if phase is Phase.POSITION and index is not None:
             self._current_position[index] = call_id
         self._emit(ev.CallStarted(call_id, number, phase, index, member.alias))
-        started = time.perf_counter()
+        started = self._clock()
         parts: list[str] = []
         usage: Usage | None = None
         try:
@@ -416,7 +418,7 @@ class Run:
                 async for item in provider.stream(request):
                     if isinstance(item, TextDelta):
                         if not parts:
-                            call.ttft_ms = _ms(time.perf_counter() - started)
+                            call.ttft_ms = _ms(self._clock() - started)
                             self._emit(ev.FirstToken(call_id, index, call.ttft_ms))
                         parts.append(item.text)
                         if index is None:
@@ -480,7 +482,7 @@ class Run:
         system: str,
         user: str,
     ) -> None:
-        call.latency_ms = _ms(time.perf_counter() - started)
+        call.latency_ms = _ms(self._clock() - started)
         call.content = "".join(parts)
         if usage is not None:
             call.input_tokens, call.output_tokens = usage.input_tokens, usage.output_tokens
@@ -593,7 +595,7 @@ class Run:
         self.result.finished_at = datetime.now(UTC)
         calls = self.result.calls
         self.result.totals = Totals(
-            wall_ms=_ms(time.perf_counter() - self._started),
+            wall_ms=_ms(self._clock() - self._started),
             input_tokens=sum(c.input_tokens for c in calls),
             output_tokens=sum(c.output_tokens for c in calls),
             cost_usd=sum(c.cost_usd for c in calls),

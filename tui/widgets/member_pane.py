@@ -66,7 +66,7 @@ class ModelPane(Vertical, can_focus=True):
     }
 
     def __init__(
-        self, member: Member, *, clock: Callable[[], float] = time.monotonic, id: str | None = None
+        self, member: Member, *, clock: Callable[[], float] = time.perf_counter, id: str | None = None
     ) -> None:
         super().__init__(id=id)
         self.member = member
