@@ -406,3 +406,11 @@ async def test_replace_member_cancels_exactly_that_call() -> None:
     assert len(replaced) == 1 and replaced[0].error == "replaced by a rerun"
     assert result.status is RunStatus.SUCCESS
     assert run.replace_members([0]) is False  # past the positions: a rerun is a new run
+
+
+async def test_equal_members_keep_their_own_seats() -> None:
+    """Two seats may hold the same model and stance; each votes in its own seat."""
+    provider = FakeProvider(scripts(a=Script()))
+    result = await run_panel(request(["a", "a"]), lookup(provider))
+    assert [v.member_index for v in result.rounds[0].votes] == [0, 1]
+    assert [c.member_index for c in result.calls if c.phase.value == "vote"] == [0, 1]

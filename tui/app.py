@@ -224,6 +224,8 @@ class QuorumApp(App[None]):
         count = max(1, len(self.panes))
         width = self.size.width or 160
         columns = 1 if count == 1 else 2 if count <= 4 else 3 if count <= 9 else 4
+        if count == 3 and width >= 140:
+            columns = 3  # one row of three reads better than two and a gap
         if width < 100:
             columns = min(columns, 2)
         if width < 60:

@@ -169,7 +169,7 @@ class Run:
         positions = await self._positions()
         if positions is None:
             return
-        answers = [(m.alias, m.stance, r.content) for m, r in positions]
+        answers = [(m.alias, m.stance, r.content) for _, m, r in positions]
         self.result.agreement = read_agreement([text for _, _, text in answers])
         self._emit(ev.Notice(f"Agreement: {self.result.agreement.summary}"))
         synthesis = await self._synthesize(
@@ -183,8 +183,9 @@ class Run:
         positions = await self._positions()
         if positions is None:
             return
-        position_texts = [(m.alias, m.stance, r.content) for m, r in positions]
-        voters = [(self.request.members.index(m), m, r.content) for m, r in positions]
+        position_texts = [(m.alias, m.stance, r.content) for _, m, r in positions]
+        # Indices from the panel itself: two seats may hold equal members (same model and stance).
+        voters = [(index, m, r.content) for index, m, r in positions]
         draft: CallResult | None = None
         objections: list[tuple[str, list[str]]] = []
         for number in range(1, self.request.max_rounds + 1):
@@ -246,7 +247,7 @@ class Run:
     # ----------------------------------------------------------------------------------------
     # Phases
 
-    async def _positions(self) -> list[tuple[Member, CallResult]] | None:
+    async def _positions(self) -> list[tuple[int, Member, CallResult]] | None:
         """Round 1's blind positions; None (and the run failed) when no member answered."""
         self._round(1)
         self.phase = "positions"
@@ -270,8 +271,8 @@ class Run:
         self.phase = "deliberation"
         results = [r for r in self.result.positions if r is not None]
         ok = [
-            (m, r)
-            for m, r in zip(self.request.members, results, strict=True)
+            (index, m, r)
+            for index, (m, r) in enumerate(zip(self.request.members, results, strict=True))
             if r.status is CallStatus.SUCCESS
         ]
         log.debug(

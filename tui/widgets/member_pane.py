@@ -243,12 +243,15 @@ class ModelPane(Vertical, can_focus=True):
             text.append(f" {seconds(elapsed)}")
         if ttft is not None:
             text.append(f" · first {seconds(ttft)}", style("model-pane--muted"))
+        text.append("\n")
         if self.input_tokens or self.output_tokens:
             text.append(
-                f" · {tokens(self.input_tokens, self.tokens_estimated)}/"
-                f"{tokens(self.output_tokens, self.tokens_estimated)} tok · {cost(self.cost_usd)}",
+                f"{tokens(self.input_tokens, self.tokens_estimated)} in · "
+                f"{tokens(self.output_tokens, self.tokens_estimated)} out · {cost(self.cost_usd)}",
                 style("model-pane--muted"),
             )
+        else:
+            text.append("no tokens yet", style("model-pane--muted"))
         text.append("\n")
         if self.votes:
             text.append("votes ", style("model-pane--muted"))

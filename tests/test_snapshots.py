@@ -1,0 +1,147 @@
+"""Snapshots of the dashboard (pytest-textual-snapshot). Deterministic: a scripted provider, a frozen
+clock, no timers, no cursor blink, workers awaited. Update with `pytest tests/test_snapshots.py
+--snapshot-update` and look at every changed SVG before committing it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from tests.dashboard import make_app
+from tests.fakes import Script, rate_limited
+from tui.app import QuorumApp
+from tui.widgets.member_pane import PaneStatus
+
+WIDE = (160, 50)
+SMALL = (80, 24)
+
+
+def run_question(question: str = "Should we move the job queue to Postgres?") -> Callable[[Pilot[Any]], Awaitable[None]]:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, QuorumApp)
+        app.query_one("#prompt").load_text(question)  # type: ignore[attr-defined]
+        app.submit(question)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        app.flush_now()
+        app.set_focus(None)
+        await pilot.pause()
+
+    return run_before
+
+
+def test_empty_screen(snap_compare: Any) -> None:
+    """You should see the prompt bar with its hint, an idle round tracker (Round 0/3), three queued
+    member panes with stance badges, and the synthesis pane waiting for the panel."""
+    app, _ = make_app(["alpha:for", "beta:against", "gamma:neutral"])
+    assert snap_compare(app, terminal_size=WIDE)
+
+
+def test_mid_run_streaming(snap_compare: Any) -> None:
+    """You should see alpha done, beta streaming ('partial') and gamma waiting, with round 1 in progress."""
+    app, _ = make_app(
+        ["alpha:for", "beta:against", "gamma:neutral"],
+        {"beta": Script(hang=True), "gamma": Script(delay_s=3600)},
+    )
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        assert isinstance(pilot.app, QuorumApp)
+        app = pilot.app
+        app.query_one("#prompt").load_text("Should we move the job queue to Postgres?")  # type: ignore[attr-defined]
+        app.submit("Should we move the job queue to Postgres?")
+        for _ in range(200):
+            if app.panes[0].status is PaneStatus.DONE and app.panes[1].status is PaneStatus.STREAMING:
+                break
+            await asyncio.sleep(0.01)
+        app.flush_now()
+        app.set_focus(None)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=WIDE, run_before=run_before)
+
+
+def test_unanimous(snap_compare: Any) -> None:
+    """You should see all three panes done with 'R1 ✓ accept', the tracker's R1 'unanimous' in green,
+    and the synthesis pane's UNANIMOUS badge, the draft and a 'Complete ·' line."""
+    app, _ = make_app(["alpha:for", "beta:against", "gamma:neutral"])
+    assert snap_compare(app, terminal_size=WIDE, run_before=run_question())
+
+
+def test_majority(snap_compare: Any) -> None:
+    """You should see two accepts and one reject in the single round, and a yellow 'majority' outcome."""
+    app, _ = make_app(
+        ["alpha:for", "beta:against", "gamma:neutral"],
+        {"beta": Script(votes=["VERDICT: REJECT\n- name an owner for the rollback"])},
+        run={"max_rounds": 1},
+    )
+    assert snap_compare(app, terminal_size=WIDE, run_before=run_question())
+
+
+def test_curator_decision(snap_compare: Any) -> None:
+    """You should see accept, reject and an invalid vote ('? invalid'), an orange 'curator decision',
+    and the curator's text in the synthesis pane."""
+    app, _ = make_app(
+        ["alpha:for", "beta:against", "gamma:neutral"],
+        {
+            "beta": Script(votes=["VERDICT: REJECT\n- too vague"]),
+            "gamma": Script(votes=["I think it is mostly fine."]),
+            "synth": Script(curator="CURATOR: proceed with a pilot; the rollback owner is the platform team."),
+        },
+        run={"max_rounds": 1},
+    )
+    assert snap_compare(app, terminal_size=WIDE, run_before=run_question())
+
+
+def test_failed_member(snap_compare: Any) -> None:
+    """You should see beta's pane in error with the rate-limit message in words, and the run still
+    reaching a decision with alpha and gamma."""
+    app, _ = make_app(["alpha:for", "beta:against", "gamma:neutral"], {"beta": Script(fail=rate_limited())})
+    assert snap_compare(app, terminal_size=WIDE, run_before=run_question())
+
+
+def test_skipped_members(snap_compare: Any) -> None:
+    """You should see the third 'alpha FOR' pane skipped, with the instance-limit reason in it."""
+    app, _ = make_app(["alpha:for", "alpha:for", "alpha:for", "beta:against"])
+    assert snap_compare(app, terminal_size=WIDE, run_before=run_question())
+
+
+@pytest.mark.parametrize("count", [1, 8, 16])
+def test_panel_sizes(snap_compare: Any, count: int) -> None:
+    """You should see `count` member panes laid out in a grid, every one done."""
+    app, _ = make_app([f"m{index:02d}" for index in range(1, count + 1)])
+    assert snap_compare(app, terminal_size=WIDE, run_before=run_question())
+
+
+def test_small_terminal(snap_compare: Any) -> None:
+    """You should see the whole dashboard at 80x24: panes and synthesis stacked, nothing overlapping."""
+    app, _ = make_app(["alpha:for", "beta:against"])
+    assert snap_compare(app, terminal_size=SMALL, run_before=run_question())
+
+
+@pytest.mark.parametrize("theme", ["quorum-dark", "quorum-light", "quorum-high-contrast"])
+def test_themes(snap_compare: Any, theme: str) -> None:
+    """You should see a finished majority run in each shipped theme, outcome colours readable."""
+    app, _ = make_app(
+        ["alpha:for", "beta:against", "gamma:neutral"],
+        {"beta": Script(votes=["VERDICT: REJECT\n- name an owner for the rollback"])},
+        run={"max_rounds": 1},
+        ui={"theme": theme},
+    )
+    assert snap_compare(app, terminal_size=WIDE, run_before=run_question())
+
+
+def test_help_screen(snap_compare: Any) -> None:
+    """You should see the help screen listing every key, its description and its keymap id."""
+    app, _ = make_app(["alpha:for", "beta:against"])
+    assert snap_compare(app, terminal_size=WIDE, press=["f1"])
+
+
+def test_picker(snap_compare: Any) -> None:
+    """You should see the member picker filtered by 'gam', showing gamma with provider, price and key."""
+    app, _ = make_app(["alpha:for"], synthesizer="gamma")
+    assert snap_compare(app, terminal_size=WIDE, press=["ctrl+n", "g", "a", "m"])
