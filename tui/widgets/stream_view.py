@@ -42,6 +42,7 @@ class StreamView(ScrollView, can_focus=False):
     StreamView {
         height: 1fr;
         scrollbar-size-vertical: 1;
+        scrollbar-gutter: stable;
         overflow-x: hidden;
     }
     StreamView > .stream-view--heading { text-style: bold; color: $text-muted; }
@@ -129,8 +130,9 @@ class StreamView(ScrollView, can_focus=False):
         return [Strip(list(line.render(console)), line.cell_len) for line in lines]
 
     def _content_width(self) -> int:
-        # Leave the scrollbar's column free so wrapping does not change when it appears.
-        return max(1, self.scrollable_content_region.width or self.size.width or 40)
+        # Always leave the scrollbar's column free, so wrapping does not change when it appears.
+        width = self.size.width or 40
+        return max(1, width - self.styles.scrollbar_size_vertical)
 
     def _update_size(self) -> None:
         self.virtual_size = Size(self._wrap_width, len(self._lines))
