@@ -20,7 +20,9 @@ WIDE = (160, 50)
 SMALL = (80, 24)
 
 
-def run_question(question: str = "Should we move the job queue to Postgres?") -> Callable[[Pilot[Any]], Awaitable[None]]:
+def run_question(
+    question: str = "Should we move the job queue to Postgres?",
+) -> Callable[[Pilot[Any]], Awaitable[None]]:
     async def run_before(pilot: Pilot[Any]) -> None:
         app = pilot.app
         assert isinstance(app, QuorumApp)
@@ -90,7 +92,9 @@ def test_curator_decision(snap_compare: Any) -> None:
         {
             "beta": Script(votes=["VERDICT: REJECT\n- too vague"]),
             "gamma": Script(votes=["I think it is mostly fine."]),
-            "synth": Script(curator="CURATOR: proceed with a pilot; the rollback owner is the platform team."),
+            "synth": Script(
+                curator="CURATOR: proceed with a pilot; the rollback owner is the platform team."
+            ),
         },
         run={"max_rounds": 1},
     )

@@ -266,7 +266,7 @@ class ModelPane(Vertical, can_focus=True):
 
     def refresh_info(self) -> None:
         if self._ready:
-            self.query_one("#pane-info", Static).update(self.info_text())
+            self.query_one("#pane-info", Static).update(self.info_text(), layout=False)
             self.border_title = f"{self.member.alias}"
 
 

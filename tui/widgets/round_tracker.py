@@ -107,7 +107,7 @@ class RoundTracker(Static):
         return text
 
     def refresh_view(self) -> None:
-        self.update(self.render_text())
+        self.update(self.render_text(), layout=False)
 
 
 def _state_class(state: str) -> str:

@@ -8,18 +8,56 @@ Text is always literal: control characters are shown as `\\xNN` and nothing is p
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import ClassVar
 
+from rich.cells import cell_len
+from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tui.formatting import literal
 
 TAB = "    "
+_WORD = re.compile(r"\S+\s*|\s+")
+
+
+def wrap_spans(text: str, width: int, start: int = 0) -> list[tuple[int, int]]:
+    """Greedy word wrap of `text[start:]` to `width` cells, as (start, end) offsets into `text`.
+
+    Words longer than a line are folded. Greedy on purpose: text appended later can only change
+    the last line, which is what lets a stream re-wrap just that line.
+    """
+    width = max(1, width)
+    spans: list[tuple[int, int]] = []
+    line_start, used = start, 0
+    for match in _WORD.finditer(text, start):
+        word = match.group()
+        visible = cell_len(word.rstrip(" "))
+        if used and used + visible > width:
+            spans.append((line_start, match.start()))
+            line_start, used = match.start(), 0
+        while visible > width:  # fold a word wider than the line
+            cut = line_start + _fit(word, width)
+            spans.append((line_start, cut))
+            word = text[cut : match.end()]
+            line_start, visible = cut, cell_len(word.rstrip(" "))
+        used += cell_len(word)
+    spans.append((line_start, len(text)))
+    return spans
+
+
+def _fit(word: str, width: int) -> int:
+    """How many characters of `word` fit in `width` cells (at least one)."""
+    total = 0
+    for index, char in enumerate(word):
+        total += cell_len(char)
+        if total > width:
+            return max(1, index)
+    return len(word)
 
 
 @dataclass
@@ -55,7 +93,9 @@ class StreamView(ScrollView, can_focus=False):
         self._paragraphs: list[_Paragraph] = []
         self._lines: list[Strip] = []
         self._starts: list[int] = []  # first line index of each paragraph
+        self._last_line_offsets: list[int] = []  # where each paragraph's last line starts
         self._wrap_width = 0
+        self._base_style: Style | None = None
 
     # -- content ---------------------------------------------------------------------------
 
@@ -68,6 +108,7 @@ class StreamView(ScrollView, can_focus=False):
         self._paragraphs.clear()
         self._lines.clear()
         self._starts.clear()
+        self._last_line_offsets.clear()
         self._update_size()
         self.scroll_to(0, 0, animate=False)
         self.refresh()
@@ -109,25 +150,43 @@ class StreamView(ScrollView, can_focus=False):
         width = self._content_width()
         if width != self._wrap_width:
             self._wrap_width, first = width, 0
-        cut = self._starts[first] if first < len(self._starts) else len(self._lines)
-        del self._lines[cut:]
-        del self._starts[first:]
-        for paragraph in self._paragraphs[first:]:
-            self._starts.append(len(self._lines))
-            self._lines.extend(self._wrap(paragraph, width))
+        if (
+            first < len(self._starts)
+            and first == len(self._paragraphs) - 1
+            and first == len(self._starts) - 1
+        ):
+            # Only the open paragraph grew: greedy wrapping never changes its earlier lines, so
+            # re-wrap from the start of its last line (what a streamed token costs).
+            self._extend_last(width)
+        else:
+            cut = self._starts[first] if first < len(self._starts) else len(self._lines)
+            del self._lines[cut:]
+            del self._starts[first:]
+            del self._last_line_offsets[first:]
+            for paragraph in self._paragraphs[first:]:
+                self._starts.append(len(self._lines))
+                strips, last_offset = self._wrap(paragraph, width, 0)
+                self._lines.extend(strips)
+                self._last_line_offsets.append(last_offset)
         self._update_size()
         self.refresh()
         if follow:
             self.scroll_end(animate=False, immediate=False, x_axis=False)
 
-    def _wrap(self, paragraph: _Paragraph, width: int) -> list[Strip]:
-        if not paragraph.text:
-            return [Strip.blank(0)]
+    def _extend_last(self, width: int) -> None:
+        paragraph = self._paragraphs[-1]
+        offset = self._last_line_offsets[-1]
+        del self._lines[-1]
+        strips, last_offset = self._wrap(paragraph, width, offset)
+        self._lines.extend(strips)
+        self._last_line_offsets[-1] = last_offset
+
+    def _wrap(self, paragraph: _Paragraph, width: int, start: int) -> tuple[list[Strip], int]:
+        """Strips for `paragraph.text[start:]`, and the offset where the last of them begins."""
         style: Style | None = self.get_component_rich_style(paragraph.style) if paragraph.style else None
-        text = Text(paragraph.text, style=style or "", end="")
-        console = self.app.console
-        lines = text.wrap(console, max(width, 1), overflow="fold")
-        return [Strip(list(line.render(console)), line.cell_len) for line in lines]
+        spans = wrap_spans(paragraph.text, width, start)
+        strips = [Strip([Segment(paragraph.text[a:b].rstrip(" "), style)]) for a, b in spans]
+        return strips, spans[-1][0]
 
     def _content_width(self) -> int:
         # Always leave the scrollbar's column free, so wrapping does not change when it appears.
@@ -135,7 +194,23 @@ class StreamView(ScrollView, can_focus=False):
         return max(1, width - self.styles.scrollbar_size_vertical)
 
     def _update_size(self) -> None:
-        self.virtual_size = Size(self._wrap_width, len(self._lines))
+        new = Size(self._wrap_width, len(self._lines))
+        old = self.virtual_size
+        if new == old:
+            return
+        height = self.size.height
+        if height and (old.height > height) == (new.height > height):
+            # The scrollbar neither appears nor goes away: only our own lines changed, so skip the
+            # screen-wide layout that setting `virtual_size` would trigger (the costliest part
+            # of streaming), and move the scrollbar's thumb by hand.
+            self.set_reactive(StreamView.virtual_size, new)
+            if self.show_vertical_scrollbar:
+                bar = self.vertical_scrollbar
+                bar.window_virtual_size = new.height
+                bar.window_size = height
+                bar.refresh()
+        else:
+            self.virtual_size = new
 
     def _near_bottom(self) -> bool:
         # Follow the stream only when the reader has not scrolled up to read (oterm's rule).
@@ -147,11 +222,16 @@ class StreamView(ScrollView, can_focus=False):
 
     # -- Line API --------------------------------------------------------------------------
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # `rich_style` walks the ancestors' styles: work it out once per paint, not once per line.
+        self._base_style = self.rich_style
+        return super().render_lines(crop)
+
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         index = scroll_y + y
         width = self.size.width
-        base = self.rich_style
+        base = self._base_style or self.rich_style
         if index >= len(self._lines):
             return Strip.blank(width, base)
         strip = self._lines[index].apply_style(base)

@@ -125,4 +125,4 @@ class SynthesisPane(Vertical, can_focus=True):
 
     def refresh_info(self) -> None:
         if self._ready:
-            self.query_one("#synthesis-info", Static).update(self.info_text())
+            self.query_one("#synthesis-info", Static).update(self.info_text(), layout=False)
