@@ -76,8 +76,10 @@ class RoundTracker(Static):
                 text.append(f" · {self.state}", style(_state_class(self.state)))
             return text
         text.append("deliberate", style("round-tracker--muted"))
-        shown = self.current if self.current else 0
-        text.append(f" · Round {shown}/{self.max_rounds}")
+        if self.current:
+            text.append(f" · Round {self.current}/{self.max_rounds}")
+        else:
+            text.append(f" · up to {self.max_rounds} round{'s' if self.max_rounds != 1 else ''}")
         for number in range(1, self.max_rounds + 1):
             text.append("  │  ", style("round-tracker--muted"))
             text.append(f"R{number} ")
