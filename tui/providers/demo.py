@@ -133,17 +133,18 @@ def _compose(request: ChatRequest, persona: Persona, rng: random.Random) -> str:
         return _vote(request, persona, rng)
     if request.purpose in ("draft", "synthesis"):
         revising = "Objections from the panel" in (request.messages[-1].content if request.messages else "")
-        return (
-            f"[demo synthesis] {'Revised proposal' if revising else 'Proposal'} on: {topic}\n\n"
-            f"Recommendation: go ahead in a limited first step, because {rng.choice(_ADVANTAGES)}.\n"
-            f"Conditions: {rng.choice(_OBJECTIONS)}; {rng.choice(_OBJECTIONS)}.\n"
-            f"Open risks: {rng.choice(_RISKS)}; {rng.choice(_RISKS)}.\n"
-            + (
-                "Changes in this revision answer the objections raised in the last vote.\n"
-                if revising
-                else ""
-            )
-        )
+        conditions = "; ".join(rng.sample(_OBJECTIONS, 2))
+        open_risks = "; ".join(rng.sample(_RISKS, 2))
+        lines = [
+            f"[demo synthesis] {'Revised proposal' if revising else 'Proposal'} on: {topic}",
+            "",
+            f"Recommendation: go ahead in a limited first step, because {rng.choice(_ADVANTAGES)}.",
+            f"Conditions: {conditions}.",
+            f"Open risks: {open_risks}.",
+        ]
+        if revising:
+            lines.append("Changes in this revision answer the objections raised in the last vote.")
+        return "\n".join(lines) + "\n"
     if request.purpose == "curator":
         return (
             f"[demo curator decision] on: {topic}\n\n"

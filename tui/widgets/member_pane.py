@@ -212,16 +212,15 @@ class ModelPane(Vertical, can_focus=True):
         style = self.get_component_rich_style
         member = self.member
         text = Text(no_wrap=True, overflow="ellipsis")
+        # The stance and the demo label first: they must survive a narrow pane.
+        text.append(f" {member.stance.value.upper()} ", style(f"model-pane--stance-{member.stance.value}"))
+        text.append(" ")
         if member.demo:
-            text.append("simulated offline", style("model-pane--muted"))
+            text.append(" demo ", style("model-pane--demo"))
+            text.append(" simulated offline", style("model-pane--muted"))
         else:
             text.append(literal(member.provider), style("model-pane--alias"))
             text.append(f" · {literal(member.model_id)}", style("model-pane--muted"))
-        text.append("  ")
-        text.append(f" {member.stance.value.upper()} ", style(f"model-pane--stance-{member.stance.value}"))
-        if member.demo:
-            text.append(" ")
-            text.append(" demo ", style("model-pane--demo"))
         text.append("\n")
         status_style = {
             PaneStatus.WAITING: "model-pane--status-active",
