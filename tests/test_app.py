@@ -241,6 +241,8 @@ async def test_tiny_terminal_and_resize_mid_run() -> None:
         await pilot.pause(0.05)
         await pilot.resize_terminal(160, 50)
         await pilot.pause(0.05)
+        assert not app.query_one("#main").has_class("-narrow")
         await pilot.resize_terminal(40, 12)
         await settle(app, pilot)
+        assert app.query_one("#main").has_class("-narrow")  # the layout followed the resize
         assert app.session.last_result is not None and app.session.last_result.status is RunStatus.SUCCESS

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from textual import on
+from textual import events, on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal
@@ -246,12 +246,13 @@ class QuorumApp(App[None]):
             self.settings.ui.theme = theme.name
             self._save({"ui": {"theme": theme.name}}, quiet=True)
 
-    def on_resize(self) -> None:
-        self._layout_panes()
+    def on_resize(self, event: events.Resize) -> None:
+        # The event's size, not self.size: the screen may not have been resized yet.
+        self._layout_panes(event.size.width)
 
-    def _layout_panes(self) -> None:
+    def _layout_panes(self, width: int | None = None) -> None:
         count = max(1, len(self.panes))
-        width = self.size.width or 160
+        width = width or self.size.width or 160
         columns = 1 if count == 1 else 2 if count <= 4 else 3 if count <= 9 else 4
         if count == 3 and width >= 140:
             columns = 3  # one row of three reads better than two and a gap
