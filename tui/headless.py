@@ -10,14 +10,13 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from tui.engine import events as ev
-from tui.engine.attachments import read_attachment
 from tui.engine.orchestrator import Run
-from tui.engine.stance import apply_instance_limit
 from tui.engine.types import CallStatus, Mode, Phase, RunRequest, RunResult, RunStatus, VoteValue
 from tui.formatting import OUTCOME_LABELS, completion_line, cost, literal, seconds, tokens
 from tui.providers.pool import ProviderPool
 from tui.report import render_markdown
-from tui.settings import Catalog, MemberSpec, Settings, choose_panel
+from tui.session import Session
+from tui.settings import MemberSpec, Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -33,30 +32,19 @@ class RunOptions:
     quiet: bool = False
 
 
-def build_request(
-    settings: Settings, options: RunOptions, catalog: Catalog | None = None
-) -> tuple[RunRequest, list[str]]:
-    """The RunRequest for these options, and notes for the user. Raises ValueError-family errors."""
-    catalog = catalog or Catalog(settings)
-    panel = choose_panel(catalog, options.members, options.synthesizer)
-    members, skipped = apply_instance_limit(panel.members, settings.run.max_instances_per_combination)
-    if not members:
-        raise ValueError("the panel is empty: name at least one member with -m ALIAS[:STANCE]")
-    attachments = [read_attachment(path) for path in options.files]
-    request = RunRequest(
-        question=options.question,
-        mode=settings.run.mode,
-        members=members,
-        skipped=skipped,
-        synthesizers=panel.synthesizers,
-        attachments=attachments,
+def build_request(settings: Settings, options: RunOptions) -> tuple[RunRequest, list[str]]:
+    """The RunRequest for these options, and notes for the user. Raises ValueError-family errors.
+
+    Built the same way as the dashboard builds its runs: through a `Session`.
+    """
+    session = Session(
+        settings,
+        seats=options.members,
+        synthesizer=options.synthesizer,
+        files=options.files,
         focus=options.focus,
-        max_rounds=settings.run.max_rounds,
-        majority_threshold=settings.run.majority_threshold,
-        token_budget=settings.run.token_budget,
-        seed=settings.demo.seed,
     )
-    return request, panel.notes
+    return session.prepare(options.question).request, session.notes
 
 
 class ProgressPrinter:

@@ -108,7 +108,9 @@ class Session:
         members = self.members()
         kept, skipped = apply_instance_limit(members, self.settings.run.max_instances_per_combination)
         if not kept:
-            raise ValueError("the panel is empty: add a member first")
+            raise ValueError(
+                "the panel is empty: add a member (-m ALIAS[:STANCE], or Ctrl+N in the dashboard)"
+            )
         kept_ids = {id(m) for m in kept}
         seat_of_member = [seat for seat, m in enumerate(members) if id(m) in kept_ids]
         skipped_seats: dict[int, SkippedMember] = {}

@@ -85,7 +85,6 @@ class ModelPane(Vertical, can_focus=True):
         self.votes: dict[int, VoteValue] = {}
         self.answer_cached = False
         self.note: str | None = None  # skip reason or error message
-        self._pending: list[str] = []
         self._ready = False  # set once the children exist
         self.call_id: str | None = None
 
@@ -94,12 +93,13 @@ class ModelPane(Vertical, can_focus=True):
         yield StreamView(classes="pane-body")
 
     def on_mount(self) -> None:
+        self._body = self.query_one(StreamView)  # held: streamed text reaches it at token rate
         self._ready = True
         self.refresh_info()
 
     @property
     def body(self) -> StreamView:
-        return self.query_one(StreamView)
+        return self._body
 
     # -- engine events, translated by the app -----------------------------------------------
 
@@ -116,7 +116,6 @@ class ModelPane(Vertical, can_focus=True):
         self.votes.clear()
         self.answer_cached = False
         self.note = None
-        self._pending.clear()
         self.call_id = None
         if self._ready:
             self.body.clear()
@@ -150,15 +149,10 @@ class ModelPane(Vertical, can_focus=True):
         self.refresh_info()
 
     def buffer(self, text: str) -> None:
-        self._pending.append(text)
+        self._body.buffer(text)
 
     def flush(self) -> bool:
-        """Write buffered text to the body; True if there was any."""
-        if not self._pending:
-            return False
-        self.body.append("".join(self._pending))
-        self._pending.clear()
-        return True
+        return self._body.flush()
 
     def call_finished(self, result: CallResult) -> None:
         self.flush()

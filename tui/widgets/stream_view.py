@@ -96,6 +96,7 @@ class StreamView(ScrollView, can_focus=False):
         self._last_line_offsets: list[int] = []  # where each paragraph's last line starts
         self._wrap_width = 0
         self._base_style: Style | None = None
+        self._pending: list[str] = []
 
     # -- content ---------------------------------------------------------------------------
 
@@ -105,6 +106,7 @@ class StreamView(ScrollView, can_focus=False):
         return "\n".join(p.text for p in self._paragraphs)
 
     def clear(self) -> None:
+        self._pending.clear()
         self._paragraphs.clear()
         self._lines.clear()
         self._starts.clear()
@@ -138,6 +140,19 @@ class StreamView(ScrollView, can_focus=False):
         for piece in literal(text).split("\n"):
             self._paragraphs.append(_Paragraph(piece, f"stream-view--{style}", True))
         self._rewrap_from(dirty)
+
+    def buffer(self, text: str) -> None:
+        """Hold streamed text until the next `flush` (the app flushes a few times a second)."""
+        self._pending.append(text)
+
+    def flush(self) -> bool:
+        """Append the held text in one go; True if there was any."""
+        if not self._pending:
+            return False
+        pending = "".join(self._pending)
+        self._pending.clear()
+        self.append(pending)
+        return True
 
     def set_text(self, text: str) -> None:
         self.clear()

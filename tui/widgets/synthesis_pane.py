@@ -33,7 +33,6 @@ class SynthesisPane(Vertical, can_focus=True):
         self.completion: str | None = None
         self.failed: str | None = None
         self.consult = False
-        self._pending: list[str] = []
         self._ready = False  # set once the children exist
 
     def compose(self) -> ComposeResult:
@@ -41,18 +40,18 @@ class SynthesisPane(Vertical, can_focus=True):
         yield StreamView(classes="pane-body")
 
     def on_mount(self) -> None:
+        self._body = self.query_one(StreamView)  # held: streamed text reaches it at token rate
         self._ready = True
         self.border_title = "Synthesis"
         self.refresh_info()
 
     @property
     def body(self) -> StreamView:
-        return self.query_one(StreamView)
+        return self._body
 
     def reset(self, consult: bool) -> None:
         self.by = self.outcome = self.completion = self.failed = None
         self.consult = consult
-        self._pending.clear()
         self.body.clear()
         self.refresh_info()
 
@@ -71,14 +70,10 @@ class SynthesisPane(Vertical, can_focus=True):
         self.refresh_info()
 
     def buffer(self, text: str) -> None:
-        self._pending.append(text)
+        self._body.buffer(text)
 
     def flush(self) -> bool:
-        if not self._pending:
-            return False
-        self.body.append("".join(self._pending))
-        self._pending.clear()
-        return True
+        return self._body.flush()
 
     def note(self, message: str, style: str = "note") -> None:
         self.flush()
