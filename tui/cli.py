@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from tui import __version__, paths
-from tui.headless import EXIT_OK, EXIT_USAGE, RunOptions, question_from, run_command
+from tui.formatting import literal
+from tui.headless import EXIT_FAILED, EXIT_OK, EXIT_USAGE, RunOptions, question_from, run_command
 from tui.logs import setup_logging
 from tui.session import Session
 from tui.settings import (
@@ -95,6 +96,22 @@ def build_parser() -> argparse.ArgumentParser:
     add_panel_options(run)
     run.add_argument("--json", action="store_true", help="print the full result as JSON")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    run.add_argument(
+        "--follow-up", metavar="RUN", help="ask a follow-up to an earlier run (its id, or the start of it)"
+    )
+
+    history = commands.add_parser("history", help="list recorded runs, newest first")
+    history.add_argument("--limit", type=int, default=20, metavar="N")
+    history.add_argument(
+        "--filter", default="", metavar="TEXT", help="only runs whose question or panel has TEXT"
+    )
+    history.add_argument("--json", action="store_true")
+
+    show = commands.add_parser("show", help="print a recorded run (Markdown report by default)")
+    show.add_argument("run", metavar="RUN", help="its id, or the start of it")
+    form = show.add_mutually_exclusive_group()
+    form.add_argument("--json", action="store_true", help="the full data contract as JSON")
+    form.add_argument("--md", action="store_true", help="the Markdown report (the default)")
 
     models = commands.add_parser("models", help="list the model catalog, prices and whether each key is set")
     models.add_argument("--json", action="store_true")
@@ -165,6 +182,47 @@ STARTER_CONFIG: dict[str, Any] = {
 }
 
 
+def _history_command(settings: Settings, args: argparse.Namespace) -> int:
+    from tui.report import render_markdown
+    from tui.store import RunStore, StoreError, default_store_path
+
+    path = default_store_path(settings.store.path)
+    if not path.exists():
+        print(f"quorum: no run history yet ({path} does not exist)", file=sys.stderr)
+        return EXIT_FAILED if args.command == "show" else EXIT_OK
+    try:
+        store = RunStore(path)
+    except StoreError as err:
+        print(f"quorum: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    try:
+        if args.command == "history":
+            runs = store.list_runs(limit=args.limit, text=args.filter)
+            if args.json:
+                print(json.dumps([run.__dict__ for run in runs], indent=2))
+                return EXIT_OK
+            for run in runs:
+                outcome = run.outcome or run.status
+                question = " ".join(run.question.split())
+                question = question if len(question) <= 60 else question[:59] + "…"
+                print(
+                    f"{run.id}  {run.created_at[:16].replace('T', ' ')}  {outcome:<16} ${run.cost_usd:<8.4f} "
+                    f"{literal(question)}"
+                )
+            if not runs:
+                print("no runs recorded" + (f" matching {args.filter!r}" if args.filter else ""))
+            return EXIT_OK
+        try:
+            result = store.load(store.resolve(args.run))
+        except KeyError as err:
+            print(f"quorum: {err.args[0]}", file=sys.stderr)
+            return EXIT_USAGE
+        print(result.model_dump_json(indent=2) if args.json else render_markdown(result))
+        return EXIT_OK
+    finally:
+        store.close()
+
+
 def _config_command(args: argparse.Namespace) -> int:
     target = paths.user_config_file()
     if args.config_command == "path":
@@ -194,7 +252,7 @@ def _config_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-SUBCOMMANDS = ("run", "models", "config")
+SUBCOMMANDS = ("run", "models", "config", "history", "show")
 
 
 def wants_dashboard(argv: Sequence[str]) -> bool:
@@ -263,6 +321,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(args.config, _overrides(args))
         if args.command == "models":
             return _models_command(settings, args.json)
+        if args.command in ("history", "show"):
+            return _history_command(settings, args)
         question = question_from(args.question, sys.stdin)
         if not question:
             print("quorum: the question is empty", file=sys.stderr)
@@ -275,6 +335,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             focus=args.focus,
             as_json=args.json,
             quiet=args.quiet,
+            follow_up=args.follow_up,
         )
         return run_command(settings, options)
     except ConfigError as err:

@@ -17,6 +17,7 @@ from tui.providers.pool import ProviderPool
 from tui.report import render_markdown
 from tui.session import Session
 from tui.settings import MemberSpec, Settings
+from tui.store import RunStore, StoreError, open_store, prior_turns
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -30,9 +31,12 @@ class RunOptions:
     focus: list[str] = field(default_factory=list)
     as_json: bool = False
     quiet: bool = False
+    follow_up: str | None = None
 
 
-def build_request(settings: Settings, options: RunOptions) -> tuple[RunRequest, list[str]]:
+def build_request(
+    settings: Settings, options: RunOptions, store: RunStore | None = None
+) -> tuple[RunRequest, list[str]]:
     """The RunRequest for these options, and notes for the user. Raises ValueError-family errors.
 
     Built the same way as the dashboard builds its runs: through a `Session`.
@@ -44,6 +48,14 @@ def build_request(settings: Settings, options: RunOptions) -> tuple[RunRequest, 
         files=options.files,
         focus=options.focus,
     )
+    if options.follow_up:
+        if store is None:
+            raise ValueError("--follow-up needs the run history, which is turned off ([store] enabled)")
+        try:
+            parent = store.resolve(options.follow_up)
+        except KeyError as err:
+            raise ValueError(str(err.args[0])) from err
+        session.follow_up(prior_turns(store.thread(parent, settings.run.follow_up_depth)))
     return session.prepare(options.question).request, session.notes
 
 
@@ -132,10 +144,15 @@ class ProgressPrinter:
 
 
 async def _execute(
-    request: RunRequest, settings: Settings, progress: ev.EventSink | None
+    request: RunRequest, settings: Settings, progress: ev.EventSink | None, store: RunStore | None
 ) -> tuple[RunResult, bool]:
     pool = ProviderPool(settings)
-    run = Run(request, pool, progress, base_prompt=settings.prompts.base)
+    sinks: list[ev.EventSink] = [sink for sink in (progress,) if sink is not None]
+    if store is not None:
+        sinks.append(
+            store.recorder(config=settings.model_dump(mode="json"), parent_run_id=request.parent_run_id)
+        )
+    run = Run(request, pool, ev.fan_out(*sinks), base_prompt=settings.prompts.base)
     interrupted = False
     try:
         await run.execute()
@@ -156,7 +173,12 @@ def run_command(
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     try:
-        request, notes = build_request(settings, options)
+        store = open_store(settings.store.enabled, settings.store.path)
+    except StoreError as err:
+        stderr.write(f"quorum: {err}; running without history\n")
+        store = None
+    try:
+        request, notes = build_request(settings, options, store)
     except ValueError as err:
         stderr.write(f"quorum: {err}\n")
         return EXIT_USAGE
@@ -167,10 +189,13 @@ def run_command(
             stderr.write(f"note: {note}\n")
         progress = printer
     try:
-        result, interrupted = asyncio.run(_execute(request, settings, progress))
+        result, interrupted = asyncio.run(_execute(request, settings, progress, store))
     except KeyboardInterrupt:
         stderr.write("quorum: interrupted\n")
         return EXIT_INTERRUPTED
+    finally:
+        if store is not None:
+            store.close()
     result.notes[:0] = notes
     stdout.write(result.model_dump_json(indent=2) + "\n" if options.as_json else render_markdown(result))
     stdout.flush()

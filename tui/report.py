@@ -50,6 +50,8 @@ def render_markdown(result: RunResult) -> str:
         f"**Rounds:** {result.rounds_used}/{result.max_rounds}",
         "",
     ]
+    if result.parent_run_id:
+        out += [f"**Follows up on:** run {result.parent_run_id} (`quorum show {result.parent_run_id}`)", ""]
     if any(m.demo for m in result.members):
         out += ["_Demo members are simulated offline; their answers are not real model output._", ""]
 

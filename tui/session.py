@@ -17,6 +17,7 @@ from tui.engine.types import (
     CallStatus,
     Member,
     Mode,
+    PriorTurn,
     RunRequest,
     RunResult,
     SkippedMember,
@@ -62,6 +63,8 @@ class Session:
         self.focus: list[str] = list(focus or [])
         self.last: PreparedRun | None = None
         self.last_result: RunResult | None = None
+        # A follow-up's context: earlier runs of the thread, oldest first; the last is the parent.
+        self.thread: list[PriorTurn] = []
 
     # -- editing the panel ------------------------------------------------------------------
 
@@ -132,8 +135,23 @@ class Session:
             majority_threshold=run.majority_threshold,
             token_budget=run.token_budget,
             seed=self.settings.demo.seed,
+            thread=self.thread,
+            parent_run_id=self.thread[-1].run_id if self.thread else None,
         )
         return PreparedRun(request, seat_of_member, skipped_seats)
+
+    def follow_up(self, thread: list[PriorTurn]) -> None:
+        """The next runs follow up on this thread (its last entry is the parent run)."""
+        self.thread = list(thread)
+
+    def adopt(self, result: RunResult) -> None:
+        """Take over an earlier run's panel and mode (opening it from history)."""
+        self.seats = [
+            MemberSpec(model=m.alias, stance=m.stance, stance_prompt=m.stance_prompt)
+            for m in result.members
+            if m.alias.lower() in self.catalog.aliases()
+        ]
+        self.mode = result.mode
 
     def reuse_for(self, prepared: PreparedRun, rerun_seats: set[int]) -> dict[int, CallResult]:
         """Positions of the last run that the new run may carry over: same question, same seat

@@ -130,6 +130,8 @@ class RunSettings(_Strict):
     """Alias of the synthesizer (and curator); empty means the panel's first member."""
     synthesizer_fallbacks: list[str] = Field(default_factory=list)
     """Tried in order when the synthesizer fails; the panel's other models follow them."""
+    follow_up_depth: int = Field(default=2, ge=1, le=10)
+    """How many earlier runs of a thread a follow-up carries as context (the parent is 1)."""
 
     @field_validator("synthesizer", mode="before")
     @classmethod
@@ -204,6 +206,13 @@ class PromptSettings(_Strict):
             raise ValueError(str(err)) from err
 
 
+class StoreSettings(_Strict):
+    enabled: bool = True
+    """Record every run in the history database."""
+    path: str = ""
+    """The database file; empty means `history.sqlite3` in the user data folder."""
+
+
 class UISettings(_Strict):
     theme: str = "quorum-dark"
     keymap: dict[str, str] = Field(default_factory=dict)
@@ -216,6 +225,7 @@ class Settings(_Strict):
     demo: DemoSettings = Field(default_factory=DemoSettings)
     prompts: PromptSettings = Field(default_factory=PromptSettings)
     ui: UISettings = Field(default_factory=UISettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: dict[str, ModelConfig] = Field(default_factory=dict)
 
@@ -360,6 +370,10 @@ class Catalog:
 
     def names(self) -> list[str]:
         return list(self.settings.models)
+
+    def aliases(self) -> set[str]:
+        """Every known alias, lower-cased."""
+        return set(self._by_alias)
 
     def resolve(self, alias: str) -> tuple[str, ModelConfig]:
         name = self._by_alias.get(alias.strip().lower())

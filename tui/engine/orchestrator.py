@@ -102,7 +102,10 @@ class Run:
             max_rounds=request.max_rounds if request.mode is Mode.DELIBERATE else 1,
             started_at=datetime.now(UTC),
         )
-        self._question_block = prompts.user_message(request.question, request.attachments, request.focus)
+        self.result.parent_run_id = request.parent_run_id
+        self._question_block = prompts.user_message(
+            request.question, request.attachments, request.focus, request.thread
+        )
 
     # ----------------------------------------------------------------------------------------
     # Entry points
@@ -301,7 +304,9 @@ class Run:
         self._emit(ev.CallFinished(call))
 
     def _position_message(self) -> str:
-        return prompts.position_prompt(self.request.question, self.request.attachments, self.request.focus)
+        return prompts.position_prompt(
+            self.request.question, self.request.attachments, self.request.focus, self.request.thread
+        )
 
     async def _review(self, number: int, index: int, member: Member, own: str, draft: str) -> Vote:
         system = prompts.member_system_prompt(member, self._base_prompt)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tui.engine.types import Attachment, Member, Stance
+from tui.engine.types import Attachment, Member, PriorTurn, Stance
 
 PLACEHOLDER = "{stance_prompt}"
 
@@ -88,9 +88,27 @@ def member_system_prompt(member: Member, base_prompt: str = DEFAULT_BASE_PROMPT)
     return validate_base_prompt(base_prompt).replace(PLACEHOLDER, stance_text.strip())
 
 
-def user_message(question: str, attachments: Sequence[Attachment] = (), focus: Sequence[str] = ()) -> str:
-    """The user's question with its attached files and focus areas, as members first see it."""
-    parts = [f"Question:\n{question.strip()}"]
+def thread_block(thread: Sequence[PriorTurn]) -> str:
+    """Earlier runs of a follow-up thread: each question, the panel's answer and what stayed open."""
+    blocks = []
+    for number, turn in enumerate(thread, start=1):
+        lines = [f"Earlier question {number}:\n{turn.question.strip()}"]
+        lines.append(f"The panel's answer then:\n{(turn.answer or '(no answer was reached)').strip()}")
+        if turn.objections:
+            lines.append("Objections left unresolved:\n" + "\n".join(f"- {o}" for o in turn.objections))
+        blocks.append("\n".join(lines))
+    return "This is a follow-up. Context from the thread so far:\n\n" + "\n\n".join(blocks)
+
+
+def user_message(
+    question: str,
+    attachments: Sequence[Attachment] = (),
+    focus: Sequence[str] = (),
+    thread: Sequence[PriorTurn] = (),
+) -> str:
+    """The user's question with its attached files, focus areas and thread, as members first see it."""
+    parts = [thread_block(thread)] if thread else []
+    parts.append(f"Question:\n{question.strip()}")
     if focus:
         parts.append("Focus on:\n" + "\n".join(f"- {area}" for area in focus))
     for attachment in attachments:
@@ -98,8 +116,13 @@ def user_message(question: str, attachments: Sequence[Attachment] = (), focus: S
     return "\n\n".join(parts)
 
 
-def position_prompt(question: str, attachments: Sequence[Attachment] = (), focus: Sequence[str] = ()) -> str:
-    return f"{user_message(question, attachments, focus)}\n\n{ANSWER_SHAPE}"
+def position_prompt(
+    question: str,
+    attachments: Sequence[Attachment] = (),
+    focus: Sequence[str] = (),
+    thread: Sequence[PriorTurn] = (),
+) -> str:
+    return f"{user_message(question, attachments, focus, thread)}\n\n{ANSWER_SHAPE}"
 
 
 def _numbered_positions(positions: Sequence[tuple[str, Stance, str]]) -> str:

@@ -101,6 +101,15 @@ class Attachment(_Model):
     content: str
 
 
+class PriorTurn(_Model):
+    """An earlier run of the same thread, as a follow-up's members see it."""
+
+    run_id: str
+    question: str
+    answer: str | None
+    objections: list[str] = Field(default_factory=list)
+
+
 class RunRequest(_Model):
     """Everything a run needs to start; the orchestrator takes nothing else from the outside."""
 
@@ -115,6 +124,10 @@ class RunRequest(_Model):
     majority_threshold: float = Field(default=0.5, ge=0.0, lt=1.0)
     token_budget: int | None = Field(default=None, gt=0)
     seed: int = 0
+    thread: list[PriorTurn] = Field(
+        default_factory=list, description="Earlier runs this one follows up on, oldest first."
+    )
+    parent_run_id: str | None = None
 
 
 class CallResult(_Model):
@@ -220,5 +233,6 @@ class RunResult(_Model):
     errors: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     totals: Totals = Field(default_factory=Totals)
+    parent_run_id: str | None = None
     started_at: datetime
     finished_at: datetime | None = None
