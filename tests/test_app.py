@@ -246,3 +246,42 @@ async def test_tiny_terminal_and_resize_mid_run() -> None:
         await settle(app, pilot)
         assert app.query_one("#main").has_class("-narrow")  # the layout followed the resize
         assert app.session.last_result is not None and app.session.last_result.status is RunStatus.SUCCESS
+
+
+async def test_history_open_read_only_then_follow_up_and_export(isolated_home: Path) -> None:
+    app, provider = make_app(
+        ["alpha:for", "beta:against"], {"beta": Script(votes=["VERDICT: REJECT\n- cost"])}
+    )
+    async with app.run_test(size=(160, 50)) as pilot:
+        app.submit("Should we shard the orders table?")
+        await settle(app, pilot)
+        first = app.session.last_result
+        assert first is not None and app.store is not None
+        app.submit("Unrelated second question?")
+        await settle(app, pilot)
+        await pilot.press("f2")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "HistoryScreen"
+        await pilot.press(*"shard")
+        await pilot.pause()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.viewing is not None and app.viewing.run_id == first.run_id
+        assert app.query_one(PromptBar).text == "Should we shard the orders table?"
+        assert "staged rollout" in app.panes[0].body.text  # the recorded answer, not a new call
+        assert app.tracker.outcome == first.outcome
+        # a follow-up carries the earlier question, answer and objections
+        provider.requests.clear()
+        await pilot.press("f3")
+        await pilot.press(*"And the read replicas?", "enter")
+        await settle(app, pilot)
+        sent = next(r for r in provider.requests if r.purpose == "position").messages[0].content
+        assert first.synthesis and first.synthesis in sent  # the earlier final answer
+        assert "Should we shard the orders table?" in sent and "beta: cost" in sent
+        child = app.session.last_result
+        assert child is not None and child.parent_run_id == first.run_id
+        await pilot.press("f5")
+        await pilot.pause()
+        exported = paths.user_data_dir() / "exports" / f"quorum-{child.run_id}.md"
+        assert exported.exists() and "Follows up on" in exported.read_text()
+        assert (exported.with_suffix(".json")).exists()

@@ -149,3 +149,22 @@ def test_picker(snap_compare: Any) -> None:
     """You should see the member picker filtered by 'gam', showing gamma with provider, price and key."""
     app, _ = make_app(["alpha:for"], synthesizer="gamma")
     assert snap_compare(app, terminal_size=WIDE, press=["ctrl+n", "g", "a", "m"])
+
+
+def test_history_screen(snap_compare: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """You should see the history list with two recorded runs, newest first, their outcome and cost."""
+    stamps = iter(f"2026-11-20T09:{minute:02d}:00.000+00:00" for minute in range(60))
+    monkeypatch.setattr("tui.store._now", lambda: next(stamps))  # recorded times, frozen
+    app, _ = make_app(["alpha:for", "beta:against"])
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        assert isinstance(pilot.app, QuorumApp)
+        app = pilot.app
+        for question in ("Should we shard the orders table?", "Do we need a message bus?"):
+            app.submit(question)
+            await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("f2")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=WIDE, run_before=run_before)

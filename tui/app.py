@@ -12,7 +12,7 @@ import gc
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import events, on
 from textual.app import App, ComposeResult, SystemCommand
@@ -24,7 +24,7 @@ from textual.widgets import Footer
 
 from tui.engine import events as ev
 from tui.engine.orchestrator import ProviderLookup, Run
-from tui.engine.types import CallStatus, Mode, RunStatus
+from tui.engine.types import CallStatus, Mode, Outcome, RunRequest, RunResult, RunStatus
 from tui.providers.pool import ProviderPool
 from tui.session import PreparedRun, Session
 from tui.settings import Settings
@@ -33,6 +33,9 @@ from tui.widgets.member_pane import ModelPane
 from tui.widgets.prompt_bar import PromptBar
 from tui.widgets.round_tracker import RoundTracker
 from tui.widgets.synthesis_pane import SynthesisPane
+
+if TYPE_CHECKING:
+    from tui.store import RunStore
 
 # Text is flushed to the screen this often while streaming: frames, not tokens, are the budget.
 FLUSH_INTERVAL_S = 0.25
@@ -100,6 +103,16 @@ KEYS: list[tuple[str, str, str, str, str, bool]] = [
     ),
     ("save_panel", "ctrl+s", "Save panel", "Write the panel to the user config", "save_panel", True),
     ("pick_theme", "ctrl+t", "Theme", "Choose a theme (saved to the user config)", "pick_theme", True),
+    ("history", "f2", "History", "Open a recorded run (read-only; rerun it or follow up)", "history", True),
+    (
+        "follow_up",
+        "f3",
+        "Follow-up",
+        "Ask a follow-up to the run on screen (it becomes the context)",
+        "follow_up",
+        True,
+    ),
+    ("export", "f5", "Export", "Write the run on screen as Markdown and JSON", "export", True),
     ("help", "f1,question_mark", "Help", "List every key", "help", True),
 ]
 
@@ -117,7 +130,7 @@ class QuorumApp(App[None]):
             id=binding_id,
             tooltip=tooltip,
             priority=anywhere,
-            show=action in ("rerun", "rerun_failed", "cancel", "add_member", "toggle_mode", "help"),
+            show=action in ("rerun", "rerun_failed", "cancel", "add_member", "history", "help"),
         )
         for action, key, description, tooltip, binding_id, anywhere in KEYS
     ]
@@ -150,6 +163,9 @@ class QuorumApp(App[None]):
         self.prepared: PreparedRun | None = None
         self.run_panes: list[ModelPane] = []
         self._theme_ready = False
+        self.store: RunStore | None = None
+        self.viewing: RunResult | None = None  # a recorded run opened from the history
+        self._follow_up_armed = False
         # Themes are registered and chosen before the first frame: switching theme after mount
         # would restyle every widget a second time.
         self._theme_errors = self._register_themes()
@@ -189,6 +205,7 @@ class QuorumApp(App[None]):
         self._tracker = self.query_one(RoundTracker)
         self._synthesis = self.query_one(SynthesisPane)
         self._load_themes()
+        self._open_store()
         if self.settings.ui.keymap:
             self.set_keymap(self.settings.ui.keymap)
         self.tracker.reset(self.session.mode, self.settings.run.max_rounds)
@@ -240,6 +257,33 @@ class QuorumApp(App[None]):
         self._theme_ready = True
         self.theme_changed_signal.subscribe(self, self._theme_changed)
 
+    def _open_store(self) -> None:
+        from tui.store import StoreError, open_store
+
+        try:
+            self.store = open_store(self.settings.store.enabled, self.settings.store.path)
+        except StoreError as err:
+            self.call_after_refresh(
+                self.notify,
+                f"{err}. Runs will not be recorded.",
+                title="History",
+                severity="error",
+                markup=False,
+            )
+            return
+        if self.store is not None and self.store.interrupted:
+            count = len(self.store.interrupted)
+            self.call_after_refresh(
+                self.notify,
+                f"{count} run{'s were' if count > 1 else ' was'} interrupted last time; "
+                "F2 opens the history.",
+                title="History",
+                markup=False,
+            )
+
+    def _config_snapshot(self) -> dict[str, Any]:
+        return self.settings.model_dump(mode="json")
+
     def _theme_changed(self, theme: Theme) -> None:
         if self._theme_ready and self.save_settings and theme.name != self.settings.ui.theme:
             self.settings.ui.theme = theme.name
@@ -274,6 +318,10 @@ class QuorumApp(App[None]):
         if not question.strip():
             self.notify("Type a question first.", severity="warning")
             return
+        if not self._follow_up_armed:
+            self.session.follow_up([])  # a new question starts a new thread
+        self._follow_up_armed = False
+        self.viewing = None
         self._start(question.strip(), rerun_seats=None)
 
     def _start(self, question: str, rerun_seats: set[int] | None) -> None:
@@ -288,10 +336,17 @@ class QuorumApp(App[None]):
         if self.current_run is not None:
             self.session.last_result = self.current_run.result
         self.session.last = prepared
+        show: ev.EventSink = lambda event: self._on_engine_event(run, event)  # noqa: E731
+        # Every run is recorded, including one a rerun later replaces (its recorder keeps going).
+        recorder = (
+            self.store.recorder(config=self._config_snapshot(), parent_run_id=prepared.request.parent_run_id)
+            if self.store
+            else None
+        )
         run = Run(
             prepared.request,
             self.providers,
-            lambda event: self._on_engine_event(run, event),
+            ev.fan_out(show, recorder) if recorder else show,
             base_prompt=self.settings.prompts.base,
             reuse=reuse,
             clock=self.clock,
@@ -334,15 +389,18 @@ class QuorumApp(App[None]):
         self._start(self.prepared.request.question, rerun_seats=seats)
 
     def _on_engine_event(self, run: Run, event: ev.Event) -> None:
-        if run is not self.current_run:
-            return
+        if run is self.current_run:
+            self._apply(event, run.request)
+
+    def _apply(self, event: ev.Event, request: RunRequest) -> None:
+        """Show one engine event (live, or replayed from the history)."""
         match event:
             case ev.RunStarted():
                 self.tracker.start()
             case ev.RoundStarted(number=number, max_rounds=max_rounds):
                 self.tracker.round_started(number, max_rounds)
             case ev.CallStarted(call_id=call_id, member_index=None, alias=alias, phase=phase, round=number):
-                demo = any(s.alias == alias and s.demo for s in run.request.synthesizers)
+                demo = any(s.alias == alias and s.demo for s in request.synthesizers)
                 self.synthesis.call_started(alias, phase, number, demo)
             case ev.CallStarted(call_id=call_id, member_index=index, phase=phase, round=number):
                 if index is not None:
@@ -369,7 +427,7 @@ class QuorumApp(App[None]):
                     self.tracker.refresh_view()
                 self.synthesis.note(message)
             case ev.SynthesisFinished(outcome=outcome):
-                self.synthesis.finished(run.result.outcome if outcome else None, run.result.rounds_used)
+                self.synthesis.finished(Outcome(outcome) if outcome else None, self.tracker.current or 1)
             case ev.RunFinished(result=result) | ev.RunFailed(result=result) | ev.RunCancelled(result=result):
                 self.flush_now()
                 self.synthesis.run_ended(result)
@@ -565,6 +623,109 @@ class QuorumApp(App[None]):
         for action, _key, description, tooltip, _id, _anywhere in KEYS:
             yield SystemCommand(description, tooltip, getattr(self, f"action_{action}"))
 
+    # -- history ---------------------------------------------------------------------------
+
+    def action_history(self) -> None:
+        if self.store is None:
+            self.notify("Run history is turned off ([store] enabled = false).", severity="warning")
+            return
+        from tui.screens.history import HistoryScreen
+
+        self.push_screen(HistoryScreen(self.store), callback=self._open_run)
+
+    def _open_run(self, run_id: str | None) -> None:
+        if not run_id or self.store is None:
+            return
+        if self.running:
+            self.notify(
+                "A run is in progress: cancel it (Ctrl+G) or let it finish first.", severity="warning"
+            )
+            return
+        self.show_result(self.store.load(run_id))
+
+    def show_result(self, result: RunResult) -> None:
+        """Show a recorded run, read-only: its panel, answers, votes and synthesis as they were."""
+        from tui.replay import replay_request
+        from tui.session import PreparedRun
+
+        self.session.adopt(result)
+        grid = self.query_one("#members", Grid)
+        grid.remove_children()
+        panes = [ModelPane(member, clock=self.clock) for member in result.members]
+        grid.mount(*panes)
+        self.viewing = result
+        self.current_run = None
+        self.prepared = PreparedRun(replay_request(result), list(range(len(result.members))), {})
+        self.session.last, self.session.last_result = self.prepared, result
+        self.run_panes = panes
+        self.query_one(PromptBar).load_text(result.question)
+        self.tracker.reset(result.mode, result.max_rounds)
+        self.synthesis.reset(result.mode is Mode.CONSULT)
+        self.call_after_refresh(self._replay, result)
+
+    def _replay(self, result: RunResult) -> None:
+        from tui.replay import replay_events, replay_request
+
+        request = replay_request(result)
+        for event in replay_events(result):
+            self._apply(event, request)
+        self.flush_now()
+        self._layout_panes()
+        when = result.started_at.strftime("%Y-%m-%d %H:%M")
+        self.notify(
+            f"Run {result.run_id} from {when}, read-only. "
+            "Ctrl+R reruns it, F3 asks a follow-up, F5 exports it.",
+            title="History",
+            markup=False,
+        )
+
+    def _shown_result(self) -> RunResult | None:
+        return self.viewing or self.session.last_result
+
+    def action_follow_up(self) -> None:
+        result = self._shown_result()
+        if result is None or result.status is RunStatus.RUNNING:
+            self.notify("Finish or open a run first: a follow-up builds on one.", severity="warning")
+            return
+        from tui.store import prior_turns
+
+        if self.store is not None:
+            try:
+                thread = self.store.thread(result.run_id, self.settings.run.follow_up_depth)
+            except KeyError:
+                thread = [result]
+        else:
+            thread = [result]
+        self.session.follow_up(prior_turns(thread))
+        self._follow_up_armed = True
+        prompt = self.query_one(PromptBar)
+        prompt.load_text("")
+        prompt.placeholder = f"Follow-up to: {' '.join(result.question.split())[:80]}  (Enter sends)"
+        prompt.focus()
+        self.notify("Type the follow-up; the panel gets the earlier question, answer and open objections.")
+
+    def action_export(self) -> None:
+        result = self._shown_result()
+        if result is None:
+            self.notify("Nothing to export yet.", severity="warning")
+            return
+        from tui import paths
+        from tui.report import render_markdown
+
+        folder = paths.user_data_dir() / "exports"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            markdown = folder / f"quorum-{result.run_id}.md"
+            markdown.write_text(render_markdown(result), encoding="utf-8")
+            data = folder / f"quorum-{result.run_id}.json"
+            data.write_text(result.model_dump_json(indent=2), encoding="utf-8")
+        except OSError as err:
+            self.notify(f"Could not export: {err}", severity="error", markup=False)
+            return
+        self.notify(f"Exported to {markdown} and {data.name}", title="Export", markup=False)
+
     async def on_unmount(self) -> None:
         if self._pool is not None:
             await self._pool.aclose()
+        if self.store is not None:
+            self.store.close()

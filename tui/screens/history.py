@@ -1,0 +1,97 @@
+"""The history screen: every recorded run, newest first, filtered as you type."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Input, Static
+
+from tui.formatting import OUTCOME_LABELS, cost, literal
+from tui.store import RunStore, RunSummary
+
+# The list shows this many at a time; the filter reaches every run (SQLite does the searching).
+PAGE = 500
+OUTCOME_STYLES = {
+    "unanimous": "bold green",
+    "majority": "bold yellow",
+    "curator_override": "bold dark_orange",
+}
+
+
+class HistoryScreen(ModalScreen[str | None]):
+    """Enter opens the highlighted run in the dashboard; Escape closes."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Close", id="history.close", tooltip="Close the history")]
+
+    def __init__(self, store: RunStore) -> None:
+        super().__init__()
+        self.store = store
+        self.runs: list[RunSummary] = []
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="history-box"):
+            yield Static(Text("History", style="bold"), id="history-title")
+            yield Input(placeholder="filter by question or panel", id="history-filter")
+            yield DataTable(id="history-table", cursor_type="row", zebra_stripes=True)
+            yield Static(id="history-count")
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns("when", "question", "panel", "outcome", "cost")
+        self._fill("")
+        self.query_one(Input).focus()
+
+    def _fill(self, text: str) -> None:
+        self.runs = self.store.list_runs(limit=PAGE, text=text)
+        table = self.query_one(DataTable)
+        table.clear()
+        for run in self.runs:
+            label = _outcome_label(run)
+            failed = run.status in ("error", "interrupted", "cancelled")
+            style = OUTCOME_STYLES.get(run.outcome or "", "red" if failed else "dim")
+            question = " ".join(run.question.split())
+            table.add_row(
+                run.created_at[:16].replace("T", " "),
+                Text(literal(question[:70] + ("…" if len(question) > 70 else ""))),
+                Text(literal(run.panel[:40])),
+                Text(str(label), style=style),
+                cost(run.cost_usd),
+                key=run.id,
+            )
+        total = self.store.count()
+        shown = f"{len(self.runs)} of {total} runs" if not text else f"{len(self.runs)} matching runs"
+        self.query_one("#history-count", Static).update(
+            Text(f"{shown} · Enter opens · Esc closes", style="dim")
+        )
+
+    @on(Input.Changed)
+    def _filter(self, event: Input.Changed) -> None:
+        self._fill(event.value.strip())
+
+    @on(Input.Submitted)
+    def _open_highlighted(self) -> None:
+        table = self.query_one(DataTable)
+        if self.runs:
+            self.dismiss(self.runs[max(0, table.cursor_row)].id)
+
+    @on(DataTable.RowSelected)
+    def _open(self, event: DataTable.RowSelected) -> None:
+        self.dismiss(str(event.row_key.value))
+
+    def on_key(self, event: object) -> None:
+        from textual import events
+
+        if isinstance(event, events.Key) and event.key in ("down", "up") and self.query_one(Input).has_focus:
+            table = self.query_one(DataTable)
+            table.action_cursor_down() if event.key == "down" else table.action_cursor_up()
+            event.stop()
+
+
+def _outcome_label(run: RunSummary) -> str:
+    if run.outcome:
+        return next((label for key, label in OUTCOME_LABELS.items() if key.value == run.outcome), run.outcome)
+    return run.status
