@@ -189,7 +189,7 @@ def _history_command(settings: Settings, args: argparse.Namespace) -> int:
     path = default_store_path(settings.store.path)
     if not path.exists():
         print(f"quorum: no run history yet ({path} does not exist)", file=sys.stderr)
-        return EXIT_FAILED if args.command == "show" else EXIT_OK
+        return EXIT_USAGE if args.command == "show" else EXIT_OK  # no such run, like any unknown id
     try:
         store = RunStore(path)
     except StoreError as err:

@@ -12,10 +12,11 @@ names of the variables that carry them.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import os
 import sqlite3
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,9 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from tui.engine import events as ev
-from tui.engine.types import CallResult, CallStatus, PriorTurn, RunResult, RunStatus, VoteValue
+from tui.engine.types import CallResult, CallStatus, Member, PriorTurn, RunResult, RunStatus, VoteValue
+
+log = logging.getLogger(__name__)
 
 CHECKPOINT_S = 2.0
+INTERRUPTED_NOTE = "interrupted: Quorum stopped before this run finished"
 DATABASE_NAME = "history.sqlite3"
 
 # Forward migrations: index i takes a database from version i to i + 1. Never edit one that has
@@ -88,8 +92,27 @@ MIGRATIONS: list[str] = [
     CREATE INDEX runs_by_time ON runs(created_at DESC);
     CREATE INDEX runs_by_parent ON runs(parent_run_id);
     """,
+    # 3: the panel as the history list shows it (the filter searches that, not the JSON), the
+    # call fields the data contract has beyond version 1's columns, and a partial index that
+    # makes finding unfinished runs at start-up independent of the history's size
+    """
+    ALTER TABLE runs ADD COLUMN panel_text TEXT NOT NULL DEFAULT '';
+    UPDATE runs SET panel_text = COALESCE((
+        SELECT group_concat(json_extract(value, '$.alias') || ':' || json_extract(value, '$.stance'), ', ')
+        FROM json_each(runs.panel, '$.members')), '');
+    ALTER TABLE calls ADD COLUMN error_kind TEXT;
+    ALTER TABLE calls ADD COLUMN finish_reason TEXT;
+    ALTER TABLE calls ADD COLUMN tokens_estimated INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE calls ADD COLUMN demo INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX runs_unfinished ON runs(status) WHERE status = 'running';
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+# Runs this process is recording right now. A pid alone cannot tell a live run from a dead one:
+# in a container Quorum often gets the same pid every time it starts.
+_LIVE_RUNS: set[str] = set()
 
 
 class StoreError(Exception):
@@ -114,11 +137,11 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-def _pid_alive(pid: int | None) -> bool:
+def _run_alive(run_id: str, pid: int | None) -> bool:
+    if pid == os.getpid():
+        return run_id in _LIVE_RUNS
     if not pid:
         return False
-    if pid == os.getpid():
-        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -144,7 +167,16 @@ class RunStore:
             self._migrate()
             self.interrupted = self._mark_interrupted()
         except sqlite3.DatabaseError as err:
+            self._close_quietly()
             raise StoreError(f"cannot use the history database {self.path}: {err}") from err
+        except StoreError:
+            self._close_quietly()
+            raise
+
+    def _close_quietly(self) -> None:
+        db = getattr(self, "_db", None)
+        if db is not None:
+            db.close()
 
     def close(self) -> None:
         self._db.close()
@@ -181,15 +213,26 @@ class RunStore:
 
     def _mark_interrupted(self) -> list[str]:
         rows = self._db.execute("SELECT id, pid FROM runs WHERE status = 'running'").fetchall()
-        gone = [row["id"] for row in rows if not _pid_alive(row["pid"])]
+        gone = [row["id"] for row in rows if not _run_alive(row["id"], row["pid"])]
         if gone:
             with self._transaction() as db:
-                db.executemany("UPDATE runs SET status = 'interrupted' WHERE id = ?", [(i,) for i in gone])
-                db.executemany(
-                    "UPDATE calls SET status = 'cancelled', error = 'interrupted: Quorum stopped mid-call' "
-                    "WHERE run_id = ? AND status = 'running'",
-                    [(i,) for i in gone],
-                )
+                for run_id in gone:
+                    db.execute(
+                        "UPDATE calls SET status = 'cancelled', "
+                        "error = 'interrupted: Quorum stopped mid-call' "
+                        "WHERE run_id = ? AND status = 'running'",
+                        (run_id,),
+                    )
+                    # What the finished calls cost is known even though the run never finished.
+                    db.execute(
+                        "UPDATE runs SET status = 'interrupted', "
+                        "input_tokens = (SELECT COALESCE(sum(input_tokens), 0) FROM calls WHERE run_id = ?), "
+                        "output_tokens = "
+                        "(SELECT COALESCE(sum(output_tokens), 0) FROM calls WHERE run_id = ?), "
+                        "cost_usd = (SELECT COALESCE(sum(cost_usd), 0) FROM calls WHERE run_id = ?) "
+                        "WHERE id = ?",
+                        (run_id, run_id, run_id, run_id),
+                    )
         return gone
 
     # -- writing ---------------------------------------------------------------------------
@@ -203,10 +246,12 @@ class RunStore:
 
     def list_runs(self, limit: int = 200, text: str = "", offset: int = 0) -> list[RunSummary]:
         """The newest runs first; `text` filters by question or panel (case-insensitive)."""
-        query = "SELECT id, created_at, question, panel, status, outcome, cost_usd, parent_run_id FROM runs "
+        query = (
+            "SELECT id, created_at, question, panel_text, status, outcome, cost_usd, parent_run_id FROM runs "
+        )
         params: list[Any] = []
         if text:
-            query += "WHERE question LIKE ? ESCAPE '\\' OR panel LIKE ? ESCAPE '\\' "
+            query += "WHERE question LIKE ? ESCAPE '\\' OR panel_text LIKE ? ESCAPE '\\' "
             like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             params += [like, like]
         query += "ORDER BY created_at DESC LIMIT ? OFFSET ?"
@@ -216,7 +261,7 @@ class RunStore:
                 id=row["id"],
                 created_at=row["created_at"],
                 question=row["question"],
-                panel=_panel_line(row["panel"]),
+                panel=row["panel_text"],
                 status=row["status"],
                 outcome=row["outcome"],
                 cost_usd=row["cost_usd"],
@@ -230,9 +275,14 @@ class RunStore:
 
     def resolve(self, prefix: str) -> str:
         """A full run id from a unique prefix (as printed by `quorum history`)."""
-        rows = self._db.execute(
-            "SELECT id FROM runs WHERE id LIKE ? ORDER BY created_at DESC LIMIT 2", (prefix + "%",)
-        ).fetchall()
+        rows = (
+            self._db.execute(
+                "SELECT id FROM runs WHERE substr(id, 1, ?) = ? ORDER BY created_at DESC LIMIT 2",
+                (len(prefix), prefix),
+            ).fetchall()
+            if prefix
+            else []
+        )
         if not rows:
             raise KeyError(f"no run with id {prefix!r} (`quorum history` lists them)")
         if len(rows) > 1 and rows[0]["id"] != prefix:
@@ -240,7 +290,8 @@ class RunStore:
         return str(rows[0]["id"])
 
     def load(self, run_id: str) -> RunResult:
-        """The run as the data contract, with every call as stored (also for interrupted runs)."""
+        """The run as the data contract: calls from the calls table (so a run cut short shows
+        everything that had arrived), the rest from the last snapshot of the run row."""
         row = self._db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             raise KeyError(f"no run with id {run_id!r}")
@@ -249,24 +300,27 @@ class RunStore:
             self._call_from_row(call)
             for call in self._db.execute("SELECT * FROM calls WHERE run_id = ? ORDER BY seq", (run_id,))
         ]
-        # The calls table is newer than the last result snapshot when a run was cut short.
         result.calls = calls
         positions: list[CallResult | None] = [None] * len(result.members)
+        for index, earlier in enumerate(result.positions[: len(positions)]):
+            if earlier is not None and earlier.reused_from is not None:
+                positions[index] = earlier  # carried over from a parent run: recorded there
         for call in calls:
-            if (
-                call.phase.value == "position"
-                and call.member_index is not None
-                and call.member_index < len(positions)
-            ) and (positions[call.member_index] is None or call.status is CallStatus.SUCCESS):
-                positions[call.member_index] = call
-        for index, earlier in enumerate(result.positions):
-            if positions[index] is None and earlier is not None:
-                positions[index] = earlier  # carried over from a parent run, not re-sent
+            seat = call.member_index
+            if call.phase.value == "position" and seat is not None and seat < len(positions):
+                current = positions[seat]
+                if current is None or current.reused_from is None:
+                    positions[seat] = call  # the latest attempt (a rerun replaces an earlier one)
         result.positions = positions
+        if row["status"] in ("interrupted", "running"):
+            result.totals.input_tokens = row["input_tokens"] or sum(c.input_tokens for c in calls)
+            result.totals.output_tokens = row["output_tokens"] or sum(c.output_tokens for c in calls)
+            result.totals.cost_usd = row["cost_usd"] or sum(c.cost_usd for c in calls)
+            result.totals.tokens_estimated = any(c.tokens_estimated for c in calls)
         if row["status"] == "interrupted":
             result.status = RunStatus.CANCELLED
-            if "interrupted: Quorum stopped before this run finished" not in result.notes:
-                result.notes.append("interrupted: Quorum stopped before this run finished")
+            if INTERRUPTED_NOTE not in result.notes:
+                result.notes.append(INTERRUPTED_NOTE)
         return result
 
     def status(self, run_id: str) -> str:
@@ -291,6 +345,7 @@ class RunStore:
     @staticmethod
     def _call_from_row(row: sqlite3.Row) -> CallResult:
         status = row["status"]
+        keys = row.keys()
         return CallResult(
             call_id=row["id"],
             round=row["round"],
@@ -308,6 +363,10 @@ class RunStore:
             input_tokens=row["input_tokens"],
             output_tokens=row["output_tokens"],
             cost_usd=row["cost_usd"],
+            error_kind=row["error_kind"] if "error_kind" in keys else None,
+            finish_reason=row["finish_reason"] if "finish_reason" in keys else None,
+            tokens_estimated=bool(row["tokens_estimated"]) if "tokens_estimated" in keys else False,
+            demo=bool(row["demo"]) if "demo" in keys else False,
         )
 
 
@@ -326,67 +385,90 @@ def default_store_path(configured: str | None) -> Path:
 
 
 class RunRecorder:
-    """An event sink that writes one run to the store as it happens."""
+    """An event sink that writes one run to the store as it happens.
+
+    It never lets a database problem reach the run: the first failure is logged and kept in
+    `failed`, and recording stops while the run goes on.
+    """
 
     def __init__(self, store: RunStore, config: Mapping[str, Any], parent_run_id: str | None) -> None:
         self.store = store
         self.config = dict(config)
         self.parent_run_id = parent_run_id
         self.run_id: str | None = None
+        self.failed: str | None = None
         self._seq = 0
         self._text: dict[str, list[str]] = {}
-        self._checkpointed: dict[str, float] = {}
+        self._saved_length: dict[str, int] = {}
         self._result: RunResult | None = None
+        self._synthesizers: dict[str, Member] = {}
+        self._checkpoints: asyncio.Task[None] | None = None
 
     def __call__(self, event: ev.Event) -> None:
+        if self.failed is not None:
+            return
+        try:
+            self._record(event)
+        except sqlite3.Error as err:
+            self.failed = f"history not recorded for run {self.run_id}: {err}"
+            log.warning(self.failed)
+            self._stop()
+
+    def _record(self, event: ev.Event) -> None:
         db = self.store._db
         match event:
             case ev.RunStarted(run_id=run_id, request=request):
                 self.run_id = run_id
+                _LIVE_RUNS.add(run_id)
+                self._synthesizers = {s.alias: s for s in request.synthesizers}
                 panel = {
                     "members": [m.model_dump(mode="json") for m in request.members],
                     "skipped": [s.model_dump(mode="json") for s in request.skipped],
                     "synthesizers": [s.alias for s in request.synthesizers],
                 }
-                snapshot = RunResult(
+                self._result = RunResult(
                     run_id=run_id,
                     question=request.question,
                     mode=request.mode,
                     members=request.members,
                     skipped=request.skipped,
                     max_rounds=request.max_rounds,
+                    parent_run_id=request.parent_run_id,
                     started_at=datetime.now(UTC),
                 )
-                self._result = snapshot
+                panel_text = ", ".join(f"{m.alias}:{m.stance.value}" for m in request.members)
                 with self.store._transaction():
                     db.execute(
-                        "INSERT INTO runs (id, created_at, question, mode, panel, config, status, "
-                        "max_rounds, "
-                        "parent_run_id, result, pid) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
+                        "INSERT INTO runs (id, created_at, question, mode, panel, panel_text, config, "
+                        "status, "
+                        "max_rounds, parent_run_id, result, pid) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
                         (
                             run_id,
                             _now(),
                             request.question,
                             request.mode.value,
                             json.dumps(panel),
+                            panel_text,
                             json.dumps(self.config, default=str),
                             request.max_rounds,
                             self.parent_run_id,
-                            snapshot.model_dump_json(),
+                            _snapshot(self._result),
                             os.getpid(),
                         ),
                     )
+                self._start_checkpoints()
             case ev.CallStarted(call_id=call_id, round=number, phase=phase, member_index=index, alias=alias):
                 self._seq += 1
                 self._text[call_id] = []
-                self._checkpointed[call_id] = time.monotonic()
-                member = self._member(index, alias)
+                self._saved_length[call_id] = 0
+                model_id, provider, stance, demo = self._who(index, alias)
                 stamp = _now()
                 with self.store._transaction():
                     db.execute(
                         "INSERT INTO calls (id, run_id, seq, round, phase, member_index, alias, model_id, "
-                        "provider, stance, status, started_at, updated_at) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)",
+                        "provider, stance, demo, status, started_at, updated_at) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)",
                         (
                             call_id,
                             self.run_id,
@@ -395,42 +477,39 @@ class RunRecorder:
                             phase.value,
                             index,
                             alias,
-                            member[0],
-                            member[1],
-                            member[2],
+                            model_id,
+                            provider,
+                            stance,
+                            int(demo),
                             stamp,
                             stamp,
                         ),
                     )
             case ev.TextDelta(call_id=call_id, text=text) | ev.SynthesisDelta(call_id=call_id, text=text):
-                parts = self._text.setdefault(call_id, [])
-                parts.append(text)
-                now = time.monotonic()
-                if now - self._checkpointed.get(call_id, now) >= CHECKPOINT_S:
-                    self._checkpointed[call_id] = now
-                    with self.store._transaction():
-                        db.execute(
-                            "UPDATE calls SET content = ?, updated_at = ? WHERE id = ?",
-                            ("".join(parts), _now(), call_id),
-                        )
+                self._text.setdefault(call_id, []).append(text)
             case ev.CallFinished(result=call):
                 self._text.pop(call.call_id, None)
-                self._checkpointed.pop(call.call_id, None)
+                self._saved_length.pop(call.call_id, None)
                 if call.reused_from is not None:
                     return  # carried over from an earlier run: that run holds it
                 with self.store._transaction():
                     db.execute(
-                        "UPDATE calls SET status = ?, content = ?, error = ?, ttft_ms = ?, latency_ms = ?, "
-                        "input_tokens = ?, output_tokens = ?, cost_usd = ?, updated_at = ? WHERE id = ?",
+                        "UPDATE calls SET status = ?, content = ?, error = ?, error_kind = ?, ttft_ms = ?, "
+                        "latency_ms = ?, input_tokens = ?, output_tokens = ?, tokens_estimated = ?, "
+                        "cost_usd = ?, "
+                        "finish_reason = ?, updated_at = ? WHERE id = ?",
                         (
                             call.status.value,
                             call.content,
                             call.error,
+                            call.error_kind,
                             call.ttft_ms,
                             call.latency_ms,
                             call.input_tokens,
                             call.output_tokens,
+                            int(call.tokens_estimated),
                             call.cost_usd,
+                            call.finish_reason,
                             _now(),
                             call.call_id,
                         ),
@@ -439,8 +518,7 @@ class RunRecorder:
                 with self.store._transaction():
                     db.execute(
                         "UPDATE calls SET vote = ?, objections = ? "
-                        "WHERE run_id = ? AND round = ? AND phase = 'vote' "
-                        "AND member_index = ?",
+                        "WHERE run_id = ? AND round = ? AND phase = 'vote' AND member_index = ?",
                         (
                             vote.value.value if vote.value is not VoteValue.NONE else None,
                             json.dumps(vote.objections or ([vote.reason] if vote.reason else [])),
@@ -454,67 +532,106 @@ class RunRecorder:
                     self._result.rounds = [r for r in self._result.rounds if r.number != round_.number]
                     self._result.rounds.append(round_)
                     self._result.rounds_used = round_.number
-                self._update_run(status="running", rounds_used=round_.number, outcome=round_.outcome)
+                    with self.store._transaction():
+                        db.execute(
+                            "UPDATE runs SET rounds_used = ?, outcome = COALESCE(?, outcome), result = ? "
+                            "WHERE id = ?",
+                            (
+                                round_.number,
+                                round_.outcome.value if round_.outcome else None,
+                                _snapshot(self._result),
+                                self.run_id,
+                            ),
+                        )
             case ev.RunFinished(result=result) | ev.RunFailed(result=result) | ev.RunCancelled(result=result):
                 self._result = result
-                self._update_run(status=result.status.value, final=result)
+                self._stop()
+                with self.store._transaction():
+                    db.execute(
+                        "UPDATE runs SET status = ?, finished_at = ?, outcome = ?, rounds_used = ?, "
+                        "synthesis = ?, synthesizer = ?, wall_ms = ?, input_tokens = ?, output_tokens = ?, "
+                        "cost_usd = ?, result = ? WHERE id = ?",
+                        (
+                            result.status.value,
+                            _now(),
+                            result.outcome.value if result.outcome else None,
+                            result.rounds_used,
+                            result.synthesis,
+                            result.synthesizer,
+                            result.totals.wall_ms,
+                            result.totals.input_tokens,
+                            result.totals.output_tokens,
+                            result.totals.cost_usd,
+                            _snapshot(result),
+                            self.run_id,
+                        ),
+                    )
             case _:
                 pass
 
-    def _member(self, index: int | None, alias: str) -> tuple[str, str, str | None]:
+    def _who(self, index: int | None, alias: str) -> tuple[str, str, str | None, bool]:
+        """Model id, provider, stance and demo flag of the member (or synthesizer) making a call."""
         result = self._result
         if result is not None and index is not None and index < len(result.members):
             member = result.members[index]
-            return member.model_id, member.provider, member.stance.value
-        synthesizer = self._synthesizer(alias)
-        return synthesizer if synthesizer else (alias, "", None)
+            return member.model_id, member.provider, member.stance.value, member.demo
+        synthesizer = self._synthesizers.get(alias)
+        if synthesizer is not None:
+            return synthesizer.model_id, synthesizer.provider, None, synthesizer.demo
+        return alias, "", None, False
 
-    def _synthesizer(self, alias: str) -> tuple[str, str, str | None] | None:
-        config = self.config.get("models", {})
-        model = config.get(alias) if isinstance(config, dict) else None
-        if isinstance(model, dict):
-            return str(model.get("id", alias)), str(model.get("provider", "")), None
-        return None
+    # -- checkpoints -------------------------------------------------------------------------
 
-    def _update_run(
-        self,
-        *,
-        status: str,
-        rounds_used: int | None = None,
-        outcome: Any = None,
-        final: RunResult | None = None,
-    ) -> None:
-        db = self.store._db
-        with self.store._transaction():
-            if final is not None:
+    def _start_checkpoints(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # not inside an event loop (a replay, a test): only the call's end is written
+        self._checkpoints = loop.create_task(self._checkpoint_every(CHECKPOINT_S))
+
+    async def _checkpoint_every(self, seconds: float) -> None:
+        # On a clock, not on the next delta: text that arrived before a stall is saved all the same.
+        while True:
+            await asyncio.sleep(seconds)
+            if self.failed is not None:
+                return
+            try:
+                self.checkpoint()
+            except sqlite3.Error as err:
+                self.failed = f"history not recorded for run {self.run_id}: {err}"
+                log.warning(self.failed)
+                return
+
+    def checkpoint(self) -> None:
+        """Write the text streamed so far of every call still in flight."""
+        changed = [
+            (call_id, "".join(parts))
+            for call_id, parts in self._text.items()
+            if sum(map(len, parts)) != self._saved_length.get(call_id, 0)
+        ]
+        if not changed:
+            return
+        stamp = _now()
+        with self.store._transaction() as db:
+            for call_id, text in changed:
                 db.execute(
-                    "UPDATE runs SET status = ?, finished_at = ?, outcome = ?, rounds_used = ?, "
-                    "synthesis = ?, synthesizer = ?, wall_ms = ?, input_tokens = ?, output_tokens = ?, "
-                    "cost_usd = ?, result = ? "
-                    "WHERE id = ?",
-                    (
-                        status,
-                        _now(),
-                        final.outcome.value if final.outcome else None,
-                        final.rounds_used,
-                        final.synthesis,
-                        final.synthesizer,
-                        final.totals.wall_ms,
-                        final.totals.input_tokens,
-                        final.totals.output_tokens,
-                        final.totals.cost_usd,
-                        final.model_dump_json(),
-                        self.run_id,
-                    ),
+                    "UPDATE calls SET content = ?, updated_at = ? WHERE id = ?", (text, stamp, call_id)
                 )
-            else:
-                snapshot = self._result.model_dump_json() if self._result is not None else None
-                db.execute(
-                    "UPDATE runs SET rounds_used = ?, outcome = COALESCE(?, outcome), "
-                    "result = COALESCE(?, result) "
-                    "WHERE id = ?",
-                    (rounds_used, outcome.value if outcome else None, snapshot, self.run_id),
-                )
+                self._saved_length[call_id] = len(text)
+
+    def _stop(self) -> None:
+        if self.run_id is not None:
+            _LIVE_RUNS.discard(self.run_id)
+        if self._checkpoints is not None:
+            self._checkpoints.cancel()
+            self._checkpoints = None
+
+
+def _snapshot(result: RunResult) -> str:
+    """The run row's copy of the result, without what the calls table already holds: the calls,
+    and the positions this run made itself (carried-over ones are kept: no row of ours has them)."""
+    positions = [p if p is not None and p.reused_from is not None else None for p in result.positions]
+    return result.model_copy(update={"calls": [], "positions": positions}).model_dump_json()
 
 
 def open_store(enabled: bool, configured_path: str) -> RunStore | None:

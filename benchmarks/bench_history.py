@@ -1,0 +1,297 @@
+"""The run history at scale: listing, filtering, loading and opening a store of many recorded runs.
+
+Builds a temporary database of N runs (default 10,000) through the real `RunRecorder`, fed with
+the engine events of a realistic run: a 3-member panel from the shipped catalog deliberating one
+round (3 positions, a draft and 3 votes: 7 call rows of about 2 KB of text each), the CLI's config
+snapshot, the final result. Then prints the median time of:
+
+    list      `list_runs(limit=200)`: the history screen's first page        (target < 200 ms)
+    filter    the same with a text filter that ~1% of the questions match
+    load      `load(run_id)` of a random run
+    open      `RunStore(path)`: the migrations check and the interrupted scan  (target < 200 ms)
+
+and the database size per run. Every figure is taken on a fresh connection (SQLite's own cache is
+empty) with the OS's file cache warm, as it is for a user who just ran Quorum; opening is also
+timed with the file dropped from the OS cache (as after a reboot) where the OS allows it, and the
+bytes an open reads are counted on Linux.
+
+    python benchmarks/bench_history.py [--runs 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tui.engine import events as ev  # noqa: E402
+from tui.engine.types import (  # noqa: E402
+    CallResult,
+    CallStatus,
+    Member,
+    Mode,
+    Outcome,
+    Phase,
+    RoundResult,
+    RunRequest,
+    RunResult,
+    RunStatus,
+    Tally,
+    Totals,
+    Vote,
+    VoteValue,
+)
+from tui.settings import Catalog, MemberSpec, load_settings  # noqa: E402
+from tui.store import RunStore  # noqa: E402
+
+TARGET_MS = 200.0
+FILTER_WORD = "kubernetes"  # in about 1% of the questions
+_VOCABULARY = (
+    "the a of to and in for is on that with as it be by this are from or at an which we can not have "
+    "will should would could migration latency rollback owner cost team service database cache queue "
+    "shard replica index schema deploy release flag metric budget risk failure retry timeout region "
+    "traffic capacity pipeline contract vendor license audit backup restore incident alert dashboard "
+    "throughput consistency availability partition compaction snapshot tenant quota billing invoice"
+)
+WORDS = _VOCABULARY.split()
+
+
+def text(rng: random.Random, size: int) -> str:
+    """About `size` characters of prose-like text."""
+    out: list[str] = []
+    length = 0
+    while length < size:
+        sentence = " ".join(rng.choices(WORDS, k=rng.randint(8, 20))).capitalize() + "."
+        out.append(sentence)
+        length += len(sentence) + 1
+    return " ".join(out)
+
+
+def question(rng: random.Random, number: int) -> str:
+    words = rng.choices(WORDS, k=rng.randint(8, 16))
+    if number % 100 == 7:
+        words.insert(rng.randrange(len(words)), FILTER_WORD)
+    return " ".join(words).capitalize() + "?"
+
+
+def call(run_id: str, number: int, phase: Phase, index: int | None, who: Member, body: str) -> CallResult:
+    tokens_in, tokens_out = 900 + 10 * number, len(body) // 4
+    return CallResult(
+        call_id=f"{run_id}-{number}",
+        round=1,
+        phase=phase,
+        member_index=index,
+        alias=who.alias,
+        model_id=who.model_id,
+        provider=who.provider,
+        stance=who.stance if index is not None else None,
+        status=CallStatus.SUCCESS,
+        content=body,
+        ttft_ms=400 + number,
+        latency_ms=4000 + number,
+        input_tokens=tokens_in,
+        output_tokens=tokens_out,
+        cost_usd=(tokens_in * who.input_price + tokens_out * who.output_price) / 1e6,
+        finish_reason="stop",
+    )
+
+
+def record_one(
+    store: RunStore, config: dict[str, Any], members: list[Member], rng: random.Random, n: int
+) -> None:
+    """One run, as the engine's events of a one-round deliberation reach the recorder."""
+    run_id = f"{n:06d}{rng.getrandbits(24):06x}"
+    request = RunRequest(question=question(rng, n), members=members, synthesizers=[members[0]])
+    emit = store.recorder(config=config)
+    emit(ev.RunStarted(run_id, request))
+    emit(ev.RoundStarted(1, request.max_rounds))
+    result = RunResult(
+        run_id=run_id,
+        question=request.question,
+        mode=Mode.DELIBERATE,
+        members=members,
+        max_rounds=request.max_rounds,
+        started_at=datetime.now(UTC),
+    )
+
+    def one_call(number: int, phase: Phase, index: int | None, who: Member, body: str) -> CallResult:
+        emit(ev.CallStarted(f"{run_id}-{number}", 1, phase, index, who.alias))
+        for start in range(0, len(body), 512):  # a few deltas; a real call has hundreds
+            piece = body[start : start + 512]
+            if index is None:
+                emit(ev.SynthesisDelta(f"{run_id}-{number}", 1, phase, piece))
+            else:
+                emit(ev.TextDelta(f"{run_id}-{number}", index, phase, piece))
+        done = call(run_id, number, phase, index, who, body)
+        result.calls.append(done)
+        emit(ev.CallFinished(done))
+        return done
+
+    result.positions = [one_call(i + 1, Phase.POSITION, i, m, text(rng, 2000)) for i, m in enumerate(members)]
+    draft = one_call(4, Phase.DRAFT, None, members[0], text(rng, 2000))
+    votes = []
+    for i, m in enumerate(members):
+        reject = rng.random() < 0.3
+        body = ("VERDICT: REJECT\n- " if reject else "VERDICT: ACCEPT\n- ") + text(rng, 1980)
+        one_call(5 + i, Phase.VOTE, i, m, body)
+        value = VoteValue.REJECT if reject else VoteValue.ACCEPT
+        vote = Vote(member_index=i, alias=m.alias, value=value, objections=[body[18:90]] if reject else [])
+        votes.append(vote)
+        emit(ev.VoteCast(1, vote))
+    accepts = sum(v.value is VoteValue.ACCEPT for v in votes)
+    outcome = (
+        Outcome.UNANIMOUS if accepts == 3 else Outcome.MAJORITY if accepts == 2 else Outcome.CURATOR_OVERRIDE
+    )
+    round_ = RoundResult(
+        number=1,
+        draft=draft.content,
+        draft_by=draft.alias,
+        votes=votes,
+        tally=Tally(accept=accepts, reject=3 - accepts),
+        outcome=outcome,
+        status="decided",
+    )
+    result.rounds = [round_]
+    emit(ev.RoundDecided(round_))
+    result.synthesis, result.synthesizer, result.outcome = draft.content, draft.alias, outcome
+    result.rounds_used, result.status, result.finished_at = 1, RunStatus.SUCCESS, datetime.now(UTC)
+    result.totals = Totals(
+        wall_ms=12_000,
+        input_tokens=sum(c.input_tokens for c in result.calls),
+        output_tokens=sum(c.output_tokens for c in result.calls),
+        cost_usd=sum(c.cost_usd for c in result.calls),
+    )
+    emit(ev.SynthesisFinished(draft.content, draft.alias, outcome.value))
+    emit(ev.RunFinished(result))
+
+
+def median_ms(action: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        action()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def on_fresh_store(path: Path, action: Callable[[RunStore], object], repeat: int) -> float:
+    """Median ms of `action` on a store just opened (the opening itself is not timed)."""
+    times = []
+    for _ in range(repeat):
+        store = RunStore(path)
+        try:
+            started = time.perf_counter()
+            action(store)
+            times.append((time.perf_counter() - started) * 1000)
+        finally:
+            store.close()
+    return statistics.median(times)
+
+
+def bytes_read() -> int:
+    """Bytes this process has read so far (Linux), or -1."""
+    try:
+        with open("/proc/self/io", encoding="ascii") as io:
+            return next(int(line.split()[1]) for line in io if line.startswith("rchar"))
+    except (OSError, StopIteration):
+        return -1
+
+
+def evict(path: Path) -> None:
+    """Drop the database file's pages from the OS cache (as after a reboot), where the OS allows it."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+def verdict(ms: float) -> str:
+    return f"target < {TARGET_MS:.0f} ms: {'ok' if ms < TARGET_MS else 'MISSED'}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=10_000, help="how many runs the database holds")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="quorum-bench-history-") as tmp:
+        os.environ["QUORUM_HOME"] = tmp  # the shipped settings only, never the user's
+        settings = load_settings()
+        config = settings.model_dump(mode="json")  # the snapshot the CLI records with every run
+        catalog = Catalog(settings)
+        members = [
+            catalog.member(MemberSpec.model_validate({"model": name, "stance": stance}))
+            for name, stance in (
+                ("gpt-sol", "neutral"),
+                ("claude-sonnet", "against"),
+                ("gemini-flash", "for"),
+            )
+        ]
+        path = Path(tmp) / "history.sqlite3"
+        rng = random.Random(7)
+
+        store = RunStore(path)
+        started = time.perf_counter()
+        for n in range(args.runs):
+            record_one(store, config, members, rng, n)
+            if n and n % 1000 == 0:
+                print(f"  ... {n:,} runs recorded", file=sys.stderr, flush=True)
+        create_s = time.perf_counter() - started
+        ids = [row[0] for row in store._db.execute("SELECT id FROM runs")]
+        store.close()  # checkpoints the WAL into the file
+        size = sum(p.stat().st_size for p in Path(tmp).iterdir() if p.name.startswith(path.name))
+
+        store = RunStore(path)
+        assert store.count() == args.runs
+        matches = len(store.list_runs(limit=args.runs, text=FILTER_WORD))
+        store.close()
+
+        list_ms = on_fresh_store(path, lambda s: s.list_runs(limit=200), 20)
+        filter_ms = on_fresh_store(path, lambda s: s.list_runs(limit=200, text=FILTER_WORD), 20)
+        load_ms = on_fresh_store(path, lambda s: s.load(rng.choice(ids)), 50)
+
+        def open_close() -> None:
+            RunStore(path).close()
+
+        open_ms = median_ms(open_close, 20)
+        before = bytes_read()
+        open_close()
+        open_mb = (bytes_read() - before) / 1e6 if before >= 0 else None
+
+        def cold_open() -> None:
+            evict(path)
+            open_close()
+
+        cold_ms = median_ms(cold_open, 5) if hasattr(os, "posix_fadvise") else None
+
+    print(f"history store benchmark: {args.runs:,} runs, 3 members, 7 calls of ~2 KB each per run")
+    print(
+        f"  create (informational)        {create_s:8.1f} s    ({create_s / args.runs * 1000:.2f} ms per run)"
+    )
+    print(f"  list_runs(limit=200)          {list_ms:8.1f} ms   {verdict(list_ms)}")
+    print(f"  list_runs(text={FILTER_WORD!r})  {filter_ms:8.1f} ms   ({matches} of {args.runs:,} runs match)")
+    print(f"  load(random run)              {load_ms:8.1f} ms")
+    read = f" (reads {open_mb:.0f} MB)" if open_mb is not None else ""
+    print(f"  open RunStore                 {open_ms:8.1f} ms   {verdict(open_ms)}{read}")
+    if cold_ms is not None:
+        print(f"  open, file not in OS cache    {cold_ms:8.1f} ms   {verdict(cold_ms)}")
+    print(
+        f"  database size                 {size / 1e6:8.1f} MB   ({size / args.runs / 1000:.1f} KB per run)"
+    )
+
+
+if __name__ == "__main__":
+    main()

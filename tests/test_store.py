@@ -1,0 +1,797 @@
+"""The run-history store: recording as it happens, surviving a kill, migrations, secrets, follow-ups, CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import tui.store as store_module
+from tests.conftest import write
+from tests.fakes import FakeProvider, Script, lookup, member, rate_limited, request
+from tests.wire_server import Scenario, WireServer
+from tui.cli import main
+from tui.engine import events as ev
+from tui.engine.orchestrator import Run
+from tui.engine.types import (
+    CallResult,
+    CallStatus,
+    Mode,
+    Outcome,
+    RunRequest,
+    RunResult,
+    RunStatus,
+    Stance,
+)
+from tui.providers.base import ChatRequest, Finished, StreamEvent, TextDelta, Usage
+from tui.report import render_markdown
+from tui.store import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    RunStore,
+    StoreError,
+    default_store_path,
+    prior_turns,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+# The recorder looks the synthesizer's model up in the config snapshot, as the CLI's snapshot has it.
+FAKE_CONFIG: dict[str, Any] = {"models": {"synth": {"id": "synth", "provider": "fake"}}}
+INTERRUPTED_NOTE = "interrupted: Quorum stopped before this run finished"
+
+
+# ------------------------------------------------------------------------------------------------
+# helpers
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[RunStore]:
+    opened = RunStore(tmp_path / "history.sqlite3")
+    yield opened
+    opened.close()
+
+
+def raw(path: Path) -> sqlite3.Connection:
+    """A second, independent connection to the database file (as another process would have)."""
+    db = sqlite3.connect(path, timeout=5, isolation_level=None)
+    db.row_factory = sqlite3.Row
+    return db
+
+
+def ask(question: str, aliases: list[str], **extra: Any) -> RunRequest:
+    return RunRequest(
+        question=question,
+        members=[member(a) for a in aliases],
+        synthesizers=[member("synth")],
+        **extra,
+    )
+
+
+async def record(
+    store: RunStore,
+    req: RunRequest,
+    provider: Any,
+    *,
+    run_id: str | None = None,
+    parent: str | None = None,
+) -> RunResult:
+    recorder = store.recorder(config=FAKE_CONFIG, parent_run_id=parent)
+    return await Run(req, lambda _m: provider, recorder, run_id=run_id).execute()
+
+
+def panel_scripts() -> dict[str, Script]:
+    """Three members that answer, one whose position fails, and a critic who keeps objecting."""
+    return {
+        "alpha": Script(position="Alpha: yes, adopt X.\nLean: favourable"),
+        "beta": Script(position="Beta: adopt X, carefully."),
+        "gamma": Script(
+            position="Gamma: not as proposed.",
+            votes=["VERDICT: REJECT\n- needs a rollback plan\n- no owner named"],
+        ),
+        "delta": Script(fail=rate_limited(), fail_phases=("position",)),
+        "synth": Script(draft="DRAFT: adopt X in two steps", curator="CURATOR: adopt X"),
+    }
+
+
+def call_essentials(call: CallResult) -> tuple[Any, ...]:
+    return (
+        call.call_id,
+        call.phase,
+        call.round,
+        call.member_index,
+        call.alias,
+        call.model_id,
+        call.provider,
+        call.stance,
+        call.status,
+        call.content,
+        call.error,
+        call.ttft_ms,
+        call.latency_ms,
+        call.input_tokens,
+        call.output_tokens,
+        call.cost_usd,
+    )
+
+
+def wait_for(condition: Callable[[], Any], deadline_s: float, what: str) -> Any:
+    """Poll `condition` until it returns something truthy; fail after `deadline_s`."""
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {deadline_s} s waiting for {what}")
+
+
+def dead_pid() -> int:
+    """The id of a process that has ended (and been reaped)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait(timeout=10)
+    return child.pid
+
+
+class PacedProvider:
+    """Positions stream one piece every `every_s` seconds; drafts and votes answer at once."""
+
+    name = "paced"
+    is_demo = False
+
+    def __init__(self, pieces: int = 11, every_s: float = 0.3, stall_after: int | None = None) -> None:
+        self.pieces, self.every_s, self.stall_after = pieces, every_s, stall_after
+        self.requests: list[ChatRequest] = []
+
+    async def aclose(self) -> None:
+        return None
+
+    def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        return self._stream(request)
+
+    async def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        self.requests.append(request)
+        if request.purpose == "position":
+            for number in range(self.pieces):
+                yield TextDelta(f"{request.alias}-piece-{number} ")
+                if self.stall_after is not None and number + 1 == self.stall_after:
+                    await asyncio.sleep(self.every_s * 10)  # nothing arrives for a while
+                else:
+                    await asyncio.sleep(self.every_s)
+        elif request.purpose == "vote":
+            yield TextDelta("VERDICT: ACCEPT")
+        else:
+            yield TextDelta("DRAFT: ready")
+        yield Usage(10, 5)
+        yield Finished("stop")
+
+
+# ------------------------------------------------------------------------------------------------
+# 1. recording, listing, resolving, filtering
+
+
+async def test_recorded_run_loads_as_the_live_result(store: RunStore) -> None:
+    provider = FakeProvider(panel_scripts())
+    req = request(
+        ["alpha", "beta", "gamma", "delta"],
+        stances=[Stance.FOR, Stance.AGAINST, Stance.NEUTRAL, Stance.NEUTRAL],
+        max_rounds=2,
+    )
+    live = await record(store, req, provider)
+    assert live.status is RunStatus.SUCCESS and live.outcome is Outcome.MAJORITY and live.rounds_used == 2
+
+    loaded = store.load(live.run_id)
+    assert loaded.status is live.status and loaded.outcome is live.outcome
+    assert (loaded.question, loaded.mode, loaded.members) == (live.question, live.mode, live.members)
+    assert loaded.rounds_used == 2 and loaded.max_rounds == live.max_rounds
+    assert [r.model_dump() for r in loaded.rounds] == [r.model_dump() for r in live.rounds]
+    objections = [v.objections for v in loaded.rounds[-1].votes]
+    assert objections == [[], [], ["needs a rollback plan", "no owner named"]]
+    assert [(p.status, p.content, p.error) if p else None for p in loaded.positions] == [
+        (p.status, p.content, p.error) if p else None for p in live.positions
+    ]
+    assert loaded.positions[3] is not None and loaded.positions[3].status is CallStatus.ERROR
+    assert loaded.totals == live.totals and loaded.totals.cost_usd > 0
+    assert len(loaded.calls) == len(live.calls) == 12  # 4 positions + 2 x (draft + 3 votes)
+    assert [call_essentials(c) for c in loaded.calls] == [call_essentials(c) for c in live.calls]
+    assert (loaded.synthesis, loaded.synthesizer) == ("DRAFT: adopt X in two steps", "synth")
+    assert (loaded.errors, loaded.notes, loaded.parent_run_id) == (live.errors, live.notes, None)
+
+    # the votes and their objections are in the calls table too
+    db = raw(store.path)
+    votes = db.execute(
+        "SELECT round, alias, vote, objections FROM calls WHERE run_id = ? AND phase = 'vote' ORDER BY seq",
+        (live.run_id,),
+    ).fetchall()
+    db.close()
+    assert [(v["round"], v["alias"], v["vote"]) for v in votes] == [
+        (n, alias, "reject" if alias == "gamma" else "accept")
+        for n in (1, 2)
+        for alias in ("alpha", "beta", "gamma")
+    ]
+    assert json.loads(votes[2]["objections"]) == ["needs a rollback plan", "no owner named"]
+
+    [summary] = store.list_runs()
+    assert summary.id == live.run_id and summary.question == "Should we adopt X?"
+    assert summary.panel == "alpha:for, beta:against, gamma:neutral, delta:neutral"
+    assert (summary.status, summary.outcome, summary.parent_run_id) == ("success", "majority", None)
+    assert summary.cost_usd == pytest.approx(live.totals.cost_usd)
+    assert store.count() == 1 and store.status(live.run_id) == "success"
+
+
+async def test_resolve_a_prefix(store: RunStore) -> None:
+    provider = FakeProvider({"alpha": Script(), "synth": Script()})
+    for run_id in ("abc111111111", "abc222222222", "def333333333"):
+        await record(store, request(["alpha"]), provider, run_id=run_id)
+    assert store.resolve("abc1") == "abc111111111"
+    assert store.resolve("d") == "def333333333"
+    assert store.resolve("abc222222222") == "abc222222222"
+    with pytest.raises(KeyError, match="more than one run"):
+        store.resolve("abc")
+    with pytest.raises(KeyError, match="no run with id 'zzz'"):
+        store.resolve("zzz")
+    with pytest.raises(KeyError):
+        store.load("zzz")
+    with pytest.raises(KeyError):
+        store.status("zzz")
+
+
+async def test_list_filters_by_text_literally_newest_first(store: RunStore) -> None:
+    provider = FakeProvider({name: Script() for name in ("alpha", "gamma", "synth")})
+    questions = ["Is 100% coverage worth it?", "Rename snake_case fields?", "Store the cache of 1000 keys?"]
+    ids = {}
+    for question, alias in zip(questions, ["alpha", "alpha", "gamma"], strict=True):
+        ids[question] = (await record(store, ask(question, [alias]), provider)).run_id
+        await asyncio.sleep(0.01)  # distinct created_at stamps: the list is ordered by them
+
+    def found(text: str) -> list[str]:
+        return [s.question for s in store.list_runs(text=text)]
+
+    assert found("") == list(reversed(questions))
+    assert found("0%") == ["Is 100% coverage worth it?"]  # as a pattern, "0%" would match "1000" too
+    assert found("%") == ["Is 100% coverage worth it?"]
+    assert found("e_c") == ["Rename snake_case fields?"]  # as a pattern, "_" would match "the cache"
+    assert found("SNAKE") == ["Rename snake_case fields?"]  # case-insensitive
+    assert found("gamma") == ["Store the cache of 1000 keys?"]  # the panel
+    assert found("\\") == [] and found("no such words") == []
+    assert [s.id for s in store.list_runs(limit=1)] == [ids[questions[2]]]
+    assert [s.id for s in store.list_runs(limit=1, offset=1)] == [ids[questions[1]]]
+
+
+# ------------------------------------------------------------------------------------------------
+# 2. written as it happens
+
+
+async def test_run_is_written_while_it_is_in_flight(store: RunStore) -> None:
+    provider = PacedProvider(pieces=11, every_s=0.3)  # each position streams for about 3.3 s
+    req = ask("Stream slowly?", ["slow1", "slow2"], max_rounds=1)
+    task = asyncio.ensure_future(record(store, req, provider, run_id="inflight0001"))
+    db = raw(store.path)
+    try:
+
+        async def poll(query: str, deadline_s: float, what: str) -> list[sqlite3.Row]:
+            end = time.monotonic() + deadline_s
+            while time.monotonic() < end:
+                rows = db.execute(query).fetchall()
+                if rows:
+                    return rows
+                await asyncio.sleep(0.02)
+            raise AssertionError(f"timed out waiting for {what}")
+
+        [run] = await poll("SELECT * FROM runs", 2, "the run row")
+        assert run["status"] == "running" and run["pid"] == os.getpid() and run["finished_at"] is None
+        calls = await poll("SELECT * FROM calls WHERE phase = 'position'", 2, "the call rows")
+        calls_seen = time.monotonic()
+        assert len(calls) == 2 and {c["status"] for c in calls} == {"running"}
+        assert {c["alias"] for c in calls} == {"slow1", "slow2"} and {c["content"] for c in calls} == {""}
+
+        # another store opened meanwhile (the dashboard, `quorum history`) leaves a live run alone
+        other = RunStore(store.path)
+        assert other.interrupted == [] and other.status("inflight0001") == "running"
+        assert other.list_runs()[0].status == "running"
+        other.close()
+
+        streamed = await poll(
+            "SELECT * FROM calls WHERE status = 'running' AND content != ''", 3, "checkpointed text"
+        )
+        assert time.monotonic() - calls_seen <= 2.6  # CHECKPOINT_S is 2 s
+        partial = streamed[0]
+        assert partial["content"].startswith(f"{partial['alias']}-piece-0 ")
+        assert not task.done()
+    finally:
+        result = await asyncio.wait_for(task, 10)
+        db.close()
+    db = raw(store.path)
+    run = db.execute("SELECT * FROM runs").fetchone()
+    assert result.status is RunStatus.SUCCESS
+    assert run["status"] == "success" and run["finished_at"] and run["outcome"] == "unanimous"
+    final = db.execute("SELECT content FROM calls WHERE id = ?", (partial["id"],)).fetchone()["content"]
+    assert final.startswith(partial["content"]) and len(final) > len(partial["content"])
+    assert final.count("-piece-") == 11
+    db.close()
+
+
+# ------------------------------------------------------------------------------------------------
+# 3. a process killed mid-run
+
+
+def test_killed_run_leaves_a_consistent_database(
+    isolated_home: Path, tmp_path: Path, fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    slow = write(tmp_path / "slow.toml", "[demo]\nspeed = 1.0\n")  # realistic pacing: ~9 s per run
+    path = default_store_path("")
+    assert path.parent.parent == isolated_home
+    question = "Should we shard the orders table?"
+    errors = tmp_path / "child-stderr.txt"
+    with errors.open("wb") as stderr:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "tui", "--config", str(slow), "run", "-q", question],
+            cwd=ROOT,
+            env=os.environ.copy(),
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    try:
+
+        def streaming_call() -> list[sqlite3.Row] | None:
+            if child.poll() is not None:
+                raise AssertionError(f"the run ended early: {errors.read_text()}")
+            if not path.exists():
+                return None
+            try:
+                db = raw(path)
+                try:
+                    return db.execute(
+                        "SELECT * FROM calls WHERE status = 'running' AND content != ''"
+                    ).fetchall()
+                finally:
+                    db.close()
+            except sqlite3.OperationalError:  # the schema is still being created
+                return None
+
+        # a call row with streamed text, written while the call is in flight
+        [seen, *_] = wait_for(streaming_call, 20, "an in-flight call with streamed text in the database")
+        db = raw(path)
+        before = {row["id"]: row["content"] for row in db.execute("SELECT id, content FROM calls")}
+        db.close()
+    finally:
+        child.kill()  # SIGKILL: no handler, no finally, no atexit
+        child.wait(timeout=10)
+    assert child.returncode == -9
+
+    db = raw(path)
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    [run] = db.execute("SELECT * FROM runs").fetchall()
+    assert run["status"] == "running" and run["pid"] == child.pid and run["question"] == question
+    after = {row["id"]: row for row in db.execute("SELECT * FROM calls ORDER BY seq")}
+    db.close()
+    assert set(before) <= set(after) and seen["id"] in after
+    assert all(after[i]["content"].startswith(text) for i, text in before.items())
+    # The call seen above may have finished in the moment before the kill; the panel's slower
+    # members were streaming then (and had been checkpointed, as every call is after CHECKPOINT_S).
+    cut_short = [row for row in after.values() if row["status"] == "running" and row["content"]]
+    assert cut_short, [dict(row) for row in after.values()]
+
+    store = RunStore(path)
+    try:
+        assert store.interrupted == [run["id"]] and store.status(run["id"]) == "interrupted"
+        db = raw(path)
+        now = {row["id"]: row for row in db.execute("SELECT id, status, error, content FROM calls")}
+        db.close()
+        assert "running" not in {row["status"] for row in now.values()}
+        for row in cut_short:
+            assert now[row["id"]]["status"] == "cancelled" and "interrupted" in now[row["id"]]["error"]
+            assert now[row["id"]]["content"] == row["content"]
+        loaded = store.load(run["id"])
+        assert loaded.status is RunStatus.CANCELLED and INTERRUPTED_NOTE in loaded.notes
+        assert [c.call_id for c in loaded.calls] == list(after)
+        for row in (r for r in cut_short if r["phase"] == "position"):
+            position = loaded.positions[row["member_index"]]
+            assert position is not None and position.call_id == row["id"]
+            assert position.status is CallStatus.CANCELLED and position.content == row["content"]
+        assert store.list_runs()[0].status == "interrupted"
+    finally:
+        store.close()
+    again = RunStore(path)
+    assert again.interrupted == [] and again.status(run["id"]) == "interrupted"  # marked once
+    again.close()
+
+    capsys.readouterr()
+    assert main(["show", run["id"][:6]]) == 0
+    report = capsys.readouterr().out
+    assert report.startswith(f"# Quorum: {question}") and "**Status:** interrupted" in report
+    for row in cut_short:
+        assert row["content"].splitlines()[0].strip() in report  # the partial text is in the report
+
+    fast = ["--config", str(fast_demo_config)]
+    code = main([*fast, "run", "-q", "--json", "--follow-up", run["id"][:8], "Next?"])
+    follow = RunResult.model_validate_json(capsys.readouterr().out)
+    assert code == 0 and follow.status is RunStatus.SUCCESS and follow.parent_run_id == run["id"]
+    store = RunStore(path)
+    assert [r.run_id for r in store.thread(follow.run_id, 2)] == [run["id"], follow.run_id]
+    store.close()
+
+
+# ------------------------------------------------------------------------------------------------
+# 4. migrations
+
+
+def test_empty_file_is_migrated_to_the_current_schema(tmp_path: Path) -> None:
+    path = tmp_path / "empty.sqlite3"
+    path.touch()
+    store = RunStore(path)
+    assert store.version == SCHEMA_VERSION and store.list_runs() == [] and store.count() == 0
+    store.close()
+    created = RunStore(tmp_path / "new" / "folder" / "history.sqlite3")  # folders made as needed
+    assert created.version == SCHEMA_VERSION
+    created.close()
+
+
+def _schema(path: Path) -> list[tuple[str, str]]:
+    db = sqlite3.connect(path)
+    rows = db.execute("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name").fetchall()
+    db.close()
+    return rows
+
+
+@pytest.mark.parametrize("version", range(1, SCHEMA_VERSION + 1))
+def test_every_earlier_schema_is_migrated(tmp_path: Path, version: int) -> None:
+    path = tmp_path / f"v{version}.sqlite3"
+    db = sqlite3.connect(path)
+    for script in MIGRATIONS[:version]:
+        db.executescript(script)
+    db.execute(f"PRAGMA user_version = {version}")
+    snapshot = RunResult(
+        run_id="old000000001",
+        question="An old question",
+        mode=Mode.DELIBERATE,
+        members=[member("alpha", Stance.FOR)],
+        status=RunStatus.SUCCESS,
+        synthesis="the old answer",
+        started_at="2026-01-01T00:00:00Z",
+    )
+    panel = json.dumps({"members": [{"alias": "alpha", "stance": "for"}], "skipped": [], "synthesizers": []})
+    columns = "id, created_at, question, mode, panel, config, status, outcome, max_rounds, cost_usd, result"
+    if version >= 3:  # from version 3 on, the recorder writes the panel as listed
+        columns += ", panel_text"
+    extra = ", 'alpha:for'" if version >= 3 else ""
+    for run_id, status, stamp in (("old000000001", "success", "01"), ("old000000002", "running", "02")):
+        db.execute(
+            f"INSERT INTO runs ({columns}) "
+            f"VALUES (?, ?, ?, 'deliberate', ?, '{{}}', ?, NULL, 3, 0.25, ?{extra})",
+            (
+                run_id,
+                f"2026-01-{stamp}T00:00:00.000+00:00",
+                "An old question",
+                panel,
+                status,
+                snapshot.model_copy(update={"run_id": run_id}).model_dump_json(),
+            ),
+        )
+        db.execute(
+            "INSERT INTO calls (id, run_id, seq, round, phase, member_index, alias, model_id, provider, "
+            "stance, status, content, started_at, updated_at) "
+            "VALUES (?, ?, 1, 1, 'position', 0, 'alpha', 'alpha', 'fake', 'for', ?, 'old text', ?, ?)",
+            (f"{run_id}-1", run_id, status, "2026-01-01", "2026-01-01"),
+        )
+    db.commit()
+    db.close()
+
+    store = RunStore(path)
+    try:
+        assert store.version == SCHEMA_VERSION
+        # pid is NULL for a run written before the owner was recorded: nobody owns it any more
+        assert store.interrupted == ["old000000002"]
+        runs = store.list_runs()
+        assert [(r.id, r.question, r.panel, r.status, r.cost_usd) for r in runs] == [
+            # an interrupted run costs what its finished calls cost (none had finished here)
+            ("old000000002", "An old question", "alpha:for", "interrupted", 0.0),
+            ("old000000001", "An old question", "alpha:for", "success", 0.25),
+        ]
+        old = store.load("old000000001")
+        assert old.synthesis == "the old answer" and old.positions[0] is not None
+        assert old.positions[0].content == "old text"
+    finally:
+        store.close()
+    fresh = tmp_path / "fresh.sqlite3"
+    RunStore(fresh).close()
+    assert _schema(path) == _schema(fresh)
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "future.sqlite3"
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(StoreError) as caught:
+        RunStore(path)
+    assert str(path) in str(caught.value) and "newer" in str(caught.value)
+
+
+def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path / "notes.sqlite3", "these are my notes, not a database\n" * 200)
+    with pytest.raises(StoreError) as caught:
+        RunStore(path)
+    assert str(path) in str(caught.value)
+    assert path.read_text().startswith("these are my notes")  # and the file was left alone
+
+
+# ------------------------------------------------------------------------------------------------
+# 5. secrets are never written
+
+
+def test_keys_never_reach_the_database_logs_or_exports(
+    isolated_home: Path,
+    fast_demo_config: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    secrets = ("sk-FAKE-SECRET-0001", "sk-ant-FAKE-SECRET-0002")
+    monkeypatch.setenv("OPENAI_API_KEY", secrets[0])
+    monkeypatch.setenv("ANTHROPIC_API_KEY", secrets[1])
+    with WireServer() as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.openai_base_url)
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.anthropic_base_url)
+        server.default_scenario = Scenario(text="VERDICT: ACCEPT\n- ship it", input_tokens=500)
+        config = ["--config", str(fast_demo_config)]
+        demo = ["-m", "demo-atlas:for", "-m", "demo-bolt:against", "--synthesizer", "demo-atlas"]
+        assert main([*config, "run", "-q", "--json", "Demo panel?", *demo]) == 0
+        demo_run = RunResult.model_validate_json(capsys.readouterr().out)
+        assert main([*config, "run", "-q", "--json", "Ship it?"]) == 0  # the keyed panel, on the wire server
+        wire_run = RunResult.model_validate_json(capsys.readouterr().out)
+        sent = {r.headers.get("authorization", "") + r.headers.get("x-api-key", "") for r in server.requests}
+    # the keys were really in use (so their absence below means something)
+    assert any(secrets[0] in s for s in sent) and any(secrets[1] in s for s in sent)
+    assert {m.provider for m in wire_run.members} == {"openai", "anthropic"}
+    assert wire_run.status is RunStatus.SUCCESS and all(m.demo for m in demo_run.members)
+
+    exported = ""
+    for run in (demo_run, wire_run):
+        for form in ("--json", "--md"):
+            assert main(["show", run.run_id, form]) == 0
+            exported += capsys.readouterr().out
+    assert main(["history", "--json"]) == 0
+    exported += capsys.readouterr().out
+    assert "Ship it?" in exported and "Demo panel?" in exported
+
+    database = default_store_path("")
+    files = [p for p in database.parent.iterdir() if p.name.startswith(database.name)]
+    logs = list((isolated_home / "log").iterdir())
+    assert database in files and logs
+    stored = b"".join(p.read_bytes() for p in files + logs)
+    assert b"Ship it?" in stored and b"api_key_env" in stored  # what was written is readable text
+    for secret in secrets:
+        assert secret.encode() not in stored, f"{secret} was written to disk"
+        assert secret not in exported
+        assert "FAKE-SECRET" not in exported
+
+
+# ------------------------------------------------------------------------------------------------
+# 6. follow-ups
+
+
+async def test_follow_up_carries_the_thread(store: RunStore) -> None:
+    scripts = panel_scripts()
+    first = await record(store, request(["alpha", "beta", "gamma"], max_rounds=1), FakeProvider(scripts))
+    assert first.outcome is Outcome.MAJORITY  # gamma's objections stay unresolved
+    assert prior_turns(store.thread(first.run_id, 2))[0].objections == [
+        "gamma: needs a rollback plan",
+        "gamma: no owner named",
+    ]
+
+    async def follow_up(parent: str, question: str) -> tuple[RunResult, FakeProvider]:
+        provider = FakeProvider(scripts)
+        thread = prior_turns(store.thread(parent, 2))
+        req = ask(question, ["alpha", "beta"], thread=thread, parent_run_id=parent)
+        return await record(store, req, provider, parent=parent), provider
+
+    second, provider = await follow_up(first.run_id, "And the rollout order?")
+    assert second.parent_run_id == first.run_id
+    positions = [r for r in provider.requests if r.purpose == "position"]
+    assert len(positions) == 2
+    for sent in positions:
+        prompt = sent.messages[-1].content
+        assert "Should we adopt X?" in prompt  # the earlier question
+        assert "DRAFT: adopt X in two steps" in prompt  # the earlier answer
+        assert "gamma: needs a rollback plan" in prompt and "gamma: no owner named" in prompt
+        assert "And the rollout order?" in prompt
+
+    third, provider = await follow_up(second.run_id, "Who owns it?")
+    prompt = next(r for r in provider.requests if r.purpose == "position").messages[-1].content
+    # follow_up_depth 2: the parent and its parent, oldest first
+    order = [prompt.index(q) for q in ("Should we adopt X?", "And the rollout order?", "Who owns it?")]
+    assert order == sorted(order)
+    assert [r.run_id for r in store.thread(second.run_id, 2)] == [first.run_id, second.run_id]
+    assert [r.run_id for r in store.thread(third.run_id, 2)] == [second.run_id, third.run_id]
+    assert [r.run_id for r in store.thread(third.run_id, 5)] == [first.run_id, second.run_id, third.run_id]
+    assert [r.run_id for r in store.thread(second.run_id, 1)] == [second.run_id]
+    assert store.parent_of(third.run_id) == second.run_id and store.parent_of(first.run_id) is None
+    assert store.load(third.run_id).parent_run_id == second.run_id
+    parents = {s.id: s.parent_run_id for s in store.list_runs()}
+    assert parents == {first.run_id: None, second.run_id: first.run_id, third.run_id: second.run_id}
+
+
+# ------------------------------------------------------------------------------------------------
+# 7. the CLI
+
+
+def test_history_and_show_commands(fast_demo_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = ["--config", str(fast_demo_config)]
+    assert main(["show", "abc"]) != 0  # no history yet
+    assert "no run history yet" in capsys.readouterr().err
+    ids = []
+    for question in ("Alpha question about caches?", "Beta question about queues?"):
+        assert main([*config, "run", "-q", "--json", question]) == 0
+        ids.append(json.loads(capsys.readouterr().out)["run_id"])
+        time.sleep(0.01)
+
+    assert main(["history", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [r["id"] for r in listed] == list(reversed(ids))
+    assert listed[0]["question"] == "Beta question about queues?"
+    assert listed[0]["panel"] == "demo-atlas:for, demo-bolt:against, demo-cirrus:neutral"
+    assert listed[0]["status"] == "success"
+    assert listed[0]["outcome"] in ("unanimous", "majority", "curator_override")
+    assert main(["history", "--json", "--limit", "1"]) == 0
+    assert [r["id"] for r in json.loads(capsys.readouterr().out)] == [ids[1]]
+    assert main(["history", "--json", "--filter", "CACHES"]) == 0
+    assert [r["id"] for r in json.loads(capsys.readouterr().out)] == [ids[0]]
+    assert main(["history", "--filter", "caches"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(ids[0]) and "Alpha question about caches?" in lines[0]
+    assert main(["history", "--filter", "nothing like it"]) == 0
+    assert "no runs recorded matching 'nothing like it'" in capsys.readouterr().out
+
+    assert main(["show", ids[1][:7], "--json"]) == 0
+    shown = RunResult.model_validate_json(capsys.readouterr().out)
+    assert shown.run_id == ids[1] and shown.question == "Beta question about queues?"
+    assert shown.status is RunStatus.SUCCESS and len(shown.calls) >= 7 and shown.synthesis
+    assert main(["show", ids[1], "--md"]) == 0
+    report = capsys.readouterr().out
+    assert report.startswith("# Quorum: Beta question about queues?") and "## Positions" in report
+    assert main(["show", ids[1]]) == 0 and capsys.readouterr().out == report
+
+    assert main(["show", "nosuchrun"]) == 2
+    assert "no run with id 'nosuchrun'" in capsys.readouterr().err
+
+    assert main([*config, "run", "-q", "--json", "--follow-up", ids[0], "What", "next?"]) == 0
+    child = json.loads(capsys.readouterr().out)
+    assert child["parent_run_id"] == ids[0]
+    assert main(["history", "--json", "--limit", "1"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["parent_run_id"] == ids[0]
+    assert main([*config, "run", "-q", "--follow-up", "nosuchrun", "Next?"]) == 2
+    assert "no run with id 'nosuchrun'" in capsys.readouterr().err
+
+
+def test_recording_can_be_turned_off(
+    isolated_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    off = write(tmp_path / "off.toml", "[demo]\nspeed = 200.0\n\n[store]\nenabled = false\n")
+    assert main(["--config", str(off), "run", "-q", "--json", "Record this?"]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "success"
+    assert not default_store_path("").exists() and not (isolated_home / "data").exists()
+    assert main(["--config", str(off), "history"]) == 0
+    assert "no run history yet" in capsys.readouterr().err
+    assert main(["--config", str(off), "run", "-q", "--follow-up", "abc", "Next?"]) == 2
+    err = capsys.readouterr().err
+    assert "--follow-up needs the run history" in err and "[store] enabled" in err
+
+
+def test_store_path_setting_is_used(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "elsewhere" / "runs.db"
+    config = write(tmp_path / "where.toml", f"[demo]\nspeed = 200.0\n\n[store]\npath = {str(target)!r}\n")
+    assert main(["--config", str(config), "run", "-q", "--json", "Where?"]) == 0
+    run_id = json.loads(capsys.readouterr().out)["run_id"]
+    assert not default_store_path("").exists()
+    store = RunStore(target)
+    assert [r.id for r in store.list_runs()] == [run_id]
+    store.close()
+
+
+# ------------------------------------------------------------------------------------------------
+# Bugs the first version of tui/store.py had (each test failed against it)
+
+
+async def test_resolve_takes_wildcards_literally(store: RunStore) -> None:
+    provider = FakeProvider({"alpha": Script(), "synth": Script()})
+    await record(store, request(["alpha"]), provider, run_id="abc123456789")
+    for prefix in ("%", "_", "abc_", "a%9"):
+        with pytest.raises(KeyError):
+            store.resolve(prefix)
+
+
+async def test_filter_matches_the_panel_as_shown_not_its_json(store: RunStore) -> None:
+    await record(store, request(["alpha", "beta"]), FakeProvider(panel_scripts()))
+    assert store.list_runs(text="alpha") and store.list_runs(text="adopt")
+    for text in ("demo", "model_id", "context_window", "_"):
+        assert store.list_runs(text=text) == [], text
+
+
+async def test_interrupted_run_keeps_the_cost_of_its_finished_calls(tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite3"
+    store = RunStore(path)
+    recorder = store.recorder(config=FAKE_CONFIG)
+    alive = True
+
+    def until_death(event: ev.Event) -> None:
+        if alive:
+            recorder(event)
+
+    scripts = {"alpha": Script(usage=(100, 50)), "beta": Script(hang=True, fail_phases=("position",))}
+    run = Run(request(["alpha", "beta"]), lookup(FakeProvider(scripts)), until_death, run_id="dying0000001")
+    task = asyncio.ensure_future(run.execute())
+    for _ in range(200):
+        if run.result.positions and run.result.positions[0] is not None:
+            break
+        await asyncio.sleep(0.01)
+    alive = False  # the process "dies": nothing more reaches the database
+    run.cancel()
+    await task
+    store.close()
+    db = raw(path)
+    db.execute("UPDATE runs SET pid = ?", (dead_pid(),))
+    db.close()
+
+    store = RunStore(path)
+    try:
+        assert store.interrupted == ["dying0000001"]
+        loaded = store.load("dying0000001")
+        finished = [c for c in loaded.calls if c.status is CallStatus.SUCCESS]
+        assert [c.alias for c in finished] == ["alpha"] and finished[0].cost_usd > 0
+        assert loaded.totals.input_tokens == 100 and loaded.totals.output_tokens == 50
+        assert loaded.totals.cost_usd == pytest.approx(finished[0].cost_usd)
+        assert store.list_runs()[0].cost_usd == pytest.approx(finished[0].cost_usd)
+    finally:
+        store.close()
+
+
+async def test_load_keeps_every_field_of_a_finished_call(store: RunStore) -> None:
+    scripts = {
+        "alpha": Script(usage=None),  # no usage reported: tokens are estimated
+        "beta": Script(fail=rate_limited(), fail_phases=("position",)),
+        "gamma": Script(),
+        "synth": Script(),
+    }
+    live = await record(store, request(["alpha", "beta", "gamma"]), FakeProvider(scripts))
+    assert any(c.tokens_estimated for c in live.calls) and live.positions[1] is not None
+    assert live.positions[1].error_kind == "rate_limit"
+    loaded = store.load(live.run_id)
+    assert [c.model_dump() for c in loaded.calls] == [c.model_dump() for c in live.calls]
+    assert loaded.model_dump() == live.model_dump()
+    assert render_markdown(loaded) == render_markdown(live)
+
+
+async def test_text_before_a_stall_is_checkpointed(store: RunStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store_module, "CHECKPOINT_S", 0.2)
+    provider = PacedProvider(pieces=4, every_s=0.15, stall_after=2)  # 2 pieces, then 1.5 s of silence
+    task = asyncio.ensure_future(record(store, ask("Stall?", ["slow"], max_rounds=1), provider))
+    db = raw(store.path)
+    try:
+        await asyncio.sleep(1.0)  # the first two pieces arrived 0.7 s ago or more
+        row = db.execute("SELECT status, content FROM calls WHERE phase = 'position'").fetchone()
+        assert row["status"] == "running"
+        assert row["content"] == "slow-piece-0 slow-piece-1 "
+    finally:
+        db.close()
+        await asyncio.wait_for(task, 10)
+
+
+async def test_a_history_that_cannot_be_written_does_not_stop_the_run(store: RunStore) -> None:
+    store._db.execute("PRAGMA busy_timeout = 100")  # the default 5 s, shortened to keep the test fast
+    blocker = raw(store.path)
+    blocker.execute("BEGIN IMMEDIATE")  # e.g. a `sqlite3` shell, or a backup, holding the write lock
+    try:
+        provider = FakeProvider({"alpha": Script(), "synth": Script()})
+        result = await record(store, request(["alpha"]), provider)
+        assert result.status is RunStatus.SUCCESS and result.synthesis
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
