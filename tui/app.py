@@ -28,6 +28,7 @@ from tui.engine.types import CallStatus, Mode, Outcome, RunRequest, RunResult, R
 from tui.providers.pool import ProviderPool
 from tui.session import PreparedRun, Session
 from tui.settings import Settings
+from tui.store import settings_snapshot
 from tui.themes import DEFAULT_THEME, THEME_VARIABLE_DEFAULTS, load_themes
 from tui.widgets.member_pane import ModelPane
 from tui.widgets.prompt_bar import PromptBar
@@ -281,9 +282,6 @@ class QuorumApp(App[None]):
                 markup=False,
             )
 
-    def _config_snapshot(self) -> dict[str, Any]:
-        return self.settings.model_dump(mode="json")
-
     def _theme_changed(self, theme: Theme) -> None:
         if self._theme_ready and self.save_settings and theme.name != self.settings.ui.theme:
             self.settings.ui.theme = theme.name
@@ -339,7 +337,10 @@ class QuorumApp(App[None]):
         show: ev.EventSink = lambda event: self._on_engine_event(run, event)  # noqa: E731
         # Every run is recorded, including one a rerun later replaces (its recorder keeps going).
         recorder = (
-            self.store.recorder(config=self._config_snapshot(), parent_run_id=prepared.request.parent_run_id)
+            self.store.recorder(
+                config=settings_snapshot(self.settings, prepared.request),
+                parent_run_id=prepared.request.parent_run_id,
+            )
             if self.store
             else None
         )

@@ -17,7 +17,7 @@ from tui.providers.pool import ProviderPool
 from tui.report import render_markdown
 from tui.session import Session
 from tui.settings import MemberSpec, Settings
-from tui.store import RunStore, StoreError, open_store, prior_turns
+from tui.store import RunStore, StoreError, open_store, prior_turns, settings_snapshot
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -150,7 +150,7 @@ async def _execute(
     sinks: list[ev.EventSink] = [sink for sink in (progress,) if sink is not None]
     if store is not None:
         sinks.append(
-            store.recorder(config=settings.model_dump(mode="json"), parent_run_id=request.parent_run_id)
+            store.recorder(config=settings_snapshot(settings, request), parent_run_id=request.parent_run_id)
         )
     run = Run(request, pool, ev.fan_out(*sinks), base_prompt=settings.prompts.base)
     interrupted = False

@@ -25,7 +25,17 @@ from pathlib import Path
 from typing import Any
 
 from tui.engine import events as ev
-from tui.engine.types import CallResult, CallStatus, Member, PriorTurn, RunResult, RunStatus, VoteValue
+from tui.engine.types import (
+    CallResult,
+    CallStatus,
+    Member,
+    PriorTurn,
+    RunRequest,
+    RunResult,
+    RunStatus,
+    VoteValue,
+)
+from tui.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -654,3 +664,23 @@ def prior_turns(thread: list[RunResult]) -> list[PriorTurn]:
             )
         )
     return turns
+
+
+def settings_snapshot(settings: Settings, request: RunRequest) -> dict[str, Any]:
+    """What a run's settings were, for its record: the run, demo and prompt settings, and the
+    catalog entries and providers of the models it used (not the whole catalog every time).
+    Keys are never part of settings: providers name only the variables that hold them."""
+    aliases = {m.alias for m in request.members} | {s.alias for s in request.synthesizers}
+    models = {name: model for name, model in settings.models.items() if name in aliases}
+    providers = {model.provider for model in models.values()}
+    return {
+        "run": settings.run.model_dump(mode="json"),
+        "demo": settings.demo.model_dump(mode="json"),
+        "prompts": settings.prompts.model_dump(mode="json"),
+        "models": {name: model.model_dump(mode="json") for name, model in models.items()},
+        "providers": {
+            name: provider.model_dump(mode="json")
+            for name, provider in settings.providers.items()
+            if name in providers
+        },
+    }
