@@ -285,3 +285,21 @@ async def test_history_open_read_only_then_follow_up_and_export(isolated_home: P
         exported = paths.user_data_dir() / "exports" / f"quorum-{child.run_id}.md"
         assert exported.exists() and "Follows up on" in exported.read_text()
         assert (exported.with_suffix(".json")).exists()
+
+
+async def test_history_pages_in_as_the_cursor_moves(monkeypatch) -> None:
+    monkeypatch.setattr("tui.screens.history.PAGE", 2)
+    app, _ = make_app(["alpha"])
+    async with app.run_test(size=(160, 50)) as pilot:
+        for number in range(5):
+            app.submit(f"Question {number}?")
+            await settle(app, pilot)
+        await pilot.press("f2")
+        await pilot.pause()
+        screen = app.screen
+        assert len(screen.runs) == 2 and not screen.exhausted  # type: ignore[attr-defined]
+        for _ in range(4):
+            await pilot.press("down")
+            await pilot.pause()
+        assert len(screen.runs) == 5 and screen.exhausted  # type: ignore[attr-defined]
+        assert [r.question for r in screen.runs][:2] == ["Question 4?", "Question 3?"]  # type: ignore[attr-defined]

@@ -13,8 +13,10 @@ from textual.widgets import DataTable, Input, Static
 from tui.formatting import OUTCOME_LABELS, cost, literal
 from tui.store import RunStore, RunSummary
 
-# The list shows this many at a time; the filter reaches every run (SQLite does the searching).
-PAGE = 500
+# Rows are added a page at a time, the next page when the cursor nears the end: filling a table
+# costs about half a millisecond a row, and the screen must open at once however long the history.
+# The filter reaches every run (SQLite does the searching).
+PAGE = 100
 OUTCOME_STYLES = {
     "unanimous": "bold green",
     "majority": "bold yellow",
@@ -31,6 +33,8 @@ class HistoryScreen(ModalScreen[str | None]):
         super().__init__()
         self.store = store
         self.runs: list[RunSummary] = []
+        self.filter_text = ""
+        self.exhausted = False
 
     def compose(self) -> ComposeResult:
         with Vertical(id="history-box"):
@@ -46,10 +50,17 @@ class HistoryScreen(ModalScreen[str | None]):
         self.query_one(Input).focus()
 
     def _fill(self, text: str) -> None:
-        self.runs = self.store.list_runs(limit=PAGE, text=text)
+        self.filter_text = text
+        self.runs = []
+        self.query_one(DataTable).clear()
+        self._more()
+
+    def _more(self) -> None:
+        page = self.store.list_runs(limit=PAGE, text=self.filter_text, offset=len(self.runs))
+        self.runs += page
+        self.exhausted = len(page) < PAGE
         table = self.query_one(DataTable)
-        table.clear()
-        for run in self.runs:
+        for run in page:
             label = _outcome_label(run)
             failed = run.status in ("error", "interrupted", "cancelled")
             style = OUTCOME_STYLES.get(run.outcome or "", "red" if failed else "dim")
@@ -63,7 +74,11 @@ class HistoryScreen(ModalScreen[str | None]):
                 key=run.id,
             )
         total = self.store.count()
-        shown = f"{len(self.runs)} of {total} runs" if not text else f"{len(self.runs)} matching runs"
+        text = self.filter_text
+        more = "" if self.exhausted else "+"
+        shown = (
+            f"{len(self.runs)}{more} of {total} runs" if not text else f"{len(self.runs)}{more} matching runs"
+        )
         self.query_one("#history-count", Static).update(
             Text(f"{shown} · Enter opens · Esc closes", style="dim")
         )
@@ -77,6 +92,11 @@ class HistoryScreen(ModalScreen[str | None]):
         table = self.query_one(DataTable)
         if self.runs:
             self.dismiss(self.runs[max(0, table.cursor_row)].id)
+
+    @on(DataTable.RowHighlighted)
+    def _near_the_end(self, event: DataTable.RowHighlighted) -> None:
+        if not self.exhausted and event.cursor_row >= len(self.runs) - max(1, min(10, PAGE // 2)):
+            self._more()
 
     @on(DataTable.RowSelected)
     def _open(self, event: DataTable.RowSelected) -> None:
