@@ -380,14 +380,6 @@ class RunStore:
         )
 
 
-def _panel_line(panel_json: str) -> str:
-    try:
-        panel = json.loads(panel_json)
-    except json.JSONDecodeError:
-        return ""
-    return ", ".join(f"{m['alias']}:{m['stance']}" for m in panel.get("members", []))
-
-
 def default_store_path(configured: str | None) -> Path:
     from tui import paths
 
