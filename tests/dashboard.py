@@ -56,6 +56,7 @@ def make_app(
     *,
     synthesizer: str = "synth",
     question: str = "",
+    flush_interval: float | None = None,
     **settings_overrides: Any,
 ) -> tuple[QuorumApp, FakeProvider]:
     aliases = sorted({parse_member(spec).model for spec in panel} | {synthesizer})
@@ -70,7 +71,7 @@ def make_app(
         question=question,
         providers=FakeLookup(provider),
         clock=lambda: 1000.0,
-        flush_interval=None,
+        flush_interval=flush_interval,
         save_settings=False,
         cursor_blink=False,
     )

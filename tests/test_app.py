@@ -303,3 +303,18 @@ async def test_history_pages_in_as_the_cursor_moves(monkeypatch) -> None:
             await pilot.pause()
         assert len(screen.runs) == 5 and screen.exhausted  # type: ignore[attr-defined]
         assert [r.question for r in screen.runs][:2] == ["Question 4?", "Question 3?"]  # type: ignore[attr-defined]
+
+
+async def test_opening_a_run_while_the_flush_clock_ticks() -> None:
+    """The 5 Hz clock may tick between a recorded run's panes being made and being mounted."""
+    app, _ = make_app(["alpha", "beta"], flush_interval=0.005)
+    async with app.run_test() as pilot:
+        app.submit("Q?")
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.05)
+        result = app.session.last_result
+        assert result is not None
+        for _ in range(3):
+            app.show_result(result)
+            await pilot.pause(0.05)
+        assert app.is_running and "staged rollout" in app.panes[0].body.text

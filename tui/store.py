@@ -158,7 +158,16 @@ def _run_alive(run_id: str, pid: int | None) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """A killed process nobody has reaped yet (common in containers) still answers to kill(0)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False  # no /proc (macOS): trust kill(0)
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
 
 
 class RunStore:

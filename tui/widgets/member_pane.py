@@ -86,14 +86,15 @@ class ModelPane(Vertical, can_focus=True):
         self.answer_cached = False
         self.note: str | None = None  # skip reason or error message
         self._ready = False  # set once the children exist
+        # Made here, not in compose: streamed text can reach it (and wait in its buffer) at once.
+        self._body = StreamView(classes="pane-body")
         self.call_id: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="pane-info", classes="pane-info")
-        yield StreamView(classes="pane-body")
+        yield self._body
 
     def on_mount(self) -> None:
-        self._body = self.query_one(StreamView)  # held: streamed text reaches it at token rate
         self._ready = True
         self.refresh_info()
 

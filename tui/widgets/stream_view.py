@@ -146,8 +146,9 @@ class StreamView(ScrollView, can_focus=False):
         self._pending.append(text)
 
     def flush(self) -> bool:
-        """Append the held text in one go; True if there was any."""
-        if not self._pending:
+        """Append the held text in one go; True if there was any. Before the view is on screen
+        the text keeps waiting: wrapping needs a width."""
+        if not self._pending or not self.is_mounted:
             return False
         pending = "".join(self._pending)
         self._pending.clear()

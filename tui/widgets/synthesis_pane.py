@@ -34,13 +34,14 @@ class SynthesisPane(Vertical, can_focus=True):
         self.failed: str | None = None
         self.consult = False
         self._ready = False  # set once the children exist
+        # Made here, not in compose: streamed text can reach it (and wait in its buffer) at once.
+        self._body = StreamView(classes="pane-body")
 
     def compose(self) -> ComposeResult:
         yield Static(id="synthesis-info", classes="pane-info")
-        yield StreamView(classes="pane-body")
+        yield self._body
 
     def on_mount(self) -> None:
-        self._body = self.query_one(StreamView)  # held: streamed text reaches it at token rate
         self._ready = True
         self.border_title = "Synthesis"
         self.refresh_info()
