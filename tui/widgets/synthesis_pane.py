@@ -96,7 +96,10 @@ class SynthesisPane(Vertical, can_focus=True):
     def run_ended(self, result: RunResult) -> None:
         self.flush()
         label = {RunStatus.SUCCESS: "Complete", RunStatus.CANCELLED: "Cancelled", RunStatus.ERROR: "Failed"}
-        self.completion = completion_line(result.totals, label.get(result.status, "Stopped"))
+        status = label.get(result.status, "Stopped")
+        if any(note.startswith("interrupted") for note in result.notes):
+            status = "Interrupted"  # the process stopped mid-run (a crash, kill -9), as recorded
+        self.completion = completion_line(result.totals, status)
         if result.status is RunStatus.ERROR:
             self.failed = "; ".join(result.errors)
             self.body.add_block(self.failed, "error")
