@@ -203,7 +203,7 @@ def _history_command(settings: Settings, args: argparse.Namespace) -> int:
                 return EXIT_OK
             for run in runs:
                 outcome = run.outcome or run.status
-                question = " ".join(run.question.split())
+                question = ("↳ " if run.parent_run_id else "") + " ".join(run.question.split())
                 question = question if len(question) <= 60 else question[:59] + "…"
                 print(
                     f"{run.id}  {run.created_at[:16].replace('T', ' ')}  {outcome:<16} ${run.cost_usd:<8.4f} "

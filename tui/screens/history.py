@@ -65,6 +65,8 @@ class HistoryScreen(ModalScreen[str | None]):
             failed = run.status in ("error", "interrupted", "cancelled")
             style = OUTCOME_STYLES.get(run.outcome or "", "red" if failed else "dim")
             question = " ".join(run.question.split())
+            if run.parent_run_id:
+                question = f"↳ {question}"  # a follow-up: its thread continues the run it follows
             table.add_row(
                 run.created_at[:16].replace("T", " "),
                 Text(literal(question[:70] + ("…" if len(question) > 70 else ""))),
