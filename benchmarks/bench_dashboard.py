@@ -18,6 +18,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -181,6 +182,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--repeat", type=int, default=5, help="first-frame launches (median)")
     args = parser.parse_args()
+    # A scratch home: the run is recorded (the history store is part of what is measured), but
+    # never into the user's own history.
+    os.environ["QUORUM_HOME"] = tempfile.mkdtemp(prefix="quorum-bench-dashboard-")
     cpu, lag = asyncio.run(measure_streaming(args.members, args.rate, args.seconds))
     first = first_frame_seconds(args.repeat)
     print(f"{args.members} members x {args.rate:g} tokens/s for {args.seconds:g} s, 160x50, headless")
