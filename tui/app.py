@@ -16,16 +16,17 @@ from typing import TYPE_CHECKING, Any
 
 from textual import events, on
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
 from textual.containers import Grid, Horizontal
 from textual.screen import Screen
 from textual.theme import Theme
 from textual.widgets import Footer
 
+from tui import keys
 from tui.engine import events as ev
 from tui.engine.orchestrator import ProviderLookup, Run
-from tui.engine.types import CallStatus, Mode, Outcome, RunRequest, RunResult, RunStatus
+from tui.engine.types import Mode, RunRequest, RunResult, RunStatus
 from tui.providers.pool import ProviderPool
+from tui.run_display import RunDisplay
 from tui.session import PreparedRun, Session
 from tui.settings import Settings
 from tui.store import settings_snapshot
@@ -41,100 +42,13 @@ if TYPE_CHECKING:
 # Text is flushed to the screen this often while streaming: frames, not tokens, are the budget.
 FLUSH_INTERVAL_S = 0.25
 
-# (action, key, description, tooltip, id, works from anywhere)
-KEYS: list[tuple[str, str, str, str, str, bool]] = [
-    ("rerun", "ctrl+r", "Rerun", "Run the question again with the whole panel", "rerun", True),
-    (
-        "rerun_failed",
-        "ctrl+f",
-        "Rerun failed",
-        "Rerun only the members whose answer failed",
-        "rerun_failed",
-        True,
-    ),
-    (
-        "rerun_member",
-        "r",
-        "Rerun member",
-        "Rerun the focused member and redo what depends on it",
-        "rerun_member",
-        False,
-    ),
-    (
-        "resynthesize",
-        "s",
-        "Re-synthesize",
-        "Keep every answer and redo the synthesis and votes",
-        "resynthesize",
-        False,
-    ),
-    ("cancel", "ctrl+g", "Cancel", "Stop the run; everything that arrived stays", "cancel", True),
-    (
-        "cycle_stance",
-        "t",
-        "Stance",
-        "Cycle the focused member's stance for the next run",
-        "cycle_stance",
-        False,
-    ),
-    (
-        "add_member",
-        "ctrl+n",
-        "Add member",
-        "Pick a model from the catalog to add to the panel",
-        "add_member",
-        True,
-    ),
-    (
-        "remove_member",
-        "delete,d",
-        "Remove",
-        "Remove the focused member from the panel",
-        "remove_member",
-        False,
-    ),
-    ("zoom", "z", "Zoom", "Show the focused pane alone (again to go back)", "zoom", False),
-    (
-        "toggle_mode",
-        "ctrl+o",
-        "Mode",
-        "Switch between deliberate and consult for the next run",
-        "toggle_mode",
-        True,
-    ),
-    ("save_panel", "ctrl+s", "Save panel", "Write the panel to the user config", "save_panel", True),
-    ("pick_theme", "ctrl+t", "Theme", "Choose a theme (saved to the user config)", "pick_theme", True),
-    ("history", "f2", "History", "Open a recorded run (read-only; rerun it or follow up)", "history", True),
-    (
-        "follow_up",
-        "f3",
-        "Follow-up",
-        "Ask a follow-up to the run on screen (it becomes the context)",
-        "follow_up",
-        True,
-    ),
-    ("export", "f5", "Export", "Write the run on screen as Markdown and JSON", "export", True),
-    ("help", "f1,question_mark", "Help", "List every key", "help", True),
-]
-
 
 class QuorumApp(App[None]):
     """The dashboard. Build it with `QuorumApp(settings, session)`; tests inject providers and a clock."""
 
     CSS_PATH = Path(__file__).parent / "app.tcss"  # absolute: subclasses elsewhere (benchmarks) find it too
     TITLE = "Quorum"
-    BINDINGS = [
-        Binding(
-            key,
-            action,
-            description,
-            id=binding_id,
-            tooltip=tooltip,
-            priority=anywhere,
-            show=action in ("rerun", "rerun_failed", "cancel", "add_member", "history", "help"),
-        )
-        for action, key, description, tooltip, binding_id, anywhere in KEYS
-    ]
+    BINDINGS = keys.bindings()
 
     def __init__(
         self,
@@ -205,6 +119,7 @@ class QuorumApp(App[None]):
         # Held, not queried: events and the flush clock reach them many times a second.
         self._tracker = self.query_one(RoundTracker)
         self._synthesis = self.query_one(SynthesisPane)
+        self.run_display = RunDisplay(self._tracker, self._synthesis)
         self._load_themes()
         self._open_store()
         if self.settings.ui.keymap:
@@ -394,58 +309,13 @@ class QuorumApp(App[None]):
             self._apply(event, run.request)
 
     def _apply(self, event: ev.Event, request: RunRequest) -> None:
-        """Show one engine event (live, or replayed from the history)."""
-        match event:
-            case ev.RunStarted():
-                self.tracker.start()
-            case ev.RoundStarted(number=number, max_rounds=max_rounds):
-                self.tracker.round_started(number, max_rounds)
-            case ev.CallStarted(call_id=call_id, member_index=None, alias=alias, phase=phase, round=number):
-                demo = any(s.alias == alias and s.demo for s in request.synthesizers)
-                self.synthesis.call_started(alias, phase, number, demo)
-            case ev.CallStarted(call_id=call_id, member_index=index, phase=phase, round=number):
-                if index is not None:
-                    self.run_panes[index].call_started(call_id, phase, number)
-            case ev.FirstToken(member_index=index, ttft_ms=ttft) if index is not None:
-                self.run_panes[index].first_token(ttft)
-            case ev.TextDelta(member_index=index, text=text):
-                self.run_panes[index].buffer(text)
-            case ev.SynthesisDelta(text=text):
-                self.synthesis.buffer(text)
-            case ev.CallFinished(result=result) if result.member_index is None:
-                if result.status is CallStatus.ERROR and result.error:
-                    self.synthesis.note(f"{result.alias} failed: {result.error}", "error")
-            case ev.CallFinished(result=result):
-                assert result.member_index is not None
-                self.run_panes[result.member_index].call_finished(result)
-            case ev.VoteCast(round=number, vote=vote):
-                self.run_panes[vote.member_index].vote_cast(number, vote.value)
-            case ev.RoundDecided(round=round_):
-                self.tracker.round_decided(round_)
-            case ev.Notice(message=message):
-                if message.startswith("Agreement: "):
-                    self.tracker.agreement = message.removeprefix("Agreement: ")
-                    self.tracker.refresh_view()
-                self.synthesis.note(message)
-            case ev.SynthesisFinished(outcome=outcome):
-                self.synthesis.finished(Outcome(outcome) if outcome else None, self.tracker.current or 1)
-            case ev.RunFinished(result=result) | ev.RunFailed(result=result) | ev.RunCancelled(result=result):
-                self.flush_now()
-                self.synthesis.run_ended(result)
-                state = {RunStatus.SUCCESS: "done", RunStatus.CANCELLED: "cancelled"}.get(
-                    result.status, "failed"
-                )
-                self.tracker.finish(state, result.outcome)
-                self.session.last_result = result
-            case _:
-                pass
+        self.run_display.apply(event, request, self.run_panes)
+        if isinstance(event, ev.RunFinished | ev.RunFailed | ev.RunCancelled):
+            self.session.last_result = event.result
 
     def flush_now(self) -> None:
-        """Write every pane's buffered text and move the running clocks (the 5 Hz tick)."""
-        for pane in self.run_panes:
-            pane.flush()
-            pane.tick()
-        self.synthesis.flush()
+        """Write every pane's buffered text and move the running clocks (the 4 Hz tick)."""
+        self.run_display.flush(self.run_panes)
 
     # -- actions ---------------------------------------------------------------------------
 
@@ -605,23 +475,11 @@ class QuorumApp(App[None]):
         self.push_screen(HelpScreen(self.key_rows()))
 
     def key_rows(self) -> list[tuple[str, str, str, str]]:
-        """(keys, description, tooltip, id) for every binding, with the user's keymap applied."""
-        keymap = self.settings.ui.keymap
-        rows = []
-        for _action, key, description, tooltip, binding_id, anywhere in KEYS:
-            keys = keymap.get(binding_id, key)
-            shown = ", ".join(self.get_key_display(Binding(k.strip(), "")) for k in keys.split(","))
-            rows.append((("● " if anywhere else "  ") + shown, description, tooltip, binding_id))
-        for key, description, tooltip, binding_id in (
-            ("ctrl+p", "Command palette", "Every action by name", "command_palette"),
-            ("ctrl+q", "Quit", "", "quit"),
-        ):
-            rows.append((f"● {self.get_key_display(Binding(key, ''))}", description, tooltip, binding_id))
-        return rows
+        return keys.key_rows(self.settings.ui.keymap, self.get_key_display)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for action, _key, description, tooltip, _id, _anywhere in KEYS:
+        for action, _key, description, tooltip, _id, _anywhere in keys.KEYS:
             yield SystemCommand(description, tooltip, getattr(self, f"action_{action}"))
 
     # -- history ---------------------------------------------------------------------------
@@ -710,16 +568,10 @@ class QuorumApp(App[None]):
         if result is None:
             self.notify("Nothing to export yet.", severity="warning")
             return
-        from tui import paths
-        from tui.report import render_markdown
+        from tui.export import export_run
 
-        folder = paths.user_data_dir() / "exports"
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            markdown = folder / f"quorum-{result.run_id}.md"
-            markdown.write_text(render_markdown(result), encoding="utf-8")
-            data = folder / f"quorum-{result.run_id}.json"
-            data.write_text(result.model_dump_json(indent=2), encoding="utf-8")
+            markdown, data = export_run(result)
         except OSError as err:
             self.notify(f"Could not export: {err}", severity="error", markup=False)
             return

@@ -1,0 +1,72 @@
+"""Engine events onto the dashboard's widgets: the member panes, the round tracker, the synthesis."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tui.engine import events as ev
+from tui.engine.types import CallStatus, Outcome, RunRequest, RunStatus
+from tui.widgets.member_pane import ModelPane
+from tui.widgets.round_tracker import RoundTracker
+from tui.widgets.synthesis_pane import SynthesisPane
+
+
+class RunDisplay:
+    """Applies one run's events to the widgets that show it (live, or replayed from history)."""
+
+    def __init__(self, tracker: RoundTracker, synthesis: SynthesisPane) -> None:
+        self.tracker = tracker
+        self.synthesis = synthesis
+
+    def apply(self, event: ev.Event, request: RunRequest, panes: Sequence[ModelPane]) -> None:
+        """Show one engine event (live, or replayed from the history); `panes` are in panel order."""
+        match event:
+            case ev.RunStarted():
+                self.tracker.start()
+            case ev.RoundStarted(number=number, max_rounds=max_rounds):
+                self.tracker.round_started(number, max_rounds)
+            case ev.CallStarted(call_id=call_id, member_index=None, alias=alias, phase=phase, round=number):
+                demo = any(s.alias == alias and s.demo for s in request.synthesizers)
+                self.synthesis.call_started(alias, phase, number, demo)
+            case ev.CallStarted(call_id=call_id, member_index=index, phase=phase, round=number):
+                if index is not None:
+                    panes[index].call_started(call_id, phase, number)
+            case ev.FirstToken(member_index=index, ttft_ms=ttft) if index is not None:
+                panes[index].first_token(ttft)
+            case ev.TextDelta(member_index=index, text=text):
+                panes[index].buffer(text)
+            case ev.SynthesisDelta(text=text):
+                self.synthesis.buffer(text)
+            case ev.CallFinished(result=result) if result.member_index is None:
+                if result.status is CallStatus.ERROR and result.error:
+                    self.synthesis.note(f"{result.alias} failed: {result.error}", "error")
+            case ev.CallFinished(result=result):
+                assert result.member_index is not None
+                panes[result.member_index].call_finished(result)
+            case ev.VoteCast(round=number, vote=vote):
+                panes[vote.member_index].vote_cast(number, vote.value)
+            case ev.RoundDecided(round=round_):
+                self.tracker.round_decided(round_)
+            case ev.Notice(message=message):
+                if message.startswith("Agreement: "):
+                    self.tracker.agreement = message.removeprefix("Agreement: ")
+                    self.tracker.refresh_view()
+                self.synthesis.note(message)
+            case ev.SynthesisFinished(outcome=outcome):
+                self.synthesis.finished(Outcome(outcome) if outcome else None, self.tracker.current or 1)
+            case ev.RunFinished(result=result) | ev.RunFailed(result=result) | ev.RunCancelled(result=result):
+                self.flush(panes)
+                self.synthesis.run_ended(result)
+                state = {RunStatus.SUCCESS: "done", RunStatus.CANCELLED: "cancelled"}.get(
+                    result.status, "failed"
+                )
+                self.tracker.finish(state, result.outcome)
+            case _:
+                pass
+
+    def flush(self, panes: Sequence[ModelPane]) -> None:
+        """Write every pane's buffered text and move the running clocks."""
+        for pane in panes:
+            pane.flush()
+            pane.tick()
+        self.synthesis.flush()
