@@ -29,6 +29,7 @@ class Script:
     delay_s: float = 0.0
     fail: ProviderError | None = None
     fail_phases: tuple[str, ...] = ("position", "draft", "vote", "curator")
+    fail_times: int | None = None  # with `fail`: only the first N requests fail
     hang: bool = False
     chunks: int = 3
     no_finish: bool = False
@@ -43,6 +44,7 @@ class FakeProvider:
         self.scripts = scripts
         self.requests: list[ChatRequest] = []
         self.cancelled: list[str] = []
+        self.failures: dict[str, int] = {}
 
     async def aclose(self) -> None:
         return None
@@ -66,7 +68,10 @@ class FakeProvider:
                 yield TextDelta("partial ")
                 await asyncio.sleep(3600)
             await asyncio.sleep(script.delay_s)
-            if script.fail is not None and request.purpose in script.fail_phases:
+            failed_so_far = self.failures.get(request.model_id, 0)
+            fails_now = script.fail_times is None or failed_so_far < script.fail_times
+            if script.fail is not None and request.purpose in script.fail_phases and fails_now:
+                self.failures[request.model_id] = failed_so_far + 1
                 raise script.fail
             text = self.text_for(script, request)
             step = max(1, len(text) // script.chunks)

@@ -11,6 +11,7 @@ from tests.fakes import Script, rate_limited
 from tui import paths
 from tui.app import QuorumApp
 from tui.engine.types import Mode, Outcome, RunStatus
+from tui.providers.base import ErrorKind, ProviderError
 from tui.widgets.member_pane import ModelPane, PaneStatus
 from tui.widgets.prompt_bar import PromptBar
 
@@ -318,3 +319,18 @@ async def test_opening_a_run_while_the_flush_clock_ticks() -> None:
             app.show_result(result)
             await pilot.pause(0.05)
         assert app.is_running and "staged rollout" in app.panes[0].body.text
+
+
+async def test_a_retried_call_says_so_on_its_pane() -> None:
+    refused = ProviderError(
+        ErrorKind.RATE_LIMIT, "rate limited by fake (HTTP 429)", retry_after_s=0.3, retryable=True
+    )
+    app, _ = make_app(["alpha", "beta"], {"beta": Script(fail=refused, fail_times=1)})
+    async with app.run_test() as pilot:
+        app.submit("Q?")
+        await wait_for(pilot, lambda: app.panes[1].retry_note is not None)
+        assert "retry 1/2 in 0.3 s" in app.panes[1].info_text().plain  # not just "waiting"
+        await settle(app, pilot)
+        beta = app.panes[1]
+        assert beta.status is PaneStatus.DONE and beta.retry_note is None
+        assert "rate limited by fake (HTTP 429) — retry 1/2 in 0.3 s" in beta.body.text

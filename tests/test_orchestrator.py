@@ -414,3 +414,53 @@ async def test_equal_members_keep_their_own_seats() -> None:
     result = await run_panel(request(["a", "a"]), lookup(provider))
     assert [v.member_index for v in result.rounds[0].votes] == [0, 1]
     assert [c.member_index for c in result.calls if c.phase.value == "vote"] == [0, 1]
+
+
+# --- retries of refused calls ----------------------------------------------------------------
+
+
+def limited(after: float | None = 0.05) -> ProviderError:
+    return ProviderError(
+        ErrorKind.RATE_LIMIT, "rate limited by fake (HTTP 429)", retry_after_s=after, retryable=True
+    )
+
+
+async def test_a_refused_call_is_retried_visibly_and_succeeds() -> None:
+    provider = FakeProvider(scripts(a=Script(fail=limited(0.05), fail_times=2, position="AFTER RETRIES")))
+    req = request(["a"], mode=Mode.CONSULT)
+    req.members[0].retries = 2
+    events: list[ev.Event] = []
+    result = await run_panel(req, lookup(provider), events.append)
+    retries = [e for e in events if isinstance(e, ev.CallRetrying)]
+    assert [(e.attempt, e.of, e.wait_s) for e in retries] == [(1, 2, 0.05), (2, 2, 0.05)]
+    assert "rate limited" in retries[0].reason
+    position = result.positions[0]
+    assert (
+        position is not None and position.status is CallStatus.SUCCESS and position.content == "AFTER RETRIES"
+    )
+    assert len([r for r in provider.requests if r.purpose == "position"]) == 3  # one call, three attempts
+
+
+async def test_retries_are_bounded_and_only_for_retryable_errors() -> None:
+    provider = FakeProvider(
+        scripts(
+            a=Script(fail=limited(0.01)),  # always refused: gives up after its retries
+            b=Script(fail=ProviderError(ErrorKind.AUTH, "bad key")),  # never retried
+            c=Script(fail=limited(60.0), fail_times=1),  # Retry-After beyond the deadline: fail now
+        )
+    )
+    req = request(["a", "b", "c"], mode=Mode.CONSULT)
+    for member in req.members:
+        member.retries = 2
+    req.members[2].deadline_s = 5.0
+    started = time.perf_counter()
+    result = await run_panel(req, lookup(provider), None)
+    assert time.perf_counter() - started < 2.0
+    sent = [r.model_id for r in provider.requests if r.purpose == "position"]
+    assert sent.count("a") == 3 and sent.count("b") == 1 and sent.count("c") == 1
+    a, b, c = result.positions
+    assert a is not None and a.error_kind == "rate_limit"
+    assert b is not None and b.error_kind == "auth"
+    assert (
+        c is not None and c.error == "rate limited by fake (HTTP 429)"
+    )  # the provider's word, not a timeout

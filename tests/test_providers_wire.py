@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.wire_server import Scenario, WireServer
+from tui.engine import events as ev
 from tui.engine.orchestrator import run_panel
 from tui.engine.types import CallStatus, Member, Mode, Outcome, RunRequest, RunStatus
 from tui.providers.anthropic_messages import AnthropicProvider
@@ -25,7 +26,7 @@ from tui.providers.base import (
 )
 from tui.providers.openai_compat import OpenAICompatProvider
 from tui.providers.pool import ProviderPool
-from tui.settings import Catalog, choose_panel, load_settings
+from tui.settings import Catalog, choose_panel, load_settings, parse_member
 
 KINDS = ["openai", "anthropic"]
 
@@ -291,3 +292,29 @@ async def test_full_stack_with_keys_from_the_environment(
     assert any("sk-openai-FAKE-0001" in a for a in auth) and any("sk-ant-FAKE-0002" in a for a in auth)
     # the secrets went on the wire, and nowhere into the result
     assert "FAKE-000" not in json.dumps(result.model_dump(mode="json"))
+
+
+async def test_engine_retries_a_429_itself_and_says_so(
+    server: WireServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the pool the SDK makes no retries of its own; the engine does, visibly."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai-FAKE-0003")
+    monkeypatch.setenv("OPENAI_BASE_URL", server.openai_base_url)
+    server.script("gpt-6-sol", Scenario(failure="status", status=429, retry_after="0.05", fail_times=1))
+    settings = load_settings()
+    catalog = Catalog(settings)
+    member = catalog.member(parse_member("gpt-sol"))
+    assert member.retries == 2  # [providers.openai] max_retries
+    request = RunRequest(question="q", mode=Mode.CONSULT, members=[member], synthesizers=[member])
+    events: list[ev.Event] = []
+    pool = ProviderPool(settings)
+    try:
+        result = await run_panel(request, pool, events.append)
+    finally:
+        await pool.aclose()
+    retries = [e for e in events if isinstance(e, ev.CallRetrying)]
+    assert len(retries) == 1 and retries[0].wait_s == 0.05 and "429" in retries[0].reason
+    assert result.positions[0] is not None and result.positions[0].status is CallStatus.SUCCESS
+    sol_requests = [r for r in server.requests if r.body["model"] == "gpt-6-sol"]
+    assert len(sol_requests) == 3  # refused, retried (position), then the synthesis
+    assert all(r.headers.get("x-stainless-retry-count", "0") == "0" for r in sol_requests)

@@ -99,6 +99,10 @@ class ProgressPrinter:
                     Phase.CURATOR: "curator decision",
                 }[phase]
                 self._say(f"{self._name(index, alias)} waiting ({what})")
+            case ev.CallRetrying(
+                member_index=index, alias=alias, attempt=attempt, of=of, wait_s=wait, reason=why
+            ):
+                self._say(f"{self._name(index, alias)} {why}; retry {attempt} of {of} in {wait:g} s")
             case ev.CallFinished(result=call):
                 name = self._name(call.member_index, call.alias)
                 if call.status is CallStatus.SUCCESS:

@@ -33,6 +33,13 @@ class RunDisplay:
                     panes[index].call_started(call_id, phase, number)
             case ev.FirstToken(member_index=index, ttft_ms=ttft) if index is not None:
                 panes[index].first_token(ttft)
+            case ev.CallRetrying(
+                member_index=None, alias=alias, attempt=attempt, of=of, wait_s=wait, reason=why
+            ):
+                self.synthesis.note(f"{alias}: {why} — retry {attempt}/{of} in {wait:g} s")
+            case ev.CallRetrying(member_index=index, attempt=attempt, of=of, wait_s=wait, reason=why):
+                if index is not None:
+                    panes[index].retrying(attempt, of, wait, why)
             case ev.TextDelta(member_index=index, text=text):
                 panes[index].buffer(text)
             case ev.SynthesisDelta(text=text):

@@ -63,7 +63,8 @@ class ProviderConfig(_Strict):
     api_key_env: str | None = None
     """Name of the environment variable holding the key. Keys are never written in a file."""
     max_retries: int = Field(default=2, ge=0, le=10)
-    """Retries the SDK makes on 429/5xx/connection errors, within the call's deadline."""
+    """Retries of a call refused with 429, 5xx or a lost connection (before any text), within the
+    call's deadline. Quorum makes them itself, honouring Retry-After, and shows each on the pane."""
     read_timeout_s: float = Field(default=60.0, gt=0)
     """Longest silence between bytes before the SDK gives up."""
     max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
@@ -411,6 +412,7 @@ class Catalog:
             output_price=model.output_price,
             temperature=model.temperature,
             deadline_s=model.deadline_s or run.call_deadline_s,
+            retries=self.provider(model).max_retries,
         )
 
 

@@ -49,6 +49,19 @@ class FirstToken:
 
 
 @dataclass(frozen=True, slots=True)
+class CallRetrying:
+    """A call was refused (rate limit, server error, lost connection) and will be tried again."""
+
+    call_id: str
+    member_index: int | None
+    alias: str
+    attempt: int
+    of: int
+    wait_s: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class TextDelta:
     """A piece of a member's answer (position or review)."""
 
@@ -120,6 +133,7 @@ Event = (
     | RoundStarted
     | CallStarted
     | FirstToken
+    | CallRetrying
     | TextDelta
     | SynthesisDelta
     | CallFinished

@@ -420,7 +420,10 @@ class Run:
             self._preflight(member, system, user)
             provider = self._providers(member)
             finished: Finished | None = None
-            async with asyncio.timeout(member.deadline_s):
+
+            async def attempt() -> Finished | None:
+                nonlocal usage
+                done: Finished | None = None
                 async for item in provider.stream(request):
                     if isinstance(item, TextDelta):
                         if not parts:
@@ -434,7 +437,34 @@ class Run:
                     elif isinstance(item, Usage):
                         usage = item
                     elif isinstance(item, Finished):
-                        finished = item
+                        done = item
+                return done
+
+            async with asyncio.timeout(member.deadline_s):
+                tries = 0
+                while True:
+                    try:
+                        finished = await attempt()
+                        break
+                    except ProviderError as err:
+                        wait = self._retry_wait(err, member, tries, started, bool(parts))
+                        if wait is None:
+                            raise
+                        tries += 1
+                        self._emit(
+                            ev.CallRetrying(
+                                call_id, index, member.alias, tries, member.retries, wait, err.message
+                            )
+                        )
+                        log.debug(
+                            "run %s model=%s retry %d in %.1fs: %s",
+                            self.result.run_id,
+                            member.alias,
+                            tries,
+                            wait,
+                            err.message,
+                        )
+                        await asyncio.sleep(wait)
             if finished is None:
                 raise ProviderError(
                     ErrorKind.TRUNCATED, "the stream ended without a finish reason: answer truncated"
@@ -461,6 +491,22 @@ class Run:
             self._mark_error(call, ErrorKind.INTERNAL, f"internal error: {type(err).__name__}: {err}")
         self._settle(call, member, started, parts, usage, system, user)
         return call
+
+    def _retry_wait(
+        self, err: ProviderError, member: Member, tries: int, started: float, answered: bool
+    ) -> float | None:
+        """Seconds to wait before trying a refused call again, or None to give up now.
+
+        Only a call refused before any text (a partial answer cannot be resumed), only for
+        errors worth retrying, at most `member.retries` times, and never into the deadline:
+        a Retry-After longer than the time left fails the call at once with the provider's word.
+        """
+        if answered or not err.retryable or tries >= member.retries:
+            return None
+        wait = err.retry_after_s if err.retry_after_s is not None else min(8.0, 0.5 * 2**tries)
+        if self._clock() - started + wait >= member.deadline_s:
+            return None
+        return wait
 
     def _preflight(self, member: Member, system: str, user: str) -> None:
         needed = estimate_tokens(system, user)

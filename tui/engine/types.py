@@ -81,6 +81,9 @@ class Member(_Model):
     output_price: float = Field(default=0.0, ge=0, description="USD per million output tokens.")
     temperature: float | None = None
     deadline_s: float = Field(default=180.0, gt=0, description="Total time one call may take.")
+    retries: int = Field(
+        default=0, ge=0, le=10, description="How often a refused call (429, 5xx, lost connection) is retried."
+    )
 
     @property
     def label(self) -> str:

@@ -35,11 +35,16 @@ class ErrorKind(StrEnum):
 class ProviderError(Exception):
     """A call failed; `str(err)` is a complete sentence fit for a member's pane."""
 
-    def __init__(self, kind: ErrorKind, message: str, *, retry_after_s: float | None = None) -> None:
+    def __init__(
+        self, kind: ErrorKind, message: str, *, retry_after_s: float | None = None, retryable: bool = False
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.retry_after_s = retry_after_s
+        # Worth trying again as it is (a rate limit, an overloaded or failing server, a dropped
+        # connection); a bad key, an unknown model or an exhausted quota are not.
+        self.retryable = retryable
 
 
 Purpose = Literal["position", "draft", "vote", "curator", "synthesis"]

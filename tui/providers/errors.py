@@ -98,6 +98,7 @@ def from_status(
             ErrorKind.RATE_LIMIT,
             f"rate limited by {ctx.provider} (HTTP {status}){after}",
             retry_after_s=retry,
+            retryable=True,
         )
     if status == 413 or any(word in lowered for word in _CONTEXT_WORDS):
         return ProviderError(
@@ -105,11 +106,15 @@ def from_status(
         )
     if status == 529 or error_type == "overloaded_error":
         return ProviderError(
-            ErrorKind.SERVER, f"{ctx.provider} is overloaded (HTTP {status}); try again shortly"
+            ErrorKind.SERVER,
+            f"{ctx.provider} is overloaded (HTTP {status}); try again shortly",
+            retryable=True,
         )
     if status >= 500 or error_type in ("api_error", "server_error"):
         return ProviderError(
-            ErrorKind.SERVER, f"{ctx.provider} had a server error (HTTP {status}){detail_part}"
+            ErrorKind.SERVER,
+            f"{ctx.provider} had a server error (HTTP {status}){detail_part}",
+            retryable=True,
         )
     if status == 200:
         # An error event inside a stream that had started fine.
@@ -129,15 +134,21 @@ def from_transport(ctx: CallContext, err: BaseException, *, received_text: bool)
         cause = cause.__cause__
     if isinstance(cause, httpx2.TimeoutException) or "timeout" in type(err).__name__.lower():
         what = "stopped sending" if received_text else "did not answer"
-        return ProviderError(ErrorKind.TIMEOUT, f"{ctx.provider} {what} in time (read timeout)")
+        return ProviderError(
+            ErrorKind.TIMEOUT, f"{ctx.provider} {what} in time (read timeout)", retryable=True
+        )
     if isinstance(cause, httpx2.ConnectError):
-        return ProviderError(ErrorKind.CONNECTION, f"could not connect to {ctx.provider} at {ctx.base_url}")
+        return ProviderError(
+            ErrorKind.CONNECTION, f"could not connect to {ctx.provider} at {ctx.base_url}", retryable=True
+        )
     if received_text:
         return ProviderError(
             ErrorKind.CONNECTION, f"lost the connection to {ctx.provider} mid-answer ({type(cause).__name__})"
         )
     return ProviderError(
-        ErrorKind.CONNECTION, f"lost the connection to {ctx.provider} ({type(cause).__name__})"
+        ErrorKind.CONNECTION,
+        f"lost the connection to {ctx.provider} ({type(cause).__name__})",
+        retryable=True,
     )
 
 

@@ -49,7 +49,9 @@ class ProviderPool:
         common: ClientOptions = {
             "api_key": api_key,
             "api_key_env": config.api_key_env or "",
-            "max_retries": config.max_retries,
+            # The engine retries (and says so on the member's pane); a silent SDK retry would
+            # leave the pane "waiting" through every Retry-After.
+            "max_retries": 0,
             "read_timeout_s": config.read_timeout_s,
         }
         if config.kind == "anthropic":

@@ -84,6 +84,7 @@ class ModelPane(Vertical, can_focus=True):
         self.cost_usd = 0.0
         self.votes: dict[int, VoteValue] = {}
         self.answer_cached = False
+        self.retry_note: str | None = None
         self.note: str | None = None  # skip reason or error message
         self._ready = False  # set once the children exist
         # Made here, not in compose: streamed text can reach it (and wait in its buffer) at once.
@@ -144,7 +145,14 @@ class ModelPane(Vertical, can_focus=True):
             self.body.add_block(f"── Round {round_number} review ──")
         self.refresh_info()
 
+    def retrying(self, attempt: int, of: int, wait_s: float, reason: str) -> None:
+        """A refused call will be tried again: say so, and why, instead of just 'waiting'."""
+        self.retry_note = f"retry {attempt}/{of} in {wait_s:g} s"
+        self.body.add_block(f"{reason} — {self.retry_note}", "note")
+        self.refresh_info()
+
     def first_token(self, ttft_ms: int) -> None:
+        self.retry_note = None
         self.ttft_ms = ttft_ms
         self.status = PaneStatus.STREAMING
         self.refresh_info()
@@ -157,6 +165,7 @@ class ModelPane(Vertical, can_focus=True):
 
     def call_finished(self, result: CallResult) -> None:
         self.flush()
+        self.retry_note = None
         if result.reused_from is not None:
             self.body.set_text(result.content)
             self.answer_cached = True
@@ -227,6 +236,8 @@ class ModelPane(Vertical, can_focus=True):
         label = self.status.value
         if self.status in ACTIVE and self.phase is Phase.VOTE:
             label += " (review)"
+        if self.status in ACTIVE and self.retry_note:
+            label += f" · {self.retry_note}"
         text.append(f"{STATUS_MARKS[self.status]} {label}", style(status_style))
         in_review = (
             self.phase is Phase.VOTE and self.status not in ACTIVE and self.position_latency_ms is not None
