@@ -53,8 +53,9 @@ from tui.engine.types import (  # noqa: E402
     Vote,
     VoteValue,
 )
+from tui.recorder import settings_snapshot  # noqa: E402
 from tui.settings import Catalog, MemberSpec, load_settings  # noqa: E402
-from tui.store import RunStore, settings_snapshot  # noqa: E402
+from tui.store import RunStore  # noqa: E402
 
 TARGET_MS = 200.0
 FILTER_WORD = "kubernetes"  # in about 1% of the questions

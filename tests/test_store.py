@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-import tui.store as store_module
 from tests.conftest import write
 from tests.fakes import FakeProvider, Script, lookup, member, rate_limited, request
 from tests.wire_server import Scenario, WireServer
@@ -770,7 +769,7 @@ async def test_load_keeps_every_field_of_a_finished_call(store: RunStore) -> Non
 
 
 async def test_text_before_a_stall_is_checkpointed(store: RunStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(store_module, "CHECKPOINT_S", 0.2)
+    monkeypatch.setattr("tui.recorder.CHECKPOINT_S", 0.2)
     provider = PacedProvider(pieces=4, every_s=0.15, stall_after=2)  # 2 pieces, then 1.5 s of silence
     task = asyncio.ensure_future(record(store, ask("Stall?", ["slow"], max_rounds=1), provider))
     db = raw(store.path)

@@ -26,10 +26,10 @@ from tui.engine import events as ev
 from tui.engine.orchestrator import ProviderLookup, Run
 from tui.engine.types import Mode, RunRequest, RunResult, RunStatus
 from tui.providers.pool import ProviderPool
+from tui.recorder import settings_snapshot
 from tui.run_display import RunDisplay
 from tui.session import PreparedRun, Session
 from tui.settings import Settings
-from tui.store import settings_snapshot
 from tui.themes import DEFAULT_THEME, THEME_VARIABLE_DEFAULTS, load_themes
 from tui.widgets.member_pane import ModelPane
 from tui.widgets.prompt_bar import PromptBar
