@@ -334,3 +334,22 @@ async def test_a_retried_call_says_so_on_its_pane() -> None:
         beta = app.panes[1]
         assert beta.status is PaneStatus.DONE and beta.retry_note is None
         assert "rate limited by fake (HTTP 429) — retry 1/2 in 0.3 s" in beta.body.text
+
+
+async def test_rerun_of_a_recorded_run_whose_model_left_the_catalog() -> None:
+    app, provider = make_app(["alpha", "beta"])
+    async with app.run_test() as pilot:
+        app.submit("Q?")
+        await settle(app, pilot)
+        result = app.session.last_result
+        assert result is not None
+        gone = result.members[1].model_copy(update={"alias": "retired-model"})
+        recorded = result.model_copy(update={"members": [result.members[0], gone]})
+        app.show_result(recorded)
+        await pilot.pause()
+        assert len(app.panes) == 2 and [s.model for s in app.session.seats] == ["alpha"]
+        provider.requests.clear()
+        await pilot.press("ctrl+r")
+        await settle(app, pilot)
+        assert [p.member.alias for p in app.panes] == ["alpha"]
+        assert positions_sent(provider) == ["alpha"]

@@ -268,7 +268,7 @@ class QuorumApp(App[None]):
             clock=self.clock,
         )
         self.current_run, self.prepared = run, prepared
-        panes = self.panes
+        panes = self._panes_for_seats()
         self.run_panes = [panes[seat] for seat in prepared.seat_of_member]
         for seat, pane in enumerate(panes):
             pane.reset(self.session.member(seat))
@@ -285,6 +285,19 @@ class QuorumApp(App[None]):
             raise
         if run is self.current_run:
             self.session.last_result = result
+
+    def _panes_for_seats(self) -> list[ModelPane]:
+        """One pane per seat. After a recorded run is shown, the panel may differ from its panes
+        (a model it used has left the catalog): then the panes are made anew from the seats."""
+        panes = self.panes
+        aliases = [spec.model for spec in self.session.seats]
+        if [pane.member.alias for pane in panes] != aliases:
+            grid = self.query_one("#members", Grid)
+            grid.remove_children()
+            panes = self._make_panes()
+            grid.mount(*panes)
+            self.call_after_refresh(self._layout_panes)
+        return panes
 
     @property
     def running(self) -> bool:
@@ -507,7 +520,13 @@ class QuorumApp(App[None]):
         from tui.replay import replay_request
         from tui.session import PreparedRun
 
-        self.session.adopt(result)
+        missing = self.session.adopt(result)
+        if missing:
+            self.notify(
+                f"{', '.join(missing)} no longer in the catalog: a rerun of this run leaves it out.",
+                severity="warning",
+                markup=False,
+            )
         grid = self.query_one("#members", Grid)
         grid.remove_children()
         panes = [ModelPane(member, clock=self.clock) for member in result.members]

@@ -144,14 +144,17 @@ class Session:
         """The next runs follow up on this thread (its last entry is the parent run)."""
         self.thread = list(thread)
 
-    def adopt(self, result: RunResult) -> None:
-        """Take over an earlier run's panel and mode (opening it from history)."""
+    def adopt(self, result: RunResult) -> list[str]:
+        """Take over an earlier run's panel and mode (opening it from history); returns the aliases
+        of members whose model is no longer in the catalog (they cannot sit on a new run)."""
+        known = self.catalog.aliases()
         self.seats = [
             MemberSpec(model=m.alias, stance=m.stance, stance_prompt=m.stance_prompt)
             for m in result.members
-            if m.alias.lower() in self.catalog.aliases()
+            if m.alias.lower() in known
         ]
         self.mode = result.mode
+        return [m.alias for m in result.members if m.alias.lower() not in known]
 
     def reuse_for(self, prepared: PreparedRun, rerun_seats: set[int]) -> dict[int, CallResult]:
         """Positions of the last run that the new run may carry over: same question, same seat
