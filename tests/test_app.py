@@ -353,3 +353,22 @@ async def test_rerun_of_a_recorded_run_whose_model_left_the_catalog() -> None:
         await settle(app, pilot)
         assert [p.member.alias for p in app.panes] == ["alpha"]
         assert positions_sent(provider) == ["alpha"]
+
+
+async def test_rerun_failed_from_a_recorded_run_reuses_its_answers() -> None:
+    app, provider = make_app(["alpha", "beta"], {"beta": Script(fail=rate_limited())})
+    async with app.run_test() as pilot:
+        app.submit("Q?")
+        await settle(app, pilot)
+        recorded = app.session.last_result
+        assert recorded is not None
+        app.submit("Something else?")
+        await settle(app, pilot)
+        app.show_result(recorded)
+        await pilot.pause()
+        provider.scripts["beta"] = Script(position="BETA NOW")
+        provider.requests.clear()
+        await pilot.press("ctrl+f")
+        await settle(app, pilot)
+        assert positions_sent(provider) == ["beta"]  # alpha's recorded answer is carried over
+        assert app.panes[0].status is PaneStatus.CACHED and "BETA NOW" in app.panes[1].body.text

@@ -75,9 +75,7 @@ class QuorumApp(App[None]):
         self.save_settings = save_settings
         self.cursor_blink = cursor_blink
         self.current_run: Run | None = None
-        self.prepared: PreparedRun | None = None
         self.run_panes: list[ModelPane] = []
-        self._theme_ready = False
         self.store: RunStore | None = None
         self.viewing: RunResult | None = None  # a recorded run opened from the history
         self._follow_up_armed = False
@@ -170,7 +168,6 @@ class QuorumApp(App[None]):
                 markup=False,
                 timeout=10,
             )
-        self._theme_ready = True
         self.theme_changed_signal.subscribe(self, self._theme_changed)
 
     def _open_store(self) -> None:
@@ -198,7 +195,7 @@ class QuorumApp(App[None]):
             )
 
     def _theme_changed(self, theme: Theme) -> None:
-        if self._theme_ready and self.save_settings and theme.name != self.settings.ui.theme:
+        if self.save_settings and theme.name != self.settings.ui.theme:
             self.settings.ui.theme = theme.name
             self._save({"ui": {"theme": theme.name}}, quiet=True)
 
@@ -267,7 +264,7 @@ class QuorumApp(App[None]):
             reuse=reuse,
             clock=self.clock,
         )
-        self.current_run, self.prepared = run, prepared
+        self.current_run = run
         panes = self._panes_for_seats()
         self.run_panes = [panes[seat] for seat in prepared.seat_of_member]
         for seat, pane in enumerate(panes):
@@ -300,18 +297,23 @@ class QuorumApp(App[None]):
         return panes
 
     @property
+    def prepared(self) -> PreparedRun | None:
+        """The request (and seat mapping) of the run on screen, live or opened from history."""
+        return self.session.last
+
+    @property
     def running(self) -> bool:
         return self.current_run is not None and self.current_run.phase not in ("done",)
 
     def _rerun_seats(self, seats: set[int], what: str) -> None:
-        if self.prepared is None or self.current_run is None:
+        if self.prepared is None:
             self.notify("Nothing has run yet: type a question and press Enter.", severity="warning")
             return
         if not seats:
             self.notify(f"No {what} to rerun.", severity="information")
             return
         run = self.current_run
-        if self.running and run.phase == "positions":
+        if run is not None and self.running and run.phase == "positions":
             indices = [i for i, seat in enumerate(self.prepared.seat_of_member) if seat in seats]
             if indices and run.replace_members(indices):
                 return
@@ -354,15 +356,8 @@ class QuorumApp(App[None]):
         self.submit(question)
 
     def action_rerun_failed(self) -> None:
-        failed = self.session.failed_seats()
-        if self.running and self.current_run is not None and self.prepared is not None:
-            positions = self.current_run.result.positions
-            failed = {
-                self.prepared.seat_of_member[i]
-                for i, p in enumerate(positions)
-                if p is not None and p.status.value in ("error", "cancelled")
-            }
-        self._rerun_seats(failed, "failed members")
+        live = self.current_run.result if self.running and self.current_run is not None else None
+        self._rerun_seats(self.session.failed_seats(live), "failed members")
 
     def action_rerun_member(self) -> None:
         seat = self._need_seat()
@@ -533,8 +528,8 @@ class QuorumApp(App[None]):
         grid.mount(*panes)
         self.viewing = result
         self.current_run = None
-        self.prepared = PreparedRun(replay_request(result), list(range(len(result.members))), {})
-        self.session.last, self.session.last_result = self.prepared, result
+        self.session.last = PreparedRun(replay_request(result), list(range(len(result.members))), {})
+        self.session.last_result = result
         self.run_panes = panes
         self.query_one(PromptBar).load_text(result.question)
         self.tracker.reset(result.mode, result.max_rounds)

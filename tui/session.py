@@ -181,14 +181,17 @@ class Session:
                 reuse[index] = found
         return reuse
 
-    def failed_seats(self) -> set[int]:
-        """Seats whose last position did not succeed (failed, cancelled, or never run)."""
-        last, result = self.last, self.last_result
+    def failed_seats(self, live: RunResult | None = None) -> set[int]:
+        """Seats whose position did not succeed in the last run, or in `live`, the run still in
+        flight (there a missing position is still coming, not failed)."""
+        last, result = self.last, live or self.last_result
         if last is None or result is None:
             return set()
         failed: set[int] = set()
         for index, seat in enumerate(last.seat_of_member):
             position = result.positions[index] if index < len(result.positions) else None
-            if position is None or position.status is not CallStatus.SUCCESS:
+            if (position is None and live is None) or (
+                position is not None and position.status is not CallStatus.SUCCESS
+            ):
                 failed.add(seat)
         return failed
