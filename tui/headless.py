@@ -183,24 +183,31 @@ def run_command(
         stderr.write(f"quorum: {err}; running without history\n")
         store = None
     try:
+        outcome = _run_and_report(settings, options, store, stdout, stderr)
+    finally:
+        if store is not None:
+            store.close()
+    return outcome
+
+
+def _run_and_report(
+    settings: Settings, options: RunOptions, store: RunStore | None, stdout: TextIO, stderr: TextIO
+) -> int:
+    try:
         request, notes = build_request(settings, options, store)
     except ValueError as err:
         stderr.write(f"quorum: {err}\n")
         return EXIT_USAGE
     progress: ev.EventSink | None = None
     if not options.quiet:
-        printer = ProgressPrinter(stderr)
         for note in notes:
             stderr.write(f"note: {note}\n")
-        progress = printer
+        progress = ProgressPrinter(stderr)
     try:
         result, interrupted = asyncio.run(_execute(request, settings, progress, store))
     except KeyboardInterrupt:
         stderr.write("quorum: interrupted\n")
         return EXIT_INTERRUPTED
-    finally:
-        if store is not None:
-            store.close()
     result.notes[:0] = notes
     stdout.write(result.model_dump_json(indent=2) + "\n" if options.as_json else render_markdown(result))
     stdout.flush()

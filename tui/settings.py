@@ -369,9 +369,6 @@ class Catalog:
             for alias in (name, *model.aliases):
                 self._by_alias[alias.lower()] = name
 
-    def names(self) -> list[str]:
-        return list(self.settings.models)
-
     def aliases(self) -> set[str]:
         """Every known alias, lower-cased."""
         return set(self._by_alias)

@@ -351,7 +351,6 @@ class RunStore:
     @staticmethod
     def _call_from_row(row: sqlite3.Row) -> CallResult:
         status = row["status"]
-        keys = row.keys()
         return CallResult(
             call_id=row["id"],
             round=row["round"],
@@ -369,10 +368,10 @@ class RunStore:
             input_tokens=row["input_tokens"],
             output_tokens=row["output_tokens"],
             cost_usd=row["cost_usd"],
-            error_kind=row["error_kind"] if "error_kind" in keys else None,
-            finish_reason=row["finish_reason"] if "finish_reason" in keys else None,
-            tokens_estimated=bool(row["tokens_estimated"]) if "tokens_estimated" in keys else False,
-            demo=bool(row["demo"]) if "demo" in keys else False,
+            error_kind=row["error_kind"],
+            finish_reason=row["finish_reason"],
+            tokens_estimated=bool(row["tokens_estimated"]),
+            demo=bool(row["demo"]),
         )
 
 

@@ -100,9 +100,9 @@ class Run:
             members=list(request.members),
             skipped=list(request.skipped),
             max_rounds=request.max_rounds if request.mode is Mode.DELIBERATE else 1,
+            parent_run_id=request.parent_run_id,
             started_at=datetime.now(UTC),
         )
-        self.result.parent_run_id = request.parent_run_id
         self._question_block = prompts.user_message(
             request.question, request.attachments, request.focus, request.thread
         )

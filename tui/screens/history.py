@@ -10,6 +10,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
+from tui.engine.types import Outcome
 from tui.formatting import OUTCOME_LABELS, cost, literal
 from tui.store import RunStore, RunSummary
 
@@ -115,5 +116,5 @@ class HistoryScreen(ModalScreen[str | None]):
 
 def _outcome_label(run: RunSummary) -> str:
     if run.outcome:
-        return next((label for key, label in OUTCOME_LABELS.items() if key.value == run.outcome), run.outcome)
+        return OUTCOME_LABELS.get(Outcome(run.outcome), run.outcome)
     return run.status
