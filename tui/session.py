@@ -23,7 +23,7 @@ from tui.engine.types import (
     SkippedMember,
     Stance,
 )
-from tui.settings import Catalog, MemberSpec, Settings, choose_panel
+from tui.settings import Catalog, MemberSpec, Settings, choose_panel, synthesizer_chain
 
 STANCE_CYCLE = [Stance.FOR, Stance.AGAINST, Stance.NEUTRAL]
 
@@ -121,14 +121,13 @@ class Session:
         for seat, m in enumerate(members):
             if id(m) not in kept_ids:
                 skipped_seats[seat] = next(skipped_iter)
-        panel = choose_panel(self.catalog, self.seats, self.synthesizer)
         run = self.settings.run
         request = RunRequest(
             question=question,
             mode=self.mode,
             members=kept,
             skipped=skipped,
-            synthesizers=panel.synthesizers,
+            synthesizers=synthesizer_chain(self.catalog, members, self.synthesizer),
             attachments=self.attachments,
             focus=self.focus,
             max_rounds=run.max_rounds,

@@ -439,6 +439,15 @@ def choose_panel(
             specs = list(settings.panel.demo_members)
             notes.append("no provider key is set: running the offline demo panel (simulated answers)")
     members = [catalog.member(spec) for spec in specs]
+    return Panel(members, synthesizer_chain(catalog, members, synthesizer), notes)
+
+
+def synthesizer_chain(
+    catalog: Catalog, members: Sequence[Member], synthesizer: str | None = None
+) -> list[Member]:
+    """The synthesizer (the one asked for, the configured one, or the first member), then the
+    configured fallbacks, then the panel's other models; fallbacks without a key are left out."""
+    settings = catalog.settings
     chain: list[str] = []
     first = synthesizer or settings.run.synthesizer
     if first:
@@ -456,4 +465,4 @@ def choose_panel(
         if not catalog.is_usable(model) and synthesizers:
             continue  # a fallback without a key would only add a failure
         synthesizers.append(catalog.member(MemberSpec(model=name)))
-    return Panel(members, synthesizers, notes)
+    return synthesizers
