@@ -26,11 +26,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tui.app import QuorumApp  # noqa: E402
+from tui.config.schema import load_settings, parse_member  # noqa: E402
+from tui.dashboard.app import QuorumApp  # noqa: E402
+from tui.engine.provider import ChatRequest, Finished, StreamEvent, TextDelta, Usage  # noqa: E402
 from tui.engine.types import Member  # noqa: E402
-from tui.providers.base import ChatRequest, Finished, StreamEvent, TextDelta, Usage  # noqa: E402
 from tui.session import Session  # noqa: E402
-from tui.settings import load_settings, parse_member  # noqa: E402
 
 WORDS = [
     "the",
@@ -136,9 +136,9 @@ async def measure_streaming(members: int, rate: float, seconds: float) -> tuple[
 
 FIRST_FRAME = """
 import os, sys, time
-from tui.app import QuorumApp
+from tui.dashboard.app import QuorumApp
 from tui.session import Session
-from tui.settings import load_settings
+from tui.config.schema import load_settings
 
 class Probe(QuorumApp):
     def on_mount(self) -> None:

@@ -36,6 +36,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tui.config.schema import Catalog, MemberSpec, load_settings  # noqa: E402
 from tui.engine import events as ev  # noqa: E402
 from tui.engine.types import (  # noqa: E402
     CallResult,
@@ -53,9 +54,8 @@ from tui.engine.types import (  # noqa: E402
     Vote,
     VoteValue,
 )
-from tui.recorder import settings_snapshot  # noqa: E402
-from tui.settings import Catalog, MemberSpec, load_settings  # noqa: E402
-from tui.store import RunStore  # noqa: E402
+from tui.history.recorder import settings_snapshot  # noqa: E402
+from tui.history.store import RunStore  # noqa: E402
 
 TARGET_MS = 200.0
 FILTER_WORD = "kubernetes"  # in about 1% of the questions
@@ -228,7 +228,7 @@ async def history_screen_ms(path: Path, repeat: int) -> list[float]:
     """F2 in the dashboard until the history list shows its rows, `repeat` times."""
     from textual.widgets import DataTable
 
-    from tui.app import QuorumApp
+    from tui.dashboard.app import QuorumApp
     from tui.session import Session
 
     settings = load_settings(overrides={"store": {"path": str(path)}})

@@ -70,7 +70,7 @@ async def one_run(provider: OpenAICompatProvider, size: int) -> float:
 
 async def bare_gather(provider: OpenAICompatProvider, size: int) -> float:
     """The same calls through the same SDK client with a bare asyncio.gather: the floor to compare with."""
-    from tui.providers.base import ChatMessage, ChatRequest
+    from tui.engine.provider import ChatMessage, ChatRequest
 
     async def call(index: int) -> None:
         request = ChatRequest(

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from tests.fakes import FakeProvider, Script
-from tui.app import QuorumApp
+from tui.config.schema import MemberSpec, Settings, load_settings, parse_member
+from tui.dashboard.app import QuorumApp
 from tui.engine.types import Member
 from tui.session import Session
-from tui.settings import MemberSpec, Settings, load_settings, parse_member
 
 CALM_POSITION = (
     "Verdict: Yes, with a staged rollout.\nLean: favourable\n"

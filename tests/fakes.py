@@ -6,8 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
-from tui.engine.types import Member, RunRequest, Stance
-from tui.providers.base import (
+from tui.engine.provider import (
     ChatRequest,
     ErrorKind,
     Finished,
@@ -16,6 +15,7 @@ from tui.providers.base import (
     TextDelta,
     Usage,
 )
+from tui.engine.types import Member, RunRequest, Stance
 
 
 @dataclass

@@ -8,12 +8,12 @@ from pathlib import Path
 from tests.conftest import write
 from tests.dashboard import make_app
 from tests.fakes import Script, rate_limited
-from tui import paths
-from tui.app import QuorumApp
+from tui.config import paths
+from tui.dashboard.app import QuorumApp
+from tui.dashboard.widgets.member_pane import ModelPane, PaneStatus
+from tui.dashboard.widgets.prompt_bar import PromptBar
+from tui.engine.provider import ErrorKind, ProviderError
 from tui.engine.types import Mode, Outcome, RunStatus
-from tui.providers.base import ErrorKind, ProviderError
-from tui.widgets.member_pane import ModelPane, PaneStatus
-from tui.widgets.prompt_bar import PromptBar
 
 
 async def settle(app: QuorumApp, pilot) -> None:
@@ -289,7 +289,7 @@ async def test_history_open_read_only_then_follow_up_and_export(isolated_home: P
 
 
 async def test_history_pages_in_as_the_cursor_moves(monkeypatch) -> None:
-    monkeypatch.setattr("tui.screens.history.PAGE", 2)
+    monkeypatch.setattr("tui.dashboard.screens.history.PAGE", 2)
     app, _ = make_app(["alpha"])
     async with app.run_test(size=(160, 50)) as pilot:
         for number in range(5):

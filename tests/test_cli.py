@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import write
-from tui.cli import main
+from tui.cli.main import main
 
 
 def run_json(config: Path, capsys: pytest.CaptureFixture[str], args: str) -> tuple[int, Any]:
@@ -252,7 +252,7 @@ def test_dashboard_needs_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_dashboard_argument_routing() -> None:
-    from tui.cli import wants_dashboard
+    from tui.cli.main import wants_dashboard
 
     assert wants_dashboard([])
     assert wants_dashboard(["Should we shard?"])

@@ -7,9 +7,16 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import write
-from tui import paths
-from tui.cli import main
-from tui.settings import Catalog, ConfigError, UnknownModelError, choose_panel, load_settings, parse_member
+from tui.cli.main import main
+from tui.config import paths
+from tui.config.schema import (
+    Catalog,
+    ConfigError,
+    UnknownModelError,
+    choose_panel,
+    load_settings,
+    parse_member,
+)
 
 
 def test_shipped_defaults_load_and_are_complete() -> None:

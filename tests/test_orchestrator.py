@@ -10,8 +10,8 @@ import pytest
 from tests.fakes import FakeProvider, Script, lookup, rate_limited, request
 from tui.engine import events as ev
 from tui.engine.orchestrator import Run, run_panel
+from tui.engine.provider import ErrorKind, ProviderError
 from tui.engine.types import CallStatus, Mode, Outcome, Phase, RunStatus, Stance, VoteValue
-from tui.providers.base import ErrorKind, ProviderError
 
 
 def scripts(**kw: Script) -> dict[str, Script]:

@@ -10,12 +10,12 @@ import tempfile
 from pathlib import Path
 
 from tests.fakes import FakeProvider, Script, lookup, request
+from tui.cli.run import ProgressPrinter
 from tui.engine.orchestrator import run_panel
+from tui.engine.provider import ErrorKind, ProviderError
 from tui.engine.types import Mode
-from tui.formatting import literal
-from tui.headless import ProgressPrinter
-from tui.providers.base import ErrorKind, ProviderError
-from tui.report import render_markdown
+from tui.render.formatting import literal
+from tui.render.report import render_markdown
 
 HOSTILE = (
     "Verdict: [bold red]pwned[/] [@click=app.quit]click me[/] [link=http://evil.example]x[/link]\n"
@@ -55,7 +55,7 @@ async def test_hostile_replies_are_literal_in_report_progress_and_json() -> None
 def test_demo_run_never_imports_the_sdks() -> None:
     code = (
         "import sys\n"
-        "from tui.cli import main\n"
+        "from tui.cli.main import main\n"
         "main(['--config', sys.argv[1], 'run', 'q', '-q', '--json'])\n"
         "sdks = sorted(m for m in ('openai', 'anthropic', 'httpx2') if m in sys.modules)\n"
         "print('LOADED', sdks, file=sys.stderr)\n"

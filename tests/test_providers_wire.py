@@ -10,11 +10,10 @@ from typing import Any
 import pytest
 
 from tests.wire_server import Scenario, WireServer
+from tui.config.schema import Catalog, choose_panel, load_settings, parse_member
 from tui.engine import events as ev
 from tui.engine.orchestrator import run_panel
-from tui.engine.types import CallStatus, Member, Mode, Outcome, RunRequest, RunStatus
-from tui.providers.anthropic_messages import AnthropicProvider
-from tui.providers.base import (
+from tui.engine.provider import (
     ChatMessage,
     ChatRequest,
     ErrorKind,
@@ -24,9 +23,10 @@ from tui.providers.base import (
     TextDelta,
     Usage,
 )
+from tui.engine.types import CallStatus, Member, Mode, Outcome, RunRequest, RunStatus
+from tui.providers.anthropic_messages import AnthropicProvider
 from tui.providers.openai_compat import OpenAICompatProvider
-from tui.providers.pool import ProviderPool
-from tui.settings import Catalog, choose_panel, load_settings, parse_member
+from tui.runtime import ProviderPool
 
 KINDS = ["openai", "anthropic"]
 

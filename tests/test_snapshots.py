@@ -13,8 +13,8 @@ from textual.pilot import Pilot
 
 from tests.dashboard import make_app
 from tests.fakes import Script, rate_limited
-from tui.app import QuorumApp
-from tui.widgets.member_pane import PaneStatus
+from tui.dashboard.app import QuorumApp
+from tui.dashboard.widgets.member_pane import PaneStatus
 
 WIDE = (160, 50)
 SMALL = (80, 24)
@@ -154,7 +154,7 @@ def test_picker(snap_compare: Any) -> None:
 def test_history_screen(snap_compare: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """You should see the history list with two recorded runs, newest first, their outcome and cost."""
     stamps = iter(f"2026-11-20T09:{minute:02d}:00.000+00:00" for minute in range(60))
-    monkeypatch.setattr("tui.store.now_iso", lambda: next(stamps))  # recorded times, frozen
+    monkeypatch.setattr("tui.history.store.now_iso", lambda: next(stamps))  # recorded times, frozen
     app, _ = make_app(["alpha:for", "beta:against"])
 
     async def run_before(pilot: Pilot[Any]) -> None:

@@ -18,9 +18,10 @@ import pytest
 from tests.conftest import write
 from tests.fakes import FakeProvider, Script, lookup, member, rate_limited, request
 from tests.wire_server import Scenario, WireServer
-from tui.cli import main
+from tui.cli.main import main
 from tui.engine import events as ev
 from tui.engine.orchestrator import Run
+from tui.engine.provider import ChatRequest, Finished, StreamEvent, TextDelta, Usage
 from tui.engine.types import (
     CallResult,
     CallStatus,
@@ -31,9 +32,7 @@ from tui.engine.types import (
     RunStatus,
     Stance,
 )
-from tui.providers.base import ChatRequest, Finished, StreamEvent, TextDelta, Usage
-from tui.report import render_markdown
-from tui.store import (
+from tui.history.store import (
     MIGRATIONS,
     SCHEMA_VERSION,
     RunStore,
@@ -41,6 +40,7 @@ from tui.store import (
     default_store_path,
     prior_turns,
 )
+from tui.render.report import render_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 # The recorder looks the synthesizer's model up in the config snapshot, as the CLI's snapshot has it.
@@ -769,7 +769,7 @@ async def test_load_keeps_every_field_of_a_finished_call(store: RunStore) -> Non
 
 
 async def test_text_before_a_stall_is_checkpointed(store: RunStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("tui.recorder.CHECKPOINT_S", 0.2)
+    monkeypatch.setattr("tui.history.recorder.CHECKPOINT_S", 0.2)
     provider = PacedProvider(pieces=4, every_s=0.15, stall_after=2)  # 2 pieces, then 1.5 s of silence
     task = asyncio.ensure_future(record(store, ask("Stall?", ["slow"], max_rounds=1), provider))
     db = raw(store.path)

@@ -7,7 +7,7 @@ import random
 from rich.cells import cell_len
 
 from tests.dashboard import make_app
-from tui.widgets.stream_view import StreamView, wrap_spans
+from tui.dashboard.widgets.stream_view import StreamView, wrap_spans
 
 ALPHABET = ["a", "bb", "ccc", " ", " ", "  ", "日本", "longwordlongword", "é", "\u200b"]
 

@@ -10,8 +10,8 @@ from textual.color import Color
 from textual.widgets import Static
 
 from tests.conftest import write
-from tui import paths
-from tui.themes import (
+from tui.config import paths
+from tui.dashboard.themes import (
     DEFAULT_THEME,
     THEME_VARIABLE_DEFAULTS,
     ThemeError,

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import write
-from tui import paths
-from tui.settings import load_settings
-from tui.user_config import UserConfigError, backup_path, has_comment, update_user_config
+from tui.config import paths
+from tui.config.schema import load_settings
+from tui.config.user_file import UserConfigError, backup_path, has_comment, update_user_config
 
 
 def _read(path: Path) -> dict[str, object]:

@@ -21,6 +21,16 @@ from uuid import uuid4
 from tui.engine import events as ev
 from tui.engine import prompts
 from tui.engine.accounting import cost_usd, estimate_tokens
+from tui.engine.provider import (
+    ChatMessage,
+    ChatRequest,
+    ErrorKind,
+    Finished,
+    Provider,
+    ProviderError,
+    TextDelta,
+    Usage,
+)
 from tui.engine.rules import decide_round, parse_vote, read_agreement, tally_votes
 from tui.engine.types import (
     CallResult,
@@ -37,16 +47,6 @@ from tui.engine.types import (
     Totals,
     Vote,
     VoteValue,
-)
-from tui.providers.base import (
-    ChatMessage,
-    ChatRequest,
-    ErrorKind,
-    Finished,
-    Provider,
-    ProviderError,
-    TextDelta,
-    Usage,
 )
 
 log = logging.getLogger(__name__)

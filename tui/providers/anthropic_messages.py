@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx2
 
-from tui.providers.base import ChatRequest, Finished, StreamEvent, TextDelta, Usage
+from tui.engine.provider import ChatRequest, Finished, StreamEvent, TextDelta, Usage
 from tui.providers.errors import from_status, from_transport, malformed
 from tui.providers.sdk_adapter import SDKAdapter
 

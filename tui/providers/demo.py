@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from tui.engine.accounting import estimate_tokens
-from tui.providers.base import ChatRequest, ErrorKind, Finished, ProviderError, StreamEvent, TextDelta, Usage
+from tui.engine.provider import ChatRequest, ErrorKind, Finished, ProviderError, StreamEvent, TextDelta, Usage
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import httpx2
 
-from tui.providers.base import ErrorKind, ProviderError
+from tui.engine.provider import ErrorKind, ProviderError
 
 _CONTEXT_WORDS = (
     "context length",

@@ -7,7 +7,7 @@ from typing import Any, TypedDict
 
 import httpx2
 
-from tui.providers.base import ChatRequest, StreamEvent
+from tui.engine.provider import ChatRequest, StreamEvent
 from tui.providers.errors import CallContext
 
 # Connecting should be quick everywhere; the read timeout (silence between bytes) is per provider.

@@ -9,16 +9,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from tui.config.schema import MemberSpec, Settings
 from tui.engine import events as ev
 from tui.engine.orchestrator import Run
 from tui.engine.types import CallStatus, Mode, Phase, RunRequest, RunResult, RunStatus, VoteValue
-from tui.formatting import OUTCOME_LABELS, completion_line, cost, literal, seconds, tokens
-from tui.providers.pool import ProviderPool
-from tui.recorder import settings_snapshot
-from tui.report import render_markdown
+from tui.history.recorder import settings_snapshot
+from tui.history.store import RunStore, StoreError, open_store, prior_turns
+from tui.render.formatting import OUTCOME_LABELS, completion_line, cost, literal, seconds, tokens
+from tui.render.report import render_markdown
+from tui.runtime import ProviderPool
 from tui.session import Session
-from tui.settings import MemberSpec, Settings
-from tui.store import RunStore, StoreError, open_store, prior_turns
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 

@@ -1,6 +1,6 @@
 """Run history in SQLite: every run, call and vote, written as it happens.
 
-The database, its schema and migrations, and reading it back. Writing is `tui.recorder`'s job: an
+The database, its schema and migrations, and reading it back. Writing is `tui.history.recorder`'s job: an
 event sink that records a run as it happens (the engine does not know the store exists), so a
 process killed mid-run leaves a consistent database holding what had arrived. On the next open,
 runs left `running` by a process that is gone are marked `interrupted`.
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from tui.engine.types import CallResult, CallStatus, PriorTurn, RunResult, RunStatus, VoteValue
 
 if TYPE_CHECKING:
-    from tui.recorder import RunRecorder
+    from tui.history.recorder import RunRecorder
 
 INTERRUPTED_NOTE = "interrupted: Quorum stopped before this run finished"
 DATABASE_NAME = "history.sqlite3"
@@ -244,7 +244,7 @@ class RunStore:
     def recorder(
         self, *, config: Mapping[str, Any] | None = None, parent_run_id: str | None = None
     ) -> RunRecorder:
-        from tui.recorder import RunRecorder
+        from tui.history.recorder import RunRecorder
 
         return RunRecorder(self, config or {}, parent_run_id)
 
@@ -376,7 +376,7 @@ class RunStore:
 
 
 def default_store_path(configured: str | None) -> Path:
-    from tui import paths
+    from tui.config import paths
 
     return Path(configured).expanduser() if configured else paths.user_data_dir() / DATABASE_NAME
 

@@ -9,10 +9,10 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from tui.dashboard.widgets.round_tracker import OUTCOME_CLASSES
+from tui.dashboard.widgets.stream_view import StreamView
 from tui.engine.types import Outcome, Phase, RunResult, RunStatus
-from tui.formatting import OUTCOME_LABELS, completion_line, literal
-from tui.widgets.round_tracker import OUTCOME_CLASSES
-from tui.widgets.stream_view import StreamView
+from tui.render.formatting import OUTCOME_LABELS, completion_line, literal
 
 
 class SynthesisPane(Vertical, can_focus=True):

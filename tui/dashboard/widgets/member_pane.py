@@ -12,9 +12,9 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from tui.dashboard.widgets.stream_view import StreamView
 from tui.engine.types import CallResult, CallStatus, Member, Phase, Stance, VoteValue
-from tui.formatting import cost, literal, seconds, tokens
-from tui.widgets.stream_view import StreamView
+from tui.render.formatting import cost, literal, seconds, tokens
 
 
 class PaneStatus(StrEnum):

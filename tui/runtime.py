@@ -6,10 +6,10 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from tui.config.schema import ProviderConfig, Settings
+from tui.engine.provider import ErrorKind, Provider, ProviderError
 from tui.engine.types import Member
-from tui.providers.base import ErrorKind, Provider, ProviderError
 from tui.providers.demo import DemoProvider
-from tui.settings import ProviderConfig, Settings
 
 if TYPE_CHECKING:  # the adapters (and httpx2) load only when a real provider is first used
     from tui.providers.sdk_adapter import ClientOptions

@@ -12,7 +12,7 @@ from pathlib import Path
 import platformdirs
 
 APP_NAME = "quorum"
-_PACKAGE_DIR = Path(__file__).resolve().parent
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent  # the `tui` package
 
 
 def _home_override(kind: str) -> Path | None:

@@ -21,23 +21,23 @@ from textual.screen import Screen
 from textual.theme import Theme
 from textual.widgets import Footer
 
-from tui import keys
+from tui.config.schema import Settings
+from tui.dashboard import keys
+from tui.dashboard.run_display import RunDisplay
+from tui.dashboard.themes import DEFAULT_THEME, THEME_VARIABLE_DEFAULTS, load_themes
+from tui.dashboard.widgets.member_pane import ModelPane
+from tui.dashboard.widgets.prompt_bar import PromptBar
+from tui.dashboard.widgets.round_tracker import RoundTracker
+from tui.dashboard.widgets.synthesis_pane import SynthesisPane
 from tui.engine import events as ev
 from tui.engine.orchestrator import ProviderLookup, Run
 from tui.engine.types import Mode, RunRequest, RunResult, RunStatus
-from tui.providers.pool import ProviderPool
-from tui.recorder import settings_snapshot
-from tui.run_display import RunDisplay
+from tui.history.recorder import settings_snapshot
+from tui.runtime import ProviderPool
 from tui.session import PreparedRun, Session
-from tui.settings import Settings
-from tui.themes import DEFAULT_THEME, THEME_VARIABLE_DEFAULTS, load_themes
-from tui.widgets.member_pane import ModelPane
-from tui.widgets.prompt_bar import PromptBar
-from tui.widgets.round_tracker import RoundTracker
-from tui.widgets.synthesis_pane import SynthesisPane
 
 if TYPE_CHECKING:
-    from tui.store import RunStore
+    from tui.history.store import RunStore
 
 # Text is flushed to the screen this often while streaming: frames, not tokens, are the budget.
 FLUSH_INTERVAL_S = 0.25
@@ -171,7 +171,7 @@ class QuorumApp(App[None]):
         self.theme_changed_signal.subscribe(self, self._theme_changed)
 
     def _open_store(self) -> None:
-        from tui.store import StoreError, open_store
+        from tui.history.store import StoreError, open_store
 
         try:
             self.store = open_store(self.settings.store.enabled, self.settings.store.path)
@@ -390,7 +390,7 @@ class QuorumApp(App[None]):
             self.notify(f"{self.session.seats[seat].model} will argue {stance.value} next run.", markup=False)
 
     def action_add_member(self) -> None:
-        from tui.screens.picker import CatalogEntry, MemberPicker  # screens load when first opened
+        from tui.dashboard.screens.picker import CatalogEntry, MemberPicker  # screens load when first opened
 
         catalog = self.session.catalog
         entries = []
@@ -463,7 +463,7 @@ class QuorumApp(App[None]):
         self._save({"panel": {"members": self.session.panel_for_config()}}, quiet=False)
 
     def _save(self, changes: dict[str, dict[str, object]], *, quiet: bool) -> Path | None:
-        from tui.user_config import UserConfigError, update_user_config
+        from tui.config.user_file import UserConfigError, update_user_config
 
         try:
             path = update_user_config(changes)
@@ -478,7 +478,7 @@ class QuorumApp(App[None]):
         self.search_themes()
 
     def action_help(self) -> None:
-        from tui.screens.help import HelpScreen
+        from tui.dashboard.screens.help import HelpScreen
 
         self.push_screen(HelpScreen(self.key_rows()))
 
@@ -496,7 +496,7 @@ class QuorumApp(App[None]):
         if self.store is None:
             self.notify("Run history is turned off ([store] enabled = false).", severity="warning")
             return
-        from tui.screens.history import HistoryScreen
+        from tui.dashboard.screens.history import HistoryScreen
 
         self.push_screen(HistoryScreen(self.store), callback=self._open_run)
 
@@ -512,7 +512,7 @@ class QuorumApp(App[None]):
 
     def show_result(self, result: RunResult) -> None:
         """Show a recorded run, read-only: its panel, answers, votes and synthesis as they were."""
-        from tui.replay import replay_request
+        from tui.history.replay import replay_request
         from tui.session import PreparedRun
 
         missing = self.session.adopt(result)
@@ -537,7 +537,7 @@ class QuorumApp(App[None]):
         self.call_after_refresh(self._replay, result)
 
     def _replay(self, result: RunResult) -> None:
-        from tui.replay import replay_events, replay_request
+        from tui.history.replay import replay_events, replay_request
 
         request = replay_request(result)
         for event in replay_events(result):
@@ -560,7 +560,7 @@ class QuorumApp(App[None]):
         if result is None or result.status is RunStatus.RUNNING:
             self.notify("Finish or open a run first: a follow-up builds on one.", severity="warning")
             return
-        from tui.store import prior_turns
+        from tui.history.store import prior_turns
 
         if self.store is not None:
             try:
@@ -582,7 +582,7 @@ class QuorumApp(App[None]):
         if result is None:
             self.notify("Nothing to export yet.", severity="warning")
             return
-        from tui.export import export_run
+        from tui.render.export import export_run
 
         try:
             markdown, data = export_run(result)

@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from tui.engine.types import Mode, Outcome, RoundResult
-from tui.formatting import OUTCOME_LABELS
+from tui.render.formatting import OUTCOME_LABELS
 
 OUTCOME_CLASSES = {
     Outcome.UNANIMOUS: "round-tracker--unanimous",

@@ -11,8 +11,8 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
 from tui.engine.types import Outcome
-from tui.formatting import OUTCOME_LABELS, cost, literal
-from tui.store import RunStore, RunSummary
+from tui.history.store import RunStore, RunSummary
+from tui.render.formatting import OUTCOME_LABELS, cost, literal
 
 # Rows are added a page at a time, the next page when the cursor nears the end: filling a table
 # costs about half a millisecond a row, and the screen must open at once however long the history.

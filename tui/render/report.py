@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tui.engine.types import CallResult, CallStatus, Member, RunResult, RunStatus
-from tui.formatting import OUTCOME_LABELS, completion_line, cost, literal, seconds, tokens
+from tui.render.formatting import OUTCOME_LABELS, completion_line, cost, literal, seconds, tokens
 
 
 def _quote(text: str) -> str:

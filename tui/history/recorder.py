@@ -16,10 +16,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from tui import store as history
+from tui.config.schema import Settings
 from tui.engine import events as ev
 from tui.engine.types import Member, RunRequest, RunResult, VoteValue
-from tui.settings import Settings
+from tui.history import store as history
 
 CHECKPOINT_S = 2.0
 

@@ -11,12 +11,11 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from tui import __version__, paths
-from tui.formatting import literal
-from tui.headless import EXIT_FAILED, EXIT_OK, EXIT_USAGE, RunOptions, question_from, run_command
-from tui.logs import setup_logging
-from tui.session import Session
-from tui.settings import (
+from tui import __version__
+from tui.cli.logs import setup_logging
+from tui.cli.run import EXIT_FAILED, EXIT_OK, EXIT_USAGE, RunOptions, question_from, run_command
+from tui.config import paths
+from tui.config.schema import (
     CONFIG_ENV,
     Catalog,
     ConfigError,
@@ -25,6 +24,8 @@ from tui.settings import (
     load_settings,
     parse_member,
 )
+from tui.render.formatting import literal
+from tui.session import Session
 
 
 class _Parser(argparse.ArgumentParser):
@@ -183,8 +184,8 @@ STARTER_CONFIG: dict[str, Any] = {
 
 
 def _history_command(settings: Settings, args: argparse.Namespace) -> int:
-    from tui.report import render_markdown
-    from tui.store import RunStore, StoreError, default_store_path
+    from tui.history.store import RunStore, StoreError, default_store_path
+    from tui.render.report import render_markdown
 
     path = default_store_path(settings.store.path)
     if not path.exists():
@@ -302,7 +303,7 @@ def dashboard_command(argv: Sequence[str]) -> int:
     except ValueError as err:
         print(f"quorum: {err}", file=sys.stderr)
         return EXIT_USAGE
-    from tui.app import QuorumApp  # Textual loads only for the dashboard, never for `quorum run`
+    from tui.dashboard.app import QuorumApp  # Textual loads only for the dashboard, never for `quorum run`
 
     question = " ".join(args.question).strip()
     QuorumApp(settings, session, question=question, start=bool(question)).run()

@@ -19,7 +19,7 @@ from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from tui.formatting import literal
+from tui.render.formatting import literal
 
 TAB = "    "
 _WORD = re.compile(r"\S+\s*|\s+")

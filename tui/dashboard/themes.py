@@ -45,7 +45,7 @@ from typing import Any
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
-from tui import paths
+from tui.config import paths
 
 DEFAULT_THEME = "quorum-dark"
 

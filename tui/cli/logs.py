@@ -10,7 +10,7 @@ import logging
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
-from tui import paths
+from tui.config import paths
 
 LOG_FILE_NAME = "quorum.log"
 

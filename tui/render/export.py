@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tui import paths
+from tui.config import paths
 from tui.engine.types import RunResult
-from tui.report import render_markdown
+from tui.render.report import render_markdown
 
 
 def export_run(result: RunResult, folder: Path | None = None) -> tuple[Path, Path]:

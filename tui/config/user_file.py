@@ -24,7 +24,7 @@ from typing import Any
 
 import tomli_w
 
-from tui import paths
+from tui.config import paths
 
 
 class UserConfigError(Exception):

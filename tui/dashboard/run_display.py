@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from tui.dashboard.widgets.member_pane import ModelPane
+from tui.dashboard.widgets.round_tracker import RoundTracker
+from tui.dashboard.widgets.synthesis_pane import SynthesisPane
 from tui.engine import events as ev
 from tui.engine.types import CallStatus, Outcome, RunRequest, RunStatus
-from tui.widgets.member_pane import ModelPane
-from tui.widgets.round_tracker import RoundTracker
-from tui.widgets.synthesis_pane import SynthesisPane
 
 
 class RunDisplay:

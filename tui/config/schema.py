@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from tui import paths
+from tui.config import paths
 from tui.engine.prompts import DEFAULT_BASE_PROMPT, PromptError, validate_base_prompt
 from tui.engine.stance import StanceError, normalize_stance
 from tui.engine.types import Member, Mode, Stance
