@@ -68,7 +68,7 @@ class SteadyProvider:
         return self._stream(request)
 
     async def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
-        if request.purpose != "position":
+        if request.phase != "position":
             yield TextDelta("VERDICT: ACCEPT\n")
         else:
             count = int(self.rate * self.seconds)

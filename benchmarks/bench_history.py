@@ -54,8 +54,9 @@ from tui.engine.types import (  # noqa: E402
     Vote,
     VoteValue,
 )
-from tui.history.recorder import settings_snapshot  # noqa: E402
+from tui.history.recorder import RunRecorder  # noqa: E402
 from tui.history.store import RunStore  # noqa: E402
+from tui.runtime import settings_snapshot  # noqa: E402
 
 TARGET_MS = 200.0
 FILTER_WORD = "kubernetes"  # in about 1% of the questions
@@ -115,7 +116,7 @@ def record_one(
     """One run, as the engine's events of a one-round deliberation reach the recorder."""
     run_id = f"{n:06d}{rng.getrandbits(24):06x}"
     request = RunRequest(question=question(rng, n), members=members, synthesizers=[members[0]])
-    emit = store.recorder(config=config)
+    emit = RunRecorder(store, config=config)
     emit(ev.RunStarted(run_id, request))
     emit(ev.RoundStarted(1, request.max_rounds))
     result = RunResult(
@@ -174,7 +175,7 @@ def record_one(
         output_tokens=sum(c.output_tokens for c in result.calls),
         cost_usd=sum(c.cost_usd for c in result.calls),
     )
-    emit(ev.SynthesisFinished(draft.content, draft.alias, outcome.value))
+    emit(ev.SynthesisFinished(draft.content, draft.alias, outcome))
     emit(ev.RunFinished(result))
 
 

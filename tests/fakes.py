@@ -53,24 +53,24 @@ class FakeProvider:
         return self._stream(request)
 
     def text_for(self, script: Script, request: ChatRequest) -> str:
-        if request.purpose == "vote":
+        if request.phase == "vote":
             number = int(request.extra.get("round", "1"))
             return script.votes[min(number, len(script.votes)) - 1]
         return {"position": script.position, "draft": script.draft, "curator": script.curator}.get(
-            request.purpose, script.position
+            request.phase, script.position
         )
 
     async def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         self.requests.append(request)
         script = self.scripts[request.model_id]
         try:
-            if script.hang and request.purpose in script.fail_phases:
+            if script.hang and request.phase in script.fail_phases:
                 yield TextDelta("partial ")
                 await asyncio.sleep(3600)
             await asyncio.sleep(script.delay_s)
             failed_so_far = self.failures.get(request.model_id, 0)
             fails_now = script.fail_times is None or failed_so_far < script.fail_times
-            if script.fail is not None and request.purpose in script.fail_phases and fails_now:
+            if script.fail is not None and request.phase in script.fail_phases and fails_now:
                 self.failures[request.model_id] = failed_so_far + 1
                 raise script.fail
             text = self.text_for(script, request)
@@ -83,7 +83,7 @@ class FakeProvider:
             if not script.no_finish:
                 yield Finished("stop")
         except asyncio.CancelledError:
-            self.cancelled.append(f"{request.model_id}:{request.purpose}")
+            self.cancelled.append(f"{request.model_id}:{request.phase}")
             raise
 
 

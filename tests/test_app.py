@@ -33,7 +33,7 @@ async def wait_for(pilot, condition, timeout: float = 5.0) -> None:
 
 
 def positions_sent(provider) -> list[str]:
-    return [r.model_id for r in provider.requests if r.purpose == "position"]
+    return [r.model_id for r in provider.requests if r.phase == "position"]
 
 
 async def test_submit_runs_the_panel_to_a_decision() -> None:
@@ -119,7 +119,7 @@ async def test_resynthesize_keeps_every_answer() -> None:
         await pilot.press("s")
         await settle(app, pilot)
         assert positions_sent(provider) == []
-        assert {r.purpose for r in provider.requests} == {"draft", "vote"}
+        assert {r.phase for r in provider.requests} == {"draft", "vote"}
         assert all(p.status is PaneStatus.CACHED for p in app.panes)
 
 
@@ -148,7 +148,7 @@ async def test_stance_cycling_changes_the_next_runs_prompt() -> None:
         await pilot.press("t")
         app.submit("Q?")
         await settle(app, pilot)
-        system = next(r.system for r in provider.requests if r.purpose == "position")
+        system = next(r.system for r in provider.requests if r.phase == "position")
         assert "critic" in system  # neutral -> for -> against
 
 
@@ -165,7 +165,7 @@ async def test_zoom_and_mode_switch() -> None:
         assert app.session.mode is Mode.CONSULT
         app.submit("Q?")
         await settle(app, pilot)
-        assert "vote" not in {r.purpose for r in provider.requests}
+        assert "vote" not in {r.phase for r in provider.requests}
         assert app.session.last_result is not None and app.session.last_result.mode is Mode.CONSULT
 
 
@@ -276,7 +276,7 @@ async def test_history_open_read_only_then_follow_up_and_export(isolated_home: P
         await pilot.press("f3")
         await pilot.press(*"And the read replicas?", "enter")
         await settle(app, pilot)
-        sent = next(r for r in provider.requests if r.purpose == "position").messages[0].content
+        sent = next(r for r in provider.requests if r.phase == "position").messages[0].content
         assert first.synthesis and first.synthesis in sent  # the earlier final answer
         assert "Should we shard the orders table?" in sent and "beta: cost" in sent
         child = app.session.last_result

@@ -9,14 +9,8 @@ import pytest
 from tests.conftest import write
 from tui.cli.main import main
 from tui.config import paths
-from tui.config.schema import (
-    Catalog,
-    ConfigError,
-    UnknownModelError,
-    choose_panel,
-    load_settings,
-    parse_member,
-)
+from tui.config.schema import Catalog, choose_panel, load_settings, parse_member
+from tui.errors import ConfigError, UnknownModelError
 
 
 def test_shipped_defaults_load_and_are_complete() -> None:

@@ -11,7 +11,7 @@ from tests.fakes import FakeProvider, Script, lookup, rate_limited, request
 from tui.engine import events as ev
 from tui.engine.orchestrator import Run, run_panel
 from tui.engine.provider import ErrorKind, ProviderError
-from tui.engine.types import CallStatus, Mode, Outcome, Phase, RunStatus, Stance, VoteValue
+from tui.engine.types import CallStatus, Mode, Outcome, Phase, RoundStatus, RunStatus, Stance, VoteValue
 
 
 def scripts(**kw: Script) -> dict[str, Script]:
@@ -61,7 +61,7 @@ async def test_all_members_failing_fails_the_run_with_every_error() -> None:
     failed = [e for e in events if isinstance(e, ev.RunFailed)]
     assert len(failed) == 1 and len(failed[0].errors) == 3
     # no synthesizer call was wasted on nothing
-    assert all(r.purpose == "position" for r in provider.requests)
+    assert all(r.phase == "position" for r in provider.requests)
 
 
 async def test_panel_order_is_kept_when_delays_invert_completion_order() -> None:
@@ -96,7 +96,7 @@ async def test_round_one_members_see_only_the_question() -> None:
     )
     req = request(["a", "b"], stances=[Stance.FOR, Stance.AGAINST], focus=["cost"])
     await run_panel(req, lookup(provider))
-    positions = [r for r in provider.requests if r.purpose == "position"]
+    positions = [r for r in provider.requests if r.phase == "position"]
     assert len(positions) == 2
     for sent in positions:
         text = sent.system + "".join(m.content for m in sent.messages)
@@ -104,7 +104,7 @@ async def test_round_one_members_see_only_the_question() -> None:
         assert "SECRET-FROM" not in text
     assert "advocate" in positions[0].system and "critic" in positions[1].system
     # later phases do carry the positions
-    drafts = [r for r in provider.requests if r.purpose == "draft"]
+    drafts = [r for r in provider.requests if r.phase == "draft"]
     assert (
         "SECRET-FROM-A" in drafts[0].messages[0].content and "SECRET-FROM-B" in drafts[0].messages[0].content
     )
@@ -130,8 +130,8 @@ async def test_majority_in_last_round() -> None:
     )
     result = await run_panel(request(["a", "b", "c"], max_rounds=2), lookup(provider))
     assert result.outcome is Outcome.MAJORITY and result.rounds_used == 2
-    assert result.rounds[0].status == "continue"
-    revisions = [r for r in provider.requests if r.purpose == "draft"]
+    assert result.rounds[0].status is RoundStatus.CONTINUE
+    revisions = [r for r in provider.requests if r.phase == "draft"]
     assert len(revisions) == 2 and "too vague" in revisions[1].messages[0].content
 
 
@@ -148,7 +148,7 @@ async def test_curator_decides_without_majority() -> None:
     assert result.synthesis == "CURATOR decision"
     votes = result.rounds[0].votes
     assert [v.value for v in votes] == [VoteValue.ACCEPT, VoteValue.REJECT, VoteValue.INVALID]
-    curator = [r for r in provider.requests if r.purpose == "curator"]
+    curator = [r for r in provider.requests if r.phase == "curator"]
     assert len(curator) == 1 and "no majority" in curator[0].messages[0].content
 
 
@@ -330,7 +330,7 @@ async def test_context_too_long_is_not_sent() -> None:
     result = await run_panel(req, lookup(provider))
     tiny = result.positions[1]
     assert tiny is not None and tiny.error_kind == "context_too_long" and "not sent" in (tiny.error or "")
-    assert [r.model_id for r in provider.requests if r.purpose == "position"] == ["a"]
+    assert [r.model_id for r in provider.requests if r.phase == "position"] == ["a"]
 
 
 # --- the event stream ------------------------------------------------------------------------
@@ -377,14 +377,14 @@ async def test_rerun_reuses_positions_and_sends_only_the_rest() -> None:
     events: list[ev.Event] = []
     reuse = {i: p for i, p in enumerate(first.positions) if p is not None}
     second = await Run(request(["a", "b"]), lookup(provider), events.append, reuse=reuse).execute()
-    sent = [(r.model_id, r.purpose) for r in provider.requests if r.purpose == "position"]
+    sent = [(r.model_id, r.phase) for r in provider.requests if r.phase == "position"]
     assert sent == [("b", "position")]  # a's position was carried over, not re-sent
     a, b = second.positions
     assert a is not None and a.content == "A1" and a.reused_from == first.run_id
     assert b is not None and b.content == "B2" and b.reused_from is None
     assert a.call_id not in {c.call_id for c in second.calls}  # not paid for twice
     assert second.status is RunStatus.SUCCESS and second.rounds_used == 1
-    drafts = [r for r in provider.requests if r.purpose == "draft"]
+    drafts = [r for r in provider.requests if r.phase == "draft"]
     assert "A1" in drafts[0].messages[0].content and "B2" in drafts[0].messages[0].content
 
 
@@ -438,7 +438,7 @@ async def test_a_refused_call_is_retried_visibly_and_succeeds() -> None:
     assert (
         position is not None and position.status is CallStatus.SUCCESS and position.content == "AFTER RETRIES"
     )
-    assert len([r for r in provider.requests if r.purpose == "position"]) == 3  # one call, three attempts
+    assert len([r for r in provider.requests if r.phase == "position"]) == 3  # one call, three attempts
 
 
 async def test_retries_are_bounded_and_only_for_retryable_errors() -> None:
@@ -456,7 +456,7 @@ async def test_retries_are_bounded_and_only_for_retryable_errors() -> None:
     started = time.perf_counter()
     result = await run_panel(req, lookup(provider), None)
     assert time.perf_counter() - started < 2.0
-    sent = [r.model_id for r in provider.requests if r.purpose == "position"]
+    sent = [r.model_id for r in provider.requests if r.phase == "position"]
     assert sent.count("a") == 3 and sent.count("b") == 1 and sent.count("c") == 1
     a, b, c = result.positions
     assert a is not None and a.error_kind == "rate_limit"

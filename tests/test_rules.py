@@ -9,8 +9,9 @@ import pytest
 from tests.fakes import member
 from tui.engine import prompts
 from tui.engine.rules import decide_round, parse_vote, read_agreement, tally_votes
-from tui.engine.stance import StanceError, apply_instance_limit, normalize_stance
+from tui.engine.stance import apply_instance_limit, normalize_stance
 from tui.engine.types import Outcome, Stance, Tally, Vote, VoteValue
+from tui.errors import PromptError, StanceError
 
 # --- stances ---------------------------------------------------------------------------------
 
@@ -84,7 +85,7 @@ def test_instance_limit_keeps_panel_order_and_reports_the_rest() -> None:
     "text", ["no placeholder", "{stance_prompt} twice {stance_prompt}", "{stance_prompts}"]
 )
 def test_base_prompt_needs_exactly_one_placeholder(text: str) -> None:
-    with pytest.raises(prompts.PromptError, match="exactly once"):
+    with pytest.raises(PromptError, match="exactly once"):
         prompts.validate_base_prompt(text)
 
 

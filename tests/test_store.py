@@ -19,6 +19,7 @@ from tests.conftest import write
 from tests.fakes import FakeProvider, Script, lookup, member, rate_limited, request
 from tests.wire_server import Scenario, WireServer
 from tui.cli.main import main
+from tui.config import paths
 from tui.engine import events as ev
 from tui.engine.orchestrator import Run
 from tui.engine.provider import ChatRequest, Finished, StreamEvent, TextDelta, Usage
@@ -32,14 +33,10 @@ from tui.engine.types import (
     RunStatus,
     Stance,
 )
-from tui.history.store import (
-    MIGRATIONS,
-    SCHEMA_VERSION,
-    RunStore,
-    StoreError,
-    default_store_path,
-    prior_turns,
-)
+from tui.errors import StoreError
+from tui.history.recorder import RunRecorder
+from tui.history.replay import prior_turns
+from tui.history.store import MIGRATIONS, SCHEMA_VERSION, RunStore
 from tui.render.report import render_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,7 +80,7 @@ async def record(
     run_id: str | None = None,
     parent: str | None = None,
 ) -> RunResult:
-    recorder = store.recorder(config=FAKE_CONFIG, parent_run_id=parent)
+    recorder = RunRecorder(store, config=FAKE_CONFIG, parent_run_id=parent)
     return await Run(req, lambda _m: provider, recorder, run_id=run_id).execute()
 
 
@@ -158,14 +155,14 @@ class PacedProvider:
 
     async def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         self.requests.append(request)
-        if request.purpose == "position":
+        if request.phase == "position":
             for number in range(self.pieces):
                 yield TextDelta(f"{request.alias}-piece-{number} ")
                 if self.stall_after is not None and number + 1 == self.stall_after:
                     await asyncio.sleep(self.every_s * 10)  # nothing arrives for a while
                 else:
                     await asyncio.sleep(self.every_s)
-        elif request.purpose == "vote":
+        elif request.phase == "vote":
             yield TextDelta("VERDICT: ACCEPT")
         else:
             yield TextDelta("DRAFT: ready")
@@ -326,7 +323,7 @@ def test_killed_run_leaves_a_consistent_database(
     isolated_home: Path, tmp_path: Path, fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     slow = write(tmp_path / "slow.toml", "[demo]\nspeed = 1.0\n")  # realistic pacing: ~9 s per run
-    path = default_store_path("")
+    path = paths.history_file("")
     assert path.parent.parent == isolated_home
     question = "Should we shard the orders table?"
     errors = tmp_path / "child-stderr.txt"
@@ -561,7 +558,7 @@ def test_keys_never_reach_the_database_logs_or_exports(
     exported += capsys.readouterr().out
     assert "Ship it?" in exported and "Demo panel?" in exported
 
-    database = default_store_path("")
+    database = paths.history_file("")
     files = [p for p in database.parent.iterdir() if p.name.startswith(database.name)]
     logs = list((isolated_home / "log").iterdir())
     assert database in files and logs
@@ -594,7 +591,7 @@ async def test_follow_up_carries_the_thread(store: RunStore) -> None:
 
     second, provider = await follow_up(first.run_id, "And the rollout order?")
     assert second.parent_run_id == first.run_id
-    positions = [r for r in provider.requests if r.purpose == "position"]
+    positions = [r for r in provider.requests if r.phase == "position"]
     assert len(positions) == 2
     for sent in positions:
         prompt = sent.messages[-1].content
@@ -604,7 +601,7 @@ async def test_follow_up_carries_the_thread(store: RunStore) -> None:
         assert "And the rollout order?" in prompt
 
     third, provider = await follow_up(second.run_id, "Who owns it?")
-    prompt = next(r for r in provider.requests if r.purpose == "position").messages[-1].content
+    prompt = next(r for r in provider.requests if r.phase == "position").messages[-1].content
     # follow_up_depth 2: the parent and its parent, oldest first
     order = [prompt.index(q) for q in ("Should we adopt X?", "And the rollout order?", "Who owns it?")]
     assert order == sorted(order)
@@ -676,7 +673,7 @@ def test_recording_can_be_turned_off(
     off = write(tmp_path / "off.toml", "[demo]\nspeed = 200.0\n\n[store]\nenabled = false\n")
     assert main(["--config", str(off), "run", "-q", "--json", "Record this?"]) == 0
     assert json.loads(capsys.readouterr().out)["status"] == "success"
-    assert not default_store_path("").exists() and not (isolated_home / "data").exists()
+    assert not paths.history_file("").exists() and not (isolated_home / "data").exists()
     assert main(["--config", str(off), "history"]) == 0
     assert "no run history yet" in capsys.readouterr().err
     assert main(["--config", str(off), "run", "-q", "--follow-up", "abc", "Next?"]) == 2
@@ -689,7 +686,7 @@ def test_store_path_setting_is_used(tmp_path: Path, capsys: pytest.CaptureFixtur
     config = write(tmp_path / "where.toml", f"[demo]\nspeed = 200.0\n\n[store]\npath = {str(target)!r}\n")
     assert main(["--config", str(config), "run", "-q", "--json", "Where?"]) == 0
     run_id = json.loads(capsys.readouterr().out)["run_id"]
-    assert not default_store_path("").exists()
+    assert not paths.history_file("").exists()
     store = RunStore(target)
     assert [r.id for r in store.list_runs()] == [run_id]
     store.close()
@@ -717,7 +714,7 @@ async def test_filter_matches_the_panel_as_shown_not_its_json(store: RunStore) -
 async def test_interrupted_run_keeps_the_cost_of_its_finished_calls(tmp_path: Path) -> None:
     path = tmp_path / "history.sqlite3"
     store = RunStore(path)
-    recorder = store.recorder(config=FAKE_CONFIG)
+    recorder = RunRecorder(store, config=FAKE_CONFIG)
     alive = True
 
     def until_death(event: ev.Event) -> None:

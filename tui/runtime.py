@@ -1,18 +1,35 @@
-"""One provider adapter (one SDK client) per configured provider, made on first use and reused."""
+"""What both front ends need to start a run: providers, attached files, the history, the run itself.
+
+The dashboard and `quorum run` build their requests through a `Session`; this module turns a
+request into a running `Run` the same way for both: one provider adapter (one SDK client) per
+configured provider, the files read, the recorder attached to the history, the settings the run
+used snapshotted for its record. The engine itself touches no file, database or network.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from tui.config import paths
 from tui.config.schema import ProviderConfig, Settings
+from tui.engine import events as ev
+from tui.engine.orchestrator import ProviderLookup, Run
 from tui.engine.provider import ErrorKind, Provider, ProviderError
-from tui.engine.types import Member
+from tui.engine.types import Attachment, CallResult, Member, PriorTurn, RunRequest
+from tui.errors import AttachmentError, UsageError
+from tui.history.recorder import RunRecorder
+from tui.history.replay import prior_turns
+from tui.history.store import RunStore
 from tui.providers.demo import DemoProvider
 
 if TYPE_CHECKING:  # the adapters (and httpx2) load only when a real provider is first used
     from tui.providers.sdk_adapter import ClientOptions
+
+MAX_ATTACHMENT_BYTES = 2_000_000
 
 
 class ProviderPool:
@@ -71,3 +88,111 @@ class ProviderPool:
         for provider in self._providers.values():
             await provider.aclose()
         self._providers.clear()
+
+
+# --------------------------------------------------------------------------------------------
+# Attached files
+
+
+def read_attachment(path: str | Path) -> Attachment:
+    """A file attached to a question, read as UTF-8 text; `AttachmentError` says why it cannot be."""
+    file = Path(path).expanduser()
+    if not file.exists():
+        raise AttachmentError(f"cannot attach {path}: no such file")
+    if file.is_dir():
+        raise AttachmentError(f"cannot attach {path}: it is a directory")
+    try:
+        data = file.read_bytes()
+    except OSError as err:
+        raise AttachmentError(f"cannot attach {path}: {err.strerror or err}") from err
+    if len(data) > MAX_ATTACHMENT_BYTES:
+        raise AttachmentError(
+            f"cannot attach {path}: {len(data):,} bytes is more than the {MAX_ATTACHMENT_BYTES:,}-byte limit"
+        )
+    if b"\x00" in data[:8192]:
+        raise AttachmentError(
+            f"cannot attach {path}: it looks like a binary file (only text can be attached)"
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise AttachmentError(
+            f"cannot attach {path}: not UTF-8 text (bad byte at offset {err.start})"
+        ) from err
+    return Attachment(path=str(path), content=text)
+
+
+# --------------------------------------------------------------------------------------------
+# History
+
+
+def open_store(settings: Settings) -> RunStore | None:
+    """The history the settings ask for, or None when recording is turned off ([store] enabled)."""
+    if not settings.store.enabled:
+        return None
+    return RunStore(paths.history_file(settings.store.path))
+
+
+def follow_up_thread(store: RunStore | None, run: str, depth: int) -> list[PriorTurn]:
+    """The context of a follow-up to `run` (an id or the start of one): it and up to `depth - 1`
+    of its ancestors, oldest first."""
+    if store is None:
+        raise UsageError("a follow-up needs the run history, which is turned off ([store] enabled)")
+    try:
+        run_id = store.resolve(run)
+    except KeyError as err:
+        raise UsageError(str(err.args[0])) from None
+    return prior_turns(store.thread(run_id, depth))
+
+
+def settings_snapshot(settings: Settings, request: RunRequest) -> dict[str, Any]:
+    """What a run's settings were, for its record: the run, demo and prompt settings, and the
+    catalog entries and providers of the models it used (not the whole catalog every time).
+    Keys are never part of settings: providers name only the variables that hold them."""
+    aliases = {m.alias for m in request.members} | {s.alias for s in request.synthesizers}
+    models = {name: model for name, model in settings.models.items() if name in aliases}
+    providers = {model.provider for model in models.values()}
+    return {
+        "run": settings.run.model_dump(mode="json"),
+        "demo": settings.demo.model_dump(mode="json"),
+        "prompts": settings.prompts.model_dump(mode="json"),
+        "models": {name: model.model_dump(mode="json") for name, model in models.items()},
+        "providers": {
+            name: provider.model_dump(mode="json")
+            for name, provider in settings.providers.items()
+            if name in providers
+        },
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Starting a run
+
+
+def start_run(
+    settings: Settings,
+    request: RunRequest,
+    providers: ProviderLookup,
+    sinks: Iterable[ev.EventSink],
+    *,
+    store: RunStore | None = None,
+    reuse: Mapping[int, CallResult] | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Run:
+    """A `Run` of `request` whose events go to `sinks` and, when there is a history, to a recorder
+    (every run is recorded, including one a rerun later replaces). Call `execute()` to run it."""
+    targets = list(sinks)
+    if store is not None:
+        targets.append(
+            RunRecorder(
+                store, config=settings_snapshot(settings, request), parent_run_id=request.parent_run_id
+            )
+        )
+    return Run(
+        request,
+        providers,
+        ev.fan_out(*targets),
+        base_prompt=settings.prompts.base,
+        reuse=reuse,
+        clock=clock,
+    )

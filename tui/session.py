@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tui.config.schema import Catalog, MemberSpec, Settings, choose_panel, synthesizer_chain
-from tui.engine.attachments import read_attachment
 from tui.engine.stance import apply_instance_limit
 from tui.engine.types import (
     Attachment,
@@ -24,6 +23,7 @@ from tui.engine.types import (
     SkippedMember,
     Stance,
 )
+from tui.runtime import read_attachment
 
 STANCE_CYCLE = [Stance.FOR, Stance.AGAINST, Stance.NEUTRAL]
 

@@ -18,13 +18,14 @@ from tui.config import paths
 from tui.config.schema import (
     CONFIG_ENV,
     Catalog,
-    ConfigError,
     Settings,
     config_layers,
     load_settings,
     parse_member,
 )
+from tui.errors import ConfigError, StoreError
 from tui.render.formatting import literal
+from tui.render.words import outcome_word, run_word
 from tui.session import Session
 
 
@@ -184,10 +185,10 @@ STARTER_CONFIG: dict[str, Any] = {
 
 
 def _history_command(settings: Settings, args: argparse.Namespace) -> int:
-    from tui.history.store import RunStore, StoreError, default_store_path
+    from tui.history.store import RunStore
     from tui.render.report import render_markdown
 
-    path = default_store_path(settings.store.path)
+    path = paths.history_file(settings.store.path)
     if not path.exists():
         print(f"quorum: no run history yet ({path} does not exist)", file=sys.stderr)
         return EXIT_USAGE if args.command == "show" else EXIT_OK  # no such run, like any unknown id
@@ -203,7 +204,7 @@ def _history_command(settings: Settings, args: argparse.Namespace) -> int:
                 print(json.dumps([run.__dict__ for run in runs], indent=2))
                 return EXIT_OK
             for run in runs:
-                outcome = run.outcome or run.status
+                outcome = outcome_word(run.outcome) if run.outcome else run_word(run.status)
                 question = ("↳ " if run.parent_run_id else "") + " ".join(run.question.split())
                 question = question if len(question) <= 60 else question[:59] + "…"
                 print(

@@ -11,13 +11,13 @@ from typing import TextIO
 
 from tui.config.schema import MemberSpec, Settings
 from tui.engine import events as ev
-from tui.engine.orchestrator import Run
 from tui.engine.types import CallStatus, Mode, Phase, RunRequest, RunResult, RunStatus, VoteValue
-from tui.history.recorder import settings_snapshot
-from tui.history.store import RunStore, StoreError, open_store, prior_turns
-from tui.render.formatting import OUTCOME_LABELS, completion_line, cost, literal, seconds, tokens
+from tui.errors import StoreError
+from tui.history.store import RunStore
+from tui.render.formatting import completion_line, cost, literal, seconds, tokens
 from tui.render.report import render_markdown
-from tui.runtime import ProviderPool
+from tui.render.words import round_word, tally_words
+from tui.runtime import ProviderPool, follow_up_thread, open_store, start_run
 from tui.session import Session
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -50,13 +50,7 @@ def build_request(
         focus=options.focus,
     )
     if options.follow_up:
-        if store is None:
-            raise ValueError("--follow-up needs the run history, which is turned off ([store] enabled)")
-        try:
-            parent = store.resolve(options.follow_up)
-        except KeyError as err:
-            raise ValueError(str(err.args[0])) from err
-        session.follow_up(prior_turns(store.thread(parent, settings.run.follow_up_depth)))
+        session.follow_up(follow_up_thread(store, options.follow_up, settings.run.follow_up_depth))
     return session.prepare(options.question).request, session.notes
 
 
@@ -125,17 +119,10 @@ class ProgressPrinter:
                 extra = f" · {len(vote.objections)} objection(s)" if vote.objections else ""
                 self._say(f"  vote {vote.alias}: {vote.value.value}{extra}{detail}")
             case ev.RoundDecided(round=round_):
-                tally = round_.tally
-                counts = (
-                    f"{tally.accept} accept · {tally.reject} reject · "
-                    f"{tally.invalid} invalid · {tally.none} no vote"
-                )
-                if round_.outcome is not None:
-                    self._say(f"round {round_.number}: {counts} → {OUTCOME_LABELS[round_.outcome]}")
-                elif round_.status == "continue":
-                    self._say(f"round {round_.number}: {counts} → no consensus yet, next round")
-                else:
-                    self._say(f"round {round_.number}: {round_.status}")
+                counts = tally_words(round_.tally)
+                self._say(f"round {round_.number}: {counts} → {round_word(round_.status, round_.outcome)}")
+            case ev.AgreementRead(agreement=agreement):
+                self._say(f"Agreement: {agreement.summary}")
             case ev.Notice(message=message):
                 self._say(message)
             case ev.RunFinished(result=result):
@@ -143,7 +130,7 @@ class ProgressPrinter:
             case ev.RunFailed(result=result, errors=errors):
                 self._say("run failed: " + "; ".join(errors))
             case ev.RunCancelled(result=result):
-                self._say(completion_line(result.totals, "Interrupted"))
+                self._say(completion_line(result.totals, result.status))
             case _:
                 pass
 
@@ -152,12 +139,8 @@ async def _execute(
     request: RunRequest, settings: Settings, progress: ev.EventSink | None, store: RunStore | None
 ) -> tuple[RunResult, bool]:
     pool = ProviderPool(settings)
-    sinks: list[ev.EventSink] = [sink for sink in (progress,) if sink is not None]
-    if store is not None:
-        sinks.append(
-            store.recorder(config=settings_snapshot(settings, request), parent_run_id=request.parent_run_id)
-        )
-    run = Run(request, pool, ev.fan_out(*sinks), base_prompt=settings.prompts.base)
+    sinks = [progress] if progress is not None else []
+    run = start_run(settings, request, pool, sinks, store=store)
     interrupted = False
     try:
         await run.execute()
@@ -178,7 +161,7 @@ def run_command(
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     try:
-        store = open_store(settings.store.enabled, settings.store.path)
+        store = open_store(settings)
     except StoreError as err:
         stderr.write(f"quorum: {err}; running without history\n")
         store = None

@@ -12,6 +12,7 @@ from pathlib import Path
 import platformdirs
 
 APP_NAME = "quorum"
+HISTORY_FILE_NAME = "history.sqlite3"
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent  # the `tui` package
 
 
@@ -44,3 +45,13 @@ def shipped_dir(kind: str) -> Path:
     if installed.is_dir():
         return installed
     return _PACKAGE_DIR.parent / kind
+
+
+def history_file(configured: str = "") -> Path:
+    """The history database: `[store] path` when set, else `history.sqlite3` in the data folder."""
+    return Path(configured).expanduser() if configured else user_data_dir() / HISTORY_FILE_NAME
+
+
+def exports_dir() -> Path:
+    """Where F5 writes a run's Markdown and JSON."""
+    return user_data_dir() / "exports"

@@ -20,31 +20,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tui.config import paths
-from tui.engine.prompts import DEFAULT_BASE_PROMPT, PromptError, validate_base_prompt
-from tui.engine.stance import StanceError, normalize_stance
+from tui.engine.prompts import DEFAULT_BASE_PROMPT, validate_base_prompt
+from tui.engine.stance import normalize_stance
 from tui.engine.types import Member, Mode, Stance
+from tui.errors import ConfigError, PromptError, StanceError, UnknownModelError, UsageError
 
 CONFIG_ENV = "QUORUM_CONFIG"
 SHIPPED_FILES = ("settings.toml", "models.toml")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SECRET_KEYS = {"api_key", "apikey", "key", "token", "secret", "password", "authorization"}
-
-
-class ConfigError(Exception):
-    """A configuration problem: where it is and why, ready for the terminal."""
-
-    def __init__(self, reason: str, *, file: Path | str | None = None, key: str | None = None) -> None:
-        self.reason, self.file, self.key = reason, file, key
-        super().__init__(self.render())
-
-    def render(self) -> str:
-        lines = ["configuration error"]
-        if self.file:
-            lines.append(f"  file: {self.file}")
-        if self.key:
-            lines.append(f"  key:  {self.key}")
-        lines.append(f"  why:  {self.reason}")
-        return "\n".join(lines)
 
 
 class _Strict(BaseModel):
@@ -161,16 +145,23 @@ def parse_member(spec: str | Mapping[str, Any] | MemberSpec) -> MemberSpec:
     if isinstance(spec, MemberSpec):
         return spec
     if isinstance(spec, Mapping):
-        return MemberSpec.model_validate(spec)
+        try:
+            return MemberSpec.model_validate(spec)
+        except ValidationError as err:
+            problem = err.errors()[0]
+            where = ".".join(str(part) for part in problem["loc"])
+            raise UsageError(
+                f"member {where or 'entry'}: {problem['msg'].removeprefix('Value error, ')}"
+            ) from None
     alias, sep, stance = spec.strip().rpartition(":")
     if not sep:
         alias, stance = stance, "neutral"
     if not alias:
-        raise ValueError(f"{spec!r}: expected ALIAS or ALIAS:STANCE")
+        raise UsageError(f"{spec!r}: expected ALIAS or ALIAS:STANCE")
     try:
         return MemberSpec(model=alias, stance=normalize_stance(stance))
     except StanceError as err:
-        raise ValueError(f"{spec!r}: {err}") from err
+        raise UsageError(f"{spec!r}: {err}") from err
 
 
 class PanelSettings(_Strict):
@@ -352,10 +343,6 @@ def load_settings(explicit: Path | str | None = None, overrides: Mapping[str, An
 
 # --------------------------------------------------------------------------------------------
 # Catalog and panel
-
-
-class UnknownModelError(ValueError):
-    pass
 
 
 class Catalog:

@@ -25,14 +25,7 @@ from typing import Any
 import tomli_w
 
 from tui.config import paths
-
-
-class UserConfigError(Exception):
-    """The user's config file cannot be updated; the message names the file and the reason."""
-
-    def __init__(self, path: Path, reason: str) -> None:
-        self.path, self.reason = path, reason
-        super().__init__(f"cannot update {path}: {reason}")
+from tui.errors import UserConfigError
 
 
 def backup_path(path: Path) -> Path:

@@ -21,6 +21,7 @@ from textual.screen import Screen
 from textual.theme import Theme
 from textual.widgets import Footer
 
+from tui.config import paths
 from tui.config.schema import Settings
 from tui.dashboard import keys
 from tui.dashboard.run_display import RunDisplay
@@ -32,8 +33,8 @@ from tui.dashboard.widgets.synthesis_pane import SynthesisPane
 from tui.engine import events as ev
 from tui.engine.orchestrator import ProviderLookup, Run
 from tui.engine.types import Mode, RunRequest, RunResult, RunStatus
-from tui.history.recorder import settings_snapshot
-from tui.runtime import ProviderPool
+from tui.errors import StoreError, UsageError, UserConfigError
+from tui.runtime import ProviderPool, follow_up_thread, open_store, start_run
 from tui.session import PreparedRun, Session
 
 if TYPE_CHECKING:
@@ -171,10 +172,8 @@ class QuorumApp(App[None]):
         self.theme_changed_signal.subscribe(self, self._theme_changed)
 
     def _open_store(self) -> None:
-        from tui.history.store import StoreError, open_store
-
         try:
-            self.store = open_store(self.settings.store.enabled, self.settings.store.path)
+            self.store = open_store(self.settings)
         except StoreError as err:
             self.call_after_refresh(
                 self.notify,
@@ -247,20 +246,12 @@ class QuorumApp(App[None]):
             self.session.last_result = self.current_run.result
         self.session.last = prepared
         show: ev.EventSink = lambda event: self._on_engine_event(run, event)  # noqa: E731
-        # Every run is recorded, including one a rerun later replaces (its recorder keeps going).
-        recorder = (
-            self.store.recorder(
-                config=settings_snapshot(self.settings, prepared.request),
-                parent_run_id=prepared.request.parent_run_id,
-            )
-            if self.store
-            else None
-        )
-        run = Run(
+        run = start_run(
+            self.settings,
             prepared.request,
             self.providers,
-            ev.fan_out(show, recorder) if recorder else show,
-            base_prompt=self.settings.prompts.base,
+            [show],
+            store=self.store,
             reuse=reuse,
             clock=self.clock,
         )
@@ -463,7 +454,7 @@ class QuorumApp(App[None]):
         self._save({"panel": {"members": self.session.panel_for_config()}}, quiet=False)
 
     def _save(self, changes: dict[str, dict[str, object]], *, quiet: bool) -> Path | None:
-        from tui.config.user_file import UserConfigError, update_user_config
+        from tui.config.user_file import update_user_config
 
         try:
             path = update_user_config(changes)
@@ -560,16 +551,13 @@ class QuorumApp(App[None]):
         if result is None or result.status is RunStatus.RUNNING:
             self.notify("Finish or open a run first: a follow-up builds on one.", severity="warning")
             return
-        from tui.history.store import prior_turns
+        from tui.history.replay import prior_turns
 
-        if self.store is not None:
-            try:
-                thread = self.store.thread(result.run_id, self.settings.run.follow_up_depth)
-            except KeyError:
-                thread = [result]
-        else:
-            thread = [result]
-        self.session.follow_up(prior_turns(thread))
+        try:
+            thread = follow_up_thread(self.store, result.run_id, self.settings.run.follow_up_depth)
+        except UsageError:  # no history, or this run was not recorded: it alone is the context
+            thread = prior_turns([result])
+        self.session.follow_up(thread)
         self._follow_up_armed = True
         prompt = self.query_one(PromptBar)
         prompt.load_text("")
@@ -585,7 +573,7 @@ class QuorumApp(App[None]):
         from tui.render.export import export_run
 
         try:
-            markdown, data = export_run(result)
+            markdown, data = export_run(result, paths.exports_dir())
         except OSError as err:
             self.notify(f"Could not export: {err}", severity="error", markup=False)
             return

@@ -8,7 +8,7 @@ from tui.dashboard.widgets.member_pane import ModelPane
 from tui.dashboard.widgets.round_tracker import RoundTracker
 from tui.dashboard.widgets.synthesis_pane import SynthesisPane
 from tui.engine import events as ev
-from tui.engine.types import CallStatus, Outcome, RunRequest, RunStatus
+from tui.engine.types import CallStatus, RunRequest, RunStatus
 
 
 class RunDisplay:
@@ -54,13 +54,14 @@ class RunDisplay:
                 panes[vote.member_index].vote_cast(number, vote.value)
             case ev.RoundDecided(round=round_):
                 self.tracker.round_decided(round_)
+            case ev.AgreementRead(agreement=agreement):
+                self.tracker.agreement = agreement.summary
+                self.tracker.refresh_view()
+                self.synthesis.note(f"Agreement: {agreement.summary}")
             case ev.Notice(message=message):
-                if message.startswith("Agreement: "):
-                    self.tracker.agreement = message.removeprefix("Agreement: ")
-                    self.tracker.refresh_view()
                 self.synthesis.note(message)
             case ev.SynthesisFinished(outcome=outcome):
-                self.synthesis.finished(Outcome(outcome) if outcome else None, self.tracker.current or 1)
+                self.synthesis.finished(outcome, self.tracker.current or 1)
             case ev.RunFinished(result=result) | ev.RunFailed(result=result) | ev.RunCancelled(result=result):
                 self.flush(panes)
                 self.synthesis.run_ended(result)

@@ -10,7 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tui.engine.types import CallResult, Phase, RoundResult, RunRequest, RunResult, SkippedMember, Vote
+from tui.engine.types import (
+    Agreement,
+    CallResult,
+    Outcome,
+    Phase,
+    RoundResult,
+    RunRequest,
+    RunResult,
+    SkippedMember,
+    Vote,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +108,13 @@ class RoundDecided:
 
 
 @dataclass(frozen=True, slots=True)
+class AgreementRead:
+    """Consult mode read how far the answers' own verdicts agree."""
+
+    agreement: Agreement
+
+
+@dataclass(frozen=True, slots=True)
 class Notice:
     """Something the user should know that is not a call's result (budget reached, fallback used)."""
 
@@ -108,7 +125,7 @@ class Notice:
 class SynthesisFinished:
     text: str
     by: str
-    outcome: str | None
+    outcome: Outcome | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +156,7 @@ Event = (
     | CallFinished
     | VoteCast
     | RoundDecided
+    | AgreementRead
     | Notice
     | SynthesisFinished
     | RunFinished

@@ -40,6 +40,7 @@ from tui.engine.types import (
     Outcome,
     Phase,
     RoundResult,
+    RoundStatus,
     RunRequest,
     RunResult,
     RunStatus,
@@ -174,7 +175,7 @@ class Run:
             return
         answers = [(m.alias, m.stance, r.content) for _, m, r in positions]
         self.result.agreement = read_agreement([text for _, _, text in answers])
-        self._emit(ev.Notice(f"Agreement: {self.result.agreement.summary}"))
+        self._emit(ev.AgreementRead(self.result.agreement))
         synthesis = await self._synthesize(
             Phase.DRAFT, 1, prompts.consult_synthesis_prompt(self._question_block, answers)
         )
@@ -207,7 +208,7 @@ class Run:
             )
             new_draft = await self._synthesize(Phase.DRAFT, number, prompt)
             if new_draft is None:
-                round_.status = "failed"
+                round_.status = RoundStatus.FAILED
                 self._emit(ev.RoundDecided(round_))
                 return
             draft = new_draft
@@ -239,11 +240,11 @@ class Run:
                 await self._curate(round_, position_texts, draft, objections, reason)
                 return
             if outcome is not None:
-                round_.outcome, round_.status = outcome, "decided"
+                round_.outcome, round_.status = outcome, RoundStatus.DECIDED
                 self._emit(ev.RoundDecided(round_))
                 self._conclude(draft, outcome)
                 return
-            round_.status = "continue"
+            round_.status = RoundStatus.CONTINUE
             self._emit(ev.RoundDecided(round_))
             objections = self._objections(votes)
 
@@ -343,10 +344,10 @@ class Run:
         round_.note = round_.note or reason
         decision = await self._synthesize(Phase.CURATOR, round_.number, prompt)
         if decision is None:
-            round_.status = "failed"
+            round_.status = RoundStatus.FAILED
             self._emit(ev.RoundDecided(round_))
             return
-        round_.outcome, round_.status = Outcome.CURATOR_OVERRIDE, "decided"
+        round_.outcome, round_.status = Outcome.CURATOR_OVERRIDE, RoundStatus.DECIDED
         self._emit(ev.RoundDecided(round_))
         self._conclude(decision, Outcome.CURATOR_OVERRIDE)
 
@@ -412,7 +413,7 @@ class Run:
                 max_output_tokens=member.max_output_tokens,
                 temperature=member.temperature,
                 alias=member.alias,
-                purpose="curator" if phase is Phase.CURATOR else phase.value,  # type: ignore[arg-type]
+                phase=phase,
                 stance=member.stance.value,
                 seed=self.request.seed,
                 extra={"round": str(number), "member": str(index)},
@@ -633,7 +634,7 @@ class Run:
         self.result.synthesis = call.content
         self.result.synthesizer = call.alias
         self.result.outcome = outcome
-        self._emit(ev.SynthesisFinished(call.content, call.alias, outcome.value if outcome else None))
+        self._emit(ev.SynthesisFinished(call.content, call.alias, outcome))
         self._finish(RunStatus.SUCCESS)
         self._emit(ev.RunFinished(self.result))
 
@@ -654,8 +655,8 @@ class Run:
             tokens_estimated=any(c.tokens_estimated for c in calls),
         )
         for round_ in self.result.rounds:
-            if round_.status == "in_progress" and status is RunStatus.CANCELLED:
-                round_.status = "cancelled"
+            if round_.status is RoundStatus.IN_PROGRESS and status is RunStatus.CANCELLED:
+                round_.status = RoundStatus.CANCELLED
 
 
 async def run_panel(

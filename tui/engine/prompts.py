@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tui.engine.types import Attachment, Member, PriorTurn, Stance
+from tui.errors import PromptError
 
 PLACEHOLDER = "{stance_prompt}"
 
@@ -65,10 +66,6 @@ VERDICT: REJECT
 and nothing else on that line. After it, list at most five objections, one per line starting with
 "- ", each one a change that would make you accept. Accept when the draft is good enough to act on,
 even if you would phrase it differently. Write nothing else."""
-
-
-class PromptError(ValueError):
-    """A prompt template that cannot be used as it is."""
 
 
 def validate_base_prompt(text: str) -> str:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal, Protocol
 
+from tui.engine.types import Phase
+
 
 class ErrorKind(StrEnum):
     """Every failure class a member's pane can show (SPEC §3)."""
@@ -47,9 +49,6 @@ class ProviderError(Exception):
         self.retryable = retryable
 
 
-Purpose = Literal["position", "draft", "vote", "curator", "synthesis"]
-
-
 @dataclass(frozen=True, slots=True)
 class ChatMessage:
     role: Literal["user", "assistant"]
@@ -68,7 +67,7 @@ class ChatRequest:
     # Named in error messages; never sent.
     alias: str = ""
     # Not sent to real providers: lets the offline demo provider act its part convincingly.
-    purpose: Purpose = "position"
+    phase: Phase = Phase.POSITION
     stance: str = "neutral"
     seed: int = 0
     extra: dict[str, str] = field(default_factory=dict)

@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from tui.engine.types import Member, SkippedMember, Stance
+from tui.errors import StanceError
 
 STANCE_SYNONYMS: dict[str, Stance] = {
     "for": Stance.FOR,
@@ -19,10 +20,6 @@ STANCE_SYNONYMS: dict[str, Stance] = {
     "neutral": Stance.NEUTRAL,
     "balanced": Stance.NEUTRAL,
 }
-
-
-class StanceError(ValueError):
-    """A stance word outside the accepted vocabulary."""
 
 
 def accepted_stance_words() -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -57,6 +56,18 @@ class RunStatus(StrEnum):
     RUNNING = "running"
     SUCCESS = "success"
     ERROR = "error"
+    CANCELLED = "cancelled"
+    # Never set by a live run: the history's word for a run whose process stopped mid-run (a
+    # crash, kill -9); what had arrived is kept.
+    INTERRUPTED = "interrupted"
+
+
+class RoundStatus(StrEnum):
+    IN_PROGRESS = "in_progress"
+    CONTINUE = "continue"
+    """No decision yet: the next round revises the draft."""
+    DECIDED = "decided"
+    FAILED = "failed"
     CANCELLED = "cancelled"
 
 
@@ -189,7 +200,7 @@ class RoundResult(_Model):
     votes: list[Vote] = Field(default_factory=list)
     tally: Tally = Field(default_factory=Tally)
     outcome: Outcome | None = None
-    status: Literal["in_progress", "continue", "decided", "failed", "cancelled"] = "in_progress"
+    status: RoundStatus = RoundStatus.IN_PROGRESS
     note: str | None = None
     input_tokens: int = 0
     output_tokens: int = 0

@@ -16,9 +16,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from tui.config.schema import Settings
 from tui.engine import events as ev
-from tui.engine.types import Member, RunRequest, RunResult, VoteValue
+from tui.engine.types import Member, RunResult, VoteValue
 from tui.history import store as history
 
 CHECKPOINT_S = 2.0
@@ -33,7 +32,9 @@ class RunRecorder:
     `failed`, and recording stops while the run goes on.
     """
 
-    def __init__(self, store: history.RunStore, config: Mapping[str, Any], parent_run_id: str | None) -> None:
+    def __init__(
+        self, store: history.RunStore, *, config: Mapping[str, Any], parent_run_id: str | None = None
+    ) -> None:
         self.store = store
         self.config = dict(config)
         self.parent_run_id = parent_run_id
@@ -274,23 +275,3 @@ def _snapshot(result: RunResult) -> str:
     and the positions this run made itself (carried-over ones are kept: no row of ours has them)."""
     positions = [p if p is not None and p.reused_from is not None else None for p in result.positions]
     return result.model_copy(update={"calls": [], "positions": positions}).model_dump_json()
-
-
-def settings_snapshot(settings: Settings, request: RunRequest) -> dict[str, Any]:
-    """What a run's settings were, for its record: the run, demo and prompt settings, and the
-    catalog entries and providers of the models it used (not the whole catalog every time).
-    Keys are never part of settings: providers name only the variables that hold them."""
-    aliases = {m.alias for m in request.members} | {s.alias for s in request.synthesizers}
-    models = {name: model for name, model in settings.models.items() if name in aliases}
-    providers = {model.provider for model in models.values()}
-    return {
-        "run": settings.run.model_dump(mode="json"),
-        "demo": settings.demo.model_dump(mode="json"),
-        "prompts": settings.prompts.model_dump(mode="json"),
-        "models": {name: model.model_dump(mode="json") for name, model in models.items()},
-        "providers": {
-            name: provider.model_dump(mode="json")
-            for name, provider in settings.providers.items()
-            if name in providers
-        },
-    }

@@ -1,9 +1,20 @@
-"""A recorded run as the event stream it came from, so the dashboard can show it like a live one."""
+"""A recorded run turned back into what a run uses: the event stream it came from (so the dashboard
+shows it like a live one) and the context a follow-up to it carries."""
 
 from __future__ import annotations
 
 from tui.engine import events as ev
-from tui.engine.types import CallResult, Member, RoundResult, RunRequest, RunResult, RunStatus
+from tui.engine.types import (
+    CallResult,
+    Member,
+    Mode,
+    PriorTurn,
+    RoundResult,
+    RunRequest,
+    RunResult,
+    RunStatus,
+    VoteValue,
+)
 
 
 def replay_events(result: RunResult) -> list[ev.Event]:
@@ -13,6 +24,8 @@ def replay_events(result: RunResult) -> list[ev.Event]:
     out: list[ev.Event] = [ev.RunStarted(result.run_id, request)]
     if result.skipped:
         out.append(ev.MembersSkipped(tuple(result.skipped)))
+    if result.agreement is not None:
+        out.append(ev.AgreementRead(result.agreement))
     shown = {c.call_id for c in result.calls}
     for position in result.positions:
         if position is not None and position.call_id not in shown:
@@ -21,7 +34,7 @@ def replay_events(result: RunResult) -> list[ev.Event]:
     started_rounds: set[int] = set()
     decided: set[int] = set()
     for call in result.calls:
-        if call.round not in started_rounds and result.mode.value == "deliberate":
+        if call.round not in started_rounds and result.mode is Mode.DELIBERATE:
             # Close out the previous round before the next one begins.
             for number in sorted(n for n in rounds if n < call.round and n not in decided):
                 out += _round_end(rounds[number])
@@ -32,11 +45,7 @@ def replay_events(result: RunResult) -> list[ev.Event]:
     for number in sorted(n for n in rounds if n not in decided):
         out += _round_end(rounds[number])
     if result.synthesis is not None and result.synthesizer is not None:
-        out.append(
-            ev.SynthesisFinished(
-                result.synthesis, result.synthesizer, result.outcome.value if result.outcome else None
-            )
-        )
+        out.append(ev.SynthesisFinished(result.synthesis, result.synthesizer, result.outcome))
     if result.status is RunStatus.SUCCESS:
         out.append(ev.RunFinished(result))
     elif result.status is RunStatus.ERROR:
@@ -90,3 +99,20 @@ def _synthesizers(result: RunResult) -> list[Member]:
         first = result.members[0] if result.members else Member(alias="-", model_id="-", provider="-")
         seen[first.alias] = first
     return list(seen.values())
+
+
+def prior_turns(thread: list[RunResult]) -> list[PriorTurn]:
+    """A follow-up's context from earlier runs: question, answer, and the last round's objections."""
+    turns = []
+    for result in thread:
+        objections: list[str] = []
+        if result.rounds:
+            for vote in result.rounds[-1].votes:
+                if vote.value in (VoteValue.REJECT, VoteValue.INVALID):
+                    objections += [f"{vote.alias}: {item}" for item in vote.objections]
+        turns.append(
+            PriorTurn(
+                run_id=result.run_id, question=result.question, answer=result.synthesis, objections=objections
+            )
+        )
+    return turns

@@ -13,20 +13,17 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from tui.engine.types import CallResult, CallStatus, PriorTurn, RunResult, RunStatus, VoteValue
-
-if TYPE_CHECKING:
-    from tui.history.recorder import RunRecorder
+from tui.engine.types import CallResult, CallStatus, RunResult, RunStatus
+from tui.errors import StoreError
 
 INTERRUPTED_NOTE = "interrupted: Quorum stopped before this run finished"
-DATABASE_NAME = "history.sqlite3"
 
 # Forward migrations: index i takes a database from version i to i + 1. Never edit one that has
 # shipped; add the next.
@@ -108,10 +105,6 @@ SCHEMA_VERSION = len(MIGRATIONS)
 # Runs this process is recording right now. A pid alone cannot tell a live run from a dead one:
 # in a container Quorum often gets the same pid every time it starts.
 LIVE_RUNS: set[str] = set()
-
-
-class StoreError(Exception):
-    """The history database cannot be used; the message says which file and why."""
 
 
 @dataclass(frozen=True)
@@ -239,15 +232,6 @@ class RunStore:
                     )
         return gone
 
-    # -- writing ---------------------------------------------------------------------------
-
-    def recorder(
-        self, *, config: Mapping[str, Any] | None = None, parent_run_id: str | None = None
-    ) -> RunRecorder:
-        from tui.history.recorder import RunRecorder
-
-        return RunRecorder(self, config or {}, parent_run_id)
-
     # -- reading ---------------------------------------------------------------------------
 
     def list_runs(self, limit: int = 200, text: str = "", offset: int = 0) -> list[RunSummary]:
@@ -373,31 +357,3 @@ class RunStore:
             tokens_estimated=bool(row["tokens_estimated"]),
             demo=bool(row["demo"]),
         )
-
-
-def default_store_path(configured: str | None) -> Path:
-    from tui.config import paths
-
-    return Path(configured).expanduser() if configured else paths.user_data_dir() / DATABASE_NAME
-
-
-def open_store(enabled: bool, configured_path: str) -> RunStore | None:
-    """The history store the settings ask for, or None when recording is turned off."""
-    return RunStore(default_store_path(configured_path)) if enabled else None
-
-
-def prior_turns(thread: list[RunResult]) -> list[PriorTurn]:
-    """A follow-up's context from earlier runs: question, answer, and the last round's objections."""
-    turns = []
-    for result in thread:
-        objections: list[str] = []
-        if result.rounds:
-            for vote in result.rounds[-1].votes:
-                if vote.value in (VoteValue.REJECT, VoteValue.INVALID):
-                    objections += [f"{vote.alias}: {item}" for item in vote.objections]
-        turns.append(
-            PriorTurn(
-                run_id=result.run_id, question=result.question, answer=result.synthesis, objections=objections
-            )
-        )
-    return turns

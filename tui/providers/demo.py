@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from tui.engine.accounting import estimate_tokens
 from tui.engine.provider import ChatRequest, ErrorKind, Finished, ProviderError, StreamEvent, TextDelta, Usage
+from tui.engine.types import Phase
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +113,7 @@ class DemoProvider:
 def _seed(request: ChatRequest) -> int:
     digest = hashlib.sha256(
         "\x1f".join(
-            [request.model_id, request.purpose, request.stance, str(request.seed), request.system]
+            [request.model_id, request.phase.value, request.stance, str(request.seed), request.system]
             + [m.content for m in request.messages]
         ).encode()
     ).digest()
@@ -129,9 +130,9 @@ def _topic(request: ChatRequest) -> str:
 
 def _compose(request: ChatRequest, persona: Persona, rng: random.Random) -> str:
     topic = _topic(request)
-    if request.purpose == "vote":
+    if request.phase is Phase.VOTE:
         return _vote(request, persona, rng)
-    if request.purpose in ("draft", "synthesis"):
+    if request.phase is Phase.DRAFT:
         revising = "Objections from the panel" in (request.messages[-1].content if request.messages else "")
         conditions = "; ".join(rng.sample(_OBJECTIONS, 2))
         open_risks = "; ".join(rng.sample(_RISKS, 2))
@@ -145,7 +146,7 @@ def _compose(request: ChatRequest, persona: Persona, rng: random.Random) -> str:
         if revising:
             lines.append("Changes in this revision answer the objections raised in the last vote.")
         return "\n".join(lines) + "\n"
-    if request.purpose == "curator":
+    if request.phase is Phase.CURATOR:
         return (
             f"[demo curator decision] on: {topic}\n\n"
             f"Decision: proceed with a reversible pilot. What carried it: {rng.choice(_ADVANTAGES)}.\n"

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tui.config import paths
 from tui.engine.types import RunResult
 from tui.render.report import render_markdown
 
 
-def export_run(result: RunResult, folder: Path | None = None) -> tuple[Path, Path]:
-    """Write `quorum-<run id>.md` and `.json` (to `<data dir>/exports/` by default); returns both paths."""
-    folder = folder or paths.user_data_dir() / "exports"
+def export_run(result: RunResult, folder: Path) -> tuple[Path, Path]:
+    """Write `quorum-<run id>.md` and `.json` into `folder`; returns both paths."""
     folder.mkdir(parents=True, exist_ok=True)
     markdown = folder / f"quorum-{result.run_id}.md"
     markdown.write_text(render_markdown(result), encoding="utf-8")

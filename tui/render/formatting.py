@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import re
 
-from tui.engine.types import Outcome, Totals
+from tui.engine.types import RunStatus, Totals
+from tui.render.words import run_word
 
 # C0 controls but tab and newline, DEL, and C1 controls: a model's reply printed to a terminal
 # must not be able to move the cursor, retitle the window, hide text or plant a link.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-OUTCOME_LABELS: dict[Outcome, str] = {
-    Outcome.UNANIMOUS: "unanimous",
-    Outcome.MAJORITY: "majority",
-    Outcome.CURATOR_OVERRIDE: "curator decision",
-}
 
 
 def seconds(ms: int | None) -> str:
@@ -36,11 +31,17 @@ def cost(usd: float) -> str:
     return f"${usd:.2f}"
 
 
-def completion_line(totals: Totals, status: str = "Complete") -> str:
-    """`Complete · 3.2 s · $0.09 · 12.4k tokens`"""
+def completion_line(totals: Totals, status: RunStatus = RunStatus.SUCCESS) -> str:
+    """`Complete · 3.2 s · $0.09 · 12.4k tokens` (the word is the run's status)."""
     count = totals.input_tokens + totals.output_tokens
     count_text = tokens(count, totals.tokens_estimated)
-    return f"{status} · {seconds(totals.wall_ms)} · {cost(totals.cost_usd)} · {count_text} tokens"
+    parts = [
+        run_word(status).capitalize(),
+        seconds(totals.wall_ms),
+        cost(totals.cost_usd),
+        f"{count_text} tokens",
+    ]
+    return " · ".join(parts)
 
 
 def literal(text: str) -> str:

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-from tui.engine.types import CallResult, CallStatus, Member, RunResult, RunStatus
-from tui.render.formatting import OUTCOME_LABELS, completion_line, cost, literal, seconds, tokens
+from tui.engine.types import CallResult, CallStatus, Member, Mode, RoundResult, RunResult
+from tui.render.formatting import completion_line, cost, literal, seconds, tokens
+from tui.render.words import (
+    OUTCOME_WORDS,
+    VOTE_WORDS,
+    call_summary,
+    outcome_word,
+    round_word,
+    run_word,
+    tally_words,
+)
 
 
 def _quote(text: str) -> str:
@@ -20,33 +29,31 @@ def _member_name(member: Member) -> str:
     return f"{member.alias} (demo)" if member.demo else member.alias
 
 
-def _call_status(call: CallResult | None) -> str:
-    if call is None:
-        return "not run"
-    if call.status is CallStatus.SUCCESS:
-        return "done"
-    return f"{call.status.value}: {call.error}" if call.error else call.status.value
+def _position(result: RunResult, index: int) -> CallResult | None:
+    return result.positions[index] if index < len(result.positions) else None
 
 
 def render_markdown(result: RunResult) -> str:
-    out: list[str] = [
-        f"# Quorum: {literal(result.question.strip().splitlines()[0]) if result.question.strip() else ''}",
-        "",
+    sections = [
+        _header(result),
+        _panel(result),
+        _positions(result),
+        _rounds(result),
+        _synthesis(result),
+        _notes(result),
+        ["## Totals", "", completion_line(result.totals, result.status), ""],
     ]
-    if "\n" in result.question.strip():
+    return "\n".join(line for section in sections for line in section)
+
+
+def _header(result: RunResult) -> list[str]:
+    question = result.question.strip()
+    out = [f"# Quorum: {literal(question.splitlines()[0]) if question else ''}", ""]
+    if "\n" in question:
         out += [_quote(result.question), ""]
-    outcome = (
-        OUTCOME_LABELS[result.outcome]
-        if result.outcome
-        else ("consult" if result.mode.value == "consult" else "none")
-    )
-    status = {
-        RunStatus.SUCCESS: "complete",
-        RunStatus.ERROR: "failed",
-        RunStatus.CANCELLED: "interrupted",
-    }.get(result.status, result.status.value)
     out += [
-        f"**Status:** {status} · **Mode:** {result.mode.value} · **Outcome:** {outcome} · "
+        f"**Status:** {run_word(result.status)} · **Mode:** {result.mode.value} · "
+        f"**Outcome:** {outcome_word(result.outcome, result.mode)} · "
         f"**Rounds:** {result.rounds_used}/{result.max_rounds}",
         "",
     ]
@@ -54,86 +61,89 @@ def render_markdown(result: RunResult) -> str:
         out += [f"**Follows up on:** run {result.parent_run_id} (`quorum show {result.parent_run_id}`)", ""]
     if any(m.demo for m in result.members):
         out += ["_Demo members are simulated offline; their answers are not real model output._", ""]
+    return out
 
-    out += [
+
+def _panel(result: RunResult) -> list[str]:
+    out = [
         "## Panel",
         "",
         "| # | Member | Provider | Stance | Status | Latency | Tokens in/out | Cost |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for index, member in enumerate(result.members):
-        call = result.positions[index] if index < len(result.positions) else None
+        call = _position(result, index)
         latency = seconds(call.latency_ms) if call else "–"
-        toks = (
-            tokens(call.input_tokens, call.tokens_estimated)
-            + "/"
-            + tokens(call.output_tokens, call.tokens_estimated)
-            if call
-            else "–"
-        )
+        toks = "–"
+        if call:
+            toks = f"{tokens(call.input_tokens, call.tokens_estimated)}/"
+            toks += tokens(call.output_tokens, call.tokens_estimated)
         out.append(
             f"| {index + 1} | {_cell(_member_name(member))} | {member.provider} | {member.stance.value} | "
-            f"{_cell(_call_status(call))} | {latency} | {toks} | {cost(call.cost_usd) if call else '–'} |"
+            f"{_cell(call_summary(call))} | {latency} | {toks} | {cost(call.cost_usd) if call else '–'} |"
         )
     for skipped in result.skipped:
-        out.append(
-            f"| – | {_cell(skipped.alias)} | | {skipped.stance.value} | "
-            f"skipped: {_cell(skipped.reason)} | | | |"
-        )
+        reason = _cell(skipped.reason)
+        out.append(f"| – | {_cell(skipped.alias)} | | {skipped.stance.value} | skipped: {reason} | | | |")
     out.append("")
-
     if result.agreement is not None:
         out += [f"**Agreement:** {result.agreement.summary}", ""]
+    return out
 
-    out += ["## Positions", ""]
+
+def _positions(result: RunResult) -> list[str]:
+    out = ["## Positions", ""]
     for index, member in enumerate(result.members):
-        call = result.positions[index] if index < len(result.positions) else None
-        out.append(f"### {index + 1}. {_member_name(member)} · {member.stance.value}")
-        out.append("")
+        call = _position(result, index)
+        out += [f"### {index + 1}. {_member_name(member)} · {member.stance.value}", ""]
         if call is None:
             out += ["_not run_", ""]
             continue
         if call.status is not CallStatus.SUCCESS:
-            out += [f"**{call.status.value}:** {literal(call.error or 'no answer')}", ""]
+            word = call_summary(call).partition(":")[0]
+            out += [f"**{word}:** {literal(call.error or 'no answer')}", ""]
         if call.content:
             out += [_quote(call.content), ""]
+    return out
 
-    if result.mode.value == "deliberate" and result.rounds:
-        out += ["## Rounds", ""]
-        for round_ in result.rounds:
-            tally = round_.tally
-            decided = OUTCOME_LABELS[round_.outcome] if round_.outcome else round_.status.replace("_", " ")
-            out.append(
-                f"### Round {round_.number}: {tally.accept} accept · {tally.reject} reject · "
-                f"{tally.invalid} invalid · {tally.none} no vote → {decided}"
-            )
-            out.append("")
-            if round_.note:
-                out += [f"_{round_.note}_", ""]
-            if round_.votes:
-                out += ["| Member | Vote | Objections |", "|---|---|---|"]
-                for vote in round_.votes:
-                    detail = "; ".join(vote.objections) or (vote.reason or "")
-                    out.append(f"| {_cell(vote.alias)} | {vote.value.value} | {_cell(detail)} |")
-                out.append("")
 
-    title = "Synthesis"
-    if result.outcome is not None:
-        title = f"Decision ({OUTCOME_LABELS[result.outcome]})"
-    out += [f"## {title}", ""]
+def _rounds(result: RunResult) -> list[str]:
+    if result.mode is not Mode.DELIBERATE or not result.rounds:
+        return []
+    out = ["## Rounds", ""]
+    for round_ in result.rounds:
+        out += _round(round_)
+    return out
+
+
+def _round(round_: RoundResult) -> list[str]:
+    decided = round_word(round_.status, round_.outcome)
+    out = [f"### Round {round_.number}: {tally_words(round_.tally)} → {decided}", ""]
+    if round_.note:
+        out += [f"_{literal(round_.note)}_", ""]
+    if round_.votes:
+        out += ["| Member | Vote | Objections |", "|---|---|---|"]
+        for vote in round_.votes:
+            detail = "; ".join(vote.objections) or (vote.reason or "")
+            out.append(f"| {_cell(vote.alias)} | {VOTE_WORDS[vote.value]} | {_cell(detail)} |")
+        out.append("")
+    return out
+
+
+def _synthesis(result: RunResult) -> list[str]:
+    title = f"Decision ({OUTCOME_WORDS[result.outcome]})" if result.outcome is not None else "Synthesis"
+    out = [f"## {title}", ""]
     if result.synthesis is not None:
         out += [f"_by {result.synthesizer}_", "", _quote(result.synthesis), ""]
     else:
         out += ["_No synthesis._", ""]
+    return out
 
+
+def _notes(result: RunResult) -> list[str]:
+    out: list[str] = []
     if result.notes:
         out += ["## Notes", "", *(f"- {literal(note)}" for note in result.notes), ""]
     if result.errors:
         out += ["## Errors", "", *(f"- {literal(error)}" for error in result.errors), ""]
-    label = {
-        RunStatus.SUCCESS: "Complete",
-        RunStatus.CANCELLED: "Interrupted",
-        RunStatus.ERROR: "Failed",
-    }.get(result.status, "Running")
-    out += ["## Totals", "", completion_line(result.totals, label), ""]
-    return "\n".join(out)
+    return out

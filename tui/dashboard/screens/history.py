@@ -12,7 +12,8 @@ from textual.widgets import DataTable, Input, Static
 
 from tui.engine.types import Outcome
 from tui.history.store import RunStore, RunSummary
-from tui.render.formatting import OUTCOME_LABELS, cost, literal
+from tui.render.formatting import cost, literal
+from tui.render.words import OUTCOME_WORDS
 
 # Rows are added a page at a time, the next page when the cursor nears the end: filling a table
 # costs about half a millisecond a row, and the screen must open at once however long the history.
@@ -116,5 +117,5 @@ class HistoryScreen(ModalScreen[str | None]):
 
 def _outcome_label(run: RunSummary) -> str:
     if run.outcome:
-        return OUTCOME_LABELS.get(Outcome(run.outcome), run.outcome)
+        return OUTCOME_WORDS.get(Outcome(run.outcome), run.outcome)
     return run.status

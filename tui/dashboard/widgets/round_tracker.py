@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from tui.engine.types import Mode, Outcome, RoundResult
-from tui.render.formatting import OUTCOME_LABELS
+from tui.render.words import OUTCOME_WORDS
 
 OUTCOME_CLASSES = {
     Outcome.UNANIMOUS: "round-tracker--unanimous",
@@ -93,7 +93,7 @@ class RoundTracker(Static):
                     text.append(f" {tally.none}·")
                 text.append(" ")
             if round_ is not None and round_.outcome is not None:
-                text.append(f"{OUTCOME_LABELS[round_.outcome]}", style(OUTCOME_CLASSES[round_.outcome]))
+                text.append(f"{OUTCOME_WORDS[round_.outcome]}", style(OUTCOME_CLASSES[round_.outcome]))
             elif round_ is not None and round_.status == "continue":
                 text.append("→ next", style("round-tracker--muted"))
             elif round_ is not None and round_.status == "failed":

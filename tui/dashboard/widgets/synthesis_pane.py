@@ -12,7 +12,8 @@ from textual.widgets import Static
 from tui.dashboard.widgets.round_tracker import OUTCOME_CLASSES
 from tui.dashboard.widgets.stream_view import StreamView
 from tui.engine.types import Outcome, Phase, RunResult, RunStatus
-from tui.render.formatting import OUTCOME_LABELS, completion_line, literal
+from tui.render.formatting import completion_line, literal
+from tui.render.words import OUTCOME_WORDS
 
 
 class SynthesisPane(Vertical, can_focus=True):
@@ -89,17 +90,13 @@ class SynthesisPane(Vertical, can_focus=True):
             )
         elif outcome is not None:
             self.body.add_block(
-                f"Decision: {OUTCOME_LABELS[outcome]}, the round {rounds_used} draft above", "note"
+                f"Decision: {OUTCOME_WORDS[outcome]}, the round {rounds_used} draft above", "note"
             )
         self.refresh_info()
 
     def run_ended(self, result: RunResult) -> None:
         self.flush()
-        label = {RunStatus.SUCCESS: "Complete", RunStatus.CANCELLED: "Cancelled", RunStatus.ERROR: "Failed"}
-        status = label.get(result.status, "Stopped")
-        if any(note.startswith("interrupted") for note in result.notes):
-            status = "Interrupted"  # the process stopped mid-run (a crash, kill -9), as recorded
-        self.completion = completion_line(result.totals, status)
+        self.completion = completion_line(result.totals, result.status)
         if result.status is RunStatus.ERROR:
             self.failed = "; ".join(result.errors)
             self.body.add_block(self.failed, "error")
@@ -110,7 +107,7 @@ class SynthesisPane(Vertical, can_focus=True):
         style = self.get_component_rich_style
         text = Text(no_wrap=True, overflow="ellipsis")
         if self.outcome is not None:
-            text.append(f" {OUTCOME_LABELS[self.outcome].upper()} ", style(OUTCOME_CLASSES[self.outcome]))
+            text.append(f" {OUTCOME_WORDS[self.outcome].upper()} ", style(OUTCOME_CLASSES[self.outcome]))
             text.append(" ")
         elif self.failed:
             text.append(" FAILED ", style("synthesis-pane--failed"))

@@ -1,0 +1,140 @@
+"""The one vocabulary of statuses and outcomes: every pane, tracker, report, list and progress line
+says a run, a call, a round, a vote or an outcome with these words, so they never disagree.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tui.engine.types import (
+    CallResult,
+    CallStatus,
+    Mode,
+    Outcome,
+    Phase,
+    RoundStatus,
+    RunStatus,
+    Tally,
+    VoteValue,
+)
+
+RUN_WORDS: dict[RunStatus, str] = {
+    RunStatus.RUNNING: "running",
+    RunStatus.SUCCESS: "complete",
+    RunStatus.ERROR: "failed",
+    RunStatus.CANCELLED: "cancelled",
+    RunStatus.INTERRUPTED: "interrupted",
+}
+"""A run: cancelled is the user's Ctrl+G or Ctrl-C; interrupted, a process that stopped mid-run."""
+
+OUTCOME_WORDS: dict[Outcome, str] = {
+    Outcome.UNANIMOUS: "unanimous",
+    Outcome.MAJORITY: "majority",
+    Outcome.CURATOR_OVERRIDE: "curator decision",
+}
+
+ROUND_WORDS: dict[RoundStatus, str] = {
+    RoundStatus.IN_PROGRESS: "in progress",
+    RoundStatus.CONTINUE: "no consensus yet, next round",
+    RoundStatus.DECIDED: "decided",
+    RoundStatus.FAILED: "failed",
+    RoundStatus.CANCELLED: "cancelled",
+}
+
+VOTE_WORDS: dict[VoteValue, str] = {
+    VoteValue.ACCEPT: "accept",
+    VoteValue.REJECT: "reject",
+    VoteValue.INVALID: "invalid",
+    VoteValue.NONE: "no vote",
+}
+
+VOTE_MARKS: dict[VoteValue, str] = {
+    VoteValue.ACCEPT: "✓",
+    VoteValue.REJECT: "✗",
+    VoteValue.INVALID: "?",
+    VoteValue.NONE: "·",
+}
+
+
+class CallState(StrEnum):
+    """What a member's call is doing, as its pane and the progress lines say it."""
+
+    QUEUED = "queued"
+    WAITING = "waiting"
+    STREAMING = "streaming"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+    CACHED = "cached"
+    """Carried over from an earlier run by a partial rerun: not sent again, not paid again."""
+
+
+CALL_MARKS: dict[CallState, str] = {
+    CallState.QUEUED: "○",
+    CallState.WAITING: "◌",
+    CallState.STREAMING: "●",
+    CallState.DONE: "✓",
+    CallState.FAILED: "✗",
+    CallState.CANCELLED: "■",
+    CallState.SKIPPED: "–",
+    CallState.CACHED: "↺",
+}
+
+ACTIVE_STATES = (CallState.WAITING, CallState.STREAMING)
+
+
+def call_state(call: CallResult) -> CallState:
+    """The state a finished call leaves its member in."""
+    if call.reused_from is not None:
+        return CallState.CACHED
+    return {
+        CallStatus.SUCCESS: CallState.DONE,
+        CallStatus.ERROR: CallState.FAILED,
+        CallStatus.CANCELLED: CallState.CANCELLED,
+        CallStatus.SKIPPED: CallState.SKIPPED,
+    }[call.status]
+
+
+def call_summary(call: CallResult | None) -> str:
+    """`done`, `failed: <why>`, `cancelled: <why>`, or `not run`: a call in one cell."""
+    if call is None:
+        return "not run"
+    word = call_state(call).value
+    return f"{word}: {call.error}" if call.error and call.status is not CallStatus.SUCCESS else word
+
+
+def phase_word(phase: Phase, mode: Mode) -> str:
+    """What a call is for: a position, a review (the vote), a draft, or consult's synthesis."""
+    if phase is Phase.DRAFT and mode is Mode.CONSULT:
+        return "synthesis"
+    return {
+        Phase.POSITION: "position",
+        Phase.VOTE: "review",
+        Phase.DRAFT: "draft",
+        Phase.CURATOR: "curator decision",
+    }[phase]
+
+
+def run_word(status: RunStatus) -> str:
+    return RUN_WORDS[status]
+
+
+def outcome_word(outcome: Outcome | None, mode: Mode = Mode.DELIBERATE) -> str:
+    """The outcome; a run without one says `consult` (one pass, no vote) or `none`."""
+    if outcome is not None:
+        return OUTCOME_WORDS[outcome]
+    return "consult" if mode is Mode.CONSULT else "none"
+
+
+def round_word(status: RoundStatus, outcome: Outcome | None) -> str:
+    """How a round ended: its outcome when it decided one, else its status."""
+    return OUTCOME_WORDS[outcome] if outcome is not None else ROUND_WORDS[status]
+
+
+def tally_words(tally: Tally) -> str:
+    """`2 accept · 1 reject · 0 invalid · 0 no vote`"""
+    return (
+        f"{tally.accept} {VOTE_WORDS[VoteValue.ACCEPT]} · {tally.reject} {VOTE_WORDS[VoteValue.REJECT]} · "
+        f"{tally.invalid} {VOTE_WORDS[VoteValue.INVALID]} · {tally.none} {VOTE_WORDS[VoteValue.NONE]}"
+    )
