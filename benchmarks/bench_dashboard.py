@@ -26,7 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tui.config.schema import load_settings, parse_member  # noqa: E402
+from tui.config.loading import load_settings  # noqa: E402
+from tui.config.schema import parse_member  # noqa: E402
 from tui.dashboard.app import QuorumApp  # noqa: E402
 from tui.engine.provider import ChatRequest, Finished, StreamEvent, TextDelta, Usage  # noqa: E402
 from tui.engine.types import Member  # noqa: E402
@@ -138,7 +139,7 @@ FIRST_FRAME = """
 import os, sys, time
 from tui.dashboard.app import QuorumApp
 from tui.session import Session
-from tui.config.schema import load_settings
+from tui.config.loading import load_settings
 
 class Probe(QuorumApp):
     def on_mount(self) -> None:

@@ -36,7 +36,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tui.config.schema import Catalog, MemberSpec, load_settings  # noqa: E402
+from tui.config.catalog import Catalog  # noqa: E402
+from tui.config.loading import load_settings  # noqa: E402
+from tui.config.schema import MemberSpec  # noqa: E402
 from tui.engine import events as ev  # noqa: E402
 from tui.engine.types import (  # noqa: E402
     CallResult,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from tests.fakes import FakeProvider, Script
-from tui.config.schema import MemberSpec, Settings, load_settings, parse_member
+from tui.config.loading import load_settings
+from tui.config.schema import MemberSpec, Settings, parse_member
 from tui.dashboard.app import QuorumApp
 from tui.engine.types import Member
 from tui.session import Session

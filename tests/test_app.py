@@ -10,10 +10,11 @@ from tests.dashboard import make_app
 from tests.fakes import Script, rate_limited
 from tui.config import paths
 from tui.dashboard.app import QuorumApp
-from tui.dashboard.widgets.member_pane import ModelPane, PaneStatus
+from tui.dashboard.widgets.member_pane import ModelPane
 from tui.dashboard.widgets.prompt_bar import PromptBar
 from tui.engine.provider import ErrorKind, ProviderError
 from tui.engine.types import Mode, Outcome, RunStatus
+from tui.render.words import CallState
 
 
 async def settle(app: QuorumApp, pilot) -> None:
@@ -42,10 +43,10 @@ async def test_submit_runs_the_panel_to_a_decision() -> None:
         await pilot.click(PromptBar)
         await pilot.press(*"Adopt X?", "enter")
         await settle(app, pilot)
-        assert app.session.last_result is not None
-        assert app.session.last_result.outcome is Outcome.UNANIMOUS
+        assert app.shown_result is not None
+        assert app.shown_result.outcome is Outcome.UNANIMOUS
         panes = app.panes
-        assert [p.status for p in panes] == [PaneStatus.DONE, PaneStatus.DONE]
+        assert [p.status for p in panes] == [CallState.DONE, CallState.DONE]
         assert "staged rollout" in panes[0].body.text
         assert panes[0].votes == {1: panes[0].votes[1]} and panes[0].votes[1].value == "accept"
         assert app.tracker.outcome is Outcome.UNANIMOUS
@@ -69,23 +70,23 @@ async def test_rerun_failed_sends_only_the_failed_member() -> None:
         app.submit("Q?")
         await settle(app, pilot)
         beta = app.panes[1]
-        assert beta.status is PaneStatus.ERROR and "rate limited" in (beta.note or "")
+        assert beta.status is CallState.FAILED and "rate limited" in (beta.note or "")
         assert "rate limited" in beta.body.text
         provider.scripts["beta"] = Script(position="BETA WORKS")
         provider.requests.clear()
         await pilot.press("ctrl+f")
         await settle(app, pilot)
         assert positions_sent(provider) == ["beta"]
-        assert app.panes[0].status is PaneStatus.CACHED  # alpha's answer carried over
-        assert app.panes[1].status is PaneStatus.DONE and "BETA WORKS" in app.panes[1].body.text
-        assert app.session.last_result is not None and app.session.last_result.status is RunStatus.SUCCESS
+        assert app.panes[0].status is CallState.CACHED  # alpha's answer carried over
+        assert app.panes[1].status is CallState.DONE and "BETA WORKS" in app.panes[1].body.text
+        assert app.shown_result is not None and app.shown_result.status is RunStatus.SUCCESS
 
 
 async def test_rerun_member_in_flight_replaces_only_that_call() -> None:
     app, provider = make_app(["alpha", "beta"], {"alpha": Script(delay_s=0.4), "beta": Script(hang=True)})
     async with app.run_test() as pilot:
         app.submit("Q?")
-        await wait_for(pilot, lambda: app.panes[1].status is PaneStatus.STREAMING)
+        await wait_for(pilot, lambda: app.panes[1].status is CallState.STREAMING)
         provider.scripts["beta"] = Script(position="BETA AGAIN")
         app.panes[1].focus()
         await pilot.press("r")
@@ -93,7 +94,7 @@ async def test_rerun_member_in_flight_replaces_only_that_call() -> None:
         assert provider.cancelled == ["beta:position"]  # alpha's call was never touched
         assert positions_sent(provider) == ["alpha", "beta", "beta"]
         assert "BETA AGAIN" in app.panes[1].body.text
-        assert app.panes[0].status is PaneStatus.DONE
+        assert app.panes[0].status is CallState.DONE
 
 
 async def test_rerun_whole_run_in_flight_cancels_its_calls() -> None:
@@ -106,7 +107,7 @@ async def test_rerun_whole_run_in_flight_cancels_its_calls() -> None:
         await pilot.press("ctrl+r")
         await settle(app, pilot)
         assert sorted(provider.cancelled) == ["alpha:position", "beta:position"]
-        assert app.session.last_result is not None and app.session.last_result.status is RunStatus.SUCCESS
+        assert app.shown_result is not None and app.shown_result.status is RunStatus.SUCCESS
 
 
 async def test_resynthesize_keeps_every_answer() -> None:
@@ -120,20 +121,20 @@ async def test_resynthesize_keeps_every_answer() -> None:
         await settle(app, pilot)
         assert positions_sent(provider) == []
         assert {r.phase for r in provider.requests} == {"draft", "vote"}
-        assert all(p.status is PaneStatus.CACHED for p in app.panes)
+        assert all(p.status is CallState.CACHED for p in app.panes)
 
 
 async def test_cancel_keeps_what_arrived() -> None:
     app, _ = make_app(["alpha", "beta"], {"beta": Script(hang=True)})
     async with app.run_test() as pilot:
         app.submit("Q?")
-        await wait_for(pilot, lambda: app.panes[0].status is PaneStatus.DONE)
+        await wait_for(pilot, lambda: app.panes[0].status is CallState.DONE)
         await pilot.press("ctrl+g")
         await settle(app, pilot)
-        result = app.session.last_result
+        result = app.shown_result
         assert result is not None and result.status is RunStatus.CANCELLED
-        assert app.panes[0].status is PaneStatus.DONE and "staged rollout" in app.panes[0].body.text
-        assert app.panes[1].status is PaneStatus.CANCELLED and "partial" in app.panes[1].body.text
+        assert app.panes[0].status is CallState.DONE and "staged rollout" in app.panes[0].body.text
+        assert app.panes[1].status is CallState.CANCELLED and "partial" in app.panes[1].body.text
         assert app.tracker.state == "cancelled"
         assert app.synthesis.completion and app.synthesis.completion.startswith("Cancelled")
 
@@ -166,7 +167,7 @@ async def test_zoom_and_mode_switch() -> None:
         app.submit("Q?")
         await settle(app, pilot)
         assert "vote" not in {r.phase for r in provider.requests}
-        assert app.session.last_result is not None and app.session.last_result.mode is Mode.CONSULT
+        assert app.shown_result is not None and app.shown_result.mode is Mode.CONSULT
 
 
 async def test_picker_adds_and_delete_removes_a_member() -> None:
@@ -246,7 +247,7 @@ async def test_tiny_terminal_and_resize_mid_run() -> None:
         await pilot.resize_terminal(40, 12)
         await settle(app, pilot)
         assert app.query_one("#main").has_class("-narrow")  # the layout followed the resize
-        assert app.session.last_result is not None and app.session.last_result.status is RunStatus.SUCCESS
+        assert app.shown_result is not None and app.shown_result.status is RunStatus.SUCCESS
 
 
 async def test_history_open_read_only_then_follow_up_and_export(isolated_home: Path) -> None:
@@ -256,7 +257,7 @@ async def test_history_open_read_only_then_follow_up_and_export(isolated_home: P
     async with app.run_test(size=(160, 50)) as pilot:
         app.submit("Should we shard the orders table?")
         await settle(app, pilot)
-        first = app.session.last_result
+        first = app.shown_result
         assert first is not None and app.store is not None
         app.submit("Unrelated second question?")
         await settle(app, pilot)
@@ -267,7 +268,7 @@ async def test_history_open_read_only_then_follow_up_and_export(isolated_home: P
         await pilot.pause()
         await pilot.press("enter")
         await settle(app, pilot)
-        assert app.viewing is not None and app.viewing.run_id == first.run_id
+        assert app.shown_result is not None and app.shown_result.run_id == first.run_id
         assert app.query_one(PromptBar).text == "Should we shard the orders table?"
         assert "staged rollout" in app.panes[0].body.text  # the recorded answer, not a new call
         assert app.tracker.outcome == first.outcome
@@ -279,7 +280,7 @@ async def test_history_open_read_only_then_follow_up_and_export(isolated_home: P
         sent = next(r for r in provider.requests if r.phase == "position").messages[0].content
         assert first.synthesis and first.synthesis in sent  # the earlier final answer
         assert "Should we shard the orders table?" in sent and "beta: cost" in sent
-        child = app.session.last_result
+        child = app.shown_result
         assert child is not None and child.parent_run_id == first.run_id
         await pilot.press("f5")
         await pilot.pause()
@@ -313,7 +314,7 @@ async def test_opening_a_run_while_the_flush_clock_ticks() -> None:
         app.submit("Q?")
         await app.workers.wait_for_complete()
         await pilot.pause(0.05)
-        result = app.session.last_result
+        result = app.shown_result
         assert result is not None
         for _ in range(3):
             app.show_result(result)
@@ -332,7 +333,7 @@ async def test_a_retried_call_says_so_on_its_pane() -> None:
         assert "retry 1/2 in 0.3 s" in app.panes[1].info_text().plain  # not just "waiting"
         await settle(app, pilot)
         beta = app.panes[1]
-        assert beta.status is PaneStatus.DONE and beta.retry_note is None
+        assert beta.status is CallState.DONE and beta.retry_note is None
         assert "rate limited by fake (HTTP 429) — retry 1/2 in 0.3 s" in beta.body.text
 
 
@@ -341,7 +342,7 @@ async def test_rerun_of_a_recorded_run_whose_model_left_the_catalog() -> None:
     async with app.run_test() as pilot:
         app.submit("Q?")
         await settle(app, pilot)
-        result = app.session.last_result
+        result = app.shown_result
         assert result is not None
         gone = result.members[1].model_copy(update={"alias": "retired-model"})
         recorded = result.model_copy(update={"members": [result.members[0], gone]})
@@ -360,7 +361,7 @@ async def test_rerun_failed_from_a_recorded_run_reuses_its_answers() -> None:
     async with app.run_test() as pilot:
         app.submit("Q?")
         await settle(app, pilot)
-        recorded = app.session.last_result
+        recorded = app.shown_result
         assert recorded is not None
         app.submit("Something else?")
         await settle(app, pilot)
@@ -371,4 +372,4 @@ async def test_rerun_failed_from_a_recorded_run_reuses_its_answers() -> None:
         await pilot.press("ctrl+f")
         await settle(app, pilot)
         assert positions_sent(provider) == ["beta"]  # alpha's recorded answer is carried over
-        assert app.panes[0].status is PaneStatus.CACHED and "BETA NOW" in app.panes[1].body.text
+        assert app.panes[0].status is CallState.CACHED and "BETA NOW" in app.panes[1].body.text

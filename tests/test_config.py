@@ -9,8 +9,10 @@ import pytest
 from tests.conftest import write
 from tui.cli.main import main
 from tui.config import paths
-from tui.config.schema import Catalog, choose_panel, load_settings, parse_member
-from tui.errors import ConfigError, UnknownModelError
+from tui.config.catalog import Catalog, choose_panel
+from tui.config.loading import load_settings
+from tui.config.schema import parse_member
+from tui.errors import ConfigError, UnknownModelError, UsageError
 
 
 def test_shipped_defaults_load_and_are_complete() -> None:
@@ -142,7 +144,7 @@ def test_aliases_are_case_insensitive() -> None:
 def test_member_spec_parsing() -> None:
     assert parse_member("gpt-sol").stance.value == "neutral"
     assert parse_member("gpt-sol:con").stance.value == "against"
-    with pytest.raises(ValueError, match="unknown stance"):
+    with pytest.raises(UsageError, match="unknown stance"):
         parse_member("gpt-sol:sideways")
 
 
@@ -175,8 +177,8 @@ def test_models_command_shows_key_status(
     out = capsys.readouterr().out
     gpt = next(line for line in out.splitlines() if line.startswith("gpt-sol "))
     claude = next(line for line in out.splitlines() if line.startswith("claude-sonnet "))
-    assert "set (OPENAI_API_KEY)" in gpt and "10.00" in gpt
-    assert "MISSING ANTHROPIC_API_KEY" in claude
+    assert "key set (OPENAI_API_KEY)" in gpt and "10.00" in gpt
+    assert "no key: ANTHROPIC_API_KEY" in claude
     assert "sk-test-not-real" not in out
 
 

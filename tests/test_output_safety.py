@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 from tests.fakes import FakeProvider, Script, lookup, request
-from tui.cli.run import ProgressPrinter
+from tui.cli.progress import ProgressPrinter
 from tui.engine.orchestrator import run_panel
 from tui.engine.provider import ErrorKind, ProviderError
 from tui.engine.types import Mode

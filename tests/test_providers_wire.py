@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from tests.wire_server import Scenario, WireServer
-from tui.config.schema import Catalog, choose_panel, load_settings, parse_member
+from tui.config.catalog import Catalog, choose_panel
+from tui.config.loading import load_settings
+from tui.config.schema import parse_member
 from tui.engine import events as ev
 from tui.engine.orchestrator import run_panel
 from tui.engine.provider import (

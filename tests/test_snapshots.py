@@ -14,7 +14,7 @@ from textual.pilot import Pilot
 from tests.dashboard import make_app
 from tests.fakes import Script, rate_limited
 from tui.dashboard.app import QuorumApp
-from tui.dashboard.widgets.member_pane import PaneStatus
+from tui.render.words import CallState
 
 WIDE = (160, 50)
 SMALL = (80, 24)
@@ -57,7 +57,7 @@ def test_mid_run_streaming(snap_compare: Any) -> None:
         app.query_one("#prompt").load_text("Should we move the job queue to Postgres?")  # type: ignore[attr-defined]
         app.submit("Should we move the job queue to Postgres?")
         for _ in range(200):
-            if app.panes[0].status is PaneStatus.DONE and app.panes[1].status is PaneStatus.STREAMING:
+            if app.panes[0].status is CallState.DONE and app.panes[1].status is CallState.STREAMING:
                 break
             await asyncio.sleep(0.01)
         app.flush_now()

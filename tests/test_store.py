@@ -28,15 +28,19 @@ from tui.engine.types import (
     CallStatus,
     Mode,
     Outcome,
+    Phase,
     RunRequest,
     RunResult,
     RunStatus,
     Stance,
+    Vote,
+    VoteValue,
 )
 from tui.errors import StoreError
 from tui.history.recorder import RunRecorder
-from tui.history.replay import prior_turns
-from tui.history.store import MIGRATIONS, SCHEMA_VERSION, RunStore
+from tui.history.replay import prior_turns, replay_events
+from tui.history.schema import MIGRATIONS, SCHEMA_VERSION
+from tui.history.store import RunStore
 from tui.render.report import render_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -218,9 +222,13 @@ async def test_recorded_run_loads_as_the_live_result(store: RunStore) -> None:
     [summary] = store.list_runs()
     assert summary.id == live.run_id and summary.question == "Should we adopt X?"
     assert summary.panel == "alpha:for, beta:against, gamma:neutral, delta:neutral"
-    assert (summary.status, summary.outcome, summary.parent_run_id) == ("success", "majority", None)
+    assert summary.status is RunStatus.SUCCESS and summary.outcome is Outcome.MAJORITY
+    assert summary.parent_run_id is None
     assert summary.cost_usd == pytest.approx(live.totals.cost_usd)
-    assert store.count() == 1 and store.status(live.run_id) == "success"
+    assert store.count() == 1 and store.status(live.run_id) is RunStatus.SUCCESS
+    # `quorum history --json` prints the summary's __dict__: the enums as their words
+    listed = json.loads(json.dumps(summary.__dict__))
+    assert (listed["status"], listed["outcome"], listed["id"]) == ("success", "majority", live.run_id)
 
 
 async def test_resolve_a_prefix(store: RunStore) -> None:
@@ -378,7 +386,7 @@ def test_killed_run_leaves_a_consistent_database(
 
     store = RunStore(path)
     try:
-        assert store.interrupted == [run["id"]] and store.status(run["id"]) == "interrupted"
+        assert store.interrupted == [run["id"]] and store.status(run["id"]) is RunStatus.INTERRUPTED
         db = raw(path)
         now = {row["id"]: row for row in db.execute("SELECT id, status, error, content FROM calls")}
         db.close()
@@ -387,17 +395,17 @@ def test_killed_run_leaves_a_consistent_database(
             assert now[row["id"]]["status"] == "cancelled" and "interrupted" in now[row["id"]]["error"]
             assert now[row["id"]]["content"] == row["content"]
         loaded = store.load(run["id"])
-        assert loaded.status is RunStatus.CANCELLED and INTERRUPTED_NOTE in loaded.notes
+        assert loaded.status is RunStatus.INTERRUPTED and INTERRUPTED_NOTE in loaded.notes
         assert [c.call_id for c in loaded.calls] == list(after)
         for row in (r for r in cut_short if r["phase"] == "position"):
             position = loaded.positions[row["member_index"]]
             assert position is not None and position.call_id == row["id"]
             assert position.status is CallStatus.CANCELLED and position.content == row["content"]
-        assert store.list_runs()[0].status == "interrupted"
+        assert store.list_runs()[0].status is RunStatus.INTERRUPTED
     finally:
         store.close()
     again = RunStore(path)
-    assert again.interrupted == [] and again.status(run["id"]) == "interrupted"  # marked once
+    assert again.interrupted == [] and again.status(run["id"]) is RunStatus.INTERRUPTED  # marked once
     again.close()
 
     capsys.readouterr()
@@ -489,8 +497,8 @@ def test_every_earlier_schema_is_migrated(tmp_path: Path, version: int) -> None:
         runs = store.list_runs()
         assert [(r.id, r.question, r.panel, r.status, r.cost_usd) for r in runs] == [
             # an interrupted run costs what its finished calls cost (none had finished here)
-            ("old000000002", "An old question", "alpha:for", "interrupted", 0.0),
-            ("old000000001", "An old question", "alpha:for", "success", 0.25),
+            ("old000000002", "An old question", "alpha:for", RunStatus.INTERRUPTED, 0.0),
+            ("old000000001", "An old question", "alpha:for", RunStatus.SUCCESS, 0.25),
         ]
         old = store.load("old000000001")
         assert old.synthesis == "the old answer" and old.positions[0] is not None
@@ -678,7 +686,7 @@ def test_recording_can_be_turned_off(
     assert "no run history yet" in capsys.readouterr().err
     assert main(["--config", str(off), "run", "-q", "--follow-up", "abc", "Next?"]) == 2
     err = capsys.readouterr().err
-    assert "--follow-up needs the run history" in err and "[store] enabled" in err
+    assert "a follow-up needs the run history" in err and "[store] enabled" in err
 
 
 def test_store_path_setting_is_used(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -740,11 +748,84 @@ async def test_interrupted_run_keeps_the_cost_of_its_finished_calls(tmp_path: Pa
     try:
         assert store.interrupted == ["dying0000001"]
         loaded = store.load("dying0000001")
+        assert loaded.status is RunStatus.INTERRUPTED and loaded.notes.count(INTERRUPTED_NOTE) == 1
+        assert isinstance(replay_events(loaded)[-1], ev.RunCancelled)  # no event of its own
         finished = [c for c in loaded.calls if c.status is CallStatus.SUCCESS]
         assert [c.alias for c in finished] == ["alpha"] and finished[0].cost_usd > 0
         assert loaded.totals.input_tokens == 100 and loaded.totals.output_tokens == 50
         assert loaded.totals.cost_usd == pytest.approx(finished[0].cost_usd)
         assert store.list_runs()[0].cost_usd == pytest.approx(finished[0].cost_usd)
+    finally:
+        store.close()
+
+
+def test_the_store_write_api_without_a_recorder(tmp_path: Path) -> None:
+    """The store's named writes on their own: a run whose process stopped mid-call loads as
+    interrupted, with the finished call, the text saved of the call in flight, and the vote."""
+    path = tmp_path / "history.sqlite3"
+    store = RunStore(path)
+    req = request(["alpha", "beta"], stances=[Stance.FOR, Stance.AGAINST])
+    run_id = "direct000001"
+    started = RunResult(
+        run_id=run_id,
+        question=req.question,
+        mode=req.mode,
+        members=req.members,
+        started_at="2026-01-01T00:00:00Z",
+    )
+    store.insert_run(req, started, config=FAKE_CONFIG, parent_run_id=None)
+    alpha, beta, vote = (
+        ev.CallStarted(f"{run_id}-1", 1, Phase.POSITION, 0, "alpha"),
+        ev.CallStarted(f"{run_id}-2", 1, Phase.POSITION, 1, "beta"),
+        ev.CallStarted(f"{run_id}-3", 1, Phase.VOTE, 0, "alpha"),
+    )
+    for seq, call in enumerate((alpha, beta, vote), start=1):
+        store.insert_call(run_id, seq, call, req.members[call.member_index or 0])
+    finished = CallResult(
+        call_id=alpha.call_id,
+        round=1,
+        phase=Phase.POSITION,
+        member_index=0,
+        alias="alpha",
+        model_id="alpha",
+        provider="fake",
+        stance=Stance.FOR,
+        status=CallStatus.SUCCESS,
+        content="Alpha: yes.",
+        input_tokens=10,
+        output_tokens=5,
+        cost_usd=0.25,
+    )
+    store.finish_call(finished)
+    store.save_texts({beta.call_id: "Beta: not", vote.call_id: "VERDICT: REJ"})
+    store.record_vote(
+        run_id, 1, Vote(member_index=0, alias="alpha", value=VoteValue.REJECT, objections=["no"])
+    )
+    store.close()
+    db = raw(path)
+    db.execute("UPDATE runs SET pid = ?", (dead_pid(),))
+    [voted] = db.execute("SELECT vote, objections FROM calls WHERE phase = 'vote'").fetchall()
+    db.close()
+    assert (voted["vote"], json.loads(voted["objections"])) == ("reject", ["no"])
+
+    store = RunStore(path)
+    try:
+        assert store.interrupted == [run_id] and store.status(run_id) is RunStatus.INTERRUPTED
+        loaded = store.load(run_id)
+        assert loaded.status is RunStatus.INTERRUPTED and loaded.notes == [INTERRUPTED_NOTE]
+        assert loaded.calls[0].model_dump() == finished.model_dump()
+        assert [(c.phase, c.stance, c.status, c.content) for c in loaded.calls[1:]] == [
+            (Phase.POSITION, Stance.AGAINST, CallStatus.CANCELLED, "Beta: not"),
+            (Phase.VOTE, Stance.FOR, CallStatus.CANCELLED, "VERDICT: REJ"),
+        ]
+        assert [p.call_id if p else None for p in loaded.positions] == [alpha.call_id, beta.call_id]
+        assert loaded.totals.cost_usd == pytest.approx(0.25) and loaded.totals.input_tokens == 10
+        [summary] = store.list_runs()
+        assert (summary.status, summary.outcome, summary.panel) == (
+            RunStatus.INTERRUPTED,
+            None,
+            "alpha:for, beta:against",
+        )
     finally:
         store.close()
 

@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import write
 from tui.config import paths
-from tui.config.schema import load_settings
+from tui.config.loading import load_settings
 from tui.config.user_file import backup_path, has_comment, update_user_config
 from tui.errors import UserConfigError
 

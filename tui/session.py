@@ -1,15 +1,20 @@
-"""The dashboard's working state, without Textual: the panel being edited, and what a rerun may reuse.
+"""A session's working state, without Textual: the panel being edited, the run on screen, and what
+a rerun may reuse.
 
 The panel is a list of seats (model alias, stance, optional custom stance prompt). A run is
 built from the seats as they are when it starts; a partial rerun carries over the successful
 positions of the seats it does not rerun, as long as those seats and the question are unchanged.
+The run on screen is one thing — live (its `Run`) or opened from the history (its record) — and
+everything that acts on "the run on screen" (rerun, follow-up, export) reads it from there.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tui.config.schema import Catalog, MemberSpec, Settings, choose_panel, synthesizer_chain
+from tui.config.catalog import Catalog, choose_panel, synthesizer_chain
+from tui.config.schema import MemberSpec, Settings
+from tui.engine.orchestrator import Run
 from tui.engine.stance import apply_instance_limit
 from tui.engine.types import (
     Attachment,
@@ -23,6 +28,8 @@ from tui.engine.types import (
     SkippedMember,
     Stance,
 )
+from tui.errors import UsageError
+from tui.history.replay import replay_request
 from tui.runtime import read_attachment
 
 STANCE_CYCLE = [Stance.FOR, Stance.AGAINST, Stance.NEUTRAL]
@@ -36,6 +43,28 @@ class PreparedRun:
     seat_of_member: list[int]
     skipped_seats: dict[int, SkippedMember]
     notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ShownRun:
+    """The run on screen: a live `Run` (its result grows as events arrive) or a recorded result."""
+
+    prepared: PreparedRun
+    source: Run | RunResult
+
+    @property
+    def result(self) -> RunResult:
+        return self.source.result if isinstance(self.source, Run) else self.source
+
+    @property
+    def run(self) -> Run | None:
+        """The live run, or None for a run opened from the history."""
+        return self.source if isinstance(self.source, Run) else None
+
+    @property
+    def live(self) -> bool:
+        """Still running: its calls may still change what is shown."""
+        return isinstance(self.source, Run) and self.source.phase != "done"
 
 
 class Session:
@@ -61,8 +90,7 @@ class Session:
         self.mode: Mode = settings.run.mode
         self.attachments: list[Attachment] = [read_attachment(path) for path in files or []]
         self.focus: list[str] = list(focus or [])
-        self.last: PreparedRun | None = None
-        self.last_result: RunResult | None = None
+        self.shown: ShownRun | None = None
         # A follow-up's context: earlier runs of the thread, oldest first; the last is the parent.
         self.thread: list[PriorTurn] = []
 
@@ -107,11 +135,11 @@ class Session:
     # -- building runs -----------------------------------------------------------------------
 
     def prepare(self, question: str) -> PreparedRun:
-        """The request for the seats as they are now (raises ValueError for an empty panel)."""
+        """The request for the seats as they are now (raises `UsageError` for an empty panel)."""
         members = self.members()
         kept, skipped = apply_instance_limit(members, self.settings.run.max_instances_per_combination)
         if not kept:
-            raise ValueError(
+            raise UsageError(
                 "the panel is empty: add a member (-m ALIAS[:STANCE], or Ctrl+N in the dashboard)"
             )
         kept_ids = {id(m) for m in kept}
@@ -144,8 +172,10 @@ class Session:
         self.thread = list(thread)
 
     def adopt(self, result: RunResult) -> list[str]:
-        """Take over an earlier run's panel and mode (opening it from history); returns the aliases
-        of members whose model is no longer in the catalog (they cannot sit on a new run)."""
+        """Show a recorded run and take over its panel and mode (opening it from history); returns
+        the aliases of members whose model is no longer in the catalog (they cannot sit on a new run)."""
+        prepared = PreparedRun(replay_request(result), list(range(len(result.members))), {})
+        self.shown = ShownRun(prepared, result)
         known = self.catalog.aliases()
         self.seats = [
             MemberSpec(model=m.alias, stance=m.stance, stance_prompt=m.stance_prompt)
@@ -156,10 +186,12 @@ class Session:
         return [m.alias for m in result.members if m.alias.lower() not in known]
 
     def reuse_for(self, prepared: PreparedRun, rerun_seats: set[int]) -> dict[int, CallResult]:
-        """Positions of the last run that the new run may carry over: same question, same seat
+        """Positions of the run on screen that the new run may carry over: same question, same seat
         (model, stance, prompt), a successful answer, and not among the seats being rerun."""
-        last, result = self.last, self.last_result
-        if last is None or result is None or last.request.question != prepared.request.question:
+        if self.shown is None:
+            return {}
+        last, result = self.shown.prepared, self.shown.result
+        if last.request.question != prepared.request.question:
             return {}
         if (
             last.request.attachments != prepared.request.attachments
@@ -180,16 +212,16 @@ class Session:
                 reuse[index] = found
         return reuse
 
-    def failed_seats(self, live: RunResult | None = None) -> set[int]:
-        """Seats whose position did not succeed in the last run, or in `live`, the run still in
-        flight (there a missing position is still coming, not failed)."""
-        last, result = self.last, live or self.last_result
-        if last is None or result is None:
+    def failed_seats(self) -> set[int]:
+        """Seats whose position did not succeed in the run on screen (while it is live, a missing
+        position is still coming, not failed)."""
+        if self.shown is None:
             return set()
+        last, result, live = self.shown.prepared, self.shown.result, self.shown.live
         failed: set[int] = set()
         for index, seat in enumerate(last.seat_of_member):
             position = result.positions[index] if index < len(result.positions) else None
-            if (position is None and live is None) or (
+            if (position is None and not live) or (
                 position is not None and position.status is not CallStatus.SUCCESS
             ):
                 failed.add(seat)

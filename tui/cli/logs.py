@@ -37,3 +37,11 @@ def setup_logging() -> Path | None:
     logger.setLevel(logging.DEBUG)
     logger.propagate = False
     return log_dir / LOG_FILE_NAME
+
+
+def log_file() -> Path | None:
+    """The log file the `tui` logger writes to, or None when it writes nowhere."""
+    for handler in logging.getLogger("tui").handlers:
+        if isinstance(handler, RotatingFileHandler):
+            return Path(handler.baseFilename)
+    return None

@@ -1,32 +1,28 @@
-"""The `quorum` command: headless sub-commands (run, models, config); the dashboard by default.
+"""The `quorum` command: the dashboard by default; `run`, `history`, `show`, `models`, `config`.
 
-Exit codes: 0 success, 1 the run failed, 2 usage or configuration error, 130 interrupted.
+Exit codes: 0 success, 1 the run failed, 2 usage or configuration error, 130 interrupted. Only a
+`QuorumError` is reported as the user's problem; anything else is a bug in Quorum, reported as
+one with the log's path (exit 1).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from tui import __version__
-from tui.cli.logs import setup_logging
-from tui.cli.run import EXIT_FAILED, EXIT_OK, EXIT_USAGE, RunOptions, question_from, run_command
-from tui.config import paths
-from tui.config.schema import (
-    CONFIG_ENV,
-    Catalog,
-    Settings,
-    config_layers,
-    load_settings,
-    parse_member,
-)
-from tui.errors import ConfigError, StoreError
-from tui.render.formatting import literal
-from tui.render.words import outcome_word, run_word
+from tui.cli.commands import config_command, history_command, models_command
+from tui.cli.logs import log_file, setup_logging
+from tui.cli.run import RunOptions, question_from, run_command
+from tui.config.loading import CONFIG_ENV, load_settings
+from tui.config.schema import parse_member
+from tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, QuorumError, UsageError
 from tui.session import Session
+
+log = logging.getLogger(__name__)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -39,7 +35,7 @@ class _Parser(argparse.ArgumentParser):
 def _member(value: str) -> Any:
     try:
         return parse_member(value)
-    except ValueError as err:
+    except UsageError as err:
         raise argparse.ArgumentTypeError(str(err)) from err
 
 
@@ -138,122 +134,6 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return {"run": run} if run else {}
 
 
-def _models_command(settings: Settings, as_json: bool) -> int:
-    catalog = Catalog(settings)
-    rows = []
-    for name, model in settings.models.items():
-        provider = catalog.provider(model)
-        rows.append(
-            {
-                "alias": name,
-                "aliases": model.aliases,
-                "provider": model.provider,
-                "id": model.id,
-                "key": catalog.key_status(model),
-                "key_env": provider.api_key_env,
-                "context_window": model.context_window,
-                "input_price": model.input_price,
-                "output_price": model.output_price,
-                "demo": provider.kind == "demo",
-            }
-        )
-    if as_json:
-        print(json.dumps(rows, indent=2))
-        return EXIT_OK
-    header = (
-        f"{'alias':<16} {'provider':<11} {'model id':<30} {'key':<22} "
-        f"{'context':>9} {'$/M in':>7} {'$/M out':>8}"
-    )
-    print(header)
-    print("-" * len(header))
-    for row in rows:
-        key = {"set": f"set ({row['key_env']})", "missing": f"MISSING {row['key_env']}"}.get(
-            str(row["key"]), "demo, none needed" if row["demo"] else "none needed"
-        )
-        print(
-            f"{row['alias']:<16} {row['provider']:<11} {row['id']:<30} {key:<22} "
-            f"{row['context_window']:>9,} {row['input_price']:>7.2f} {row['output_price']:>8.2f}"
-        )
-    return EXIT_OK
-
-
-STARTER_CONFIG: dict[str, Any] = {
-    "run": {"mode": "deliberate", "max_rounds": 3, "call_deadline_s": 180},
-    "panel": {"members": ["gpt-sol:neutral", "claude-sonnet:against", "gemini-flash:for"], "size": 3},
-    "ui": {"theme": "quorum-dark"},
-}
-
-
-def _history_command(settings: Settings, args: argparse.Namespace) -> int:
-    from tui.history.store import RunStore
-    from tui.render.report import render_markdown
-
-    path = paths.history_file(settings.store.path)
-    if not path.exists():
-        print(f"quorum: no run history yet ({path} does not exist)", file=sys.stderr)
-        return EXIT_USAGE if args.command == "show" else EXIT_OK  # no such run, like any unknown id
-    try:
-        store = RunStore(path)
-    except StoreError as err:
-        print(f"quorum: {err}", file=sys.stderr)
-        return EXIT_FAILED
-    try:
-        if args.command == "history":
-            runs = store.list_runs(limit=args.limit, text=args.filter)
-            if args.json:
-                print(json.dumps([run.__dict__ for run in runs], indent=2))
-                return EXIT_OK
-            for run in runs:
-                outcome = outcome_word(run.outcome) if run.outcome else run_word(run.status)
-                question = ("↳ " if run.parent_run_id else "") + " ".join(run.question.split())
-                question = question if len(question) <= 60 else question[:59] + "…"
-                print(
-                    f"{run.id}  {run.created_at[:16].replace('T', ' ')}  {outcome:<16} ${run.cost_usd:<8.4f} "
-                    f"{literal(question)}"
-                )
-            if not runs:
-                print("no runs recorded" + (f" matching {args.filter!r}" if args.filter else ""))
-            return EXIT_OK
-        try:
-            result = store.load(store.resolve(args.run))
-        except KeyError as err:
-            print(f"quorum: {err.args[0]}", file=sys.stderr)
-            return EXIT_USAGE
-        print(result.model_dump_json(indent=2) if args.json else render_markdown(result))
-        return EXIT_OK
-    finally:
-        store.close()
-
-
-def _config_command(args: argparse.Namespace) -> int:
-    target = paths.user_config_file()
-    if args.config_command == "path":
-        print(target)
-        for layer in config_layers(args.config):
-            print(f"  reads: {layer.path}")
-        if not target.exists():
-            print("  (the user config does not exist yet: `quorum config init` writes one)")
-        return EXIT_OK
-    if args.config_command == "init":
-        import tomli_w
-
-        if target.exists() and not args.force:
-            print(f"quorum: {target} already exists; use --force to overwrite it", file=sys.stderr)
-            return EXIT_USAGE
-        target.parent.mkdir(parents=True, exist_ok=True)
-        text = "# Quorum user config: overrides the shipped defaults (see `quorum config path`).\n"
-        text += tomli_w.dumps(STARTER_CONFIG)
-        target.write_text(text, encoding="utf-8")
-        print(f"wrote {target}")
-        return EXIT_OK
-    settings = load_settings(args.config)
-    layers = config_layers(args.config)
-    print(f"ok: {len(settings.models)} models, {len(settings.providers)} providers")
-    for layer in layers:
-        print(f"  read: {layer.path}")
-    return EXIT_OK
-
-
 SUBCOMMANDS = ("run", "models", "config", "history", "show")
 
 
@@ -290,20 +170,12 @@ def build_dashboard_parser() -> argparse.ArgumentParser:
 def dashboard_command(argv: Sequence[str]) -> int:
     args = build_dashboard_parser().parse_args(argv)
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        print("quorum: the dashboard needs a terminal; use `quorum run` for headless runs", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError("the dashboard needs a terminal; use `quorum run` for headless runs")
     setup_logging()
-    try:
-        settings = load_settings(args.config, _overrides(args))
-        session = Session(
-            settings, seats=args.members, synthesizer=args.synthesizer, files=args.files, focus=args.focus
-        )
-    except ConfigError as err:
-        print(f"quorum: {err.render()}", file=sys.stderr)
-        return EXIT_USAGE
-    except ValueError as err:
-        print(f"quorum: {err}", file=sys.stderr)
-        return EXIT_USAGE
+    settings = load_settings(args.config, _overrides(args))
+    session = Session(
+        settings, seats=args.members, synthesizer=args.synthesizer, files=args.files, focus=args.focus
+    )
     from tui.dashboard.app import QuorumApp  # Textual loads only for the dashboard, never for `quorum run`
 
     question = " ".join(args.question).strip()
@@ -311,38 +183,64 @@ def dashboard_command(argv: Sequence[str]) -> int:
     return EXIT_OK
 
 
+def _headless(args: argparse.Namespace) -> int:
+    setup_logging()
+    if args.command == "config":
+        return config_command(args)
+    settings = load_settings(args.config, _overrides(args))
+    if args.command == "models":
+        return models_command(settings, args.json)
+    if args.command in ("history", "show"):
+        return history_command(settings, args)
+    question = question_from(args.question, sys.stdin)
+    if not question:
+        raise UsageError("the question is empty")
+    options = RunOptions(
+        question=question,
+        members=args.members,
+        synthesizer=args.synthesizer,
+        files=args.files,
+        focus=args.focus,
+        as_json=args.json,
+        quiet=args.quiet,
+        follow_up=args.follow_up,
+    )
+    return run_command(settings, options)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    command: Callable[[], int]
     if wants_dashboard(argv):
-        return dashboard_command(argv)
-    args = build_parser().parse_args(argv)
-    setup_logging()
+        command = lambda: dashboard_command(argv)  # noqa: E731
+    else:
+        args = build_parser().parse_args(argv)
+        command = lambda: _headless(args)  # noqa: E731
+    return guarded(command)
+
+
+def guarded(command: Callable[[], int]) -> int:
+    """Run a command: a `QuorumError` is the user's problem, told in its own words with its exit
+    code; anything else is a bug in Quorum, logged with its traceback and reported as a bug."""
     try:
-        if args.command == "config":
-            return _config_command(args)
-        settings = load_settings(args.config, _overrides(args))
-        if args.command == "models":
-            return _models_command(settings, args.json)
-        if args.command in ("history", "show"):
-            return _history_command(settings, args)
-        question = question_from(args.question, sys.stdin)
-        if not question:
-            print("quorum: the question is empty", file=sys.stderr)
-            return EXIT_USAGE
-        options = RunOptions(
-            question=question,
-            members=args.members,
-            synthesizer=args.synthesizer,
-            files=args.files,
-            focus=args.focus,
-            as_json=args.json,
-            quiet=args.quiet,
-            follow_up=args.follow_up,
+        return command()
+    except QuorumError as err:
+        print(f"quorum: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("quorum: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as err:
+        log.exception("internal error")
+        where = log_file()
+        print(
+            "quorum: internal error (a bug in Quorum, not a problem with your input): "
+            f"{type(err).__name__}: {err}",
+            file=sys.stderr,
         )
-        return run_command(settings, options)
-    except ConfigError as err:
-        print(f"quorum: {err.render()}", file=sys.stderr)
-        return EXIT_USAGE
+        if where is not None:
+            print(f"  the traceback is in {where}; please report it", file=sys.stderr)
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -4,23 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from tui.cli.progress import ProgressPrinter
 from tui.config.schema import MemberSpec, Settings
 from tui.engine import events as ev
-from tui.engine.types import CallStatus, Mode, Phase, RunRequest, RunResult, RunStatus, VoteValue
-from tui.errors import StoreError
+from tui.engine.types import RunRequest, RunResult, RunStatus
+from tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, StoreError
 from tui.history.store import RunStore
-from tui.render.formatting import completion_line, cost, literal, seconds, tokens
 from tui.render.report import render_markdown
-from tui.render.words import round_word, tally_words
 from tui.runtime import ProviderPool, follow_up_thread, open_store, start_run
 from tui.session import Session
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 @dataclass
@@ -38,10 +34,8 @@ class RunOptions:
 def build_request(
     settings: Settings, options: RunOptions, store: RunStore | None = None
 ) -> tuple[RunRequest, list[str]]:
-    """The RunRequest for these options, and notes for the user. Raises ValueError-family errors.
-
-    Built the same way as the dashboard builds its runs: through a `Session`.
-    """
+    """The RunRequest for these options, and notes for the user; raises a `UsageError` for a bad
+    member, file or follow-up. Built the same way as the dashboard builds its runs: a `Session`."""
     session = Session(
         settings,
         seats=options.members,
@@ -54,110 +48,10 @@ def build_request(
     return session.prepare(options.question).request, session.notes
 
 
-class ProgressPrinter:
-    """Turns engine events into one line per state change on stderr (no per-token output)."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self.started = time.perf_counter()
-        self.request: RunRequest | None = None
-
-    def _say(self, text: str) -> None:
-        self.stream.write(f"[{time.perf_counter() - self.started:5.1f}s] {literal(text)}\n")
-        self.stream.flush()
-
-    def _name(self, member_index: int | None, alias: str) -> str:
-        if self.request is None or member_index is None:
-            return f"{alias} (synthesizer)"
-        return self.request.members[member_index].label
-
-    def __call__(self, event: ev.Event) -> None:
-        match event:
-            case ev.RunStarted(request=request):
-                self.request = request
-                demo = " · demo members are simulated" if any(m.demo for m in request.members) else ""
-                self._say(
-                    f"{request.mode.value} · {len(request.members)} members · "
-                    f"synthesizer {request.synthesizers[0].alias}{demo}"
-                )
-            case ev.MembersSkipped(skipped=skipped):
-                for item in skipped:
-                    self._say(f"skipped {item.alias} ({item.stance.value}): {item.reason}")
-            case ev.RoundStarted(number=number, max_rounds=max_rounds):
-                self._say(f"round {number}/{max_rounds}")
-            case ev.CallStarted(member_index=index, alias=alias, phase=phase):
-                consult = self.request is not None and self.request.mode is Mode.CONSULT
-                what = {
-                    Phase.POSITION: "position",
-                    Phase.VOTE: "review",
-                    Phase.DRAFT: "synthesis" if consult else "draft",
-                    Phase.CURATOR: "curator decision",
-                }[phase]
-                self._say(f"{self._name(index, alias)} waiting ({what})")
-            case ev.CallRetrying(
-                member_index=index, alias=alias, attempt=attempt, of=of, wait_s=wait, reason=why
-            ):
-                self._say(f"{self._name(index, alias)} {why}; retry {attempt} of {of} in {wait:g} s")
-            case ev.CallFinished(result=call):
-                name = self._name(call.member_index, call.alias)
-                if call.status is CallStatus.SUCCESS:
-                    toks = tokens(call.input_tokens + call.output_tokens, call.tokens_estimated)
-                    self._say(
-                        f"{name} done · first token {seconds(call.ttft_ms)} · {seconds(call.latency_ms)} · "
-                        f"{toks} tokens · {cost(call.cost_usd)}"
-                    )
-                elif call.status is CallStatus.CANCELLED:
-                    self._say(f"{name} cancelled ({len(call.content)} characters kept)")
-                else:
-                    self._say(f"{name} FAILED: {call.error}")
-            case ev.VoteCast(vote=vote):
-                detail = (
-                    f" ({vote.reason})"
-                    if vote.value in (VoteValue.INVALID, VoteValue.NONE) and vote.reason
-                    else ""
-                )
-                extra = f" · {len(vote.objections)} objection(s)" if vote.objections else ""
-                self._say(f"  vote {vote.alias}: {vote.value.value}{extra}{detail}")
-            case ev.RoundDecided(round=round_):
-                counts = tally_words(round_.tally)
-                self._say(f"round {round_.number}: {counts} → {round_word(round_.status, round_.outcome)}")
-            case ev.AgreementRead(agreement=agreement):
-                self._say(f"Agreement: {agreement.summary}")
-            case ev.Notice(message=message):
-                self._say(message)
-            case ev.RunFinished(result=result):
-                self._say(completion_line(result.totals))
-            case ev.RunFailed(result=result, errors=errors):
-                self._say("run failed: " + "; ".join(errors))
-            case ev.RunCancelled(result=result):
-                self._say(completion_line(result.totals, result.status))
-            case _:
-                pass
-
-
-async def _execute(
-    request: RunRequest, settings: Settings, progress: ev.EventSink | None, store: RunStore | None
-) -> tuple[RunResult, bool]:
-    pool = ProviderPool(settings)
-    sinks = [progress] if progress is not None else []
-    run = start_run(settings, request, pool, sinks, store=store)
-    interrupted = False
-    try:
-        await run.execute()
-    except asyncio.CancelledError:
-        # Ctrl-C: asyncio.run cancelled us. The run has stopped its calls and kept what arrived.
-        interrupted = True
-        task = asyncio.current_task()
-        if task is not None:
-            task.uncancel()
-    finally:
-        await pool.aclose()
-    return run.result, interrupted
-
-
 def run_command(
     settings: Settings, options: RunOptions, stdout: TextIO | None = None, stderr: TextIO | None = None
 ) -> int:
+    """Run the panel to the end, print the report (or JSON), and return the exit code."""
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     try:
@@ -166,21 +60,16 @@ def run_command(
         stderr.write(f"quorum: {err}; running without history\n")
         store = None
     try:
-        outcome = _run_and_report(settings, options, store, stdout, stderr)
+        return _run_and_report(settings, options, store, stdout, stderr)
     finally:
         if store is not None:
             store.close()
-    return outcome
 
 
 def _run_and_report(
     settings: Settings, options: RunOptions, store: RunStore | None, stdout: TextIO, stderr: TextIO
 ) -> int:
-    try:
-        request, notes = build_request(settings, options, store)
-    except ValueError as err:
-        stderr.write(f"quorum: {err}\n")
-        return EXIT_USAGE
+    request, notes = build_request(settings, options, store)
     progress: ev.EventSink | None = None
     if not options.quiet:
         for note in notes:
@@ -197,6 +86,25 @@ def _run_and_report(
     if interrupted or result.status is RunStatus.CANCELLED:
         return EXIT_INTERRUPTED
     return EXIT_OK if result.status is RunStatus.SUCCESS else EXIT_FAILED
+
+
+async def _execute(
+    request: RunRequest, settings: Settings, progress: ev.EventSink | None, store: RunStore | None
+) -> tuple[RunResult, bool]:
+    pool = ProviderPool(settings)
+    run = start_run(settings, request, pool, [progress] if progress is not None else [], store=store)
+    interrupted = False
+    try:
+        await run.execute()
+    except asyncio.CancelledError:
+        # Ctrl-C: asyncio.run cancelled us. The run has stopped its calls and kept what arrived.
+        interrupted = True
+        task = asyncio.current_task()
+        if task is not None:
+            task.uncancel()
+    finally:
+        await pool.aclose()
+    return run.result, interrupted
 
 
 def question_from(args: Sequence[str], stdin: TextIO) -> str:

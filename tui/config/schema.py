@@ -1,32 +1,23 @@
-"""Configuration: the shipped defaults, the user's file, `--config`, then command-line flags.
+"""The settings' schema: what a configuration may say, validated with pydantic.
 
-Each layer is a TOML file; tables merge key by key and later layers win (arrays are replaced,
-not appended). The merged result is validated once with pydantic (`extra="forbid"`), and any
-problem is reported as a `ConfigError` naming the file that set the bad value, the key path and
-the reason, before anything runs.
+Every table forbids unknown keys (a typo is an error, not a silently ignored setting), and keys
+are only ever named, never written: `api_key_env` holds the NAME of an environment variable.
+Loading the layers is `tui.config.loading`'s job; the model catalog is `tui.config.catalog`'s.
 """
 
 from __future__ import annotations
 
-import difflib
-import os
 import re
-import tomllib
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from tui.config import paths
 from tui.engine.prompts import DEFAULT_BASE_PROMPT, validate_base_prompt
 from tui.engine.stance import normalize_stance
-from tui.engine.types import Member, Mode, Stance
-from tui.errors import ConfigError, PromptError, StanceError, UnknownModelError, UsageError
+from tui.engine.types import Mode, Stance
+from tui.errors import PromptError, StanceError, UsageError
 
-CONFIG_ENV = "QUORUM_CONFIG"
-SHIPPED_FILES = ("settings.toml", "models.toml")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SECRET_KEYS = {"api_key", "apikey", "key", "token", "secret", "password", "authorization"}
 
@@ -175,7 +166,10 @@ class PanelSettings(_Strict):
     @classmethod
     def _members(cls, value: Any) -> Any:
         if isinstance(value, list):
-            return [parse_member(item) if isinstance(item, str) else item for item in value]
+            try:
+                return [parse_member(item) if isinstance(item, str) else item for item in value]
+            except UsageError as err:
+                raise ValueError(str(err)) from None  # pydantic names the file and key
         return value
 
 
@@ -245,211 +239,3 @@ class Settings(_Strict):
                     raise ValueError(f"models.{name}: alias {alias!r} is already used by models.{seen[key]}")
                 seen[key] = name
         return self
-
-
-# --------------------------------------------------------------------------------------------
-# Loading
-
-
-@dataclass(frozen=True)
-class Layer:
-    path: Path
-    data: dict[str, Any]
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError as err:
-        raise ConfigError("file not found", file=path) from err
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"not valid TOML: {err}", file=path) from err
-    except OSError as err:
-        raise ConfigError(f"cannot read it: {err.strerror or err}", file=path) from err
-
-
-def config_layers(explicit: Path | str | None = None) -> list[Layer]:
-    """Shipped defaults, then the user's file (if any), then `--config` / $QUORUM_CONFIG."""
-    layers = [Layer(paths.shipped_dir("config") / name, {}) for name in SHIPPED_FILES]
-    user_file = paths.user_config_file()
-    candidates: list[Path] = [user_file] if user_file.is_file() else []
-    chosen = explicit or os.environ.get(CONFIG_ENV)
-    if chosen:
-        candidates.append(Path(chosen).expanduser())
-    layers += [Layer(path, {}) for path in candidates]
-    return [Layer(layer.path, _read_toml(layer.path)) for layer in layers]
-
-
-def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def _sets(data: Mapping[str, Any], loc: Sequence[str | int]) -> bool:
-    """Whether `data` holds a value at the key path `loc`."""
-    node: Any = data
-    for part in loc:
-        if isinstance(node, Mapping) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-            node = node[part]
-        else:
-            return False
-    return True
-
-
-def _origin(layers: Sequence[Layer], loc: Sequence[str | int]) -> Path | None:
-    """The last layer that sets the key path `loc` (or else its nearest parent): where to look."""
-    for depth in range(len(loc), 0, -1):
-        for layer in reversed(layers):
-            if _sets(layer.data, loc[:depth]):
-                return layer.path
-    return layers[-1].path if layers else None
-
-
-def load_settings(explicit: Path | str | None = None, overrides: Mapping[str, Any] | None = None) -> Settings:
-    """Read, merge and validate every layer; `overrides` (from flags) win over all files."""
-    layers = config_layers(explicit)
-    merged: dict[str, Any] = {}
-    for layer in layers:
-        merged = _merge(merged, layer.data)
-    if overrides:
-        merged = _merge(merged, overrides)
-    try:
-        return Settings.model_validate(merged)
-    except ValidationError as err:
-        first = err.errors()[0]
-        loc: list[str | int] = [part for part in first["loc"] if isinstance(part, str | int)]
-        message = first["msg"].removeprefix("Value error, ")
-        key = ".".join(str(part) for part in loc)
-        if first["type"] == "extra_forbidden":
-            message = f"unknown setting {loc[-1]!r}" if loc else "unknown setting"
-        elif "input" in first and first["type"] not in ("missing", "value_error", "assertion_error"):
-            message += f" (got {first['input']!r})"
-        if not key and message.startswith("models."):
-            key, _, message = message.partition(": ")
-            loc = list(key.split("."))
-        from_flags = bool(overrides) and _sets(overrides or {}, loc)
-        raise ConfigError(
-            message, file="command line" if from_flags else _origin(layers, loc), key=key
-        ) from None
-
-
-# --------------------------------------------------------------------------------------------
-# Catalog and panel
-
-
-class Catalog:
-    """Case-insensitive alias lookup over the configured models and providers."""
-
-    def __init__(self, settings: Settings, environ: Mapping[str, str] | None = None) -> None:
-        self.settings = settings
-        self.environ = os.environ if environ is None else environ
-        self._by_alias: dict[str, str] = {}
-        for name, model in settings.models.items():
-            for alias in (name, *model.aliases):
-                self._by_alias[alias.lower()] = name
-
-    def aliases(self) -> set[str]:
-        """Every known alias, lower-cased."""
-        return set(self._by_alias)
-
-    def resolve(self, alias: str) -> tuple[str, ModelConfig]:
-        name = self._by_alias.get(alias.strip().lower())
-        if name is None:
-            close = difflib.get_close_matches(alias.lower(), list(self._by_alias), n=3, cutoff=0.5)
-            hint = f"; closest: {', '.join(close)}" if close else ""
-            raise UnknownModelError(f"unknown model {alias!r}{hint} (`quorum models` lists them all)")
-        return name, self.settings.models[name]
-
-    def provider(self, model: ModelConfig) -> ProviderConfig:
-        return self.settings.providers[model.provider]
-
-    def key_status(self, model: ModelConfig) -> Literal["set", "missing", "not needed"]:
-        provider = self.provider(model)
-        if provider.kind == "demo" or not provider.api_key_env:
-            return "not needed"
-        return "set" if self.environ.get(provider.api_key_env) else "missing"
-
-    def is_usable(self, model: ModelConfig) -> bool:
-        return self.key_status(model) != "missing"
-
-    def member(self, spec: MemberSpec) -> Member:
-        name, model = self.resolve(spec.model)
-        run = self.settings.run
-        return Member(
-            alias=name,
-            model_id=model.id,
-            provider=model.provider,
-            stance=spec.stance,
-            stance_prompt=spec.stance_prompt,
-            demo=self.provider(model).kind == "demo",
-            context_window=model.context_window,
-            max_output_tokens=min(model.max_output, run.max_answer_tokens),
-            input_price=model.input_price,
-            output_price=model.output_price,
-            temperature=model.temperature,
-            deadline_s=model.deadline_s or run.call_deadline_s,
-            retries=self.provider(model).max_retries,
-        )
-
-
-@dataclass(frozen=True)
-class Panel:
-    members: list[Member]
-    synthesizers: list[Member]
-    notes: list[str]
-
-
-def choose_panel(
-    catalog: Catalog, requested: Iterable[MemberSpec] = (), synthesizer: str | None = None
-) -> Panel:
-    """The run's members and synthesizer chain.
-
-    Asked-for members are used as asked (a missing key then fails that member, with the variable
-    named). Otherwise the configured preference list is filtered to models whose key is set; when
-    none is, the demo panel runs, and the notes say so.
-    """
-    settings = catalog.settings
-    notes: list[str] = []
-    specs = list(requested)
-    if not specs:
-        usable = [s for s in settings.panel.members if catalog.is_usable(catalog.resolve(s.model)[1])]
-        specs = usable[: settings.panel.size]
-        if not specs:
-            specs = list(settings.panel.demo_members)
-            notes.append("no provider key is set: running the offline demo panel (simulated answers)")
-    members = [catalog.member(spec) for spec in specs]
-    return Panel(members, synthesizer_chain(catalog, members, synthesizer), notes)
-
-
-def synthesizer_chain(
-    catalog: Catalog, members: Sequence[Member], synthesizer: str | None = None
-) -> list[Member]:
-    """The synthesizer (the one asked for, the configured one, or the first member), then the
-    configured fallbacks, then the panel's other models; fallbacks without a key are left out."""
-    settings = catalog.settings
-    chain: list[str] = []
-    first = synthesizer or settings.run.synthesizer
-    if first:
-        chain.append(first)
-    elif members:
-        chain.append(members[0].alias)
-    chain += settings.run.synthesizer_fallbacks + [m.alias for m in members]
-    synthesizers: list[Member] = []
-    seen: set[str] = set()
-    for alias in chain:
-        name, model = catalog.resolve(alias)
-        if name in seen:
-            continue
-        seen.add(name)
-        if not catalog.is_usable(model) and synthesizers:
-            continue  # a fallback without a key would only add a failure
-        synthesizers.append(catalog.member(MemberSpec(model=name)))
-    return synthesizers

@@ -25,6 +25,7 @@ from typing import Any
 import tomli_w
 
 from tui.config import paths
+from tui.config.tables import merge
 from tui.errors import UserConfigError
 
 
@@ -60,21 +61,6 @@ def has_comment(text: str) -> bool:
             continue
         i += 1
     return False
-
-
-def _merge(base: dict[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
-    """`changes` over `base`: tables merge key by key, anything else replaces, None deletes."""
-    merged = dict(base)
-    for key, value in changes.items():
-        if value is None:
-            merged.pop(key, None)
-        elif isinstance(value, Mapping) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        elif isinstance(value, Mapping):
-            merged[key] = _merge({}, value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -132,7 +118,7 @@ def update_user_config(changes: Mapping[str, Mapping[str, Any]], path: Path | No
             raise UserConfigError(
                 path, f"{table!r} is a value, not a table, so {dict(values)!r} cannot go in it"
             )
-    merged = _merge(current, changes)
+    merged = merge(current, changes)
     try:
         data = tomli_w.dumps(merged).encode("utf-8")
     except TypeError as err:

@@ -8,7 +8,7 @@ from tui.dashboard.widgets.member_pane import ModelPane
 from tui.dashboard.widgets.round_tracker import RoundTracker
 from tui.dashboard.widgets.synthesis_pane import SynthesisPane
 from tui.engine import events as ev
-from tui.engine.types import CallStatus, RunRequest, RunStatus
+from tui.engine.types import CallStatus, RunRequest
 
 
 class RunDisplay:
@@ -65,10 +65,7 @@ class RunDisplay:
             case ev.RunFinished(result=result) | ev.RunFailed(result=result) | ev.RunCancelled(result=result):
                 self.flush(panes)
                 self.synthesis.run_ended(result)
-                state = {RunStatus.SUCCESS: "done", RunStatus.CANCELLED: "cancelled"}.get(
-                    result.status, "failed"
-                )
-                self.tracker.finish(state, result.outcome)
+                self.tracker.finish(result.status, result.outcome)
             case _:
                 pass
 

@@ -42,10 +42,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from textual.app import App
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
 from tui.config import paths
+from tui.errors import QuorumError
 
 DEFAULT_THEME = "quorum-dark"
 
@@ -83,7 +85,7 @@ _KNOWN_KEYS = ("name", "dark", *_COLOR_FIELDS, *_NUMBER_FIELDS, "variables")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 
 
-class ThemeError(Exception):
+class ThemeError(QuorumError):
     """A theme file that cannot be used: which file, and why."""
 
     def __init__(self, path: Path, reason: str) -> None:
@@ -197,3 +199,16 @@ def load_themes(user_dir: Path | None = None) -> tuple[list[Theme], list[str]]:
             else:
                 themes[theme.name] = theme
     return list(themes.values()), errors
+
+
+def register_themes(app: App[None], wanted: str) -> list[str]:
+    """Register every theme with `app` and switch to `wanted` (the default theme if it is not
+    there); returns one line per problem, for the user to read."""
+    themes, errors = load_themes()
+    for theme in themes:
+        app.register_theme(theme)
+    if wanted not in app.available_themes:
+        errors.append(f"unknown theme {wanted!r} in the config; using {DEFAULT_THEME}")
+        wanted = DEFAULT_THEME
+    app.theme = wanted
+    return errors

@@ -50,7 +50,7 @@ def replay_events(result: RunResult) -> list[ev.Event]:
         out.append(ev.RunFinished(result))
     elif result.status is RunStatus.ERROR:
         out.append(ev.RunFailed(result, tuple(result.errors)))
-    else:
+    else:  # cancelled, or interrupted (a stopped process has no event of its own): the run was cut short
         out.append(ev.RunCancelled(result))
     return out
 

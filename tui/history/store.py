@@ -1,7 +1,8 @@
 """Run history in SQLite: every run, call and vote, written as it happens.
 
-The database, its schema and migrations, and reading it back. Writing is `tui.history.recorder`'s job: an
-event sink that records a run as it happens (the engine does not know the store exists), so a
+The database and every statement run on it: the named writes `tui.history.recorder` makes as a
+run's events arrive (the engine does not know the store exists), and reading runs back. The
+schema and its migrations are in `tui.history.schema`. Each write is its own transaction, so a
 process killed mid-run leaves a consistent database holding what had arrived. On the next open,
 runs left `running` by a process that is gone are marked `interrupted`.
 
@@ -11,141 +12,54 @@ names of the variables that carry them.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tui.engine.types import CallResult, CallStatus, RunResult, RunStatus
+from tui.engine import events as ev
+from tui.engine.types import (
+    CallResult,
+    Member,
+    Outcome,
+    Phase,
+    RoundResult,
+    RunRequest,
+    RunResult,
+    RunStatus,
+    Vote,
+    VoteValue,
+)
 from tui.errors import StoreError
+from tui.history import rows
+from tui.history.liveness import run_alive
+from tui.history.schema import migrate, version_of
 
 INTERRUPTED_NOTE = "interrupted: Quorum stopped before this run finished"
-
-# Forward migrations: index i takes a database from version i to i + 1. Never edit one that has
-# shipped; add the next.
-MIGRATIONS: list[str] = [
-    # 1: runs and calls
-    """
-    CREATE TABLE runs (
-        id TEXT PRIMARY KEY,
-        created_at TEXT NOT NULL,
-        finished_at TEXT,
-        question TEXT NOT NULL,
-        mode TEXT NOT NULL,
-        panel TEXT NOT NULL,             -- JSON: the members and skipped seats
-        config TEXT NOT NULL,            -- JSON snapshot of the settings the run used
-        status TEXT NOT NULL,            -- running, success, error, cancelled, interrupted
-        outcome TEXT,
-        rounds_used INTEGER NOT NULL DEFAULT 0,
-        max_rounds INTEGER NOT NULL,
-        synthesis TEXT,
-        synthesizer TEXT,
-        wall_ms INTEGER NOT NULL DEFAULT 0,
-        input_tokens INTEGER NOT NULL DEFAULT 0,
-        output_tokens INTEGER NOT NULL DEFAULT 0,
-        cost_usd REAL NOT NULL DEFAULT 0,
-        parent_run_id TEXT REFERENCES runs(id),
-        result TEXT                      -- JSON: the full data contract as of the last state change
-    );
-    CREATE TABLE calls (
-        id TEXT PRIMARY KEY,
-        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-        seq INTEGER NOT NULL,
-        round INTEGER NOT NULL,
-        phase TEXT NOT NULL,
-        member_index INTEGER,
-        alias TEXT NOT NULL,
-        model_id TEXT NOT NULL,
-        provider TEXT NOT NULL,
-        stance TEXT,
-        status TEXT NOT NULL,            -- running, success, error, cancelled
-        content TEXT NOT NULL DEFAULT '',
-        error TEXT,
-        ttft_ms INTEGER,
-        latency_ms INTEGER,
-        input_tokens INTEGER NOT NULL DEFAULT 0,
-        output_tokens INTEGER NOT NULL DEFAULT 0,
-        cost_usd REAL NOT NULL DEFAULT 0,
-        vote TEXT,
-        started_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL
-    );
-    CREATE INDEX calls_by_run ON calls(run_id, seq);
-    """,
-    # 2: which process owns a running run (to tell a live run from an interrupted one), the
-    # history list's order, and the objections behind each vote
-    """
-    ALTER TABLE runs ADD COLUMN pid INTEGER;
-    ALTER TABLE calls ADD COLUMN objections TEXT;
-    CREATE INDEX runs_by_time ON runs(created_at DESC);
-    CREATE INDEX runs_by_parent ON runs(parent_run_id);
-    """,
-    # 3: the panel as the history list shows it (the filter searches that, not the JSON), the
-    # call fields the data contract has beyond version 1's columns, and a partial index that
-    # makes finding unfinished runs at start-up independent of the history's size
-    """
-    ALTER TABLE runs ADD COLUMN panel_text TEXT NOT NULL DEFAULT '';
-    UPDATE runs SET panel_text = COALESCE((
-        SELECT group_concat(json_extract(value, '$.alias') || ':' || json_extract(value, '$.stance'), ', ')
-        FROM json_each(runs.panel, '$.members')), '');
-    ALTER TABLE calls ADD COLUMN error_kind TEXT;
-    ALTER TABLE calls ADD COLUMN finish_reason TEXT;
-    ALTER TABLE calls ADD COLUMN tokens_estimated INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE calls ADD COLUMN demo INTEGER NOT NULL DEFAULT 0;
-    CREATE INDEX runs_unfinished ON runs(status) WHERE status = 'running';
-    """,
-]
-SCHEMA_VERSION = len(MIGRATIONS)
-
-
-# Runs this process is recording right now. A pid alone cannot tell a live run from a dead one:
-# in a container Quorum often gets the same pid every time it starts.
-LIVE_RUNS: set[str] = set()
 
 
 @dataclass(frozen=True)
 class RunSummary:
-    """One line of the history list."""
+    """One line of the history list. `quorum history --json` prints its `__dict__` (the enums are
+    `StrEnum`s, so they serialize as their values)."""
 
     id: str
     created_at: str
     question: str
     panel: str
-    status: str
-    outcome: str | None
+    status: RunStatus
+    outcome: Outcome | None
     cost_usd: float
     parent_run_id: str | None
 
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-def _run_alive(run_id: str, pid: int | None) -> bool:
-    if pid == os.getpid():
-        return run_id in LIVE_RUNS
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return not _zombie(pid)
-
-
-def _zombie(pid: int) -> bool:
-    """A killed process nobody has reaped yet (common in containers) still answers to kill(0)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False  # no /proc (macOS): trust kill(0)
-    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
 
 
 class RunStore:
@@ -161,7 +75,7 @@ class RunStore:
             # NORMAL in WAL mode: a crash can lose the last commits but never corrupts the file.
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
-            self._migrate()
+            migrate(self._db, self.path)
             self.interrupted = self._mark_interrupted()
         except sqlite3.DatabaseError as err:
             self._close_quietly()
@@ -188,29 +102,13 @@ class RunStore:
             raise
         self._db.execute("COMMIT")
 
-    # -- schema ----------------------------------------------------------------------------
-
     @property
     def version(self) -> int:
-        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
-
-    def _migrate(self) -> None:
-        current = self.version
-        if current > SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path} was written by a newer Quorum "
-                f"(schema {current}, this one knows {SCHEMA_VERSION})"
-            )
-        for number in range(current, SCHEMA_VERSION):
-            with self.transaction() as db:
-                for statement in MIGRATIONS[number].split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-                db.execute(f"PRAGMA user_version = {number + 1}")
+        return version_of(self._db)
 
     def _mark_interrupted(self) -> list[str]:
-        rows = self._db.execute("SELECT id, pid FROM runs WHERE status = 'running'").fetchall()
-        gone = [row["id"] for row in rows if not _run_alive(row["id"], row["pid"])]
+        unfinished = self._db.execute("SELECT id, pid FROM runs WHERE status = 'running'").fetchall()
+        gone = [row["id"] for row in unfinished if not run_alive(row["id"], row["pid"])]
         if gone:
             with self.transaction() as db:
                 for run_id in gone:
@@ -232,6 +130,145 @@ class RunStore:
                     )
         return gone
 
+    # -- writing (each write one transaction; `tui.history.recorder` makes them) ------------
+
+    def insert_run(
+        self, request: RunRequest, result: RunResult, *, config: Mapping[str, Any], parent_run_id: str | None
+    ) -> None:
+        """A run that has just started, owned by this process; `result` is its state so far."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO runs (id, created_at, question, mode, panel, panel_text, config, status, "
+                "max_rounds, parent_run_id, result, pid) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
+                (
+                    result.run_id,
+                    now_iso(),
+                    request.question,
+                    request.mode.value,
+                    rows.panel_json(request),
+                    rows.panel_text(request.members),
+                    json.dumps(dict(config), default=str),
+                    request.max_rounds,
+                    parent_run_id,
+                    rows.snapshot(result),
+                    os.getpid(),
+                ),
+            )
+
+    def insert_call(self, run_id: str, seq: int, started: ev.CallStarted, by: Member | None) -> None:
+        """A call that has just started, the `seq`-th of its run. `by` is the panel member or
+        synthesizer making it (None if unknown: the alias stands in for the model)."""
+        stance = by.stance.value if by is not None and started.member_index is not None else None
+        stamp = now_iso()
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO calls (id, run_id, seq, round, phase, member_index, alias, model_id, "
+                "provider, stance, demo, status, started_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)",
+                (
+                    started.call_id,
+                    run_id,
+                    seq,
+                    started.round,
+                    started.phase.value,
+                    started.member_index,
+                    started.alias,
+                    by.model_id if by is not None else started.alias,
+                    by.provider if by is not None else "",
+                    stance,
+                    int(by is not None and by.demo),
+                    stamp,
+                    stamp,
+                ),
+            )
+
+    def finish_call(self, call: CallResult) -> None:
+        """A call's end: its status, whole text, error, timings, tokens and cost."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE calls SET status = ?, content = ?, error = ?, error_kind = ?, ttft_ms = ?, "
+                "latency_ms = ?, input_tokens = ?, output_tokens = ?, tokens_estimated = ?, cost_usd = ?, "
+                "finish_reason = ?, updated_at = ? WHERE id = ?",
+                (
+                    call.status.value,
+                    call.content,
+                    call.error,
+                    call.error_kind,
+                    call.ttft_ms,
+                    call.latency_ms,
+                    call.input_tokens,
+                    call.output_tokens,
+                    int(call.tokens_estimated),
+                    call.cost_usd,
+                    call.finish_reason,
+                    now_iso(),
+                    call.call_id,
+                ),
+            )
+
+    def record_vote(self, run_id: str, round_number: int, vote: Vote) -> None:
+        """A member's vote and objections, on the row of the review call it came from."""
+        objections = vote.objections or ([vote.reason] if vote.reason else [])
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE calls SET vote = ?, objections = ? "
+                "WHERE run_id = ? AND round = ? AND phase = ? AND member_index = ?",
+                (
+                    vote.value.value if vote.value is not VoteValue.NONE else None,
+                    json.dumps(objections),
+                    run_id,
+                    round_number,
+                    Phase.VOTE.value,
+                    vote.member_index,
+                ),
+            )
+
+    def record_round(self, result: RunResult, round_: RoundResult) -> None:
+        """A decided round: the rounds used, its outcome (if it reached one) and the run so far."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE runs SET rounds_used = ?, outcome = COALESCE(?, outcome), result = ? WHERE id = ?",
+                (
+                    round_.number,
+                    round_.outcome.value if round_.outcome is not None else None,
+                    rows.snapshot(result),
+                    result.run_id,
+                ),
+            )
+
+    def finish_run(self, result: RunResult) -> None:
+        """A run's end, whatever it was (success, error, cancelled): the row as the result says."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE runs SET status = ?, finished_at = ?, outcome = ?, rounds_used = ?, "
+                "synthesis = ?, synthesizer = ?, wall_ms = ?, input_tokens = ?, output_tokens = ?, "
+                "cost_usd = ?, result = ? WHERE id = ?",
+                (
+                    result.status.value,
+                    now_iso(),
+                    result.outcome.value if result.outcome is not None else None,
+                    result.rounds_used,
+                    result.synthesis,
+                    result.synthesizer,
+                    result.totals.wall_ms,
+                    result.totals.input_tokens,
+                    result.totals.output_tokens,
+                    result.totals.cost_usd,
+                    rows.snapshot(result),
+                    result.run_id,
+                ),
+            )
+
+    def save_texts(self, texts: Mapping[str, str]) -> None:
+        """The text streamed so far of calls still in flight, by call id."""
+        stamp = now_iso()
+        with self.transaction() as db:
+            db.executemany(
+                "UPDATE calls SET content = ?, updated_at = ? WHERE id = ?",
+                [(text, stamp, call_id) for call_id, text in texts.items()],
+            )
+
     # -- reading ---------------------------------------------------------------------------
 
     def list_runs(self, limit: int = 200, text: str = "", offset: int = 0) -> list[RunSummary]:
@@ -252,8 +289,8 @@ class RunStore:
                 created_at=row["created_at"],
                 question=row["question"],
                 panel=row["panel_text"],
-                status=row["status"],
-                outcome=row["outcome"],
+                status=RunStatus(row["status"]),
+                outcome=Outcome(row["outcome"]) if row["outcome"] is not None else None,
                 cost_usd=row["cost_usd"],
                 parent_run_id=row["parent_run_id"],
             )
@@ -265,7 +302,7 @@ class RunStore:
 
     def resolve(self, prefix: str) -> str:
         """A full run id from a unique prefix (as printed by `quorum history`)."""
-        rows = (
+        found = (
             self._db.execute(
                 "SELECT id FROM runs WHERE substr(id, 1, ?) = ? ORDER BY created_at DESC LIMIT 2",
                 (len(prefix), prefix),
@@ -273,51 +310,42 @@ class RunStore:
             if prefix
             else []
         )
-        if not rows:
+        if not found:
             raise KeyError(f"no run with id {prefix!r} (`quorum history` lists them)")
-        if len(rows) > 1 and rows[0]["id"] != prefix:
+        if len(found) > 1 and found[0]["id"] != prefix:
             raise KeyError(f"{prefix!r} matches more than one run; give more of the id")
-        return str(rows[0]["id"])
+        return str(found[0]["id"])
 
     def load(self, run_id: str) -> RunResult:
         """The run as the data contract: calls from the calls table (so a run cut short shows
-        everything that had arrived), the rest from the last snapshot of the run row."""
+        everything that had arrived), the rest from the last snapshot of the run row. A run whose
+        process stopped mid-run is `RunStatus.INTERRUPTED`, with a note saying so."""
         row = self._db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             raise KeyError(f"no run with id {run_id!r}")
+        status = RunStatus(row["status"])
         result = RunResult.model_validate_json(row["result"])
-        calls = [
-            self._call_from_row(call)
+        result.calls = [
+            rows.call_from_row(call)
             for call in self._db.execute("SELECT * FROM calls WHERE run_id = ? ORDER BY seq", (run_id,))
         ]
-        result.calls = calls
-        positions: list[CallResult | None] = [None] * len(result.members)
-        for index, earlier in enumerate(result.positions[: len(positions)]):
-            if earlier is not None and earlier.reused_from is not None:
-                positions[index] = earlier  # carried over from a parent run: recorded there
-        for call in calls:
-            seat = call.member_index
-            if call.phase.value == "position" and seat is not None and seat < len(positions):
-                current = positions[seat]
-                if current is None or current.reused_from is None:
-                    positions[seat] = call  # the latest attempt (a rerun replaces an earlier one)
-        result.positions = positions
-        if row["status"] in ("interrupted", "running"):
+        result.positions = rows.positions(result)
+        if status in (RunStatus.INTERRUPTED, RunStatus.RUNNING):
+            calls = result.calls
             result.totals.input_tokens = row["input_tokens"] or sum(c.input_tokens for c in calls)
             result.totals.output_tokens = row["output_tokens"] or sum(c.output_tokens for c in calls)
             result.totals.cost_usd = row["cost_usd"] or sum(c.cost_usd for c in calls)
             result.totals.tokens_estimated = any(c.tokens_estimated for c in calls)
-        if row["status"] == "interrupted":
-            result.status = RunStatus.CANCELLED
-            if INTERRUPTED_NOTE not in result.notes:
-                result.notes.append(INTERRUPTED_NOTE)
+        result.status = status
+        if status is RunStatus.INTERRUPTED and INTERRUPTED_NOTE not in result.notes:
+            result.notes.append(INTERRUPTED_NOTE)
         return result
 
-    def status(self, run_id: str) -> str:
+    def status(self, run_id: str) -> RunStatus:
         row = self._db.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             raise KeyError(run_id)
-        return str(row["status"])
+        return RunStatus(row["status"])
 
     def parent_of(self, run_id: str) -> str | None:
         row = self._db.execute("SELECT parent_run_id FROM runs WHERE id = ?", (run_id,)).fetchone()
@@ -331,29 +359,3 @@ class RunStore:
             chain.append(self.load(current))
             current = self.parent_of(current)
         return list(reversed(chain))
-
-    @staticmethod
-    def _call_from_row(row: sqlite3.Row) -> CallResult:
-        status = row["status"]
-        return CallResult(
-            call_id=row["id"],
-            round=row["round"],
-            phase=row["phase"],
-            member_index=row["member_index"],
-            alias=row["alias"],
-            model_id=row["model_id"],
-            provider=row["provider"],
-            stance=row["stance"],
-            status=CallStatus.CANCELLED if status == "running" else status,
-            content=row["content"],
-            error=row["error"] if status != "running" else "interrupted mid-call",
-            ttft_ms=row["ttft_ms"],
-            latency_ms=row["latency_ms"],
-            input_tokens=row["input_tokens"],
-            output_tokens=row["output_tokens"],
-            cost_usd=row["cost_usd"],
-            error_kind=row["error_kind"],
-            finish_reason=row["finish_reason"],
-            tokens_estimated=bool(row["tokens_estimated"]),
-            demo=bool(row["demo"]),
-        )

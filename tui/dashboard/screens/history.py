@@ -10,20 +10,21 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
-from tui.engine.types import Outcome
+from tui.engine.types import Outcome, RunStatus
 from tui.history.store import RunStore, RunSummary
 from tui.render.formatting import cost, literal
-from tui.render.words import OUTCOME_WORDS
+from tui.render.words import outcome_word, run_word
 
 # Rows are added a page at a time, the next page when the cursor nears the end: filling a table
 # costs about half a millisecond a row, and the screen must open at once however long the history.
 # The filter reaches every run (SQLite does the searching).
 PAGE = 100
 OUTCOME_STYLES = {
-    "unanimous": "bold green",
-    "majority": "bold yellow",
-    "curator_override": "bold dark_orange",
+    Outcome.UNANIMOUS: "bold green",
+    Outcome.MAJORITY: "bold yellow",
+    Outcome.CURATOR_OVERRIDE: "bold dark_orange",
 }
+ENDED_BADLY = (RunStatus.ERROR, RunStatus.INTERRUPTED, RunStatus.CANCELLED)
 
 
 class HistoryScreen(ModalScreen[str | None]):
@@ -63,9 +64,11 @@ class HistoryScreen(ModalScreen[str | None]):
         self.exhausted = len(page) < PAGE
         table = self.query_one(DataTable)
         for run in page:
-            label = _outcome_label(run)
-            failed = run.status in ("error", "interrupted", "cancelled")
-            style = OUTCOME_STYLES.get(run.outcome or "", "red" if failed else "dim")
+            label = outcome_word(run.outcome) if run.outcome else run_word(run.status)
+            if run.outcome is not None:
+                style = OUTCOME_STYLES[run.outcome]
+            else:
+                style = "red" if run.status in ENDED_BADLY else "dim"
             question = " ".join(run.question.split())
             if run.parent_run_id:
                 question = f"↳ {question}"  # a follow-up: its thread continues the run it follows
@@ -113,9 +116,3 @@ class HistoryScreen(ModalScreen[str | None]):
             table = self.query_one(DataTable)
             table.action_cursor_down() if event.key == "down" else table.action_cursor_up()
             event.stop()
-
-
-def _outcome_label(run: RunSummary) -> str:
-    if run.outcome:
-        return OUTCOME_WORDS.get(Outcome(run.outcome), run.outcome)
-    return run.status

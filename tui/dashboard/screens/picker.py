@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -14,21 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-
-@dataclass(frozen=True)
-class CatalogEntry:
-    alias: str
-    provider: str
-    model_id: str
-    input_price: float
-    output_price: float
-    key: str  # "set", "missing", "not needed"
-    key_env: str | None
-    demo: bool
-
-    @property
-    def search_text(self) -> str:
-        return f"{self.alias} {self.provider} {self.model_id}"
+from tui.config.catalog import CatalogEntry
 
 
 class MemberPicker(ModalScreen[str | None]):
@@ -60,14 +44,8 @@ class MemberPicker(ModalScreen[str | None]):
         label = Text.assemble(highlighted, " " * max(1, 18 - len(entry.alias)))
         label.append(f"{entry.provider:<11}", style="dim")
         label.append(f"{f'${entry.input_price:.2f}/${entry.output_price:.2f}':<14} per M  ", style="dim")
-        if entry.demo:
-            label.append("demo, offline", style="magenta")
-        elif entry.key == "set":
-            label.append(f"key set ({entry.key_env})", style="green")
-        elif entry.key == "missing":
-            label.append(f"no key: {entry.key_env}", style="red")
-        else:
-            label.append("no key needed", style="dim")
+        colour = "magenta" if entry.demo else {"set": "green", "missing": "red"}.get(entry.key, "dim")
+        label.append(entry.key_words, style=colour)
         return label
 
     def _fill(self, query: str) -> None:

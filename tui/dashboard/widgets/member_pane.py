@@ -4,50 +4,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from enum import StrEnum
 from typing import ClassVar
 
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import Vertical
-from textual.widgets import Static
 
-from tui.dashboard.widgets.stream_view import StreamView
-from tui.engine.types import CallResult, CallStatus, Member, Phase, Stance, VoteValue
+from tui.dashboard.widgets.stream_pane import StreamPane
+from tui.engine.types import CallResult, Member, Phase, Stance, VoteValue
 from tui.render.formatting import cost, literal, seconds, tokens
+from tui.render.words import ACTIVE_STATES, CALL_MARKS, VOTE_MARKS, VOTE_WORDS, CallState, call_state
 
 
-class PaneStatus(StrEnum):
-    QUEUED = "queued"
-    WAITING = "waiting"
-    STREAMING = "streaming"
-    DONE = "done"
-    ERROR = "error"
-    CANCELLED = "cancelled"
-    SKIPPED = "skipped"
-    CACHED = "cached"
-
-
-STATUS_MARKS = {
-    PaneStatus.QUEUED: "○",
-    PaneStatus.WAITING: "◌",
-    PaneStatus.STREAMING: "●",
-    PaneStatus.DONE: "✓",
-    PaneStatus.ERROR: "✗",
-    PaneStatus.CANCELLED: "■",
-    PaneStatus.SKIPPED: "–",
-    PaneStatus.CACHED: "↺",
-}
-VOTE_MARKS = {
-    VoteValue.ACCEPT: "✓ accept",
-    VoteValue.REJECT: "✗ reject",
-    VoteValue.INVALID: "? invalid",
-    VoteValue.NONE: "· none",
-}
-ACTIVE = (PaneStatus.WAITING, PaneStatus.STREAMING)
-
-
-class ModelPane(Vertical, can_focus=True):
+class ModelPane(StreamPane):
     """A member's live pane. The app feeds it engine events; text is buffered and flushed in batches."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -71,7 +38,7 @@ class ModelPane(Vertical, can_focus=True):
         super().__init__(id=id)
         self.member = member
         self.clock = clock
-        self.status = PaneStatus.QUEUED
+        self.status = CallState.QUEUED
         self.phase: Phase | None = None
         self.started_at: float | None = None
         self.ttft_ms: int | None = None
@@ -86,22 +53,7 @@ class ModelPane(Vertical, can_focus=True):
         self.answer_cached = False
         self.retry_note: str | None = None
         self.note: str | None = None  # skip reason or error message
-        self._ready = False  # set once the children exist
-        # Made here, not in compose: streamed text can reach it (and wait in its buffer) at once.
-        self._body = StreamView(classes="pane-body")
         self.call_id: str | None = None
-
-    def compose(self) -> ComposeResult:
-        yield Static(id="pane-info", classes="pane-info")
-        yield self._body
-
-    def on_mount(self) -> None:
-        self._ready = True
-        self.refresh_info()
-
-    @property
-    def body(self) -> StreamView:
-        return self._body
 
     # -- engine events, translated by the app -----------------------------------------------
 
@@ -109,7 +61,7 @@ class ModelPane(Vertical, can_focus=True):
         """A new run: keep the seat, forget the last run's state."""
         if member is not None:
             self.member = member
-        self.status, self.phase, self.started_at = PaneStatus.QUEUED, None, None
+        self.status, self.phase, self.started_at = CallState.QUEUED, None, None
         self.ttft_ms = self.latency_ms = None
         self.position_ttft_ms = self.position_latency_ms = None
         self.input_tokens = self.output_tokens = 0
@@ -125,14 +77,14 @@ class ModelPane(Vertical, can_focus=True):
 
     def skip(self, reason: str) -> None:
         self.reset()
-        self.status, self.note = PaneStatus.SKIPPED, reason
+        self.status, self.note = CallState.SKIPPED, reason
         self.body.add_block(f"Skipped: {reason}", "note")
         self.refresh_info()
 
     def call_started(self, call_id: str, phase: Phase, round_number: int) -> None:
         self.flush()
         self.call_id, self.phase = call_id, phase
-        self.status, self.started_at = PaneStatus.WAITING, self.clock()
+        self.status, self.started_at = CallState.WAITING, self.clock()
         self.ttft_ms = self.latency_ms = None
         self.note = None
         if phase is Phase.POSITION:
@@ -154,30 +106,21 @@ class ModelPane(Vertical, can_focus=True):
     def first_token(self, ttft_ms: int) -> None:
         self.retry_note = None
         self.ttft_ms = ttft_ms
-        self.status = PaneStatus.STREAMING
+        self.status = CallState.STREAMING
         self.refresh_info()
-
-    def buffer(self, text: str) -> None:
-        self._body.buffer(text)
-
-    def flush(self) -> bool:
-        return self._body.flush()
 
     def call_finished(self, result: CallResult) -> None:
         self.flush()
         self.retry_note = None
-        if result.reused_from is not None:
+        self.status = call_state(result)
+        if self.status is CallState.CACHED:
             self.body.set_text(result.content)
             self.answer_cached = True
-            self.status = PaneStatus.CACHED
-        elif result.status is CallStatus.SUCCESS:
-            # A member whose answer was carried over stays marked cached through its reviews.
-            self.status = PaneStatus.CACHED if self.answer_cached else PaneStatus.DONE
-        elif result.status is CallStatus.CANCELLED:
-            self.status = PaneStatus.CANCELLED
+        elif self.status is CallState.DONE and self.answer_cached:
+            self.status = CallState.CACHED  # a carried-over answer stays marked cached through its reviews
+        elif self.status is CallState.CANCELLED:
             self.body.add_block(f"Cancelled ({result.error or 'stopped'})", "note")
-        else:
-            self.status = PaneStatus.ERROR
+        elif self.status is CallState.FAILED:
             self.note = result.error
             self.body.add_block(result.error or "failed", "error")
         if result.phase is Phase.POSITION:
@@ -202,13 +145,13 @@ class ModelPane(Vertical, can_focus=True):
 
     def tick(self) -> None:
         """The app's clock: refresh the elapsed time while a call is in flight."""
-        if self.status in ACTIVE:
+        if self.status in ACTIVE_STATES:
             self.refresh_info()
 
     def elapsed_ms(self) -> int | None:
         if self.started_at is None:
             return None
-        if self.status in ACTIVE:
+        if self.status in ACTIVE_STATES:
             return round((self.clock() - self.started_at) * 1000)
         return self.latency_ms
 
@@ -227,20 +170,22 @@ class ModelPane(Vertical, can_focus=True):
             text.append(f" · {literal(member.model_id)}", style("model-pane--muted"))
         text.append("\n")
         status_style = {
-            PaneStatus.WAITING: "model-pane--status-active",
-            PaneStatus.STREAMING: "model-pane--status-active",
-            PaneStatus.DONE: "model-pane--status-done",
-            PaneStatus.CACHED: "model-pane--status-done",
-            PaneStatus.ERROR: "model-pane--status-error",
+            CallState.WAITING: "model-pane--status-active",
+            CallState.STREAMING: "model-pane--status-active",
+            CallState.DONE: "model-pane--status-done",
+            CallState.CACHED: "model-pane--status-done",
+            CallState.FAILED: "model-pane--status-error",
         }.get(self.status, "model-pane--muted")
         label = self.status.value
-        if self.status in ACTIVE and self.phase is Phase.VOTE:
+        if self.status in ACTIVE_STATES and self.phase is Phase.VOTE:
             label += " (review)"
-        if self.status in ACTIVE and self.retry_note:
+        if self.status in ACTIVE_STATES and self.retry_note:
             label += f" · {self.retry_note}"
-        text.append(f"{STATUS_MARKS[self.status]} {label}", style(status_style))
+        text.append(f"{CALL_MARKS[self.status]} {label}", style(status_style))
         in_review = (
-            self.phase is Phase.VOTE and self.status not in ACTIVE and self.position_latency_ms is not None
+            self.phase is Phase.VOTE
+            and self.status not in ACTIVE_STATES
+            and self.position_latency_ms is not None
         )
         elapsed = self.position_latency_ms if in_review else self.elapsed_ms()
         ttft = self.position_ttft_ms if in_review else self.ttft_ms
@@ -262,17 +207,17 @@ class ModelPane(Vertical, can_focus=True):
             text.append("votes ", style("model-pane--muted"))
             for number, value in sorted(self.votes.items()):
                 text.append(f" R{number} ")
-                text.append(VOTE_MARKS[value], style(f"model-pane--vote-{_vote_class(value)}"))
-        elif self.status is PaneStatus.SKIPPED:
+                mark = f"{VOTE_MARKS[value]} {VOTE_WORDS[value]}"
+                text.append(mark, style(f"model-pane--vote-{_vote_class(value)}"))
+        elif self.status is CallState.SKIPPED:
             text.append("not on this run's panel", style("model-pane--muted"))
         else:
             text.append("no votes yet", style("model-pane--muted"))
         return text
 
     def refresh_info(self) -> None:
-        if self._ready:
-            self.query_one("#pane-info", Static).update(self.info_text(), layout=False)
-            self.border_title = f"{self.member.alias}"
+        super().refresh_info()
+        self.border_title = self.member.alias
 
 
 def _vote_class(value: VoteValue) -> str:

@@ -7,8 +7,10 @@ from typing import ClassVar
 from rich.text import Text
 from textual.widgets import Static
 
-from tui.engine.types import Mode, Outcome, RoundResult
-from tui.render.words import OUTCOME_WORDS
+from tui.engine.types import Mode, Outcome, RoundResult, RoundStatus, RunStatus
+from tui.render.words import OUTCOME_WORDS, ROUND_WORDS, run_word
+
+ENDED_EARLY = (RunStatus.ERROR, RunStatus.CANCELLED, RunStatus.INTERRUPTED)
 
 OUTCOME_CLASSES = {
     Outcome.UNANIMOUS: "round-tracker--unanimous",
@@ -36,17 +38,17 @@ class RoundTracker(Static):
         self.rounds: dict[int, RoundResult] = {}
         self.current = 0
         self.outcome: Outcome | None = None
-        self.state = "idle"  # idle, running, done, failed, cancelled
+        self.state: RunStatus | None = None  # None: nothing has run yet
         self.agreement: str | None = None
 
     def reset(self, mode: Mode, max_rounds: int) -> None:
         self.mode, self.max_rounds = mode, max_rounds
         self.rounds.clear()
-        self.current, self.outcome, self.state, self.agreement = 0, None, "idle", None
+        self.current, self.outcome, self.state, self.agreement = 0, None, None, None
         self.refresh_view()
 
     def start(self) -> None:
-        self.state = "running"
+        self.state = RunStatus.RUNNING
         self.refresh_view()
 
     def round_started(self, number: int, max_rounds: int) -> None:
@@ -59,7 +61,7 @@ class RoundTracker(Static):
             self.outcome = round_.outcome
         self.refresh_view()
 
-    def finish(self, state: str, outcome: Outcome | None = None) -> None:
+    def finish(self, state: RunStatus, outcome: Outcome | None = None) -> None:
         self.state = state
         self.outcome = outcome or self.outcome
         self.refresh_view()
@@ -72,8 +74,8 @@ class RoundTracker(Static):
             text.append(" · one pass, one synthesis")
             if self.agreement:
                 text.append(f" · {self.agreement}")
-            if self.state not in ("idle", "running"):
-                text.append(f" · {self.state}", style(_state_class(self.state)))
+            if self.state not in (None, RunStatus.RUNNING):
+                text.append(f" · {run_word(self.state)}", style(_state_class(self.state)))
             return text
         text.append("deliberate", style("round-tracker--muted"))
         if self.current:
@@ -94,23 +96,23 @@ class RoundTracker(Static):
                 text.append(" ")
             if round_ is not None and round_.outcome is not None:
                 text.append(f"{OUTCOME_WORDS[round_.outcome]}", style(OUTCOME_CLASSES[round_.outcome]))
-            elif round_ is not None and round_.status == "continue":
+            elif round_ is not None and round_.status is RoundStatus.CONTINUE:
                 text.append("→ next", style("round-tracker--muted"))
-            elif round_ is not None and round_.status == "failed":
-                text.append("failed", style("round-tracker--failed"))
-            elif number == self.current and self.state == "running":
-                text.append("in progress", style("round-tracker--progress"))
-            elif number == self.current and self.state == "cancelled":
-                text.append("cancelled", style("round-tracker--failed"))
+            elif round_ is not None and round_.status is RoundStatus.FAILED:
+                text.append(ROUND_WORDS[RoundStatus.FAILED], style("round-tracker--failed"))
+            elif number == self.current and self.state is RunStatus.RUNNING:
+                text.append(ROUND_WORDS[RoundStatus.IN_PROGRESS], style("round-tracker--progress"))
+            elif number == self.current and self.state in ENDED_EARLY:
+                text.append(run_word(self.state), style("round-tracker--failed"))
             else:
                 text.append("·", style("round-tracker--muted"))
-        if self.state in ("failed", "cancelled"):
-            text.append(f"  │  run {self.state}", style("round-tracker--failed"))
+        if self.state in ENDED_EARLY:
+            text.append(f"  │  run {run_word(self.state)}", style("round-tracker--failed"))
         return text
 
     def refresh_view(self) -> None:
         self.update(self.render_text(), layout=False)
 
 
-def _state_class(state: str) -> str:
-    return "round-tracker--failed" if state in ("failed", "cancelled") else "round-tracker--unanimous"
+def _state_class(state: RunStatus) -> str:
+    return "round-tracker--failed" if state in ENDED_EARLY else "round-tracker--unanimous"

@@ -5,18 +5,15 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import Vertical
-from textual.widgets import Static
 
 from tui.dashboard.widgets.round_tracker import OUTCOME_CLASSES
-from tui.dashboard.widgets.stream_view import StreamView
+from tui.dashboard.widgets.stream_pane import StreamPane
 from tui.engine.types import Outcome, Phase, RunResult, RunStatus
 from tui.render.formatting import completion_line, literal
 from tui.render.words import OUTCOME_WORDS
 
 
-class SynthesisPane(Vertical, can_focus=True):
+class SynthesisPane(StreamPane):
     """What the synthesizer (and curator) writes, with the run's outcome and totals."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -34,22 +31,10 @@ class SynthesisPane(Vertical, can_focus=True):
         self.completion: str | None = None
         self.failed: str | None = None
         self.consult = False
-        self._ready = False  # set once the children exist
-        # Made here, not in compose: streamed text can reach it (and wait in its buffer) at once.
-        self._body = StreamView(classes="pane-body")
-
-    def compose(self) -> ComposeResult:
-        yield Static(id="synthesis-info", classes="pane-info")
-        yield self._body
 
     def on_mount(self) -> None:
-        self._ready = True
         self.border_title = "Synthesis"
-        self.refresh_info()
-
-    @property
-    def body(self) -> StreamView:
-        return self._body
+        super().on_mount()
 
     def reset(self, consult: bool) -> None:
         self.by = self.outcome = self.completion = self.failed = None
@@ -70,12 +55,6 @@ class SynthesisPane(Vertical, can_focus=True):
             )
         self.body.add_block(heading)
         self.refresh_info()
-
-    def buffer(self, text: str) -> None:
-        self._body.buffer(text)
-
-    def flush(self) -> bool:
-        return self._body.flush()
 
     def note(self, message: str, style: str = "note") -> None:
         self.flush()
@@ -118,7 +97,3 @@ class SynthesisPane(Vertical, can_focus=True):
         text.append("\n")
         text.append(self.completion or "", style("synthesis-pane--muted"))
         return text
-
-    def refresh_info(self) -> None:
-        if self._ready:
-            self.query_one("#synthesis-info", Static).update(self.info_text(), layout=False)

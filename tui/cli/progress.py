@@ -1,0 +1,89 @@
+"""`quorum run`'s progress on stderr: one line per state change of the run, never one per token."""
+
+from __future__ import annotations
+
+import time
+from typing import TextIO
+
+from tui.engine import events as ev
+from tui.engine.types import CallResult, CallStatus, Mode, RunRequest, VoteValue
+from tui.render.formatting import completion_line, cost, literal, seconds, tokens
+from tui.render.words import VOTE_WORDS, call_state, phase_word, round_word, tally_words
+
+
+class ProgressPrinter:
+    """An event sink that writes `[  1.2s] member done · …` lines to `stream`."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.started = time.perf_counter()
+        self.request: RunRequest | None = None
+
+    def _say(self, text: str) -> None:
+        self.stream.write(f"[{time.perf_counter() - self.started:5.1f}s] {literal(text)}\n")
+        self.stream.flush()
+
+    def _name(self, member_index: int | None, alias: str) -> str:
+        if self.request is None or member_index is None:
+            return f"{alias} (synthesizer)"
+        return self.request.members[member_index].label
+
+    def __call__(self, event: ev.Event) -> None:
+        line = self._line(event)
+        if line is not None:
+            self._say(line)
+        elif isinstance(event, ev.MembersSkipped):
+            for item in event.skipped:
+                self._say(f"skipped {item.alias} ({item.stance.value}): {item.reason}")
+
+    def _line(self, event: ev.Event) -> str | None:
+        match event:
+            case ev.RunStarted(request=request):
+                self.request = request
+                demo = " · demo members are simulated" if any(m.demo for m in request.members) else ""
+                return (
+                    f"{request.mode.value} · {len(request.members)} members · "
+                    f"synthesizer {request.synthesizers[0].alias}{demo}"
+                )
+            case ev.RoundStarted(number=number, max_rounds=max_rounds):
+                return f"round {number}/{max_rounds}"
+            case ev.CallStarted(member_index=index, alias=alias, phase=phase):
+                mode = self.request.mode if self.request is not None else Mode.DELIBERATE
+                return f"{self._name(index, alias)} waiting ({phase_word(phase, mode)})"
+            case ev.CallRetrying(
+                member_index=index, alias=alias, attempt=attempt, of=of, wait_s=wait, reason=why
+            ):
+                return f"{self._name(index, alias)} {why}; retry {attempt} of {of} in {wait:g} s"
+            case ev.CallFinished(result=call):
+                return self._finished(call)
+            case ev.VoteCast(vote=vote):
+                invalid = vote.value in (VoteValue.INVALID, VoteValue.NONE) and vote.reason
+                detail = f" ({vote.reason})" if invalid else ""
+                extra = f" · {len(vote.objections)} objection(s)" if vote.objections else ""
+                return f"  vote {vote.alias}: {VOTE_WORDS[vote.value]}{extra}{detail}"
+            case ev.RoundDecided(round=round_):
+                decided = round_word(round_.status, round_.outcome)
+                return f"round {round_.number}: {tally_words(round_.tally)} → {decided}"
+            case ev.AgreementRead(agreement=agreement):
+                return f"Agreement: {agreement.summary}"
+            case ev.Notice(message=message):
+                return message
+            case ev.RunFailed(errors=errors):
+                return "run failed: " + "; ".join(errors)
+            case ev.RunFinished(result=result) | ev.RunCancelled(result=result):
+                return completion_line(result.totals, result.status)
+            case _:
+                return None
+
+    def _finished(self, call: CallResult) -> str:
+        name = self._name(call.member_index, call.alias)
+        word = call_state(call).value
+        if call.status is CallStatus.SUCCESS:
+            toks = tokens(call.input_tokens + call.output_tokens, call.tokens_estimated)
+            return (
+                f"{name} {word} · first token {seconds(call.ttft_ms)} · {seconds(call.latency_ms)} · "
+                f"{toks} tokens · {cost(call.cost_usd)}"
+            )
+        if call.status is CallStatus.CANCELLED:
+            return f"{name} {word} ({len(call.content)} characters kept)"
+        return f"{name} {word}: {call.error}"

@@ -1,0 +1,172 @@
+"""The model catalog: aliases, which keys are set, and the panel a run starts with."""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from tui.config.schema import MemberSpec, ModelConfig, ProviderConfig, Settings
+from tui.engine.types import Member
+from tui.errors import UnknownModelError
+
+KeyStatus = Literal["set", "missing", "not needed"]
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """One model of the catalog as `quorum models` and the dashboard's picker list it."""
+
+    alias: str
+    aliases: tuple[str, ...]
+    provider: str
+    model_id: str
+    context_window: int
+    input_price: float
+    output_price: float
+    key: KeyStatus
+    key_env: str | None
+    demo: bool
+
+    @property
+    def key_words(self) -> str:
+        """Whether this model can be used now: `key set (OPENAI_API_KEY)`, `no key: …`, `demo, offline`."""
+        if self.demo:
+            return "demo, offline"
+        return {"set": f"key set ({self.key_env})", "missing": f"no key: {self.key_env}"}.get(
+            self.key, "no key needed"
+        )
+
+    @property
+    def search_text(self) -> str:
+        return " ".join((self.alias, *self.aliases, self.provider, self.model_id))
+
+
+class Catalog:
+    """Case-insensitive alias lookup over the configured models and providers."""
+
+    def __init__(self, settings: Settings, environ: Mapping[str, str] | None = None) -> None:
+        self.settings = settings
+        self.environ = os.environ if environ is None else environ
+        self._by_alias: dict[str, str] = {}
+        for name, model in settings.models.items():
+            for alias in (name, *model.aliases):
+                self._by_alias[alias.lower()] = name
+
+    def aliases(self) -> set[str]:
+        """Every known alias, lower-cased."""
+        return set(self._by_alias)
+
+    def resolve(self, alias: str) -> tuple[str, ModelConfig]:
+        name = self._by_alias.get(alias.strip().lower())
+        if name is None:
+            close = difflib.get_close_matches(alias.lower(), list(self._by_alias), n=3, cutoff=0.5)
+            hint = f"; closest: {', '.join(close)}" if close else ""
+            raise UnknownModelError(f"unknown model {alias!r}{hint} (`quorum models` lists them all)")
+        return name, self.settings.models[name]
+
+    def provider(self, model: ModelConfig) -> ProviderConfig:
+        return self.settings.providers[model.provider]
+
+    def entries(self) -> list[CatalogEntry]:
+        """Every model, in catalog order, with its price and whether its key is set."""
+        return [
+            CatalogEntry(
+                alias=name,
+                aliases=tuple(model.aliases),
+                provider=model.provider,
+                model_id=model.id,
+                context_window=model.context_window,
+                input_price=model.input_price,
+                output_price=model.output_price,
+                key=self.key_status(model),
+                key_env=self.provider(model).api_key_env,
+                demo=self.provider(model).kind == "demo",
+            )
+            for name, model in self.settings.models.items()
+        ]
+
+    def key_status(self, model: ModelConfig) -> KeyStatus:
+        provider = self.provider(model)
+        if provider.kind == "demo" or not provider.api_key_env:
+            return "not needed"
+        return "set" if self.environ.get(provider.api_key_env) else "missing"
+
+    def is_usable(self, model: ModelConfig) -> bool:
+        return self.key_status(model) != "missing"
+
+    def member(self, spec: MemberSpec) -> Member:
+        name, model = self.resolve(spec.model)
+        run = self.settings.run
+        return Member(
+            alias=name,
+            model_id=model.id,
+            provider=model.provider,
+            stance=spec.stance,
+            stance_prompt=spec.stance_prompt,
+            demo=self.provider(model).kind == "demo",
+            context_window=model.context_window,
+            max_output_tokens=min(model.max_output, run.max_answer_tokens),
+            input_price=model.input_price,
+            output_price=model.output_price,
+            temperature=model.temperature,
+            deadline_s=model.deadline_s or run.call_deadline_s,
+            retries=self.provider(model).max_retries,
+        )
+
+
+@dataclass(frozen=True)
+class Panel:
+    members: list[Member]
+    synthesizers: list[Member]
+    notes: list[str]
+
+
+def choose_panel(
+    catalog: Catalog, requested: Iterable[MemberSpec] = (), synthesizer: str | None = None
+) -> Panel:
+    """The run's members and synthesizer chain.
+
+    Asked-for members are used as asked (a missing key then fails that member, with the variable
+    named). Otherwise the configured preference list is filtered to models whose key is set; when
+    none is, the demo panel runs, and the notes say so.
+    """
+    settings = catalog.settings
+    notes: list[str] = []
+    specs = list(requested)
+    if not specs:
+        usable = [s for s in settings.panel.members if catalog.is_usable(catalog.resolve(s.model)[1])]
+        specs = usable[: settings.panel.size]
+        if not specs:
+            specs = list(settings.panel.demo_members)
+            notes.append("no provider key is set: running the offline demo panel (simulated answers)")
+    members = [catalog.member(spec) for spec in specs]
+    return Panel(members, synthesizer_chain(catalog, members, synthesizer), notes)
+
+
+def synthesizer_chain(
+    catalog: Catalog, members: Sequence[Member], synthesizer: str | None = None
+) -> list[Member]:
+    """The synthesizer (the one asked for, the configured one, or the first member), then the
+    configured fallbacks, then the panel's other models; fallbacks without a key are left out."""
+    settings = catalog.settings
+    chain: list[str] = []
+    first = synthesizer or settings.run.synthesizer
+    if first:
+        chain.append(first)
+    elif members:
+        chain.append(members[0].alias)
+    chain += settings.run.synthesizer_fallbacks + [m.alias for m in members]
+    synthesizers: list[Member] = []
+    seen: set[str] = set()
+    for alias in chain:
+        name, model = catalog.resolve(alias)
+        if name in seen:
+            continue
+        seen.add(name)
+        if not catalog.is_usable(model) and synthesizers:
+            continue  # a fallback without a key would only add a failure
+        synthesizers.append(catalog.member(MemberSpec(model=name)))
+    return synthesizers

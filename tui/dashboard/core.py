@@ -1,0 +1,399 @@
+"""The dashboard's core: its layout, the run on screen, starting runs and the keys that rerun them.
+
+The app only consumes engine events and calls engine entry points. A run is an async worker; its
+events are applied to the widgets as they come, except streamed text, which panes buffer and a
+single clock flushes a few times a second (so a token never costs a repaint).
+
+The run on screen lives in the session (`session.shown`): live or opened from the history, it is
+the one run that reruns, follow-ups and exports act on; the app keeps no copy of it. The keys
+that edit the panel and those for recorded runs are in `panel_actions` and `history_actions`,
+which build on this class; `tui.dashboard.app.QuorumApp` puts them together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from textual import events, on
+from textual.app import App, ComposeResult, SystemCommand
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from tui.config.schema import Settings
+from tui.dashboard import keys
+from tui.dashboard.run_display import RunDisplay
+from tui.dashboard.themes import THEME_VARIABLE_DEFAULTS, register_themes
+from tui.dashboard.widgets.member_grid import MemberGrid
+from tui.dashboard.widgets.member_pane import ModelPane
+from tui.dashboard.widgets.prompt_bar import PromptBar
+from tui.dashboard.widgets.round_tracker import RoundTracker
+from tui.dashboard.widgets.synthesis_pane import SynthesisPane
+from tui.engine import events as ev
+from tui.engine.orchestrator import ProviderLookup, Run
+from tui.engine.types import Mode, RunRequest, RunResult, RunStatus
+from tui.errors import QuorumError, StoreError, UserConfigError
+from tui.history.store import RunStore
+from tui.runtime import ProviderPool, open_store, start_run
+from tui.session import PreparedRun, Session, ShownRun
+
+log = logging.getLogger(__name__)
+
+# Text is flushed to the screen this often while streaming: frames, not tokens, are the budget.
+FLUSH_INTERVAL_S = 0.25
+
+
+class DashboardCore(App[None]):
+    """Everything the dashboard's keys build on; see `QuorumApp`."""
+
+    CSS_PATH = Path(__file__).parent / "app.tcss"  # absolute: subclasses elsewhere (benchmarks) find it too
+    TITLE = "Quorum"
+    BINDINGS = keys.bindings()
+
+    def __init__(
+        self,
+        settings: Settings,
+        session: Session,
+        *,
+        question: str = "",
+        start: bool = False,
+        providers: ProviderLookup | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+        flush_interval: float | None = FLUSH_INTERVAL_S,
+        save_settings: bool = True,
+        cursor_blink: bool = True,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.session = session
+        self.initial_question = question
+        self.start_at_once = start and bool(question.strip())
+        self._pool = ProviderPool(settings) if providers is None else None
+        self.providers: ProviderLookup = providers or self._pool  # type: ignore[assignment]
+        self.clock = clock
+        self.flush_interval = flush_interval
+        self.save_settings = save_settings
+        self.cursor_blink = cursor_blink
+        self.run_panes: list[ModelPane] = []  # the panes of the run on screen, in its panel order
+        self.follow_up_armed = False  # F3 was pressed: the next question follows up the run on screen
+        self.store: RunStore | None = None
+        # Themes are registered and chosen before the first frame: switching theme after mount
+        # would restyle every widget a second time.
+        self._theme_errors = register_themes(self, settings.ui.theme)
+
+    # -- layout ----------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        prompt = PromptBar(self.initial_question, id="prompt")
+        prompt.cursor_blink = self.cursor_blink
+        yield prompt
+        yield RoundTracker(id="tracker")
+        with Horizontal(id="main"):
+            yield MemberGrid(self.session.members(), clock=self.clock, id="members")
+            yield SynthesisPane(id="synthesis")
+        yield Footer()
+
+    @property
+    def grid(self) -> MemberGrid:
+        return self.query_one("#members", MemberGrid)
+
+    @property
+    def panes(self) -> list[ModelPane]:
+        return self.grid.panes
+
+    @property
+    def tracker(self) -> RoundTracker:
+        return self._tracker
+
+    @property
+    def synthesis(self) -> SynthesisPane:
+        return self._synthesis
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return dict(THEME_VARIABLE_DEFAULTS)
+
+    def on_mount(self) -> None:
+        # Held, not queried: events and the flush clock reach them many times a second.
+        self._tracker = self.query_one(RoundTracker)
+        self._synthesis = self.query_one(SynthesisPane)
+        self.run_display = RunDisplay(self._tracker, self._synthesis)
+        self._report_theme_errors()
+        self.theme_changed_signal.subscribe(self, lambda theme: self.theme_chosen(theme.name))
+        self._open_store()
+        if self.settings.ui.keymap:
+            self.set_keymap(self.settings.ui.keymap)
+        self.tracker.reset(self.session.mode, self.settings.run.max_rounds)
+        self.synthesis.reset(self.session.mode is Mode.CONSULT)
+        self.relayout()
+        # Toasts after the first frame: they are not what the user should wait for.
+        for note in self.session.notes:
+            self.call_after_refresh(self.notify, note, title="Demo panel", markup=False)
+        if self.flush_interval:
+            self.set_interval(self.flush_interval, self.flush_now, name="flush")
+        self.query_one(PromptBar).focus()
+        if self.start_at_once:
+            self.call_after_refresh(self.submit, self.initial_question)
+        self.call_after_refresh(self._tune_gc)
+
+    @staticmethod
+    def _tune_gc() -> None:
+        """Keep the collector's full passes from stalling the stream (measured: 100+ ms every second).
+
+        Everything built at start-up lives as long as the app, so it is frozen out of the
+        collector's scans, and the young generation is collected less often: streaming makes
+        many short-lived strips, and each full pass otherwise walks the whole widget tree.
+        """
+        gc.freeze()  # no collection first: a full pass costs ~40 ms, and start-up leaves little garbage
+        gc.set_threshold(20_000, 50, 100)
+
+    def _report_theme_errors(self) -> None:
+        if self._theme_errors:
+            self.call_after_refresh(
+                self.notify,
+                "\n".join(self._theme_errors),
+                title="Theme problems",
+                severity="error",
+                markup=False,
+                timeout=10,
+            )
+
+    def _open_store(self) -> None:
+        try:
+            self.store = open_store(self.settings)
+        except StoreError as err:
+            self._notify_later(f"{err}. Runs will not be recorded.", title="History", severity="error")
+            return
+        if self.store is not None and self.store.interrupted:
+            count = len(self.store.interrupted)
+            self._notify_later(
+                f"{count} run{'s were' if count > 1 else ' was'} interrupted last time; "
+                "F2 opens the history.",
+                title="History",
+            )
+
+    def _notify_later(self, message: str, *, title: str, severity: Any = "information") -> None:
+        self.call_after_refresh(self.notify, message, title=title, severity=severity, markup=False)
+
+    def on_resize(self, event: events.Resize) -> None:
+        # The event's size, not self.size: the screen may not have been resized yet.
+        self.relayout(event.size.width)
+
+    def relayout(self, width: int | None = None) -> None:
+        width = width or self.size.width or 160
+        self.grid.relayout(width)
+        self.query_one("#main").set_class(width < 110, "-narrow")
+
+    # -- the run on screen -------------------------------------------------------------------
+
+    @property
+    def shown(self) -> ShownRun | None:
+        """The run on screen, live or opened from the history (kept by the session, never here)."""
+        return self.session.shown
+
+    @property
+    def shown_result(self) -> RunResult | None:
+        return self.session.shown.result if self.session.shown is not None else None
+
+    @property
+    def prepared(self) -> PreparedRun | None:
+        """The request (and seat mapping) of the run on screen."""
+        return self.session.shown.prepared if self.session.shown is not None else None
+
+    @property
+    def live_run(self) -> Run | None:
+        """The run on screen if it is a live one (finished or not)."""
+        return self.session.shown.run if self.session.shown is not None else None
+
+    @property
+    def running(self) -> bool:
+        return self.session.shown is not None and self.session.shown.live
+
+    # -- runs ------------------------------------------------------------------------------
+
+    @on(PromptBar.Submitted)
+    def _on_submit(self, event: PromptBar.Submitted) -> None:
+        self.submit(event.question)
+
+    def submit(self, question: str) -> None:
+        """Start a new run of the whole panel for `question`."""
+        if not question.strip():
+            self.notify("Type a question first.", severity="warning")
+            return
+        if not self.follow_up_armed:
+            self.session.follow_up([])  # a new question starts a new thread
+        self.follow_up_armed = False
+        self._start(question.strip(), rerun_seats=None)
+
+    def _start(self, question: str, rerun_seats: set[int] | None) -> None:
+        try:
+            prepared = self.session.prepare(question)
+        except QuorumError as err:
+            self.notify(str(err), severity="error", markup=False)
+            return
+        reuse = {} if rerun_seats is None else self.session.reuse_for(prepared, rerun_seats)
+        show: ev.EventSink = lambda event: self._on_engine_event(run, event)  # noqa: E731
+        # The run it replaces is cancelled by the exclusive worker below; its late events are
+        # ignored (they belong to another run) and its recorder records it to the end.
+        run = start_run(
+            self.settings,
+            prepared.request,
+            self.providers,
+            [show],
+            store=self.store,
+            reuse=reuse,
+            clock=self.clock,
+        )
+        self.session.shown = ShownRun(prepared, run)
+        panes = self._panes_for_seats()
+        self.run_panes = [panes[seat] for seat in prepared.seat_of_member]
+        for seat, pane in enumerate(panes):
+            pane.reset(self.session.member(seat))
+            if seat in prepared.skipped_seats:
+                pane.skip(prepared.skipped_seats[seat].reason)
+        self.tracker.reset(prepared.request.mode, prepared.request.max_rounds)
+        self.synthesis.reset(prepared.request.mode is Mode.CONSULT)
+        self.run_worker(self._execute(run), group="run", exclusive=True, exit_on_error=False, name="run")
+
+    async def _execute(self, run: Run) -> None:
+        """The run's worker. The engine ends a run whose display or recorder failed as failed
+        (and says why); whatever still goes wrong here is shown, so the dashboard stays usable."""
+        try:
+            result = await run.execute()
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:
+            log.exception("run %s: the worker failed", run.result.run_id)
+            self._show_run_failure(run, f"internal error: {type(err).__name__}: {err} (see the log)")
+            return
+        if run is self.live_run and self.tracker.state is RunStatus.RUNNING:
+            # The display failed before it could show the end: show it now, plainly.
+            self._show_run_failure(run, "; ".join(result.errors) or "the run ended but could not be shown")
+
+    def _show_run_failure(self, run: Run, message: str) -> None:
+        if run is not self.live_run:
+            return
+        self.tracker.finish(RunStatus.ERROR)
+        self.synthesis.note(message, "error")
+        self.notify(message, title="Run failed", severity="error", markup=False)
+
+    def _panes_for_seats(self) -> list[ModelPane]:
+        """One pane per seat. After a recorded run is shown, the panel may differ from its panes
+        (a model it used has left the catalog): then the panes are made anew from the seats."""
+        panes = self.panes
+        if [pane.member.alias for pane in panes] != [spec.model for spec in self.session.seats]:
+            panes = self.grid.replace(self.session.members())
+        return panes
+
+    def _rerun_seats(self, seats: set[int], what: str) -> None:
+        if self.prepared is None:
+            self.notify("Nothing has run yet: type a question and press Enter.", severity="warning")
+            return
+        if not seats:
+            self.notify(f"No {what} to rerun.", severity="information")
+            return
+        run = self.live_run
+        if run is not None and self.running and run.phase == "positions":
+            indices = [i for i, seat in enumerate(self.prepared.seat_of_member) if seat in seats]
+            if indices and run.replace_members(indices):
+                return
+        self._start(self.prepared.request.question, rerun_seats=seats)
+
+    def _on_engine_event(self, run: Run, event: ev.Event) -> None:
+        if run is self.live_run:
+            self._apply(event, run.request)
+
+    def _apply(self, event: ev.Event, request: RunRequest) -> None:
+        self.run_display.apply(event, request, self.run_panes)
+
+    def flush_now(self) -> None:
+        """Write every pane's buffered text and move the running clocks (the 4 Hz tick)."""
+        self.run_display.flush(self.run_panes)
+
+    # -- actions on runs ---------------------------------------------------------------------
+
+    def focused_seat(self) -> int | None:
+        return self.grid.seat_of(self.focused)
+
+    def need_seat(self) -> int | None:
+        """The focused member's seat, or None after telling the user to focus one."""
+        seat = self.focused_seat()
+        if seat is None:
+            self.notify("Focus a member's pane first (Tab moves between panes).", severity="warning")
+        return seat
+
+    def theme_chosen(self, name: str) -> None:
+        """A theme was picked (Ctrl+T or the palette): remember it in the user's config."""
+        if self.save_settings and name != self.settings.ui.theme:
+            self.settings.ui.theme = name
+            self.save_user_config({"ui": {"theme": name}}, quiet=True)
+
+    def save_user_config(self, changes: dict[str, dict[str, object]], *, quiet: bool) -> Path | None:
+        from tui.config.user_file import update_user_config
+
+        try:
+            path = update_user_config(changes)
+        except (UserConfigError, OSError) as err:
+            self.notify(str(err), title="Could not save", severity="error", markup=False)
+            return None
+        if not quiet:
+            self.notify(f"Saved to {path}", markup=False)
+        return path
+
+    def action_rerun(self) -> None:
+        question = self.query_one(PromptBar).text.strip() or (
+            self.prepared.request.question if self.prepared else ""
+        )
+        self.submit(question)
+
+    def action_rerun_failed(self) -> None:
+        self._rerun_seats(self.session.failed_seats(), "failed members")
+
+    def action_rerun_member(self) -> None:
+        seat = self.need_seat()
+        if seat is not None:
+            if self.prepared is not None and seat not in self.prepared.seat_of_member:
+                self.notify("That member was not in the last run; press Ctrl+R to run the panel.")
+                return
+            self._rerun_seats({seat}, "member")
+
+    def action_resynthesize(self) -> None:
+        if self.prepared is None:
+            self.notify("Nothing to re-synthesize yet.", severity="warning")
+            return
+        run = self.live_run
+        if self.running and run is not None and run.phase == "positions":
+            self.notify("The members are still answering; the synthesis follows them.", severity="warning")
+            return
+        self._start(self.prepared.request.question, rerun_seats=set())
+
+    def action_cancel(self) -> None:
+        run = self.live_run
+        if self.running and run is not None:
+            run.cancel()
+        else:
+            self.notify("No run in progress.", severity="information")
+
+    def action_help(self) -> None:
+        from tui.dashboard.screens.help import HelpScreen
+
+        self.push_screen(HelpScreen(self.key_rows()))
+
+    def key_rows(self) -> list[tuple[str, str, str, str]]:
+        return keys.key_rows(self.settings.ui.keymap, self.get_key_display)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for action, _key, description, tooltip, _id, _anywhere in keys.KEYS:
+            yield SystemCommand(description, tooltip, getattr(self, f"action_{action}"))
+
+    async def on_unmount(self) -> None:
+        if self._pool is not None:
+            await self._pool.aclose()
+        if self.store is not None:
+            self.store.close()

@@ -1,0 +1,101 @@
+"""The dashboard's keys for recorded runs: F2 opens one from the history, F3 asks a follow-up to the
+run on screen, F5 exports it.
+
+Built on the dashboard's core (`DashboardCore`). Whichever run is on screen —
+live or opened from the history — is `session.shown`; these keys act on exactly that run.
+"""
+
+from __future__ import annotations
+
+from tui.config import paths
+from tui.dashboard.core import DashboardCore
+from tui.engine.types import Mode, RunResult, RunStatus
+from tui.errors import UsageError
+from tui.history.replay import prior_turns, replay_events
+from tui.runtime import follow_up_thread
+
+
+class HistoryActions(DashboardCore):
+    def action_history(self) -> None:
+        if self.store is None:
+            self.notify("Run history is turned off ([store] enabled = false).", severity="warning")
+            return
+        from tui.dashboard.screens.history import HistoryScreen
+
+        self.push_screen(HistoryScreen(self.store), callback=self.open_recorded_run)
+
+    def open_recorded_run(self, run_id: str | None) -> None:
+        if not run_id or self.store is None:
+            return
+        if self.running:
+            self.notify(
+                "A run is in progress: cancel it (Ctrl+G) or let it finish first.", severity="warning"
+            )
+            return
+        self.show_result(self.store.load(run_id))
+
+    def show_result(self, result: RunResult) -> None:
+        """Show a recorded run, read-only: its panel, answers, votes and synthesis as they were."""
+        from tui.dashboard.widgets.prompt_bar import PromptBar
+
+        missing = self.session.adopt(result)
+        if missing:
+            self.notify(
+                f"{', '.join(missing)} no longer in the catalog: a rerun of this run leaves it out.",
+                severity="warning",
+                markup=False,
+            )
+        self.run_panes = self.grid.replace(result.members)
+        self.query_one(PromptBar).load_text(result.question)
+        self.tracker.reset(result.mode, result.max_rounds)
+        self.synthesis.reset(result.mode is Mode.CONSULT)
+        self.call_after_refresh(self._replay, result)
+
+    def _replay(self, result: RunResult) -> None:
+        if self.shown_result is not result:
+            return  # another run took the screen before this one was drawn
+        assert self.prepared is not None
+        for event in replay_events(result):
+            self._apply(event, self.prepared.request)
+        self.flush_now()
+        self.relayout()
+        when = result.started_at.strftime("%Y-%m-%d %H:%M")
+        self.notify(
+            f"Run {result.run_id} from {when}, read-only. "
+            "Ctrl+R reruns it, F3 asks a follow-up, F5 exports it.",
+            title="History",
+            markup=False,
+        )
+
+    def action_follow_up(self) -> None:
+        from tui.dashboard.widgets.prompt_bar import PromptBar
+
+        result = self.shown_result
+        if result is None or result.status is RunStatus.RUNNING:
+            self.notify("Finish or open a run first: a follow-up builds on one.", severity="warning")
+            return
+        try:
+            thread = follow_up_thread(self.store, result.run_id, self.settings.run.follow_up_depth)
+        except UsageError:  # no history, or this run was not recorded: it alone is the context
+            thread = prior_turns([result])
+        self.session.follow_up(thread)
+        self.follow_up_armed = True
+        prompt = self.query_one(PromptBar)
+        prompt.load_text("")
+        prompt.placeholder = f"Follow-up to: {' '.join(result.question.split())[:80]}  (Enter sends)"
+        prompt.focus()
+        self.notify("Type the follow-up; the panel gets the earlier question, answer and open objections.")
+
+    def action_export(self) -> None:
+        result = self.shown_result
+        if result is None:
+            self.notify("Nothing to export yet.", severity="warning")
+            return
+        from tui.render.export import export_run
+
+        try:
+            markdown, data = export_run(result, paths.exports_dir())
+        except OSError as err:
+            self.notify(f"Could not export: {err}", severity="error", markup=False)
+            return
+        self.notify(f"Exported to {markdown} and {data.name}", title="Export", markup=False)

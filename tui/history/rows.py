@@ -1,0 +1,82 @@
+"""The data contract as the history's rows hold it, and back: no SQL here, only the mapping.
+
+A run row keeps a JSON snapshot of the run without its calls (the calls table has them); loading
+puts the calls and each seat's position back. The database's strings become the engine's enums
+here, at the boundary.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from tui.engine.types import CallResult, CallStatus, Member, Phase, RunRequest, RunResult, Stance
+
+CALL_RUNNING = "running"
+"""The calls table's status of a call in flight: not a `CallStatus`, which has only a call's ends."""
+
+
+def snapshot(result: RunResult) -> str:
+    """The run row's copy of the result, without what the calls table already holds: the calls,
+    and the positions this run made itself (carried-over ones are kept: no row of ours has them)."""
+    positions = [p if p is not None and p.reused_from is not None else None for p in result.positions]
+    return result.model_copy(update={"calls": [], "positions": positions}).model_dump_json()
+
+
+def panel_json(request: RunRequest) -> str:
+    """The run row's `panel`: the members, the seats skipped and the synthesizers' aliases."""
+    return json.dumps(
+        {
+            "members": [m.model_dump(mode="json") for m in request.members],
+            "skipped": [s.model_dump(mode="json") for s in request.skipped],
+            "synthesizers": [s.alias for s in request.synthesizers],
+        }
+    )
+
+
+def panel_text(members: list[Member]) -> str:
+    """The run row's `panel_text`, what the history list shows and its filter searches."""
+    return ", ".join(f"{m.alias}:{m.stance.value}" for m in members)
+
+
+def positions(result: RunResult) -> list[CallResult | None]:
+    """Each seat's position: the latest attempt among the run's calls (a rerun replaces an earlier
+    one), or the one carried over from a parent run (recorded there, kept in the snapshot)."""
+    seats: list[CallResult | None] = [None] * len(result.members)
+    for index, earlier in enumerate(result.positions[: len(seats)]):
+        if earlier is not None and earlier.reused_from is not None:
+            seats[index] = earlier
+    for call in result.calls:
+        seat = call.member_index
+        if call.phase is Phase.POSITION and seat is not None and seat < len(seats):
+            current = seats[seat]
+            if current is None or current.reused_from is None:
+                seats[seat] = call
+    return seats
+
+
+def call_from_row(row: sqlite3.Row) -> CallResult:
+    """A call row as the data contract; one still `running` was cut short: it reads as cancelled."""
+    in_flight = row["status"] == CALL_RUNNING
+    return CallResult(
+        call_id=row["id"],
+        round=row["round"],
+        phase=Phase(row["phase"]),
+        member_index=row["member_index"],
+        alias=row["alias"],
+        model_id=row["model_id"],
+        provider=row["provider"],
+        stance=Stance(row["stance"]) if row["stance"] is not None else None,
+        status=CallStatus.CANCELLED if in_flight else CallStatus(row["status"]),
+        content=row["content"],
+        error="interrupted mid-call" if in_flight else row["error"],
+        ttft_ms=row["ttft_ms"],
+        latency_ms=row["latency_ms"],
+        input_tokens=row["input_tokens"],
+        output_tokens=row["output_tokens"],
+        cost_usd=row["cost_usd"],
+        error_kind=row["error_kind"],
+        finish_reason=row["finish_reason"],
+        tokens_estimated=bool(row["tokens_estimated"]),
+        demo=bool(row["demo"]),
+    )

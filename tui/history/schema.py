@@ -1,0 +1,113 @@
+"""The history database's schema: the migrations that build it, and applying them.
+
+`PRAGMA user_version` holds the number of migrations a database has had; opening one applies the
+rest, each in its own transaction. A database newer than this Quorum is refused, never touched.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from tui.errors import StoreError
+
+# Forward migrations: index i takes a database from version i to i + 1. Never edit one that has
+# shipped; add the next.
+MIGRATIONS: list[str] = [
+    # 1: runs and calls
+    """
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        finished_at TEXT,
+        question TEXT NOT NULL,
+        mode TEXT NOT NULL,
+        panel TEXT NOT NULL,             -- JSON: the members and skipped seats
+        config TEXT NOT NULL,            -- JSON snapshot of the settings the run used
+        status TEXT NOT NULL,            -- running, success, error, cancelled, interrupted
+        outcome TEXT,
+        rounds_used INTEGER NOT NULL DEFAULT 0,
+        max_rounds INTEGER NOT NULL,
+        synthesis TEXT,
+        synthesizer TEXT,
+        wall_ms INTEGER NOT NULL DEFAULT 0,
+        input_tokens INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0,
+        cost_usd REAL NOT NULL DEFAULT 0,
+        parent_run_id TEXT REFERENCES runs(id),
+        result TEXT                      -- JSON: the full data contract as of the last state change
+    );
+    CREATE TABLE calls (
+        id TEXT PRIMARY KEY,
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        round INTEGER NOT NULL,
+        phase TEXT NOT NULL,
+        member_index INTEGER,
+        alias TEXT NOT NULL,
+        model_id TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        stance TEXT,
+        status TEXT NOT NULL,            -- running, success, error, cancelled
+        content TEXT NOT NULL DEFAULT '',
+        error TEXT,
+        ttft_ms INTEGER,
+        latency_ms INTEGER,
+        input_tokens INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0,
+        cost_usd REAL NOT NULL DEFAULT 0,
+        vote TEXT,
+        started_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX calls_by_run ON calls(run_id, seq);
+    """,
+    # 2: which process owns a running run (to tell a live run from an interrupted one), the
+    # history list's order, and the objections behind each vote
+    """
+    ALTER TABLE runs ADD COLUMN pid INTEGER;
+    ALTER TABLE calls ADD COLUMN objections TEXT;
+    CREATE INDEX runs_by_time ON runs(created_at DESC);
+    CREATE INDEX runs_by_parent ON runs(parent_run_id);
+    """,
+    # 3: the panel as the history list shows it (the filter searches that, not the JSON), the
+    # call fields the data contract has beyond version 1's columns, and a partial index that
+    # makes finding unfinished runs at start-up independent of the history's size
+    """
+    ALTER TABLE runs ADD COLUMN panel_text TEXT NOT NULL DEFAULT '';
+    UPDATE runs SET panel_text = COALESCE((
+        SELECT group_concat(json_extract(value, '$.alias') || ':' || json_extract(value, '$.stance'), ', ')
+        FROM json_each(runs.panel, '$.members')), '');
+    ALTER TABLE calls ADD COLUMN error_kind TEXT;
+    ALTER TABLE calls ADD COLUMN finish_reason TEXT;
+    ALTER TABLE calls ADD COLUMN tokens_estimated INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE calls ADD COLUMN demo INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX runs_unfinished ON runs(status) WHERE status = 'running';
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def version_of(db: sqlite3.Connection) -> int:
+    """How many of the migrations the database has had."""
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(db: sqlite3.Connection, path: Path) -> None:
+    """Bring the database (a connection in autocommit mode) up to `SCHEMA_VERSION`."""
+    current = version_of(db)
+    if current > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path} was written by a newer Quorum (schema {current}, this one knows {SCHEMA_VERSION})"
+        )
+    for number in range(current, SCHEMA_VERSION):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[number].split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version = {number + 1}")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
