@@ -143,7 +143,8 @@ from tui.config.loading import load_settings
 
 class Probe(QuorumApp):
     def on_mount(self) -> None:
-        super().on_mount()
+        # Textual calls the app's own on_mount after this one: calling it here too would
+        # mount everything twice and inflate the figure.
         self.call_after_refresh(self._report)
 
     def _report(self) -> None:

@@ -373,3 +373,94 @@ async def test_rerun_failed_from_a_recorded_run_reuses_its_answers() -> None:
         await settle(app, pilot)
         assert positions_sent(provider) == ["beta"]  # alpha's recorded answer is carried over
         assert app.panes[0].status is CallState.CACHED and "BETA NOW" in app.panes[1].body.text
+
+
+async def _open_first_recorded_run(app: QuorumApp, pilot) -> None:
+    await pilot.press("f2")
+    await pilot.pause()
+    await pilot.press("enter")
+    await settle(app, pilot)
+
+
+async def test_export_and_follow_up_act_on_the_rerun_of_a_recorded_run(isolated_home: Path) -> None:
+    """The run on screen is one thing: after `s` on a run opened from the history, F5 exports
+    and F3 follows up the new run, not the recorded one (a stale copy used to win)."""
+    app, provider = make_app(["alpha:for", "beta:against"])
+    async with app.run_test(size=(160, 50)) as pilot:
+        app.submit("Should we shard the orders table?")
+        await settle(app, pilot)
+        recorded = app.shown_result
+        assert recorded is not None
+        await _open_first_recorded_run(app, pilot)
+        assert app.shown_result is not None and app.shown_result.run_id == recorded.run_id
+        app.panes[0].focus()
+        await pilot.press("s")
+        await settle(app, pilot)
+        resynthesized = app.shown_result
+        assert resynthesized is not None and resynthesized.run_id != recorded.run_id
+        await pilot.press("f5")
+        await pilot.pause()
+        exports = paths.exports_dir()
+        assert (exports / f"quorum-{resynthesized.run_id}.md").exists()
+        assert not (exports / f"quorum-{recorded.run_id}.md").exists()
+        await pilot.press("f3", *"And the replicas?", "enter")
+        await settle(app, pilot)
+        child = app.shown_result
+        assert child is not None and child.parent_run_id == resynthesized.run_id
+
+
+async def test_rerun_failed_of_a_recorded_run_then_export_writes_the_new_run(isolated_home: Path) -> None:
+    app, _ = make_app(["alpha:for", "beta:against"], {"beta": Script(fail=rate_limited())})
+    async with app.run_test(size=(160, 50)) as pilot:
+        app.submit("Is the cache worth it?")
+        await settle(app, pilot)
+        recorded = app.shown_result
+        assert recorded is not None
+        await _open_first_recorded_run(app, pilot)
+        await pilot.press("ctrl+f")
+        await settle(app, pilot)
+        rerun = app.shown_result
+        assert rerun is not None and rerun.run_id != recorded.run_id
+        assert rerun.positions[0] is not None and rerun.positions[0].reused_from == recorded.run_id
+        await pilot.press("f5")
+        await pilot.pause()
+        assert (paths.exports_dir() / f"quorum-{rerun.run_id}.json").exists()
+        assert not (paths.exports_dir() / f"quorum-{recorded.run_id}.json").exists()
+
+
+async def test_a_failing_display_ends_the_run_as_failed_and_the_dashboard_stays_usable(
+    isolated_home: Path,
+) -> None:
+    """A bug in showing an event must not leave a run "running" forever with no word: the run
+    ends as failed, on screen and in the history, and F2 and new runs still work."""
+    from tui.engine import events as ev
+
+    app, _ = make_app(["alpha:for", "beta:against"])
+    async with app.run_test(size=(160, 50)) as pilot:
+        real_apply = app.run_display.apply
+
+        def broken_apply(event: ev.Event, request, panes) -> None:
+            if isinstance(event, ev.CallFinished) and event.result.member_index == 1:
+                raise RuntimeError("display bug")
+            real_apply(event, request, panes)
+
+        app.run_display.apply = broken_apply  # type: ignore[method-assign]
+        app.submit("Does the display hold?")
+        await settle(app, pilot)
+        result = app.shown_result
+        assert result is not None and result.status is RunStatus.ERROR
+        assert any("display bug" in error for error in result.errors)
+        assert app.tracker.state is RunStatus.ERROR
+        assert "display bug" in app.synthesis.body.text
+        assert not app.running
+        assert app.store is not None
+        recorded = app.store.load(result.run_id)
+        assert recorded.status is RunStatus.ERROR and any("display bug" in e for e in recorded.errors)
+        await pilot.press("f2")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "HistoryScreen"  # not refused as "a run is in progress"
+        await pilot.press("escape")
+        app.run_display.apply = real_apply  # type: ignore[method-assign]
+        app.submit("And now?")
+        await settle(app, pilot)
+        assert app.shown_result is not None and app.shown_result.status is RunStatus.SUCCESS

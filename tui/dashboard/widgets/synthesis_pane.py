@@ -33,8 +33,8 @@ class SynthesisPane(StreamPane):
         self.consult = False
 
     def on_mount(self) -> None:
+        # Textual calls every class's on_mount in turn (StreamPane's follows): no super() call.
         self.border_title = "Synthesis"
-        super().on_mount()
 
     def reset(self, consult: bool) -> None:
         self.by = self.outcome = self.completion = self.failed = None
