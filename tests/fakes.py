@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
+from tui.engine import events as ev
 from tui.engine.provider import (
     ChatRequest,
     ErrorKind,
@@ -121,3 +122,16 @@ def lookup(provider: FakeProvider) -> Callable[[Member], FakeProvider]:
 
 def rate_limited() -> ProviderError:
     return ProviderError(ErrorKind.RATE_LIMIT, "rate limited by fake (HTTP 429); retry after 1 s")
+
+
+class BrokenSink:
+    """An event sink with a bug: raises `ValueError("boom")` on every event `breaks_on` picks."""
+
+    def __init__(self, breaks_on: Callable[[ev.Event], bool]) -> None:
+        self.breaks_on = breaks_on
+        self.raised_on: list[ev.Event] = []
+
+    def __call__(self, event: ev.Event) -> None:
+        if self.breaks_on(event):
+            self.raised_on.append(event)
+            raise ValueError("boom")

@@ -385,7 +385,7 @@ async def _open_first_recorded_run(app: QuorumApp, pilot) -> None:
 async def test_export_and_follow_up_act_on_the_rerun_of_a_recorded_run(isolated_home: Path) -> None:
     """The run on screen is one thing: after `s` on a run opened from the history, F5 exports
     and F3 follows up the new run, not the recorded one (a stale copy used to win)."""
-    app, provider = make_app(["alpha:for", "beta:against"])
+    app, _provider = make_app(["alpha:for", "beta:against"])
     async with app.run_test(size=(160, 50)) as pilot:
         app.submit("Should we shard the orders table?")
         await settle(app, pilot)

@@ -201,6 +201,16 @@ async def test_all_synthesizers_failing_fails_the_run_but_keeps_positions() -> N
     assert result.positions[0] is not None and result.positions[0].content == "KEPT"
 
 
+async def test_a_failed_draft_is_decided_before_the_run_ends() -> None:
+    """The run's end is always its last event, also when its round fails."""
+    boom = ProviderError(ErrorKind.SERVER, "fake had a server error (HTTP 500)")
+    provider = FakeProvider({"s1": Script(fail=boom), "a": Script()})
+    events: list[ev.Event] = []
+    result = await run_panel(request(["a"], synth=["s1"]), lookup(provider), events.append)
+    assert result.rounds[0].status is RoundStatus.FAILED
+    assert [type(e) for e in events[-2:]] == [ev.RoundDecided, ev.RunFailed]
+
+
 # --- time limits, cancellation ---------------------------------------------------------------
 
 
@@ -406,6 +416,19 @@ async def test_replace_member_cancels_exactly_that_call() -> None:
     assert len(replaced) == 1 and replaced[0].error == "replaced by a rerun"
     assert result.status is RunStatus.SUCCESS
     assert run.replace_members([0]) is False  # past the positions: a rerun is a new run
+
+
+async def test_no_member_is_replaced_while_the_run_is_stopping() -> None:
+    provider = FakeProvider(scripts(a=Script(hang=True)))
+    run = Run(request(["a"]), lookup(provider))
+    task = asyncio.create_task(run.execute())
+    while not provider.requests:
+        await asyncio.sleep(0)
+    run.cancel()
+    assert run.replace_members([0]) is False  # a rerun started now would outlive the run
+    result = await task
+    assert result.status is RunStatus.CANCELLED
+    assert len(provider.requests) == 1
 
 
 async def test_equal_members_keep_their_own_seats() -> None:

@@ -7,6 +7,7 @@ pydantic results where a result exists.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,6 +22,8 @@ from tui.engine.types import (
     SkippedMember,
     Vote,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,10 +171,24 @@ EventSink = Callable[[Event], None]
 
 
 def fan_out(*sinks: EventSink) -> EventSink:
-    """One sink that hands every event to each of `sinks` in turn."""
+    """One sink that hands every event to each of `sinks` in turn.
+
+    Every sink gets every event even when another raises, so a broken screen never costs the
+    history its record: once all have had the event, the first exception is raised again (and
+    any later ones are logged).
+    """
 
     def emit(event: Event) -> None:
+        first: Exception | None = None
         for sink in sinks:
-            sink(event)
+            try:
+                sink(event)
+            except Exception as err:
+                if first is None:
+                    first = err
+                else:
+                    log.error("another event sink also failed on %s", type(event).__name__, exc_info=err)
+        if first is not None:
+            raise first
 
     return emit

@@ -8,38 +8,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Unpack
 
 import httpx2
 
 from tui.engine.provider import ChatRequest, Finished, StreamEvent, TextDelta, Usage
 from tui.providers.errors import from_status, from_transport, malformed
-from tui.providers.sdk_adapter import SDKAdapter
+from tui.providers.sdk_adapter import ClientOptions, SDKAdapter
 
 
 class AnthropicProvider(SDKAdapter):
     """One `AsyncAnthropic` client, reused for every call."""
 
-    def __init__(
-        self,
-        name: str,
-        *,
-        base_url: str,
-        api_key: str,
-        api_key_env: str,
-        max_retries: int = 2,
-        read_timeout_s: float = 60.0,
-    ) -> None:
+    def __init__(self, name: str, *, base_url: str, **options: Unpack[ClientOptions]) -> None:
         import anthropic  # lazily: importing it alone costs about a second
 
-        super().__init__(name, base_url=base_url, api_key_env=api_key_env)
         self._anthropic = anthropic
-        self._client = anthropic.AsyncAnthropic(
-            api_key=api_key,
-            base_url=base_url,
-            max_retries=max_retries,
-            timeout=self.timeout(read_timeout_s),
-        )
+        super().__init__(name, anthropic.AsyncAnthropic, base_url=base_url, **options)
 
     async def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         anthropic = self._anthropic

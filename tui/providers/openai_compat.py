@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Unpack
 
 import httpx2
 
 from tui.engine.provider import ChatRequest, Finished, ProviderError, StreamEvent, TextDelta, Usage
 from tui.providers.errors import from_status, from_transport, malformed
-from tui.providers.sdk_adapter import SDKAdapter
+from tui.providers.sdk_adapter import ClientOptions, SDKAdapter
 
 
 class OpenAICompatProvider(SDKAdapter):
@@ -22,23 +22,14 @@ class OpenAICompatProvider(SDKAdapter):
         name: str,
         *,
         base_url: str,
-        api_key: str,
-        api_key_env: str,
-        max_retries: int = 2,
-        read_timeout_s: float = 60.0,
         max_tokens_param: str = "max_tokens",
+        **options: Unpack[ClientOptions],
     ) -> None:
         import openai  # lazily: the SDK costs real start-up time and the demo never needs it
 
-        super().__init__(name, base_url=base_url, api_key_env=api_key_env)
-        self.max_tokens_param = max_tokens_param
         self._openai = openai
-        self._client = openai.AsyncOpenAI(
-            api_key=api_key,
-            base_url=base_url,
-            max_retries=max_retries,
-            timeout=self.timeout(read_timeout_s),
-        )
+        self.max_tokens_param = max_tokens_param
+        super().__init__(name, openai.AsyncOpenAI, base_url=base_url, **options)
 
     async def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         openai = self._openai

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any, TypedDict
+from collections.abc import AsyncIterator, Callable
+from typing import Any, NotRequired, TypedDict
 
 import httpx2
 
@@ -19,24 +19,39 @@ class ClientOptions(TypedDict):
 
     api_key: str
     api_key_env: str
-    max_retries: int
-    read_timeout_s: float
+    max_retries: NotRequired[int]
+    read_timeout_s: NotRequired[float]
 
 
 class SDKAdapter:
-    """Base of `OpenAICompatProvider` and `AnthropicProvider`; subclasses set `_client` and `_stream`."""
+    """Base of `OpenAICompatProvider` and `AnthropicProvider`.
+
+    A subclass imports its SDK in its constructor (lazily: the SDKs cost real start-up time and
+    the demo never needs them), hands its async client class here, and implements `_stream`.
+    """
 
     is_demo = False
-    _client: Any
 
-    def __init__(self, name: str, *, base_url: str, api_key_env: str) -> None:
+    def __init__(
+        self,
+        name: str,
+        client_class: Callable[..., Any],
+        *,
+        base_url: str,
+        api_key: str,
+        api_key_env: str,
+        max_retries: int = 2,
+        read_timeout_s: float = 60.0,
+    ) -> None:
         self.name = name
         self.base_url = base_url
         self.api_key_env = api_key_env
-
-    @staticmethod
-    def timeout(read_timeout_s: float) -> httpx2.Timeout:
-        return httpx2.Timeout(read_timeout_s, connect=CONNECT_TIMEOUT_S)
+        self._client: Any = client_class(
+            api_key=api_key,
+            base_url=base_url,
+            max_retries=max_retries,
+            timeout=httpx2.Timeout(read_timeout_s, connect=CONNECT_TIMEOUT_S),
+        )
 
     def context(self, request: ChatRequest) -> CallContext:
         return CallContext(self.name, request.model_id, request.alias, self.api_key_env, self.base_url)

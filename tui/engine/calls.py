@@ -1,0 +1,252 @@
+"""One model call: its request, the pre-flight context check, the stream and its retries, the bill.
+
+A call never raises into the run for anything the provider does: whatever goes wrong becomes
+the call's own result, with status `error` and a message the user can act on, so one member
+failing never stops the others. Only cancellation leaves a call, and only after it has recorded
+what had arrived (the partial text of a cancelled call is kept and billed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tui.engine import events as ev
+from tui.engine.accounting import cost_usd, estimate_tokens
+from tui.engine.provider import (
+    ChatMessage,
+    ChatRequest,
+    ErrorKind,
+    Finished,
+    Provider,
+    ProviderError,
+    TextDelta,
+    Usage,
+)
+from tui.engine.types import CallResult, CallStatus, Member, Phase
+
+log = logging.getLogger(__name__)
+
+ProviderLookup = Callable[[Member], Provider]
+
+
+def ms(seconds: float) -> int:
+    return round(seconds * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class CallSpec:
+    """What one call asks of one model, and where it stands in its run."""
+
+    run_id: str
+    call_id: str
+    member: Member
+    index: int | None  # the member's seat in the panel; None for the synthesizer
+    phase: Phase
+    round: int
+    system: str
+    user: str
+    seed: int = 0
+
+
+class ModelCall:
+    """One call, from its `CallStarted` to its `CallFinished`; `result` is live from the start.
+
+    `emit` is the run's own: it raises nothing but `CancelledError`, which is how a run whose
+    sink has failed stops the call that was emitting (see `Lifecycle.emit`).
+    """
+
+    def __init__(self, spec: CallSpec, emit: ev.EventSink, clock: Callable[[], float]) -> None:
+        member = spec.member
+        self.spec = spec
+        self.result = CallResult(
+            call_id=spec.call_id,
+            round=spec.round,
+            phase=spec.phase,
+            member_index=spec.index,
+            alias=member.alias,
+            model_id=member.model_id,
+            provider=member.provider,
+            stance=member.stance if spec.index is not None else None,
+            demo=member.demo,
+            status=CallStatus.CANCELLED,
+        )
+        # What a cancelled call's pane says; the run sets it when a rerun replaced the call.
+        self.cancel_reason = "cancelled"
+        self._emit = emit
+        self._clock = clock
+        self._started = 0.0
+        self._parts: list[str] = []
+        self._usage: Usage | None = None
+
+    async def run(self, providers: ProviderLookup, book: Callable[[CallResult], None]) -> CallResult:
+        """Make the call and return its result; `book` files it with the run before `CallFinished`.
+
+        Raises only `CancelledError`, once the call has been settled with what had arrived.
+        """
+        spec, call = self.spec, self.result
+        self._started = self._clock()
+        try:
+            self._emit(ev.CallStarted(spec.call_id, spec.round, spec.phase, spec.index, spec.member.alias))
+            await self._answer(providers)
+            call.status = CallStatus.SUCCESS
+        except TimeoutError:
+            self._fail(
+                ErrorKind.TIMEOUT,
+                f"no complete answer within the {spec.member.deadline_s:g} s deadline; the call was stopped",
+            )
+        except ProviderError as err:
+            self._fail(err.kind, err.message)
+        except asyncio.CancelledError:
+            call.status, call.error = CallStatus.CANCELLED, self.cancel_reason
+            self._settle(book)
+            raise
+        except Exception as err:  # an adapter bug must cost one pane, not the run
+            log.exception("unexpected failure in %s call %s", spec.member.alias, spec.call_id)
+            self._fail(ErrorKind.INTERNAL, f"internal error: {type(err).__name__}: {err}")
+        self._settle(book)
+        return call
+
+    async def _answer(self, providers: ProviderLookup) -> None:
+        """Send the request and read the whole answer; raises for every way it can fail."""
+        spec, member = self.spec, self.spec.member
+        request = ChatRequest(
+            model_id=member.model_id,
+            system=spec.system,
+            messages=(ChatMessage("user", spec.user),),
+            max_output_tokens=member.max_output_tokens,
+            temperature=member.temperature,
+            alias=member.alias,
+            phase=spec.phase,
+            stance=member.stance.value,
+            seed=spec.seed,
+            extra={"round": str(spec.round), "member": str(spec.index)},
+        )
+        preflight(member, spec.system, spec.user)
+        provider = providers(member)
+        async with asyncio.timeout(member.deadline_s):
+            finished = await self._stream_with_retries(provider, request)
+        if finished is None:
+            raise ProviderError(
+                ErrorKind.TRUNCATED, "the stream ended without a finish reason: answer truncated"
+            )
+        self.result.finish_reason = finished.reason
+        if not "".join(self._parts).strip():
+            raise ProviderError(ErrorKind.EMPTY, f"{member.alias} returned an empty answer")
+
+    async def _stream_with_retries(self, provider: Provider, request: ChatRequest) -> Finished | None:
+        spec, member = self.spec, self.spec.member
+        tries = 0
+        while True:
+            try:
+                return await self._stream(provider, request)
+            except ProviderError as err:
+                wait = retry_wait(err, member, tries, self._clock() - self._started, bool(self._parts))
+                if wait is None:
+                    raise
+                tries += 1
+                self._emit(
+                    ev.CallRetrying(
+                        spec.call_id, spec.index, member.alias, tries, member.retries, wait, err.message
+                    )
+                )
+                log.debug(
+                    "run %s model=%s retry %d in %.1fs: %s",
+                    spec.run_id,
+                    member.alias,
+                    tries,
+                    wait,
+                    err.message,
+                )
+                await asyncio.sleep(wait)
+
+    async def _stream(self, provider: Provider, request: ChatRequest) -> Finished | None:
+        """One attempt: read the stream to its end; its `Finished`, or None if it had none."""
+        done: Finished | None = None
+        async for item in provider.stream(request):
+            if isinstance(item, TextDelta):
+                self._take(item.text)
+            elif isinstance(item, Usage):
+                self._usage = item
+            elif isinstance(item, Finished):
+                done = item
+        return done
+
+    def _take(self, text: str) -> None:
+        spec, call = self.spec, self.result
+        if not self._parts:
+            call.ttft_ms = ms(self._clock() - self._started)
+            self._emit(ev.FirstToken(spec.call_id, spec.index, call.ttft_ms))
+        self._parts.append(text)
+        if spec.index is None:
+            self._emit(ev.SynthesisDelta(spec.call_id, spec.round, spec.phase, text))
+        else:
+            self._emit(ev.TextDelta(spec.call_id, spec.index, spec.phase, text))
+
+    def _fail(self, kind: ErrorKind, message: str) -> None:
+        self.result.status = CallStatus.ERROR
+        self.result.error_kind = kind.value
+        self.result.error = message
+
+    def _settle(self, book: Callable[[CallResult], None]) -> None:
+        """Fill in the time, text, tokens and cost, have the run file the call, then announce it."""
+        spec, call, member = self.spec, self.result, self.spec.member
+        call.latency_ms = ms(self._clock() - self._started)
+        call.content = "".join(self._parts)
+        if self._usage is not None:
+            call.input_tokens, call.output_tokens = self._usage.input_tokens, self._usage.output_tokens
+        elif self._parts:
+            # Text arrived but no usage (stream cut, or a server that never reports it): the call
+            # was billed all the same, so estimate it and say so. A call refused before any text
+            # (401, 429, context check) is not billed and counts nothing.
+            call.input_tokens = estimate_tokens(spec.system, spec.user)
+            call.output_tokens = estimate_tokens(call.content)
+            call.tokens_estimated = True
+        call.cost_usd = cost_usd(
+            call.input_tokens, call.output_tokens, member.input_price, member.output_price
+        )
+        log.debug(
+            "run %s model=%s phase=%s round=%d status=%s latency=%dms ttft=%sms tokens=%d/%d",
+            spec.run_id,
+            member.alias,
+            call.phase.value,
+            call.round,
+            call.status.value,
+            call.latency_ms,
+            call.ttft_ms,
+            call.input_tokens,
+            call.output_tokens,
+        )
+        book(call)
+        self._emit(ev.CallFinished(call))
+
+
+def retry_wait(
+    err: ProviderError, member: Member, tries: int, elapsed_s: float, answered: bool
+) -> float | None:
+    """Seconds to wait before trying a refused call again, or None to give up now.
+
+    Only a call refused before any text (a partial answer cannot be resumed), only for
+    errors worth retrying, at most `member.retries` times, and never into the deadline:
+    a Retry-After longer than the time left fails the call at once with the provider's word.
+    """
+    if answered or not err.retryable or tries >= member.retries:
+        return None
+    wait = err.retry_after_s if err.retry_after_s is not None else min(8.0, 0.5 * 2**tries)
+    if elapsed_s + wait >= member.deadline_s:
+        return None
+    return wait
+
+
+def preflight(member: Member, system: str, user: str) -> None:
+    """Refuse a prompt that cannot fit the member's context window, before it is sent."""
+    needed = estimate_tokens(system, user)
+    room = member.context_window - min(member.max_output_tokens, member.context_window // 4)
+    if needed > room:
+        raise ProviderError(
+            ErrorKind.CONTEXT_TOO_LONG,
+            f"context too long: the prompt is about {needed:,} tokens, and {member.alias}'s "
+            f"{member.context_window:,}-token window leaves {room:,} after room for its answer; not sent",
+        )
