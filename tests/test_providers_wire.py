@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -202,10 +201,10 @@ async def test_in_stream_error_event(kind: str, server: WireServer) -> None:
 @pytest.mark.parametrize("kind", KINDS)
 async def test_read_timeout_between_bytes(kind: str, server: WireServer) -> None:
     server.script("m1", Scenario(failure="stall", stall_s=10))
-    started = time.perf_counter()
+    # The error itself proves the 0.3 s read timeout fired: had the client waited out the 10 s
+    # stall, the stream would have ended normally. (No stopwatch: the suite runs on busy machines.)
     err = await failure(make(kind, server, read_timeout=0.3), chat())
     assert err.kind is ErrorKind.TIMEOUT and "read timeout" in str(err)
-    assert time.perf_counter() - started < 3
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -253,10 +252,8 @@ async def test_stall_past_the_deadline_and_truncated_stream(kind: str, server: W
         ],
         synthesizers=[wire_member(kind, "ok")],
     )
-    started = time.perf_counter()
     result = await run_panel(request, lambda _m: provider)
     await provider.aclose()
-    assert time.perf_counter() - started < 3
     ok, stalled, cut = result.positions
     assert ok is not None and ok.status is CallStatus.SUCCESS
     assert ok.cost_usd == pytest.approx((1000 * 2 + 100 * 10) / 1e6)

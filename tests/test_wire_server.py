@@ -301,28 +301,32 @@ async def test_timing_first_byte_and_between_chunks(srv: WireServer) -> None:
             started = time.perf_counter()
             await consume(got)
             total = time.perf_counter() - started
+            # Only lower bounds: the delays are the server's floor, and a busy machine may add to them.
             assert got.first_event_at is not None
-            assert 0.1 <= got.first_event_at - started < 0.14
-            assert 0.1 + 3 * 0.03 <= total < 0.1 + 3 * 0.03 + 0.05
+            assert got.first_event_at - started >= 0.1
+            assert total >= 0.1 + 3 * 0.03
 
 
 @pytest.mark.asyncio
 async def test_sixteen_concurrent_streams_per_sdk_overlap(srv: WireServer) -> None:
-    srv.default_scenario = Scenario(first_byte_delay_s=0.2, chunk_count=5)
     async with openai_client(srv) as oai, anthropic_client(srv) as ant:
-        # Warm up both clients (imports, first connection) outside the measurement.
         await consume_openai(oai, "warm", Collected())
         await consume_anthropic(ant, "warm", Collected())
+        # Every stream holds its first byte until all 34 requests (2 warm-ups + 32) have arrived, so
+        # the 32 can only finish if they are all in flight at once: overlap proved by a barrier, not a
+        # stopwatch. The timeout guards against the hang that serial streams would cause.
+        srv.default_scenario = Scenario(chunk_count=5, hold_until_requests=34)
         results = [Collected() for _ in range(32)]
-        started = time.perf_counter()
-        await asyncio.gather(
-            *(consume_openai(oai, f"o{i}", results[i]) for i in range(16)),
-            *(consume_anthropic(ant, f"a{i}", results[16 + i]) for i in range(16)),
+        await asyncio.wait_for(
+            asyncio.gather(
+                *(consume_openai(oai, f"o{i}", results[i]) for i in range(16)),
+                *(consume_anthropic(ant, f"a{i}", results[16 + i]) for i in range(16)),
+            ),
+            timeout=60,
         )
-        elapsed = time.perf_counter() - started
-    assert elapsed < 0.45, elapsed
     assert all(r.text == Scenario().text for r in results)
-    assert all(r.first_event_at is not None and r.first_event_at - started >= 0.2 for r in results)
+    last_request = max(r.received_at for r in srv.requests)
+    assert all(r.first_event_at is not None and r.first_event_at >= last_request for r in results)
     assert len(srv.requests) == 34
 
 
@@ -426,12 +430,14 @@ async def test_stall_hits_the_sdk_read_timeout_and_the_handler_ends(srv: WireSer
     srv.script("m", Scenario(text="abcdefghij", chunk_count=5, failure="stall", stall_s=30.0))
     timeout = httpx2.Timeout(0.4)
 
+    # The timeout error itself shows the 0.4 s read timeout fired inside the 30 s stall; only the
+    # lower bound is timed (a busy machine can only add to it).
     got = Collected()
     started = time.perf_counter()
     with pytest.raises(openai.APITimeoutError) as oai_caught:
         async with openai_client(srv, timeout=timeout) as client:
             await consume_openai(client, "m", got)
-    assert 0.4 <= time.perf_counter() - started < 0.8
+    assert time.perf_counter() - started >= 0.4
     assert isinstance(oai_caught.value.__cause__, httpx2.ReadTimeout)
     assert got.text == "ab"
     assert await wait_until(lambda: srv.open_connections == 0)  # the stalled handler noticed the hang-up
@@ -441,7 +447,7 @@ async def test_stall_hits_the_sdk_read_timeout_and_the_handler_ends(srv: WireSer
     with pytest.raises(httpx2.ReadTimeout):
         async with anthropic_client(srv, timeout=timeout) as client:
             await consume_anthropic(client, "m", got)
-    assert 0.4 <= time.perf_counter() - started < 0.8
+    assert time.perf_counter() - started >= 0.4
     assert got.text == "ab"
     assert await wait_until(lambda: srv.open_connections == 0)
 
@@ -465,9 +471,9 @@ async def test_stop_returns_quickly_while_streams_are_stalled() -> None:
         oai_task = asyncio.create_task(consume_openai(oai, "m", oai_got))
         ant_task = asyncio.create_task(consume_anthropic(ant, "m", ant_got))
         assert await wait_until(lambda: oai_got.text == "ab" and ant_got.text == "ab")
-        started = time.perf_counter()
-        await asyncio.to_thread(srv.stop)
-        assert time.perf_counter() - started < 0.5
+        # stop() must not wait out the 30 s stalls: the guard is far below them and far above any
+        # machine's load.
+        await asyncio.wait_for(asyncio.to_thread(srv.stop), timeout=15)
         oai_result, ant_result = await asyncio.gather(oai_task, ant_task, return_exceptions=True)
     assert type(oai_result) is openai.APIConnectionError
     assert isinstance(oai_result.__cause__, httpx2.RemoteProtocolError)
@@ -578,8 +584,9 @@ async def test_fail_times_with_retry_after_zero_succeeds_on_the_retry(srv: WireS
         elapsed = time.perf_counter() - started
         assert got.text == "second time lucky"
         assert [r.headers["x-stainless-retry-count"] for r in srv.requests] == ["0", "1"]
-        # Retry-After: 0 is not honoured as "now": the SDK falls back to its 0.375-0.5 s backoff.
-        assert 0.3 <= elapsed < 0.8, elapsed
+        # Retry-After: 0 is not honoured as "now": the SDK falls back to its 0.375-0.5 s backoff
+        # (a floor; a busy machine can only add to it).
+        assert elapsed >= 0.3, elapsed
         # The failure budget is spent; later requests for the model succeed at once.
         assert (await run(srv, "m")).text == "second time lucky"
 
@@ -670,8 +677,6 @@ def test_start_stop_and_base_urls() -> None:
         assert srv.openai_base_url == f"http://127.0.0.1:{port}/v1"
         assert srv.anthropic_base_url == f"http://127.0.0.1:{port}"
         with socket.create_connection(("127.0.0.1", port), timeout=1):  # an idle connection
-            started = time.perf_counter()
-            srv.stop()
-            assert time.perf_counter() - started < 0.5
+            srv.stop()  # returns although the idle connection is still open (it would hang if not)
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
         pass

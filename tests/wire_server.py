@@ -142,6 +142,10 @@ class Scenario:
     fail and later ones succeed (the count restarts when the model is scripted again or on
     `WireServer.clear`); ``None`` means every request fails.
 
+    `hold_until_requests` = N holds the first byte (after `first_byte_delay_s`) until the server has
+    received N requests in all since `start` or `clear`: a barrier that proves requests are in flight
+    at once without a stopwatch (were they sent one after another, the first would never finish).
+
     `finish_reason` is given in OpenAI words; the Anthropic stream maps ``"stop"`` -> ``"end_turn"``,
     ``"length"`` -> ``"max_tokens"``, ``"tool_calls"`` -> ``"tool_use"``, ``"content_filter"`` ->
     ``"refusal"`` and passes Anthropic words through (the OpenAI stream maps Anthropic words back).
@@ -161,6 +165,7 @@ class Scenario:
     retry_after: str | None = None
     fail_times: int | None = None
     stall_s: float = 30.0
+    hold_until_requests: int = 0
 
 
 @dataclass
@@ -600,6 +605,8 @@ class WireServer:
         model = str(body.get("model", ""))
         scenario = self._scenario_for(model)
         await conn.pause(scenario.first_byte_delay_s)
+        while len(self.requests) < scenario.hold_until_requests:
+            await conn.pause(0.005)
 
         if scenario.failure == "status":
             status = scenario.status
