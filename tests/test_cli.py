@@ -323,3 +323,31 @@ def test_a_headless_run_never_imports_textual(tmp_path: Path, isolated_home: Pat
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["status"] == "success"
     assert "LOADED []" in proc.stderr
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path: Path, isolated_home: Path) -> None:
+    """`quorum history | head -1`, `quorum show ID --json | head`: the reader leaving is not a bug.
+    Each command writes into a pipe whose read end is already closed; none prints a traceback or
+    an "internal error", and a run whose progress pipe closed is still recorded as a success."""
+    config = write(tmp_path / "fast.toml", "[demo]\nspeed = 500.0\n")
+    env = {**os.environ, "QUORUM_HOME": str(isolated_home)}
+    quorum = [sys.executable, "-m", "tui", "--config", str(config)]
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        # progress (stderr) and the report (stdout) both into the closed pipe
+        ran = subprocess.run(
+            [*quorum, "run", "Does the pipe hold?"], stdout=write_end, stderr=write_end, env=env, timeout=120
+        )
+        assert ran.returncode == 0
+        listed = subprocess.run([*quorum, "history"], capture_output=True, text=True, env=env, timeout=60)
+        run_id = listed.stdout.split()[0]
+        assert "success" in listed.stdout or "unanimous" in listed.stdout, listed.stdout
+        for args in (["history"], ["show", run_id, "--json"], ["show", run_id]):
+            done = subprocess.run(
+                [*quorum, *args], stdout=write_end, stderr=subprocess.PIPE, text=True, env=env, timeout=60
+            )
+            assert done.returncode == 0, (args, done.stderr)
+            assert done.stderr == "", (args, done.stderr)
+    finally:
+        os.close(write_end)

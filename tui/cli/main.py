@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -230,6 +231,11 @@ def guarded(command: Callable[[], int]) -> int:
     except KeyboardInterrupt:
         print("quorum: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`quorum history | head -1`): it had all it wanted, which is not an
+        # error. Point stdout at /dev/null so the interpreter's last flush cannot complain either.
+        _silence_stdout()
+        return EXIT_OK
     except Exception as err:
         log.exception("internal error")
         where = log_file()
@@ -241,6 +247,15 @@ def guarded(command: Callable[[], int]) -> int:
         if where is not None:
             print(f"  the traceback is in {where}; please report it", file=sys.stderr)
         return EXIT_FAILED
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass  # stdout is not a real file (a test's capture): nothing will flush to a closed pipe
 
 
 if __name__ == "__main__":

@@ -18,10 +18,22 @@ class ProgressPrinter:
         self.stream = stream
         self.started = time.perf_counter()
         self.request: RunRequest | None = None
+        self.closed = False  # the reader of `stream` went away: the run goes on, unprinted
 
     def _say(self, text: str) -> None:
-        self.stream.write(f"[{time.perf_counter() - self.started:5.1f}s] {literal(text)}\n")
-        self.stream.flush()
+        self.note(f"[{time.perf_counter() - self.started:5.1f}s] {literal(text)}")
+
+    def note(self, line: str) -> None:
+        """Write one line as it is (no timestamp), unless the reader has gone."""
+        if self.closed:
+            return
+        try:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+        except BrokenPipeError:
+            # Progress is a courtesy: a closed pipe (`quorum run … 2>&1 | head -3`) must not fail
+            # a run that is still being recorded and whose result still goes to stdout.
+            self.closed = True
 
     def _name(self, member_index: int | None, alias: str) -> str:
         if self.request is None or member_index is None:

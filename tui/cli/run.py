@@ -14,6 +14,7 @@ from tui.engine import events as ev
 from tui.engine.types import RunRequest, RunResult, RunStatus
 from tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, StoreError
 from tui.history.store import RunStore
+from tui.render.formatting import literal
 from tui.render.report import render_markdown
 from tui.runtime import ProviderPool, follow_up_thread, open_store, start_run
 from tui.session import Session
@@ -72,9 +73,10 @@ def _run_and_report(
     request, notes = build_request(settings, options, store)
     progress: ev.EventSink | None = None
     if not options.quiet:
+        printer = ProgressPrinter(stderr)
         for note in notes:
-            stderr.write(f"note: {note}\n")
-        progress = ProgressPrinter(stderr)
+            printer.note(f"note: {literal(note)}")
+        progress = printer
     try:
         result, interrupted = asyncio.run(_execute(request, settings, progress, store))
     except KeyboardInterrupt:
