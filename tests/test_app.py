@@ -464,3 +464,23 @@ async def test_a_failing_display_ends_the_run_as_failed_and_the_dashboard_stays_
         app.submit("And now?")
         await settle(app, pilot)
         assert app.shown_result is not None and app.shown_result.status is RunStatus.SUCCESS
+
+
+async def test_the_tracker_says_how_many_votes_were_invalid_and_why() -> None:
+    app, _ = make_app(
+        ["alpha:for", "beta:against", "gamma:neutral"],
+        {
+            "beta": Script(votes=["I would accept this."]),
+            "gamma": Script(votes=["VERDICT: ACCEPT or REJECT"]),
+        },
+        run={"max_rounds": 2},
+    )
+    async with app.run_test(size=(160, 50)) as pilot:
+        app.submit("Adopt X?")
+        await settle(app, pilot)
+        assert app.shown_result is not None
+        assert app.shown_result.outcome is Outcome.CURATOR_OVERRIDE  # 1 of 3 accepted, never unanimous
+        line = app.tracker.render_text().plain
+        # each round's count and outcome first (an ellipsis on a narrow screen cuts only the why)
+        assert "R1 1✓ 0✗ 2? → next  │  R2 1✓ 0✗ 2? curator decision" in line, line
+        assert line.endswith("│  R1, R2: 2 invalid votes: no verdict line, both words"), line

@@ -162,15 +162,106 @@ async def test_failed_vote_is_no_vote() -> None:
     result = await run_panel(request(["a", "b"]), lookup(provider))
     tally = result.rounds[0].tally
     assert (tally.accept, tally.none) == (1, 1)
-    assert result.outcome is Outcome.UNANIMOUS  # of the valid votes; the failure is shown as no vote
     assert result.rounds[0].votes[1].reason and "429" in result.rounds[0].votes[1].reason
+    # b was asked to vote and did not accept: never unanimous, and 1 of 2 is no majority
+    assert [r.status for r in result.rounds[:2]] == [RoundStatus.CONTINUE, RoundStatus.CONTINUE]
+    assert result.outcome is Outcome.CURATOR_OVERRIDE and result.rounds_used == 3
+
+
+# The reported run: one valid accept, no reject, and four members who did not vote properly.
+SPOILT = {
+    "b": "VERDICT: REJECT\n- no rollback plan\nOn reflection, VERDICT: ACCEPT\nVERDICT: REJECT",
+    "c": "I think the draft is fine overall.",
+    "d": "VERDICT: ACCEPT REJECT",
+    "e": "Mostly good.\nVERDICT: ACCEPT",
+}
+SPOILT_WHY = "4 invalid votes: two verdict lines, no verdict line, both words, verdict after prose"
+
+
+def spoilt_panel(**instead: Script) -> FakeProvider:
+    """a accepts, b to e spoil their votes; `instead` gives some of them other scripts."""
+    spoilt = {alias: Script(votes=[reply]) for alias, reply in SPOILT.items()}
+    return FakeProvider(scripts(a=Script(), **{**spoilt, **instead}))
+
+
+async def test_invalid_votes_never_make_a_round_unanimous() -> None:
+    provider = spoilt_panel()
+    result = await run_panel(request(["a", "b", "c", "d", "e"]), lookup(provider))
+    first = result.rounds[0]
+    assert (first.tally.accept, first.tally.reject, first.tally.invalid) == (1, 0, 4)
+    assert first.outcome is None and first.status is RoundStatus.CONTINUE  # round 1 of 3 goes on
+    assert [v.reason for v in first.votes] == [
+        None,
+        "two verdict lines",
+        "no verdict line",
+        "both words",
+        "verdict after prose",
+    ]
+    # every round is counted the same way; the last one has no majority, so the curator decides
+    assert [r.status for r in result.rounds] == [
+        RoundStatus.CONTINUE,
+        RoundStatus.CONTINUE,
+        RoundStatus.DECIDED,
+    ]
+    assert result.outcome is Outcome.CURATOR_OVERRIDE and result.rounds_used == 3
+    assert result.synthesis == "CURATOR decision"
+    # the revision hears why the votes were invalid
+    revision = [r for r in provider.requests if r.phase == "draft"][1]
+    assert "d: (invalid vote: both words)" in revision.messages[0].content
+    # the curator is told how the vote went: 1 of 5 accepted, 4 of them invalid
+    assert result.rounds[2].note is not None
+    assert "1 of 5" in result.rounds[2].note and "4 invalid" in result.rounds[2].note
+
+
+async def test_last_round_majority_counts_every_member_asked_to_vote() -> None:
+    # 2 accepts and 2 invalid votes: unanimous of the valid votes, but 2 of 4 is not above half
+    provider = FakeProvider(
+        scripts(a=Script(), b=Script(), c=Script(votes=[SPOILT["c"]]), d=Script(votes=[SPOILT["d"]]))
+    )
+    result = await run_panel(request(["a", "b", "c", "d"], max_rounds=1), lookup(provider))
+    assert result.outcome is Outcome.CURATOR_OVERRIDE
+    # 3 accepts of 5 asked is above half: a majority, whatever the other two were
+    provider = spoilt_panel(b=Script(), c=Script())
+    result = await run_panel(request(["a", "b", "c", "d", "e"], max_rounds=1), lookup(provider))
+    assert result.outcome is Outcome.MAJORITY
+    assert (result.rounds[0].tally.accept, result.rounds[0].tally.invalid) == (3, 2)
+
+
+async def test_decorated_votes_count() -> None:
+    provider = FakeProvider(
+        scripts(
+            a=Script(votes=["**VERDICT: ACCEPT**"]),
+            b=Script(votes=["## VERDICT: ACCEPT\n- tighten the wording"]),
+            c=Script(votes=["VERDICT: **ACCEPT**."]),
+        )
+    )
+    result = await run_panel(request(["a", "b", "c"]), lookup(provider))
+    assert result.outcome is Outcome.UNANIMOUS and result.rounds_used == 1
+    assert result.rounds[0].votes[1].objections == ["tighten the wording"]
+
+
+async def test_invalid_votes_are_explained_in_the_report_and_progress() -> None:
+    from io import StringIO
+
+    from tui.cli.progress import ProgressPrinter
+    from tui.render.report import render_markdown
+
+    stderr = StringIO()
+    result = await run_panel(
+        request(["a", "b", "c", "d", "e"], max_rounds=2), lookup(spoilt_panel()), ProgressPrinter(stderr)
+    )
+    report = render_markdown(result)
+    assert report.count(SPOILT_WHY) == 2  # once per round
+    assert "| b | invalid | two verdict lines |" in report
+    rounds = [line for line in stderr.getvalue().splitlines() if "] round 1:" in line]
+    assert len(rounds) == 1 and rounds[0].endswith(SPOILT_WHY), rounds
 
 
 async def test_consult_mode_reads_agreement() -> None:
     provider = FakeProvider(
         scripts(
-            a=Script(position="Verdict: yes\nLean: favourable\nConfidence: 8/10"),
-            b=Script(position="Verdict: no\nLean: unfavourable\nConfidence: 6/10"),
+            a=Script(position="Conclusion: yes\nLean: favourable\nConfidence: 8/10"),
+            b=Script(position="Conclusion: no\nLean: unfavourable\nConfidence: 6/10"),
         )
     )
     result = await run_panel(request(["a", "b"], mode=Mode.CONSULT), lookup(provider))

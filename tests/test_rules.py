@@ -8,7 +8,7 @@ import pytest
 
 from tests.fakes import member
 from tui.engine import prompts
-from tui.engine.rules import decide_round, parse_vote, read_agreement, tally_votes
+from tui.engine.rules import decide_round, looks_like_verdict, parse_vote, read_agreement, tally_votes
 from tui.engine.stance import apply_instance_limit, normalize_stance
 from tui.engine.types import Outcome, Stance, Tally, Vote, VoteValue
 from tui.errors import PromptError, StanceError
@@ -114,6 +114,64 @@ def test_user_message_carries_attachments_and_focus() -> None:
     assert "Confidence: <X>/10" in text
 
 
+def _every_prompt() -> dict[str, str]:
+    """Every prompt Quorum sends, by name, built from harmless sample inputs."""
+    from tui.engine.types import PriorTurn
+
+    positions = [("a", Stance.FOR, "A says yes."), ("b", Stance.AGAINST, "B says no.")]
+    objections = [("b", ["too vague"])]
+    thread = [PriorTurn(run_id="r1", question="Earlier?", answer="Earlier answer.", objections=["x"])]
+    built = {
+        "position_prompt": prompts.position_prompt("Q?", focus=["cost"], thread=thread),
+        "draft_prompt": prompts.draft_prompt("Q?", positions),
+        "revision_prompt": prompts.revision_prompt("Q?", "DRAFT", objections),
+        "vote_prompt": prompts.vote_prompt("Q?", "OWN", "DRAFT"),
+        "curator_prompt": prompts.curator_prompt("Q?", positions, "DRAFT", objections, "no majority"),
+        "consult_synthesis_prompt": prompts.consult_synthesis_prompt("Q?", positions),
+    }
+    for stance in Stance:
+        built[f"member_system_prompt[{stance.value}]"] = prompts.member_system_prompt(member("m", stance))
+    constants = {
+        name: value
+        for name, value in vars(prompts).items()
+        if name.isupper() and isinstance(value, str) and name != "PLACEHOLDER"
+    }
+    constants.update({f"STANCE_TEMPLATES[{k.value}]": v for k, v in prompts.STANCE_TEMPLATES.items()})
+    return {**built, **constants}
+
+
+def test_every_prompt_builder_is_checked() -> None:
+    """A new prompt must join `_every_prompt`, and so the check below."""
+    builders = {name for name in vars(prompts) if name.endswith("_prompt") and not name.startswith("_")}
+    builders -= {"validate_base_prompt"}
+    assert builders <= {name.partition("[")[0] for name in _every_prompt()}
+
+
+def test_only_the_vote_asks_for_a_verdict_line() -> None:
+    """No answer shape but the vote's may hold a line that looks like a vote: a member echoing its
+    own position's shape into a review must not cast (or spoil) a vote by accident."""
+    for name, text in _every_prompt().items():
+        verdicts = [line for line in text.splitlines() if looks_like_verdict(line)]
+        if name in ("vote_prompt", "VOTE_INSTRUCTIONS"):
+            assert verdicts == ["VERDICT: ACCEPT", "VERDICT: REJECT"], name
+        else:
+            assert verdicts == [], (name, verdicts)
+            assert "verdict" not in text.lower(), name
+
+
+def test_an_answer_in_the_position_shape_is_read_and_is_no_vote() -> None:
+    """The position's shape still gives consult its agreement reading, and is never read as a vote."""
+    shape = prompts.ANSWER_SHAPE
+    assert "Conclusion: <" in shape and "Lean: <" in shape and "Confidence: <X>/10" in shape
+    answer = (
+        "Conclusion: Yes, with a staged rollout.\nLean: favourable\nAnalysis: fine.\nConfidence: 8/10\n"
+        "Key takeaways:\n- Stage it."
+    )
+    agreement = read_agreement([answer])
+    assert (agreement.favourable, agreement.mean_confidence) == (1, 8.0)
+    assert parse_vote(answer) == (VoteValue.INVALID, [], "no verdict line")
+
+
 # --- votes -----------------------------------------------------------------------------------
 
 
@@ -124,26 +182,67 @@ def test_user_message_carries_attachments_and_focus() -> None:
         ("verdict: reject\n- too slow", VoteValue.REJECT),
         ("  Verdict:   Accept  \n", VoteValue.ACCEPT),
         ("\n\nVERDICT: REJECT\n1. a\n2) b\n* c", VoteValue.REJECT),
+        ("VERDICT:ACCEPT", VoteValue.ACCEPT),
+        # unambiguous decoration of the one verdict line
+        ("**VERDICT: ACCEPT**", VoteValue.ACCEPT),
+        ("**VERDICT:** REJECT\n- no owner", VoteValue.REJECT),
+        ("VERDICT: **ACCEPT**", VoteValue.ACCEPT),
+        ("## VERDICT: REJECT\n- cost", VoteValue.REJECT),
+        ("# **Verdict: accept**", VoteValue.ACCEPT),
+        ("> VERDICT: ACCEPT", VoteValue.ACCEPT),
+        ("`VERDICT: ACCEPT`", VoteValue.ACCEPT),
+        ("__VERDICT__: _REJECT_", VoteValue.REJECT),
+        ("VERDICT: ACCEPT.", VoteValue.ACCEPT),
+        ("**VERDICT: REJECT.**", VoteValue.REJECT),
+        ("---\nVERDICT: ACCEPT\n---", VoteValue.ACCEPT),
+        # anything else is invalid
         ("", VoteValue.INVALID),
         ("   \n  ", VoteValue.INVALID),
         ("I accept this draft.", VoteValue.INVALID),
         ("VERDICT: ACCEPT REJECT", VoteValue.INVALID),
         ("VERDICT: ACCEPT\nVERDICT: REJECT", VoteValue.INVALID),
         ("VERDICT: ACCEPT\n- fine\nverdict: accept", VoteValue.INVALID),
+        ("VERDICT: REJECT\n- too slow\n**Verdict:** REJECT", VoteValue.INVALID),
         ("Looks good.\nVERDICT: ACCEPT", VoteValue.INVALID),
-        ("**VERDICT: ACCEPT**", VoteValue.INVALID),
+        ("## Review\n**VERDICT: ACCEPT**", VoteValue.INVALID),
         ("VERDICT: ACCEPTED", VoteValue.INVALID),
         ("VERDICT: accept, mostly", VoteValue.INVALID),
+        ("VERDICT: ACC*EPT", VoteValue.INVALID),
         ("VERDICT: YES", VoteValue.INVALID),
+        ("VERDICT:", VoteValue.INVALID),
+        ("- VERDICT: ACCEPT", VoteValue.INVALID),
         ("[bold]VERDICT: ACCEPT[/bold]", VoteValue.INVALID),
         ("\x1b[31mVERDICT: ACCEPT\x1b[0m", VoteValue.INVALID),
-        ("VERDICT:ACCEPT", VoteValue.INVALID),
     ],
 )
 def test_vote_parsing_is_strict(reply: str, value: VoteValue) -> None:
     parsed, _, reason = parse_vote(reply)
     assert parsed is value
     assert (reason is None) == (value is not VoteValue.INVALID)
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        ("", "empty reply"),
+        ("I accept this draft.", "no verdict line"),
+        ("VERDICT: REJECT\n- too slow\nVERDICT: REJECT", "two verdict lines"),
+        ("VERDICT: ACCEPT\nVERDICT: ACCEPT\nVERDICT: ACCEPT", "3 verdict lines"),
+        ("VERDICT: ACCEPT REJECT", "both words"),
+        ("**VERDICT: accept / reject**", "both words"),
+        ("Looks good.\nVERDICT: ACCEPT", "verdict after prose"),
+        ("VERDICT: YES", "not ACCEPT or REJECT"),
+        ("VERDICT: accept, mostly", "not ACCEPT or REJECT"),
+    ],
+)
+def test_an_invalid_vote_says_why_in_a_few_words(reply: str, reason: str) -> None:
+    assert parse_vote(reply) == (VoteValue.INVALID, [], reason)
+
+
+def test_decoration_is_not_an_objection() -> None:
+    value, objections, _ = parse_vote("**VERDICT: REJECT**\n\n- **name an owner**\n---")
+    assert value is VoteValue.REJECT
+    assert objections == ["**name an owner**"]
 
 
 def test_objections_are_cleaned_and_capped() -> None:
@@ -167,18 +266,18 @@ def _tally(accept: int, reject: int, invalid: int = 0, none: int = 0) -> Tally:
 
 
 def test_decision_table_exhaustively() -> None:
-    """Every vote combination of a panel of up to 4, in every round of 3."""
-    for size in range(1, 5):
+    """Every vote combination of a panel of up to 5, in every round of 3: only a valid accept from
+    every member asked to vote is unanimous, and a majority counts every member asked."""
+    for size in range(1, 6):
         for votes in itertools.product("ARIN", repeat=size):
             tally = _tally(votes.count("A"), votes.count("R"), votes.count("I"), votes.count("N"))
             for number in (1, 2, 3):
                 outcome = decide_round(number, 3, tally)
-                valid = tally.accept + tally.reject
-                if valid and tally.reject == 0:
+                if all(v == "A" for v in votes):
                     expected: Outcome | None = Outcome.UNANIMOUS
                 elif number < 3:
                     expected = None
-                elif valid and tally.accept > valid / 2:
+                elif votes.count("A") > size / 2:
                     expected = Outcome.MAJORITY
                 else:
                     expected = Outcome.CURATOR_OVERRIDE
@@ -197,7 +296,16 @@ def test_decision_table_exhaustively() -> None:
         (3, _tally(0, 0, invalid=3), Outcome.CURATOR_OVERRIDE),  # invalid votes are never accepts
         (1, _tally(0, 0, invalid=2), None),
         (1, _tally(0, 0, none=3), None),  # all reviews failed: not unanimous
-        (3, _tally(1, 0, invalid=2), Outcome.UNANIMOUS),  # unanimous of the valid votes
+        (1, _tally(0, 0), None),  # nobody voted: not unanimous
+        # the repro: 1 valid accept, 0 rejects, 4 invalid votes is not unanimous in any round
+        (1, _tally(1, 0, invalid=4), None),
+        (2, _tally(1, 0, invalid=4), None),
+        (3, _tally(1, 0, invalid=4), Outcome.CURATOR_OVERRIDE),
+        (1, _tally(2, 0, none=1), None),  # a failed review is not an accept either
+        (3, _tally(1, 0, invalid=2), Outcome.CURATOR_OVERRIDE),  # 1 of 3 asked
+        (3, _tally(3, 0, invalid=2), Outcome.MAJORITY),  # 3 of 5 asked
+        (3, _tally(2, 0, invalid=2), Outcome.CURATOR_OVERRIDE),  # 2 of 4 asked is not above half
+        (3, _tally(2, 0, none=2), Outcome.CURATOR_OVERRIDE),
         (3, _tally(1, 2, invalid=5), Outcome.CURATOR_OVERRIDE),
     ],
 )
@@ -209,6 +317,9 @@ def test_majority_threshold_is_configurable() -> None:
     assert decide_round(1, 1, _tally(2, 1), majority_threshold=0.5) is Outcome.MAJORITY
     assert decide_round(1, 1, _tally(2, 1), majority_threshold=0.7) is Outcome.CURATOR_OVERRIDE
     assert decide_round(1, 1, _tally(3, 1), majority_threshold=0.7) is Outcome.MAJORITY
+    # the threshold is of every member asked to vote, not of the valid votes
+    assert decide_round(1, 1, _tally(3, 0, invalid=2), majority_threshold=0.5) is Outcome.MAJORITY
+    assert decide_round(1, 1, _tally(3, 0, invalid=2), majority_threshold=0.6) is Outcome.CURATOR_OVERRIDE
 
 
 def test_tally_counts_each_value() -> None:

@@ -86,7 +86,8 @@ def test_majority(snap_compare: Any) -> None:
 
 def test_curator_decision(snap_compare: Any) -> None:
     """You should see accept, reject and an invalid vote ('? invalid'), an orange 'curator decision',
-    and the curator's text in the synthesis pane."""
+    the tracker ending 'R1: 1 invalid vote: no verdict line', and the curator's text in the
+    synthesis pane."""
     app, _ = make_app(
         ["alpha:for", "beta:against", "gamma:neutral"],
         {

@@ -872,3 +872,71 @@ async def test_a_history_that_cannot_be_written_does_not_stop_the_run(store: Run
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
+
+
+async def test_invalid_votes_and_their_reasons_are_recorded(store: RunStore) -> None:
+    provider = FakeProvider(
+        {
+            "alpha": Script(),
+            "beta": Script(votes=["VERDICT: ACCEPT\n- fine\nVERDICT: ACCEPT"]),
+            "gamma": Script(fail=rate_limited(), fail_phases=("vote",)),
+            "synth": Script(),
+        }
+    )
+    live = await record(store, request(["alpha", "beta", "gamma"], max_rounds=1), provider)
+    assert live.outcome is Outcome.CURATOR_OVERRIDE  # 1 of 3 asked accepted
+    db = raw(store.path)
+    votes = db.execute(
+        "SELECT alias, vote, objections, vote_reason FROM calls WHERE run_id = ? AND phase = 'vote' "
+        "ORDER BY member_index",
+        (live.run_id,),
+    ).fetchall()
+    db.close()
+    assert [(v["alias"], v["vote"], json.loads(v["objections"])) for v in votes] == [
+        ("alpha", "accept", []),
+        ("beta", "invalid", []),
+        ("gamma", None, []),
+    ]
+    assert votes[0]["vote_reason"] is None and votes[1]["vote_reason"] == "two verdict lines"
+    assert "rate limited" in votes[2]["vote_reason"]
+    loaded = store.load(live.run_id)
+    assert [v.reason for v in loaded.rounds[0].votes][:2] == [None, "two verdict lines"]
+
+
+def test_version_4_moves_the_reason_of_an_invalid_vote_out_of_its_objections(tmp_path: Path) -> None:
+    path = tmp_path / "v3.sqlite3"
+    db = sqlite3.connect(path)
+    for script in MIGRATIONS[:3]:
+        db.executescript(script)
+    db.execute("PRAGMA user_version = 3")
+    db.execute(
+        "INSERT INTO runs (id, created_at, question, mode, panel, config, status, max_rounds, result) "
+        "VALUES ('old', '2026-01-01', 'Q', 'deliberate', '{}', '{}', 'success', 3, NULL)"
+    )
+    for seq, (vote, objections) in enumerate(
+        [
+            ("reject", ["no owner"]),
+            ("invalid", ["no VERDICT line"]),
+            (None, ["rate limited"]),
+            ("accept", []),
+        ],
+        start=1,
+    ):
+        db.execute(
+            "INSERT INTO calls (id, run_id, seq, round, phase, member_index, alias, model_id, provider, "
+            "status, vote, objections, started_at, updated_at) "
+            "VALUES (?, 'old', ?, 1, 'vote', ?, 'm', 'm', 'fake', 'success', ?, ?, '', '')",
+            (f"old-{seq}", seq, seq, vote, json.dumps(objections)),
+        )
+    db.commit()
+    db.close()
+    RunStore(path).close()
+    db = raw(path)
+    moved = db.execute("SELECT vote, objections, vote_reason FROM calls ORDER BY seq").fetchall()
+    db.close()
+    assert [(r["vote"], json.loads(r["objections"]), r["vote_reason"]) for r in moved] == [
+        ("reject", ["no owner"], None),
+        ("invalid", [], "no VERDICT line"),
+        (None, [], "rate limited"),
+        ("accept", [], None),
+    ]

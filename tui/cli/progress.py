@@ -8,7 +8,14 @@ from typing import TextIO
 from tui.engine import events as ev
 from tui.engine.types import CallResult, CallStatus, Mode, RunRequest, VoteValue
 from tui.render.formatting import completion_line, cost, literal, seconds, tokens
-from tui.render.words import VOTE_WORDS, call_state, phase_word, round_word, tally_words
+from tui.render.words import (
+    VOTE_WORDS,
+    call_state,
+    invalid_votes_words,
+    phase_word,
+    round_word,
+    tally_words,
+)
 
 
 class ProgressPrinter:
@@ -75,7 +82,9 @@ class ProgressPrinter:
                 return f"  vote {vote.alias}: {VOTE_WORDS[vote.value]}{extra}{detail}"
             case ev.RoundDecided(round=round_):
                 decided = round_word(round_.status, round_.outcome)
-                return f"round {round_.number}: {tally_words(round_.tally)} → {decided}"
+                invalid = invalid_votes_words(round_.votes)
+                why = f" · {invalid}" if invalid else ""
+                return f"round {round_.number}: {tally_words(round_.tally)} → {decided}{why}"
             case ev.AgreementRead(agreement=agreement):
                 return f"Agreement: {agreement.summary}"
             case ev.Notice(message=message):

@@ -204,10 +204,7 @@ class Run:
         )
         state.take_objections(votes)
         if outcome is Outcome.CURATOR_OVERRIDE:
-            reason = (
-                f"no majority after {number} round{'s' if number > 1 else ''}: "
-                f"{round_.tally.accept} of {round_.tally.valid} valid votes accepted"
-            )
+            reason = self._no_majority(number, round_)
             await self._curate(round_, state, reason)
             return True
         if outcome is not None:
@@ -218,6 +215,18 @@ class Run:
         round_.status = RoundStatus.CONTINUE
         self._emit(ev.RoundDecided(round_))
         return False
+
+    def _no_majority(self, number: int, round_: RoundResult) -> str:
+        """Why the last round's vote did not decide: counted against every member asked to vote."""
+        tally = round_.tally
+        share = f"{self.request.majority_threshold:.0%}"
+        missing = [f"{tally.invalid} invalid"] if tally.invalid else []
+        missing += [f"{tally.none} with no vote"] if tally.none else []
+        return (
+            f"no majority after {number} round{'s' if number > 1 else ''}: "
+            f"{tally.accept} of {tally.asked} members asked to vote accepted, more than {share} needed"
+            + (f" ({', '.join(missing)})" if missing else "")
+        )
 
     # ----------------------------------------------------------------------------------------
     # Phases

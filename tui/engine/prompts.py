@@ -41,9 +41,11 @@ actually falls. If the evidence strongly favours one side, say so; a forced 50/5
 neutrality, it is a failure to judge.""",
 }
 
+# No line of this shape may look like a vote (`VERDICT:`): a member that echoes its position's shape
+# into its review would otherwise cast, or spoil, a vote it never meant to.
 ANSWER_SHAPE = """\
 Answer in this shape, in plain text:
-Verdict: <your conclusion in one sentence>
+Conclusion: <your conclusion in one sentence>
 Lean: <one word: favourable, unfavourable or mixed>
 Analysis: <the reasoning that matters, in short paragraphs or bullets>
 Confidence: <X>/10

@@ -9,32 +9,61 @@ from tui.engine.types import Agreement, Outcome, Tally, Vote, VoteValue
 
 MAX_OBJECTIONS = 5
 
-_VERDICT_LINE = re.compile(r"^\s*verdict\s*:", re.IGNORECASE)
-_EXACT_VERDICT = re.compile(r"^verdict: (accept|reject)$", re.IGNORECASE)
+# Decoration a model may put around its one verdict line, and strip without changing its meaning:
+# a heading or quote mark in front, emphasis or code marks around the label, the word or the whole
+# line (not inside a word: `ACC*EPT` stays as written), and a full stop at the end.
+_LEADING_MARKS = re.compile(r"^(?:#{1,6}\s*|>\s*)+")
+_EMPHASIS = re.compile(r"(?:^|(?<=[\s:]))[*_`]+|[*_`]+(?=[\s:.!]|$)")
+_TRAILING_STOP = re.compile(r"\s*[.!]$")
+# A line of nothing but markup: a rule (`---`), a code fence, a lone `**`.
+_BARE_MARKUP = re.compile(r"^[\s*_`#>=~-]*$")
+_VERDICT_LABEL = re.compile(r"^verdict\s*:\s*", re.IGNORECASE)
+_ACCEPT = re.compile(r"\baccept", re.IGNORECASE)
+_REJECT = re.compile(r"\breject", re.IGNORECASE)
+
+
+def _undecorated(line: str) -> str:
+    """The line without Markdown decoration, its spaces collapsed."""
+    text = _EMPHASIS.sub("", _LEADING_MARKS.sub("", line.strip()))
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def looks_like_verdict(line: str) -> bool:
+    """Whether a line claims a verdict (`VERDICT:` first, decorated or not), whatever follows."""
+    return _VERDICT_LABEL.match(_undecorated(line)) is not None
+
+
+def _verdict_count(count: int) -> str:
+    return "two verdict lines" if count == 2 else f"{count} verdict lines"
 
 
 def parse_vote(reply: str) -> tuple[VoteValue, list[str], str | None]:
     """Read a review reply as (vote, objections, reason-if-invalid).
 
-    Strict on purpose: the first non-empty line must be exactly `VERDICT: ACCEPT` or
-    `VERDICT: REJECT` (any case), and no other line may claim a verdict. Anything else — an empty
-    reply, prose, both words, a hedged or decorated line — is invalid and never counts as accept.
+    Strict about ambiguity: the first line with words must be the one verdict line, `VERDICT:`
+    followed by exactly `ACCEPT` or `REJECT` (any case), and no other line may claim a verdict.
+    Markdown decoration of that one line does not change what it says and is allowed
+    (`**VERDICT: ACCEPT**`, `## VERDICT: REJECT`, `VERDICT: **ACCEPT**.`). Anything else is invalid
+    and never counts as accept; the reason says why in a few words, the same words for the same
+    fault, so a round can list them: empty reply, no verdict line, two verdict lines, verdict after
+    prose, both words, not ACCEPT or REJECT.
     """
     lines = [line.strip() for line in reply.splitlines()]
-    lines = [line for line in lines if line]
+    lines = [line for line in lines if not _BARE_MARKUP.match(line)]
     if not lines:
         return VoteValue.INVALID, [], "empty reply"
-    verdict_lines = [line for line in lines if _VERDICT_LINE.match(line)]
+    verdict_lines = [line for line in lines if looks_like_verdict(line)]
     if not verdict_lines:
-        return VoteValue.INVALID, [], "no VERDICT line"
+        return VoteValue.INVALID, [], "no verdict line"
     if len(verdict_lines) > 1:
-        return VoteValue.INVALID, [], "more than one VERDICT line"
-    if not _VERDICT_LINE.match(lines[0]):
-        return VoteValue.INVALID, [], "the VERDICT line is not the first line"
-    match = _EXACT_VERDICT.match(re.sub(r"\s+", " ", lines[0]))
-    if match is None:
-        return VoteValue.INVALID, [], f"verdict line is not exactly ACCEPT or REJECT: {lines[0][:80]!r}"
-    value = VoteValue.ACCEPT if match.group(1).lower() == "accept" else VoteValue.REJECT
+        return VoteValue.INVALID, [], _verdict_count(len(verdict_lines))
+    if not looks_like_verdict(lines[0]):
+        return VoteValue.INVALID, [], "verdict after prose"
+    verdict = _TRAILING_STOP.sub("", _VERDICT_LABEL.sub("", _undecorated(lines[0]), count=1))
+    if verdict.lower() not in ("accept", "reject"):
+        both = _ACCEPT.search(verdict) and _REJECT.search(verdict)
+        return VoteValue.INVALID, [], "both words" if both else "not ACCEPT or REJECT"
+    value = VoteValue.ACCEPT if verdict.lower() == "accept" else VoteValue.REJECT
     objections = [re.sub(r"^[-*•]\s*|^\d+[.)]\s*", "", line) for line in lines[1:]]
     return value, [o for o in objections if o][:MAX_OBJECTIONS], None
 
@@ -51,17 +80,16 @@ def decide_round(
 ) -> Outcome | None:
     """The outcome of a round, or None when deliberation goes on to the next round.
 
-    Before the last round only a unanimous accept of the valid votes ends the run. In the last
-    round: unanimous; else accepts strictly above `majority_threshold` of the valid votes is a
-    majority; else the curator decides. Invalid and missing votes are never accepts, and a round
-    with no valid vote at all cannot be unanimous.
+    Every member asked to vote counts: a round is unanimous only when each of them returned a
+    valid ACCEPT, so an invalid vote (or a review that failed) is never ignored. Before the last
+    round only that ends the run. In the last round: unanimous; else accepts strictly above
+    `majority_threshold` of all members asked to vote is a majority; else the curator decides.
     """
-    unanimous = tally.valid > 0 and tally.reject == 0
-    if unanimous:
+    if tally.asked > 0 and tally.accept == tally.asked:
         return Outcome.UNANIMOUS
     if round_number < max_rounds:
         return None
-    if tally.valid > 0 and tally.accept > majority_threshold * tally.valid:
+    if tally.accept > majority_threshold * tally.asked:
         return Outcome.MAJORITY
     return Outcome.CURATOR_OVERRIDE
 

@@ -192,6 +192,11 @@ class Tally(_Model):
     def valid(self) -> int:
         return self.accept + self.reject
 
+    @property
+    def asked(self) -> int:
+        """Every member asked to vote, whether its vote was valid, invalid or never came."""
+        return self.accept + self.reject + self.invalid + self.none
+
 
 class RoundResult(_Model):
     number: int

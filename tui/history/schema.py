@@ -84,6 +84,13 @@ MIGRATIONS: list[str] = [
     ALTER TABLE calls ADD COLUMN demo INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX runs_unfinished ON runs(status) WHERE status = 'running';
     """,
+    # 4: why a vote is invalid (or never came), apart from its objections. Until now the reason
+    # stood in for the objections of an invalid vote or a failed review, which had none: move it.
+    """
+    ALTER TABLE calls ADD COLUMN vote_reason TEXT;
+    UPDATE calls SET vote_reason = json_extract(objections, '$[0]'), objections = '[]'
+        WHERE phase = 'vote' AND (vote = 'invalid' OR vote IS NULL) AND json_array_length(objections) = 1;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

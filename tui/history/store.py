@@ -208,15 +208,16 @@ class RunStore:
             )
 
     def record_vote(self, run_id: str, round_number: int, vote: Vote) -> None:
-        """A member's vote and objections, on the row of the review call it came from."""
-        objections = vote.objections or ([vote.reason] if vote.reason else [])
+        """A member's vote, its objections and why it is invalid (or absent), on the row of the
+        review call it came from."""
         with self.transaction() as db:
             db.execute(
-                "UPDATE calls SET vote = ?, objections = ? "
+                "UPDATE calls SET vote = ?, objections = ?, vote_reason = ? "
                 "WHERE run_id = ? AND round = ? AND phase = ? AND member_index = ?",
                 (
                     vote.value.value if vote.value is not VoteValue.NONE else None,
-                    json.dumps(objections),
+                    json.dumps(vote.objections),
+                    vote.reason,
                     run_id,
                     round_number,
                     Phase.VOTE.value,

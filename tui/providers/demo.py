@@ -165,7 +165,7 @@ def _compose(request: ChatRequest, persona: Persona, rng: random.Random) -> str:
     advantages = rng.sample(_ADVANTAGES, 2)
     risks = rng.sample(_RISKS, 2)
     return (
-        f"Verdict: {opener} — a demo answer about: {topic}\n"
+        f"Conclusion: {opener} — a demo answer about: {topic}\n"
         f"Lean: {lean}\n"
         f"Analysis: (simulated by the offline demo provider, not a real model)\n"
         f"- In favour: {advantages[0]}; {advantages[1]}.\n"

@@ -8,6 +8,7 @@ from tui.render.words import (
     OUTCOME_WORDS,
     VOTE_WORDS,
     call_summary,
+    invalid_votes_words,
     outcome_word,
     round_word,
     run_word,
@@ -119,6 +120,9 @@ def _rounds(result: RunResult) -> list[str]:
 def _round(round_: RoundResult) -> list[str]:
     decided = round_word(round_.status, round_.outcome)
     out = [f"### Round {round_.number}: {tally_words(round_.tally)} → {decided}", ""]
+    invalid = invalid_votes_words(round_.votes)
+    if invalid:
+        out += [f"**{invalid}**", ""]
     if round_.note:
         out += [f"_{literal(round_.note)}_", ""]
     if round_.votes:

@@ -4,6 +4,8 @@ says a run, a call, a round, a vote or an outcome with these words, so they neve
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from enum import StrEnum
 
 from tui.engine.types import (
@@ -15,6 +17,7 @@ from tui.engine.types import (
     RoundStatus,
     RunStatus,
     Tally,
+    Vote,
     VoteValue,
 )
 
@@ -138,3 +141,14 @@ def tally_words(tally: Tally) -> str:
         f"{tally.accept} {VOTE_WORDS[VoteValue.ACCEPT]} · {tally.reject} {VOTE_WORDS[VoteValue.REJECT]} · "
         f"{tally.invalid} {VOTE_WORDS[VoteValue.INVALID]} · {tally.none} {VOTE_WORDS[VoteValue.NONE]}"
     )
+
+
+def invalid_votes_words(votes: Iterable[Vote]) -> str | None:
+    """`3 invalid votes: no verdict line ×2, both words`, in the order the reasons first came; None
+    when every vote was valid (or never came: a failed review is `no vote`, its pane says why)."""
+    reasons = Counter(v.reason or "unreadable" for v in votes if v.value is VoteValue.INVALID)
+    total = sum(reasons.values())
+    if not total:
+        return None
+    listed = ", ".join(reason if n == 1 else f"{reason} ×{n}" for reason, n in reasons.items())
+    return f"{total} invalid vote{'s' if total != 1 else ''}: {listed}"

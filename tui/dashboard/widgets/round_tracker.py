@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from tui.engine.types import Mode, Outcome, RoundResult, RoundStatus, RunStatus
-from tui.render.words import OUTCOME_WORDS, ROUND_WORDS, run_word
+from tui.render.words import OUTCOME_WORDS, ROUND_WORDS, invalid_votes_words, run_word
 
 ENDED_EARLY = (RunStatus.ERROR, RunStatus.CANCELLED, RunStatus.INTERRUPTED)
 
@@ -28,6 +28,7 @@ class RoundTracker(Static):
         "round-tracker--curator",
         "round-tracker--progress",
         "round-tracker--failed",
+        "round-tracker--invalid",
         "round-tracker--muted",
     }
 
@@ -108,7 +109,21 @@ class RoundTracker(Static):
                 text.append("·", style("round-tracker--muted"))
         if self.state in ENDED_EARLY:
             text.append(f"  │  run {run_word(self.state)}", style("round-tracker--failed"))
+        for rounds, why in self._invalid_votes():
+            text.append("  │  ", style("round-tracker--muted"))
+            text.append(f"{rounds}: {why}", style("round-tracker--invalid"))
         return text
+
+    def _invalid_votes(self) -> list[tuple[str, str]]:
+        """How many votes of each round were invalid and why, rounds that say the same said once:
+        `[("R1, R2", "2 invalid votes: no verdict line, both words")]`. Last on the line, so a
+        narrow screen's ellipsis cuts the explanation, never a round's outcome."""
+        grouped: dict[str, list[int]] = {}
+        for number, round_ in sorted(self.rounds.items()):
+            why = invalid_votes_words(round_.votes)
+            if why:
+                grouped.setdefault(why, []).append(number)
+        return [(", ".join(f"R{n}" for n in numbers), why) for why, numbers in grouped.items()]
 
     def refresh_view(self) -> None:
         self.update(self.render_text(), layout=False)
