@@ -35,6 +35,8 @@ class Script:
     chunks: int = 3
     no_finish: bool = False
     usage: tuple[int, int] | None = (100, 50)
+    finish_reason: str = "stop"  # the provider's word, in `finish_phases` (elsewhere "stop")
+    finish_phases: tuple[str, ...] = ("position", "draft", "vote", "curator")
 
 
 class FakeProvider:
@@ -82,7 +84,7 @@ class FakeProvider:
             if script.usage:
                 yield Usage(*script.usage)
             if not script.no_finish:
-                yield Finished("stop")
+                yield Finished(script.finish_reason if request.phase in script.finish_phases else "stop")
         except asyncio.CancelledError:
             self.cancelled.append(f"{request.model_id}:{request.phase}")
             raise

@@ -149,6 +149,12 @@ class Scenario:
     `finish_reason` is given in OpenAI words; the Anthropic stream maps ``"stop"`` -> ``"end_turn"``,
     ``"length"`` -> ``"max_tokens"``, ``"tool_calls"`` -> ``"tool_use"``, ``"content_filter"`` ->
     ``"refusal"`` and passes Anthropic words through (the OpenAI stream maps Anthropic words back).
+    A cut-off or filtered answer is a success with another finish reason: ``"length"`` (Anthropic
+    ``"max_tokens"``), ``"content_filter"`` (Anthropic ``"refusal"``).
+
+    `refusal` streams the text as OpenAI's ``delta.refusal`` instead of ``delta.content`` (how an
+    OpenAI model declines; the finish reason stays `finish_reason`). Anthropic has no such field: its
+    stream is unchanged, and a refusal there is ``finish_reason="refusal"``.
     """
 
     text: str = "Hello from the wire server."
@@ -158,6 +164,7 @@ class Scenario:
     input_tokens: int = 12
     output_tokens: int = 7
     finish_reason: str = "stop"
+    refusal: bool = False
     failure: FailureMode = None
     status: int = 200
     error_type: str = ""
@@ -720,7 +727,8 @@ class WireServer:
             return f"data: {_dumps(obj)}\n\n"
 
         def delta_event(index: int, piece: str) -> str:
-            delta = {"role": "assistant", "content": piece} if index == 0 else {"content": piece}
+            field = "refusal" if scenario.refusal else "content"
+            delta = {"role": "assistant", field: piece} if index == 0 else {field: piece}
             return chunk([{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}])
 
         failure = scenario.failure

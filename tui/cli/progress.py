@@ -87,6 +87,8 @@ class ProgressPrinter:
                 return f"round {round_.number}: {tally_words(round_.tally)} → {decided}{why}"
             case ev.AgreementRead(agreement=agreement):
                 return f"Agreement: {agreement.summary}"
+            case ev.SynthesisFinished(by=by, incomplete=why) if why:
+                return f"the synthesis is incomplete: {why} (by {by}; its text is kept as it is)"
             case ev.Notice(message=message):
                 return message
             case ev.RunFailed(errors=errors):
@@ -99,10 +101,11 @@ class ProgressPrinter:
     def _finished(self, call: CallResult) -> str:
         name = self._name(call.member_index, call.alias)
         word = call_state(call).value
-        if call.status is CallStatus.SUCCESS:
+        if call.status in (CallStatus.SUCCESS, CallStatus.INCOMPLETE):
+            why = f" ({call.error})" if call.status is CallStatus.INCOMPLETE else ""
             toks = tokens(call.input_tokens + call.output_tokens, call.tokens_estimated)
             return (
-                f"{name} {word} · first token {seconds(call.ttft_ms)} · {seconds(call.latency_ms)} · "
+                f"{name} {word}{why} · first token {seconds(call.ttft_ms)} · {seconds(call.latency_ms)} · "
                 f"{toks} tokens · {cost(call.cost_usd)}"
             )
         if call.status is CallStatus.CANCELLED:

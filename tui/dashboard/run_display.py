@@ -47,6 +47,8 @@ class RunDisplay:
             case ev.CallFinished(result=result) if result.member_index is None:
                 if result.status is CallStatus.ERROR and result.error:
                     self.synthesis.note(f"{result.alias} failed: {result.error}", "error")
+                elif result.status is CallStatus.INCOMPLETE:
+                    self.synthesis.call_incomplete(result.error or "stopped short")
             case ev.CallFinished(result=result):
                 assert result.member_index is not None
                 panes[result.member_index].call_finished(result)
@@ -60,8 +62,8 @@ class RunDisplay:
                 self.synthesis.note(f"Agreement: {agreement.summary}")
             case ev.Notice(message=message):
                 self.synthesis.note(message)
-            case ev.SynthesisFinished(outcome=outcome):
-                self.synthesis.finished(outcome, self.tracker.current or 1)
+            case ev.SynthesisFinished(outcome=outcome, incomplete=incomplete):
+                self.synthesis.finished(outcome, self.tracker.current or 1, incomplete)
             case ev.RunFinished(result=result) | ev.RunFailed(result=result) | ev.RunCancelled(result=result):
                 self.flush(panes)
                 self.synthesis.run_ended(result)

@@ -4,6 +4,11 @@ A call never raises into the run for anything the provider does: whatever goes w
 the call's own result, with status `error` and a message the user can act on, so one member
 failing never stops the others. Only cancellation leaves a call, and only after it has recorded
 what had arrived (the partial text of a cancelled call is kept and billed).
+
+An answer the provider itself ended short of whole (cut off at the output limit, stopped by its
+content filter, refused) is not a failure and not a success: the call is `incomplete`, its text
+kept and billed, and `error` gives the reason (`cutoff`). One with no text at all is an empty
+answer, an error. A stream that just stops, with no finish reason, stays an error (`truncated`).
 """
 
 from __future__ import annotations
@@ -29,7 +34,21 @@ from tui.engine.types import CallResult, CallStatus, Member, Phase
 
 log = logging.getLogger(__name__)
 
+# The providers' finish words that mean the answer is not whole, and the kind of each: OpenAI's
+# finish_reason (`length`, `content_filter`) and Anthropic's stop_reason (`max_tokens`,
+# `model_context_window_exceeded`, `refusal`).
+_CUTOFF_KINDS = {
+    "length": "length",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "context_window",
+    "content_filter": "content_filter",
+    "refusal": "refusal",
+}
+
 ProviderLookup = Callable[[Member], Provider]
+
+ANSWERED = frozenset({CallStatus.SUCCESS, CallStatus.INCOMPLETE})
+"""The statuses of a call that has an answer to use: whole, or incomplete (and marked so)."""
 
 
 def ms(seconds: float) -> int:
@@ -90,8 +109,7 @@ class ModelCall:
         self._started = self._clock()
         try:
             self._emit(ev.CallStarted(spec.call_id, spec.round, spec.phase, spec.index, spec.member.alias))
-            await self._answer(providers)
-            call.status = CallStatus.SUCCESS
+            call.status = await self._answer(providers)
         except TimeoutError:
             self._fail(
                 ErrorKind.TIMEOUT,
@@ -109,8 +127,9 @@ class ModelCall:
         self._settle(book)
         return call
 
-    async def _answer(self, providers: ProviderLookup) -> None:
-        """Send the request and read the whole answer; raises for every way it can fail."""
+    async def _answer(self, providers: ProviderLookup) -> CallStatus:
+        """Send the request and read the answer to its end: success, or incomplete when the
+        provider ended it short (`error` says why); raises for every way it can fail."""
         spec, member = self.spec, self.spec.member
         request = ChatRequest(
             model_id=member.model_id,
@@ -133,8 +152,14 @@ class ModelCall:
                 ErrorKind.TRUNCATED, "the stream ended without a finish reason: answer truncated"
             )
         self.result.finish_reason = finished.reason
+        short = cutoff(finished.reason, request.max_output_tokens)
         if not "".join(self._parts).strip():
-            raise ProviderError(ErrorKind.EMPTY, f"{member.alias} returned an empty answer")
+            why = f" ({short[1]})" if short is not None else ""
+            raise ProviderError(ErrorKind.EMPTY, f"{member.alias} returned an empty answer{why}")
+        if short is None:
+            return CallStatus.SUCCESS
+        self.result.error_kind, self.result.error = short
+        return CallStatus.INCOMPLETE
 
     async def _stream_with_retries(self, provider: Provider, request: ChatRequest) -> Finished | None:
         spec, member = self.spec, self.spec.member
@@ -221,6 +246,31 @@ class ModelCall:
         )
         book(call)
         self._emit(ev.CallFinished(call))
+
+
+def cutoff(finish_reason: str, max_output_tokens: int) -> tuple[str, str] | None:
+    """(kind, reason) when `finish_reason` says the answer is not whole, else None.
+
+    The reason is a phrase for a pane: "cut off at the 4,096-token output limit" (the limit the
+    request asked for), "stopped by the provider's content filter", "refused by the model".
+    """
+    kind = _CUTOFF_KINDS.get(finish_reason.lower())
+    if kind is None:
+        return None
+    reason = {
+        "length": f"cut off at the {max_output_tokens:,}-token output limit",
+        "context_window": "cut off: the model's context window is full",
+        "content_filter": "stopped by the provider's content filter",
+        "refusal": "refused by the model",
+    }[kind]
+    return ("length" if kind == "context_window" else kind), reason
+
+
+def as_read(call: CallResult) -> str:
+    """A call's text as the other models read it: an incomplete one says so, and why, at its end."""
+    if call.status is not CallStatus.INCOMPLETE:
+        return call.content
+    return f"{call.content.rstrip()}\n\n[Quorum's note: the text above is incomplete, {call.error}.]"
 
 
 def retry_wait(

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from tui.engine import prompts
 from tui.engine.accounting import estimate_tokens
+from tui.engine.calls import as_read
 from tui.engine.types import CallResult, Member, Stance, Vote, VoteValue
 
 # What the look-ahead of the token budget assumes one answer will cost, in output tokens: the
@@ -34,10 +35,10 @@ class Deliberation:
         """The first draft from the positions, or a revision of the last draft against its objections."""
         if self.draft is None:
             return prompts.draft_prompt(self.question_block, self.positions)
-        return prompts.revision_prompt(self.question_block, self.draft.content, self.objections)
+        return prompts.revision_prompt(self.question_block, as_read(self.draft), self.objections)
 
     def curator_prompt(self, reason: str) -> str:
-        draft = self.draft.content if self.draft else None
+        draft = as_read(self.draft) if self.draft else None
         return prompts.curator_prompt(self.question_block, self.positions, draft, self.objections, reason)
 
     def take_objections(self, votes: Sequence[Vote]) -> None:

@@ -129,6 +129,8 @@ class SynthesisFinished:
     text: str
     by: str
     outcome: Outcome | None
+    incomplete: str | None = None
+    """Why the text is not whole (cut off, filtered, refused), or None."""
 
 
 @dataclass(frozen=True, slots=True)

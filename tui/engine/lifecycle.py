@@ -19,6 +19,7 @@ from tui.engine import events as ev
 from tui.engine.calls import ms
 from tui.engine.types import (
     CallResult,
+    CallStatus,
     Mode,
     Outcome,
     RoundResult,
@@ -183,11 +184,13 @@ class Lifecycle:
         return sum(c.input_tokens + c.output_tokens for c in self.result.calls)
 
     def conclude(self, call: CallResult, outcome: Outcome | None) -> None:
-        """The run succeeded with `call`'s text as its answer."""
+        """The run succeeded with `call`'s text as its answer (incomplete, if the call was)."""
+        incomplete = call.error if call.status is CallStatus.INCOMPLETE else None
         self.result.synthesis = call.content
         self.result.synthesizer = call.alias
+        self.result.synthesis_incomplete = incomplete
         self.result.outcome = outcome
-        self.emit(ev.SynthesisFinished(call.content, call.alias, outcome))
+        self.emit(ev.SynthesisFinished(call.content, call.alias, outcome, incomplete))
         self.finish(RunStatus.SUCCESS)
 
     def fail(self, errors: list[str]) -> None:

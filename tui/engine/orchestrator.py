@@ -8,6 +8,18 @@ text of the cancelled calls.
 Nothing else may stop a run half-way without a word either. When the event sink raises (a
 display or the history recorder is broken) or the engine's own code fails, the run stops its
 calls as a cancel would, ends as failed with one line saying why, and `execute()` returns.
+
+An `incomplete` call (cut off at the output limit, stopped by a content filter, refused; see
+`tui.engine.calls`) has an answer, only not a whole one, and the run uses what is there, saying
+so wherever it goes:
+- a position counts as a position: its member votes, and the synthesizer reads it with a note
+  at its end that it is incomplete, and why (`as_read`);
+- a review is parsed as it is: a verdict line that arrived counts (objections may be cut short);
+  a reply without one is an invalid vote whose reason also says why the reply stopped;
+- a draft or decision is used, not retried with a fallback synthesizer (the next one would hit
+  the same limit): members review it with the same note, and when it is the run's answer the
+  run still succeeds, with `RunResult.synthesis_incomplete` (and `SynthesisFinished.incomplete`)
+  giving the reason. A later whole revision or curator decision clears it.
 """
 
 from __future__ import annotations
@@ -22,7 +34,7 @@ from uuid import uuid4
 
 from tui.engine import events as ev
 from tui.engine import prompts
-from tui.engine.calls import CallSpec, ModelCall, ProviderLookup
+from tui.engine.calls import ANSWERED, CallSpec, ModelCall, ProviderLookup, as_read
 from tui.engine.deliberation import EXPECTED_ANSWER_TOKENS, Deliberation
 from tui.engine.lifecycle import Lifecycle
 from tui.engine.rules import decide_round, parse_vote, read_agreement, tally_votes
@@ -139,7 +151,7 @@ class Run:
         positions = await self._positions()
         if positions is None:
             return
-        answers = [(m.alias, m.stance, r.content) for _, m, r in positions]
+        answers = [(m.alias, m.stance, as_read(r)) for _, m, r in positions]
         self.result.agreement = read_agreement([text for _, _, text in answers])
         self._emit(ev.AgreementRead(self.result.agreement))
         synthesis = await self._synthesize(
@@ -155,8 +167,8 @@ class Run:
             return
         state = Deliberation(
             self._question_block,
-            positions=[(m.alias, m.stance, r.content) for _, m, r in positions],
-            voters=[(index, m, r.content) for index, m, r in positions],
+            positions=[(m.alias, m.stance, as_read(r)) for _, m, r in positions],
+            voters=[(index, m, as_read(r)) for index, m, r in positions],
         )
         for number in range(1, self.request.max_rounds + 1):
             if await self._deliberation_round(number, state):
@@ -180,7 +192,7 @@ class Run:
         state.draft = draft
         round_.draft, round_.draft_by = draft.content, draft.alias
         votes = await self._gather(
-            [self._review(number, index, member, own, draft.content) for index, member, own in state.voters]
+            [self._review(number, index, member, own, as_read(draft)) for index, member, own in state.voters]
         )
         return await self._decide(round_, draft, votes, state)
 
@@ -232,7 +244,8 @@ class Run:
     # Phases
 
     async def _positions(self) -> list[tuple[int, Member, CallResult]] | None:
-        """Round 1's blind positions; None (and the run failed) when no member answered."""
+        """Round 1's blind positions (whole or incomplete); None (and the run failed) when no
+        member answered."""
         self._life.round(1)
         self.phase = "positions"
         self.result.positions = [None] * len(self.request.members)
@@ -249,7 +262,7 @@ class Run:
         ok = [
             (index, m, r)
             for index, (m, r) in enumerate(zip(self.request.members, results, strict=True))
-            if r.status is CallStatus.SUCCESS
+            if r.status in ANSWERED
         ]
         log.debug(
             "run %s positions aggregation success=%d error=%d",
@@ -297,8 +310,10 @@ class Run:
         call = await self._call(
             member, index, Phase.VOTE, number, system, prompts.vote_prompt(self._question_block, own, draft)
         )
-        if call.status is CallStatus.SUCCESS:
+        if call.status in ANSWERED:
             value, objections, reason = parse_vote(call.content)
+            if reason is not None and call.status is CallStatus.INCOMPLETE:
+                reason = f"{reason} (the reply was {call.error})"
             vote = Vote(
                 member_index=index, alias=member.alias, value=value, objections=objections, reason=reason
             )
@@ -325,8 +340,8 @@ class Run:
         failures: list[str] = []
         for position, synth in enumerate(self.request.synthesizers):
             call = await self._call(synth, None, phase, number, prompts.SYNTHESIZER_SYSTEM, prompt)
-            if call.status is CallStatus.SUCCESS:
-                return call
+            if call.status in ANSWERED:
+                return call  # an incomplete one too: see the module's docstring
             failures.append(f"{synth.alias}: {call.error}")
             remaining = self.request.synthesizers[position + 1 :]
             if remaining:

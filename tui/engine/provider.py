@@ -86,7 +86,12 @@ class Usage:
 
 @dataclass(frozen=True, slots=True)
 class Finished:
-    """The provider said the answer is complete; `reason` is its own word (stop, length, end_turn…)."""
+    """The provider ended the answer; `reason` is its own word (stop, length, end_turn…).
+
+    Some words mean the answer is not whole (see `tui.engine.calls.cutoff`): `length` /
+    `max_tokens`, `content_filter`, `refusal`. An adapter that sees a refusal in the stream itself
+    (OpenAI's `delta.refusal`) ends with `Finished("refusal")`.
+    """
 
     reason: str
 

@@ -33,6 +33,9 @@ class Phase(StrEnum):
 
 class CallStatus(StrEnum):
     SUCCESS = "success"
+    INCOMPLETE = "incomplete"
+    """The provider ended the answer short of whole: cut off at the output token limit, stopped by
+    its content filter, or refused by the model. The text is kept and used; `error` says why."""
     ERROR = "error"
     CANCELLED = "cancelled"
     SKIPPED = "skipped"
@@ -158,8 +161,13 @@ class CallResult(_Model):
     demo: bool = False
     status: CallStatus
     content: str = ""
-    error: str | None = None
-    error_kind: str | None = None
+    error: str | None = Field(
+        default=None, description="Why the call failed, was cancelled, or (incomplete) stopped short."
+    )
+    error_kind: str | None = Field(
+        default=None,
+        description="The failure's kind; for an incomplete call length, content_filter or refusal.",
+    )
     ttft_ms: int | None = None
     latency_ms: int | None = None
     input_tokens: int = 0
@@ -248,6 +256,9 @@ class RunResult(_Model):
     calls: list[CallResult] = Field(default_factory=list, description="Every call, in the order it started.")
     synthesis: str | None = None
     synthesizer: str | None = None
+    synthesis_incomplete: str | None = Field(
+        default=None, description="Why the synthesis is incomplete (kept as it is), or None when it is whole."
+    )
     agreement: Agreement | None = None
     errors: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)

@@ -45,7 +45,11 @@ def replay_events(result: RunResult) -> list[ev.Event]:
     for number in sorted(n for n in rounds if n not in decided):
         out += _round_end(rounds[number])
     if result.synthesis is not None and result.synthesizer is not None:
-        out.append(ev.SynthesisFinished(result.synthesis, result.synthesizer, result.outcome))
+        out.append(
+            ev.SynthesisFinished(
+                result.synthesis, result.synthesizer, result.outcome, result.synthesis_incomplete
+            )
+        )
     if result.status is RunStatus.SUCCESS:
         out.append(ev.RunFinished(result))
     elif result.status is RunStatus.ERROR:

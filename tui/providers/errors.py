@@ -72,6 +72,8 @@ def from_status(
     detail = _short(message) if message else ""
     detail_part = f": {detail}" if detail else ""
     lowered = f"{error_type} {message}".lower()
+    if status == 200:
+        return _mid_answer(ctx, error_type, lowered, detail_part)
     if status == 401 or error_type == "authentication_error":
         key = f"check {ctx.api_key_env}" if ctx.api_key_env else "check the provider's key"
         return ProviderError(ErrorKind.AUTH, f"{ctx.provider} rejected the API key (HTTP {status}); {key}")
@@ -116,15 +118,23 @@ def from_status(
             f"{ctx.provider} had a server error (HTTP {status}){detail_part}",
             retryable=True,
         )
-    if status == 200:
-        # An error event inside a stream that had started fine.
-        kind = f" ({error_type})" if error_type else ""
-        return ProviderError(
-            ErrorKind.SERVER, f"{ctx.provider} reported an error mid-stream{kind}{detail_part}"
-        )
     return ProviderError(
         ErrorKind.BAD_REQUEST, f"{ctx.provider} refused the request (HTTP {status}){detail_part}"
     )
+
+
+def _mid_answer(ctx: CallContext, error_type: str, lowered: str, detail_part: str) -> ProviderError:
+    """An error event inside a stream that had started fine (HTTP 200): not an HTTP status, so the
+    message says what happened, with the provider's type and words. Worth a retry when it is the
+    provider's trouble (the engine retries only a call that had no text yet)."""
+    kind = f" ({error_type})" if error_type else ""
+    message = f"{ctx.provider} reported an error mid-answer{kind}{detail_part}"
+    if error_type == "rate_limit_error":
+        return ProviderError(ErrorKind.RATE_LIMIT, message, retryable=True)
+    if any(word in lowered for word in _CONTEXT_WORDS):
+        return ProviderError(ErrorKind.CONTEXT_TOO_LONG, message)
+    retryable = error_type in ("", "api_error", "server_error", "overloaded_error", "timeout_error")
+    return ProviderError(ErrorKind.SERVER, message, retryable=retryable)
 
 
 def from_transport(ctx: CallContext, err: BaseException, *, received_text: bool) -> ProviderError:

@@ -39,7 +39,7 @@ class OpenAICompatProvider(SDKAdapter):
         options: dict[str, Any] = {self.max_tokens_param: request.max_output_tokens}
         if request.temperature is not None:
             options["temperature"] = request.temperature
-        received = False
+        received = refused = False
         finish_reason: str | None = None
         try:
             # Typed loosely on purpose: the output-limit field's name is chosen per provider.
@@ -58,6 +58,10 @@ class OpenAICompatProvider(SDKAdapter):
                     if choice.delta is not None and choice.delta.content:
                         received = True
                         yield TextDelta(choice.delta.content)
+                    if choice.delta is not None and getattr(choice.delta, "refusal", None):
+                        # The model declined: its words come in a field of their own.
+                        received = refused = True
+                        yield TextDelta(choice.delta.refusal)
                     if choice.finish_reason:
                         finish_reason = choice.finish_reason
         except openai.APIStatusError as err:
@@ -78,7 +82,7 @@ class OpenAICompatProvider(SDKAdapter):
         except ProviderError:
             raise
         if finish_reason is not None:
-            yield Finished(finish_reason)
+            yield Finished("refusal" if refused and finish_reason == "stop" else finish_reason)
 
 
 def _openai_message(err: Any) -> str:

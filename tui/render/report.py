@@ -138,7 +138,10 @@ def _synthesis(result: RunResult) -> list[str]:
     title = f"Decision ({OUTCOME_WORDS[result.outcome]})" if result.outcome is not None else "Synthesis"
     out = [f"## {title}", ""]
     if result.synthesis is not None:
-        out += [f"_by {result.synthesizer}_", "", _quote(result.synthesis), ""]
+        out += [f"_by {result.synthesizer}_", ""]
+        if result.synthesis_incomplete:
+            out += [f"**incomplete:** {literal(result.synthesis_incomplete)}; the text is kept as it is.", ""]
+        out += [_quote(result.synthesis), ""]
     else:
         out += ["_No synthesis._", ""]
     return out

@@ -66,6 +66,9 @@ class CallState(StrEnum):
     WAITING = "waiting"
     STREAMING = "streaming"
     DONE = "done"
+    INCOMPLETE = "incomplete"
+    """Answered, but cut off at the output limit, stopped by a content filter or refused: the text
+    is kept and used, and the reason is shown with it."""
     FAILED = "failed"
     CANCELLED = "cancelled"
     SKIPPED = "skipped"
@@ -78,6 +81,7 @@ CALL_MARKS: dict[CallState, str] = {
     CallState.WAITING: "◌",
     CallState.STREAMING: "●",
     CallState.DONE: "✓",
+    CallState.INCOMPLETE: "◐",
     CallState.FAILED: "✗",
     CallState.CANCELLED: "■",
     CallState.SKIPPED: "–",
@@ -93,6 +97,7 @@ def call_state(call: CallResult) -> CallState:
         return CallState.CACHED
     return {
         CallStatus.SUCCESS: CallState.DONE,
+        CallStatus.INCOMPLETE: CallState.INCOMPLETE,
         CallStatus.ERROR: CallState.FAILED,
         CallStatus.CANCELLED: CallState.CANCELLED,
         CallStatus.SKIPPED: CallState.SKIPPED,

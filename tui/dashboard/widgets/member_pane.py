@@ -26,6 +26,7 @@ class ModelPane(StreamPane):
         "model-pane--demo",
         "model-pane--status-active",
         "model-pane--status-done",
+        "model-pane--status-incomplete",
         "model-pane--status-error",
         "model-pane--vote-accept",
         "model-pane--vote-reject",
@@ -51,6 +52,7 @@ class ModelPane(StreamPane):
         self.cost_usd = 0.0
         self.votes: dict[int, VoteValue] = {}
         self.answer_cached = False
+        self.answer_incomplete = False
         self.retry_note: str | None = None
         self.note: str | None = None  # skip reason or error message
         self.call_id: str | None = None
@@ -68,7 +70,7 @@ class ModelPane(StreamPane):
         self.tokens_estimated = False
         self.cost_usd = 0.0
         self.votes.clear()
-        self.answer_cached = False
+        self.answer_cached = self.answer_incomplete = False
         self.note = None
         self.call_id = None
         if self._ready:
@@ -88,7 +90,7 @@ class ModelPane(StreamPane):
         self.ttft_ms = self.latency_ms = None
         self.note = None
         if phase is Phase.POSITION:
-            self.answer_cached = False
+            self.answer_cached = self.answer_incomplete = False
             self.body.clear()
             self.input_tokens = self.output_tokens = 0
             self.cost_usd = 0.0
@@ -118,6 +120,16 @@ class ModelPane(StreamPane):
             self.answer_cached = True
         elif self.status is CallState.DONE and self.answer_cached:
             self.status = CallState.CACHED  # a carried-over answer stays marked cached through its reviews
+        elif self.status is CallState.DONE and self.answer_incomplete:
+            self.status = CallState.INCOMPLETE  # and a cut-off answer stays marked incomplete
+        elif self.status is CallState.INCOMPLETE:
+            what = "answer" if result.phase is Phase.POSITION else "review"
+            if result.phase is Phase.POSITION:
+                self.answer_incomplete, self.note = True, result.error
+            mark = CALL_MARKS[CallState.INCOMPLETE]
+            self.body.add_block(
+                f"{mark} {what} incomplete: {result.error}; the text above is all there is", "warning"
+            )
         elif self.status is CallState.CANCELLED:
             self.body.add_block(f"Cancelled ({result.error or 'stopped'})", "note")
         elif self.status is CallState.FAILED:
@@ -174,6 +186,7 @@ class ModelPane(StreamPane):
             CallState.STREAMING: "model-pane--status-active",
             CallState.DONE: "model-pane--status-done",
             CallState.CACHED: "model-pane--status-done",
+            CallState.INCOMPLETE: "model-pane--status-incomplete",
             CallState.FAILED: "model-pane--status-error",
         }.get(self.status, "model-pane--muted")
         label = self.status.value

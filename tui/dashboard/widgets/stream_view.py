@@ -73,6 +73,7 @@ class StreamView(ScrollView, can_focus=False):
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "stream-view--heading",
         "stream-view--note",
+        "stream-view--warning",
         "stream-view--error",
     }
 
@@ -85,6 +86,7 @@ class StreamView(ScrollView, can_focus=False):
     }
     StreamView > .stream-view--heading { text-style: bold; color: $text-muted; }
     StreamView > .stream-view--note { color: $text-muted; text-style: italic; }
+    StreamView > .stream-view--warning { color: $warning; text-style: bold; }
     StreamView > .stream-view--error { color: $error; text-style: bold; }
     """
 

@@ -10,7 +10,7 @@ from tui.dashboard.widgets.round_tracker import OUTCOME_CLASSES
 from tui.dashboard.widgets.stream_pane import StreamPane
 from tui.engine.types import Outcome, Phase, RunResult, RunStatus
 from tui.render.formatting import completion_line, literal
-from tui.render.words import OUTCOME_WORDS
+from tui.render.words import CALL_MARKS, OUTCOME_WORDS, CallState
 
 
 class SynthesisPane(StreamPane):
@@ -22,6 +22,7 @@ class SynthesisPane(StreamPane):
         "round-tracker--majority",
         "round-tracker--curator",
         "synthesis-pane--failed",
+        "synthesis-pane--incomplete",
     }
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -30,6 +31,7 @@ class SynthesisPane(StreamPane):
         self.outcome: Outcome | None = None
         self.completion: str | None = None
         self.failed: str | None = None
+        self.incomplete: str | None = None  # why the run's synthesis is not whole
         self.consult = False
 
     def on_mount(self) -> None:
@@ -37,7 +39,7 @@ class SynthesisPane(StreamPane):
         self.border_title = "Synthesis"
 
     def reset(self, consult: bool) -> None:
-        self.by = self.outcome = self.completion = self.failed = None
+        self.by = self.outcome = self.completion = self.failed = self.incomplete = None
         self.consult = consult
         self.body.clear()
         self.refresh_info()
@@ -60,9 +62,16 @@ class SynthesisPane(StreamPane):
         self.flush()
         self.body.add_block(message, style)
 
-    def finished(self, outcome: Outcome | None, rounds_used: int = 0) -> None:
+    def call_incomplete(self, reason: str) -> None:
+        """The draft, revision, synthesis or decision just written stopped short: flag it."""
+        self.note(
+            f"{CALL_MARKS[CallState.INCOMPLETE]} incomplete: {reason}; the text above is all there is",
+            "warning",
+        )
+
+    def finished(self, outcome: Outcome | None, rounds_used: int = 0, incomplete: str | None = None) -> None:
         self.flush()
-        self.outcome = outcome
+        self.outcome, self.incomplete = outcome, incomplete
         if outcome is Outcome.CURATOR_OVERRIDE:
             self.body.add_block(
                 f"Decision: the curator's, after {rounds_used} round(s) without a majority", "note"
@@ -90,6 +99,9 @@ class SynthesisPane(StreamPane):
             text.append(" ")
         elif self.failed:
             text.append(" FAILED ", style("synthesis-pane--failed"))
+            text.append(" ")
+        if self.incomplete:
+            text.append(" INCOMPLETE ", style("synthesis-pane--incomplete"))
             text.append(" ")
         text.append(
             f"by {literal(self.by)}" if self.by else "waiting for the panel", style("synthesis-pane--muted")
