@@ -15,6 +15,7 @@ import pytest
 
 from tests.conftest import write
 from tui.cli.main import main
+from tui.config import paths
 
 
 def run_json(config: Path, capsys: pytest.CaptureFixture[str], args: str) -> tuple[int, Any]:
@@ -351,3 +352,110 @@ def test_a_closed_pipe_ends_quietly(tmp_path: Path, isolated_home: Path) -> None
             assert done.stderr == "", (args, done.stderr)
     finally:
         os.close(write_end)
+
+
+# --- secrets: a key never reaches stdout, stderr, the JSON, the history or the log ---------------
+
+CANARY = "sk-canary-0123456789abcdef"
+PLAIN_SECRET = "plainsecretvalue-42"  # shaped like no key: only knowing the value redacts it
+URL_SECRET = "urlpassword-canary-77"
+
+
+def test_secrets_echoed_by_a_provider_are_nowhere(
+    tmp_path: Path,
+    isolated_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tests.wire_server import Scenario, WireServer
+
+    monkeypatch.setenv("OPENAI_API_KEY", CANARY)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", PLAIN_SECRET)
+    monkeypatch.setenv("LAB_API_KEY", "lab-key-0000000000")
+    config = write(
+        tmp_path / "c.toml",
+        "[providers.openai]\nkind = 'openai'\nmax_retries = 0\n"
+        "[providers.anthropic]\nkind = 'anthropic'\nmax_retries = 0\n"
+        # credentials in a base URL: this one refuses connections, and the error names the URL
+        f"[providers.lab]\nkind = 'openai'\nbase_url = 'http://quorum:{URL_SECRET}@127.0.0.1:9/v1'\n"
+        "api_key_env = 'LAB_API_KEY'\nmax_retries = 0\n"
+        "[models.lab-m]\nprovider = 'lab'\nid = 'm'\ncontext_window = 100000\nmax_output = 1000\n",
+    )
+    with WireServer() as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.openai_base_url)
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.anthropic_base_url)
+        server.default_scenario = Scenario(
+            failure="status", status=400, error_message="refused", echo_credentials=True
+        )
+        members = ["-m", "gpt-sol", "-m", "claude-sonnet", "-m", "lab-m"]
+        code = main(["--config", str(config), "run", "Leak?", *members, "--json"])
+        out, err = capsys.readouterr()
+        sent = [r.headers.get("authorization", "") + r.headers.get("x-api-key", "") for r in server.requests]
+    assert any(CANARY in s for s in sent) and any(PLAIN_SECRET in s for s in sent)  # the keys were used
+    assert code == 1
+    data = json.loads(out)
+    errors = [c["error"] for c in data["calls"]]
+    assert len(errors) >= 3 and all("[redacted]" in e for e in errors)
+    assert "could not connect to lab at http://[redacted]@127.0.0.1:9/v1" in errors
+    assert main(["show", data["run_id"], "--json"]) == 0
+    assert main(["show", data["run_id"]]) == 0
+    shown = capsys.readouterr().out
+    assert "refused" in shown
+    database = paths.history_file("")
+    stored = b"".join(
+        p.read_bytes()
+        for p in [*database.parent.iterdir(), *(isolated_home / "log").iterdir()]
+        if p.is_file()
+    )
+    assert b"refused" in stored
+    for secret in (CANARY, PLAIN_SECRET, URL_SECRET):
+        assert secret not in out and secret not in err and secret not in shown
+        assert secret.encode() not in stored
+
+
+def test_the_log_redacts_every_record(isolated_home: Path) -> None:
+    import logging
+
+    from tui.cli.logs import hide_secrets, setup_logging
+
+    target = setup_logging()
+    assert target is not None
+    hide_secrets([PLAIN_SECRET])
+    log = logging.getLogger("tui.engine.calls")
+    try:
+        raise RuntimeError(f"SDK said: Authorization: Bearer {CANARY}")
+    except RuntimeError:
+        log.exception("retry: key %s at %s", PLAIN_SECRET, f"http://user:{URL_SECRET}@host/v1")
+    for handler in logging.getLogger("tui").handlers:
+        handler.flush()
+    text = target.read_text()
+    assert "retry: key [redacted] at http://[redacted]@host/v1" in text and "RuntimeError" in text
+    for secret in (CANARY, PLAIN_SECRET, URL_SECRET):
+        assert secret not in text
+
+
+def test_log_files_are_private(
+    fast_demo_config: Path, isolated_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--config", str(fast_demo_config), "run", "q", "-q"]) == 0
+    folder = isolated_home / "log"
+    assert os.stat(folder).st_mode & 0o777 == 0o700
+    assert os.stat(folder / "quorum.log").st_mode & 0o777 == 0o600
+    assert os.stat(isolated_home / "data").st_mode & 0o777 == 0o700
+
+
+def test_a_bug_that_quotes_a_key_does_not_show_it(
+    fast_demo_config: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    isolated_home: Path,
+) -> None:
+    def broken(*_args: Any, **_kwargs: Any) -> int:
+        raise RuntimeError(f"header was Authorization: Bearer {CANARY}")
+
+    monkeypatch.setattr("tui.cli.main.run_command", broken)
+    assert main(["--config", str(fast_demo_config), "run", "anything"]) == 1
+    err = capsys.readouterr().err
+    log = (isolated_home / "log" / "quorum.log").read_text()
+    assert "internal error" in err and "Traceback" in log
+    assert CANARY not in err and CANARY not in log

@@ -198,3 +198,93 @@ def test_config_init_path_validate(capsys: pytest.CaptureFixture[str]) -> None:
     target.write_text("[run]\nmax_rounds = -1\n")
     assert main(["config", "validate"]) == 2
     assert "run.max_rounds" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------------
+# Secrets: a key written where a name or a setting belongs is refused, and never echoed
+
+CANARY = "sk-canary-0123456789abcdef"
+KEY_SHAPED = [
+    "gsk_" + "a1B2c3D4e5F6g7H8i9J0" * 2,  # Groq: valid as a variable name, but a key
+    "AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q",  # Google
+    "xai_0123456789abcdefghij",
+    "sk_live_0123456789abcdef",
+    "ghp_0123456789abcdefABCDEF0123456789abcd",
+    "a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6",  # a lowercase hex token
+    "AKIAIOSFODNN7EXAMPLE",  # upper case and digits, no word break
+    "K" * 65,  # longer than any variable name
+    CANARY,
+]
+
+
+@pytest.mark.parametrize("value", KEY_SHAPED)
+def test_a_key_in_api_key_env_is_refused_and_not_shown(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    bad = write(tmp_path / "bad.toml", f"[providers.mylab]\nkind = 'openai'\napi_key_env = '{value}'\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(bad)
+    assert info.value.key == "providers.mylab.api_key_env"
+    assert "NAME of an environment variable" in info.value.reason
+    assert "api_key_env must be the NAME" in info.value.reason and "not shown" in info.value.reason
+    assert value not in info.value.render()
+    assert main(["--config", str(bad), "run", "q"]) == 2
+    out, err = capsys.readouterr()
+    assert "configuration error" in err and value not in out + err
+
+
+@pytest.mark.parametrize("name", ["OPENAI_API_KEY", "MYLAB_API_KEY", "GROQ_API_KEY", "my_key", "_X2"])
+def test_variable_names_are_accepted(tmp_path: Path, name: str) -> None:
+    good = write(tmp_path / "good.toml", f"[providers.mylab]\nkind = 'openai'\napi_key_env = '{name}'\n")
+    assert load_settings(good).providers["mylab"].api_key_env == name
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        (f"[providers]\nopenai = '{CANARY}'\n", "providers.openai"),
+        (f"[providers.openai]\nkind = 'openai'\napi_key = '{CANARY}'\n", "providers.openai"),
+        (f"[providers.openai]\nkind = '{CANARY}'\n", "providers.openai.kind"),
+        (f"[providers.openai]\nkind = 'openai'\nmax_retries = '{CANARY}'\n", "providers.openai.max_retries"),
+        (f"[run]\nmax_rounds = '{CANARY}'\n", "run.max_rounds"),
+        (f"[run]\nmode = '{CANARY}'\n", "run.mode"),
+        (f"[demo]\nseed = ['{CANARY}']\n", "demo.seed"),
+        (f"[models.y]\nprovider = '{CANARY}'\nid = 'y'\ncontext_window = 1\nmax_output = 1\n", None),
+        (f"[providers.x]\nkind = 'openai'\napi_key_env = {CANARY}\n", None),  # not even TOML
+        (f"[providers.x]\nkind = 'openai'\napi_key_env = '{CANARY}\n", None),  # unterminated
+        (f"{CANARY} = 1\n", None),  # a key as a setting's name
+    ],
+)
+def test_no_configuration_error_shows_a_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, key: str | None
+) -> None:
+    bad = write(tmp_path / "bad.toml", text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(bad)
+    if key is not None:
+        assert info.value.key == key
+    assert CANARY not in info.value.render() and "canary" not in info.value.render()
+    assert main(["--config", str(bad), "run", "q"]) == 2
+    assert main(["--config", str(bad), "config", "validate"]) == 2
+    out, err = capsys.readouterr()
+    assert err.count("configuration error") == 2 and "canary" not in out + err
+
+
+def test_harmless_values_are_still_shown_in_errors(tmp_path: Path) -> None:
+    bad = write(tmp_path / "bad.toml", "[run]\nmax_rounds = 'three'\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(bad)
+    assert "'three'" in info.value.reason
+
+
+def test_validation_errors_never_carry_the_input() -> None:
+    from pydantic import ValidationError
+
+    from tui.config.schema import Settings
+
+    with pytest.raises(ValidationError) as info:
+        Settings.model_validate({"providers": {"openai": CANARY}, "run": {"max_rounds": CANARY}})
+    assert CANARY not in str(info.value)
+
+
+# -- what the settings name must exist: model aliases, keymap ids and keys ----------------------

@@ -317,3 +317,64 @@ async def test_engine_retries_a_429_itself_and_says_so(
     sol_requests = [r for r in server.requests if r.body["model"] == "gpt-6-sol"]
     assert len(sol_requests) == 3  # refused, retried (position), then the synthesis
     assert all(r.headers.get("x-stainless-retry-count", "0") == "0" for r in sol_requests)
+
+
+# --- secrets: what a server echoes of the credentials is never part of an error -----------------
+
+CANARY = "sk-canary-0123456789abcdef"
+PLAIN_SECRET = "plainsecretvalue-42"  # shaped like no key: only knowing the value redacts it
+
+
+def keyed(kind: str, server: WireServer, api_key: str, base_url: str | None = None) -> Provider:
+    if kind == "openai":
+        return OpenAICompatProvider(
+            "openai",
+            base_url=base_url or server.openai_base_url,
+            api_key=api_key,
+            api_key_env="OPENAI_API_KEY",
+            max_retries=0,
+        )
+    return AnthropicProvider(
+        "anthropic",
+        base_url=base_url or server.anthropic_base_url,
+        api_key=api_key,
+        api_key_env="ANTHROPIC_API_KEY",
+        max_retries=0,
+    )
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("secret", [CANARY, PLAIN_SECRET])
+@pytest.mark.parametrize(
+    "scenario",
+    [
+        Scenario(failure="status", status=400, error_message="bad header", echo_credentials=True),
+        Scenario(failure="status", status=403, error_message="no access", echo_credentials=True),
+        Scenario(failure="status", status=429, error_message="quota exceeded", echo_credentials=True),
+        Scenario(failure="status", status=500, echo_credentials=True),
+        Scenario(failure="error_event", error_type="api_error", error_message="bad", echo_credentials=True),
+    ],
+    ids=["400", "403", "429-quota", "500", "error-event"],
+)
+async def test_echoed_credentials_never_reach_the_error(
+    kind: str, secret: str, scenario: Scenario, server: WireServer
+) -> None:
+    server.script("m1", scenario)
+    err = await failure(keyed(kind, server, secret), chat())
+    # the server did echo the key (so its absence below means something) ...
+    assert secret in (
+        server.requests[-1].headers.get("authorization", "")
+        + server.requests[-1].headers.get("x-api-key", "")
+    )
+    # ... and the message says what went wrong, without it
+    assert secret not in str(err) and "canary" not in str(err) and "plainsecret" not in str(err)
+    assert "request headers" in str(err) and "[redacted]" in str(err)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_credentials_in_the_base_url_are_never_shown(kind: str, server: WireServer) -> None:
+    path = "/v1" if kind == "openai" else ""
+    refused = keyed(kind, server, "k" * 20, base_url=f"http://user:{CANARY}@127.0.0.1:9{path}")
+    err = await failure(refused, chat())
+    assert err.kind is ErrorKind.CONNECTION and "127.0.0.1:9" in str(err)
+    assert "canary" not in str(err) and "user:" not in str(err)

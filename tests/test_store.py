@@ -22,7 +22,7 @@ from tui.cli.main import main
 from tui.config import paths
 from tui.engine import events as ev
 from tui.engine.orchestrator import Run
-from tui.engine.provider import ChatRequest, Finished, StreamEvent, TextDelta, Usage
+from tui.engine.provider import ChatRequest, ErrorKind, Finished, ProviderError, StreamEvent, TextDelta, Usage
 from tui.engine.types import (
     CallResult,
     CallStatus,
@@ -576,6 +576,84 @@ def test_keys_never_reach_the_database_logs_or_exports(
         assert secret.encode() not in stored, f"{secret} was written to disk"
         assert secret not in exported
         assert "FAKE-SECRET" not in exported
+
+
+CANARY = "sk-canary-0123456789abcdef"
+PLAIN_SECRET = "plainsecretvalue-42"  # shaped like no key: only knowing the value redacts it
+
+
+async def test_the_store_redacts_what_it_writes(tmp_path: Path) -> None:
+    """Error messages, notes and the config snapshot pass through redaction on their way in: known
+    key values, bearer tokens, x-api-key values and the credentials of a URL never reach the file."""
+    path = tmp_path / "history.sqlite3"
+    store = RunStore(path, secrets=[PLAIN_SECRET])
+    leaky = ProviderError(
+        ErrorKind.SERVER,
+        f"gateway said: Authorization: Bearer {CANARY}; x-api-key: {PLAIN_SECRET}; "
+        f"key {PLAIN_SECRET} at http://user:{CANARY}@gpu-box/v1",
+    )
+    provider = FakeProvider({"alpha": Script(fail=leaky), "beta": Script(fail=leaky), "synth": Script()})
+    config = {
+        **FAKE_CONFIG,
+        "providers": {"lab": {"base_url": f"http://user:{CANARY}@gpu-box/v1", "api_key_env": "LAB_KEY"}},
+    }
+    recorder = RunRecorder(store, config=config)
+    result = await Run(ask("Leak?", ["alpha", "beta"]), lookup(provider), recorder).execute()
+    try:
+        assert result.status is RunStatus.ERROR and result.errors  # every member failed
+        # the WAL holds the writes until a checkpoint: read every file of the database as it is
+        stored = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith(path.name))
+        assert b"gateway said" in stored and b"gpu-box" in stored
+        assert CANARY.encode() not in stored and PLAIN_SECRET.encode() not in stored
+        loaded = store.load(result.run_id)
+        error = loaded.calls[0].error or ""
+        assert error.startswith("gateway said: Authorization: Bearer [redacted]") and "gpu-box" in error
+        assert all(CANARY not in e and PLAIN_SECRET not in e for e in loaded.errors)
+    finally:
+        store.close()
+
+
+def test_history_files_are_private(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "deeper" / "history.sqlite3"
+    store = RunStore(path)
+    try:
+        store.insert_run(
+            request(["alpha"]),
+            RunResult(
+                run_id="p1", question="q", mode=Mode.CONSULT, members=[], started_at="2026-01-01T00:00:00Z"
+            ),
+            config=FAKE_CONFIG,
+            parent_run_id=None,
+        )
+        files = [p for p in path.parent.iterdir() if p.name.startswith(path.name)]
+        assert {p.name for p in files} >= {"history.sqlite3", "history.sqlite3-wal", "history.sqlite3-shm"}
+        for file in files:
+            assert oct(os.stat(file).st_mode & 0o777) == oct(0o600), file
+        for folder in (tmp_path / "new", path.parent):
+            assert oct(os.stat(folder).st_mode & 0o777) == oct(0o700), folder
+    finally:
+        store.close()
+
+
+def test_an_existing_history_file_is_made_private(tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite3"
+    RunStore(path).close()
+    os.chmod(path, 0o644)
+    RunStore(path).close()
+    assert os.stat(path).st_mode & 0o777 == 0o600
+
+
+def test_exports_are_private(tmp_path: Path) -> None:
+    from tui.render.export import export_run
+
+    result = RunResult(
+        run_id="e1", question="q", mode=Mode.CONSULT, members=[], started_at="2026-01-01T00:00:00Z"
+    )
+    folder = tmp_path / "data" / "exports"
+    for written in export_run(result, folder):
+        assert os.stat(written).st_mode & 0o777 == 0o600, written
+    for created in (tmp_path / "data", folder):
+        assert os.stat(created).st_mode & 0o777 == 0o700, created
 
 
 # ------------------------------------------------------------------------------------------------

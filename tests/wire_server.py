@@ -155,6 +155,10 @@ class Scenario:
     `refusal` streams the text as OpenAI's ``delta.refusal`` instead of ``delta.content`` (how an
     OpenAI model declines; the finish reason stays `finish_reason`). Anthropic has no such field: its
     stream is unchanged, and a refusal there is ``finish_reason="refusal"``.
+
+    `echo_credentials` appends the request's ``Authorization`` and ``x-api-key`` headers to the error
+    message of ``"status"`` and ``"error_event"``, as careless proxies and gateways do: a client must
+    never show, log or store them.
     """
 
     text: str = "Hello from the wire server."
@@ -173,6 +177,7 @@ class Scenario:
     fail_times: int | None = None
     stall_s: float = 30.0
     hold_until_requests: int = 0
+    echo_credentials: bool = False
 
 
 @dataclass
@@ -611,6 +616,12 @@ class WireServer:
 
         model = str(body.get("model", ""))
         scenario = self._scenario_for(model)
+        if scenario.echo_credentials:
+            echoed = ", ".join(
+                f"{name}: {headers[name]}" for name in ("authorization", "x-api-key") if name in headers
+            )
+            message = scenario.error_message or _default_error_message(scenario.status)
+            scenario = dataclasses.replace(scenario, error_message=f"{message} (request headers: {echoed})")
         await conn.pause(scenario.first_byte_delay_s)
         while len(self.requests) < scenario.hold_until_requests:
             await conn.pause(0.005)

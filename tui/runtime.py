@@ -20,7 +20,7 @@ from tui.engine import events as ev
 from tui.engine.orchestrator import ProviderLookup, Run
 from tui.engine.provider import ErrorKind, Provider, ProviderError
 from tui.engine.types import Attachment, CallResult, Member, PriorTurn, RunRequest
-from tui.errors import AttachmentError, UsageError
+from tui.errors import AttachmentError, UsageError, redact
 from tui.history.recorder import RunRecorder
 from tui.history.replay import prior_turns
 from tui.history.store import RunStore
@@ -30,6 +30,14 @@ if TYPE_CHECKING:  # the adapters (and httpx2) load only when a real provider is
     from tui.providers.sdk_adapter import ClientOptions
 
 MAX_ATTACHMENT_BYTES = 2_000_000
+
+
+def secret_values(settings: Settings, environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """The keys in the environment variables the configured providers name (`api_key_env`):
+    what no message may show and no file may hold."""
+    environ = os.environ if environ is None else environ
+    names = {p.api_key_env for p in settings.providers.values() if p.api_key_env}
+    return tuple(sorted({environ[name] for name in names if environ.get(name)}))
 
 
 class ProviderPool:
@@ -130,7 +138,7 @@ def open_store(settings: Settings) -> RunStore | None:
     """The history the settings ask for, or None when recording is turned off ([store] enabled)."""
     if not settings.store.enabled:
         return None
-    return RunStore(paths.history_file(settings.store.path))
+    return RunStore(paths.history_file(settings.store.path), secrets=secret_values(settings))
 
 
 def follow_up_thread(store: RunStore | None, run: str, depth: int) -> list[PriorTurn]:
@@ -158,11 +166,18 @@ def settings_snapshot(settings: Settings, request: RunRequest) -> dict[str, Any]
         "prompts": settings.prompts.model_dump(mode="json"),
         "models": {name: model.model_dump(mode="json") for name, model in models.items()},
         "providers": {
-            name: provider.model_dump(mode="json")
+            name: _without_credentials(provider.model_dump(mode="json"))
             for name, provider in settings.providers.items()
             if name in providers
         },
     }
+
+
+def _without_credentials(provider: dict[str, Any]) -> dict[str, Any]:
+    """A provider's settings with the user-info of its base URL (`http://user:key@host`) redacted."""
+    if provider.get("base_url"):
+        provider["base_url"] = redact(provider["base_url"])
+    return provider
 
 
 # --------------------------------------------------------------------------------------------

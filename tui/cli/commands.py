@@ -11,11 +11,12 @@ from tui.config import paths
 from tui.config.catalog import Catalog
 from tui.config.loading import config_layers, load_settings
 from tui.config.schema import Settings
-from tui.errors import EXIT_OK, UsageError
+from tui.errors import EXIT_OK, UsageError, hide_values
 from tui.history.store import RunStore
-from tui.render.formatting import literal
+from tui.render.formatting import literal, safe_json
 from tui.render.report import render_markdown
 from tui.render.words import outcome_word, run_word
+from tui.runtime import secret_values
 
 STARTER_CONFIG: dict[str, Any] = {
     "run": {"mode": "deliberate", "max_rounds": 3, "call_deadline_s": 180},
@@ -75,7 +76,11 @@ def history_command(settings: Settings, args: argparse.Namespace) -> int:
             result = store.load(store.resolve(args.run))
         except KeyError as err:
             raise UsageError(str(err.args[0])) from None
-        print(result.model_dump_json(indent=2) if args.json else render_markdown(result))
+        secrets = secret_values(settings)  # a key recorded before it was redacted is still not shown
+        if args.json:
+            print(safe_json(result.model_dump_json(indent=2), secrets))
+        else:
+            print(hide_values(render_markdown(result), secrets))
         return EXIT_OK
     finally:
         store.close()

@@ -16,11 +16,12 @@ from typing import Any
 
 from tui import __version__
 from tui.cli.commands import config_command, history_command, models_command
-from tui.cli.logs import log_file, setup_logging
+from tui.cli.logs import hide_secrets, log_file, redact_known, setup_logging
 from tui.cli.run import RunOptions, question_from, run_command
 from tui.config.loading import CONFIG_ENV, load_settings
 from tui.config.schema import parse_member
 from tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, QuorumError, UsageError
+from tui.runtime import secret_values
 from tui.session import Session
 
 log = logging.getLogger(__name__)
@@ -174,6 +175,7 @@ def dashboard_command(argv: Sequence[str]) -> int:
         raise UsageError("the dashboard needs a terminal; use `quorum run` for headless runs")
     setup_logging()
     settings = load_settings(args.config, _overrides(args))
+    hide_secrets(secret_values(settings))
     session = Session(
         settings, seats=args.members, synthesizer=args.synthesizer, files=args.files, focus=args.focus
     )
@@ -189,6 +191,7 @@ def _headless(args: argparse.Namespace) -> int:
     if args.command == "config":
         return config_command(args)
     settings = load_settings(args.config, _overrides(args))
+    hide_secrets(secret_values(settings))
     if args.command == "models":
         return models_command(settings, args.json)
     if args.command in ("history", "show"):
@@ -241,7 +244,7 @@ def guarded(command: Callable[[], int]) -> int:
         where = log_file()
         print(
             "quorum: internal error (a bug in Quorum, not a problem with your input): "
-            f"{type(err).__name__}: {err}",
+            + redact_known(f"{type(err).__name__}: {err}"),
             file=sys.stderr,
         )
         if where is not None:

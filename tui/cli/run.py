@@ -12,11 +12,11 @@ from tui.cli.progress import ProgressPrinter
 from tui.config.schema import MemberSpec, Settings
 from tui.engine import events as ev
 from tui.engine.types import RunRequest, RunResult, RunStatus
-from tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, StoreError
+from tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, StoreError, hide_values
 from tui.history.store import RunStore
-from tui.render.formatting import literal
+from tui.render.formatting import literal, safe_json
 from tui.render.report import render_markdown
-from tui.runtime import ProviderPool, follow_up_thread, open_store, start_run
+from tui.runtime import ProviderPool, follow_up_thread, open_store, secret_values, start_run
 from tui.session import Session
 
 
@@ -83,7 +83,11 @@ def _run_and_report(
         stderr.write("quorum: interrupted\n")
         return EXIT_INTERRUPTED
     result.notes[:0] = notes
-    stdout.write(result.model_dump_json(indent=2) + "\n" if options.as_json else render_markdown(result))
+    secrets = secret_values(settings)  # a last line of defence: no configured key is ever printed
+    if options.as_json:
+        stdout.write(safe_json(result.model_dump_json(indent=2), secrets) + "\n")
+    else:
+        stdout.write(hide_values(render_markdown(result), secrets))
     stdout.flush()
     if interrupted or result.status is RunStatus.CANCELLED:
         return EXIT_INTERRUPTED

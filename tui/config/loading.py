@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from tui.config import paths
 from tui.config.schema import Settings
 from tui.config.tables import merge
-from tui.errors import ConfigError
+from tui.errors import ConfigError, looks_like_key
 
 CONFIG_ENV = "QUORUM_CONFIG"
 SHIPPED_FILES = ("settings.toml", "models.toml")
@@ -78,6 +78,14 @@ def _origin(layers: Sequence[Layer], loc: Sequence[str | int]) -> Path | None:
     return layers[-1].path if layers else None
 
 
+def _quotable(value: Any) -> bool:
+    """Whether a bad value may be quoted back: a number, or a short string not shaped like a key
+    (a key written in the wrong place must not end up on the screen or in a CI log)."""
+    if isinstance(value, bool | int | float):
+        return True
+    return isinstance(value, str) and len(value) <= 32 and not looks_like_key(value)
+
+
 def load_settings(explicit: Path | str | None = None, overrides: Mapping[str, Any] | None = None) -> Settings:
     """Read, merge and validate every layer; `overrides` (from flags) win over all files."""
     layers = config_layers(explicit)
@@ -95,7 +103,9 @@ def load_settings(explicit: Path | str | None = None, overrides: Mapping[str, An
         key = ".".join(str(part) for part in loc)
         if first["type"] == "extra_forbidden":
             message = f"unknown setting {loc[-1]!r}" if loc else "unknown setting"
-        elif "input" in first and first["type"] not in ("missing", "value_error", "assertion_error"):
+        elif first["type"] not in ("missing", "value_error", "assertion_error") and _quotable(
+            first.get("input")
+        ):
             message += f" (got {first['input']!r})"
         if not key and message.startswith("models."):
             key, _, message = message.partition(": ")

@@ -11,19 +11,28 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from tui.engine.prompts import DEFAULT_BASE_PROMPT, validate_base_prompt
 from tui.engine.stance import normalize_stance
 from tui.engine.types import Mode, Stance
-from tui.errors import PromptError, StanceError, UsageError
+from tui.errors import PromptError, StanceError, UsageError, looks_like_key
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SECRET_KEYS = {"api_key", "apikey", "key", "token", "secret", "password", "authorization"}
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # A value that fails validation may be a key written in the wrong place: never quote it.
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
 
 class ProviderConfig(_Strict):
@@ -59,10 +68,11 @@ class ProviderConfig(_Strict):
 
     @field_validator("api_key_env", "base_url_env")
     @classmethod
-    def _env_name(cls, value: str | None) -> str | None:
-        if value is not None and value != "" and not _ENV_NAME.match(value):
+    def _env_name(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value and (not _ENV_NAME.match(value) or looks_like_key(value)):
             raise ValueError(
-                "must be the NAME of an environment variable (like OPENAI_API_KEY), not a key or value"
+                f"{info.field_name} must be the NAME of an environment variable (like OPENAI_API_KEY), "
+                "not a key; the value is not shown"
             )
         return value or None
 

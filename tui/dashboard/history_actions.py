@@ -12,7 +12,7 @@ from tui.dashboard.core import DashboardCore
 from tui.engine.types import Mode, RunResult, RunStatus
 from tui.errors import UsageError
 from tui.history.replay import prior_turns, replay_events
-from tui.runtime import follow_up_thread
+from tui.runtime import follow_up_thread, secret_values
 
 
 class HistoryActions(DashboardCore):
@@ -94,7 +94,7 @@ class HistoryActions(DashboardCore):
         from tui.render.export import export_run
 
         try:
-            markdown, data = export_run(result, paths.exports_dir())
+            markdown, data = export_run(result, paths.exports_dir(), secret_values(self.settings))
         except OSError as err:
             self.notify(f"Could not export: {err}", severity="error", markup=False)
             return

@@ -31,6 +31,7 @@ from tui.engine.provider import (
     Usage,
 )
 from tui.engine.types import CallResult, CallStatus, Member, Phase
+from tui.errors import redact
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,8 @@ class ModelCall:
             raise
         except Exception as err:  # an adapter bug must cost one pane, not the run
             log.exception("unexpected failure in %s call %s", spec.member.alias, spec.call_id)
-            self._fail(ErrorKind.INTERNAL, f"internal error: {type(err).__name__}: {err}")
+            # An SDK's own exception may quote a request header: redact before it is shown.
+            self._fail(ErrorKind.INTERNAL, redact(f"internal error: {type(err).__name__}: {err}"))
         self._settle(book)
         return call
 

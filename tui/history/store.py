@@ -12,10 +12,11 @@ names of the variables that carry them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,7 +36,7 @@ from tui.engine.types import (
     Vote,
     VoteValue,
 )
-from tui.errors import StoreError
+from tui.errors import StoreError, hide_values, redact
 from tui.history import rows
 from tui.history.liveness import run_alive
 from tui.history.schema import migrate, version_of
@@ -58,6 +59,30 @@ class RunSummary:
     parent_run_id: str | None
 
 
+def _make_private(database: Path) -> None:
+    """The database's folder (and any parent Quorum creates) readable by the user only (0700), and
+    the file itself 0600: SQLite gives its -wal and -shm files the database file's mode."""
+    for folder in reversed([p for p in database.parents if not p.exists()]):
+        folder.mkdir(mode=0o700, exist_ok=True)
+    if not database.exists():
+        os.close(os.open(database, os.O_CREAT | os.O_WRONLY, 0o600))
+    for file in (database, *(database.with_name(database.name + end) for end in ("-wal", "-shm"))):
+        with contextlib.suppress(OSError):  # gone, or not ours to change: SQLite will say if it matters
+            if file.exists() and file.stat().st_mode & 0o077:
+                file.chmod(0o600)
+
+
+def _each_string(data: Any, change: Callable[[str], str]) -> Any:
+    """JSON-shaped `data` with `change` applied to every string value in it."""
+    if isinstance(data, str):
+        return change(data)
+    if isinstance(data, list):
+        return [_each_string(item, change) for item in data]
+    if isinstance(data, dict):
+        return {key: _each_string(value, change) for key, value in data.items()}
+    return data
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -65,10 +90,11 @@ def now_iso() -> str:
 class RunStore:
     """The history database. One connection, used from the event loop's thread."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, secrets: Iterable[str] = ()) -> None:
         self.path = Path(path)
+        self._secrets = tuple(secrets)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            _make_private(self.path)
             self._db = sqlite3.connect(self.path, isolation_level=None)
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -83,6 +109,23 @@ class RunStore:
         except StoreError:
             self._close_quietly()
             raise
+
+    def _config(self, config: Mapping[str, Any]) -> str:
+        """The settings snapshot as stored: every string redacted (no key, token or URL credential)."""
+        data = json.loads(json.dumps(dict(config), default=str))
+        return json.dumps(_each_string(data, lambda text: redact(text, self._secrets)))
+
+    def _snapshot(self, result: RunResult) -> str:
+        """The run row's copy of the result, its messages redacted (the calls' are, on their rows)."""
+        messages = {
+            "errors": [redact(e, self._secrets) for e in result.errors],
+            "notes": [redact(n, self._secrets) for n in result.notes],
+        }
+        text = rows.snapshot(result.model_copy(update=messages))
+        if any(s in text or json.dumps(s)[1:-1] in text for s in self._secrets):  # a model's words
+            data = _each_string(json.loads(text), lambda value: hide_values(value, self._secrets))
+            text = json.dumps(data, ensure_ascii=False)
+        return text
 
     def _close_quietly(self) -> None:
         db = getattr(self, "_db", None)
@@ -148,10 +191,10 @@ class RunStore:
                     request.mode.value,
                     rows.panel_json(request),
                     rows.panel_text(request.members),
-                    json.dumps(dict(config), default=str),
+                    self._config(config),
                     request.max_rounds,
                     parent_run_id,
-                    rows.snapshot(result),
+                    self._snapshot(result),
                     os.getpid(),
                 ),
             )
@@ -192,8 +235,8 @@ class RunStore:
                 "finish_reason = ?, updated_at = ? WHERE id = ?",
                 (
                     call.status.value,
-                    call.content,
-                    call.error,
+                    hide_values(call.content, self._secrets),
+                    redact(call.error, self._secrets) if call.error else call.error,
                     call.error_kind,
                     call.ttft_ms,
                     call.latency_ms,
@@ -233,7 +276,7 @@ class RunStore:
                 (
                     round_.number,
                     round_.outcome.value if round_.outcome is not None else None,
-                    rows.snapshot(result),
+                    self._snapshot(result),
                     result.run_id,
                 ),
             )
@@ -256,7 +299,7 @@ class RunStore:
                     result.totals.input_tokens,
                     result.totals.output_tokens,
                     result.totals.cost_usd,
-                    rows.snapshot(result),
+                    self._snapshot(result),
                     result.run_id,
                 ),
             )
@@ -267,7 +310,7 @@ class RunStore:
         with self.transaction() as db:
             db.executemany(
                 "UPDATE calls SET content = ?, updated_at = ? WHERE id = ?",
-                [(text, stamp, call_id) for call_id, text in texts.items()],
+                [(hide_values(text, self._secrets), stamp, call_id) for call_id, text in texts.items()],
             )
 
     # -- reading ---------------------------------------------------------------------------

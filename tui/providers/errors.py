@@ -1,7 +1,8 @@
 """Turning what an HTTP provider said into a `ProviderError` a user can act on.
 
 Both SDK adapters funnel their failures through here, so a 429 reads the same whether it came
-from OpenAI, OpenRouter or Anthropic.
+from OpenAI, OpenRouter or Anthropic. What a provider says back is redacted first: error bodies
+and gateways may echo the key, and a base URL may carry credentials.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 import httpx2
 
 from tui.engine.provider import ErrorKind, ProviderError
+from tui.errors import redact
 
 _CONTEXT_WORDS = (
     "context length",
@@ -31,6 +33,8 @@ class CallContext:
     alias: str
     api_key_env: str
     base_url: str
+    secrets: tuple[str, ...] = ()
+    """The key in use: redacted from anything the provider says back."""
 
     @property
     def who(self) -> str:
@@ -69,7 +73,7 @@ def from_status(
     headers: httpx2.Headers | None = None,
 ) -> ProviderError:
     """A provider's HTTP error status (or in-stream error of the given type) as a ProviderError."""
-    detail = _short(message) if message else ""
+    detail = _short(redact(message, ctx.secrets)) if message else ""  # bodies may echo the key
     detail_part = f": {detail}" if detail else ""
     lowered = f"{error_type} {message}".lower()
     if status == 200:
@@ -149,7 +153,9 @@ def from_transport(ctx: CallContext, err: BaseException, *, received_text: bool)
         )
     if isinstance(cause, httpx2.ConnectError):
         return ProviderError(
-            ErrorKind.CONNECTION, f"could not connect to {ctx.provider} at {ctx.base_url}", retryable=True
+            ErrorKind.CONNECTION,
+            f"could not connect to {ctx.provider} at {redact(ctx.base_url)}",
+            retryable=True,
         )
     if received_text:
         return ProviderError(

@@ -46,6 +46,7 @@ class SDKAdapter:
         self.name = name
         self.base_url = base_url
         self.api_key_env = api_key_env
+        self._secrets = (api_key,) if api_key_env else ()  # a keyless local server's is no secret
         self._client: Any = client_class(
             api_key=api_key,
             base_url=base_url,
@@ -54,7 +55,9 @@ class SDKAdapter:
         )
 
     def context(self, request: ChatRequest) -> CallContext:
-        return CallContext(self.name, request.model_id, request.alias, self.api_key_env, self.base_url)
+        return CallContext(
+            self.name, request.model_id, request.alias, self.api_key_env, self.base_url, self._secrets
+        )
 
     def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         return self._stream(request)

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Iterable
+from typing import Any
 
 from tui.engine.types import RunStatus, Totals
+from tui.errors import MIN_SECRET_LENGTH, hide_values
 from tui.render.words import run_word
 
 # C0 controls but tab and newline, DEL, and C1 controls: a model's reply printed to a terminal
-# must not be able to move the cursor, retitle the window, hide text or plant a link.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# must not be able to move the cursor, retitle the window, hide text or plant a link. Bidi
+# overrides and isolates, and zero-width characters, are shown too: they make text read
+# differently from what it says (a reversed word, a hidden split in a name).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200d\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
+# What JSON output escapes beyond what the serializers do: C1 controls (a terminal acts on them
+# when the JSON is printed), and the same bidi and zero-width characters.
+_JSON_UNSAFE = re.compile(r"[\x80-\x9f\u200b-\u200d\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
 
 
 def seconds(ms: int | None) -> str:
@@ -44,6 +53,34 @@ def completion_line(totals: Totals, status: RunStatus = RunStatus.SUCCESS) -> st
     return " · ".join(parts)
 
 
+def _visible(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
 def literal(text: str) -> str:
-    """`text` with every terminal control character shown as `\\xNN` instead of acted on."""
-    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+    """`text` with every terminal control character shown as `\\xNN` (bidi and zero-width
+    characters as `\\uNNNN`) instead of acted on."""
+    return _CONTROL.sub(_visible, text)
+
+
+def safe_json(text: str, secrets: Iterable[str] = ()) -> str:
+    """JSON text fit for a terminal and a file: C1 controls, bidi and zero-width characters as
+    `\\uNNNN` escapes (the same data, JSON-escaped), and the values of the known keys redacted in
+    every string, the last line of defence for a key that got into a result."""
+    wanted = {s for s in secrets if len(s) >= MIN_SECRET_LENGTH}
+    if any(variant in text for s in wanted for variant in (s, json.dumps(s)[1:-1])):
+        data = json.loads(text)
+        indent = 2 if text.startswith(("{\n", "[\n")) else None
+        text = json.dumps(_hide_in(data, wanted), indent=indent, ensure_ascii=False)
+    return _JSON_UNSAFE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+def _hide_in(data: Any, secrets: set[str]) -> Any:
+    if isinstance(data, str):
+        return hide_values(data, secrets)
+    if isinstance(data, list):
+        return [_hide_in(item, secrets) for item in data]
+    if isinstance(data, dict):
+        return {hide_values(key, secrets): _hide_in(value, secrets) for key, value in data.items()}
+    return data
