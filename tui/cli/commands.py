@@ -46,17 +46,30 @@ def models_command(settings: Settings, as_json: bool) -> int:
         ]
         print(json.dumps(rows, indent=2))
         return EXIT_OK
-    header = (
-        f"{'alias':<16} {'provider':<11} {'model id':<30} {'key':<28} "
-        f"{'context':>9} {'$/M in':>7} {'$/M out':>8}"
-    )
+    # Each column as wide as its widest cell (a user's alias, model id or key variable can be
+    # long); names to the left, numbers to the right, and the key status, the longest, last.
+    columns: list[tuple[str, bool, list[str]]] = [
+        ("alias", False, [e.alias for e in entries]),
+        ("provider", False, [e.provider for e in entries]),
+        ("model id", False, [e.model_id for e in entries]),
+        ("context", True, [f"{e.context_window:,}" for e in entries]),
+        ("$/M in", True, [f"{e.input_price:.2f}" for e in entries]),
+        ("$/M out", True, [f"{e.output_price:.2f}" for e in entries]),
+        ("key", False, [e.key_words for e in entries]),
+    ]
+    widths = [max(len(title), *(len(cell) for cell in cells)) for title, _, cells in columns]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            cell.rjust(width) if right else cell.ljust(width)
+            for cell, width, (_, right, _) in zip(cells, widths, columns, strict=True)
+        ).rstrip()
+
+    header = line([title for title, _, _ in columns])
     print(header)
-    print("-" * len(header))
-    for e in entries:
-        print(
-            f"{e.alias:<16} {e.provider:<11} {e.model_id:<30} {e.key_words:<28} "
-            f"{e.context_window:>9,} {e.input_price:>7.2f} {e.output_price:>8.2f}"
-        )
+    print("-" * (sum(widths) + 2 * (len(widths) - 1)))
+    for row in zip(*(cells for _, _, cells in columns), strict=True):
+        print(literal(line(list(row))))
     return EXIT_OK
 
 
@@ -113,6 +126,8 @@ def config_command(args: argparse.Namespace) -> int:
             print(f"  reads: {layer.path}")
         if not target.exists():
             print("  (the user config does not exist yet: `quorum config init` writes one)")
+        print(f"themes: {paths.user_themes_dir()}  (your own, *.toml)")
+        print(f"  shipped themes: {paths.shipped_dir('themes')}  (complete examples to copy)")
         return EXIT_OK
     if args.config_command == "init":
         return _init_config(target, args.force)

@@ -41,6 +41,20 @@ def _member(value: str) -> Any:
         raise argparse.ArgumentTypeError(str(err)) from err
 
 
+def _at_least_one(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {number}")
+    return number
+
+
+SUBCOMMANDS = ("run", "history", "show", "models", "config")
+"""Every sub-command, in the order `quorum --help` lists them."""
+
+
 def add_panel_options(parser: argparse.ArgumentParser) -> None:
     """The options that shape a run, shared by `quorum run` and the dashboard."""
     parser.add_argument(
@@ -77,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="quorum",
         usage="quorum [--config PATH] [QUESTION ...] [-m ALIAS[:STANCE] ...]   (the dashboard)\n"
-        "       quorum [--config PATH] {run,models,config} ...",
+        f"       quorum [--config PATH] {{{','.join(SUBCOMMANDS)}}} ...",
         description="Put one question to a panel of language models, let them deliberate, get one answer. "
         "With no sub-command, `quorum` opens the dashboard (and starts the run when given a question).",
     )
@@ -85,7 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--config", metavar="PATH", help=f"an extra config file over the user's (also ${CONFIG_ENV})"
     )
-    commands = parser.add_subparsers(dest="command", parser_class=_Parser)
+    # prog: a sub-command's usage and its "see --help" hint say `quorum run`, not the two-line usage above
+    commands = parser.add_subparsers(dest="command", parser_class=_Parser, prog="quorum")
 
     run = commands.add_parser(
         "run",
@@ -101,7 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     history = commands.add_parser("history", help="list recorded runs, newest first")
-    history.add_argument("--limit", type=int, default=20, metavar="N")
+    history.add_argument(
+        "--limit", type=_at_least_one, default=20, metavar="N", help="list at most N runs (default 20)"
+    )
     history.add_argument(
         "--filter", default="", metavar="TEXT", help="only runs whose question or panel has TEXT"
     )
@@ -117,7 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--json", action="store_true")
 
     config = commands.add_parser("config", help="manage the user config")
-    config_commands = config.add_subparsers(dest="config_command", required=True, parser_class=_Parser)
+    config_commands = config.add_subparsers(
+        dest="config_command", required=True, parser_class=_Parser, metavar="{init,path,validate}"
+    )
     init = config_commands.add_parser("init", help="write a starter user config")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
     config_commands.add_parser("path", help="print where the config files are")
@@ -134,9 +153,6 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     if getattr(args, "budget", None) is not None:
         run["token_budget"] = args.budget
     return {"run": run} if run else {}
-
-
-SUBCOMMANDS = ("run", "models", "config", "history", "show")
 
 
 def wants_dashboard(argv: Sequence[str]) -> bool:

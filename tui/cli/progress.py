@@ -60,8 +60,9 @@ class ProgressPrinter:
             case ev.RunStarted(request=request):
                 self.request = request
                 demo = " · demo members are simulated" if any(m.demo for m in request.members) else ""
+                count = len(request.members)
                 return (
-                    f"{request.mode.value} · {len(request.members)} members · "
+                    f"{request.mode.value} · {count} member{'' if count == 1 else 's'} · "
                     f"synthesizer {request.synthesizers[0].alias}{demo}"
                 )
             case ev.RoundStarted(number=number, max_rounds=max_rounds):

@@ -31,6 +31,11 @@ def user_config_file() -> Path:
     return user_config_dir() / "config.toml"
 
 
+def user_themes_dir() -> Path:
+    """The user's own themes (`*.toml`), beside the user config."""
+    return user_config_dir() / "themes"
+
+
 def user_log_dir() -> Path:
     return _home_override("log") or Path(platformdirs.user_log_dir(APP_NAME))
 

@@ -181,7 +181,7 @@ def load_themes(user_dir: Path | None = None) -> tuple[list[Theme], list[str]]:
     """
     folders = [
         paths.shipped_dir("themes"),
-        paths.user_config_dir() / "themes" if user_dir is None else user_dir,
+        paths.user_themes_dir() if user_dir is None else user_dir,
     ]
     themes: dict[str, Theme] = {}
     errors: list[str] = []

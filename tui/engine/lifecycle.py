@@ -209,6 +209,8 @@ class Lifecycle:
             cost_usd=sum(c.cost_usd for c in calls),
             tokens_estimated=any(c.tokens_estimated for c in calls),
         )
+        # A round still open when the run ends was cut short: it never decided, and says why.
+        cut_short = {RunStatus.CANCELLED: RoundStatus.CANCELLED, RunStatus.ERROR: RoundStatus.FAILED}
         for round_ in self.result.rounds:
-            if round_.status is RoundStatus.IN_PROGRESS and status is RunStatus.CANCELLED:
-                round_.status = RoundStatus.CANCELLED
+            if round_.status is RoundStatus.IN_PROGRESS and status in cut_short:
+                round_.status = cut_short[status]

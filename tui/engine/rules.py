@@ -129,7 +129,9 @@ def read_agreement(answers: Sequence[str]) -> Agreement:
     if total == 0:
         agreement.summary = "no answers to compare"
     elif count == total:
-        agreement.summary = f"all {total} answers lean {leading}"
+        agreement.summary = (
+            f"all {total} answers lean {leading}" if total > 1 else f"the one answer leans {leading}"
+        )
     else:
         parts = ", ".join(f"{n} {name}" for name, n in counts.items() if n)
         agreement.summary = f"split: {parts}"

@@ -23,11 +23,15 @@ STANCE_SYNONYMS: dict[str, Stance] = {
 
 
 def accepted_stance_words() -> str:
-    """The accepted words, grouped by the stance they mean, for error messages and help."""
-    groups: dict[Stance, list[str]] = {}
+    """The stances, then their synonyms, for error messages and help:
+    `for, against or neutral (or a synonym: support, favor, pro = for; …; balanced = neutral)`."""
+    synonyms: dict[Stance, list[str]] = {}
     for word, stance in STANCE_SYNONYMS.items():
-        groups.setdefault(stance, []).append(word)
-    return "; ".join(f"{stance.value}: {', '.join(words)}" for stance, words in groups.items())
+        if word != stance.value:
+            synonyms.setdefault(stance, []).append(word)
+    names = [stance.value for stance in Stance]
+    listed = "; ".join(f"{', '.join(words)} = {stance.value}" for stance, words in synonyms.items())
+    return f"{', '.join(names[:-1])} or {names[-1]} (or a synonym: {listed})"
 
 
 def normalize_stance(word: str | Stance) -> Stance:
@@ -36,7 +40,7 @@ def normalize_stance(word: str | Stance) -> Stance:
         return word
     stance = STANCE_SYNONYMS.get(word.strip().lower())
     if stance is None:
-        raise StanceError(f"unknown stance {word!r}; accepted words are {accepted_stance_words()}")
+        raise StanceError(f"unknown stance {word!r}: use {accepted_stance_words()}")
     return stance
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tui.engine.types import CallResult, CallStatus, Member, Mode, RoundResult, RunResult
+from tui.engine.types import CallResult, CallStatus, Member, Mode, Outcome, RoundResult, RunResult, RunStatus
 from tui.render.formatting import completion_line, cost, literal, seconds, tokens
 from tui.render.words import (
     OUTCOME_WORDS,
@@ -75,13 +75,14 @@ def _panel(result: RunResult) -> list[str]:
     for index, member in enumerate(result.members):
         call = _position(result, index)
         latency = seconds(call.latency_ms) if call else "–"
+        status = _cell(call_summary(call, result.status))
         toks = "–"
         if call:
             toks = f"{tokens(call.input_tokens, call.tokens_estimated)}/"
             toks += tokens(call.output_tokens, call.tokens_estimated)
         out.append(
             f"| {index + 1} | {_cell(_member_name(member))} | {member.provider} | {member.stance.value} | "
-            f"{_cell(call_summary(call))} | {latency} | {toks} | {cost(call.cost_usd) if call else '–'} |"
+            f"{status} | {latency} | {toks} | {cost(call.cost_usd) if call else '–'} |"
         )
     for skipped in result.skipped:
         reason = _cell(skipped.reason)
@@ -101,8 +102,8 @@ def _positions(result: RunResult) -> list[str]:
             out += ["_not run_", ""]
             continue
         if call.status is not CallStatus.SUCCESS:
-            word = call_summary(call).partition(":")[0]
-            out += [f"**{word}:** {literal(call.error or 'no answer')}", ""]
+            word, _, why = call_summary(call, result.status).partition(": ")
+            out += [f"**{word}:** {literal(why)}" if why else f"**{word}**", ""]
         if call.content:
             out += [_quote(call.content), ""]
     return out
@@ -113,12 +114,12 @@ def _rounds(result: RunResult) -> list[str]:
         return []
     out = ["## Rounds", ""]
     for round_ in result.rounds:
-        out += _round(round_)
+        out += _round(round_, result.status)
     return out
 
 
-def _round(round_: RoundResult) -> list[str]:
-    decided = round_word(round_.status, round_.outcome)
+def _round(round_: RoundResult, run: RunStatus) -> list[str]:
+    decided = round_word(round_.status, round_.outcome, run)
     out = [f"### Round {round_.number}: {tally_words(round_.tally)} → {decided}", ""]
     invalid = invalid_votes_words(round_.votes)
     if invalid:
@@ -135,7 +136,11 @@ def _round(round_: RoundResult) -> list[str]:
 
 
 def _synthesis(result: RunResult) -> list[str]:
-    title = f"Decision ({OUTCOME_WORDS[result.outcome]})" if result.outcome is not None else "Synthesis"
+    title = "Synthesis"
+    if result.outcome is Outcome.CURATOR_OVERRIDE:  # its word already says decision: say it once
+        title = OUTCOME_WORDS[result.outcome].capitalize()
+    elif result.outcome is not None:
+        title = f"Decision ({OUTCOME_WORDS[result.outcome]})"
     out = [f"## {title}", ""]
     if result.synthesis is not None:
         out += [f"_by {result.synthesizer}_", ""]

@@ -104,12 +104,19 @@ def call_state(call: CallResult) -> CallState:
     }[call.status]
 
 
-def call_summary(call: CallResult | None) -> str:
-    """`done`, `failed: <why>`, `cancelled: <why>`, or `not run`: a call in one cell."""
+def call_summary(call: CallResult | None, run: RunStatus | None = None) -> str:
+    """`done`, `incomplete: <why>`, `failed: <why>`, `cancelled: <why>`, or `not run`: a call in one
+    cell. Given the run's status, a call cut off by a Quorum that stopped is `interrupted`, like its
+    run (`cancelled` is what the user did). The word is said once, never `cancelled: cancelled`."""
     if call is None:
         return "not run"
     word = call_state(call).value
-    return f"{word}: {call.error}" if call.error and call.status is not CallStatus.SUCCESS else word
+    if run is RunStatus.INTERRUPTED and call.status is CallStatus.CANCELLED:
+        word = RUN_WORDS[RunStatus.INTERRUPTED]
+    why = call.error if call.status is not CallStatus.SUCCESS else None
+    if why is not None and (why == word or why.startswith(f"{word}: ")):
+        why = why[len(word) + 2 :]
+    return f"{word}: {why}" if why else word
 
 
 def phase_word(phase: Phase, mode: Mode) -> str:
@@ -135,9 +142,17 @@ def outcome_word(outcome: Outcome | None, mode: Mode = Mode.DELIBERATE) -> str:
     return "consult" if mode is Mode.CONSULT else "none"
 
 
-def round_word(status: RoundStatus, outcome: Outcome | None) -> str:
-    """How a round ended: its outcome when it decided one, else its status."""
-    return OUTCOME_WORDS[outcome] if outcome is not None else ROUND_WORDS[status]
+def round_word(status: RoundStatus, outcome: Outcome | None, run: RunStatus | None = None) -> str:
+    """How a round ended: its outcome when it decided one, else its status. A round the run's end
+    cut short says so, `not decided (run failed)`; given the run's status, so does one left in
+    progress by a run that ended (a recorded run that was interrupted)."""
+    if outcome is not None:
+        return OUTCOME_WORDS[outcome]
+    ended = {RoundStatus.FAILED: RunStatus.ERROR, RoundStatus.CANCELLED: RunStatus.CANCELLED}.get(status)
+    cut_short = (RunStatus.ERROR, RunStatus.CANCELLED, RunStatus.INTERRUPTED)
+    if status is RoundStatus.IN_PROGRESS and run in cut_short:
+        ended = run
+    return f"not decided (run {RUN_WORDS[ended]})" if ended is not None else ROUND_WORDS[status]
 
 
 def tally_words(tally: Tally) -> str:

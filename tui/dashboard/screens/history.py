@@ -83,9 +83,11 @@ class HistoryScreen(ModalScreen[str | None]):
         total = self.store.count()
         text = self.filter_text
         more = "" if self.exhausted else "+"
-        shown = (
-            f"{len(self.runs)}{more} of {total} runs" if not text else f"{len(self.runs)}{more} matching runs"
-        )
+        if not text:
+            shown = f"{len(self.runs)}{more} of {total} run{'' if total == 1 else 's'}"
+        else:
+            one = len(self.runs) == 1 and not more
+            shown = f"{len(self.runs)}{more} matching run{'' if one else 's'}"
         self.query_one("#history-count", Static).update(
             Text(f"{shown} · Enter opens · Esc closes", style="dim")
         )

@@ -131,7 +131,8 @@ class ModelPane(StreamPane):
                 f"{mark} {what} incomplete: {result.error}; the text above is all there is", "warning"
             )
         elif self.status is CallState.CANCELLED:
-            self.body.add_block(f"Cancelled ({result.error or 'stopped'})", "note")
+            why = result.error if result.error and result.error != CallState.CANCELLED.value else None
+            self.body.add_block(f"Cancelled ({why})" if why else "Cancelled", "note")  # the word once
         elif self.status is CallState.FAILED:
             self.note = result.error
             self.body.add_block(result.error or "failed", "error")
