@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import random
+import time
+from typing import Any
 
+import pytest
 from rich.cells import cell_len
+from textual.strip import Strip
 
 from tests.dashboard import make_app
+from tests.fakes import Script
+from tui.dashboard.widgets import stream_view
 from tui.dashboard.widgets.stream_view import StreamView, wrap_spans
+from tui.engine.types import CallStatus
 
 ALPHABET = ["a", "bb", "ccc", " ", " ", "  ", "日本", "longwordlongword", "é", "\u200b"]
 
@@ -49,10 +56,155 @@ async def test_stream_view_matches_a_one_shot_render() -> None:
         pieces = ["Verdict: yes", ", with a staged", " rollout.\nLean: fav", "ourable\n", "x" * 90, "\n\ttab"]
         for piece in pieces:
             body.append(piece)
-        streamed = [strip.text for strip in body._lines]
+        streamed = body.plain_lines()
         fresh = StreamView()
         await app.panes[0].mount(fresh)
         await pilot.pause()
         fresh.set_text("".join(pieces))
-        assert [strip.text for strip in fresh._lines] == streamed
+        assert fresh.plain_lines() == streamed
         assert body.text == "".join(pieces).replace("\t", "    ")
+
+
+# --- a huge answer: linear work, bounded steps, only the visible lines rendered -----------------
+
+MEGABYTE = 1_000_000
+WIDE = "aé日\u200bb"  # one-cell ASCII, one-cell accented, two-cell CJK, zero-width: no whitespace
+
+
+def wide_text(size: int) -> str:
+    return (WIDE * (size // len(WIDE) + 1))[:size]
+
+
+def test_wrapping_a_whitespace_free_line_measures_each_character_a_bounded_number_of_times(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Folding a long word must not re-measure what is left of it after every cut (quadratic)."""
+    measured = [0]
+    real = cell_len
+
+    def counting(text: str, *args: Any) -> int:
+        measured[0] += len(text)
+        return real(text, *args)
+
+    monkeypatch.setattr(stream_view, "cell_len", counting)
+    for text in ("x" * 200_000, wide_text(200_000)):
+        measured[0] = 0
+        spans = wrap_spans(text, 80)
+        assert "".join(text[a:b] for a, b in spans) == text
+        assert measured[0] <= 4 * len(text), f"{measured[0]:,} characters measured for {len(text):,}"
+
+
+def test_wrapping_time_grows_linearly_with_the_text() -> None:
+    """A ratio, not a stopwatch: 8x the text may take about 8x the time, never 64x (quadratic)."""
+
+    def cost(size: int) -> float:
+        text = wide_text(size)
+        best = float("inf")
+        for _ in range(3):
+            started = time.process_time()
+            wrap_spans(text, 80)
+            best = min(best, time.process_time() - started)
+        return max(best, 1e-6)
+
+    small, large = cost(40_000), cost(320_000)
+    assert large / small < 24, f"{small * 1000:.1f} ms for 40 kB, {large * 1000:.1f} ms for 320 kB"
+
+
+def test_wrap_spans_can_stop_early_and_resume() -> None:
+    """Wrapping a prefix and resuming from its last line's start gives the one-shot result."""
+    rng = random.Random(5)
+    for _ in range(200):
+        text = random_text(rng, rng.randint(0, 80))
+        width = rng.randint(1, 20)
+        whole = wrap_spans(text, width)
+        cut = rng.randint(0, len(text))
+        head = wrap_spans(text, width, 0, cut)
+        assert head[-1][1] == cut
+        assert head[:-1] + wrap_spans(text, width, head[-1][0]) == whole
+
+
+async def wait_laid_out(pilot: Any, view: StreamView) -> None:
+    for _ in range(2000):
+        if not view.laying_out:
+            return
+        await pilot.pause(0.001)
+    raise AssertionError("the view never finished laying out its text")
+
+
+ORDINARY = ("The queue drains before the window closes, and the rollback is tested. " * 12 + "\n") * 1200
+
+
+@pytest.mark.parametrize("answer", ["x" * MEGABYTE, ORDINARY], ids=["no-whitespace", "ordinary"])
+async def test_a_megabyte_is_laid_out_in_bounded_steps_and_only_visible_lines_are_rendered(
+    answer: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wrapped: list[int] = []  # characters each call to the wrap function went through
+    real_wrap = stream_view.wrap_spans
+
+    def counting_wrap(text: str, width: int, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+        wrapped.append((len(text) if end is None else end) - start)
+        return real_wrap(text, width, start) if end is None else real_wrap(text, width, start, end)
+
+    built = [0]
+
+    class CountingStrip(Strip):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            built[0] += 1
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(stream_view, "wrap_spans", counting_wrap)
+    monkeypatch.setattr(stream_view, "Strip", CountingStrip)
+    app, _ = make_app(["alpha"])
+    async with app.run_test(size=(60, 30)) as pilot:
+        body = app.panes[0].body
+        await pilot.pause()
+        built[0] = 0
+        body.append(answer)
+        # The call that took the text did a bounded share of the work, and drew nothing yet.
+        assert sum(wrapped) <= 2 * stream_view.LAYOUT_SLICE
+        assert built[0] == 0
+        assert body.laying_out
+        await wait_laid_out(pilot, body)
+        assert max(wrapped) <= 2 * stream_view.LAYOUT_SLICE
+        assert sum(wrapped) <= 2 * len(answer)  # every character wrapped about once
+        # Every line of the answer is there, as a one-shot wrap would have it...
+        width = body.size.width - 1
+        expected = [
+            paragraph[a:b].rstrip(" ")
+            for paragraph in answer.split("\n")
+            for a, b in real_wrap(paragraph, width)
+        ]
+        assert body.plain_lines() == expected
+        # ...but only the lines on screen were ever rendered: a few frames' worth, not 18,000.
+        await pilot.pause()
+        height = body.size.height
+        assert 0 < built[0] < len(expected) // 4
+        built[0] = 0
+        body.refresh()
+        await pilot.pause()
+        assert 0 < built[0] <= height + 2
+        # Following the stream, the view shows its end.
+        assert body.scroll_y == body.max_scroll_y > 0
+
+
+async def test_a_huge_answer_does_not_fail_another_member_by_its_deadline() -> None:
+    """One member's megabyte (no whitespace) reaches its pane in one go; another member, answering
+    while that text is laid out, still makes its short deadline: the view never stalls the loop."""
+    huge = "y" * MEGABYTE
+    app, _ = make_app(
+        ["alpha", "beta"],
+        {"alpha": Script(position=huge, chunks=4), "beta": Script(delay_s=0.5)},
+        run={"call_deadline_s": 5.0, "max_rounds": 1},
+    )
+    async with app.run_test(size=(160, 50)) as pilot:
+        app.submit("Q?")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        result = app.shown_result
+        assert result is not None
+        alpha, beta = result.positions
+        assert beta is not None and beta.status is CallStatus.SUCCESS, beta and beta.error
+        assert alpha is not None and alpha.status is CallStatus.SUCCESS and len(alpha.content) == MEGABYTE
+        alpha_body = app.panes[0].body
+        await wait_laid_out(pilot, alpha_body)
+        assert sum(len(line) for line in alpha_body.plain_lines()) >= MEGABYTE

@@ -10,31 +10,36 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any, Unpack
 
-import httpx2
-
 from tui.engine.provider import ChatRequest, Finished, StreamEvent, TextDelta, Usage
-from tui.providers.errors import from_status, from_transport, malformed
 from tui.providers.sdk_adapter import ClientOptions, SDKAdapter
 
 
 class AnthropicProvider(SDKAdapter):
     """One `AsyncAnthropic` client, reused for every call."""
 
-    def __init__(self, name: str, *, base_url: str, **options: Unpack[ClientOptions]) -> None:
-        import anthropic  # lazily: importing it alone costs about a second
+    sdk = "anthropic"  # importing it alone costs a second or more
 
-        self._anthropic = anthropic
-        super().__init__(name, anthropic.AsyncAnthropic, base_url=base_url, **options)
+    def __init__(self, name: str, *, base_url: str, **options: Unpack[ClientOptions]) -> None:
+        super().__init__(name, base_url=base_url, **options)
+
+    def _new_client(self, sdk: Any, **options: Any) -> Any:
+        client = sdk.AsyncAnthropic(**options)
+        client.messages  # noqa: B018 -- the SDK imports its resources on first use: here
+        return client
 
     async def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
-        anthropic = self._anthropic
+        anthropic, client = await self._ready()  # loaded in a thread: the loop never waits on an import
+        import httpx2
+
+        from tui.providers.errors import from_status, from_transport, malformed
+
         ctx = self.context(request)
         received = False
         input_tokens = output_tokens = 0
         stop_reason: str | None = None
         stopped = False
         try:
-            messages_api: Any = self._client.messages  # events are read by their `type` below
+            messages_api: Any = client.messages  # events are read by their `type` below
             stream = await messages_api.create(
                 model=request.model_id,
                 max_tokens=request.max_output_tokens,

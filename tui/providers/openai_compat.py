@@ -7,15 +7,14 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any, Unpack
 
-import httpx2
-
 from tui.engine.provider import ChatRequest, Finished, ProviderError, StreamEvent, TextDelta, Usage
-from tui.providers.errors import from_status, from_transport, malformed
 from tui.providers.sdk_adapter import ClientOptions, SDKAdapter
 
 
 class OpenAICompatProvider(SDKAdapter):
     """One `AsyncOpenAI` client for one configured provider, reused for every call."""
+
+    sdk = "openai"
 
     def __init__(
         self,
@@ -25,14 +24,20 @@ class OpenAICompatProvider(SDKAdapter):
         max_tokens_param: str = "max_tokens",
         **options: Unpack[ClientOptions],
     ) -> None:
-        import openai  # lazily: the SDK costs real start-up time and the demo never needs it
-
-        self._openai = openai
         self.max_tokens_param = max_tokens_param
-        super().__init__(name, openai.AsyncOpenAI, base_url=base_url, **options)
+        super().__init__(name, base_url=base_url, **options)
+
+    def _new_client(self, sdk: Any, **options: Any) -> Any:
+        client = sdk.AsyncOpenAI(**options)
+        client.chat.completions  # noqa: B018 -- the SDK imports its resources on first use: here
+        return client
 
     async def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
-        openai = self._openai
+        openai, client = await self._ready()  # loaded in a thread: the loop never waits on an import
+        import httpx2
+
+        from tui.providers.errors import from_status, from_transport, malformed
+
         ctx = self.context(request)
         messages: list[dict[str, str]] = [{"role": "system", "content": request.system}]
         messages += [{"role": m.role, "content": m.content} for m in request.messages]
@@ -43,7 +48,7 @@ class OpenAICompatProvider(SDKAdapter):
         finish_reason: str | None = None
         try:
             # Typed loosely on purpose: the output-limit field's name is chosen per provider.
-            completions: Any = self._client.chat.completions
+            completions: Any = client.chat.completions
             stream = await completions.create(
                 model=request.model_id,
                 messages=messages,

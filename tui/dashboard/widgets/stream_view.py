@@ -1,15 +1,26 @@
-"""A word-wrapped text view built for streaming: appends re-wrap only the paragraph that changed.
+"""A word-wrapped text view built for streaming, and for answers of any length.
 
 Model text arrives a few words at a time. Re-rendering a whole `Static` per flush costs a full
-re-wrap of everything said so far; this Line-API view keeps the wrapped lines of finished
-paragraphs and re-wraps only the open one, so a flush costs about as much as the text it adds.
+re-wrap of everything said so far; this Line-API view keeps where each line starts and re-wraps
+only the open paragraph's last line, so a flush costs about as much as the text it adds.
+
+However much text arrives at once (a megabyte in one flush, a long answer opened from the
+history), the view never holds the event loop for long — the engine shares it, and a stalled
+loop fails other members by their deadlines. Wrapping is linear in the text (no re-measuring
+what is left of a long word after every cut), a layout step wraps at most `LAYOUT_SLICE`
+characters and the rest follows over later turns of the loop, and a line becomes a `Strip` only
+when it is drawn: only the visible lines are ever rendered.
+
 Text is always literal: control characters are shown as `\\xNN` and nothing is parsed as markup.
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import re
-from dataclasses import dataclass
+from bisect import bisect_right
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from rich.cells import cell_len
@@ -23,41 +34,66 @@ from tui.render.formatting import literal
 
 TAB = "    "
 _WORD = re.compile(r"\S+\s*|\s+")
+# A line also ends after this many characters, however few cells they fill (combining marks):
+# drawing a line costs its length in characters, so no line may grow without bound.
+LINE_CHARS = 1024
+# Characters wrapped per layout step. A step takes a few milliseconds; a longer text is laid out
+# over several turns of the event loop, so no answer, however long, holds the loop for long.
+LAYOUT_SLICE = 16_384
+# What starting a paragraph costs a step, in characters' worth: many short paragraphs add up too.
+PARAGRAPH_COST = 64
 
 
-def wrap_spans(text: str, width: int, start: int = 0) -> list[tuple[int, int]]:
-    """Greedy word wrap of `text[start:]` to `width` cells, as (start, end) offsets into `text`.
+def wrap_spans(text: str, width: int, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Greedy word wrap of `text[start:end]` to `width` cells, as (start, end) offsets into `text`.
 
-    Words longer than a line are folded. Greedy on purpose: text appended later can only change
-    the last line, which is what lets a stream re-wrap just that line.
+    Words longer than a line are folded. Greedy on purpose: text appended later (or wrapped later,
+    past `end`) can only change the last line, which is what lets a stream re-wrap just that line
+    and a long text be wrapped a slice at a time. Linear in the length wrapped: each character is
+    measured at most twice, however long its word.
     """
     width = max(1, width)
+    end = len(text) if end is None else end
+    cap = max(LINE_CHARS, width)
     spans: list[tuple[int, int]] = []
     line_start, used = start, 0
-    for match in _WORD.finditer(text, start):
-        word = match.group()
-        visible = cell_len(word.rstrip(" "))
-        if used and used + visible > width:
-            spans.append((line_start, match.start()))
-            line_start, used = match.start(), 0
-        while visible > width:  # fold a word wider than the line
-            cut = line_start + _fit(word, width)
-            spans.append((line_start, cut))
-            word = text[cut : match.end()]
-            line_start, visible = cut, cell_len(word.rstrip(" "))
-        used += cell_len(word)
-    spans.append((line_start, len(text)))
+    for match in _WORD.finditer(text, start, end):
+        word_start, word_end = match.span()
+        bare = match.group().rstrip(" ")
+        bare_end = word_start + len(bare)
+        visible = cell_len(bare)
+        if used and (used + visible > width or bare_end - line_start > cap):
+            spans.append((line_start, word_start))
+            line_start, used = word_start, 0
+        if visible > width or bare_end - line_start > cap:
+            line_start, used = _fold(text, bare, spans, line_start, word_start, width, cap)
+        else:
+            used += visible
+        if bare_end < word_end:
+            used += word_end - bare_end  # the spaces after the word
+    spans.append((line_start, end))
     return spans
 
 
-def _fit(word: str, width: int) -> int:
-    """How many characters of `word` fit in `width` cells (at least one)."""
-    total = 0
-    for index, char in enumerate(word):
-        total += cell_len(char)
-        if total > width:
-            return max(1, index)
-    return len(word)
+def _fold(
+    text: str, word: str, spans: list[tuple[int, int]], line_start: int, word_start: int, width: int, cap: int
+) -> tuple[int, int]:
+    """Cut `word` (at `word_start` in `text`), too long for one line, into lines added to `spans`;
+    returns the start and the width in cells of the last line, left open for what follows."""
+    word_end = word_start + len(word)
+    if line_start == word_start and word.isascii() and word.isprintable():
+        # One cell a character: a cut every `width` characters, the rest on the open line.
+        starts = [line_start, *range(word_start + width, word_end, width)]
+        spans.extend(itertools.pairwise(starts))
+        return starts[-1], word_end - starts[-1]
+    used = 0
+    for index, char in enumerate(word, word_start):
+        size = cell_len(char)
+        if index > line_start and (used + size > width or index - line_start >= cap):
+            spans.append((line_start, index))
+            line_start, used = index, 0
+        used += size
+    return line_start, used
 
 
 @dataclass
@@ -65,6 +101,10 @@ class _Paragraph:
     text: str
     style: str  # "" for body text, else a component class name
     closed: bool
+    # Its layout at the view's wrap width: where each line starts, and how far it is wrapped
+    # (`text[:done]`; the last line may still grow). Filled in by the view as it lays out.
+    breaks: list[int] = field(default_factory=list)
+    done: int = 0
 
 
 class StreamView(ScrollView, can_focus=False):
@@ -93,12 +133,18 @@ class StreamView(ScrollView, can_focus=False):
     def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._paragraphs: list[_Paragraph] = []
-        self._lines: list[Strip] = []
-        self._starts: list[int] = []  # first line index of each paragraph
-        self._last_line_offsets: list[int] = []  # where each paragraph's last line starts
+        # The layout: paragraphs[:_laid] have lines (the last of them perhaps not all yet);
+        # `_starts[i]` is the index of paragraph i's first line.
+        self._laid = 0
+        self._starts: list[int] = []
+        self._line_count = 0
         self._wrap_width = 0
         self._base_style: Style | None = None
+        self._styles: dict[str, Style] = {}
         self._pending: list[str] = []
+        self._follow = True  # keep the newest line in view; off while the reader has scrolled up
+        self._end_queued = False
+        self._laying_out_later = False
 
     # -- content ---------------------------------------------------------------------------
 
@@ -107,12 +153,23 @@ class StreamView(ScrollView, can_focus=False):
         """Everything shown, headings included, as plain text."""
         return "\n".join(p.text for p in self._paragraphs)
 
+    @property
+    def laying_out(self) -> bool:
+        """Whether some of the text is still waiting for its lines (a long text takes a few turns)."""
+        if self._laid < len(self._paragraphs):
+            return True
+        last = self._paragraphs[-1] if self._paragraphs else None
+        return last is not None and last.done < len(last.text)
+
+    def plain_lines(self) -> list[str]:
+        """The text of every line laid out so far, as drawn."""
+        return [self._line(index)[0] for index in range(self._line_count)]
+
     def clear(self) -> None:
         self._pending.clear()
         self._paragraphs.clear()
-        self._lines.clear()
-        self._starts.clear()
-        self._last_line_offsets.clear()
+        self._reset_layout()
+        self._follow = True
         self._update_size()
         self.scroll_to(0, 0, animate=False)
         self.refresh()
@@ -122,26 +179,23 @@ class StreamView(ScrollView, can_focus=False):
         if not text:
             return
         pieces = literal(text).replace("\t", TAB).split("\n")
-        dirty = len(self._paragraphs)
         last = self._paragraphs[-1] if self._paragraphs else None
         if last is not None and not last.closed and not last.style:
             last.text += pieces[0]
-            dirty -= 1
         else:
             self._paragraphs.append(_Paragraph(pieces[0], "", False))
         for piece in pieces[1:]:
             self._paragraphs[-1].closed = True
             self._paragraphs.append(_Paragraph(piece, "", False))
-        self._rewrap_from(dirty)
+        self._lay_out()
 
     def add_block(self, text: str, style: str = "heading") -> None:
         """A line of its own (a heading, a note, an error) between streamed sections."""
         if self._paragraphs:
             self._paragraphs[-1].closed = True
-        dirty = len(self._paragraphs)
         for piece in literal(text).split("\n"):
             self._paragraphs.append(_Paragraph(piece, f"stream-view--{style}", True))
-        self._rewrap_from(dirty)
+        self._lay_out()
 
     def buffer(self, text: str) -> None:
         """Hold streamed text until the next `flush` (the app flushes a few times a second)."""
@@ -161,50 +215,73 @@ class StreamView(ScrollView, can_focus=False):
         self.clear()
         self.append(text)
 
-    # -- wrapping --------------------------------------------------------------------------
+    # -- layout ----------------------------------------------------------------------------
 
-    def _rewrap_from(self, first: int) -> None:
-        follow = self._near_bottom()
+    def _reset_layout(self) -> None:
+        self._laid = 0
+        self._starts.clear()
+        self._line_count = 0
+
+    def _lay_out(self) -> None:
+        """One bounded layout step now (a streamed token shows at once), the rest on later turns."""
         width = self._content_width()
         if width != self._wrap_width:
-            self._wrap_width, first = width, 0
-        if (
-            first < len(self._starts)
-            and first == len(self._paragraphs) - 1
-            and first == len(self._starts) - 1
-        ):
-            # Only the open paragraph grew: greedy wrapping never changes its earlier lines, so
-            # re-wrap from the start of its last line (what a streamed token costs).
-            self._extend_last(width)
-        else:
-            cut = self._starts[first] if first < len(self._starts) else len(self._lines)
-            del self._lines[cut:]
-            del self._starts[first:]
-            del self._last_line_offsets[first:]
-            for paragraph in self._paragraphs[first:]:
-                self._starts.append(len(self._lines))
-                strips, last_offset = self._wrap(paragraph, width, 0)
-                self._lines.extend(strips)
-                self._last_line_offsets.append(last_offset)
+            self._wrap_width = width
+            self._reset_layout()
+        self._step()
+        if self.laying_out and not self._laying_out_later and self.is_mounted:
+            self._laying_out_later = True
+            self.run_worker(self._lay_out_rest(), name="stream-view layout", group="stream-view")
+
+    async def _lay_out_rest(self) -> None:
+        try:
+            while self.laying_out:
+                await asyncio.sleep(0)  # let the engine, the other panes and the keys have a turn
+                self._step()
+        finally:
+            self._laying_out_later = False
+
+    def _step(self) -> None:
+        self._wrap_some(LAYOUT_SLICE)
         self._update_size()
         self.refresh()
-        if follow:
-            self.scroll_end(animate=False, immediate=False, x_axis=False)
+        if self._follow and not self._end_queued:
+            self._end_queued = True
+            self.call_after_refresh(self._scroll_to_end)
 
-    def _extend_last(self, width: int) -> None:
-        paragraph = self._paragraphs[-1]
-        offset = self._last_line_offsets[-1]
-        del self._lines[-1]
-        strips, last_offset = self._wrap(paragraph, width, offset)
-        self._lines.extend(strips)
-        self._last_line_offsets[-1] = last_offset
+    def _wrap_some(self, budget: int) -> None:
+        """Wrap up to about `budget` characters more, continuing where the layout stopped."""
+        width = self._wrap_width
+        paragraphs = self._paragraphs
+        while budget > 0:
+            if self._laid and paragraphs[self._laid - 1].done < len(paragraphs[self._laid - 1].text):
+                paragraph = paragraphs[self._laid - 1]  # the open paragraph grew, or is half done
+            elif self._laid < len(paragraphs):
+                paragraph = paragraphs[self._laid]
+                paragraph.breaks, paragraph.done = [0], 0
+                self._starts.append(self._line_count)
+                self._laid += 1
+                self._line_count += 1
+                budget -= PARAGRAPH_COST
+            else:
+                return
+            # Greedy wrapping never changes the lines before the last: resume from its start.
+            resume = paragraph.breaks[-1]
+            end = min(len(paragraph.text), paragraph.done + max(budget, 0))
+            spans = wrap_spans(paragraph.text, width, resume, end)
+            self._line_count += len(spans) - 1
+            paragraph.breaks[-1:] = [start for start, _ in spans]
+            paragraph.done = end
+            budget -= end - resume
 
-    def _wrap(self, paragraph: _Paragraph, width: int, start: int) -> tuple[list[Strip], int]:
-        """Strips for `paragraph.text[start:]`, and the offset where the last of them begins."""
-        style: Style | None = self.get_component_rich_style(paragraph.style) if paragraph.style else None
-        spans = wrap_spans(paragraph.text, width, start)
-        strips = [Strip([Segment(paragraph.text[a:b].rstrip(" "), style)]) for a, b in spans]
-        return strips, spans[-1][0]
+    def _line(self, index: int) -> tuple[str, str]:
+        """Line `index` (laid out already): its text as drawn and its paragraph's style class."""
+        number = bisect_right(self._starts, index) - 1
+        paragraph = self._paragraphs[number]
+        breaks = paragraph.breaks
+        row = index - self._starts[number]
+        end = breaks[row + 1] if row + 1 < len(breaks) else paragraph.done
+        return paragraph.text[breaks[row] : end].rstrip(" "), paragraph.style
 
     def _content_width(self) -> int:
         # Always leave the scrollbar's column free, so wrapping does not change when it appears.
@@ -212,7 +289,7 @@ class StreamView(ScrollView, can_focus=False):
         return max(1, width - self.styles.scrollbar_size_vertical)
 
     def _update_size(self) -> None:
-        new = Size(self._wrap_width, len(self._lines))
+        new = Size(self._wrap_width, self._line_count)
         old = self.virtual_size
         if new == old:
             return
@@ -230,19 +307,26 @@ class StreamView(ScrollView, can_focus=False):
         else:
             self.virtual_size = new
 
-    def _near_bottom(self) -> bool:
+    def _scroll_to_end(self) -> None:
+        self._end_queued = False
+        if self._follow:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
         # Follow the stream only when the reader has not scrolled up to read (oterm's rule).
-        return self.scroll_y >= self.max_scroll_y - 2
+        self._follow = new_value >= self.max_scroll_y - 2
 
     def on_resize(self) -> None:
-        if self._content_width() != self._wrap_width and self._paragraphs:
-            self._rewrap_from(0)
+        if self._paragraphs and (self._content_width() != self._wrap_width or self.laying_out):
+            self._lay_out()
 
     # -- Line API --------------------------------------------------------------------------
 
     def render_lines(self, crop: Region) -> list[Strip]:
         # `rich_style` walks the ancestors' styles: work it out once per paint, not once per line.
         self._base_style = self.rich_style
+        self._styles.clear()
         return super().render_lines(crop)
 
     def render_line(self, y: int) -> Strip:
@@ -250,7 +334,13 @@ class StreamView(ScrollView, can_focus=False):
         index = scroll_y + y
         width = self.size.width
         base = self._base_style or self.rich_style
-        if index >= len(self._lines):
+        if index >= self._line_count:
             return Strip.blank(width, base)
-        strip = self._lines[index].apply_style(base)
+        text, name = self._line(index)
+        style: Style | None = None
+        if name:
+            style = self._styles.get(name)
+            if style is None:
+                style = self._styles[name] = self.get_component_rich_style(name)
+        strip = Strip([Segment(text, style)]).apply_style(base)
         return strip.crop_extend(scroll_x, scroll_x + width, base)
