@@ -205,3 +205,27 @@ def test_making_an_adapter_imports_nothing_heavy_on_the_calling_thread() -> None
         [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+async def test_the_dashboard_pool_warms_the_panel_before_the_first_question(
+    slow_sdk: SlowSDK, monkeypatch: pytest.MonkeyPatch, isolated_home: Path
+) -> None:
+    """`ProviderPool.warm` starts each panel provider's SDK loading at once (the dashboard calls
+    it after its first frame), so the first question does not wait for the import; a provider
+    whose key is not set is skipped, left for its call to report."""
+    from tui.config.loading import load_settings
+    from tui.engine.types import Member
+    from tui.runtime import ProviderPool
+
+    kind = slow_sdk.name
+    present, absent = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")[:: 1 if kind == "openai" else -1]
+    monkeypatch.setenv(present, "sk-warm-0001")
+    monkeypatch.delenv(absent, raising=False)
+    pool = ProviderPool(load_settings())
+    other = "anthropic" if kind == "openai" else "openai"
+    members = [Member(alias="a", model_id="m", provider=kind), Member(alias="b", model_id="m", provider=other)]
+    pool.warm(members)  # no error for the provider without a key
+    assert await asyncio.to_thread(slow_sdk.started.wait, IMPORT_WAIT_S), "the SDK did not start loading"
+    assert threading.get_ident() not in slow_sdk.import_threads
+    slow_sdk.release.set()
+    await pool.aclose()

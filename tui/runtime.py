@@ -92,6 +92,16 @@ class ProviderPool:
             **common,
         )
 
+    def warm(self, members: Iterable[Member]) -> None:
+        """Make the adapters `members` will use now, so their SDKs load (in a thread of their own)
+        while the user types, not while the first question waits. A provider that cannot be made
+        (a key not set) is left for its call to report."""
+        for member in members:
+            try:
+                self(member)
+            except ProviderError:
+                continue
+
     async def aclose(self) -> None:
         for provider in self._providers.values():
             await provider.aclose()

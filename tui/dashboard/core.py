@@ -140,6 +140,8 @@ class DashboardCore(App[None]):
         if self.start_at_once:
             self.call_after_refresh(self.submit, self.initial_question)
         self.call_after_refresh(self._tune_gc)
+        if self._pool is not None:  # after the first frame, the panel's SDKs start loading
+            self.call_after_refresh(self._pool.warm, self.session.members())
 
     @staticmethod
     def _tune_gc() -> None:
