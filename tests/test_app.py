@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from textual.theme import Theme
+from textual.widgets import Input, OptionList
+
 from tests.conftest import write
 from tests.dashboard import make_app
 from tests.fakes import Script, rate_limited
@@ -200,14 +203,93 @@ async def test_bad_theme_file_falls_back_with_one_notification(isolated_home: Pa
         assert "broken.toml" in notes[0].message and "not-a-colour" in notes[0].message
 
 
+BAD_VARIABLE_THEME = 'name = "bad"\nprimary = "#5fafff"\n[variables]\nfooter-key-foreground = "notacolour"\n'
+
+
+def _theme_notes(app: QuorumApp) -> list[str]:
+    return [n.message for n in app._notifications if n.title == "Theme problems"]
+
+
+async def _pick_theme(app: QuorumApp, pilot, name: str) -> list[str]:
+    """Ctrl+T, the name in the search box, Enter: what a person does in the theme picker. Returns
+    what the picker offered (Escape closes it when that was nothing)."""
+    await pilot.press("ctrl+t")
+    await wait_for(pilot, lambda: type(app.screen).__name__ == "CommandPalette")
+    app.screen.query_one("CommandInput", Input).value = name  # as if typed, without a search per key
+    await pilot.pause(0.3)  # the palette searches in a worker
+    found = app.screen.query_one("CommandList", OptionList)
+    offered = [str(found.get_option_at_index(i).prompt) for i in range(found.option_count)]
+    await pilot.press("enter" if offered else "escape")
+    await pilot.pause()
+    return offered
+
+
+async def test_a_theme_with_a_bad_textual_variable_is_one_notification_and_the_default(
+    isolated_home: Path,
+) -> None:
+    write(paths.user_config_dir() / "themes" / "bad.toml", BAD_VARIABLE_THEME)
+    app, _ = make_app(["alpha"], ui={"theme": "bad"})
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert app.is_running and app.theme == "quorum-dark"
+        notes = _theme_notes(app)
+        assert len(notes) == 1, notes
+        assert "bad.toml" in notes[0] and "footer-key-foreground" in notes[0] and "quorum-dark" in notes[0]
+        # The picker does not offer it; the others still work.
+        assert not any("bad" in offered for offered in await _pick_theme(app, pilot, "bad"))
+        assert app.is_running and app.theme == "quorum-dark"
+        assert await _pick_theme(app, pilot, "quorum-light")
+        assert app.is_running and app.theme == "quorum-light"
+        assert len(_theme_notes(app)) == 1
+
+
+async def test_a_theme_textual_cannot_parse_falls_back_from_the_picker() -> None:
+    """Whatever gets past the file check: CSS that fails to parse is one notification and the
+    default theme, never the end of the app."""
+    app, _ = make_app(["alpha"])
+    async with app.run_test() as pilot:
+        app.register_theme(
+            Theme(name="raw", primary="#5fafff", variables={"footer-key-foreground": "notacolour"})
+        )
+        assert "raw" in await _pick_theme(app, pilot, "raw")
+        await pilot.pause()
+        assert app.is_running and app.theme == "quorum-dark"
+        notes = _theme_notes(app)
+        assert len(notes) == 1 and "raw" in notes[0] and "quorum-dark" in notes[0], notes
+        assert not any("raw" in offered for offered in await _pick_theme(app, pilot, "raw"))  # taken out
+        await _pick_theme(app, pilot, "quorum-light")
+        assert app.is_running and app.theme == "quorum-light"
+
+
 async def test_keymap_from_config_remaps_by_id() -> None:
-    app, provider = make_app(["alpha"], ui={"keymap": {"rerun": "f5"}})
+    app, provider = make_app(["alpha"], ui={"keymap": {"rerun": "f6"}})  # the README's example
     async with app.run_test() as pilot:
         app.query_one(PromptBar).text = "Q?"
-        await pilot.press("f5")
+        await pilot.press("f6")
         await settle(app, pilot)
         assert positions_sent(provider) == ["alpha"]
-        assert any(row[3] == "rerun" and "F5" in row[0].upper() for row in app.key_rows())
+        assert any(row[3] == "rerun" and "F6" in row[0].upper() for row in app.key_rows())
+
+
+def test_every_binding_id_of_the_dashboard_is_one_the_config_knows() -> None:
+    """The config checks `[ui.keymap]` against a Textual-free list of ids: it must be the dashboard's."""
+    from textual.binding import Binding
+
+    from tui.config.keymap import SCREEN_KEY_IDS, keymap_problems
+    from tui.dashboard.screens.help import HelpScreen
+    from tui.dashboard.screens.history import HistoryScreen
+    from tui.dashboard.screens.picker import MemberPicker
+
+    app_ids = {b.id for b in QuorumApp.BINDINGS if isinstance(b, Binding) and b.id}
+    screen_ids = {
+        b.id
+        for screen in (HelpScreen, HistoryScreen, MemberPicker)
+        for b in screen.BINDINGS
+        if isinstance(b, Binding) and b.id
+    }
+    assert screen_ids == set(SCREEN_KEY_IDS)
+    assert keymap_problems({binding_id: "f12" for binding_id in app_ids}) != []  # all on one key: clashes
+    assert all(keymap_problems({binding_id: "f12"}) == [] for binding_id in app_ids | screen_ids)
 
 
 async def test_help_and_command_palette_list_the_actions() -> None:

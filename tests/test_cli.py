@@ -354,6 +354,72 @@ def test_a_closed_pipe_ends_quietly(tmp_path: Path, isolated_home: Path) -> None
         os.close(write_end)
 
 
+BAD_THEME = 'name = "bad"\nprimary = "#5fafff"\n[variables]\nfooter-key-foreground = "notacolour"\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "theme_file", "key", "words"),
+    [
+        (
+            "[panel]\nmembers = ['gpt-9']\n",
+            None,
+            "panel.members",
+            "unknown model 'gpt-9' (did you mean 'gpt-sol'?); known: ",
+        ),
+        ("[run]\nsynthesizer_fallbacks = ['gpt-9']\n", None, "run.synthesizer_fallbacks", "unknown model"),
+        ("[ui.keymap]\nrerun = 'f5'\n", None, "ui.keymap.rerun", "'f5' is already the key of export"),
+        ("[ui.keymap]\nrerunn = 'f6'\n", None, "ui.keymap.rerunn", "unknown key id 'rerunn'"),
+        ("[ui]\ntheme = 'quorum-darkk'\n", None, "ui.theme", "unknown theme 'quorum-darkk'"),
+        ("[ui]\ntheme = 'quorum-dark'\n", BAD_THEME, "variables.footer-key-foreground", "is not a colour"),
+    ],
+)
+def test_config_validate_names_file_and_key(
+    capsys: pytest.CaptureFixture[str], text: str, theme_file: str | None, key: str, words: str
+) -> None:
+    from tui.config import paths
+
+    user = write(paths.user_config_file(), text)
+    where = user
+    if theme_file:
+        where = write(paths.user_config_dir() / "themes" / "bad.toml", theme_file)
+    assert main(["config", "validate"]) == 2
+    out, err = capsys.readouterr()
+    assert "ok" not in out
+    assert str(where) in err and key in err and words in err, err
+
+
+def test_config_validate_accepts_textual_themes_and_user_themes(capsys: pytest.CaptureFixture[str]) -> None:
+    from tui.config import paths
+
+    write(paths.user_config_dir() / "themes" / "sunset.toml", 'name = "sunset"\nprimary = "#ff8800"\n')
+    for theme in ("sunset", "nord", "quorum-light"):
+        write(paths.user_config_file(), f"[ui]\ntheme = '{theme}'\n[ui.keymap]\nrerun = 'f6'\n")
+        assert main(["config", "validate"]) == 0, capsys.readouterr().err
+        assert "ok:" in capsys.readouterr().out
+
+
+def test_a_dashboard_that_crashes_exits_non_zero(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Textual ends an app that raised with a traceback but returns normally: `quorum` must not say 0."""
+    from textual.app import App
+
+    from tui.dashboard.app import QuorumApp
+
+    def broken_compose(self: QuorumApp) -> Any:
+        raise RuntimeError("a bug while drawing")
+
+    def headless_run(self: QuorumApp, **kwargs: Any) -> Any:
+        return App.run(self, headless=True, size=(100, 30))
+
+    monkeypatch.setattr(QuorumApp, "compose", broken_compose)
+    monkeypatch.setattr(QuorumApp, "run", headless_run)
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True, raising=False)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
+    assert main([]) == 1
+    assert "a bug while drawing" in capsys.readouterr().err
+
+
 # --- secrets: a key never reaches stdout, stderr, the JSON, the history or the log ---------------
 
 CANARY = "sk-canary-0123456789abcdef"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -288,3 +289,96 @@ def test_validation_errors_never_carry_the_input() -> None:
 
 
 # -- what the settings name must exist: model aliases, keymap ids and keys ----------------------
+
+UNKNOWN_NAMES = [
+    ("[panel]\nmembers = ['gpt-sol', 'gpt-9:for']\n", "panel.members", "unknown model 'gpt-9'"),
+    (
+        "[panel]\ndemo_members = ['demo-atlas', 'demo-zeta']\n",
+        "panel.demo_members",
+        "unknown model 'demo-zeta'",
+    ),
+    ("[run]\nsynthesizer = 'gpt-9'\n", "run.synthesizer", "unknown model 'gpt-9'"),
+    (
+        "[run]\nsynthesizer_fallbacks = ['sol', 'gpt-9']\n",
+        "run.synthesizer_fallbacks",
+        "unknown model 'gpt-9'",
+    ),
+    ("[ui.keymap]\nrerunn = 'f6'\n", "ui.keymap.rerunn", "unknown key id 'rerunn'; did you mean 'rerun'?"),
+    ("[ui.keymap]\nquit = 'ctrl+x'\n", "ui.keymap.quit", "cannot be remapped"),
+    ("[ui.keymap]\nrerun = 'f5'\n", "ui.keymap.rerun", "'f5' is already the key of export"),
+    ("[ui.keymap]\nrerun = 'f6'\nzoom = 'f6'\n", "ui.keymap.zoom", "'f6' is already the key of rerun"),
+    ("[ui.keymap]\nhistory = 'ctrl+q'\n", "ui.keymap.history", "'ctrl+q' is already the key of quit"),
+    ("[ui.keymap]\nzoom = '?'\n", "ui.keymap.zoom", "'?' is already the key of help"),
+    ("[ui.keymap]\nzoom = ' '\n", "ui.keymap.zoom", "no key"),
+]
+
+
+@pytest.mark.parametrize(("text", "key", "reason"), UNKNOWN_NAMES)
+def test_unknown_names_are_refused_at_load_naming_file_and_key(
+    tmp_path: Path, text: str, key: str, reason: str
+) -> None:
+    bad = write(tmp_path / "bad.toml", text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(bad)
+    err = info.value
+    assert (str(err.file), err.key) == (str(bad), key)
+    assert reason in err.reason, err.reason
+    if "unknown model" in reason:
+        assert "known: " in err.reason and "claude-sonnet" in err.reason
+
+
+def test_unknown_model_names_the_layer_that_set_it(tmp_path: Path) -> None:
+    """The catalog is merged from every layer first; the bad alias is blamed on the file it came from."""
+    user = write(paths.user_config_file(), "[panel]\nmembers = ['mine', 'gpt-9']\n")
+    extra = write(
+        tmp_path / "extra.toml",
+        "[models.mine]\nprovider = 'ollama'\nid = 'm'\ncontext_window = 1\nmax_output = 1\n",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_settings(extra)
+    assert info.value.file == user and info.value.key == "panel.members"
+    # 'mine' is known: a later layer adds it to the catalog
+    assert "'gpt-9'" in info.value.reason and "'mine'" not in info.value.reason
+    write(user, "[panel]\nmembers = ['mine']\n")
+    assert [m.model for m in load_settings(extra).panel.members] == ["mine"]
+    # A later layer that replaces the list takes the blame (and the credit) from then on.
+    later = write(tmp_path / "later.toml", "[panel]\nmembers = ['gpt-10']\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(later)
+    assert info.value.file == later
+
+
+def test_unknown_model_from_flags_is_the_command_line() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(overrides={"run": {"synthesizer": "gpt-9"}})
+    assert info.value.file == "command line" and info.value.key == "run.synthesizer"
+
+
+@pytest.mark.parametrize(
+    "keymap",
+    [
+        {"rerun": "f5", "export": "f6"},  # a swap is not a collision
+        {"rerun": "ctrl+r,f7"},
+        {"history.close": "f2,escape", "help.close": "escape"},  # screens' own keys
+        {"remove_member": "d"},  # its own key again
+    ],
+)
+def test_keymaps_that_work_pass(keymap: dict[str, str]) -> None:
+    assert load_settings(overrides={"ui": {"keymap": keymap}}).ui.keymap == keymap
+
+
+def test_the_readme_keymap_example_is_valid() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    found = re.search(r"`\[ui\.keymap\]` `(\w+) = \"([^\"]+)\"`", readme)
+    assert found, "the README's keymap example moved"
+    binding_id, key = found.groups()
+    assert load_settings(overrides={"ui": {"keymap": {binding_id: key}}}).ui.keymap == {binding_id: key}
+
+
+def test_an_unknown_model_stops_quorum_run_naming_file_and_key(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    user = write(paths.user_config_file(), "[panel]\nmembers = ['gpt-9']\n")
+    assert main(["run", "question"]) == 2
+    err = capsys.readouterr().err
+    assert str(user) in err and "panel.members" in err and "unknown model 'gpt-9'" in err

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from textual.app import App, ComposeResult
 from textual.color import Color
+from textual.theme import Theme
 from textual.widgets import Static
 
 from tests.conftest import write
@@ -159,6 +160,23 @@ def test_explicit_user_dir_and_missing_dir(tmp_path: Path) -> None:
         ('name = "x"\nprimary = "#fff"\ntext_alpha = 2\n', "text_alpha must be a number from 0 to 1"),
         ('name = "x"\nprimary = "#fff"\nvariables = 1\n', "variables must be a table"),
         ('name = "x"\nprimary = "#fff"\n[variables]\nborder = 1\n', "variables.border must be a string"),
+        # Textual's own variables: a colour where Textual wants one (else "CSS parsing failed" at once)
+        (
+            'name = "x"\nprimary = "#fff"\n[variables]\nfooter-key-foreground = "notacolour"\n',
+            "variables.footer-key-foreground = 'notacolour' is not a colour",
+        ),
+        (
+            'name = "x"\nprimary = "#fff"\n[variables]\nborder = "red; background: blue"\n',
+            "variables.border = 'red; background: blue' is not a colour",
+        ),
+        (
+            'name = "x"\nprimary = "#fff"\n[variables]\nlink-style = "wavy"\n',
+            "variables.link-style = 'wavy' is not a text style",
+        ),
+        (
+            'name = "x"\nprimary = "#fff"\n[variables]\nbackground-darken-1 = "red 50%"\n',
+            "variables.background-darken-1 = 'red 50%' is not a colour",
+        ),
     ],
 )
 def test_theme_file_problems(tmp_path: Path, text: str, fragment: str) -> None:
@@ -219,3 +237,26 @@ async def test_themes_register_and_apply_in_textual() -> None:
         assert app.query_one("#demo", Static).styles.color == Color.parse(
             THEME_VARIABLE_DEFAULTS["demo-badge"]
         )
+
+
+def test_textual_variables_take_what_textual_itself_writes(tmp_path: Path) -> None:
+    """Every value Textual's own colour system produces passes the check (auto colours, styles,
+    alpha), so only what Textual would refuse is refused."""
+    generated = Theme(name="probe", primary="#5fafff").to_color_system().generate()
+    lines = [f"{key} = {value!r}" for key, value in generated.items()]
+    path = write(tmp_path / "all.toml", 'name = "all"\nprimary = "#5fafff"\n[variables]\n' + "\n".join(lines))
+    theme = load_theme_file(path)
+    assert (
+        theme.variables["text"] == "auto 87%" and theme.variables["link-style-hover"] == "bold not underline"
+    )
+
+
+def test_a_bad_textual_variable_keeps_its_theme_out_and_names_it() -> None:
+    folder = paths.user_config_dir() / "themes"
+    write(
+        folder / "bad.toml",
+        'name = "bad"\nprimary = "#fff"\n[variables]\nfooter-key-foreground = "notacolour"\n',
+    )
+    themes, errors = load_themes()
+    assert "bad" not in {theme.name for theme in themes}
+    assert len(errors) == 1 and "bad.toml" in errors[0] and "footer-key-foreground" in errors[0]

@@ -9,7 +9,7 @@ from typing import Any
 
 from tui.config import paths
 from tui.config.catalog import Catalog
-from tui.config.loading import config_layers, load_settings
+from tui.config.loading import config_layers, load_settings, setting_origin
 from tui.config.schema import Settings
 from tui.errors import EXIT_OK, UsageError, hide_values
 from tui.history.store import RunStore
@@ -118,7 +118,7 @@ def _list_runs(store: RunStore, args: argparse.Namespace) -> int:
 
 
 def config_command(args: argparse.Namespace) -> int:
-    """`quorum config path | init | validate`."""
+    """`quorum config path | init | validate` (every layer, the models and keys it names, the themes)."""
     target = paths.user_config_file()
     if args.config_command == "path":
         print(target)
@@ -131,7 +131,11 @@ def config_command(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.config_command == "init":
         return _init_config(target, args.force)
-    settings = load_settings(args.config)
+    settings = load_settings(args.config)  # this checks the models and keymap it names, too
+    # Themes are the dashboard's (Textual checks their colours): loaded only here, for this check.
+    from tui.dashboard.themes import check_theme_config
+
+    check_theme_config(settings.ui.theme, setting_origin(("ui", "theme"), args.config))
     print(f"ok: {len(settings.models)} models, {len(settings.providers)} providers")
     for layer in config_layers(args.config):
         print(f"  read: {layer.path}")

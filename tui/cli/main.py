@@ -198,7 +198,12 @@ def dashboard_command(argv: Sequence[str]) -> int:
     from tui.dashboard.app import QuorumApp  # Textual loads only for the dashboard, never for `quorum run`
 
     question = " ".join(args.question).strip()
-    QuorumApp(settings, session, question=question, start=bool(question)).run()
+    app = QuorumApp(settings, session, question=question, start=bool(question))
+    app.run()
+    if app.return_code:  # Textual ended the app on an error it has printed (a traceback, bad CSS)
+        log.error("the dashboard stopped on an error (exit code %s)", app.return_code)
+        print(f"quorum: the dashboard stopped on an error (above); the log is {log_file()}", file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_OK
 
 

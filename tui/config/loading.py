@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from tui.config import paths
+from tui.config.references import reference_problems
 from tui.config.schema import Settings
 from tui.config.tables import merge
 from tui.errors import ConfigError, looks_like_key
@@ -95,7 +96,7 @@ def load_settings(explicit: Path | str | None = None, overrides: Mapping[str, An
     if overrides:
         merged = merge(merged, overrides)
     try:
-        return Settings.model_validate(merged)
+        settings = Settings.model_validate(merged)
     except ValidationError as err:
         first = err.errors()[0]
         loc: list[str | int] = [part for part in first["loc"] if isinstance(part, str | int)]
@@ -114,3 +115,15 @@ def load_settings(explicit: Path | str | None = None, overrides: Mapping[str, An
         raise ConfigError(
             message, file="command line" if from_flags else _origin(layers, loc), key=key
         ) from None
+    for path, reason in reference_problems(settings):  # names that must exist: models, keymap ids
+        from_flags = bool(overrides) and _sets(overrides or {}, path)
+        raise ConfigError(
+            reason, file="command line" if from_flags else _origin(layers, path), key=".".join(path)
+        )
+    return settings
+
+
+def setting_origin(loc: Sequence[str | int], explicit: Path | str | None = None) -> Path | None:
+    """The file that sets the key path `loc` (the last layer that does), for a check made after
+    loading, such as `quorum config validate`'s of the theme."""
+    return _origin(config_layers(explicit), loc)

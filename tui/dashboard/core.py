@@ -22,14 +22,16 @@ from typing import Any
 
 from textual import events, on
 from textual.app import App, ComposeResult, SystemCommand
+from textual.color import ColorParseError
 from textual.containers import Horizontal
+from textual.css.errors import StylesheetError
 from textual.screen import Screen
 from textual.widgets import Footer
 
 from tui.config.schema import Settings
 from tui.dashboard import keys
 from tui.dashboard.run_display import RunDisplay
-from tui.dashboard.themes import THEME_VARIABLE_DEFAULTS, register_themes
+from tui.dashboard.themes import DEFAULT_THEME, THEME_VARIABLE_DEFAULTS, register_themes
 from tui.dashboard.widgets.member_grid import MemberGrid
 from tui.dashboard.widgets.member_pane import ModelPane
 from tui.dashboard.widgets.prompt_bar import PromptBar
@@ -329,8 +331,32 @@ class DashboardCore(App[None]):
             self.notify("Focus a member's pane first (Tab moves between panes).", severity="warning")
         return seat
 
+    def refresh_css(self, animate: bool = True) -> None:
+        """Restyle for the current theme. A theme whose variables Textual's CSS refuses (one that
+        got past the theme file check) is one notification and the default theme, not the end of
+        the dashboard; it is taken out of the picker."""
+        try:
+            super().refresh_css(animate)
+        except (StylesheetError, ColorParseError):
+            bad = self.theme
+            if bad == DEFAULT_THEME:
+                raise
+            log.exception("theme %r: Textual could not apply it", bad)
+            self.unregister_theme(bad)
+            self.notify(
+                f"The theme {bad!r} cannot be used: Textual's CSS refuses one of its variables "
+                f"(the log has the details). Using {DEFAULT_THEME}.",
+                title="Theme problems",
+                severity="error",
+                markup=False,
+                timeout=10,
+            )
+            self.theme = DEFAULT_THEME
+
     def theme_chosen(self, name: str) -> None:
         """A theme was picked (Ctrl+T or the palette): remember it in the user's config."""
+        if name not in self.available_themes:
+            return  # it could not be applied (see refresh_css): the default theme is saved instead
         if self.save_settings and name != self.settings.ui.theme:
             self.settings.ui.theme = name
             self.save_user_config({"ui": {"theme": name}}, quiet=True)

@@ -26,7 +26,10 @@ A theme is a TOML file that becomes a `textual.theme.Theme`:
 Colours are anything `textual.color.Color.parse` accepts: `#rgb`, `#rrggbb`, `#rrggbbaa`,
 `rgb(...)`, `hsl(...)` or a colour name. Every key in `[variables]` is passed on to Textual as a
 string; the keys of `THEME_VARIABLE_DEFAULTS` must hold a colour, and those a file leaves out take
-the default. Any other top-level key is an error (a typo would otherwise be silently ignored).
+the default. Textual's own variables must hold what Textual's CSS takes there: a colour (`"#5fafff"`,
+also `"#5fafff 60%"` or `"auto 87%"`) or, for the `*-style` ones, a text style (`"bold underline"`);
+anything else would stop the dashboard with "CSS parsing failed", so the file is refused instead.
+Any other top-level key is an error (a typo would otherwise be silently ignored).
 
 `load_themes()` reads the shipped themes, then every `*.toml` in the user's themes folder; a user
 theme named like a shipped one replaces it. A bad file never stops the others: it becomes one
@@ -36,6 +39,7 @@ error line naming the file and the problem.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import tomllib
 from collections.abc import Mapping
@@ -44,10 +48,13 @@ from typing import Any
 
 from textual.app import App
 from textual.color import Color, ColorParseError
-from textual.theme import Theme
+from textual.css.errors import DeclarationError
+from textual.css.parse import parse_declarations
+from textual.css.tokenizer import TokenError
+from textual.theme import BUILTIN_THEMES, Theme
 
 from tui.config import paths
-from tui.errors import QuorumError
+from tui.errors import ConfigError, QuorumError
 
 DEFAULT_THEME = "quorum-dark"
 
@@ -86,11 +93,11 @@ _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 
 
 class ThemeError(QuorumError):
-    """A theme file that cannot be used: which file, and why."""
+    """A theme file that cannot be used: which file, and why (and its theme's name, when it has one)."""
 
-    def __init__(self, path: Path, reason: str) -> None:
-        self.path, self.reason = path, reason
-        super().__init__(f"theme file {path}: {reason}")
+    def __init__(self, path: Path, reason: str, *, name: str | None = None, what: str = "theme file") -> None:
+        self.path, self.reason, self.name = path, reason, name
+        super().__init__(f"{what} {path}: {reason}")
 
 
 def _color_problem(key: str, value: Any) -> str | None:
@@ -101,6 +108,27 @@ def _color_problem(key: str, value: Any) -> str | None:
     except ColorParseError as err:
         hint = f"; did you mean {err.suggested_color!r}?" if err.suggested_color else ""
         return f"{key} = {value!r} is not a colour{hint}"
+    return None
+
+
+@functools.cache
+def _textual_variables() -> frozenset[str]:
+    """The variables Textual's colour system defines (a theme file may set any of them)."""
+    return frozenset(Theme(name="probe", primary="#5fafff").to_color_system().generate())
+
+
+def _textual_variable_problem(key: str, value: str) -> str | None:
+    """Why Textual's CSS would refuse `value` where it uses the variable `key` (a text style for
+    the `*-style` ones, a colour for the rest: `#5fafff 60%` and `auto 87%` pass), or None."""
+    style = "style" in key.split("-")
+    rule, kind = ("text-style", "a text style") if style else ("color", "a colour")
+    try:
+        if any(mark in value for mark in ";{}") or not value.strip():
+            raise ValueError(value)
+        parse_declarations(f"{rule}: {value};", ("theme", key))
+    except (ValueError, DeclarationError, TokenError):
+        example = '"bold underline"' if style else '"#5fafff"'
+        return f"variables.{key} = {value!r} is not {kind} (like {example})"
     return None
 
 
@@ -140,6 +168,8 @@ def _check(data: Mapping[str, Any]) -> list[str]:
                     problems.append(problem)
             elif not isinstance(value, str):
                 problems.append(f"variables.{key} must be a string (got {value!r})")
+            elif key in _textual_variables() and (problem := _textual_variable_problem(key, value)):
+                problems.append(problem)
     return problems
 
 
@@ -154,17 +184,36 @@ def load_theme_file(path: Path) -> Theme:
         raise ThemeError(path, f"not UTF-8 text: {err.reason} at byte {err.start}") from err
     except OSError as err:
         raise ThemeError(path, f"cannot read it: {err.strerror or err}") from err
+    name = data.get("name") if isinstance(data.get("name"), str) else None
     problems = _check(data)
     if problems:
-        raise ThemeError(path, "; ".join(problems))
+        raise ThemeError(path, "; ".join(problems), name=name)
     fields: dict[str, Any] = {key: data[key] for key in _COLOR_FIELDS if key in data}
     fields.update({key: float(data[key]) for key in _NUMBER_FIELDS if key in data})
-    return Theme(
+    theme = Theme(
         name=data["name"],
         dark=data.get("dark", True),
         variables={**THEME_VARIABLE_DEFAULTS, **data.get("variables", {})},
         **fields,
     )
+    if problem := _shade_problem(theme):
+        raise ThemeError(path, problem, name=name)
+    return theme
+
+
+def _shade_problem(theme: Theme) -> str | None:
+    """Why Textual cannot compute the theme's shades (it parses a few variables in Python, where
+    only a plain colour will do), or None when it can."""
+    try:
+        theme.to_color_system().generate()
+    except ColorParseError as err:
+        for key, value in theme.variables.items():
+            try:
+                Theme(name="probe", primary="#5fafff", variables={key: value}).to_color_system().generate()
+            except ColorParseError:
+                return f"variables.{key} = {value!r} is not a colour Textual can shade (no alpha, no auto)"
+        return f"Textual cannot shade its colours: {err}"
+    return None
 
 
 def _theme_files(folder: Path) -> list[Path]:
@@ -179,23 +228,28 @@ def load_themes(user_dir: Path | None = None) -> tuple[list[Theme], list[str]]:
     Returns the themes that loaded, in order, and one error line per file that did not. A missing
     user folder is not an error; nothing here raises for a bad file.
     """
+    themes, errors = _load_all(user_dir)
+    return themes, [str(error) for error in errors]
+
+
+def _load_all(user_dir: Path | None = None) -> tuple[list[Theme], list[ThemeError]]:
     folders = [
         paths.shipped_dir("themes"),
         paths.user_themes_dir() if user_dir is None else user_dir,
     ]
     themes: dict[str, Theme] = {}
-    errors: list[str] = []
+    errors: list[ThemeError] = []
     for folder in folders:
         try:
             files = _theme_files(folder)
         except OSError as err:
-            errors.append(f"themes folder {folder}: cannot read it: {err.strerror or err}")
+            errors.append(ThemeError(folder, f"cannot read it: {err.strerror or err}", what="themes folder"))
             continue
         for path in files:
             try:
                 theme = load_theme_file(path)
             except ThemeError as err:
-                errors.append(str(err))
+                errors.append(err)
             else:
                 themes[theme.name] = theme
     return list(themes.values()), errors
@@ -203,12 +257,32 @@ def load_themes(user_dir: Path | None = None) -> tuple[list[Theme], list[str]]:
 
 def register_themes(app: App[None], wanted: str) -> list[str]:
     """Register every theme with `app` and switch to `wanted` (the default theme if it is not
-    there); returns one line per problem, for the user to read."""
-    themes, errors = load_themes()
+    there, or its file has a problem); returns one line per problem, for the user to read."""
+    themes, errors = _load_all()
     for theme in themes:
         app.register_theme(theme)
+    lines = [str(error) for error in errors]
     if wanted not in app.available_themes:
-        errors.append(f"unknown theme {wanted!r} in the config; using {DEFAULT_THEME}")
+        if any(error.name == wanted for error in errors):
+            lines.append(f"so the theme {wanted!r} in the config cannot be used; using {DEFAULT_THEME}")
+        else:
+            lines.append(f"unknown theme {wanted!r} in the config; using {DEFAULT_THEME}")
         wanted = DEFAULT_THEME
     app.theme = wanted
-    return errors
+    return lines
+
+
+def check_theme_config(wanted: str, where: object = None) -> None:
+    """For `quorum config validate`: a `ConfigError` for the first theme file that cannot be used,
+    or for `wanted` (the config's `ui.theme`, set in the file `where`) naming no theme."""
+    themes, errors = _load_all()
+    if errors:
+        raise ConfigError(errors[0].reason, file=errors[0].path)
+    names = [theme.name for theme in themes]
+    names += [name for name in BUILTIN_THEMES if name not in names]  # Textual's own, in the picker too
+    if wanted not in names:
+        close = difflib.get_close_matches(wanted, names, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(
+            f"unknown theme {wanted!r}{hint}; known: {', '.join(names)}", file=where, key="ui.theme"
+        )

@@ -43,7 +43,7 @@ class HelpScreen(ModalScreen[None]):
                     "Keys marked ● work from anywhere; the others act on the focused pane "
                     "(Tab / Shift+Tab move between panes, Escape leaves the prompt). "
                     "Every action is also in the command palette (Ctrl+P). Remap keys in the user "
-                    'config under [ui.keymap], e.g. rerun = "f5".',
+                    'config under [ui.keymap], e.g. rerun = "f6".',
                     style="dim",
                 ),
                 id="help-footer",
