@@ -223,7 +223,10 @@ async def test_the_dashboard_pool_warms_the_panel_before_the_first_question(
     monkeypatch.delenv(absent, raising=False)
     pool = ProviderPool(load_settings())
     other = "anthropic" if kind == "openai" else "openai"
-    members = [Member(alias="a", model_id="m", provider=kind), Member(alias="b", model_id="m", provider=other)]
+    members = [
+        Member(alias="a", model_id="m", provider=kind),
+        Member(alias="b", model_id="m", provider=other),
+    ]
     pool.warm(members)  # no error for the provider without a key
     assert await asyncio.to_thread(slow_sdk.started.wait, IMPORT_WAIT_S), "the SDK did not start loading"
     assert threading.get_ident() not in slow_sdk.import_threads
