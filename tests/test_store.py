@@ -1018,3 +1018,13 @@ def test_version_4_moves_the_reason_of_an_invalid_vote_out_of_its_objections(tmp
         (None, [], "rate limited"),
         ("accept", [], None),
     ]
+
+
+async def test_a_consult_run_is_recorded_with_the_one_round_it_has(store: RunStore) -> None:
+    """The recorder's copy of a run starts from the same place as the engine's live result: a
+    consult run has one round whatever the request's round limit, in history as on screen."""
+    provider = FakeProvider(panel_scripts())
+    req = request(["alpha", "beta"], mode=Mode.CONSULT, max_rounds=3)
+    live = await record(store, req, provider)
+    assert live.max_rounds == 1
+    assert store.load(live.run_id).max_rounds == 1

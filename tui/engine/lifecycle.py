@@ -39,16 +39,7 @@ class Lifecycle:
     def __init__(
         self, request: RunRequest, sink: ev.EventSink | None, clock: Callable[[], float], run_id: str
     ) -> None:
-        self.result = RunResult(
-            run_id=run_id,
-            question=request.question,
-            mode=request.mode,
-            members=list(request.members),
-            skipped=list(request.skipped),
-            max_rounds=request.max_rounds if request.mode is Mode.DELIBERATE else 1,
-            parent_run_id=request.parent_run_id,
-            started_at=datetime.now(UTC),
-        )
+        self.result = RunResult.begin(request, run_id)
         self._sink: ev.EventSink = sink or (lambda _event: None)
         self._clock = clock
         self._started = 0.0

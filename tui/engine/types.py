@@ -7,7 +7,7 @@ finished in.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -266,3 +266,19 @@ class RunResult(_Model):
     parent_run_id: str | None = None
     started_at: datetime
     finished_at: datetime | None = None
+
+    @classmethod
+    def begin(cls, request: RunRequest, run_id: str) -> RunResult:
+        """The result of a run that starts now: what was asked, nothing answered yet. One place,
+        so the engine's live result and the recorder's copy can never disagree (consult mode has
+        one round, whatever the request's round limit says)."""
+        return cls(
+            run_id=run_id,
+            question=request.question,
+            mode=request.mode,
+            members=list(request.members),
+            skipped=list(request.skipped),
+            max_rounds=request.max_rounds if request.mode is Mode.DELIBERATE else 1,
+            parent_run_id=request.parent_run_id,
+            started_at=datetime.now(UTC),
+        )

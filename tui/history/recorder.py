@@ -12,7 +12,6 @@ import asyncio
 import logging
 import sqlite3
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from tui.engine import events as ev
@@ -90,16 +89,7 @@ class RunRecorder:
         self.run_id = event.run_id
         LIVE_RUNS.add(event.run_id)
         self._synthesizers = {s.alias: s for s in request.synthesizers}
-        self._result = RunResult(
-            run_id=event.run_id,
-            question=request.question,
-            mode=request.mode,
-            members=request.members,
-            skipped=request.skipped,
-            max_rounds=request.max_rounds,
-            parent_run_id=request.parent_run_id,
-            started_at=datetime.now(UTC),
-        )
+        self._result = RunResult.begin(request, event.run_id)
         self.store.insert_run(request, self._result, config=self.config, parent_run_id=self.parent_run_id)
         self._start_checkpoints()
 
