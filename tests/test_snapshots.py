@@ -14,10 +14,22 @@ from textual.pilot import Pilot
 from tests.dashboard import make_app
 from tests.fakes import Script, rate_limited
 from tui.dashboard.app import QuorumApp
+from tui.dashboard.widgets.stream_view import StreamView
 from tui.render.words import CallState
 
 WIDE = (160, 50)
 SMALL = (80, 24)
+
+
+async def settled(pilot: Pilot[Any]) -> None:
+    """Wait until nothing is left to lay out: the panes wrap long text in workers, slice by slice,
+    and a busy machine must not photograph a half-wrapped pane."""
+    while True:
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        views = pilot.app.query(StreamView)
+        if not any(worker.is_running for worker in pilot.app.workers) and all(v.settled for v in views):
+            return
 
 
 def run_question(
@@ -32,7 +44,7 @@ def run_question(
         await pilot.pause()
         app.flush_now()
         app.set_focus(None)
-        await pilot.pause()
+        await settled(pilot)
 
     return run_before
 

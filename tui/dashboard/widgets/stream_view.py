@@ -154,6 +154,11 @@ class StreamView(ScrollView, can_focus=False):
         return "\n".join(p.text for p in self._paragraphs)
 
     @property
+    def settled(self) -> bool:
+        """Whether every line is laid out and the view has caught up with the end it follows."""
+        return not self.laying_out and not self._end_queued
+
+    @property
     def laying_out(self) -> bool:
         """Whether some of the text is still waiting for its lines (a long text takes a few turns)."""
         if self._laid < len(self._paragraphs):
@@ -314,8 +319,13 @@ class StreamView(ScrollView, can_focus=False):
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
-        # Follow the stream only when the reader has not scrolled up to read (oterm's rule).
-        self._follow = new_value >= self.max_scroll_y - 2
+        # Follow the stream only when the reader has not scrolled up to read (oterm's rule). Only a
+        # move up stops following: Textual also sets scroll_y when it clamps it to a new size, and
+        # a clamp seen before the new text's size would otherwise read as the reader leaving.
+        if new_value >= self.max_scroll_y - 2:
+            self._follow = True
+        elif new_value < old_value:
+            self._follow = False
 
     def on_resize(self) -> None:
         if self._paragraphs and (self._content_width() != self._wrap_width or self.laying_out):
