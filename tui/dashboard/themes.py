@@ -71,6 +71,8 @@ THEME_VARIABLE_DEFAULTS: dict[str, str] = {
     "status-streaming": "#1fa7c2",
     "status-done": "#2fa84f",
     "demo-badge": "#b45fc9",
+    # An unfocused pane's border: 3:1 (WCAG non-text) on black and on white alike.
+    "pane-border": "#808890",
 }
 """Quorum's own theme variables (used in TCSS as `$stance-for` ...) and their fallbacks."""
 
