@@ -24,12 +24,19 @@ SMALL = (80, 24)
 async def settled(pilot: Pilot[Any]) -> None:
     """Wait until nothing is left to lay out: the panes wrap long text in workers, slice by slice,
     and a busy machine must not photograph a half-wrapped pane."""
+    before: list[object] = []
     while True:
         await pilot.app.workers.wait_for_complete()
+        await pilot.wait_for_scheduled_animations()
         await pilot.pause()
-        views = pilot.app.query(StreamView)
-        if not any(worker.is_running for worker in pilot.app.workers) and all(v.settled for v in views):
+        views = list(pilot.app.query(StreamView))
+        # A relayout of the grid (scheduled after a refresh) can resize a pane after its text
+        # settled: wait until sizes and scroll positions hold still across a turn as well.
+        now: list[object] = [(v.region, v.virtual_size, v.scroll_offset) for v in views]
+        idle = not any(worker.is_running for worker in pilot.app.workers)
+        if idle and all(v.settled for v in views) and now == before:
             return
+        before = now
 
 
 def run_question(

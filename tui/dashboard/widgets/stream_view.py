@@ -250,6 +250,9 @@ class StreamView(ScrollView, can_focus=False):
         self._wrap_some(LAYOUT_SLICE)
         self._update_size()
         self.refresh()
+        self._keep_end_in_view()
+
+    def _keep_end_in_view(self) -> None:
         if self._follow and not self._end_queued:
             self._end_queued = True
             self.call_after_refresh(self._scroll_to_end)
@@ -330,6 +333,9 @@ class StreamView(ScrollView, can_focus=False):
     def on_resize(self) -> None:
         if self._paragraphs and (self._content_width() != self._wrap_width or self.laying_out):
             self._lay_out()
+        else:
+            # A pane made shorter (the grid relaid out) has its end further down: follow it there.
+            self._keep_end_in_view()
 
     # -- Line API --------------------------------------------------------------------------
 
