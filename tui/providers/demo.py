@@ -3,8 +3,10 @@
 Deterministic for a given prompt, model and seed; stance-aware (an advocate leans favourable, a
 critic unfavourable); paced like a real model (a time to first token, then tokens at a steady
 rate with small jitter); it casts votes that follow the strict vote format, and can be told to
-fail (`id = "name?fail=rate_limit"` in the catalog) to show what failures look like. Everything it
-writes says it is a demo, so it is never mistaken for a real model's opinion.
+fail (`id = "name?fail=rate_limit"` in the catalog) to show what failures look like. A rate limit
+says "retry after 2 s" (paced like the rest) and every try is refused again, so the engine's
+retries show on the pane before the member fails. Everything it writes says it is a demo, so it
+is never mistaken for a real model's opinion.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ PERSONAS: dict[str, Persona] = {
 DEFAULT_PERSONA = Persona(ttft_s=0.5, tokens_per_s=60.0, temperament=0.0)
 
 _FAILURES: dict[str, tuple[ErrorKind, str]] = {
-    "rate_limit": (ErrorKind.RATE_LIMIT, "rate limited by the provider (demo failure); retry after 20 s"),
+    "rate_limit": (ErrorKind.RATE_LIMIT, "rate limited by demo (HTTP 429, demo failure)"),
     "auth": (ErrorKind.AUTH, "authentication failed (demo failure): the key was rejected"),
     "server": (ErrorKind.SERVER, "the provider had a server error (HTTP 500, demo failure)"),
     "timeout": (ErrorKind.TIMEOUT, "no answer in time (demo failure)"),
@@ -46,6 +48,9 @@ _FAILURES: dict[str, tuple[ErrorKind, str]] = {
         "the stream ended without a finish reason: answer truncated (demo failure)",
     ),
 }
+# What the demo's rate limit asks to wait, in seconds at speed 1: long enough to see the retry on
+# the pane, short enough that a demo run with a failing member still ends in a few seconds.
+RATE_LIMIT_RETRY_AFTER_S = 2.0
 
 _ADVANTAGES = [
     "it removes a whole class of coordination bugs",
@@ -94,6 +99,11 @@ class DemoProvider:
         await self._sleep(persona.ttft_s * rng.uniform(0.7, 1.3))
         if failure:
             kind, message = _FAILURES.get(failure, (ErrorKind.SERVER, f"demo failure {failure!r}"))
+            if kind is ErrorKind.RATE_LIMIT:
+                wait = self._scaled(RATE_LIMIT_RETRY_AFTER_S)
+                raise ProviderError(
+                    kind, f"{message}; retry after {wait:g} s", retry_after_s=wait, retryable=True
+                )
             raise ProviderError(kind, message)
         text = _compose(request, persona, rng)
         pieces = re.findall(r"\S+\s*|\s+", text)
@@ -107,7 +117,10 @@ class DemoProvider:
         yield Finished("stop")
 
     async def _sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds / self.speed if self.speed > 0 else 0)
+        await asyncio.sleep(self._scaled(seconds))
+
+    def _scaled(self, seconds: float) -> float:
+        return seconds / self.speed if self.speed > 0 else 0
 
 
 def _seed(request: ChatRequest) -> int:

@@ -32,6 +32,17 @@ def tokens(count: int, estimated: bool = False) -> str:
     return f"~{text}" if estimated else text
 
 
+# A rough count of what a stream has written so far, before its provider reports its usage (at
+# the end of a call, if at all): about four characters a token in English prose. Display only:
+# the engine's accounting never sees it.
+CHARS_PER_TOKEN_SHOWN = 4
+
+
+def streamed_estimate(chars: int) -> str:
+    """`~120 tokens (est.)`: what `chars` characters of a stream still being written come to."""
+    return f"{tokens(-(-chars // CHARS_PER_TOKEN_SHOWN), estimated=True)} tokens (est.)"
+
+
 def cost(usd: float) -> str:
     if usd == 0:
         return "$0"

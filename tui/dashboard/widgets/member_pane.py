@@ -10,7 +10,7 @@ from rich.text import Text
 
 from tui.dashboard.widgets.stream_pane import StreamPane
 from tui.engine.types import CallResult, Member, Phase, Stance, VoteValue
-from tui.render.formatting import cost, literal, seconds, tokens
+from tui.render.formatting import cost, literal, seconds, streamed_estimate, tokens
 from tui.render.words import ACTIVE_STATES, CALL_MARKS, VOTE_MARKS, VOTE_WORDS, CallState, call_state
 
 
@@ -49,6 +49,7 @@ class ModelPane(StreamPane):
         self.input_tokens = 0
         self.output_tokens = 0
         self.tokens_estimated = False
+        self.streamed_chars = 0  # of the call in flight, until its usage arrives with its end
         self.cost_usd = 0.0
         self.votes: dict[int, VoteValue] = {}
         self.answer_cached = False
@@ -68,6 +69,7 @@ class ModelPane(StreamPane):
         self.position_ttft_ms = self.position_latency_ms = None
         self.input_tokens = self.output_tokens = 0
         self.tokens_estimated = False
+        self.streamed_chars = 0
         self.cost_usd = 0.0
         self.votes.clear()
         self.answer_cached = self.answer_incomplete = False
@@ -87,6 +89,7 @@ class ModelPane(StreamPane):
         self.flush()
         self.call_id, self.phase = call_id, phase
         self.status, self.started_at = CallState.WAITING, self.clock()
+        self.streamed_chars = 0
         self.ttft_ms = self.latency_ms = None
         self.note = None
         if phase is Phase.POSITION:
@@ -111,9 +114,14 @@ class ModelPane(StreamPane):
         self.status = CallState.STREAMING
         self.refresh_info()
 
+    def buffer(self, text: str) -> None:
+        self.streamed_chars += len(text)
+        super().buffer(text)
+
     def call_finished(self, result: CallResult) -> None:
         self.flush()
         self.retry_note = None
+        self.streamed_chars = 0  # the provider's count (or the engine's estimate) takes over
         self.status = call_state(result)
         if self.status is CallState.CACHED:
             self.body.set_text(result.content)
@@ -214,6 +222,10 @@ class ModelPane(StreamPane):
                 f"{tokens(self.output_tokens, self.tokens_estimated)} out · {cost(self.cost_usd)}",
                 style("model-pane--muted"),
             )
+            if self.streamed_chars:
+                text.append(f" · +{streamed_estimate(self.streamed_chars)}", style("model-pane--muted"))
+        elif self.streamed_chars:  # streaming: a running estimate until the provider's usage arrives
+            text.append(streamed_estimate(self.streamed_chars), style("model-pane--muted"))
         else:
             text.append("no tokens yet", style("model-pane--muted"))
         text.append("\n")
