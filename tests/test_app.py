@@ -7,6 +7,7 @@ from pathlib import Path
 
 from textual.theme import Theme
 from textual.widgets import Input, OptionList
+from textual.widgets._footer import FooterKey
 
 from tests.conftest import write
 from tests.dashboard import make_app
@@ -566,3 +567,58 @@ async def test_the_tracker_says_how_many_votes_were_invalid_and_why() -> None:
         # each round's count and outcome first (an ellipsis on a narrow screen cuts only the why)
         assert "R1 1✓ 0✗ 2? → next  │  R2 1✓ 0✗ 2? curator decision" in line, line
         assert line.endswith("│  R1, R2: 2 invalid votes: no verdict line, both words"), line
+
+
+async def test_a_small_terminal_shows_one_pane_at_a_time_and_every_one_is_reachable() -> None:
+    app, _ = make_app(
+        ["alpha:for", "beta:against", "gamma:neutral"],
+        {
+            "beta": Script(votes=["I would accept this."]),
+            "gamma": Script(votes=["VERDICT: ACCEPT or REJECT"]),
+        },
+        run={"max_rounds": 3},
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.submit("Adopt X?")
+        await settle(app, pilot)
+        assert app.shown_result is not None and app.shown_result.outcome is Outcome.CURATOR_OVERRIDE
+        main = app.query_one("#main")
+
+        def on_screen() -> list[str]:
+            shown = [p.member.alias for p in app.panes if p.region.area]
+            return shown + (["synthesis"] if app.synthesis.region.area else [])
+
+        assert main.has_class("-compact") and on_screen() == ["alpha"]
+        assert app.panes[0].body.size.height >= 8  # room for the answer, not only the header lines
+        # Three rounds, and the deciding one's outcome still on the line (the why may be cut).
+        width = app.tracker.content_size.width
+        assert "R3 1✓ 0✗ 2? curator decision" in app.tracker.render_text().plain[:width]
+        help_key = [key for key in app.query(FooterKey) if key.description == "Help"]
+        assert help_key and help_key[0].region.right <= 80
+
+        await pilot.press("tab")  # from the prompt to the pane on screen
+        assert app.focused is app.panes[0]
+        await pilot.press("tab")  # on to the next member, which takes the screen
+        await pilot.pause()
+        assert on_screen() == ["beta"] and app.focused is app.panes[1]
+        await pilot.press("right", "right")  # after the last member, the synthesis
+        await pilot.pause()
+        assert on_screen() == ["synthesis"] and app.synthesis.has_focus
+        await pilot.press("f8")  # back to the member it replaced
+        await pilot.pause()
+        assert on_screen() == ["gamma"] and app.focused is app.panes[2]
+        await pilot.press("left", "shift+tab")
+        await pilot.pause()
+        assert on_screen() == ["alpha"] and app.focused is app.panes[0]
+        app.query_one(PromptBar).focus()
+        await pilot.press("f8")  # from anywhere, even the prompt
+        await pilot.pause()
+        assert on_screen() == ["synthesis"]
+        strip = app.query_one("#strip").render()
+        assert "alpha ✓" in str(strip) and "gamma ✓" in str(strip)
+
+        await pilot.resize_terminal(160, 50)  # a large screen shows every pane again
+        await pilot.pause()
+        assert not main.has_class("-compact")
+        assert on_screen() == ["alpha", "beta", "gamma", "synthesis"]
+        assert "deliberate · Round 3/3  │  R1 1✓ 0✗ 2? → next" in app.tracker.render_text().plain

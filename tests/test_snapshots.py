@@ -141,10 +141,62 @@ def test_panel_sizes(snap_compare: Any, count: int) -> None:
     assert snap_compare(app, terminal_size=WIDE, run_before=run_question())
 
 
+def _three_rounds_to_a_curator_decision() -> QuorumApp:
+    app, _ = make_app(
+        ["alpha:for", "beta:against", "gamma:neutral"],
+        {
+            "beta": Script(votes=["I would accept this."]),
+            "gamma": Script(votes=["VERDICT: ACCEPT or REJECT"]),
+        },
+    )
+    return app
+
+
 def test_small_terminal(snap_compare: Any) -> None:
-    """You should see the whole dashboard at 80x24: panes and synthesis stacked, nothing overlapping."""
-    app, _ = make_app(["alpha:for", "beta:against"])
+    """You should see at 80x24 one member, alpha, full width with its answer text, under a strip
+    'alpha ✓  beta ✓  gamma ✓  Synthesis  ←/→ · f8'; the tracker reaching R3's orange 'curator
+    decision'; and 'f1 Help' in the footer."""
+    app = _three_rounds_to_a_curator_decision()
     assert snap_compare(app, terminal_size=SMALL, run_before=run_question())
+
+
+def test_small_terminal_synthesis(snap_compare: Any) -> None:
+    """You should see at 80x24 the synthesis alone (F8), 'Synthesis' highlighted in the strip,
+    its CURATOR DECISION badge and the three drafts."""
+    app = _three_rounds_to_a_curator_decision()
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await run_question()(pilot)
+        await pilot.press("f8")
+        pilot.app.set_focus(None)
+        await settled(pilot)
+
+    assert snap_compare(app, terminal_size=SMALL, run_before=run_before)
+
+
+def test_small_terminal_mid_run(snap_compare: Any) -> None:
+    """You should see at 80x24 beta's pane alone, focused and streaming ('partial'), with the strip
+    saying alpha ✓ done, beta ● streaming and gamma ◌ waiting, and round 1 in progress."""
+    app, _ = make_app(
+        ["alpha:for", "beta:against", "gamma:neutral"],
+        {"beta": Script(hang=True), "gamma": Script(delay_s=3600)},
+    )
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        assert isinstance(pilot.app, QuorumApp)
+        app = pilot.app
+        app.query_one("#prompt").load_text("Should we move the job queue to Postgres?")  # type: ignore[attr-defined]
+        app.submit("Should we move the job queue to Postgres?")
+        for _ in range(200):
+            if app.panes[0].status is CallState.DONE and app.panes[1].status is CallState.STREAMING:
+                break
+            await asyncio.sleep(0.01)
+        await pilot.press("tab", "tab")  # from the prompt to alpha's pane, then on to beta's
+        app.flush_now()
+        await pilot.pause()
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SMALL, run_before=run_before)
 
 
 @pytest.mark.parametrize("theme", ["quorum-dark", "quorum-light", "quorum-high-contrast"])

@@ -25,6 +25,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.color import ColorParseError
 from textual.containers import Horizontal
 from textual.css.errors import StylesheetError
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer
 
@@ -34,6 +35,7 @@ from tui.dashboard.run_display import RunDisplay
 from tui.dashboard.themes import DEFAULT_THEME, THEME_VARIABLE_DEFAULTS, register_themes
 from tui.dashboard.widgets.member_grid import MemberGrid
 from tui.dashboard.widgets.member_pane import ModelPane
+from tui.dashboard.widgets.member_strip import MemberStrip
 from tui.dashboard.widgets.prompt_bar import PromptBar
 from tui.dashboard.widgets.round_tracker import RoundTracker
 from tui.dashboard.widgets.synthesis_pane import SynthesisPane
@@ -49,6 +51,8 @@ log = logging.getLogger(__name__)
 
 # Text is flushed to the screen this often while streaming: frames, not tokens, are the budget.
 FLUSH_INTERVAL_S = 0.25
+# Below either, a terminal is small: one pane at a time, full size, and a strip to move between them.
+COMPACT_WIDTH, COMPACT_HEIGHT = 100, 30
 
 
 class DashboardCore(App[None]):
@@ -97,13 +101,14 @@ class DashboardCore(App[None]):
         yield prompt
         yield RoundTracker(id="tracker")
         with Horizontal(id="main"):
+            yield MemberStrip(id="strip")
             yield MemberGrid(self.session.members(), clock=self.clock, id="members")
             yield SynthesisPane(id="synthesis")
         yield Footer()
 
     @property
     def grid(self) -> MemberGrid:
-        return self.query_one("#members", MemberGrid)
+        return self.dashboard_screen.query_one("#members", MemberGrid)
 
     @property
     def panes(self) -> list[ModelPane]:
@@ -130,7 +135,7 @@ class DashboardCore(App[None]):
         self._open_store()
         if self.settings.ui.keymap:
             self.set_keymap(self.settings.ui.keymap)
-        self.tracker.reset(self.session.mode, self.session.max_rounds)
+        self.tracker.reset(self.session.mode, self.settings.run.max_rounds)
         self.synthesis.reset(self.session.mode is Mode.CONSULT)
         self.relayout()
         # Toasts after the first frame: they are not what the user should wait for.
@@ -186,12 +191,55 @@ class DashboardCore(App[None]):
 
     def on_resize(self, event: events.Resize) -> None:
         # The event's size, not self.size: the screen may not have been resized yet.
-        self.relayout(event.size.width)
+        self.relayout(event.size.width, event.size.height)
 
-    def relayout(self, width: int | None = None) -> None:
+    def relayout(self, width: int | None = None, height: int | None = None) -> None:
         width = width or self.size.width or 160
+        height = height or self.size.height or 50
+        compact = width < COMPACT_WIDTH or height < COMPACT_HEIGHT
+        dashboard = self.dashboard_screen  # a resize may come while another screen is on top
+        main = dashboard.query_one("#main")
+        main.set_class(width < 110, "-narrow")
+        main.set_class(compact, "-compact")
+        self.grid.compact = compact
         self.grid.relayout(width)
-        self.query_one("#main").set_class(width < 110, "-narrow")
+        tracker = dashboard.query_one(RoundTracker)
+        if tracker.compact != compact:
+            tracker.compact = compact
+            tracker.refresh_view()
+        footer = dashboard.query_one(Footer)
+        footer.compact = compact
+        footer.show_command_palette = not compact  # Ctrl+P still works; F1 Help must fit instead
+        self.refresh_strip()
+
+    @property
+    def dashboard_screen(self) -> Screen[Any]:
+        """The screen the dashboard is on (help, history and the picker go on top of it)."""
+        return self.screen_stack[0]
+
+    @property
+    def compact(self) -> bool:
+        """A small terminal: one pane at a time (see `relayout`)."""
+        return self.grid.compact
+
+    @property
+    def synthesis_shown(self) -> bool:
+        """On a small screen, the synthesis is the pane on screen (instead of a member)."""
+        return self.dashboard_screen.query_one("#main").has_class("-synthesis-view")
+
+    def refresh_strip(self) -> None:
+        """The small screen's strip: every member's status, and which pane is on screen."""
+        try:
+            if not self.compact:
+                return
+            strip = self.dashboard_screen.query_one(MemberStrip)
+            panes = self.panes
+            current = len(panes) if self.synthesis_shown else self.grid.current
+        except NoMatches:  # the clock ticked while the dashboard is taken down
+            return
+        rows = {row[3]: row[0].lstrip("● ").strip() for row in self.key_rows()}
+        hint = f"{rows['previous_pane']}/{rows['next_pane']} · {rows['toggle_synthesis']}"
+        strip.show([(p.member.alias, p.status) for p in panes], current, hint)
 
     # -- the run on screen -------------------------------------------------------------------
 
@@ -318,6 +366,7 @@ class DashboardCore(App[None]):
     def flush_now(self) -> None:
         """Write every pane's buffered text and move the running clocks (the 4 Hz tick)."""
         self.run_display.flush(self.run_panes)
+        self.refresh_strip()
 
     # -- actions on runs ---------------------------------------------------------------------
 
@@ -374,12 +423,9 @@ class DashboardCore(App[None]):
         return path
 
     def action_rerun(self) -> None:
-        prepared = self.prepared
-        question = self.query_one(PromptBar).text.strip() or (prepared.request.question if prepared else "")
-        if prepared is not None and question == prepared.request.question and not self.follow_up_armed:
-            # The same question again is the same request: a follow-up stays one (its thread).
-            self.session.follow_up(prepared.request.thread)
-            self.follow_up_armed = True
+        question = self.query_one(PromptBar).text.strip() or (
+            self.prepared.request.question if self.prepared else ""
+        )
         self.submit(question)
 
     def action_rerun_failed(self) -> None:

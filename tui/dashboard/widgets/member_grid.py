@@ -36,6 +36,9 @@ class MemberGrid(Grid):
     ) -> None:
         super().__init__(*(ModelPane(member, clock=clock) for member in members), id=id)
         self.clock = clock
+        # On a small screen one pane is shown at a time, full width: the seat of that one.
+        self.compact = False
+        self.current = 0
 
     @property
     def panes(self) -> list[ModelPane]:
@@ -67,7 +70,12 @@ class MemberGrid(Grid):
         return panes.index(widget) if isinstance(widget, ModelPane) and widget in panes else None
 
     def relayout(self, width: int | None = None) -> None:
-        """Set the column count for the panes there are now; one column while a pane is zoomed."""
+        """Set the column count for the panes there are now; one column while a pane is zoomed,
+        or on a small screen, where only the `current` pane is shown."""
         width = width or self.app.size.width or 160
-        columns = columns_for(max(1, len(self.panes)), width)
-        self.styles.grid_size_columns = 1 if self.has_class("-zoomed") else columns
+        panes = self.panes
+        columns = columns_for(max(1, len(panes)), width)
+        self.styles.grid_size_columns = 1 if self.compact or self.has_class("-zoomed") else columns
+        self.current = max(0, min(self.current, len(panes) - 1))
+        for seat, pane in enumerate(panes):
+            pane.set_class(seat == self.current, "-current")

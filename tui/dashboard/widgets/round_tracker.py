@@ -41,6 +41,9 @@ class RoundTracker(Static):
         self.outcome: Outcome | None = None
         self.state: RunStatus | None = None  # None: nothing has run yet
         self.agreement: str | None = None
+        # A small screen: no mode word, thin separators, and a round that went on to the next
+        # is only its arrow, so the line still reaches the deciding round's outcome.
+        self.compact = False
 
     def reset(self, mode: Mode, max_rounds: int) -> None:
         self.mode, self.max_rounds = mode, max_rounds
@@ -72,22 +75,30 @@ class RoundTracker(Static):
         text = Text(no_wrap=True, overflow="ellipsis")
         if self.mode is Mode.CONSULT:
             text.append("consult", style("round-tracker--muted"))
-            text.append(" · one pass, one synthesis")
+            ended = None if self.state is RunStatus.RUNNING else self.state
+            if not self.compact:
+                text.append(" · one pass, one synthesis")
+            elif ended is not None:  # the outcome before the agreement, which may be long
+                text.append(f" · {run_word(ended)}", style(_state_class(ended)))
             if self.agreement:
                 text.append(f" · {self.agreement}")
-            if self.state not in (None, RunStatus.RUNNING):
-                text.append(f" · {run_word(self.state)}", style(_state_class(self.state)))
+            if ended is not None and not self.compact:
+                text.append(f" · {run_word(ended)}", style(_state_class(ended)))
             return text
-        text.append("deliberate", style("round-tracker--muted"))
+        separator = " │ " if self.compact else "  │  "
+        if not self.compact:
+            text.append("deliberate", style("round-tracker--muted"))
+            text.append(" · ")
         if self.current:
-            text.append(f" · Round {self.current}/{self.max_rounds}")
+            text.append(f"Round {self.current}/{self.max_rounds}")
         else:
-            text.append(f" · up to {self.max_rounds} round{'s' if self.max_rounds != 1 else ''}")
+            text.append(f"up to {self.max_rounds} round{'s' if self.max_rounds != 1 else ''}")
         for number in range(1, self.max_rounds + 1):
-            text.append("  │  ", style("round-tracker--muted"))
+            text.append(separator, style("round-tracker--muted"))
             text.append(f"R{number} ")
             round_ = self.rounds.get(number)
-            if round_ is not None and round_.votes:
+            went_on = round_ is not None and round_.outcome is None and round_.status is RoundStatus.CONTINUE
+            if round_ is not None and round_.votes and not (self.compact and went_on):
                 tally = round_.tally
                 text.append(f"{tally.accept}✓ {tally.reject}✗")
                 if tally.invalid:
@@ -98,7 +109,7 @@ class RoundTracker(Static):
             if round_ is not None and round_.outcome is not None:
                 text.append(f"{OUTCOME_WORDS[round_.outcome]}", style(OUTCOME_CLASSES[round_.outcome]))
             elif round_ is not None and round_.status is RoundStatus.CONTINUE:
-                text.append("→ next", style("round-tracker--muted"))
+                text.append("→" if self.compact else "→ next", style("round-tracker--muted"))
             elif round_ is not None and round_.status is RoundStatus.FAILED:
                 text.append(ROUND_WORDS[RoundStatus.FAILED], style("round-tracker--failed"))
             elif number == self.current and self.state is RunStatus.RUNNING:
@@ -108,9 +119,9 @@ class RoundTracker(Static):
             else:
                 text.append("·", style("round-tracker--muted"))
         if self.state in ENDED_EARLY:
-            text.append(f"  │  run {run_word(self.state)}", style("round-tracker--failed"))
+            text.append(f"{separator}run {run_word(self.state)}", style("round-tracker--failed"))
         for rounds, why in self._invalid_votes():
-            text.append("  │  ", style("round-tracker--muted"))
+            text.append(separator, style("round-tracker--muted"))
             text.append(f"{rounds}: {why}", style("round-tracker--invalid"))
         return text
 
