@@ -153,6 +153,44 @@ def test_attachment_reaches_the_members_and_context_check_fails_small_models(
     assert tiny["status"] == "error" and tiny["error"].startswith("context too long")
 
 
+def test_what_was_asked_is_in_the_json_the_report_and_the_history(
+    tmp_path: Path, fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Files (path, size, hash, the text sent), focus areas, mode, round limit, budget and the
+    synthesizer chain: in `--json`, in the Markdown report and in `quorum show` from the history."""
+    import hashlib
+
+    spec = write(tmp_path / "big.txt", "The billing service appends events.\n" * 300)
+    args = (
+        f"Does the attached spec need event sourcing? --file {spec} --focus audit --focus cost "
+        "-m demo-atlas:for -m demo-bolt:against --rounds 1 --budget 90000 --synthesizer demo-bolt"
+    )
+    code, data = run_json(fast_demo_config, capsys, args)
+    assert code == 0 and data["max_rounds"] == 1
+    asked = data["asked"]
+    [file] = asked["files"]
+    raw = spec.read_bytes()
+    assert (file["path"], file["size"], file["sha256"]) == (
+        str(spec),
+        len(raw),
+        hashlib.sha256(raw).hexdigest(),
+    )
+    assert file["content"] == spec.read_text() and file["full_path"] == str(spec.resolve())
+    assert asked["focus"] == ["audit", "cost"]
+    assert (asked["mode"], asked["max_rounds"], asked["token_budget"]) == ("deliberate", 1, 90000)
+    assert asked["synthesizers"][0] == "demo-bolt"
+
+    assert main(["--config", str(fast_demo_config), "run", *args.split(), "-q"]) == 0
+    report = capsys.readouterr().out
+    assert f"- **File:** `{spec}` · 10.8 KB · sha256 {file['sha256'][:12]}" in report
+    assert "- **Focus:** audit; cost" in report
+    assert "- **Mode:** deliberate · **Rounds:** up to 1 · **Budget:** 90,000 tokens" in report
+
+    assert main(["show", data["run_id"], "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["asked"] == asked
+
+
 def test_missing_key_fails_that_member_and_names_the_variable(
     fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

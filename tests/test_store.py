@@ -1028,3 +1028,86 @@ async def test_a_consult_run_is_recorded_with_the_one_round_it_has(store: RunSto
     live = await record(store, req, provider)
     assert live.max_rounds == 1
     assert store.load(live.run_id).max_rounds == 1
+
+
+# ------------------------------------------------------------------------------------------------
+# what was asked: files, focus areas and the request's settings
+
+
+async def test_what_was_asked_is_recorded_and_loads_back(store: RunStore, tmp_path: Path) -> None:
+    """Every file's path, size, hash and sent text, the focus areas and the request's settings go
+    to the database (a file's text once, however many runs sent it) and load back whole."""
+    from tui.runtime import read_attachment
+
+    spec = write(tmp_path / "spec.md", "# Billing\nEvents are appended, never updated.\n" * 40)
+    attachment = read_attachment(spec)
+    assert attachment.size == spec.stat().st_size and len(attachment.sha256) == 64
+    provider = FakeProvider(panel_scripts())
+    req = request(
+        ["alpha", "beta"],
+        attachments=[attachment],
+        focus=["operational cost", "audit trail"],
+        max_rounds=1,
+        token_budget=50_000,
+        majority_threshold=0.6,
+    )
+    live = await record(store, req, provider)
+    again = await record(store, req, provider)  # the same file sent twice: its text is kept once
+    assert live.asked is not None and live.asked.files == [attachment]
+
+    loaded = store.load(live.run_id)
+    assert loaded.asked == live.asked
+    asked = loaded.asked
+    assert asked is not None
+    assert [(f.path, f.size, f.sha256, f.content) for f in asked.files] == [
+        (str(spec), attachment.size, attachment.sha256, attachment.content)
+    ]
+    assert asked.files[0].full_path == str(spec.resolve())
+    assert asked.focus == ["operational cost", "audit trail"]
+    assert (asked.mode, asked.max_rounds, asked.token_budget, asked.majority_threshold) == (
+        Mode.DELIBERATE,
+        1,
+        50_000,
+        0.6,
+    )
+    assert asked.synthesizers == ["synth"]
+    db = raw(store.path)
+    texts = db.execute("SELECT count(*) FROM file_texts").fetchone()[0]
+    files = db.execute("SELECT run_id, path, size, sha256 FROM run_files ORDER BY run_id").fetchall()
+    snapshot = db.execute("SELECT result FROM runs WHERE id = ?", (live.run_id,)).fetchone()[0]
+    db.close()
+    assert texts == 1 and sorted(r["run_id"] for r in files) == sorted([live.run_id, again.run_id])
+    assert attachment.content not in snapshot  # the text is stored once, not in every snapshot
+    # the report says what was asked
+    report = render_markdown(loaded)
+    assert "## Asked" in report and f"`{spec}` · 1.8 KB · sha256 {attachment.sha256[:12]}" in report
+    assert "**Focus:** operational cost; audit trail" in report
+    assert "**Rounds:** up to 1 · **Budget:** 50,000 tokens" in report
+
+
+def test_version_5_keeps_older_runs_which_have_no_record_of_what_was_asked(tmp_path: Path) -> None:
+    path = tmp_path / "v4.sqlite3"
+    db = sqlite3.connect(path)
+    for script in MIGRATIONS[:4]:
+        db.executescript(script)
+    db.execute("PRAGMA user_version = 4")
+    old = RunResult(
+        run_id="old",
+        question="Q",
+        mode=Mode.DELIBERATE,
+        members=[member("alpha")],
+        started_at="2026-01-01T00:00:00Z",
+    )
+    db.execute(
+        "INSERT INTO runs (id, created_at, question, mode, panel, config, status, max_rounds, result) "
+        "VALUES ('old', '2026-01-01', 'Q', 'deliberate', '{}', '{}', 'success', 2, ?)",
+        (old.model_dump_json(),),
+    )
+    db.commit()
+    db.close()
+    store = RunStore(path)
+    try:
+        assert store.version == SCHEMA_VERSION >= 5
+        assert store.load("old").asked is None  # never recorded: not made up
+    finally:
+        store.close()

@@ -8,6 +8,7 @@ used snapshotted for its record. The engine itself touches no file, database or 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -137,7 +138,38 @@ def read_attachment(path: str | Path) -> Attachment:
         raise AttachmentError(
             f"cannot attach {path}: not UTF-8 text (bad byte at offset {err.start})"
         ) from err
-    return Attachment(path=str(path), content=text)
+    return Attachment(
+        path=str(path),
+        content=text,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        full_path=str(file.resolve()),
+    )
+
+
+def attachment_changes(attachments: Iterable[Attachment], run_id: str) -> list[str]:
+    """A note for each recorded file that is no longer on disk as it was when run `run_id` sent it
+    (changed since, or gone): a rerun sends the recorded text, what was asked, and says so."""
+    notes = []
+    for attachment in attachments:
+        file = Path(attachment.full_path or attachment.path).expanduser()
+        try:
+            data = file.read_bytes()
+        except FileNotFoundError:
+            notes.append(f"{attachment.path} is no longer on disk: the text run {run_id} sent is used")
+            continue
+        except OSError as err:
+            notes.append(
+                f"{attachment.path} cannot be read now ({err.strerror or err}): "
+                f"the text run {run_id} sent is used"
+            )
+            continue
+        if hashlib.sha256(data).hexdigest() != attachment.sha256:
+            notes.append(
+                f"{attachment.path} has changed on disk since run {run_id}: "
+                "the text sent then is used, not the file as it is now"
+            )
+    return notes
 
 
 # --------------------------------------------------------------------------------------------
@@ -170,8 +202,14 @@ def settings_snapshot(settings: Settings, request: RunRequest) -> dict[str, Any]
     aliases = {m.alias for m in request.members} | {s.alias for s in request.synthesizers}
     models = {name: model for name, model in settings.models.items() if name in aliases}
     providers = {model.provider for model in models.values()}
+    asked = {  # the request's own values win: a rerun of a recorded run asks what that run asked
+        "mode": request.mode.value,
+        "max_rounds": request.max_rounds,
+        "majority_threshold": request.majority_threshold,
+        "token_budget": request.token_budget,
+    }
     return {
-        "run": settings.run.model_dump(mode="json"),
+        "run": {**settings.run.model_dump(mode="json"), **asked},
         "demo": settings.demo.model_dump(mode="json"),
         "prompts": settings.prompts.model_dump(mode="json"),
         "models": {name: model.model_dump(mode="json") for name, model in models.items()},

@@ -6,6 +6,9 @@ built from the seats as they are when it starts; a partial rerun carries over th
 positions of the seats it does not rerun, as long as those seats and the question are unchanged.
 The run on screen is one thing — live (its `Run`) or opened from the history (its record) — and
 everything that acts on "the run on screen" (rerun, follow-up, export) reads it from there.
+Opening a recorded run takes over everything it asked — panel, mode, files (the text it sent),
+focus areas, round limit, budget, majority threshold and synthesizer chain — so a rerun or a
+follow-up asks the same again.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from tui.engine.types import (
 )
 from tui.errors import UsageError
 from tui.history.replay import replay_request
-from tui.runtime import read_attachment
+from tui.runtime import attachment_changes, read_attachment
 
 STANCE_CYCLE = [Stance.FOR, Stance.AGAINST, Stance.NEUTRAL]
 
@@ -87,8 +90,15 @@ class Session:
             MemberSpec(model=m.alias, stance=m.stance, stance_prompt=m.stance_prompt) for m in panel.members
         ]
         self.synthesizer = synthesizer
+        # None: the configured fallbacks; a recorded run's chain once one is opened.
+        self.synthesizer_fallbacks: list[str] | None = None
         self.mode: Mode = settings.run.mode
+        self.max_rounds = settings.run.max_rounds
+        self.majority_threshold = settings.run.majority_threshold
+        self.token_budget = settings.run.token_budget
         self.attachments: list[Attachment] = [read_attachment(path) for path in files or []]
+        # The run whose recorded files `attachments` are (None: read from disk at start-up).
+        self.files_from: str | None = None
         self.focus: list[str] = list(focus or [])
         self.shown: ShownRun | None = None
         # A follow-up's context: earlier runs of the thread, oldest first; the last is the parent.
@@ -149,21 +159,24 @@ class Session:
         for seat, m in enumerate(members):
             if id(m) not in kept_ids:
                 skipped_seats[seat] = next(skipped_iter)
-        run = self.settings.run
+        notes = attachment_changes(self.attachments, self.files_from) if self.files_from else []
         request = RunRequest(
             question=question,
             mode=self.mode,
             members=kept,
             skipped=skipped,
-            synthesizers=synthesizer_chain(self.catalog, members, self.synthesizer),
+            synthesizers=synthesizer_chain(
+                self.catalog, members, self.synthesizer, self.synthesizer_fallbacks
+            ),
             attachments=self.attachments,
             focus=self.focus,
-            max_rounds=run.max_rounds,
-            majority_threshold=run.majority_threshold,
-            token_budget=run.token_budget,
+            max_rounds=self.max_rounds,
+            majority_threshold=self.majority_threshold,
+            token_budget=self.token_budget,
             seed=self.settings.demo.seed,
             thread=self.thread,
             parent_run_id=self.thread[-1].run_id if self.thread else None,
+            notes=notes,
         )
         return PreparedRun(request, seat_of_member, skipped_seats)
 
@@ -171,10 +184,13 @@ class Session:
         """The next runs follow up on this thread (its last entry is the parent run)."""
         self.thread = list(thread)
 
-    def adopt(self, result: RunResult) -> list[str]:
-        """Show a recorded run and take over its panel and mode (opening it from history); returns
-        the aliases of members whose model is no longer in the catalog (they cannot sit on a new run)."""
-        prepared = PreparedRun(replay_request(result), list(range(len(result.members))), {})
+    def adopt(self, result: RunResult, thread: list[PriorTurn] | None = None) -> list[str]:
+        """Show a recorded run (opening it from history) and take over everything it asked: panel,
+        mode, files, focus areas, round limit, budget, threshold and synthesizer chain; `thread` is
+        the context it followed up on. Returns notes for the user: members whose model has left the
+        catalog (they cannot sit on a new run), files changed on disk or gone since (the recorded
+        text is what a rerun sends), and what an older record does not hold."""
+        prepared = PreparedRun(replay_request(result, thread), list(range(len(result.members))), {})
         self.shown = ShownRun(prepared, result)
         known = self.catalog.aliases()
         self.seats = [
@@ -182,8 +198,33 @@ class Session:
             for m in result.members
             if m.alias.lower() in known
         ]
+        notes: list[str] = []
+        missing = [m.alias for m in result.members if m.alias.lower() not in known]
+        if missing:
+            notes.append(f"{', '.join(missing)} no longer in the catalog: a rerun of this run leaves it out.")
         self.mode = result.mode
-        return [m.alias for m in result.members if m.alias.lower() not in known]
+        asked = result.asked
+        if asked is None:
+            run = self.settings.run
+            self.max_rounds = result.max_rounds if result.mode is Mode.DELIBERATE else run.max_rounds
+            self.majority_threshold, self.token_budget = run.majority_threshold, run.token_budget
+            self.synthesizer_fallbacks = None
+            self.attachments, self.focus, self.files_from = [], [], None
+            notes.append(
+                "This run was recorded before Quorum kept attached files, focus areas and the budget: "
+                "a rerun sends the question and the panel, with today's settings for the rest."
+            )
+            return notes
+        self.max_rounds = asked.max_rounds
+        self.majority_threshold = asked.majority_threshold
+        self.token_budget = asked.token_budget
+        self.attachments, self.focus = list(asked.files), list(asked.focus)
+        self.files_from = result.run_id
+        chain = [alias for alias in asked.synthesizers if alias.lower() in known]
+        self.synthesizer = chain[0] if chain else None
+        self.synthesizer_fallbacks = chain[1:] if chain else None
+        notes += attachment_changes(self.attachments, result.run_id)
+        return notes
 
     def reuse_for(self, prepared: PreparedRun, rerun_seats: set[int]) -> dict[int, CallResult]:
         """Positions of the run on screen that the new run may carry over: same question, same seat

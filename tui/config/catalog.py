@@ -147,10 +147,14 @@ def choose_panel(
 
 
 def synthesizer_chain(
-    catalog: Catalog, members: Sequence[Member], synthesizer: str | None = None
+    catalog: Catalog,
+    members: Sequence[Member],
+    synthesizer: str | None = None,
+    fallbacks: Sequence[str] | None = None,
 ) -> list[Member]:
     """The synthesizer (the one asked for, the configured one, or the first member), then the
-    configured fallbacks, then the panel's other models; fallbacks without a key are left out."""
+    fallbacks (those asked for, or the configured ones), then the panel's other models; fallbacks
+    without a key are left out."""
     settings = catalog.settings
     chain: list[str] = []
     first = synthesizer or settings.run.synthesizer
@@ -158,7 +162,8 @@ def synthesizer_chain(
         chain.append(first)
     elif members:
         chain.append(members[0].alias)
-    chain += settings.run.synthesizer_fallbacks + [m.alias for m in members]
+    chain += list(settings.run.synthesizer_fallbacks if fallbacks is None else fallbacks)
+    chain += [m.alias for m in members]
     synthesizers: list[Member] = []
     seen: set[str] = set()
     for alias in chain:

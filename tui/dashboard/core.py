@@ -135,7 +135,7 @@ class DashboardCore(App[None]):
         self._open_store()
         if self.settings.ui.keymap:
             self.set_keymap(self.settings.ui.keymap)
-        self.tracker.reset(self.session.mode, self.settings.run.max_rounds)
+        self.tracker.reset(self.session.mode, self.session.max_rounds)
         self.synthesis.reset(self.session.mode is Mode.CONSULT)
         self.relayout()
         # Toasts after the first frame: they are not what the user should wait for.
@@ -423,9 +423,12 @@ class DashboardCore(App[None]):
         return path
 
     def action_rerun(self) -> None:
-        question = self.query_one(PromptBar).text.strip() or (
-            self.prepared.request.question if self.prepared else ""
-        )
+        prepared = self.prepared
+        question = self.query_one(PromptBar).text.strip() or (prepared.request.question if prepared else "")
+        if prepared is not None and question == prepared.request.question and not self.follow_up_armed:
+            # The same question again is the same request: a follow-up stays one (its thread).
+            self.session.follow_up(prepared.request.thread)
+            self.follow_up_armed = True
         self.submit(question)
 
     def action_rerun_failed(self) -> None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from tui.config import paths
 from tui.dashboard.core import DashboardCore
-from tui.engine.types import Mode, RunResult, RunStatus
+from tui.engine.types import Mode, PriorTurn, RunResult, RunStatus
 from tui.errors import UsageError
 from tui.history.replay import prior_turns, replay_events
+from tui.render.report import asked_brief
 from tui.runtime import follow_up_thread, secret_values
 
 
@@ -38,13 +39,14 @@ class HistoryActions(DashboardCore):
         """Show a recorded run, read-only: its panel, answers, votes and synthesis as they were."""
         from tui.dashboard.widgets.prompt_bar import PromptBar
 
-        missing = self.session.adopt(result)
-        if missing:
-            self.notify(
-                f"{', '.join(missing)} no longer in the catalog: a rerun of this run leaves it out.",
-                severity="warning",
-                markup=False,
-            )
+        thread: list[PriorTurn] = []
+        if result.parent_run_id is not None:
+            try:  # the context it followed up on: a rerun of it is a follow-up too
+                thread = follow_up_thread(self.store, result.parent_run_id, self.settings.run.follow_up_depth)
+            except UsageError:
+                thread = []
+        for note in self.session.adopt(result, thread):
+            self.notify(note, severity="warning", markup=False, timeout=10)
         self.run_panes = self.grid.replace(result.members)
         self.query_one(PromptBar).load_text(result.question)
         self.tracker.reset(result.mode, result.max_rounds)
@@ -60,8 +62,9 @@ class HistoryActions(DashboardCore):
         self.flush_now()
         self.relayout()
         when = result.started_at.strftime("%Y-%m-%d %H:%M")
+        asked = asked_brief(result.asked) if result.asked is not None else ""
         self.notify(
-            f"Run {result.run_id} from {when}, read-only. "
+            f"Run {result.run_id} from {when}, read-only{f'; asked with {asked}' if asked else ''}. "
             "Ctrl+R reruns it, F3 asks a follow-up, F5 exports it.",
             title="History",
             markup=False,

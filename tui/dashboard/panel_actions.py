@@ -63,7 +63,7 @@ class PanelActions(DashboardCore):
     def action_toggle_mode(self) -> None:
         mode = self.session.toggle_mode()
         if not self.running:
-            self.tracker.reset(mode, self.settings.run.max_rounds)
+            self.tracker.reset(mode, self.session.max_rounds)
         self.notify(f"Next run: {mode.value}.", markup=False)
 
     def action_save_panel(self) -> None:

@@ -7,10 +7,12 @@ finished in.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Stance(StrEnum):
@@ -114,8 +116,23 @@ class SkippedMember(_Model):
 
 
 class Attachment(_Model):
-    path: str
-    content: str
+    """A file attached to the question: its text as sent, and what the file was (its size and the
+    SHA-256 of its bytes, measured from the text when not given), so that a rerun can say whether
+    the file on disk has changed since."""
+
+    path: str = Field(description="The path as the user gave it.")
+    content: str = Field(description="The text that was sent.")
+    size: int = Field(default=0, ge=0, description="The file's size in bytes.")
+    sha256: str = Field(default="", description="SHA-256 of the file's bytes, in hex.")
+    full_path: str | None = Field(default=None, description="Where the file was, as an absolute path.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _measure(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("content"), str) and not data.get("sha256"):
+            raw = data["content"].encode("utf-8", "surrogatepass")
+            data = {**data, "size": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
+        return data
 
 
 class PriorTurn(_Model):
@@ -145,6 +162,37 @@ class RunRequest(_Model):
         default_factory=list, description="Earlier runs this one follows up on, oldest first."
     )
     parent_run_id: str | None = None
+    notes: list[str] = Field(
+        default_factory=list, description="What building the request had to say; the result starts with them."
+    )
+
+
+class Asked(_Model):
+    """What the user asked for, whole: the files as sent, the focus areas and every setting of the
+    request. Recorded with the run, shown in its report and JSON, and asked again by a rerun or a
+    follow-up (the question and the panel, with any custom stance prompts, are the run's own)."""
+
+    files: list[Attachment] = Field(default_factory=list)
+    focus: list[str] = Field(default_factory=list)
+    mode: Mode
+    max_rounds: int = Field(ge=1, le=10, description="The round limit asked for (consult mode runs one).")
+    majority_threshold: float = Field(default=0.5, ge=0.0, lt=1.0)
+    token_budget: int | None = None
+    synthesizers: list[str] = Field(
+        default_factory=list, description="The synthesizer chain: the synthesizer, then its fallbacks."
+    )
+
+    @classmethod
+    def of(cls, request: RunRequest) -> Asked:
+        return cls(
+            files=list(request.attachments),
+            focus=list(request.focus),
+            mode=request.mode,
+            max_rounds=request.max_rounds,
+            majority_threshold=request.majority_threshold,
+            token_budget=request.token_budget,
+            synthesizers=[s.alias for s in request.synthesizers],
+        )
 
 
 class CallResult(_Model):
@@ -245,6 +293,9 @@ class RunResult(_Model):
     mode: Mode
     members: list[Member]
     skipped: list[SkippedMember] = Field(default_factory=list)
+    asked: Asked | None = Field(
+        default=None, description="What was asked; None for a run recorded before Quorum kept it."
+    )
     status: RunStatus = RunStatus.RUNNING
     outcome: Outcome | None = None
     rounds_used: int = 0
@@ -278,7 +329,9 @@ class RunResult(_Model):
             mode=request.mode,
             members=list(request.members),
             skipped=list(request.skipped),
+            asked=Asked.of(request),
             max_rounds=request.max_rounds if request.mode is Mode.DELIBERATE else 1,
+            notes=list(request.notes),
             parent_run_id=request.parent_run_id,
             started_at=datetime.now(UTC),
         )

@@ -3,6 +3,8 @@ shows it like a live one) and the context a follow-up to it carries."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from tui.engine import events as ev
 from tui.engine.types import (
     CallResult,
@@ -59,16 +61,29 @@ def replay_events(result: RunResult) -> list[ev.Event]:
     return out
 
 
-def replay_request(result: RunResult) -> RunRequest:
-    """The request a recorded run answered, as far as the record tells it."""
+def replay_request(result: RunResult, thread: list[PriorTurn] | None = None) -> RunRequest:
+    """The request a recorded run answered, as far as the record tells it: what was asked (files,
+    focus, round limit, budget), when the run was recorded with it; `thread` is the context it
+    followed up on, when known."""
+    asked = result.asked
+    extra: dict[str, Any] = {"max_rounds": result.max_rounds}
+    if asked is not None:
+        extra = {
+            "attachments": asked.files,
+            "focus": asked.focus,
+            "max_rounds": asked.max_rounds,
+            "majority_threshold": asked.majority_threshold,
+            "token_budget": asked.token_budget,
+        }
     return RunRequest(
         question=result.question,
         mode=result.mode,
         members=result.members,
         skipped=result.skipped,
         synthesizers=_synthesizers(result),
-        max_rounds=result.max_rounds,
+        thread=thread or [],
         parent_run_id=result.parent_run_id,
+        **extra,
     )
 
 

@@ -10,7 +10,17 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from tui.engine.types import CallResult, CallStatus, Member, Phase, RunRequest, RunResult, Stance
+from tui.engine.types import (
+    Asked,
+    Attachment,
+    CallResult,
+    CallStatus,
+    Member,
+    Phase,
+    RunRequest,
+    RunResult,
+    Stance,
+)
 
 CALL_RUNNING = "running"
 """The calls table's status of a call in flight: not a `CallStatus`, which has only a call's ends."""
@@ -18,9 +28,31 @@ CALL_RUNNING = "running"
 
 def snapshot(result: RunResult) -> str:
     """The run row's copy of the result, without what the calls table already holds: the calls,
-    and the positions this run made itself (carried-over ones are kept: no row of ours has them)."""
+    and the positions this run made itself (carried-over ones are kept: no row of ours has them),
+    and what was asked (the `asked` column and the files' rows have it, written once)."""
     positions = [p if p is not None and p.reused_from is not None else None for p in result.positions]
-    return result.model_copy(update={"calls": [], "positions": positions}).model_dump_json()
+    return result.model_copy(update={"calls": [], "positions": positions, "asked": None}).model_dump_json()
+
+
+def asked_json(asked: Asked) -> str:
+    """The run row's `asked`: what was asked but the files (their rows hold them)."""
+    return asked.model_copy(update={"files": []}).model_dump_json()
+
+
+def asked_from(text: str, files: list[Attachment]) -> Asked:
+    """What was asked, from the run row's `asked` and the files' rows."""
+    return Asked.model_validate_json(text).model_copy(update={"files": files})
+
+
+def attachment_from_row(row: sqlite3.Row) -> Attachment:
+    """A file row (joined with its text) as the attachment that was sent."""
+    return Attachment(
+        path=row["path"],
+        content=row["content"],
+        size=row["size"],
+        sha256=row["sha256"],
+        full_path=row["full_path"],
+    )
 
 
 def panel_json(request: RunRequest) -> str:

@@ -91,6 +91,26 @@ MIGRATIONS: list[str] = [
     UPDATE calls SET vote_reason = json_extract(objections, '$[0]'), objections = '[]'
         WHERE phase = 'vote' AND (vote = 'invalid' OR vote IS NULL) AND json_array_length(objections) = 1;
     """,
+    # 5: what was asked, whole, so a rerun or follow-up asks it again: the focus areas and the
+    # request's settings (JSON), and each attached file with its size, hash and the text sent.
+    # A text is kept once however many runs sent it (by its SHA-256). Runs recorded before
+    # have no `asked`.
+    """
+    ALTER TABLE runs ADD COLUMN asked TEXT;
+    CREATE TABLE file_texts (
+        sha256 TEXT PRIMARY KEY,
+        content TEXT NOT NULL
+    );
+    CREATE TABLE run_files (
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        path TEXT NOT NULL,
+        full_path TEXT,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL REFERENCES file_texts(sha256),
+        PRIMARY KEY (run_id, position)
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

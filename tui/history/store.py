@@ -25,6 +25,7 @@ from typing import Any
 
 from tui.engine import events as ev
 from tui.engine.types import (
+    Asked,
     CallResult,
     Member,
     Outcome,
@@ -197,6 +198,23 @@ class RunStore:
                     self._snapshot(result),
                     os.getpid(),
                 ),
+            )
+            if result.asked is not None:
+                self._insert_asked(db, result.run_id, result.asked)
+
+    def _insert_asked(self, db: sqlite3.Connection, run_id: str, asked: Asked) -> None:
+        """What a run asked: its `asked` column, and each attached file with the text it sent (a
+        text is kept once, by the SHA-256 of the file it came from)."""
+        db.execute("UPDATE runs SET asked = ? WHERE id = ?", (rows.asked_json(asked), run_id))
+        for position, file in enumerate(asked.files):
+            db.execute(
+                "INSERT OR IGNORE INTO file_texts (sha256, content) VALUES (?, ?)",
+                (file.sha256, hide_values(file.content, self._secrets)),
+            )
+            db.execute(
+                "INSERT INTO run_files (run_id, position, path, full_path, size, sha256) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (run_id, position, file.path, file.full_path, file.size, file.sha256),
             )
 
     def insert_call(self, run_id: str, seq: int, started: ev.CallStarted, by: Member | None) -> None:
@@ -374,6 +392,16 @@ class RunStore:
             for call in self._db.execute("SELECT * FROM calls WHERE run_id = ? ORDER BY seq", (run_id,))
         ]
         result.positions = rows.positions(result)
+        if row["asked"] is not None:
+            files = [
+                rows.attachment_from_row(file)
+                for file in self._db.execute(
+                    "SELECT run_files.*, file_texts.content FROM run_files "
+                    "JOIN file_texts USING (sha256) WHERE run_id = ? ORDER BY position",
+                    (run_id,),
+                )
+            ]
+            result.asked = rows.asked_from(row["asked"], files)
         if status in (RunStatus.INTERRUPTED, RunStatus.RUNNING):
             calls = result.calls
             result.totals.input_tokens = row["input_tokens"] or sum(c.input_tokens for c in calls)

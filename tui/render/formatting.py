@@ -51,6 +51,13 @@ def cost(usd: float) -> str:
     return f"${usd:.2f}"
 
 
+def file_size(size: int) -> str:
+    """`812 B`, `11.2 KB`, `1.9 MB` (1 KB = 1,000 bytes)."""
+    if size < 1000:
+        return f"{size} B"
+    return f"{size / 1000:.1f} KB" if size < 1_000_000 else f"{size / 1_000_000:.1f} MB"
+
+
 def completion_line(totals: Totals, status: RunStatus = RunStatus.SUCCESS) -> str:
     """`Complete · 3.2 s · $0.09 · 12.4k tokens` (the word is the run's status)."""
     count = totals.input_tokens + totals.output_tokens

@@ -1,9 +1,20 @@
-"""A run as a readable Markdown report: question, panel, positions, votes, outcome, synthesis, totals."""
+"""A run as a readable Markdown report: question, what was asked, panel, positions, votes, outcome,
+synthesis, totals."""
 
 from __future__ import annotations
 
-from tui.engine.types import CallResult, CallStatus, Member, Mode, Outcome, RoundResult, RunResult, RunStatus
-from tui.render.formatting import completion_line, cost, literal, seconds, tokens
+from tui.engine.types import (
+    Asked,
+    CallResult,
+    CallStatus,
+    Member,
+    Mode,
+    Outcome,
+    RoundResult,
+    RunResult,
+    RunStatus,
+)
+from tui.render.formatting import completion_line, cost, file_size, literal, seconds, tokens
 from tui.render.words import (
     OUTCOME_WORDS,
     VOTE_WORDS,
@@ -37,6 +48,7 @@ def _position(result: RunResult, index: int) -> CallResult | None:
 def render_markdown(result: RunResult) -> str:
     sections = [
         _header(result),
+        _asked(result),
         _panel(result),
         _positions(result),
         _rounds(result),
@@ -62,6 +74,45 @@ def _header(result: RunResult) -> list[str]:
         out += [f"**Follows up on:** run {result.parent_run_id} (`quorum show {result.parent_run_id}`)", ""]
     if any(m.demo for m in result.members):
         out += ["_Demo members are simulated offline; their answers are not real model output._", ""]
+    return out
+
+
+def asked_brief(asked: Asked) -> str:
+    """What was asked beyond the question and the panel, in one line (`big.txt (11.5 KB) · focus:
+    cost · up to 1 round · budget 60,000 tokens`); empty when nothing was."""
+    parts = [f"{literal(f.path)} ({file_size(f.size)})" for f in asked.files]
+    if asked.focus:
+        parts.append("focus: " + "; ".join(literal(area) for area in asked.focus))
+    if asked.mode is Mode.DELIBERATE:
+        parts.append(f"up to {asked.max_rounds} round{'' if asked.max_rounds == 1 else 's'}")
+    if asked.token_budget is not None:
+        parts.append(f"budget {asked.token_budget:,} tokens")
+    return " · ".join(parts)
+
+
+def _asked(result: RunResult) -> list[str]:
+    """The short "Asked" section: the files sent (size, hash), focus areas, mode, round limit,
+    budget, synthesizer chain and custom stance prompts."""
+    asked = result.asked
+    if asked is None:
+        return []
+    out = ["## Asked", ""]
+    for file in asked.files:
+        out.append(f"- **File:** `{_cell(file.path)}` · {file_size(file.size)} · sha256 {file.sha256[:12]}")
+    if asked.focus:
+        out.append("- **Focus:** " + "; ".join(_cell(area) for area in asked.focus))
+    rounds = f"up to {asked.max_rounds}" if asked.mode is Mode.DELIBERATE else "one pass"
+    budget = f"{asked.token_budget:,} tokens" if asked.token_budget is not None else "none"
+    out.append(f"- **Mode:** {asked.mode.value} · **Rounds:** {rounds} · **Budget:** {budget}")
+    if asked.synthesizers:
+        out.append("- **Synthesizer:** " + ", then ".join(_cell(alias) for alias in asked.synthesizers))
+    for member in result.members:
+        if member.stance_prompt:
+            out.append(
+                f"- **Stance prompt** of {_cell(member.alias)} ({member.stance.value}): "
+                f"{_cell(member.stance_prompt)}"
+            )
+    out.append("")
     return out
 
 

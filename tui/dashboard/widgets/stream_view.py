@@ -318,7 +318,7 @@ class StreamView(ScrollView, can_focus=False):
     def _scroll_to_end(self) -> None:
         self._end_queued = False
         if self._follow:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
+            self.scroll_end(animate=False, x_axis=False)  # at the next refresh: sizes known by then
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
