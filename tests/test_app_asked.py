@@ -137,3 +137,16 @@ async def test_ctrl_r_of_a_follow_up_opened_from_history_is_a_follow_up_again() 
         assert rerun is not None and rerun.run_id != child.run_id
         assert rerun.parent_run_id == parent.run_id
         assert "Should we shard the orders table?" in _first_message(provider)
+
+
+async def test_ctrl_s_saves_the_panel_and_the_next_start_has_all_of_it() -> None:
+    from tui.config.loading import load_settings
+    from tui.session import Session
+
+    panel = ["demo-atlas:for", "demo-bolt:against", "demo-cirrus:neutral", "demo-delta:for"]
+    app, _ = make_app(panel)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+    next_start = Session(load_settings())
+    assert [f"{s.model}:{s.stance.value}" for s in next_start.seats] == panel

@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import write
 from tui.cli.main import main
 from tui.config import paths
-from tui.config.catalog import Catalog, choose_panel
+from tui.config.catalog import Catalog, Panel, choose_panel
 from tui.config.loading import load_settings
 from tui.config.schema import parse_member
 from tui.errors import ConfigError, UnknownModelError, UsageError
@@ -155,12 +155,60 @@ def test_default_panel_is_demo_without_keys() -> None:
     assert "demo" in panel.notes[0]
 
 
-def test_default_panel_uses_models_whose_keys_are_present() -> None:
+def _seats(panel: Panel) -> list[str]:
+    return [f"{m.alias}:{m.stance.value}" for m in panel.members]
+
+
+def test_default_panel_is_three_stances_over_the_models_whose_keys_are_present() -> None:
+    """One key: three members, for / against / neutral, over that vendor's preferred models (it
+    used to be two members, both from that vendor, and no neutral seat)."""
     panel = choose_panel(Catalog(load_settings(), environ={"ANTHROPIC_API_KEY": "x"}))
-    assert [m.provider for m in panel.members] == ["anthropic", "anthropic"]
-    assert not panel.notes
+    assert _seats(panel) == ["claude-sonnet:for", "claude-haiku:against", "claude-sonnet:neutral"]
+    assert panel.notes == [
+        "default panel: 3 seats over the 2 available models (claude-sonnet, claude-haiku), "
+        "stances for, against, neutral"
+    ]
     panel = choose_panel(Catalog(load_settings(), environ={"OPENAI_API_KEY": "x", "GEMINI_API_KEY": "y"}))
-    assert [m.alias for m in panel.members] == ["gpt-sol", "gemini-flash", "gpt-luna"]
+    assert _seats(panel) == ["gpt-sol:for", "gemini-flash:against", "gpt-luna:neutral"]
+    assert not panel.notes
+    # a key for a provider none of the preferred models use: its models are the panel
+    panel = choose_panel(Catalog(load_settings(), environ={"OPENROUTER_API_KEY": "x"}))
+    assert _seats(panel) == ["deepseek:for", "llama-maverick:against", "deepseek:neutral"]
+
+
+def test_default_panel_seats_one_model_once_per_stance_and_counts_a_configured_local_server() -> None:
+    # the shipped Ollama entries alone are not a configured server: no key set means the demo panel
+    assert all(m.demo for m in choose_panel(Catalog(load_settings(), environ={})).members)
+    write(
+        paths.user_config_file(),
+        "[providers.local]\nkind = 'openai'\nbase_url = 'http://127.0.0.1:8080/v1'\n"
+        "[models.local]\nprovider = 'local'\nid = 'qwen'\ncontext_window = 32768\nmax_output = 4096\n",
+    )
+    panel = choose_panel(Catalog(load_settings(), environ={}))
+    assert _seats(panel) == ["local:for", "local:against", "local:neutral"]
+    assert "1 available model (local)" in panel.notes[0]
+    # with a key too: the preferred models first, then the user's own
+    panel = choose_panel(Catalog(load_settings(), environ={"OPENAI_API_KEY": "x"}))
+    assert _seats(panel) == ["gpt-sol:for", "gpt-luna:against", "local:neutral"]
+    # moving the shipped Ollama provider configures it: its models are available
+    write(paths.user_config_file(), "[providers.ollama]\nbase_url = 'http://gpu-box:11434/v1'\n")
+    panel = choose_panel(Catalog(load_settings(), environ={}))
+    assert _seats(panel) == ["llama-local:for", "qwen-local:against", "llama-local:neutral"]
+    # `size` is the default panel's number of seats
+    panel = choose_panel(Catalog(load_settings(overrides={"panel": {"size": 4}}), environ={}))
+    assert _seats(panel)[3] == "qwen-local:for"
+
+
+def test_your_own_panel_comes_back_whole_and_a_missing_key_is_said() -> None:
+    """`[panel] members` (what Ctrl+S saves) is the panel, every member of it: `size` is the
+    default panel's, it cuts nothing (4 saved came back as 3)."""
+    members = ["gpt-sol:for", "claude-sonnet:against", "gemini-flash:neutral", "gpt-luna:for"]
+    write(paths.user_config_file(), f"[panel]\nmembers = {members!r}\n")
+    settings = load_settings()
+    assert settings.panel.size == 3
+    panel = choose_panel(Catalog(settings, environ={"OPENAI_API_KEY": "x", "ANTHROPIC_API_KEY": "y"}))
+    assert _seats(panel) == members
+    assert panel.notes == ["gemini-flash (your [panel] members) needs GEMINI_API_KEY, not set: it will fail"]
 
 
 def test_synthesizer_chain_puts_the_choice_first_and_skips_keyless_fallbacks() -> None:

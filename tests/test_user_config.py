@@ -127,3 +127,20 @@ def test_result_validates_with_load_settings() -> None:
         ("demo-bolt", "against"),
     ]
     assert settings.panel.size == 2
+
+
+def test_a_saved_panel_comes_back_whole() -> None:
+    """What Ctrl+S saves (the session's seats, custom stance prompts too) is the panel the next
+    start has: four saved, four back, in order, though the default panel has `size = 3`."""
+    from tui.config.schema import parse_member
+    from tui.session import Session
+
+    seats = [
+        parse_member(s) for s in ("demo-atlas:for", "demo-bolt:against", "demo-cirrus", "demo-delta:for")
+    ]
+    seats[2] = seats[2].model_copy(update={"stance_prompt": "Weigh the migration risk first."})
+    update_user_config({"panel": {"members": Session(load_settings(), seats=seats).panel_for_config()}})
+    settings = load_settings()
+    assert settings.panel.size == 3
+    again = Session(settings)
+    assert again.seats == seats and not again.notes

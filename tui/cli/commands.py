@@ -20,7 +20,7 @@ from tui.runtime import secret_values
 
 STARTER_CONFIG: dict[str, Any] = {
     "run": {"mode": "deliberate", "max_rounds": 3, "call_deadline_s": 180},
-    "panel": {"members": ["gpt-sol:neutral", "claude-sonnet:against", "gemini-flash:for"], "size": 3},
+    "panel": {"size": 3},  # the default panel's seats; `members = [...]` sets your own panel
     "ui": {"theme": "quorum-dark"},
 }
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from tui.config.schema import MemberSpec, ModelConfig, ProviderConfig, Settings
-from tui.engine.types import Member
+from tui.engine.types import Member, Stance
 from tui.errors import UnknownModelError
 
 KeyStatus = Literal["set", "missing", "not needed"]
@@ -97,6 +97,15 @@ class Catalog:
     def is_usable(self, model: ModelConfig) -> bool:
         return self.key_status(model) != "missing"
 
+    def is_available(self, name: str) -> bool:
+        """Whether the default panel may seat this model: a real model (not the demo) whose key is
+        set, or one that needs no key (a local server) that the user's own configuration names."""
+        model = self.settings.models[name]
+        if self.provider(model).kind == "demo":
+            return False
+        status = self.key_status(model)
+        return status == "set" or (status == "not needed" and name in self.settings.own_models)
+
     def member(self, spec: MemberSpec) -> Member:
         name, model = self.resolve(spec.model)
         run = self.settings.run
@@ -124,26 +133,59 @@ class Panel:
     notes: list[str]
 
 
+DEFAULT_STANCES = (Stance.FOR, Stance.AGAINST, Stance.NEUTRAL)
+
+
 def choose_panel(
     catalog: Catalog, requested: Iterable[MemberSpec] = (), synthesizer: str | None = None
 ) -> Panel:
     """The run's members and synthesizer chain.
 
-    Asked-for members are used as asked (a missing key then fails that member, with the variable
-    named). Otherwise the configured preference list is filtered to models whose key is set; when
-    none is, the demo panel runs, and the notes say so.
+    Asked-for members (`-m`) are used as asked, and so is the user's own panel (`[panel] members`,
+    what Ctrl+S saves), every member of it: a missing key then fails that member, with the
+    variable named (and a note says so now). Otherwise the default panel (`default_panel`).
     """
     settings = catalog.settings
     notes: list[str] = []
     specs = list(requested)
+    if not specs and settings.panel.members:
+        specs = list(settings.panel.members)
+        for spec in specs:
+            name, model = catalog.resolve(spec.model)
+            if catalog.key_status(model) == "missing":
+                variable = catalog.provider(model).api_key_env
+                notes.append(f"{name} (your [panel] members) needs {variable}, not set: it will fail")
     if not specs:
-        usable = [s for s in settings.panel.members if catalog.is_usable(catalog.resolve(s.model)[1])]
-        specs = usable[: settings.panel.size]
-        if not specs:
-            specs = list(settings.panel.demo_members)
-            notes.append("no provider key is set: running the offline demo panel (simulated answers)")
+        specs, notes = default_panel(catalog)
     members = [catalog.member(spec) for spec in specs]
     return Panel(members, synthesizer_chain(catalog, members, synthesizer), notes)
+
+
+def default_panel(catalog: Catalog) -> tuple[list[MemberSpec], list[str]]:
+    """The panel when none is asked for, and notes about it: `[panel] size` seats (3) taking the
+    stances for, against, neutral in turn over the available models — the `[panel] preferred`
+    ones, then those the user configured (a local server counts), or, when neither is, any model
+    whose key is set — each seat the next model, so one model alone sits once per stance. With
+    no model available, the offline demo panel."""
+    settings = catalog.settings
+    preferred = [catalog.resolve(alias)[0] for alias in settings.panel.preferred]
+    own = [name for name in settings.models if name in settings.own_models]
+    models = [name for name in dict.fromkeys(preferred + own) if catalog.is_available(name)]
+    if not models:
+        models = [name for name in settings.models if catalog.is_available(name)]
+    if not models:
+        note = "no provider key is set and no local server is configured: running the offline demo panel"
+        return list(settings.panel.demo_members), [note + " (simulated answers)"]
+    size = settings.panel.size
+    specs = [MemberSpec(model=models[i % len(models)], stance=DEFAULT_STANCES[i % 3]) for i in range(size)]
+    notes = []
+    if len(models) < size:
+        used = ", ".join(models)
+        notes.append(
+            f"default panel: {size} seats over the {len(models)} available model"
+            f"{'s' if len(models) > 1 else ''} ({used}), stances for, against, neutral"
+        )
+    return specs, notes
 
 
 def synthesizer_chain(

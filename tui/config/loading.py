@@ -120,7 +120,18 @@ def load_settings(explicit: Path | str | None = None, overrides: Mapping[str, An
         raise ConfigError(
             reason, file="command line" if from_flags else _origin(layers, path), key=".".join(path)
         )
+    own = [layer.data for layer in layers[len(SHIPPED_FILES) :]] + ([dict(overrides)] if overrides else [])
+    settings.mark_own(_own_models(settings, own))
     return settings
+
+
+def _own_models(settings: Settings, own: Sequence[Mapping[str, Any]]) -> set[str]:
+    """The models the user's own layers define, or whose provider they define (`[providers.ollama]
+    base_url = ...` configures the shipped local models): a local server counts as available for
+    the default panel only once it is configured."""
+    models = {name for data in own for name in (data.get("models") or {})}
+    providers = {name for data in own for name in (data.get("providers") or {})}
+    return {name for name, model in settings.models.items() if name in models or model.provider in providers}
 
 
 def setting_origin(loc: Sequence[str | int], explicit: Path | str | None = None) -> Path | None:

@@ -37,6 +37,8 @@ def reference_problems(settings: Settings) -> list[tuple[KeyPath, str]]:
         check(("run", "synthesizer_fallbacks"), alias)
     for spec in panel.members:
         check(("panel", "members"), spec.model)
+    for alias in panel.preferred:
+        check(("panel", "preferred"), alias)
     for spec in panel.demo_members:
         check(("panel", "demo_members"), spec.model)
     problems += [

@@ -15,6 +15,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -167,10 +168,14 @@ def parse_member(spec: str | Mapping[str, Any] | MemberSpec) -> MemberSpec:
 
 class PanelSettings(_Strict):
     members: list[MemberSpec] = Field(default_factory=list)
-    """Preferred members, in order; those whose provider key is set are used, up to `size`."""
+    """Your panel, used as it is, every member (Ctrl+S in the dashboard saves it here); empty
+    means the default panel."""
+    preferred: list[str] = Field(default_factory=list)
+    """The default panel's models, in order of preference (those available are used)."""
     size: int = Field(default=3, ge=1, le=16)
+    """The default panel's seats: for, against, neutral, ... over the available models in turn."""
     demo_members: list[MemberSpec] = Field(default_factory=list)
-    """The panel when no member's key is set: offline, simulated, labelled demo."""
+    """The panel when no model is available: offline, simulated, labelled demo."""
 
     @field_validator("members", "demo_members", mode="before")
     @classmethod
@@ -216,6 +221,10 @@ class UISettings(_Strict):
 
 
 class Settings(_Strict):
+    # The models the user's own files (or flags) define, or whose provider they define: a model
+    # that needs no key (a local server) is available for the default panel only when configured.
+    _own_models: frozenset[str] = PrivateAttr(default_factory=frozenset)
+
     run: RunSettings = Field(default_factory=RunSettings)
     panel: PanelSettings = Field(default_factory=PanelSettings)
     demo: DemoSettings = Field(default_factory=DemoSettings)
@@ -224,6 +233,14 @@ class Settings(_Strict):
     store: StoreSettings = Field(default_factory=StoreSettings)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: dict[str, ModelConfig] = Field(default_factory=dict)
+
+    @property
+    def own_models(self) -> frozenset[str]:
+        """The models the user's own configuration defines (or whose provider it defines)."""
+        return self._own_models
+
+    def mark_own(self, names: set[str] | frozenset[str]) -> None:
+        self._own_models = frozenset(names)
 
     @model_validator(mode="after")
     def _cross_check(self) -> Settings:

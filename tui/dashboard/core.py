@@ -140,7 +140,7 @@ class DashboardCore(App[None]):
         self.relayout()
         # Toasts after the first frame: they are not what the user should wait for.
         for note in self.session.notes:
-            self.call_after_refresh(self.notify, note, title="Demo panel", markup=False)
+            self.call_after_refresh(self.notify, note, title="Panel", markup=False)
         if self.flush_interval:
             self.set_interval(self.flush_interval, self.flush_now, name="flush")
         self.query_one(PromptBar).focus()
