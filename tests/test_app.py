@@ -219,7 +219,8 @@ async def _pick_theme(app: QuorumApp, pilot, name: str) -> list[str]:
     app.screen.query_one("CommandInput", Input).value = name  # as if typed, without a search per key
     await pilot.pause(0.3)  # the palette searches in a worker
     found = app.screen.query_one("CommandList", OptionList)
-    offered = [str(found.get_option_at_index(i).prompt) for i in range(found.option_count)]
+    # Each theme's name, without the line under it that says whose theme it is.
+    offered = [str(found.get_option_at_index(i).prompt).split("\n")[0] for i in range(found.option_count)]
     await pilot.press("enter" if offered else "escape")
     await pilot.pause()
     return offered

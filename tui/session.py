@@ -93,6 +93,8 @@ class Session:
         # None: the configured fallbacks; a recorded run's chain once one is opened.
         self.synthesizer_fallbacks: list[str] | None = None
         self.mode: Mode = settings.run.mode
+        # The user chose the mode (Ctrl+O) for the next run: opening a recorded run keeps it.
+        self.mode_chosen = False
         self.max_rounds = settings.run.max_rounds
         self.majority_threshold = settings.run.majority_threshold
         self.token_budget = settings.run.token_budget
@@ -128,6 +130,7 @@ class Session:
 
     def toggle_mode(self) -> Mode:
         self.mode = Mode.CONSULT if self.mode is Mode.DELIBERATE else Mode.DELIBERATE
+        self.mode_chosen = True
         return self.mode
 
     def panel_for_config(self) -> list[str | dict[str, str]]:
@@ -178,6 +181,7 @@ class Session:
             parent_run_id=self.thread[-1].run_id if self.thread else None,
             notes=notes,
         )
+        self.mode_chosen = False  # the choice is made: a run now has it
         return PreparedRun(request, seat_of_member, skipped_seats)
 
     def follow_up(self, thread: list[PriorTurn]) -> None:
@@ -202,7 +206,8 @@ class Session:
         missing = [m.alias for m in result.members if m.alias.lower() not in known]
         if missing:
             notes.append(f"{', '.join(missing)} no longer in the catalog: a rerun of this run leaves it out.")
-        self.mode = result.mode
+        if not self.mode_chosen:  # "Next run: consult" holds until that run has started
+            self.mode = result.mode
         asked = result.asked
         if asked is None:
             run = self.settings.run

@@ -63,6 +63,14 @@ KEYS: list[tuple[str, str, str, str, str, bool]] = [
         "remove_member",
         False,
     ),
+    (
+        "undo",
+        "u",
+        "Undo",
+        "Put back the member last removed, at its seat (or the stance last changed)",
+        "undo",
+        False,
+    ),
     ("zoom", "z", "Zoom", "Show the focused pane alone (again to go back)", "zoom", False),
     (
         "next_pane",
@@ -114,8 +122,8 @@ KEYS: list[tuple[str, str, str, str, str, bool]] = [
 FIXED_KEYS: dict[str, str] = {"command_palette": "ctrl+p", "quit": "ctrl+q"}
 """Textual's own keys at the app's level: listed in the help, taken, and not remappable."""
 
-SCREEN_KEY_IDS = ("help.close", "history.close", "picker.close")
-"""The ids of the keys of the dashboard's own screens (each screen's only key): remappable too."""
+SCREEN_KEY_IDS = ("help.close", "history.close", "picker.close", "picker.stance")
+"""The ids of the keys of the dashboard's own screens: remappable too."""
 
 # Textual names a one-character key by its Unicode name ("?" is "question_mark"); these few are shorter.
 _KEY_NAME_REPLACEMENTS = {

@@ -32,7 +32,7 @@ from textual.widgets import Footer
 from tui.config.schema import Settings
 from tui.dashboard import keys
 from tui.dashboard.run_display import RunDisplay
-from tui.dashboard.themes import DEFAULT_THEME, THEME_VARIABLE_DEFAULTS, register_themes
+from tui.dashboard.themes import DEFAULT_THEME, register_themes, theme_variable_defaults
 from tui.dashboard.widgets.member_grid import MemberGrid
 from tui.dashboard.widgets.member_pane import ModelPane
 from tui.dashboard.widgets.member_strip import MemberStrip
@@ -41,7 +41,7 @@ from tui.dashboard.widgets.round_tracker import RoundTracker
 from tui.dashboard.widgets.synthesis_pane import SynthesisPane
 from tui.engine import events as ev
 from tui.engine.orchestrator import ProviderLookup, Run
-from tui.engine.types import Mode, RunRequest, RunResult, RunStatus
+from tui.engine.types import Mode, PriorTurn, RunRequest, RunResult, RunStatus
 from tui.errors import QuorumError, StoreError, UserConfigError
 from tui.history.store import RunStore
 from tui.runtime import ProviderPool, open_store, start_run
@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 
 # Text is flushed to the screen this often while streaming: frames, not tokens, are the budget.
 FLUSH_INTERVAL_S = 0.25
+# The prompt's Up key reaches this many of the history's questions (and all of this session's).
+RECALLED_QUESTIONS = 200
 # Below either, a terminal is small: one pane at a time, full size, and a strip to move between them.
 COMPACT_WIDTH, COMPACT_HEIGHT = 100, 30
 
@@ -88,6 +90,7 @@ class DashboardCore(App[None]):
         self.cursor_blink = cursor_blink
         self.run_panes: list[ModelPane] = []  # the panes of the run on screen, in its panel order
         self.follow_up_armed = False  # F3 was pressed: the next question follows up the run on screen
+        self.panel_undo: list[Any] = []  # the panel's edits that `u` undoes, newest last (see PanelActions)
         self.store: RunStore | None = None
         # Themes are registered and chosen before the first frame: switching theme after mount
         # would restyle every widget a second time.
@@ -98,6 +101,8 @@ class DashboardCore(App[None]):
     def compose(self) -> ComposeResult:
         prompt = PromptBar(self.initial_question, id="prompt")
         prompt.cursor_blink = self.cursor_blink
+        prompt.recall.earlier = self._earlier_questions
+        self._prompt = prompt  # held: a modal screen on top must not hide it from the app's keys
         yield prompt
         yield RoundTracker(id="tracker")
         with Horizontal(id="main"):
@@ -115,6 +120,10 @@ class DashboardCore(App[None]):
         return self.grid.panes
 
     @property
+    def prompt_bar(self) -> PromptBar:
+        return self._prompt
+
+    @property
     def tracker(self) -> RoundTracker:
         return self._tracker
 
@@ -123,7 +132,8 @@ class DashboardCore(App[None]):
         return self._synthesis
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
-        return dict(THEME_VARIABLE_DEFAULTS)
+        # Per theme: Textual's own themes get the colours of the Quorum theme of their kind.
+        return theme_variable_defaults(self.current_theme, self.available_themes)
 
     def on_mount(self) -> None:
         # Held, not queried: events and the flush clock reach them many times a second.
@@ -279,8 +289,62 @@ class DashboardCore(App[None]):
             return
         if not self.follow_up_armed:
             self.session.follow_up([])  # a new question starts a new thread
-        self.follow_up_armed = False
+        shown = self.session.shown
         self._start(question.strip(), rerun_seats=None)
+        if self.session.shown is not shown:  # it started: the box is ready for the next question
+            self.follow_up_armed = False
+            self.prompt_bar.question_sent(question.strip())
+        self.refresh_chips()
+
+    # -- the prompt: what Enter will send ----------------------------------------------------
+
+    def refresh_chips(self) -> None:
+        """The prompt's chips, from the state itself: a follow-up exactly when Enter sends one, and
+        the next run's mode when it is not the mode of the run on screen (the tracker's)."""
+        thread = self.session.thread
+        follow_up = thread[-1].question if self.follow_up_armed and thread else None
+        shown_mode = self.prepared.request.mode if self.prepared is not None else None
+        next_mode = self.session.mode.value if shown_mode not in (None, self.session.mode) else None
+        self.prompt_bar.show_chips(follow_up=follow_up, next_mode=next_mode)
+
+    def arm_follow_up(self, thread: list[PriorTurn]) -> None:
+        """The next question follows up `thread` (its last run is the parent), until it is sent or
+        Escape drops it."""
+        self.session.follow_up(thread)
+        self.follow_up_armed = True
+        self.refresh_chips()
+
+    @on(PromptBar.FollowUpDropped)
+    def drop_follow_up(self) -> None:
+        self.session.follow_up([])
+        self.follow_up_armed = False
+        self.refresh_chips()
+        self.notify("Not a follow-up any more: Enter sends a new question.", markup=False)
+
+    def _earlier_questions(self) -> list[str]:
+        """The history's questions, oldest first, for the prompt's Up key."""
+        if self.store is None:
+            return []
+        try:
+            return [run.question for run in reversed(self.store.list_runs(limit=RECALLED_QUESTIONS))]
+        except StoreError:
+            return []
+
+    async def on_event(self, event: events.Event) -> None:
+        """A printable key that no binding takes, pressed away from the prompt, goes to the prompt:
+        a question typed while a pane has the focus is typed, it does not edit the panel. Decided
+        here, before Textual hands the key to the focused widget, so that every key after it goes
+        to the prompt too, in order (a paste or a fast typist sends them all at once)."""
+        if (
+            isinstance(event, events.Key)
+            and not event.is_forwarded
+            and event.is_printable
+            and self.screen is self.screen_stack[0]
+            and self.focused is not self.prompt_bar
+            and event.key not in self.screen.active_bindings
+        ):
+            self.screen.set_focus(self.prompt_bar)
+        await super().on_event(event)
 
     def _start(self, question: str, rerun_seats: set[int] | None) -> None:
         try:
@@ -311,6 +375,7 @@ class DashboardCore(App[None]):
         self.tracker.reset(prepared.request.mode, prepared.request.max_rounds)
         self.synthesis.reset(prepared.request.mode is Mode.CONSULT)
         self.run_worker(self._execute(run), group="run", exclusive=True, exit_on_error=False, name="run")
+        self.refresh_chips()
 
     async def _execute(self, run: Run) -> None:
         """The run's worker. The engine ends a run whose display or recorder failed as failed

@@ -37,8 +37,6 @@ class HistoryActions(DashboardCore):
 
     def show_result(self, result: RunResult) -> None:
         """Show a recorded run, read-only: its panel, answers, votes and synthesis as they were."""
-        from tui.dashboard.widgets.prompt_bar import PromptBar
-
         thread: list[PriorTurn] = []
         if result.parent_run_id is not None:
             try:  # the context it followed up on: a rerun of it is a follow-up too
@@ -48,7 +46,10 @@ class HistoryActions(DashboardCore):
         for note in self.session.adopt(result, thread):
             self.notify(note, severity="warning", markup=False, timeout=10)
         self.run_panes = self.grid.replace(result.members)
-        self.query_one(PromptBar).load_text(result.question)
+        self.prompt_bar.show_question(result.question)
+        self.follow_up_armed = False  # a follow-up asked for before belongs to the run that was on screen
+        self.panel_undo.clear()  # the panel is the recorded run's now
+        self.refresh_chips()
         self.tracker.reset(result.mode, result.max_rounds)
         self.synthesis.reset(result.mode is Mode.CONSULT)
         self.call_after_refresh(self._replay, result)
@@ -71,8 +72,6 @@ class HistoryActions(DashboardCore):
         )
 
     def action_follow_up(self) -> None:
-        from tui.dashboard.widgets.prompt_bar import PromptBar
-
         result = self.shown_result
         if result is None or result.status is RunStatus.RUNNING:
             self.notify("Finish or open a run first: a follow-up builds on one.", severity="warning")
@@ -81,13 +80,16 @@ class HistoryActions(DashboardCore):
             thread = follow_up_thread(self.store, result.run_id, self.settings.run.follow_up_depth)
         except UsageError:  # no history, or this run was not recorded: it alone is the context
             thread = prior_turns([result])
-        self.session.follow_up(thread)
-        self.follow_up_armed = True
-        prompt = self.query_one(PromptBar)
-        prompt.load_text("")
-        prompt.placeholder = f"Follow-up to: {' '.join(result.question.split())[:80]}  (Enter sends)"
+        self.arm_follow_up(thread)
+        prompt = self.prompt_bar
+        if prompt.text.strip() == result.question.strip():
+            prompt.load_text("")  # the question on show is not the follow-up; what the user wrote stays
         prompt.focus()
-        self.notify("Type the follow-up; the panel gets the earlier question, answer and open objections.")
+        self.notify(
+            "Type the follow-up; the panel gets the earlier question, answer and open objections. "
+            "Escape makes it a new question.",
+            markup=False,
+        )
 
     def action_export(self) -> None:
         result = self.shown_result

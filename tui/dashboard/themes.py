@@ -57,6 +57,7 @@ from tui.config import paths
 from tui.errors import ConfigError, QuorumError
 
 DEFAULT_THEME = "quorum-dark"
+LIGHT_THEME = "quorum-light"
 
 THEME_VARIABLE_DEFAULTS: dict[str, str] = {
     # Mid-tones that stay readable on Textual's own dark and light themes too; the shipped
@@ -272,6 +273,20 @@ def register_themes(app: App[None], wanted: str) -> list[str]:
         wanted = DEFAULT_THEME
     app.theme = wanted
     return lines
+
+
+def theme_variable_defaults(theme: Theme | None, themes: Mapping[str, Theme]) -> dict[str, str]:
+    """Quorum's colours for a theme that leaves them out, as Textual's own themes do: those of the
+    shipped Quorum theme of its kind (dark or light), which are tuned to be read on such a
+    background (a stance badge's label is the theme's background colour); the plain defaults
+    where that theme is not there. The pane border keeps its default: 3:1 on black and white."""
+    kin = themes.get(DEFAULT_THEME if theme is None or theme.dark else LIGHT_THEME)
+    borrowed = {
+        key: value
+        for key, value in (kin.variables if kin is not None else {}).items()
+        if key in THEME_VARIABLE_DEFAULTS and key != "pane-border"
+    }
+    return {**THEME_VARIABLE_DEFAULTS, **borrowed}
 
 
 def check_theme_config(wanted: str, where: object = None) -> None:

@@ -1,4 +1,5 @@
-"""The member picker: a fuzzy search over the catalog, showing provider, price and key status."""
+"""The member picker: a fuzzy search over the catalog, showing provider, price and key status, and
+the stance the new member will argue (Tab changes it; `alias:against` as on the command line)."""
 
 from __future__ import annotations
 
@@ -13,32 +14,63 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui.config.catalog import CatalogEntry
+from tui.engine.stance import STANCE_SYNONYMS
+from tui.engine.types import Stance
+
+STANCES = [Stance.NEUTRAL, Stance.FOR, Stance.AGAINST]
+STANCE_STYLES = {
+    Stance.FOR: "bold reverse green",
+    Stance.AGAINST: "bold reverse red",
+    Stance.NEUTRAL: "bold reverse",
+}
 
 
-class MemberPicker(ModalScreen[str | None]):
-    """Type to filter, Enter to add the highlighted model, Escape to close."""
+class MemberPicker(ModalScreen[tuple[str, Stance] | None]):
+    """Type to filter, Tab to choose the stance, Enter to add the highlighted model, Escape to close."""
 
     BINDINGS = [
         Binding("escape", "dismiss(None)", "Close", id="picker.close", tooltip="Close without adding"),
+        Binding(
+            "tab", "next_stance", "Stance", id="picker.stance", tooltip="The stance the new member argues"
+        ),
+        Binding("shift+tab", "next_stance(-1)", show=False),
         Binding("down", "cursor_down", show=False),
         Binding("up", "cursor_up", show=False),
     ]
 
-    def __init__(self, entries: list[CatalogEntry]) -> None:
+    def __init__(self, entries: list[CatalogEntry], stance: Stance = Stance.NEUTRAL) -> None:
         super().__init__()
         self.entries = entries
+        self.stance = stance
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker-box"):
-            yield Static(Text("Add a member", style="bold"), id="picker-title")
-            yield Input(placeholder="type to filter: alias, provider or model id", id="picker-input")
+            yield Static(id="picker-title")
+            yield Input(
+                placeholder="type to filter: alias, provider or model id (alias:against sets the stance)",
+                id="picker-input",
+            )
             yield OptionList(id="picker-options")
-            yield Static(Text("Enter adds · Esc closes · key: whether its API key is set", style="dim"))
+            yield Static(
+                Text("Enter adds · Tab: stance · Esc closes · key: whether its API key is set", style="dim")
+            )
 
     def on_mount(self) -> None:
         self.border_title = "Add a member"
+        self._show_stance()
         self._fill("")
         self.query_one(Input).focus()
+
+    def _show_stance(self) -> None:
+        title = Text.assemble(
+            ("Add a member arguing ", "bold"), (f" {self.stance.value.upper()} ", STANCE_STYLES[self.stance])
+        )
+        title.append("  Tab changes it", style="dim")
+        self.query_one("#picker-title", Static).update(title)
+
+    def action_next_stance(self, step: int = 1) -> None:
+        self.stance = STANCES[(STANCES.index(self.stance) + step) % len(STANCES)]
+        self._show_stance()
 
     def _label(self, entry: CatalogEntry, highlighted: Text) -> Text:
         label = Text.assemble(highlighted, " " * max(1, 18 - len(entry.alias)))
@@ -64,18 +96,25 @@ class MemberPicker(ModalScreen[str | None]):
 
     @on(Input.Changed)
     def _filter(self, event: Input.Changed) -> None:
-        self._fill(event.value.strip())
+        query, colon, word = event.value.strip().rpartition(":")
+        if colon and word.strip().lower() in STANCE_SYNONYMS:  # `alias:stance`, as `-m` takes it
+            self.stance = STANCE_SYNONYMS[word.strip().lower()]
+            self._show_stance()
+        self._fill(query.strip() if colon else word.strip())
+
+    def _choose(self, alias: str | None) -> None:
+        if alias is not None:
+            self.dismiss((alias, self.stance))
 
     @on(Input.Submitted)
     def _submit(self) -> None:
         options = self.query_one(OptionList)
         if options.highlighted is not None:
-            option = options.get_option_at_index(options.highlighted)
-            self.dismiss(option.id)
+            self._choose(options.get_option_at_index(options.highlighted).id)
 
     @on(OptionList.OptionSelected)
     def _selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(event.option.id)
+        self._choose(event.option.id)
 
     def action_cursor_down(self) -> None:
         self.query_one(OptionList).action_cursor_down()

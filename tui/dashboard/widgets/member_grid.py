@@ -58,6 +58,17 @@ class MemberGrid(Grid):
         self.call_after_refresh(self.relayout)
         return pane
 
+    def insert(self, seat: int, member: Member) -> ModelPane:
+        """A pane for `member` at `seat` (a removed member put back where it sat)."""
+        panes = self.panes
+        pane = ModelPane(member, clock=self.clock)
+        if seat < len(panes):
+            self.mount(pane, before=panes[seat])
+        else:
+            self.mount(pane)
+        self.call_after_refresh(self.relayout)
+        return pane
+
     def remove_seat(self, seat: int) -> None:
         self.panes[seat].remove()
         self.call_after_refresh(self.relayout)

@@ -57,6 +57,9 @@ class ModelPane(StreamPane):
         self.retry_note: str | None = None
         self.note: str | None = None  # skip reason or error message
         self.call_id: str | None = None
+        # The stance the seat will argue in the next run, while the pane still shows an answer
+        # argued with `member.stance` (None: the same).
+        self.next_stance: Stance | None = None
 
     # -- engine events, translated by the app -----------------------------------------------
 
@@ -64,6 +67,7 @@ class ModelPane(StreamPane):
         """A new run: keep the seat, forget the last run's state."""
         if member is not None:
             self.member = member
+            self.next_stance = None
         self.status, self.phase, self.started_at = CallState.QUEUED, None, None
         self.ttft_ms = self.latency_ms = None
         self.position_ttft_ms = self.position_latency_ms = None
@@ -159,7 +163,25 @@ class ModelPane(StreamPane):
         self.refresh_info()
 
     def set_stance(self, stance: Stance) -> None:
-        self.member = self.member.model_copy(update={"stance": stance})
+        """The seat's stance for the next run. A pane that shows nothing yet simply takes it; one
+        that shows an answer keeps that answer's stance and says what comes next."""
+        if self.status is CallState.QUEUED and self.call_id is None:
+            self.member = self.member.model_copy(update={"stance": stance})
+            self.next_stance = None
+        else:
+            self.next_stance = None if stance is self.member.stance else stance
+        self.refresh_info()
+
+    def take_over(self, removed: ModelPane) -> None:
+        """Be the pane `removed` was (a removal undone): its member, its run's state, its text."""
+        for name in (
+            "member", "status", "phase", "started_at", "ttft_ms", "latency_ms", "position_ttft_ms",
+            "position_latency_ms", "input_tokens", "output_tokens", "tokens_estimated", "streamed_chars",
+            "cost_usd", "answer_cached", "answer_incomplete", "retry_note", "note", "call_id", "next_stance",
+        ):  # fmt: skip
+            setattr(self, name, getattr(removed, name))
+        self.votes = dict(removed.votes)
+        self.body.take_over(removed.body)
         self.refresh_info()
 
     # -- rendering -------------------------------------------------------------------------
@@ -182,6 +204,11 @@ class ModelPane(StreamPane):
         text = Text(no_wrap=True, overflow="ellipsis")
         # The stance and the demo label first: they must survive a narrow pane.
         text.append(f" {member.stance.value.upper()} ", style(f"model-pane--stance-{member.stance.value}"))
+        if self.next_stance is not None:  # the answer below was argued as above; the next run differs
+            text.append(" → ", style("model-pane--muted"))
+            following = self.next_stance.value
+            text.append(f" {following.upper()} ", style(f"model-pane--stance-{following}"))
+            text.append(" next run", style("model-pane--muted"))
         text.append(" ")
         if member.demo:
             text.append(" demo ", style("model-pane--demo"))

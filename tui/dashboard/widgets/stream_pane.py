@@ -31,6 +31,10 @@ class StreamPane(Vertical, can_focus=True):
         self._ready = True
         self.refresh_info()
 
+    def on_unmount(self) -> None:
+        # A removed member's pane may still get its run's events: they change its state, not the screen.
+        self._ready = False
+
     @property
     def body(self) -> StreamView:
         return self._body

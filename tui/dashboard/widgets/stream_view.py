@@ -220,6 +220,13 @@ class StreamView(ScrollView, can_focus=False):
         self.clear()
         self.append(text)
 
+    def take_over(self, other: StreamView) -> None:
+        """Show what `other` shows, and what it still holds back (a removed pane, restored)."""
+        self.clear()
+        self._paragraphs = [_Paragraph(p.text, p.style, p.closed) for p in other._paragraphs]
+        self._pending = list(other._pending)
+        self._lay_out()
+
     # -- layout ----------------------------------------------------------------------------
 
     def _reset_layout(self) -> None:
