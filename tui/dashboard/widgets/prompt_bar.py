@@ -128,7 +128,7 @@ class PromptBar(TextArea):
                 (" ↳ follow-up ", "bold reverse"), f" to “{literal(quoted)}” · Esc drops it "
             )
         self.border_subtitle = (
-            None if next_mode is None else Content.assemble(" next run: ", (next_mode, "bold"), " · Ctrl+O ")
+            None if next_mode is None else Content.assemble(" next run: ", (next_mode, "bold"), " ")
         )
         self.placeholder = FOLLOW_UP_PLACEHOLDER if follow_up is not None else PLACEHOLDER
 
