@@ -56,6 +56,19 @@ def run_question(
     return run_before
 
 
+async def start_mid_run(pilot: Pilot[Any]) -> QuorumApp:
+    """Ask the question and wait until alpha is done and beta streams (gamma waits an hour)."""
+    app = pilot.app
+    assert isinstance(app, QuorumApp)
+    app.query_one("#prompt").load_text("Should we move the job queue to Postgres?")  # type: ignore[attr-defined]
+    app.submit("Should we move the job queue to Postgres?")
+    for _ in range(200):
+        if app.panes[0].status is CallState.DONE and app.panes[1].status is CallState.STREAMING:
+            break
+        await asyncio.sleep(0.01)
+    return app
+
+
 def test_empty_screen(snap_compare: Any) -> None:
     """You should see the prompt bar with its hint, an idle round tracker (Round 0/3), three queued
     member panes with stance badges, and the synthesis pane waiting for the panel."""
@@ -71,14 +84,7 @@ def test_mid_run_streaming(snap_compare: Any) -> None:
     )
 
     async def run_before(pilot: Pilot[Any]) -> None:
-        assert isinstance(pilot.app, QuorumApp)
-        app = pilot.app
-        app.query_one("#prompt").load_text("Should we move the job queue to Postgres?")  # type: ignore[attr-defined]
-        app.submit("Should we move the job queue to Postgres?")
-        for _ in range(200):
-            if app.panes[0].status is CallState.DONE and app.panes[1].status is CallState.STREAMING:
-                break
-            await asyncio.sleep(0.01)
+        app = await start_mid_run(pilot)
         app.flush_now()
         app.set_focus(None)
         await pilot.pause()
@@ -183,14 +189,7 @@ def test_small_terminal_mid_run(snap_compare: Any) -> None:
     )
 
     async def run_before(pilot: Pilot[Any]) -> None:
-        assert isinstance(pilot.app, QuorumApp)
-        app = pilot.app
-        app.query_one("#prompt").load_text("Should we move the job queue to Postgres?")  # type: ignore[attr-defined]
-        app.submit("Should we move the job queue to Postgres?")
-        for _ in range(200):
-            if app.panes[0].status is CallState.DONE and app.panes[1].status is CallState.STREAMING:
-                break
-            await asyncio.sleep(0.01)
+        app = await start_mid_run(pilot)
         await pilot.press("tab", "tab")  # from the prompt to alpha's pane, then on to beta's
         app.flush_now()
         await pilot.pause()
