@@ -11,6 +11,7 @@ from tui.render.formatting import completion_line, cost, literal, seconds, token
 from tui.render.words import (
     VOTE_WORDS,
     call_state,
+    counted,
     invalid_votes_words,
     phase_word,
     round_word,
@@ -62,7 +63,7 @@ class ProgressPrinter:
                 demo = " · demo members are simulated" if any(m.demo for m in request.members) else ""
                 count = len(request.members)
                 return (
-                    f"{request.mode.value} · {count} member{'' if count == 1 else 's'} · "
+                    f"{request.mode.value} · {counted(count, 'member')} · "
                     f"synthesizer {request.synthesizers[0].alias}{demo}"
                 )
             case ev.RoundStarted(number=number, max_rounds=max_rounds):

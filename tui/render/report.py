@@ -19,6 +19,7 @@ from tui.render.words import (
     OUTCOME_WORDS,
     VOTE_WORDS,
     call_summary,
+    counted,
     invalid_votes_words,
     outcome_word,
     round_word,
@@ -84,7 +85,7 @@ def asked_brief(asked: Asked) -> str:
     if asked.focus:
         parts.append("focus: " + "; ".join(literal(area) for area in asked.focus))
     if asked.mode is Mode.DELIBERATE:
-        parts.append(f"up to {asked.max_rounds} round{'' if asked.max_rounds == 1 else 's'}")
+        parts.append(f"up to {counted(asked.max_rounds, 'round')}")
     if asked.token_budget is not None:
         parts.append(f"budget {asked.token_budget:,} tokens")
     return " · ".join(parts)

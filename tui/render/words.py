@@ -163,6 +163,11 @@ def tally_words(tally: Tally) -> str:
     )
 
 
+def counted(count: int, noun: str) -> str:
+    """`1 round`, `3 rounds`: a number with its noun, in the plural when it is not one."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def invalid_votes_words(votes: Iterable[Vote]) -> str | None:
     """`3 invalid votes: no verdict line ×2, both words`, in the order the reasons first came; None
     when every vote was valid (or never came: a failed review is `no vote`, its pane says why)."""
@@ -171,4 +176,4 @@ def invalid_votes_words(votes: Iterable[Vote]) -> str | None:
     if not total:
         return None
     listed = ", ".join(reason if n == 1 else f"{reason} ×{n}" for reason, n in reasons.items())
-    return f"{total} invalid vote{'s' if total != 1 else ''}: {listed}"
+    return f"{counted(total, 'invalid vote')}: {listed}"

@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Input, Static
 from tui.engine.types import Outcome, RunStatus
 from tui.history.store import RunStore, RunSummary
 from tui.render.formatting import cost, literal
-from tui.render.words import outcome_word, run_word
+from tui.render.words import counted, outcome_word, run_word
 
 # Rows are added a page at a time, the next page when the cursor nears the end: filling a table
 # costs about half a millisecond a row, and the screen must open at once however long the history.
@@ -84,7 +84,7 @@ class HistoryScreen(ModalScreen[str | None]):
         text = self.filter_text
         more = "" if self.exhausted else "+"
         if not text:
-            shown = f"{len(self.runs)}{more} of {total} run{'' if total == 1 else 's'}"
+            shown = f"{len(self.runs)}{more} of {counted(total, 'run')}"
         else:
             one = len(self.runs) == 1 and not more
             shown = f"{len(self.runs)}{more} matching run{'' if one else 's'}"

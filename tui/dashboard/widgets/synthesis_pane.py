@@ -10,7 +10,7 @@ from tui.dashboard.widgets.round_tracker import OUTCOME_CLASSES
 from tui.dashboard.widgets.stream_pane import StreamPane
 from tui.engine.types import Outcome, Phase, RunResult, RunStatus
 from tui.render.formatting import completion_line, literal
-from tui.render.words import CALL_MARKS, OUTCOME_WORDS, CallState
+from tui.render.words import CALL_MARKS, OUTCOME_WORDS, CallState, counted
 
 
 class SynthesisPane(StreamPane):
@@ -74,7 +74,7 @@ class SynthesisPane(StreamPane):
         self.outcome, self.incomplete = outcome, incomplete
         if outcome is Outcome.CURATOR_OVERRIDE:
             self.body.add_block(
-                f"Decision: the curator's, after {rounds_used} round(s) without a majority", "note"
+                f"Decision: the curator's, after {counted(rounds_used, 'round')} without a majority", "note"
             )
         elif outcome is not None:
             self.body.add_block(
