@@ -191,6 +191,37 @@ def test_what_was_asked_is_in_the_json_the_report_and_the_history(
     assert shown["asked"] == asked
 
 
+def test_where_a_run_was_started_is_recorded(
+    fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`quorum run` records its runs as started from the CLI; the history lists a run a coding agent
+    asked over MCP with an [mcp] mark, and `show --json` says where each came from."""
+    from tui.config.loading import load_settings
+    from tui.engine.types import Origin, RunStatus
+    from tui.history.replay import replay_request
+    from tui.runtime import open_store
+
+    code, data = run_json(fast_demo_config, capsys, "Shard the users table? -m demo-atlas --rounds 1")
+    assert code == 0 and data["origin"] == "cli"
+    store = open_store(load_settings(str(fast_demo_config)))
+    assert store is not None
+    try:
+        result = store.load(data["run_id"])
+        request = replay_request(result).model_copy(update={"origin": Origin.MCP})
+        agent_run = result.model_copy(update={"run_id": "agent000run1", "origin": Origin.MCP})
+        store.insert_run(request, agent_run, config={}, parent_run_id=None)
+        store.finish_run(agent_run.model_copy(update={"status": RunStatus.SUCCESS}))
+    finally:
+        store.close()
+    assert main(["--config", str(fast_demo_config), "history"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    agent_line = next(line for line in lines if line.startswith("agent000run1"))
+    cli_line = next(line for line in lines if line.startswith(data["run_id"]))
+    assert "[mcp] Shard the users table?" in agent_line and "[mcp]" not in cli_line
+    assert main(["--config", str(fast_demo_config), "show", "agent000run1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["origin"] == "mcp"
+
+
 def test_missing_key_fails_that_member_and_names_the_variable(
     fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -25,6 +25,7 @@ from tui.engine.types import (
     CallStatus,
     Member,
     Mode,
+    Origin,
     PriorTurn,
     RunRequest,
     RunResult,
@@ -81,8 +82,10 @@ class Session:
         synthesizer: str | None = None,
         files: list[str] | None = None,
         focus: list[str] | None = None,
+        origin: Origin | None = None,
     ) -> None:
         self.settings = settings
+        self.origin = origin  # the front end this session's runs are started from
         self.catalog = catalog or Catalog(settings)
         panel = choose_panel(self.catalog, seats or [], synthesizer)
         self.notes = panel.notes
@@ -180,6 +183,7 @@ class Session:
             thread=self.thread,
             parent_run_id=self.thread[-1].run_id if self.thread else None,
             notes=notes,
+            origin=self.origin,
         )
         self.mode_chosen = False  # the choice is made: a run now has it
         return PreparedRun(request, seat_of_member, skipped_seats)

@@ -11,6 +11,7 @@ from tui.config import paths
 from tui.config.catalog import Catalog
 from tui.config.loading import config_layers, load_settings, setting_origin
 from tui.config.schema import Settings
+from tui.engine.types import Origin
 from tui.errors import EXIT_OK, UsageError, hide_values
 from tui.history.store import RunStore
 from tui.render.formatting import literal, safe_json
@@ -107,6 +108,8 @@ def _list_runs(store: RunStore, args: argparse.Namespace) -> int:
     for run in runs:
         outcome = outcome_word(run.outcome) if run.outcome else run_word(run.status)
         question = ("↳ " if run.parent_run_id else "") + " ".join(run.question.split())
+        if run.origin is Origin.MCP:  # asked by a coding agent, not typed here
+            question = f"[mcp] {question}"
         question = question if len(question) <= 60 else question[:59] + "…"
         print(
             f"{run.id}  {run.created_at[:16].replace('T', ' ')}  {outcome:<16} ${run.cost_usd:<8.4f} "

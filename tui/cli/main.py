@@ -20,6 +20,7 @@ from tui.cli.logs import hide_secrets, log_file, redact_known, setup_logging
 from tui.cli.run import RunOptions, question_from, run_command
 from tui.config.loading import CONFIG_ENV, load_settings
 from tui.config.schema import parse_member
+from tui.engine.types import Origin
 from tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, QuorumError, UsageError
 from tui.runtime import secret_values
 from tui.session import Session
@@ -193,7 +194,12 @@ def dashboard_command(argv: Sequence[str]) -> int:
     settings = load_settings(args.config, _overrides(args))
     hide_secrets(secret_values(settings))
     session = Session(
-        settings, seats=args.members, synthesizer=args.synthesizer, files=args.files, focus=args.focus
+        settings,
+        seats=args.members,
+        synthesizer=args.synthesizer,
+        files=args.files,
+        focus=args.focus,
+        origin=Origin.DASHBOARD,
     )
     from tui.dashboard.app import QuorumApp  # Textual loads only for the dashboard, never for `quorum run`
 

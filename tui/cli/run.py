@@ -11,7 +11,7 @@ from typing import TextIO
 from tui.cli.progress import ProgressPrinter
 from tui.config.schema import MemberSpec, Settings
 from tui.engine import events as ev
-from tui.engine.types import RunRequest, RunResult, RunStatus
+from tui.engine.types import Origin, RunRequest, RunResult, RunStatus
 from tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, StoreError, hide_values
 from tui.history.store import RunStore
 from tui.render.formatting import literal, safe_json
@@ -43,6 +43,7 @@ def build_request(
         synthesizer=options.synthesizer,
         files=options.files,
         focus=options.focus,
+        origin=Origin.CLI,
     )
     if options.follow_up:
         session.follow_up(follow_up_thread(store, options.follow_up, settings.run.follow_up_depth))

@@ -67,6 +67,14 @@ class RunStatus(StrEnum):
     INTERRUPTED = "interrupted"
 
 
+class Origin(StrEnum):
+    """Where a run was started: which front end asked."""
+
+    DASHBOARD = "dashboard"
+    CLI = "cli"  # `quorum run`
+    MCP = "mcp"  # a coding agent, through `quorum mcp`
+
+
 class RoundStatus(StrEnum):
     IN_PROGRESS = "in_progress"
     CONTINUE = "continue"
@@ -165,6 +173,7 @@ class RunRequest(_Model):
     notes: list[str] = Field(
         default_factory=list, description="What building the request had to say; the result starts with them."
     )
+    origin: Origin | None = Field(default=None, description="Where the run was started (None: not said).")
 
 
 class Asked(_Model):
@@ -315,6 +324,9 @@ class RunResult(_Model):
     notes: list[str] = Field(default_factory=list)
     totals: Totals = Field(default_factory=Totals)
     parent_run_id: str | None = None
+    origin: Origin | None = Field(
+        default=None, description="Where the run was started; None for runs recorded before Quorum kept it."
+    )
     started_at: datetime
     finished_at: datetime | None = None
 
@@ -333,5 +345,6 @@ class RunResult(_Model):
             max_rounds=request.max_rounds if request.mode is Mode.DELIBERATE else 1,
             notes=list(request.notes),
             parent_run_id=request.parent_run_id,
+            origin=request.origin,
             started_at=datetime.now(UTC),
         )

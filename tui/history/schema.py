@@ -111,6 +111,10 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (run_id, position)
     );
     """,
+    # 6: where each run was started (dashboard, cli, mcp); NULL for runs recorded before.
+    """
+    ALTER TABLE runs ADD COLUMN origin TEXT;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

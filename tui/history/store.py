@@ -28,6 +28,7 @@ from tui.engine.types import (
     Asked,
     CallResult,
     Member,
+    Origin,
     Outcome,
     Phase,
     RoundResult,
@@ -58,6 +59,7 @@ class RunSummary:
     outcome: Outcome | None
     cost_usd: float
     parent_run_id: str | None
+    origin: Origin | None = None
 
 
 def _make_private(database: Path) -> None:
@@ -183,8 +185,8 @@ class RunStore:
         with self.transaction() as db:
             db.execute(
                 "INSERT INTO runs (id, created_at, question, mode, panel, panel_text, config, status, "
-                "max_rounds, parent_run_id, result, pid) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
+                "max_rounds, parent_run_id, result, pid, origin) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)",
                 (
                     result.run_id,
                     now_iso(),
@@ -197,6 +199,7 @@ class RunStore:
                     parent_run_id,
                     self._snapshot(result),
                     os.getpid(),
+                    request.origin.value if request.origin is not None else None,
                 ),
             )
             if result.asked is not None:
@@ -336,7 +339,8 @@ class RunStore:
     def list_runs(self, limit: int = 200, text: str = "", offset: int = 0) -> list[RunSummary]:
         """The newest runs first; `text` filters by question or panel (case-insensitive)."""
         query = (
-            "SELECT id, created_at, question, panel_text, status, outcome, cost_usd, parent_run_id FROM runs "
+            "SELECT id, created_at, question, panel_text, status, outcome, cost_usd, parent_run_id, origin "
+            "FROM runs "
         )
         params: list[Any] = []
         if text:
@@ -355,6 +359,7 @@ class RunStore:
                 outcome=Outcome(row["outcome"]) if row["outcome"] is not None else None,
                 cost_usd=row["cost_usd"],
                 parent_run_id=row["parent_run_id"],
+                origin=Origin(row["origin"]) if row["origin"] is not None else None,
             )
             for row in self._db.execute(query, params)
         ]
@@ -409,6 +414,7 @@ class RunStore:
             result.totals.cost_usd = row["cost_usd"] or sum(c.cost_usd for c in calls)
             result.totals.tokens_estimated = any(c.tokens_estimated for c in calls)
         result.status = status
+        result.origin = Origin(row["origin"]) if row["origin"] is not None else None
         if status is RunStatus.INTERRUPTED and INTERRUPTED_NOTE not in result.notes:
             result.notes.append(INTERRUPTED_NOTE)
         return result
