@@ -15,7 +15,14 @@ empty) with the OS's file cache warm, as it is for a user who just ran Quorum; o
 timed with the file dropped from the OS cache (as after a reboot) where the OS allows it, and the
 bytes an open reads are counted on Linux.
 
-    python benchmarks/bench_history.py [--runs 10000]
+Then the cost of recording a run as it streams, and of following it: 8 members each streaming
+100 tokens a second for a minute into the real `RunRecorder`, checkpointed every 2.0 s (the
+interval before) and every 0.5 s (now). For each: the time one checkpoint takes (it runs on the
+event loop), and the CPU all the checkpoints take as a share of one core. And what a dashboard
+following that run pays per poll: `RunFollower.poll()`, a load of the run and the events of what
+is new, at the end of the minute.
+
+    python benchmarks/bench_history.py [--runs 10000] [--checkpoints]   (--checkpoints: only those)
 """
 
 from __future__ import annotations
@@ -56,6 +63,7 @@ from tui.engine.types import (  # noqa: E402
     Vote,
     VoteValue,
 )
+from tui.history.follow import RunFollower  # noqa: E402
 from tui.history.recorder import RunRecorder  # noqa: E402
 from tui.history.store import RunStore  # noqa: E402
 from tui.runtime import settings_snapshot  # noqa: E402
@@ -253,9 +261,78 @@ async def history_screen_ms(path: Path, repeat: int) -> list[float]:
     return times
 
 
+STREAM_S = 60.0
+TOKENS_PER_S = 100
+STREAMING_MEMBERS = 8
+
+
+def checkpoint_cost(path: Path, members: list[Member], every_s: float) -> dict[str, float]:
+    """Record `STREAMING_MEMBERS` positions streaming `TOKENS_PER_S` tokens a second each for
+    `STREAM_S` seconds (in simulated time: the deltas of each interval, then its checkpoint).
+    Returns the median and longest checkpoint (ms) and how many took over 10 ms, the CPU of all of
+    them as a share of one core (%) over the minute, the text one call reached (KB) and a
+    follower's poll at the end (ms)."""
+    store = RunStore(path)
+    rng = random.Random(11)
+    panel = [members[i % len(members)] for i in range(STREAMING_MEMBERS)]
+    run_id = f"stream{every_s:.1f}".replace(".", "")
+    request = RunRequest(question="Should we shard the orders table?", members=panel, synthesizers=[panel[0]])
+    recorder = RunRecorder(store, config={})
+    recorder(ev.RunStarted(run_id, request))  # outside an event loop: the checkpoints are ours to call
+    calls = [f"{run_id}-{index + 1}" for index in range(len(panel))]
+    for index, (call_id, member) in enumerate(zip(calls, panel, strict=True)):
+        recorder(ev.CallStarted(call_id, 1, Phase.POSITION, index, member.alias))
+        recorder(ev.FirstToken(call_id, index, 400))
+    follower = RunFollower(RunStore(path), run_id)
+    follower.poll()
+    tokens = round(TOKENS_PER_S * every_s)
+    times, cpu = [], 0.0
+    for _ in range(round(STREAM_S / every_s)):
+        for index, call_id in enumerate(calls):
+            for _ in range(tokens):  # a token is a word and its space, about 4 characters
+                recorder(ev.TextDelta(call_id, index, Phase.POSITION, rng.choice(WORDS) + " "))
+        cpu_start, started = time.process_time(), time.perf_counter()
+        recorder.checkpoint()
+        times.append((time.perf_counter() - started) * 1000)
+        cpu += time.process_time() - cpu_start
+    poll_ms = median_ms(follower.poll, 1)  # what one interval added, as the dashboard polls it
+    text_kb = len(store.load(run_id).calls[0].content) / 1000
+    follower.store.close()
+    store.close()
+    return {
+        "median_ms": statistics.median(times),
+        "max_ms": max(times),
+        "core_pct": cpu / STREAM_S * 100,
+        "writes": len(times),
+        "slow": sum(t > 10 for t in times),
+        "text_kb": text_kb,
+        "poll_ms": poll_ms,
+    }
+
+
+def print_checkpoint_costs(folder: Path, members: list[Member]) -> None:
+    print(
+        f"recording as it streams: {STREAMING_MEMBERS} members x {TOKENS_PER_S} tokens/s for "
+        f"{STREAM_S:.0f} s, checkpointed by the real RunRecorder"
+    )
+    for every_s, when in ((2.0, "before"), (0.5, "now")):
+        cost = checkpoint_cost(folder / f"stream-{every_s}.sqlite3", members, every_s)
+        print(
+            f"  every {every_s:.1f} s ({when:<6})  {cost['writes']:4.0f} checkpoints  "
+            f"median {cost['median_ms']:5.2f} ms  longest {cost['max_ms']:5.2f} ms "
+            f"({cost['slow']:.0f} over 10 ms)  CPU {cost['core_pct']:5.2f}% of a core"
+        )
+    print("  (a checkpoint over 10 ms is SQLite folding its write-ahead log back into the file)")
+    print(
+        f"  follower's poll at the end (load + new events, {cost['text_kb']:.0f} KB a call): "
+        f"{cost['poll_ms']:.2f} ms"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=10_000, help="how many runs the database holds")
+    parser.add_argument("--checkpoints", action="store_true", help="only the recording-as-it-streams figures")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="quorum-bench-history-") as tmp:
@@ -270,6 +347,9 @@ def main() -> None:
                 ("gemini-flash", "for"),
             )
         ]
+        if args.checkpoints:
+            print_checkpoint_costs(Path(tmp), members)
+            return
         path = Path(tmp) / "history.sqlite3"
         rng = random.Random(7)
         config = settings_snapshot(
@@ -326,6 +406,8 @@ def main() -> None:
     print(
         f"  database size                 {size / 1e6:8.1f} MB   ({size / args.runs / 1000:.1f} KB per run)"
     )
+    with tempfile.TemporaryDirectory(prefix="quorum-bench-history-") as tmp:
+        print_checkpoint_costs(Path(tmp), members)
 
 
 if __name__ == "__main__":

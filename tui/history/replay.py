@@ -1,8 +1,15 @@
 """A recorded run turned back into what a run uses: the event stream it came from (so the dashboard
-shows it like a live one) and the context a follow-up to it carries."""
+shows it like a live one) and the context a follow-up to it carries.
+
+The events come from one piece of logic, `Replayer`, which turns a run's record into the events
+that bring a display from what it has shown to what the record holds now: all of a finished run
+at once (`replay_events`), or a run still being recorded a step at a time
+(`tui.history.follow`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from tui.engine import events as ev
@@ -22,43 +29,129 @@ from tui.engine.types import (
 def replay_events(result: RunResult) -> list[ev.Event]:
     """The events that rebuild `result` on screen: calls in the order they started, each round's
     votes after its reviews, then the run's end. Nothing is re-sent; this is the record."""
-    request = replay_request(result)
-    out: list[ev.Event] = [ev.RunStarted(result.run_id, request)]
-    if result.skipped:
-        out.append(ev.MembersSkipped(tuple(result.skipped)))
-    if result.agreement is not None:
-        out.append(ev.AgreementRead(result.agreement))
-    shown = {c.call_id for c in result.calls}
-    for position in result.positions:
-        if position is not None and position.call_id not in shown:
-            out.append(ev.CallFinished(position))  # carried over from the parent run
-    rounds = {r.number: r for r in result.rounds}
-    started_rounds: set[int] = set()
-    decided: set[int] = set()
-    for call in result.calls:
-        if call.round not in started_rounds and result.mode is Mode.DELIBERATE:
-            # Close out the previous round before the next one begins.
-            for number in sorted(n for n in rounds if n < call.round and n not in decided):
-                out += _round_end(rounds[number])
-                decided.add(number)
-            started_rounds.add(call.round)
-            out.append(ev.RoundStarted(call.round, result.max_rounds))
-        out += _call_events(call)
-    for number in sorted(n for n in rounds if n not in decided):
-        out += _round_end(rounds[number])
-    if result.synthesis is not None and result.synthesizer is not None:
-        out.append(
-            ev.SynthesisFinished(
-                result.synthesis, result.synthesizer, result.outcome, result.synthesis_incomplete
+    return Replayer().catch_up(result)
+
+
+class Replayer:
+    """What a display has been shown of one recorded run, and the events that show it the rest.
+
+    Each `catch_up` takes the record as it is now and returns only what is new since the last:
+    the run's start, calls started, the text each call gained (only the new end of it), calls
+    finished, each round's votes and decision once the record has them (the round ends before
+    the next round's calls start), the agreement, the synthesis and the run's end. A record
+    whose text is not the continuation of what was shown (rewritten, not grown) starts the
+    display over: the events begin again with `RunStarted`, so text is never shown twice nor
+    lost.
+    """
+
+    def __init__(self) -> None:
+        self._forget()
+
+    def _forget(self) -> None:
+        """Nothing shown yet."""
+        self._started = False
+        self._agreement = False
+        self._text: dict[str, str] = {}  # every call started on the display, with the text it shows
+        self._first_token: set[str] = set()
+        self._finished: set[str] = set()
+        self._rounds_started: set[int] = set()
+        self._rounds_decided: dict[int, RoundResult] = {}
+        self._synthesis = False
+        self._ended = False
+
+    def catch_up(self, result: RunResult, in_flight: Collection[str] = ()) -> list[ev.Event]:
+        """The events from what was shown to `result`. `in_flight`: the ids of calls the record
+        says are still being made (a record read without them has every call ended)."""
+        if self._rewritten(result):
+            self._forget()  # the display starts over from the record
+        out: list[ev.Event] = []
+        if not self._started:
+            self._started = True
+            out.append(ev.RunStarted(result.run_id, replay_request(result)))
+            if result.skipped:
+                out.append(ev.MembersSkipped(tuple(result.skipped)))
+        if result.agreement is not None and not self._agreement:
+            self._agreement = True
+            out.append(ev.AgreementRead(result.agreement))
+        shown = {c.call_id for c in result.calls}
+        for position in result.positions:
+            if position is not None and position.call_id not in shown | self._finished:
+                self._finished.add(position.call_id)
+                out.append(ev.CallFinished(position))  # carried over from the parent run
+        rounds = {r.number: r for r in result.rounds}
+        for call in result.calls:
+            if call.call_id not in self._text:
+                if call.round not in self._rounds_started and result.mode is Mode.DELIBERATE:
+                    # Close out the previous round before the next one begins.
+                    out += self._round_ends(rounds, before=call.round)
+                    self._rounds_started.add(call.round)
+                    out.append(ev.RoundStarted(call.round, result.max_rounds))
+                self._text[call.call_id] = ""
+                out.append(
+                    ev.CallStarted(call.call_id, call.round, call.phase, call.member_index, call.alias)
+                )
+            out += self._text_events(call)
+            if call.call_id not in in_flight and call.call_id not in self._finished:
+                self._finished.add(call.call_id)
+                out.append(ev.CallFinished(call))
+        out += self._round_ends(rounds)
+        if result.synthesis is not None and result.synthesizer is not None and not self._synthesis:
+            self._synthesis = True
+            out.append(
+                ev.SynthesisFinished(
+                    result.synthesis, result.synthesizer, result.outcome, result.synthesis_incomplete
+                )
             )
+        if result.status is not RunStatus.RUNNING and not self._ended:
+            self._ended = True
+            out.append(_run_end(result))
+        return out
+
+    def _rewritten(self, result: RunResult) -> bool:
+        """The record no longer continues what was shown: a call's text is not the start of the
+        record's, or a call shown is not in it."""
+        if not self._text:
+            return False
+        texts = {c.call_id: c.content for c in result.calls}
+        return any(
+            call_id not in texts or not texts[call_id].startswith(text)
+            for call_id, text in self._text.items()
         )
+
+    def _text_events(self, call: CallResult) -> list[ev.Event]:
+        """The text `call` gained since it was last shown, and its first token once it has one."""
+        out: list[ev.Event] = []
+        if call.content and call.ttft_ms is not None and call.call_id not in self._first_token:
+            self._first_token.add(call.call_id)
+            out.append(ev.FirstToken(call.call_id, call.member_index, call.ttft_ms))
+        gained = call.content[len(self._text[call.call_id]) :]
+        if gained:
+            self._text[call.call_id] = call.content
+            if call.member_index is None:
+                out.append(ev.SynthesisDelta(call.call_id, call.round, call.phase, gained))
+            else:
+                out.append(ev.TextDelta(call.call_id, call.member_index, call.phase, gained))
+        return out
+
+    def _round_ends(self, rounds: dict[int, RoundResult], before: int | None = None) -> list[ev.Event]:
+        """The votes and decision of every round the record has decided that the display has not
+        (or has, differently), of the rounds before `before` if given."""
+        out: list[ev.Event] = []
+        for number in sorted(rounds):
+            round_ = rounds[number]
+            if (before is None or number < before) and self._rounds_decided.get(number) != round_:
+                self._rounds_decided[number] = round_
+                out += [*(ev.VoteCast(number, vote) for vote in round_.votes), ev.RoundDecided(round_)]
+        return out
+
+
+def _run_end(result: RunResult) -> ev.Event:
     if result.status is RunStatus.SUCCESS:
-        out.append(ev.RunFinished(result))
-    elif result.status is RunStatus.ERROR:
-        out.append(ev.RunFailed(result, tuple(result.errors)))
-    else:  # cancelled, or interrupted (a stopped process has no event of its own): the run was cut short
-        out.append(ev.RunCancelled(result))
-    return out
+        return ev.RunFinished(result)
+    if result.status is RunStatus.ERROR:
+        return ev.RunFailed(result, tuple(result.errors))
+    # cancelled, or interrupted (a stopped process has no event of its own): the run was cut short
+    return ev.RunCancelled(result)
 
 
 def replay_request(result: RunResult, thread: list[PriorTurn] | None = None) -> RunRequest:
@@ -85,25 +178,6 @@ def replay_request(result: RunResult, thread: list[PriorTurn] | None = None) -> 
         parent_run_id=result.parent_run_id,
         **extra,
     )
-
-
-def _call_events(call: CallResult) -> list[ev.Event]:
-    out: list[ev.Event] = [
-        ev.CallStarted(call.call_id, call.round, call.phase, call.member_index, call.alias)
-    ]
-    if call.content:
-        if call.ttft_ms is not None:
-            out.append(ev.FirstToken(call.call_id, call.member_index, call.ttft_ms))
-        if call.member_index is None:
-            out.append(ev.SynthesisDelta(call.call_id, call.round, call.phase, call.content))
-        else:
-            out.append(ev.TextDelta(call.call_id, call.member_index, call.phase, call.content))
-    out.append(ev.CallFinished(call))
-    return out
-
-
-def _round_end(round_: RoundResult) -> list[ev.Event]:
-    return [*(ev.VoteCast(round_.number, vote) for vote in round_.votes), ev.RoundDecided(round_)]
 
 
 def _synthesizers(result: RunResult) -> list[Member]:

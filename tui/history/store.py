@@ -62,6 +62,18 @@ class RunSummary:
     origin: Origin | None = None
 
 
+@dataclass(frozen=True)
+class RunRecord:
+    """A run as the history holds it at one moment, read in one transaction: the result as `load`
+    gives it, and what a follower also needs to tell a live run from a finished one."""
+
+    result: RunResult
+    in_flight: dict[str, datetime]
+    """The calls still being made (in `result` they read as cut short), by id, with when each started."""
+    pid: int | None
+    """The process recording the run."""
+
+
 def _make_private(database: Path) -> None:
     """The database's folder (and any parent Quorum creates) readable by the user only (0700), and
     the file itself 0600: SQLite gives its -wal and -shm files the database file's mode."""
@@ -84,6 +96,24 @@ def _each_string(data: Any, change: Callable[[str], str]) -> Any:
     if isinstance(data, dict):
         return {key: _each_string(value, change) for key, value in data.items()}
     return data
+
+
+_SUMMARY_COLUMNS = "id, created_at, question, panel_text, status, outcome, cost_usd, parent_run_id, origin"
+
+
+def _summary(row: sqlite3.Row) -> RunSummary:
+    """A history list row (`_SUMMARY_COLUMNS` of a run) as its summary."""
+    return RunSummary(
+        id=row["id"],
+        created_at=row["created_at"],
+        question=row["question"],
+        panel=row["panel_text"],
+        status=RunStatus(row["status"]),
+        outcome=Outcome(row["outcome"]) if row["outcome"] is not None else None,
+        cost_usd=row["cost_usd"],
+        parent_run_id=row["parent_run_id"],
+        origin=Origin(row["origin"]) if row["origin"] is not None else None,
+    )
 
 
 def now_iso() -> str:
@@ -152,17 +182,23 @@ class RunStore:
     def version(self) -> int:
         return version_of(self._db)
 
-    def _mark_interrupted(self) -> list[str]:
-        unfinished = self._db.execute("SELECT id, pid FROM runs WHERE status = 'running'").fetchall()
+    def _mark_interrupted(self, run_id: str | None = None) -> list[str]:
+        """Mark the runs left `running` by a process that is gone (or only `run_id`) interrupted;
+        return their ids."""
+        query = "SELECT id, pid FROM runs WHERE status = 'running'"
+        params: tuple[str, ...] = ()
+        if run_id is not None:
+            query, params = query + " AND id = ?", (run_id,)
+        unfinished = self._db.execute(query, params).fetchall()
         gone = [row["id"] for row in unfinished if not run_alive(row["id"], row["pid"])]
         if gone:
             with self.transaction() as db:
-                for run_id in gone:
+                for stopped in gone:
                     db.execute(
                         "UPDATE calls SET status = 'cancelled', "
                         "error = 'interrupted: Quorum stopped mid-call' "
                         "WHERE run_id = ? AND status = 'running'",
-                        (run_id,),
+                        (stopped,),
                     )
                     # What the finished calls cost is known even though the run never finished.
                     db.execute(
@@ -172,9 +208,19 @@ class RunStore:
                         "(SELECT COALESCE(sum(output_tokens), 0) FROM calls WHERE run_id = ?), "
                         "cost_usd = (SELECT COALESCE(sum(cost_usd), 0) FROM calls WHERE run_id = ?) "
                         "WHERE id = ?",
-                        (run_id, run_id, run_id, run_id),
+                        (stopped, stopped, stopped, stopped),
                     )
         return gone
+
+    def interrupt_if_gone(self, run_id: str) -> bool:
+        """Whether `run_id` was left `running` by a process that is gone, and is now marked
+        interrupted (as opening the store marks every such run)."""
+        return bool(self._mark_interrupted(run_id))
+
+    def interrupt_gone(self) -> list[str]:
+        """Mark every run whose recording process is gone interrupted, as opening the store does;
+        return their ids."""
+        return self._mark_interrupted()
 
     # -- writing (each write one transaction; `tui.history.recorder` makes them) ------------
 
@@ -325,23 +371,31 @@ class RunStore:
                 ),
             )
 
-    def save_texts(self, texts: Mapping[str, str]) -> None:
-        """The text streamed so far of calls still in flight, by call id."""
+    def save_texts(self, texts: Mapping[str, str], first_token_ms: Mapping[str, int] | None = None) -> None:
+        """The text streamed so far of calls still in flight, by call id, and how long each waited
+        for its first text (`first_token_ms`, where known): what a follower shows of them."""
         stamp = now_iso()
+        waited = first_token_ms or {}
         with self.transaction() as db:
             db.executemany(
-                "UPDATE calls SET content = ?, updated_at = ? WHERE id = ?",
-                [(hide_values(text, self._secrets), stamp, call_id) for call_id, text in texts.items()],
+                "UPDATE calls SET content = ?, ttft_ms = COALESCE(?, ttft_ms), updated_at = ? WHERE id = ?",
+                [
+                    (hide_values(text, self._secrets), waited.get(call_id), stamp, call_id)
+                    for call_id, text in texts.items()
+                ],
             )
+
+    def record_progress(self, result: RunResult) -> None:
+        """The run so far, between rounds: what it holds beyond its calls' rows (consult mode's
+        agreement, positions carried over from an earlier run) for whoever follows it."""
+        with self.transaction() as db:
+            db.execute("UPDATE runs SET result = ? WHERE id = ?", (self._snapshot(result), result.run_id))
 
     # -- reading ---------------------------------------------------------------------------
 
     def list_runs(self, limit: int = 200, text: str = "", offset: int = 0) -> list[RunSummary]:
         """The newest runs first; `text` filters by question or panel (case-insensitive)."""
-        query = (
-            "SELECT id, created_at, question, panel_text, status, outcome, cost_usd, parent_run_id, origin "
-            "FROM runs "
-        )
+        query = f"SELECT {_SUMMARY_COLUMNS} FROM runs "
         params: list[Any] = []
         if text:
             query += "WHERE question LIKE ? ESCAPE '\\' OR panel_text LIKE ? ESCAPE '\\' "
@@ -349,20 +403,14 @@ class RunStore:
             params += [like, like]
         query += "ORDER BY created_at DESC LIMIT ? OFFSET ?"
         params += [limit, offset]
-        return [
-            RunSummary(
-                id=row["id"],
-                created_at=row["created_at"],
-                question=row["question"],
-                panel=row["panel_text"],
-                status=RunStatus(row["status"]),
-                outcome=Outcome(row["outcome"]) if row["outcome"] is not None else None,
-                cost_usd=row["cost_usd"],
-                parent_run_id=row["parent_run_id"],
-                origin=Origin(row["origin"]) if row["origin"] is not None else None,
-            )
-            for row in self._db.execute(query, params)
-        ]
+        return [_summary(row) for row in self._db.execute(query, params)]
+
+    def running_runs(self) -> list[RunSummary]:
+        """The runs being recorded now, newest first (runs whose process is gone are marked
+        interrupted first, so they are not among them)."""
+        self._mark_interrupted()
+        query = f"SELECT {_SUMMARY_COLUMNS} FROM runs WHERE status = 'running' ORDER BY created_at DESC"
+        return [_summary(row) for row in self._db.execute(query)]
 
     def count(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM runs").fetchone()[0])
@@ -387,15 +435,30 @@ class RunStore:
         """The run as the data contract: calls from the calls table (so a run cut short shows
         everything that had arrived), the rest from the last snapshot of the run row. A run whose
         process stopped mid-run is `RunStatus.INTERRUPTED`, with a note saying so."""
+        return self.load_record(run_id).result
+
+    def load_record(self, run_id: str) -> RunRecord:
+        """The run as `load` gives it, with the calls still in flight and the process recording
+        it: all read in one transaction, so a run being recorded is seen whole at one moment
+        (never a round decided before the calls it counts)."""
+        self._db.execute("BEGIN")
+        try:
+            return self._read_record(run_id)
+        finally:
+            self._db.execute("COMMIT")
+
+    def _read_record(self, run_id: str) -> RunRecord:
         row = self._db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             raise KeyError(f"no run with id {run_id!r}")
         status = RunStatus(row["status"])
         result = RunResult.model_validate_json(row["result"])
-        result.calls = [
-            rows.call_from_row(call)
-            for call in self._db.execute("SELECT * FROM calls WHERE run_id = ? ORDER BY seq", (run_id,))
-        ]
+        in_flight: dict[str, datetime] = {}
+        result.calls = []
+        for call in self._db.execute("SELECT * FROM calls WHERE run_id = ? ORDER BY seq", (run_id,)):
+            result.calls.append(rows.call_from_row(call))
+            if call["status"] == rows.CALL_RUNNING:
+                in_flight[call["id"]] = datetime.fromisoformat(call["started_at"])
         result.positions = rows.positions(result)
         if row["asked"] is not None:
             files = [
@@ -417,7 +480,7 @@ class RunStore:
         result.origin = Origin(row["origin"]) if row["origin"] is not None else None
         if status is RunStatus.INTERRUPTED and INTERRUPTED_NOTE not in result.notes:
             result.notes.append(INTERRUPTED_NOTE)
-        return result
+        return RunRecord(result, in_flight, row["pid"])
 
     def status(self, run_id: str) -> RunStatus:
         row = self._db.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
