@@ -255,13 +255,13 @@ async def measure_streaming(
 async def measure_history(app: QuorumApp, run_id: str) -> Measured:
     """Open the run just recorded (with its huge answer) from the history, as F2 would."""
     replayed = asyncio.Event()
-    replay = app._replay  # runs after the next refresh, and fills the panes
+    shown = app.result_shown  # called once the replay (after the next refresh) has filled the panes
 
-    def replay_and_tell(result: RunResult) -> None:
-        replay(result)
+    def shown_and_tell(result: RunResult) -> None:
+        shown(result)
         replayed.set()
 
-    app._replay = replay_and_tell  # type: ignore[method-assign]
+    app.result_shown = shown_and_tell  # type: ignore[method-assign]
     beat = Heartbeat().start()
     started = time.perf_counter()
     app.open_recorded_run(run_id)

@@ -7,7 +7,8 @@ single clock flushes a few times a second (so a token never costs a repaint).
 The run on screen lives in the session (`session.shown`): live or opened from the history, it is
 the one run that reruns, follow-ups and exports act on; the app keeps no copy of it. The keys
 that edit the panel and those for recorded runs are in `panel_actions` and `history_actions`,
-which build on this class; `tui.dashboard.app.QuorumApp` puts them together.
+which build on this class; following runs that other processes record is in `follow_actions`;
+`tui.dashboard.app.QuorumApp` puts them together.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from textual.containers import Horizontal
 from textual.css.errors import StylesheetError
 from textual.css.query import NoMatches
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer
 
 from tui.config.schema import Settings
@@ -43,7 +45,9 @@ from tui.engine import events as ev
 from tui.engine.orchestrator import ProviderLookup, Run
 from tui.engine.types import Mode, PriorTurn, RunRequest, RunResult, RunStatus
 from tui.errors import QuorumError, StoreError, UserConfigError
+from tui.history.follow import RunFollower
 from tui.history.store import RunStore
+from tui.render.words import ORIGIN_WORDS
 from tui.runtime import ProviderPool, open_store, start_run
 from tui.session import PreparedRun, Session, ShownRun
 
@@ -55,6 +59,8 @@ FLUSH_INTERVAL_S = 0.25
 RECALLED_QUESTIONS = 200
 # Below either, a terminal is small: one pane at a time, full size, and a strip to move between them.
 COMPACT_WIDTH, COMPACT_HEIGHT = 100, 30
+# What the tracker says (in full, and on a small screen) while watch mode waits for a run.
+WATCHING = ("watching · the next run quorum mcp or quorum run starts opens here", "watching")
 
 
 class DashboardCore(App[None]):
@@ -76,6 +82,8 @@ class DashboardCore(App[None]):
         flush_interval: float | None = FLUSH_INTERVAL_S,
         save_settings: bool = True,
         cursor_blink: bool = True,
+        watch: bool = False,
+        watch_run: str | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -92,6 +100,12 @@ class DashboardCore(App[None]):
         self.follow_up_armed = False  # F3 was pressed: the next question follows up the run on screen
         self.panel_undo: list[Any] = []  # the panel's edits that `u` undoes, newest last (see PanelActions)
         self.store: RunStore | None = None
+        # The run on screen while another process records it (see FollowActions).
+        self.following: RunFollower | None = None
+        # `quorum watch`: each run another process starts is followed, until the user starts one;
+        # `watch_run` is the run it was asked to open first.
+        self.watching, self.watch_run = watch, watch_run
+        self.poll_timer: Timer | None = None  # reads the history while following or watching
         # Themes are registered and chosen before the first frame: switching theme after mount
         # would restyle every widget a second time.
         self._theme_errors = register_themes(self, settings.ui.theme)
@@ -352,6 +366,8 @@ class DashboardCore(App[None]):
         except QuorumError as err:
             self.notify(str(err), severity="error", markup=False)
             return
+        if self.following is not None or self.watching:
+            self.stop_following(taken_over=True)
         reuse = {} if rerun_seats is None else self.session.reuse_for(prepared, rerun_seats)
         show: ev.EventSink = lambda event: self._on_engine_event(run, event)  # noqa: E731
         # The run it replaces is cancelled by the exclusive worker below; its late events are
@@ -408,6 +424,8 @@ class DashboardCore(App[None]):
         return panes
 
     def _rerun_seats(self, seats: set[int], what: str) -> None:
+        if self.waits_for_followed_run(f"Rerunning {what}"):
+            return
         if self.prepared is None:
             self.notify("Nothing has run yet: type a question and press Enter.", severity="warning")
             return
@@ -432,6 +450,45 @@ class DashboardCore(App[None]):
         """Write every pane's buffered text and move the running clocks (the 4 Hz tick)."""
         self.run_display.flush(self.run_panes)
         self.refresh_strip()
+
+    # -- following runs another process records (started by `follow_actions`) --------------
+
+    @property
+    def followed_from(self) -> str:
+        """Where the followed run is being recorded: `quorum mcp (pid 4242)`."""
+        follower = self.following
+        if follower is None or follower.result is None:
+            return ""
+        return f"{ORIGIN_WORDS[follower.result.origin]} (pid {follower.pid})"
+
+    def stop_following(self, *, taken_over: bool = False) -> None:
+        """Stop following the run on screen: it stays as the record last had it. `taken_over`: the
+        user starts a run here, which ends watch mode too. The history's poll stops unless watch
+        mode goes on waiting for the next run."""
+        if taken_over and self.watching:
+            self.watching = False
+            self.notify("Stopped watching: this dashboard runs your question now.", markup=False)
+        self.following = None
+        if self.watching:
+            self.tracker.show_source(*WATCHING)
+            return
+        self.tracker.show_source(None)
+        if self.poll_timer is not None:
+            self.poll_timer.stop()
+            self.poll_timer = None
+
+    def waits_for_followed_run(self, what: str) -> bool:
+        """While a run another process records is followed, keys that act on a finished run wait
+        for its end: True (and the user is told why) if `what` has to wait."""
+        if self.following is None:
+            return False
+        self.notify(
+            f"{what} waits until this run ends: it is still running in {self.followed_from}. "
+            "A new question (Enter) starts a run of your own instead.",
+            severity="warning",
+            markup=False,
+        )
+        return True
 
     # -- actions on runs ---------------------------------------------------------------------
 
@@ -488,6 +545,8 @@ class DashboardCore(App[None]):
         return path
 
     def action_rerun(self) -> None:
+        if self.waits_for_followed_run("A rerun"):
+            return
         prepared = self.prepared
         question = self.query_one(PromptBar).text.strip() or (prepared.request.question if prepared else "")
         if prepared is not None and question == prepared.request.question and not self.follow_up_armed:
@@ -508,6 +567,8 @@ class DashboardCore(App[None]):
             self._rerun_seats({seat}, "member")
 
     def action_resynthesize(self) -> None:
+        if self.waits_for_followed_run("Re-synthesizing"):
+            return
         if self.prepared is None:
             self.notify("Nothing to re-synthesize yet.", severity="warning")
             return
@@ -521,6 +582,13 @@ class DashboardCore(App[None]):
         run = self.live_run
         if self.running and run is not None:
             run.cancel()
+        elif self.following is not None:
+            self.notify(
+                f"This run is {self.followed_from}'s: only that process can cancel it. "
+                "Ctrl+G cancels the runs started here.",
+                severity="warning",
+                markup=False,
+            )
         else:
             self.notify("No run in progress.", severity="information")
 

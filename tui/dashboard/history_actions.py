@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from tui.config import paths
 from tui.dashboard.core import DashboardCore
+from tui.engine import events as ev
 from tui.engine.types import Mode, PriorTurn, RunResult, RunStatus
 from tui.errors import UsageError
 from tui.history.replay import prior_turns, replay_events
@@ -35,8 +36,10 @@ class HistoryActions(DashboardCore):
             return
         self.show_result(self.store.load(run_id))
 
-    def show_result(self, result: RunResult) -> None:
-        """Show a recorded run, read-only: its panel, answers, votes and synthesis as they were."""
+    def show_result(self, result: RunResult, events: list[ev.Event] | None = None) -> None:
+        """Show a recorded run, read-only: its panel, answers, votes and synthesis as they were.
+        `events` are what shows it: its whole replay by default, or a follower's first poll of a
+        run still being recorded."""
         thread: list[PriorTurn] = []
         if result.parent_run_id is not None:
             try:  # the context it followed up on: a rerun of it is a follow-up too
@@ -52,16 +55,20 @@ class HistoryActions(DashboardCore):
         self.refresh_chips()
         self.tracker.reset(result.mode, result.max_rounds)
         self.synthesis.reset(result.mode is Mode.CONSULT)
-        self.call_after_refresh(self._replay, result)
+        self.call_after_refresh(self._replay, result, replay_events(result) if events is None else events)
 
-    def _replay(self, result: RunResult) -> None:
+    def _replay(self, result: RunResult, events: list[ev.Event]) -> None:
         if self.shown_result is not result:
             return  # another run took the screen before this one was drawn
         assert self.prepared is not None
-        for event in replay_events(result):
+        for event in events:
             self._apply(event, self.prepared.request)
         self.flush_now()
         self.relayout()
+        self.result_shown(result)
+
+    def result_shown(self, result: RunResult) -> None:
+        """A recorded run is on screen: say which, and what the keys do with it."""
         when = result.started_at.strftime("%Y-%m-%d %H:%M")
         asked = asked_brief(result.asked) if result.asked is not None else ""
         self.notify(
@@ -72,6 +79,8 @@ class HistoryActions(DashboardCore):
         )
 
     def action_follow_up(self) -> None:
+        if self.waits_for_followed_run("A follow-up"):
+            return
         result = self.shown_result
         if result is None or result.status is RunStatus.RUNNING:
             self.notify("Finish or open a run first: a follow-up builds on one.", severity="warning")

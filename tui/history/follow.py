@@ -19,6 +19,7 @@ from datetime import datetime
 from tui.engine import events as ev
 from tui.engine.types import RunResult, RunStatus
 from tui.errors import StoreError
+from tui.history.liveness import LIVE_RUNS
 from tui.history.replay import Replayer
 from tui.history.store import RunRecord, RunStore
 
@@ -70,3 +71,13 @@ class RunFollower:
             return self.store.load_record(self.run_id)
         except KeyError:
             raise RunGone(f"run {self.run_id} is no longer in the history") from None
+
+
+def running_elsewhere(store: RunStore) -> list[str]:
+    """The ids of the runs other processes are recording now, newest first (runs whose process
+    is gone are marked interrupted, not listed); none while the history is busy."""
+    try:
+        return [run.id for run in store.running_runs() if run.id not in LIVE_RUNS]
+    except sqlite3.OperationalError as err:
+        log.warning("cannot list the running runs now: %s", err)
+        return []

@@ -219,8 +219,11 @@ class RunStore:
 
     def interrupt_gone(self) -> list[str]:
         """Mark every run whose recording process is gone interrupted, as opening the store does;
-        return their ids."""
-        return self._mark_interrupted()
+        return their ids. A history busy right now is left as it is (the next look marks them)."""
+        try:
+            return self._mark_interrupted()
+        except sqlite3.OperationalError:
+            return []
 
     # -- writing (each write one transaction; `tui.history.recorder` makes them) ------------
 

@@ -12,6 +12,7 @@ from tui.engine.types import (
     CallResult,
     CallStatus,
     Mode,
+    Origin,
     Outcome,
     Phase,
     RoundStatus,
@@ -29,6 +30,15 @@ RUN_WORDS: dict[RunStatus, str] = {
     RunStatus.INTERRUPTED: "interrupted",
 }
 """A run: cancelled is the user's Ctrl+G or Ctrl-C; interrupted, a process that stopped mid-run."""
+
+ORIGIN_WORDS: dict[Origin | None, str] = {
+    Origin.MCP: "quorum mcp",
+    Origin.CLI: "quorum run",
+    Origin.DASHBOARD: "another dashboard",
+    None: "another Quorum",
+}
+"""Where a run that another process records was started, as in "following a run from quorum mcp"
+(None: a run recorded before Quorum kept it)."""
 
 OUTCOME_WORDS: dict[Outcome, str] = {
     Outcome.UNANIMOUS: "unanimous",

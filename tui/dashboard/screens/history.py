@@ -1,4 +1,6 @@
-"""The history screen: every recorded run, newest first, filtered as you type."""
+"""The history screen: every recorded run, newest first, filtered as you type. A run still being
+recorded (by this dashboard or another process) says so, and opens followed live; a run a coding
+agent asked for (`quorum mcp`) is marked [mcp]."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
-from tui.engine.types import Outcome, RunStatus
+from tui.engine.types import Origin, Outcome, RunStatus
 from tui.history.store import RunStore, RunSummary
 from tui.render.formatting import cost, literal
 from tui.render.words import counted, outcome_word, run_word
@@ -47,6 +49,7 @@ class HistoryScreen(ModalScreen[str | None]):
             yield Static(id="history-count")
 
     def on_mount(self) -> None:
+        self.store.interrupt_gone()  # a run whose process has died since is not "running" any more
         table = self.query_one(DataTable)
         table.add_columns("when", "question", "panel", "outcome", "cost")
         self._fill("")
@@ -67,11 +70,15 @@ class HistoryScreen(ModalScreen[str | None]):
             label = outcome_word(run.outcome) if run.outcome else run_word(run.status)
             if run.outcome is not None:
                 style = OUTCOME_STYLES[run.outcome]
+            elif run.status is RunStatus.RUNNING:
+                label, style = f"● {label}", "bold cyan"  # Enter follows it live
             else:
                 style = "red" if run.status in ENDED_BADLY else "dim"
             question = " ".join(run.question.split())
             if run.parent_run_id:
                 question = f"↳ {question}"  # a follow-up: its thread continues the run it follows
+            if run.origin is Origin.MCP:
+                question = f"[mcp] {question}"  # asked by a coding agent, not typed here
             table.add_row(
                 run.created_at[:16].replace("T", " "),
                 Text(literal(question[:70] + ("…" if len(question) > 70 else ""))),

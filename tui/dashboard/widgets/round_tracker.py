@@ -30,6 +30,7 @@ class RoundTracker(Static):
         "round-tracker--failed",
         "round-tracker--invalid",
         "round-tracker--muted",
+        "round-tracker--following",
     }
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -44,6 +45,16 @@ class RoundTracker(Static):
         # A small screen: no mode word, thin separators, and a round that went on to the next
         # is only its arrow, so the line still reaches the deciding round's outcome.
         self.compact = False
+        # Where the run on screen comes from when another process records it (full, short), or
+        # what watch mode waits for; first on the line. Kept across `reset`: the app sets it.
+        self.source: tuple[str, str] | None = None
+        self.source_live = False  # the run it names is being followed now (else: waiting)
+
+    def show_source(self, full: str | None, short: str = "", *, live: bool = False) -> None:
+        """Say (first on the line) where the run on screen comes from, or what is awaited; None: nothing."""
+        self.source = None if full is None else (full, short or full)
+        self.source_live = live
+        self.refresh_view()
 
     def reset(self, mode: Mode, max_rounds: int) -> None:
         self.mode, self.max_rounds = mode, max_rounds
@@ -73,6 +84,12 @@ class RoundTracker(Static):
     def render_text(self) -> Text:
         style = self.get_component_rich_style
         text = Text(no_wrap=True, overflow="ellipsis")
+        if self.source is not None:
+            full, short = self.source
+            mark = "● " if self.source_live else ""
+            label = style("round-tracker--following" if self.source_live else "round-tracker--muted")
+            text.append(f"{mark}{short if self.compact else full}", label)
+            text.append(" │ " if self.compact else "  │  ", style("round-tracker--muted"))
         if self.mode is Mode.CONSULT:
             text.append("consult", style("round-tracker--muted"))
             ended = None if self.state is RunStatus.RUNNING else self.state
