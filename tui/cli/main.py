@@ -1,4 +1,4 @@
-"""The `quorum` command: the dashboard by default; `run`, `history`, `show`, `models`, `config`.
+"""The `quorum` command: the dashboard by default; `run`, `history`, `show`, `watch`, `models`, `config`.
 
 Exit codes: 0 success, 1 the run failed, 2 usage or configuration error, 130 interrupted. Only a
 `QuorumError` is reported as the user's problem; anything else is a bug in Quorum, reported as
@@ -12,18 +12,21 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui import __version__
 from tui.cli.commands import config_command, history_command, models_command
 from tui.cli.logs import hide_secrets, log_file, redact_known, setup_logging
 from tui.cli.run import RunOptions, question_from, run_command
 from tui.config.loading import CONFIG_ENV, load_settings
-from tui.config.schema import parse_member
+from tui.config.schema import Settings, parse_member
 from tui.engine.types import Origin
 from tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, QuorumError, UsageError
-from tui.runtime import secret_values
+from tui.runtime import open_store, secret_values
 from tui.session import Session
+
+if TYPE_CHECKING:  # the dashboard (and Textual) load only when it opens
+    from tui.dashboard.app import QuorumApp
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +55,7 @@ def _at_least_one(value: str) -> int:
     return number
 
 
-SUBCOMMANDS = ("run", "history", "show", "models", "config")
+SUBCOMMANDS = ("run", "history", "show", "watch", "models", "config")
 """Every sub-command, in the order `quorum --help` lists them."""
 
 
@@ -131,6 +134,18 @@ def build_parser() -> argparse.ArgumentParser:
     form.add_argument("--json", action="store_true", help="the full data contract as JSON")
     form.add_argument("--md", action="store_true", help="the Markdown report (the default)")
 
+    watch = commands.add_parser(
+        "watch",
+        help="open the dashboard on the run another process is recording, live",
+        description="Open the dashboard and follow, live, the runs other processes record in the same "
+        "history (`quorum mcp` for a coding agent, `quorum run`): RUN, or else the newest running run, "
+        "or else the next one that starts. When a followed run ends, the next one to start is followed, "
+        "until you start a run of your own. Needs a terminal.",
+    )
+    watch.add_argument(
+        "run", nargs="?", metavar="RUN", help="the run to open first: its id, or the start of it"
+    )
+
     models = commands.add_parser("models", help="list the model catalog, prices and whether each key is set")
     models.add_argument("--json", action="store_true")
 
@@ -186,10 +201,14 @@ def build_dashboard_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def dashboard_command(argv: Sequence[str]) -> int:
-    args = build_dashboard_parser().parse_args(argv)
+def _need_terminal() -> None:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UsageError("the dashboard needs a terminal; use `quorum run` for headless runs")
+
+
+def dashboard_command(argv: Sequence[str]) -> int:
+    args = build_dashboard_parser().parse_args(argv)
+    _need_terminal()
     setup_logging()
     settings = load_settings(args.config, _overrides(args))
     hide_secrets(secret_values(settings))
@@ -204,7 +223,28 @@ def dashboard_command(argv: Sequence[str]) -> int:
     from tui.dashboard.app import QuorumApp  # Textual loads only for the dashboard, never for `quorum run`
 
     question = " ".join(args.question).strip()
-    app = QuorumApp(settings, session, question=question, start=bool(question))
+    return _run_dashboard(QuorumApp(settings, session, question=question, start=bool(question)))
+
+
+def watch_command(settings: Settings, run: str | None) -> int:
+    """`quorum watch [RUN]`: the dashboard, following the runs other processes record."""
+    store = open_store(settings)
+    if store is None:
+        raise UsageError("`quorum watch` follows runs in the history, which is turned off ([store] enabled)")
+    try:
+        run_id = store.resolve(run) if run else None
+    except KeyError as err:
+        raise UsageError(str(err.args[0])) from None
+    finally:
+        store.close()
+    _need_terminal()
+    from tui.dashboard.app import QuorumApp
+
+    session = Session(settings, origin=Origin.DASHBOARD)
+    return _run_dashboard(QuorumApp(settings, session, watch=True, watch_run=run_id))
+
+
+def _run_dashboard(app: QuorumApp) -> int:
     app.run()
     if app.return_code:  # Textual ended the app on an error it has printed (a traceback, bad CSS)
         log.error("the dashboard stopped on an error (exit code %s)", app.return_code)
@@ -223,6 +263,8 @@ def _headless(args: argparse.Namespace) -> int:
         return models_command(settings, args.json)
     if args.command in ("history", "show"):
         return history_command(settings, args)
+    if args.command == "watch":
+        return watch_command(settings, args.run)
     question = question_from(args.question, sys.stdin)
     if not question:
         raise UsageError("the question is empty")
