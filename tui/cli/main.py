@@ -1,4 +1,5 @@
-"""The `quorum` command: the dashboard by default; `run`, `history`, `show`, `watch`, `models`, `config`.
+"""The `quorum` command: the dashboard by default; `run`, `history`, `show`, `watch`, `mcp`, `models`,
+`config`.
 
 Exit codes: 0 success, 1 the run failed, 2 usage or configuration error, 130 interrupted. Only a
 `QuorumError` is reported as the user's problem; anything else is a bug in Quorum, reported as
@@ -55,7 +56,7 @@ def _at_least_one(value: str) -> int:
     return number
 
 
-SUBCOMMANDS = ("run", "history", "show", "watch", "models", "config")
+SUBCOMMANDS = ("run", "history", "show", "watch", "mcp", "models", "config")
 """Every sub-command, in the order `quorum --help` lists them."""
 
 
@@ -144,6 +145,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     watch.add_argument(
         "run", nargs="?", metavar="RUN", help="the run to open first: its id, or the start of it"
+    )
+
+    commands.add_parser(
+        "mcp",
+        help="serve Quorum to coding agents over MCP (stdio)",
+        description="Serve Quorum as an MCP server on stdin/stdout, for coding agents (Claude Code, Codex, "
+        "Cursor): tools consensus, consensus_result, list_models and history. It reads the same "
+        "configuration and keys as every other command; register it with your client as `quorum mcp`.",
     )
 
     models = commands.add_parser("models", help="list the model catalog, prices and whether each key is set")
@@ -265,6 +274,10 @@ def _headless(args: argparse.Namespace) -> int:
         return history_command(settings, args)
     if args.command == "watch":
         return watch_command(settings, args.run)
+    if args.command == "mcp":
+        from tui.mcp.server import serve  # the MCP SDK takes a second or more to import: only here
+
+        return serve(settings, log_file())
     question = question_from(args.question, sys.stdin)
     if not question:
         raise UsageError("the question is empty")

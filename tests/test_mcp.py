@@ -1,0 +1,520 @@
+"""`quorum mcp` in process: the SDK's own client talks JSON-RPC to the real server over memory
+streams. The tools and their schemas, a demo deliberation with its progress, runs that outlive a
+call (`running`, then `consensus_result`), follow-ups, cancellation by the client and by shutdown,
+every error a client can cause (in the CLI's words, never a traceback), and no key in any output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, closing
+from pathlib import Path
+from typing import Any
+
+import anyio
+import jsonschema  # type: ignore[import-untyped]
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
+from mcp.types import CallToolResult, TextContent
+
+from tests.conftest import write
+from tests.wire_server import Scenario, WireServer
+from tui.config import paths
+from tui.config.loading import load_settings
+from tui.engine.types import Origin, RunStatus
+from tui.history.store import RunStore
+from tui.mcp.server import QuorumMCP
+
+TOOLS = {"consensus", "consensus_result", "list_models", "history"}
+FAKE_KEY = "sk-proj-FAKEKEY0123456789abcdefSECRET"
+
+
+def demo_config(tmp_path: Path, speed: float, extra: str = "") -> Path:
+    return write(tmp_path / f"demo-{speed:g}.toml", f"[demo]\nspeed = {speed}\n{extra}")
+
+
+@asynccontextmanager
+async def connected(config: Path) -> AsyncIterator[Client]:
+    """A client connected to a fresh server over `config` (its lifespan ends with the block)."""
+    app = QuorumMCP(load_settings(config))
+    async with Client(app.server, mode="legacy") as client:
+        yield client
+
+
+def text_of(result: CallToolResult) -> str:
+    return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
+
+
+def history(home: Path) -> RunStore:
+    return RunStore(paths.history_file(""))
+
+
+class Progress:
+    """A progress callback that keeps every notification, and can wake a waiter on the first."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[float, float | None, str | None]] = []
+        self.first = anyio.Event()
+
+    async def __call__(self, progress: float, total: float | None, message: str | None) -> None:
+        self.seen.append((progress, total, message))
+        self.first.set()
+
+
+async def wait_until(check: Callable[[], bool], what: str) -> None:
+    """Poll `check` until it holds (a generous bound only catches a hang, it times nothing)."""
+    with anyio.fail_after(60):
+        while not check():
+            await anyio.sleep(0.05)
+
+
+@pytest.fixture
+def fast(tmp_path: Path) -> Path:
+    return demo_config(tmp_path, 200.0)
+
+
+@pytest.fixture
+def slow(tmp_path: Path) -> Path:
+    """A demo panel that takes several seconds: long enough to be caught running."""
+    return demo_config(tmp_path, 2.0)
+
+
+# --------------------------------------------------------------------------------------------
+# Tools and schemas
+
+
+async def test_the_tools_and_their_schemas(fast: Path) -> None:
+    async with connected(fast) as client:
+        assert "consensus" in (client.instructions or "")
+        listed = {tool.name: tool for tool in (await client.list_tools()).tools}
+    assert set(listed) == TOOLS
+    for tool in listed.values():
+        assert tool.description and tool.output_schema and tool.output_schema["type"] == "object"
+        jsonschema.Draft202012Validator.check_schema(tool.input_schema)
+        jsonschema.Draft202012Validator.check_schema(tool.output_schema)
+
+    consensus = listed["consensus"]
+    schema = consensus.input_schema
+    assert schema["required"] == ["question"]
+    assert list(schema["properties"]) == [
+        "question",
+        "models",
+        "mode",
+        "max_rounds",
+        "files",
+        "focus_areas",
+        "synthesizer",
+        "token_budget",
+        "continuation_id",
+        "wait_seconds",
+    ]
+    member = schema["$defs"]["MemberEntry"]
+    assert set(member["properties"]) == {"model", "stance", "stance_prompt"}  # the parent tool's names
+    assert member["additionalProperties"] is False
+    assert {"for", "against", "neutral", "support", "oppose", "balanced"} <= set(
+        member["properties"]["stance"]["enum"]
+    )
+    props = schema["properties"]
+    assert props["wait_seconds"]["default"] == 50.0 and props["wait_seconds"]["minimum"] == 0
+    assert props["max_rounds"]["anyOf"][0] == {"maximum": 10, "minimum": 1, "type": "integer"}
+    assert props["mode"]["anyOf"][0]["enum"] == ["deliberate", "consult"]
+    assert all(prop.get("description") for prop in props.values())
+
+    # The description says what to expect of time limits, and which models can run now.
+    words = " ".join((consensus.description or "").split())
+    assert "wait_seconds" in words and '"running"' in words and "consensus_result" in words
+    assert "No model's key is set" in words and "demo-atlas" in words
+    assert "demo-atlas:for, demo-bolt:against, demo-cirrus:neutral" in words
+
+    out = consensus.output_schema or {}
+    assert {"run_id", "status", "outcome", "rounds", "synthesis", "members", "totals"} <= set(out["required"])
+    assert "running" in out["$defs"]["RunStatus"]["enum"]
+    assert listed["consensus_result"].input_schema["required"] == ["run_id"]
+    assert listed["consensus_result"].output_schema == out
+
+
+async def test_the_description_lists_the_models_whose_keys_are_set(
+    fast: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
+    async with connected(fast) as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    words = " ".join((tools["consensus"].description or "").split())
+    assert "Models whose keys are set: gpt-sol, gpt-luna, gpt-astra." in words
+    assert "claude-sonnet" not in words and FAKE_KEY not in words
+
+
+# --------------------------------------------------------------------------------------------
+# Runs
+
+
+async def test_a_demo_deliberation_end_to_end(fast: Path, isolated_home: Path) -> None:
+    progress = Progress()
+    async with connected(fast) as client:
+        schema = {t.name: t for t in (await client.list_tools()).tools}["consensus"].output_schema
+        result = await client.call_tool(
+            "consensus",
+            {"question": "Should we move the job queue to Postgres?", "focus_areas": ["cost"]},
+            progress_callback=progress,
+        )
+    assert not result.is_error, text_of(result)
+    data = result.structured_content
+    assert data is not None
+    jsonschema.validate(data, schema or {})
+    assert data["status"] == "success" and data["outcome"] in ("unanimous", "majority", "curator_override")
+    assert data["mode"] == "deliberate" and data["synthesis"] and data["next_step"] is None
+    assert [(m["model"], m["stance"], m["status"]) for m in data["members"]] == [
+        ("demo-atlas", "for", "success"),
+        ("demo-bolt", "against", "success"),
+        ("demo-cirrus", "neutral", "success"),
+    ]
+    assert all(m["position_summary"] and m["demo"] for m in data["members"])
+    assert data["rounds"] and len(data["rounds"]) == data["rounds_used"]
+    for round_ in data["rounds"]:
+        assert len(round_["votes"]) == 3 and round_["accept"] + round_["reject"] + round_["invalid"] == 3
+        assert all(v["stance"] in ("for", "against", "neutral") for v in round_["votes"])
+    assert data["totals"]["wall_s"] > 0 and data["totals"]["input_tokens"] > 0
+    assert data["origin"] == "mcp"
+
+    # The text says the same, shortly.
+    text = text_of(result)
+    assert f"`{data['run_id']}`" in text and "complete" in text and "demo-bolt" in text
+    assert "Round 1:" in text and "Complete ·" in text
+
+    # Progress: each member's position, each round, the synthesis and the end, always growing.
+    messages = [message or "" for _, _, message in progress.seen]
+    assert sum(m.startswith("position ") for m in messages) == 3
+    assert sum(m.startswith("round ") for m in messages) == data["rounds_used"]
+    assert any(m.startswith("synthesis by ") for m in messages) and messages[-1].startswith("Complete")
+    values = [value for value, _, _ in progress.seen]
+    assert values == sorted(set(values)) and values[-1] == progress.seen[-1][1]
+
+    # Recorded like any run, marked as an agent's.
+    with closing(history(isolated_home)) as store:
+        runs = store.list_runs()
+        assert [(r.id, r.origin) for r in runs] == [(data["run_id"], Origin.MCP)]
+        assert store.load(data["run_id"]).asked.focus == ["cost"]  # type: ignore[union-attr]
+
+
+async def test_wait_seconds_zero_returns_running_and_consensus_result_finishes_it(slow: Path) -> None:
+    async with connected(slow) as client:
+        first = await client.call_tool(
+            "consensus", {"question": "Monorepo or polyrepo?", "mode": "consult", "wait_seconds": 0}
+        )
+        data = first.structured_content
+        assert data is not None and data["status"] == "running", text_of(first)
+        run_id = data["run_id"]
+        assert run_id in data["next_step"] and "consensus_result" in data["next_step"]
+        assert {m["status"] for m in data["members"]} == {"running"}
+        assert "Still running" in text_of(first) and "consensus_result" in text_of(first)
+
+        progress = Progress()
+        done = await client.call_tool(
+            "consensus_result", {"run_id": run_id[:6], "wait_seconds": 120}, progress_callback=progress
+        )
+        data = done.structured_content
+        assert data is not None and data["status"] == "success", text_of(done)
+        assert data["run_id"] == run_id and data["mode"] == "consult" and data["agreement"]
+        assert data["rounds"] == [] and data["synthesis"]
+        assert progress.seen and (progress.seen[-1][2] or "").startswith("Complete")
+
+
+async def test_consensus_result_reads_a_run_another_process_recorded(fast: Path) -> None:
+    """Any run in the history, whoever recorded it: here a finished `quorum run`."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "tui", "--config", str(fast), "run", "-q", "--json", "Tabs or spaces?"],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    run_id = json.loads(proc.stdout)["run_id"]
+    async with connected(fast) as client:
+        result = await client.call_tool("consensus_result", {"run_id": run_id, "wait_seconds": 0})
+        listed = await client.call_tool("history", {"filter": "tabs"})
+    data = result.structured_content
+    assert data is not None and data["status"] == "success" and data["origin"] == "cli"
+    assert data["synthesis"] and all(m["status"] == "success" for m in data["members"])
+    runs = (listed.structured_content or {})["runs"]
+    assert [(r["run_id"], r["origin"]) for r in runs] == [(run_id, "cli")]
+
+
+async def test_a_continuation_follows_up_the_run_with_its_panel(fast: Path, isolated_home: Path) -> None:
+    panel = [{"model": "demo-delta", "stance": "pro"}, {"model": "demo-bolt", "stance": "CRITICAL"}]
+    async with connected(fast) as client:
+        first = await client.call_tool("consensus", {"question": "Adopt Kafka?", "models": panel})
+        parent = (first.structured_content or {})["run_id"]
+        second = await client.call_tool(
+            "consensus", {"question": "And for the audit log?", "continuation_id": parent[:5]}
+        )
+        other = await client.call_tool(
+            "consensus",
+            {
+                "question": "And in consult mode?",
+                "continuation_id": parent,
+                "mode": "consult",
+                "models": [{"model": "demo-atlas"}],
+            },
+        )
+    data = second.structured_content
+    assert data is not None and data["status"] == "success", text_of(second)
+    assert data["parent_run_id"] == parent and f"Follows up on run `{parent}`" in text_of(second)
+    assert [(m["model"], m["stance"]) for m in data["members"]] == [
+        ("demo-delta", "for"),
+        ("demo-bolt", "against"),
+    ]
+    changed = other.structured_content or {}
+    assert changed["mode"] == "consult" and [m["model"] for m in changed["members"]] == ["demo-atlas"]
+    with closing(history(isolated_home)) as store:
+        assert store.parent_of(data["run_id"]) == parent
+        thread = store.thread(data["run_id"], 2)
+        assert [r.question for r in thread] == ["Adopt Kafka?", "And for the audit log?"]
+
+
+async def test_a_client_cancelling_cancels_the_run_and_keeps_what_arrived(
+    slow: Path, isolated_home: Path
+) -> None:
+    progress = Progress()
+    async with connected(slow) as client:
+        async with anyio.create_task_group() as group:
+
+            async def ask() -> None:
+                await client.call_tool(
+                    "consensus", {"question": "Rewrite it in Rust?"}, progress_callback=progress
+                )
+
+            group.start_soon(ask)
+            await progress.first.wait()  # a member has answered: the run is in flight
+            group.cancel_scope.cancel()  # the SDK sends notifications/cancelled
+
+        listed = await client.call_tool("history", {})
+        run_id = (listed.structured_content or {})["runs"][0]["run_id"]
+        result = await client.call_tool("consensus_result", {"run_id": run_id, "wait_seconds": 30})
+    data = result.structured_content
+    assert data is not None and data["status"] == "cancelled", text_of(result)
+    statuses = [m["status"] for m in data["members"]]
+    assert "success" in statuses and set(statuses) <= {"success", "cancelled"}
+    with closing(history(isolated_home)) as store:
+        recorded = store.load(run_id)
+        assert recorded.status is RunStatus.CANCELLED
+        kept = [p for p in recorded.positions if p is not None and p.content]
+        assert kept  # what had arrived is in the history
+
+
+async def test_shutting_down_cancels_every_run_and_records_it(slow: Path, isolated_home: Path) -> None:
+    async with connected(slow) as client:
+        started = [
+            await client.call_tool("consensus", {"question": f"Question {n}?", "wait_seconds": 0})
+            for n in (1, 2)
+        ]
+    run_ids = [(r.structured_content or {})["run_id"] for r in started]
+    with closing(history(isolated_home)) as store:
+        assert [store.status(run_id) for run_id in run_ids] == [RunStatus.CANCELLED] * 2
+
+
+async def test_list_models_and_history(fast: Path) -> None:
+    async with connected(fast) as client:
+        models = await client.call_tool("list_models", {})
+        for n in range(3):
+            await client.call_tool("consensus", {"question": f"Plan {n}: ship it?", "mode": "consult"})
+        recent = await client.call_tool("history", {"limit": 2})
+        filtered = await client.call_tool("history", {"filter": "plan 1"})
+        nothing = await client.call_tool("history", {"filter": "no such thing"})
+    data = models.structured_content or {}
+    by_alias = {m["model"]: m for m in data["models"]}
+    assert by_alias["gpt-sol"]["key"] == "missing" and by_alias["gpt-sol"]["key_env"] == "OPENAI_API_KEY"
+    assert (
+        not by_alias["gpt-sol"]["usable"]
+        and by_alias["demo-atlas"]["usable"]
+        and by_alias["demo-atlas"]["demo"]
+    )
+    assert by_alias["gpt-sol"]["context_window"] > 0 and by_alias["gpt-sol"]["input_price_per_mtok"] > 0
+    assert data["default_panel"] == ["demo-atlas:for", "demo-bolt:against", "demo-cirrus:neutral"]
+    assert "| gpt-sol |" in text_of(models) and "no key: OPENAI_API_KEY" in text_of(models)
+    runs = (recent.structured_content or {})["runs"]
+    assert [r["question"] for r in runs] == ["Plan 2: ship it?", "Plan 1: ship it?"]
+    assert all(r["origin"] == "mcp" and r["status"] == "success" for r in runs)
+    assert [r["question"] for r in (filtered.structured_content or {})["runs"]] == ["Plan 1: ship it?"]
+    assert "[mcp]" in text_of(recent)
+    assert (nothing.structured_content or {})["runs"] == [] and "No runs" in text_of(nothing)
+
+
+# --------------------------------------------------------------------------------------------
+# Errors
+
+
+async def call_error(client: Client, tool: str, arguments: dict[str, Any]) -> str:
+    result = await client.call_tool(tool, arguments)
+    text = text_of(result)
+    assert result.is_error, text
+    assert "Traceback" not in text and "bug in Quorum" not in text and "pydantic.dev" not in text
+    return text
+
+
+async def test_every_error_comes_back_in_words(fast: Path, tmp_path: Path) -> None:
+    binary = tmp_path / "image.png"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00")
+    plan = write(tmp_path / "plan.md", "the plan")
+    async with connected(fast) as client:
+
+        async def ask(**arguments: Any) -> str:
+            return await call_error(client, "consensus", {"question": "Ship it?", **arguments})
+
+        unknown = await ask(models=[{"model": "demo-atlass"}])
+        assert "unknown model 'demo-atlass'" in unknown and "closest: demo-atlas" in unknown
+        stance = await ask(models=[{"model": "demo-atlas"}, {"model": "demo-bolt", "stance": "maybe"}])
+        assert "models[2] (demo-bolt): unknown stance 'maybe'" in stance
+        assert "for, against or neutral" in stance and "support, favor, pro = for" in stance
+        key = await ask(models=[{"model": "demo-atlas"}, {"model": "claude-sonnet", "stance": "for"}])
+        assert "claude-sonnet: ANTHROPIC_API_KEY is not set" in key
+        synth = await ask(synthesizer="gpt-sol")
+        assert "gpt-sol: OPENAI_API_KEY is not set" in synth
+        missing = await ask(files=[str(plan), str(tmp_path / "nope.md")])
+        assert "cannot attach" in missing and "nope.md: no such file" in missing
+        assert "binary" in await ask(files=[str(binary)])
+        assert "is a directory" in await ask(files=[str(tmp_path)])
+        assert "the question is empty" in await ask(question="   ")
+        assert "question: String should have at least 1 character" in await ask(question="")
+        assert "no run with id 'ffffff'" in await ask(continuation_id="ffffff")
+        extra = await ask(models=[{"model": "demo-atlas", "stnace": "for"}])
+        assert "models.0.stnace: Extra inputs are not permitted" in extra
+        assert "max_rounds: Input should be less than or equal to 10 (got 11)" in await ask(max_rounds=11)
+        assert "token_budget: Input should be greater than 0 (got 0)" in await ask(token_budget=0)
+        assert "wait_seconds: Input should be greater than or equal to 0 (got -1)" in await ask(
+            wait_seconds=-1
+        )
+        assert "wait_seconds: Input should be less than or equal to 1800 (got 99999)" in await ask(
+            wait_seconds=99999
+        )
+        assert "wait_seconds: Input should be a valid number" in await ask(wait_seconds="soon")
+        assert "mode: Input should be 'deliberate' or 'consult'" in await ask(mode="debate")
+        assert "question: Field required" in await call_error(client, "consensus", {})
+
+        result_error = await call_error(client, "consensus_result", {"run_id": "0000"})
+        assert "no run with id '0000'" in result_error
+        assert "wait_seconds" in await call_error(
+            client, "consensus_result", {"run_id": "x", "wait_seconds": -5}
+        )
+        assert "limit: Input should be greater than or equal to 1 (got 0)" in await call_error(
+            client, "history", {"limit": 0}
+        )
+        # Nothing was started by any of them.
+        assert (await client.call_tool("history", {})).structured_content == {"runs": []}
+
+
+async def test_a_running_run_cannot_be_followed_up_yet(slow: Path) -> None:
+    async with connected(slow) as client:
+        first = await client.call_tool("consensus", {"question": "Shard?", "wait_seconds": 0})
+        run_id = (first.structured_content or {})["run_id"]
+        text = await call_error(client, "consensus", {"question": "And then?", "continuation_id": run_id})
+    assert f"run {run_id} is still running" in text and "consensus_result" in text
+
+
+async def test_no_key_ever_leaves_the_server(
+    tmp_path: Path, isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key in the environment, in the question (the demo answers quote it) and in a provider's
+    error (a careless proxy echoes credentials): it is in no text, structured content, progress
+    message or error the client gets."""
+    config = demo_config(tmp_path, 200.0, "[providers.openai]\nmax_retries = 0\n")
+    with WireServer() as wire:
+        wire.script("gpt-5.1", Scenario(failure="status", status=401, echo_credentials=True))
+        monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
+        monkeypatch.setenv("OPENAI_BASE_URL", wire.openai_base_url)
+        progress = Progress()
+        seen: list[str] = []
+        async with connected(config) as client:
+            seen += [tool.model_dump_json() for tool in (await client.list_tools()).tools]
+            panel = [{"model": "demo-atlas", "stance": "for"}, {"model": "gpt-sol", "stance": "against"}]
+            calls: list[tuple[str, dict[str, Any]]] = [
+                ("consensus", {"question": f"Is {FAKE_KEY} safe to commit?", "models": panel}),
+                ("consensus", {"question": "Ship?", "models": [{"model": f"x{FAKE_KEY}"}]}),
+                ("consensus", {"question": "Ship?", "files": [f"/nope/{FAKE_KEY}"]}),
+                ("consensus_result", {"run_id": FAKE_KEY}),
+                ("history", {}),
+                ("list_models", {}),
+            ]
+            for tool, arguments in calls:
+                result = await client.call_tool(tool, arguments, progress_callback=progress)
+                seen.append(result.model_dump_json())
+        seen += [message or "" for _, _, message in progress.seen]
+    assert len(wire.requests) >= 1  # the member was really asked, and its key was really sent
+    assert wire.requests[0].headers["authorization"] == f"Bearer {FAKE_KEY}"
+    everything = "\n".join(seen)
+    assert "demo-atlas" in everything and "[redacted]" in everything
+    assert FAKE_KEY not in everything and FAKE_KEY[8:] not in everything
+
+
+# --------------------------------------------------------------------------------------------
+# The real command
+
+
+def test_quorum_run_never_imports_the_mcp_sdk(tmp_path: Path, isolated_home: Path) -> None:
+    """The SDK takes a second or more to import: only `quorum mcp` may load it."""
+    config = write(tmp_path / "fast.toml", "[demo]\nspeed = 500.0\n")
+    script = (
+        "import sys\n"
+        "from tui.cli.main import main\n"
+        f"code = main(['--config', {str(config)!r}, 'run', '-q', '--json', 'Is it fast?'])\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('mcp', 'mcp_types', 'tui'))\n"
+        "print('LOADED', [m for m in loaded if not m.startswith('tui') or m.startswith('tui.mcp')], "
+        "file=sys.stderr)\n"
+        "raise SystemExit(code)\n"
+    )
+    env = {**os.environ, "QUORUM_HOME": str(isolated_home)}
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "LOADED []" in proc.stderr
+
+
+def test_a_bad_config_stops_quorum_mcp_before_it_serves(tmp_path: Path) -> None:
+    bad = write(tmp_path / "bad.toml", "[run]\nmax_rounds = 99\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "tui", "--config", str(bad), "mcp"],
+        capture_output=True,
+        text=True,
+        input="",
+        env=os.environ.copy(),
+        timeout=60,
+    )
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert "configuration error" in proc.stderr and "run.max_rounds" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+async def test_quorum_mcp_over_stdio(fast: Path, tmp_path: Path, isolated_home: Path) -> None:
+    """The real command, spawned as a client spawns it: `quorum mcp` answers over stdin/stdout."""
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "tui", "--config", str(fast), "mcp"],
+        env={**os.environ, "QUORUM_HOME": str(isolated_home)},
+        cwd=tmp_path,
+    )
+    write(tmp_path / "plan.md", "Move the queue to Postgres with SKIP LOCKED.")
+    progress = Progress()
+    with (tmp_path / "server-stderr.txt").open("w+") as errors:
+        async with Client(stdio_client(params, errlog=errors), mode="legacy") as client:
+            assert client.server_info is not None and client.server_info.name == "quorum"
+            assert {tool.name for tool in (await client.list_tools()).tools} == TOOLS
+            result = await client.call_tool(
+                "consensus",
+                {"question": "Is the plan sound?", "files": ["plan.md"]},
+                progress_callback=progress,
+            )
+        errors.seek(0)
+        stderr = errors.read()
+    data = result.structured_content
+    assert data is not None and data["status"] == "success", text_of(result) + stderr
+    assert data["origin"] == "mcp" and progress.seen
+    assert "Traceback" not in stderr
+    with closing(history(isolated_home)) as store:
+        asked = store.load(data["run_id"]).asked
+        assert asked is not None and [f.path for f in asked.files] == ["plan.md"]

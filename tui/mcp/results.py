@@ -1,0 +1,480 @@
+"""What the MCP tools return: the structured content (pydantic models, whose JSON schemas are the
+tools' published output schemas) and the short Markdown beside it for clients that read only text.
+
+A run comes back summarized from the data contract (`RunResult`): each member's conclusion rather
+than its whole answer, each round's votes with their objections, the synthesis whole, and the
+totals. `quorum show RUN` (or the dashboard) has everything else. Every text that leaves here has
+the configured keys' values taken out (`scrubbed`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from tui.config.catalog import CatalogEntry, KeyStatus
+from tui.engine.types import (
+    CallResult,
+    CallStatus,
+    Member,
+    Mode,
+    Origin,
+    Outcome,
+    RoundResult,
+    RoundStatus,
+    RunResult,
+    RunStatus,
+    Stance,
+    Tally,
+    Totals,
+    VoteValue,
+)
+from tui.history.store import RunSummary
+from tui.render.formatting import completion_line, cost, literal, safe_json
+from tui.render.words import VOTE_WORDS, CallState, outcome_word, round_word, run_word, tally_words
+
+SUMMARY_CHARS = 300
+"""A position summary's length at most (the whole answer: `quorum show RUN`)."""
+
+_CONCLUSION = re.compile(r"^\W*conclusion\W*:\s*(.+)$", re.IGNORECASE | re.MULTILINE)
+_MARKUP = re.compile(r"[*_`#>]+")
+
+
+class MemberStatus(StrEnum):
+    """Where a member's position stands."""
+
+    RUNNING = "running"
+    SUCCESS = "success"
+    INCOMPLETE = "incomplete"
+    ERROR = "error"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+    NOT_RUN = "not_run"
+
+
+STATUS_WORDS: dict[MemberStatus, str] = {
+    MemberStatus.RUNNING: "running",
+    MemberStatus.SUCCESS: CallState.DONE.value,
+    MemberStatus.INCOMPLETE: CallState.INCOMPLETE.value,
+    MemberStatus.ERROR: CallState.FAILED.value,
+    MemberStatus.CANCELLED: CallState.CANCELLED.value,
+    MemberStatus.SKIPPED: CallState.SKIPPED.value,
+    MemberStatus.NOT_RUN: "not run",
+}
+"""A member's status as the dashboard and the reports say it."""
+
+
+class MemberReport(BaseModel):
+    """One panel member and its first position (round 1, blind)."""
+
+    model: str = Field(description="The member's model alias.")
+    model_id: str = Field(description="The provider's model id ('' for a skipped member).")
+    provider: str
+    stance: Stance
+    demo: bool = Field(description="A simulated offline member: its answer is not a real model's.")
+    status: MemberStatus = Field(
+        description="running (no answer yet), success, incomplete (cut off, filtered or refused: "
+        "the text is kept), error, cancelled, skipped (left out before the run), not_run."
+    )
+    position_summary: str | None = Field(
+        description="The member's conclusion, in a sentence or two (its whole answer: `quorum show RUN`)."
+    )
+    error: str | None = Field(description="Why it failed, stopped short, was cancelled or was skipped.")
+    latency_s: float | None
+    tokens: int = Field(description="Input and output tokens of its position.")
+    cost_usd: float
+
+
+class VoteReport(BaseModel):
+    """A member's vote on a round's draft."""
+
+    model: str
+    stance: Stance
+    vote: VoteValue = Field(
+        description="accept, reject, invalid (no unambiguous VERDICT line; never counts as accept) "
+        "or none (its review failed)."
+    )
+    objections: list[str]
+    invalid_reason: str | None = Field(description="Why the vote is invalid or absent.")
+
+
+class RoundReport(BaseModel):
+    """One round of a deliberation: the draft's votes and what they decided."""
+
+    number: int
+    status: RoundStatus
+    outcome: Outcome | None = Field(description="The outcome this round decided, if any.")
+    decided: str = Field(description="How the round ended, in words.")
+    accept: int
+    reject: int
+    invalid: int
+    no_vote: int
+    votes: list[VoteReport]
+    note: str | None = Field(description="Why the curator decided, when it did.")
+
+
+class TotalsReport(BaseModel):
+    """What the run has cost so far (all of it, once it has ended)."""
+
+    wall_s: float = Field(description="Wall time in seconds (so far, while it runs).")
+    input_tokens: int
+    output_tokens: int
+    tokens_estimated: bool = Field(description="Some provider reported no usage: counts are estimates.")
+    cost_usd: float
+
+
+class RunReport(BaseModel):
+    """A run as it stands: finished, or still running with what has arrived."""
+
+    run_id: str = Field(description="Pass it to consensus_result, or as continuation_id for a follow-up.")
+    status: RunStatus = Field(
+        description="running (it goes on: call consensus_result), success, error, cancelled, or "
+        "interrupted (the process recording it stopped)."
+    )
+    outcome: Outcome | None = Field(
+        description="unanimous, majority or curator_override; none in consult mode or before the end."
+    )
+    question: str
+    mode: Mode
+    rounds_used: int
+    max_rounds: int
+    rounds: list[RoundReport]
+    synthesis: str | None = Field(
+        description="The panel's answer: the accepted draft, or the curator's decision."
+    )
+    synthesizer: str | None
+    synthesis_incomplete: str | None = Field(description="Why the synthesis is not whole, if it is not.")
+    agreement: str | None = Field(description="Consult mode: how far the answers' own leanings agree.")
+    members: list[MemberReport]
+    errors: list[str]
+    notes: list[str]
+    totals: TotalsReport
+    parent_run_id: str | None = Field(description="The run this one follows up on.")
+    origin: Origin | None = Field(description="Where the run was started: dashboard, cli or mcp.")
+    started_at: datetime
+    finished_at: datetime | None
+    next_step: str | None = Field(description="What to do next, while the run is still going.")
+
+
+class ModelReport(BaseModel):
+    """One model of the catalog."""
+
+    model: str = Field(description="Its alias: what `models[].model` and `synthesizer` take.")
+    aliases: list[str]
+    provider: str
+    model_id: str
+    key: KeyStatus = Field(description="Whether the key it needs is set in the server's environment.")
+    key_env: str | None = Field(description="The environment variable that holds its key.")
+    usable: bool = Field(description="It can be asked now: its key is set, or it needs none.")
+    demo: bool = Field(description="A simulated offline model (answers are not real).")
+    context_window: int
+    input_price_per_mtok: float = Field(description="USD per million input tokens.")
+    output_price_per_mtok: float = Field(description="USD per million output tokens.")
+
+
+class ModelsReport(BaseModel):
+    """The model catalog, and the panel a run gets when `models` is not given."""
+
+    models: list[ModelReport]
+    default_panel: list[str] = Field(description="`alias:stance` of each member of the default panel.")
+
+
+class HistoryEntry(BaseModel):
+    """One recorded run."""
+
+    run_id: str
+    created_at: str
+    question: str
+    panel: str = Field(description="`alias:stance` of each member.")
+    status: RunStatus
+    outcome: Outcome | None
+    cost_usd: float
+    parent_run_id: str | None
+    origin: Origin | None
+
+
+class HistoryReport(BaseModel):
+    """Recorded runs, newest first."""
+
+    runs: list[HistoryEntry]
+
+
+# --------------------------------------------------------------------------------------------
+# From the data contract
+
+
+def position_summary(text: str) -> str | None:
+    """A member's conclusion: its `Conclusion:` line, or else its first line of text, shortened."""
+    found = _CONCLUSION.search(text)
+    line = found.group(1) if found else next((ln for ln in text.splitlines() if ln.strip()), "")
+    line = " ".join(_MARKUP.sub("", line).split())
+    if not line:
+        return None
+    return line if len(line) <= SUMMARY_CHARS else line[: SUMMARY_CHARS - 1].rstrip() + "…"
+
+
+def _member(member: Member, call: CallResult | None, running: bool) -> MemberReport:
+    if call is None:
+        status = MemberStatus.RUNNING if running else MemberStatus.NOT_RUN
+    else:
+        status = MemberStatus(call.status.value)
+    answered = call is not None and call.status is not CallStatus.ERROR
+    return MemberReport(
+        model=member.alias,
+        model_id=member.model_id,
+        provider=member.provider,
+        stance=member.stance,
+        demo=member.demo,
+        status=status,
+        position_summary=position_summary(call.content) if call is not None and answered else None,
+        error=call.error if call is not None and call.status is not CallStatus.SUCCESS else None,
+        latency_s=call.latency_ms / 1000 if call is not None and call.latency_ms is not None else None,
+        tokens=call.input_tokens + call.output_tokens if call is not None else 0,
+        cost_usd=call.cost_usd if call is not None else 0.0,
+    )
+
+
+def _round(round_: RoundResult, members: Sequence[Member], run: RunStatus) -> RoundReport:
+    stances = {index: member.stance for index, member in enumerate(members)}
+    return RoundReport(
+        number=round_.number,
+        status=round_.status,
+        outcome=round_.outcome,
+        decided=round_word(round_.status, round_.outcome, run),
+        accept=round_.tally.accept,
+        reject=round_.tally.reject,
+        invalid=round_.tally.invalid,
+        no_vote=round_.tally.none,
+        votes=[
+            VoteReport(
+                model=vote.alias,
+                stance=stances.get(vote.member_index, Stance.NEUTRAL),
+                vote=vote.value,
+                objections=list(vote.objections),
+                invalid_reason=vote.reason,
+            )
+            for vote in round_.votes
+        ],
+        note=round_.note,
+    )
+
+
+def _totals(result: RunResult) -> Totals:
+    """The run's totals; while it runs, what its finished calls have cost and the time so far."""
+    if result.status is not RunStatus.RUNNING:
+        return result.totals
+    calls = result.calls  # those still in flight have nothing to add yet
+    return Totals(
+        wall_ms=round((datetime.now(UTC) - result.started_at).total_seconds() * 1000),
+        input_tokens=sum(c.input_tokens for c in calls),
+        output_tokens=sum(c.output_tokens for c in calls),
+        cost_usd=sum(c.cost_usd for c in calls),
+        tokens_estimated=any(c.tokens_estimated for c in calls),
+    )
+
+
+def run_report(result: RunResult, in_flight: Iterable[str] = ()) -> RunReport:
+    """`result` summarized; `in_flight` names calls a recording process is still making (a run
+    read from the history shows them as cut short)."""
+    running = result.status is RunStatus.RUNNING
+    still = set(in_flight)
+    positions = [
+        None if call is not None and call.call_id in still else call
+        for call in (result.positions + [None] * len(result.members))[: len(result.members)]
+    ]
+    members = [_member(m, call, running) for m, call in zip(result.members, positions, strict=True)]
+    members += [
+        MemberReport(
+            model=s.alias,
+            model_id="",
+            provider="",
+            stance=s.stance,
+            demo=False,
+            status=MemberStatus.SKIPPED,
+            position_summary=None,
+            error=s.reason,
+            latency_s=None,
+            tokens=0,
+            cost_usd=0.0,
+        )
+        for s in result.skipped
+    ]
+    totals = _totals(result)
+    return RunReport(
+        run_id=result.run_id,
+        status=result.status,
+        outcome=result.outcome,
+        question=result.question,
+        mode=result.mode,
+        rounds_used=result.rounds_used,
+        max_rounds=result.max_rounds,
+        rounds=[_round(r, result.members, result.status) for r in result.rounds]
+        if result.mode is Mode.DELIBERATE
+        else [],
+        synthesis=result.synthesis,
+        synthesizer=result.synthesizer,
+        synthesis_incomplete=result.synthesis_incomplete,
+        agreement=result.agreement.summary if result.agreement is not None else None,
+        members=members,
+        errors=list(result.errors),
+        notes=list(result.notes),
+        totals=TotalsReport(
+            wall_s=totals.wall_ms / 1000,
+            input_tokens=totals.input_tokens,
+            output_tokens=totals.output_tokens,
+            tokens_estimated=totals.tokens_estimated,
+            cost_usd=totals.cost_usd,
+        ),
+        parent_run_id=result.parent_run_id,
+        origin=result.origin,
+        started_at=result.started_at,
+        finished_at=result.finished_at,
+        next_step=(
+            f"The run goes on in the server: call consensus_result with run_id {result.run_id!r} "
+            "to wait for the rest."
+            if running
+            else None
+        ),
+    )
+
+
+def models_report(entries: Sequence[CatalogEntry], default_panel: Sequence[str]) -> ModelsReport:
+    return ModelsReport(
+        models=[
+            ModelReport(
+                model=e.alias,
+                aliases=list(e.aliases),
+                provider=e.provider,
+                model_id=e.model_id,
+                key=e.key,
+                key_env=e.key_env,
+                usable=e.key != "missing",
+                demo=e.demo,
+                context_window=e.context_window,
+                input_price_per_mtok=e.input_price,
+                output_price_per_mtok=e.output_price,
+            )
+            for e in entries
+        ],
+        default_panel=list(default_panel),
+    )
+
+
+def history_report(runs: Sequence[RunSummary]) -> HistoryReport:
+    return HistoryReport(
+        runs=[
+            HistoryEntry(
+                run_id=r.id,
+                created_at=r.created_at,
+                question=r.question,
+                panel=r.panel,
+                status=r.status,
+                outcome=r.outcome,
+                cost_usd=r.cost_usd,
+                parent_run_id=r.parent_run_id,
+                origin=r.origin,
+            )
+            for r in runs
+        ]
+    )
+
+
+def scrubbed(report: BaseModel, secrets: Iterable[str]) -> dict[str, object]:
+    """`report` as JSON data with the values of the configured keys taken out of every string."""
+    data: dict[str, object] = json.loads(safe_json(report.model_dump_json(), secrets))
+    return data
+
+
+# --------------------------------------------------------------------------------------------
+# Markdown
+
+
+def _quote(text: str) -> list[str]:
+    """Model output as a blockquote: visibly not Quorum's own words."""
+    return [f"> {line}" if line.strip() else ">" for line in literal(text).rstrip().splitlines() or [""]]
+
+
+def run_markdown(report: RunReport) -> str:
+    """The run in a few lines: status, the answer, each member's conclusion and each round's votes."""
+    status = run_word(report.status)
+    decided = report.outcome is not None or report.mode is Mode.CONSULT
+    outcome = outcome_word(report.outcome, report.mode) if decided else ""
+    rounds = (
+        f"round {report.rounds_used} of {report.max_rounds}" if report.mode is Mode.DELIBERATE else "one pass"
+    )
+    head = f"**Quorum run `{report.run_id}`: {status}**" + (f" · {outcome}" if outcome else "")
+    out = [f"{head} · {report.mode.value}, {rounds}", "", *_quote(report.question.strip()), ""]
+    if report.next_step:
+        out += [f"_Still running._ {report.next_step}", ""]
+    if report.parent_run_id:
+        out += [f"Follows up on run `{report.parent_run_id}`.", ""]
+    if report.synthesis is not None:
+        by = f" by {report.synthesizer}" if report.synthesizer else ""
+        out += [f"### Answer{by}", ""]
+        if report.synthesis_incomplete:
+            out += [f"**incomplete:** {literal(report.synthesis_incomplete)}", ""]
+        out += [*_quote(report.synthesis), ""]
+    if report.agreement:
+        out += [f"**Agreement:** {literal(report.agreement)}", ""]
+    out += ["### Members", ""]
+    for m in report.members:
+        said = f": {literal(m.position_summary)}" if m.position_summary else ""
+        why = f" ({literal(m.error)})" if m.error else ""
+        demo = ", demo" if m.demo else ""
+        out.append(f"- **{m.model}** ({m.stance.value}{demo}) {STATUS_WORDS[m.status]}{why}{said}")
+    out.append("")
+    for r in report.rounds:
+        tally = tally_words(Tally(accept=r.accept, reject=r.reject, invalid=r.invalid, none=r.no_vote))
+        out.append(f"**Round {r.number}:** {tally} → {r.decided}")
+        if r.note:
+            out.append(f"  _{literal(r.note)}_")
+        for v in r.votes:
+            detail = "; ".join(v.objections) or (v.invalid_reason or "")
+            out.append(f"  - {v.model}: {VOTE_WORDS[v.vote]}" + (f" — {literal(detail)}" if detail else ""))
+        out.append("")
+    if report.notes:
+        out += ["**Notes:**", *(f"- {literal(note)}" for note in report.notes), ""]
+    if report.errors:
+        out += ["**Errors:**", *(f"- {literal(error)}" for error in report.errors), ""]
+    totals = Totals(
+        wall_ms=round(report.totals.wall_s * 1000),
+        input_tokens=report.totals.input_tokens,
+        output_tokens=report.totals.output_tokens,
+        cost_usd=report.totals.cost_usd,
+        tokens_estimated=report.totals.tokens_estimated,
+    )
+    out += ["", completion_line(totals, report.status)]
+    return "\n".join(out).strip() + "\n"
+
+
+def models_markdown(entries: Sequence[CatalogEntry], default_panel: Sequence[str]) -> str:
+    lines = [
+        "| model | provider | model id | context | $/M in | $/M out | key |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for e in entries:
+        lines.append(
+            f"| {e.alias} | {e.provider} | {e.model_id} | {e.context_window:,} | "
+            f"{e.input_price:.2f} | {e.output_price:.2f} | {e.key_words} |"
+        )
+    lines += ["", "Default panel (when `models` is not given): " + ", ".join(default_panel)]
+    return "\n".join(lines) + "\n"
+
+
+def history_markdown(report: HistoryReport) -> str:
+    if not report.runs:
+        return "No runs recorded.\n"
+    lines = []
+    for r in report.runs:
+        outcome = outcome_word(r.outcome) if r.outcome else run_word(r.status)
+        question = " ".join(r.question.split())
+        question = question if len(question) <= 80 else question[:79] + "…"
+        origin = f" [{r.origin.value}]" if r.origin else ""
+        when = r.created_at[:16].replace("T", " ")
+        lines.append(f"- `{r.run_id}` {when} · {outcome} · {cost(r.cost_usd)}{origin} · {literal(question)}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,416 @@
+"""The runs an MCP client asks for: their requests, the tasks that run them, and following them.
+
+A tool call must not own its run: clients cut calls short (about a minute), so a deliberation
+that takes longer goes on as a task of the `RunManager`, which any later call can wait on. While
+it runs, its events become `Milestone`s (a member answered, a round was decided, the synthesis,
+the end) that a waiting call reports as progress. A run that another process is recording
+(another `quorum mcp`, `quorum run`, the dashboard) is followed through the history instead.
+
+Nothing here imports the MCP SDK: `tui.mcp.server` turns tool calls into these calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tui.config.catalog import Catalog
+from tui.config.schema import MemberSpec, Settings
+from tui.engine import events as ev
+from tui.engine.orchestrator import Run
+from tui.engine.provider import ProviderError
+from tui.engine.stance import STANCE_SYNONYMS, normalize_stance
+from tui.engine.types import (
+    Asked,
+    CallResult,
+    Member,
+    Mode,
+    Origin,
+    Phase,
+    PriorTurn,
+    RoundResult,
+    RunRequest,
+    RunResult,
+    RunStatus,
+    Totals,
+    Vote,
+)
+from tui.errors import StanceError, StoreError, UsageError
+from tui.history.store import RunRecord, RunStore
+from tui.render.formatting import completion_line, seconds
+from tui.render.words import call_summary, outcome_word, round_word, tally_words
+from tui.runtime import ProviderPool, follow_up_thread, open_store, start_run
+from tui.session import Session
+
+log = logging.getLogger(__name__)
+
+POLL_S = 0.5
+"""How often a run another process records is read again (its recorder writes every 0.5 s)."""
+
+SETTLE_S = 10.0
+"""How long a cancelled run is given to stop its calls and record what had arrived."""
+
+KEEP_FINISHED = 32
+"""Finished runs kept in memory (the history has them all; without one, these are what is left)."""
+
+
+class MemberEntry(BaseModel):
+    """One panel member, in the parent `consensus` tool's own words."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(
+        min_length=1,
+        description="A model alias from the catalog (case-insensitive); `list_models` lists them.",
+    )
+    stance: str = Field(
+        default="neutral",
+        description="for, against or neutral; synonyms: support, favor, pro (for); "
+        "oppose, critical, con (against); balanced (neutral). Case-insensitive.",
+        json_schema_extra={"enum": list(STANCE_SYNONYMS)},
+    )
+    stance_prompt: str | None = Field(
+        default=None,
+        description="Your own instructions for this member, in place of its stance's.",
+    )
+
+
+@dataclass(frozen=True)
+class Ask:
+    """What a `consensus` call asks for; None (or empty) means the default."""
+
+    question: str
+    models: Sequence[MemberEntry] = ()
+    mode: Mode | None = None
+    max_rounds: int | None = None
+    files: Sequence[str] = ()
+    focus_areas: Sequence[str] = ()
+    synthesizer: str | None = None
+    token_budget: int | None = None
+    continuation_id: str | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# Requests
+
+
+def build_request(settings: Settings, store: RunStore | None, ask: Ask) -> RunRequest:
+    """The request for `ask`, built as `quorum run` and the dashboard build theirs (a `Session`).
+
+    Raises `UsageError` in the CLI's words: an empty question, an unknown alias (with the closest
+    ones), a stance that is not a stance word, a file that cannot be read, an unknown run to
+    follow up. A follow-up asks what its run asked (panel, mode, files, focus areas, rounds,
+    budget, synthesizer), as the dashboard's F3 does, except what `ask` gives itself.
+    """
+    question = ask.question.strip()
+    if not question:
+        raise UsageError("the question is empty")
+    session = Session(
+        settings,
+        seats=[_member_spec(number, entry) for number, entry in enumerate(ask.models, start=1)],
+        synthesizer=ask.synthesizer,
+        files=list(ask.files),
+        focus=list(ask.focus_areas),
+        origin=Origin.MCP,
+    )
+    notes = list(session.notes)
+    if ask.continuation_id:
+        notes += _follow_up(session, store, ask)
+    if ask.mode is not None:
+        session.mode = ask.mode
+    if ask.max_rounds is not None:
+        session.max_rounds = ask.max_rounds
+    if ask.token_budget is not None:
+        session.token_budget = ask.token_budget
+    request = session.prepare(question).request
+    return request.model_copy(update={"notes": [*notes, *request.notes]})
+
+
+def _member_spec(number: int, entry: MemberEntry) -> MemberSpec:
+    try:
+        stance = normalize_stance(entry.stance)
+    except StanceError as err:
+        raise UsageError(f"models[{number}] ({entry.model}): {err}") from None
+    return MemberSpec(model=entry.model, stance=stance, stance_prompt=entry.stance_prompt)
+
+
+def _follow_up(session: Session, store: RunStore | None, ask: Ask) -> list[str]:
+    """Make `session` a follow-up of the run `ask.continuation_id` names; notes for the user."""
+    assert ask.continuation_id is not None
+    depth = session.settings.run.follow_up_depth
+    thread = follow_up_thread(store, ask.continuation_id, depth)  # the history is needed: says so
+    assert store is not None
+    parent = store.load(thread[-1].run_id)
+    if parent.status is RunStatus.RUNNING:
+        raise UsageError(
+            f"run {parent.run_id} is still running: wait for it with consensus_result, then follow it up"
+        )
+    earlier: list[PriorTurn] = []
+    if parent.parent_run_id is not None:
+        with contextlib.suppress(UsageError):  # the run it followed up on is gone: it alone is context
+            earlier = follow_up_thread(store, parent.parent_run_id, depth)
+    given = session.seats, session.synthesizer, session.attachments, session.focus
+    notes = session.adopt(parent, earlier)
+    session.follow_up(thread)
+    seats, synthesizer, attachments, focus = given
+    if ask.models:
+        session.seats = seats
+    if ask.synthesizer:
+        session.synthesizer, session.synthesizer_fallbacks = synthesizer, None
+    if ask.files:
+        session.attachments, session.files_from = attachments, None
+    if ask.focus_areas:
+        session.focus = focus
+    return notes
+
+
+def check_keys(request: RunRequest, pool: ProviderPool, synthesizer_named: bool) -> None:
+    """Refuse a run whose members (or the synthesizer asked for) need a key that is not set, in
+    the words a member's pane would use, before anything is sent or recorded."""
+    members = [*request.members, *(request.synthesizers[:1] if synthesizer_named else [])]
+    for member in members:
+        try:
+            pool(member)
+        except ProviderError as err:
+            raise UsageError(
+                f"{member.alias}: {err}; `quorum mcp` reads keys from the environment your MCP client "
+                "starts it with"
+            ) from None
+
+
+# --------------------------------------------------------------------------------------------
+# Following a run as it happens
+
+
+@dataclass(frozen=True)
+class Milestone:
+    """One step of a run worth telling whoever waits on it, numbered for progress notifications:
+    `progress` grows with every step and reaches `total` (an estimate) at the run's end."""
+
+    progress: int
+    total: int
+    message: str
+
+
+Report = Callable[[Milestone], Awaitable[None]]
+
+
+class TrackedRun:
+    """A run this server started: its engine `Run`, the task driving it, and its milestones.
+
+    It is an event sink of the run: each member's position, each decided round, the synthesis
+    and the end become a `Milestone`. It never raises into the run.
+    """
+
+    def __init__(self, request: RunRequest) -> None:
+        self.request = request
+        self.milestones: list[Milestone] = []
+        rounds = request.max_rounds if request.mode is Mode.DELIBERATE else 0
+        self._total = len(request.members) + rounds + 2  # positions, rounds, the synthesis, the end
+        self._answered = 0  # positions in so far
+        self._changed = asyncio.Event()
+        self.run: Run
+        self.task: asyncio.Task[RunResult]
+
+    def start(self, run: Run) -> None:
+        self.run = run
+        self.task = asyncio.get_running_loop().create_task(run.execute(), name=f"run {run.result.run_id}")
+        self.task.add_done_callback(lambda _task: self._wake())
+
+    @property
+    def result(self) -> RunResult:
+        """The run as it stands (live while it runs)."""
+        return self.run.result
+
+    @property
+    def done(self) -> bool:
+        return self.task.done()
+
+    def __call__(self, event: ev.Event) -> None:
+        try:
+            message, last = self._message(event)
+        except Exception:  # a progress line is a courtesy: it must never stop the run
+            log.exception("no progress line for %s", type(event).__name__)
+            return
+        if message is None:
+            return
+        count = len(self.milestones) + 1
+        if last:
+            count = self._total = max(self._total, count)
+        else:
+            self._total = max(self._total, count + 1)  # the end is always still to come
+        self.milestones.append(Milestone(count, self._total, message))
+        self._wake()
+
+    def _wake(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def _message(self, event: ev.Event) -> tuple[str | None, bool]:
+        members = self.request.members
+        match event:
+            case ev.CallFinished(
+                result=CallResult(phase=Phase.POSITION, member_index=int() as index) as call
+            ):
+                self._answered += 1
+                took = f" in {seconds(call.latency_ms)}" if call.latency_ms is not None else ""
+                label = members[index].label
+                return (
+                    f"position {self._answered}/{len(members)}: {label} {call_summary(call)}{took}",
+                    False,
+                )
+            case ev.RoundDecided(round=round_):
+                decided = round_word(round_.status, round_.outcome)
+                return f"round {round_.number}: {tally_words(round_.tally)} → {decided}", False
+            case ev.SynthesisFinished(by=by, outcome=outcome, incomplete=why):
+                word = outcome_word(outcome, self.request.mode)
+                return f"synthesis by {by} ({word}){f', incomplete: {why}' if why else ''}", False
+            case ev.RunFinished(result=result) | ev.RunCancelled(result=result):
+                return completion_line(result.totals, result.status), True
+            case ev.RunFailed(errors=errors):
+                return "run failed: " + "; ".join(errors), True
+            case _:
+                return None, False
+
+    async def follow(self, wait_s: float, report: Report | None = None, *, seen: int | None = None) -> None:
+        """Wait until the run ends or `wait_s` seconds pass, handing `report` each milestone after
+        the first `seen` (by default, those from now on) as it comes."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        seen = len(self.milestones) if seen is None else seen
+        while True:
+            while report is not None and seen < len(self.milestones):
+                await report(self.milestones[seen])
+                seen += 1
+            remaining = deadline - loop.time()
+            if self.done or remaining <= 0:
+                return
+            changed = self._changed
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), remaining)
+
+    async def settle(self, wait_s: float = SETTLE_S) -> None:
+        """Wait (at most `wait_s`) for the run to end, as it does once cancelled: every call
+        records what it had, and the run is recorded as it ended."""
+        await asyncio.wait([self.task], timeout=wait_s)
+
+
+# --------------------------------------------------------------------------------------------
+# The manager
+
+
+def _build_validators() -> None:
+    for model in (RunRequest, RunResult, CallResult, RoundResult, Vote, Totals, Asked):
+        model.model_rebuild(force=True)
+
+
+@dataclass(frozen=True)
+class Found:
+    """A run asked about: this server's own (live or kept), or one read from the history."""
+
+    run_id: str
+    tracked: TrackedRun | None
+
+
+class RunManager:
+    """Starts runs as tasks of its own, finds them again by id, and stops them all at shutdown.
+
+    One provider pool (one SDK client per provider) and one history connection serve every run.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.pool = ProviderPool(settings)
+        try:
+            self.store = open_store(settings)
+        except StoreError as err:
+            log.warning("%s; running without history", err)
+            self.store = None
+        self._runs: dict[str, TrackedRun] = {}
+
+    def warm(self) -> None:
+        """Start loading the SDKs of every provider a run may use now (in threads of their own),
+        so the first question does not wait for an import."""
+        catalog = Catalog(self.settings)
+        usable = [name for name in self.settings.models if catalog.is_usable(catalog.resolve(name)[1])]
+        providers: dict[str, Member] = {}
+        for name in usable:
+            member = catalog.member(MemberSpec(model=name))
+            providers.setdefault(member.provider, member)
+        self.pool.warm(providers.values())
+        # The engine's types build their validators on first use (`defer_build`, for the
+        # dashboard's start-up); built now, in the background, they cost the first question nothing.
+        threading.Thread(target=_build_validators, name="quorum mcp validators", daemon=True).start()
+
+    # -- runs --------------------------------------------------------------------------------
+
+    def start(self, request: RunRequest) -> TrackedRun:
+        """Start `request` as a task of this manager (recorded in the history as it happens)."""
+        tracked = TrackedRun(request)
+        tracked.start(start_run(self.settings, request, self.pool, [tracked], store=self.store))
+        self._runs[tracked.result.run_id] = tracked
+        self._forget_old()
+        return tracked
+
+    def _forget_old(self) -> None:
+        finished = [run_id for run_id, tracked in self._runs.items() if tracked.done]
+        for run_id in finished[: max(0, len(finished) - KEEP_FINISHED)]:
+            del self._runs[run_id]
+
+    def find(self, run: str) -> Found:
+        """The run `run` names (an id, or the start of one); `UsageError` when there is none."""
+        run = run.strip()
+        if run in self._runs:
+            return Found(run, self._runs[run])
+        if self.store is not None:
+            try:
+                run_id = self.store.resolve(run)
+            except KeyError as err:
+                raise UsageError(str(err.args[0])) from None
+            return Found(run_id, self._runs.get(run_id))
+        own = [run_id for run_id in self._runs if run_id.startswith(run)] if run else []
+        if len(own) == 1:
+            return Found(own[0], self._runs[own[0]])
+        if own:
+            raise UsageError(f"{run!r} matches more than one run; give more of the id")
+        raise UsageError(f"no run with id {run!r} (the run history is turned off: [store] enabled)")
+
+    async def watch_recorded(self, run_id: str, wait_s: float) -> RunRecord:
+        """A run another process records, read from the history until it ends or `wait_s` pass
+        (a run whose process is gone is marked interrupted, as the history does on opening)."""
+        assert self.store is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        while True:
+            self.store.interrupt_if_gone(run_id)
+            record = self.store.load_record(run_id)
+            remaining = deadline - loop.time()
+            if record.result.status is not RunStatus.RUNNING or remaining <= 0:
+                return record
+            await asyncio.sleep(min(POLL_S, remaining))
+
+    def running(self) -> list[TrackedRun]:
+        return [tracked for tracked in self._runs.values() if not tracked.done]
+
+    async def stop_all(self) -> None:
+        """Cancel every run still going (each keeps what arrived and is recorded as cancelled) and
+        wait for them to record it."""
+        running = self.running()
+        for tracked in running:
+            tracked.run.cancel()
+        if running:
+            await asyncio.wait([tracked.task for tracked in running], timeout=SETTLE_S)
+
+    async def aclose(self) -> None:
+        """Stop every run, then close the providers and the history."""
+        await self.stop_all()
+        await self.pool.aclose()
+        if self.store is not None:
+            self.store.close()
+            self.store = None
