@@ -259,7 +259,7 @@ class DashboardCore(App[None]):
             strip = self.dashboard_screen.query_one(MemberStrip)
             panes = self.panes
             current = len(panes) if self.synthesis_shown else self.grid.current
-        except NoMatches:  # the clock ticked while the dashboard is taken down
+        except (NoMatches, IndexError):  # the clock ticked while the dashboard is taken down (no screen)
             return
         rows = {row[3]: row[0].lstrip("● ").strip() for row in self.key_rows()}
         hint = f"{rows['previous_pane']}/{rows['next_pane']} · {rows['toggle_synthesis']}"
@@ -584,7 +584,7 @@ class DashboardCore(App[None]):
             run.cancel()
         elif self.following is not None:
             self.notify(
-                f"This run is {self.followed_from}'s: only that process can cancel it. "
+                f"This run belongs to {self.followed_from}: only that process can cancel it. "
                 "Ctrl+G cancels the runs started here.",
                 severity="warning",
                 markup=False,

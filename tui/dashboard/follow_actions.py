@@ -47,6 +47,11 @@ class FollowActions(HistoryActions):
         if self.watching:
             self.call_after_refresh(self._start_watching)
 
+    async def on_unmount(self) -> None:
+        # Called before the core's, which closes the history: no last tick may read it closed.
+        if self.poll_timer is not None:
+            self.poll_timer.stop()
+
     def _start_watching(self) -> None:
         """`quorum watch [RUN]`: open the run asked for, or the newest running one, or wait for one."""
         if self.store is None:
@@ -74,7 +79,12 @@ class FollowActions(HistoryActions):
         if self.running:
             super().open_recorded_run(run_id)  # refused, with the reason
             return
-        if self.store.status(run_id) is RunStatus.RUNNING and run_id not in LIVE_RUNS:
+        try:
+            running = self.store.status(run_id) is RunStatus.RUNNING
+        except KeyError:
+            self.notify(f"Run {run_id} is no longer in the history.", severity="warning", markup=False)
+            return
+        if running and run_id not in LIVE_RUNS:
             self.follow_run(run_id)
             return
         if self.watching:

@@ -78,6 +78,6 @@ def running_elsewhere(store: RunStore) -> list[str]:
     is gone are marked interrupted, not listed); none while the history is busy."""
     try:
         return [run.id for run in store.running_runs() if run.id not in LIVE_RUNS]
-    except sqlite3.OperationalError as err:
+    except sqlite3.Error as err:  # busy, or worse: either way there is nothing to follow now
         log.warning("cannot list the running runs now: %s", err)
         return []
