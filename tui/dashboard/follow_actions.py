@@ -39,6 +39,8 @@ checkpoints as often, so the screen is at most about a second behind the run."""
 
 
 class FollowActions(HistoryActions):
+    """Opening a running run from F2 follows it; `quorum watch` follows each run in turn."""
+
     # The followed run whose first events are on screen: polls apply their events after those.
     _caught_up: str | None = None
 
@@ -58,7 +60,7 @@ class FollowActions(HistoryActions):
             self.watching = False
             self.notify("Watching needs the run history, which is turned off.", severity="error")
             return
-        self._poll_every_half_second()
+        self._start_polling()
         run_id = self.watch_run or self._next_to_watch()
         if run_id is not None:
             self.follow_run(run_id)
@@ -107,7 +109,7 @@ class FollowActions(HistoryActions):
         assert follower.result is not None
         if not follower.ended:
             self.following = follower
-            self._poll_every_half_second()
+            self._start_polling()
         self._caught_up = None
         self.show_result(follower.result, events)  # the follower's first poll shows it so far
 
@@ -131,7 +133,7 @@ class FollowActions(HistoryActions):
 
     # -- the poll ---------------------------------------------------------------------------
 
-    def _poll_every_half_second(self) -> None:
+    def _start_polling(self) -> None:
         if self.poll_timer is None:
             self.poll_timer = self.set_interval(FOLLOW_POLL_S, self._poll, name="follow")
 
