@@ -8,8 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ from tests.conftest import write
 from tests.dashboard import make_app
 from tests.fakes import FakeProvider, Script, lookup, request
 from tests.test_app import settle, wait_for
-from tests.test_store import FAKE_CONFIG, PacedProvider, dead_pid
+from tests.test_store import FAKE_CONFIG, PacedProvider, dead_pid, quorum_run_in_a_child
 from tui.config import paths
 from tui.dashboard.app import QuorumApp
 from tui.dashboard.core import WATCHING
@@ -32,7 +30,6 @@ from tui.history.recorder import RunRecorder
 from tui.history.store import RunStore
 from tui.render.words import CallState
 
-ROOT = Path(__file__).resolve().parent.parent
 PANEL = ["alpha:for", "beta:against"]
 
 
@@ -111,14 +108,7 @@ async def test_f2_follows_a_run_another_process_records_live_until_it_ends(tmp_p
     slow = write(tmp_path / "slow.toml", "[demo]\nspeed = 2.5\n")  # a few seconds
     question = "Should we shard the orders table?"
     errors = tmp_path / "child-stderr.txt"
-    with errors.open("wb") as stderr:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "tui", "--config", str(slow), "run", "-q", question],
-            cwd=ROOT,
-            env=os.environ.copy(),
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
+    child = quorum_run_in_a_child(slow, question, errors)
     app, _ = make_app(PANEL)
     try:
         async with app.run_test(size=(160, 50)) as pilot:
@@ -187,16 +177,23 @@ async def another() -> AsyncIterator[AnotherProcess]:
     await process.close()
 
 
+async def follow_a_run_mid_answer(app: QuorumApp, pilot: Any, another: AnotherProcess) -> Run:
+    """Another process's run in which alpha has answered and beta streams for ever; opened from
+    F2 and followed until beta's first words are on screen."""
+    hanging = FakeProvider({"alpha": Script(), "beta": Script(hang=True), "synth": Script()})
+    run, _ = another.start(request(["alpha", "beta"]), hanging)
+    await wait_for(pilot, lambda: run.result.positions and run.result.positions[0] is not None)
+    await open_from_history(app, pilot)
+    await wait_for(pilot, lambda: app.following is not None and "partial" in app.panes[1].body.text)
+    return run
+
+
 async def test_keys_wait_for_the_followed_run_and_a_question_of_ones_own_stops_following(
     another: AnotherProcess,
 ) -> None:
     app, provider = make_app(PANEL)
     async with app.run_test(size=(160, 50)) as pilot:
-        hanging = FakeProvider({"alpha": Script(), "beta": Script(hang=True), "synth": Script()})
-        run, _ = another.start(request(["alpha", "beta"]), hanging)
-        await wait_for(pilot, lambda: run.result.positions and run.result.positions[0] is not None)
-        await open_from_history(app, pilot)
-        await wait_for(pilot, lambda: app.following is not None and "partial" in app.panes[1].body.text)
+        run = await follow_a_run_mid_answer(app, pilot, another)
         assert app.panes[0].status is CallState.DONE and app.panes[1].status is CallState.STREAMING
         # The streaming pane's clock counts from when the call started there, not from when it was
         # first seen here (the test's clock is frozen: only that start can move it).
@@ -225,11 +222,7 @@ async def test_a_followed_run_whose_process_dies_ends_interrupted_with_a_message
 ) -> None:
     app, _ = make_app(PANEL)
     async with app.run_test(size=(160, 50)) as pilot:
-        hanging = FakeProvider({"alpha": Script(), "beta": Script(hang=True), "synth": Script()})
-        run, _ = another.start(request(["alpha", "beta"]), hanging)
-        await wait_for(pilot, lambda: run.result.positions and run.result.positions[0] is not None)
-        await open_from_history(app, pilot)
-        await wait_for(pilot, lambda: "partial" in app.panes[1].body.text)
+        run = await follow_a_run_mid_answer(app, pilot, another)
         another.die(run)
         await wait_for(pilot, lambda: app.following is None)
         assert app.tracker.state is RunStatus.INTERRUPTED and "run interrupted" in tracker_text(app)

@@ -141,6 +141,19 @@ def dead_pid() -> int:
     return child.pid
 
 
+def quorum_run_in_a_child(config: Path, question: str, errors: Path) -> subprocess.Popen[bytes]:
+    """`quorum --config CONFIG run -q QUESTION` in another process, recording into this test's
+    history (its QUORUM_HOME); its standard error goes to the file `errors`."""
+    with errors.open("wb") as stderr:
+        return subprocess.Popen(
+            [sys.executable, "-m", "tui", "--config", str(config), "run", "-q", question],
+            cwd=ROOT,
+            env=os.environ.copy(),
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+
+
 class PacedProvider:
     """Positions stream one piece every `every_s` seconds; drafts and votes answer at once."""
 
@@ -335,14 +348,7 @@ def test_killed_run_leaves_a_consistent_database(
     assert path.parent.parent == isolated_home
     question = "Should we shard the orders table?"
     errors = tmp_path / "child-stderr.txt"
-    with errors.open("wb") as stderr:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "tui", "--config", str(slow), "run", "-q", question],
-            cwd=ROOT,
-            env=os.environ.copy(),
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
+    child = quorum_run_in_a_child(slow, question, errors)
     try:
 
         def streaming_call() -> list[sqlite3.Row] | None:
