@@ -6,7 +6,6 @@ every error a client can cause (in the CLI's words, never a traceback), and no k
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -26,7 +25,7 @@ from tests.conftest import write
 from tests.wire_server import Scenario, WireServer
 from tui.config import paths
 from tui.config.loading import load_settings
-from tui.engine.types import Origin, RunStatus
+from tui.engine.types import CallStatus, Origin, RunStatus
 from tui.history.store import RunStore
 from tui.mcp.server import QuorumMCP
 
@@ -224,25 +223,67 @@ async def test_wait_seconds_zero_returns_running_and_consensus_result_finishes_i
         assert progress.seen and (progress.seen[-1][2] or "").startswith("Complete")
 
 
-async def test_consensus_result_reads_a_run_another_process_recorded(fast: Path) -> None:
-    """Any run in the history, whoever recorded it: here a finished `quorum run`."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "tui", "--config", str(fast), "run", "-q", "--json", "Tabs or spaces?"],
-        capture_output=True,
-        text=True,
+def start_quorum_run(config: Path, question: str) -> subprocess.Popen[str]:
+    """`quorum run` in a process of its own, recording into the same history."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "tui", "--config", str(config), "run", "-q", "--mode", "consult", question],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         env=os.environ.copy(),
-        timeout=120,
     )
-    assert proc.returncode == 0, proc.stderr
-    run_id = json.loads(proc.stdout)["run_id"]
-    async with connected(fast) as client:
-        result = await client.call_tool("consensus_result", {"run_id": run_id, "wait_seconds": 0})
-        listed = await client.call_tool("history", {"filter": "tabs"})
-    data = result.structured_content
-    assert data is not None and data["status"] == "success" and data["origin"] == "cli"
-    assert data["synthesis"] and all(m["status"] == "success" for m in data["members"])
-    runs = (listed.structured_content or {})["runs"]
-    assert [(r["run_id"], r["origin"]) for r in runs] == [(run_id, "cli")]
+
+
+async def recorded_running(question: str, positions: int = 0) -> str:
+    """The id of the run asking `question` once the history has it running, with at least
+    `positions` positions in."""
+    found: list[str] = []
+
+    def check() -> bool:
+        with closing(RunStore(paths.history_file(""))) as store:
+            for run in store.list_runs(text=question):
+                result = store.load(run.id)
+                answered = [p for p in result.positions if p is not None and p.status is CallStatus.SUCCESS]
+                if run.status is RunStatus.RUNNING and len(answered) >= positions:
+                    found.append(run.id)
+        return bool(found)
+
+    await wait_until(check, f"{question!r} recorded running")
+    return found[0]
+
+
+async def test_consensus_result_follows_a_run_another_process_records(slow: Path) -> None:
+    """Any run in the history, whoever records it: a `quorum run` followed to its end, and one
+    whose process is killed mid-run (it ends interrupted, with what had arrived)."""
+    runner = start_quorum_run(slow, "Tabs or spaces?")
+    try:
+        run_id = await recorded_running("Tabs or spaces?")
+        async with connected(slow) as client:
+            now = await client.call_tool("consensus_result", {"run_id": run_id, "wait_seconds": 0})
+            done = await client.call_tool("consensus_result", {"run_id": run_id, "wait_seconds": 120})
+            listed = await client.call_tool("history", {"filter": "tabs"})
+    finally:
+        runner.wait(timeout=120)
+    running = now.structured_content or {}
+    assert running["status"] == "running" and running["origin"] == "cli", text_of(now)
+    assert "running" in {m["status"] for m in running["members"]}
+    data = done.structured_content or {}
+    assert data["status"] == "success" and data["synthesis"], text_of(done)
+    assert all(m["status"] == "success" for m in data["members"])
+    assert [(r["run_id"], r["origin"]) for r in (listed.structured_content or {})["runs"]] == [
+        (run_id, "cli")
+    ]
+
+    doomed = start_quorum_run(demo_config(slow.parent, 0.5), "Killed mid-run?")
+    try:
+        run_id = await recorded_running("Killed mid-run?", positions=1)
+    finally:
+        doomed.kill()
+        doomed.wait(timeout=60)
+    async with connected(slow) as client:
+        result = await client.call_tool("consensus_result", {"run_id": run_id, "wait_seconds": 30})
+    data = result.structured_content or {}
+    assert data["status"] == "interrupted", text_of(result)
+    assert "success" in {m["status"] for m in data["members"]} and "interrupted" in text_of(result)
 
 
 async def test_a_continuation_follows_up_the_run_with_its_panel(fast: Path, isolated_home: Path) -> None:

@@ -119,9 +119,9 @@ def build_request(settings: Settings, store: RunStore | None, ask: Ask) -> RunRe
         focus=list(ask.focus_areas),
         origin=Origin.MCP,
     )
-    notes = list(session.notes)
-    if ask.continuation_id:
-        notes += _follow_up(session, store, ask)
+    # A follow-up's panel is its run's unless `models` is given: then the default panel's notes
+    # (which only a default panel has) do not apply.
+    notes = _follow_up(session, store, ask) if ask.continuation_id else list(session.notes)
     if ask.mode is not None:
         session.mode = ask.mode
     if ask.max_rounds is not None:
