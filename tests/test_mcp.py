@@ -449,6 +449,33 @@ async def test_every_error_comes_back_in_words(fast: Path, tmp_path: Path) -> No
         assert (await client.call_tool("history", {})).structured_content == {"runs": []}
 
 
+async def test_without_a_history_runs_are_still_followed_by_id(tmp_path: Path) -> None:
+    config = demo_config(tmp_path, 50.0, "[store]\nenabled = false\n")
+    async with connected(config) as client:
+        started = await client.call_tool("consensus", {"question": "No history?", "wait_seconds": 0})
+        run_id = (started.structured_content or {})["run_id"]
+        done = await client.call_tool("consensus_result", {"run_id": run_id[:4], "wait_seconds": 60})
+        assert (done.structured_content or {})["status"] == "success", text_of(done)
+        assert "turned off" in await call_error(client, "history", {})
+        follow = await call_error(client, "consensus", {"question": "And?", "continuation_id": run_id})
+        assert "a follow-up needs the run history" in follow
+        assert "history is turned off" in await call_error(client, "consensus_result", {"run_id": "ffff"})
+
+
+async def test_a_bug_is_reported_as_one_without_its_traceback(
+    fast: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: object) -> None:
+        raise RuntimeError(f"boom near {FAKE_KEY}")
+
+    monkeypatch.setattr("tui.mcp.server.build_request", broken)
+    async with connected(fast) as client:
+        result = await client.call_tool("consensus", {"question": "Ship it?"})
+    text = text_of(result)
+    assert result.is_error and "internal error (a bug in Quorum" in text and "RuntimeError: boom" in text
+    assert "Traceback" not in text and FAKE_KEY not in text
+
+
 async def test_a_running_run_cannot_be_followed_up_yet(slow: Path) -> None:
     async with connected(slow) as client:
         first = await client.call_tool("consensus", {"question": "Shard?", "wait_seconds": 0})

@@ -59,13 +59,14 @@ DEFAULT_WAIT_S = 50.0
 MAX_WAIT_S = 1800.0
 HISTORY_LIMIT = 200
 
-INSTRUCTIONS = """\
-Quorum puts one question to a panel of language models, each with a stance (for, against,
-neutral), lets them deliberate in bounded rounds and returns one answer with every position,
-vote, failure and cost. Use `consensus` for a plan, design or piece of code you want several
-models' opinions on before committing; `list_models` for the model aliases you may name;
-`consensus_result` to wait for a run that came back `running`; `history` for earlier runs (and
-their ids, to follow one up with `continuation_id`)."""
+INSTRUCTIONS = (
+    "Quorum puts one question to a panel of language models, each with a stance (for, against, "
+    "neutral), lets them deliberate in bounded rounds and returns one answer with every position, "
+    "vote, failure and cost. Use `consensus` for a plan, design or piece of code you want several "
+    "models' opinions on before committing; `list_models` for the model aliases you may name; "
+    "`consensus_result` to wait for a run that came back `running`; `history` for earlier runs (and "
+    "their ids, to follow one up with `continuation_id`)."
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -286,8 +287,8 @@ class QuorumMCP:
             request = build_request(self.settings, manager.store, ask)
             check_keys(request, manager.pool, synthesizer_named=bool(synthesizer))
             tracked = manager.start(request)
-        await self._wait(tracked, wait_seconds, ctx, seen=0)
-        return self._run_answer(run_report(tracked.result))
+            await self._wait(tracked, wait_seconds, ctx, seen=0)
+            return self._run_answer(run_report(tracked.result))
 
     async def consensus_result(
         self,
@@ -307,19 +308,18 @@ class QuorumMCP:
         manager = self.manager
         with self._told_in_words():
             found = manager.find(run_id)
-        if found.tracked is not None:
-            await self._wait(found.tracked, wait_seconds, ctx)
-            return self._run_answer(run_report(found.tracked.result))
-        with self._told_in_words():
+            if found.tracked is not None:
+                await self._wait(found.tracked, wait_seconds, ctx)
+                return self._run_answer(run_report(found.tracked.result))
             record = await manager.watch_recorded(found.run_id, wait_seconds)
-        return self._run_answer(run_report(record.result, record.in_flight))
+            return self._run_answer(run_report(record.result, record.in_flight))
 
     async def list_models(self) -> Annotated[CallToolResult, ModelsReport]:
         with self._told_in_words():
             catalog = Catalog(self.settings)
             entries = catalog.entries()
             panel = [f"{m.alias}:{m.stance.value}" for m in choose_panel(catalog).members]
-        return self._answer(models_report(entries, panel), models_markdown(entries, panel))
+            return self._answer(models_report(entries, panel), models_markdown(entries, panel))
 
     async def history(
         self,
@@ -333,7 +333,7 @@ class QuorumMCP:
             raise ToolError("the run history is turned off ([store] enabled = false)")
         with self._told_in_words():
             report = history_report(store.list_runs(limit=limit, text=filter))
-        return self._answer(report, history_markdown(report))
+            return self._answer(report, history_markdown(report))
 
     # -- helpers -----------------------------------------------------------------------------
 
