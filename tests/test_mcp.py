@@ -223,7 +223,7 @@ async def test_wait_seconds_zero_returns_running_and_consensus_result_finishes_i
         assert progress.seen and (progress.seen[-1][2] or "").startswith("Complete")
 
 
-def start_quorum_run(config: Path, question: str) -> subprocess.Popen[str]:
+def start_quorum_run(config: Path, question: str) -> subprocess.Popen[bytes]:
     """`quorum run` in a process of its own, recording into the same history."""
     return subprocess.Popen(
         [sys.executable, "-m", "tui", "--config", str(config), "run", "-q", "--mode", "consult", question],
