@@ -424,7 +424,7 @@ class DashboardCore(App[None]):
         return panes
 
     def _rerun_seats(self, seats: set[int], what: str) -> None:
-        if self.waits_for_followed_run(f"Rerunning {what}"):
+        if self.waits_for_followed_run(f"A rerun of the {what}"):
             return
         if self.prepared is None:
             self.notify("Nothing has run yet: type a question and press Enter.", severity="warning")
