@@ -97,7 +97,7 @@ class Server:
         raise RuntimeError(f"quorum mcp exited ({self.proc.wait()}) before answering")
 
     def initialize(self) -> float:
-        """Initialize; the seconds from process start to the answer."""
+        """Initialize (and list the tools); the seconds from process start to the answer."""
         request = self.send(
             "initialize",
             {
@@ -109,6 +109,7 @@ class Server:
         self.answer(request)
         ready = time.perf_counter() - self.started
         self.send("notifications/initialized", notify=True)
+        self.answer(self.send("tools/list", {}))  # as every client does before its first call
         return ready
 
     def close(self) -> None:
