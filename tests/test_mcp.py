@@ -26,7 +26,9 @@ from tests.wire_server import Scenario, WireServer
 from tui.config import paths
 from tui.config.loading import load_settings
 from tui.engine.types import CallStatus, Origin, RunStatus
+from tui.history.replay import replay_events
 from tui.history.store import RunStore
+from tui.mcp.runs import Milestones
 from tui.mcp.server import QuorumMCP
 
 TOOLS = {"consensus", "consensus_result", "list_models", "history"}
@@ -200,6 +202,25 @@ async def test_a_demo_deliberation_end_to_end(fast: Path, isolated_home: Path) -
         assert store.load(data["run_id"]).asked.focus == ["cost"]  # type: ignore[union-attr]
 
 
+async def test_milestones_count_each_step_once_and_the_end_completes_them(
+    fast: Path, isolated_home: Path
+) -> None:
+    """However many rounds a run takes, progress grows step by step to its total; a replay that
+    starts its events over (as following a rewritten record does) adds nothing."""
+    async with connected(fast) as client:
+        result = await client.call_tool("consensus", {"question": "One round?", "max_rounds": 5})
+    with closing(history(isolated_home)) as store:
+        recorded = store.load((result.structured_content or {})["run_id"])
+    milestones = Milestones()
+    for event in [*replay_events(recorded), *replay_events(recorded)]:
+        milestones.add(event)
+    steps = milestones.items
+    assert len(steps) == 3 + recorded.rounds_used + 2  # positions, rounds, synthesis, end
+    assert [m.progress for m in steps] == sorted({m.progress for m in steps})
+    assert steps[-1].progress == steps[-1].total == 3 + 5 + 2  # the round limit was the estimate
+    assert all(m.progress < m.total for m in steps[:-1])
+
+
 async def test_wait_seconds_zero_returns_running_and_consensus_result_finishes_it(slow: Path) -> None:
     async with connected(slow) as client:
         first = await client.call_tool(
@@ -259,7 +280,10 @@ async def test_consensus_result_follows_a_run_another_process_records(slow: Path
         run_id = await recorded_running("Tabs or spaces?")
         async with connected(slow) as client:
             now = await client.call_tool("consensus_result", {"run_id": run_id, "wait_seconds": 0})
-            done = await client.call_tool("consensus_result", {"run_id": run_id, "wait_seconds": 120})
+            progress = Progress()
+            done = await client.call_tool(
+                "consensus_result", {"run_id": run_id, "wait_seconds": 120}, progress_callback=progress
+            )
             listed = await client.call_tool("history", {"filter": "tabs"})
     finally:
         runner.wait(timeout=120)
@@ -269,9 +293,12 @@ async def test_consensus_result_follows_a_run_another_process_records(slow: Path
     data = done.structured_content or {}
     assert data["status"] == "success" and data["synthesis"], text_of(done)
     assert all(m["status"] == "success" for m in data["members"])
-    assert [(r["run_id"], r["origin"]) for r in (listed.structured_content or {})["runs"]] == [
-        (run_id, "cli")
-    ]
+    # Its progress, read from the history as the other process records it: the end at least.
+    values = [value for value, _, _ in progress.seen]
+    assert values == sorted(set(values)) and (progress.seen[-1][2] or "").startswith("Complete")
+    assert values[-1] == progress.seen[-1][1]  # the end completes the progress
+    runs = (listed.structured_content or {})["runs"]
+    assert [(r["run_id"], r["origin"]) for r in runs] == [(run_id, "cli")]
 
     doomed = start_quorum_run(demo_config(slow.parent, 0.5), "Killed mid-run?")
     try:

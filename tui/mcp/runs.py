@@ -42,6 +42,7 @@ from tui.engine.types import (
     Vote,
 )
 from tui.errors import StanceError, StoreError, UsageError
+from tui.history.follow import RunFollower, RunGone
 from tui.history.store import RunRecord, RunStore
 from tui.render.formatting import completion_line, seconds
 from tui.render.words import call_summary, outcome_word, round_word, tally_words
@@ -201,19 +202,85 @@ class Milestone:
 Report = Callable[[Milestone], Awaitable[None]]
 
 
+class Milestones:
+    """A run's milestones, made from its events: each member's position, each decided round, the
+    synthesis and the end, each counted once (a replay from the history may start its events
+    over). `total` is an estimate until the end, which always reaches it."""
+
+    def __init__(self) -> None:
+        self.items: list[Milestone] = []
+        self._request: RunRequest | None = None
+        self._total = 0
+        self._counted: set[str] = set()  # what has a milestone already: a call, a round, the end
+
+    def add(self, event: ev.Event) -> bool:
+        """Take one event; True when it made a milestone."""
+        made = self._made(event)
+        if made is None:
+            return False
+        key, message, last = made
+        if key in self._counted:
+            return False
+        self._counted.add(key)
+        progress = len(self.items) + 1
+        if last:  # the end completes the progress, however many steps the run took
+            progress = self._total = max(self._total, progress)
+        else:  # every other step leaves room for the end
+            self._total = max(self._total, progress + 1)
+        self.items.append(Milestone(progress, self._total, message))
+        return True
+
+    def _made(self, event: ev.Event) -> tuple[str, str, bool] | None:
+        """The milestone `event` makes, as (what it counts, its message, whether it is the end)."""
+        match event:
+            case ev.RunStarted(request=request) if self._request is None:
+                self._request = request
+                rounds = request.max_rounds if request.mode is Mode.DELIBERATE else 0
+                self._total = len(request.members) + rounds + 2  # positions, rounds, synthesis, end
+                return None
+            case ev.CallFinished(
+                result=CallResult(phase=Phase.POSITION, member_index=int() as index) as call
+            ) if self._request is not None:
+                members = self._request.members
+                answered = sum(key.startswith("position ") for key in self._counted) + 1
+                took = f" in {seconds(call.latency_ms)}" if call.latency_ms is not None else ""
+                return (
+                    f"position {index}",
+                    f"position {answered}/{len(members)}: {members[index].label} {call_summary(call)}{took}",
+                    False,
+                )
+            case ev.RoundDecided(round=round_):
+                decided = round_word(round_.status, round_.outcome)
+                return (
+                    f"round {round_.number}",
+                    f"round {round_.number}: {tally_words(round_.tally)} → {decided}",
+                    False,
+                )
+            case ev.SynthesisFinished(by=by, outcome=outcome, incomplete=why):
+                mode = self._request.mode if self._request is not None else Mode.DELIBERATE
+                word = outcome_word(outcome, mode)
+                return (
+                    "synthesis",
+                    f"synthesis by {by} ({word}){f', incomplete: {why}' if why else ''}",
+                    False,
+                )
+            case ev.RunFinished(result=result) | ev.RunCancelled(result=result):
+                return "end", completion_line(result.totals, result.status), True
+            case ev.RunFailed(errors=errors):
+                return "end", "run failed: " + "; ".join(errors), True
+            case _:
+                return None
+
+
 class TrackedRun:
     """A run this server started: its engine `Run`, the task driving it, and its milestones.
 
-    It is an event sink of the run: each member's position, each decided round, the synthesis
-    and the end become a `Milestone`. It never raises into the run.
+    It is an event sink of the run, and never raises into it.
     """
 
     def __init__(self, request: RunRequest) -> None:
         self.request = request
-        self.milestones: list[Milestone] = []
-        rounds = request.max_rounds if request.mode is Mode.DELIBERATE else 0
-        self._total = len(request.members) + rounds + 2  # positions, rounds, the synthesis, the end
-        self._answered = 0  # positions in so far
+        self.milestones = Milestones()
         self._changed = asyncio.Event()
         self.run: Run
         self.task: asyncio.Task[RunResult]
@@ -234,59 +301,25 @@ class TrackedRun:
 
     def __call__(self, event: ev.Event) -> None:
         try:
-            message, last = self._message(event)
+            if self.milestones.add(event):
+                self._wake()
         except Exception:  # a progress line is a courtesy: it must never stop the run
             log.exception("no progress line for %s", type(event).__name__)
-            return
-        if message is None:
-            return
-        count = len(self.milestones) + 1
-        if last:
-            count = self._total = max(self._total, count)
-        else:
-            self._total = max(self._total, count + 1)  # the end is always still to come
-        self.milestones.append(Milestone(count, self._total, message))
-        self._wake()
 
     def _wake(self) -> None:
         self._changed.set()
         self._changed = asyncio.Event()
-
-    def _message(self, event: ev.Event) -> tuple[str | None, bool]:
-        members = self.request.members
-        match event:
-            case ev.CallFinished(
-                result=CallResult(phase=Phase.POSITION, member_index=int() as index) as call
-            ):
-                self._answered += 1
-                took = f" in {seconds(call.latency_ms)}" if call.latency_ms is not None else ""
-                label = members[index].label
-                return (
-                    f"position {self._answered}/{len(members)}: {label} {call_summary(call)}{took}",
-                    False,
-                )
-            case ev.RoundDecided(round=round_):
-                decided = round_word(round_.status, round_.outcome)
-                return f"round {round_.number}: {tally_words(round_.tally)} → {decided}", False
-            case ev.SynthesisFinished(by=by, outcome=outcome, incomplete=why):
-                word = outcome_word(outcome, self.request.mode)
-                return f"synthesis by {by} ({word}){f', incomplete: {why}' if why else ''}", False
-            case ev.RunFinished(result=result) | ev.RunCancelled(result=result):
-                return completion_line(result.totals, result.status), True
-            case ev.RunFailed(errors=errors):
-                return "run failed: " + "; ".join(errors), True
-            case _:
-                return None, False
 
     async def follow(self, wait_s: float, report: Report | None = None, *, seen: int | None = None) -> None:
         """Wait until the run ends or `wait_s` seconds pass, handing `report` each milestone after
         the first `seen` (by default, those from now on) as it comes."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_s
-        seen = len(self.milestones) if seen is None else seen
+        items = self.milestones.items
+        seen = len(items) if seen is None else seen
         while True:
-            while report is not None and seen < len(self.milestones):
-                await report(self.milestones[seen])
+            while report is not None and seen < len(items):
+                await report(items[seen])
                 seen += 1
             remaining = deadline - loop.time()
             if self.done or remaining <= 0:
@@ -381,19 +414,34 @@ class RunManager:
             raise UsageError(f"{run!r} matches more than one run; give more of the id")
         raise UsageError(f"no run with id {run!r} (the run history is turned off: [store] enabled)")
 
-    async def watch_recorded(self, run_id: str, wait_s: float) -> RunRecord:
-        """A run another process records, read from the history until it ends or `wait_s` pass
-        (a run whose process is gone is marked interrupted, as the history does on opening)."""
+    async def follow_recorded(self, run_id: str, wait_s: float, report: Report | None = None) -> RunRecord:
+        """A run another process records, read from the history until it ends or `wait_s` pass,
+        handing `report` each milestone from now on (a run whose process is gone ends
+        interrupted, as the history marks it)."""
         assert self.store is not None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_s
+        follower, milestones = RunFollower(self.store, run_id), Milestones()
+        seen: int | None = None
         while True:
-            self.store.interrupt_if_gone(run_id)
-            record = self.store.load_record(run_id)
+            try:
+                events = follower.poll()
+            except RunGone as err:
+                raise UsageError(str(err)) from None
+            for event in events:
+                milestones.add(event)
+            seen = len(milestones.items) if seen is None else seen  # what was done before the call
+            for milestone in milestones.items[seen:]:
+                if report is not None:
+                    await report(milestone)
+                seen += 1
             remaining = deadline - loop.time()
-            if record.result.status is not RunStatus.RUNNING or remaining <= 0:
-                return record
+            if follower.ended or remaining <= 0:
+                break
             await asyncio.sleep(min(POLL_S, remaining))
+        if follower.result is None:  # the history was busy at every poll: one plain read
+            return self.store.load_record(run_id)
+        return RunRecord(follower.result, follower.in_flight, follower.pid)
 
     def running(self) -> list[TrackedRun]:
         return [tracked for tracked in self._runs.values() if not tracked.done]

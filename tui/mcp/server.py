@@ -49,7 +49,16 @@ from tui.mcp.results import (
     run_report,
     scrubbed,
 )
-from tui.mcp.runs import Ask, MemberEntry, Milestone, RunManager, TrackedRun, build_request, check_keys
+from tui.mcp.runs import (
+    Ask,
+    MemberEntry,
+    Milestone,
+    Report,
+    RunManager,
+    TrackedRun,
+    build_request,
+    check_keys,
+)
 from tui.runtime import secret_values
 
 log = logging.getLogger(__name__)
@@ -311,7 +320,7 @@ class QuorumMCP:
             if found.tracked is not None:
                 await self._wait(found.tracked, wait_seconds, ctx)
                 return self._run_answer(run_report(found.tracked.result))
-            record = await manager.watch_recorded(found.run_id, wait_seconds)
+            record = await manager.follow_recorded(found.run_id, wait_seconds, self._reporter(ctx))
             return self._run_answer(run_report(record.result, record.in_flight))
 
     async def list_models(self) -> Annotated[CallToolResult, ModelsReport]:
@@ -341,6 +350,17 @@ class QuorumMCP:
         """Wait for `tracked` (at most `wait_s`), reporting its milestones as progress. A client
         that cancels the call cancels the run: it stops its calls, keeps what arrived and is
         recorded as cancelled before the cancellation goes on."""
+        try:
+            await tracked.follow(wait_s, self._reporter(ctx), seen=seen)
+        except anyio.get_cancelled_exc_class():
+            tracked.run.cancel()
+            with anyio.CancelScope(shield=True):
+                await tracked.settle()
+            raise
+
+    def _reporter(self, ctx: Context) -> Report:
+        """What hands a run's milestones to the client as progress notifications (a no-op for a
+        client that asked for none)."""
         reporting = True
 
         async def report(milestone: Milestone) -> None:
@@ -354,13 +374,7 @@ class QuorumMCP:
                 log.warning("progress could not be reported", exc_info=True)
                 reporting = False
 
-        try:
-            await tracked.follow(wait_s, report, seen=seen)
-        except anyio.get_cancelled_exc_class():
-            tracked.run.cancel()
-            with anyio.CancelScope(shield=True):
-                await tracked.settle()
-            raise
+        return report
 
     def _run_answer(self, report: RunReport) -> CallToolResult:
         return self._answer(report, run_markdown(report))
