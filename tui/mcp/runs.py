@@ -368,12 +368,12 @@ class RunManager:
         self._runs: dict[str, TrackedRun] = {}
 
     def warm(self) -> None:
-        """Start loading the SDKs of every provider a run may use now (in threads of their own),
-        so the first question does not wait for an import."""
+        """Start loading the SDKs of the providers whose models are available (a key set, or a
+        local server configured), in threads of their own, so the first question does not wait
+        for an import."""
         catalog = Catalog(self.settings)
-        usable = [name for name in self.settings.models if catalog.is_usable(catalog.resolve(name)[1])]
         providers: dict[str, Member] = {}
-        for name in usable:
+        for name in filter(catalog.is_available, self.settings.models):
             member = catalog.member(MemberSpec(model=name))
             providers.setdefault(member.provider, member)
         self.pool.warm(providers.values())
