@@ -341,6 +341,7 @@ class QuorumMCP:
         if store is None:
             raise ToolError("the run history is turned off ([store] enabled = false)")
         with self._told_in_words():
+            store.interrupt_gone()  # a run whose process has died since is not `running`
             report = history_report(store.list_runs(limit=limit, text=filter))
             return self._answer(report, history_markdown(report))
 
