@@ -20,6 +20,13 @@ It speaks two wire formats, chosen by the request path:
   (``text_delta``) for each piece, ``content_block_stop``, ``message_delta`` (``stop_reason`` and
   ``usage.output_tokens``) and ``message_stop``.
 
+Structured output is checked and answered as real servers do (see `Scenario`): OpenAI's
+``response_format`` ``json_schema`` (its strict-mode rules enforced) and ``json_object`` (with
+llama.cpp's ``schema`` field), and Anthropic's forced tool call (``tool_choice`` ``{"type": "tool"}``),
+whose answer streams as a ``tool_use`` block of ``input_json_delta`` pieces. A server that does not
+take a form refuses it the way OpenAI (HTTP 400) or llama-cpp-python (HTTP 500, "Input should be
+'text' or 'json_object'") does.
+
 Streams use ``Transfer-Encoding: chunked`` with one HTTP chunk per SSE event, connections are kept alive
 between complete responses (unless the request says ``Connection: close``), and every wait is an
 ``asyncio`` sleep that also ends as soon as the client hangs up or the server stops. What each request
@@ -53,6 +60,15 @@ OPENAI_PATH = "/v1/chat/completions"
 ANTHROPIC_PATH = "/v1/messages"
 
 FailureMode = Literal[None, "status", "disconnect", "stall", "malformed", "error_event", "no_finish"]
+
+# What llama-cpp-python 0.3.36's server answers a `response_format` of type json_schema, as measured
+# with `local-llm-server`: HTTP 500, its pydantic validation error and a traceback line as the message.
+LLAMA_CPP_REFUSAL = (
+    "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
+    "'msg': \"Input should be 'text' or 'json_object'\", 'input': '%s', "
+    "'ctx': {'expected': \"'text' or 'json_object'\"}}\n\n  File \"/venv/lib/python3.11/site-packages/"
+    'llama_cpp/server/app.py", line 376, in create_chat_completion\n    POST /v1/chat/completions'
+)
 
 # OpenAI finish_reason -> Anthropic stop_reason, and back.
 _TO_ANTHROPIC_STOP = {
@@ -159,6 +175,25 @@ class Scenario:
     `echo_credentials` appends the request's ``Authorization`` and ``x-api-key`` headers to the error
     message of ``"status"`` and ``"error_event"``, as careless proxies and gateways do: a client must
     never show, log or store them.
+
+    Structured output. A request asking for it (OpenAI ``response_format`` of type ``json_schema`` or
+    ``json_object``; Anthropic ``tool_choice`` of type ``tool``) is first checked as the real APIs
+    check it, and a malformed one gets HTTP 400 (``json_schema`` needs a ``name`` and a ``schema``
+    object, and with ``strict`` every object must list all its properties in ``required`` and set
+    ``additionalProperties`` false; a forced tool must be one of ``tools``, with an object
+    ``input_schema``). Then:
+
+    * `accepts` -- the forms the server takes (``None``: all of them). Any other form is refused
+      before the model runs, as `refuse_as` says: ``"openai"`` -- HTTP 400 ``invalid_request_error``,
+      "Invalid parameter: 'response_format' of type 'json_schema' is not supported with this model."
+      (Anthropic: HTTP 400 "tool_choice: forced tool use is not supported by this model."); or
+      ``"llama_cpp"`` -- HTTP 500 with llama-cpp-python's validation error, "Input should be 'text'
+      or 'json_object'" (`LLAMA_CPP_REFUSAL`).
+    * `structured_text` -- what the model answers a structured request it takes (``None``: `text`,
+      as a server that ignores the format would). On the OpenAI path it streams as content; on the
+      Anthropic path, with `tool_answer` ``"tool"`` (the default), as a ``tool_use`` block of
+      ``input_json_delta`` pieces ending with stop reason ``tool_use``, and with ``"text"`` as an
+      ordinary text block (a proxy that drops the tool).
     """
 
     text: str = "Hello from the wire server."
@@ -178,6 +213,10 @@ class Scenario:
     stall_s: float = 30.0
     hold_until_requests: int = 0
     echo_credentials: bool = False
+    structured_text: str | None = None
+    accepts: frozenset[str] | None = None
+    refuse_as: Literal["openai", "llama_cpp"] = "openai"
+    tool_answer: Literal["tool", "text"] = "tool"
 
 
 @dataclass
@@ -614,8 +653,24 @@ class WireServer:
             await self._send_error(conn, provider, 400, "invalid_request_error", message, keep_alive)
             return keep_alive
 
+        form = _structured_form(provider, body)
+        if form is not None:
+            problem = _structured_problem(provider, body, form)
+            if problem:
+                await self._send_error(conn, provider, 400, "invalid_request_error", problem, keep_alive)
+                return keep_alive
         model = str(body.get("model", ""))
         scenario = self._scenario_for(model)
+        if form is not None and scenario.accepts is not None and form not in scenario.accepts:
+            await conn.pause(scenario.first_byte_delay_s)
+            await self._refuse(conn, provider, scenario, form, keep_alive)
+            return keep_alive
+        tool = ""
+        if form is not None:
+            if scenario.structured_text is not None:
+                scenario = dataclasses.replace(scenario, text=scenario.structured_text)
+            if form == "tool" and scenario.tool_answer == "tool":
+                tool = str(body["tool_choice"]["name"])
         if scenario.echo_credentials:
             echoed = ", ".join(
                 f"{name}: {headers[name]}" for name in ("authorization", "x-api-key") if name in headers
@@ -650,8 +705,24 @@ class WireServer:
             include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
             completed = await self._stream_openai(conn, stream, scenario, model, include_usage)
         else:
-            completed = await self._stream_anthropic(conn, stream, scenario, model)
+            completed = await self._stream_anthropic(conn, stream, scenario, model, tool)
         return completed and keep_alive
+
+    async def _refuse(
+        self, conn: _Connection, provider: str, scenario: Scenario, form: str, keep_alive: bool
+    ) -> None:
+        """Refuse a structured form the server does not take, in the words of `scenario.refuse_as`."""
+        if provider == "anthropic":
+            message = "tool_choice: forced tool use is not supported by this model."
+            await self._send_error(conn, provider, 400, "invalid_request_error", message, keep_alive)
+        elif scenario.refuse_as == "llama_cpp":
+            message = LLAMA_CPP_REFUSAL % form
+            await self._send_error(conn, provider, 500, "internal_server_error", message, keep_alive)
+        else:
+            message = (
+                f"Invalid parameter: 'response_format' of type '{form}' is not supported with this model."
+            )
+            await self._send_error(conn, provider, 400, "invalid_request_error", message, keep_alive)
 
     async def _read_body(self, conn: _Connection, headers: dict[str, str]) -> bytes | None:
         if "chunked" in headers.get("transfer-encoding", "").lower():
@@ -780,9 +851,12 @@ class WireServer:
         return True
 
     async def _stream_anthropic(
-        self, conn: _Connection, stream: _StreamWriter, scenario: Scenario, model: str
+        self, conn: _Connection, stream: _StreamWriter, scenario: Scenario, model: str, tool: str = ""
     ) -> bool:
-        """Stream one message; True if the HTTP response ended properly (connection reusable)."""
+        """Stream one message; True if the HTTP response ended properly (connection reusable).
+
+        With `tool` named, the answer is that tool's input: a ``tool_use`` block of
+        ``input_json_delta`` pieces."""
 
         def event(name: str, payload: dict[str, Any]) -> str:
             return f"event: {name}\ndata: {_dumps(payload)}\n\n"
@@ -797,22 +871,24 @@ class WireServer:
             "stop_sequence": None,
             "usage": {"input_tokens": scenario.input_tokens, "output_tokens": 1},
         }
+        block: dict[str, Any] = {"type": "text", "text": ""}
+        if tool:
+            block = {"type": "tool_use", "id": f"toolu_wire{next(self._ids):06d}", "name": tool, "input": {}}
         opening = (
             event("message_start", {"type": "message_start", "message": message})
             + event(
-                "content_block_start",
-                {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+                "content_block_start", {"type": "content_block_start", "index": 0, "content_block": block}
             )
             + event("ping", {"type": "ping"})
         )
 
         def delta_event(piece: str) -> str:
-            payload = {
-                "type": "content_block_delta",
-                "index": 0,
-                "delta": {"type": "text_delta", "text": piece},
-            }
-            return event("content_block_delta", payload)
+            delta = (
+                {"type": "input_json_delta", "partial_json": piece}
+                if tool
+                else {"type": "text_delta", "text": piece}
+            )
+            return event("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta})
 
         failure = scenario.failure
         pieces = split_text(scenario.text, scenario.chunk_count)
@@ -847,7 +923,9 @@ class WireServer:
                     {
                         "type": "message_delta",
                         "delta": {
-                            "stop_reason": anthropic_stop_reason(scenario.finish_reason),
+                            "stop_reason": "tool_use"
+                            if tool and scenario.finish_reason == "stop"
+                            else anthropic_stop_reason(scenario.finish_reason),
                             "stop_sequence": None,
                         },
                         "usage": {"output_tokens": scenario.output_tokens},
@@ -857,6 +935,72 @@ class WireServer:
             )
         await stream.finish()
         return True
+
+
+def _structured_form(provider: str, body: dict[str, Any]) -> str | None:
+    """The structured-output form a request asks for, or None for free text."""
+    if provider == "openai":
+        response_format = body.get("response_format")
+        kind = response_format.get("type") if isinstance(response_format, dict) else None
+        return kind if kind in ("json_schema", "json_object") else None
+    choice = body.get("tool_choice")
+    return "tool" if isinstance(choice, dict) and choice.get("type") == "tool" else None
+
+
+def _structured_problem(provider: str, body: dict[str, Any], form: str) -> str:
+    """What a real API would reject in the request's structured-output part ("" when it is fine)."""
+    if form == "tool":
+        choice = body["tool_choice"]
+        tools = body.get("tools")
+        named = (
+            [t for t in tools if isinstance(t, dict) and t.get("name") == choice.get("name")]
+            if isinstance(tools, list)
+            else []
+        )
+        if not named:
+            return f"tool_choice.name: tool {choice.get('name')!r} is not one of tools"
+        schema = named[0].get("input_schema")
+        if not isinstance(schema, dict) or schema.get("type") != "object":
+            return "tools.0.input_schema: Input should be an object schema with type 'object'"
+        return ""
+    response_format = body["response_format"]
+    if form == "json_object":
+        schema = response_format.get("schema")
+        return (
+            "" if schema is None or isinstance(schema, dict) else "response_format.schema: must be an object"
+        )
+    spec = response_format.get("json_schema")
+    if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) or not spec["name"]:
+        return "Missing required parameter: 'response_format.json_schema.name'."
+    schema = spec.get("schema")
+    if not isinstance(schema, dict):
+        return "Invalid type for 'response_format.json_schema.schema': expected an object."
+    if spec.get("strict") is True:
+        return _strict_problem(spec["name"], schema)
+    return ""
+
+
+def _strict_problem(name: str, schema: dict[str, Any], where: str = "()") -> str:
+    """OpenAI's strict mode: every object lists all its properties as required and allows no others."""
+    if schema.get("type") == "object":
+        properties = schema.get("properties", {})
+        if schema.get("additionalProperties") is not False:
+            return (
+                f"Invalid schema for response_format '{name}': In context={where}, 'additionalProperties' "
+                "is required to be supplied and to be false."
+            )
+        if sorted(schema.get("required", [])) != sorted(properties):
+            return (
+                f"Invalid schema for response_format '{name}': In context={where}, 'required' is required "
+                "to be supplied and to be an array including every key in properties."
+            )
+        for key, sub in properties.items():
+            problem = _strict_problem(name, sub, f"('properties', '{key}')")
+            if problem:
+                return problem
+    if schema.get("type") == "array" and isinstance(schema.get("items"), dict):
+        return _strict_problem(name, schema["items"], f"{where}, 'items'")
+    return ""
 
 
 def _pieces_to_send(failure: FailureMode, total: int) -> int:
