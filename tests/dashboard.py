@@ -32,6 +32,8 @@ def fake_settings(models: list[str], **overrides: Any) -> Settings:
                 "max_output": 1000,
                 "input_price": 1.0,
                 "output_price": 2.0,
+                # The scripted provider votes in text, as a server that takes no structured output.
+                "structured_output": "text",
             }
             for alias in models
         },

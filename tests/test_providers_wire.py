@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -21,10 +22,12 @@ from tui.engine.provider import (
     Finished,
     Provider,
     ProviderError,
+    StructuredOutput,
     TextDelta,
     Usage,
 )
-from tui.engine.types import CallStatus, Member, Mode, Outcome, RunRequest, RunStatus
+from tui.engine.types import CallStatus, Member, Mode, Outcome, Phase, RunRequest, RunStatus, VoteForm
+from tui.engine.votes import vote_output
 from tui.providers.anthropic_messages import AnthropicProvider
 from tui.providers.openai_compat import OpenAICompatProvider
 from tui.runtime import ProviderPool
@@ -378,3 +381,99 @@ async def test_credentials_in_the_base_url_are_never_shown(kind: str, server: Wi
     err = await failure(refused, chat())
     assert err.kind is ErrorKind.CONNECTION and "127.0.0.1:9" in str(err)
     assert "canary" not in str(err) and "user:" not in str(err)
+
+
+# --- structured output on the wire: the forms each SDK sends, and how a refusal is told apart ----
+
+
+def structured(form: VoteForm) -> ChatRequest:
+    return dataclasses.replace(chat(), structured=vote_output(form), phase=Phase.VOTE)
+
+
+@pytest.mark.parametrize(
+    ("kind", "form"),
+    [("openai", VoteForm.JSON_SCHEMA), ("openai", VoteForm.JSON_OBJECT), ("anthropic", VoteForm.TOOL)],
+)
+async def test_structured_answer_streams_as_text(kind: str, form: VoteForm, server: WireServer) -> None:
+    answer = '{"verdict": "reject", "objections": ["näher am Ziel ✓"]}'
+    server.script("m1", Scenario(text="prose", structured_text=answer, chunk_count=6))
+    items = await collect(make(kind, server), structured(form))
+    pieces = [i.text for i in items if isinstance(i, TextDelta)]
+    assert "".join(pieces) == answer and len(pieces) > 1  # the tool's input too, piece by piece
+    assert items[-1] == Finished("tool_use" if kind == "anthropic" else "stop")
+    sent = server.requests[-1].body
+    if form is VoteForm.TOOL:
+        assert sent["tool_choice"]["name"] == sent["tools"][0]["name"] == "cast_vote"
+        assert "response_format" not in sent
+    else:
+        assert sent["response_format"]["type"] == form.value and "tools" not in sent
+
+
+@pytest.mark.parametrize(
+    ("kind", "form", "refuse_as", "status", "words"),
+    [
+        ("openai", VoteForm.JSON_SCHEMA, "llama_cpp", 500, "Input should be 'text' or 'json_object'"),
+        (
+            "openai",
+            VoteForm.JSON_SCHEMA,
+            "openai",
+            400,
+            "'response_format' of type 'json_schema' is not supported",
+        ),
+        (
+            "openai",
+            VoteForm.JSON_OBJECT,
+            "openai",
+            400,
+            "'response_format' of type 'json_object' is not supported",
+        ),
+        ("anthropic", VoteForm.TOOL, "openai", 400, "forced tool use is not supported"),
+    ],
+)
+async def test_a_refused_form_is_told_apart_from_a_failed_request(
+    kind: str, form: VoteForm, refuse_as: str, status: int, words: str, server: WireServer
+) -> None:
+    server.script("m1", Scenario(accepts=frozenset(), refuse_as=refuse_as))  # type: ignore[arg-type]
+    err = await failure(make(kind, server, retries=0), structured(form))
+    assert err.kind is ErrorKind.FORMAT_REFUSED and not err.retryable
+    assert str(err).startswith(f"{kind} refused structured output ({form.value}, HTTP {status}): ")
+    assert words in str(err) and "Traceback" not in str(err) and "app.py" not in str(err)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_other_errors_of_a_structured_request_stay_what_they_are(kind: str, server: WireServer) -> None:
+    form = VoteForm.JSON_SCHEMA if kind == "openai" else VoteForm.TOOL
+    server.script("m1", Scenario(failure="status", status=500, error_message="upstream exploded"))
+    err = await failure(make(kind, server), structured(form))
+    assert err.kind is ErrorKind.SERVER and err.retryable  # a server error, retried as it is
+    server.script(
+        "m1", Scenario(failure="status", status=400, error_message="maximum context length exceeded")
+    )
+    err = await failure(make(kind, server), structured(form))
+    assert err.kind is ErrorKind.CONTEXT_TOO_LONG
+    # and words about formats in the error of a request that asked for none are no refusal
+    server.script(
+        "m1", Scenario(accepts=frozenset(), failure="status", status=400, error_message="bad json_schema")
+    )
+    err = await failure(make(kind, server), chat())
+    assert err.kind is ErrorKind.BAD_REQUEST
+
+
+@pytest.mark.parametrize(("kind", "form"), [("openai", VoteForm.TOOL), ("anthropic", VoteForm.JSON_SCHEMA)])
+async def test_a_form_the_protocol_has_not_is_refused_before_sending(
+    kind: str, form: VoteForm, server: WireServer
+) -> None:
+    err = await failure(make(kind, server), structured(form))
+    assert err.kind is ErrorKind.FORMAT_REFUSED and server.requests == []
+
+
+async def test_the_wire_server_holds_json_schema_to_openai_strict_mode(server: WireServer) -> None:
+    """The check the votes pass is a real one: a schema strict mode would refuse is refused."""
+    loose = dataclasses.replace(
+        structured(VoteForm.JSON_SCHEMA),
+        structured=StructuredOutput(
+            VoteForm.JSON_SCHEMA, "v", "d", {"type": "object", "properties": {"a": {}}}
+        ),
+    )
+    err = await failure(make("openai", server), loose)
+    assert err.kind is ErrorKind.FORMAT_REFUSED and "additionalProperties" in str(err)

@@ -10,7 +10,7 @@ from tests.fakes import member
 from tui.engine import prompts
 from tui.engine.rules import decide_round, looks_like_verdict, parse_vote, read_agreement, tally_votes
 from tui.engine.stance import apply_instance_limit, normalize_stance
-from tui.engine.types import Outcome, Stance, Tally, Vote, VoteValue
+from tui.engine.types import Outcome, Stance, Tally, Vote, VoteForm, VoteValue
 from tui.errors import PromptError, StanceError
 
 # --- stances ---------------------------------------------------------------------------------
@@ -126,6 +126,8 @@ def _every_prompt() -> dict[str, str]:
         "draft_prompt": prompts.draft_prompt("Q?", positions),
         "revision_prompt": prompts.revision_prompt("Q?", "DRAFT", objections),
         "vote_prompt": prompts.vote_prompt("Q?", "OWN", "DRAFT"),
+        "vote_prompt[json]": prompts.vote_prompt("Q?", "OWN", "DRAFT", VoteForm.JSON_SCHEMA),
+        "vote_prompt[tool]": prompts.vote_prompt("Q?", "OWN", "DRAFT", VoteForm.TOOL),
         "curator_prompt": prompts.curator_prompt("Q?", positions, "DRAFT", objections, "no majority"),
         "consult_synthesis_prompt": prompts.consult_synthesis_prompt("Q?", positions),
     }
@@ -149,11 +151,20 @@ def test_every_prompt_builder_is_checked() -> None:
 
 def test_only_the_vote_asks_for_a_verdict_line() -> None:
     """No answer shape but the vote's may hold a line that looks like a vote: a member echoing its
-    own position's shape into a review must not cast (or spoil) a vote by accident."""
+    own position's shape into a review must not cast (or spoil) a vote by accident. The structured
+    vote's words name the `verdict` field, but hold no line a text vote would be read from."""
+    structured = (
+        "vote_prompt[json]",
+        "vote_prompt[tool]",
+        "VOTE_JSON_INSTRUCTIONS",
+        "VOTE_TOOL_INSTRUCTIONS",
+    )
     for name, text in _every_prompt().items():
         verdicts = [line for line in text.splitlines() if looks_like_verdict(line)]
         if name in ("vote_prompt", "VOTE_INSTRUCTIONS"):
             assert verdicts == ["VERDICT: ACCEPT", "VERDICT: REJECT"], name
+        elif name in structured:
+            assert verdicts == [] and "verdict" in text.lower(), name
         else:
             assert verdicts == [], (name, verdicts)
             assert "verdict" not in text.lower(), name

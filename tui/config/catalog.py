@@ -8,8 +8,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from tui.config.schema import MemberSpec, ModelConfig, ProviderConfig, Settings
-from tui.engine.types import Member, Stance
+from tui.config.schema import STRUCTURED_FORMS, MemberSpec, ModelConfig, ProviderConfig, Settings
+from tui.engine.types import Member, Stance, VoteForm
 from tui.errors import UnknownModelError
 
 KeyStatus = Literal["set", "missing", "not needed"]
@@ -106,6 +106,13 @@ class Catalog:
         status = self.key_status(model)
         return status == "set" or (status == "not needed" and name in self.settings.own_models)
 
+    def vote_form(self, model: ModelConfig) -> VoteForm:
+        """How `model`'s votes are asked first: its `structured_output`, or for `auto` its
+        provider kind's strongest form (json_schema, tool; text for the demo)."""
+        if model.structured_output == "auto":
+            return VoteForm(STRUCTURED_FORMS[self.provider(model).kind][0])
+        return VoteForm(model.structured_output)
+
     def member(self, spec: MemberSpec) -> Member:
         name, model = self.resolve(spec.model)
         run = self.settings.run
@@ -123,6 +130,7 @@ class Catalog:
             temperature=model.temperature,
             deadline_s=model.deadline_s or run.call_deadline_s,
             retries=self.provider(model).max_retries,
+            vote_form=self.vote_form(model),
         )
 
 

@@ -78,6 +78,16 @@ class ProviderConfig(_Strict):
         return value or None
 
 
+StructuredOutputSetting = Literal["auto", "json_schema", "json_object", "tool", "text"]
+
+# The vote forms each provider kind can send (`auto` picks the first).
+STRUCTURED_FORMS: dict[str, tuple[str, ...]] = {
+    "openai": ("json_schema", "json_object", "text"),
+    "anthropic": ("tool", "text"),
+    "demo": ("text", "json_schema", "json_object", "tool"),
+}
+
+
 class ModelConfig(_Strict):
     """One catalog entry."""
 
@@ -97,6 +107,12 @@ class ModelConfig(_Strict):
     """Sent only when set: some reasoning models refuse any temperature."""
     deadline_s: float | None = Field(default=None, gt=0)
     """Overrides run.call_deadline_s for this model."""
+    structured_output: StructuredOutputSetting = "auto"
+    """How this model's votes are asked for: `auto` (by provider kind: `json_schema` for an
+    OpenAI-compatible server, `tool` for Anthropic, `text` for the demo), `json_schema` (OpenAI's
+    strict response_format), `json_object` (with the schema: llama.cpp's server), `tool` (a
+    forced tool call: Anthropic) or `text` (the VERDICT line). A server that refuses a form is
+    asked once in the next weaker one, and that is remembered for the rest of the process."""
     description: str = ""
 
 
@@ -255,6 +271,14 @@ class Settings(_Strict):
                 raise ValueError(
                     f"models.{name}.temperature: Anthropic's Messages API (SDK 2.x) takes no temperature; "
                     "remove it"
+                )
+            kind = self.providers[model.provider].kind
+            allowed = STRUCTURED_FORMS[kind]
+            if model.structured_output not in ("auto", *allowed):
+                words = {"openai": "an OpenAI-compatible", "anthropic": "an Anthropic", "demo": "the demo"}
+                raise ValueError(
+                    f"models.{name}.structured_output: {model.structured_output!r} cannot be asked of "
+                    f"{words[kind]} provider ({model.provider}); use auto, {', '.join(allowed)}"
                 )
             for alias in (name, *model.aliases):
                 if ":" in alias:

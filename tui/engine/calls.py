@@ -132,8 +132,30 @@ class ModelCall:
     async def _answer(self, providers: ProviderLookup) -> CallStatus:
         """Send the request and read the answer to its end: success, or incomplete when the
         provider ended it short (`error` says why); raises for every way it can fail."""
+        member = self.spec.member
+        request = self._request()
+        preflight(member, request.system, request.messages[-1].content)
+        provider = providers(member)
+        async with asyncio.timeout(member.deadline_s):
+            finished = await self._exchange(provider, request)
+        if finished is None:
+            raise ProviderError(
+                ErrorKind.TRUNCATED, "the stream ended without a finish reason: answer truncated"
+            )
+        self.result.finish_reason = finished.reason
+        short = cutoff(finished.reason, request.max_output_tokens)
+        if not self._reply().strip():
+            why = f" ({short[1]})" if short is not None else ""
+            raise ProviderError(ErrorKind.EMPTY, f"{member.alias} returned an empty answer{why}")
+        if short is None:
+            return CallStatus.SUCCESS
+        self.result.error_kind, self.result.error = short
+        return CallStatus.INCOMPLETE
+
+    def _request(self) -> ChatRequest:
+        """What is sent to the provider."""
         spec, member = self.spec, self.spec.member
-        request = ChatRequest(
+        return ChatRequest(
             model_id=member.model_id,
             system=spec.system,
             messages=(ChatMessage("user", spec.user),),
@@ -145,23 +167,14 @@ class ModelCall:
             seed=spec.seed,
             extra={"round": str(spec.round), "member": str(spec.index)},
         )
-        preflight(member, spec.system, spec.user)
-        provider = providers(member)
-        async with asyncio.timeout(member.deadline_s):
-            finished = await self._stream_with_retries(provider, request)
-        if finished is None:
-            raise ProviderError(
-                ErrorKind.TRUNCATED, "the stream ended without a finish reason: answer truncated"
-            )
-        self.result.finish_reason = finished.reason
-        short = cutoff(finished.reason, request.max_output_tokens)
-        if not "".join(self._parts).strip():
-            why = f" ({short[1]})" if short is not None else ""
-            raise ProviderError(ErrorKind.EMPTY, f"{member.alias} returned an empty answer{why}")
-        if short is None:
-            return CallStatus.SUCCESS
-        self.result.error_kind, self.result.error = short
-        return CallStatus.INCOMPLETE
+
+    async def _exchange(self, provider: Provider, request: ChatRequest) -> Finished | None:
+        """The request answered, with the engine's retries: the stream's `Finished`, or None."""
+        return await self._stream_with_retries(provider, request)
+
+    def _reply(self) -> str:
+        """The reply as the model sent it (here: the text shown)."""
+        return "".join(self._parts)
 
     async def _stream_with_retries(self, provider: Provider, request: ChatRequest) -> Finished | None:
         spec, member = self.spec, self.spec.member
@@ -170,7 +183,8 @@ class ModelCall:
             try:
                 return await self._stream(provider, request)
             except ProviderError as err:
-                wait = retry_wait(err, member, tries, self._clock() - self._started, bool(self._parts))
+                elapsed = self._clock() - self._started
+                wait = retry_wait(err, member, tries, elapsed, bool(self._reply()))
                 if wait is None:
                     raise
                 tries += 1
@@ -202,10 +216,19 @@ class ModelCall:
         return done
 
     def _take(self, text: str) -> None:
+        """A piece of the reply arrived: shown as it is."""
+        self._first_token()
+        self._show(text)
+
+    def _first_token(self) -> None:
         spec, call = self.spec, self.result
-        if not self._parts:
+        if call.ttft_ms is None:
             call.ttft_ms = ms(self._clock() - self._started)
             self._emit(ev.FirstToken(spec.call_id, spec.index, call.ttft_ms))
+
+    def _show(self, text: str) -> None:
+        """Add `text` to what people see of the call (and what its `content` will be)."""
+        spec = self.spec
         self._parts.append(text)
         if spec.index is None:
             self._emit(ev.SynthesisDelta(spec.call_id, spec.round, spec.phase, text))
@@ -222,14 +245,15 @@ class ModelCall:
         spec, call, member = self.spec, self.result, self.spec.member
         call.latency_ms = ms(self._clock() - self._started)
         call.content = "".join(self._parts)
+        reply = self._reply()
         if self._usage is not None:
             call.input_tokens, call.output_tokens = self._usage.input_tokens, self._usage.output_tokens
-        elif self._parts:
+        elif reply:
             # Text arrived but no usage (stream cut, or a server that never reports it): the call
             # was billed all the same, so estimate it and say so. A call refused before any text
             # (401, 429, context check) is not billed and counts nothing.
             call.input_tokens = estimate_tokens(spec.system, spec.user)
-            call.output_tokens = estimate_tokens(call.content)
+            call.output_tokens = estimate_tokens(reply)
             call.tokens_estimated = True
         call.cost_usd = cost_usd(
             call.input_tokens, call.output_tokens, member.input_price, member.output_price

@@ -50,8 +50,10 @@ from tui.engine.types import (
     RunRequest,
     RunResult,
     Vote,
+    VoteForm,
     VoteValue,
 )
+from tui.engine.votes import VoteCall
 
 __all__ = ["EXPECTED_ANSWER_TOKENS", "ProviderLookup", "Run", "run_panel"]
 
@@ -306,12 +308,18 @@ class Run:
         self._emit(ev.CallFinished(call))
 
     async def _review(self, number: int, index: int, member: Member, own: str, draft: str) -> Vote:
+        """The member's review of the draft, asked as a structured vote where its model takes one
+        (see `tui.engine.votes`), read as its vote."""
         system = prompts.member_system_prompt(member, self._base_prompt)
-        call = await self._call(
-            member, index, Phase.VOTE, number, system, prompts.vote_prompt(self._question_block, own, draft)
-        )
+
+        def prompt_for(form: VoteForm) -> str:
+            return prompts.vote_prompt(self._question_block, own, draft, form)
+
+        spec = self._spec(member, index, Phase.VOTE, number, system, prompt_for(member.vote_form))
+        review = VoteCall(spec, self._emit, self._clock, prompt_for, self._note)
+        call = await self._run_call(review)
         if call.status in ANSWERED:
-            value, objections, reason = parse_vote(call.content)
+            value, objections, reason = self._read_review(review, call)
             if reason is not None and call.status is CallStatus.INCOMPLETE:
                 reason = f"{reason} (the reply was {call.error})"
             vote = Vote(
@@ -323,6 +331,25 @@ class Run:
             )
         self._emit(ev.VoteCast(number, vote))
         return vote
+
+    @staticmethod
+    def _read_review(review: VoteCall, call: CallResult) -> tuple[VoteValue, list[str], str | None]:
+        """A review's vote: the structured vote it gave, or its text read by the text protocol. A
+        reply asked for as structured output that could not be used as such is read as text
+        before it is declared invalid, and then says both: `broken JSON: unterminated string;
+        as text: no verdict line`."""
+        if review.structured is not None:
+            value, objections = review.structured
+            return value, objections, None
+        value, objections, reason = parse_vote(call.content)  # shown as it came: the reply itself
+        if reason is not None and review.unusable is not None and review.unusable != reason:
+            reason = f"{review.unusable}; as text: {reason}"
+        return value, objections, reason
+
+    def _note(self, message: str) -> None:
+        """Something the user should know about the run: in its notes, and on every display."""
+        self.result.notes.append(message)
+        self._emit(ev.Notice(message))
 
     async def _curate(self, round_: RoundResult, state: Deliberation, reason: str) -> None:
         round_.note = round_.note or reason
@@ -371,8 +398,14 @@ class Run:
     async def _call(
         self, member: Member, index: int | None, phase: Phase, number: int, system: str, user: str
     ) -> CallResult:
+        spec = self._spec(member, index, phase, number, system, user)
+        return await self._run_call(ModelCall(spec, self._emit, self._clock))
+
+    def _spec(
+        self, member: Member, index: int | None, phase: Phase, number: int, system: str, user: str
+    ) -> CallSpec:
         run_id = self.result.run_id
-        spec = CallSpec(
+        return CallSpec(
             run_id=run_id,
             call_id=f"{run_id}-{next(self._call_numbers)}",
             member=member,
@@ -383,10 +416,12 @@ class Run:
             user=user,
             seed=self.request.seed,
         )
-        call = ModelCall(spec, self._emit, self._clock)
+
+    async def _run_call(self, call: ModelCall) -> CallResult:
+        spec = call.spec
         self.result.calls.append(call.result)
-        if phase is Phase.POSITION and index is not None:
-            self._position_calls[index] = call
+        if spec.phase is Phase.POSITION and spec.index is not None:
+            self._position_calls[spec.index] = call
         return await call.run(self._providers, self._book)
 
     def _book(self, call: CallResult) -> None:

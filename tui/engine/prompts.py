@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tui.engine.types import Attachment, Member, PriorTurn, Stance
+from tui.engine.types import Attachment, Member, PriorTurn, Stance, VoteForm
 from tui.errors import PromptError
 
 PLACEHOLDER = "{stance_prompt}"
@@ -68,6 +68,22 @@ VERDICT: REJECT
 and nothing else on that line. After it, list at most five objections, one per line starting with
 "- ", each one a change that would make you accept. Accept when the draft is good enough to act on,
 even if you would phrase it differently. Write nothing else."""
+
+# The same vote asked for as structured output: the server holds the reply to the schema (see
+# `tui.engine.votes`), the words tell the model what the fields mean. No line here looks like a
+# text vote, so a model that answers in text anyway is read as what it wrote.
+VOTE_JSON_INSTRUCTIONS = """\
+Review the draft below against your own position and the question, and vote on it with one JSON
+object: {"verdict": "accept" or "reject", "objections": [at most five short strings]}. Each
+objection is one change that would make you accept; an accept may list none. Accept when the
+draft is good enough to act on, even if you would phrase it differently. Reply with the JSON
+object only."""
+
+VOTE_TOOL_INSTRUCTIONS = """\
+Review the draft below against your own position and the question, and vote on it by calling the
+cast_vote tool: verdict "accept" or "reject", and at most five objections, each one change that
+would make you accept (an accept may list none). Accept when the draft is good enough to act on,
+even if you would phrase it differently."""
 
 
 def validate_base_prompt(text: str) -> str:
@@ -154,11 +170,15 @@ def revision_prompt(question_block: str, draft: str, objections: Sequence[tuple[
     )
 
 
-def vote_prompt(question_block: str, own_position: str, draft: str) -> str:
-    """Every member reviews the current draft and votes on it."""
+def vote_prompt(question_block: str, own_position: str, draft: str, form: VoteForm = VoteForm.TEXT) -> str:
+    """Every member reviews the current draft and votes on it, in the form its vote is asked in."""
+    instructions = {
+        VoteForm.TEXT: VOTE_INSTRUCTIONS,
+        VoteForm.TOOL: VOTE_TOOL_INSTRUCTIONS,
+    }.get(form, VOTE_JSON_INSTRUCTIONS)
     return (
         f"{question_block}\n\nYour own earlier position:\n{own_position.strip()}\n\n"
-        f"The panel's draft proposal:\n{draft.strip()}\n\n{VOTE_INSTRUCTIONS}"
+        f"The panel's draft proposal:\n{draft.strip()}\n\n{instructions}"
     )
 
 

@@ -7,12 +7,12 @@ what the user can do about it. The engine never sees an SDK exception.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
-from tui.engine.types import Phase
+from tui.engine.types import Phase, VoteForm
 
 
 class ErrorKind(StrEnum):
@@ -32,6 +32,9 @@ class ErrorKind(StrEnum):
     EMPTY = "empty"
     ATTACHMENT = "attachment"
     INTERNAL = "internal"
+    FORMAT_REFUSED = "format_refused"
+    """The server refused the structured-output form of the request (not the request itself):
+    the engine asks again at once in a weaker form rather than retrying as is."""
 
 
 class ProviderError(Exception):
@@ -56,6 +59,21 @@ class ChatMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class StructuredOutput:
+    """Ask for the answer as a JSON object fitting `schema`, in the wire form `form`.
+
+    `name` and `description` name the schema (OpenAI's `json_schema.name`) or the tool (Anthropic's
+    forced tool call). An adapter that cannot send `form` raises `ProviderError(FORMAT_REFUSED)`,
+    as it does when the server refuses it.
+    """
+
+    form: VoteForm
+    name: str
+    description: str
+    schema: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class ChatRequest:
     """One call to one model, in provider-neutral terms."""
 
@@ -64,6 +82,8 @@ class ChatRequest:
     messages: tuple[ChatMessage, ...]
     max_output_tokens: int
     temperature: float | None = None
+    # None (or form `text`): free text.
+    structured: StructuredOutput | None = None
     # Named in error messages; never sent.
     alias: str = ""
     # Not sent to real providers: lets the offline demo provider act its part convincingly.

@@ -1,9 +1,12 @@
-"""The rules of a round: strict vote parsing, tallying, the decision, and consult's agreement reading."""
+"""The rules of a round: strict vote parsing (text and structured), tallying, the decision, and
+consult's agreement reading."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from tui.engine.types import Agreement, Outcome, Tally, Vote, VoteValue
 
@@ -66,6 +69,72 @@ def parse_vote(reply: str) -> tuple[VoteValue, list[str], str | None]:
     value = VoteValue.ACCEPT if verdict.lower() == "accept" else VoteValue.REJECT
     objections = [re.sub(r"^[-*•]\s*|^\d+[.)]\s*", "", line) for line in lines[1:]]
     return value, [o for o in objections if o][:MAX_OBJECTIONS], None
+
+
+class _JSONObject(list[tuple[str, Any]]):
+    """A JSON object as its (key, value) pairs, in order: a key given twice stays visible."""
+
+
+# A whole reply in one Markdown code fence (```json ... ```): models not held to a format add it.
+_FENCE = re.compile(r"^```[A-Za-z]*[ \t]*\n(.*?)\n?[ \t]*```$", re.DOTALL)
+
+
+def _fields(obj: _JSONObject, name: str) -> list[Any]:
+    return [value for key, value in obj if key.strip().lower() == name]
+
+
+def parse_structured_vote(reply: str) -> tuple[VoteValue, list[str], str | None]:
+    """Read a structured vote, a JSON object `{"verdict": "accept"|"reject", "objections": [...]}`,
+    as (vote, objections, problem-if-unusable).
+
+    As strict about ambiguity as the text protocol, and as forgiving of what cannot change the
+    meaning: the names and the verdict in any case, a full stop after the verdict, a code fence
+    around the whole reply, other fields (ignored), no `objections` or null (none), a line break
+    inside a string. Objections are each put on one line and capped at five, as in text. The
+    problem, when there is one, is a few words, the same for the same fault: not JSON, broken
+    JSON: <what>, JSON is not an object, JSON has no verdict, two verdicts, verdict not accept
+    or reject, objections not a list of strings, two objection lists.
+    """
+    text = reply.strip()
+    fenced = _FENCE.match(text)
+    if fenced:
+        text = fenced.group(1).strip()
+    if not text:
+        return VoteValue.INVALID, [], "empty reply"
+    try:
+        # strict=False: a raw line break inside a string is a model's slip, not an ambiguity.
+        data = json.loads(text, object_pairs_hook=_JSONObject, strict=False)
+    except json.JSONDecodeError as err:
+        if not text.startswith(("{", "[")):
+            return VoteValue.INVALID, [], "not JSON"
+        what = re.sub(r"\s+(?:starting\s+)?at$", "", err.msg).lower()
+        return VoteValue.INVALID, [], f"broken JSON: {what}"
+    if not isinstance(data, _JSONObject):
+        return VoteValue.INVALID, [], "JSON is not an object"
+    verdicts = _fields(data, "verdict")
+    if not verdicts:
+        return VoteValue.INVALID, [], "JSON has no verdict"
+    if len(verdicts) > 1:
+        return VoteValue.INVALID, [], "two verdicts"
+    verdict = verdicts[0]
+    word = _TRAILING_STOP.sub("", verdict.strip()).lower() if isinstance(verdict, str) else None
+    if word not in ("accept", "reject"):
+        return VoteValue.INVALID, [], "verdict not accept or reject"
+    listed = _fields(data, "objections")
+    if len(listed) > 1:
+        return VoteValue.INVALID, [], "two objection lists"
+    items = listed[0] if listed and listed[0] is not None else []
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        return VoteValue.INVALID, [], "objections not a list of strings"
+    objections = [" ".join(item.split()) for item in items]
+    value = VoteValue.ACCEPT if word == "accept" else VoteValue.REJECT
+    return value, [o for o in objections if o][:MAX_OBJECTIONS], None
+
+
+def render_vote(value: VoteValue, objections: Sequence[str]) -> str:
+    """A valid vote as people read it, in the text protocol's own shape: the verdict line, then one
+    `- ` line per objection. `parse_vote` reads it back as the same vote."""
+    return "\n".join([f"VERDICT: {value.value.upper()}", *(f"- {o}" for o in objections)])
 
 
 def tally_votes(votes: Sequence[Vote]) -> Tally:

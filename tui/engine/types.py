@@ -51,6 +51,21 @@ class VoteValue(StrEnum):
     NONE = "none"
 
 
+class VoteForm(StrEnum):
+    """How a member's vote is asked for: as structured output, in one of three wire forms, or as text.
+
+    From strongest to weakest for an OpenAI-compatible server: `json_schema` (OpenAI's strict
+    `response_format`), `json_object` (`{"type": "json_object", "schema": ...}`, as llama.cpp's
+    server takes it), `text` (the `VERDICT:` line protocol); for Anthropic, `tool` (a forced tool
+    call whose input is the vote), then `text`.
+    """
+
+    JSON_SCHEMA = "json_schema"
+    JSON_OBJECT = "json_object"
+    TOOL = "tool"
+    TEXT = "text"
+
+
 class Outcome(StrEnum):
     UNANIMOUS = "unanimous"
     MAJORITY = "majority"
@@ -107,6 +122,11 @@ class Member(_Model):
     deadline_s: float = Field(default=180.0, gt=0, description="Total time one call may take.")
     retries: int = Field(
         default=0, ge=0, le=10, description="How often a refused call (429, 5xx, lost connection) is retried."
+    )
+    vote_form: VoteForm = Field(
+        default=VoteForm.TEXT,
+        description="How this member's votes are asked first; a refusal or an answer outside the schema "
+        "moves its model to a weaker form for the rest of the process.",
     )
 
     @property
@@ -236,6 +256,16 @@ class CallResult(_Model):
     finish_reason: str | None = None
     reused_from: str | None = Field(
         default=None, description="Run id this result was carried over from by a partial rerun (not re-sent)."
+    )
+    vote_form: VoteForm | None = Field(
+        default=None,
+        description="A review asked as structured output: the form it was asked in (after any fallback); "
+        "None when it was asked as text.",
+    )
+    raw_reply: str | None = Field(
+        default=None,
+        description="A structured vote: the reply as the model sent it (its JSON); `content` shows it "
+        "to people as a verdict line and objections.",
     )
 
 

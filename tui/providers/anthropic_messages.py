@@ -2,6 +2,9 @@
 
 The 2.x SDK's `messages.create` takes no sampling temperature, so none is sent; the catalog
 refuses a temperature on an Anthropic model rather than silently dropping it.
+
+A structured answer (a vote) is asked for as a forced call of one tool whose input schema is the
+answer's: the tool's input streams as `input_json_delta` pieces, passed on as the answer's text.
 """
 
 from __future__ import annotations
@@ -10,7 +13,17 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any, Unpack
 
-from tui.engine.provider import ChatRequest, Finished, StreamEvent, TextDelta, Usage
+from tui.engine.provider import (
+    ChatRequest,
+    ErrorKind,
+    Finished,
+    ProviderError,
+    StreamEvent,
+    StructuredOutput,
+    TextDelta,
+    Usage,
+)
+from tui.engine.types import VoteForm
 from tui.providers.sdk_adapter import ClientOptions, SDKAdapter
 
 
@@ -31,13 +44,15 @@ class AnthropicProvider(SDKAdapter):
         anthropic, client = await self._ready()  # loaded in a thread: the loop never waits on an import
         import httpx2
 
-        from tui.providers.errors import from_status, from_transport, malformed
+        from tui.providers.errors import format_refusal, from_status, from_transport, malformed
 
         ctx = self.context(request)
         received = False
         input_tokens = output_tokens = 0
         stop_reason: str | None = None
         stopped = False
+        structured = request.structured
+        options = tool_options(structured, ctx.who) if structured is not None else {}
         try:
             messages_api: Any = client.messages  # events are read by their `type` below
             stream = await messages_api.create(
@@ -46,6 +61,7 @@ class AnthropicProvider(SDKAdapter):
                 system=request.system,
                 messages=[{"role": m.role, "content": m.content} for m in request.messages],
                 stream=True,
+                **options,
             )
             async for event in stream:
                 if event.type == "message_start":
@@ -54,6 +70,11 @@ class AnthropicProvider(SDKAdapter):
                 elif event.type == "content_block_delta" and event.delta.type == "text_delta":
                     received = True
                     yield TextDelta(event.delta.text)
+                elif event.type == "content_block_delta" and event.delta.type == "input_json_delta":
+                    # The forced tool's input: the structured answer itself, as it is written.
+                    if event.delta.partial_json:
+                        received = True
+                        yield TextDelta(event.delta.partial_json)
                 elif event.type == "message_delta":
                     stop_reason = event.delta.stop_reason or stop_reason
                     output_tokens = event.usage.output_tokens or output_tokens
@@ -62,6 +83,10 @@ class AnthropicProvider(SDKAdapter):
         except anthropic.APIStatusError as err:
             # Status 200 here is an `event: error` inside a stream that had started fine.
             error_type, message = _anthropic_error(err)
+            if options and structured is not None:
+                refusal = format_refusal(ctx, err.status_code, message, structured.form.value)
+                if refusal is not None:
+                    raise refusal from err
             raise from_status(
                 ctx, err.status_code, message, error_type=error_type, headers=err.response.headers
             ) from err
@@ -73,6 +98,28 @@ class AnthropicProvider(SDKAdapter):
         yield Usage(input_tokens, output_tokens)
         if stopped or stop_reason is not None:
             yield Finished(stop_reason or "end_turn")
+
+
+def tool_options(structured: StructuredOutput, who: str) -> dict[str, Any]:
+    """The `tools` and `tool_choice` of a structured request: one tool, whose input schema is the
+    answer's, that the model must call, once."""
+    if structured.form is VoteForm.TEXT:
+        return {}
+    if structured.form is not VoteForm.TOOL:
+        # JSON modes are OpenAI-compatible forms; the catalog does not let an Anthropic model be
+        # set to one, and a request that asks anyway is refused the way a server would.
+        raise ProviderError(
+            ErrorKind.FORMAT_REFUSED, f"{who}: structured output as {structured.form.value} is not sent here"
+        )
+    tool = {
+        "name": structured.name,
+        "description": structured.description,
+        "input_schema": dict(structured.schema),
+    }
+    return {
+        "tools": [tool],
+        "tool_choice": {"type": "tool", "name": structured.name, "disable_parallel_tool_use": True},
+    }
 
 
 def _anthropic_error(err: Any) -> tuple[str, str]:

@@ -2,7 +2,9 @@
 
 Deterministic for a given prompt, model and seed; stance-aware (an advocate leans favourable, a
 critic unfavourable); paced like a real model (a time to first token, then tokens at a steady
-rate with small jitter); it casts votes that follow the strict vote format, and can be told to
+rate with small jitter); it casts votes that follow the strict vote format (as JSON when a vote is
+asked for as structured output: a demo model set to `structured_output = "json_schema"` shows
+that path offline; by default it votes in text), and can be told to
 fail (`id = "name?fail=rate_limit"` in the catalog) to show what failures look like. A rate limit
 says "retry after 2 s" (paced like the rest) and every try is refused again, so the engine's
 retries show on the pane before the member fails. Everything it writes says it is a demo, so it
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import random
 import re
 from collections.abc import AsyncIterator
@@ -20,7 +23,7 @@ from dataclasses import dataclass
 
 from tui.engine.accounting import estimate_tokens
 from tui.engine.provider import ChatRequest, ErrorKind, Finished, ProviderError, StreamEvent, TextDelta, Usage
-from tui.engine.types import Phase
+from tui.engine.types import Phase, VoteForm
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +196,9 @@ def _vote(request: ChatRequest, persona: Persona, rng: random.Random) -> str:
     base = {"for": 0.85, "neutral": 0.55, "against": 0.25}.get(request.stance, 0.5)
     chance = min(0.97, base + 0.25 * (round_number - 1) + persona.temperament)
     if rng.random() < chance:
-        return "VERDICT: ACCEPT\n" + (f"- {rng.choice(_OBJECTIONS)}\n" if rng.random() < 0.3 else "")
-    objections = rng.sample(_OBJECTIONS, rng.randint(1, 3))
-    return "VERDICT: REJECT\n" + "".join(f"- {item}\n" for item in objections)
+        verdict, objections = "accept", [rng.choice(_OBJECTIONS)] if rng.random() < 0.3 else []
+    else:
+        verdict, objections = "reject", rng.sample(_OBJECTIONS, rng.randint(1, 3))
+    if request.structured is not None and request.structured.form is not VoteForm.TEXT:
+        return json.dumps({"verdict": verdict, "objections": objections})
+    return f"VERDICT: {verdict.upper()}\n" + "".join(f"- {item}\n" for item in objections)

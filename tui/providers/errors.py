@@ -8,6 +8,7 @@ and gateways may echo the key, and a base URL may carry credentials.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 import httpx2
@@ -125,6 +126,40 @@ def from_status(
     return ProviderError(
         ErrorKind.BAD_REQUEST, f"{ctx.provider} refused the request (HTTP {status}){detail_part}"
     )
+
+
+# What a server's words say when it refuses the structured-output part of a request: OpenAI's
+# "Invalid parameter: 'response_format' of type 'json_schema' is not supported with this model",
+# llama-cpp-python's "Input should be 'text' or 'json_object'" (on HTTP 500), a proxy's "tools are
+# not supported", vLLM's guided decoding.
+_FORMAT_WORDS = (
+    "response_format",
+    "json_schema",
+    "json_object",
+    "'text'",
+    "schema",
+    "structured output",
+    "tool",
+    "grammar",
+    "guided",
+)
+
+
+def format_refusal(ctx: CallContext, status: int, message: str, form: str) -> ProviderError | None:
+    """The server refused the structured form `form` of the request, not the request: a 400, 415
+    or 422 (or, as llama-cpp-python answers an unknown `response_format`, a 500) whose words are
+    about the format. None for any other error, which is then the ordinary error it is; a 500
+    that is a refusal must not be retried as it was sent."""
+    lowered = message.lower()
+    if status not in (400, 415, 422, 500) or any(word in lowered for word in _CONTEXT_WORDS):
+        return None
+    if not any(word in lowered for word in _FORMAT_WORDS):
+        return None
+    # A pydantic validation error (llama-cpp-python) says it best in its `msg`, not its traceback.
+    said = re.search(r"""'msg': (?:"([^"]+)"|'([^']+)')""", message)
+    detail = _short(redact(said.group(1) or said.group(2) if said else message, ctx.secrets), 160)
+    what = f"{ctx.provider} refused structured output ({form}, HTTP {status})"
+    return ProviderError(ErrorKind.FORMAT_REFUSED, f"{what}: {detail}")
 
 
 def _mid_answer(ctx: CallContext, error_type: str, lowered: str, detail_part: str) -> ProviderError:

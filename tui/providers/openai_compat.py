@@ -7,7 +7,17 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any, Unpack
 
-from tui.engine.provider import ChatRequest, Finished, ProviderError, StreamEvent, TextDelta, Usage
+from tui.engine.provider import (
+    ChatRequest,
+    ErrorKind,
+    Finished,
+    ProviderError,
+    StreamEvent,
+    StructuredOutput,
+    TextDelta,
+    Usage,
+)
+from tui.engine.types import VoteForm
 from tui.providers.sdk_adapter import ClientOptions, SDKAdapter
 
 
@@ -36,7 +46,7 @@ class OpenAICompatProvider(SDKAdapter):
         openai, client = await self._ready()  # loaded in a thread: the loop never waits on an import
         import httpx2
 
-        from tui.providers.errors import from_status, from_transport, malformed
+        from tui.providers.errors import format_refusal, from_status, from_transport, malformed
 
         ctx = self.context(request)
         messages: list[dict[str, str]] = [{"role": "system", "content": request.system}]
@@ -44,6 +54,9 @@ class OpenAICompatProvider(SDKAdapter):
         options: dict[str, Any] = {self.max_tokens_param: request.max_output_tokens}
         if request.temperature is not None:
             options["temperature"] = request.temperature
+        structured = request.structured
+        if structured is not None and structured.form is not VoteForm.TEXT:
+            options["response_format"] = response_format(structured, ctx.who)
         received = refused = False
         finish_reason: str | None = None
         try:
@@ -70,6 +83,10 @@ class OpenAICompatProvider(SDKAdapter):
                     if choice.finish_reason:
                         finish_reason = choice.finish_reason
         except openai.APIStatusError as err:
+            if structured is not None and structured.form is not VoteForm.TEXT:
+                refusal = format_refusal(ctx, err.status_code, _openai_message(err), structured.form.value)
+                if refusal is not None:
+                    raise refusal from err
             raise from_status(
                 ctx,
                 err.status_code,
@@ -88,6 +105,30 @@ class OpenAICompatProvider(SDKAdapter):
             raise
         if finish_reason is not None:
             yield Finished("refusal" if refused and finish_reason == "stop" else finish_reason)
+
+
+def response_format(structured: StructuredOutput, who: str) -> dict[str, Any]:
+    """The `response_format` of a structured request: OpenAI's strict `json_schema` (OpenAI, vLLM,
+    Ollama, LM Studio), or `json_object` carrying the schema, which llama.cpp's server holds the
+    answer to with a grammar (and others take as plain JSON mode)."""
+    schema = dict(structured.schema)
+    if structured.form is VoteForm.JSON_SCHEMA:
+        return {
+            "type": "json_schema",
+            "json_schema": {
+                "name": structured.name,
+                "description": structured.description,
+                "schema": schema,
+                "strict": True,
+            },
+        }
+    if structured.form is VoteForm.JSON_OBJECT:
+        return {"type": "json_object", "schema": schema}
+    # A tool call is Anthropic's form here; the catalog does not let an OpenAI-compatible model
+    # be set to it, and a request that asks anyway is refused the way a server would.
+    raise ProviderError(
+        ErrorKind.FORMAT_REFUSED, f"{who}: structured output as a {structured.form.value} is not sent here"
+    )
 
 
 def _openai_message(err: Any) -> str:

@@ -1,0 +1,267 @@
+"""Structured votes: a review asked for as JSON where the server takes it, and text where it does not.
+
+A member's vote is asked in the form its model is configured for (`Member.vote_form`, from the
+catalog's `structured_output`): OpenAI's `response_format` with a strict JSON schema, the
+`{"type": "json_object", "schema": ...}` form llama.cpp's server takes, a forced tool call for
+Anthropic, or the text protocol (`VERDICT: ACCEPT`). The schema is the same in every form.
+
+Falling back is never silent and never repeated:
+- a server that refuses the structured request (`ErrorKind.FORMAT_REFUSED`) is asked again at
+  once in the next weaker form (`json_schema` -> `json_object` -> `text`, `tool` -> `text`):
+  not a failed attempt, no back-off, within the same deadline;
+- a whole reply that is not usable as structured output (prose, broken JSON, outside the schema)
+  is read as text before it is declared invalid, and its model is asked in text from then on;
+- what a model takes is remembered with the provider connection it was learned on, which the
+  front ends keep for the whole process (see `forms_of`), so a second vote goes straight to the
+  form that works; and each change is a notice the dashboard, the progress lines and the run's
+  notes carry: `smollm2: structured votes refused (json_schema) → json_object`.
+
+People never read raw JSON as if it were prose: a structured vote is held while it streams and
+shown whole as the text protocol's own shape (`VERDICT: ACCEPT` and `- ` objections), which is
+the call's `content`; the JSON as sent is kept in `raw_reply`. A reply that turns out not to be
+JSON is shown as it came: prose streams as it arrives.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from tui.engine import events as ev
+from tui.engine.calls import CallSpec, ModelCall, ProviderLookup, preflight
+from tui.engine.provider import (
+    ChatMessage,
+    ChatRequest,
+    ErrorKind,
+    Finished,
+    Provider,
+    ProviderError,
+    StructuredOutput,
+)
+from tui.engine.rules import MAX_OBJECTIONS, parse_structured_vote, render_vote
+from tui.engine.types import CallResult, CallStatus, Member, VoteForm, VoteValue
+
+log = logging.getLogger(__name__)
+
+VOTE_SCHEMA: Mapping[str, Any] = {
+    "type": "object",
+    "properties": {
+        "verdict": {
+            "type": "string",
+            "enum": ["accept", "reject"],
+            "description": "accept: the draft is good enough to act on; reject: it is not",
+        },
+        "objections": {
+            "type": "array",
+            "items": {"type": "string"},
+            "maxItems": MAX_OBJECTIONS,
+            "description": "each one change that would make you accept; none is fine",
+        },
+    },
+    # OpenAI's strict mode wants every property required and no others allowed.
+    "required": ["verdict", "objections"],
+    "additionalProperties": False,
+}
+"""The vote's JSON schema, in every structured form. `verdict` comes first: servers that hold a
+reply to a schema with a grammar (llama.cpp) write the properties in this order."""
+
+VOTE_TOOL = "cast_vote"
+
+_WEAKER = {
+    VoteForm.JSON_SCHEMA: VoteForm.JSON_OBJECT,
+    VoteForm.JSON_OBJECT: VoteForm.TEXT,
+    VoteForm.TOOL: VoteForm.TEXT,
+    VoteForm.TEXT: VoteForm.TEXT,
+}
+_STRENGTH = {VoteForm.JSON_SCHEMA: 3, VoteForm.TOOL: 3, VoteForm.JSON_OBJECT: 2, VoteForm.TEXT: 0}
+
+
+def weaker_form(form: VoteForm) -> VoteForm:
+    """The form to ask in when `form` is refused: json_schema -> json_object -> text; tool -> text."""
+    return _WEAKER[form]
+
+
+def vote_output(form: VoteForm) -> StructuredOutput | None:
+    """The structured-output part of a vote request in `form` (None for text)."""
+    if form is VoteForm.TEXT:
+        return None
+    return StructuredOutput(form, VOTE_TOOL, "Cast your vote on the panel's draft proposal.", VOTE_SCHEMA)
+
+
+class FormMemory:
+    """The vote form each model of one provider connection has been found to take."""
+
+    def __init__(self) -> None:
+        self._learned: dict[str, VoteForm] = {}
+
+    def form_for(self, member: Member) -> VoteForm:
+        """The form to ask `member` in: its configured one, or the weaker one its model was moved to."""
+        learned = self._learned.get(member.model_id)
+        if learned is None or _STRENGTH[learned] >= _STRENGTH[member.vote_form]:
+            return member.vote_form
+        return learned
+
+    def learn(self, member: Member, form: VoteForm) -> bool:
+        """Move `member`'s model down to `form`; False when it is there already (or below): then
+        whoever moved it first has said so."""
+        if _STRENGTH[form] >= _STRENGTH[self.form_for(member)]:
+            return False
+        self._learned[member.model_id] = form
+        return True
+
+
+# Keyed by the provider adapter itself: the front ends keep one adapter per configured provider
+# for the whole process (the dashboard's pool, `quorum run`'s, `quorum mcp`'s), so what a server
+# takes is learned once per process; a fresh pool (a test's) starts knowing nothing.
+_MEMORIES: weakref.WeakKeyDictionary[Provider, FormMemory] = weakref.WeakKeyDictionary()
+
+
+def forms_of(provider: Provider) -> FormMemory:
+    """What the models behind `provider` have been found to take, for as long as it lives."""
+    try:
+        return _MEMORIES.setdefault(provider, FormMemory())
+    except TypeError:  # an adapter that cannot be weakly referenced: remember for this call only
+        return FormMemory()
+
+
+class _HeldView:
+    """What to show of a reply as it streams: prose as it arrives, JSON (or a code fence) held.
+
+    Undecided until the first character that is not a space; everything shown is the reply's own
+    text, so what was shown is always where the shown text of a vote starts.
+    """
+
+    def __init__(self) -> None:
+        self.holding: bool | None = None
+        self._pending: list[str] = []
+
+    def feed(self, text: str) -> str:
+        """The part of `text` to show now."""
+        if self.holding is None:
+            self._pending.append(text)
+            start = "".join(self._pending).lstrip()
+            if not start:
+                return ""
+            self.holding = start.startswith(("{", "`"))
+            if self.holding:
+                return ""
+            shown, self._pending = "".join(self._pending), []
+            return shown
+        return "" if self.holding else text
+
+    def rest(self, text: str) -> str:
+        """What is still to show once the reply is whole, so that all shown is `text`: the vote
+        rendered, or (for anything that is not a usable vote) the reply as it came."""
+        if self.holding is False:
+            return ""  # prose: shown as it came, and prose is never a structured vote
+        return text
+
+
+class VoteCall(ModelCall):
+    """A member's review of the draft, asked as a structured vote where its model takes one.
+
+    `prompt_for(form)` is the review prompt in a form's words; `note` puts a message in the run's
+    notes and on every display. Once the reply is whole, `structured` is the vote it gave as
+    structured output, or None; then `unusable` says why a reply asked for as structured output
+    could not be used as such (it is shown as it came, and the run reads it as text).
+    """
+
+    def __init__(
+        self,
+        spec: CallSpec,
+        emit: ev.EventSink,
+        clock: Callable[[], float],
+        prompt_for: Callable[[VoteForm], str],
+        note: Callable[[str], None],
+    ) -> None:
+        super().__init__(spec, emit, clock)
+        self.form = spec.member.vote_form
+        self.structured: tuple[VoteValue, list[str]] | None = None
+        self.unusable: str | None = None
+        self._prompt_for = prompt_for
+        self._note = note
+        self._forms = FormMemory()
+        self._raw: list[str] = []
+        self._view = _HeldView()
+
+    async def _answer(self, providers: ProviderLookup) -> CallStatus:
+        status = await super()._answer(providers)
+        # Only a whole reply says the server answers outside the schema: one cut off at the
+        # output limit broke its JSON by being cut.
+        if status is CallStatus.SUCCESS and self.unusable is not None:
+            why = f"vote answered outside the schema ({self.form.value}: {self.unusable})"
+            self._learn(VoteForm.TEXT, why)
+        return status
+
+    def _request(self) -> ChatRequest:
+        request = super()._request()
+        message = ChatMessage("user", self._prompt_for(self.form))
+        return replace(request, messages=(message,), structured=vote_output(self.form))
+
+    async def _exchange(self, provider: Provider, request: ChatRequest) -> Finished | None:
+        self._forms = forms_of(provider)
+        if self._forms.form_for(self.spec.member) is not self.form:
+            self.form = self._forms.form_for(self.spec.member)
+            request = self._asked_again()
+        while True:
+            try:
+                finished = await self._stream_with_retries(provider, request)
+            except ProviderError as err:
+                if err.kind is not ErrorKind.FORMAT_REFUSED or self.form is VoteForm.TEXT or self._raw:
+                    raise
+                log.debug("run %s %s: %s", self.spec.run_id, self.spec.member.alias, err.message)
+                self._learn(weaker_form(self.form), f"structured votes refused ({self.form.value})")
+                # Asked again at once in what the memory says now: the next weaker form, or one
+                # weaker still if another member's call has found that out meanwhile.
+                self.form = self._forms.form_for(self.spec.member)
+                request = self._asked_again()
+                continue
+            self._read()
+            return finished
+
+    def _asked_again(self) -> ChatRequest:
+        request = self._request()
+        preflight(self.spec.member, request.system, request.messages[-1].content)
+        return request
+
+    def _learn(self, form: VoteForm, why: str) -> None:
+        """Move this model down to `form`, and say so once (the first call to find out says it)."""
+        if self._forms.learn(self.spec.member, form):
+            self._note(f"{self.spec.member.alias}: {why} → {form.value}")
+
+    def _take(self, text: str) -> None:
+        self._raw.append(text)
+        self._first_token()
+        # A text vote streams as it always has; a structured one is held (see `_HeldView`).
+        shown = text if self.form is VoteForm.TEXT else self._view.feed(text)
+        if shown:
+            self._show(shown)
+
+    def _reply(self) -> str:
+        return "".join(self._raw)
+
+    def _read(self) -> None:
+        """The reply is whole: read its structured vote, and show what is still held of it."""
+        if self.form is VoteForm.TEXT:
+            return
+        reply = self._reply()
+        value, objections, problem = parse_structured_vote(reply)
+        if problem is None:
+            self.structured = (value, objections)
+            rest = self._view.rest(render_vote(value, objections))
+        else:
+            self.unusable = problem
+            rest = self._view.rest(reply)
+        if rest:
+            self._show(rest)
+
+    def _settle(self, book: Callable[[CallResult], None]) -> None:
+        # A text vote is recorded as it always was: nothing new to keep.
+        self.result.vote_form = None if self.form is VoteForm.TEXT else self.form
+        reply = self._reply()
+        if reply != "".join(self._parts):
+            self.result.raw_reply = reply
+        super()._settle(book)
