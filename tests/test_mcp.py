@@ -31,6 +31,7 @@ from tui.history.store import RunStore
 from tui.mcp.runs import Milestones
 from tui.mcp.server import QuorumMCP
 
+ROOT = Path(__file__).resolve().parent.parent
 TOOLS = {"consensus", "consensus_result", "list_models", "history"}
 FAKE_KEY = "sk-proj-FAKEKEY0123456789abcdefSECRET"
 
@@ -590,7 +591,8 @@ async def test_quorum_mcp_over_stdio(fast: Path, tmp_path: Path, isolated_home: 
     params = StdioServerParameters(
         command=sys.executable,
         args=["-m", "tui", "--config", str(fast), "mcp"],
-        env={**os.environ, "QUORUM_HOME": str(isolated_home)},
+        # The files' folder as its working directory; the same source as this test imports.
+        env={**os.environ, "QUORUM_HOME": str(isolated_home), "PYTHONPATH": str(ROOT)},
         cwd=tmp_path,
     )
     write(tmp_path / "plan.md", "Move the queue to Postgres with SKIP LOCKED.")
