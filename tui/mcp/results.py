@@ -402,8 +402,7 @@ def _quote(text: str) -> list[str]:
 def run_markdown(report: RunReport) -> str:
     """The run in a few lines: status, the answer, each member's conclusion and each round's votes."""
     status = run_word(report.status)
-    decided = report.outcome is not None or report.mode is Mode.CONSULT
-    outcome = outcome_word(report.outcome, report.mode) if decided else ""
+    outcome = outcome_word(report.outcome) if report.outcome is not None else ""
     rounds = (
         f"round {report.rounds_used} of {report.max_rounds}" if report.mode is Mode.DELIBERATE else "one pass"
     )
@@ -448,7 +447,9 @@ def run_markdown(report: RunReport) -> str:
         cost_usd=report.totals.cost_usd,
         tokens_estimated=report.totals.tokens_estimated,
     )
-    out += ["", completion_line(totals, report.status)]
+    if out[-1]:
+        out.append("")
+    out.append(completion_line(totals, report.status))
     return "\n".join(out).strip() + "\n"
 
 
