@@ -141,14 +141,20 @@ async def test_the_tools_and_their_schemas(fast: Path) -> None:
 
 
 async def test_the_description_lists_the_models_whose_keys_are_set(
-    fast: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Those an agent can name now: a key set, or a local server the user configured."""
+    local = (
+        '[providers.lab]\nkind = "openai"\nbase_url = "http://127.0.0.1:9/v1"\n'
+        '[models.lab-qwen]\nprovider = "lab"\nid = "qwen"\ncontext_window = 32000\nmax_output = 1000\n'
+    )
     monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
-    async with connected(fast) as client:
+    async with connected(demo_config(tmp_path, 200.0, local)) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
     words = " ".join((tools["consensus"].description or "").split())
-    assert "Models whose keys are set: gpt-sol, gpt-luna, gpt-astra." in words
-    assert "claude-sonnet" not in words and FAKE_KEY not in words
+    ready = "Models whose keys are set (or local servers configured): gpt-sol, gpt-luna, gpt-astra, lab-qwen."
+    assert ready in words
+    assert "claude-sonnet" not in words and "llama-local" not in words and FAKE_KEY not in words
 
 
 # --------------------------------------------------------------------------------------------

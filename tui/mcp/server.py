@@ -83,6 +83,8 @@ INSTRUCTIONS = (
 
 
 def consensus_description(settings: Settings) -> str:
+    """The `consensus` tool's description: what a run is, what to expect of client time limits,
+    and the models an agent can name now, so it does not guess."""
     catalog = Catalog(settings)
     entries = catalog.entries()
     ready = [e.alias for e in entries if not e.demo and catalog.is_available(e.alias)]
@@ -90,7 +92,7 @@ def consensus_description(settings: Settings) -> str:
     panel = choose_panel(catalog)
     default = ", ".join(f"{m.alias}:{m.stance.value}" for m in panel.members)
     models = (
-        f"Models whose keys are set: {', '.join(ready)}."
+        f"Models whose keys are set (or local servers configured): {', '.join(ready)}."
         if ready
         else "No model's key is set in the server's environment: only the offline demo models can run."
     )
