@@ -49,7 +49,7 @@ from tui.engine.types import (
     VoteForm,
     VoteValue,
 )
-from tui.engine.votes import VOTE_SCHEMA, FormMemory, forms_of
+from tui.engine.votes import VOTE_SCHEMA, FormMemory, forms_of, vote_schema
 from tui.errors import ConfigError
 from tui.providers.anthropic_messages import AnthropicProvider
 from tui.providers.demo import DemoProvider
@@ -219,7 +219,13 @@ async def test_json_object_with_the_schema_for_a_llama_cpp_server(server: WireSe
     assert [v.value for v in votes_of(result)] == [VoteValue.ACCEPT]  # unanimous in round 1
     assert vote_forms(server, "llama") == ["json_object"]
     vote = next(r for r in server.requests if asked_form(r) == "json_object")
-    assert vote.body["response_format"] == {"type": "json_object", "schema": VOTE_SCHEMA}
+    assert vote.body["response_format"] == {
+        "type": "json_object",
+        "schema": vote_schema(VoteForm.JSON_OBJECT),
+    }
+    # held by a grammar, each objection is bounded: a small model cannot write one until its limit
+    items = vote.body["response_format"]["schema"]["properties"]["objections"]["items"]
+    assert items == {"type": "string", "maxLength": 200} and "maxLength" not in json.dumps(VOTE_SCHEMA)
     assert "Reply with the JSON\nobject only." in vote.body["messages"][-1]["content"]  # words match form
     assert vote_calls(result)[0].content == "VERDICT: ACCEPT" and notices(events) == []
 

@@ -65,8 +65,24 @@ VOTE_SCHEMA: Mapping[str, Any] = {
     "required": ["verdict", "objections"],
     "additionalProperties": False,
 }
-"""The vote's JSON schema, in every structured form. `verdict` comes first: servers that hold a
-reply to a schema with a grammar (llama.cpp) write the properties in this order."""
+"""The vote's JSON schema. `verdict` comes first: servers that hold a reply to a schema with a
+grammar (llama.cpp) write the properties in this order."""
+
+# Each objection's length, bounded where the server writes the reply with a grammar built from the
+# schema (llama.cpp's json_object form): a small model held to it can otherwise go on writing one
+# objection until its output limit cuts the vote off (measured with SmolLM2-135M at 512 tokens).
+# Not in the other forms: OpenAI's strict mode refuses `maxLength`.
+OBJECTION_MAX_CHARS = 200
+_BOUNDED_SCHEMA: Mapping[str, Any] = {
+    **VOTE_SCHEMA,
+    "properties": {
+        **VOTE_SCHEMA["properties"],
+        "objections": {
+            **VOTE_SCHEMA["properties"]["objections"],
+            "items": {"type": "string", "maxLength": OBJECTION_MAX_CHARS},
+        },
+    },
+}
 
 VOTE_TOOL = "cast_vote"
 
@@ -84,11 +100,18 @@ def weaker_form(form: VoteForm) -> VoteForm:
     return _WEAKER[form]
 
 
+def vote_schema(form: VoteForm) -> Mapping[str, Any]:
+    """The schema a vote is asked to fit in `form`."""
+    return _BOUNDED_SCHEMA if form is VoteForm.JSON_OBJECT else VOTE_SCHEMA
+
+
 def vote_output(form: VoteForm) -> StructuredOutput | None:
     """The structured-output part of a vote request in `form` (None for text)."""
     if form is VoteForm.TEXT:
         return None
-    return StructuredOutput(form, VOTE_TOOL, "Cast your vote on the panel's draft proposal.", VOTE_SCHEMA)
+    return StructuredOutput(
+        form, VOTE_TOOL, "Cast your vote on the panel's draft proposal.", vote_schema(form)
+    )
 
 
 class FormMemory:
