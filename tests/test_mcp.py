@@ -432,7 +432,10 @@ async def call_error(client: Client, tool: str, arguments: dict[str, Any]) -> st
     return text
 
 
-async def test_every_error_comes_back_in_words(fast: Path, tmp_path: Path) -> None:
+async def test_every_error_comes_back_in_words(
+    fast: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the project the client started the server in
     binary = tmp_path / "image.png"
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00")
     plan = write(tmp_path / "plan.md", "the plan")
@@ -454,6 +457,13 @@ async def test_every_error_comes_back_in_words(fast: Path, tmp_path: Path) -> No
         assert "cannot attach" in missing and "nope.md: no such file" in missing
         assert "binary" in await ask(files=[str(binary)])
         assert "is a directory" in await ask(files=[str(tmp_path)])
+        # An agent cannot be talked into sending a file from outside the project to the panel.
+        secret = write(tmp_path.parent / "outside" / "id_ed25519", "-----BEGIN OPENSSH PRIVATE KEY-----")
+        (tmp_path / "link.md").symlink_to(secret)
+        for path in (str(secret), "../outside/id_ed25519", "link.md", "~/.ssh/id_ed25519", "/etc/passwd"):
+            outside = await ask(files=[path])
+            assert "only files inside the project the server was started in" in outside, path
+            assert "BEGIN OPENSSH" not in outside
         assert "the question is empty" in await ask(question="   ")
         assert "question: String should have at least 1 character" in await ask(question="")
         assert "no run with id 'ffffff'" in await ask(continuation_id="ffffff")

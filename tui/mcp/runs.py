@@ -17,6 +17,7 @@ import logging
 import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -112,6 +113,8 @@ def build_request(settings: Settings, store: RunStore | None, ask: Ask) -> RunRe
     question = ask.question.strip()
     if not question:
         raise UsageError("the question is empty")
+    for path in ask.files:
+        _inside_project(path)
     session = Session(
         settings,
         seats=[_member_spec(number, entry) for number, entry in enumerate(ask.models, start=1)],
@@ -131,6 +134,26 @@ def build_request(settings: Settings, store: RunStore | None, ask: Ask) -> RunRe
         session.token_budget = ask.token_budget
     request = session.prepare(question).request
     return request.model_copy(update={"notes": [*notes, *request.notes]})
+
+
+def _inside_project(path: str) -> None:
+    """Refuse a file outside the directory the server was started in (the client's project).
+
+    An agent reads what it is told to, including instructions planted in a file or a web page:
+    a path like ~/.ssh/id_ed25519 or ../.env would send that file to every model on the panel.
+    The folder the client started the server in is the project the agent works on; a file
+    outside it (symbolic links followed) is attached by a person, with `quorum run --file`.
+    """
+    root = Path.cwd().resolve()
+    try:
+        target = Path(path).expanduser().resolve()
+    except (OSError, RuntimeError) as err:
+        raise UsageError(f"cannot attach {path}: {err}") from None
+    if target != root and root not in target.parents:
+        raise UsageError(
+            f"cannot attach {path}: over MCP only files inside the project the server was started "
+            f"in ({root}) can be attached; attach others yourself with `quorum run --file`"
+        )
 
 
 def _member_spec(number: int, entry: MemberEntry) -> MemberSpec:

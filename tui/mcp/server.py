@@ -241,8 +241,8 @@ class QuorumMCP:
         files: Annotated[
             list[str] | None,
             Field(
-                description="Text files to attach (UTF-8, up to 2 MB each): absolute paths, or "
-                "relative to the directory the server was started in."
+                description="Text files to attach (UTF-8, up to 2 MB each), inside the project the "
+                "server was started in: relative to it, or absolute paths under it."
             ),
         ] = None,
         focus_areas: Annotated[
