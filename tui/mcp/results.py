@@ -87,6 +87,9 @@ class MemberReport(BaseModel):
     error: str | None = Field(description="Why it failed, stopped short, was cancelled or was skipped.")
     latency_s: float | None
     tokens: int = Field(description="Input and output tokens of its position.")
+    tokens_estimated: bool = Field(
+        description="Its provider reported no usage (llama.cpp, some local servers): the count is estimated."
+    )
     cost_usd: float
 
 
@@ -235,6 +238,7 @@ def _member(member: Member, call: CallResult | None, running: bool) -> MemberRep
         error=call.error if call is not None and call.status is not CallStatus.SUCCESS else None,
         latency_s=call.latency_ms / 1000 if call is not None and call.latency_ms is not None else None,
         tokens=call.input_tokens + call.output_tokens if call is not None else 0,
+        tokens_estimated=call is not None and call.tokens_estimated,
         cost_usd=call.cost_usd if call is not None else 0.0,
     )
 
@@ -300,6 +304,7 @@ def run_report(result: RunResult, in_flight: Iterable[str] = ()) -> RunReport:
             error=s.reason,
             latency_s=None,
             tokens=0,
+            tokens_estimated=False,
             cost_usd=0.0,
         )
         for s in result.skipped
