@@ -27,6 +27,12 @@ whose answer streams as a ``tool_use`` block of ``input_json_delta`` pieces. A s
 take a form refuses it the way OpenAI (HTTP 400) or llama-cpp-python (HTTP 500, "Input should be
 'text' or 'json_object'") does.
 
+Images are checked as the real APIs check them: an OpenAI ``image_url`` part's ``data:`` URL and an
+Anthropic ``image`` block's ``base64`` source must decode (strict base64) to an image whose bytes are
+of the media type declared (PNG, JPEG, WebP or GIF), else HTTP 400 in the provider's words; an
+Anthropic image over 5 MiB of base64 is refused as Anthropic refuses it. The images a request carried
+are recorded with it (`RecordedRequest.images`: media type and SHA-256 of the decoded bytes).
+
 Streams use ``Transfer-Encoding: chunked`` with one HTTP chunk per SSE event, connections are kept alive
 between complete responses (unless the request says ``Connection: close``), and every wait is an
 ``asyncio`` sleep that also ends as soon as the client hangs up or the server stops. What each request
@@ -39,11 +45,15 @@ Which SDK exceptions each failure mode produces is pinned down in ``tests/test_w
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import dataclasses
+import hashlib
 import itertools
 import json
 import logging
+import re
 import threading
 import time
 from concurrent.futures import TimeoutError as FutureTimeoutError
@@ -225,7 +235,8 @@ class RecordedRequest:
 
     `headers` has lower-cased names (a repeated header keeps its last value), `body` is the parsed JSON
     body (``{}`` when it was empty or not a JSON object) and `received_at` is the ``time.perf_counter()``
-    reading taken when the request had been read in full.
+    reading taken when the request had been read in full. `images` holds the (media type, SHA-256 of
+    the decoded bytes) of every image part that passed the server's checks, in order.
     """
 
     path: str
@@ -233,6 +244,7 @@ class RecordedRequest:
     body: dict[str, Any]
     received_at: float
     method: str = "POST"
+    images: list[tuple[str, str]] = dataclasses.field(default_factory=list)
 
 
 def split_text(text: str, chunk_count: int) -> list[str]:
@@ -628,7 +640,9 @@ class WireServer:
                     body = parsed
                 else:
                     body_error = "request body must be a JSON object"
-        self._record(RecordedRequest(path, headers, body, received_at, method))
+        provider_of_path = "openai" if path == OPENAI_PATH else "anthropic"
+        images, image_problem = _image_parts(provider_of_path, body)
+        self._record(RecordedRequest(path, headers, body, received_at, method, images))
 
         if path not in (OPENAI_PATH, ANTHROPIC_PATH):
             error = {
@@ -653,6 +667,9 @@ class WireServer:
             await self._send_error(conn, provider, 400, "invalid_request_error", message, keep_alive)
             return keep_alive
 
+        if image_problem:
+            await self._send_error(conn, provider, 400, "invalid_request_error", image_problem, keep_alive)
+            return keep_alive
         form = _structured_form(provider, body)
         if form is not None:
             problem = _structured_problem(provider, body, form)
@@ -935,6 +952,58 @@ class WireServer:
             )
         await stream.finish()
         return True
+
+
+_IMAGE_MAGIC = {
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+    "image/webp": (b"RIFF",),
+}
+_DATA_URL = re.compile(r"data:(?P<type>[\w/+.-]+);base64,(?P<data>.*)", re.DOTALL)
+ANTHROPIC_IMAGE_MAX_BASE64 = 5 * 1024 * 1024
+
+
+def _image_parts(provider: str, body: dict[str, Any]) -> tuple[list[tuple[str, str]], str]:
+    """The images a request's messages carry, as (media type, SHA-256), and what a real API would
+    refuse in them ("" when nothing): base64 that does not decode, bytes that are not of the media
+    type declared, a type neither API takes, Anthropic's 5 MiB of base64 per image."""
+    found: list[tuple[str, str]] = []
+    messages = body.get("messages")
+    for m, message in enumerate(messages if isinstance(messages, list) else []):
+        content = message.get("content") if isinstance(message, dict) else None
+        for c, part in enumerate(content if isinstance(content, list) else []):
+            if not isinstance(part, dict):
+                continue
+            where = f"messages.{m}.content.{c}"
+            if provider == "openai" and part.get("type") == "image_url":
+                url = str((part.get("image_url") or {}).get("url", ""))
+                match = _DATA_URL.fullmatch(url)
+                if match is None:
+                    return found, f"{where}.image_url.url: expected a base64 data: URL (the wire server)"
+                media_type, encoded = match["type"], match["data"]
+            elif provider == "anthropic" and part.get("type") == "image":
+                source = part.get("source") or {}
+                if source.get("type") != "base64":
+                    return found, f"{where}.image.source.type: the wire server takes base64 only"
+                media_type, encoded = str(source.get("media_type", "")), str(source.get("data", ""))
+                if len(encoded) > ANTHROPIC_IMAGE_MAX_BASE64:
+                    return found, (
+                        f"{where}.image.source.base64: image exceeds 5 MB maximum: "
+                        f"{len(encoded)} bytes > {ANTHROPIC_IMAGE_MAX_BASE64} bytes"
+                    )
+            else:
+                continue
+            if media_type not in _IMAGE_MAGIC:
+                return found, f"{where}: unsupported image media type {media_type!r}"
+            try:
+                data = base64.b64decode(encoded, validate=True)
+            except (binascii.Error, ValueError):
+                return found, f"{where}: the image's base64 data does not decode"
+            if not data.startswith(_IMAGE_MAGIC[media_type]):
+                return found, f"{where}: Image does not match the provided media type {media_type}"
+            found.append((media_type, hashlib.sha256(data).hexdigest()))
+    return found, ""
 
 
 def _structured_form(provider: str, body: dict[str, Any]) -> str | None:

@@ -30,7 +30,8 @@ from tui.engine.provider import (
     TextDelta,
     Usage,
 )
-from tui.engine.types import CallResult, CallStatus, Member, Phase
+from tui.engine.types import CallResult, CallStatus, Image, Member, Phase
+from tui.engine.vision import images_tokens
 from tui.errors import redact
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,8 @@ class CallSpec:
     system: str
     user: str
     seed: int = 0
+    # The question's images, when the member can see them (see `tui.engine.vision`).
+    images: tuple[Image, ...] = ()
 
 
 class ModelCall:
@@ -134,7 +137,7 @@ class ModelCall:
         provider ended it short (`error` says why); raises for every way it can fail."""
         member = self.spec.member
         request = self._request()
-        preflight(member, request.system, request.messages[-1].content)
+        preflight(member, request)
         provider = providers(member)
         async with asyncio.timeout(member.deadline_s):
             finished = await self._exchange(provider, request)
@@ -158,7 +161,7 @@ class ModelCall:
         return ChatRequest(
             model_id=member.model_id,
             system=spec.system,
-            messages=(ChatMessage("user", spec.user),),
+            messages=(ChatMessage("user", spec.user, spec.images),),
             max_output_tokens=member.max_output_tokens,
             temperature=member.temperature,
             alias=member.alias,
@@ -252,7 +255,7 @@ class ModelCall:
             # Text arrived but no usage (stream cut, or a server that never reports it): the call
             # was billed all the same, so estimate it and say so. A call refused before any text
             # (401, 429, context check) is not billed and counts nothing.
-            call.input_tokens = estimate_tokens(spec.system, spec.user)
+            call.input_tokens = estimate_tokens(spec.system, spec.user) + images_tokens(spec.images, member)
             call.output_tokens = estimate_tokens(reply)
             call.tokens_estimated = True
         call.cost_usd = cost_usd(
@@ -316,13 +319,19 @@ def retry_wait(
     return wait
 
 
-def preflight(member: Member, system: str, user: str) -> None:
-    """Refuse a prompt that cannot fit the member's context window, before it is sent."""
-    needed = estimate_tokens(system, user)
+def preflight(member: Member, request: ChatRequest) -> None:
+    """Refuse a request that cannot fit the member's context window, before it is sent: its text,
+    and the images it carries by their estimated tokens (see `tui.engine.vision`)."""
+    texts = estimate_tokens(request.system, *(message.content for message in request.messages))
+    images = [image for message in request.messages for image in message.images]
+    pictures = images_tokens(images, member)
+    needed = texts + pictures
     room = member.context_window - min(member.max_output_tokens, member.context_window // 4)
     if needed > room:
+        of_images = f" ({pictures:,} of them for {len(images)} image{'s' if len(images) > 1 else ''})"
         raise ProviderError(
             ErrorKind.CONTEXT_TOO_LONG,
-            f"context too long: the prompt is about {needed:,} tokens, and {member.alias}'s "
-            f"{member.context_window:,}-token window leaves {room:,} after room for its answer; not sent",
+            f"context too long: the prompt is about {needed:,} tokens{of_images if images else ''}, and "
+            f"{member.alias}'s {member.context_window:,}-token window leaves {room:,} after room for "
+            "its answer; not sent",
         )

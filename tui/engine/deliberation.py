@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from tui.engine import prompts
 from tui.engine.accounting import estimate_tokens
 from tui.engine.calls import as_read
-from tui.engine.types import CallResult, Member, Stance, Vote, VoteValue
+from tui.engine.types import CallResult, Image, Member, Stance, Vote, VoteValue
+from tui.engine.vision import images_for, images_tokens
 
 # What the look-ahead of the token budget assumes one answer will cost, in output tokens: the
 # prompts ask for about 400 words.
@@ -30,6 +31,9 @@ class Deliberation:
     voters: list[tuple[int, Member, str]]
     draft: CallResult | None = None
     objections: list[tuple[str, list[str]]] = field(default_factory=list)
+    # The question's images, and the synthesizer: who of them is sent the images counts them.
+    images: Sequence[Image] = ()
+    synthesizer: Member | None = None
 
     def draft_prompt(self) -> str:
         """The first draft from the positions, or a revision of the last draft against its objections."""
@@ -60,8 +64,10 @@ class Deliberation:
         else:
             draft = self.draft.content if self.draft else ""
             draft_in = estimate_tokens(self.question_block, draft, str(self.objections))
+        draft_in += self._images_cost(self.synthesizer)
         voters = len(self.voters)
         vote_in = voters * (estimate_tokens(self.question_block) + 2 * EXPECTED_ANSWER_TOKENS)
+        vote_in += sum(self._images_cost(member) for _, member, _ in self.voters)
         needed = draft_in + EXPECTED_ANSWER_TOKENS + vote_in + voters * EXPECTED_ANSWER_TOKENS // 4
         if used + needed <= budget:
             return None
@@ -69,3 +75,9 @@ class Deliberation:
             f"token budget: {used:,} of {budget:,} tokens used and round {number} would need about "
             f"{needed:,} more, so the curator decides now"
         )
+
+    def _images_cost(self, member: Member | None) -> int:
+        """What the question's images add to one call of `member` (nothing if it is not sent them)."""
+        if member is None:
+            return 0
+        return images_tokens(images_for(member, self.images), member)

@@ -33,7 +33,7 @@ from typing import Literal, TypeVar
 from uuid import uuid4
 
 from tui.engine import events as ev
-from tui.engine import prompts
+from tui.engine import prompts, vision
 from tui.engine.calls import ANSWERED, CallSpec, ModelCall, ProviderLookup, as_read
 from tui.engine.deliberation import EXPECTED_ANSWER_TOKENS, Deliberation
 from tui.engine.lifecycle import Lifecycle
@@ -91,7 +91,7 @@ class Run:
         self._position_calls: dict[int, ModelCall] = {}
         self.phase: Literal["starting", "positions", "deliberation", "done"] = "starting"
         self._question_block = prompts.user_message(
-            request.question, request.attachments, request.focus, request.thread
+            request.question, request.attachments, request.focus, request.thread, request.images
         )
 
     # ----------------------------------------------------------------------------------------
@@ -138,6 +138,8 @@ class Run:
         self._emit(ev.RunStarted(self.result.run_id, self.request))
         if self.request.skipped:
             self._emit(ev.MembersSkipped(tuple(self.request.skipped)))
+        for note in vision.withheld_notes(self.request):
+            self._note(note)
         log.debug(
             "run %s dispatch mode=%s models=[%s]",
             self.result.run_id,
@@ -171,6 +173,8 @@ class Run:
             self._question_block,
             positions=[(m.alias, m.stance, as_read(r)) for _, m, r in positions],
             voters=[(index, m, as_read(r)) for index, m, r in positions],
+            images=self.request.images,
+            synthesizer=self.request.synthesizers[0],
         )
         for number in range(1, self.request.max_rounds + 1):
             if await self._deliberation_round(number, state):
@@ -294,8 +298,9 @@ class Run:
     async def _position_call(self, index: int) -> CallResult:
         member = self.request.members[index]
         system = prompts.member_system_prompt(member, self._base_prompt)
+        request = self.request
         message = prompts.position_prompt(
-            self.request.question, self.request.attachments, self.request.focus, self.request.thread
+            request.question, request.attachments, request.focus, request.thread, request.images
         )
         return await self._call(member, index, Phase.POSITION, 1, system, message)
 
@@ -346,6 +351,16 @@ class Run:
             reason = f"{review.unusable}; as text: {reason}"
         return value, objections, reason
 
+    def _note_unseen_images(self, synthesizer: Member) -> None:
+        """A fallback synthesizer takes over: say so if it cannot see the question's images (and
+        has not been said to already, as a member or an earlier fallback)."""
+        images = self.request.images
+        if images and not synthesizer.vision:
+            note = vision.withheld_note(synthesizer, len(images), synthesizer=True)
+            said = vision.withheld_note(synthesizer, len(images))
+            if note not in self.result.notes and said not in self.result.notes:
+                self._note(note)
+
     def _note(self, message: str) -> None:
         """Something the user should know about the run: in its notes, and on every display."""
         self.result.notes.append(message)
@@ -375,6 +390,7 @@ class Run:
                 self._emit(
                     ev.Notice(f"Synthesizer {synth.alias} failed ({call.error}); trying {remaining[0].alias}")
                 )
+                self._note_unseen_images(remaining[0])
         names = ", ".join(s.alias for s in self.request.synthesizers)
         self._life.fail([f"the synthesizer and its fallbacks all failed ({names})", *failures])
         return None
@@ -415,6 +431,7 @@ class Run:
             system=system,
             user=user,
             seed=self.request.seed,
+            images=vision.images_for(member, self.request.images),
         )
 
     async def _run_call(self, call: ModelCall) -> CallResult:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tui.engine.types import Attachment, Member, PriorTurn, Stance, VoteForm
+from tui.engine.types import Attachment, ImageRecord, Member, PriorTurn, Stance, VoteForm
 from tui.errors import PromptError
 
 PLACEHOLDER = "{stance_prompt}"
@@ -115,19 +115,39 @@ def thread_block(thread: Sequence[PriorTurn]) -> str:
     return "This is a follow-up. Context from the thread so far:\n\n" + "\n\n".join(blocks)
 
 
+def images_block(images: Sequence[ImageRecord]) -> str:
+    """The question's images, listed in the text every model reads. The same words whether the
+    model is sent them or not: a model that is sees them with the message, one that is not
+    reads that they exist and is asked not to guess what they show."""
+    listed = "\n".join(
+        f"{number}. {image.path} ({image.media_type.removeprefix('image/').upper()}, "
+        f"{image.width}x{image.height})"
+        for number, image in enumerate(images, start=1)
+    )
+    return (
+        f"Images attached to the question:\n{listed}\n"
+        "They come with this message to reviewers whose model takes images. If you cannot see them, "
+        "answer from the text, do not guess what they show, and say where they could change your answer."
+    )
+
+
 def user_message(
     question: str,
     attachments: Sequence[Attachment] = (),
     focus: Sequence[str] = (),
     thread: Sequence[PriorTurn] = (),
+    images: Sequence[ImageRecord] = (),
 ) -> str:
-    """The user's question with its attached files, focus areas and thread, as members first see it."""
+    """The user's question with its attached files, images, focus areas and thread, as members
+    first see it."""
     parts = [thread_block(thread)] if thread else []
     parts.append(f"Question:\n{question.strip()}")
     if focus:
         parts.append("Focus on:\n" + "\n".join(f"- {area}" for area in focus))
     for attachment in attachments:
         parts.append(f'<file path="{attachment.path}">\n{attachment.content}\n</file>')
+    if images:
+        parts.append(images_block(images))
     return "\n\n".join(parts)
 
 
@@ -136,8 +156,9 @@ def position_prompt(
     attachments: Sequence[Attachment] = (),
     focus: Sequence[str] = (),
     thread: Sequence[PriorTurn] = (),
+    images: Sequence[ImageRecord] = (),
 ) -> str:
-    return f"{user_message(question, attachments, focus, thread)}\n\n{ANSWER_SHAPE}"
+    return f"{user_message(question, attachments, focus, thread, images)}\n\n{ANSWER_SHAPE}"
 
 
 def _numbered_positions(positions: Sequence[tuple[str, Stance, str]]) -> str:

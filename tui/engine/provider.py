@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal, Protocol
 
-from tui.engine.types import Phase, VoteForm
+from tui.engine.types import Image, Phase, VoteForm
 
 
 class ErrorKind(StrEnum):
@@ -54,8 +54,12 @@ class ProviderError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ChatMessage:
+    """One message of a request: its text, and the images that go with it (each adapter sends
+    them as its wire format's image parts; none, and the content is the text alone)."""
+
     role: Literal["user", "assistant"]
     content: str
+    images: tuple[Image, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,10 +7,12 @@ finished in.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from functools import cached_property
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -105,6 +107,13 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
+ProviderKind = Literal["openai", "anthropic", "demo"]
+"""The wire protocol a provider speaks (the catalog's `kind`)."""
+
+ImageType = Literal["image/png", "image/jpeg", "image/webp", "image/gif"]
+"""The image formats every vision-capable provider takes (OpenAI, Anthropic, Gemini)."""
+
+
 class Member(_Model):
     """One seat on the panel: a catalog model with a stance."""
 
@@ -127,6 +136,13 @@ class Member(_Model):
         default=VoteForm.TEXT,
         description="How this member's votes are asked first; a refusal or an answer outside the schema "
         "moves its model to a weaker form for the rest of the process.",
+    )
+    vision: bool = Field(
+        default=False,
+        description="The catalog marks its model vision-capable: it is sent the question's images.",
+    )
+    provider_kind: ProviderKind = Field(
+        default="openai", description="Its provider's wire protocol: how its images are counted in tokens."
     )
 
     @property
@@ -163,6 +179,75 @@ class Attachment(_Model):
         return data
 
 
+class ImageRecord(_Model):
+    """An image attached to the question, as the history keeps it: what it was (its type, size,
+    dimensions and the SHA-256 of its bytes), never the bytes themselves."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True, frozen=True)
+
+    path: str = Field(description="The path as the user gave it.")
+    media_type: ImageType = Field(description="The format its bytes are in (read from them, not its name).")
+    size: int = Field(gt=0, description="The file's size in bytes.")
+    sha256: str = Field(description="SHA-256 of the file's bytes, in hex.")
+    width: int = Field(gt=0, description="Its width in pixels, from the file's header.")
+    height: int = Field(gt=0, description="Its height in pixels, from the file's header.")
+    full_path: str | None = Field(default=None, description="Where the file was, as an absolute path.")
+
+
+class Image(ImageRecord):
+    """An image attached to the question with its bytes in hand: what is sent to the members who
+    can see it. Its size and SHA-256 are measured from the bytes (given ones must agree), so the
+    value never says one thing and holds another. Immutable, and its bytes never appear in a dump
+    of it (the JSON, the history): only what it was does."""
+
+    data: bytes = Field(repr=False, exclude=True, description="The file's bytes, as read.")
+
+    @classmethod
+    def of(
+        cls,
+        data: bytes,
+        *,
+        path: str,
+        media_type: ImageType,
+        width: int,
+        height: int,
+        full_path: str | None = None,
+    ) -> Image:
+        """The image of these bytes: its size and SHA-256 measured from them."""
+        return cls(
+            path=path,
+            media_type=media_type,
+            size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            width=width,
+            height=height,
+            full_path=full_path,
+            data=data,
+        )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _measure(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("data"), bytes):
+            raw: bytes = data["data"]
+            measured = {"size": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
+            for key, value in measured.items():
+                if data.get(key) not in (None, "", value):
+                    raise ValueError(f"{key} {data[key]!r} is not that of the bytes given ({value!r})")
+            data = {**data, **measured}
+        return data
+
+    def record(self) -> ImageRecord:
+        """What the history keeps of it: everything but the bytes."""
+        return ImageRecord.model_validate(self.model_dump())
+
+    @cached_property
+    def base64(self) -> str:
+        """The bytes in base64, as both wire formats carry them (made once per image, however many
+        calls send it)."""
+        return base64.b64encode(self.data).decode("ascii")
+
+
 class PriorTurn(_Model):
     """An earlier run of the same thread, as a follow-up's members see it."""
 
@@ -181,6 +266,9 @@ class RunRequest(_Model):
     skipped: list[SkippedMember] = Field(default_factory=list)
     synthesizers: list[Member] = Field(description="The synthesizer (curator) first, then its fallbacks.")
     attachments: list[Attachment] = Field(default_factory=list)
+    images: list[Image] = Field(
+        default_factory=list, description="Sent to the vision-capable members (and synthesizer) only."
+    )
     focus: list[str] = Field(default_factory=list)
     max_rounds: int = Field(default=3, ge=1, le=10)
     majority_threshold: float = Field(default=0.5, ge=0.0, lt=1.0)
@@ -202,6 +290,9 @@ class Asked(_Model):
     follow-up (the question and the panel, with any custom stance prompts, are the run's own)."""
 
     files: list[Attachment] = Field(default_factory=list)
+    images: list[ImageRecord] = Field(
+        default_factory=list, description="The images sent: what each was, by hash and size (not the bytes)."
+    )
     focus: list[str] = Field(default_factory=list)
     mode: Mode
     max_rounds: int = Field(ge=1, le=10, description="The round limit asked for (consult mode runs one).")
@@ -215,6 +306,7 @@ class Asked(_Model):
     def of(cls, request: RunRequest) -> Asked:
         return cls(
             files=list(request.attachments),
+            images=[image.record() for image in request.images],
             focus=list(request.focus),
             mode=request.mode,
             max_rounds=request.max_rounds,

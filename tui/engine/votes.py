@@ -221,7 +221,7 @@ class VoteCall(ModelCall):
 
     def _request(self) -> ChatRequest:
         request = super()._request()
-        message = ChatMessage("user", self._prompt_for(self.form))
+        message = ChatMessage("user", self._prompt_for(self.form), self.spec.images)
         return replace(request, messages=(message,), structured=vote_output(self.form))
 
     async def _exchange(self, provider: Provider, request: ChatRequest) -> Finished | None:
@@ -247,7 +247,7 @@ class VoteCall(ModelCall):
 
     def _asked_again(self) -> ChatRequest:
         request = self._request()
-        preflight(self.spec.member, request.system, request.messages[-1].content)
+        preflight(self.spec.member, request)
         return request
 
     def _learn(self, form: VoteForm, why: str) -> None:

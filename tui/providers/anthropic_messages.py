@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Any, Unpack
 
 from tui.engine.provider import (
+    ChatMessage,
     ChatRequest,
     ErrorKind,
     Finished,
@@ -59,7 +60,7 @@ class AnthropicProvider(SDKAdapter):
                 model=request.model_id,
                 max_tokens=request.max_output_tokens,
                 system=request.system,
-                messages=[{"role": m.role, "content": m.content} for m in request.messages],
+                messages=[wire_message(m) for m in request.messages],
                 stream=True,
                 **options,
             )
@@ -98,6 +99,20 @@ class AnthropicProvider(SDKAdapter):
         yield Usage(input_tokens, output_tokens)
         if stopped or stop_reason is not None:
             yield Finished(stop_reason or "end_turn")
+
+
+def wire_message(message: ChatMessage) -> dict[str, Any]:
+    """A message as the Messages API takes it: its text, or, with images, a list of content
+    blocks, each image as a base64 `image` block ahead of the text (where Anthropic's guide puts
+    them: a model reads the question with the images already seen)."""
+    if not message.images:
+        return {"role": message.role, "content": message.content}
+    blocks: list[dict[str, Any]] = [
+        {"type": "image", "source": {"type": "base64", "media_type": image.media_type, "data": image.base64}}
+        for image in message.images
+    ]
+    blocks.append({"type": "text", "text": message.content})
+    return {"role": message.role, "content": blocks}
 
 
 def tool_options(structured: StructuredOutput, who: str) -> dict[str, Any]:

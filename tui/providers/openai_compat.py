@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any, Unpack
 
 from tui.engine.provider import (
+    ChatMessage,
     ChatRequest,
     ErrorKind,
     Finished,
@@ -49,8 +50,8 @@ class OpenAICompatProvider(SDKAdapter):
         from tui.providers.errors import format_refusal, from_status, from_transport, malformed
 
         ctx = self.context(request)
-        messages: list[dict[str, str]] = [{"role": "system", "content": request.system}]
-        messages += [{"role": m.role, "content": m.content} for m in request.messages]
+        messages: list[dict[str, Any]] = [{"role": "system", "content": request.system}]
+        messages += [wire_message(m) for m in request.messages]
         options: dict[str, Any] = {self.max_tokens_param: request.max_output_tokens}
         if request.temperature is not None:
             options["temperature"] = request.temperature
@@ -105,6 +106,19 @@ class OpenAICompatProvider(SDKAdapter):
             raise
         if finish_reason is not None:
             yield Finished("refusal" if refused and finish_reason == "stop" else finish_reason)
+
+
+def wire_message(message: ChatMessage) -> dict[str, Any]:
+    """A message as chat completions take it: its text, or, with images, a list of content parts,
+    the text first and each image as an `image_url` part carrying a base64 `data:` URL."""
+    if not message.images:
+        return {"role": message.role, "content": message.content}
+    parts: list[dict[str, Any]] = [{"type": "text", "text": message.content}]
+    parts += [
+        {"type": "image_url", "image_url": {"url": f"data:{image.media_type};base64,{image.base64}"}}
+        for image in message.images
+    ]
+    return {"role": message.role, "content": parts}
 
 
 def response_format(structured: StructuredOutput, who: str) -> dict[str, Any]:
