@@ -7,6 +7,7 @@ positions of the seats it does not rerun, as long as those seats and the questio
 The run on screen is one thing — live (its `Run`) or opened from the history (its record) — and
 everything that acts on "the run on screen" (rerun, follow-up, export) reads it from there.
 Opening a recorded run takes over everything it asked — panel, mode, files (the text it sent),
+images (those still on disk as they were: the history keeps an image's hash, not its bytes),
 focus areas, round limit, budget, majority threshold and synthesizer chain — so a rerun or a
 follow-up asks the same again.
 """
@@ -23,6 +24,8 @@ from tui.engine.types import (
     Attachment,
     CallResult,
     CallStatus,
+    Image,
+    ImageRecord,
     Member,
     Mode,
     Origin,
@@ -32,8 +35,9 @@ from tui.engine.types import (
     SkippedMember,
     Stance,
 )
-from tui.errors import UsageError
+from tui.errors import AttachmentError, UsageError
 from tui.history.replay import replay_request
+from tui.images import MAX_IMAGES, read_image, recover_image
 from tui.runtime import attachment_changes, read_attachment
 
 STANCE_CYCLE = [Stance.FOR, Stance.AGAINST, Stance.NEUTRAL]
@@ -83,6 +87,7 @@ class Session:
         files: list[str] | None = None,
         focus: list[str] | None = None,
         origin: Origin | None = None,
+        images: list[str] | None = None,
     ) -> None:
         self.settings = settings
         self.origin = origin  # the front end this session's runs are started from
@@ -104,6 +109,13 @@ class Session:
         self.attachments: list[Attachment] = [read_attachment(path) for path in files or []]
         # The run whose recorded files `attachments` are (None: read from disk at start-up).
         self.files_from: str | None = None
+        # The images the next run sends: read from disk (an `Image`), or a recorded run's that is
+        # no longer on disk as it was (an `ImageRecord`, with what became of it: not sent, and said).
+        self.images: list[ImageRecord] = []
+        self.images_gone: dict[str, str] = {}  # by SHA-256: why a recorded image cannot be sent
+        self.images_from: str | None = None  # the run whose recorded images `images` are
+        for path in images or []:
+            self.attach_image(path)
         self.focus: list[str] = list(focus or [])
         self.shown: ShownRun | None = None
         # A follow-up's context: earlier runs of the thread, oldest first; the last is the parent.
@@ -130,6 +142,46 @@ class Session:
 
     def remove(self, seat: int) -> MemberSpec:
         return self.seats.pop(seat)
+
+    def attach_image(self, path: str) -> Image:
+        """Read the image at `path` for the next runs (`AttachmentError` says why it cannot be)."""
+        if len(self.images) >= MAX_IMAGES:
+            raise AttachmentError(
+                f"cannot attach image {path}: at most {MAX_IMAGES} images go with one question "
+                "(beyond that Anthropic refuses any image over 2,000 pixels on a side)"
+            )
+        image = read_image(path)
+        self.images.append(image)
+        return image
+
+    def detach_images(self) -> list[ImageRecord]:
+        """The next runs send no image; returns those that were attached."""
+        dropped, self.images, self.images_gone, self.images_from = self.images, [], {}, None
+        return dropped
+
+    def images_to_send(self) -> tuple[list[Image], list[str]]:
+        """The images the next run sends, and a note for each recorded one it cannot send."""
+        sending = [image for image in self.images if isinstance(image, Image)]
+        notes = [
+            self._image_note(image, self.images_gone.get(image.sha256, "is no longer on disk"))
+            for image in self.images
+            if not isinstance(image, Image)
+        ]
+        return sending, notes
+
+    def _image_note(self, image: ImageRecord, became: str) -> str:
+        run = self.images_from or "the recorded run"
+        if became == "has changed on disk":
+            return (
+                f"image {image.path} has changed on disk since run {run}: not sent "
+                "(attach it again to send it as it is now)"
+            )
+        if became == "is no longer on disk":
+            return (
+                f"image {image.path} is no longer on disk: run {run} sent it, this run cannot "
+                "(the history keeps its hash, not its bytes)"
+            )
+        return f"image {image.path} {became}: not sent"
 
     def toggle_mode(self) -> Mode:
         self.mode = Mode.CONSULT if self.mode is Mode.DELIBERATE else Mode.DELIBERATE
@@ -166,6 +218,8 @@ class Session:
             if id(m) not in kept_ids:
                 skipped_seats[seat] = next(skipped_iter)
         notes = attachment_changes(self.attachments, self.files_from) if self.files_from else []
+        images, unsent = self.images_to_send()
+        notes += unsent
         request = RunRequest(
             question=question,
             mode=self.mode,
@@ -175,6 +229,7 @@ class Session:
                 self.catalog, members, self.synthesizer, self.synthesizer_fallbacks
             ),
             attachments=self.attachments,
+            images=images,
             focus=self.focus,
             max_rounds=self.max_rounds,
             majority_threshold=self.majority_threshold,
@@ -219,6 +274,7 @@ class Session:
             self.majority_threshold, self.token_budget = run.majority_threshold, run.token_budget
             self.synthesizer_fallbacks = None
             self.attachments, self.focus, self.files_from = [], [], None
+            self.detach_images()
             notes.append(
                 "This run was recorded before Quorum kept attached files, focus areas and the budget: "
                 "a rerun sends the question and the panel, with today's settings for the rest."
@@ -233,7 +289,20 @@ class Session:
         self.synthesizer = chain[0] if chain else None
         self.synthesizer_fallbacks = chain[1:] if chain else None
         notes += attachment_changes(self.attachments, result.run_id)
-        return notes
+        self._adopt_images(asked.images, result.run_id)
+        return notes + self.images_to_send()[1]
+
+    def _adopt_images(self, recorded: list[ImageRecord], run_id: str) -> None:
+        """Take over a recorded run's images: each still on disk as it was is read again, to be
+        sent; each other is kept as its record, with what became of it (a run says it is not sent)."""
+        self.images, self.images_gone, self.images_from = [], {}, run_id
+        for record in recorded:
+            found = recover_image(record)
+            if isinstance(found, str):
+                self.images_gone[record.sha256] = found
+                self.images.append(record)
+            else:
+                self.images.append(found)
 
     def reuse_for(self, prepared: PreparedRun, rerun_seats: set[int]) -> dict[int, CallResult]:
         """Positions of the run on screen that the new run may carry over: same question, same seat
@@ -246,6 +315,7 @@ class Session:
         if (
             last.request.attachments != prepared.request.attachments
             or last.request.focus != prepared.request.focus
+            or _image_hashes(result) != [image.sha256 for image in prepared.request.images]
         ):
             return {}
         earlier: dict[tuple[str, Stance, str | None], CallResult] = {}
@@ -276,3 +346,9 @@ class Session:
             ):
                 failed.add(seat)
         return failed
+
+
+def _image_hashes(result: RunResult) -> list[str]:
+    """The images a run's positions answered, by hash (its record says, also for a run opened from
+    the history, whose request is rebuilt without the bytes)."""
+    return [image.sha256 for image in result.asked.images] if result.asked is not None else []

@@ -83,6 +83,15 @@ def add_panel_options(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="attach a text file (repeat)",
     )
+    parser.add_argument(
+        "--image",
+        dest="images",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="attach an image: PNG, JPEG, WebP or GIF, up to 3.75 MiB (repeat); sent to the "
+        "vision-capable members",
+    )
     parser.add_argument("--focus", action="append", default=[], metavar="TEXT", help="a focus area (repeat)")
     parser.add_argument(
         "--budget",
@@ -228,6 +237,7 @@ def dashboard_command(argv: Sequence[str]) -> int:
         files=args.files,
         focus=args.focus,
         origin=Origin.DASHBOARD,
+        images=args.images,
     )
     from tui.dashboard.app import QuorumApp  # Textual loads only for the dashboard, never for `quorum run`
 
@@ -286,6 +296,7 @@ def _headless(args: argparse.Namespace) -> int:
         members=args.members,
         synthesizer=args.synthesizer,
         files=args.files,
+        images=args.images,
         focus=args.focus,
         as_json=args.json,
         quiet=args.quiet,

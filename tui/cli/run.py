@@ -26,6 +26,7 @@ class RunOptions:
     members: list[MemberSpec] = field(default_factory=list)
     synthesizer: str | None = None
     files: list[str] = field(default_factory=list)
+    images: list[str] = field(default_factory=list)
     focus: list[str] = field(default_factory=list)
     as_json: bool = False
     quiet: bool = False
@@ -36,7 +37,7 @@ def build_request(
     settings: Settings, options: RunOptions, store: RunStore | None = None
 ) -> tuple[RunRequest, list[str]]:
     """The RunRequest for these options, and notes for the user; raises a `UsageError` for a bad
-    member, file or follow-up. Built the same way as the dashboard builds its runs: a `Session`."""
+    member, file, image or follow-up. Built the same way as the dashboard builds its runs: a `Session`."""
     session = Session(
         settings,
         seats=options.members,
@@ -44,6 +45,7 @@ def build_request(
         files=options.files,
         focus=options.focus,
         origin=Origin.CLI,
+        images=options.images,
     )
     if options.follow_up:
         session.follow_up(follow_up_thread(store, options.follow_up, settings.run.follow_up_depth))

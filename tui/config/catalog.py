@@ -29,6 +29,7 @@ class CatalogEntry:
     key: KeyStatus
     key_env: str | None
     demo: bool
+    vision: bool = False
 
     @property
     def key_words(self) -> str:
@@ -84,6 +85,7 @@ class Catalog:
                 key=self.key_status(model),
                 key_env=self.provider(model).api_key_env,
                 demo=self.provider(model).kind == "demo",
+                vision=model.vision,
             )
             for name, model in self.settings.models.items()
         ]
@@ -131,6 +133,8 @@ class Catalog:
             deadline_s=model.deadline_s or run.call_deadline_s,
             retries=self.provider(model).max_retries,
             vote_form=self.vote_form(model),
+            vision=model.vision,
+            provider_kind=self.provider(model).kind,
         )
 
 

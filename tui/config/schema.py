@@ -113,6 +113,9 @@ class ModelConfig(_Strict):
     strict response_format), `json_object` (with the schema: llama.cpp's server), `tool` (a
     forced tool call: Anthropic) or `text` (the VERDICT line). A server that refuses a form is
     asked once in the next weaker one, and that is remembered for the rest of the process."""
+    vision: bool = False
+    """The model takes images: a question's images (`--image`) are sent to it. A model without it
+    is asked from the text alone, and the run says so."""
     description: str = ""
 
 

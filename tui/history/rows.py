@@ -15,6 +15,7 @@ from tui.engine.types import (
     Attachment,
     CallResult,
     CallStatus,
+    ImageRecord,
     Member,
     Phase,
     RunRequest,
@@ -35,13 +36,26 @@ def snapshot(result: RunResult) -> str:
 
 
 def asked_json(asked: Asked) -> str:
-    """The run row's `asked`: what was asked but the files (their rows hold them)."""
-    return asked.model_copy(update={"files": []}).model_dump_json()
+    """The run row's `asked`: what was asked but the files and images (their rows hold them)."""
+    return asked.model_copy(update={"files": [], "images": []}).model_dump_json()
 
 
-def asked_from(text: str, files: list[Attachment]) -> Asked:
-    """What was asked, from the run row's `asked` and the files' rows."""
-    return Asked.model_validate_json(text).model_copy(update={"files": files})
+def asked_from(text: str, files: list[Attachment], images: list[ImageRecord]) -> Asked:
+    """What was asked, from the run row's `asked` and the files' and images' rows."""
+    return Asked.model_validate_json(text).model_copy(update={"files": files, "images": images})
+
+
+def image_from_row(row: sqlite3.Row) -> ImageRecord:
+    """An image row as what the image was (the history never has its bytes)."""
+    return ImageRecord(
+        path=row["path"],
+        full_path=row["full_path"],
+        media_type=row["media_type"],
+        size=row["size"],
+        sha256=row["sha256"],
+        width=row["width"],
+        height=row["height"],
+    )
 
 
 def attachment_from_row(row: sqlite3.Row) -> Attachment:

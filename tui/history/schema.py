@@ -115,6 +115,22 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE runs ADD COLUMN origin TEXT;
     """,
+    # 7: the images each run sent, by what they were (their bytes are never kept): path, type,
+    # size, SHA-256 and dimensions, so a rerun can tell whether the file is still the one sent.
+    """
+    CREATE TABLE run_images (
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        path TEXT NOT NULL,
+        full_path TEXT,
+        media_type TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        width INTEGER NOT NULL,
+        height INTEGER NOT NULL,
+        PRIMARY KEY (run_id, position)
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -255,8 +255,9 @@ class RunStore:
                 self._insert_asked(db, result.run_id, result.asked)
 
     def _insert_asked(self, db: sqlite3.Connection, run_id: str, asked: Asked) -> None:
-        """What a run asked: its `asked` column, and each attached file with the text it sent (a
-        text is kept once, by the SHA-256 of the file it came from)."""
+        """What a run asked: its `asked` column, each attached file with the text it sent (a
+        text is kept once, by the SHA-256 of the file it came from), and each image by what it
+        was (never its bytes)."""
         db.execute("UPDATE runs SET asked = ? WHERE id = ?", (rows.asked_json(asked), run_id))
         for position, file in enumerate(asked.files):
             db.execute(
@@ -268,6 +269,14 @@ class RunStore:
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 (run_id, position, file.path, file.full_path, file.size, file.sha256),
             )
+        db.executemany(
+            "INSERT INTO run_images (run_id, position, path, full_path, media_type, size, sha256, "
+            "width, height) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (run_id, position, i.path, i.full_path, i.media_type, i.size, i.sha256, i.width, i.height)
+                for position, i in enumerate(asked.images)
+            ],
+        )
 
     def insert_call(self, run_id: str, seq: int, started: ev.CallStarted, by: Member | None) -> None:
         """A call that has just started, the `seq`-th of its run. `by` is the panel member or
@@ -472,7 +481,13 @@ class RunStore:
                     (run_id,),
                 )
             ]
-            result.asked = rows.asked_from(row["asked"], files)
+            images = [
+                rows.image_from_row(image)
+                for image in self._db.execute(
+                    "SELECT * FROM run_images WHERE run_id = ? ORDER BY position", (run_id,)
+                )
+            ]
+            result.asked = rows.asked_from(row["asked"], files, images)
         if status in (RunStatus.INTERRUPTED, RunStatus.RUNNING):
             calls = result.calls
             result.totals.input_tokens = row["input_tokens"] or sum(c.input_tokens for c in calls)

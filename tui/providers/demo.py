@@ -7,8 +7,10 @@ asked for as structured output: a demo model set to `structured_output = "json_s
 that path offline; by default it votes in text), and can be told to
 fail (`id = "name?fail=rate_limit"` in the catalog) to show what failures look like. A rate limit
 says "retry after 2 s" (paced like the rest) and every try is refused again, so the engine's
-retries show on the pane before the member fails. Everything it writes says it is a demo, so it
-is never mistaken for a real model's opinion.
+retries show on the pane before the member fails. A demo member the catalog marks vision-capable
+says how many images it was shown, and counts them in its usage as a real model would; it never
+pretends to have looked at them. Everything it writes says it is a demo, so it is never mistaken
+for a real model's opinion.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ import random
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import PurePath
 
 from tui.engine.accounting import estimate_tokens
 from tui.engine.provider import ChatRequest, ErrorKind, Finished, ProviderError, StreamEvent, TextDelta, Usage
 from tui.engine.types import Phase, VoteForm
+from tui.engine.vision import image_tokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,8 +117,9 @@ class DemoProvider:
         for piece in pieces:
             yield TextDelta(piece)
             await self._sleep(rng.uniform(0.6, 1.4) / persona.tokens_per_s)
+        images = sum(image_tokens(image, "demo") for m in request.messages for image in m.images)
         yield Usage(
-            input_tokens=estimate_tokens(request.system, *(m.content for m in request.messages)),
+            input_tokens=estimate_tokens(request.system, *(m.content for m in request.messages)) + images,
             output_tokens=estimate_tokens(text),
         )
         yield Finished("stop")
@@ -144,6 +149,16 @@ def _topic(request: ChatRequest) -> str:
     return question if len(question) <= 90 else question[:87].rstrip() + "…"
 
 
+def _images_seen(request: ChatRequest) -> str:
+    """What a demo member says of the images it was sent (nothing when none were)."""
+    images = [image for message in request.messages for image in message.images]
+    if not images:
+        return ""
+    names = ", ".join(PurePath(image.path).name for image in images)
+    count = f"{len(images)} image{'s' if len(images) > 1 else ''}"
+    return f"- Images: shown {count} ({names}); a real model would read them, the demo only counts them.\n"
+
+
 def _compose(request: ChatRequest, persona: Persona, rng: random.Random) -> str:
     topic = _topic(request)
     if request.phase is Phase.VOTE:
@@ -161,7 +176,7 @@ def _compose(request: ChatRequest, persona: Persona, rng: random.Random) -> str:
         ]
         if revising:
             lines.append("Changes in this revision answer the objections raised in the last vote.")
-        return "\n".join(lines) + "\n"
+        return "\n".join(lines) + "\n" + _images_seen(request)
     if request.phase is Phase.CURATOR:
         return (
             f"[demo curator decision] on: {topic}\n\n"
@@ -186,6 +201,7 @@ def _compose(request: ChatRequest, persona: Persona, rng: random.Random) -> str:
         f"Analysis: (simulated by the offline demo provider, not a real model)\n"
         f"- In favour: {advantages[0]}; {advantages[1]}.\n"
         f"- Against: {risks[0]}; {risks[1]}.\n"
+        f"{_images_seen(request)}"
         f"Confidence: {confidence}/10\n"
         f"Key takeaways:\n- {advantages[0].capitalize()}.\n- Watch for this: {risks[0]}.\n"
     )

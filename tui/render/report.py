@@ -7,6 +7,7 @@ from tui.engine.types import (
     Asked,
     CallResult,
     CallStatus,
+    ImageRecord,
     Member,
     Mode,
     Outcome,
@@ -78,10 +79,17 @@ def _header(result: RunResult) -> list[str]:
     return out
 
 
+def image_words(image: ImageRecord) -> str:
+    """What an image is, as people read it: `PNG 1200×800`."""
+    return f"{image.media_type.removeprefix('image/').upper()} {image.width}×{image.height}"
+
+
 def asked_brief(asked: Asked) -> str:
-    """What was asked beyond the question and the panel, in one line (`big.txt (11.5 KB) · focus:
-    cost · up to 1 round · budget 60,000 tokens`); empty when nothing was."""
+    """What was asked beyond the question and the panel, in one line (`big.txt (11.5 KB) ·
+    shot.png (PNG 1200×800, 245.3 KB) · focus: cost · up to 1 round · budget 60,000 tokens`);
+    empty when nothing was."""
     parts = [f"{literal(f.path)} ({file_size(f.size)})" for f in asked.files]
+    parts += [f"{literal(i.path)} ({image_words(i)}, {file_size(i.size)})" for i in asked.images]
     if asked.focus:
         parts.append("focus: " + "; ".join(literal(area) for area in asked.focus))
     if asked.mode is Mode.DELIBERATE:
@@ -92,14 +100,18 @@ def asked_brief(asked: Asked) -> str:
 
 
 def _asked(result: RunResult) -> list[str]:
-    """The short "Asked" section: the files sent (size, hash), focus areas, mode, round limit,
-    budget, synthesizer chain and custom stance prompts."""
+    """The short "Asked" section: the files and images sent (size, hash; an image's type and
+    dimensions), focus areas, mode, round limit, budget, synthesizer chain and custom stance
+    prompts."""
     asked = result.asked
     if asked is None:
         return []
     out = ["## Asked", ""]
     for file in asked.files:
         out.append(f"- **File:** `{_cell(file.path)}` · {file_size(file.size)} · sha256 {file.sha256[:12]}")
+    for image in asked.images:
+        what = f"{image_words(image)} · {file_size(image.size)}"
+        out.append(f"- **Image:** `{_cell(image.path)}` · {what} · sha256 {image.sha256[:12]}")
     if asked.focus:
         out.append("- **Focus:** " + "; ".join(_cell(area) for area in asked.focus))
     rounds = f"up to {asked.max_rounds}" if asked.mode is Mode.DELIBERATE else "one pass"
