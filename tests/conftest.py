@@ -1,4 +1,5 @@
-"""Every test runs isolated: its own QUORUM_HOME, no provider keys, and no route off this machine."""
+"""Every test runs isolated: its own QUORUM_HOME, no provider keys, no project file, and no route
+off this machine."""
 
 from __future__ import annotations
 
@@ -25,6 +26,9 @@ KEY_VARIABLES = (
 def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     home = tmp_path / "quorum-home"
     monkeypatch.setenv("QUORUM_HOME", str(home))
+    # A `.quorum.toml` above a test's folder (a stray one in /tmp) must not shape its runs; the
+    # tests of project files turn this off.
+    monkeypatch.setenv("QUORUM_NO_PROJECT", "1")
     for name in KEY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     yield home

@@ -5,15 +5,27 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from tui.config import paths
 from tui.config.catalog import Catalog
-from tui.config.loading import config_layers, load_settings, setting_origin
+from tui.config.loading import (
+    Layer,
+    LayerKind,
+    config_layers,
+    load_settings,
+    parse_toml,
+    project_layer,
+    setting_origin,
+)
+from tui.config.project import Trust, project_wanted, set_trust, untrusted_problems
 from tui.config.schema import Settings
+from tui.config.tables import merge
 from tui.engine.types import Origin
-from tui.errors import EXIT_OK, UsageError, hide_values
+from tui.errors import EXIT_OK, ConfigError, UsageError, hide_values
 from tui.history.store import RunStore
+from tui.render.context import context_brief
 from tui.render.formatting import literal, safe_json
 from tui.render.report import render_markdown
 from tui.render.words import outcome_word, run_word
@@ -120,32 +132,114 @@ def _list_runs(store: RunStore, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+PROJECT_TRUST_WORDS: dict[Trust, str] = {
+    Trust.TRUSTED: "project file, trusted as it is",
+    Trust.UNTRUSTED: "project file, not trusted: it may set [context], [panel], [run] within your limits, "
+    "[demo] and ui.theme",
+    Trust.CHANGED: "project file, changed since you trusted it: held to what an untrusted file may set",
+}
+
+
+def _layer_line(layer: Layer) -> str:
+    if layer.kind is LayerKind.PROJECT:
+        return f"{layer.path}  ({PROJECT_TRUST_WORDS[layer.trust]})"
+    return str(layer.path)
+
+
 def config_command(args: argparse.Namespace) -> int:
-    """`quorum config path | init | validate` (every layer, the models and keys it names, the themes)."""
+    """`quorum config path | init | validate | trust` (every layer, the models and keys it names,
+    the themes; trusting a project file)."""
     target = paths.user_config_file()
+    use_project = not args.no_project
     if args.config_command == "path":
-        print(target)
-        for layer in config_layers(args.config):
-            print(f"  reads: {layer.path}")
-        if not target.exists():
-            print("  (the user config does not exist yet: `quorum config init` writes one)")
-        print(f"themes: {paths.user_themes_dir()}  (your own, *.toml)")
-        print(f"  shipped themes: {paths.shipped_dir('themes')}  (complete examples to copy)")
-        return EXIT_OK
+        return _config_paths(target, args.config, use_project)
     if args.config_command == "init":
         return _init_config(target, args.force)
-    settings = load_settings(args.config)  # this checks the models and keymap it names, too
+    if args.config_command == "trust":
+        return _trust(args.path, args.revoke, use_project)
+    settings = load_settings(args.config, project=use_project)  # it checks the models and keymap named too
     # Themes are the dashboard's (Textual checks their colours): loaded only here, for this check.
     from tui.dashboard.themes import check_theme_config
 
-    check_theme_config(settings.ui.theme, setting_origin(("ui", "theme"), args.config))
+    check_theme_config(settings.ui.theme, setting_origin(("ui", "theme"), args.config, project=use_project))
     print(f"ok: {len(settings.models)} models, {len(settings.providers)} providers")
-    for layer in config_layers(args.config):
-        print(f"  read: {layer.path}")
+    for layer in config_layers(args.config, project=use_project):
+        print(f"  read: {_layer_line(layer)}")
+    context = settings.context.team_context()
+    if context is not None:
+        sources = ", ".join(str(path) for path in settings.context_files)
+        print(f"context: {context_brief(context)}")
+        print(f"  from {sources} (sha256 {context.sha256[:12]})")
     return EXIT_OK
 
 
-def _init_config(target: Any, force: bool) -> int:
+def _config_paths(target: Path, explicit: str | None, use_project: bool) -> int:
+    """Where every configuration file is, in layer order: a project file with whether it is
+    trusted (or why it is refused), and where themes go."""
+    print(target)
+    layers = config_layers(explicit, project=False)
+    remark = ""  # what to say instead when no project file is read
+    if not project_wanted(not use_project):
+        remark = "project files ignored (--no-project or $QUORUM_NO_PROJECT)"
+    else:
+        try:
+            found = project_layer()
+        except ConfigError as err:
+            remark = f"project file {err.file} refused: {err.reason}"
+            found = None
+        if found is not None:
+            explicit_at = [i for i, layer in enumerate(layers) if layer.kind is LayerKind.EXPLICIT]
+            layers.insert(explicit_at[0] if explicit_at else len(layers), found)
+        elif not remark:
+            remark = "no project file (.quorum.toml) from here up to the repository's root or your home"
+    for layer in layers:
+        print(f"  reads: {_layer_line(layer)}")
+    if remark:
+        print(f"  ({remark})")
+    if not target.exists():
+        print("  (the user config does not exist yet: `quorum config init` writes one)")
+    print(f"themes: {paths.user_themes_dir()}  (your own, *.toml)")
+    print(f"  shipped themes: {paths.shipped_dir('themes')}  (complete examples to copy)")
+    return EXIT_OK
+
+
+def _trust(given: str | None, revoke: bool, use_project: bool) -> int:
+    """`quorum config trust [PATH] [--revoke]`: trust a project file as it is now (and say what
+    that lets it set), or trust it no longer."""
+    path = Path(given).expanduser() if given else paths.find_project_file()
+    if path is None:
+        raise UsageError(
+            "no project file (.quorum.toml) here or above, up to the repository's root or your home; "
+            "name one: quorum config trust PATH"
+        )
+    if revoke:
+        set_trust(path, None)
+        print(f"no longer trusted: {path}")
+        return EXIT_OK
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise UsageError(f"cannot trust {path}: {err.strerror or err}") from None
+    data = parse_toml(path, raw)  # the same reading as the loader's: a file that is not TOML is refused
+    beneath: dict[str, Any] = {}
+    for below in config_layers(None, project=False):
+        if below.kind in (LayerKind.SHIPPED, LayerKind.USER):
+            beneath = merge(beneath, below.data)
+    beyond = untrusted_problems(data, beneath)
+    record = set_trust(path, raw)
+    print(f"trusted {path} as it is now (its SHA-256 is recorded in {record}); a change to it ends the trust")
+    if beyond:
+        print("it now also sets what an untrusted project file may not:")
+        for key, reason in beyond:
+            print(f"  - {'.'.join(key)}: {literal(reason)}")
+    else:
+        print("it sets nothing an untrusted project file may not")
+    if not use_project:
+        print("(project files are ignored while --no-project or $QUORUM_NO_PROJECT is given)")
+    return EXIT_OK
+
+
+def _init_config(target: Path, force: bool) -> int:
     import tomli_w
 
     if target.exists() and not force:

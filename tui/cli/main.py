@@ -20,6 +20,7 @@ from tui.cli.commands import config_command, history_command, models_command
 from tui.cli.logs import hide_secrets, log_file, redact_known, setup_logging
 from tui.cli.run import RunOptions, question_from, run_command
 from tui.config.loading import CONFIG_ENV, load_settings
+from tui.config.project import NO_PROJECT_ENV
 from tui.config.schema import Settings, parse_member
 from tui.engine.types import Origin
 from tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, QuorumError, UsageError
@@ -101,11 +102,20 @@ def add_panel_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_project_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-project",
+        action="store_true",
+        help=f"ignore the project's .quorum.toml (also ${NO_PROJECT_ENV}=1)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="quorum",
-        usage="quorum [--config PATH] [QUESTION ...] [-m ALIAS[:STANCE] ...]   (the dashboard)\n"
-        f"       quorum [--config PATH] {{{','.join(SUBCOMMANDS)}}} ...",
+        usage="quorum [--config PATH] [--no-project] [QUESTION ...] [-m ALIAS[:STANCE] ...]"
+        "   (the dashboard)\n"
+        f"       quorum [--config PATH] [--no-project] {{{','.join(SUBCOMMANDS)}}} ...",
         description="Put one question to a panel of language models, let them deliberate, get one answer. "
         "With no sub-command, `quorum` opens the dashboard (and starts the run when given a question).",
     )
@@ -113,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--config", metavar="PATH", help=f"an extra config file over the user's (also ${CONFIG_ENV})"
     )
+    add_project_option(parser)
     # prog: a sub-command's usage and its "see --help" hint say `quorum run`, not the two-line usage above
     commands = parser.add_subparsers(dest="command", parser_class=_Parser, prog="quorum")
 
@@ -169,12 +180,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     config = commands.add_parser("config", help="manage the user config")
     config_commands = config.add_subparsers(
-        dest="config_command", required=True, parser_class=_Parser, metavar="{init,path,validate}"
+        dest="config_command", required=True, parser_class=_Parser, metavar="{init,path,validate,trust}"
     )
     init = config_commands.add_parser("init", help="write a starter user config")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
     config_commands.add_parser("path", help="print where the config files are")
     config_commands.add_parser("validate", help="check every config layer and report the first problem")
+    trust = config_commands.add_parser(
+        "trust",
+        help="trust a project's .quorum.toml as it is now",
+        description="Trust a project file as its content is now, so that it may also set what an untrusted "
+        "one may not ([providers], [models], [store], [prompts], [ui.keymap], stance prompts, limits above "
+        "yours). Read it first: it prints what the file sets beyond an untrusted file's share. A file that "
+        "changes is untrusted again.",
+    )
+    trust.add_argument(
+        "path", nargs="?", metavar="PATH", help="the project file (default: the one found from here upward)"
+    )
+    trust.add_argument("--revoke", action="store_true", help="trust it no longer")
     return parser
 
 
@@ -199,7 +222,7 @@ def wants_dashboard(argv: Sequence[str]) -> bool:
         if token == "--config":
             skip_value = True
             continue
-        if token.startswith("--config="):
+        if token.startswith("--config=") or token == "--no-project":
             continue
         if token in ("-h", "--help", "--version"):
             return False
@@ -210,10 +233,11 @@ def wants_dashboard(argv: Sequence[str]) -> bool:
 def build_dashboard_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="quorum",
-        usage="quorum [--config PATH] [QUESTION ...] [-m ALIAS[:STANCE] ...] [--mode ...]",
+        usage="quorum [--config PATH] [--no-project] [QUESTION ...] [-m ALIAS[:STANCE] ...] [--mode ...]",
         description="Open the dashboard; with a question, start the run at once.",
     )
     parser.add_argument("--config", metavar="PATH")
+    add_project_option(parser)
     parser.add_argument("question", nargs="*", help="start the run at once with this question")
     add_panel_options(parser)
     return parser
@@ -228,7 +252,7 @@ def dashboard_command(argv: Sequence[str]) -> int:
     args = build_dashboard_parser().parse_args(argv)
     _need_terminal()
     setup_logging()
-    settings = load_settings(args.config, _overrides(args))
+    settings = load_settings(args.config, _overrides(args), project=not args.no_project)
     hide_secrets(secret_values(settings))
     session = Session(
         settings,
@@ -276,7 +300,7 @@ def _headless(args: argparse.Namespace) -> int:
     setup_logging()
     if args.command == "config":
         return config_command(args)
-    settings = load_settings(args.config, _overrides(args))
+    settings = load_settings(args.config, _overrides(args), project=not args.no_project)
     hide_secrets(secret_values(settings))
     if args.command == "models":
         return models_command(settings, args.json)

@@ -1,9 +1,11 @@
-"""Loading the configuration: the shipped defaults, the user's file, `--config`, then command-line flags.
+"""Loading the configuration: the shipped defaults, the user's file, the project's `.quorum.toml`,
+`--config`, then command-line flags.
 
 Each layer is a TOML file; tables merge key by key and later layers win (arrays are replaced,
 not appended). The merged result is validated once with pydantic (`extra="forbid"`), and any
 problem is reported as a `ConfigError` naming the file that set the bad value, the key path and
-the reason, before anything runs.
+the reason, before anything runs. A project file the user has not trusted is held to what
+`tui.config.project` lets it set, checked against the layers beneath it.
 """
 
 from __future__ import annotations
@@ -12,12 +14,22 @@ import os
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from tui.config import paths
+from tui.config.project import (
+    Trust,
+    foreign_error,
+    foreign_owner,
+    project_wanted,
+    trust_of,
+    untrusted_error,
+    untrusted_problems,
+)
 from tui.config.references import reference_problems
 from tui.config.schema import Settings
 from tui.config.tables import merge
@@ -27,34 +39,92 @@ CONFIG_ENV = "QUORUM_CONFIG"
 SHIPPED_FILES = ("settings.toml", "models.toml")
 
 
+class LayerKind(StrEnum):
+    SHIPPED = "shipped"
+    USER = "user"
+    PROJECT = "project"
+    EXPLICIT = "--config"
+
+
 @dataclass(frozen=True)
 class Layer:
     path: Path
     data: dict[str, Any]
+    kind: LayerKind = LayerKind.EXPLICIT
+    trust: Trust = Trust.TRUSTED
+    """A project file's: whether the user trusts it as it is (every other layer is the user's own)."""
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _read_bytes(path: Path) -> bytes:
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
+        return path.read_bytes()
     except FileNotFoundError as err:
         raise ConfigError("file not found", file=path) from err
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"not valid TOML: {err}", file=path) from err
+    except IsADirectoryError as err:
+        raise ConfigError("it is a directory, not a file", file=path) from err
     except OSError as err:
         raise ConfigError(f"cannot read it: {err.strerror or err}", file=path) from err
 
 
-def config_layers(explicit: Path | str | None = None) -> list[Layer]:
-    """Shipped defaults, then the user's file (if any), then `--config` / $QUORUM_CONFIG."""
-    layers = [Layer(paths.shipped_dir("config") / name, {}) for name in SHIPPED_FILES]
+def parse_toml(path: Path, raw: bytes) -> dict[str, Any]:
+    """The TOML document `raw` read from `path`, or a `ConfigError` naming the file and why."""
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"not UTF-8 text (bad byte at offset {err.start})", file=path) from err
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"not valid TOML: {err}", file=path) from err
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    return parse_toml(path, _read_bytes(path))
+
+
+def project_layer(start: Path | None = None) -> Layer | None:
+    """The project file found from `start` (default: the working directory) upward, read, with
+    whether the user trusts it; None when there is none. A file another user owns is refused
+    unless trusted (`ConfigError`)."""
+    path = paths.find_project_file(start)
+    if path is None:
+        return None
+    raw = _read_bytes(path)
+    trust = trust_of(path, raw)
+    owner = foreign_owner(path)
+    if owner is not None and trust is not Trust.TRUSTED:
+        raise foreign_error(path, owner, trust)
+    return Layer(path, parse_toml(path, raw), LayerKind.PROJECT, trust)
+
+
+def config_layers(explicit: Path | str | None = None, *, project: bool = True) -> list[Layer]:
+    """Shipped defaults, then the user's file (if any), then the project's `.quorum.toml` (if
+    any, and `project` and $QUORUM_NO_PROJECT allow it), then `--config` / $QUORUM_CONFIG."""
+    layers = [
+        Layer(path, _read_toml(path), LayerKind.SHIPPED)
+        for path in (paths.shipped_dir("config") / name for name in SHIPPED_FILES)
+    ]
     user_file = paths.user_config_file()
-    candidates: list[Path] = [user_file] if user_file.is_file() else []
+    if user_file.is_file():
+        layers.append(Layer(user_file, _read_toml(user_file), LayerKind.USER))
+    if project_wanted(not project):
+        found = project_layer()
+        if found is not None:
+            layers.append(found)
     chosen = explicit or os.environ.get(CONFIG_ENV)
     if chosen:
-        candidates.append(Path(chosen).expanduser())
-    layers += [Layer(path, {}) for path in candidates]
-    return [Layer(layer.path, _read_toml(layer.path)) for layer in layers]
+        path = Path(chosen).expanduser()
+        layers.append(Layer(path, _read_toml(path), LayerKind.EXPLICIT))
+    return layers
+
+
+def _check_project(layers: Sequence[Layer]) -> None:
+    """Refuse what an untrusted project file may not set, naming the file and the key."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        if layer.kind is LayerKind.PROJECT and layer.trust is not Trust.TRUSTED:
+            problems = untrusted_problems(layer.data, merged)
+            if problems:
+                raise untrusted_error(layer.path, layer.trust, problems)
+        merged = merge(merged, layer.data)
 
 
 def _sets(data: Mapping[str, Any], loc: Sequence[str | int]) -> bool:
@@ -87,9 +157,16 @@ def _quotable(value: Any) -> bool:
     return isinstance(value, str) and len(value) <= 32 and not looks_like_key(value)
 
 
-def load_settings(explicit: Path | str | None = None, overrides: Mapping[str, Any] | None = None) -> Settings:
-    """Read, merge and validate every layer; `overrides` (from flags) win over all files."""
-    layers = config_layers(explicit)
+def load_settings(
+    explicit: Path | str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    project: bool = True,
+) -> Settings:
+    """Read, merge and validate every layer; `overrides` (from flags) win over all files.
+    `project=False` (`--no-project`) leaves the project's `.quorum.toml` out."""
+    layers = config_layers(explicit, project=project)
+    _check_project(layers)
     merged: dict[str, Any] = {}
     for layer in layers:
         merged = merge(merged, layer.data)
@@ -120,8 +197,9 @@ def load_settings(explicit: Path | str | None = None, overrides: Mapping[str, An
         raise ConfigError(
             reason, file="command line" if from_flags else _origin(layers, path), key=".".join(path)
         )
-    own = [layer.data for layer in layers[len(SHIPPED_FILES) :]] + ([dict(overrides)] if overrides else [])
-    settings.mark_own(_own_models(settings, own))
+    own = [layer.data for layer in layers if layer.kind is not LayerKind.SHIPPED]
+    settings.mark_own(_own_models(settings, [*own, *([dict(overrides)] if overrides else [])]))
+    settings.mark_context_files([layer.path for layer in layers if layer.data.get("context")])
     return settings
 
 
@@ -134,7 +212,9 @@ def _own_models(settings: Settings, own: Sequence[Mapping[str, Any]]) -> set[str
     return {name for name, model in settings.models.items() if name in models or model.provider in providers}
 
 
-def setting_origin(loc: Sequence[str | int], explicit: Path | str | None = None) -> Path | None:
+def setting_origin(
+    loc: Sequence[str | int], explicit: Path | str | None = None, *, project: bool = True
+) -> Path | None:
     """The file that sets the key path `loc` (the last layer that does), for a check made after
     loading, such as `quorum config validate`'s of the theme."""
-    return _origin(config_layers(explicit), loc)
+    return _origin(config_layers(explicit, project=project), loc)

@@ -8,11 +8,13 @@ Loading the layers is `tui.config.loading`'s job; the model catalog is `tui.conf
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any, Literal
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -22,12 +24,17 @@ from pydantic import (
     model_validator,
 )
 
+from tui.engine.context import MAX_CONTEXT_CHARS, ContextValue, TeamContext
 from tui.engine.prompts import DEFAULT_BASE_PROMPT, validate_base_prompt
 from tui.engine.stance import normalize_stance
 from tui.engine.types import Mode, Stance
 from tui.errors import PromptError, StanceError, UsageError, looks_like_key
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_CONTEXT_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+# Control characters that are not whitespace (whitespace is normalized to one space): a context
+# is shown on screens and sent to models, and has no use for escape sequences or NULs.
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
 _SECRET_KEYS = {"api_key", "apikey", "key", "token", "secret", "password", "authorization"}
 
 
@@ -239,10 +246,115 @@ class UISettings(_Strict):
     """Binding id -> keys, e.g. rerun = "ctrl+r"."""
 
 
+def _kind(value: Any) -> str:
+    """What a TOML value is, in words (for saying what a value should have been instead)."""
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, Mapping):
+        return "a table"
+    return "a list" if isinstance(value, list) else "a date or time"
+
+
+def _context_value(value: Any) -> Any:
+    """A `[context]` entry's value as the engine takes it, or a ValueError that says what it is
+    instead (a value is never quoted: it may be a key written in the wrong place)."""
+    texts = value if isinstance(value, list) else [value]
+    wrong = [item for item in texts if not isinstance(item, str)]
+    if wrong:
+        got = f"a list holding {_kind(wrong[0])}" if isinstance(value, list) else _kind(value)
+        raise ValueError(f"a context entry is a string or a list of strings, not {got}")
+    for item in texts:
+        if _CONTROL.search(item):
+            raise ValueError("a context entry may not hold control characters (escape sequences, NUL)")
+        if any(looks_like_key(word) for word in item.split()):
+            raise ValueError(
+                "this looks like it holds an API key or token (not shown): the context is sent to every "
+                "model and recorded, and keys never go in a config file"
+            )
+    return value
+
+
+def _team_size(value: Any) -> Any:
+    """A team size: a whole number of people (a string of digits counts as one), or a text such as
+    "4-6" or "two squads"."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 1:
+            raise ValueError(f"team_size is a number of people, 1 or more (got {value})")
+        return value
+    if isinstance(value, float):
+        raise ValueError(f'team_size is a whole number of people, or a text like "4-6" (got {value})')
+    value = _context_value(value)
+    if isinstance(value, str) and value.strip().isdecimal():
+        return _team_size(int(value.strip()))
+    return value
+
+
+ContextEntry = Annotated[str | list[str], BeforeValidator(_context_value)]
+
+
+class ContextSettings(BaseModel):
+    """The asking team's context (`[context]`, usually a project's `.quorum.toml`): sent to every
+    member with the question, shown on the dashboard, recorded with each run. The entries below
+    are the ones every team is asked about; any other key with a string or a list of strings is
+    taken too (`compliance = ["SOC 2"]`). Keys are lowercase words (`team_size`)."""
+
+    # Other keys are allowed, validated as `ContextEntry`s; a failing value is never quoted.
+    model_config = ConfigDict(extra="allow", hide_input_in_errors=True)
+    __pydantic_extra__: dict[str, ContextEntry]
+
+    language: ContextEntry | None = None
+    """The languages the team writes, e.g. "Python" or ["Python", "TypeScript"]."""
+    frameworks: ContextEntry | None = None
+    """The frameworks and libraries the work is built on, e.g. ["FastAPI", "SQLAlchemy"]."""
+    team_size: Annotated[int | str | list[str], BeforeValidator(_team_size)] | None = None
+    """How many people: a number (4) or a text ("4-6")."""
+    security_level: ContextEntry | None = None
+    """How much security matters, in the team's words: "high", "regulated (PCI DSS)"."""
+    stack: ContextEntry | None = None
+    """The existing stack the answer has to fit: ["Postgres 16", "Redis", "Kubernetes"]."""
+    notes: ContextEntry | None = None
+    """Anything else the panel should know, as a text or a list of texts."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keys(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            for key in data:
+                if not _CONTEXT_KEY.match(str(key)):
+                    shown = str(key) if len(str(key)) <= 40 and not _CONTROL.search(str(key)) else "(a key)"
+                    raise ValueError(
+                        f"context key {shown!r}: a key is a lowercase word of letters, digits and _ "
+                        "(like team_size), at most 40 characters"
+                    )
+        return data
+
+    @model_validator(mode="after")
+    def _size(self) -> ContextSettings:
+        context = self.team_context()
+        size = len(context.canonical_json()) if context is not None else 0
+        if size > MAX_CONTEXT_CHARS:
+            raise ValueError(
+                f"the context is {size:,} characters, more than {MAX_CONTEXT_CHARS:,}: it is sent to every "
+                "member with every question and draft, so keep it to what the panel needs (shorten notes)"
+            )
+        return self
+
+    def team_context(self) -> TeamContext | None:
+        """The context these settings describe, normalized; None when they say nothing."""
+        entries: dict[str, ContextValue] = {
+            key: value for key, value in self.model_dump(exclude_none=True).items() if value is not None
+        }
+        return TeamContext.of(entries)
+
+
 class Settings(_Strict):
     # The models the user's own files (or flags) define, or whose provider they define: a model
     # that needs no key (a local server) is available for the default panel only when configured.
     _own_models: frozenset[str] = PrivateAttr(default_factory=frozenset)
+    # The files that set `[context]` entries, for saying where the context in force comes from.
+    _context_files: tuple[Path, ...] = PrivateAttr(default=())
 
     run: RunSettings = Field(default_factory=RunSettings)
     panel: PanelSettings = Field(default_factory=PanelSettings)
@@ -250,6 +362,7 @@ class Settings(_Strict):
     prompts: PromptSettings = Field(default_factory=PromptSettings)
     ui: UISettings = Field(default_factory=UISettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
+    context: ContextSettings = Field(default_factory=ContextSettings)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: dict[str, ModelConfig] = Field(default_factory=dict)
 
@@ -260,6 +373,15 @@ class Settings(_Strict):
 
     def mark_own(self, names: set[str] | frozenset[str]) -> None:
         self._own_models = frozenset(names)
+
+    @property
+    def context_files(self) -> tuple[Path, ...]:
+        """The configuration files that set the context's entries (a project's `.quorum.toml`,
+        most often), in layer order."""
+        return self._context_files
+
+    def mark_context_files(self, files: Sequence[Path]) -> None:
+        self._context_files = tuple(files)
 
     @model_validator(mode="after")
     def _cross_check(self) -> Settings:

@@ -63,7 +63,9 @@ def has_comment(text: str) -> bool:
     return False
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
+def write_atomically(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` all at once (a new file is readable by the user only; an
+    existing one keeps its permissions): a crash leaves the old file or the new, never half."""
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(descriptor, "wb") as handle:
@@ -128,7 +130,7 @@ def update_user_config(changes: Mapping[str, Mapping[str, Any]], path: Path | No
         target.parent.mkdir(parents=True, exist_ok=True)
         if text is not None and has_comment(text):
             shutil.copyfile(target, backup_path(target))
-        _write_atomically(target, data)
+        write_atomically(target, data)
     except OSError as err:
         raise UserConfigError(path, f"cannot write it: {err.strerror or err}") from err
     return path
