@@ -661,3 +661,80 @@ def test_a_vision_setting_that_is_not_a_boolean_is_a_configuration_error(
     assert main(["--config", str(config), "models"]) == 2
     err = capsys.readouterr().err
     assert "models.demo-atlas.vision" in err and str(config) in err
+
+
+# --------------------------------------------------------------------------------------------
+# 7. Over MCP: images inside the project only, held to the same rule as files
+
+
+async def test_an_agent_attaches_images_from_its_project_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_mcp import call_error, connected, demo_config, text_of
+
+    project = tmp_path / "project"
+    shot = image_file(project, "ui/shot.png", png(40, 30))
+    secret = image_file(tmp_path, "outside/passport.jpg", jpeg(600, 400))
+    (project / "link.png").symlink_to(secret)
+    monkeypatch.chdir(project)  # the project the client started the server in
+    async with connected(demo_config(tmp_path, 200.0)) as client:
+        for path in (str(secret), "../outside/passport.jpg", "link.png", "~/passport.jpg"):
+            refused = await call_error(client, "consensus", {"question": "Whose is it?", "images": [path]})
+            assert "only files inside the project the server was started in" in refused, path
+        text = await call_error(client, "consensus", {"question": "Q?", "images": ["ui/nothing.png"]})
+        assert "cannot attach image ui/nothing.png: no such file" in text
+        (project / "notes.png").write_text("# not an image")
+        assert "it is not an image" in await call_error(
+            client, "consensus", {"question": "Q?", "images": ["notes.png"]}
+        )
+        assert (await client.call_tool("history", {})).structured_content == {"runs": []}  # none ran
+
+        answered = await client.call_tool(
+            "consensus", {"question": "Is this screen clear?", "images": ["ui/shot.png"], "mode": "consult"}
+        )
+        models = await client.call_tool("list_models", {})
+    report = answered.structured_content or {}
+    assert report["status"] == "success"
+    note = "demo-cirrus: not vision-capable in the catalog — answered from the text only, 1 image not sent"
+    assert note in report["notes"] and note in text_of(answered)
+    vision = {m["model"]: m["vision"] for m in (models.structured_content or {})["models"]}
+    assert vision["demo-atlas"] and vision["claude-sonnet"] and not vision["demo-cirrus"]
+    assert "| vision |" in text_of(models)
+    store = RunStore(paths.history_file(""))
+    try:
+        asked = store.load(report["run_id"]).asked
+        assert asked is not None and [i.sha256 for i in asked.images] == [read_image(shot).sha256]
+    finally:
+        store.close()
+
+
+async def test_an_agents_follow_up_carries_the_runs_images_unless_it_gives_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_mcp import connected, demo_config
+
+    first = image_file(tmp_path, "v1.png", png(8, 8))
+    second = image_file(tmp_path, "v2.png", png(9, 9))
+    monkeypatch.chdir(tmp_path)
+    async with connected(demo_config(tmp_path, 200.0)) as client:
+
+        async def ask(**arguments: Any) -> dict[str, Any]:
+            answer = await client.call_tool("consensus", {"mode": "consult", **arguments})
+            return answer.structured_content or {}
+
+        parent = await ask(question="Is v1 clear?", images=["v1.png"])
+        first.write_bytes(png(8, 9))  # changed since: the follow-up cannot send it as it was
+        carried = await ask(question="And now?", continuation_id=parent["run_id"])
+        own = await ask(question="And v2?", continuation_id=parent["run_id"], images=["v2.png"])
+    changed = f"image v1.png has changed on disk since run {parent['run_id']}: not sent"
+    assert [note for note in carried["notes"] if note.startswith("image ")] == [
+        f"{changed} (attach it again to send it as it is now)"
+    ]
+    assert not any(note.startswith("image ") for note in own["notes"])
+    store = RunStore(paths.history_file(""))
+    try:
+        assert store.load(carried["run_id"]).asked.images == []  # type: ignore[union-attr]
+        own_images = store.load(own["run_id"]).asked.images  # type: ignore[union-attr]
+        assert [i.sha256 for i in own_images] == [hashlib.sha256(second.read_bytes()).hexdigest()]
+    finally:
+        store.close()

@@ -109,6 +109,7 @@ async def test_the_tools_and_their_schemas(fast: Path) -> None:
         "mode",
         "max_rounds",
         "files",
+        "images",
         "focus_areas",
         "synthesizer",
         "token_budget",

@@ -175,6 +175,7 @@ class ModelReport(BaseModel):
     key_env: str | None = Field(description="The environment variable that holds its key.")
     usable: bool = Field(description="It can be asked now: its key is set, or it needs none.")
     demo: bool = Field(description="A simulated offline model (answers are not real).")
+    vision: bool = Field(description="It takes images: a run's `images` are sent to it.")
     context_window: int
     input_price_per_mtok: float = Field(description="USD per million input tokens.")
     output_price_per_mtok: float = Field(description="USD per million output tokens.")
@@ -360,6 +361,7 @@ def models_report(entries: Sequence[CatalogEntry], default_panel: Sequence[str])
                 key_env=e.key_env,
                 usable=e.key != "missing",
                 demo=e.demo,
+                vision=e.vision,
                 context_window=e.context_window,
                 input_price_per_mtok=e.input_price,
                 output_price_per_mtok=e.output_price,
@@ -460,12 +462,13 @@ def run_markdown(report: RunReport) -> str:
 
 def models_markdown(entries: Sequence[CatalogEntry], default_panel: Sequence[str]) -> str:
     lines = [
-        "| model | provider | model id | context | $/M in | $/M out | key |",
-        "|---|---|---|---|---|---|---|",
+        "| model | provider | model id | context | vision | $/M in | $/M out | key |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for e in entries:
+        vision = "yes" if e.vision else "no"
         lines.append(
-            f"| {e.alias} | {e.provider} | {e.model_id} | {e.context_window:,} | "
+            f"| {e.alias} | {e.provider} | {e.model_id} | {e.context_window:,} | {vision} | "
             f"{e.input_price:.2f} | {e.output_price:.2f} | {e.key_words} |"
         )
     lines += ["", "Default panel (when `models` is not given): " + ", ".join(default_panel)]

@@ -96,6 +96,7 @@ class Ask:
     synthesizer: str | None = None
     token_budget: int | None = None
     continuation_id: str | None = None
+    images: Sequence[str] = ()
 
 
 # --------------------------------------------------------------------------------------------
@@ -106,14 +107,14 @@ def build_request(settings: Settings, store: RunStore | None, ask: Ask) -> RunRe
     """The request for `ask`, built as `quorum run` and the dashboard build theirs (a `Session`).
 
     Raises `UsageError` in the CLI's words: an empty question, an unknown alias (with the closest
-    ones), a stance that is not a stance word, a file that cannot be read, an unknown run to
-    follow up. A follow-up asks what its run asked (panel, mode, files, focus areas, rounds,
-    budget, synthesizer), as the dashboard's F3 does, except what `ask` gives itself.
+    ones), a stance that is not a stance word, a file or image that cannot be read, an unknown
+    run to follow up. A follow-up asks what its run asked (panel, mode, files, images, focus
+    areas, rounds, budget, synthesizer), as the dashboard's F3 does, except what `ask` gives itself.
     """
     question = ask.question.strip()
     if not question:
         raise UsageError("the question is empty")
-    for path in ask.files:
+    for path in [*ask.files, *ask.images]:
         _inside_project(path)
     session = Session(
         settings,
@@ -122,6 +123,7 @@ def build_request(settings: Settings, store: RunStore | None, ask: Ask) -> RunRe
         files=list(ask.files),
         focus=list(ask.focus_areas),
         origin=Origin.MCP,
+        images=list(ask.images),
     )
     # A follow-up's panel is its run's unless `models` is given: then the default panel's notes
     # (which only a default panel has) do not apply.
@@ -133,7 +135,9 @@ def build_request(settings: Settings, store: RunStore | None, ask: Ask) -> RunRe
     if ask.token_budget is not None:
         session.token_budget = ask.token_budget
     request = session.prepare(question).request
-    return request.model_copy(update={"notes": [*notes, *request.notes]})
+    # A follow-up's run says what became of its parent's files and images as it adopts them, and
+    # the request again as it is built: once is enough.
+    return request.model_copy(update={"notes": list(dict.fromkeys([*notes, *request.notes]))})
 
 
 def _inside_project(path: str) -> None:
@@ -179,10 +183,10 @@ def _follow_up(session: Session, store: RunStore | None, ask: Ask) -> list[str]:
     if parent.parent_run_id is not None:
         with contextlib.suppress(UsageError):  # the run it followed up on is gone: it alone is context
             earlier = follow_up_thread(store, parent.parent_run_id, depth)
-    given = session.seats, session.synthesizer, session.attachments, session.focus
+    given = session.seats, session.synthesizer, session.attachments, session.focus, session.images
     notes = session.adopt(parent, earlier)
     session.follow_up(thread)
-    seats, synthesizer, attachments, focus = given
+    seats, synthesizer, attachments, focus, images = given
     if ask.models:
         session.seats = seats
     if ask.synthesizer:
@@ -191,6 +195,11 @@ def _follow_up(session: Session, store: RunStore | None, ask: Ask) -> list[str]:
         session.attachments, session.files_from = attachments, None
     if ask.focus_areas:
         session.focus = focus
+    if ask.images:  # its own images, in place of the run's: what became of those is beside the point
+        unsent = set(session.images_to_send()[1])
+        session.detach_images()
+        session.images = images
+        notes = [note for note in notes if note not in unsent]
     return notes
 
 

@@ -245,6 +245,15 @@ class QuorumMCP:
                 "server was started in: relative to it, or absolute paths under it."
             ),
         ] = None,
+        images: Annotated[
+            list[str] | None,
+            Field(
+                description="Images to attach (PNG, JPEG, WebP or GIF, up to 3.75 MiB and 8,000 pixels a "
+                "side, at most 20), inside the project the server was started in, as for files. They "
+                "are sent to the models list_models marks vision-capable; the others answer from the "
+                "text, and the result's notes say so."
+            ),
+        ] = None,
         focus_areas: Annotated[
             list[str] | None,
             Field(description="Aspects the members should focus on, e.g. 'operational cost'."),
@@ -289,6 +298,7 @@ class QuorumMCP:
             mode=Mode(mode) if mode is not None else None,
             max_rounds=max_rounds,
             files=files or (),
+            images=images or (),
             focus_areas=focus_areas or (),
             synthesizer=synthesizer,
             token_budget=token_budget,
