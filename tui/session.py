@@ -8,8 +8,10 @@ The run on screen is one thing — live (its `Run`) or opened from the history (
 everything that acts on "the run on screen" (rerun, follow-up, export) reads it from there.
 Opening a recorded run takes over everything it asked — panel, mode, files (the text it sent),
 images (those still on disk as they were: the history keeps an image's hash, not its bytes),
-focus areas, round limit, budget, majority threshold and synthesizer chain — so a rerun or a
-follow-up asks the same again.
+focus areas, the asking team's context, round limit, budget, majority threshold and
+synthesizer chain — so a rerun or a follow-up asks the same again. A context taken over that is
+not the one the configuration gives now is said when the run is opened and in every run asked
+with it, until the project's is taken back (`use_project_context`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 
 from tui.config.catalog import Catalog, choose_panel, synthesizer_chain
 from tui.config.schema import MemberSpec, Settings
+from tui.engine.context import TeamContext
 from tui.engine.orchestrator import Run
 from tui.engine.stance import apply_instance_limit
 from tui.engine.types import (
@@ -38,6 +41,7 @@ from tui.engine.types import (
 from tui.errors import AttachmentError, UsageError
 from tui.history.replay import replay_request
 from tui.images import MAX_IMAGES, read_image, recover_image
+from tui.render.context import context_chip
 from tui.runtime import attachment_changes, read_attachment
 
 STANCE_CYCLE = [Stance.FOR, Stance.AGAINST, Stance.NEUTRAL]
@@ -117,6 +121,10 @@ class Session:
         for path in images or []:
             self.attach_image(path)
         self.focus: list[str] = list(focus or [])
+        # The asking team's context the next run is asked with: the configuration's, or a recorded
+        # run's once one is opened (`context_from` names it).
+        self.context: TeamContext | None = self.project_context
+        self.context_from: str | None = None
         self.shown: ShownRun | None = None
         # A follow-up's context: earlier runs of the thread, oldest first; the last is the parent.
         self.thread: list[PriorTurn] = []
@@ -183,6 +191,29 @@ class Session:
             )
         return f"image {image.path} {became}: not sent"
 
+    @property
+    def project_context(self) -> TeamContext | None:
+        """The context the configuration gives now (a project's `[context]`, usually)."""
+        return self.settings.context.team_context()
+
+    def use_project_context(self) -> None:
+        """The next runs are asked with the configuration's context, not a recorded run's."""
+        self.context, self.context_from = self.project_context, None
+
+    def context_difference(self) -> str | None:
+        """How the recorded run's context the next run is asked with differs from the one the
+        configuration gives now (`with its context (Go · 2 people), not the one here now (…)`);
+        None when the next run is asked with the configuration's."""
+        if self.context_from is None or self.context == self.project_context:
+            return None
+        recorded = f"with its context ({context_chip(self.context)})" if self.context else "with no context"
+        now = self.project_context
+        return (
+            f"{recorded}, not the one here now ({context_chip(now)})"
+            if now
+            else f"{recorded}; there is none here now"
+        )
+
     def toggle_mode(self) -> Mode:
         self.mode = Mode.CONSULT if self.mode is Mode.DELIBERATE else Mode.DELIBERATE
         self.mode_chosen = True
@@ -220,6 +251,8 @@ class Session:
         notes = attachment_changes(self.attachments, self.files_from) if self.files_from else []
         images, unsent = self.images_to_send()
         notes += unsent
+        difference = self.context_difference()
+        notes += [f"asked as run {self.context_from} was, {difference}"] if difference else []
         request = RunRequest(
             question=question,
             mode=self.mode,
@@ -231,6 +264,7 @@ class Session:
             attachments=self.attachments,
             images=images,
             focus=self.focus,
+            context=self.context,
             max_rounds=self.max_rounds,
             majority_threshold=self.majority_threshold,
             token_budget=self.token_budget,
@@ -249,10 +283,11 @@ class Session:
 
     def adopt(self, result: RunResult, thread: list[PriorTurn] | None = None) -> list[str]:
         """Show a recorded run (opening it from history) and take over everything it asked: panel,
-        mode, files, focus areas, round limit, budget, threshold and synthesizer chain; `thread` is
-        the context it followed up on. Returns notes for the user: members whose model has left the
-        catalog (they cannot sit on a new run), files changed on disk or gone since (the recorded
-        text is what a rerun sends), and what an older record does not hold."""
+        mode, files, focus areas, the team's context, round limit, budget, threshold and
+        synthesizer chain; `thread` is the context it followed up on. Returns notes for the user:
+        members whose model has left the catalog (they cannot sit on a new run), files changed on
+        disk or gone since (the recorded text is what a rerun sends), a recorded context that is
+        not the one here now, and what an older record does not hold."""
         prepared = PreparedRun(replay_request(result, thread), list(range(len(result.members))), {})
         self.shown = ShownRun(prepared, result)
         known = self.catalog.aliases()
@@ -275,6 +310,7 @@ class Session:
             self.synthesizer_fallbacks = None
             self.attachments, self.focus, self.files_from = [], [], None
             self.detach_images()
+            self.use_project_context()
             notes.append(
                 "This run was recorded before Quorum kept attached files, focus areas and the budget: "
                 "a rerun sends the question and the panel, with today's settings for the rest."
@@ -285,6 +321,12 @@ class Session:
         self.token_budget = asked.token_budget
         self.attachments, self.focus = list(asked.files), list(asked.focus)
         self.files_from = result.run_id
+        self.context, self.context_from = asked.context, result.run_id
+        difference = self.context_difference()
+        if difference:
+            notes.append(
+                f"Run {result.run_id} was asked {difference}: a rerun or follow-up of it is asked so too."
+            )
         chain = [alias for alias in asked.synthesizers if alias.lower() in known]
         self.synthesizer = chain[0] if chain else None
         self.synthesizer_fallbacks = chain[1:] if chain else None
@@ -315,6 +357,7 @@ class Session:
         if (
             last.request.attachments != prepared.request.attachments
             or last.request.focus != prepared.request.focus
+            or last.request.context != prepared.request.context
             or _image_hashes(result) != [image.sha256 for image in prepared.request.images]
         ):
             return {}

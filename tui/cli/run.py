@@ -11,9 +11,11 @@ from typing import TextIO
 from tui.cli.progress import ProgressPrinter
 from tui.config.schema import MemberSpec, Settings
 from tui.engine import events as ev
+from tui.engine.context import TeamContext
 from tui.engine.types import Origin, RunRequest, RunResult, RunStatus
 from tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, StoreError, hide_values
 from tui.history.store import RunStore
+from tui.render.context import context_chip
 from tui.render.formatting import literal, safe_json
 from tui.render.report import render_markdown
 from tui.runtime import ProviderPool, follow_up_thread, open_store, secret_values, start_run
@@ -47,9 +49,27 @@ def build_request(
         origin=Origin.CLI,
         images=options.images,
     )
+    notes = list(session.notes)
     if options.follow_up:
-        session.follow_up(follow_up_thread(store, options.follow_up, settings.run.follow_up_depth))
-    return session.prepare(options.question).request, session.notes
+        thread = follow_up_thread(store, options.follow_up, settings.run.follow_up_depth)
+        session.follow_up(thread)
+        assert store is not None  # a thread was found in it
+        notes += _context_change(store.load(thread[-1].run_id), session.context)
+    return session.prepare(options.question).request, notes
+
+
+def _context_change(parent: RunResult, context: TeamContext | None) -> list[str]:
+    """A follow-up from the command line is asked with the context here now: a note when the run
+    it follows up was asked with another one (or none)."""
+    if parent.asked is None or parent.asked.context == context:
+        return []
+    then = f"its context ({context_chip(parent.asked.context)})" if parent.asked.context else "no context"
+    now = (
+        f"the context here now ({context_chip(context)})"
+        if context
+        else "no context (there is none here now)"
+    )
+    return [f"run {parent.run_id} was asked with {then}; this follow-up is asked with {now}"]
 
 
 def run_command(
@@ -77,6 +97,12 @@ def _run_and_report(
     progress: ev.EventSink | None = None
     if not options.quiet:
         printer = ProgressPrinter(stderr)
+        if request.context is not None:
+            sources = ", ".join(str(path) for path in settings.context_files)
+            printer.note(
+                f"context: {context_chip(request.context)}"
+                + (f" (from {literal(sources)})" if sources else "")
+            )
         for note in notes:
             printer.note(f"note: {literal(note)}")
         progress = printer

@@ -91,7 +91,12 @@ class Run:
         self._position_calls: dict[int, ModelCall] = {}
         self.phase: Literal["starting", "positions", "deliberation", "done"] = "starting"
         self._question_block = prompts.user_message(
-            request.question, request.attachments, request.focus, request.thread, request.images
+            request.question,
+            request.attachments,
+            request.focus,
+            request.thread,
+            request.images,
+            request.context,
         )
 
     # ----------------------------------------------------------------------------------------
@@ -300,7 +305,12 @@ class Run:
         system = prompts.member_system_prompt(member, self._base_prompt)
         request = self.request
         message = prompts.position_prompt(
-            request.question, request.attachments, request.focus, request.thread, request.images
+            request.question,
+            request.attachments,
+            request.focus,
+            request.thread,
+            request.images,
+            request.context,
         )
         return await self._call(member, index, Phase.POSITION, 1, system, message)
 

@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from tui.engine.context import TeamContext
+
 
 class Stance(StrEnum):
     FOR = "for"
@@ -270,6 +272,9 @@ class RunRequest(_Model):
         default_factory=list, description="Sent to the vision-capable members (and synthesizer) only."
     )
     focus: list[str] = Field(default_factory=list)
+    context: TeamContext | None = Field(
+        default=None, description="The asking team's context, sent to every member with the question."
+    )
     max_rounds: int = Field(default=3, ge=1, le=10)
     majority_threshold: float = Field(default=0.5, ge=0.0, lt=1.0)
     token_budget: int | None = Field(default=None, gt=0)
@@ -294,6 +299,11 @@ class Asked(_Model):
         default_factory=list, description="The images sent: what each was, by hash and size (not the bytes)."
     )
     focus: list[str] = Field(default_factory=list)
+    context: TeamContext | None = Field(
+        default=None,
+        description="The asking team's context the run was asked with (a project's [context]); None for "
+        "none, and for runs recorded before Quorum kept it.",
+    )
     mode: Mode
     max_rounds: int = Field(ge=1, le=10, description="The round limit asked for (consult mode runs one).")
     majority_threshold: float = Field(default=0.5, ge=0.0, lt=1.0)
@@ -308,6 +318,7 @@ class Asked(_Model):
             files=list(request.attachments),
             images=[image.record() for image in request.images],
             focus=list(request.focus),
+            context=request.context,
             mode=request.mode,
             max_rounds=request.max_rounds,
             majority_threshold=request.majority_threshold,

@@ -156,14 +156,15 @@ def _run_end(result: RunResult) -> ev.Event:
 
 def replay_request(result: RunResult, thread: list[PriorTurn] | None = None) -> RunRequest:
     """The request a recorded run answered, as far as the record tells it: what was asked (files,
-    focus, round limit, budget), when the run was recorded with it; `thread` is the context it
-    followed up on, when known."""
+    focus, the team's context, round limit, budget), when the run was recorded with it; `thread`
+    is the context it followed up on, when known."""
     asked = result.asked
     extra: dict[str, Any] = {"max_rounds": result.max_rounds}
     if asked is not None:
         extra = {
             "attachments": asked.files,
             "focus": asked.focus,
+            "context": asked.context,
             "max_rounds": asked.max_rounds,
             "majority_threshold": asked.majority_threshold,
             "token_budget": asked.token_budget,

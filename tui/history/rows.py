@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
+from tui.engine.context import TeamContext
 from tui.engine.types import (
     Asked,
     Attachment,
@@ -36,13 +37,28 @@ def snapshot(result: RunResult) -> str:
 
 
 def asked_json(asked: Asked) -> str:
-    """The run row's `asked`: what was asked but the files and images (their rows hold them)."""
-    return asked.model_copy(update={"files": [], "images": []}).model_dump_json()
+    """The run row's `asked`: what was asked but the files and images (their rows hold them) and
+    the context (its own columns hold it)."""
+    return asked.model_copy(update={"files": [], "images": [], "context": None}).model_dump_json()
 
 
-def asked_from(text: str, files: list[Attachment], images: list[ImageRecord]) -> Asked:
-    """What was asked, from the run row's `asked` and the files' and images' rows."""
-    return Asked.model_validate_json(text).model_copy(update={"files": files, "images": images})
+def asked_from(
+    text: str, files: list[Attachment], images: list[ImageRecord], context: TeamContext | None
+) -> Asked:
+    """What was asked, from the run row's `asked`, the files' and images' rows and its context."""
+    return Asked.model_validate_json(text).model_copy(
+        update={"files": files, "images": images, "context": context}
+    )
+
+
+def context_columns(context: TeamContext | None) -> tuple[str | None, str | None]:
+    """The run row's `context` and `context_sha256`: the canonical JSON and its hash, or NULLs."""
+    return (context.canonical_json(), context.sha256) if context is not None else (None, None)
+
+
+def context_from(text: str | None) -> TeamContext | None:
+    """The context a run row's `context` column holds (its canonical JSON), or None."""
+    return TeamContext(entries=json.loads(text)) if text is not None else None
 
 
 def image_from_row(row: sqlite3.Row) -> ImageRecord:

@@ -131,6 +131,13 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (run_id, position)
     );
     """,
+    # 8: the asking team's context each run was asked with: its canonical JSON (keys sorted,
+    # whitespace normalized) and that text's SHA-256, so two runs' contexts compare exactly.
+    # NULL for a run asked without one, and for runs recorded before.
+    """
+    ALTER TABLE runs ADD COLUMN context TEXT;
+    ALTER TABLE runs ADD COLUMN context_sha256 TEXT;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

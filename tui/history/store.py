@@ -255,10 +255,13 @@ class RunStore:
                 self._insert_asked(db, result.run_id, result.asked)
 
     def _insert_asked(self, db: sqlite3.Connection, run_id: str, asked: Asked) -> None:
-        """What a run asked: its `asked` column, each attached file with the text it sent (a
-        text is kept once, by the SHA-256 of the file it came from), and each image by what it
-        was (never its bytes)."""
-        db.execute("UPDATE runs SET asked = ? WHERE id = ?", (rows.asked_json(asked), run_id))
+        """What a run asked: its `asked` column, the asking team's context (canonical JSON and
+        its SHA-256), each attached file with the text it sent (a text is kept once, by the
+        SHA-256 of the file it came from), and each image by what it was (never its bytes)."""
+        db.execute(
+            "UPDATE runs SET asked = ?, context = ?, context_sha256 = ? WHERE id = ?",
+            (rows.asked_json(asked), *rows.context_columns(asked.context), run_id),
+        )
         for position, file in enumerate(asked.files):
             db.execute(
                 "INSERT OR IGNORE INTO file_texts (sha256, content) VALUES (?, ?)",
@@ -487,7 +490,7 @@ class RunStore:
                     "SELECT * FROM run_images WHERE run_id = ? ORDER BY position", (run_id,)
                 )
             ]
-            result.asked = rows.asked_from(row["asked"], files, images)
+            result.asked = rows.asked_from(row["asked"], files, images, rows.context_from(row["context"]))
         if status in (RunStatus.INTERRUPTED, RunStatus.RUNNING):
             calls = result.calls
             result.totals.input_tokens = row["input_tokens"] or sum(c.input_tokens for c in calls)

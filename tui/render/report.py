@@ -15,6 +15,7 @@ from tui.engine.types import (
     RunResult,
     RunStatus,
 )
+from tui.render.context import context_chip, context_entries
 from tui.render.formatting import completion_line, cost, file_size, literal, seconds, tokens
 from tui.render.words import (
     OUTCOME_WORDS,
@@ -92,6 +93,8 @@ def asked_brief(asked: Asked) -> str:
     parts += [f"{literal(i.path)} ({image_words(i)}, {file_size(i.size)})" for i in asked.images]
     if asked.focus:
         parts.append("focus: " + "; ".join(literal(area) for area in asked.focus))
+    if asked.context is not None:
+        parts.append(f"context: {context_chip(asked.context)}")
     if asked.mode is Mode.DELIBERATE:
         parts.append(f"up to {counted(asked.max_rounds, 'round')}")
     if asked.token_budget is not None:
@@ -101,8 +104,8 @@ def asked_brief(asked: Asked) -> str:
 
 def _asked(result: RunResult) -> list[str]:
     """The short "Asked" section: the files and images sent (size, hash; an image's type and
-    dimensions), focus areas, mode, round limit, budget, synthesizer chain and custom stance
-    prompts."""
+    dimensions), focus areas, the asking team's context, mode, round limit, budget, synthesizer
+    chain and custom stance prompts."""
     asked = result.asked
     if asked is None:
         return []
@@ -114,6 +117,9 @@ def _asked(result: RunResult) -> list[str]:
         out.append(f"- **Image:** `{_cell(image.path)}` · {what} · sha256 {image.sha256[:12]}")
     if asked.focus:
         out.append("- **Focus:** " + "; ".join(_cell(area) for area in asked.focus))
+    if asked.context is not None:
+        out.append(f"- **Context** (the team asking; sha256 {asked.context.sha256[:12]}):")
+        out += [f"  - {name}: {_cell(value)}" for name, value in context_entries(asked.context)]
     rounds = f"up to {asked.max_rounds}" if asked.mode is Mode.DELIBERATE else "one pass"
     budget = f"{asked.token_budget:,} tokens" if asked.token_budget is not None else "none"
     out.append(f"- **Mode:** {asked.mode.value} · **Rounds:** {rounds} · **Budget:** {budget}")
