@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
@@ -542,3 +543,58 @@ def test_a_reopened_run_is_asked_again_with_its_recorded_context(repo: Path) -> 
     assert session.reuse_for(session.prepare("Adopt X?"), set()) == {}
     assert session.prepare("Adopt X?").request.context == settings.context.team_context()
     assert not [n for n in session.prepare("Adopt X?").request.notes if "asked as run" in n]
+
+
+# --------------------------------------------------------------------------------------------
+# quorum mcp: the project the agent runs in
+
+
+async def test_quorum_mcp_asks_with_the_context_of_the_project_it_runs_in(
+    repo: Path, isolated_home: Path
+) -> None:
+    """Started by a client in the project (its working directory), `quorum mcp` reads that
+    project's `.quorum.toml`: every run is asked with its context, the tool's description says
+    so, and the result (structured and Markdown) and the history carry it."""
+    from mcp import Client, StdioServerParameters
+    from mcp.client.stdio import stdio_client
+    from mcp.types import TextContent
+
+    project(repo, CONTEXT + "[demo]\nspeed = 200.0\n")
+    env = {key: value for key, value in os.environ.items() if key != NO_PROJECT_ENV}
+    root = Path(__file__).resolve().parent.parent
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "tui", "mcp"],
+        env={**env, "QUORUM_HOME": str(isolated_home), "PYTHONPATH": str(root)},
+        cwd=repo / "services" / "api",
+    )
+    with (repo / "server-stderr.txt").open("w+") as errors:
+        async with Client(stdio_client(params, errlog=errors), mode="legacy") as client:
+            tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+            result = await client.call_tool("consensus", {"question": "Event sourcing for billing?"})
+            follow = await client.call_tool(
+                "consensus",
+                {"question": "And the cost?", "continuation_id": (result.structured_content or {})["run_id"]},
+            )
+    context = TeamContext(
+        entries={
+            "language": "Python",
+            "frameworks": ["FastAPI", "SQLAlchemy"],
+            "team_size": 4,
+            "security_level": "high",
+            "stack": ["Postgres 16", "Redis"],
+            "notes": "Billing runs on one Postgres primary.",
+        }
+    )
+    assert "team context (.quorum.toml [context])" in (tools["consensus"].description or "")
+    assert "language: Python · frameworks: FastAPI, SQLAlchemy" in (tools["consensus"].description or "")
+    data = result.structured_content
+    assert data is not None and data["status"] == "success"
+    assert data["context"] == {"entries": context.entries, "sha256": context.sha256}
+    markdown = "\n".join(block.text for block in result.content if isinstance(block, TextContent))
+    assert "**Context** (the team asking): language: Python · frameworks: FastAPI, SQLAlchemy" in markdown
+    assert (follow.structured_content or {})["context"]["sha256"] == context.sha256
+    store = RunStore(paths.history_file(""))
+    recorded = store.load(data["run_id"]).asked
+    store.close()
+    assert recorded is not None and recorded.context == context

@@ -18,6 +18,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field
 
 from tui.config.catalog import CatalogEntry, KeyStatus
+from tui.engine.context import ContextValue, TeamContext
 from tui.engine.types import (
     CallResult,
     CallStatus,
@@ -35,6 +36,7 @@ from tui.engine.types import (
     VoteValue,
 )
 from tui.history.store import RunSummary
+from tui.render.context import context_brief
 from tui.render.formatting import completion_line, cost, literal, safe_json
 from tui.render.words import VOTE_WORDS, CallState, outcome_word, round_word, run_word, tally_words
 
@@ -131,6 +133,20 @@ class TotalsReport(BaseModel):
     cost_usd: float
 
 
+class ContextReport(BaseModel):
+    """The asking team's context, as recorded with the run."""
+
+    entries: dict[str, ContextValue] = Field(
+        description="What the team says about itself (language, frameworks, team_size, security_level, "
+        "stack, notes, others), keys sorted, whitespace normalized."
+    )
+    sha256: str = Field(description="SHA-256 of the entries' canonical JSON: equal for equal contexts.")
+
+    @classmethod
+    def of(cls, context: TeamContext | None) -> ContextReport | None:
+        return None if context is None else cls(entries=dict(context.entries), sha256=context.sha256)
+
+
 class RunReport(BaseModel):
     """A run as it stands: finished, or still running with what has arrived."""
 
@@ -143,6 +159,10 @@ class RunReport(BaseModel):
         description="unanimous, majority or curator_override; none in consult mode or before the end."
     )
     question: str
+    context: ContextReport | None = Field(
+        description="The asking team's context every member received with the question (the project's "
+        "[context] in .quorum.toml, where the server runs); null for none."
+    )
     mode: Mode
     rounds_used: int
     max_rounds: int
@@ -316,6 +336,7 @@ def run_report(result: RunResult, in_flight: Iterable[str] = ()) -> RunReport:
         status=result.status,
         outcome=result.outcome,
         question=result.question,
+        context=ContextReport.of(result.asked.context if result.asked is not None else None),
         mode=result.mode,
         rounds_used=result.rounds_used,
         max_rounds=result.max_rounds,
@@ -415,6 +436,9 @@ def run_markdown(report: RunReport) -> str:
     )
     head = f"**Quorum run `{report.run_id}`: {status}**" + (f" · {outcome}" if outcome else "")
     out = [f"{head} · {report.mode.value}, {rounds}", "", *_quote(report.question.strip()), ""]
+    if report.context is not None:
+        context = TeamContext(entries=report.context.entries)
+        out += [f"**Context** (the team asking): {context_brief(context)}", ""]
     if report.next_step:
         out += [f"_Still running._ {report.next_step}", ""]
     if report.parent_run_id:

@@ -59,6 +59,7 @@ from tui.mcp.runs import (
     build_request,
     check_keys,
 )
+from tui.render.context import context_brief
 from tui.runtime import secret_values
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,12 @@ def consensus_description(settings: Settings) -> str:
         if ready
         else "No model's key is set in the server's environment: only the offline demo models can run."
     )
+    context = settings.context.team_context()
+    if context is not None:  # the agent should not restate what every member is told already
+        models += (
+            " Every member also receives the project's team context (.quorum.toml [context]), so the "
+            f"question need not repeat it: {context_brief(context)}."
+        )
     return f"""\
 Put a question to a panel of language models (Quorum) and get one answer. Each member answers \
 blind with its stance (for / against / neutral); in deliberate mode (the default) a synthesizer \
