@@ -738,3 +738,74 @@ async def test_an_agents_follow_up_carries_the_runs_images_unless_it_gives_its_o
         assert [i.sha256 for i in own_images] == [hashlib.sha256(second.read_bytes()).hexdigest()]
     finally:
         store.close()
+
+
+# --------------------------------------------------------------------------------------------
+# 8. The dashboard: the chip on the prompt, the note on a pane, attaching from the palette
+
+
+def _chips(subtitle: object) -> str:
+    """The prompt's bottom chips as they read on screen."""
+    from textual.content import Content
+
+    return Content.from_markup(str(subtitle or "")).plain
+
+
+async def test_the_dashboard_shows_the_images_on_the_prompt_and_the_note_on_a_pane_that_cannot_see(
+    tmp_path: Path,
+) -> None:
+    from tests.dashboard import make_app
+    from tests.test_app import settle
+
+    shot = image_file(tmp_path, "shot.png", png(64, 48))
+    app, provider = make_app(["alpha:for", "beta:against"])
+    app.settings.models["alpha"].vision = True
+    app.session.attach_image(str(shot))
+    async with app.run_test(size=(160, 50)) as pilot:
+        prompt = app.prompt_bar
+        assert prompt.images == ("shot.png",) and "1 image: shot.png" in _chips(prompt.border_subtitle)
+        app.submit("Is this screen clear?")
+        await settle(app, pilot)
+        sent = {r.model_id: _images_sent(r) for r in provider.requests if r.phase is Phase.POSITION}
+        assert sent == {"alpha": [str(shot)], "beta": []}
+        note = "beta: not vision-capable in the catalog — answered from the text only, 1 image not sent"
+        assert note in app.panes[1].body.text and "vision" not in app.panes[0].body.text
+        assert note in app.synthesis.body.text  # with the run's other notices
+        assert app.shown_result is not None and note in app.shown_result.notes
+        assert "1 image: shot.png" in _chips(prompt.border_subtitle)  # it goes with the next question too
+
+
+async def test_an_image_is_attached_from_the_palette_and_a_bad_path_is_said_where_it_was_typed(
+    tmp_path: Path,
+) -> None:
+    from tests.dashboard import make_app
+    from tui.dashboard.screens.image_path import ImagePathScreen
+
+    chart = image_file(tmp_path, "chart.webp", webp_extended(1200, 800))
+    app, _ = make_app(["alpha:for", "beta:against"])
+    app.settings.models["beta"].vision = True
+    async with app.run_test(size=(160, 50)) as pilot:
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        assert "Attach an image" in titles and "Detach the images" not in titles
+        app.action_attach_image()
+        await pilot.pause()
+        assert isinstance(app.screen, ImagePathScreen)
+        await pilot.press(*str(tmp_path / "chart.txt"), "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ImagePathScreen)  # still open: the path can be corrected
+        error = str(app.screen.query_one("#image-error").render())
+        assert "chart.txt: no such file" in error
+        app.screen.query_one("#image-path").clear()  # type: ignore[attr-defined]
+        await pilot.press(*str(chart), "enter")
+        await pilot.pause()
+        assert not isinstance(app.screen, ImagePathScreen)
+        assert [i.path for i in app.session.images] == [str(chart)]
+        assert "1 image: chart.webp" in _chips(app.prompt_bar.border_subtitle)
+        said = [n.message for n in app._notifications]
+        attached = [n for n in said if n.startswith("Attached chart.webp (WEBP 1200×800, ")]
+        assert attached and "it goes to beta; alpha answers from the text" in attached[0], said
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        assert "Detach the images" in titles
+        app.action_detach_images()
+        await pilot.pause()
+        assert app.session.images == [] and app.prompt_bar.border_subtitle is None

@@ -2,16 +2,17 @@
 
 `QuorumApp` is the dashboard's core (`tui.dashboard.core`: layout, the run on screen, runs) with
 the keys that edit the panel (`panel_actions`), those for recorded runs (`history_actions`),
-following runs other processes record (`follow_actions`) and the keys that move between panes on
-a small screen (`compact_actions`).
+following runs other processes record (`follow_actions`), the keys that move between panes on
+a small screen (`compact_actions`) and attaching images (`image_actions`).
 """
 
 from __future__ import annotations
 
 from tui.dashboard.compact_actions import CompactActions
 from tui.dashboard.follow_actions import FollowActions
+from tui.dashboard.image_actions import ImageActions
 from tui.dashboard.panel_actions import PanelActions
 
 
-class QuorumApp(PanelActions, FollowActions, CompactActions):
+class QuorumApp(PanelActions, FollowActions, CompactActions, ImageActions):
     """The dashboard. Build it with `QuorumApp(settings, session)`; tests inject providers and a clock."""

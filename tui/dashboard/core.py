@@ -18,7 +18,7 @@ import gc
 import logging
 import time
 from collections.abc import Callable, Iterable
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from textual import events, on
@@ -43,7 +43,7 @@ from tui.dashboard.widgets.round_tracker import RoundTracker
 from tui.dashboard.widgets.synthesis_pane import SynthesisPane
 from tui.engine import events as ev
 from tui.engine.orchestrator import ProviderLookup, Run
-from tui.engine.types import Mode, PriorTurn, RunRequest, RunResult, RunStatus
+from tui.engine.types import Image, Mode, PriorTurn, RunRequest, RunResult, RunStatus
 from tui.errors import QuorumError, StoreError, UserConfigError
 from tui.history.follow import RunFollower
 from tui.history.store import RunStore
@@ -161,6 +161,7 @@ class DashboardCore(App[None]):
             self.set_keymap(self.settings.ui.keymap)
         self.tracker.reset(self.session.mode, self.session.max_rounds)
         self.synthesis.reset(self.session.mode is Mode.CONSULT)
+        self.refresh_chips()  # images given on the command line show before the first question
         self.relayout()
         # Toasts after the first frame: they are not what the user should wait for.
         for note in self.session.notes:
@@ -313,13 +314,19 @@ class DashboardCore(App[None]):
     # -- the prompt: what Enter will send ----------------------------------------------------
 
     def refresh_chips(self) -> None:
-        """The prompt's chips, from the state itself: a follow-up exactly when Enter sends one, and
-        the next run's mode when it is not the mode of the run on screen (the tracker's)."""
+        """The prompt's chips, from the state itself: a follow-up exactly when Enter sends one, the
+        images the next question goes with (a recorded one that is not on disk as it was is named
+        `(not sent)`), and the next run's mode when it is not the mode of the run on screen (the
+        tracker's)."""
         thread = self.session.thread
         follow_up = thread[-1].question if self.follow_up_armed and thread else None
         shown_mode = self.prepared.request.mode if self.prepared is not None else None
         next_mode = self.session.mode.value if shown_mode not in (None, self.session.mode) else None
-        self.prompt_bar.show_chips(follow_up=follow_up, next_mode=next_mode)
+        images = [
+            PurePath(image.path).name + ("" if isinstance(image, Image) else " (not sent)")
+            for image in self.session.images
+        ]
+        self.prompt_bar.show_chips(follow_up=follow_up, next_mode=next_mode, images=images)
 
     def arm_follow_up(self, thread: list[PriorTurn]) -> None:
         """The next question follows up `thread` (its last run is the parent), until it is sent or

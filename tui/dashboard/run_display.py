@@ -9,6 +9,7 @@ from tui.dashboard.widgets.round_tracker import RoundTracker
 from tui.dashboard.widgets.synthesis_pane import SynthesisPane
 from tui.engine import events as ev
 from tui.engine.types import CallStatus, RunRequest
+from tui.engine.vision import withheld_note
 
 
 class RunDisplay:
@@ -23,6 +24,9 @@ class RunDisplay:
         match event:
             case ev.RunStarted():
                 self.tracker.start()
+                for member, pane in zip(request.members, panes, strict=False):
+                    seen = member.vision or not request.images
+                    pane.withhold_images(None if seen else withheld_note(member, len(request.images)))
             case ev.RoundStarted(number=number, max_rounds=max_rounds):
                 self.tracker.round_started(number, max_rounds)
             case ev.CallStarted(call_id=call_id, member_index=None, alias=alias, phase=phase, round=number):

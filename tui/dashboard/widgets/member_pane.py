@@ -56,6 +56,8 @@ class ModelPane(StreamPane):
         self.answer_incomplete = False
         self.retry_note: str | None = None
         self.note: str | None = None  # skip reason or error message
+        # Why this member is not sent the question's images (its model takes none), for this run.
+        self.images_note: str | None = None
         self.call_id: str | None = None
         # The stance the seat will argue in the next run, while the pane still shows an answer
         # argued with `member.stance` (None: the same).
@@ -78,6 +80,7 @@ class ModelPane(StreamPane):
         self.votes.clear()
         self.answer_cached = self.answer_incomplete = False
         self.note = None
+        self.images_note = None
         self.call_id = None
         if self._ready:
             self.body.clear()
@@ -89,6 +92,11 @@ class ModelPane(StreamPane):
         self.body.add_block(f"Skipped: {reason}", "note")
         self.refresh_info()
 
+    def withhold_images(self, note: str | None) -> None:
+        """This run does (`note`: why) or does not keep the question's images from this member: said
+        at the head of its answer, where it is read with it."""
+        self.images_note = note
+
     def call_started(self, call_id: str, phase: Phase, round_number: int) -> None:
         self.flush()
         self.call_id, self.phase = call_id, phase
@@ -99,6 +107,8 @@ class ModelPane(StreamPane):
         if phase is Phase.POSITION:
             self.answer_cached = self.answer_incomplete = False
             self.body.clear()
+            if self.images_note:
+                self.body.add_block(self.images_note, "note")
             self.input_tokens = self.output_tokens = 0
             self.cost_usd = 0.0
             self.votes.clear()
@@ -178,6 +188,7 @@ class ModelPane(StreamPane):
             "member", "status", "phase", "started_at", "ttft_ms", "latency_ms", "position_ttft_ms",
             "position_latency_ms", "input_tokens", "output_tokens", "tokens_estimated", "streamed_chars",
             "cost_usd", "answer_cached", "answer_incomplete", "retry_note", "note", "call_id", "next_stance",
+            "images_note",
         ):  # fmt: skip
             setattr(self, name, getattr(removed, name))
         self.votes = dict(removed.votes)

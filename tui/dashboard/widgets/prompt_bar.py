@@ -3,13 +3,13 @@
 It behaves like a shell's prompt: a question that starts a run stays in the box, selected, so it
 is in view with its run and typing replaces it with the next one (Enter alone asks it again); Up
 and Down recall earlier questions (this session's, then the history's); and its border
-carries the chips that say what Enter will send: a follow-up (Escape drops it) and the mode of
-the next run when it is not the one on screen.
+carries the chips that say what Enter will send: a follow-up (Escape drops it), the images that go
+with the question, and the mode of the next run when it is not the one on screen.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from textual import events
@@ -21,6 +21,8 @@ from tui.render.formatting import literal
 
 PLACEHOLDER = "Ask the panel…  (Enter sends · Ctrl+J new line · ↑ earlier questions · F1 help)"
 FOLLOW_UP_PLACEHOLDER = "Type the follow-up…  (Enter sends it · Esc makes it a new question)"
+# The images chip names them up to this many characters, then says how many more.
+IMAGE_NAMES_CHARS = 48
 
 
 class QuestionRecall:
@@ -83,6 +85,20 @@ class QuestionRecall:
         self._index = None
 
 
+def _images_count(count: int) -> str:
+    return f"{count} image{'' if count == 1 else 's'}"
+
+
+def _names(images: Sequence[str]) -> str:
+    """The images' names, as many as fit the chip, then how many more."""
+    shown: list[str] = []
+    for index, name in enumerate(images):
+        if shown and len(", ".join([*shown, name])) > IMAGE_NAMES_CHARS:
+            return f"{', '.join(shown)} +{len(images) - index} more"
+        shown.append(literal(name if len(name) <= IMAGE_NAMES_CHARS else name[: IMAGE_NAMES_CHARS - 1] + "…"))
+    return ", ".join(shown)
+
+
 class PromptBar(TextArea):
     """Enter sends the question: it is the one submit key every terminal (and tmux) delivers as is.
     A new line is Ctrl+J, which terminals send as a line feed, or Shift+Enter where the terminal
@@ -109,6 +125,7 @@ class PromptBar(TextArea):
         self.recall = QuestionRecall()
         self.follow_up: str | None = None  # the question a follow-up would follow, while one is armed
         self.next_mode: str | None = None  # the next run's mode, when it is not the one on screen
+        self.images: tuple[str, ...] = ()  # the images the next question goes with, as named on the chip
         self._recalled: str | None = None  # the text a recall put in the box, until it is edited
 
     def on_mount(self) -> None:
@@ -116,9 +133,12 @@ class PromptBar(TextArea):
 
     # -- what Enter will send ------------------------------------------------------------------
 
-    def show_chips(self, *, follow_up: str | None, next_mode: str | None) -> None:
-        """The chips on the border: `↳ follow-up to "…" · Esc drops it` and `next run: consult`."""
-        self.follow_up, self.next_mode = follow_up, next_mode
+    def show_chips(
+        self, *, follow_up: str | None, next_mode: str | None, images: Sequence[str] = ()
+    ) -> None:
+        """The chips on the border: `↳ follow-up to "…" · Esc drops it` at the top; at the bottom
+        `2 images: shot.png, flow.jpg` and `next run: consult`."""
+        self.follow_up, self.next_mode, self.images = follow_up, next_mode, tuple(images)
         if follow_up is None:
             self.border_title = None
         else:
@@ -127,9 +147,12 @@ class PromptBar(TextArea):
             self.border_title = Content.assemble(
                 (" ↳ follow-up ", "bold reverse"), f" to “{literal(quoted)}” · Esc drops it "
             )
-        self.border_subtitle = (
-            None if next_mode is None else Content.assemble(" next run: ", (next_mode, "bold"), " ")
-        )
+        chips: list[Content] = []
+        if images:
+            chips.append(Content.assemble(" ", (_images_count(len(images)), "bold"), f": {_names(images)} "))
+        if next_mode is not None:
+            chips.append(Content.assemble(" next run: ", (next_mode, "bold"), " "))
+        self.border_subtitle = Content("·").join(chips) if chips else None
         self.placeholder = FOLLOW_UP_PLACEHOLDER if follow_up is not None else PLACEHOLDER
 
     def show_question(self, question: str) -> None:
