@@ -809,3 +809,31 @@ async def test_an_image_is_attached_from_the_palette_and_a_bad_path_is_said_wher
         app.action_detach_images()
         await pilot.pause()
         assert app.session.images == [] and app.prompt_bar.border_subtitle is None
+
+
+def test_quorum_models_says_which_models_take_images(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["models"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = lines[0].split()
+    assert header[:5] == ["alias", "provider", "model", "id", "context"] and header[5] == "vision"
+    sonnet = next(line for line in lines if line.startswith("claude-sonnet ")).split()
+    cirrus = next(line for line in lines if line.startswith("demo-cirrus ")).split()
+    assert sonnet[4] == "yes" and cirrus[4] == "no"
+    assert main(["models", "--json"]) == 0
+    rows = {row["alias"]: row for row in json.loads(capsys.readouterr().out)}
+    assert rows["gpt-sol"]["vision"] is True and rows["deepseek"]["vision"] is False
+
+
+async def test_a_recorded_image_no_longer_on_disk_is_named_not_sent_on_the_chip(tmp_path: Path) -> None:
+    from tests.dashboard import make_app
+
+    kept = image_file(tmp_path, "kept.png", png(10, 10))
+    gone = image_file(tmp_path, "gone.png", png(11, 11))
+    recorded, _ = await _recorded(tmp_path, kept, gone)
+    gone.unlink()
+    app, _ = make_app(["alpha"])
+    async with app.run_test(size=(160, 50)):
+        app.session.adopt(recorded)
+        app.refresh_chips()
+        assert app.prompt_bar.images == ("kept.png", "gone.png (not sent)")
+        assert "2 images: kept.png, gone.png (not sent)" in _chips(app.prompt_bar.border_subtitle)

@@ -54,6 +54,7 @@ def models_command(settings: Settings, as_json: bool) -> int:
                 "input_price": e.input_price,
                 "output_price": e.output_price,
                 "demo": e.demo,
+                "vision": e.vision,
             }
             for e in entries
         ]
@@ -66,6 +67,7 @@ def models_command(settings: Settings, as_json: bool) -> int:
         ("provider", False, [e.provider for e in entries]),
         ("model id", False, [e.model_id for e in entries]),
         ("context", True, [f"{e.context_window:,}" for e in entries]),
+        ("vision", False, ["yes" if e.vision else "no" for e in entries]),
         ("$/M in", True, [f"{e.input_price:.2f}" for e in entries]),
         ("$/M out", True, [f"{e.output_price:.2f}" for e in entries]),
         ("key", False, [e.key_words for e in entries]),
