@@ -39,7 +39,8 @@ STARTER_CONFIG: dict[str, Any] = {
 
 
 def models_command(settings: Settings, as_json: bool) -> int:
-    """The catalog: every model, its provider and prices, and whether its key is set."""
+    """The catalog: every model, its provider and prices, whether it takes images, and whether its
+    key is set."""
     entries = Catalog(settings).entries()
     if as_json:
         rows = [
