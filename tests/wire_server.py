@@ -39,6 +39,11 @@ between complete responses (unless the request says ``Connection: close``), and 
 gets is set per model with `WireServer.script` (see `Scenario`); every request is recorded in
 `WireServer.requests`.
 
+``GET /v1/models`` (the path both SDKs list models at) answers as `WireServer.listing` says (see
+`Listing`): the ids in OpenAI's or Anthropic's shape (Anthropic's paged), a scripted error status, a
+hang, or a body that is not a model list; with no listing set it is an unknown path (HTTP 404), as on a
+server that does not list its models.
+
 Which SDK exceptions each failure mode produces is pinned down in ``tests/test_wire_server.py``.
 """
 
@@ -56,18 +61,20 @@ import logging
 import re
 import threading
 import time
+import urllib.parse
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import dataclass
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any, Literal
 
-__all__ = ["RecordedRequest", "Scenario", "WireServer", "split_text"]
+__all__ = ["Listing", "RecordedRequest", "Scenario", "WireServer", "split_text"]
 
 log = logging.getLogger(__name__)
 
 OPENAI_PATH = "/v1/chat/completions"
 ANTHROPIC_PATH = "/v1/messages"
+MODELS_PATH = "/v1/models"
 
 FailureMode = Literal[None, "status", "disconnect", "stall", "malformed", "error_event", "no_finish"]
 
@@ -245,6 +252,38 @@ class RecordedRequest:
     received_at: float
     method: str = "POST"
     images: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+
+
+@dataclass
+class Listing:
+    """How the server answers ``GET /v1/models``.
+
+    Both SDKs list models at that path (OpenAI's base URL ends in ``/v1``, Anthropic's does not), so the
+    shape follows the client: a request with an ``anthropic-version`` header gets Anthropic's page
+    (``data`` of ``{"type": "model", "id", "display_name", "created_at"}`` with ``has_more``,
+    ``first_id`` and ``last_id``, paged by the ``limit`` (default 20) and ``after_id`` parameters),
+    any other OpenAI's list (``{"object": "list", "data": [{"id", "object": "model", "created",
+    "owned_by"}]}``).
+
+    * `ids` -- the models listed, in order.
+    * `status` -- not 200: an error body in the client's provider format (401 a refused key, 403, 404
+      a server without the endpoint, 500...) with `error_message` (a default by status when empty);
+      `echo_credentials` appends the request's ``Authorization`` and ``x-api-key`` to it, as careless
+      gateways do.
+    * `delay_s` -- waited before answering; longer than the client waits is a server that hangs (the
+      wait ends as soon as the client hangs up or the server stops).
+    * `hold_until_requests` = N holds the answer until the server has received N requests in all (a
+      barrier proving that several clients list at once).
+    * `raw_body` -- sent as it is, with status 200 and a JSON content type: a broken or hostile listing.
+    """
+
+    ids: list[str] = dataclasses.field(default_factory=list)
+    status: int = 200
+    error_message: str = ""
+    echo_credentials: bool = False
+    delay_s: float = 0.0
+    hold_until_requests: int = 0
+    raw_body: str | None = None
 
 
 def split_text(text: str, chunk_count: int) -> list[str]:
@@ -428,6 +467,8 @@ class WireServer:
 
     def __init__(self) -> None:
         self.default_scenario: Scenario = Scenario()
+        # None: GET /v1/models is an unknown path (404), as on a server that does not list models.
+        self.listing: Listing | None = None
         self.requests: list[RecordedRequest] = []
         self._scripts: dict[str, Scenario] = {}
         self._request_counts: dict[str, int] = {}
@@ -548,8 +589,10 @@ class WireServer:
             self._request_counts.pop(model, None)
 
     def clear(self) -> None:
-        """Forget all scripts, `fail_times` counts and recorded requests (`default_scenario` stays)."""
+        """Forget all scripts, the listing, `fail_times` counts and recorded requests
+        (`default_scenario` stays)."""
         with self._lock:
+            self.listing = None
             self._scripts.clear()
             self._request_counts.clear()
             self.requests.clear()
@@ -644,6 +687,10 @@ class WireServer:
         images, image_problem = _image_parts(provider_of_path, body)
         self._record(RecordedRequest(path, headers, body, received_at, method, images))
 
+        listing = self.listing
+        if path == MODELS_PATH and method == "GET" and listing is not None:
+            await self._send_listing(conn, listing, headers, target, keep_alive)
+            return keep_alive
         if path not in (OPENAI_PATH, ANTHROPIC_PATH):
             error = {
                 "message": f"Unknown path {path!r}",
@@ -724,6 +771,53 @@ class WireServer:
         else:
             completed = await self._stream_anthropic(conn, stream, scenario, model, tool)
         return completed and keep_alive
+
+    async def _send_listing(
+        self, conn: _Connection, listing: Listing, headers: dict[str, str], target: str, keep_alive: bool
+    ) -> None:
+        """Answer ``GET /v1/models`` as `listing` says, in the shape of the client's provider."""
+        provider = "anthropic" if "anthropic-version" in headers else "openai"
+        await conn.pause(listing.delay_s)
+        while len(self.requests) < listing.hold_until_requests:
+            await conn.pause(0.005)
+        if listing.status != 200:
+            message = listing.error_message or _default_error_message(listing.status)
+            if listing.echo_credentials:
+                echoed = ", ".join(
+                    f"{name}: {headers[name]}" for name in ("authorization", "x-api-key") if name in headers
+                )
+                message = f"{message} (request headers: {echoed})"
+            error_type = _default_error_type(provider, listing.status)
+            await self._send_error(conn, provider, listing.status, error_type, message, keep_alive)
+            return
+        if listing.raw_body is not None:
+            body = listing.raw_body.encode("utf-8")
+            head = {"Content-Type": "application/json", "Content-Length": str(len(body))}
+            head["Connection"] = "keep-alive" if keep_alive else "close"
+            await conn.send(_response_head(200, head) + body)
+            return
+        if provider == "openai":
+            data = [
+                {"id": i, "object": "model", "created": 1_700_000_000, "owned_by": "wire"}
+                for i in listing.ids
+            ]
+            await self._send_json(conn, 200, {"object": "list", "data": data}, keep_alive)
+            return
+        query = urllib.parse.parse_qs(target.partition("?")[2])
+        limit = int(query.get("limit", ["20"])[0])
+        after = query.get("after_id", [""])[0]
+        start = listing.ids.index(after) + 1 if after in listing.ids else 0
+        page = listing.ids[start : start + limit]
+        payload = {
+            "data": [
+                {"type": "model", "id": i, "display_name": i, "created_at": "2026-01-01T00:00:00Z"}
+                for i in page
+            ],
+            "has_more": start + limit < len(listing.ids),
+            "first_id": page[0] if page else None,
+            "last_id": page[-1] if page else None,
+        }
+        await self._send_json(conn, 200, payload, keep_alive)
 
     async def _refuse(
         self, conn: _Connection, provider: str, scenario: Scenario, form: str, keep_alive: bool

@@ -50,10 +50,15 @@ class ProviderPool:
         self._providers: dict[str, Provider] = {}
 
     def __call__(self, member: Member) -> Provider:
-        provider = self._providers.get(member.provider)
+        return self.named(member.provider)
+
+    def named(self, name: str) -> Provider:
+        """The adapter of the provider configured as `name`, made on first use (a key not set is
+        a `ProviderError` naming its variable)."""
+        provider = self._providers.get(name)
         if provider is None:
-            provider = self._make(member.provider, self._settings.providers[member.provider])
-            self._providers[member.provider] = provider
+            provider = self._make(name, self._settings.providers[name])
+            self._providers[name] = provider
         return provider
 
     def _make(self, name: str, config: ProviderConfig) -> Provider:

@@ -1,5 +1,5 @@
 """The `quorum` command: the dashboard by default; `run`, `history`, `show`, `watch`, `mcp`, `models`,
-`config`.
+`doctor`, `config`.
 
 Exit codes: 0 success, 1 the run failed, 2 usage or configuration error, 130 interrupted. Only a
 `QuorumError` is reported as the user's problem; anything else is a bug in Quorum, reported as
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from tui import __version__
 from tui.cli.commands import config_command, history_command, models_command
+from tui.cli.doctor import add_doctor_parser, doctor_command
 from tui.cli.logs import hide_secrets, log_file, redact_known, setup_logging
 from tui.cli.run import RunOptions, question_from, run_command
 from tui.config.loading import CONFIG_ENV, load_settings
@@ -57,7 +58,7 @@ def _at_least_one(value: str) -> int:
     return number
 
 
-SUBCOMMANDS = ("run", "history", "show", "watch", "mcp", "models", "config")
+SUBCOMMANDS = ("run", "history", "show", "watch", "mcp", "models", "doctor", "config")
 """Every sub-command, in the order `quorum --help` lists them."""
 
 
@@ -177,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = commands.add_parser("models", help="list the model catalog, prices and whether each key is set")
     models.add_argument("--json", action="store_true")
+    add_doctor_parser(commands)
 
     config = commands.add_parser("config", help="manage the user config")
     config_commands = config.add_subparsers(
@@ -304,6 +306,8 @@ def _headless(args: argparse.Namespace) -> int:
     hide_secrets(secret_values(settings))
     if args.command == "models":
         return models_command(settings, args.json)
+    if args.command == "doctor":
+        return doctor_command(settings, args)
     if args.command in ("history", "show"):
         return history_command(settings, args)
     if args.command == "watch":

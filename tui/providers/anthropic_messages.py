@@ -32,6 +32,7 @@ class AnthropicProvider(SDKAdapter):
     """One `AsyncAnthropic` client, reused for every call."""
 
     sdk = "anthropic"  # importing it alone costs a second or more
+    listing_options = {"limit": 1000}  # Anthropic's largest page: one request, not one per 20 models
 
     def __init__(self, name: str, *, base_url: str, **options: Unpack[ClientOptions]) -> None:
         super().__init__(name, base_url=base_url, **options)

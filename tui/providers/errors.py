@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import re
+import socket
+import ssl
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx2
@@ -201,6 +204,61 @@ def from_transport(ctx: CallContext, err: BaseException, *, received_text: bool)
         f"lost the connection to {ctx.provider} ({type(cause).__name__})",
         retryable=True,
     )
+
+
+def unreachable(ctx: CallContext, err: BaseException) -> ProviderError:
+    """A server that could not be reached, saying why in the words a person checks first: the
+    connection refused (nothing listens there), the host not found (DNS), a timeout, TLS. The base
+    URL is named with any user-info redacted."""
+    where = f"cannot reach {ctx.provider} at {redact(ctx.base_url, ctx.secrets)}"
+    causes = list(_causes(err))
+    if any(isinstance(cause, httpx2.TimeoutException | TimeoutError) for cause in causes):
+        connecting = any(isinstance(cause, httpx2.ConnectTimeout) for cause in causes)
+        return ProviderError(
+            ErrorKind.TIMEOUT, f"{where}: timed out {'connecting' if connecting else 'waiting for an answer'}"
+        )
+    why = f"the connection failed ({type(err).__name__})"
+    for cause in causes:
+        if isinstance(cause, ConnectionRefusedError):
+            why = "connection refused (is the server running, on that port?)"
+            break
+        if isinstance(cause, socket.gaierror):
+            why = f"host not found (DNS: {cause.strerror or cause})"
+            break
+        if isinstance(cause, ssl.SSLError):
+            why = f"TLS failed ({getattr(cause, 'reason', None) or type(cause).__name__})"
+            break
+        if isinstance(cause, httpx2.RemoteProtocolError):
+            why = "the server closed the connection without answering"
+            break
+        if isinstance(cause, OSError) and cause.strerror:
+            why = cause.strerror[:1].lower() + cause.strerror[1:]
+            break
+    return ProviderError(ErrorKind.CONNECTION, f"{where}: {redact(why, ctx.secrets)}")
+
+
+def _causes(err: BaseException) -> Iterator[BaseException]:
+    """`err` and what it was raised from or during, outermost first (each once)."""
+    seen: set[int] = set()
+    cause: BaseException | None = err
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        yield cause
+        cause = cause.__cause__ or cause.__context__
+
+
+def listing_refused(ctx: CallContext, status: int, message: str, error_type: str = "") -> ProviderError:
+    """A listing of models (GET /models) answered with an error status: 401 is the key refused
+    (`AUTH`); a 403 is not, since a key restricted to chat may not list models; anything else as
+    `from_status` says. A server without the endpoint (404) is no error: the caller checks first."""
+    if status == 403 or error_type == "permission_error":
+        detail = _short(redact(message, ctx.secrets)) if message else ""
+        return ProviderError(
+            ErrorKind.BAD_REQUEST,
+            f"{ctx.provider} refused to list models (HTTP 403): the key may not be allowed to"
+            + (f": {detail}" if detail else ""),
+        )
+    return from_status(ctx, status, message, error_type=error_type)
 
 
 def malformed(ctx: CallContext, err: BaseException) -> ProviderError:

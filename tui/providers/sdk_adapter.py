@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, ClassVar, NotRequired, TypedDict, TypeVar
 
-from tui.engine.provider import ChatRequest, StreamEvent
+from tui.engine.provider import ChatRequest, ErrorKind, ProviderError, StreamEvent
 
 if TYPE_CHECKING:  # loaded with the SDK, off the event loop
     from tui.providers.errors import CallContext
@@ -26,6 +26,10 @@ T = TypeVar("T")
 
 # Connecting should be quick everywhere; the read timeout (silence between bytes) is per provider.
 CONNECT_TIMEOUT_S = 10.0
+
+MAX_LISTED_MODELS = 100_000
+"""A model listing is read up to this many ids: a server that pages on forever cannot keep a
+listing going (OpenRouter, the longest real one, lists a few hundred)."""
 
 
 class ClientOptions(TypedDict):
@@ -47,6 +51,8 @@ class SDKAdapter:
 
     is_demo = False
     sdk: ClassVar[str]  # the SDK's module
+    listing_options: ClassVar[dict[str, Any]] = {}
+    """What `list_models` asks the SDK's `models.list` for (Anthropic pages 20 ids unless asked)."""
 
     def __init__(
         self,
@@ -85,6 +91,50 @@ class SDKAdapter:
             await asyncio.wrap_future(self._loading)
         return self._loading.result()
 
+    async def ready(self) -> None:
+        """Wait, without blocking the loop, until the SDK and the client are loaded: a caller that
+        times the server (`quorum doctor`) starts its clock after this, not during an import."""
+        await self._ready()
+
+    async def list_models(self) -> list[str] | None:
+        """The ids of the models the server lists (GET /models, through the SDK; at most
+        `MAX_LISTED_MODELS`), or None when it does not list models (HTTP 404, 405 or 501: many
+        OpenAI-compatible servers and proxies leave the endpoint out, and can still chat).
+
+        Raises `ProviderError`: `AUTH` for a refused key (401), `CONNECTION` or `TIMEOUT` for a
+        server out of reach (saying why: refused, DNS, TLS), `MALFORMED` for an answer that is not
+        a model list, and otherwise what the status says (a 403 is a key that may not list models).
+        Everything the server says is redacted of the key before it is in a message.
+        """
+        sdk, client = await self._ready()
+        import httpx2
+
+        from tui.providers.errors import CallContext, listing_refused, unreachable
+
+        ctx = CallContext(self.name, "", "", self.api_key_env, self.base_url, self._secrets)
+        ids: list[str] = []
+        try:
+            async for model in client.models.list(**self.listing_options):
+                model_id = getattr(model, "id", None)
+                if isinstance(model_id, str):
+                    ids.append(model_id)
+                if len(ids) >= MAX_LISTED_MODELS:
+                    break
+        except sdk.APIStatusError as err:
+            if err.status_code in (404, 405, 501):
+                return None
+            error_type, message = _error_words(err.body, getattr(err, "message", ""))
+            raise listing_refused(ctx, err.status_code, message, error_type) from err
+        except (sdk.APIConnectionError, httpx2.TransportError) as err:
+            raise unreachable(ctx, err) from err
+        except (sdk.APIError, ValueError, TypeError, AttributeError, KeyError) as err:
+            # Not a model list: HTML from a proxy, JSON of another shape (the SDK parses leniently).
+            raise ProviderError(
+                ErrorKind.MALFORMED,
+                f"{self.name} answered the model listing with something else ({type(err).__name__})",
+            ) from err
+        return ids
+
     def context(self, request: ChatRequest) -> CallContext:
         from tui.providers.errors import CallContext  # loaded by `_load`: a look-up, no import
 
@@ -103,6 +153,15 @@ class SDKAdapter:
         if self._loading.exception() is None:
             _sdk, client = self._loading.result()
             await client.close()
+
+
+def _error_words(body: object, fallback: str) -> tuple[str, str]:
+    """(type, message) of an error body in either provider's shape: OpenAI's `{"error": {"message",
+    "type", "code"}}`, Anthropic's `{"type": "error", "error": {"type", "message"}}`."""
+    inner = body.get("error", body) if isinstance(body, dict) else None
+    if not isinstance(inner, dict):
+        return "", str(fallback or "")
+    return str(inner.get("type") or inner.get("code") or ""), str(inner.get("message") or fallback or "")
 
 
 def in_thread(work: Callable[[], T], name: str) -> Future[T]:
