@@ -574,7 +574,24 @@ def test_more_images_than_the_providers_take_at_full_size_are_refused(
     shot = image_file(tmp_path, "s.png", png(2, 2))
     args = ["--config", str(_demo(tmp_path)), "run", "Q?"] + ["--image", str(shot)] * 21
     assert main(args) == 2
-    assert "at most 20 images" in capsys.readouterr().err
+    assert f"cannot attach image {shot}: at most 20 images go with one question" in capsys.readouterr().err
+
+
+def test_more_image_bytes_than_one_request_can_carry_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Four images at the limit fit (15 MiB together); a fifth would make every request of a
+    member that sees them larger than Anthropic takes."""
+    big = [
+        image_file(tmp_path, f"big{n}.png", png(1, 1).ljust(MAX_IMAGE_BYTES, bytes([n]))) for n in range(5)
+    ]
+    session = Session(_settings(tmp_path), images=[str(path) for path in big[:4]])
+    assert len(session.images) == 4
+    with pytest.raises(
+        AttachmentError, match="may come to 15,728,640 bytes together, and with it they would be"
+    ):
+        session.attach_image(str(big[4]))
+    assert len(session.images) == 4  # nothing attached is lost
 
 
 # --------------------------------------------------------------------------------------------

@@ -15,6 +15,9 @@ images can see every image attached:
   5 MiB, which is that many bytes before encoding (OpenAI takes up to 20 MB).
 - `MAX_IMAGE_SIDE` (8,000 pixels): Anthropic refuses an image wider or taller than that.
 - `MAX_IMAGES` (20): beyond 20 images in one request Anthropic refuses any side over 2,000 pixels.
+- `MAX_IMAGES_BYTES` (15 MiB together): every request of a member that sees the images carries them
+  all, and Anthropic refuses a request over 32 MB; 15 MiB is 20 MiB of base64, leaving room for the
+  question, its files and the panel's positions.
 
 A file that is too big is refused from its size on disk, before it is read; one that grows while
 it is read is cut off at the limit and refused, so a huge or endless file costs nothing.
@@ -33,6 +36,7 @@ from tui.errors import AttachmentError
 MAX_IMAGE_BYTES = 5 * 1024 * 1024 * 3 // 4
 MAX_IMAGE_SIDE = 8000
 MAX_IMAGES = 20
+MAX_IMAGES_BYTES = 15 * 1024 * 1024
 
 _PNG = b"\x89PNG\r\n\x1a\n"
 # JPEG frame headers (SOF0-SOF15) carry the size; C4 (DHT), C8 (JPG) and CC (DAC) share the range.

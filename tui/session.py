@@ -40,7 +40,7 @@ from tui.engine.types import (
 )
 from tui.errors import AttachmentError, UsageError
 from tui.history.replay import replay_request
-from tui.images import MAX_IMAGES, read_image, recover_image
+from tui.images import MAX_IMAGES, MAX_IMAGES_BYTES, read_image, recover_image
 from tui.render.context import context_chip
 from tui.runtime import attachment_changes, read_attachment
 
@@ -159,6 +159,13 @@ class Session:
                 "(beyond that Anthropic refuses any image over 2,000 pixels on a side)"
             )
         image = read_image(path)
+        together = sum(attached.size for attached in self.images) + image.size
+        if together > MAX_IMAGES_BYTES:
+            raise AttachmentError(
+                f"cannot attach image {path}: the images of one question may come to "
+                f"{MAX_IMAGES_BYTES:,} bytes together, and with it they would be {together:,} (each request "
+                "of a member that sees them carries them all, and Anthropic refuses a request over 32 MB)"
+            )
         self.images.append(image)
         return image
 

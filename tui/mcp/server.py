@@ -256,9 +256,9 @@ class QuorumMCP:
             list[str] | None,
             Field(
                 description="Images to attach (PNG, JPEG, WebP or GIF, up to 3.75 MiB and 8,000 pixels a "
-                "side, at most 20), inside the project the server was started in, as for files. They "
-                "are sent to the models list_models marks vision-capable; the others answer from the "
-                "text, and the result's notes say so."
+                "side; at most 20, 15 MiB together), inside the project the server was started in, as "
+                "for files. They are sent to the models list_models marks vision-capable; the others "
+                "answer from the text, and the result's notes say so."
             ),
         ] = None,
         focus_areas: Annotated[
