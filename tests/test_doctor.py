@@ -211,7 +211,9 @@ def test_a_hanging_server_is_cut_by_the_timeout_and_the_others_are_still_checked
         assert hanging.requests and all(r.method == "GET" for r in hanging.requests)
     assert code == 1
     flat = " ".join(out.split())
-    assert f"✗ stuck cannot reach stuck at {hanging.openai_base_url}: no answer within 0.5 s" in flat
+    assert (
+        f"✗ stuck cannot reach stuck at {hanging.openai_base_url}: no answer within 0.5 s (--timeout" in flat
+    )
     assert (
         "✗ slow no key needed" in flat and "slow-m (slow1): listed · failed: no answer within 0.5 s" in flat
     )

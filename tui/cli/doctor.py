@@ -450,7 +450,9 @@ async def _within(work: Awaitable[T], timeout: float, where: str = "") -> T:
         async with asyncio.timeout(timeout):
             return await work
     except TimeoutError:
-        raise ProviderError(ErrorKind.TIMEOUT, f"{where}no answer within {timeout:g} s") from None
+        # A model on a CPU, or a server serving someone else first, can be this slow and sound.
+        message = f"{where}no answer within {timeout:g} s (--timeout allows longer)"
+        raise ProviderError(ErrorKind.TIMEOUT, message) from None
 
 
 # --------------------------------------------------------------------------------------------
