@@ -129,7 +129,7 @@ class ModelCheck:
         return " → ".join(steps)
 
 
-Listing = Literal["listed", "not listed", "failed", "not checked"]
+ListingState = Literal["listed", "not listed", "failed", "not checked"]
 
 
 @dataclass
@@ -144,7 +144,7 @@ class ProviderCheck:
     """Where it was reached, with any user-info redacted."""
     problem: str | None = None
     """Why it is not usable at all (a key not set or refused, a server out of reach)."""
-    listing: Listing = "not checked"
+    listing: ListingState = "not checked"
     listed: list[str] = field(default_factory=list)
     listing_error: str | None = None
     models: list[ModelCheck] = field(default_factory=list)
