@@ -278,6 +278,7 @@ def test_every_binding_id_of_the_dashboard_is_one_the_config_knows() -> None:
     from textual.binding import Binding
 
     from tui.config.keymap import SCREEN_KEY_IDS, keymap_problems
+    from tui.dashboard.screens.context import ContextScreen
     from tui.dashboard.screens.help import HelpScreen
     from tui.dashboard.screens.history import HistoryScreen
     from tui.dashboard.screens.picker import MemberPicker
@@ -285,7 +286,7 @@ def test_every_binding_id_of_the_dashboard_is_one_the_config_knows() -> None:
     app_ids = {b.id for b in QuorumApp.BINDINGS if isinstance(b, Binding) and b.id}
     screen_ids = {
         b.id
-        for screen in (HelpScreen, HistoryScreen, MemberPicker)
+        for screen in (HelpScreen, HistoryScreen, MemberPicker, ContextScreen)
         for b in screen.BINDINGS
         if isinstance(b, Binding) and b.id
     }

@@ -8,6 +8,7 @@ raise what a run may spend, move the history) is refused, naming the file and th
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sqlite3
@@ -15,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from textual.widgets import Static
 
 from tests.conftest import write
 from tests.fakes import FakeProvider, Script, lookup, member, request
@@ -598,3 +600,118 @@ async def test_quorum_mcp_asks_with_the_context_of_the_project_it_runs_in(
     recorded = store.load(data["run_id"]).asked
     store.close()
     assert recorded is not None and recorded.context == context
+
+
+# --------------------------------------------------------------------------------------------
+# The dashboard: a chip on the prompt, the whole context on F4
+
+DASHBOARD_CONTEXT = {
+    "language": "Python",
+    "frameworks": ["FastAPI"],
+    "team_size": 4,
+    "security_level": "high",
+    "notes": "We ship weekly; [bold]markup[/bold] is shown as written.",
+}
+
+
+def _as_text(renderable: object) -> str:
+    """What a Rich renderable reads as, in an 80-column console."""
+    from rich.console import Console
+
+    console = Console(width=80, record=True, file=io.StringIO())
+    console.print(renderable)
+    return console.export_text()
+
+
+def _subtitle(app) -> str:
+    """The prompt's bottom border as it reads (Textual keeps it as markup)."""
+    from textual.content import Content
+
+    subtitle = app.prompt_bar.border_subtitle
+    return Content.from_markup(subtitle).plain if subtitle is not None else ""
+
+
+async def test_the_prompt_shows_the_context_in_force_and_f4_shows_it_whole() -> None:
+    from tests.dashboard import make_app
+    from tui.dashboard.screens.context import ContextScreen
+
+    app, _ = make_app(["alpha:for", "beta:against"], context=DASHBOARD_CONTEXT)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert _subtitle(app).startswith(" ctx: Python · FastAPI · 4 people · high security · +1 more ")
+        assert any(row[3] == "context" and "f4" in row[0].lower() for row in app.key_rows())  # in the help
+        await pilot.press("f4")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, ContextScreen)
+        shown = _as_text(screen.query_one("#context-entries", Static).content)
+        assert "We ship weekly; [bold]markup[/bold] is shown as written." in shown
+        assert "team size" in shown
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, ContextScreen)
+
+
+async def test_a_long_context_chip_is_cut_to_the_room_the_other_chips_leave() -> None:
+    from tests.dashboard import make_app
+
+    frameworks = [f"framework-{n}" for n in range(12)]
+    app, _ = make_app(["alpha:for"], context={"frameworks": frameworks})
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        chip = app.prompt_bar.context
+        assert chip is not None
+        # Beside the other chips, the context's is the one cut: they stay whole.
+        app.prompt_bar.show_chips(follow_up=None, next_mode="consult", images=["shot.png"], context=chip)
+        await pilot.pause()
+        chips = _subtitle(app)
+        assert chips.startswith(" ctx: framework-0, framework-1…")
+        assert chips.endswith("… · 1 image: shot.png · next run: consult ")
+        assert len(chips) <= app.prompt_bar.outer_size.width - 4
+
+
+async def test_without_a_context_there_is_no_chip() -> None:
+    from tests.dashboard import make_app
+
+    app, _ = make_app(["alpha:for"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert "ctx" not in _subtitle(app)
+
+
+async def test_a_run_opened_from_the_history_shows_the_context_it_was_asked_with() -> None:
+    """Its context is in force while it is on screen (its rerun and follow-ups use it), the chip
+    names the run, and F4 then p takes the project's context back."""
+    from tests.dashboard import make_app
+    from tui.dashboard.screens.context import ContextScreen
+
+    app, _ = make_app(["alpha:for"], context=DASHBOARD_CONTEXT)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        recorded = TeamContext(entries={"language": "Go", "team_size": 2})
+        prepared = app.session.prepare("Adopt X?")
+        result = RunResult.begin(prepared.request.model_copy(update={"context": recorded}), "run0000042")
+        result.status = RunStatus.SUCCESS
+        app.show_result(result)
+        await pilot.pause()
+        assert app.session.context == recorded
+        assert _subtitle(app).startswith(" ctx (run run0000042): Go · 2 people ")
+        await pilot.press("f4")
+        await pilot.pause()
+        assert isinstance(app.screen, ContextScreen)
+        footer = _as_text(app.screen.query_one("#context-footer", Static).content)
+        assert "run run0000042 was asked with" in " ".join(footer.split())
+        await pilot.press("p")
+        await pilot.pause()
+        assert app.session.context == app.session.project_context
+        assert _subtitle(app).startswith(" ctx: Python · FastAPI")
+
+
+def test_snapshot_the_context_chip_on_a_small_screen(snap_compare) -> None:
+    """You should see, at 80x24, the prompt's bottom border carrying the chip `ctx: Python ·
+    FastAPI · 4 people · high security · +1 more` (cut with … if it does not fit), and the rest
+    of the small-screen dashboard as usual."""
+    from tests.dashboard import make_app
+
+    app, _ = make_app(["alpha:for", "beta:against", "gamma:neutral"], context=DASHBOARD_CONTEXT)
+    assert snap_compare(app, terminal_size=(80, 24))

@@ -115,6 +115,14 @@ KEYS: list[tuple[str, str, str, str, str, bool]] = [
         "follow_up",
         True,
     ),
+    (
+        "show_context",
+        "f4",
+        "Context",
+        "Show the asking team's context, sent to every member with every question",
+        "context",
+        True,
+    ),
     ("export", "f5", "Export", "Write the run on screen as Markdown and JSON", "export", True),
     ("help", "f1,question_mark", "Help", "List every key", "help", True),
 ]
@@ -122,7 +130,14 @@ KEYS: list[tuple[str, str, str, str, str, bool]] = [
 FIXED_KEYS: dict[str, str] = {"command_palette": "ctrl+p", "quit": "ctrl+q"}
 """Textual's own keys at the app's level: listed in the help, taken, and not remappable."""
 
-SCREEN_KEY_IDS = ("help.close", "history.close", "picker.close", "picker.stance")
+SCREEN_KEY_IDS = (
+    "help.close",
+    "history.close",
+    "picker.close",
+    "picker.stance",
+    "context.close",
+    "context.use_project",
+)
 """The ids of the keys of the dashboard's own screens: remappable too."""
 
 # Textual names a one-character key by its Unicode name ("?" is "question_mark"); these few are shorter.

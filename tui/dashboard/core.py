@@ -47,6 +47,7 @@ from tui.engine.types import Image, Mode, PriorTurn, RunRequest, RunResult, RunS
 from tui.errors import QuorumError, StoreError, UserConfigError
 from tui.history.follow import RunFollower
 from tui.history.store import RunStore
+from tui.render.context import context_chip
 from tui.render.words import ORIGIN_WORDS
 from tui.runtime import ProviderPool, open_store, start_run
 from tui.session import PreparedRun, Session, ShownRun
@@ -315,6 +316,7 @@ class DashboardCore(App[None]):
 
     def refresh_chips(self) -> None:
         """The prompt's chips, from the state itself: a follow-up exactly when Enter sends one, the
+        asking team's context (`ctx (run …):` when it is a recorded run's, not the project's), the
         images the next question goes with (a recorded one that is not on disk as it was is named
         `(not sent)`), and the next run's mode when it is not the mode of the run on screen (the
         tracker's)."""
@@ -326,7 +328,19 @@ class DashboardCore(App[None]):
             PurePath(image.path).name + ("" if isinstance(image, Image) else " (not sent)")
             for image in self.session.images
         ]
-        self.prompt_bar.show_chips(follow_up=follow_up, next_mode=next_mode, images=images)
+        self.prompt_bar.show_chips(
+            follow_up=follow_up, next_mode=next_mode, images=images, context=self._context_chip()
+        )
+
+    def _context_chip(self) -> tuple[str, str] | None:
+        """The context chip's label and text: none without a context, unless a recorded run's lack
+        of one stands in for the project's."""
+        session = self.session
+        recorded = session.context_difference() is not None
+        label = f"ctx (run {session.context_from}):" if recorded else "ctx:"
+        if session.context is None:
+            return (label, "none") if recorded else None
+        return label, context_chip(session.context)
 
     def arm_follow_up(self, thread: list[PriorTurn]) -> None:
         """The next question follows up `thread` (its last run is the parent), until it is sent or

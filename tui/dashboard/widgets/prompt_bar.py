@@ -3,8 +3,9 @@
 It behaves like a shell's prompt: a question that starts a run stays in the box, selected, so it
 is in view with its run and typing replaces it with the next one (Enter alone asks it again); Up
 and Down recall earlier questions (this session's, then the history's); and its border
-carries the chips that say what Enter will send: a follow-up (Escape drops it), the images that go
-with the question, and the mode of the next run when it is not the one on screen.
+carries the chips that say what Enter will send: a follow-up (Escape drops it), the asking team's
+context, the images that go with the question, and the mode of the next run when it is not the one
+on screen.
 """
 
 from __future__ import annotations
@@ -126,6 +127,8 @@ class PromptBar(TextArea):
         self.follow_up: str | None = None  # the question a follow-up would follow, while one is armed
         self.next_mode: str | None = None  # the next run's mode, when it is not the one on screen
         self.images: tuple[str, ...] = ()  # the images the next question goes with, as named on the chip
+        # The context the next question is asked with, as the chip says it: (label, text) or None.
+        self.context: tuple[str, str] | None = None
         self._recalled: str | None = None  # the text a recall put in the box, until it is edited
 
     def on_mount(self) -> None:
@@ -134,11 +137,18 @@ class PromptBar(TextArea):
     # -- what Enter will send ------------------------------------------------------------------
 
     def show_chips(
-        self, *, follow_up: str | None, next_mode: str | None, images: Sequence[str] = ()
+        self,
+        *,
+        follow_up: str | None,
+        next_mode: str | None,
+        images: Sequence[str] = (),
+        context: tuple[str, str] | None = None,
     ) -> None:
         """The chips on the border: `↳ follow-up to "…" · Esc drops it` at the top; at the bottom
-        `2 images: shot.png, flow.jpg` and `next run: consult`."""
+        `ctx: Python · FastAPI · 4 people`, `2 images: shot.png, flow.jpg` and `next run: consult`.
+        `context` is the context chip's label and text (`("ctx:", "Python · …")`)."""
         self.follow_up, self.next_mode, self.images = follow_up, next_mode, tuple(images)
+        self.context = context
         if follow_up is None:
             self.border_title = None
         else:
@@ -147,13 +157,30 @@ class PromptBar(TextArea):
             self.border_title = Content.assemble(
                 (" ↳ follow-up ", "bold reverse"), f" to “{literal(quoted)}” · Esc drops it "
             )
-        chips: list[Content] = []
-        if images:
-            chips.append(Content.assemble(" ", (_images_count(len(images)), "bold"), f": {_names(images)} "))
-        if next_mode is not None:
-            chips.append(Content.assemble(" next run: ", (next_mode, "bold"), " "))
-        self.border_subtitle = Content("·").join(chips) if chips else None
+        self._show_bottom_chips()
         self.placeholder = FOLLOW_UP_PLACEHOLDER if follow_up is not None else PLACEHOLDER
+
+    def _show_bottom_chips(self) -> None:
+        """The bottom border's chips. The context chip is cut to the room the others leave (it is
+        the longest, and F4 shows it whole), so the images and the next mode always show."""
+        chips: list[Content] = []
+        if self.images:
+            count = _images_count(len(self.images))
+            chips.append(Content.assemble(" ", (count, "bold"), f": {_names(self.images)} "))
+        if self.next_mode is not None:
+            chips.append(Content.assemble(" next run: ", (self.next_mode, "bold"), " "))
+        if self.context is not None:
+            label, text = self.context
+            width = self.outer_size.width or (self.app.size.width - 2 if self.is_attached else 80)
+            # The border's corners and a little of its line stay (4), then " label text " and the
+            # other chips, each after a "·".
+            room = width - 4 - 3 - len(label) - sum(len(chip.plain) + 1 for chip in chips)
+            text = text if len(text) <= room else text[: max(room - 1, 0)].rstrip(" ,·") + "…"
+            chips.insert(0, Content.assemble(" ", (label, "bold"), f" {text} "))
+        self.border_subtitle = Content("·").join(chips) if chips else None
+
+    def on_resize(self) -> None:
+        self._show_bottom_chips()  # the context chip takes the room there is
 
     def show_question(self, question: str) -> None:
         """Put a question in the box, selected: typing replaces it, Enter sends it again."""
