@@ -226,9 +226,9 @@ def test_an_image_is_immutable_says_what_its_bytes_are_and_is_never_dumped_with_
             }
         )
     dumped = image.model_dump_json()
-    assert "data" not in json.loads(dumped) and image.base64 not in dumped
+    assert "data" not in json.loads(dumped) and image.base64.decode() not in dumped
     assert image.record().model_dump() == json.loads(dumped)
-    assert image.base64 not in repr(image)
+    assert image.base64.decode() not in repr(image)
 
 
 # --------------------------------------------------------------------------------------------
@@ -439,10 +439,34 @@ async def test_both_sdks_send_the_images_as_image_parts_to_the_members_that_see(
             assert content[1]["source"]["type"] == "base64"
     reader = [r for r in wire.requests if r.body["model"] == "reader"]
     assert len(reader) == 1 and reader[0].images == []
+    # A body with images is made by Quorum, not the SDK's `create` (see tui.providers.image_body):
+    # it goes with the headers `create` sends, the key among them.
+    same = ("authorization", "x-api-key", "anthropic-version", "content-type", "user-agent")
+    for sent in seen:
+        assert {h: sent.headers.get(h) for h in same} == {h: reader[0].headers.get(h) for h in same}
+        assert set(sent.headers) == set(reader[0].headers)
+    key = "sk-wire" if kind == "openai" else "sk-ant-wire"
+    assert key in reader[0].headers.get("authorization", "") + reader[0].headers.get("x-api-key", "")
     assert isinstance(reader[0].body["messages"][-1]["content"], str)  # text alone, as before
     assert result.notes == [
         "reader: not vision-capable in the catalog — answered from the text only, 2 images not sent"
     ]
+
+
+def test_a_body_with_images_is_the_json_the_sdk_would_write_with_the_base64_put_in() -> None:
+    """The base64 goes in where its stand-in was, and only there: text that looks like a stand-in
+    (a model quoting one back) has not got this body's random word, and stays text."""
+    from tui.providers.image_body import ImageSlots
+
+    image = an_image()
+    slots = ImageSlots()
+    forged = "\x00" + "0" * 16 + ":0\x00"
+    body = {"messages": [{"content": ["quoted: " + forged, "ünïcode ✓", slots.slot(image)]}], "n": 1}
+    encoded = slots.encode(body)
+    expected = {"messages": [{"content": ["quoted: " + forged, "ünïcode ✓", image.base64.decode()]}], "n": 1}
+    assert json.loads(encoded) == expected
+    assert encoded == json.dumps(expected, ensure_ascii=False, separators=(",", ":")).encode()
+    assert not ImageSlots()
 
 
 def _chat(image: Image) -> ChatRequest:
@@ -519,7 +543,7 @@ def test_quorum_run_sends_images_to_the_demo_members_that_see_and_notes_the_one_
     ]
     assert images[0]["sha256"] == hashlib.sha256(shot.read_bytes()).hexdigest()
     assert images[0]["size"] == shot.stat().st_size and "data" not in images[0]
-    assert read_image(shot).base64[:40] not in out  # no bytes in the JSON
+    assert read_image(shot).base64[:40].decode() not in out  # no bytes in the JSON
     note = "demo-cirrus: not vision-capable in the catalog — answered from the text only, 2 images not sent"
     assert note in data["notes"] and note in err  # the JSON, and the progress lines
     vision = {m["alias"]: m["vision"] for m in data["members"]}
@@ -538,7 +562,7 @@ def test_quorum_run_sends_images_to_the_demo_members_that_see_and_notes_the_one_
     finally:
         store.close()
     database = paths.history_file("").read_bytes()
-    assert b"\x89PNG" not in database and read_image(shot).base64[:40].encode() not in database
+    assert b"\x89PNG" not in database and read_image(shot).base64[:40] not in database
 
     assert main(["show", run_id[:8], "--md"]) == 0
     report = capsys.readouterr().out

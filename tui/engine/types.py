@@ -244,10 +244,10 @@ class Image(ImageRecord):
         return ImageRecord.model_validate(self.model_dump())
 
     @cached_property
-    def base64(self) -> str:
-        """The bytes in base64, as both wire formats carry them (made once per image, however many
-        calls send it)."""
-        return base64.b64encode(self.data).decode("ascii")
+    def base64(self) -> bytes:
+        """The bytes in base64 (ASCII), as both wire formats carry them: made once per image,
+        however many calls send it."""
+        return base64.b64encode(self.data)
 
 
 class PriorTurn(_Model):

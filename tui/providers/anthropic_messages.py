@@ -25,6 +25,7 @@ from tui.engine.provider import (
     Usage,
 )
 from tui.engine.types import VoteForm
+from tui.providers.image_body import ImageSlots
 from tui.providers.sdk_adapter import ClientOptions, SDKAdapter
 
 
@@ -55,16 +56,27 @@ class AnthropicProvider(SDKAdapter):
         stopped = False
         structured = request.structured
         options = tool_options(structured, ctx.who) if structured is not None else {}
+        images = ImageSlots()
+        body = {
+            "model": request.model_id,
+            "max_tokens": request.max_output_tokens,
+            "system": request.system,
+            "messages": [wire_message(m, images) for m in request.messages],
+            "stream": True,
+            **options,
+        }
         try:
-            messages_api: Any = client.messages  # events are read by their `type` below
-            stream = await messages_api.create(
-                model=request.model_id,
-                max_tokens=request.max_output_tokens,
-                system=request.system,
-                messages=[wire_message(m) for m in request.messages],
-                stream=True,
-                **options,
-            )
+            if images:  # sent as made, base64 and all (see `tui.providers.image_body`)
+                stream = await client.post(
+                    "/v1/messages",
+                    cast_to=anthropic.types.Message,
+                    content=images.encode(body),
+                    stream=True,
+                    stream_cls=anthropic.AsyncStream[anthropic.types.RawMessageStreamEvent],
+                )
+            else:
+                messages_api: Any = client.messages  # events are read by their `type` below
+                stream = await messages_api.create(**body)
             async for event in stream:
                 if event.type == "message_start":
                     input_tokens = event.message.usage.input_tokens or 0
@@ -102,14 +114,17 @@ class AnthropicProvider(SDKAdapter):
             yield Finished(stop_reason or "end_turn")
 
 
-def wire_message(message: ChatMessage) -> dict[str, Any]:
+def wire_message(message: ChatMessage, images: ImageSlots) -> dict[str, Any]:
     """A message as the Messages API takes it: its text, or, with images, a list of content
-    blocks, each image as a base64 `image` block ahead of the text (where Anthropic's guide puts
-    them: a model reads the question with the images already seen)."""
+    blocks, each image as a base64 `image` block (written as its stand-in in `images`) ahead of
+    the text, where Anthropic's guide puts them: a model reads the question with the images seen."""
     if not message.images:
         return {"role": message.role, "content": message.content}
     blocks: list[dict[str, Any]] = [
-        {"type": "image", "source": {"type": "base64", "media_type": image.media_type, "data": image.base64}}
+        {
+            "type": "image",
+            "source": {"type": "base64", "media_type": image.media_type, "data": images.slot(image)},
+        }
         for image in message.images
     ]
     blocks.append({"type": "text", "text": message.content})

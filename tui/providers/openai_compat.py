@@ -19,6 +19,7 @@ from tui.engine.provider import (
     Usage,
 )
 from tui.engine.types import VoteForm
+from tui.providers.image_body import ImageSlots
 from tui.providers.sdk_adapter import ClientOptions, SDKAdapter
 
 
@@ -50,8 +51,9 @@ class OpenAICompatProvider(SDKAdapter):
         from tui.providers.errors import format_refusal, from_status, from_transport, malformed
 
         ctx = self.context(request)
+        images = ImageSlots()
         messages: list[dict[str, Any]] = [{"role": "system", "content": request.system}]
-        messages += [wire_message(m) for m in request.messages]
+        messages += [wire_message(m, images) for m in request.messages]
         options: dict[str, Any] = {self.max_tokens_param: request.max_output_tokens}
         if request.temperature is not None:
             options["temperature"] = request.temperature
@@ -61,15 +63,27 @@ class OpenAICompatProvider(SDKAdapter):
         received = refused = False
         finish_reason: str | None = None
         try:
-            # Typed loosely on purpose: the output-limit field's name is chosen per provider.
-            completions: Any = client.chat.completions
-            stream = await completions.create(
-                model=request.model_id,
-                messages=messages,
-                stream=True,
-                stream_options={"include_usage": True},
+            body = {
+                "model": request.model_id,
+                "messages": messages,
+                "stream": True,
+                "stream_options": {"include_usage": True},
                 **options,
-            )
+            }
+            if images:  # sent as made, base64 and all (see `tui.providers.image_body`)
+                chat = openai.types.chat
+                stream = await client.post(
+                    "/chat/completions",
+                    cast_to=chat.ChatCompletion,
+                    content=images.encode(body),
+                    options={"security": {"bearer_auth": True}},  # as `create` asks for the key
+                    stream=True,
+                    stream_cls=openai.AsyncStream[chat.ChatCompletionChunk],
+                )
+            else:
+                # Typed loosely on purpose: the output-limit field's name is chosen per provider.
+                completions: Any = client.chat.completions
+                stream = await completions.create(**body)
             async for chunk in stream:
                 if chunk.usage is not None:
                     yield Usage(chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0)
@@ -108,14 +122,15 @@ class OpenAICompatProvider(SDKAdapter):
             yield Finished("refusal" if refused and finish_reason == "stop" else finish_reason)
 
 
-def wire_message(message: ChatMessage) -> dict[str, Any]:
+def wire_message(message: ChatMessage, images: ImageSlots) -> dict[str, Any]:
     """A message as chat completions take it: its text, or, with images, a list of content parts,
-    the text first and each image as an `image_url` part carrying a base64 `data:` URL."""
+    the text first and each image as an `image_url` part carrying a base64 `data:` URL (written as
+    its stand-in in `images`)."""
     if not message.images:
         return {"role": message.role, "content": message.content}
     parts: list[dict[str, Any]] = [{"type": "text", "text": message.content}]
     parts += [
-        {"type": "image_url", "image_url": {"url": f"data:{image.media_type};base64,{image.base64}"}}
+        {"type": "image_url", "image_url": {"url": f"data:{image.media_type};base64,{images.slot(image)}"}}
         for image in message.images
     ]
     return {"role": message.role, "content": parts}
