@@ -44,6 +44,12 @@ gets is set per model with `WireServer.script` (see `Scenario`); every request i
 hang, or a body that is not a model list; with no listing set it is an unknown path (HTTP 404), as on a
 server that does not list its models.
 
+How many requests it answers at once is `WireServer.serves_at_once`: unlimited by default; 1 makes it
+answer one request at a time as llama.cpp's server does, the others waiting inside it (their clients'
+clocks running) until it is free. `WireServer.in_flight` counts the requests received and not yet
+answered in full, waiting ones included, and `WireServer.most_in_flight` the most there were at once:
+what a client limiting its own concurrency is held to, counted rather than timed.
+
 Which SDK exceptions each failure mode produces is pinned down in ``tests/test_wire_server.py``.
 """
 
@@ -481,6 +487,14 @@ class WireServer:
         self._connections: set[_Connection] = set()
         self._port: int | None = None
         self._accepted = 0
+        # None: every request is answered at once; N: N at a time, the rest wait in the server.
+        self.serves_at_once: int | None = None
+        self._serving: asyncio.Semaphore | None = None  # made in the server's loop, from serves_at_once
+        self._serving_limit: int | None = None
+        # The connections with a request received and not yet answered, each with the server slot
+        # its request holds (None: none, or none yet).
+        self._answering: dict[_Connection, asyncio.Semaphore | None] = {}
+        self._most_answering = 0
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -578,6 +592,17 @@ class WireServer:
         return len(self._connections)
 
     @property
+    def in_flight(self) -> int:
+        """Requests received in full and not yet answered in full (those waiting for the server to be
+        free included)."""
+        return len(self._answering)
+
+    @property
+    def most_in_flight(self) -> int:
+        """The most requests that were in flight at once since `start` or `clear`."""
+        return self._most_answering
+
+    @property
     def connections_accepted(self) -> int:
         """How many client connections were accepted since `start` (shows connection reuse)."""
         return self._accepted
@@ -596,6 +621,7 @@ class WireServer:
             self._scripts.clear()
             self._request_counts.clear()
             self.requests.clear()
+            self._most_answering = len(self._answering)
 
     def _scenario_for(self, model: str) -> Scenario:
         """The scenario for the next request for `model`; its failure is dropped once `fail_times` ran out."""
@@ -622,7 +648,7 @@ class WireServer:
         self._connections.add(conn)
         self._accepted += 1
         try:
-            while await self._serve_one(conn):
+            while await self._serve_counted(conn):
                 pass
         except (_ClientGone, ConnectionError, OSError):
             pass
@@ -640,6 +666,30 @@ class WireServer:
             self._connections.discard(conn)
             with contextlib.suppress(Exception):
                 await conn.close()
+
+    async def _serve_counted(self, conn: _Connection) -> bool:
+        """`_serve_one`, with its request in flight from when it has been read (`_received`) until
+        it has been answered, or the connection lost."""
+        try:
+            return await self._serve_one(conn)
+        finally:
+            held = self._answering.pop(conn, None)
+            if held is not None:
+                held.release()
+
+    async def _received(self, conn: _Connection) -> None:
+        """A request has been read in full: count it in flight, and hold it until the server is free
+        to answer it (at once, unless `serves_at_once` is set)."""
+        self._answering[conn] = None
+        self._most_answering = max(self._most_answering, len(self._answering))
+        if self.serves_at_once is None:
+            return
+        if self._serving is None or self._serving_limit != self.serves_at_once:
+            # A new limit applies to the requests from now on; those in flight give back their own.
+            self._serving, self._serving_limit = asyncio.Semaphore(self.serves_at_once), self.serves_at_once
+        serving = self._serving
+        await serving.acquire()
+        self._answering[conn] = serving
 
     async def _serve_one(self, conn: _Connection) -> bool:
         """Read and answer one request; True if the connection may carry another one."""
@@ -686,6 +736,7 @@ class WireServer:
         provider_of_path = "openai" if path == OPENAI_PATH else "anthropic"
         images, image_problem = _image_parts(provider_of_path, body)
         self._record(RecordedRequest(path, headers, body, received_at, method, images))
+        await self._received(conn)
 
         listing = self.listing
         if path == MODELS_PATH and method == "GET" and listing is not None:
