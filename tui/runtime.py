@@ -20,6 +20,7 @@ from tui.config.schema import ProviderConfig, Settings
 from tui.engine import events as ev
 from tui.engine.orchestrator import ProviderLookup, Run
 from tui.engine.provider import ErrorKind, Provider, ProviderError
+from tui.engine.slots import limit_calls
 from tui.engine.types import Attachment, CallResult, Member, PriorTurn, RunRequest
 from tui.errors import AttachmentError, UsageError, redact
 from tui.history.recorder import RunRecorder
@@ -42,7 +43,8 @@ def secret_values(settings: Settings, environ: Mapping[str, str] | None = None) 
 
 
 class ProviderPool:
-    """Hands the orchestrator the adapter for a member's provider."""
+    """Hands the orchestrator the adapter for a member's provider: one per configured provider, made
+    on first use, with the provider's limit on calls in flight (`max_concurrency`) if it has one."""
 
     def __init__(self, settings: Settings, environ: Mapping[str, str] | None = None) -> None:
         self._settings = settings
@@ -57,7 +59,10 @@ class ProviderPool:
         a `ProviderError` naming its variable)."""
         provider = self._providers.get(name)
         if provider is None:
-            provider = self._make(name, self._settings.providers[name])
+            config = self._settings.providers[name]
+            provider = self._make(name, config)
+            # With the adapter, not a run: every run of this process shares the server's limit.
+            limit_calls(provider, config.max_concurrency)
             self._providers[name] = provider
         return provider
 

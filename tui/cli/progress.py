@@ -14,6 +14,8 @@ from tui.render.words import (
     counted,
     invalid_votes_words,
     phase_word,
+    queue_wait_words,
+    queued_words,
     round_word,
     tally_words,
 )
@@ -71,6 +73,8 @@ class ProgressPrinter:
             case ev.CallStarted(member_index=index, alias=alias, phase=phase):
                 mode = self.request.mode if self.request is not None else Mode.DELIBERATE
                 return f"{self._name(index, alias)} waiting ({phase_word(phase, mode)})"
+            case ev.CallQueued(member_index=index, alias=alias, provider=provider, limit=limit):
+                return f"{self._name(index, alias)} {queued_words(provider, limit)}"
             case ev.CallRetrying(
                 member_index=index, alias=alias, attempt=attempt, of=of, wait_s=wait, reason=why
             ):
@@ -103,13 +107,14 @@ class ProgressPrinter:
     def _finished(self, call: CallResult) -> str:
         name = self._name(call.member_index, call.alias)
         word = call_state(call).value
+        waited = f" · {queue_wait_words(seconds(call.queued_ms))}" if call.queued_ms is not None else ""
         if call.status in (CallStatus.SUCCESS, CallStatus.INCOMPLETE):
             why = f" ({call.error})" if call.status is CallStatus.INCOMPLETE else ""
             toks = tokens(call.input_tokens + call.output_tokens, call.tokens_estimated)
             return (
                 f"{name} {word}{why} · first token {seconds(call.ttft_ms)} · {seconds(call.latency_ms)} · "
-                f"{toks} tokens · {cost(call.cost_usd)}"
+                f"{toks} tokens · {cost(call.cost_usd)}{waited}"
             )
         if call.status is CallStatus.CANCELLED:
-            return f"{name} {word} ({len(call.content)} characters kept)"
-        return f"{name} {word}: {call.error}"
+            return f"{name} {word} ({len(call.content)} characters kept){waited}"
+        return f"{name} {word}: {call.error}{waited}"

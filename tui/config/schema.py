@@ -61,6 +61,12 @@ class ProviderConfig(_Strict):
     """Longest silence between bytes before the SDK gives up."""
     max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
     """Which request field carries the output limit (OpenAI's newer models want max_completion_tokens)."""
+    max_concurrency: int | None = Field(default=None, ge=1, strict=True)
+    """How many calls this provider is sent at once; unset, as many as a run makes. A local server
+    that answers one request at a time (llama.cpp's llama-server by default, Ollama on a small
+    machine) wants 1: Quorum then keeps the other calls in its own queue, first come, first served,
+    shared by every run in the process, and a call's deadline, latency and time to first token start
+    when it is sent, not while it waits (the pane says `queued`, and how long it waited)."""
 
     @model_validator(mode="before")
     @classmethod

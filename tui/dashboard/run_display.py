@@ -10,6 +10,7 @@ from tui.dashboard.widgets.synthesis_pane import SynthesisPane
 from tui.engine import events as ev
 from tui.engine.types import CallStatus, RunRequest
 from tui.engine.vision import withheld_note
+from tui.render.words import queued_words
 
 
 class RunDisplay:
@@ -35,6 +36,12 @@ class RunDisplay:
             case ev.CallStarted(call_id=call_id, member_index=index, phase=phase, round=number):
                 if index is not None:
                     panes[index].call_started(call_id, phase, number)
+            case ev.CallQueued(member_index=None, alias=alias, provider=provider, limit=limit):
+                self.synthesis.note(f"{alias}: {queued_words(provider, limit)}")
+            case ev.CallQueued(member_index=index, provider=provider, limit=limit) if index is not None:
+                panes[index].call_queued(provider, limit)
+            case ev.CallDequeued(member_index=index, queued_ms=waited) if index is not None:
+                panes[index].call_dequeued(waited)
             case ev.FirstToken(member_index=index, ttft_ms=ttft) if index is not None:
                 panes[index].first_token(ttft)
             case ev.CallRetrying(

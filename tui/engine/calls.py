@@ -9,13 +9,20 @@ An answer the provider itself ended short of whole (cut off at the output limit,
 content filter, refused) is not a failure and not a success: the call is `incomplete`, its text
 kept and billed, and `error` gives the reason (`cutoff`). One with no text at all is an empty
 answer, an error. A stream that just stops, with no finish reason, stays an error (`truncated`).
+
+A provider that serves only so many calls at once (`max_concurrency`; see `tui.engine.slots`) makes
+a call beyond them wait in line first. The call's clock starts when it is sent: its deadline, its
+latency and its time to first token leave out the wait, which is kept as `queued_ms`. It holds its
+slot through its own retries and a vote's weaker form (neither goes back to the end of the line)
+and gives it back however it ends.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from tui.engine import events as ev
@@ -30,6 +37,7 @@ from tui.engine.provider import (
     TextDelta,
     Usage,
 )
+from tui.engine.slots import CallSlots, slots_of
 from tui.engine.types import CallResult, CallStatus, Image, Member, Phase
 from tui.engine.vision import images_tokens
 from tui.errors import redact
@@ -100,7 +108,7 @@ class ModelCall:
         self.cancel_reason = "cancelled"
         self._emit = emit
         self._clock = clock
-        self._started = 0.0
+        self._started = 0.0  # when the call's clock started: when it was sent, after any wait in line
         self._parts: list[str] = []
         self._usage: Usage | None = None
 
@@ -139,8 +147,10 @@ class ModelCall:
         request = self._request()
         preflight(member, request)
         provider = providers(member)
-        async with asyncio.timeout(member.deadline_s):
-            finished = await self._exchange(provider, request)
+        async with self._slot(provider):
+            # Set once the call holds its slot: a wait in line is not the model's time.
+            async with asyncio.timeout(member.deadline_s):
+                finished = await self._exchange(provider, request)
         if finished is None:
             raise ProviderError(
                 ErrorKind.TRUNCATED, "the stream ended without a finish reason: answer truncated"
@@ -154,6 +164,41 @@ class ModelCall:
             return CallStatus.SUCCESS
         self.result.error_kind, self.result.error = short
         return CallStatus.INCOMPLETE
+
+    @contextlib.asynccontextmanager
+    async def _slot(self, provider: Provider) -> AsyncIterator[None]:
+        """Hold one of `provider`'s slots for calls in flight while the call is made (none needed
+        where it has no limit), waiting in line for one if none is free: then the call is
+        `CallQueued`, and `CallDequeued` once it has one, its clock starting again."""
+        slots = slots_of(provider)
+        if slots is None:
+            yield
+            return
+        queued = not slots.free()
+        if queued:
+            await self._wait_in_line(slots)
+        else:
+            await slots.take()  # at once: a slot is free and nobody is in line
+        try:
+            if queued:
+                spec = self.spec
+                self._emit(ev.CallDequeued(spec.call_id, spec.index, self.result.queued_ms or 0))
+            yield
+        finally:
+            slots.give_back()
+
+    async def _wait_in_line(self, slots: CallSlots) -> None:
+        """Take a slot after the calls in line before this one, saying so; the time waited is kept
+        apart from the call's own."""
+        spec = self.spec
+        self._emit(ev.CallQueued(spec.call_id, spec.index, spec.member.alias, slots.provider, slots.limit))
+        queued_at = self._clock()
+        try:
+            await slots.take()
+        finally:
+            # Cancelled in line, the call was never sent: it took no time of its own.
+            self._started = self._clock()
+            self.result.queued_ms = ms(self._started - queued_at)
 
     def _request(self) -> ChatRequest:
         """What is sent to the provider."""

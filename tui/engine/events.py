@@ -53,6 +53,31 @@ class CallStarted:
 
 
 @dataclass(frozen=True, slots=True)
+class CallQueued:
+    """The call's provider has as many calls in flight as it serves at once (`max_concurrency`): the
+    call waits in line for a slot, and is not sent (nor on its deadline's clock) until it gets one.
+    Not every call is queued; one that is gets a `CallDequeued` when it is sent, unless it is
+    cancelled first."""
+
+    call_id: str
+    member_index: int | None
+    alias: str
+    provider: str
+    limit: int
+    """How many calls the provider serves at once."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallDequeued:
+    """A queued call got its provider's slot and is sent now: its deadline, latency and time to
+    first token count from here; `queued_ms` is how long it waited."""
+
+    call_id: str
+    member_index: int | None
+    queued_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class FirstToken:
     """The first text of a call arrived: the call goes from waiting to streaming."""
 
@@ -154,6 +179,8 @@ Event = (
     | MembersSkipped
     | RoundStarted
     | CallStarted
+    | CallQueued
+    | CallDequeued
     | FirstToken
     | CallRetrying
     | TextDelta

@@ -348,8 +348,15 @@ class CallResult(_Model):
         default=None,
         description="The failure's kind; for an incomplete call length, content_filter or refusal.",
     )
-    ttft_ms: int | None = None
-    latency_ms: int | None = None
+    ttft_ms: int | None = Field(default=None, description="From when the call was sent to its first text.")
+    latency_ms: int | None = Field(
+        default=None, description="From when the call was sent to its end (0 for one never sent)."
+    )
+    queued_ms: int | None = Field(
+        default=None,
+        description="How long the call waited for its provider to serve it (max_concurrency) before it "
+        "was sent; None when it was sent at once.",
+    )
     input_tokens: int = 0
     output_tokens: int = 0
     tokens_estimated: bool = Field(

@@ -8,7 +8,8 @@ Anthropic, or the text protocol (`VERDICT: ACCEPT`). The schema is the same in e
 Falling back is never silent and never repeated:
 - a server that refuses the structured request (`ErrorKind.FORMAT_REFUSED`) is asked again at
   once in the next weaker form (`json_schema` -> `json_object` -> `text`, `tool` -> `text`):
-  not a failed attempt, no back-off, within the same deadline;
+  not a failed attempt, no back-off, within the same deadline and the same slot of a provider
+  that serves only so many calls at once (it does not go back to the end of the line);
 - a whole reply that is not usable as structured output (prose, broken JSON, outside the schema)
   is read as text before it is declared invalid, and its model is asked in text from then on;
 - what a model takes is remembered with the provider connection it was learned on, which the

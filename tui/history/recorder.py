@@ -1,10 +1,11 @@
 """Recording a run into the history as it happens: an event sink over a `RunStore`.
 
-A call row when the call starts and when it ends, the streamed text checkpointed every
-`CHECKPOINT_S` seconds on a clock (so text that arrived before a stall is saved too), the run row
-on every round, when consult mode reads the agreement or a position is carried over, and at the
-end. Which event makes which write is decided here; the writes (and all their SQL) are the
-store's. A database error stops the recording, never the run.
+A call row when the call starts, when it is sent after waiting in line for its provider, and when
+it ends, the streamed text checkpointed every `CHECKPOINT_S` seconds on a clock (so text that
+arrived before a stall is saved too), the run row on every round, when consult mode reads the
+agreement or a position is carried over, and at the end. Which event makes which write is decided
+here; the writes (and all their SQL) are the store's. A database error stops the recording, never
+the run.
 
 The checkpoints are what a dashboard following the run from another process sees of a call in
 flight, and what a killed process leaves of it: every half second, so a follower is at most about
@@ -78,6 +79,8 @@ class RunRecorder:
                 self._call_started(run_id, event)
             case ev.TextDelta(call_id=call_id, text=text) | ev.SynthesisDelta(call_id=call_id, text=text):
                 self._text.setdefault(call_id, []).append(text)
+            case ev.CallDequeued(call_id=call_id, queued_ms=queued_ms):
+                self.store.call_sent(call_id, queued_ms)  # a follower's clock starts again with it
             case ev.FirstToken(call_id=call_id, ttft_ms=ttft_ms):
                 self._first_token_ms[call_id] = ttft_ms  # written with the call's next checkpoint
             case ev.CallFinished(result=call):

@@ -134,6 +134,7 @@ def call_from_row(row: sqlite3.Row) -> CallResult:
         error="interrupted mid-call" if in_flight else row["error"],
         ttft_ms=row["ttft_ms"],
         latency_ms=row["latency_ms"],
+        queued_ms=row["queued_ms"],
         input_tokens=row["input_tokens"],
         output_tokens=row["output_tokens"],
         cost_usd=row["cost_usd"],

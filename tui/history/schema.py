@@ -138,6 +138,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE runs ADD COLUMN context TEXT;
     ALTER TABLE runs ADD COLUMN context_sha256 TEXT;
     """,
+    # 9: how long a call waited in line for its provider (max_concurrency) before it was sent;
+    # NULL for one sent at once, and for calls recorded before.
+    """
+    ALTER TABLE calls ADD COLUMN queued_ms INTEGER;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -308,13 +308,23 @@ class RunStore:
                 ),
             )
 
+    def call_sent(self, call_id: str, queued_ms: int) -> None:
+        """A call that waited `queued_ms` in line for its provider is sent now: its clock (what a
+        follower counts from) starts again."""
+        stamp = now_iso()
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE calls SET started_at = ?, queued_ms = ?, updated_at = ? WHERE id = ?",
+                (stamp, queued_ms, stamp, call_id),
+            )
+
     def finish_call(self, call: CallResult) -> None:
         """A call's end: its status, whole text, error, timings, tokens and cost."""
         with self.transaction() as db:
             db.execute(
                 "UPDATE calls SET status = ?, content = ?, error = ?, error_kind = ?, ttft_ms = ?, "
-                "latency_ms = ?, input_tokens = ?, output_tokens = ?, tokens_estimated = ?, cost_usd = ?, "
-                "finish_reason = ?, updated_at = ? WHERE id = ?",
+                "latency_ms = ?, queued_ms = ?, input_tokens = ?, output_tokens = ?, tokens_estimated = ?, "
+                "cost_usd = ?, finish_reason = ?, updated_at = ? WHERE id = ?",
                 (
                     call.status.value,
                     hide_values(call.content, self._secrets),
@@ -322,6 +332,7 @@ class RunStore:
                     call.error_kind,
                     call.ttft_ms,
                     call.latency_ms,
+                    call.queued_ms,
                     call.input_tokens,
                     call.output_tokens,
                     int(call.tokens_estimated),

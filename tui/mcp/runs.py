@@ -46,7 +46,7 @@ from tui.errors import StanceError, StoreError, UsageError
 from tui.history.follow import RunFollower, RunGone
 from tui.history.store import RunRecord, RunStore
 from tui.render.formatting import completion_line, seconds
-from tui.render.words import call_summary, outcome_word, round_word, tally_words
+from tui.render.words import call_summary, outcome_word, queue_wait_words, round_word, tally_words
 from tui.runtime import ProviderPool, follow_up_thread, open_store, start_run
 from tui.session import Session
 
@@ -276,6 +276,8 @@ class Milestones:
                 members = self._request.members
                 answered = sum(key.startswith("position ") for key in self._counted) + 1
                 took = f" in {seconds(call.latency_ms)}" if call.latency_ms is not None else ""
+                if call.queued_ms is not None:
+                    took += f" ({queue_wait_words(seconds(call.queued_ms))})"
                 return (
                     f"position {index}",
                     f"position {answered}/{len(members)}: {members[index].label} {call_summary(call)}{took}",

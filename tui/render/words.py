@@ -101,6 +101,18 @@ CALL_MARKS: dict[CallState, str] = {
 ACTIVE_STATES = (CallState.WAITING, CallState.STREAMING)
 
 
+def queued_words(provider: str, limit: int) -> str:
+    """`queued · local serves 1 at a time`: a call waiting in line for its provider, which takes
+    only so many at once (`max_concurrency`)."""
+    return f"{CallState.QUEUED.value} · {provider} serves {limit} at a time"
+
+
+def queue_wait_words(waited: str) -> str:
+    """`waited 38.0 s in queue`: how long a call waited for its provider before it was sent (its
+    own time, deadline and first token count from then); `waited` is the time as shown."""
+    return f"waited {waited} in queue"
+
+
 def call_state(call: CallResult) -> CallState:
     """The state a finished call leaves its member in."""
     if call.reused_from is not None:

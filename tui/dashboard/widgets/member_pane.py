@@ -11,7 +11,16 @@ from rich.text import Text
 from tui.dashboard.widgets.stream_pane import StreamPane
 from tui.engine.types import CallResult, Member, Phase, Stance, VoteValue
 from tui.render.formatting import cost, literal, seconds, streamed_estimate, tokens
-from tui.render.words import ACTIVE_STATES, CALL_MARKS, VOTE_MARKS, VOTE_WORDS, CallState, call_state
+from tui.render.words import (
+    ACTIVE_STATES,
+    CALL_MARKS,
+    VOTE_MARKS,
+    VOTE_WORDS,
+    CallState,
+    call_state,
+    queue_wait_words,
+    queued_words,
+)
 
 
 class ModelPane(StreamPane):
@@ -55,6 +64,10 @@ class ModelPane(StreamPane):
         self.answer_cached = False
         self.answer_incomplete = False
         self.retry_note: str | None = None
+        # While the call waits in line for its provider (`queued · local serves 1 at a time`).
+        self.queue_note: str | None = None
+        self.queued_ms: int | None = None  # how long the call waited in line before it was sent
+        self.position_queued_ms: int | None = None
         self.note: str | None = None  # skip reason or error message
         # Why this member is not sent the question's images (its model takes none), for this run.
         self.images_note: str | None = None
@@ -73,6 +86,8 @@ class ModelPane(StreamPane):
         self.status, self.phase, self.started_at = CallState.QUEUED, None, None
         self.ttft_ms = self.latency_ms = None
         self.position_ttft_ms = self.position_latency_ms = None
+        self.queue_note = None
+        self.queued_ms = self.position_queued_ms = None
         self.input_tokens = self.output_tokens = 0
         self.tokens_estimated = False
         self.streamed_chars = 0
@@ -103,6 +118,7 @@ class ModelPane(StreamPane):
         self.status, self.started_at = CallState.WAITING, self.clock()
         self.streamed_chars = 0
         self.ttft_ms = self.latency_ms = None
+        self.queue_note, self.queued_ms = None, None
         self.note = None
         if phase is Phase.POSITION:
             self.answer_cached = self.answer_incomplete = False
@@ -114,6 +130,18 @@ class ModelPane(StreamPane):
             self.votes.clear()
         else:
             self.body.add_block(f"── Round {round_number} review ──")
+        self.refresh_info()
+
+    def call_queued(self, provider: str, limit: int) -> None:
+        """The call waits in line for its provider: say so, with the clock on the wait."""
+        self.status, self.started_at = CallState.QUEUED, self.clock()
+        self.queue_note = queued_words(provider, limit)
+        self.refresh_info()
+
+    def call_dequeued(self, queued_ms: int) -> None:
+        """The call was sent after its wait in line: its own clock starts now."""
+        self.status, self.started_at = CallState.WAITING, self.clock()
+        self.queue_note, self.queued_ms = None, queued_ms
         self.refresh_info()
 
     def retrying(self, attempt: int, of: int, wait_s: float, reason: str) -> None:
@@ -134,7 +162,7 @@ class ModelPane(StreamPane):
 
     def call_finished(self, result: CallResult) -> None:
         self.flush()
-        self.retry_note = None
+        self.retry_note = self.queue_note = None
         self.streamed_chars = 0  # the provider's count (or the engine's estimate) takes over
         self.status = call_state(result)
         if self.status is CallState.CACHED:
@@ -161,7 +189,8 @@ class ModelPane(StreamPane):
         if result.phase is Phase.POSITION:
             # The header keeps the answer's own timing; reviews only add their tokens and cost.
             self.position_ttft_ms, self.position_latency_ms = result.ttft_ms, result.latency_ms
-        self.ttft_ms, self.latency_ms = result.ttft_ms, result.latency_ms
+            self.position_queued_ms = result.queued_ms
+        self.ttft_ms, self.latency_ms, self.queued_ms = result.ttft_ms, result.latency_ms, result.queued_ms
         self.input_tokens += result.input_tokens
         self.output_tokens += result.output_tokens
         self.tokens_estimated = self.tokens_estimated or result.tokens_estimated
@@ -175,7 +204,7 @@ class ModelPane(StreamPane):
     def set_stance(self, stance: Stance) -> None:
         """The seat's stance for the next run. A pane that shows nothing yet simply takes it; one
         that shows an answer keeps that answer's stance and says what comes next."""
-        if self.status is CallState.QUEUED and self.call_id is None:
+        if self.status is CallState.QUEUED and self.call_id is None:  # not a call waiting in line
             self.member = self.member.model_copy(update={"stance": stance})
             self.next_stance = None
         else:
@@ -188,6 +217,7 @@ class ModelPane(StreamPane):
             "member", "status", "phase", "started_at", "ttft_ms", "latency_ms", "position_ttft_ms",
             "position_latency_ms", "input_tokens", "output_tokens", "tokens_estimated", "streamed_chars",
             "cost_usd", "answer_cached", "answer_incomplete", "retry_note", "note", "call_id", "next_stance",
+            "queue_note", "queued_ms", "position_queued_ms",
             "images_note",
         ):  # fmt: skip
             setattr(self, name, getattr(removed, name))
@@ -197,15 +227,21 @@ class ModelPane(StreamPane):
 
     # -- rendering -------------------------------------------------------------------------
 
+    @property
+    def in_flight(self) -> bool:
+        """A call is under way: waiting in line for its provider, waiting for text, or streaming."""
+        return self.status in ACTIVE_STATES or self.queue_note is not None
+
     def tick(self) -> None:
         """The app's clock: refresh the elapsed time while a call is in flight."""
-        if self.status in ACTIVE_STATES:
+        if self.in_flight:
             self.refresh_info()
 
     def elapsed_ms(self) -> int | None:
+        """The call's time so far (in line: the wait so far), or the last call's latency."""
         if self.started_at is None:
             return None
-        if self.status in ACTIVE_STATES:
+        if self.in_flight:
             return round((self.clock() - self.started_at) * 1000)
         return self.latency_ms
 
@@ -236,23 +272,22 @@ class ModelPane(StreamPane):
             CallState.INCOMPLETE: "model-pane--status-incomplete",
             CallState.FAILED: "model-pane--status-error",
         }.get(self.status, "model-pane--muted")
-        label = self.status.value
-        if self.status in ACTIVE_STATES and self.phase is Phase.VOTE:
+        label = self.queue_note or self.status.value
+        if self.in_flight and self.phase is Phase.VOTE:
             label += " (review)"
         if self.status in ACTIVE_STATES and self.retry_note:
             label += f" · {self.retry_note}"
         text.append(f"{CALL_MARKS[self.status]} {label}", style(status_style))
-        in_review = (
-            self.phase is Phase.VOTE
-            and self.status not in ACTIVE_STATES
-            and self.position_latency_ms is not None
-        )
+        in_review = self.phase is Phase.VOTE and not self.in_flight and self.position_latency_ms is not None
         elapsed = self.position_latency_ms if in_review else self.elapsed_ms()
         ttft = self.position_ttft_ms if in_review else self.ttft_ms
+        queued = self.position_queued_ms if in_review else self.queued_ms
         if elapsed is not None:
             text.append(f" {seconds(elapsed)}")
         if ttft is not None:
             text.append(f" · first {seconds(ttft)}", style("model-pane--muted"))
+        if queued is not None:
+            text.append(f" · {queue_wait_words(seconds(queued))}", style("model-pane--muted"))
         text.append("\n")
         if self.input_tokens or self.output_tokens:
             text.append(
