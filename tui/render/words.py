@@ -101,10 +101,15 @@ CALL_MARKS: dict[CallState, str] = {
 ACTIVE_STATES = (CallState.WAITING, CallState.STREAMING)
 
 
+def serves_words(provider: str, limit: int) -> str:
+    """`local serves 1 at a time`: why a call waits in line (its provider's `max_concurrency`)."""
+    return f"{provider} serves {limit} at a time"
+
+
 def queued_words(provider: str, limit: int) -> str:
     """`queued · local serves 1 at a time`: a call waiting in line for its provider, which takes
     only so many at once (`max_concurrency`)."""
-    return f"{CallState.QUEUED.value} · {provider} serves {limit} at a time"
+    return f"{CallState.QUEUED.value} · {serves_words(provider, limit)}"
 
 
 def queue_wait_words(waited: str) -> str:

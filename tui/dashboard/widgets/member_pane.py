@@ -19,7 +19,7 @@ from tui.render.words import (
     CallState,
     call_state,
     queue_wait_words,
-    queued_words,
+    serves_words,
 )
 
 
@@ -64,7 +64,7 @@ class ModelPane(StreamPane):
         self.answer_cached = False
         self.answer_incomplete = False
         self.retry_note: str | None = None
-        # While the call waits in line for its provider (`queued · local serves 1 at a time`).
+        # While the call waits in line for its provider: why (`local serves 1 at a time`).
         self.queue_note: str | None = None
         self.queued_ms: int | None = None  # how long the call waited in line before it was sent
         self.position_queued_ms: int | None = None
@@ -135,7 +135,7 @@ class ModelPane(StreamPane):
     def call_queued(self, provider: str, limit: int) -> None:
         """The call waits in line for its provider: say so, with the clock on the wait."""
         self.status, self.started_at = CallState.QUEUED, self.clock()
-        self.queue_note = queued_words(provider, limit)
+        self.queue_note = serves_words(provider, limit)
         self.refresh_info()
 
     def call_dequeued(self, queued_ms: int) -> None:
@@ -272,7 +272,7 @@ class ModelPane(StreamPane):
             CallState.INCOMPLETE: "model-pane--status-incomplete",
             CallState.FAILED: "model-pane--status-error",
         }.get(self.status, "model-pane--muted")
-        label = self.queue_note or self.status.value
+        label = self.status.value
         if self.in_flight and self.phase is Phase.VOTE:
             label += " (review)"
         if self.status in ACTIVE_STATES and self.retry_note:
@@ -284,6 +284,8 @@ class ModelPane(StreamPane):
         queued = self.position_queued_ms if in_review else self.queued_ms
         if elapsed is not None:
             text.append(f" {seconds(elapsed)}")
+        if self.queue_note:  # after the wait's clock, which a narrow pane must not cut off
+            text.append(f" · {self.queue_note}", style(status_style))
         if ttft is not None:
             text.append(f" · first {seconds(ttft)}", style("model-pane--muted"))
         if queued is not None:
