@@ -44,6 +44,10 @@ gets is set per model with `WireServer.script` (see `Scenario`); every request i
 hang, or a body that is not a model list; with no listing set it is an unknown path (HTTP 404), as on a
 server that does not list its models.
 
+``POST /v1/embeddings`` answers as `WireServer.embeddings` says: a function of the model and the
+inputs returning the JSON answer (`embeddings_answer` makes a well-formed one; a test may return
+anything), or a status and a body; with none set it is an unknown path (HTTP 404).
+
 How many requests it answers at once is `WireServer.serves_at_once`: unlimited by default; 1 makes it
 answer one request at a time as llama.cpp's server does, the others waiting inside it (their clients'
 clocks running) until it is free. `WireServer.in_flight` counts the requests received and not yet
@@ -68,19 +72,21 @@ import re
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import dataclass
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any, Literal
 
-__all__ = ["Listing", "RecordedRequest", "Scenario", "WireServer", "split_text"]
+__all__ = ["Listing", "RecordedRequest", "Scenario", "WireServer", "embeddings_answer", "split_text"]
 
 log = logging.getLogger(__name__)
 
 OPENAI_PATH = "/v1/chat/completions"
 ANTHROPIC_PATH = "/v1/messages"
 MODELS_PATH = "/v1/models"
+EMBEDDINGS_PATH = "/v1/embeddings"
 
 FailureMode = Literal[None, "status", "disconnect", "stall", "malformed", "error_event", "no_finish"]
 
@@ -321,6 +327,16 @@ def openai_finish_reason(finish_reason: str) -> str:
     return _TO_OPENAI_FINISH.get(finish_reason, finish_reason)
 
 
+def embeddings_answer(model: str, vectors: list[list[float]]) -> dict[str, Any]:
+    """A well-formed OpenAI ``/v1/embeddings`` answer (float encoding) carrying `vectors`."""
+    return {
+        "object": "list",
+        "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)],
+        "model": model,
+        "usage": {"prompt_tokens": len(vectors), "total_tokens": len(vectors)},
+    }
+
+
 class _ClientGone(Exception):
     """The client closed its side of the connection while a response was in progress."""
 
@@ -475,6 +491,10 @@ class WireServer:
         self.default_scenario: Scenario = Scenario()
         # None: GET /v1/models is an unknown path (404), as on a server that does not list models.
         self.listing: Listing | None = None
+        # None: POST /v1/embeddings is an unknown path (404). Otherwise called with the request's
+        # model and inputs: its JSON object is the answer (200), or (status, object); as hostile as
+        # a test makes it. `embeddings_answer` builds a well-formed one.
+        self.embeddings: Callable[[str, list[str]], dict[str, Any] | tuple[int, dict[str, Any]]] | None = None
         self.requests: list[RecordedRequest] = []
         self._scripts: dict[str, Scenario] = {}
         self._request_counts: dict[str, int] = {}
@@ -741,6 +761,13 @@ class WireServer:
         listing = self.listing
         if path == MODELS_PATH and method == "GET" and listing is not None:
             await self._send_listing(conn, listing, headers, target, keep_alive)
+            return keep_alive
+        if path == EMBEDDINGS_PATH and method == "POST" and self.embeddings is not None:
+            given = body.get("input")
+            inputs = [given] if isinstance(given, str) else [str(x) for x in given or []]
+            answer = self.embeddings(str(body.get("model", "")), inputs)
+            status, payload = answer if isinstance(answer, tuple) else (200, answer)
+            await self._send_json(conn, status, payload, keep_alive)
             return keep_alive
         if path not in (OPENAI_PATH, ANTHROPIC_PATH):
             error = {
