@@ -115,6 +115,7 @@ async def test_the_tools_and_their_schemas(fast: Path) -> None:
         "token_budget",
         "continuation_id",
         "wait_seconds",
+        "fresh",
     ]
     member = schema["$defs"]["MemberEntry"]
     assert set(member["properties"]) == {"model", "stance", "stance_prompt"}  # the parent tool's names

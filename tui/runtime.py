@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from tui.config import paths
 from tui.config.schema import ProviderConfig, Settings
 from tui.engine import events as ev
+from tui.engine.embedding import Embedder
 from tui.engine.orchestrator import ProviderLookup, Run
 from tui.engine.provider import ErrorKind, Provider, ProviderError
 from tui.engine.slots import limit_calls
@@ -117,6 +118,28 @@ class ProviderPool:
         for provider in self._providers.values():
             await provider.aclose()
         self._providers.clear()
+
+
+def remote_embedder(settings: Settings, name: str) -> Embedder:
+    """The cache's `[embedders]` entry `name` on its OpenAI-compatible provider, keyed from the
+    environment as a chat call is (an `EmbeddingError` names the variable when the key is not set)."""
+    from tui.providers.openai_embeddings import EmbeddingError, OpenAIEmbedder
+
+    config = settings.embedders[name]
+    provider = settings.providers[config.provider]
+    base_url = (os.environ.get(provider.base_url_env) if provider.base_url_env else None) or provider.base_url
+    api_key = "not-needed"  # a local server (Ollama, vLLM) takes any key
+    if provider.api_key_env:
+        api_key = os.environ.get(provider.api_key_env, "")
+        if not api_key:
+            raise EmbeddingError(f"{provider.api_key_env} is not set: the {name} embedder cannot be used")
+    return OpenAIEmbedder(
+        provider=config.provider,
+        model_id=config.id,
+        base_url=base_url or "https://api.openai.com/v1",
+        api_key=api_key,
+        timeout_s=min(provider.read_timeout_s, 30.0),
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -125,6 +125,8 @@ def _list_runs(store: RunStore, args: argparse.Namespace) -> int:
         question = ("↳ " if run.parent_run_id else "") + " ".join(run.question.split())
         if run.origin is Origin.MCP:  # asked by a coding agent, not typed here
             question = f"[mcp] {question}"
+        if run.cache_of is not None:  # answered from an earlier run, not by the panel
+            question = f"[cache of {run.cache_of[:8]}] {question}"
         question = question if len(question) <= 60 else question[:59] + "…"
         print(
             f"{run.id}  {run.created_at[:16].replace('T', ' ')}  {outcome:<16} ${run.cost_usd:<8.4f} "

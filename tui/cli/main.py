@@ -140,6 +140,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--follow-up", metavar="RUN", help="ask a follow-up to an earlier run (its id, or the start of it)"
     )
+    run.add_argument(
+        "--fresh",
+        action="store_true",
+        help="ask the panel even if an earlier run answers the question (the run is recorded as usual)",
+    )
+    run.add_argument(
+        "--no-cache", action="store_true", help="do not look for an earlier answer ([cache] enabled)"
+    )
 
     history = commands.add_parser("history", help="list recorded runs, newest first")
     history.add_argument(
@@ -329,6 +337,7 @@ def _headless(args: argparse.Namespace) -> int:
         as_json=args.json,
         quiet=args.quiet,
         follow_up=args.follow_up,
+        use_cache=not (args.fresh or args.no_cache),
     )
     return run_command(settings, options)
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from tui.cache import CacheOutcome, serve_from_cache
 from tui.cli.progress import ProgressPrinter
 from tui.config.schema import MemberSpec, Settings
 from tui.engine import events as ev
@@ -15,6 +16,7 @@ from tui.engine.context import TeamContext
 from tui.engine.types import Origin, RunRequest, RunResult, RunStatus
 from tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, StoreError, hide_values
 from tui.history.store import RunStore
+from tui.render.cache import cache_line
 from tui.render.context import context_chip
 from tui.render.formatting import literal, safe_json
 from tui.render.report import render_markdown
@@ -33,6 +35,8 @@ class RunOptions:
     as_json: bool = False
     quiet: bool = False
     follow_up: str | None = None
+    use_cache: bool = True
+    """Serve an earlier run that answers the question, if there is one (False: --fresh, --no-cache)."""
 
 
 def build_request(
@@ -95,8 +99,8 @@ def _run_and_report(
 ) -> int:
     request, notes = build_request(settings, options, store)
     progress: ev.EventSink | None = None
+    printer = ProgressPrinter(stderr)
     if not options.quiet:
-        printer = ProgressPrinter(stderr)
         if request.context is not None:
             sources = ", ".join(str(path) for path in settings.context_files)
             printer.note(
@@ -106,11 +110,23 @@ def _run_and_report(
         for note in notes:
             printer.note(f"note: {literal(note)}")
         progress = printer
-    try:
-        result, interrupted = asyncio.run(_execute(request, settings, progress, store))
-    except KeyboardInterrupt:
-        stderr.write("quorum: interrupted\n")
-        return EXIT_INTERRUPTED
+    cached = serve_from_cache(settings, request, store) if options.use_cache else CacheOutcome()
+    if cached.hit is not None:
+        if not options.quiet:
+            printer.note(f"{cache_line(cached.hit.cache)} (--fresh asks the panel again)")
+        result, interrupted = cached.hit, False
+    else:
+        suggestion = cache_line(cached.miss)
+        if suggestion is not None and not options.quiet:
+            printer.note(literal(suggestion))
+        if cached.problem is not None and not options.quiet:
+            printer.note(f"cache: {literal(cached.problem)}; only exact matches were looked for")
+        try:
+            result, interrupted = asyncio.run(_execute(request, settings, progress, store))
+        except KeyboardInterrupt:
+            stderr.write("quorum: interrupted\n")
+            return EXIT_INTERRUPTED
+        result.cache = cached.miss
     result.notes[:0] = notes
     secrets = secret_values(settings)  # a last line of defence: no configured key is ever printed
     if options.as_json:

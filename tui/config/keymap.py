@@ -124,6 +124,14 @@ KEYS: list[tuple[str, str, str, str, str, bool]] = [
         True,
     ),
     ("export", "f5", "Export", "Write the run on screen as Markdown and JSON", "export", True),
+    (
+        "run_fresh",
+        "f9",
+        "Ask fresh",
+        "Ask the panel the question in the prompt, even if an earlier run answers it (the cache)",
+        "fresh",
+        True,
+    ),
     ("help", "f1,question_mark", "Help", "List every key", "help", True),
 ]
 

@@ -60,6 +60,8 @@ _REFUSED: dict[str, str] = {
     "models": "a catalog entry decides which model an alias runs and what it costs",
     "store": "it decides where your run history is written",
     "prompts": "the base prompt is what every member is told before anything else",
+    "cache": "it decides which earlier answers are served in place of asking the panel",
+    "embedders": "an embedder's provider decides where your questions are sent to be compared",
 }
 
 

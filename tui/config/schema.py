@@ -246,6 +246,34 @@ class StoreSettings(_Strict):
     """The database file; empty means `history.sqlite3` in the user data folder."""
 
 
+class EmbedderConfig(_Strict):
+    """An embedding model on an OpenAI-compatible provider's `/embeddings` endpoint, for the cache."""
+
+    provider: str
+    """A configured provider of kind `openai` (OpenAI, Ollama, vLLM, LM Studio ...)."""
+    id: str = Field(min_length=1)
+    """The provider's model id, e.g. `text-embedding-3-small`, `nomic-embed-text`."""
+
+
+class CacheSettings(_Strict):
+    """When a question is answered from an earlier run instead of asking the panel again."""
+
+    enabled: bool = True
+    """Look for an earlier run that answers the question before asking the panel."""
+    threshold: float = Field(default=0.92, ge=0.5, le=1.0)
+    """How similar (cosine of the question embeddings) a differently worded question must be to be
+    served; it must also pass the hit check. An exact match needs no embedder."""
+    max_age_days: float = Field(default=30.0, gt=0)
+    """An earlier run older than this is not served (answers age: versions, prices, advice)."""
+    match_panel: bool = True
+    """Serve only a run answered by the same panel (models, stances, synthesizers): another panel
+    was asked for another set of opinions. False serves any panel's answer."""
+    embedder: str = "static"
+    """What compares differently worded questions: `static` (offline: wordllama's shipped word
+    vectors, no download), the name of an `[embedders]` entry (an `/embeddings` endpoint), or ""
+    for exact matches only."""
+
+
 class UISettings(_Strict):
     theme: str = "quorum-dark"
     keymap: dict[str, str] = Field(default_factory=dict)
@@ -368,9 +396,28 @@ class Settings(_Strict):
     prompts: PromptSettings = Field(default_factory=PromptSettings)
     ui: UISettings = Field(default_factory=UISettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
+    embedders: dict[str, EmbedderConfig] = Field(default_factory=dict)
     context: ContextSettings = Field(default_factory=ContextSettings)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: dict[str, ModelConfig] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _cache_embedder(self) -> Settings:
+        for entry_name, entry in self.embedders.items():
+            provider = self.providers.get(entry.provider)
+            if provider is None or provider.kind != "openai":
+                raise ValueError(
+                    f"[embedders.{entry_name}] provider = {entry.provider!r}: name a configured provider of "
+                    "kind openai (an OpenAI-compatible server with /embeddings)"
+                )
+        name = self.cache.embedder
+        if name not in ("", "static") and name not in self.embedders:
+            known = ", ".join(f'"{n}"' for n in ["static", *self.embedders])
+            raise ValueError(
+                f'[cache] embedder = "{name}": use {known} (an [embedders] entry), or "" (exact matches only)'
+            )
+        return self
 
     @property
     def own_models(self) -> frozenset[str]:

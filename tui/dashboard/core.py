@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import re
+import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path, PurePath
@@ -23,6 +25,7 @@ from typing import Any
 
 from textual import events, on
 from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
 from textual.color import ColorParseError
 from textual.containers import Horizontal
 from textual.css.errors import StylesheetError
@@ -31,6 +34,8 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer
 
+from tui.cache import CacheOutcome
+from tui.cache.lookup import SemanticPlan, exact_hit, judge, semantic_plan, serve_judgement
 from tui.config.schema import Settings
 from tui.dashboard import keys
 from tui.dashboard.run_display import RunDisplay
@@ -43,10 +48,11 @@ from tui.dashboard.widgets.round_tracker import RoundTracker
 from tui.dashboard.widgets.synthesis_pane import SynthesisPane
 from tui.engine import events as ev
 from tui.engine.orchestrator import ProviderLookup, Run
-from tui.engine.types import Image, Mode, PriorTurn, RunRequest, RunResult, RunStatus
+from tui.engine.types import CacheInfo, Image, Mode, PriorTurn, RunRequest, RunResult, RunStatus
 from tui.errors import QuorumError, StoreError, UserConfigError
 from tui.history.follow import RunFollower
 from tui.history.store import RunStore
+from tui.render.cache import cache_line
 from tui.render.context import context_chip
 from tui.render.words import ORIGIN_WORDS
 from tui.runtime import ProviderPool, open_store, start_run
@@ -298,19 +304,92 @@ class DashboardCore(App[None]):
     def _on_submit(self, event: PromptBar.Submitted) -> None:
         self.submit(event.question)
 
-    def submit(self, question: str) -> None:
-        """Start a new run of the whole panel for `question`."""
-        if not question.strip():
+    def submit(self, question: str, *, fresh: bool = False) -> None:
+        """Start a new run of the whole panel for `question` — unless an earlier run answers it
+        (the cache), which is shown instead; `fresh` asks the panel whatever the history holds. An
+        exact hit is found at once; comparing differently worded questions runs in a thread, and
+        the run starts after it, if nothing is served."""
+        question = question.strip()
+        if not question:
             self.notify("Type a question first.", severity="warning")
             return
         if not self.follow_up_armed:
             self.session.follow_up([])  # a new question starts a new thread
+        looked = None if fresh else self._look_in_cache(question)
+        if isinstance(looked, RunResult):
+            self._show_hit(question, looked)
+        elif isinstance(looked, SemanticPlan):
+            self.run_worker(
+                self._judge_then_ask(question, looked), group="cache", exclusive=True, name="cache"
+            )
+        else:
+            self._ask(question)
+
+    def _ask(self, question: str, similar: CacheInfo | None = None) -> None:
+        """Put `question` to the panel (`similar`: an earlier run the cache found alike, not served)."""
         shown = self.session.shown
-        self._start(question.strip(), rerun_seats=None)
+        self._start(question, rerun_seats=None)
         if self.session.shown is not shown:  # it started: the box is ready for the next question
             self.follow_up_armed = False
-            self.prompt_bar.question_sent(question.strip())
+            self.prompt_bar.question_sent(question)
+            suggestion = cache_line(similar) if similar is not None else None
+            if suggestion is not None:
+                self.notify(suggestion, title="Cache", markup=False, timeout=10)
         self.refresh_chips()
+
+    def _look_in_cache(self, question: str) -> RunResult | SemanticPlan | None:
+        """An exact hit, recorded (`tui.cache`); else what a semantic lookup would compare; None
+        when the cache is off, there is nothing to compare, or a run is in flight (a new question
+        then replaces it, as always)."""
+        if self.store is None or not self.settings.cache.enabled or self.session.thread or self.running:
+            return None
+        try:
+            request = self.session.prepare(question).request
+            return exact_hit(self.settings, request, self.store) or semantic_plan(
+                self.settings, request, self.store
+            )
+        except QuorumError:
+            return None  # starting the run says what is wrong
+        except (StoreError, sqlite3.Error) as err:
+            log.warning("the cache lookup failed, asking the panel: %s", err)
+            return None
+
+    async def _judge_then_ask(self, question: str, plan: SemanticPlan) -> None:
+        """Compare the question with the earlier ones in a thread, then show the hit or ask the panel."""
+        outcome = CacheOutcome()
+        started = time.perf_counter()
+        try:
+            judgement = await asyncio.to_thread(judge, self.settings, plan)
+            if self.store is not None:
+                request = self.session.prepare(question).request
+                outcome = serve_judgement(
+                    self.settings, request, self.store, plan, judgement, time.perf_counter() - started
+                )
+        except (QuorumError, StoreError, sqlite3.Error) as err:
+            log.warning("the semantic cache lookup failed, asking the panel: %s", err)
+        if outcome.hit is not None:
+            self._show_hit(question, outcome.hit)
+        else:
+            self._ask(question, outcome.miss)
+
+    def _show_hit(self, question: str, hit: RunResult) -> None:
+        if self.following is not None or self.watching:
+            self.stop_following(taken_over=True)
+        self.show_result(hit)
+        self.prompt_bar.question_sent(question)
+
+    def show_result(self, result: RunResult, events: list[ev.Event] | None = None) -> None:
+        """Show a recorded run (the history's key group does)."""
+        raise NotImplementedError
+
+    def key_for(self, binding_id: str) -> str:
+        """The key that does `binding_id` now (the user's keymap applied), as the help shows it."""
+        default = next(
+            key for _action, key, _name, _tip, bound, _anywhere in keys.KEYS if bound == binding_id
+        )
+        first = self.settings.ui.keymap.get(binding_id, default).split(",")[0].strip()
+        shown = self.get_key_display(Binding(first, ""))
+        return shown.upper() if re.fullmatch(r"f\d+", shown) else shown  # F7, as people write it
 
     # -- the prompt: what Enter will send ----------------------------------------------------
 
@@ -574,7 +653,11 @@ class DashboardCore(App[None]):
             # The same question again is the same request: a follow-up stays one (its thread).
             self.session.follow_up(prepared.request.thread)
             self.follow_up_armed = True
-        self.submit(question)
+        self.submit(question, fresh=True)  # a rerun asks the panel: never the cache
+
+    def action_run_fresh(self) -> None:
+        """The question in the prompt (or on screen) asked of the panel, not served from the cache."""
+        self.action_rerun()
 
     def action_rerun_failed(self) -> None:
         self._rerun_seats(self.session.failed_seats(), "failed members")

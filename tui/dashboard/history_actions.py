@@ -13,6 +13,7 @@ from tui.engine import events as ev
 from tui.engine.types import Mode, PriorTurn, RunResult, RunStatus
 from tui.errors import UsageError
 from tui.history.replay import prior_turns, replay_events
+from tui.render.cache import cache_line
 from tui.render.report import asked_brief
 from tui.runtime import follow_up_thread, secret_values
 
@@ -55,6 +56,9 @@ class HistoryActions(DashboardCore):
         self.refresh_chips()
         self.tracker.reset(result.mode, result.max_rounds)
         self.synthesis.reset(result.mode is Mode.CONSULT)
+        served = cache_line(result.cache, self.key_for("fresh")) if result.cache.hit else None
+        if served is not None:  # first, above the answer it explains
+            self.synthesis.note(served, "heading")
         self.call_after_refresh(self._replay, result, replay_events(result) if events is None else events)
 
     def _replay(self, result: RunResult, events: list[ev.Event]) -> None:
@@ -69,6 +73,14 @@ class HistoryActions(DashboardCore):
 
     def result_shown(self, result: RunResult) -> None:
         """A recorded run is on screen: say which, and what the keys do with it."""
+        if result.cache.hit:
+            self.notify(
+                f"{cache_line(result.cache, self.key_for('fresh'))}.",
+                title="Cache hit",
+                markup=False,
+                timeout=10,
+            )
+            return
         when = result.started_at.strftime("%Y-%m-%d %H:%M")
         asked = asked_brief(result.asked) if result.asked is not None else ""
         self.notify(

@@ -14,7 +14,14 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 from tui.engine.context import TeamContext
 
@@ -436,6 +443,37 @@ class Totals(_Model):
     tokens_estimated: bool = False
 
 
+class CacheKind(StrEnum):
+    EXACT = "exact"
+    """The same question after normalization (case, spacing, greetings and thanks dropped)."""
+    SEMANTIC = "semantic"
+    """A question worded otherwise: its embedding similar enough and the hit check passed."""
+
+
+class CacheInfo(_Model):
+    """Whether a run was served from an earlier one instead of asking the panel. A hit names the
+    original and what asking again would have cost; a miss may name a similar earlier run that was
+    not close enough to serve (a suggestion, never an answer). Fields that do not apply are left
+    out of the JSON, so a plain miss is `{"hit": false}`."""
+
+    hit: bool = False
+    kind: CacheKind | None = None
+    similarity: float | None = Field(default=None, description="1.0 for an exact hit.")
+    original_run_id: str | None = Field(default=None, description="The run whose answer was served.")
+    saved_usd: float | None = Field(default=None, description="What the original run cost.")
+    saved_seconds: float | None = Field(
+        default=None, description="How much sooner the answer came than the original run took."
+    )
+    similar_run_id: str | None = Field(
+        default=None, description="On a miss: an earlier run asking something similar (not served)."
+    )
+
+    @model_serializer(mode="wrap")
+    def _without_empty(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return {key: value for key, value in data.items() if value is not None}
+
+
 class RunResult(_Model):
     run_id: str
     question: str
@@ -469,6 +507,9 @@ class RunResult(_Model):
     )
     started_at: datetime
     finished_at: datetime | None = None
+    cache: CacheInfo = Field(
+        default_factory=CacheInfo, description="Whether this run was served from an earlier one."
+    )
 
     @classmethod
     def begin(cls, request: RunRequest, run_id: str) -> RunResult:

@@ -143,6 +143,39 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE calls ADD COLUMN queued_ms INTEGER;
     """,
+    # 10: the cache. Each run's keys (`tui.engine.cache_key`): its question normalized, what else
+    # its answer depends on (mode, context, files, images, focus) and who answered, so a run that
+    # answers a new request is found by an indexed equality; a run served from the cache points at
+    # the run it was served from (its calls are that run's, never copied), with how it matched and
+    # what it saved. Runs recorded before have no keys and are never served.
+    """
+    ALTER TABLE runs ADD COLUMN question_key TEXT;
+    ALTER TABLE runs ADD COLUMN cache_scope TEXT;
+    ALTER TABLE runs ADD COLUMN panel_key TEXT;
+    ALTER TABLE runs ADD COLUMN cache_of TEXT REFERENCES runs(id);
+    ALTER TABLE runs ADD COLUMN cache_kind TEXT;
+    ALTER TABLE runs ADD COLUMN cache_similarity REAL;
+    ALTER TABLE runs ADD COLUMN saved_usd REAL;
+    ALTER TABLE runs ADD COLUMN saved_seconds REAL;
+    CREATE INDEX runs_cacheable ON runs(question_key, cache_scope, created_at)
+        WHERE status = 'success' AND cache_of IS NULL AND parent_run_id IS NULL;
+    """,
+    # 11: the semantic cache. Each run's question signature (its sorted key terms: only a run with
+    # the same signature can pass the hit check, so serving needs no scan), and its question's
+    # vector from each embedder that has embedded it (float32 BLOB, with the embedder's name:
+    # vectors of two embedders are never compared), filled in as lookups need them.
+    """
+    ALTER TABLE runs ADD COLUMN question_signature TEXT;
+    CREATE INDEX runs_by_signature ON runs(question_signature, cache_scope)
+        WHERE status = 'success' AND cache_of IS NULL AND parent_run_id IS NULL;
+    CREATE TABLE question_vectors (
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        embedder TEXT NOT NULL,
+        dim INTEGER NOT NULL,
+        vector BLOB NOT NULL,
+        PRIMARY KEY (run_id, embedder)
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from tui.engine import events as ev
+from tui.engine.cache_check import signature
+from tui.engine.cache_key import panel_key, question_key, scope_key
 from tui.engine.types import (
     Asked,
     CallResult,
@@ -60,6 +62,21 @@ class RunSummary:
     cost_usd: float
     parent_run_id: str | None
     origin: Origin | None = None
+    cache_of: str | None = None
+    """The run this one was served from (a cache hit), or None for a run the panel answered."""
+
+
+@dataclass(frozen=True)
+class StoredQuestion:
+    """A recorded run's question as the semantic cache compares it."""
+
+    run_id: str
+    question: str
+    signature: str | None
+    """Its sorted key terms (None for a run recorded before the cache kept them)."""
+    dim: int | None
+    vector: bytes | None
+    """Its vector from the embedder asked for, as stored (unchecked), or None."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +115,9 @@ def _each_string(data: Any, change: Callable[[str], str]) -> Any:
     return data
 
 
-_SUMMARY_COLUMNS = "id, created_at, question, panel_text, status, outcome, cost_usd, parent_run_id, origin"
+_SUMMARY_COLUMNS = (
+    "id, created_at, question, panel_text, status, outcome, cost_usd, parent_run_id, origin, cache_of"
+)
 
 
 def _summary(row: sqlite3.Row) -> RunSummary:
@@ -113,11 +132,17 @@ def _summary(row: sqlite3.Row) -> RunSummary:
         cost_usd=row["cost_usd"],
         parent_run_id=row["parent_run_id"],
         origin=Origin(row["origin"]) if row["origin"] is not None else None,
+        cache_of=row["cache_of"],
     )
 
 
+def _iso(moment: datetime) -> str:
+    """A moment as the history writes it (UTC, milliseconds), so stamps compare as text."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
 def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
+    return _iso(datetime.now(UTC))
 
 
 class RunStore:
@@ -234,8 +259,8 @@ class RunStore:
         with self.transaction() as db:
             db.execute(
                 "INSERT INTO runs (id, created_at, question, mode, panel, panel_text, config, status, "
-                "max_rounds, parent_run_id, result, pid, origin) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)",
+                "max_rounds, parent_run_id, result, pid, origin, question_key, cache_scope, panel_key, "
+                "question_signature) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     result.run_id,
                     now_iso(),
@@ -249,10 +274,117 @@ class RunStore:
                     self._snapshot(result),
                     os.getpid(),
                     request.origin.value if request.origin is not None else None,
+                    question_key(request.question),
+                    scope_key(request),
+                    panel_key(request),
+                    signature(request.question),
                 ),
             )
             if result.asked is not None:
                 self._insert_asked(db, result.run_id, result.asked)
+
+    def insert_cache_hit(self, request: RunRequest, hit: RunResult, *, config: Mapping[str, Any]) -> None:
+        """A run served from the cache, finished as it starts: `hit.cache` names the run it was
+        served from, whose calls it shows (read from that run's rows, never copied)."""
+        cache = hit.cache
+        assert cache.hit and cache.original_run_id is not None and cache.kind is not None
+        stamp = now_iso()
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO runs (id, created_at, finished_at, question, mode, panel, panel_text, config, "
+                "status, outcome, rounds_used, max_rounds, synthesis, synthesizer, wall_ms, result, pid, "
+                "origin, question_key, cache_scope, panel_key, cache_of, cache_kind, cache_similarity, "
+                "saved_usd, saved_seconds) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    hit.run_id,
+                    stamp,
+                    stamp,
+                    request.question,
+                    request.mode.value,
+                    rows.panel_json(request),
+                    rows.panel_text(hit.members),
+                    self._config(config),
+                    hit.status.value,
+                    hit.outcome.value if hit.outcome is not None else None,
+                    hit.rounds_used,
+                    hit.max_rounds,
+                    hit.synthesis,
+                    hit.synthesizer,
+                    hit.totals.wall_ms,
+                    self._snapshot(hit),
+                    os.getpid(),
+                    request.origin.value if request.origin is not None else None,
+                    question_key(request.question),
+                    scope_key(request),
+                    panel_key(request),
+                    cache.original_run_id,
+                    cache.kind.value,
+                    cache.similarity,
+                    cache.saved_usd,
+                    cache.saved_seconds,
+                ),
+            )
+            if hit.asked is not None:
+                self._insert_asked(db, hit.run_id, hit.asked)
+
+    def cache_candidates(
+        self, request: RunRequest, *, since: datetime, same_panel: bool, limit: int = 5
+    ) -> list[str]:
+        """The runs, newest first, that may answer `request` exactly: finished with success (never
+        interrupted, failed or cancelled), not themselves served from the cache, not follow-ups
+        (their answers depend on their thread), started after `since`, with the same question key
+        and scope key (and panel key when `same_panel`). The caller still checks each one's result."""
+        query = (
+            "SELECT id FROM runs WHERE question_key = ? AND cache_scope = ? AND created_at >= ? "
+            "AND status = 'success' AND cache_of IS NULL AND parent_run_id IS NULL "
+        )
+        params: list[Any] = [question_key(request.question), scope_key(request), _iso(since)]
+        if same_panel:
+            query += "AND panel_key = ? "
+            params.append(panel_key(request))
+        query += "ORDER BY created_at DESC LIMIT ?"
+        params.append(limit)
+        return [str(row["id"]) for row in self._db.execute(query, params)]
+
+    def similar_candidates(
+        self, request: RunRequest, embedder: str, *, since: datetime, same_panel: bool, limit: int = 20_000
+    ) -> list[StoredQuestion]:
+        """The runs, newest first, whose answer could be served for `request` but for its wording:
+        the conditions of `cache_candidates` without the question key. Each with its question, its
+        signature, and its vector from `embedder` if one is stored (as stored: checked by the caller)."""
+        query = (
+            "SELECT runs.id, runs.question, runs.question_signature, question_vectors.dim, "
+            "question_vectors.vector FROM runs LEFT JOIN question_vectors "
+            "ON question_vectors.run_id = runs.id AND question_vectors.embedder = ? "
+            "WHERE runs.cache_scope = ? AND runs.created_at >= ? AND runs.status = 'success' "
+            "AND runs.cache_of IS NULL AND runs.parent_run_id IS NULL "
+        )
+        params: list[Any] = [embedder, scope_key(request), _iso(since)]
+        if same_panel:
+            query += "AND runs.panel_key = ? "
+            params.append(panel_key(request))
+        query += "ORDER BY runs.created_at DESC LIMIT ?"
+        params.append(limit)
+        return [
+            StoredQuestion(
+                run_id=row["id"],
+                question=row["question"],
+                signature=row["question_signature"],
+                dim=row["dim"],
+                vector=row["vector"],
+            )
+            for row in self._db.execute(query, params)
+        ]
+
+    def save_vectors(self, embedder: str, vectors: Iterable[tuple[str, int, bytes]]) -> None:
+        """Questions' vectors from `embedder`, as (run id, dimension, float32 bytes); replaces any
+        stored before (a corrupt one is re-embedded and overwritten)."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO question_vectors (run_id, embedder, dim, vector) VALUES (?, ?, ?, ?)",
+                [(run_id, embedder, dim, vector) for run_id, dim, vector in vectors],
+            )
 
     def _insert_asked(self, db: sqlite3.Connection, run_id: str, asked: Asked) -> None:
         """What a run asked: its `asked` column, the asking team's context (canonical JSON and
@@ -481,7 +613,9 @@ class RunStore:
         result = RunResult.model_validate_json(row["result"])
         in_flight: dict[str, datetime] = {}
         result.calls = []
-        for call in self._db.execute("SELECT * FROM calls WHERE run_id = ? ORDER BY seq", (run_id,)):
+        # A run served from the cache shows the calls of the run it was served from.
+        calls_of = row["cache_of"] or run_id
+        for call in self._db.execute("SELECT * FROM calls WHERE run_id = ? ORDER BY seq", (calls_of,)):
             result.calls.append(rows.call_from_row(call))
             if call["status"] == rows.CALL_RUNNING:
                 in_flight[call["id"]] = datetime.fromisoformat(call["started_at"])

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from tui.config.catalog import CatalogEntry, KeyStatus
 from tui.engine.context import ContextValue, TeamContext
 from tui.engine.types import (
+    CacheInfo,
     CallResult,
     CallStatus,
     Member,
@@ -36,6 +37,7 @@ from tui.engine.types import (
     VoteValue,
 )
 from tui.history.store import RunSummary
+from tui.render.cache import cache_line
 from tui.render.context import context_brief
 from tui.render.formatting import completion_line, cost, literal, safe_json
 from tui.render.words import VOTE_WORDS, CallState, outcome_word, round_word, run_word, tally_words
@@ -182,6 +184,12 @@ class RunReport(BaseModel):
     started_at: datetime
     finished_at: datetime | None
     next_step: str | None = Field(description="What to do next, while the run is still going.")
+    cache: CacheInfo = Field(
+        default_factory=CacheInfo,
+        description="Whether the answer was served from an earlier run that asked the same (hit, kind, "
+        "similarity, original_run_id, saved_usd, saved_seconds); ask again with fresh=true to put it "
+        "to the panel anyway.",
+    )
 
 
 class ModelReport(BaseModel):
@@ -367,6 +375,7 @@ def run_report(result: RunResult, in_flight: Iterable[str] = ()) -> RunReport:
             if running
             else None
         ),
+        cache=result.cache,
     )
 
 
@@ -439,6 +448,10 @@ def run_markdown(report: RunReport) -> str:
     if report.context is not None:
         context = TeamContext(entries=report.context.entries)
         out += [f"**Context** (the team asking): {context_brief(context)}", ""]
+    served = cache_line(report.cache)
+    if served is not None:
+        fresh = " Ask with fresh=true to put it to the panel." if report.cache.hit else ""
+        out += [f"**{served}.**{fresh}", ""]
     if report.next_step:
         out += [f"_Still running._ {report.next_step}", ""]
     if report.parent_run_id:

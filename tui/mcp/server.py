@@ -33,6 +33,7 @@ from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, Field, ValidationError
 
 from tui import __version__
+from tui.cache import CacheOutcome, serve_from_cache_async
 from tui.config.catalog import Catalog, choose_panel
 from tui.config.schema import Settings
 from tui.engine.types import Mode
@@ -297,6 +298,14 @@ class QuorumMCP:
                 "running (then call consensus_result). Keep it under your client's tool time limit.",
             ),
         ] = DEFAULT_WAIT_S,
+        fresh: Annotated[
+            bool,
+            Field(
+                description="Put the question to the panel even if an earlier run answers it. By default "
+                "a question asked before (same wording after normalization, same context, mode, files, "
+                "panel) is answered at once from that run, and the result's cache says so."
+            ),
+        ] = False,
     ) -> Annotated[CallToolResult, RunReport]:
         manager = self.manager
         ask = Ask(
@@ -313,10 +322,17 @@ class QuorumMCP:
         )
         with self._told_in_words():
             request = build_request(self.settings, manager.store, ask)
+            cached = CacheOutcome()
+            if not fresh:
+                cached = await serve_from_cache_async(self.settings, request, manager.store)
+            if cached.hit is not None:  # answered already: no key, no call, no wait
+                return self._run_answer(run_report(cached.hit))
             check_keys(request, manager.pool, synthesizer_named=bool(synthesizer))
             tracked = manager.start(request)
             await self._wait(tracked, wait_seconds, ctx, seen=0)
-            return self._run_answer(run_report(tracked.result))
+            report = run_report(tracked.result)
+            report.cache = cached.miss  # a similar earlier run, if one was found, is named
+            return self._run_answer(report)
 
     async def consensus_result(
         self,

@@ -15,6 +15,7 @@ from tui.engine.types import (
     RunResult,
     RunStatus,
 )
+from tui.render.cache import cache_line
 from tui.render.context import context_chip, context_entries
 from tui.render.formatting import completion_line, cost, file_size, literal, seconds, tokens
 from tui.render.words import (
@@ -75,6 +76,10 @@ def _header(result: RunResult) -> list[str]:
     ]
     if result.parent_run_id:
         out += [f"**Follows up on:** run {result.parent_run_id} (`quorum show {result.parent_run_id}`)", ""]
+    served = cache_line(result.cache)
+    if served is not None:
+        fresh = " `quorum run --fresh` asks the panel again." if result.cache.hit else ""
+        out += [f"**{served}.**{fresh}", ""]
     if any(m.demo for m in result.members):
         out += ["_Demo members are simulated offline; their answers are not real model output._", ""]
     return out

@@ -1,0 +1,500 @@
+"""The cache: a question asked before, in the same scope, is answered from the history at once, as a
+run of its own pointing at the original; anything that could make the earlier answer the wrong one
+(another context, other files, another panel, a failed or unfinished original, an old one, a
+follow-up, a near-miss) asks the panel again."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import write
+from tests.dashboard import make_app
+from tests.test_app import settle
+from tests.wire_server import WireServer, embeddings_answer
+from tui.cli.main import main
+from tui.config import paths
+from tui.engine.types import RunStatus
+from tui.history.store import RunStore
+
+QUESTION = "Should we move our job queue from Redis to Postgres?"
+
+
+def ask(config: Path, capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
+    """`quorum --config CONFIG run ARGS --json` (exit 0), its JSON and its progress."""
+    code = main(["--config", str(config), "run", *args, "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    data: dict[str, Any] = json.loads(out)
+    data["_stderr"] = err
+    return data
+
+
+def history() -> sqlite3.Connection:
+    db = sqlite3.connect(paths.history_file(""))
+    db.row_factory = sqlite3.Row
+    return db
+
+
+def test_the_same_question_in_the_same_scope_is_served_and_recorded_pointing_at_the_original(
+    fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = ask(fast_demo_config, capsys, QUESTION)
+    assert first["cache"] == {"hit": False}
+    second = ask(fast_demo_config, capsys, "  should we MOVE our job queue from redis to postgres ")
+    cache = second["cache"]
+    assert cache["hit"] is True and cache["kind"] == "exact" and cache["similarity"] == 1.0
+    assert cache["original_run_id"] == first["run_id"] != second["run_id"]
+    assert cache["saved_usd"] == first["totals"]["cost_usd"] and cache["saved_seconds"] >= 0
+    # the answer is the original's; the hit cost nothing and asked nothing of anyone
+    assert second["synthesis"] == first["synthesis"] and second["outcome"] == first["outcome"]
+    assert second["totals"]["cost_usd"] == 0 and second["totals"]["input_tokens"] == 0
+    assert [c["call_id"] for c in second["calls"]] == [c["call_id"] for c in first["calls"]]
+    assert "Cache hit (exact match" in second["_stderr"] and first["run_id"] in second["_stderr"]
+    # recorded as a run of its own, pointing at the original; its calls are the original's, not copies
+    with history() as db:
+        row = db.execute("SELECT * FROM runs WHERE id = ?", (second["run_id"],)).fetchone()
+        assert row["cache_of"] == first["run_id"] and row["cache_kind"] == "exact"
+        assert row["status"] == "success"
+        assert (
+            db.execute("SELECT count(*) FROM calls WHERE run_id = ?", (second["run_id"],)).fetchone()[0] == 0
+        )
+    store = RunStore(paths.history_file(""))
+    try:
+        loaded = store.load(second["run_id"])
+        assert loaded.cache.hit and loaded.cache.original_run_id == first["run_id"]
+        assert len(loaded.calls) == len(first["calls"]) and loaded.synthesis == first["synthesis"]
+    finally:
+        store.close()
+    # `quorum history` marks it
+    assert main(["history"]) == 0
+    listing = capsys.readouterr().out
+    assert f"[cache of {first['run_id'][:8]}]" in listing
+
+
+def test_the_report_names_the_original_and_the_savings(
+    fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = ask(fast_demo_config, capsys, QUESTION)
+    assert main(["--config", str(fast_demo_config), "run", QUESTION]) == 0
+    report = capsys.readouterr().out
+    assert f"original run {first['run_id']}" in report and "saved $" in report and "--fresh" in report
+
+
+def test_fresh_asks_the_panel_again_and_records_it(
+    fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = ask(fast_demo_config, capsys, QUESTION)
+    again = ask(fast_demo_config, capsys, QUESTION, "--fresh")
+    assert again["cache"] == {"hit": False}
+    assert not {c["call_id"] for c in again["calls"]} & {c["call_id"] for c in first["calls"]}
+    with history() as db:
+        assert db.execute("SELECT cache_of FROM runs WHERE id = ?", (again["run_id"],)).fetchone()[0] is None
+
+
+def test_no_cache_and_enabled_false_turn_it_off(
+    tmp_path: Path, fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ask(fast_demo_config, capsys, QUESTION)
+    assert ask(fast_demo_config, capsys, QUESTION, "--no-cache")["cache"] == {"hit": False}
+    off = write(tmp_path / "off.toml", "[demo]\nspeed = 200.0\n[cache]\nenabled = false\n")
+    assert ask(off, capsys, QUESTION)["cache"] == {"hit": False}
+    assert ask(fast_demo_config, capsys, QUESTION)["cache"]["hit"] is True
+
+
+def test_another_context_is_another_question(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    python = write(tmp_path / "py.toml", '[demo]\nspeed = 200.0\n[context]\nlanguage = "Python"\n')
+    go = write(tmp_path / "go.toml", '[demo]\nspeed = 200.0\n[context]\nlanguage = "Go"\n')
+    ask(python, capsys, QUESTION)
+    assert ask(go, capsys, QUESTION)["cache"] == {"hit": False}
+    assert ask(python, capsys, QUESTION)["cache"]["hit"] is True
+
+
+def test_a_near_miss_is_not_served(fast_demo_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ask(fast_demo_config, capsys, QUESTION)
+    for near in (
+        "Should we move our job queue from Postgres to Redis?",
+        "Should we not move our job queue from Redis to Postgres?",
+        "Should we move our job queue from Redis to MySQL?",
+    ):
+        assert ask(fast_demo_config, capsys, near)["cache"]["hit"] is False, near
+
+
+def test_another_mode_or_panel_or_focus_is_not_served(
+    fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ask(fast_demo_config, capsys, QUESTION)
+    assert ask(fast_demo_config, capsys, QUESTION, "--mode", "consult")["cache"]["hit"] is False
+    assert ask(fast_demo_config, capsys, QUESTION, "-m", "demo-atlas:against")["cache"]["hit"] is False
+    assert ask(fast_demo_config, capsys, QUESTION, "--focus", "cost")["cache"]["hit"] is False
+
+
+def test_any_panel_is_served_when_match_panel_is_off(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write(tmp_path / "any.toml", "[demo]\nspeed = 200.0\n[cache]\nmatch_panel = false\n")
+    first = ask(config, capsys, QUESTION)
+    again = ask(config, capsys, QUESTION, "-m", "demo-atlas:against")
+    assert again["cache"]["original_run_id"] == first["run_id"]
+
+
+@pytest.mark.parametrize("status", ["error", "cancelled", "interrupted", "running"])
+def test_an_original_that_did_not_succeed_is_never_served(
+    status: str, fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = ask(fast_demo_config, capsys, QUESTION)
+    with history() as db:
+        db.execute("UPDATE runs SET status = ?, pid = 1 WHERE id = ?", (status, first["run_id"]))
+    assert ask(fast_demo_config, capsys, QUESTION)["cache"] == {"hit": False}
+
+
+def test_an_original_with_an_incomplete_synthesis_is_never_served(
+    fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = ask(fast_demo_config, capsys, QUESTION)
+    with history() as db:
+        db.execute(
+            "UPDATE runs SET result = json_set(result, '$.synthesis_incomplete', 'cut off at its limit') "
+            "WHERE id = ?",
+            (first["run_id"],),
+        )
+    assert ask(fast_demo_config, capsys, QUESTION)["cache"] == {"hit": False}
+
+
+def test_an_original_older_than_max_age_is_not_served(
+    tmp_path: Path, fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = ask(fast_demo_config, capsys, QUESTION)
+    with history() as db:
+        db.execute(
+            "UPDATE runs SET created_at = '2000-01-01T00:00:00.000+00:00' WHERE id = ?", (first["run_id"],)
+        )
+    long_memory = write(tmp_path / "old.toml", "[demo]\nspeed = 200.0\n[cache]\nmax_age_days = 100000\n")
+    assert ask(long_memory, capsys, QUESTION)["cache"]["original_run_id"] == first["run_id"]
+    assert ask(fast_demo_config, capsys, QUESTION)["cache"] == {"hit": False}
+
+
+def test_other_attachments_are_another_question(
+    tmp_path: Path, fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = write(tmp_path / "plan.md", "Move the queue in May.\n")
+    first = ask(fast_demo_config, capsys, QUESTION, "--file", str(plan))
+    assert ask(fast_demo_config, capsys, QUESTION)["cache"]["hit"] is False  # without the file
+    write(plan, "Move the queue in June.\n")  # the same path, other contents
+    assert ask(fast_demo_config, capsys, QUESTION, "--file", str(plan))["cache"]["hit"] is False
+    write(plan, "Move the queue in May.\n")
+    same = ask(fast_demo_config, capsys, QUESTION, "--file", str(plan))
+    assert same["cache"]["original_run_id"] == first["run_id"]
+
+
+def test_a_follow_up_is_never_served_nor_serves(
+    fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = ask(fast_demo_config, capsys, "Is Kafka right for us?")
+    follow = ask(fast_demo_config, capsys, QUESTION, "--follow-up", first["run_id"])
+    assert follow["cache"]["hit"] is False
+    again = ask(fast_demo_config, capsys, QUESTION, "--follow-up", first["run_id"])
+    assert again["cache"]["hit"] is False
+    # nor is a follow-up's answer served to the question asked on its own
+    assert ask(fast_demo_config, capsys, QUESTION)["cache"]["hit"] is False
+
+
+def test_a_run_served_from_the_cache_is_not_served_again_the_original_is(
+    fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = ask(fast_demo_config, capsys, QUESTION)
+    ask(fast_demo_config, capsys, QUESTION)
+    third = ask(fast_demo_config, capsys, QUESTION)
+    assert third["cache"]["original_run_id"] == first["run_id"]
+
+
+def test_the_hit_is_served_across_processes(fast_demo_config: Path, isolated_home: Path) -> None:
+    quorum = [sys.executable, "-m", "tui", "--config", str(fast_demo_config), "run", QUESTION, "--json"]
+    runs = [
+        json.loads(subprocess.run(quorum, capture_output=True, text=True, check=True, timeout=120).stdout)
+        for _ in range(2)
+    ]
+    assert runs[0]["cache"] == {"hit": False}
+    assert runs[1]["cache"]["original_run_id"] == runs[0]["run_id"]
+
+
+def test_a_project_file_may_not_set_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = tmp_path / "repo"
+    (project / ".git").mkdir(parents=True)
+    write(project / ".quorum.toml", "[cache]\nthreshold = 0.5\n")
+    monkeypatch.chdir(project)
+    monkeypatch.delenv("QUORUM_NO_PROJECT")
+    assert main(["config", "validate"]) == 2
+
+
+# -- the dashboard ------------------------------------------------------------------------------
+
+
+async def test_the_dashboard_shows_a_hit_plainly_and_the_fresh_key_asks_the_panel() -> None:
+    app, provider = make_app(["alpha", "beta:against"], ui={"keymap": {"fresh": "f10"}})
+    async with app.run_test() as pilot:
+        await pilot.press(*"Is Kafka right for us?", "enter")
+        await settle(app, pilot)
+        first = app.shown_result
+        assert first is not None and first.status is RunStatus.SUCCESS and not first.cache.hit
+        asked = len(provider.requests)
+        await pilot.press(*"is kafka right for us", "enter")
+        await settle(app, pilot)
+        hit = app.shown_result
+        assert hit is not None and hit.cache.hit and hit.cache.original_run_id == first.run_id
+        assert len(provider.requests) == asked  # nobody was asked
+        assert hit.synthesis == first.synthesis
+        banner = app.synthesis.body.text
+        assert "Cache hit (exact match, saved $" in banner and f"original run {first.run_id}" in banner
+        assert "F10 runs it fresh" in banner  # the key as remapped
+        assert banner.index("Cache hit") < banner.index(first.synthesis or "")  # above the answer
+        # Ctrl+R on a hit asks the panel too; the fresh key does, here remapped to F10
+        await pilot.press("f10")
+        await settle(app, pilot)
+        fresh = app.shown_result
+        assert fresh is not None and not fresh.cache.hit and fresh.run_id not in (first.run_id, hit.run_id)
+        assert len(provider.requests) > asked
+        assert "Cache hit" not in app.synthesis.body.text
+
+
+# -- quorum mcp ---------------------------------------------------------------------------------
+
+
+async def test_mcp_consensus_serves_a_hit_and_says_so_and_fresh_asks_the_panel(tmp_path: Path) -> None:
+    from tests.test_mcp import connected, demo_config, text_of
+
+    async with connected(demo_config(tmp_path, 200.0)) as client:
+        first = await client.call_tool("consensus", {"question": QUESTION, "mode": "consult"})
+        assert first.structured_content is not None and first.structured_content["cache"] == {"hit": False}
+        original = first.structured_content["run_id"]
+        again = await client.call_tool("consensus", {"question": QUESTION.lower(), "mode": "consult"})
+        report = again.structured_content
+        assert report is not None and report["status"] == "success"
+        assert report["cache"]["hit"] is True and report["cache"]["original_run_id"] == original
+        assert report["synthesis"] == first.structured_content["synthesis"]
+        assert f"original run {original}" in text_of(again) and "fresh=true" in text_of(again)
+        fresh = await client.call_tool("consensus", {"question": QUESTION, "mode": "consult", "fresh": True})
+        assert fresh.structured_content is not None and fresh.structured_content["cache"] == {"hit": False}
+
+
+# -- semantic -----------------------------------------------------------------------------------
+
+BILLING = "Should we use PostgreSQL or MySQL for our new billing service?"
+BILLING_REWORDED = "For our new billing service, should we use PostgreSQL or MySQL?"
+BILLING_OLD = "Should we use MySQL or PostgreSQL for our old billing service?"  # 0.947 similar, not the same
+
+
+def test_a_reworded_question_is_served_as_a_semantic_hit(
+    fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = ask(fast_demo_config, capsys, BILLING)
+    again = ask(fast_demo_config, capsys, BILLING_REWORDED)
+    cache = again["cache"]
+    assert (
+        cache["hit"] is True and cache["kind"] == "semantic" and cache["original_run_id"] == first["run_id"]
+    )
+    assert cache["similarity"] >= 0.92
+    assert "Cache hit (100% match" in again["_stderr"] or "% match" in again["_stderr"]
+    with history() as db:
+        row = db.execute("SELECT cache_kind, cache_similarity FROM runs WHERE id = ?", (again["run_id"],))
+        assert tuple(row.fetchone()) == ("semantic", cache["similarity"])
+        # the original's question vector is kept, under the embedder that made it
+        kept = db.execute("SELECT embedder, dim, length(vector) FROM question_vectors").fetchall()
+        assert [tuple(r) for r in kept] == [("static:wordllama-l2-supercat-256", 256, 1024)]
+
+
+def test_a_near_miss_is_not_served_but_suggested(
+    fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = ask(fast_demo_config, capsys, BILLING)
+    near = ask(fast_demo_config, capsys, BILLING_OLD)
+    assert near["cache"]["hit"] is False and near["cache"]["similar_run_id"] == first["run_id"]
+    assert near["synthesis"] and near["calls"][0]["call_id"] not in {c["call_id"] for c in first["calls"]}
+    assert f"A similar earlier run: {first['run_id']}" in near["_stderr"] and "not served" in near["_stderr"]
+
+
+def test_with_no_embedder_only_exact_matches_are_served(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    exact_only = write(tmp_path / "exact.toml", '[demo]\nspeed = 200.0\n[cache]\nembedder = ""\n')
+    ask(exact_only, capsys, BILLING)
+    assert ask(exact_only, capsys, BILLING_REWORDED)["cache"] == {"hit": False}
+    assert ask(exact_only, capsys, BILLING)["cache"]["kind"] == "exact"
+
+
+class ScriptedEmbedder:
+    """Vectors chosen by the test: one per (normalized) text, by how it starts."""
+
+    name = "static:wordllama-l2-supercat-256"
+
+    def __init__(self, vectors: dict[str, list[float]]) -> None:
+        self.vectors = vectors
+        self.embedded: list[str] = []
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        self.embedded += texts
+        return [next(v for start, v in self.vectors.items() if text.startswith(start)) for text in texts]
+
+
+@pytest.fixture
+def scripted(monkeypatch: pytest.MonkeyPatch) -> ScriptedEmbedder:
+    from tui.cache import lookup
+
+    embedder = ScriptedEmbedder({"": [1.0, 0.0, 0.0]})  # every question alike
+    monkeypatch.setitem(lookup._embedders, "static", embedder)
+    return embedder
+
+
+def test_vectors_from_another_embedder_are_never_compared(
+    fast_demo_config: Path, capsys: pytest.CaptureFixture[str], scripted: ScriptedEmbedder
+) -> None:
+    import numpy as np
+
+    first = ask(fast_demo_config, capsys, BILLING)
+    with history() as db:  # another embedder's vector, identical to the new question's: never read
+        db.execute(
+            "INSERT INTO question_vectors VALUES (?, 'openai:text-embedding-3-small', 3, ?)",
+            (first["run_id"], np.asarray([1.0, 0.0, 0.0], "<f4").tobytes()),
+        )
+    scripted.vectors = {"for our": [1.0, 0.0, 0.0], "should we": [0.0, 1.0, 0.0]}
+    assert ask(fast_demo_config, capsys, BILLING_REWORDED)["cache"]["hit"] is False  # cosine 0 here
+    with history() as db:
+        rows = {
+            r[0]: r[1]
+            for r in db.execute(
+                "SELECT embedder, dim FROM question_vectors WHERE run_id = ?", (first["run_id"],)
+            )
+        }
+    assert rows == {"openai:text-embedding-3-small": 3, "static:wordllama-l2-supercat-256": 3}
+
+
+@pytest.mark.parametrize(
+    "blob",
+    [b"", b"\x00\x01\x02", b"\x00" * 12, b"\xff" * 12, b"not a vector at all"],
+    ids=["empty", "cut-short", "zeros", "nan", "text"],
+)
+def test_a_corrupt_vector_is_treated_as_absent(
+    blob: bytes, fast_demo_config: Path, capsys: pytest.CaptureFixture[str], scripted: ScriptedEmbedder
+) -> None:
+    first = ask(fast_demo_config, capsys, BILLING)
+    with history() as db:
+        db.execute(
+            "INSERT INTO question_vectors VALUES (?, 'static:wordllama-l2-supercat-256', 3, ?)",
+            (first["run_id"], blob),
+        )
+    again = ask(fast_demo_config, capsys, BILLING_REWORDED)
+    assert again["cache"]["original_run_id"] == first["run_id"]  # embedded again from its question
+    with history() as db:
+        stored = db.execute("SELECT length(vector) FROM question_vectors").fetchone()[0]
+    assert stored == 12
+
+
+def test_an_exact_hit_never_loads_numpy(fast_demo_config: Path) -> None:
+    script = (
+        "import sys\n"
+        "from tui.cli.main import main\n"
+        f"args = ['--config', {str(fast_demo_config)!r}, 'run', {QUESTION!r}, '--json', '-q']\n"
+        "main(args)\n"
+        "main(args)\n"
+        "print('numpy' in sys.modules, 'tokenizers' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.strip().splitlines()[-1] == "False False"
+    assert '"hit": true' in done.stdout
+
+
+# -- an /embeddings endpoint --------------------------------------------------------------------
+
+EMBED_KEY = "sk-embed-CANARY0123456789abcdefSECRET"
+
+
+def endpoint_config(tmp_path: Path, server: WireServer) -> Path:
+    return write(
+        tmp_path / "endpoint.toml",
+        "[demo]\nspeed = 200.0\n"
+        f'[providers.embedhost]\nkind = "openai"\nbase_url = "{server.openai_base_url}"\n'
+        'api_key_env = "EMBED_TEST_KEY"\n'
+        '[embedders.small]\nprovider = "embedhost"\nid = "text-embedding-3-small"\n'
+        '[cache]\nembedder = "small"\n',
+    )
+
+
+def alike(model: str, inputs: list[str]) -> dict[str, Any]:
+    """Every question the same vector: the hit check alone decides."""
+    return embeddings_answer(model, [[0.6, 0.8, 0.0] for _ in inputs])
+
+
+def test_an_embeddings_endpoint_serves_a_reworded_question_and_its_vectors_are_its_own(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EMBED_TEST_KEY", EMBED_KEY)
+    with WireServer() as server:
+        server.embeddings = alike
+        config = endpoint_config(tmp_path, server)
+        first = ask(config, capsys, BILLING)
+        again = ask(config, capsys, BILLING_REWORDED)
+        near = ask(config, capsys, BILLING_OLD)  # cosine 1.0, but the check refuses it
+        sent = [r for r in server.requests if r.path == "/v1/embeddings"]
+    assert again["cache"]["kind"] == "semantic" and again["cache"]["original_run_id"] == first["run_id"]
+    assert near["cache"]["hit"] is False and near["cache"]["similar_run_id"] == first["run_id"]
+    assert sent and all(r.body["model"] == "text-embedding-3-small" for r in sent)
+    assert all(r.body["encoding_format"] == "float" for r in sent)
+    assert sent[0].headers["authorization"] == f"Bearer {EMBED_KEY}"
+    with history() as db:
+        names = {row[0] for row in db.execute("SELECT DISTINCT embedder FROM question_vectors")}
+    assert names == {"embedhost:text-embedding-3-small"}
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda model, inputs: embeddings_answer(model, [[0.6, 0.8]] * (len(inputs) + 1)),  # too many
+        lambda model, inputs: embeddings_answer(model, [[1.0, 0.0]] + [[1.0]] * (len(inputs) - 1)),
+        lambda model, inputs: embeddings_answer(model, [["0.6", "0.8"]] * len(inputs)),
+        lambda model, inputs: embeddings_answer(model, [[]] * len(inputs)),
+        lambda model, inputs: {"data": "none"},
+        lambda model, inputs: (401, {"error": {"message": f"bad key {EMBED_KEY}", "type": "auth"}}),
+        lambda model, inputs: (500, {"error": {"message": "down", "type": "server_error"}}),
+    ],
+    ids=["count", "lengths", "strings", "empty", "shape", "401-echoing-the-key", "500"],
+)
+def test_a_hostile_or_failing_endpoint_leaves_exact_matches_working_and_says_so(
+    answer: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EMBED_TEST_KEY", EMBED_KEY)
+    with WireServer() as server:
+        server.embeddings = answer
+        config = endpoint_config(tmp_path, server)
+        first = ask(config, capsys, BILLING)
+        reworded = ask(config, capsys, BILLING_REWORDED)
+        exact = ask(config, capsys, BILLING)
+    assert reworded["cache"] == {"hit": False} and reworded["synthesis"]
+    assert "cache: " in reworded["_stderr"] and "only exact matches" in reworded["_stderr"]
+    assert EMBED_KEY not in reworded["_stderr"] and EMBED_KEY not in json.dumps(reworded)
+    assert exact["cache"]["original_run_id"] == first["run_id"]
+
+
+def test_an_embedder_whose_key_is_not_set_is_named_not_used(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with WireServer() as server:
+        server.embeddings = alike
+        config = endpoint_config(tmp_path, server)
+        ask(config, capsys, BILLING)
+        reworded = ask(config, capsys, BILLING_REWORDED)
+        assert not [r for r in server.requests if r.path == "/v1/embeddings"]
+    assert reworded["cache"] == {"hit": False}
+    assert "EMBED_TEST_KEY is not set" in reworded["_stderr"]
+
+
+def test_an_embedder_must_name_a_configured_entry(tmp_path: Path) -> None:
+    wrong = write(tmp_path / "wrong.toml", '[cache]\nembedder = "text-embedding-3-small"\n')
+    assert main(["--config", str(wrong), "config", "validate"]) == 2

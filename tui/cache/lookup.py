@@ -1,0 +1,315 @@
+"""Answering a request from the history instead of asking the panel again.
+
+Before a run starts, the front end (dashboard, `quorum run`, `quorum mcp`) looks for an earlier
+run that answers the request: one that finished with success (never one that was interrupted,
+failed, cancelled or whose synthesis is incomplete), in the same scope — mode, the asking team's
+context, the attached files and images, the focus areas — by the same panel (`[cache]
+match_panel`), no older than `[cache] max_age_days`. A follow-up is never served: its answer
+depends on its thread.
+
+- **Exact**: the same question after normalization (`tui.engine.cache_key`): an indexed lookup,
+  no embedder, no numpy.
+- **Semantic**: otherwise, when an embedder is configured and the scope holds earlier runs, the
+  question is embedded and compared with theirs (their vectors are stored as they are first
+  needed); a run is served only when the similarity reaches `[cache] threshold` *and* the hit
+  check (`tui.engine.cache_check`) passes. The most similar run that fails is only suggested.
+  Embedding and comparing block: `judge` is what the async front ends run in a thread.
+
+A hit is served at once as a run of its own, recorded pointing at the original (whose calls it
+shows), with what it saved: the original's cost, and its time less the lookup's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+from tui.config.schema import Settings
+from tui.engine.cache_check import decide, normalize
+from tui.engine.embedding import OFFLINE_EMBEDDER, Embedder
+from tui.engine.types import Asked, CacheInfo, CacheKind, RunRequest, RunResult, RunStatus, Totals
+from tui.errors import QuorumError
+from tui.history.store import RunStore, StoredQuestion
+from tui.runtime import remote_embedder, settings_snapshot
+
+log = logging.getLogger(__name__)
+
+SUGGEST_MARGIN = 0.05
+"""A run this much below the threshold (or above it but failing the check) is suggested, not served."""
+MAX_EMBEDDED_PER_LOOKUP = 5_000
+"""Stored questions without a vector embedded in one lookup, at most (the rest wait for the next)."""
+
+
+@dataclass
+class CacheOutcome:
+    """What the lookup found: a hit (recorded, ready to show) or what a miss may say."""
+
+    hit: RunResult | None = None
+    miss: CacheInfo = field(default_factory=CacheInfo)
+    problem: str | None = None
+    """Why differently worded questions could not be compared this time (exact matches still were)."""
+
+
+@dataclass(frozen=True)
+class SemanticPlan:
+    """What a semantic lookup compares, read from the history (on the event loop's thread)."""
+
+    question: str
+    embedder_name: str
+    stored: list[StoredQuestion]
+
+
+@dataclass
+class Judgement:
+    """What comparing found (computed off the event loop): runs that may be served, best first, a
+    suggestion, and the vectors embedded on the way, to keep."""
+
+    served: list[tuple[str, float]] = field(default_factory=list)
+    suggestion: tuple[str, float] | None = None
+    new_vectors: list[tuple[str, int, bytes]] = field(default_factory=list)
+
+
+# -- the embedders: made once per process, on first use ---------------------------------------
+
+_embedders: dict[str, Embedder] = {}
+
+
+def embedder_for(settings: Settings) -> Embedder | None:
+    """The embedder `[cache] embedder` names, or None for exact matches only. Made on first use
+    (the offline one reads its weights only when it first embeds)."""
+    name = settings.cache.embedder
+    if not name:
+        return None
+    if name in _embedders:
+        return _embedders[name]
+    if name == "static":
+        from tui.cache.static_embedder import StaticEmbedder
+
+        _embedders[name] = StaticEmbedder()
+        return _embedders[name]
+    return remote_embedder(settings, name)  # made per lookup: the environment decides key and address
+
+
+def _since(settings: Settings, now: datetime) -> datetime:
+    return now - timedelta(days=settings.cache.max_age_days)
+
+
+def _usable(settings: Settings, request: RunRequest, store: RunStore | None) -> bool:
+    return settings.cache.enabled and store is not None and not request.thread
+
+
+# -- exact ------------------------------------------------------------------------------------
+
+
+def servable(original: RunResult) -> bool:
+    """Whether a recorded run's answer may be served: it finished with success and a whole synthesis."""
+    return (
+        original.status is RunStatus.SUCCESS
+        and original.synthesis is not None
+        and original.synthesis_incomplete is None
+        and not original.cache.hit
+    )
+
+
+def exact_hit(
+    settings: Settings,
+    request: RunRequest,
+    store: RunStore | None,
+    *,
+    clock: Callable[[], float] = time.perf_counter,
+    now: datetime | None = None,
+) -> RunResult | None:
+    """The request answered from a run that asked the same question, recorded; or None."""
+    if store is None or not _usable(settings, request, store):
+        return None
+    started = clock()
+    since = _since(settings, now or datetime.now(UTC))
+    for run_id in store.cache_candidates(request, since=since, same_panel=settings.cache.match_panel):
+        original = store.load(run_id)
+        if servable(original):
+            return _record(settings, request, store, original, CacheKind.EXACT, 1.0, clock() - started)
+    return None
+
+
+# -- semantic ---------------------------------------------------------------------------------
+
+
+def semantic_plan(
+    settings: Settings, request: RunRequest, store: RunStore | None, *, now: datetime | None = None
+) -> SemanticPlan | None:
+    """What a semantic lookup would compare; None when there is nothing to compare with (then
+    nothing is embedded, and numpy is not loaded)."""
+    if store is None or not _usable(settings, request, store) or not settings.cache.embedder:
+        return None
+    name = _embedder_name(settings)
+    stored = store.similar_candidates(
+        request, name, since=_since(settings, now or datetime.now(UTC)), same_panel=settings.cache.match_panel
+    )
+    return SemanticPlan(request.question, name, stored) if stored else None
+
+
+def _embedder_name(settings: Settings) -> str:
+    """The name vectors are stored under: the offline embedder's, or `provider:model id`."""
+    name = settings.cache.embedder
+    if name == "static":
+        return OFFLINE_EMBEDDER
+    config = settings.embedders[name]
+    return f"{config.provider}:{config.id}"
+
+
+def judge(settings: Settings, plan: SemanticPlan) -> Judgement:
+    """Embed and compare (blocking: the async front ends call it in a thread). Stored vectors that
+    are missing, of another length or corrupt are embedded again from their questions."""
+    from tui.cache.vectors import from_blob, similarities, to_blob
+
+    embedder = embedder_for(settings)
+    assert embedder is not None  # a plan is made only with an embedder configured
+    vectors = [from_blob(entry.vector, entry.dim or 0) for entry in plan.stored]
+    missing = [i for i, vector in enumerate(vectors) if vector is None][:MAX_EMBEDDED_PER_LOOKUP]
+    texts = [normalize(plan.question) or plan.question]
+    texts += [normalize(plan.stored[i].question) or plan.stored[i].question for i in missing]
+    embedded = embedder.embed(texts)
+    judgement = Judgement()
+    for i, vector in zip(missing, embedded[1:], strict=True):
+        judgement.new_vectors.append((plan.stored[i].run_id, len(vector), to_blob(vector)))
+        vectors[i] = from_blob(to_blob(vector), len(vector))
+    known = [
+        (entry, vector) for entry, vector in zip(plan.stored, vectors, strict=True) if vector is not None
+    ]
+    scores = similarities(embedded[0], [vector for _, vector in known])
+    threshold = settings.cache.threshold
+    ranked = sorted(zip((entry for entry, _ in known), scores, strict=True), key=lambda pair: -pair[1])
+    for entry, score in ranked:
+        decision = decide(entry.question, plan.question, score, threshold)
+        if decision.hit:
+            judgement.served.append((entry.run_id, score))
+        elif judgement.suggestion is None and score >= threshold - SUGGEST_MARGIN:
+            judgement.suggestion = (entry.run_id, score)
+    return judgement
+
+
+def serve_judgement(
+    settings: Settings,
+    request: RunRequest,
+    store: RunStore,
+    plan: SemanticPlan,
+    judgement: Judgement,
+    took_s: float,
+) -> CacheOutcome:
+    """Keep the vectors embedded on the way, then serve the best run the judgement allows (if it is
+    still servable), or say what a miss may say."""
+    if judgement.new_vectors:
+        store.save_vectors(plan.embedder_name, judgement.new_vectors)
+    for run_id, score in judgement.served:
+        original = store.load(run_id)
+        if servable(original):
+            return CacheOutcome(
+                hit=_record(settings, request, store, original, CacheKind.SEMANTIC, score, took_s)
+            )
+    if judgement.suggestion is not None:
+        run_id, score = judgement.suggestion
+        return CacheOutcome(miss=CacheInfo(similar_run_id=run_id, similarity=round(score, 4)))
+    return CacheOutcome()
+
+
+def serve_from_cache(
+    settings: Settings,
+    request: RunRequest,
+    store: RunStore | None,
+    *,
+    clock: Callable[[], float] = time.perf_counter,
+) -> CacheOutcome:
+    """The whole lookup, blocking: for `quorum run`, which looks before its event loop starts."""
+    started = clock()
+    hit = exact_hit(settings, request, store, clock=clock)
+    if hit is not None or store is None:
+        return CacheOutcome(hit=hit)
+    plan = semantic_plan(settings, request, store)
+    if plan is None:
+        return CacheOutcome()
+    try:
+        judgement = judge(settings, plan)
+    except QuorumError as err:
+        log.warning("the semantic cache lookup failed (exact matches only): %s", err)
+        return CacheOutcome(problem=str(err))
+    return serve_judgement(settings, request, store, plan, judgement, clock() - started)
+
+
+async def serve_from_cache_async(
+    settings: Settings,
+    request: RunRequest,
+    store: RunStore | None,
+    *,
+    clock: Callable[[], float] = time.perf_counter,
+) -> CacheOutcome:
+    """The whole lookup for a front end on an event loop: the history is read on the loop (its
+    connection belongs to the loop's thread), embedding and comparing run in a thread."""
+    started = clock()
+    hit = exact_hit(settings, request, store, clock=clock)
+    if hit is not None or store is None:
+        return CacheOutcome(hit=hit)
+    plan = semantic_plan(settings, request, store)
+    if plan is None:
+        return CacheOutcome()
+    try:
+        judgement = await asyncio.to_thread(judge, settings, plan)
+    except QuorumError as err:
+        log.warning("the semantic cache lookup failed (exact matches only): %s", err)
+        return CacheOutcome(problem=str(err))
+    return serve_judgement(settings, request, store, plan, judgement, clock() - started)
+
+
+# -- serving ----------------------------------------------------------------------------------
+
+
+def _record(
+    settings: Settings,
+    request: RunRequest,
+    store: RunStore,
+    original: RunResult,
+    kind: CacheKind,
+    similarity: float,
+    took_s: float,
+) -> RunResult:
+    """`original`'s answer served for `request`, recorded as a run of its own."""
+    hit = _served(request, original, kind, similarity, took_s)
+    store.insert_cache_hit(request, hit, config=settings_snapshot(settings, request))
+    return hit
+
+
+def _served(
+    request: RunRequest, original: RunResult, kind: CacheKind, similarity: float, took_s: float
+) -> RunResult:
+    """`original`'s answer as a run of its own for `request`: asked as `request` asked, answered as
+    `original` was, costing nothing and taking the lookup's time."""
+    took_ms = max(1, round(took_s * 1000))
+    cache = CacheInfo(
+        hit=True,
+        kind=kind,
+        similarity=round(similarity, 4),
+        original_run_id=original.run_id,
+        saved_usd=round(original.totals.cost_usd, 6),
+        saved_seconds=round(max(0.0, original.totals.wall_ms / 1000 - took_s), 1),
+    )
+    stamp = datetime.now(UTC)
+    return original.model_copy(
+        deep=True,
+        update={
+            "run_id": uuid4().hex[:12],
+            "question": request.question,
+            "asked": Asked.of(request),
+            "notes": [*request.notes, f"served from the cache: run {original.run_id} answered it"],
+            "errors": [],
+            "parent_run_id": None,
+            "origin": request.origin,
+            "started_at": stamp,
+            "finished_at": stamp,
+            "totals": Totals(wall_ms=took_ms),
+            "cache": cache,
+        },
+    )

@@ -1,0 +1,624 @@
+"""The cache's hit check: whether a recorded run's answer may be served for a new question.
+
+The embedder proposes; this module disposes. An embedding similarity alone cannot tell
+"migrate REST to GraphQL" from "migrate GraphQL to REST" (a bag of word vectors scores them 1.000),
+nor "MD5 for passwords" from "bcrypt for passwords". So a semantic hit must also pass a lexical
+guard that near-misses fail:
+
+1. Both questions are normalised: Unicode-folded, lower-cased, contractions expanded, politeness
+   and filler clauses ("Hi all, quick question:", "Thanks!") dropped.
+2. Each is reduced to its *key terms*: words minus stop words and decision-framing words
+   ("should we", "is it a good idea to", "use", "worth it"), with multi-word and single-word
+   synonyms mapped to one canonical form (Postgres -> postgresql, k8s -> kubernetes, 2FA), number
+   words and "50k" / "2,000" turned into digits, irregular verb forms to their base, a light
+   suffix stemmer applied, and one simple passive turned active ("should X be generated" ->
+   "generate X"). Relation and condition markers (from, into, than, instead, over, before,
+   after, if, unless ...; "to" only right after a verb of movement: "migrate to X"), negation
+   words (not, without, never, avoid, skip, disable, un-/dis- forms ...) and the conjunctions
+   "and" / "or" are key terms too.
+3. The guard passes only when
+   - the negation words are the same,
+   - the numbers are the same,
+   - the multisets of key terms are identical (any differing word, e.g. a swapped technology or a
+     changed constraint, rejects: "synonyms only" means "only differences the synonym table
+     removes"), and
+   - the key-term sequence (conjunctions left out) of one question is the other's or a rotation
+     of it: moving a leading or trailing clause ("For X, should we Y?" vs "Should we Y for X?")
+     rotates the sequence, while swapping the ends of a relation ("from A to B" vs "from B to A",
+     "A calls B" vs "B calls A") never does for three or more terms. With two terms a rotation
+     is a swap, so two-term sequences must match exactly.
+
+Precision first: any doubt rejects. A rejected pair with a high similarity is reported as
+``similar`` so a caller can *suggest* the earlier run instead of serving it.
+
+Pure Python, no dependencies, no I/O. Measured on the labelled set in `benchmarks/data/`
+(`benchmarks/bench_cache.py`): no near-miss served at the default threshold.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "Decision",
+    "KeyTerms",
+    "decide",
+    "guard",
+    "key_terms",
+    "normalize",
+    "signature",
+]
+
+DEFAULT_THRESHOLD = 0.92
+
+# --------------------------------------------------------------------------------------- lexicon
+
+
+def _wordset(words: str) -> frozenset[str]:
+    """A frozenset of the whitespace-separated words in ``words``."""
+    return frozenset(words.split())
+
+
+#: Function words: never compared. ("same", "other", "another", "own", "such", "too" are NOT
+#: here: "the same database" vs "another database" is a different decision.)
+STOP_WORDS: frozenset[str] = _wordset("""
+    a an the this that these those there here it its itself
+    i me my we us our ours you your yours he she they them their
+    is are was were be been being am do does did doing done have has had having get gets got
+    of for in on at by with as about within across via to
+    but so then also very quite rather just still already even
+    what which who whom whose how why where whether
+    let
+    """)
+
+#: Words that frame a decision question without changing which decision is asked.
+FRAMING_WORDS: frozenset[str] = _wordset("""
+    should would could can shall might may will
+    need needs needed necessary really actually
+    worth wise idea good sense make makes sensible reasonable okay ok fine acceptable appropriate
+    advisable recommended recommend right correct proper best better preferable way ways approach
+    choice fit option tool use pick
+    """)
+
+#: Words that only ever appear in politeness or filler clauses. A clause is dropped as filler
+#: only when *every* word in it is a stop, framing or filler word; elsewhere they count.
+FILLER_WORDS: frozenset[str] = _wordset("""
+    hi hello hey hiya greetings dear folks everyone guys panel
+    please pls kindly thanks thank thx cheers advance appreciated appreciate welcome
+    quick question questions sanity check genuinely honestly frankly seriously
+    curious wondering wonder wondered just so okay ok alright right well hmm um
+    love like want know tell explain advise advice help someone anybody anyone
+    thing things debating debate internally
+    hoping hope clear answer answers input feedback opinion opinions thought thoughts view take
+    think would were are you your any
+    """)
+
+#: Direction, relation and condition markers: compared, and kept in the order check. ("to" is
+#: not one: it is mostly an infinitive; swapped ends of "A to B" are caught by the order check.)
+DIRECTION_WORDS: frozenset[str] = _wordset(
+    "from into onto than instead over versus vs before after toward towards behind "
+    "if unless when whenever since because until while"
+)
+
+#: Negation words (after contraction expansion).
+NEGATION_WORDS: frozenset[str] = _wordset(
+    "not no never without avoid skip none neither nor against stop disable disallow "
+    "unencrypted forbid ban prevent"
+)
+
+#: Roots whose un-/dis-/non- forms negate them (kept small and explicit: precision first).
+_ROOTS_WITH_NEG: frozenset[str] = _wordset(
+    "acceptable safe secure encrypted allow able enable enabled necessary needed supported "
+    "blocking available authenticated authorized used"
+)
+_NEGATIVE_PREFIXES = ("un", "dis", "non")
+
+#: Multi-word phrases replaced before tokenising (longest first). Values are canonical forms.
+PHRASES: dict[str, str] = {
+    "amazon web services": "aws",
+    "google cloud platform": "gcp",
+    "google cloud": "gcp",
+    "microsoft azure": "azure",
+    "two-factor authentication": "2fa",
+    "two factor authentication": "2fa",
+    "two-factor auth": "2fa",
+    "end-to-end": "e2e",
+    "end to end": "e2e",
+    "oauth 2.0": "oauth2",
+    "oauth 2": "oauth2",
+    "sql database": "relational database",
+    "sql databases": "relational databases",
+    "high availability": "ha",
+    "highly available": "ha",
+    "continuous integration": "ci",
+    "continuous delivery": "cd",
+    "continuous deployment": "cd",
+    "least expensive": "cheapest",
+    "deal with": "handle",
+    "how frequently": "how often",
+    "single sign-on": "sso",
+    "single sign on": "sso",
+    "machine learning": "ml",
+    "pull request": "pr",
+    "pull requests": "prs",
+    "merge request": "pr",
+    "infrastructure as code": "iac",
+    "server side rendering": "ssr",
+    "server-side rendering": "ssr",
+    "node.js": "nodejs",
+    "a lot of": "many",
+    "lots of": "many",
+    "rather than": "instead",
+    "instead of": "instead",
+    "go with": "use",
+    "in your view": "",
+    "in your opinion": "",
+    "is it worth it": "",
+    "worth it": "",
+}
+
+#: Greeting + audience at the start of a question ("Hi all,", "Okay team,"), removed whole.
+_GREETING_RE = re.compile(
+    r"^\s*(?:hi|hello|hey|okay|ok|alright|morning|good morning)\s+"
+    r"(?:all|team|everyone|folks|guys|there|people|panel)\b"
+)
+#: "quick question", "big question": the adjective is filler there.
+_GENERIC_QUESTION_RE = re.compile(r"\b(?:quick|big|simple|small|genuine|honest|one|a|another)\s+question\b")
+#: A request preamble inside the question's own clause: "could you please tell me whether ...".
+_PREAMBLE_RE = re.compile(
+    r"^\s*(?:(?:could|can|would|will)\s+(?:you|someone|anyone|somebody)\s+)?(?:please\s+)?"
+    r"(?:tell|explain(?:\s+to)?|let|advise)\s+(?:me|us)(?:\s+know)?\s+(?:whether|if)\b"
+)
+
+#: Single-word synonyms and abbreviations, mapped to one canonical form before stemming.
+SYNONYMS: dict[str, str] = {
+    "postgres": "postgresql",
+    "pg": "postgresql",
+    "psql": "postgresql",
+    "mongo": "mongodb",
+    "k8s": "kubernetes",
+    "kube": "kubernetes",
+    "js": "javascript",
+    "ecmascript": "javascript",
+    "ts": "typescript",
+    "py": "python",
+    "golang": "go",
+    "db": "database",
+    "dbs": "databases",
+    "auth": "authentication",
+    "authn": "authentication",
+    "authz": "authorization",
+    "tfa": "2fa",
+    "choose": "pick",
+    "select": "pick",
+    "opt": "pick",
+    "chose": "pick",
+    "chosen": "pick",
+    "using": "use",
+    "used": "use",
+    "uses": "use",
+    "ship": "deploy",
+    "preferable": "better",
+    "frequently": "often",
+    "utilize": "use",
+    "utilise": "use",
+    "employ": "use",
+    "modify": "change",
+    "alter": "change",
+    "quicker": "faster",
+    "speedier": "faster",
+    "inexpensive": "cheap",
+    "repo": "repository",
+    "repos": "repositories",
+    "env": "environment",
+    "envs": "environments",
+    "prod": "production",
+    "config": "configuration",
+    "app": "application",
+    "apps": "applications",
+    "infra": "infrastructure",
+}
+
+#: Irregular verb forms -> base form (the stemmer only strips regular suffixes).
+IRREGULAR: dict[str, str] = {
+    "written": "write",
+    "wrote": "write",
+    "writing": "write",
+    "built": "build",
+    "ran": "run",
+    "running": "run",
+    "kept": "keep",
+    "gave": "give",
+    "given": "give",
+    "took": "take",
+    "taken": "take",
+    "made": "make",
+    "making": "make",
+    "sent": "send",
+    "held": "hold",
+    "broke": "break",
+    "broken": "break",
+    "shown": "show",
+    "grew": "grow",
+    "grown": "grow",
+    "paid": "pay",
+    "bought": "buy",
+    "sold": "sell",
+    "split": "split",
+    "stored": "store",
+    "storing": "store",
+    "hid": "hide",
+    "hidden": "hide",
+    "ate": "eat",
+    "went": "go",
+    "gone": "go",
+    "shipped": "ship",
+    "shipping": "ship",
+}
+
+#: Irregular past participles after "be" in a passive ("should X be written").
+_PARTICIPLES: frozenset[str] = _wordset(
+    "written built kept given taken made sent held broken shown grown paid bought sold split "
+    "run done set put shut hidden chosen"
+)
+
+#: Number words -> digits.
+NUMBER_WORDS: dict[str, str] = {
+    "zero": "0",
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+    "ten": "10",
+    "eleven": "11",
+    "twelve": "12",
+    "thirteen": "13",
+    "fourteen": "14",
+    "fifteen": "15",
+    "sixteen": "16",
+    "seventeen": "17",
+    "eighteen": "18",
+    "nineteen": "19",
+    "twenty": "20",
+    "thirty": "30",
+    "forty": "40",
+    "fifty": "50",
+    "sixty": "60",
+    "seventy": "70",
+    "eighty": "80",
+    "ninety": "90",
+    "hundred": "100",
+    "thousand": "1000",
+    "million": "1000000",
+    "billion": "1000000000",
+    "once": "1",
+    "twice": "2",
+    "dozen": "12",
+}
+
+_CONTRACTIONS: tuple[tuple[str, str], ...] = (
+    (r"\bcan't\b", "can not"),
+    (r"\bwon't\b", "will not"),
+    (r"\bshan't\b", "shall not"),
+    (r"n't\b", " not"),
+    (r"'re\b", " are"),
+    (r"'ve\b", " have"),
+    (r"'ll\b", " will"),
+    (r"'d\b", " would"),
+    (r"\bi'm\b", "i am"),
+    (r"\blet's\b", "let us"),
+    (r"\b(what|that|it|there|here|who|where|how|which)'s\b", r"\1 is"),
+    (r"'s\b", ""),
+    (r"s'(?=\s|$)", "s"),
+)
+
+_TOKEN_RE = re.compile(r"[$]?[a-z0-9][a-z0-9+#%]*(?:[./][a-z0-9+#%]+)*")
+_CLAUSE_SPLIT_RE = re.compile(r"[.!?;:]+(?=\s|$)|,(?!\d)|\s[-\u2013\u2014]+\s|[()\[\]\n\u2013\u2014]")
+_NUM_RE = re.compile(r"^\$?(\d+(?:\.\d+)?)(k|m|bn|b|%)?$")
+_NUM_SUFFIX = {"k": 1_000, "m": 1_000_000, "b": 1_000_000_000, "bn": 1_000_000_000}
+
+
+# ------------------------------------------------------------------------------------- helpers
+
+
+def _fold(text: str) -> str:
+    """Unicode-fold, lower-case, unify quotes, expand contractions."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = text.replace("\u2019", "'").replace("\u2018", "'").replace("`", "'")
+    text = re.sub(r"[\"\u201c\u201d]", " ", text)
+    for pattern, repl in _CONTRACTIONS:
+        text = re.sub(pattern, repl, text)
+    return text
+
+
+_PHRASE_RE = re.compile(
+    r"(?<![\w.-])(" + "|".join(re.escape(p) for p in sorted(PHRASES, key=len, reverse=True)) + r")(?![\w-])"
+)
+
+
+def _phrase_sub(text: str) -> str:
+    """Replace every listed phrase (longest first, one left-to-right pass) by its canonical form."""
+    return _PHRASE_RE.sub(lambda m: " " + PHRASES[m.group(1)] + " ", text)
+
+
+def _number(tok: str) -> str | None:
+    """Canonical digits for a numeric token, else None. "50k" -> "50000"; "3.10" stays."""
+    m = _NUM_RE.match(tok)
+    if not m:
+        return None
+    digits, suffix = m.group(1), m.group(2) or ""
+    if suffix in _NUM_SUFFIX:
+        value = float(digits) * _NUM_SUFFIX[suffix]
+        return str(int(value)) if value == int(value) else repr(value)
+    return digits + suffix
+
+
+def _stem(word: str) -> str:
+    """A light, deterministic suffix stripper (plural, -ing, -ed, final e)."""
+    if len(word) <= 3 or not word.isalpha():
+        return word
+    for suffix, repl in (("ies", "y"), ("sses", "ss"), ("ches", "ch"), ("shes", "sh"), ("xes", "x")):
+        if word.endswith(suffix) and len(word) > len(suffix) + 2:
+            word = word[: -len(suffix)] + repl
+            break
+    else:
+        if word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 3:
+            word = word[:-1]
+    for suffix in ("ing", "ed"):
+        if word.endswith(suffix) and len(word) >= len(suffix) + 3:
+            word = word[: -len(suffix)]
+            if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "lsz":
+                word = word[:-1]  # "shipped" -> "ship"
+            break
+    if word.endswith("e") and len(word) > 3:
+        word = word[:-1]
+    return word
+
+
+def _words(clause: str) -> list[str]:
+    clause = re.sub(r"(?<=\d),(?=\d{3}\b)", "", clause)  # 2,000 -> 2000
+    clause = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", clause)  # server-side -> server side
+    clause = re.sub(r"(?<=\d)\s+(k|bn)\b", r"\1", clause)  # "50 k" -> "50k"
+    return _TOKEN_RE.findall(clause)
+
+
+#: Verbs of movement: the first "to" after one names a destination and is a key term
+#: ("migrate to Postgres" is not "migrate Postgres").
+_MOVEMENT_STEMS: frozenset[str] = _wordset(
+    "migrat mov switch port convert upgrad downgrad transfer sync replicat copy export import "
+    "send push translat rewrit chang shift return revert"
+)
+
+#: Conjunctions: counted ("Kafka and RabbitMQ" is not "Kafka or RabbitMQ") but left out of the
+#: order check ("A or B" asks what "B or A" asks).
+_CONJUNCTIONS = frozenset({"and", "or", "nor"})
+
+_MODALS = _wordset("should must can could would will shall might may need")
+
+
+def _is_participle(word: str) -> bool:
+    return word in _PARTICIPLES or (word.endswith("ed") and len(word) > 4)
+
+
+def _activate(words: list[str]) -> list[str]:
+    """Turn one passive into active order: "should our client be generated from X" ->
+    "should generated our client from X" (the verb moves before its object). Words are only
+    reordered, never added or dropped, so the key-term multiset is unchanged."""
+    for i, w in enumerate(words):
+        if w != "be" or i + 1 >= len(words):
+            continue
+        if _is_participle(words[i + 1]):
+            verb = words[i + 1 : i + 2]
+        elif i + 2 < len(words) and _is_participle(words[i + 2]) and words[i + 1] not in STOP_WORDS:
+            verb = words[i + 1 : i + 3]  # "be rate limited"
+        else:
+            continue
+        modal = max((j for j in range(i) if words[j] in _MODALS), default=-1)
+        if modal < 0 or modal == i - 1:
+            continue
+        return words[: modal + 1] + verb + words[modal + 1 : i] + words[i + 1 + len(verb) :]
+    return words
+
+
+def _is_filler_clause(words: list[str]) -> bool:
+    return all(w in STOP_WORDS or w in FRAMING_WORDS or w in FILLER_WORDS for w in words)
+
+
+def _canonical(word: str) -> tuple[str, str]:
+    """(kind, canonical form) for one surface word; kind is stop|neg|dir|num|term."""
+    num = _number(word)
+    if num is not None:
+        return "num", num
+    if word in NUMBER_WORDS:
+        return "num", NUMBER_WORDS[word]
+    if word in NEGATION_WORDS:
+        return "neg", _stem(word)
+    if word in DIRECTION_WORDS:
+        return "dir", "versus" if word == "vs" else word
+    if word in STOP_WORDS or word in FRAMING_WORDS:
+        return "stop", word
+    word = SYNONYMS.get(word, word)
+    word = IRREGULAR.get(word, word)
+    word = SYNONYMS.get(word, word)
+    if word in STOP_WORDS or word in FRAMING_WORDS:
+        return "stop", word
+    for prefix in _NEGATIVE_PREFIXES:
+        root = word[len(prefix) :]
+        if word.startswith(prefix) and root in _ROOTS_WITH_NEG:
+            return "neg", "not:" + _stem(root)  # "unacceptable", "disallow", "unencrypted"
+    return "term", _stem(word)
+
+
+# ------------------------------------------------------------------------------------ key terms
+
+
+@dataclass(frozen=True)
+class KeyTerms:
+    """What the guard compares, for one question."""
+
+    normalized: str
+    """The question after folding and filler removal, words joined by single spaces."""
+    sequence: tuple[str, ...]
+    """Key terms in question order (content words, numbers, direction and negation words)."""
+    negations: tuple[str, ...] = field(default=())
+    numbers: tuple[str, ...] = field(default=())
+
+    @property
+    def ordered(self) -> tuple[str, ...]:
+        """The sequence without conjunctions, for the order check."""
+        return tuple(t for t in self.sequence if t not in _CONJUNCTIONS)
+
+    @property
+    def bag(self) -> Counter[str]:
+        """The key terms as a multiset."""
+        return Counter(self.sequence)
+
+
+@lru_cache(maxsize=4096)
+def key_terms(question: str) -> KeyTerms:
+    """Reduce a question to the key terms the guard compares (cached; pure)."""
+    text = _fold(question)
+    text = _GREETING_RE.sub(" ", text)
+    text = _GENERIC_QUESTION_RE.sub(" question ", text)
+    text = _phrase_sub(text)
+    surface: list[list[str]] = []
+    for clause in _CLAUSE_SPLIT_RE.split(text):
+        clause = _PREAMBLE_RE.sub(" ", clause or "")
+        words = _words(clause)
+        if words and not _is_filler_clause(words):
+            surface.append(words)
+    if not surface:  # a question made only of filler words: compare all of it
+        surface = [_words(text)]
+    kept = [_activate(words) for words in surface]
+    seq: list[str] = []
+    negs: list[str] = []
+    nums: list[str] = []
+    for words in kept:
+        pending_to = False
+        for w in words:
+            if w in _CONJUNCTIONS:
+                seq.append(w)
+                continue
+            if w == "to" and pending_to:
+                pending_to = False
+                seq.append("to")
+                continue
+            kind, canon = _canonical(w)
+            if kind == "term" and canon in _MOVEMENT_STEMS:
+                pending_to = True
+            if kind == "stop":
+                continue
+            if kind == "neg":
+                negs.append(canon)
+            elif kind == "num":
+                nums.append(canon)
+            seq.append(canon)
+    return KeyTerms(
+        normalized=" ".join(w for ws in surface for w in ws),
+        sequence=tuple(seq),
+        negations=tuple(sorted(negs)),
+        numbers=tuple(sorted(nums)),
+    )
+
+
+def normalize(question: str) -> str:
+    """The question reduced for exact matching: folded, filler clauses dropped, words only."""
+    return key_terms(question).normalized
+
+
+def signature(question: str) -> str:
+    """The sorted key-term multiset as one string: equal for every pair the guard can pass.
+
+    Store it in an indexed column beside each run: the runs that may be *served* for a new
+    question are exactly those with the same signature (then :func:`decide` still checks order
+    and similarity), so serving needs no vector scan.
+    """
+    return " ".join(sorted(key_terms(question).sequence))
+
+
+def _order_ok(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """True when ``b`` equals ``a`` or one rotation of it (one leading/trailing clause moved)."""
+    if a == b:
+        return True
+    if len(a) != len(b) or len(a) < 3:
+        return False  # with two terms a rotation is a swap: "Java to Go?" vs "Go to Java?"
+    return any(a[i:] + a[:i] == b for i in range(1, len(a)))
+
+
+# -------------------------------------------------------------------------------------- decision
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether to serve a stored run for a new question, and why."""
+
+    hit: bool
+    """Serve the stored answer."""
+    reason: str
+    """One line a person can read: why it was or was not served."""
+    similar: bool = False
+    """Similar enough to *suggest* the stored run (similarity >= threshold), even when not served."""
+
+
+def guard(question_a: str, question_b: str) -> tuple[bool, str]:
+    """The lexical check alone: (passes, reason). Symmetric."""
+    ka, kb = key_terms(question_a), key_terms(question_b)
+    if ka.negations != kb.negations:
+        return False, f"negation differs: {list(ka.negations)} vs {list(kb.negations)}"
+    if ka.numbers != kb.numbers:
+        return False, f"numbers differ: {list(ka.numbers)} vs {list(kb.numbers)}"
+    bag_a, bag_b = ka.bag, kb.bag  # conjunctions included
+    if bag_a != bag_b:
+        only_a = sorted((bag_a - bag_b).elements())
+        only_b = sorted((bag_b - bag_a).elements())
+        return False, f"differing key terms: {only_a} vs {only_b}"
+    if not ka.sequence:
+        return False, "no key terms to compare"
+    if not _order_ok(ka.ordered, kb.ordered):
+        return False, "order of key terms differs: " + " ".join(ka.ordered) + " | " + " ".join(kb.ordered)
+    return True, "same key terms in the same order"
+
+
+def decide(
+    question_a: str,
+    question_b: str,
+    similarity: float | None,
+    threshold: float = DEFAULT_THRESHOLD,
+    use_guard: bool = True,
+) -> Decision:
+    """Decide whether the run stored for ``question_a`` may be served for ``question_b``.
+
+    Args:
+        question_a: The stored question (same context and mode already established by the caller).
+        question_b: The new question.
+        similarity: Cosine similarity of the two questions' embeddings, or None when no embedder
+            is available (then only an exact match after normalisation is served).
+        threshold: Minimum similarity for a semantic hit.
+        use_guard: False disables the lexical guard (for measuring what it adds; never in use).
+
+    Returns:
+        A :class:`Decision`. An exact match after normalisation is always a hit.
+    """
+    ka, kb = key_terms(question_a), key_terms(question_b)
+    if ka.normalized and ka.normalized == kb.normalized:
+        return Decision(True, "exact match after normalisation", True)
+    if similarity is None:
+        return Decision(False, "no embedder: only exact matches are served")
+    if similarity < threshold:
+        return Decision(False, f"similarity {similarity:.3f} below {threshold:.2f}")
+    if not use_guard:
+        return Decision(True, f"similarity {similarity:.3f} >= {threshold:.2f} (guard off)", True)
+    ok, why = guard(question_a, question_b)
+    if ok:
+        return Decision(True, f"similarity {similarity:.3f} and {why}", True)
+    return Decision(False, f"similar ({similarity:.3f}) but {why}", True)

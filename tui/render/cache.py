@@ -1,0 +1,30 @@
+"""What people read about the cache: one line for a hit, one for a similar run that was not served."""
+
+from __future__ import annotations
+
+from tui.engine.types import CacheInfo, CacheKind
+from tui.render.formatting import cost
+
+
+def cache_line(cache: CacheInfo, fresh_key: str | None = None) -> str | None:
+    """`Cache hit (exact match, saved $0.08, 4.2 s faster) — original run 3f2a1c9e0b7d`, with how
+    to run it fresh when `fresh_key` is given; for a miss, the similar earlier run if there is one
+    (`A similar earlier run: 3f2a1c9e0b7d (91% match), not served`); None for a plain miss."""
+    if not cache.hit:
+        if cache.similar_run_id is None:
+            return None
+        match = f" ({cache.similarity:.0%} match)" if cache.similarity is not None else ""
+        return (
+            f"A similar earlier run: {cache.similar_run_id}{match}, not served "
+            f"(`quorum show {cache.similar_run_id}`)"
+        )
+    how = (
+        "exact match"
+        if cache.kind is CacheKind.EXACT
+        else f"{cache.similarity if cache.similarity is not None else 0:.0%} match"
+    )
+    saved = [f"saved {cost(cache.saved_usd or 0)}"]
+    if cache.saved_seconds:
+        saved.append(f"{cache.saved_seconds:.1f} s faster")
+    line = f"Cache hit ({how}, {', '.join(saved)}) — original run {cache.original_run_id}"
+    return line + (f", {fresh_key} runs it fresh" if fresh_key else "")
