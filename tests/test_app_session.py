@@ -198,6 +198,20 @@ async def test_a_removed_member_comes_back_at_its_place_with_u() -> None:
         assert [r.model_id for r in provider.requests if r.phase == "position"] == ["alpha", "beta", "gamma"]
 
 
+async def test_an_event_for_a_pane_whose_children_are_already_gone_changes_only_its_state() -> None:
+    """Textual takes a removed pane's children down before the pane itself: an event of its run
+    arriving in between (seen on a busy machine, when a member was removed mid-run) must not
+    look for the info block that is gone; it failed the whole run as a broken display."""
+    app, _ = make_app(["alpha", "beta"])
+    async with app.run_test() as pilot:
+        pane = app.panes[1]
+        info = pane.query_one(".pane-info")
+        await info.remove()  # the moment between the children's removal and the pane's unmount
+        await pilot.pause()
+        pane.first_token(120)  # raised NoMatches before
+        assert pane.ttft_ms == 120
+
+
 async def test_removing_a_member_mid_run_leaves_the_run_whole_and_undo_brings_its_pane_back() -> None:
     app, _ = make_app(["alpha", "beta", "gamma"], {"beta": Script(delay_s=0.3)})
     async with app.run_test() as pilot:

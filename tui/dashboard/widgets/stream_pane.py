@@ -20,11 +20,13 @@ class StreamPane(Vertical, can_focus=True):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._ready = False  # set once the children exist
-        # Made here, not in compose: streamed text can reach it (and wait in its buffer) at once.
+        # Made here, not in compose: streamed text can reach it (and wait in its buffer) at once,
+        # and the run's events can reach the info block while the pane is being taken down.
+        self._info = Static(classes="pane-info")
         self._body = StreamView(classes="pane-body")
 
     def compose(self) -> ComposeResult:
-        yield Static(classes="pane-info")
+        yield self._info
         yield self._body
 
     def on_mount(self) -> None:
@@ -49,5 +51,7 @@ class StreamPane(Vertical, can_focus=True):
         raise NotImplementedError
 
     def refresh_info(self) -> None:
-        if self._ready:
-            self.query_one(".pane-info", Static).update(self.info_text(), layout=False)
+        # A pane being removed loses its children before its own unmount: between the two, an
+        # event of its run must not look for an info block that is gone (it once failed the run).
+        if self._ready and self._info.is_attached:
+            self._info.update(self.info_text(), layout=False)
