@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -41,7 +42,7 @@ log = logging.getLogger(__name__)
 
 SUGGEST_MARGIN = 0.05
 """A run this much below the threshold (or above it but failing the check) is suggested, not served."""
-MAX_EMBEDDED_PER_LOOKUP = 5_000
+MAX_EMBEDDED_PER_LOOKUP = 20_000
 """Stored questions without a vector embedded in one lookup, at most (the rest wait for the next)."""
 
 
@@ -163,34 +164,52 @@ def _embedder_name(settings: Settings) -> str:
 
 
 def judge(settings: Settings, plan: SemanticPlan) -> Judgement:
-    """Embed and compare (blocking: the async front ends call it in a thread). Stored vectors that
-    are missing, of another length or corrupt are embedded again from their questions."""
-    from tui.cache.vectors import from_blob, similarities, to_blob
+    """Embed and compare (blocking: the async front ends call it in a thread). The question and
+    the stored questions without a usable vector go to the embedder together (one request to an
+    endpoint); a stored vector that turns out corrupt (NaN, zero, another length) is embedded again.
+    Only runs near the threshold are put to the hit check (it is the slow part)."""
+    from tui.cache.vectors import similarities, stored_matrix, to_blob
 
     embedder = embedder_for(settings)
     assert embedder is not None  # a plan is made only with an embedder configured
-    vectors = [from_blob(entry.vector, entry.dim or 0) for entry in plan.stored]
-    missing = [i for i, vector in enumerate(vectors) if vector is None][:MAX_EMBEDDED_PER_LOOKUP]
-    texts = [normalize(plan.question) or plan.question]
-    texts += [normalize(plan.stored[i].question) or plan.stored[i].question for i in missing]
-    embedded = embedder.embed(texts)
-    judgement = Judgement()
-    for i, vector in zip(missing, embedded[1:], strict=True):
-        judgement.new_vectors.append((plan.stored[i].run_id, len(vector), to_blob(vector)))
-        vectors[i] = from_blob(to_blob(vector), len(vector))
-    known = [
-        (entry, vector) for entry, vector in zip(plan.stored, vectors, strict=True) if vector is not None
+    dims = Counter(entry.dim for entry in plan.stored if entry.vector is not None and entry.dim)
+    dim = dims.most_common(1)[0][0] if dims else None
+    missing = [
+        i
+        for i, entry in enumerate(plan.stored)
+        if entry.vector is None or entry.dim != dim or len(entry.vector) != 4 * (dim or 0)
+    ][:MAX_EMBEDDED_PER_LOOKUP]
+    embedded = embedder.embed([_text(plan.question), *(_text(plan.stored[i].question) for i in missing)])
+    query, fresh = embedded[0], dict(zip(missing, embedded[1:], strict=True))
+    stored = [(entry.vector, entry.dim) for entry in plan.stored]
+    matrix, valid = stored_matrix(stored, len(query), replace=fresh)
+    again = [i for i, ok in enumerate(valid) if not ok and i not in fresh][
+        : MAX_EMBEDDED_PER_LOOKUP - len(fresh)
     ]
-    scores = similarities(embedded[0], [vector for _, vector in known])
+    if again:
+        fresh.update(zip(again, embedder.embed([_text(plan.stored[i].question) for i in again]), strict=True))
+        matrix, valid = stored_matrix(stored, len(query), replace=fresh)
+    judgement = Judgement(
+        new_vectors=[(plan.stored[i].run_id, len(vector), to_blob(vector)) for i, vector in fresh.items()]
+    )
+    scores = similarities(query, matrix)
     threshold = settings.cache.threshold
-    ranked = sorted(zip((entry for entry, _ in known), scores, strict=True), key=lambda pair: -pair[1])
-    for entry, score in ranked:
-        decision = decide(entry.question, plan.question, score, threshold)
-        if decision.hit:
+    near = sorted(
+        (i for i, score in enumerate(scores) if valid[i] and score >= threshold - SUGGEST_MARGIN),
+        key=lambda i: -scores[i],
+    )
+    for i in near:
+        entry, score = plan.stored[i], scores[i]
+        if decide(entry.question, plan.question, score, threshold).hit:
             judgement.served.append((entry.run_id, score))
-        elif judgement.suggestion is None and score >= threshold - SUGGEST_MARGIN:
+        elif judgement.suggestion is None:
             judgement.suggestion = (entry.run_id, score)
     return judgement
+
+
+def _text(question: str) -> str:
+    """What is embedded of a question: its normalized form (greetings and thanks say nothing)."""
+    return normalize(question) or question
 
 
 def serve_judgement(

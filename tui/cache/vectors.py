@@ -1,9 +1,9 @@
-"""The numpy side of the semantic lookup: stored vectors in and out of their BLOBs, and the most
-similar stored question. Imported only when a semantic lookup runs (numpy takes ~100 ms to load)."""
+"""The numpy side of the semantic lookup: stored vectors in and out of their BLOBs, and their
+similarity to a question's. Imported only when a semantic lookup runs (numpy takes ~100 ms to load)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -16,29 +16,40 @@ def to_blob(vector: Sequence[float]) -> bytes:
     return np.asarray(vector, dtype="<f4").tobytes()
 
 
-def from_blob(blob: bytes | None, dim: int) -> Matrix | None:
-    """A stored vector, or None when it cannot be one (the wrong length, NaN or infinite values, or
-    no length at all): a corrupt vector is treated as absent, never trusted."""
-    if not isinstance(blob, bytes) or dim <= 0 or len(blob) != dim * 4:
-        return None
-    vector = np.frombuffer(blob, dtype="<f4").astype(np.float32)
-    norm = float(np.linalg.norm(vector))
-    if not np.isfinite(vector).all() or norm == 0.0:
-        return None
-    return vector / norm
+def stored_matrix(
+    stored: Sequence[tuple[bytes | None, int | None]],
+    dim: int,
+    replace: Mapping[int, Sequence[float]] | None = None,
+) -> tuple[Matrix, list[bool]]:
+    """The stored vectors of length `dim` as the unit rows of one matrix, and which rows are
+    usable. A vector of another length, the wrong number of bytes, NaN or infinite values, or no
+    length at all is not (a corrupt vector is treated as absent, never trusted); its row is zero.
+    `replace` gives rows embedded just now in place of unusable ones."""
+    size = dim * 4
+    rows = np.zeros((len(stored), dim), dtype=np.float32)
+    usable = [isinstance(blob, bytes) and d == dim and len(blob) == size for blob, d in stored]
+    picked = [i for i, ok in enumerate(usable) if ok]
+    if picked:
+        joined = b"".join(blob for blob, _ in (stored[i] for i in picked) if blob is not None)
+        rows[picked] = np.frombuffer(joined, dtype="<f4").reshape(len(picked), dim)
+    for i, vector in (replace or {}).items():
+        if len(vector) == dim:
+            rows[i] = np.asarray(vector, dtype=np.float32)
+            usable[i] = True
+    with np.errstate(invalid="ignore", over="ignore"):
+        norms = np.linalg.norm(rows, axis=1)
+    good = np.isfinite(rows).all(axis=1) & np.isfinite(norms) & (norms > 0)
+    rows[~good] = 0.0
+    rows[good] /= norms[good, None]
+    return rows, [bool(ok and fine) for ok, fine in zip(usable, good.tolist(), strict=True)]
 
 
-def similarities(query: Sequence[float], stored: Sequence[Matrix]) -> list[float]:
-    """The cosine of `query` with each stored (unit) vector of its length; -1 for another length."""
+def similarities(query: Sequence[float], matrix: Matrix) -> list[float]:
+    """The cosine of `query` with each (unit) row; 0 for a zero row, -1 for all when the query
+    itself is no usable vector."""
     q = np.asarray(query, dtype=np.float32)
     norm = float(np.linalg.norm(q))
-    if not stored or norm == 0.0 or not np.isfinite(q).all():
-        return [-1.0] * len(stored)
-    q = q / norm
-    same = [i for i, v in enumerate(stored) if v.shape == q.shape]
-    out = [-1.0] * len(stored)
-    if same:
-        scores = np.stack([stored[i] for i in same]) @ q
-        for i, score in zip(same, scores.tolist(), strict=True):
-            out[i] = float(score)
-    return out
+    if norm == 0.0 or not np.isfinite(q).all():
+        return [-1.0] * len(matrix)
+    scores: list[float] = (matrix @ (q / norm)).tolist()
+    return scores

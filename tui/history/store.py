@@ -72,8 +72,6 @@ class StoredQuestion:
 
     run_id: str
     question: str
-    signature: str | None
-    """Its sorted key terms (None for a run recorded before the cache kept them)."""
     dim: int | None
     vector: bytes | None
     """Its vector from the embedder asked for, as stored (unchecked), or None."""
@@ -352,10 +350,10 @@ class RunStore:
     ) -> list[StoredQuestion]:
         """The runs, newest first, whose answer could be served for `request` but for its wording:
         the conditions of `cache_candidates` without the question key. Each with its question, its
-        signature, and its vector from `embedder` if one is stored (as stored: checked by the caller)."""
+        vector from `embedder` if one is stored (as stored: checked by the caller)."""
         query = (
-            "SELECT runs.id, runs.question, runs.question_signature, question_vectors.dim, "
-            "question_vectors.vector FROM runs LEFT JOIN question_vectors "
+            "SELECT runs.id, runs.question, question_vectors.dim, "
+            "question_vectors.vector FROM runs INDEXED BY runs_semantic LEFT JOIN question_vectors "
             "ON question_vectors.run_id = runs.id AND question_vectors.embedder = ? "
             "WHERE runs.cache_scope = ? AND runs.created_at >= ? AND runs.status = 'success' "
             "AND runs.cache_of IS NULL AND runs.parent_run_id IS NULL "
@@ -370,7 +368,6 @@ class RunStore:
             StoredQuestion(
                 run_id=row["id"],
                 question=row["question"],
-                signature=row["question_signature"],
                 dim=row["dim"],
                 vector=row["vector"],
             )

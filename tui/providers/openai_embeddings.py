@@ -20,6 +20,8 @@ MAX_TEXT_CHARS = 8_000
 """A question is cut to this many characters before it is embedded (embedding models take a few
 thousand tokens; the start of a question says what it is about)."""
 MAX_DIMENSIONS = 16_384
+BATCH = 512
+"""Texts per request."""
 
 
 class EmbeddingError(QuorumError):
@@ -50,8 +52,16 @@ class OpenAIEmbedder:
         return self._client
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        if not texts:
-            return []
+        vectors: list[list[float]] = []
+        for start in range(0, len(texts), BATCH):  # OpenAI takes at most 2,048 inputs a request
+            vectors += self._embed_batch(texts[start : start + BATCH])
+        if len({len(vector) for vector in vectors}) > 1:
+            raise EmbeddingError(
+                f"{self.name}: the embedding server's answers hold vectors of different lengths"
+            )
+        return vectors
+
+    def _embed_batch(self, texts: Sequence[str]) -> list[list[float]]:
         import openai
 
         try:
