@@ -334,7 +334,8 @@ class RunStore:
         (their answers depend on their thread), started after `since`, with the same question key
         and scope key (and panel key when `same_panel`). The caller still checks each one's result."""
         query = (
-            "SELECT id FROM runs WHERE question_key = ? AND cache_scope = ? AND created_at >= ? "
+            "SELECT id FROM runs INDEXED BY runs_cacheable WHERE question_key = ? AND cache_scope = ? "
+            "AND created_at >= ? "
             "AND status = 'success' AND cache_of IS NULL AND parent_run_id IS NULL "
         )
         params: list[Any] = [question_key(request.question), scope_key(request), _iso(since)]

@@ -1,0 +1,196 @@
+"""The cache: how right its hit decision is, how fast its lookup is, and how soon a hit is printed.
+
+1. Precision and recall of the decision to serve, at the default threshold (0.92), over the
+   labelled pairs in `benchmarks/data/` (272 written before the hit check was tuned: paraphrases
+   that should be served and near-misses that must not be — another technology, constraint,
+   direction, scope, negation or quantity — split into `tune` and `holdout`; and 53 adversarial
+   probes written afterwards to break the check). For each embedder available offline, with the
+   hit check and without it, and for the check alone (as if every pair were similar).
+   Precision = served paraphrases / all served; recall = served paraphrases / all paraphrases.
+2. Lookup time with N runs (default 10,000) in the history, all in one scope: an exact lookup
+   that misses, an exact hit, and a semantic lookup (every stored vector compared) — the first
+   one, which embeds the stored questions that have no vector yet, and the steady state.
+3. From Enter to a cache hit on stdout: `quorum run QUESTION --json` in a fresh process, end to
+   end (interpreter start and imports included), beside the same process's time for `--help`;
+   target < 500 ms.
+
+    python benchmarks/bench_cache.py [--runs 10000] [--only decision|lookup|enter]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tui.engine.cache_check import DEFAULT_THRESHOLD, decide, normalize  # noqa: E402
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def pairs(name: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (DATA / name).read_text(encoding="utf-8").splitlines() if line]
+
+
+def score(rows: list[dict[str, Any]], served: Callable[[dict[str, Any]], bool]) -> str:
+    hits = [r for r in rows if r["label"] == "hit"]
+    misses = [r for r in rows if r["label"] == "miss"]
+    good = sum(served(r) for r in hits)
+    bad = [r for r in misses if served(r)]
+    precision = good / (good + len(bad)) if good + len(bad) else 1.0
+    recall = good / len(hits) if hits else 0.0
+    line = (
+        f"P={precision:6.1%} R={recall:6.1%} (served {good}/{len(hits)} paraphrases, {len(bad)} near-misses)"
+    )
+    return line + "".join(f"\n      served a near-miss: {r['a']!r} | {r['b']!r}" for r in bad[:5])
+
+
+def decision_figures() -> None:
+    labelled, adversarial = pairs("cache_pairs.jsonl"), pairs("cache_adversarial.jsonl")
+    splits = {
+        "tune": [r for r in labelled if r["split"] == "tune"],
+        "holdout": [r for r in labelled if r["split"] == "holdout"],
+        "all": labelled,
+        "adversarial": adversarial,
+    }
+    counted = f"{len(labelled)} pairs + {len(adversarial)} adversarial"
+    print(f"1. The decision to serve, threshold {DEFAULT_THRESHOLD} ({counted})")
+    for split, rows in splits.items():
+        alone = score(rows, lambda r: decide(r["a"], r["b"], 1.0).hit)
+        print(f"  check alone (similarity 1)     {split:<11} {alone}")
+    exact = score(labelled, lambda r: decide(r["a"], r["b"], None).hit)
+    print(f"  exact only (no embedder)       all         {exact}")
+    from tui.cache.static_embedder import StaticEmbedder
+
+    embedder = StaticEmbedder()
+    texts = sorted({normalize(r[k]) or r[k] for rows in splits.values() for r in rows for k in ("a", "b")})
+    started = time.perf_counter()
+    vectors = dict(zip(texts, embedder.embed(texts), strict=True))
+    took = time.perf_counter() - started
+
+    def similarity(r: dict[str, Any]) -> float:
+        a, b = vectors[normalize(r["a"]) or r["a"]], vectors[normalize(r["b"]) or r["b"]]
+        return float(sum(x * y for x, y in zip(a, b, strict=True)))
+
+    print(
+        f"  {embedder.name}: {len(texts)} questions embedded in {took * 1000:.0f} ms (weights load included)"
+    )
+    for split, rows in splits.items():
+        with_check = score(rows, lambda r: decide(r["a"], r["b"], similarity(r)).hit)
+        without = score(rows, lambda r: decide(r["a"], r["b"], similarity(r), use_guard=False).hit)
+        print(f"    with the check               {split:<11} {with_check}")
+        print(f"    similarity alone (no check)  {split:<11} {without.splitlines()[0]}")
+
+
+def median_ms(work: Callable[[], object], repeat: int = 15) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        work()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def lookup_figures(runs: int) -> None:
+    from tui.cache.lookup import exact_hit, judge, semantic_plan, serve_judgement
+    from tui.config.loading import load_settings
+    from tui.engine.types import RunResult, RunStatus
+    from tui.history.store import RunStore
+    from tui.session import Session
+
+    labelled = pairs("cache_pairs.jsonl")
+    questions = [r[k] for r in labelled for k in ("a", "b")]
+    with tempfile.TemporaryDirectory() as folder:
+        os.environ["QUORUM_HOME"] = folder
+        settings = load_settings(overrides={"demo": {"speed": 200.0}})
+        session = Session(settings)
+        store = RunStore(Path(folder) / "history.sqlite3")
+        started = time.perf_counter()
+        for i in range(runs):
+            request = session.prepare(f"{questions[i % len(questions)]} (variant {i})").request
+            result = RunResult.begin(request, f"run{i:08d}")
+            store.insert_run(request, result, config={}, parent_run_id=None)
+            result.status, result.synthesis, result.finished_at = (
+                RunStatus.SUCCESS,
+                "answer",
+                datetime.now(UTC),
+            )
+            store.finish_run(result)
+        built = time.perf_counter() - started
+        print(f"\n2. Lookup with {runs:,} runs in one scope (history built in {built:.1f} s)")
+        target = session.prepare(f"{questions[7]} (variant 7)").request
+        missing = session.prepare("A question nobody asked before about sharding the ledger?").request
+        miss_ms = median_ms(lambda: exact_hit(settings, missing, store))
+        print(f"  exact lookup, miss             {miss_ms:8.2f} ms")
+        hit_ms = median_ms(lambda: exact_hit(settings, target, store))
+        print(f"  exact lookup, hit (recorded)   {hit_ms:8.2f} ms")
+
+        def semantic() -> None:
+            plan = semantic_plan(settings, missing, store)
+            assert plan is not None
+            serve_judgement(settings, missing, store, plan, judge(settings, plan), 0.0)
+
+        started = time.perf_counter()
+        semantic()  # embeds and stores every stored question's vector
+        print(f"  semantic, first (embeds {runs:,}) {(time.perf_counter() - started) * 1000:8.1f} ms")
+        plan_ms = median_ms(lambda: semantic_plan(settings, missing, store))
+        plan = semantic_plan(settings, missing, store)
+        assert plan is not None
+        judge_ms = median_ms(lambda: judge(settings, plan))
+        print(
+            f"  semantic, steady: read {plan_ms:.1f} ms + embed and compare {judge_ms:.1f} ms (in a thread)"
+        )
+        store.close()
+
+
+def enter_figures() -> None:
+    question = "Should we move our job queue from Redis to Postgres?"
+    with tempfile.TemporaryDirectory() as folder:
+        env = {**os.environ, "QUORUM_HOME": folder, "QUORUM_NO_PROJECT": "1"}
+        config = Path(folder) / "fast.toml"
+        config.write_text("[demo]\nspeed = 200.0\n", encoding="utf-8")
+        quorum = [sys.executable, "-m", "tui", "--config", str(config)]
+        subprocess.run([*quorum, "run", question, "--json", "-q"], env=env, check=True, capture_output=True)
+
+        def timed(args: list[str]) -> float:
+            started = time.perf_counter()
+            done = subprocess.run([*quorum, *args], env=env, check=True, capture_output=True, text=True)
+            took = (time.perf_counter() - started) * 1000
+            if "run" in args:
+                assert '"hit": true' in done.stdout
+            return took
+
+        hit = statistics.median(timed(["run", question, "--json", "-q"]) for _ in range(7))
+        baseline = statistics.median(timed(["--help"]) for _ in range(7))
+        print("\n3. From Enter to a cache hit on stdout (`quorum run`, a fresh process, median of 7)")
+        print(f"  quorum run (exact hit)         {hit:8.0f} ms   (target < 500 ms)")
+        print(f"  quorum --help, for comparison  {baseline:8.0f} ms   (interpreter start and imports)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10_000)
+    parser.add_argument("--only", choices=["decision", "lookup", "enter"])
+    args = parser.parse_args()
+    if args.only in (None, "decision"):
+        decision_figures()
+    if args.only in (None, "lookup"):
+        lookup_figures(args.runs)
+    if args.only in (None, "enter"):
+        enter_figures()
+
+
+if __name__ == "__main__":
+    main()
