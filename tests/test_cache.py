@@ -9,6 +9,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from tests.test_app import settle
 from tests.wire_server import WireServer, embeddings_answer
 from tui.cli.main import main
 from tui.config import paths
-from tui.engine.types import RunStatus
+from tui.engine.types import CacheKind, RunStatus
 from tui.history.store import RunStore
 
 QUESTION = "Should we move our job queue from Redis to Postgres?"
@@ -336,9 +337,11 @@ class ScriptedEmbedder:
     def __init__(self, vectors: dict[str, list[float]]) -> None:
         self.vectors = vectors
         self.embedded: list[str] = []
+        self.on_main_thread: list[bool] = []  # where each call ran: the event loop's thread, or not
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         self.embedded += texts
+        self.on_main_thread.append(threading.current_thread() is threading.main_thread())
         return [next(v for start, v in self.vectors.items() if text.startswith(start)) for text in texts]
 
 
@@ -458,7 +461,7 @@ def test_an_embeddings_endpoint_serves_a_reworded_question_and_its_vectors_are_i
     [
         lambda model, inputs: embeddings_answer(model, [[0.6, 0.8]] * (len(inputs) + 1)),  # too many
         lambda model, inputs: embeddings_answer(model, [[1.0, 0.0]] + [[1.0]] * (len(inputs) - 1)),
-        lambda model, inputs: embeddings_answer(model, [["0.6", "0.8"]] * len(inputs)),
+        lambda model, inputs: embeddings_answer(model, [["0.6", "0.8"]] * len(inputs)),  # type: ignore[list-item]  # hostile on purpose
         lambda model, inputs: embeddings_answer(model, [[]] * len(inputs)),
         lambda model, inputs: {"data": "none"},
         lambda model, inputs: (401, {"error": {"message": f"bad key {EMBED_KEY}", "type": "auth"}}),
@@ -498,3 +501,26 @@ def test_an_embedder_whose_key_is_not_set_is_named_not_used(
 def test_an_embedder_must_name_a_configured_entry(tmp_path: Path) -> None:
     wrong = write(tmp_path / "wrong.toml", '[cache]\nembedder = "text-embedding-3-small"\n')
     assert main(["--config", str(wrong), "config", "validate"]) == 2
+
+
+async def test_the_dashboard_serves_a_reworded_question_after_comparing_it_off_the_loop(
+    scripted: ScriptedEmbedder,
+) -> None:
+    app, provider = make_app(["alpha", "beta:against"])
+    async with app.run_test() as pilot:
+        await pilot.press(*BILLING, "enter")
+        await settle(app, pilot)
+        first = app.shown_result
+        assert first is not None and not first.cache.hit
+        asked = len(provider.requests)
+        await pilot.press(*BILLING_REWORDED, "enter")
+        await settle(app, pilot)  # the comparison runs in a worker's thread, then shows the hit
+        hit = app.shown_result
+        assert hit is not None and hit.cache.kind is CacheKind.SEMANTIC
+        assert hit.cache.original_run_id == first.run_id and len(provider.requests) == asked
+        assert "Cache hit (100% match" in app.synthesis.body.text
+        await pilot.press(*BILLING_OLD, "enter")  # similar, refused by the check: asked, and suggested
+        await settle(app, pilot)
+        asked_again = app.shown_result
+        assert asked_again is not None and not asked_again.cache.hit and len(provider.requests) > asked
+        assert scripted.on_main_thread and not any(scripted.on_main_thread)  # never on the event loop
