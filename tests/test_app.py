@@ -29,7 +29,8 @@ async def settle(app: QuorumApp, pilot) -> None:
     await pilot.pause()
 
 
-async def wait_for(pilot, condition, timeout: float = 5.0) -> None:
+async def wait_for(pilot, condition, timeout: float = 30.0) -> None:
+    # `timeout` only stops a test that would hang: it is no bound on how fast the app must be.
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not condition():

@@ -78,6 +78,12 @@ def notes(app: QuorumApp) -> str:
     return "\n".join(str(n.message) for n in app._notifications)
 
 
+async def noted(pilot: Any, app: QuorumApp, *texts: str) -> None:
+    """Wait until every text is in a notification: `notify` posts a message that the app handles
+    on a later turn of its loop, later still on a busy machine."""
+    await wait_for(pilot, lambda: all(text in notes(app) for text in texts), timeout=60)
+
+
 def tracker_text(app: QuorumApp) -> str:
     return app.tracker.render_text().plain
 
@@ -126,7 +132,7 @@ async def test_f2_follows_a_run_another_process_records_live_until_it_ends(tmp_p
             assert following is not None and app.poll_timer is not None
             run_id = following.run_id
             await wait_for(pilot, lambda: "following quorum run" in tracker_text(app))
-            assert "pid" in notes(app) and str(child.pid) in notes(app)
+            await noted(pilot, app, "pid", str(child.pid))
 
             # Live: a pane streams while the other process is still recording the run.
             streamed_while_running: list[bool] = []
@@ -159,7 +165,7 @@ async def test_f2_follows_a_run_another_process_records_live_until_it_ends(tmp_p
             # nothing left behind: no poll, no "following" on the tracker, and the run is a
             # finished one now, for Ctrl+R, F3 and F5
             assert app.poll_timer is None and app.tracker.source is None
-            assert "ended: complete" in notes(app)
+            await noted(pilot, app, "ended: complete")
     finally:
         if child.poll() is None:
             child.kill()
@@ -205,8 +211,7 @@ async def test_keys_wait_for_the_followed_run_and_a_question_of_ones_own_stops_f
             ("ctrl+g", "only that process can cancel it"),
         ):
             await pilot.press(key)
-            await pilot.pause()
-            assert says in notes(app), key
+            await noted(pilot, app, says)
         assert provider.requests == []  # nothing was sent by this dashboard
         assert app.following is not None and app.poll_timer is not None
 
@@ -226,8 +231,13 @@ async def test_a_followed_run_whose_process_dies_ends_interrupted_with_a_message
         another.die(run)
         await wait_for(pilot, lambda: app.following is None)
         assert app.tracker.state is RunStatus.INTERRUPTED and "run interrupted" in tracker_text(app)
-        assert "was interrupted: another Quorum (pid" in notes(app)  # a request that named no origin
-        assert "stopped before it finished. What had arrived is shown." in notes(app)
+        # a request that named no origin
+        await noted(
+            pilot,
+            app,
+            "was interrupted: another Quorum (pid",
+            "stopped before it finished. What had arrived is shown.",
+        )
         assert app.panes[1].body.text.count("partial") == 1 and app.poll_timer is None
 
 
@@ -243,7 +253,7 @@ async def test_a_followed_run_gone_from_the_history_stops_the_follow_with_a_mess
         await wait_for(pilot, lambda: app.following is not None)
         another.store._db.execute("DELETE FROM runs WHERE id = ?", (run.result.run_id,))
         await wait_for(pilot, lambda: app.following is None)
-        assert "no longer in the history. Stopped following it." in notes(app)
+        await noted(pilot, app, "no longer in the history. Stopped following it.")
         assert app.poll_timer is None
 
 
@@ -272,7 +282,8 @@ async def test_quorum_watch_waits_follows_each_run_in_turn_until_the_user_takes_
     app.watching = True  # as `quorum watch` makes it
     async with app.run_test(size=(160, 50)) as pilot:
         await wait_for(pilot, lambda: app.tracker.source == WATCHING)
-        assert "Waiting for a run" in notes(app) and app.poll_timer is not None
+        await noted(pilot, app, "Waiting for a run")
+        assert app.poll_timer is not None
 
         paced = PacedProvider(pieces=6, every_s=0.05)
         first, done = another.start(request(["alpha", "beta"]), paced)
@@ -292,7 +303,8 @@ async def test_quorum_watch_waits_follows_each_run_in_turn_until_the_user_takes_
         await wait_for(pilot, lambda: app.following is None and app.tracker.state is RunStatus.SUCCESS)
 
         await ask(app, pilot, "Mine now?")
-        assert not app.watching and app.poll_timer is None and "Stopped watching" in notes(app)
+        assert not app.watching and app.poll_timer is None
+        await noted(pilot, app, "Stopped watching")
         _, done = another.start(request(["alpha", "beta"]), paced)
         await done
         await pilot.pause(0.2)

@@ -224,14 +224,17 @@ def test_picker(snap_compare: Any) -> None:
 
 def test_history_screen(snap_compare: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """You should see the history list with two recorded runs, newest first, their outcome and cost."""
-    stamps = iter(f"2026-11-20T09:{minute:02d}:00.000+00:00" for minute in range(60))
-    monkeypatch.setattr("tui.history.store.now_iso", lambda: next(stamps))  # recorded times, frozen
+    # Recorded times, frozen per run: how many times a run reads the clock (a checkpoint every
+    # half second) depends on how busy the machine is, so a counter of calls would not do.
+    stamp = ["2026-11-20T09:00:00.000+00:00"]
+    monkeypatch.setattr("tui.history.store.now_iso", lambda: stamp[0])
     app, _ = make_app(["alpha:for", "beta:against"])
 
     async def run_before(pilot: Pilot[Any]) -> None:
         assert isinstance(pilot.app, QuorumApp)
         app = pilot.app
-        for question in ("Should we shard the orders table?", "Do we need a message bus?"):
+        for minute, question in ((0, "Should we shard the orders table?"), (12, "Do we need a message bus?")):
+            stamp[0] = f"2026-11-20T09:{minute:02d}:00.000+00:00"
             app.submit(question)
             await app.workers.wait_for_complete()
         await pilot.pause()
