@@ -722,6 +722,7 @@ async def test_an_agent_attaches_images_from_its_project_only(
         for path in (str(secret), "../outside/passport.jpg", "link.png", "~/passport.jpg"):
             refused = await call_error(client, "consensus", {"question": "Whose is it?", "images": [path]})
             assert "only files inside the project the server was started in" in refused, path
+            assert "quorum run --image" in refused, path
         text = await call_error(client, "consensus", {"question": "Q?", "images": ["ui/nothing.png"]})
         assert "cannot attach image ui/nothing.png: no such file" in text
         (project / "notes.png").write_text("# not an image")

@@ -114,8 +114,10 @@ def build_request(settings: Settings, store: RunStore | None, ask: Ask) -> RunRe
     question = ask.question.strip()
     if not question:
         raise UsageError("the question is empty")
-    for path in [*ask.files, *ask.images]:
-        _inside_project(path)
+    for path in ask.files:
+        _inside_project(path, "--file")
+    for path in ask.images:
+        _inside_project(path, "--image")
     session = Session(
         settings,
         seats=[_member_spec(number, entry) for number, entry in enumerate(ask.models, start=1)],
@@ -140,13 +142,13 @@ def build_request(settings: Settings, store: RunStore | None, ask: Ask) -> RunRe
     return request.model_copy(update={"notes": list(dict.fromkeys([*notes, *request.notes]))})
 
 
-def _inside_project(path: str) -> None:
+def _inside_project(path: str, option: str) -> None:
     """Refuse a file outside the directory the server was started in (the client's project).
 
     An agent reads what it is told to, including instructions planted in a file or a web page:
     a path like ~/.ssh/id_ed25519 or ../.env would send that file to every model on the panel.
     The folder the client started the server in is the project the agent works on; a file
-    outside it (symbolic links followed) is attached by a person, with `quorum run --file`.
+    outside it (symbolic links followed) is attached by a person, with `quorum run` and `option`.
     """
     root = Path.cwd().resolve()
     try:
@@ -156,7 +158,7 @@ def _inside_project(path: str) -> None:
     if target != root and root not in target.parents:
         raise UsageError(
             f"cannot attach {path}: over MCP only files inside the project the server was started "
-            f"in ({root}) can be attached; attach others yourself with `quorum run --file`"
+            f"in ({root}) can be attached; attach others yourself with `quorum run {option}`"
         )
 
 
