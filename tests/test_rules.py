@@ -110,7 +110,9 @@ def test_stance_templates_and_custom_prompt() -> None:
 def test_user_message_carries_attachments_and_focus() -> None:
     from tui.engine.types import Attachment
 
-    text = prompts.position_prompt("Q?", [Attachment(path="a.py", content="print(1)")], ["cost", "latency"])
+    text = prompts.position_prompt(
+        prompts.user_message("Q?", [Attachment(path="a.py", content="print(1)")], ["cost", "latency"])
+    )
     assert "Q?" in text and "- cost" in text and "- latency" in text
     assert re.search(r'<(file-[0-9a-f]{16}) path="a.py">\nprint\(1\)\n</\1>', text), text
     assert "Confidence: <X>/10" in text
@@ -141,7 +143,7 @@ def _every_prompt() -> dict[str, str]:
     objections = [("b", ["too vague"])]
     thread = [PriorTurn(run_id="r1", question="Earlier?", answer="Earlier answer.", objections=["x"])]
     built = {
-        "position_prompt": prompts.position_prompt("Q?", focus=["cost"], thread=thread),
+        "position_prompt": prompts.position_prompt(prompts.user_message("Q?", focus=["cost"], thread=thread)),
         "draft_prompt": prompts.draft_prompt("Q?", positions),
         "revision_prompt": prompts.revision_prompt("Q?", "DRAFT", objections),
         "vote_prompt": prompts.vote_prompt("Q?", "OWN", "DRAFT"),

@@ -303,15 +303,8 @@ class Run:
     async def _position_call(self, index: int) -> CallResult:
         member = self.request.members[index]
         system = prompts.member_system_prompt(member, self._base_prompt)
-        request = self.request
-        message = prompts.position_prompt(
-            request.question,
-            request.attachments,
-            request.focus,
-            request.thread,
-            request.images,
-            request.context,
-        )
+        # The question block is made once per run: it hashes every attached file for its fence.
+        message = prompts.position_prompt(self._question_block)
         return await self._call(member, index, Phase.POSITION, 1, system, message)
 
     def _carry_over(self, index: int, earlier: CallResult) -> None:

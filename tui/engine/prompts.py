@@ -190,15 +190,9 @@ def user_message(
     return "\n\n".join(parts)
 
 
-def position_prompt(
-    question: str,
-    attachments: Sequence[Attachment] = (),
-    focus: Sequence[str] = (),
-    thread: Sequence[PriorTurn] = (),
-    images: Sequence[ImageRecord] = (),
-    context: TeamContext | None = None,
-) -> str:
-    return f"{user_message(question, attachments, focus, thread, images, context)}\n\n{ANSWER_SHAPE}"
+def position_prompt(question_block: str) -> str:
+    """A member's first answer: the question as `user_message` made it, then the answer's shape."""
+    return f"{question_block}\n\n{ANSWER_SHAPE}"
 
 
 def _numbered_positions(positions: Sequence[tuple[str, Stance, str]]) -> str:
