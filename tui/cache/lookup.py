@@ -236,6 +236,23 @@ def serve_judgement(
     return CacheOutcome()
 
 
+def _exact_or_plan(
+    settings: Settings, request: RunRequest, store: RunStore | None, clock: Callable[[], float]
+) -> CacheOutcome | SemanticPlan:
+    """The lookup up to the judging: an exact hit (or nothing to look in) settles it; else the
+    semantic plan, if there is one to judge."""
+    hit = exact_hit(settings, request, store, clock=clock)
+    if hit is not None or store is None:
+        return CacheOutcome(hit=hit)
+    plan = semantic_plan(settings, request, store)
+    return CacheOutcome() if plan is None else plan
+
+
+def _judging_failed(err: QuorumError) -> CacheOutcome:
+    log.warning("the semantic cache lookup failed (exact matches only): %s", err)
+    return CacheOutcome(problem=str(err))
+
+
 def serve_from_cache(
     settings: Settings,
     request: RunRequest,
@@ -245,17 +262,14 @@ def serve_from_cache(
 ) -> CacheOutcome:
     """The whole lookup, blocking: for `quorum run`, which looks before its event loop starts."""
     started = clock()
-    hit = exact_hit(settings, request, store, clock=clock)
-    if hit is not None or store is None:
-        return CacheOutcome(hit=hit)
-    plan = semantic_plan(settings, request, store)
-    if plan is None:
-        return CacheOutcome()
+    plan = _exact_or_plan(settings, request, store, clock)
+    if isinstance(plan, CacheOutcome):
+        return plan
+    assert store is not None
     try:
         judgement = judge(settings, plan)
     except QuorumError as err:
-        log.warning("the semantic cache lookup failed (exact matches only): %s", err)
-        return CacheOutcome(problem=str(err))
+        return _judging_failed(err)
     return serve_judgement(settings, request, store, plan, judgement, clock() - started)
 
 
@@ -269,17 +283,14 @@ async def serve_from_cache_async(
     """The whole lookup for a front end on an event loop: the history is read on the loop (its
     connection belongs to the loop's thread), embedding and comparing run in a thread."""
     started = clock()
-    hit = exact_hit(settings, request, store, clock=clock)
-    if hit is not None or store is None:
-        return CacheOutcome(hit=hit)
-    plan = semantic_plan(settings, request, store)
-    if plan is None:
-        return CacheOutcome()
+    plan = _exact_or_plan(settings, request, store, clock)
+    if isinstance(plan, CacheOutcome):
+        return plan
+    assert store is not None
     try:
         judgement = await asyncio.to_thread(judge, settings, plan)
     except QuorumError as err:
-        log.warning("the semantic cache lookup failed (exact matches only): %s", err)
-        return CacheOutcome(problem=str(err))
+        return _judging_failed(err)
     return serve_judgement(settings, request, store, plan, judgement, clock() - started)
 
 
