@@ -34,7 +34,7 @@ from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TextIO, TypeVar, runtime_checkable
 
-from tui.config.catalog import Catalog, KeyStatus
+from tui.config.catalog import Catalog, KeyStatus, provider_key_status
 from tui.config.schema import MemberSpec, ProviderConfig, Settings
 from tui.engine.calls import cutoff
 from tui.engine.provider import (
@@ -311,7 +311,7 @@ async def _check_all(
 async def _check_provider(
     name: str, config: ProviderConfig, members: list[Member], pool: ProviderPool, timeout: float
 ) -> ProviderCheck:
-    check = ProviderCheck(name, config.kind, _key_status(config), config.api_key_env)
+    check = ProviderCheck(name, config.kind, provider_key_status(config, os.environ), config.api_key_env)
     if check.demo:
         return check
     if check.key == "missing":
@@ -346,12 +346,6 @@ async def _check_provider(
     if check.models and len(refusals) == len(check.models):  # a server without /models said it here
         check.problem = f"key refused: {refusals[0]}"
     return check
-
-
-def _key_status(config: ProviderConfig) -> KeyStatus:
-    if config.kind == "demo" or not config.api_key_env:
-        return "not needed"
-    return "set" if os.environ.get(config.api_key_env) else "missing"
 
 
 async def _check_model(provider: Provider, member: Member, timeout: float) -> ModelCheck:

@@ -15,6 +15,14 @@ from tui.errors import UnknownModelError
 KeyStatus = Literal["set", "missing", "not needed"]
 
 
+def provider_key_status(provider: ProviderConfig, environ: Mapping[str, str]) -> KeyStatus:
+    """Whether a provider's key is set in `environ`, missing, or not needed (the demo, a local
+    server with no `api_key_env`)."""
+    if provider.kind == "demo" or not provider.api_key_env:
+        return "not needed"
+    return "set" if environ.get(provider.api_key_env) else "missing"
+
+
 @dataclass(frozen=True)
 class CatalogEntry:
     """One model of the catalog as `quorum models` and the dashboard's picker list it."""
@@ -91,10 +99,7 @@ class Catalog:
         ]
 
     def key_status(self, model: ModelConfig) -> KeyStatus:
-        provider = self.provider(model)
-        if provider.kind == "demo" or not provider.api_key_env:
-            return "not needed"
-        return "set" if self.environ.get(provider.api_key_env) else "missing"
+        return provider_key_status(self.provider(model), self.environ)
 
     def is_usable(self, model: ModelConfig) -> bool:
         return self.key_status(model) != "missing"
