@@ -76,6 +76,11 @@ class StoreError(QuorumError):
     """The history database cannot be used; the message says which file and why."""
 
 
+class ServeError(UsageError):
+    """`quorum serve` cannot serve as asked: the address or port cannot be listened on, the token
+    is unfit, or the public URL is not one."""
+
+
 class UserConfigError(QuorumError):
     """The user's config file cannot be updated; the message names the file and the reason."""
 

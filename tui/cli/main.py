@@ -1,5 +1,5 @@
-"""The `quorum` command: the dashboard by default; `run`, `history`, `show`, `watch`, `mcp`, `models`,
-`doctor`, `config`.
+"""The `quorum` command: the dashboard by default; `run`, `history`, `show`, `watch`, `mcp`, `serve`,
+`models`, `doctor`, `config`.
 
 Exit codes: 0 success, 1 the run failed, 2 usage or configuration error, 130 interrupted. Only a
 `QuorumError` is reported as the user's problem; anything else is a bug in Quorum, reported as
@@ -20,6 +20,7 @@ from tui.cli.commands import config_command, history_command, models_command
 from tui.cli.doctor import add_doctor_parser, doctor_command
 from tui.cli.logs import hide_secrets, log_file, redact_known, setup_logging
 from tui.cli.run import RunOptions, question_from, run_command
+from tui.cli.serve import add_serve_parser, serve_command
 from tui.config.loading import CONFIG_ENV, load_settings
 from tui.config.project import NO_PROJECT_ENV
 from tui.config.schema import Settings, parse_member
@@ -58,7 +59,7 @@ def _at_least_one(value: str) -> int:
     return number
 
 
-SUBCOMMANDS = ("run", "history", "show", "watch", "mcp", "models", "doctor", "config")
+SUBCOMMANDS = ("run", "history", "show", "watch", "mcp", "serve", "models", "doctor", "config")
 """Every sub-command, in the order `quorum --help` lists them."""
 
 
@@ -184,6 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
         "configuration and keys as every other command; register it with your client as `quorum mcp`.",
     )
 
+    add_serve_parser(commands)
+
     models = commands.add_parser("models", help="list the model catalog, prices and whether each key is set")
     models.add_argument("--json", action="store_true")
     add_doctor_parser(commands)
@@ -253,7 +256,14 @@ def build_dashboard_parser() -> argparse.ArgumentParser:
     return parser
 
 
+BROWSER_DRIVER_ENV = "TEXTUAL_DRIVER"
+"""Set by `quorum serve` (textual-serve) for each tab's dashboard: Textual then speaks to the
+browser over stdin/stdout, which are pipes, not a terminal."""
+
+
 def _need_terminal() -> None:
+    if os.environ.get(BROWSER_DRIVER_ENV):
+        return
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UsageError("the dashboard needs a terminal; use `quorum run` for headless runs")
 
@@ -324,6 +334,8 @@ def _headless(args: argparse.Namespace) -> int:
         from tui.mcp.server import serve  # the MCP SDK takes a second or more to import: only here
 
         return serve(settings, log_file())
+    if args.command == "serve":
+        return serve_command(args)
     question = question_from(args.question, sys.stdin)
     if not question:
         raise UsageError("the question is empty")
