@@ -125,7 +125,11 @@ async def test_rate_limit_with_retry_after(kind: str, server: WireServer) -> Non
     server.script("m1", Scenario(failure="status", status=429, retry_after="7"))
     err = await failure(make(kind, server), chat())
     assert err.kind is ErrorKind.RATE_LIMIT and err.retry_after_s == 7.0
-    assert str(err) == f"rate limited by {kind} (HTTP 429); retry after 7 s"
+    # Quorum's advice, then the provider's own words (issue 14: they were dropped for a 429)
+    assert (
+        str(err)
+        == f"rate limited by {kind} (HTTP 429); retry after 7 s; {kind} said: Too Many Requests (wire server)"
+    )
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -223,6 +223,12 @@ class Scenario:
       Anthropic path, with `tool_answer` ``"tool"`` (the default), as a ``tool_use`` block of
       ``input_json_delta`` pieces ending with stop reason ``tool_use``, and with ``"text"`` as an
       ordinary text block (a proxy that drops the tool).
+
+    Replaying a gateway. `error_body` is sent as the JSON body of a ``"status"`` failure in place of
+    the provider's own shape, and `headers` go with every response, an answer's or an error's (a
+    LiteLLM proxy's ``llm_provider-retry-after`` and ``x-litellm-*``): what a real proxy answered,
+    captured (see `LITELLM_CAPTURES`). `error_event` is the JSON object of an OpenAI-path ``"error_event"``
+    as it is sent (LiteLLM's ``{"error": {"message", "type", "param", "code": "500"}}``).
     """
 
     text: str = "Hello from the wire server."
@@ -246,6 +252,9 @@ class Scenario:
     accepts: frozenset[str] | None = None
     refuse_as: Literal["openai", "llama_cpp"] = "openai"
     tool_answer: Literal["tool", "text"] = "tool"
+    error_body: dict[str, Any] | None = None
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+    error_event: dict[str, Any] | None = None
 
 
 @dataclass
@@ -479,15 +488,17 @@ class _StreamWriter:
 class WireServer:
     """Local HTTP/1.1 server speaking the OpenAI and Anthropic streaming wire formats.
 
-    `start` binds 127.0.0.1 on a free port and serves from an event loop in a daemon thread; `stop`
-    closes the listener and every open connection (stalled ones included) and joins the thread. Both
-    are also available as a context manager. Behaviour is chosen per request by its JSON ``"model"``:
-    `script` sets a `Scenario` for a model, `default_scenario` serves all others. Every request
-    received is appended to `requests`. Scripts and the default scenario may be changed at any time,
-    also while the server runs; a request uses the scenario in force when it arrives.
+    `start` binds 127.0.0.1 on a free port (or the `port` given) and serves from an event loop in a
+    daemon thread; `stop` closes the listener and every open connection (stalled ones included) and
+    joins the thread. Both are also available as a context manager. Behaviour is chosen per request
+    by its JSON ``"model"``: `script` sets a `Scenario` for a model, `default_scenario` serves all
+    others. Every request received is appended to `requests`. Scripts and the default scenario may
+    be changed at any time, also while the server runs; a request uses the scenario in force when
+    it arrives. Run on its own (`python tests/wire_server.py PORT`) it serves `FAULT_MODELS`.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
+        self._bind_port = port  # 0: a free port, chosen at `start`
         self.default_scenario: Scenario = Scenario()
         # None: GET /v1/models is an unknown path (404), as on a server that does not list models.
         self.listing: Listing | None = None
@@ -544,7 +555,9 @@ class WireServer:
                 loop.run_until_complete(loop.shutdown_asyncgens())
 
     async def _listen(self) -> int:
-        self._server = await asyncio.start_server(self._handle_connection, host="127.0.0.1", port=0)
+        self._server = await asyncio.start_server(
+            self._handle_connection, host="127.0.0.1", port=self._bind_port, reuse_address=True
+        )
         port: int = self._server.sockets[0].getsockname()[1]
         return port
 
@@ -828,6 +841,10 @@ class WireServer:
             error_type = scenario.error_type or _default_error_type(provider, status)
             message = scenario.error_message or _default_error_message(status)
             extra = {"retry-after": scenario.retry_after} if scenario.retry_after is not None else {}
+            extra.update(scenario.headers)
+            if scenario.error_body is not None:
+                await self._send_json(conn, status, scenario.error_body, keep_alive, extra)
+                return keep_alive
             await self._send_error(conn, provider, status, error_type, message, keep_alive, extra)
             return keep_alive
 
@@ -839,6 +856,7 @@ class WireServer:
                 "Cache-Control": "no-cache",
                 "Connection": "keep-alive" if keep_alive else "close",
                 "x-request-id" if provider == "openai" else "request-id": f"req_wire{next(self._ids):06d}",
+                **scenario.headers,
             },
         )
         stream = _StreamWriter(conn, response_head)
@@ -1024,7 +1042,8 @@ class WireServer:
                 "param": None,
                 "code": None,
             }
-            await stream.event(f"data: {_dumps({'error': error})}\n\n")
+            payload = scenario.error_event if scenario.error_event is not None else {"error": error}
+            await stream.event(f"data: {_dumps(payload)}\n\n")
         elif failure != "no_finish":
             finish = openai_finish_reason(scenario.finish_reason)
             await stream.event(chunk([{"index": 0, "delta": {}, "logprobs": None, "finish_reason": finish}]))
@@ -1290,3 +1309,179 @@ def _error_body(provider: str, status: int, error_type: str, message: str) -> di
             "code": _OPENAI_ERROR_CODES.get(status),
         }
     }
+
+
+# ----------------------------------------------------------------- a LiteLLM proxy, as captured
+
+# What a real LiteLLM proxy (1.108.7, `litellm --config`, default retries) answered a streamed chat
+# request, in front of this server run on its own (`FAULT_MODELS`), captured with curl: the status,
+# the JSON body and the headers that matter (the rest are `x-litellm-call-id`, cost and timing).
+# Its own refusals carry none of its `x-litellm-*` headers; an upstream's error carries the
+# upstream's headers renamed `llm_provider-*`; `x-litellm-attempted-retries` comes with answers only.
+_LITELLM_TAIL = "\n\nLiteLLM: model group '{model}' failed with the error above. No fallback was attempted."
+_LITELLM_HEADERS = {"x-litellm-call-id": "8c6aec96-be33-47ad-a5e6-bd2136248ca3", "x-litellm-key-spend": "0.0"}
+
+# ...and on an answer (a 200 stream), the upstream's and its own, its retries among them.
+_LITELLM_STREAM_HEADERS = {
+    **_LITELLM_HEADERS,
+    "x-litellm-version": "1.108.7",
+    "x-litellm-model-group": "fault-disconnect",
+    "llm_provider-x-request-id": "req_wire000010",
+    "x-litellm-attempted-retries": "0",
+    "x-litellm-attempted-fallbacks": "0",
+}
+
+
+def _litellm_error(status: int, message: str, error_type: str | None, **headers: str) -> Scenario:
+    body = {"error": {"message": message, "type": error_type, "param": None, "code": str(status)}}
+    return Scenario(failure="status", status=status, error_body=body, headers=headers)
+
+
+LITELLM_CAPTURES: dict[str, Scenario] = {
+    # The upstream refused the key the gateway holds (the gateway's own key was fine).
+    "upstream-401": _litellm_error(
+        401,
+        "litellm.AuthenticationError: AuthenticationError: OpenAIException - Incorrect API key provided: "
+        "wrong-up********************1234. You can find your API key at "
+        "https://platform.openai.com/account/api-keys." + _LITELLM_TAIL.format(model="fault-401"),
+        "authentication_error",
+        **_LITELLM_HEADERS,
+        **{"llm_provider-x-request-id": "req_wire000001"},
+    ),
+    # The gateway serves the model; the upstream has no such model.
+    "upstream-404": _litellm_error(
+        404,
+        "litellm.NotFoundError: NotFoundError: OpenAIException - The model `fault-404` does not exist or "
+        "you do not have access to it." + _LITELLM_TAIL.format(model="fault-404"),
+        "invalid_request_error",
+        **_LITELLM_HEADERS,
+    ),
+    # After the gateway's own two retries (21.5 s): the upstream's Retry-After, renamed.
+    "upstream-429": _litellm_error(
+        429,
+        "litellm.RateLimitError: RateLimitError: OpenAIException - Rate limit reached for requests per min "
+        "(RPM): Limit 3, Used 3, Requested 1. Please try again in 7s."
+        + _LITELLM_TAIL.format(model="fault-429"),
+        "throttling_error",
+        **_LITELLM_HEADERS,
+        **{"llm_provider-retry-after": "7"},
+    ),
+    "upstream-500": _litellm_error(
+        500,
+        "litellm.InternalServerError: InternalServerError: OpenAIException - The upstream had an internal "
+        "error." + _LITELLM_TAIL.format(model="fault-500"),
+        "internal_server_error",
+        **_LITELLM_HEADERS,
+    ),
+    "upstream-context": _litellm_error(
+        400,
+        "litellm.ContextWindowExceededError: litellm.BadRequestError: ContextWindowExceededError: "
+        "OpenAIException - This model's maximum context length is 2048 tokens. However, you requested "
+        "9120 tokens (8096 in the messages, 1024 in the completion). Please reduce the length of the "
+        "messages or completion.\nmodel=fault-context. context_window_fallbacks=None. fallbacks=None.\n\n"
+        "Set 'context_window_fallback' - https://docs.litellm.ai/docs/routing#fallbacks"
+        + _LITELLM_TAIL.format(model="fault-context"),
+        "invalid_request_error",
+        **_LITELLM_HEADERS,
+    ),
+    # A key that is not the master key, on a gateway without a key database: its own HTTP 400.
+    "wrong-gateway-key": _litellm_error(400, "No connected db.", "no_db_connection"),
+    "unknown-to-gateway": _litellm_error(
+        400,
+        "/chat/completions: Invalid model name passed in model=no-such-model. Call `/v1/models` to view "
+        "available models for your key.",
+        "invalid_request_error",
+        **_LITELLM_HEADERS,
+    ),
+    # The upstream dropped the connection after two pieces: an error event in a 200 stream.
+    "upstream-dropped": Scenario(
+        failure="error_event",
+        text="Half an answer, then the line goes dead.",
+        headers=_LITELLM_STREAM_HEADERS,
+        error_event={
+            "error": {
+                "message": "litellm.APIConnectionError: APIConnectionError: OpenAIException - "
+                "Connection error.",
+                "type": None,
+                "param": None,
+                "code": "500",
+            }
+        },
+    ),
+    "upstream-malformed": Scenario(
+        failure="error_event",
+        text="Two good pieces, then broken JSON.",
+        headers=_LITELLM_STREAM_HEADERS,
+        error_event={
+            "error": {
+                "message": "litellm.APIConnectionError: APIConnectionError: OpenAIException - Expecting ',' "
+                "delimiter: line 1 column 39 (char 38)",
+                "type": None,
+                "param": None,
+                "code": "500",
+            }
+        },
+    ),
+}
+
+
+# ----------------------------------------------------------------- standalone fault server
+
+# What each model answers when the server runs on its own (`python tests/wire_server.py PORT`), put
+# behind a real gateway (a LiteLLM proxy) by hand: one model per fault, in the upstream's own words.
+FAULT_MODELS: dict[str, Scenario] = {
+    "fault-401": Scenario(
+        failure="status",
+        status=401,
+        error_message="Incorrect API key provided: wrong-up********************1234. You can find your "
+        "API key at https://platform.openai.com/account/api-keys.",
+    ),
+    "fault-404": Scenario(
+        failure="status",
+        status=404,
+        error_message="The model `fault-404` does not exist or you do not have access to it.",
+    ),
+    "fault-429": Scenario(
+        failure="status",
+        status=429,
+        retry_after="7",
+        error_message="Rate limit reached for requests per min (RPM): Limit 3, Used 3, Requested 1. "
+        "Please try again in 7s.",
+    ),
+    "fault-500": Scenario(failure="status", status=500, error_message="The upstream had an internal error."),
+    "fault-context": Scenario(
+        failure="status",
+        status=400,
+        error_type="invalid_request_error",
+        error_message="This model's maximum context length is 2048 tokens. However, you requested 9120 "
+        "tokens (8096 in the messages, 1024 in the completion). Please reduce the length of the messages "
+        "or completion.",
+    ),
+    "fault-disconnect": Scenario(failure="disconnect", text="Half an answer, then the line goes dead."),
+    "fault-malformed": Scenario(failure="malformed", text="Two good pieces, then broken JSON."),
+    "fault-error-event": Scenario(failure="error_event", text="Two pieces, then an error event."),
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve `FAULT_MODELS` (and a plain answer for every other model) on 127.0.0.1:PORT until ^C."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="The wire server on its own, with one model per fault.")
+    parser.add_argument("port", type=int, nargs="?", default=8099)
+    port = parser.parse_args(argv).port
+    server = WireServer(port)
+    for model, scenario in FAULT_MODELS.items():
+        server.script(model, scenario)
+    server.start()
+    print(f"wire server on {server.openai_base_url}; fault models: {', '.join(FAULT_MODELS)}", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -90,6 +90,7 @@ class ProviderPool:
             # leave the pane "waiting" through every Retry-After.
             "max_retries": 0,
             "read_timeout_s": config.read_timeout_s,
+            "gateway": config.gateway_name,
         }
         if config.kind == "anthropic":
             from tui.providers.anthropic_messages import AnthropicProvider

@@ -136,7 +136,7 @@ class Catalog:
             output_price=model.output_price,
             temperature=model.temperature,
             deadline_s=model.deadline_s or run.call_deadline_s,
-            retries=self.provider(model).max_retries,
+            retries=self.provider(model).retries,
             vote_form=self.vote_form(model),
             vision=model.vision,
             provider_kind=self.provider(model).kind,

@@ -43,6 +43,10 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
 
+DEFAULT_RETRIES = 2
+"""Quorum's own retries of a refused call when a provider reached directly sets none."""
+
+
 class ProviderConfig(_Strict):
     """How to reach one provider."""
 
@@ -54,9 +58,14 @@ class ProviderConfig(_Strict):
     """An environment variable that, when set, overrides base_url (OPENAI_BASE_URL, ANTHROPIC_BASE_URL)."""
     api_key_env: str | None = None
     """Name of the environment variable holding the key. Keys are never written in a file."""
-    max_retries: int = Field(default=2, ge=0, le=10)
+    max_retries: int | None = Field(default=None, ge=0, le=10)
     """Retries of a call refused with 429, 5xx or a lost connection (before any text), within the
-    call's deadline. Quorum makes them itself, honouring Retry-After, and shows each on the pane."""
+    call's deadline. Quorum makes them itself, honouring Retry-After, and shows each on the pane.
+    Unset: 2, or 0 for a gateway, which retries itself (one layer of retries, not two multiplied)."""
+    gateway: bool | Literal["litellm"] = False
+    """The provider is a gateway in front of other providers (a LiteLLM proxy: `"litellm"`, or
+    `true` for another): its errors are read as the gateway's or the provider's behind it, its
+    advice names both keys, and Quorum leaves retrying to it unless `max_retries` is set."""
     read_timeout_s: float = Field(default=60.0, gt=0)
     """Longest silence between bytes before the SDK gives up."""
     max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
@@ -67,6 +76,20 @@ class ProviderConfig(_Strict):
     machine) wants 1: Quorum then keeps the other calls in its own queue, first come, first served,
     shared by every run in the process, and a call's deadline, latency and time to first token start
     when it is sent, not while it waits (the pane says `queued`, and how long it waited)."""
+
+    @property
+    def retries(self) -> int:
+        """How often Quorum itself retries a refused call: `max_retries`, else 2 (0 for a gateway)."""
+        if self.max_retries is not None:
+            return self.max_retries
+        return 0 if self.gateway else DEFAULT_RETRIES
+
+    @property
+    def gateway_name(self) -> str:
+        """The gateway's make: "litellm", "gateway" (another), or "" for a provider reached directly."""
+        if self.gateway is True:
+            return "gateway"
+        return self.gateway or ""
 
     @model_validator(mode="before")
     @classmethod

@@ -11,13 +11,14 @@ import json
 import re
 import socket
 import ssl
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import httpx2
 
 from tui.engine.provider import ErrorKind, ProviderError
 from tui.errors import redact
+from tui.providers import gateway
 
 _CONTEXT_WORDS = (
     "context length",
@@ -25,6 +26,7 @@ _CONTEXT_WORDS = (
     "context window",
     "too many tokens",
     "prompt is too long",
+    "contextwindowexceeded",
 )
 
 
@@ -39,33 +41,47 @@ class CallContext:
     base_url: str
     secrets: tuple[str, ...] = ()
     """The key in use: redacted from anything the provider says back."""
+    gateway: str = ""
+    """The provider is a gateway in front of other providers ("litellm", or "gateway" for one of
+    another make); "" when it is the provider itself."""
 
     @property
     def who(self) -> str:
         return f"{self.provider} ({self.alias} → {self.model_id})" if self.alias else self.provider
 
-
-def retry_after_seconds(headers: httpx2.Headers | None) -> float | None:
-    if headers is None:
-        return None
-    raw_ms = headers.get("retry-after-ms")
-    if raw_ms:
-        try:
-            return float(raw_ms) / 1000
-        except ValueError:
-            pass
-    raw = headers.get("retry-after")
-    if raw:
-        try:
-            return float(raw)
-        except ValueError:
-            return None  # an HTTP date: rare from model APIs, and not worth a parser here
-    return None
+    @property
+    def key_env(self) -> str:
+        return self.api_key_env or "the provider's key"
 
 
-def _short(message: str, limit: int = 200) -> str:
-    message = " ".join(message.split())
-    return message if len(message) <= limit else message[: limit - 1] + "…"
+SAID_LIMIT = 320
+"""How much of a provider's own words a message carries: its start and its end (see `said`)."""
+
+
+def said(message: str, secrets: tuple[str, ...] = (), limit: int = SAID_LIMIT) -> str:
+    """A provider's own words, fit for a message: redacted of keys first (error bodies and gateways
+    echo them), on one line, and when too long its start and its end with `…` between, since the
+    end is where a wrapped message keeps its meaning ("…Please reduce the length of the messages")."""
+    text = " ".join(redact(message, secrets).split())
+    if len(text) <= limit:
+        return text
+    head = limit // 3
+    tail = limit - head - 3
+    return f"{text[:head].rstrip()} … {text[-tail:].lstrip()}"
+
+
+def _words(ctx: CallContext, message: str, gateway_name: str) -> str:
+    """The provider's words for a message: a gateway's wrapping of an upstream's error is told as
+    the upstream's ("OpenAI said: …"), a gateway's own words without its class-name lead."""
+    if not message.strip():
+        return ""
+    if gateway_name:
+        upstream = gateway.upstream_words(message)
+        if upstream is not None:
+            name, words = upstream
+            return f"{name} (behind {ctx.provider}) said: {said(words, ctx.secrets)}"
+        return f"{ctx.provider} said: {said(gateway.without_gateway_prefix(message), ctx.secrets)}"
+    return f"{ctx.provider} said: {said(message, ctx.secrets)}"
 
 
 def from_status(
@@ -74,17 +90,26 @@ def from_status(
     message: str,
     *,
     error_type: str = "",
-    headers: httpx2.Headers | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> ProviderError:
-    """A provider's HTTP error status (or in-stream error of the given type) as a ProviderError."""
-    detail = _short(redact(message, ctx.secrets)) if message else ""  # bodies may echo the key
-    detail_part = f": {detail}" if detail else ""
+    """A provider's HTTP error status (or in-stream error of the given type) as a ProviderError:
+    Quorum's advice, then the provider's own words (redacted, trimmed at the middle). Through a
+    gateway (configured, or a LiteLLM proxy known by its headers) the advice names both layers."""
+    gateway_name = ctx.gateway or ("litellm" if gateway.answered_by_litellm(headers) else "")
+    words = _words(ctx, message, gateway_name)
+    detail_part = f"; {words}" if words else ""
     lowered = f"{error_type} {message}".lower()
     if status == 200:
-        return _mid_answer(ctx, error_type, lowered, detail_part)
+        return _mid_answer(ctx, error_type, message, gateway_name, detail_part)
+    if gateway_name:
+        known = _through_gateway(ctx, status, error_type, message, detail_part)
+        if known is not None:
+            return known
     if status == 401 or error_type == "authentication_error":
-        key = f"check {ctx.api_key_env}" if ctx.api_key_env else "check the provider's key"
-        return ProviderError(ErrorKind.AUTH, f"{ctx.provider} rejected the API key (HTTP {status}); {key}")
+        return ProviderError(
+            ErrorKind.AUTH,
+            f"{ctx.provider} rejected the API key (HTTP {status}); check {ctx.key_env}{detail_part}",
+        )
     if status == 403 or error_type == "permission_error":
         return ProviderError(
             ErrorKind.AUTH,
@@ -95,10 +120,10 @@ def from_status(
         return ProviderError(
             ErrorKind.UNKNOWN_MODEL,
             f"{ctx.provider} does not know model {ctx.model_id!r} (alias {ctx.alias}, HTTP {status}); "
-            "fix its id in the catalog",
+            f"fix its id in the catalog{detail_part}",
         )
-    if status == 429 or error_type == "rate_limit_error":
-        retry = retry_after_seconds(headers)
+    if status == 429 or error_type in ("rate_limit_error", "throttling_error"):
+        retry = gateway.retry_after_seconds(headers)
         if "quota" in lowered or "billing" in lowered or "credit" in lowered:
             return ProviderError(
                 ErrorKind.RATE_LIMIT, f"{ctx.provider} quota or credit exhausted (HTTP {status}){detail_part}"
@@ -106,7 +131,7 @@ def from_status(
         after = f"; retry after {retry:g} s" if retry is not None else "; try again shortly"
         return ProviderError(
             ErrorKind.RATE_LIMIT,
-            f"rate limited by {ctx.provider} (HTTP {status}){after}",
+            f"rate limited by {_layer(ctx, gateway_name)} (HTTP {status}){after}{detail_part}",
             retry_after_s=retry,
             retryable=True,
         )
@@ -117,18 +142,80 @@ def from_status(
     if status == 529 or error_type == "overloaded_error":
         return ProviderError(
             ErrorKind.SERVER,
-            f"{ctx.provider} is overloaded (HTTP {status}); try again shortly",
+            f"{ctx.provider} is overloaded (HTTP {status}); try again shortly{detail_part}",
             retryable=True,
         )
     if status >= 500 or error_type in ("api_error", "server_error"):
         return ProviderError(
             ErrorKind.SERVER,
-            f"{ctx.provider} had a server error (HTTP {status}){detail_part}",
+            f"{_layer(ctx, gateway_name)} had a server error (HTTP {status}){detail_part}",
             retryable=True,
         )
     return ProviderError(
         ErrorKind.BAD_REQUEST, f"{ctx.provider} refused the request (HTTP {status}){detail_part}"
     )
+
+
+def _layer(ctx: CallContext, gateway_name: str) -> str:
+    """Who answered, in a retryable error's words: through a gateway, the gateway (after any
+    retries of its own) on behalf of the model behind it."""
+    if not gateway_name:
+        return ctx.provider
+    return f"{ctx.model_id} behind the gateway {ctx.provider} (after its own retries, if it makes any)"
+
+
+def _through_gateway(
+    ctx: CallContext, status: int, error_type: str, message: str, detail_part: str
+) -> ProviderError | None:
+    """The errors a gateway tells apart from a provider's: its own key refused (whatever the
+    status), a model it does not serve, and an upstream's key or model refused behind it. None for
+    the rest, which read as they would from the provider itself."""
+    upstream = gateway.upstream_words(message) is not None
+    gw = f"the gateway {ctx.provider}"
+    if gateway.refused_gateway_key(error_type, message) and not upstream:
+        why = (
+            " (LiteLLM answers this to a key that is not its master key when it has no key database)"
+            if "no connected db" in message.lower() or error_type == "no_db_connection"
+            else ""
+        )
+        return ProviderError(
+            ErrorKind.AUTH,
+            f"{gw} refused its key (HTTP {status}){why}; check {ctx.key_env}, the key for the gateway"
+            f"{detail_part}",
+        )
+    if gateway.unknown_to_gateway(message):
+        return ProviderError(
+            ErrorKind.UNKNOWN_MODEL,
+            f"{gw} serves no model {ctx.model_id!r} (alias {ctx.alias}, HTTP {status}); add it to the "
+            f"gateway's model list or fix its id in the catalog{detail_part}",
+        )
+    if status == 401 or error_type == "authentication_error":
+        where = (
+            f"the provider behind it refused the upstream key the gateway holds for {ctx.model_id} "
+            f"(the gateway took its own key, {ctx.key_env}); fix the key in the gateway's config"
+            if upstream
+            else f"check the gateway's key in {ctx.key_env}, or the upstream key the gateway holds "
+            f"for {ctx.model_id}"
+        )
+        return ProviderError(ErrorKind.AUTH, f"{gw} answered HTTP {status}: {where}{detail_part}")
+    if status == 403 or error_type == "permission_error":
+        return ProviderError(
+            ErrorKind.AUTH,
+            f"{gw} refused access to {ctx.model_id} (HTTP {status}): the gateway's key in {ctx.key_env} "
+            f"may not be allowed this model, or the upstream key behind it may not have it{detail_part}",
+        )
+    if status == 404 or error_type == "not_found_error":
+        where = (
+            f"the gateway serves {ctx.model_id!r} but the provider behind it does not know the model "
+            "it maps to; fix the model in the gateway's config"
+            if upstream
+            else f"the gateway, or the provider behind it, does not know {ctx.model_id!r}; fix its id "
+            "in the catalog or the gateway's model list"
+        )
+        return ProviderError(
+            ErrorKind.UNKNOWN_MODEL, f"{gw} answered HTTP {status} (alias {ctx.alias}): {where}{detail_part}"
+        )
+    return None
 
 
 # What a server's words say when it refuses the structured-output part of a request: OpenAI's
@@ -159,24 +246,44 @@ def format_refusal(ctx: CallContext, status: int, message: str, form: str) -> Pr
     if not any(word in lowered for word in _FORMAT_WORDS):
         return None
     # A pydantic validation error (llama-cpp-python) says it best in its `msg`, not its traceback.
-    said = re.search(r"""'msg': (?:"([^"]+)"|'([^']+)')""", message)
-    detail = _short(redact(said.group(1) or said.group(2) if said else message, ctx.secrets), 160)
+    found = re.search(r"""'msg': (?:"([^"]+)"|'([^']+)')""", message)
+    detail = said(found.group(1) or found.group(2) if found else message, ctx.secrets, 160)
     what = f"{ctx.provider} refused structured output ({form}, HTTP {status})"
     return ProviderError(ErrorKind.FORMAT_REFUSED, f"{what}: {detail}")
 
 
-def _mid_answer(ctx: CallContext, error_type: str, lowered: str, detail_part: str) -> ProviderError:
+def _mid_answer(
+    ctx: CallContext, error_type: str, message: str, gateway_name: str, detail_part: str
+) -> ProviderError:
     """An error event inside a stream that had started fine (HTTP 200): not an HTTP status, so the
     message says what happened, with the provider's type and words. Worth a retry when it is the
-    provider's trouble (the engine retries only a call that had no text yet)."""
-    kind = f" ({error_type})" if error_type else ""
-    message = f"{ctx.provider} reported an error mid-answer{kind}{detail_part}"
-    if error_type == "rate_limit_error":
-        return ProviderError(ErrorKind.RATE_LIMIT, message, retryable=True)
+    provider's trouble (the engine retries only a call that had no text yet).
+
+    A gateway passes on a fault between itself and the upstream (a dropped connection, a malformed
+    chunk) as an event whose `code` is "500" and whose words name LiteLLM's `APIConnectionError`:
+    that is a lost connection behind the gateway, not an error of the model."""
+    lowered = f"{error_type} {message}".lower()
+    if gateway_name and "apiconnectionerror" in lowered:
+        return ProviderError(
+            ErrorKind.CONNECTION,
+            f"the gateway {ctx.provider} lost the provider behind it mid-answer{detail_part}",
+            retryable=True,
+        )
+    kind = ""
+    if error_type.isdigit():  # a code, not a type: a status the gateway or server gives the event
+        kind = f" (status {error_type} in the stream)"
+    elif error_type:
+        kind = f" ({error_type})"
+    where = f"the gateway {ctx.provider}" if gateway_name else ctx.provider
+    text = f"{where} reported an error mid-answer{kind}{detail_part}"
+    if error_type in ("rate_limit_error", "429"):
+        return ProviderError(ErrorKind.RATE_LIMIT, text, retryable=True)
     if any(word in lowered for word in _CONTEXT_WORDS):
-        return ProviderError(ErrorKind.CONTEXT_TOO_LONG, message)
-    retryable = error_type in ("", "api_error", "server_error", "overloaded_error", "timeout_error")
-    return ProviderError(ErrorKind.SERVER, message, retryable=retryable)
+        return ProviderError(ErrorKind.CONTEXT_TOO_LONG, text)
+    retryable = error_type in ("", "api_error", "server_error", "overloaded_error", "timeout_error") or (
+        error_type.isdigit() and int(error_type) >= 500
+    )
+    return ProviderError(ErrorKind.SERVER, text, retryable=retryable)
 
 
 def from_transport(ctx: CallContext, err: BaseException, *, received_text: bool) -> ProviderError:
@@ -252,7 +359,7 @@ def listing_refused(ctx: CallContext, status: int, message: str, error_type: str
     (`AUTH`); a 403 is not, since a key restricted to chat may not list models; anything else as
     `from_status` says. A server without the endpoint (404) is no error: the caller checks first."""
     if status == 403 or error_type == "permission_error":
-        detail = _short(redact(message, ctx.secrets)) if message else ""
+        detail = said(message, ctx.secrets) if message else ""
         return ProviderError(
             ErrorKind.BAD_REQUEST,
             f"{ctx.provider} refused to list models (HTTP 403): the key may not be allowed to"

@@ -62,6 +62,7 @@ class OpenAICompatProvider(SDKAdapter):
             options["response_format"] = response_format(structured, ctx.who)
         received = refused = False
         finish_reason: str | None = None
+        response_headers: Any = None
         try:
             body = {
                 "model": request.model_id,
@@ -84,6 +85,8 @@ class OpenAICompatProvider(SDKAdapter):
                 # Typed loosely on purpose: the output-limit field's name is chosen per provider.
                 completions: Any = client.chat.completions
                 stream = await completions.create(**body)
+            # Kept for an error event later in the stream: a gateway is known by its headers.
+            response_headers = getattr(getattr(stream, "response", None), "headers", None)
             async for chunk in stream:
                 if chunk.usage is not None:
                     yield Usage(chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0)
@@ -115,7 +118,9 @@ class OpenAICompatProvider(SDKAdapter):
             raise malformed(ctx, err) from err
         except openai.APIError as err:
             # An error object inside an otherwise healthy stream: no HTTP status of its own.
-            raise from_status(ctx, 200, err.message, error_type=_openai_type(err)) from err
+            raise from_status(
+                ctx, 200, _openai_message(err), error_type=_openai_type(err), headers=response_headers
+            ) from err
         except ProviderError:
             raise
         if finish_reason is not None:

@@ -39,6 +39,9 @@ class ClientOptions(TypedDict):
     api_key_env: str
     max_retries: NotRequired[int]
     read_timeout_s: NotRequired[float]
+    gateway: NotRequired[str]
+    """"litellm" or "gateway" when the provider is a gateway in front of others (see
+    `tui.providers.gateway`); "" or absent for a provider reached directly."""
 
 
 class SDKAdapter:
@@ -63,10 +66,12 @@ class SDKAdapter:
         api_key_env: str,
         max_retries: int = 2,
         read_timeout_s: float = 60.0,
+        gateway: str = "",
     ) -> None:
         self.name = name
         self.base_url = base_url
         self.api_key_env = api_key_env
+        self.gateway = gateway
         self._secrets = (api_key,) if api_key_env else ()  # a keyless local server's is no secret
         options: dict[str, Any] = {"api_key": api_key, "base_url": base_url, "max_retries": max_retries}
         self._loading = in_thread(lambda: self._load(options, read_timeout_s), f"load {self.sdk}")
@@ -111,7 +116,7 @@ class SDKAdapter:
 
         from tui.providers.errors import CallContext, listing_refused, unreachable
 
-        ctx = CallContext(self.name, "", "", self.api_key_env, self.base_url, self._secrets)
+        ctx = CallContext(self.name, "", "", self.api_key_env, self.base_url, self._secrets, self.gateway)
         ids: list[str] = []
         try:
             async for model in client.models.list(**self.listing_options):
@@ -139,7 +144,13 @@ class SDKAdapter:
         from tui.providers.errors import CallContext  # loaded by `_load`: a look-up, no import
 
         return CallContext(
-            self.name, request.model_id, request.alias, self.api_key_env, self.base_url, self._secrets
+            self.name,
+            request.model_id,
+            request.alias,
+            self.api_key_env,
+            self.base_url,
+            self._secrets,
+            self.gateway,
         )
 
     def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:

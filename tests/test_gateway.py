@@ -1,0 +1,218 @@
+"""Behind a gateway: a LiteLLM proxy's answers, as captured from a real one, replayed by the wire
+server to the real openai SDK through Quorum's adapter. Every message keeps the provider's own
+words next to Quorum's advice, and the advice names the right layer: the gateway's key or model,
+or the upstream's behind it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.wire_server import LITELLM_CAPTURES, Scenario, WireServer
+from tui.config.catalog import Catalog
+from tui.config.loading import load_settings
+from tui.config.schema import ProviderConfig, parse_member
+from tui.engine import events as ev
+from tui.engine.orchestrator import run_panel
+from tui.engine.provider import ChatMessage, ChatRequest, ErrorKind, Provider, ProviderError
+from tui.engine.types import CallStatus, Mode, RunRequest
+from tui.providers.errors import SAID_LIMIT, said
+from tui.providers.openai_compat import OpenAICompatProvider
+from tui.runtime import ProviderPool
+
+GATEWAY_KEY = "sk-gw-master-1234567890abcdef"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[WireServer]:
+    with WireServer() as srv:
+        yield srv
+
+
+@pytest.fixture(autouse=True)
+def fresh(server: WireServer) -> None:
+    server.clear()
+
+
+def gateway(server: WireServer, kind: str = "litellm") -> Provider:
+    return OpenAICompatProvider(
+        "gw",
+        base_url=server.openai_base_url,
+        api_key=GATEWAY_KEY,
+        api_key_env="LITELLM_KEY",
+        max_retries=0,
+        gateway=kind,
+    )
+
+
+def chat(model: str = "fault") -> ChatRequest:
+    return ChatRequest(
+        model_id=model,
+        system="You are terse.",
+        messages=(ChatMessage("user", "Say hello."),),
+        max_output_tokens=64,
+        alias="gw-smol",
+    )
+
+
+async def failure(provider: Provider) -> ProviderError:
+    with pytest.raises(ProviderError) as caught:
+        async for _ in provider.stream(chat()):
+            pass
+    await provider.aclose()
+    return caught.value
+
+
+async def replay(server: WireServer, capture: str, kind: str = "litellm") -> ProviderError:
+    server.script("fault", LITELLM_CAPTURES[capture])
+    return await failure(gateway(server, kind))
+
+
+async def test_an_upstream_key_refused_behind_the_gateway_is_not_the_gateway_key(server: WireServer) -> None:
+    err = await replay(server, "upstream-401")
+    text = str(err)
+    assert err.kind is ErrorKind.AUTH
+    assert "Incorrect API key provided" in text  # the provider's own words
+    assert "the gateway's config" in text and "LITELLM_KEY" in text
+    assert "rejected the API key (HTTP 401); check LITELLM_KEY" not in text  # the old, wrong advice
+    assert "litellm.AuthenticationError" not in text  # the gateway's class-name lead, not the words
+
+
+async def test_an_upstream_model_unknown_behind_the_gateway_says_where_to_fix_it(server: WireServer) -> None:
+    err = await replay(server, "upstream-404")
+    assert err.kind is ErrorKind.UNKNOWN_MODEL
+    assert "does not exist or you do not have access to it" in str(err)
+    assert "gateway's config" in str(err)
+
+
+async def test_the_gateways_renamed_retry_after_is_honoured(server: WireServer) -> None:
+    err = await replay(server, "upstream-429")
+    assert err.kind is ErrorKind.RATE_LIMIT and err.retryable
+    assert err.retry_after_s == 7.0
+    assert "Please try again in 7s" in str(err) and "retry after 7 s" in str(err)
+
+
+async def test_a_litellm_proxy_not_configured_as_a_gateway_is_still_read_as_one(server: WireServer) -> None:
+    """Its headers give it away: the renamed Retry-After is read, the upstream's words told as its."""
+    err = await replay(server, "upstream-429", kind="")
+    assert err.retry_after_s == 7.0 and "OpenAI (behind gw) said" in str(err)
+
+
+async def test_a_wrong_gateway_key_is_called_a_key_problem_not_a_bad_request(server: WireServer) -> None:
+    err = await replay(server, "wrong-gateway-key")
+    assert err.kind is ErrorKind.AUTH
+    assert "No connected db." in str(err) and "LITELLM_KEY" in str(err)
+    assert "refused the request" not in str(err)
+
+
+async def test_a_model_the_gateway_does_not_serve(server: WireServer) -> None:
+    err = await replay(server, "unknown-to-gateway")
+    assert err.kind is ErrorKind.UNKNOWN_MODEL and "model list" in str(err)
+    assert "Invalid model name passed" in str(err)
+
+
+async def test_context_too_long_keeps_the_meaningful_end(server: WireServer) -> None:
+    err = await replay(server, "upstream-context")
+    assert err.kind is ErrorKind.CONTEXT_TOO_LONG
+    assert "maximum context length is 2048 tokens" in str(err)
+    assert "Please reduce the length of the messages" in str(err)
+
+
+@pytest.mark.parametrize("capture", ["upstream-dropped", "upstream-malformed"])
+async def test_an_upstream_fault_mid_stream_is_a_lost_connection_not_a_bare_500(
+    capture: str, server: WireServer
+) -> None:
+    err = await replay(server, capture)
+    assert err.kind is ErrorKind.CONNECTION and err.retryable
+    assert "(500)" not in str(err) and "lost the provider behind it mid-answer" in str(err)
+
+
+async def test_a_direct_providers_words_are_kept_for_401_404_and_429(server: WireServer) -> None:
+    direct = OpenAICompatProvider(
+        "openai",
+        base_url=server.openai_base_url,
+        api_key="sk-direct-1234567890",
+        api_key_env="OPENAI_API_KEY",
+    )
+    for status, words in [(401, "Incorrect key xyz"), (404, "no model named m"), (429, "slow down, friend")]:
+        server.script("fault", Scenario(failure="status", status=status, error_message=words))
+        with pytest.raises(ProviderError) as caught:
+            async for _ in direct.stream(chat()):
+                pass
+        assert words in str(caught.value), status
+    await direct.aclose()
+
+
+async def test_a_gateway_that_echoes_the_key_has_it_redacted_and_a_long_message_is_cut_at_the_middle(
+    server: WireServer,
+) -> None:
+    filler = "word " * 200
+    message = f"litellm.BadRequestError: start of it {GATEWAY_KEY} {filler} the meaningful end"
+    server.script(
+        "fault",
+        Scenario(
+            failure="status",
+            status=400,
+            error_body={"error": {"message": message, "type": None, "param": None, "code": "400"}},
+        ),
+    )
+    err = await failure(gateway(server))
+    assert GATEWAY_KEY not in str(err) and "[redacted]" in str(err)
+    assert "start of it" in str(err) and "the meaningful end" in str(err) and " … " in str(err)
+    assert len(said(message)) <= SAID_LIMIT
+
+
+def test_a_gateway_retries_nothing_itself_unless_told() -> None:
+    assert ProviderConfig(kind="openai", gateway="litellm").retries == 0
+    assert ProviderConfig(kind="openai", gateway=True).retries == 0
+    assert ProviderConfig(kind="openai", gateway="litellm", max_retries=1).retries == 1
+    assert ProviderConfig(kind="openai").retries == 2
+
+
+def test_a_gateway_of_an_unknown_make_is_a_configuration_error() -> None:
+    with pytest.raises(ValueError):
+        ProviderConfig.model_validate({"kind": "openai", "gateway": "kong"})
+
+
+def gateway_settings(tmp_path: Path, server: WireServer, extra: str = "") -> Catalog:
+    config = tmp_path / "gw.toml"
+    config.write_text(
+        f"""
+[providers.gw]
+kind = "openai"
+base_url = "{server.openai_base_url}"
+api_key_env = "LITELLM_KEY"
+gateway = "litellm"
+{extra}
+
+[models.gw-smol]
+provider = "gw"
+id = "fault"
+context_window = 8192
+max_output = 256
+structured_output = "text"
+"""
+    )
+    return Catalog(load_settings(config), environ={"LITELLM_KEY": GATEWAY_KEY})
+
+
+async def test_one_429_through_a_gateway_is_one_call_from_quorum(tmp_path: Path, server: WireServer) -> None:
+    """The gateway has made its retries before it answers: Quorum adds none of its own by default,
+    and the member's error says the retries were the gateway's."""
+    catalog = gateway_settings(tmp_path, server)
+    server.script("fault", LITELLM_CAPTURES["upstream-429"])
+    member = catalog.member(parse_member("gw-smol:for"))
+    assert member.retries == 0
+    seen: list[ev.Event] = []
+    pool = ProviderPool(catalog.settings, environ={"LITELLM_KEY": GATEWAY_KEY})
+    request = RunRequest(question="q?", members=[member], synthesizers=[member], mode=Mode.CONSULT)
+    try:
+        result = await run_panel(request, pool, seen.append)
+    finally:
+        await pool.aclose()
+    position = result.positions[0]
+    assert position.status is CallStatus.ERROR and "after its own retries" in (position.error or "")
+    assert len(server.requests) == 1  # every member failed: no synthesis is asked
+    assert not any(isinstance(e, ev.CallRetrying) for e in seen)
