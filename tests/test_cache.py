@@ -21,6 +21,7 @@ from tests.test_app import settle
 from tests.wire_server import WireServer, embeddings_answer
 from tui.cli.main import main
 from tui.config import paths
+from tui.engine.cache_key import question_key
 from tui.engine.types import CacheKind, RunStatus
 from tui.history.store import RunStore
 
@@ -305,9 +306,12 @@ def test_a_reworded_question_is_served_as_a_semantic_hit(
     with history() as db:
         row = db.execute("SELECT cache_kind, cache_similarity FROM runs WHERE id = ?", (again["run_id"],))
         assert tuple(row.fetchone()) == ("semantic", cache["similarity"])
-        # the original's question vector is kept, under the embedder that made it
-        kept = db.execute("SELECT embedder, dim, length(vector) FROM question_vectors").fetchall()
-        assert [tuple(r) for r in kept] == [("static:wordllama-l2-supercat-256", 256, 1024)]
+        # each question's vector is kept, by its question key, under the embedder that made it
+        kept = db.execute("SELECT question_key, embedder, dim, length(vector) FROM question_key_vectors")
+        assert sorted(tuple(r) for r in kept) == sorted(
+            (question_key(q), "static:wordllama-l2-supercat-256", 256, 1024)
+            for q in (BILLING, BILLING_REWORDED)
+        )
 
 
 def test_a_near_miss_is_not_served_but_suggested(
@@ -362,8 +366,8 @@ def test_vectors_from_another_embedder_are_never_compared(
     first = ask(fast_demo_config, capsys, BILLING)
     with history() as db:  # another embedder's vector, identical to the new question's: never read
         db.execute(
-            "INSERT INTO question_vectors VALUES (?, 'openai:text-embedding-3-small', 3, ?)",
-            (first["run_id"], np.asarray([1.0, 0.0, 0.0], "<f4").tobytes()),
+            "INSERT INTO question_key_vectors VALUES ('openai:text-embedding-3-small', ?, 3, ?)",
+            (question_key(first["question"]), np.asarray([1.0, 0.0, 0.0], "<f4").tobytes()),
         )
     scripted.vectors = {"for our": [1.0, 0.0, 0.0], "should we": [0.0, 1.0, 0.0]}
     assert ask(fast_demo_config, capsys, BILLING_REWORDED)["cache"]["hit"] is False  # cosine 0 here
@@ -371,7 +375,8 @@ def test_vectors_from_another_embedder_are_never_compared(
         rows = {
             r[0]: r[1]
             for r in db.execute(
-                "SELECT embedder, dim FROM question_vectors WHERE run_id = ?", (first["run_id"],)
+                "SELECT embedder, dim FROM question_key_vectors WHERE question_key = ?",
+                (question_key(first["question"]),),
             )
         }
     assert rows == {"openai:text-embedding-3-small": 3, "static:wordllama-l2-supercat-256": 3}
@@ -388,13 +393,16 @@ def test_a_corrupt_vector_is_treated_as_absent(
     first = ask(fast_demo_config, capsys, BILLING)
     with history() as db:
         db.execute(
-            "INSERT INTO question_vectors VALUES (?, 'static:wordllama-l2-supercat-256', 3, ?)",
-            (first["run_id"], blob),
+            "INSERT INTO question_key_vectors VALUES ('static:wordllama-l2-supercat-256', ?, 3, ?)",
+            (question_key(first["question"]), blob),
         )
     again = ask(fast_demo_config, capsys, BILLING_REWORDED)
     assert again["cache"]["original_run_id"] == first["run_id"]  # embedded again from its question
     with history() as db:
-        stored = db.execute("SELECT length(vector) FROM question_vectors").fetchone()[0]
+        stored = db.execute(
+            "SELECT length(vector) FROM question_key_vectors WHERE question_key = ?",
+            (question_key(first["question"]),),
+        ).fetchone()[0]
     assert stored == 12
 
 
@@ -452,7 +460,7 @@ def test_an_embeddings_endpoint_serves_a_reworded_question_and_its_vectors_are_i
     assert all(r.body["encoding_format"] == "float" for r in sent)
     assert sent[0].headers["authorization"] == f"Bearer {EMBED_KEY}"
     with history() as db:
-        names = {row[0] for row in db.execute("SELECT DISTINCT embedder FROM question_vectors")}
+        names = {row[0] for row in db.execute("SELECT DISTINCT embedder FROM question_key_vectors")}
     assert names == {"embedhost:text-embedding-3-small"}
 
 
@@ -524,3 +532,122 @@ async def test_the_dashboard_serves_a_reworded_question_after_comparing_it_off_t
         asked_again = app.shown_result
         assert asked_again is not None and not asked_again.cache.hit and len(provider.requests) > asked
         assert scripted.on_main_thread and not any(scripted.on_main_thread)  # never on the event loop
+
+
+# -- what a lookup reads, and where -------------------------------------------------------------
+
+
+def test_every_pair_the_check_serves_has_the_same_signature() -> None:
+    """Serving looks only among runs with the question's signature (an indexed lookup): that is
+    right only if no pair with different signatures can pass the check."""
+    from tui.engine.cache_check import decide, signature
+
+    data = Path(__file__).resolve().parent.parent / "benchmarks" / "data"
+    served = 0
+    for name in ("cache_pairs.jsonl", "cache_adversarial.jsonl"):
+        for line in (data / name).read_text(encoding="utf-8").splitlines():
+            pair = json.loads(line)
+            if decide(pair["a"], pair["b"], 0.999).hit:
+                served += 1
+                assert signature(pair["a"]) == signature(pair["b"]), pair
+    assert served > 100  # the set exercises it
+
+
+def test_serving_compares_only_the_runs_with_the_same_key_terms(
+    fast_demo_config: Path, capsys: pytest.CaptureFixture[str], scripted: ScriptedEmbedder
+) -> None:
+    from tui.cache.lookup import semantic_plan
+    from tui.config.loading import load_settings
+    from tui.session import Session
+
+    billing = ask(fast_demo_config, capsys, BILLING)
+    for other in (QUESTION, "Should we adopt Kafka for our events?", BILLING_OLD):
+        ask(fast_demo_config, capsys, other)
+    settings = load_settings(fast_demo_config)
+    store = RunStore(paths.history_file(""))
+    try:
+        plan = semantic_plan(settings, Session(settings).prepare(BILLING_REWORDED).request, store)
+        assert plan is not None and [entry.run_id for entry in plan.stored] == [billing["run_id"]]
+        nothing = semantic_plan(settings, Session(settings).prepare("Is Rust a good fit?").request, store)
+        assert nothing is None  # no run shares its terms: nothing to embed, numpy not needed
+    finally:
+        store.close()
+
+
+def test_a_questions_vector_is_kept_when_it_is_looked_up_so_the_next_lookup_does_not_embed_it(
+    fast_demo_config: Path, capsys: pytest.CaptureFixture[str], scripted: ScriptedEmbedder
+) -> None:
+    ask(fast_demo_config, capsys, BILLING)
+    ask(fast_demo_config, capsys, QUESTION)  # a miss: the scan embeds it and the billing question
+    with history() as db:
+        keys = {row[0] for row in db.execute("SELECT question_key FROM question_key_vectors")}
+    assert keys == {question_key(BILLING), question_key(QUESTION)}
+    scripted.embedded.clear()
+    ask(fast_demo_config, capsys, "Should we adopt Kafka for our events?")
+    assert scripted.embedded == [question_key("Should we adopt Kafka for our events?")]  # only itself
+
+
+def test_a_history_locked_by_a_writer_makes_the_suggestion_give_up_and_say_so(
+    fast_demo_config: Path, capsys: pytest.CaptureFixture[str], scripted: ScriptedEmbedder
+) -> None:
+    """The scan has a connection of its own: while another holds the write lock past the busy
+    timeout, it gives up with a message (the front ends then ask the panel as usual)."""
+    from tui.cache.lookup import find_similar
+    from tui.config.loading import load_settings
+    from tui.history import similar
+    from tui.session import Session
+
+    ask(fast_demo_config, capsys, BILLING)
+    settings = load_settings(fast_demo_config)
+    request = Session(settings).prepare(BILLING_OLD).request
+    locker = history()
+    locker.execute("BEGIN EXCLUSIVE")
+    original, similar.BUSY_TIMEOUT_S = similar.BUSY_TIMEOUT_S, 0.05
+    try:
+        outcome = find_similar(settings, request, paths.history_file(""))
+    finally:
+        similar.BUSY_TIMEOUT_S = original
+        locker.rollback()
+        locker.close()
+    assert outcome.hit is None and outcome.problem is not None and "history" in outcome.problem
+    assert find_similar(settings, request, paths.history_file("")).miss.similar_run_id is not None
+
+
+async def test_a_hit_while_a_run_is_in_flight_cancels_it_and_is_shown() -> None:
+    from tests.fakes import Script
+    from tests.test_app import wait_for
+
+    app, provider = make_app(["alpha", "beta:against"])
+    async with app.run_test() as pilot:
+        await pilot.press(*"Is Kafka right for us?", "enter")
+        await settle(app, pilot)
+        first = app.shown_result
+        assert first is not None and first.status is RunStatus.SUCCESS
+        provider.scripts["beta"] = Script(hang=True)
+        await pilot.press(*"Should we shard the ledger?", "enter")
+        hanging = app.shown_result
+        assert hanging is not None and hanging.run_id != first.run_id and app.running
+        await pilot.press(*"is kafka right for us", "enter")
+        await settle(app, pilot)
+        hit = app.shown_result
+        assert hit is not None and hit.cache.hit and hit.cache.original_run_id == first.run_id
+        assert not app.running
+        await wait_for(pilot, lambda: bool(provider.cancelled))  # the hanging call was cancelled
+    store = RunStore(paths.history_file(""))
+    try:
+        assert store.load(hanging.run_id).status is RunStatus.CANCELLED
+    finally:
+        store.close()
+
+
+async def test_mcp_consensus_names_a_similar_earlier_run_it_did_not_serve(tmp_path: Path) -> None:
+    from tests.test_mcp import connected, demo_config
+
+    async with connected(demo_config(tmp_path, 200.0)) as client:
+        first = await client.call_tool("consensus", {"question": BILLING, "mode": "consult"})
+        assert first.structured_content is not None
+        near = await client.call_tool("consensus", {"question": BILLING_OLD, "mode": "consult"})
+        report = near.structured_content
+        assert report is not None and report["status"] == "success"
+        assert report["cache"]["hit"] is False
+        assert report["cache"]["similar_run_id"] == first.structured_content["run_id"]

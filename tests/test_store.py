@@ -516,6 +516,31 @@ def test_every_earlier_schema_is_migrated(tmp_path: Path, version: int) -> None:
     assert _schema(path) == _schema(fresh)
 
 
+def test_vectors_kept_by_run_move_to_their_question_key(tmp_path: Path) -> None:
+    """Migration 13: a vector belongs to a question; two runs of one question kept one each."""
+    path = tmp_path / "v12.sqlite3"
+    db = sqlite3.connect(path)
+    for script in MIGRATIONS[:12]:
+        db.executescript(script)
+    db.execute("PRAGMA user_version = 12")
+    for run_id, key in (("r1", "use postgres"), ("r2", "use postgres"), ("r3", None)):
+        db.execute(
+            "INSERT INTO runs (id, created_at, question, mode, panel, config, status, max_rounds, "
+            "question_key) VALUES (?, '2026-01-01', 'q', 'deliberate', '{}', '{}', 'success', 3, ?)",
+            (run_id, key),
+        )
+        db.execute("INSERT INTO question_vectors VALUES (?, 'static', 2, ?)", (run_id, run_id.encode() * 2))
+    db.commit()
+    db.close()
+    RunStore(path).close()
+    db = sqlite3.connect(path)
+    moved = db.execute("SELECT embedder, question_key, dim FROM question_key_vectors").fetchall()
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    db.close()
+    assert moved == [("static", "use postgres", 2)]  # once; a run with no key has nothing to move
+    assert "question_vectors" not in tables
+
+
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "future.sqlite3"
     db = sqlite3.connect(path)

@@ -9,11 +9,15 @@ depends on its thread.
 
 - **Exact**: the same question after normalization (`tui.engine.cache_key`): an indexed lookup,
   no embedder, no numpy.
-- **Semantic**: otherwise, when an embedder is configured and the scope holds earlier runs, the
-  question is embedded and compared with theirs (their vectors are stored as they are first
-  needed); a run is served only when the similarity reaches `[cache] threshold` *and* the hit
-  check (`tui.engine.cache_check`) passes. The most similar run that fails is only suggested.
-  Embedding and comparing block: `judge` is what the async front ends run in a thread.
+- **Semantic**: otherwise, when an embedder is configured, the runs whose question has the same
+  key terms (`tui.engine.cache_check.signature`: no other run can pass the hit check) — an indexed
+  lookup, a handful of rows whatever the size of the history — are compared with the question; a
+  run is served only when the similarity reaches `[cache] threshold` *and* the hit check passes.
+  Embedding and comparing block: the async front ends run `judge` in a thread.
+- **Similar**: on a miss, the most similar earlier run of the scope is *suggested*, never served
+  (`find_similar`: it compares with every question asked in the scope, each once, on a connection
+  of its own, in a worker thread while the panel answers). A question's vector is kept by its
+  question key as soon as a lookup embeds it.
 
 A hit is served at once as a run of its own, recorded pointing at the original (whose calls it
 shows), with what it saved: the original's cost, and its time less the lookup's.
@@ -25,18 +29,25 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
 from uuid import uuid4
 
 from tui.config.schema import Settings
-from tui.engine.cache_check import decide, normalize
+from tui.engine.cache_check import decide
+from tui.engine.cache_key import question_key
 from tui.engine.embedding import OFFLINE_EMBEDDER, Embedder
 from tui.engine.types import Asked, CacheInfo, CacheKind, RunRequest, RunResult, RunStatus, Totals
-from tui.errors import QuorumError
+from tui.errors import QuorumError, StoreError
+from tui.history.similar import scan_connection, scope_of
 from tui.history.store import RunStore, StoredQuestion
 from tui.runtime import remote_embedder, settings_snapshot
+
+if TYPE_CHECKING:
+    from tui.cache.vectors import Matrix
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +55,8 @@ SUGGEST_MARGIN = 0.05
 """A run this much below the threshold (or above it but failing the check) is suggested, not served."""
 MAX_EMBEDDED_PER_LOOKUP = 20_000
 """Stored questions without a vector embedded in one lookup, at most (the rest wait for the next)."""
+MAX_COMPARED = 50_000
+"""The distinct questions of a scope a suggestion is looked for among, newest first."""
 
 
 @dataclass
@@ -58,7 +71,8 @@ class CacheOutcome:
 
 @dataclass(frozen=True)
 class SemanticPlan:
-    """What a semantic lookup compares, read from the history (on the event loop's thread)."""
+    """What a semantic lookup compares, read from the history on the event loop's thread: the
+    runs whose question has the same key terms (no other run can pass the hit check)."""
 
     question: str
     embedder_name: str
@@ -67,11 +81,10 @@ class SemanticPlan:
 
 @dataclass
 class Judgement:
-    """What comparing found (computed off the event loop): runs that may be served, best first, a
-    suggestion, and the vectors embedded on the way, to keep."""
+    """What comparing found (computed off the event loop): the runs that may be served, most
+    similar first, and the vectors embedded on the way, to keep."""
 
     served: list[tuple[str, float]] = field(default_factory=list)
-    suggestion: tuple[str, float] | None = None
     new_vectors: list[tuple[str, int, bytes]] = field(default_factory=list)
 
 
@@ -143,14 +156,14 @@ def exact_hit(
 def semantic_plan(
     settings: Settings, request: RunRequest, store: RunStore | None, *, now: datetime | None = None
 ) -> SemanticPlan | None:
-    """What a semantic lookup would compare; None when there is nothing to compare with (then
-    nothing is embedded, and numpy is not loaded)."""
+    """What a semantic lookup compares: the runs whose question has the same key terms (an indexed
+    lookup, a handful of rows however long the history); None when there are none (then nothing
+    is embedded, and numpy is not loaded)."""
     if store is None or not _usable(settings, request, store) or not settings.cache.embedder:
         return None
     name = _embedder_name(settings)
-    stored = store.similar_candidates(
-        request, name, since=_since(settings, now or datetime.now(UTC)), same_panel=settings.cache.match_panel
-    )
+    since = _since(settings, now or datetime.now(UTC))
+    stored = store.same_terms_candidates(request, name, since=since, same_panel=settings.cache.match_panel)
     return SemanticPlan(request.question, name, stored) if stored else None
 
 
@@ -163,53 +176,56 @@ def _embedder_name(settings: Settings) -> str:
     return f"{config.provider}:{config.id}"
 
 
-def judge(settings: Settings, plan: SemanticPlan) -> Judgement:
-    """Embed and compare (blocking: the async front ends call it in a thread). The question and
-    the stored questions without a usable vector go to the embedder together (one request to an
-    endpoint); a stored vector that turns out corrupt (NaN, zero, another length) is embedded again.
-    Only runs near the threshold are put to the hit check (it is the slow part)."""
-    from tui.cache.vectors import similarities, stored_matrix, to_blob
+def _embed_with(
+    embedder: Embedder, question: str, keys: Sequence[str], stored: Sequence[tuple[bytes | None, int | None]]
+) -> tuple[list[float], Matrix, list[bool], list[tuple[str, int, bytes]]]:
+    """The question's vector and the stored ones as unit rows (`keys[i]`'s vector is `stored[i]`):
+    the question and the stored keys without a usable vector go to the embedder together (one
+    request to an endpoint); a stored vector that turns out corrupt (NaN, zero, another length) is
+    embedded again. Also the vectors embedded, the question's first, to keep."""
+    from tui.cache.vectors import stored_matrix, to_blob
 
-    embedder = embedder_for(settings)
-    assert embedder is not None  # a plan is made only with an embedder configured
-    dims = Counter(entry.dim for entry in plan.stored if entry.vector is not None and entry.dim)
+    dims = Counter(dim for vector, dim in stored if vector is not None and dim)
     dim = dims.most_common(1)[0][0] if dims else None
     missing = [
         i
-        for i, entry in enumerate(plan.stored)
-        if entry.vector is None or entry.dim != dim or len(entry.vector) != 4 * (dim or 0)
+        for i, (vector, d) in enumerate(stored)
+        if vector is None or d != dim or len(vector) != 4 * (dim or 0)
     ][:MAX_EMBEDDED_PER_LOOKUP]
-    embedded = embedder.embed([_text(plan.question), *(_text(plan.stored[i].question) for i in missing)])
+    query_key = question_key(question)
+    embedded = embedder.embed([query_key, *(keys[i] for i in missing)])
     query, fresh = embedded[0], dict(zip(missing, embedded[1:], strict=True))
-    stored = [(entry.vector, entry.dim) for entry in plan.stored]
     matrix, valid = stored_matrix(stored, len(query), replace=fresh)
     again = [i for i, ok in enumerate(valid) if not ok and i not in fresh][
         : MAX_EMBEDDED_PER_LOOKUP - len(fresh)
     ]
     if again:
-        fresh.update(zip(again, embedder.embed([_text(plan.stored[i].question) for i in again]), strict=True))
+        fresh.update(zip(again, embedder.embed([keys[i] for i in again]), strict=True))
         matrix, valid = stored_matrix(stored, len(query), replace=fresh)
-    judgement = Judgement(
-        new_vectors=[(plan.stored[i].run_id, len(vector), to_blob(vector)) for i, vector in fresh.items()]
+    kept = [(query_key, len(query), to_blob(query))] if query else []
+    kept += [(keys[i], len(vector), to_blob(vector)) for i, vector in fresh.items() if keys[i] != query_key]
+    return query, matrix, valid, kept
+
+
+def judge(settings: Settings, plan: SemanticPlan) -> Judgement:
+    """Embed and compare the question with the runs of the plan (blocking: the async front ends
+    call it in a thread); the runs the hit check lets through, most similar first."""
+    from tui.cache.vectors import similarities
+
+    embedder = embedder_for(settings)
+    assert embedder is not None  # a plan is made only with an embedder configured
+    keys = [entry.key for entry in plan.stored]
+    query, matrix, valid, kept = _embed_with(
+        embedder, plan.question, keys, [(entry.vector, entry.dim) for entry in plan.stored]
     )
+    judgement = Judgement(new_vectors=kept)
     scores = similarities(query, matrix)
     threshold = settings.cache.threshold
-    near = sorted(
-        (i for i, score in enumerate(scores) if valid[i] and score >= threshold - SUGGEST_MARGIN),
-        key=lambda i: -scores[i],
-    )
-    for i in near:
+    for i in sorted(range(len(scores)), key=lambda i: -scores[i]):
         entry, score = plan.stored[i], scores[i]
-        if decide(entry.question, plan.question, score, threshold).hit:
+        if valid[i] and decide(entry.question, plan.question, score, threshold).hit:
             judgement.served.append((entry.run_id, score))
-        elif judgement.suggestion is None:
-            judgement.suggestion = (entry.run_id, score)
     return judgement
-
-
-def _text(question: str) -> str:
-    """What is embedded of a question: its normalized form (greetings and thanks say nothing)."""
-    return normalize(question) or question
 
 
 def serve_judgement(
@@ -221,7 +237,7 @@ def serve_judgement(
     took_s: float,
 ) -> CacheOutcome:
     """Keep the vectors embedded on the way, then serve the best run the judgement allows (if it is
-    still servable), or say what a miss may say."""
+    still servable)."""
     if judgement.new_vectors:
         store.save_vectors(plan.embedder_name, judgement.new_vectors)
     for run_id, score in judgement.served:
@@ -230,9 +246,6 @@ def serve_judgement(
             return CacheOutcome(
                 hit=_record(settings, request, store, original, CacheKind.SEMANTIC, score, took_s)
             )
-    if judgement.suggestion is not None:
-        run_id, score = judgement.suggestion
-        return CacheOutcome(miss=CacheInfo(similar_run_id=run_id, similarity=round(score, 4)))
     return CacheOutcome()
 
 
@@ -260,17 +273,22 @@ def serve_from_cache(
     *,
     clock: Callable[[], float] = time.perf_counter,
 ) -> CacheOutcome:
-    """The whole lookup, blocking: for `quorum run`, which looks before its event loop starts."""
+    """The whole lookup, blocking, for `quorum run` (it looks before its event loop starts): a hit,
+    or on a miss the most similar earlier run, to suggest."""
     started = clock()
     plan = _exact_or_plan(settings, request, store, clock)
-    if isinstance(plan, CacheOutcome):
-        return plan
-    assert store is not None
-    try:
-        judgement = judge(settings, plan)
-    except QuorumError as err:
-        return _judging_failed(err)
-    return serve_judgement(settings, request, store, plan, judgement, clock() - started)
+    if isinstance(plan, SemanticPlan):
+        assert store is not None
+        try:
+            judgement = judge(settings, plan)
+        except QuorumError as err:
+            return _judging_failed(err)
+        outcome = serve_judgement(settings, request, store, plan, judgement, clock() - started)
+    else:
+        outcome = plan
+    if outcome.hit is not None or store is None:
+        return outcome
+    return find_similar(settings, request, store.path)
 
 
 async def serve_from_cache_async(
@@ -280,8 +298,10 @@ async def serve_from_cache_async(
     *,
     clock: Callable[[], float] = time.perf_counter,
 ) -> CacheOutcome:
-    """The whole lookup for a front end on an event loop: the history is read on the loop (its
-    connection belongs to the loop's thread), embedding and comparing run in a thread."""
+    """The lookup for a hit, for a front end on an event loop: the history is read on the loop
+    (indexed lookups; its connection belongs to the loop's thread), embedding and comparing run
+    in a thread. A miss says nothing yet: `find_similar_async` looks for a run to suggest while the
+    panel answers."""
     started = clock()
     plan = _exact_or_plan(settings, request, store, clock)
     if isinstance(plan, CacheOutcome):
@@ -292,6 +312,69 @@ async def serve_from_cache_async(
     except QuorumError as err:
         return _judging_failed(err)
     return serve_judgement(settings, request, store, plan, judgement, clock() - started)
+
+
+# -- suggesting -------------------------------------------------------------------------------
+
+
+def find_similar(
+    settings: Settings, request: RunRequest, history: Path, *, now: datetime | None = None
+) -> CacheOutcome:
+    """The most similar earlier run in the request's scope that was not served: compared with
+    every question asked there (each once), on a connection of its own to the `history` file —
+    blocking, so the async front ends call it in a thread. The vectors embedded on the way (the
+    question's own among them, so the run now asked is compared without embedding it again) are
+    kept. A failing embedder or a busy history leave a miss that says so."""
+    if not settings.cache.enabled or request.thread or not settings.cache.embedder:
+        return CacheOutcome()
+    name = _embedder_name(settings)
+    scope = scope_of(
+        request, name, since=_since(settings, now or datetime.now(UTC)), same_panel=settings.cache.match_panel
+    )
+    own = question_key(request.question)
+    try:
+        with scan_connection(history) as scan:
+            asked = [q for q in scan.questions(scope, limit=MAX_COMPARED) if q.key != own]
+            if not asked:
+                return CacheOutcome()
+            embedder = embedder_for(settings)
+            assert embedder is not None
+            query, matrix, valid, kept = _embed_with(
+                embedder, request.question, [q.key for q in asked], [(q.vector, q.dim) for q in asked]
+            )
+            scan.keep_vectors(name, kept)
+    except (QuorumError, StoreError) as err:
+        return _judging_failed(err)
+    from tui.cache.vectors import similarities  # numpy: only once there is something to compare
+
+    scores = similarities(query, matrix)
+    best = max((i for i in range(len(asked)) if valid[i]), key=lambda i: scores[i], default=None)
+    if best is None or scores[best] < settings.cache.threshold - SUGGEST_MARGIN:
+        return CacheOutcome()
+    return CacheOutcome(miss=CacheInfo(similar_run_id=asked[best].run_id, similarity=round(scores[best], 4)))
+
+
+async def find_similar_async(settings: Settings, request: RunRequest, store: RunStore | None) -> CacheOutcome:
+    """`find_similar` in a worker thread (its scan reads every question of the scope). Only a
+    suggestion: whatever goes wrong is logged, never raised into the run it accompanies."""
+    if store is None:
+        return CacheOutcome()
+    try:
+        return await asyncio.to_thread(_find_similar_then_warm, settings, request, store.path)
+    except Exception:
+        log.exception("looking for a similar earlier run failed")
+        return CacheOutcome()
+
+
+def _find_similar_then_warm(settings: Settings, request: RunRequest, history: Path) -> CacheOutcome:
+    """`find_similar`, then the embedder's weights read if the scan did not need them: the next
+    question's lookup, in this long-lived process, should not wait for them."""
+    outcome = find_similar(settings, request, history)
+    embedder = embedder_for(settings) if outcome.problem is None else None
+    load = getattr(embedder, "load", None)
+    if callable(load):
+        load()
+    return outcome
 
 
 # -- serving ----------------------------------------------------------------------------------

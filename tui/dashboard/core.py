@@ -34,7 +34,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer
 
-from tui.cache import CacheOutcome
+from tui.cache import CacheOutcome, find_similar_async
 from tui.cache.lookup import SemanticPlan, exact_hit, judge, semantic_plan, serve_judgement
 from tui.config.schema import Settings
 from tui.dashboard import keys
@@ -48,7 +48,7 @@ from tui.dashboard.widgets.round_tracker import RoundTracker
 from tui.dashboard.widgets.synthesis_pane import SynthesisPane
 from tui.engine import events as ev
 from tui.engine.orchestrator import ProviderLookup, Run
-from tui.engine.types import CacheInfo, Image, Mode, PriorTurn, RunRequest, RunResult, RunStatus
+from tui.engine.types import Image, Mode, PriorTurn, RunRequest, RunResult, RunStatus
 from tui.errors import QuorumError, StoreError, UserConfigError
 from tui.history.follow import RunFollower
 from tui.history.store import RunStore
@@ -325,23 +325,26 @@ class DashboardCore(App[None]):
         else:
             self._ask(question)
 
-    def _ask(self, question: str, similar: CacheInfo | None = None) -> None:
-        """Put `question` to the panel (`similar`: an earlier run the cache found alike, not served)."""
+    def _ask(self, question: str) -> None:
+        """Put `question` to the panel; while it answers, look for a similar earlier run to name."""
         shown = self.session.shown
         self._start(question, rerun_seats=None)
         if self.session.shown is not shown:  # it started: the box is ready for the next question
             self.follow_up_armed = False
             self.prompt_bar.question_sent(question)
-            suggestion = cache_line(similar) if similar is not None else None
-            if suggestion is not None:
-                self.notify(suggestion, title="Cache", markup=False, timeout=10)
+            if self.session.shown is not None and self._cache_usable():
+                self.run_worker(
+                    self._suggest_similar(self.session.shown), group="similar", exclusive=True, name="similar"
+                )
         self.refresh_chips()
+
+    def _cache_usable(self) -> bool:
+        return self.store is not None and self.settings.cache.enabled and not self.session.thread
 
     def _look_in_cache(self, question: str) -> RunResult | SemanticPlan | None:
         """An exact hit, recorded (`tui.cache`); else what a semantic lookup would compare; None
-        when the cache is off, there is nothing to compare, or a run is in flight (a new question
-        then replaces it, as always)."""
-        if self.store is None or not self.settings.cache.enabled or self.session.thread or self.running:
+        when the cache is off or there is nothing to compare."""
+        if not self._cache_usable():
             return None
         try:
             request = self.session.prepare(question).request
@@ -370,11 +373,21 @@ class DashboardCore(App[None]):
         if outcome.hit is not None:
             self._show_hit(question, outcome.hit)
         else:
-            self._ask(question, outcome.miss)
+            self._ask(question)
+
+    async def _suggest_similar(self, shown: ShownRun) -> None:
+        """Name the most similar earlier run (not served) while `shown` runs, if it is still on screen."""
+        outcome = await find_similar_async(self.settings, shown.prepared.request, self.store)
+        line = cache_line(outcome.miss)
+        if line is not None and self.session.shown is shown:
+            self.notify(line, title="Cache", markup=False, timeout=10)
 
     def _show_hit(self, question: str, hit: RunResult) -> None:
+        """Show a run served from the cache; one in flight is cancelled, as a new question does."""
         if self.following is not None or self.watching:
             self.stop_following(taken_over=True)
+        if self.running and self.live_run is not None:
+            self.live_run.cancel()
         self.show_result(hit)
         self.prompt_bar.question_sent(question)
 

@@ -183,6 +183,28 @@ MIGRATIONS: list[str] = [
     CREATE INDEX runs_semantic ON runs(cache_scope, panel_key, created_at, id, question)
         WHERE status = 'success' AND cache_of IS NULL AND parent_run_id IS NULL;
     """,
+    # 13: a vector belongs to a question, not to a run: keyed by the question key (the text that
+    # is embedded), so a question's vector is kept the moment a lookup embeds it, before its run
+    # has an id, and a question asked many times is stored and compared once. The vectors kept so
+    # far move over. The semantic index holds the question key instead of the question: the scan
+    # for a similar run reads keys and vectors only.
+    """
+    CREATE TABLE question_key_vectors (
+        embedder TEXT NOT NULL,
+        question_key TEXT NOT NULL,
+        dim INTEGER NOT NULL,
+        vector BLOB NOT NULL,
+        PRIMARY KEY (embedder, question_key)
+    );
+    INSERT OR IGNORE INTO question_key_vectors (embedder, question_key, dim, vector)
+        SELECT question_vectors.embedder, runs.question_key, question_vectors.dim, question_vectors.vector
+        FROM question_vectors JOIN runs ON runs.id = question_vectors.run_id
+        WHERE runs.question_key IS NOT NULL;
+    DROP TABLE question_vectors;
+    DROP INDEX runs_semantic;
+    CREATE INDEX runs_semantic ON runs(cache_scope, panel_key, question_key, created_at, id)
+        WHERE status = 'success' AND cache_of IS NULL AND parent_run_id IS NULL;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -72,6 +72,8 @@ class StoredQuestion:
 
     run_id: str
     question: str
+    key: str
+    """Its question key: what is embedded, and what its vector is kept under."""
     dim: int | None
     vector: bytes | None
     """Its vector from the embedder asked for, as stored (unchecked), or None."""
@@ -87,6 +89,17 @@ class RunRecord:
     """The calls still being made (in `result` they read as cut short), by id, with when each started."""
     pid: int | None
     """The process recording the run."""
+
+
+def save_vectors(db: sqlite3.Connection, embedder: str, vectors: Iterable[tuple[str, int, bytes]]) -> None:
+    """Questions' vectors from `embedder`, as (question key, dimension, float32 bytes), in the
+    caller's transaction; each replaces any kept before (a corrupt one is embedded again and
+    overwritten)."""
+    db.executemany(
+        "INSERT OR REPLACE INTO question_key_vectors (embedder, question_key, dim, vector) "
+        "VALUES (?, ?, ?, ?)",
+        [(embedder, key, dim, vector) for key, dim, vector in vectors],
+    )
 
 
 def _make_private(database: Path) -> None:
@@ -134,13 +147,13 @@ def _summary(row: sqlite3.Row) -> RunSummary:
     )
 
 
-def _iso(moment: datetime) -> str:
+def iso_stamp(moment: datetime) -> str:
     """A moment as the history writes it (UTC, milliseconds), so stamps compare as text."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 def now_iso() -> str:
-    return _iso(datetime.now(UTC))
+    return iso_stamp(datetime.now(UTC))
 
 
 class RunStore:
@@ -338,7 +351,7 @@ class RunStore:
             "AND created_at >= ? "
             "AND status = 'success' AND cache_of IS NULL AND parent_run_id IS NULL "
         )
-        params: list[Any] = [question_key(request.question), scope_key(request), _iso(since)]
+        params: list[Any] = [question_key(request.question), scope_key(request), iso_stamp(since)]
         if same_panel:
             query += "AND panel_key = ? "
             params.append(panel_key(request))
@@ -346,20 +359,23 @@ class RunStore:
         params.append(limit)
         return [str(row["id"]) for row in self._db.execute(query, params)]
 
-    def similar_candidates(
-        self, request: RunRequest, embedder: str, *, since: datetime, same_panel: bool, limit: int = 20_000
+    def same_terms_candidates(
+        self, request: RunRequest, embedder: str, *, since: datetime, same_panel: bool, limit: int = 50
     ) -> list[StoredQuestion]:
-        """The runs, newest first, whose answer could be served for `request` but for its wording:
-        the conditions of `cache_candidates` without the question key. Each with its question, its
-        vector from `embedder` if one is stored (as stored: checked by the caller)."""
+        """The runs, newest first, that may be served for `request` though it is worded otherwise:
+        the conditions of `cache_candidates`, with the same question signature instead of the same
+        question key (only such a run can pass the hit check). An indexed lookup that finds a few
+        runs, whatever the size of the history. Each with its question and its vector from
+        `embedder` if one is kept (as stored: checked by the caller)."""
         query = (
-            "SELECT runs.id, runs.question, question_vectors.dim, "
-            "question_vectors.vector FROM runs INDEXED BY runs_semantic LEFT JOIN question_vectors "
-            "ON question_vectors.run_id = runs.id AND question_vectors.embedder = ? "
-            "WHERE runs.cache_scope = ? AND runs.created_at >= ? AND runs.status = 'success' "
-            "AND runs.cache_of IS NULL AND runs.parent_run_id IS NULL "
+            "SELECT runs.id, runs.question, runs.question_key, question_key_vectors.dim, "
+            "question_key_vectors.vector FROM runs INDEXED BY runs_by_signature "
+            "LEFT JOIN question_key_vectors ON question_key_vectors.question_key = runs.question_key "
+            "AND question_key_vectors.embedder = ? "
+            "WHERE runs.question_signature = ? AND runs.cache_scope = ? AND runs.created_at >= ? "
+            "AND runs.status = 'success' AND runs.cache_of IS NULL AND runs.parent_run_id IS NULL "
         )
-        params: list[Any] = [embedder, scope_key(request), _iso(since)]
+        params: list[Any] = [embedder, signature(request.question), scope_key(request), iso_stamp(since)]
         if same_panel:
             query += "AND runs.panel_key = ? "
             params.append(panel_key(request))
@@ -369,6 +385,7 @@ class RunStore:
             StoredQuestion(
                 run_id=row["id"],
                 question=row["question"],
+                key=row["question_key"],
                 dim=row["dim"],
                 vector=row["vector"],
             )
@@ -376,13 +393,9 @@ class RunStore:
         ]
 
     def save_vectors(self, embedder: str, vectors: Iterable[tuple[str, int, bytes]]) -> None:
-        """Questions' vectors from `embedder`, as (run id, dimension, float32 bytes); replaces any
-        stored before (a corrupt one is re-embedded and overwritten)."""
+        """Questions' vectors from `embedder`, as (question key, dimension, float32 bytes)."""
         with self.transaction() as db:
-            db.executemany(
-                "INSERT OR REPLACE INTO question_vectors (run_id, embedder, dim, vector) VALUES (?, ?, ?, ?)",
-                [(run_id, embedder, dim, vector) for run_id, dim, vector in vectors],
-            )
+            save_vectors(db, embedder, vectors)
 
     def _insert_asked(self, db: sqlite3.Connection, run_id: str, asked: Asked) -> None:
         """What a run asked: its `asked` column, the asking team's context (canonical JSON and

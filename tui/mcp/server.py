@@ -17,6 +17,7 @@ holds the value of a configured key. Stdout is the protocol: logs go to the log 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
@@ -33,10 +34,10 @@ from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, Field, ValidationError
 
 from tui import __version__
-from tui.cache import CacheOutcome, serve_from_cache_async
+from tui.cache import CacheOutcome, find_similar_async, serve_from_cache_async
 from tui.config.catalog import Catalog, choose_panel
 from tui.config.schema import Settings
-from tui.engine.types import Mode
+from tui.engine.types import Mode, RunStatus
 from tui.errors import EXIT_OK, QuorumError, hide_values, redact
 from tui.mcp.results import (
     HistoryReport,
@@ -329,9 +330,15 @@ class QuorumMCP:
                 return self._run_answer(run_report(cached.hit))
             check_keys(request, manager.pool, synthesizer_named=bool(synthesizer))
             tracked = manager.start(request)
-            await self._wait(tracked, wait_seconds, ctx, seen=0)
-            report = run_report(tracked.result)
-            report.cache = cached.miss  # a similar earlier run, if one was found, is named
+            # A similar earlier run, to name in the answer, is looked for while the panel answers.
+            similar = asyncio.ensure_future(find_similar_async(self.settings, request, manager.store))
+            try:
+                await self._wait(tracked, wait_seconds, ctx, seen=0)
+                report = run_report(tracked.result)
+                if tracked.result.status is not RunStatus.RUNNING:  # answered: the scan is long done
+                    report.cache = (await similar).miss
+            finally:
+                similar.cancel()  # still scanning for a run that goes on: not waited for
             return self._run_answer(report)
 
     async def consensus_result(
