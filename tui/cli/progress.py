@@ -6,6 +6,7 @@ import time
 from typing import TextIO
 
 from tui.engine import events as ev
+from tui.engine.names import member_labels, seat_name
 from tui.engine.types import CallResult, CallStatus, Mode, RunRequest, VoteValue
 from tui.render.formatting import completion_line, cost, literal, seconds, tokens
 from tui.render.words import (
@@ -48,7 +49,7 @@ class ProgressPrinter:
     def _name(self, member_index: int | None, alias: str) -> str:
         if self.request is None or member_index is None:
             return f"{alias} (synthesizer)"
-        return self.request.members[member_index].label
+        return member_labels(self.request.members)[member_index]
 
     def __call__(self, event: ev.Event) -> None:
         line = self._line(event)
@@ -85,7 +86,8 @@ class ProgressPrinter:
                 invalid = vote.value in (VoteValue.INVALID, VoteValue.NONE) and vote.reason
                 detail = f" ({vote.reason})" if invalid else ""
                 extra = f" · {len(vote.objections)} objection(s)" if vote.objections else ""
-                return f"  vote {vote.alias}: {VOTE_WORDS[vote.value]}{extra}{detail}"
+                voter = seat_name(self.request.members if self.request else [], vote.member_index, vote.alias)
+                return f"  vote {voter}: {VOTE_WORDS[vote.value]}{extra}{detail}"
             case ev.RoundDecided(round=round_):
                 decided = round_word(round_.status, round_.outcome)
                 invalid = invalid_votes_words(round_.votes)

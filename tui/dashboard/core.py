@@ -271,7 +271,7 @@ class DashboardCore(App[None]):
             return
         rows = {row[3]: row[0].lstrip("● ").strip() for row in self.key_rows()}
         hint = f"{rows['previous_pane']}/{rows['next_pane']} · {rows['toggle_synthesis']}"
-        strip.show([(p.member.alias, p.status) for p in panes], current, hint)
+        strip.show([(p.shown_name or p.member.alias, p.status) for p in panes], current, hint)
 
     # -- the run on screen -------------------------------------------------------------------
 

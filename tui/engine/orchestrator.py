@@ -37,6 +37,7 @@ from tui.engine import prompts, vision
 from tui.engine.calls import ANSWERED, CallSpec, ModelCall, ProviderLookup, as_read
 from tui.engine.deliberation import EXPECTED_ANSWER_TOKENS, Deliberation
 from tui.engine.lifecycle import Lifecycle
+from tui.engine.names import member_names
 from tui.engine.rules import decide_round, parse_vote, read_agreement, tally_votes
 from tui.engine.types import (
     CallResult,
@@ -282,7 +283,8 @@ class Run:
             len(results) - len(ok),
         )
         if not ok:
-            errors = [f"{r.alias}: {r.error or r.status.value}" for r in results]
+            names = member_names(self.request.members)  # seats of one alias told apart
+            errors = [f"{names[index]}: {r.error or r.status.value}" for index, r in enumerate(results)]
             self._life.fail(["every member failed", *errors])
             return None
         return ok

@@ -77,6 +77,11 @@ class MemberReport(BaseModel):
     """One panel member and its first position (round 1, blind)."""
 
     model: str = Field(description="The member's model alias.")
+    seat: int | None = Field(
+        default=None,
+        description="Its seat on the panel, from 1: what tells apart members of one model and stance "
+        "(None for a member skipped before the run).",
+    )
     model_id: str = Field(description="The provider's model id ('' for a skipped member).")
     provider: str
     stance: Stance
@@ -101,6 +106,11 @@ class VoteReport(BaseModel):
     """A member's vote on a round's draft."""
 
     model: str
+    seat: int | None = Field(
+        default=None,
+        description="Its seat on the panel, from 1: what tells apart members of one model and stance "
+        "(None for a vote of no seat).",
+    )
     stance: Stance
     vote: VoteValue = Field(
         description="accept, reject, invalid (no unambiguous VERDICT line; never counts as accept) "
@@ -250,7 +260,7 @@ def position_summary(text: str) -> str | None:
     return line if len(line) <= SUMMARY_CHARS else line[: SUMMARY_CHARS - 1].rstrip() + "…"
 
 
-def _member(member: Member, call: CallResult | None, running: bool) -> MemberReport:
+def _member(seat: int, member: Member, call: CallResult | None, running: bool) -> MemberReport:
     if call is None:
         status = MemberStatus.RUNNING if running else MemberStatus.NOT_RUN
     else:
@@ -258,6 +268,7 @@ def _member(member: Member, call: CallResult | None, running: bool) -> MemberRep
     answered = call is not None and call.status is not CallStatus.ERROR
     return MemberReport(
         model=member.alias,
+        seat=seat,
         model_id=member.model_id,
         provider=member.provider,
         stance=member.stance,
@@ -286,6 +297,7 @@ def _round(round_: RoundResult, members: Sequence[Member], run: RunStatus) -> Ro
         votes=[
             VoteReport(
                 model=vote.alias,
+                seat=vote.member_index + 1,
                 stance=stances.get(vote.member_index, Stance.NEUTRAL),
                 vote=vote.value,
                 objections=list(vote.objections),
@@ -320,7 +332,10 @@ def run_report(result: RunResult, in_flight: Iterable[str] = ()) -> RunReport:
         None if call is not None and call.call_id in still else call
         for call in (result.positions + [None] * len(result.members))[: len(result.members)]
     ]
-    members = [_member(m, call, running) for m, call in zip(result.members, positions, strict=True)]
+    members = [
+        _member(seat, m, call, running)
+        for seat, (m, call) in enumerate(zip(result.members, positions, strict=True), start=1)
+    ]
     members += [
         MemberReport(
             model=s.alias,

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tui.config.catalog import Catalog
 from tui.config.schema import MemberSpec, Settings
 from tui.engine import events as ev
+from tui.engine.names import member_labels
 from tui.engine.orchestrator import Run
 from tui.engine.provider import ProviderError
 from tui.engine.stance import STANCE_SYNONYMS, normalize_stance
@@ -276,13 +277,14 @@ class Milestones:
                 result=CallResult(phase=Phase.POSITION, member_index=int() as index) as call
             ) if self._request is not None:
                 members = self._request.members
+                name = member_labels(members)[index]
                 answered = sum(key.startswith("position ") for key in self._counted) + 1
                 took = f" in {seconds(call.latency_ms)}" if call.latency_ms is not None else ""
                 if call.queued_ms is not None:
                     took += f" ({queue_wait_words(seconds(call.queued_ms))})"
                 return (
                     f"position {index}",
-                    f"position {answered}/{len(members)}: {members[index].label} {call_summary(call)}{took}",
+                    f"position {answered}/{len(members)}: {name} {call_summary(call)}{took}",
                     False,
                 )
             case ev.RoundDecided(round=round_):

@@ -3,6 +3,7 @@ synthesis, totals."""
 
 from __future__ import annotations
 
+from tui.engine.names import member_names
 from tui.engine.types import (
     Asked,
     CallResult,
@@ -188,12 +189,13 @@ def _rounds(result: RunResult) -> list[str]:
     if result.mode is not Mode.DELIBERATE or not result.rounds:
         return []
     out = ["## Rounds", ""]
+    names = member_names(result.members)
     for round_ in result.rounds:
-        out += _round(round_, result.status)
+        out += _round(round_, result.status, names)
     return out
 
 
-def _round(round_: RoundResult, run: RunStatus) -> list[str]:
+def _round(round_: RoundResult, run: RunStatus, names: list[str]) -> list[str]:
     decided = round_word(round_.status, round_.outcome, run)
     out = [f"### Round {round_.number}: {tally_words(round_.tally)} → {decided}", ""]
     invalid = invalid_votes_words(round_.votes)
@@ -205,7 +207,8 @@ def _round(round_: RoundResult, run: RunStatus) -> list[str]:
         out += ["| Member | Vote | Objections |", "|---|---|---|"]
         for vote in round_.votes:
             detail = "; ".join(vote.objections) or (vote.reason or "")
-            out.append(f"| {_cell(vote.alias)} | {VOTE_WORDS[vote.value]} | {_cell(detail)} |")
+            name = names[vote.member_index] if vote.member_index < len(names) else vote.alias
+            out.append(f"| {_cell(name)} | {VOTE_WORDS[vote.value]} | {_cell(detail)} |")
         out.append("")
     return out
 

@@ -9,6 +9,7 @@ from textual.containers import Grid
 from textual.widget import Widget
 
 from tui.dashboard.widgets.member_pane import ModelPane
+from tui.engine.names import member_names
 from tui.engine.types import Member
 
 
@@ -90,3 +91,6 @@ class MemberGrid(Grid):
         self.current = max(0, min(self.current, len(panes) - 1))
         for seat, pane in enumerate(panes):
             pane.set_class(seat == self.current, "-current")
+        # Seats of one alias are told apart by stance (and seat number): a seat came or went.
+        for pane, name in zip(panes, member_names([pane.member for pane in panes]), strict=True):
+            pane.rename(name)

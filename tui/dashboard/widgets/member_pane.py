@@ -64,6 +64,8 @@ class ModelPane(StreamPane):
         self.answer_cached = False
         self.answer_incomplete = False
         self.retry_note: str | None = None
+        # The name on the border: the alias, told apart from other seats of it (see MemberGrid).
+        self.shown_name: str | None = None
         # While the call waits in line for its provider: why (`local serves 1 at a time`).
         self.queue_note: str | None = None
         self.queued_ms: int | None = None  # how long the call waited in line before it was sent
@@ -318,7 +320,12 @@ class ModelPane(StreamPane):
 
     def refresh_info(self) -> None:
         super().refresh_info()
-        self.border_title = self.member.alias
+        self.border_title = self.shown_name or self.member.alias
+
+    def rename(self, name: str) -> None:
+        """Name the pane `name` (its alias, with its stance and seat when the panel repeats it)."""
+        self.shown_name = name
+        self.border_title = name
 
 
 def _vote_class(value: VoteValue) -> str:

@@ -1,0 +1,105 @@
+"""Members of one alias are told apart wherever a member is named: by stance, and by seat number
+when the stance repeats too. A panel of distinct aliases reads as it always has."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.wire_server import Scenario, WireServer
+from tui.cli.progress import ProgressPrinter
+from tui.config.catalog import Catalog
+from tui.config.loading import load_settings
+from tui.config.schema import parse_member
+from tui.engine.names import member_labels, member_names
+from tui.engine.orchestrator import run_panel
+from tui.engine.types import Member, Mode, RunRequest, Stance
+from tui.mcp.results import run_report
+from tui.render.report import render_markdown
+from tui.runtime import ProviderPool
+
+
+def seat(alias: str, stance: Stance) -> Member:
+    return Member(alias=alias, model_id=alias, provider="p", stance=stance)
+
+
+def test_an_alias_alone_while_it_is_the_only_one() -> None:
+    panel = [seat("a", Stance.FOR), seat("b", Stance.AGAINST)]
+    assert member_names(panel) == ["a", "b"]
+    assert member_labels(panel) == ["a (for)", "b (against)"]
+
+
+def test_a_repeated_alias_by_stance_and_a_repeated_pair_by_seat() -> None:
+    panel = [
+        seat("gw-smol", Stance.FOR),
+        seat("gw-smol", Stance.AGAINST),
+        seat("gw-smol", Stance.NEUTRAL),
+        seat("gw-smol", Stance.FOR),
+        seat("other", Stance.FOR),
+    ]
+    assert member_names(panel) == [
+        "gw-smol (for) #1",
+        "gw-smol (against)",
+        "gw-smol (neutral)",
+        "gw-smol (for) #4",
+        "other",
+    ]
+    labels = member_labels(panel)
+    assert len(set(labels)) == len(labels) and labels[0] == "gw-smol (for) #1"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[WireServer]:
+    with WireServer() as srv:
+        srv.default_scenario = Scenario(text="VERDICT: ACCEPT\n- fine as it is")
+        yield srv
+
+
+async def test_three_seats_of_one_model_are_told_apart_in_report_progress_and_mcp(
+    tmp_path: Path, server: WireServer
+) -> None:
+    config = tmp_path / "gw.toml"
+    config.write_text(
+        f"""
+[providers.gw]
+kind = "openai"
+base_url = "{server.openai_base_url}"
+gateway = "litellm"
+
+[models.gw-smol]
+provider = "gw"
+id = "smol"
+context_window = 8192
+max_output = 256
+structured_output = "text"
+"""
+    )
+    catalog = Catalog(load_settings(config), environ={})
+    members = [catalog.member(parse_member(f"gw-smol:{s}")) for s in ("for", "against", "for")]
+    request = RunRequest(
+        question="Ship it?", members=members, synthesizers=[members[1]], mode=Mode.DELIBERATE, max_rounds=1
+    )
+    stderr = io.StringIO()
+    pool = ProviderPool(catalog.settings, environ={})
+    try:
+        result = await run_panel(request, pool, ProgressPrinter(stderr))
+    finally:
+        await pool.aclose()
+    assert result.rounds and len(result.rounds[0].votes) == 3
+
+    markdown = render_markdown(result)
+    votes_table = markdown.split("| Member | Vote | Objections |")[1].split("\n\n")[0]
+    rows = [line.split("|")[1].strip() for line in votes_table.splitlines() if line.startswith("| gw")]
+    assert sorted(rows) == ["gw-smol (against)", "gw-smol (for) #1", "gw-smol (for) #3"]
+
+    progress = stderr.getvalue()
+    for name in ("vote gw-smol (for) #1:", "vote gw-smol (for) #3:", "vote gw-smol (against):"):
+        assert name in progress, progress
+    assert "gw-smol (for) #1 done" in progress and "gw-smol (for) #3 done" in progress
+
+    report = run_report(result)
+    assert [m.seat for m in report.members] == [1, 2, 3]
+    assert sorted(v.seat or 0 for v in report.rounds[0].votes) == [1, 2, 3]

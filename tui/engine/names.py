@@ -1,0 +1,47 @@
+"""How a member is named where people read it, so that two seats are never the same name.
+
+A panel may seat one model more than once (three `gw-smol` members, for, against and neutral; or
+two `gw-smol:for`), and a name that is only the alias then says nothing about which seat voted
+or failed. A name is the alias alone while the alias is the panel's only one of its kind; the
+alias and stance when the alias repeats; and with its seat number too (`#2`, counted from 1)
+when alias and stance both repeat. A panel of distinct aliases reads as it always has.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from tui.engine.types import Member
+
+
+def member_names(members: Sequence[Member]) -> list[str]:
+    """Each member's name, in seat order: its alias, with as much more as tells it apart."""
+    aliases = Counter(member.alias for member in members)
+    pairs = Counter((member.alias, member.stance) for member in members)
+    names = []
+    for seat, member in enumerate(members, start=1):
+        if aliases[member.alias] == 1:
+            names.append(member.alias)
+        elif pairs[(member.alias, member.stance)] == 1:
+            names.append(f"{member.alias} ({member.stance.value})")
+        else:
+            names.append(f"{member.alias} ({member.stance.value}) #{seat}")
+    return names
+
+
+def member_labels(members: Sequence[Member]) -> list[str]:
+    """Each member's label for progress lines, `alias (stance[, demo])`, with its seat number
+    (`alias (stance) #2`) when another seat has the same alias and stance."""
+    pairs = Counter((member.alias, member.stance) for member in members)
+    return [
+        member.label + (f" #{seat}" if pairs[(member.alias, member.stance)] > 1 else "")
+        for seat, member in enumerate(members, start=1)
+    ]
+
+
+def seat_name(members: Sequence[Member], index: int | None, alias: str) -> str:
+    """The name of the member at `index` (its alias when the index is not one of the panel's)."""
+    if index is None or not 0 <= index < len(members):
+        return alias
+    return member_names(members)[index]
