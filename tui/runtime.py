@@ -19,17 +19,15 @@ from tui.config import paths
 from tui.config.schema import ProviderConfig, Settings
 from tui.engine import events as ev
 from tui.engine.embedding import Embedder
-from tui.engine.orchestrator import ProviderLookup, Run
 from tui.engine.provider import ErrorKind, Provider, ProviderError
 from tui.engine.slots import limit_calls
 from tui.engine.types import Attachment, CallResult, Member, PriorTurn, RunRequest
 from tui.errors import AttachmentError, UsageError, redact
-from tui.history.recorder import RunRecorder
 from tui.history.replay import prior_turns
 from tui.history.store import RunStore
-from tui.providers.demo import DemoProvider
 
 if TYPE_CHECKING:  # the adapters (and httpx2) load only when a real provider is first used
+    from tui.engine.orchestrator import ProviderLookup, Run
     from tui.providers.sdk_adapter import ClientOptions
 
 MAX_ATTACHMENT_BYTES = 2_000_000
@@ -69,6 +67,8 @@ class ProviderPool:
 
     def _make(self, name: str, config: ProviderConfig) -> Provider:
         if config.kind == "demo":
+            from tui.providers.demo import DemoProvider
+
             return DemoProvider(speed=self._settings.demo.speed)
         base_url = (
             self._environ.get(config.base_url_env) if config.base_url_env else None
@@ -278,6 +278,10 @@ def start_run(
 ) -> Run:
     """A `Run` of `request` whose events go to `sinks` and, when there is a history, to a recorder
     (every run is recorded, including one a rerun later replaces). Call `execute()` to run it."""
+    # Imported here: a command that is answered without a run (a cache hit) never loads them.
+    from tui.engine.orchestrator import Run
+    from tui.history.recorder import RunRecorder
+
     targets = list(sinks)
     if store is not None:
         targets.append(

@@ -17,11 +17,11 @@ with it, until the project's is taken back (`use_project_context`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from tui.config.catalog import Catalog, choose_panel, synthesizer_chain
 from tui.config.schema import MemberSpec, Settings
 from tui.engine.context import TeamContext
-from tui.engine.orchestrator import Run
 from tui.engine.stance import apply_instance_limit
 from tui.engine.types import (
     Attachment,
@@ -46,6 +46,9 @@ from tui.runtime import attachment_changes, read_attachment
 
 STANCE_CYCLE = [Stance.FOR, Stance.AGAINST, Stance.NEUTRAL]
 
+if TYPE_CHECKING:  # a live run's engine loads only when a run starts (never for a cache hit)
+    from tui.engine.orchestrator import Run
+
 
 @dataclass
 class PreparedRun:
@@ -66,17 +69,17 @@ class ShownRun:
 
     @property
     def result(self) -> RunResult:
-        return self.source.result if isinstance(self.source, Run) else self.source
+        return self.source if isinstance(self.source, RunResult) else self.source.result
 
     @property
     def run(self) -> Run | None:
         """The live run, or None for a run opened from the history."""
-        return self.source if isinstance(self.source, Run) else None
+        return None if isinstance(self.source, RunResult) else self.source
 
     @property
     def live(self) -> bool:
         """Still running: its calls may still change what is shown."""
-        return isinstance(self.source, Run) and self.source.phase != "done"
+        return not isinstance(self.source, RunResult) and self.source.phase != "done"
 
 
 class Session:
