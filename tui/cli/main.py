@@ -350,6 +350,7 @@ def _headless(args: argparse.Namespace) -> int:
         quiet=args.quiet,
         follow_up=args.follow_up,
         use_cache=not (args.fresh or args.no_cache),
+        max_rounds=args.rounds,
     )
     return run_command(settings, options)
 

@@ -13,6 +13,7 @@ from tui.cli.progress import ProgressPrinter
 from tui.config.schema import MemberSpec, Settings
 from tui.engine import events as ev
 from tui.engine.context import TeamContext
+from tui.engine.mode_options import unused_in_mode
 from tui.engine.types import Origin, RunRequest, RunResult, RunStatus
 from tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, StoreError, hide_values
 from tui.history.store import RunStore
@@ -37,6 +38,9 @@ class RunOptions:
     follow_up: str | None = None
     use_cache: bool = True
     """Serve an earlier run that answers the question, if there is one (False: --fresh, --no-cache)."""
+    max_rounds: int | None = None
+    """The round limit given on the command line (--rounds), if any: said to have no effect when
+    the run's mode has no rounds."""
 
 
 def build_request(
@@ -59,6 +63,7 @@ def build_request(
         session.follow_up(thread)
         assert store is not None  # a thread was found in it
         notes += _context_change(store.load(thread[-1].run_id), session.context)
+    notes += unused_in_mode(session.mode, max_rounds=options.max_rounds)
     return session.prepare(options.question).request, notes
 
 

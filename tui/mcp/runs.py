@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tui.config.catalog import Catalog
 from tui.config.schema import MemberSpec, Settings
 from tui.engine import events as ev
+from tui.engine.mode_options import unused_in_mode
 from tui.engine.names import member_labels
 from tui.engine.orchestrator import Run
 from tui.engine.provider import ProviderError
@@ -137,6 +138,7 @@ def build_request(settings: Settings, store: RunStore | None, ask: Ask) -> RunRe
         session.max_rounds = ask.max_rounds
     if ask.token_budget is not None:
         session.token_budget = ask.token_budget
+    notes += unused_in_mode(session.mode, max_rounds=ask.max_rounds, option="max_rounds", mode_option="mode")
     request = session.prepare(question).request
     # A follow-up's run says what became of its parent's files and images as it adopts them, and
     # the request again as it is built: once is enough.

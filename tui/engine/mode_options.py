@@ -1,0 +1,22 @@
+"""Options a run was given that its mode does not use, said rather than silently ignored.
+
+Consult mode asks each member once and synthesizes: it has no rounds and no votes, so a round
+limit (`--rounds`, MCP `max_rounds`) changes nothing in it. Deliberate mode uses every option.
+"""
+
+from __future__ import annotations
+
+from tui.engine.types import Mode
+
+
+def unused_in_mode(
+    mode: Mode, *, max_rounds: int | None = None, option: str = "--rounds", mode_option: str = "--mode"
+) -> list[str]:
+    """A sentence for each option given (not None) that `mode` ignores, naming them as the caller
+    calls them (`--rounds` and `--mode` on the command line, `max_rounds` and `mode` over MCP)."""
+    if mode is Mode.CONSULT and max_rounds is not None:
+        return [
+            f"{option} {max_rounds} has no effect in consult mode (one answer per member, then a "
+            f"synthesis: no rounds); set {mode_option} deliberate for rounds"
+        ]
+    return []
