@@ -238,6 +238,10 @@ class HistoryEntry(BaseModel):
     cost_usd: float
     parent_run_id: str | None
     origin: Origin | None
+    cache_of: str | None = Field(
+        default=None,
+        description="For a run answered from the cache: the run it was served from (it cost nothing).",
+    )
 
 
 class HistoryReport(BaseModel):
@@ -430,6 +434,7 @@ def history_report(runs: Sequence[RunSummary]) -> HistoryReport:
                 cost_usd=r.cost_usd,
                 parent_run_id=r.parent_run_id,
                 origin=r.origin,
+                cache_of=r.cache_of,
             )
             for r in runs
         ]
@@ -536,6 +541,7 @@ def history_markdown(report: HistoryReport) -> str:
         question = " ".join(r.question.split())
         question = question if len(question) <= 80 else question[:79] + "…"
         origin = f" [{r.origin.value}]" if r.origin else ""
+        origin += f" [cache of {r.cache_of}]" if r.cache_of else ""
         when = r.created_at[:16].replace("T", " ")
         lines.append(f"- `{r.run_id}` {when} · {outcome} · {cost(r.cost_usd)}{origin} · {literal(question)}")
     return "\n".join(lines) + "\n"
