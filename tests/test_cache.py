@@ -656,3 +656,17 @@ async def test_mcp_consensus_names_a_similar_earlier_run_it_did_not_serve(tmp_pa
         assert report is not None and report["status"] == "success"
         assert report["cache"]["hit"] is False
         assert report["cache"]["similar_run_id"] == first.structured_content["run_id"]
+
+
+@pytest.mark.parametrize(
+    ("stored", "asked", "served"),
+    [
+        ("Should we go serverless?", "Should we use Go serverless?", False),  # the verb, the language
+        ("Should we write new services in Go?", "Should we write new services in Golang?", True),
+        ("Go serverless, or keep the VMs?", "Should we go serverless or keep the VMs?", True),  # verbs
+    ],
+)
+def test_go_the_language_is_not_go_the_verb(stored: str, asked: str, served: bool) -> None:
+    from tui.engine.cache_check import decide
+
+    assert decide(stored, asked, 0.99).hit is served

@@ -187,7 +187,6 @@ SYNONYMS: dict[str, str] = {
     "ecmascript": "javascript",
     "ts": "typescript",
     "py": "python",
-    "golang": "go",
     "db": "database",
     "dbs": "databases",
     "auth": "authentication",
@@ -331,9 +330,14 @@ _NUM_SUFFIX = {"k": 1_000, "m": 1_000_000, "b": 1_000_000_000, "bn": 1_000_000_0
 # ------------------------------------------------------------------------------------- helpers
 
 
+#: "Go" with a capital inside a sentence is the language ("use Go serverless"); lower-case, or
+#: opening a sentence, it is the verb ("go serverless"). Read before case is folded away.
+_GO_LANGUAGE_RE = re.compile(r"(?<=[^\s.!?]\s)Go\b|(?<=[,;:(]\s)Go\b")
+
+
 def _fold(text: str) -> str:
-    """Unicode-fold, lower-case, unify quotes, expand contractions."""
-    text = unicodedata.normalize("NFKC", text).lower()
+    """Unicode-fold, lower-case, unify quotes, expand contractions ("Go" the language kept apart)."""
+    text = _GO_LANGUAGE_RE.sub("golang", unicodedata.normalize("NFKC", text)).lower()
     text = text.replace("\u2019", "'").replace("\u2018", "'").replace("`", "'")
     text = re.sub(r"[\"\u201c\u201d]", " ", text)
     for pattern, repl in _CONTRACTIONS:
