@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from tui.config import paths
 from tui.dashboard.core import DashboardCore
+from tui.dashboard.widgets.member_pane import ModelPane
 from tui.engine import events as ev
 from tui.engine.types import Mode, PriorTurn, RunResult, RunStatus
 from tui.errors import UsageError
@@ -49,7 +50,7 @@ class HistoryActions(DashboardCore):
                 thread = []
         for note in self.session.adopt(result, thread):
             self.notify(note, severity="warning", markup=False, timeout=10)
-        self.run_panes = self.grid.replace(result.members)
+        self.run_panes = self._panes_for(result)
         self.prompt_bar.show_question(result.question)
         self.follow_up_armed = False  # a follow-up asked for before belongs to the run that was on screen
         self.panel_undo.clear()  # the panel is the recorded run's now
@@ -60,6 +61,17 @@ class HistoryActions(DashboardCore):
         if served is not None:  # first, above the answer it explains
             self.synthesis.note(served, "heading")
         self.call_after_refresh(self._replay, result, replay_events(result) if events is None else events)
+
+    def _panes_for(self, result: RunResult) -> list[ModelPane]:
+        """Panes for a recorded run's panel: the ones on screen, cleared, when they seat the same
+        members (a cache hit, a rerun opened from F2), else new ones. Mounting panes anew costs a
+        frame's worth of styling and layout that showing the same panel again need not pay."""
+        panes = self.grid.panes
+        if [pane.member for pane in panes] == list(result.members):
+            for pane, member in zip(panes, result.members, strict=True):
+                pane.reset(member)  # a stance change pending for the next run goes with the old panel
+            return panes
+        return self.grid.replace(result.members)
 
     def _replay(self, result: RunResult, events: list[ev.Event]) -> None:
         if self.shown_result is not result:
