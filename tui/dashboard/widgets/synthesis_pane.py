@@ -9,6 +9,7 @@ from rich.text import Text
 from tui.dashboard.widgets.round_tracker import OUTCOME_CLASSES
 from tui.dashboard.widgets.stream_pane import StreamPane
 from tui.engine.types import Outcome, Phase, RunResult, RunStatus
+from tui.render.cache import served_line
 from tui.render.formatting import completion_line, literal
 from tui.render.words import CALL_MARKS, OUTCOME_WORDS, CallState, counted
 
@@ -84,7 +85,9 @@ class SynthesisPane(StreamPane):
 
     def run_ended(self, result: RunResult) -> None:
         self.flush()
-        self.completion = completion_line(result.totals, result.status)
+        self.completion = (
+            served_line(result.cache) if result.cache.hit else completion_line(result.totals, result.status)
+        )
         if result.status is RunStatus.ERROR:
             self.failed = "; ".join(result.errors)
             self.body.add_block(self.failed, "error")
