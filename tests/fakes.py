@@ -11,10 +11,12 @@ from tui.engine.provider import (
     ChatRequest,
     ErrorKind,
     Finished,
+    GatewayRetried,
     ProviderError,
     StreamEvent,
     TextDelta,
     Usage,
+    asked_wait,
 )
 from tui.engine.types import Member, RunRequest, Stance
 
@@ -37,6 +39,7 @@ class Script:
     usage: tuple[int, int] | None = (100, 50)
     finish_reason: str = "stop"  # the provider's word, in `finish_phases` (elsewhere "stop")
     finish_phases: tuple[str, ...] = ("position", "draft", "vote", "curator")
+    gateway_retries: int | None = None  # a gateway in front says it retried this often before answering
 
 
 class FakeProvider:
@@ -76,6 +79,8 @@ class FakeProvider:
             if script.fail is not None and request.phase in script.fail_phases and fails_now:
                 self.failures[request.model_id] = failed_so_far + 1
                 raise script.fail
+            if script.gateway_retries is not None:
+                yield GatewayRetried(script.gateway_retries)
             text = self.text_for(script, request)
             step = max(1, len(text) // script.chunks)
             for start in range(0, len(text), step):
@@ -123,7 +128,7 @@ def lookup(provider: FakeProvider) -> Callable[[Member], FakeProvider]:
 
 
 def rate_limited() -> ProviderError:
-    return ProviderError(ErrorKind.RATE_LIMIT, "rate limited by fake (HTTP 429); retry after 1 s")
+    return ProviderError(ErrorKind.RATE_LIMIT, f"rate limited by fake (HTTP 429); {asked_wait(1)}")
 
 
 class BrokenSink:

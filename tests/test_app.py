@@ -416,11 +416,28 @@ async def test_a_retried_call_says_so_on_its_pane() -> None:
     async with app.run_test() as pilot:
         app.submit("Q?")
         await wait_for(pilot, lambda: app.panes[1].retry_note is not None)
-        assert "retry 1/2 in 0.3 s" in app.panes[1].info_text().plain  # not just "waiting"
+        # Not just "waiting", and named as Quorum's own retry (a gateway may retry behind it too).
+        assert "Quorum's retry 1/2 in 0.3 s" in app.panes[1].info_text().plain
         await settle(app, pilot)
         beta = app.panes[1]
         assert beta.status is CallState.DONE and beta.retry_note is None
-        assert "rate limited by fake (HTTP 429) — retry 1/2 in 0.3 s" in beta.body.text
+        assert "rate limited by fake (HTTP 429) — Quorum's retry 1/2 in 0.3 s" in beta.body.text
+        assert "Quorum retried it 1×" in beta.info_text().plain  # after the answer, who retried it
+
+
+async def test_a_gateways_retries_are_named_as_the_gateways_on_the_pane() -> None:
+    """A gateway that says it retried before its answer: the pane says the gateway did, and a
+    member nobody retried says nothing of retries."""
+    app, _ = make_app(
+        ["alpha", "beta"], {"beta": Script(gateway_retries=2), "alpha": Script(gateway_retries=0)}
+    )
+    async with app.run_test() as pilot:
+        app.submit("Q?")
+        await settle(app, pilot)
+        alpha, beta = app.panes
+        assert "the gateway retried it 2×" in beta.info_text().plain
+        assert "Quorum retried" not in beta.info_text().plain
+        assert "retried" not in alpha.info_text().plain
 
 
 async def test_rerun_of_a_recorded_run_whose_model_left_the_catalog() -> None:

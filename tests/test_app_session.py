@@ -362,5 +362,6 @@ def test_the_demo_flaky_member_is_retried_and_the_progress_says_so(
     code = main(["--config", str(fast_demo_config), "run", "q", "-m", "demo-flaky", "-m", "demo-atlas"])
     _, err = capsys.readouterr()
     assert code == 0, err
-    assert "retry 1 of 2 in 0.01 s" in err and "retry 2 of 2 in 0.01 s" in err, err
-    assert "rate limited by demo (HTTP 429, demo failure); retry after 0.01 s" in err
+    assert "Quorum's retry 1/2 in 0.01 s" in err and "Quorum's retry 2/2 in 0.01 s" in err, err
+    assert "rate limited by demo (HTTP 429, demo failure); the provider asks to wait 0.01 s" in err
+    assert "retry after" not in err  # the failed member's last word is what was asked, not a promise

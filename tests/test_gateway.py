@@ -5,19 +5,25 @@ or the upstream's behind it."""
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.test_providers_wire import make as direct_provider
 from tests.wire_server import LITELLM_CAPTURES, Scenario, WireServer
+from tui.cli.progress import ProgressPrinter
 from tui.config.catalog import Catalog
 from tui.config.loading import load_settings
 from tui.config.schema import ProviderConfig, parse_member
 from tui.engine import events as ev
 from tui.engine.orchestrator import run_panel
-from tui.engine.provider import ChatMessage, ChatRequest, ErrorKind, Provider, ProviderError
-from tui.engine.types import CallStatus, Mode, RunRequest
+from tui.engine.provider import ChatMessage, ChatRequest, ErrorKind, GatewayRetried, Provider, ProviderError
+from tui.engine.types import CallStatus, Mode, RunRequest, RunResult
+from tui.history.recorder import RunRecorder
+from tui.history.store import RunStore
 from tui.providers.errors import SAID_LIMIT, said
 from tui.providers.openai_compat import OpenAICompatProvider
 from tui.runtime import ProviderPool
@@ -91,7 +97,9 @@ async def test_the_gateways_renamed_retry_after_is_honoured(server: WireServer) 
     err = await replay(server, "upstream-429")
     assert err.kind is ErrorKind.RATE_LIMIT and err.retryable
     assert err.retry_after_s == 7.0
-    assert "Please try again in 7s" in str(err) and "retry after 7 s" in str(err)
+    assert "Please try again in 7s" in str(err)
+    # What the provider asked, not a promise: whether anyone tries again is not the error's to say.
+    assert "the provider asks to wait 7 s before trying again" in str(err) and "retry after" not in str(err)
 
 
 async def test_a_litellm_proxy_not_configured_as_a_gateway_is_still_read_as_one(server: WireServer) -> None:
@@ -213,6 +221,104 @@ async def test_one_429_through_a_gateway_is_one_call_from_quorum(tmp_path: Path,
     finally:
         await pool.aclose()
     position = result.positions[0]
+    assert position is not None
     assert position.status is CallStatus.ERROR and "after its own retries" in (position.error or "")
     assert len(server.requests) == 1  # every member failed: no synthesis is asked
     assert not any(isinstance(e, ev.CallRetrying) for e in seen)
+    # No retry of Quorum's follows, so nothing reads like one will.
+    assert "retry after" not in (position.error or "")
+    assert "the provider asks to wait 7 s before trying again" in (position.error or "")
+    assert position.retries == 0 and position.gateway_retries is None
+
+
+async def run_through(
+    tmp_path: Path, server: WireServer, scenario: Scenario, extra: str = ""
+) -> tuple[RunResult, list[ev.Event]]:
+    """One member, gw-smol behind the gateway, asked once in consult mode (it synthesizes too)."""
+    catalog = gateway_settings(tmp_path, server, extra)
+    server.script("fault", scenario)
+    member = catalog.member(parse_member("gw-smol:for"))
+    seen: list[ev.Event] = []
+    pool = ProviderPool(catalog.settings, environ={"LITELLM_KEY": GATEWAY_KEY})
+    request = RunRequest(question="q?", members=[member], synthesizers=[member], mode=Mode.CONSULT)
+    try:
+        return await run_panel(request, pool, seen.append), seen
+    finally:
+        await pool.aclose()
+
+
+async def test_the_gateways_own_retries_are_read_from_its_answer(tmp_path: Path, server: WireServer) -> None:
+    """LiteLLM says on an answer how often it retried before it (x-litellm-attempted-retries): the
+    call keeps it apart from Quorum's own retries (none here)."""
+    answered = Scenario(text="Fine after all.", headers={"x-litellm-attempted-retries": "2"})
+    result, _ = await run_through(tmp_path, server, answered)
+    position = result.positions[0]
+    assert position is not None and position.status is CallStatus.SUCCESS
+    assert position.gateway_retries == 2 and position.retries == 0
+    data = json.loads(result.model_dump_json())
+    assert data["positions"][0]["gateway_retries"] == 2 and data["positions"][0]["retries"] == 0
+
+
+async def test_a_gateway_that_says_nothing_of_retries_is_not_said_to_have_made_none(
+    tmp_path: Path, server: WireServer
+) -> None:
+    result, _ = await run_through(tmp_path, server, Scenario(text="Plain answer."))
+    position = result.positions[0]
+    assert position is not None and position.gateway_retries is None
+
+
+async def test_a_hostile_retries_header_is_not_a_count(tmp_path: Path, server: WireServer) -> None:
+    for raw in ("-3", "lots", "99999999999999999999999"):
+        result, _ = await run_through(
+            tmp_path, server, Scenario(text="Answer.", headers={"x-litellm-attempted-retries": raw})
+        )
+        position = result.positions[0]
+        assert position is not None and position.status is CallStatus.SUCCESS, raw
+        assert position.gateway_retries is None, raw
+
+
+async def test_both_layers_retries_are_counted_apart_and_named(tmp_path: Path, server: WireServer) -> None:
+    """With max_retries = 1 Quorum retries a 429 once itself; the gateway says it retried twice
+    before its answer. The call keeps both, the progress names whose retry it is, and the history
+    keeps them."""
+    refused_once = Scenario(
+        text="Second time lucky.",
+        failure="status",
+        status=429,
+        fail_times=1,
+        headers={"llm_provider-retry-after": "0.01", "x-litellm-attempted-retries": "2"},
+    )
+    result, seen = await run_through(tmp_path, server, refused_once, extra="max_retries = 1")
+    position = result.positions[0]
+    assert position is not None and position.status is CallStatus.SUCCESS
+    assert position.retries == 1 and position.gateway_retries == 2
+    retrying = [e for e in seen if isinstance(e, ev.CallRetrying)]
+    assert len(retrying) == 1
+
+    printer = ProgressPrinter(io.StringIO())
+    lines = [printer._line(e) for e in seen]
+    said_lines = "\n".join(line for line in lines if line)
+    assert "Quorum's retry 1/1 in 0.01 s" in said_lines, said_lines
+    assert "Quorum retried it 1×" in said_lines and "the gateway retried it 2×" in said_lines, said_lines
+
+    store = RunStore(tmp_path / "history.sqlite3")
+    try:
+        recorder = RunRecorder(store, config={})
+        for event in seen:
+            recorder(event)
+        kept = store.load(result.run_id).positions[0]
+    finally:
+        store.close()
+    assert kept is not None and kept.retries == 1 and kept.gateway_retries == 2
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+async def test_both_wire_formats_pass_on_the_gateways_retry_count(kind: str, server: WireServer) -> None:
+    """A LiteLLM proxy serves Anthropic's messages API too, with the same headers."""
+    server.script("fault", Scenario(text="Answer.", headers={"x-litellm-attempted-retries": "3"}))
+    provider = direct_provider(kind, server)
+    try:
+        items = [item async for item in provider.stream(chat())]
+    finally:
+        await provider.aclose()
+    assert GatewayRetried(3) in items

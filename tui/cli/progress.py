@@ -17,6 +17,8 @@ from tui.render.words import (
     phase_word,
     queue_wait_words,
     queued_words,
+    retried_words,
+    retry_words,
     round_word,
     tally_words,
 )
@@ -79,7 +81,7 @@ class ProgressPrinter:
             case ev.CallRetrying(
                 member_index=index, alias=alias, attempt=attempt, of=of, wait_s=wait, reason=why
             ):
-                return f"{self._name(index, alias)} {why}; retry {attempt} of {of} in {wait:g} s"
+                return f"{self._name(index, alias)} {why}; {retry_words(attempt, of, wait)}"
             case ev.CallFinished(result=call):
                 return self._finished(call)
             case ev.VoteCast(vote=vote):
@@ -109,14 +111,17 @@ class ProgressPrinter:
     def _finished(self, call: CallResult) -> str:
         name = self._name(call.member_index, call.alias)
         word = call_state(call).value
-        waited = f" · {queue_wait_words(seconds(call.queued_ms))}" if call.queued_ms is not None else ""
+        # How long it waited in line, and who retried it: told after what became of it.
+        after = [queue_wait_words(seconds(call.queued_ms))] if call.queued_ms is not None else []
+        after += retried_words(call)
+        tail = "".join(f" · {words}" for words in after)
         if call.status in (CallStatus.SUCCESS, CallStatus.INCOMPLETE):
             why = f" ({call.error})" if call.status is CallStatus.INCOMPLETE else ""
             toks = tokens(call.input_tokens + call.output_tokens, call.tokens_estimated)
             return (
                 f"{name} {word}{why} · first token {seconds(call.ttft_ms)} · {seconds(call.latency_ms)} · "
-                f"{toks} tokens · {cost(call.cost_usd)}{waited}"
+                f"{toks} tokens · {cost(call.cost_usd)}{tail}"
             )
         if call.status is CallStatus.CANCELLED:
-            return f"{name} {word} ({len(call.content)} characters kept){waited}"
-        return f"{name} {word}: {call.error}{waited}"
+            return f"{name} {word} ({len(call.content)} characters kept){tail}"
+        return f"{name} {word}: {call.error}{tail}"

@@ -10,7 +10,7 @@ from tui.dashboard.widgets.synthesis_pane import SynthesisPane
 from tui.engine import events as ev
 from tui.engine.types import CallStatus, RunRequest
 from tui.engine.vision import withheld_note
-from tui.render.words import queued_words
+from tui.render.words import queued_words, retried_words, retry_words
 
 
 class RunDisplay:
@@ -47,7 +47,7 @@ class RunDisplay:
             case ev.CallRetrying(
                 member_index=None, alias=alias, attempt=attempt, of=of, wait_s=wait, reason=why
             ):
-                self.synthesis.note(f"{alias}: {why} — retry {attempt}/{of} in {wait:g} s")
+                self.synthesis.note(f"{alias}: {why} — {retry_words(attempt, of, wait)}")
             case ev.CallRetrying(member_index=index, attempt=attempt, of=of, wait_s=wait, reason=why):
                 if index is not None:
                     panes[index].retrying(attempt, of, wait, why)
@@ -60,6 +60,8 @@ class RunDisplay:
                     self.synthesis.note(f"{result.alias} failed: {result.error}", "error")
                 elif result.status is CallStatus.INCOMPLETE:
                     self.synthesis.call_incomplete(result.error or "stopped short")
+                if retried := retried_words(result):
+                    self.synthesis.note(f"{result.alias}: {' · '.join(retried)}")
             case ev.CallFinished(result=result):
                 assert result.member_index is not None
                 panes[result.member_index].call_finished(result)

@@ -32,6 +32,7 @@ from tui.engine.provider import (
     ChatRequest,
     ErrorKind,
     Finished,
+    GatewayRetried,
     Provider,
     ProviderError,
     TextDelta,
@@ -236,6 +237,7 @@ class ModelCall:
                 if wait is None:
                     raise
                 tries += 1
+                self.result.retries = tries
                 self._emit(
                     ev.CallRetrying(
                         spec.call_id, spec.index, member.alias, tries, member.retries, wait, err.message
@@ -261,6 +263,9 @@ class ModelCall:
                 self._usage = item
             elif isinstance(item, Finished):
                 done = item
+            elif isinstance(item, GatewayRetried):
+                # Each of Quorum's tries may have been retried behind the gateway: all are counted.
+                self.result.gateway_retries = (self.result.gateway_retries or 0) + item.count
         return done
 
     def _take(self, text: str) -> None:

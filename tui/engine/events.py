@@ -88,7 +88,9 @@ class FirstToken:
 
 @dataclass(frozen=True, slots=True)
 class CallRetrying:
-    """A call was refused (rate limit, server error, lost connection) and will be tried again."""
+    """A call was refused (rate limit, server error, lost connection) and Quorum will send it again
+    (its own retries, the member's `retries`; a gateway's retries behind it are not these: they
+    arrive counted with the answer, `CallResult.gateway_retries`)."""
 
     call_id: str
     member_index: int | None

@@ -52,6 +52,12 @@ class ProviderError(Exception):
         self.retryable = retryable
 
 
+def asked_wait(seconds: float) -> str:
+    """A refusal's Retry-After in words, as what the provider asked rather than what will happen:
+    whether the call is tried again is the engine's retries' to say (`CallRetrying`)."""
+    return f"the provider asks to wait {seconds:g} s before trying again"
+
+
 @dataclass(frozen=True, slots=True)
 class ChatMessage:
     """One message of a request: its text, and the images that go with it (each adapter sends
@@ -120,7 +126,15 @@ class Finished:
     reason: str
 
 
-StreamEvent = TextDelta | Usage | Finished
+@dataclass(frozen=True, slots=True)
+class GatewayRetried:
+    """A gateway in front of the provider (a LiteLLM proxy) says, with its answer, that it retried
+    the request `count` times before it answered: retries of its own, not the engine's."""
+
+    count: int
+
+
+StreamEvent = TextDelta | Usage | Finished | GatewayRetried
 
 
 class Provider(Protocol):

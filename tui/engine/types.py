@@ -384,6 +384,16 @@ class CallResult(_Model):
         description="A structured vote: the reply as the model sent it (its JSON); `content` shows it "
         "to people as a verdict line and objections.",
     )
+    retries: int = Field(
+        default=0, ge=0, description="How often Quorum itself sent the call again after a refusal."
+    )
+    gateway_retries: int | None = Field(
+        default=None,
+        ge=0,
+        description="How often the gateway in front of the provider says it retried the call before "
+        "answering (a LiteLLM proxy's x-litellm-attempted-retries), summed over Quorum's tries; None "
+        "when no gateway said.",
+    )
 
 
 class Vote(_Model):

@@ -142,4 +142,6 @@ def call_from_row(row: sqlite3.Row) -> CallResult:
         finish_reason=row["finish_reason"],
         tokens_estimated=bool(row["tokens_estimated"]),
         demo=bool(row["demo"]),
+        retries=row["retries"],
+        gateway_retries=row["gateway_retries"],
     )

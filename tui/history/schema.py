@@ -205,6 +205,13 @@ MIGRATIONS: list[str] = [
     CREATE INDEX runs_semantic ON runs(cache_scope, panel_key, question_key, created_at, id)
         WHERE status = 'success' AND cache_of IS NULL AND parent_run_id IS NULL;
     """,
+    # 14: which layer retried a call: how often Quorum sent it again itself, and how often the
+    # gateway in front of its provider says it retried (NULL: no gateway said). Calls recorded
+    # before read as retried by nobody and unreported by a gateway.
+    """
+    ALTER TABLE calls ADD COLUMN retries INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE calls ADD COLUMN gateway_retries INTEGER;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

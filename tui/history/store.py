@@ -462,12 +462,13 @@ class RunStore:
             )
 
     def finish_call(self, call: CallResult) -> None:
-        """A call's end: its status, whole text, error, timings, tokens and cost."""
+        """A call's end: its status, whole text, error, timings, tokens, cost, and who retried it."""
         with self.transaction() as db:
             db.execute(
                 "UPDATE calls SET status = ?, content = ?, error = ?, error_kind = ?, ttft_ms = ?, "
                 "latency_ms = ?, queued_ms = ?, input_tokens = ?, output_tokens = ?, tokens_estimated = ?, "
-                "cost_usd = ?, finish_reason = ?, updated_at = ? WHERE id = ?",
+                "cost_usd = ?, finish_reason = ?, retries = ?, gateway_retries = ?, updated_at = ? "
+                "WHERE id = ?",
                 (
                     call.status.value,
                     hide_values(call.content, self._secrets),
@@ -481,6 +482,8 @@ class RunStore:
                     int(call.tokens_estimated),
                     call.cost_usd,
                     call.finish_reason,
+                    call.retries,
+                    call.gateway_retries,
                     now_iso(),
                     call.call_id,
                 ),

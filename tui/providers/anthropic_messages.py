@@ -18,6 +18,7 @@ from tui.engine.provider import (
     ChatRequest,
     ErrorKind,
     Finished,
+    GatewayRetried,
     ProviderError,
     StreamEvent,
     StructuredOutput,
@@ -25,6 +26,7 @@ from tui.engine.provider import (
     Usage,
 )
 from tui.engine.types import VoteForm
+from tui.providers.gateway import gateway_retries
 from tui.providers.image_body import ImageSlots
 from tui.providers.sdk_adapter import ClientOptions, SDKAdapter
 
@@ -77,6 +79,10 @@ class AnthropicProvider(SDKAdapter):
             else:
                 messages_api: Any = client.messages  # events are read by their `type` below
                 stream = await messages_api.create(**body)
+            # A LiteLLM proxy serves this format too, and says how often it retried.
+            retried = gateway_retries(getattr(getattr(stream, "response", None), "headers", None))
+            if retried is not None:
+                yield GatewayRetried(retried)
             async for event in stream:
                 if event.type == "message_start":
                     input_tokens = event.message.usage.input_tokens or 0

@@ -6,7 +6,7 @@ rate with small jitter); it casts votes that follow the strict vote format (as J
 asked for as structured output: a demo model set to `structured_output = "json_schema"` shows
 that path offline; by default it votes in text), and can be told to
 fail (`id = "name?fail=rate_limit"` in the catalog) to show what failures look like. A rate limit
-says "retry after 2 s" (paced like the rest) and every try is refused again, so the engine's
+says it asks to wait 2 s (paced like the rest) and every try is refused again, so the engine's
 retries show on the pane before the member fails. A demo member the catalog marks vision-capable
 says how many images it was shown, and counts them in its usage as a real model would; it never
 pretends to have looked at them. Everything it writes says it is a demo, so it is never mistaken
@@ -25,7 +25,16 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 from tui.engine.accounting import estimate_tokens
-from tui.engine.provider import ChatRequest, ErrorKind, Finished, ProviderError, StreamEvent, TextDelta, Usage
+from tui.engine.provider import (
+    ChatRequest,
+    ErrorKind,
+    Finished,
+    ProviderError,
+    StreamEvent,
+    TextDelta,
+    Usage,
+    asked_wait,
+)
 from tui.engine.types import Phase, VoteForm
 from tui.engine.vision import image_tokens
 
@@ -109,7 +118,7 @@ class DemoProvider:
             if kind is ErrorKind.RATE_LIMIT:
                 wait = self._scaled(RATE_LIMIT_RETRY_AFTER_S)
                 raise ProviderError(
-                    kind, f"{message}; retry after {wait:g} s", retry_after_s=wait, retryable=True
+                    kind, f"{message}; {asked_wait(wait)}", retry_after_s=wait, retryable=True
                 )
             raise ProviderError(kind, message)
         text = _compose(request, persona, rng)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import httpx2
 
-from tui.engine.provider import ErrorKind, ProviderError
+from tui.engine.provider import ErrorKind, ProviderError, asked_wait
 from tui.errors import redact
 from tui.providers import gateway
 
@@ -128,7 +128,9 @@ def from_status(
             return ProviderError(
                 ErrorKind.RATE_LIMIT, f"{ctx.provider} quota or credit exhausted (HTTP {status}){detail_part}"
             )
-        after = f"; retry after {retry:g} s" if retry is not None else "; try again shortly"
+        # What the provider asked for, not a promise: whether Quorum tries again is its retries' to
+        # say (a gateway's provider has none by default), and its pane says so when it does.
+        after = f"; {asked_wait(retry)}" if retry is not None else "; try again shortly"
         return ProviderError(
             ErrorKind.RATE_LIMIT,
             f"rate limited by {_layer(ctx, gateway_name)} (HTTP {status}){after}{detail_part}",

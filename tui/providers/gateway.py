@@ -79,14 +79,19 @@ def answered_by_litellm(headers: Mapping[str, str] | None) -> bool:
     return headers is not None and any(name.lower().startswith(_LITELLM_HEADER_PREFIXES) for name in headers)
 
 
+MAX_GATEWAY_RETRIES = 1000
+"""More retries than a gateway says it made are not a count but a broken or hostile header."""
+
+
 def gateway_retries(headers: Mapping[str, str] | None) -> int | None:
     """How often the gateway retried the call before it answered (`x-litellm-attempted-retries`),
-    or None when it does not say."""
+    or None when it does not say, or says something that is not a count (negative, or more than
+    `MAX_GATEWAY_RETRIES`: a history column and a pane must not take it in)."""
     raw = headers.get("x-litellm-attempted-retries") if headers is not None else None
-    try:
-        return int(raw) if raw else None
-    except ValueError:
+    if not raw or not raw.strip().isdigit() or len(raw.strip()) > 4:
         return None
+    count = int(raw)
+    return count if count <= MAX_GATEWAY_RETRIES else None
 
 
 def refused_gateway_key(error_type: str, message: str) -> bool:

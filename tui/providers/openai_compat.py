@@ -12,6 +12,7 @@ from tui.engine.provider import (
     ChatRequest,
     ErrorKind,
     Finished,
+    GatewayRetried,
     ProviderError,
     StreamEvent,
     StructuredOutput,
@@ -19,6 +20,7 @@ from tui.engine.provider import (
     Usage,
 )
 from tui.engine.types import VoteForm
+from tui.providers.gateway import gateway_retries
 from tui.providers.image_body import ImageSlots
 from tui.providers.sdk_adapter import ClientOptions, SDKAdapter
 
@@ -87,6 +89,9 @@ class OpenAICompatProvider(SDKAdapter):
                 stream = await completions.create(**body)
             # Kept for an error event later in the stream: a gateway is known by its headers.
             response_headers = getattr(getattr(stream, "response", None), "headers", None)
+            retried = gateway_retries(response_headers)
+            if retried is not None:  # the gateway's retries before this answer, not Quorum's
+                yield GatewayRetried(retried)
             async for chunk in stream:
                 if chunk.usage is not None:
                     yield Usage(chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0)

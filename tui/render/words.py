@@ -118,6 +118,21 @@ def queue_wait_words(waited: str) -> str:
     return f"waited {waited} in queue"
 
 
+def retry_words(attempt: int, of: int, wait_s: float) -> str:
+    """A retry of Quorum's own about to be made, named as Quorum's: a gateway in front of the
+    provider may retry too, and the two must not be taken for one another."""
+    return f"Quorum's retry {attempt}/{of} in {wait_s:g} s"
+
+
+def retried_words(call: CallResult) -> list[str]:
+    """Who retried a finished call, each layer that did: Quorum itself, and the gateway in front
+    of the provider when it says it did (a LiteLLM proxy's count, with its answer)."""
+    words = [f"Quorum retried it {call.retries}×"] if call.retries else []
+    if call.gateway_retries:
+        words.append(f"the gateway retried it {call.gateway_retries}×")
+    return words
+
+
 def call_state(call: CallResult) -> CallState:
     """The state a finished call leaves its member in."""
     if call.reused_from is not None:

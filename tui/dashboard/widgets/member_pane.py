@@ -19,6 +19,8 @@ from tui.render.words import (
     CallState,
     call_state,
     queue_wait_words,
+    retried_words,
+    retry_words,
     serves_words,
 )
 
@@ -64,6 +66,9 @@ class ModelPane(StreamPane):
         self.answer_cached = False
         self.answer_incomplete = False
         self.retry_note: str | None = None
+        # Who retried the last call, and the answer's (Quorum, the gateway behind it): None for nobody.
+        self.retried_note: str | None = None
+        self.position_retried_note: str | None = None
         # The name on the border: the alias, told apart from other seats of it (see MemberGrid).
         self.shown_name: str | None = None
         # While the call waits in line for its provider: why (`local serves 1 at a time`).
@@ -90,6 +95,7 @@ class ModelPane(StreamPane):
         self.position_ttft_ms = self.position_latency_ms = None
         self.queue_note = None
         self.queued_ms = self.position_queued_ms = None
+        self.retried_note = self.position_retried_note = None
         self.input_tokens = self.output_tokens = 0
         self.tokens_estimated = False
         self.streamed_chars = 0
@@ -121,6 +127,7 @@ class ModelPane(StreamPane):
         self.streamed_chars = 0
         self.ttft_ms = self.latency_ms = None
         self.queue_note, self.queued_ms = None, None
+        self.retried_note = None
         self.note = None
         if phase is Phase.POSITION:
             self.answer_cached = self.answer_incomplete = False
@@ -148,7 +155,7 @@ class ModelPane(StreamPane):
 
     def retrying(self, attempt: int, of: int, wait_s: float, reason: str) -> None:
         """A refused call will be tried again: say so, and why, instead of just 'waiting'."""
-        self.retry_note = f"retry {attempt}/{of} in {wait_s:g} s"
+        self.retry_note = retry_words(attempt, of, wait_s)
         self.body.add_block(f"{reason} — {self.retry_note}", "note")
         self.refresh_info()
 
@@ -192,7 +199,9 @@ class ModelPane(StreamPane):
             # The header keeps the answer's own timing; reviews only add their tokens and cost.
             self.position_ttft_ms, self.position_latency_ms = result.ttft_ms, result.latency_ms
             self.position_queued_ms = result.queued_ms
+            self.position_retried_note = " · ".join(retried_words(result)) or None
         self.ttft_ms, self.latency_ms, self.queued_ms = result.ttft_ms, result.latency_ms, result.queued_ms
+        self.retried_note = " · ".join(retried_words(result)) or None
         self.input_tokens += result.input_tokens
         self.output_tokens += result.output_tokens
         self.tokens_estimated = self.tokens_estimated or result.tokens_estimated
@@ -220,7 +229,7 @@ class ModelPane(StreamPane):
             "position_latency_ms", "input_tokens", "output_tokens", "tokens_estimated", "streamed_chars",
             "cost_usd", "answer_cached", "answer_incomplete", "retry_note", "note", "call_id", "next_stance",
             "queue_note", "queued_ms", "position_queued_ms",
-            "images_note",
+            "images_note", "retried_note", "position_retried_note",
         ):  # fmt: skip
             setattr(self, name, getattr(removed, name))
         self.votes = dict(removed.votes)
@@ -284,6 +293,7 @@ class ModelPane(StreamPane):
         elapsed = self.position_latency_ms if in_review else self.elapsed_ms()
         ttft = self.position_ttft_ms if in_review else self.ttft_ms
         queued = self.position_queued_ms if in_review else self.queued_ms
+        retried = self.position_retried_note if in_review else self.retried_note
         if elapsed is not None:
             text.append(f" {seconds(elapsed)}")
         if self.queue_note:  # after the wait's clock, which a narrow pane must not cut off
@@ -292,6 +302,8 @@ class ModelPane(StreamPane):
             text.append(f" · first {seconds(ttft)}", style("model-pane--muted"))
         if queued is not None:
             text.append(f" · {queue_wait_words(seconds(queued))}", style("model-pane--muted"))
+        if retried is not None and not self.in_flight:
+            text.append(f" · {retried}", style("model-pane--muted"))
         text.append("\n")
         if self.input_tokens or self.output_tokens:
             text.append(
