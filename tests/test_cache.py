@@ -285,7 +285,7 @@ async def test_mcp_consensus_serves_a_hit_and_says_so_and_fresh_asks_the_panel(t
         assert listed.structured_content is not None
         entries = {entry["run_id"]: entry for entry in listed.structured_content["runs"]}
         assert entries[report["run_id"]]["cache_of"] == original and entries[original]["cache_of"] is None
-        assert f"[cache of {original}]" in text_of(listed)
+        assert f"[cache of {original[:8]}]" in text_of(listed)
         fresh = await client.call_tool("consensus", {"question": QUESTION, "mode": "consult", "fresh": True})
         assert fresh.structured_content is not None and fresh.structured_content["cache"] == {"hit": False}
 

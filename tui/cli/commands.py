@@ -22,13 +22,12 @@ from tui.config.loading import (
 from tui.config.project import Trust, project_wanted, set_trust, untrusted_problems
 from tui.config.schema import Settings
 from tui.config.tables import merge
-from tui.engine.types import Origin
 from tui.errors import EXIT_OK, ConfigError, UsageError, hide_values
 from tui.history.store import RunStore
 from tui.render.context import context_brief
 from tui.render.formatting import literal, safe_json
 from tui.render.report import render_markdown
-from tui.render.words import outcome_word, run_word
+from tui.render.words import listed_question, outcome_word, run_word
 from tui.runtime import secret_values
 
 STARTER_CONFIG: dict[str, Any] = {
@@ -122,11 +121,9 @@ def _list_runs(store: RunStore, args: argparse.Namespace) -> int:
         return EXIT_OK
     for run in runs:
         outcome = outcome_word(run.outcome) if run.outcome else run_word(run.status)
-        question = ("↳ " if run.parent_run_id else "") + " ".join(run.question.split())
-        if run.origin is Origin.MCP:  # asked by a coding agent, not typed here
-            question = f"[mcp] {question}"
-        if run.cache_of is not None:  # answered from an earlier run, not by the panel
-            question = f"[cache of {run.cache_of[:8]}] {question}"
+        question = listed_question(
+            run.question, follow_up=run.parent_run_id is not None, origin=run.origin, cache_of=run.cache_of
+        )
         question = question if len(question) <= 60 else question[:59] + "…"
         print(
             f"{run.id}  {run.created_at[:16].replace('T', ' ')}  {outcome:<16} ${run.cost_usd:<8.4f} "

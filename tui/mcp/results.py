@@ -40,7 +40,15 @@ from tui.history.store import RunSummary
 from tui.render.cache import cache_line
 from tui.render.context import context_brief
 from tui.render.formatting import completion_line, cost, literal, safe_json
-from tui.render.words import VOTE_WORDS, CallState, outcome_word, round_word, run_word, tally_words
+from tui.render.words import (
+    VOTE_WORDS,
+    CallState,
+    listed_question,
+    outcome_word,
+    round_word,
+    run_word,
+    tally_words,
+)
 
 SUMMARY_CHARS = 300
 """A position summary's length at most (the whole answer: `quorum show RUN`)."""
@@ -538,10 +546,12 @@ def history_markdown(report: HistoryReport) -> str:
     lines = []
     for r in report.runs:
         outcome = outcome_word(r.outcome) if r.outcome else run_word(r.status)
-        question = " ".join(r.question.split())
+        # Where it was asked follows the cost, every origin alike ([mcp], [cli], [dashboard]).
+        question = listed_question(
+            r.question, follow_up=r.parent_run_id is not None, origin=None, cache_of=r.cache_of
+        )
         question = question if len(question) <= 80 else question[:79] + "…"
         origin = f" [{r.origin.value}]" if r.origin else ""
-        origin += f" [cache of {r.cache_of}]" if r.cache_of else ""
         when = r.created_at[:16].replace("T", " ")
         lines.append(f"- `{r.run_id}` {when} · {outcome} · {cost(r.cost_usd)}{origin} · {literal(question)}")
     return "\n".join(lines) + "\n"

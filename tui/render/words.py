@@ -219,3 +219,15 @@ def invalid_votes_words(votes: Iterable[Vote]) -> str | None:
         return None
     listed = ", ".join(reason if n == 1 else f"{reason} ×{n}" for reason, n in reasons.items())
     return f"{counted(total, 'invalid vote')}: {listed}"
+
+
+def listed_question(question: str, *, follow_up: bool, origin: Origin | None, cache_of: str | None) -> str:
+    """A run's question as a history list shows it, on one line, marked with where its answer came
+    from: `↳` a follow-up, `[mcp]` asked by a coding agent, `[cache of 3f2a1c9e]` served from an
+    earlier run (not answered by the panel). The one wording of `quorum history`, F2 and MCP."""
+    marks = ["↳"] if follow_up else []
+    if origin is Origin.MCP:
+        marks.append("[mcp]")
+    if cache_of is not None:
+        marks.append(f"[cache of {cache_of[:8]}]")
+    return " ".join([*marks, " ".join(question.split())])

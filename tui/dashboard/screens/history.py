@@ -12,10 +12,10 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
-from tui.engine.types import Origin, Outcome, RunStatus
+from tui.engine.types import Outcome, RunStatus
 from tui.history.store import RunStore, RunSummary
 from tui.render.formatting import cost, literal
-from tui.render.words import counted, outcome_word, run_word
+from tui.render.words import counted, listed_question, outcome_word, run_word
 
 # Rows are added a page at a time, the next page when the cursor nears the end: filling a table
 # costs about half a millisecond a row, and the screen must open at once however long the history.
@@ -74,11 +74,12 @@ class HistoryScreen(ModalScreen[str | None]):
                 label, style = f"● {label}", "bold cyan"  # Enter follows it live
             else:
                 style = "red" if run.status in ENDED_BADLY else "dim"
-            question = " ".join(run.question.split())
-            if run.parent_run_id:
-                question = f"↳ {question}"  # a follow-up: its thread continues the run it follows
-            if run.origin is Origin.MCP:
-                question = f"[mcp] {question}"  # asked by a coding agent, not typed here
+            question = listed_question(
+                run.question,
+                follow_up=run.parent_run_id is not None,
+                origin=run.origin,
+                cache_of=run.cache_of,
+            )
             table.add_row(
                 run.created_at[:16].replace("T", " "),
                 Text(literal(question[:70] + ("…" if len(question) > 70 else ""))),
