@@ -9,10 +9,16 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import write
+from tests.dashboard import FakeLookup, fake_settings
+from tests.fakes import FakeProvider
+from tui.cli import main as cli_main
 from tui.cli.main import main
 from tui.config.loading import load_settings
+from tui.config.schema import parse_member
+from tui.dashboard.app import QuorumApp
 from tui.engine.types import Mode
 from tui.mcp.runs import Ask, build_request
+from tui.session import Session
 
 
 def test_rounds_in_a_configured_consult_mode_is_said_on_stderr_and_kept_in_the_result(
@@ -38,3 +44,53 @@ def test_mcp_max_rounds_with_consult_is_a_note_of_the_result(tmp_path: Path) -> 
     assert any("max_rounds 2 has no effect in consult mode" in note for note in request.notes)
     plain = build_request(settings, None, Ask(question="Shard?", mode=Mode.CONSULT))
     assert not any("no effect" in note for note in plain.notes)
+
+
+def _dashboard_of(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> QuorumApp:
+    """The dashboard `quorum ARGV` would open, not run (no terminal here)."""
+    opened: list[QuorumApp] = []
+    monkeypatch.setattr(cli_main, "_need_terminal", lambda: None)
+
+    def run_dashboard(app: QuorumApp) -> int:
+        opened.append(app)
+        return 0
+
+    monkeypatch.setattr(cli_main, "_run_dashboard", run_dashboard)
+    assert main(argv) == 0
+    return opened[0]
+
+
+def test_rounds_given_to_the_dashboard_in_consult_mode_is_said_on_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = write(tmp_path / "fast.toml", '[demo]\nspeed = 200.0\n[run]\nmode = "consult"\n')
+    app = _dashboard_of(monkeypatch, ["--config", str(config), "Shard?", "--rounds", "1"])
+    assert any("--rounds 1 has no effect in consult mode" in note for note in app.session.notes)
+    plain = _dashboard_of(monkeypatch, ["--config", str(config), "Shard?"])
+    assert not any("no effect" in note for note in plain.session.notes)
+    deliberate = _dashboard_of(
+        monkeypatch, ["--config", str(config), "--mode", "deliberate", "--rounds", "1"]
+    )
+    assert not any("no effect" in note for note in deliberate.session.notes)
+
+
+async def test_switching_the_dashboard_to_consult_with_rounds_given_says_they_have_no_effect() -> None:
+    settings = fake_settings(["alpha", "synth"])
+    session = Session(settings, seats=[parse_member("alpha")], synthesizer="synth", rounds_given=2)
+    app = QuorumApp(settings, session, providers=FakeLookup(FakeProvider({})), save_settings=False)
+    async with app.run_test() as pilot:
+        assert not _said(app, "no effect")
+        app.action_toggle_mode()
+        await pilot.pause()
+        assert session.mode.value == "consult" and _said(app, "--rounds 2 has no effect in consult mode")
+        app.action_toggle_mode()  # back to deliberate: rounds count again, nothing more is said
+        await pilot.pause()
+        assert _count(app, "no effect") == 1
+
+
+def _said(app: QuorumApp, words: str) -> bool:
+    return _count(app, words) > 0
+
+
+def _count(app: QuorumApp, words: str) -> int:
+    return sum(words in str(n.message) for n in app._notifications)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from tui.config.catalog import Catalog, choose_panel, synthesizer_chain
 from tui.config.schema import MemberSpec, Settings
 from tui.engine.context import TeamContext
+from tui.engine.mode_options import unused_in_mode
 from tui.engine.stance import apply_instance_limit
 from tui.engine.types import (
     Attachment,
@@ -95,6 +96,7 @@ class Session:
         focus: list[str] | None = None,
         origin: Origin | None = None,
         images: list[str] | None = None,
+        rounds_given: int | None = None,
     ) -> None:
         self.settings = settings
         self.origin = origin  # the front end this session's runs are started from
@@ -111,6 +113,9 @@ class Session:
         # The user chose the mode (Ctrl+O) for the next run: opening a recorded run keeps it.
         self.mode_chosen = False
         self.max_rounds = settings.run.max_rounds
+        # The round limit a flag gave (`quorum --rounds N`), while it is the one the next run asks
+        # with: said to have no effect whenever the mode is consult (see `unused_options`).
+        self.rounds_given = rounds_given
         self.majority_threshold = settings.run.majority_threshold
         self.token_budget = settings.run.token_budget
         self.attachments: list[Attachment] = [read_attachment(path) for path in files or []]
@@ -131,6 +136,7 @@ class Session:
         self.shown: ShownRun | None = None
         # A follow-up's context: earlier runs of the thread, oldest first; the last is the parent.
         self.thread: list[PriorTurn] = []
+        self.notes = [*self.notes, *self.unused_options()]
 
     # -- editing the panel ------------------------------------------------------------------
 
@@ -224,6 +230,11 @@ class Session:
             else f"{recorded}; there is none here now"
         )
 
+    def unused_options(self) -> list[str]:
+        """A sentence for each option given on the command line that the next run's mode ignores
+        (`--rounds` in consult mode), in the words `quorum run` and MCP use."""
+        return unused_in_mode(self.mode, max_rounds=self.rounds_given)
+
     def toggle_mode(self) -> Mode:
         self.mode = Mode.CONSULT if self.mode is Mode.DELIBERATE else Mode.DELIBERATE
         self.mode_chosen = True
@@ -312,6 +323,7 @@ class Session:
             notes.append(f"{', '.join(missing)} no longer in the catalog: a rerun of this run leaves it out.")
         if not self.mode_chosen:  # "Next run: consult" holds until that run has started
             self.mode = result.mode
+        self.rounds_given = None  # the recorded run's round limit is the next run's, not the flag's
         asked = result.asked
         if asked is None:
             run = self.settings.run

@@ -282,6 +282,7 @@ def dashboard_command(argv: Sequence[str]) -> int:
         focus=args.focus,
         origin=Origin.DASHBOARD,
         images=args.images,
+        rounds_given=args.rounds,
     )
     from tui.dashboard.app import QuorumApp  # Textual loads only for the dashboard, never for `quorum run`
 

@@ -13,7 +13,6 @@ from tui.cli.progress import ProgressPrinter
 from tui.config.schema import MemberSpec, Settings
 from tui.engine import events as ev
 from tui.engine.context import TeamContext
-from tui.engine.mode_options import unused_in_mode
 from tui.engine.types import Origin, RunRequest, RunResult, RunStatus
 from tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, StoreError, hide_values
 from tui.history.store import RunStore
@@ -56,6 +55,7 @@ def build_request(
         focus=options.focus,
         origin=Origin.CLI,
         images=options.images,
+        rounds_given=options.max_rounds,  # said in `notes` when the mode has no rounds
     )
     notes = list(session.notes)
     if options.follow_up:
@@ -63,7 +63,6 @@ def build_request(
         session.follow_up(thread)
         assert store is not None  # a thread was found in it
         notes += _context_change(store.load(thread[-1].run_id), session.context)
-    notes += unused_in_mode(session.mode, max_rounds=options.max_rounds)
     return session.prepare(options.question).request, notes
 
 

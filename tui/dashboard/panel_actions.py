@@ -118,7 +118,8 @@ class PanelActions(DashboardCore):
         if self.shown is None:  # nothing on screen: the tracker shows what the next run will be
             self.tracker.reset(mode, self.session.max_rounds)
         self.refresh_chips()  # else the prompt's chip says it; the tracker stays the run's on screen
-        self.notify(f"Next run: {mode.value}.", markup=False)
+        # A flag the new mode ignores (--rounds in consult) is said, as `quorum run` says it.
+        self.notify(" ".join([f"Next run: {mode.value}.", *self.session.unused_options()]), markup=False)
 
     def action_save_panel(self) -> None:
         self.save_user_config({"panel": {"members": self.session.panel_for_config()}}, quiet=False)
