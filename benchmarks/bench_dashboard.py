@@ -7,6 +7,23 @@ provider: no network), and prints:
     lag      worst event-loop lag seen by a 10 ms heartbeat while streaming (target <= 100 ms)
     first    time from process start to the first frame, measured in a fresh process (target <= 0.6 s)
 
+Each figure beside its floor, measured in the same run (the machine is shared: absolute times are
+noise, ratios are the targets). Every streaming figure is the median of `--stream-repeat` runs, each
+in a fresh process, the dashboard's and the floor's interleaved; start-up is the median of
+`--repeat` launches of each, interleaved:
+
+    floor    a minimal Textual app that receives the same deltas into one `textual.widgets.Log`
+             per member, flushed at the dashboard's rate (`FLUSH_INTERVAL_S`): the cheapest way to
+             show the same text (a Log does not wrap; the dashboard's panes do)
+    bare     a bare Textual app (`bare_app.py`: an input, three statics and a footer), started as
+             the dashboard is: a fresh process in a pseudo-terminal of 160x50, timed from process
+             start until the last row of its first frame has reached the terminal
+
+With `--json`, the last line printed is one JSON object: cpu_share, floor_cpu_share (and their
+ratio cpu_vs_floor), cpu_share_16 and floor_cpu_share_16 (16 members), worst_lag_ms,
+first_frame_s, bare_first_frame_s (and first_frame_vs_bare), and with `--cases ...,memory,f2` the
+long-session memory and the history screen's first paint.
+
 One answer must never freeze the dashboard (the engine shares its event loop: a frozen loop fails
 other members by their deadlines). The same load again, each case's worst lag (target <= 100 ms):
 
@@ -21,6 +38,7 @@ other members by their deadlines). The same load again, each case's worst lag (t
              its text
 
     python benchmarks/bench_dashboard.py [--members 8] [--rate 100] [--seconds 10] [--huge-kb 1000]
+    python benchmarks/bench_dashboard.py --json      # load, load16, first: the issue's targets
 """
 
 from __future__ import annotations
@@ -327,44 +345,186 @@ def first_sdk_call_in_fresh_process(kind: str, members: int, rate: float, second
     return Measured(**json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-FIRST_FRAME = """
-import os, sys, time
-from tui.dashboard.app import QuorumApp
-from tui.session import Session
-from tui.config.loading import load_settings
+async def measure_floor(members: int, rate: float, seconds: float) -> Measured:
+    """The floor: the same deltas (the same provider, paced the same) into one plain `Log` per
+    member, flushed every `FLUSH_INTERVAL_S` as the dashboard flushes; no engine, no history.
 
-class Probe(QuorumApp):
-    def on_mount(self) -> None:
-        # Textual calls the app's own on_mount after this one: calling it here too would
-        # mount everything twice and inflate the figure.
-        self.call_after_refresh(self._report)
+    A `Log` is the cheapest of Textual's two log widgets here: with BENCH_FLOOR=richlog the floor
+    is a `RichLog(wrap=True)` per member instead, which wraps as the dashboard does and costs
+    more (measured: ~60 % against the Log's ~45 % of a core on the same loaded machine)."""
+    from textual.app import App, ComposeResult
+    from textual.containers import Grid
+    from textual.widgets import Log, RichLog
 
-    def _report(self) -> None:
-        started = float(os.environ["BENCH_STARTED"])
-        print(f"{time.time() - started:.4f}", flush=True)
-        self.exit()
+    from tui.dashboard.core import FLUSH_INTERVAL_S
 
-settings = load_settings()
-Probe(settings, Session(settings), save_settings=False).run(headless=True, size=(160, 50))
-"""
+    rich_log = os.environ.get("BENCH_FLOOR") == "richlog"
+    from tui.dashboard.widgets.member_grid import columns_for
+
+    class FloorApp(App[None]):
+        CSS = "Grid { grid-gutter: 0; } Log { height: 1fr; border: round $primary; }"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.pending: list[list[str]] = [[] for _ in range(members)]
+
+        def compose(self) -> ComposeResult:
+            with Grid() as grid:
+                grid.styles.grid_size_columns = columns_for(members, 160)
+                for _ in range(members):
+                    yield RichLog(wrap=True) if rich_log else Log()
+
+        def on_mount(self) -> None:
+            self.logs: list[Any] = list(self.query(RichLog if rich_log else Log))
+            self.set_interval(FLUSH_INTERVAL_S, self.flush)
+
+        def flush(self) -> None:
+            for log, pending in zip(self.logs, self.pending, strict=True):
+                if pending:
+                    log.write("".join(pending))
+                    pending.clear()
+
+    provider = SteadyProvider(rate, seconds)
+
+    async def feed(app: FloorApp, index: int) -> None:
+        request = ChatRequest(model_id=f"m{index}", system="", messages=(), max_output_tokens=4000)
+        async for event in provider.stream(request):
+            if isinstance(event, TextDelta):
+                app.pending[index].append(event.text)
+
+    app = FloorApp()
+    async with app.run_test(size=(160, 50), headless=True) as pilot:
+        await pilot.pause()
+        beat = Heartbeat().start()
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        feeds = [asyncio.create_task(feed(app, index)) for index in range(members)]
+        await asyncio.sleep(seconds)
+        cpu = (time.process_time() - cpu0) / (time.perf_counter() - wall0)
+        lag = await beat.stop("floor")
+        await asyncio.gather(*feeds)
+        app.flush()
+        streamed = sum(len(line.text if rich_log else line) for log in app.logs for line in log.lines)
+        assert streamed > members * rate * seconds * 2, "the logs did not receive the stream"
+    return Measured(cpu, lag, [])
 
 
-def first_frame_seconds(repeat: int) -> float:
-    """Median launch-to-first-frame of `repeat` fresh processes, after one warm-up launch.
+def streaming_in_fresh_process(which: str, members: int, rate: float, seconds: float) -> Measured:
+    """One streaming measurement (`dashboard` or `floor`) in a fresh process: neither inherits
+    the other's heap, imports or collector settings (the dashboard tunes the collector)."""
+    done = subprocess.run(
+        [
+            *(sys.executable, __file__, "--stream-child", which),
+            *("--members", str(members), "--rate", str(rate), "--seconds", str(seconds)),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=seconds * 3 + 120,
+        check=False,
+    )
+    if done.returncode:
+        raise RuntimeError(f"the {which} streaming run failed:\n{done.stderr[-3000:]}")
+    return Measured(**json.loads(done.stdout.strip().splitlines()[-1]))
 
-    Bytecode caching is allowed (as after any `pip install`, which compiles it): a shell that
-    sets PYTHONDONTWRITEBYTECODE would otherwise time the compiler, not the app.
+
+@dataclass
+class Streaming:
+    """Medians of interleaved runs: the dashboard's and the floor's, each in a fresh process."""
+
+    cpu: float
+    floor_cpu: float
+    lag: float
+    floor_lag: float
+    cpus: list[float]
+    floor_cpus: list[float]
+
+
+def streaming_against_floor(members: int, rate: float, seconds: float, repeat: int) -> Streaming:
+    dashboard: list[Measured] = []
+    floor: list[Measured] = []
+    for _ in range(repeat):
+        dashboard.append(streaming_in_fresh_process("dashboard", members, rate, seconds))
+        floor.append(streaming_in_fresh_process("floor", members, rate, seconds))
+    failed = {name for m in dashboard for name in m.failed}
+    assert not failed, f"members failed while streaming: {sorted(failed)}"
+    return Streaming(
+        cpu=statistics.median(m.cpu for m in dashboard),
+        floor_cpu=statistics.median(m.cpu for m in floor),
+        lag=statistics.median(m.lag for m in dashboard),
+        floor_lag=statistics.median(m.lag for m in floor),
+        cpus=[m.cpu for m in dashboard],
+        floor_cpus=[m.cpu for m in floor],
+    )
+
+
+ROWS, COLUMNS = 50, 160
+DASHBOARD_COMMAND = (sys.executable, "-m", "tui", "--no-project")
+BARE_COMMAND = (sys.executable, str(ROOT / "benchmarks" / "bare_app.py"))
+
+
+def first_frame_in_terminal(command: tuple[str, ...], home: str, timeout: float = 30.0) -> float:
+    """Seconds from starting `command` in a fresh 160x50 pseudo-terminal until the last row of its
+    first frame has been written to the terminal — what a user waits for, with no hook in the app.
+
+    Textual draws a full frame row by row, moving the cursor to each row, and then puts the cursor
+    where it belongs: once the move to the last row and a cursor move after it have arrived, the
+    first frame is on the terminal.
     """
-    base_env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    times = []
+    import fcntl
+    import pty
+    import re
+    import select
+    import signal
+    import struct
+    import termios
+
+    last_row = f"\x1b[{ROWS};1H".encode()
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLUMNS, 0, 0))
+    # Bytecode caching is allowed (as after any `pip install`, which compiles it); the user's own
+    # config and history are not read (a scratch QUORUM_HOME), nor a project's (--no-project).
+    env = {
+        k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE" and not k.startswith("TEXTUAL")
+    }
+    env |= {"QUORUM_HOME": home, "TERM": "xterm-256color", "COLUMNS": str(COLUMNS), "LINES": str(ROWS)}
+    started = time.perf_counter()
+    child = subprocess.Popen(
+        command, stdin=slave, stdout=slave, stderr=slave, cwd=home, env=env, start_new_session=True
+    )
+    os.close(slave)
+    seen = b""
+    try:
+        while time.perf_counter() - started < timeout:
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if not ready:
+                continue
+            try:
+                seen += os.read(master, 1 << 16)
+            except OSError:  # the child has gone: it never drew a frame
+                break
+            at = seen.find(last_row)
+            if at >= 0 and re.compile(rb"\x1b\[\d+;\d+H").search(seen, at + len(last_row)):
+                return time.perf_counter() - started
+        raise RuntimeError(f"no first frame from {command}: {seen[-2000:]!r}")
+    finally:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+        os.close(master)
+
+
+def first_frames(repeat: int) -> tuple[float, float, list[float], list[float]]:
+    """Medians of `repeat` launches of the dashboard and of the bare app, interleaved, after one
+    warm-up launch of each (it writes the bytecode caches)."""
+    home = tempfile.mkdtemp(prefix="quorum-bench-first-frame-")
+    dashboard: list[float] = []
+    bare: list[float] = []
     for attempt in range(repeat + 1):
-        env = {**base_env, "BENCH_STARTED": repr(time.time())}
-        done = subprocess.run(
-            [sys.executable, "-c", FIRST_FRAME], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
-        )
-        if attempt:  # the first launch writes the bytecode caches
-            times.append(float(done.stdout.strip().splitlines()[-1]))
-    return statistics.median(times)
+        app_s = first_frame_in_terminal(DASHBOARD_COMMAND, home)
+        bare_s = first_frame_in_terminal(BARE_COMMAND, home)
+        if attempt:
+            dashboard.append(app_s)
+            bare.append(bare_s)
+    return statistics.median(dashboard), statistics.median(bare), dashboard, bare
 
 
 def verdict(lag: float) -> str:
@@ -378,14 +538,19 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=8)
     parser.add_argument("--rate", type=float, default=100.0, help="tokens per second per member")
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--repeat", type=int, default=5, help="first-frame launches (median)")
+    parser.add_argument("--repeat", type=int, default=5, help="first-frame launches of each (median)")
+    parser.add_argument(
+        "--stream-repeat", type=int, default=3, help="streaming runs of the dashboard and the floor (median)"
+    )
     parser.add_argument("--huge-kb", type=int, default=1000, help="size of the huge answer, in kB")
     parser.add_argument(
         "--cases",
-        default="load,huge,sdk,first",
-        help="which to run, of load, huge (with history), sdk, first (comma-separated)",
+        help="which to run, of load, load16 (16 members), huge (with history), sdk, first, memory, f2 "
+        "(comma-separated; default load,huge,sdk,first, or load,load16,first with --json)",
     )
+    parser.add_argument("--json", action="store_true", help="end with one line of JSON: the figures")
     parser.add_argument("--sdk-child", choices=["openai", "anthropic"], help=argparse.SUPPRESS)
+    parser.add_argument("--stream-child", choices=["dashboard", "floor"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     # A scratch home: the run is recorded (the history store is part of what is measured), but
     # never into the user's own history.
@@ -394,12 +559,46 @@ def main() -> None:
         measured = first_sdk_call(args.sdk_child, args.members, args.rate, args.seconds)
         print(json.dumps(measured.__dict__))
         return
-    cases = set(args.cases.split(","))
+    if args.stream_child:
+        measure = measure_streaming if args.stream_child == "dashboard" else measure_floor
+        measured = asyncio.run(measure(args.members, args.rate, args.seconds))
+        print(json.dumps(measured.__dict__))
+        return
+    cases = set((args.cases or ("load,load16,first" if args.json else "load,huge,sdk,first")).split(","))
+    figures: dict[str, Any] = {}
     print(f"{args.members} members x {args.rate:g} tokens/s for {args.seconds:g} s, 160x50, headless")
     if "load" in cases:
-        load = asyncio.run(measure_streaming(args.members, args.rate, args.seconds))
-        print(f"cpu    {load.cpu * 100:5.1f} % of one core   (target <= 35 %)")
-        print(f"lag    {load.lag * 1000:5.1f} ms worst        (target <= 100 ms)")
+        load = streaming_against_floor(args.members, args.rate, args.seconds, args.stream_repeat)
+        figures |= {
+            "cpu_share": round(load.cpu, 4),
+            "floor_cpu_share": round(load.floor_cpu, 4),
+            "cpu_vs_floor": round(load.cpu / load.floor_cpu, 2),
+            "worst_lag_ms": round(load.lag * 1000, 1),
+            "floor_worst_lag_ms": round(load.floor_lag * 1000, 1),
+        }
+        runs = f"median of {args.stream_repeat}, each a fresh process"
+        print(
+            f"cpu    {load.cpu * 100:5.1f} % of one core   floor {load.floor_cpu * 100:.1f} %: "
+            f"{load.cpu / load.floor_cpu:.2f}x  (targets <= 2x, <= 20 %; {runs})"
+        )
+        print(f"         runs {percents(load.cpus)}; floor {percents(load.floor_cpus)}")
+        print(
+            f"lag    {load.lag * 1000:5.1f} ms worst        floor {load.floor_lag * 1000:.1f} ms  "
+            "(target <= 50 ms; median of the runs' worst)"
+        )
+    if "load16" in cases:
+        load16 = streaming_against_floor(16, args.rate, args.seconds, args.stream_repeat)
+        figures |= {
+            "cpu_share_16": round(load16.cpu, 4),
+            "floor_cpu_share_16": round(load16.floor_cpu, 4),
+            "cpu_vs_floor_16": round(load16.cpu / load16.floor_cpu, 2),
+            "worst_lag_ms_16": round(load16.lag * 1000, 1),
+        }
+        print(
+            f"cpu16  {load16.cpu * 100:5.1f} % of one core   floor {load16.floor_cpu * 100:.1f} %: "
+            f"{load16.cpu / load16.floor_cpu:.2f}x  (16 members; target < 35 %); "
+            f"worst lag {load16.lag * 1000:.0f} ms"
+        )
     if "huge" in cases:
         size = args.huge_kb * 1000
         for whitespace, what in ((False, "without whitespace"), (True, "of ordinary prose")):
@@ -427,8 +626,27 @@ def main() -> None:
                 f"[{verdict(sdk.lag)}]"
             )
     if "first" in cases:
-        first = first_frame_seconds(args.repeat)
-        print(f"first  {first:5.2f} s to first frame  (target <= 0.6 s, median of {args.repeat})")
+        first, bare, firsts, bares = first_frames(args.repeat)
+        figures |= {
+            "first_frame_s": round(first, 3),
+            "bare_first_frame_s": round(bare, 3),
+            "first_frame_vs_bare": round(first / bare, 2),
+        }
+        print(
+            f"first  {first:5.2f} s to first frame  bare app {bare:.2f} s: {first / bare:.2f}x  "
+            f"(target <= 1.3x; median of {args.repeat} launches of each, interleaved)"
+        )
+        print(f"         launches {seconds(firsts)}; bare {seconds(bares)}")
+    if args.json:
+        print(json.dumps(figures))
+
+
+def percents(shares: list[float]) -> str:
+    return " ".join(f"{share * 100:.1f}" for share in shares)
+
+
+def seconds(times: list[float]) -> str:
+    return " ".join(f"{time:.2f}" for time in times)
 
 
 if __name__ == "__main__":
