@@ -4,19 +4,22 @@ when the stance repeats too. A panel of distinct aliases reads as it always has.
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import write
 from tests.wire_server import Scenario, WireServer
+from tui.cli.main import main
 from tui.cli.progress import ProgressPrinter
 from tui.config.catalog import Catalog
 from tui.config.loading import load_settings
 from tui.config.schema import parse_member
 from tui.engine.names import member_labels, member_names
 from tui.engine.orchestrator import run_panel
-from tui.engine.types import Member, Mode, RunRequest, Stance
+from tui.engine.types import Member, Mode, RunRequest, RunResult, Stance
 from tui.mcp.results import run_report
 from tui.render.report import render_markdown
 from tui.runtime import ProviderPool
@@ -103,3 +106,25 @@ structured_output = "text"
     report = run_report(result)
     assert [m.seat for m in report.members] == [1, 2, 3]
     assert sorted(v.seat or 0 for v in report.rounds[0].votes) == [1, 2, 3]
+
+
+def test_quorum_run_json_tells_members_and_votes_apart_by_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Three seats of one model: the JSON names each member, vote and member call as the screen
+    does, beside the fields it always had; and the JSON still reads back as a run."""
+    config = write(tmp_path / "fast.toml", "[demo]\nspeed = 200.0\n")
+    seats = ["-m", "demo-atlas:for", "-m", "demo-atlas:for", "-m", "demo-atlas:against"]
+    code = main(["--config", str(config), "run", "Shard?", *seats, "--json", "--no-cache"])
+    out = capsys.readouterr().out
+    assert code == 0
+    data = json.loads(out)
+    names = ["demo-atlas (for) #1", "demo-atlas (for) #2", "demo-atlas (against)"]
+    assert [m["name"] for m in data["members"]] == names
+    assert [m["alias"] for m in data["members"]] == ["demo-atlas"] * 3  # kept as it was
+    votes = [vote for round_ in data["rounds"] for vote in round_["votes"]]
+    assert votes and all(vote["name"] == names[vote["member_index"]] for vote in votes)
+    member_calls = [call for call in data["calls"] if call["member_index"] is not None]
+    assert member_calls and all(call["name"] == names[call["member_index"]] for call in member_calls)
+    assert [p["name"] for p in data["positions"]] == names
+    assert RunResult.model_validate_json(out).members[2].alias == "demo-atlas"

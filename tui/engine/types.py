@@ -18,6 +18,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializationInfo,
     SerializerFunctionWrapHandler,
     model_serializer,
     model_validator,
@@ -521,6 +522,52 @@ class RunResult(_Model):
         default_factory=CacheInfo, description="Whether this run was served from an earlier one."
     )
 
+    @model_serializer(mode="wrap")
+    def _named(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> dict[str, Any]:
+        """In JSON, each member, each vote and each member's call carries the member's `name` as
+        people read it (`tui.engine.names`: `gw-smol (for) #2` where seats repeat), beside its
+        alias and seat index: derived when written, dropped when read (`_unnamed`)."""
+        data: dict[str, Any] = handler(self)
+        if not info.mode_is_json():
+            return data
+        from tui.engine.names import member_names  # it builds on this module's types
+
+        names = member_names(self.members)
+
+        def name(item: Any) -> None:
+            index = item.get("member_index") if isinstance(item, dict) else None
+            if isinstance(index, int) and 0 <= index < len(names):
+                item["name"] = names[index]
+
+        for member, shown in zip(data.get("members", []), names, strict=False):
+            member["name"] = shown
+        for item in [*data.get("positions", []), *data.get("calls", [])]:
+            name(item)
+        for round_ in data.get("rounds", []):
+            for vote in round_.get("votes", []):
+                name(vote)
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unnamed(cls, data: Any) -> Any:
+        """A run read back from its JSON (the history, `quorum run --json`) without the names
+        `_named` wrote: they are derived, never kept."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for key in ("members", "positions", "calls"):
+            if isinstance(data.get(key), list):
+                data[key] = [_without_name(item) for item in data[key]]
+        if isinstance(data.get("rounds"), list):
+            data["rounds"] = [
+                {**r, "votes": [_without_name(v) for v in r["votes"]]}
+                if isinstance(r, dict) and isinstance(r.get("votes"), list)
+                else r
+                for r in data["rounds"]
+            ]
+        return data
+
     @classmethod
     def begin(cls, request: RunRequest, run_id: str) -> RunResult:
         """The result of a run that starts now: what was asked, nothing answered yet. One place,
@@ -539,3 +586,10 @@ class RunResult(_Model):
             origin=request.origin,
             started_at=datetime.now(UTC),
         )
+
+
+def _without_name(item: Any) -> Any:
+    """A member, vote or call of a run's JSON without its derived `name`."""
+    if isinstance(item, dict) and "name" in item:
+        return {key: value for key, value in item.items() if key != "name"}
+    return item
