@@ -25,8 +25,9 @@ from tui.config.tables import merge
 from tui.errors import EXIT_OK, ConfigError, UsageError, hide_values
 from tui.history.store import RunStore
 from tui.render.context import context_brief
-from tui.render.formatting import literal, safe_json
+from tui.render.formatting import literal
 from tui.render.report import render_markdown
+from tui.render.run_json import run_json
 from tui.render.words import listed_question, outcome_word, run_word
 from tui.runtime import secret_values
 
@@ -106,7 +107,7 @@ def history_command(settings: Settings, args: argparse.Namespace) -> int:
             raise UsageError(str(err.args[0])) from None
         secrets = secret_values(settings)  # a key recorded before it was redacted is still not shown
         if args.json:
-            print(safe_json(result.model_dump_json(indent=2), secrets))
+            print(run_json(result, secrets))
         else:
             print(hide_values(render_markdown(result), secrets))
         return EXIT_OK

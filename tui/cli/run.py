@@ -18,8 +18,9 @@ from tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, StoreError, hide_
 from tui.history.store import RunStore
 from tui.render.cache import cache_line
 from tui.render.context import context_chip
-from tui.render.formatting import literal, safe_json
+from tui.render.formatting import literal
 from tui.render.report import render_markdown
+from tui.render.run_json import run_json
 from tui.runtime import ProviderPool, follow_up_thread, open_store, secret_values, start_run
 from tui.session import Session
 
@@ -134,7 +135,7 @@ def _run_and_report(
     result.notes[:0] = notes
     secrets = secret_values(settings)  # a last line of defence: no configured key is ever printed
     if options.as_json:
-        stdout.write(safe_json(result.model_dump_json(indent=2), secrets) + "\n")
+        stdout.write(run_json(result, secrets) + "\n")
     else:
         stdout.write(hide_values(render_markdown(result), secrets))
     stdout.flush()

@@ -18,7 +18,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    SerializationInfo,
     SerializerFunctionWrapHandler,
     model_serializer,
     model_validator,
@@ -522,37 +521,11 @@ class RunResult(_Model):
         default_factory=CacheInfo, description="Whether this run was served from an earlier one."
     )
 
-    @model_serializer(mode="wrap")
-    def _named(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> dict[str, Any]:
-        """In JSON, each member, each vote and each member's call carries the member's `name` as
-        people read it (`tui.engine.names`: `gw-smol (for) #2` where seats repeat), beside its
-        alias and seat index: derived when written, dropped when read (`_unnamed`)."""
-        data: dict[str, Any] = handler(self)
-        if not info.mode_is_json():
-            return data
-        from tui.engine.names import member_names  # it builds on this module's types
-
-        names = member_names(self.members)
-
-        def name(item: Any) -> None:
-            index = item.get("member_index") if isinstance(item, dict) else None
-            if isinstance(index, int) and 0 <= index < len(names):
-                item["name"] = names[index]
-
-        for member, shown in zip(data.get("members", []), names, strict=False):
-            member["name"] = shown
-        for item in [*data.get("positions", []), *data.get("calls", [])]:
-            name(item)
-        for round_ in data.get("rounds", []):
-            for vote in round_.get("votes", []):
-                name(vote)
-        return data
-
     @model_validator(mode="before")
     @classmethod
     def _unnamed(cls, data: Any) -> Any:
-        """A run read back from its JSON (the history, `quorum run --json`) without the names
-        `_named` wrote: they are derived, never kept."""
+        """A run read back from the JSON `quorum run --json` printed, without the names it gave
+        each member, vote and call (`tui.render.run_json`): they are derived, never kept."""
         if not isinstance(data, dict):
             return data
         data = dict(data)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from tui.engine.types import RunResult
 from tui.errors import hide_values
-from tui.render.formatting import safe_json
 from tui.render.report import render_markdown
+from tui.render.run_json import run_json
 
 
 def export_run(result: RunResult, folder: Path, secrets: Iterable[str] = ()) -> tuple[Path, Path]:
@@ -25,7 +25,7 @@ def export_run(result: RunResult, folder: Path, secrets: Iterable[str] = ()) -> 
     markdown = folder / f"quorum-{result.run_id}.md"
     _write_private(markdown, hide_values(render_markdown(result), secrets))
     data = folder / f"quorum-{result.run_id}.json"
-    _write_private(data, safe_json(result.model_dump_json(indent=2), secrets))
+    _write_private(data, run_json(result, secrets))
     return markdown, data
 
 
