@@ -208,3 +208,28 @@ async def test_a_huge_answer_does_not_fail_another_member_by_its_deadline() -> N
         alpha_body = app.panes[0].body
         await wait_laid_out(pilot, alpha_body)
         assert sum(len(line) for line in alpha_body.plain_lines()) >= MEGABYTE
+
+
+async def test_a_streamed_line_is_in_view_in_the_frame_that_draws_it() -> None:
+    """Following the stream, the view scrolls to its new end in the same step that lays out the
+    text, not after the next refresh: a flush that scrolled a frame later drew every pane twice.
+    A reader who has scrolled up stays where they are."""
+    app, _ = make_app(["alpha"])
+    async with app.run_test(size=(60, 30)) as pilot:
+        body = app.panes[0].body
+        await pilot.pause()
+        body.append("\n".join(f"line {n}" for n in range(100)))
+        await wait_laid_out(pilot, body)
+        for _ in range(50):  # the scrollbar appeared: that scroll waits for a layout
+            if body.scroll_y == body.max_scroll_y > 0:
+                break
+            await pilot.pause(0.01)
+        assert body.scroll_y == body.max_scroll_y > 0
+        body.append("\none more line")  # no refresh between the text and the check
+        assert body.scroll_y == body.max_scroll_y
+        assert body.plain_lines()[-1] == "one more line"
+        body.scroll_to(y=body.max_scroll_y - 20, animate=False, immediate=True)
+        reading = body.scroll_y
+        body.append("\nand another")
+        await pilot.pause()
+        assert body.scroll_y == reading < body.max_scroll_y

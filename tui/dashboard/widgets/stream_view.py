@@ -255,12 +255,19 @@ class StreamView(ScrollView, can_focus=False):
 
     def _step(self) -> None:
         self._wrap_some(LAYOUT_SLICE)
-        self._update_size()
+        sized = self._update_size()
         self.refresh()
-        self._keep_end_in_view()
+        self._keep_end_in_view(now=sized)
 
-    def _keep_end_in_view(self) -> None:
-        if self._follow and not self._end_queued:
+    def _keep_end_in_view(self, *, now: bool = False) -> None:
+        """Follow the newest line. `now`: the view's sizes are known already (only its own lines
+        changed), so it scrolls in the same frame as the text it shows; scrolling after the next
+        refresh would draw every flush twice (measured: half the frames while streaming)."""
+        if not self._follow:
+            return
+        if now and not self._end_queued:
+            self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
+        elif not self._end_queued:
             self._end_queued = True
             self.call_after_refresh(self._scroll_to_end)
 
@@ -303,12 +310,14 @@ class StreamView(ScrollView, can_focus=False):
         width = self.size.width or 40
         return max(1, width - self.styles.scrollbar_size_vertical)
 
-    def _update_size(self) -> None:
+    def _update_size(self) -> bool:
+        """Set the virtual size to the lines laid out; True if the view's sizes are known now
+        (False: a layout must run first, as when the scrollbar appears or the view has no size)."""
         new = Size(self._wrap_width, self._line_count)
         old = self.virtual_size
-        if new == old:
-            return
         height = self.size.height
+        if new == old:
+            return bool(height)
         if height and (old.height > height) == (new.height > height):
             # The scrollbar neither appears nor goes away: only our own lines changed, so skip the
             # screen-wide layout that setting `virtual_size` would trigger (the costliest part
@@ -319,8 +328,9 @@ class StreamView(ScrollView, can_focus=False):
                 bar.window_virtual_size = new.height
                 bar.window_size = height
                 bar.refresh()
-        else:
-            self.virtual_size = new
+            return True
+        self.virtual_size = new
+        return False
 
     def _scroll_to_end(self) -> None:
         self._end_queued = False
