@@ -6,11 +6,15 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import write
+from tests.dashboard import make_app
+from tests.fakes import Script
+from tests.test_app import settle
 from tests.wire_server import Scenario, WireServer
 from tui.cli.main import main
 from tui.cli.progress import ProgressPrinter
@@ -19,7 +23,8 @@ from tui.config.loading import load_settings
 from tui.config.schema import parse_member
 from tui.engine.names import member_labels, member_names
 from tui.engine.orchestrator import run_panel
-from tui.engine.types import Member, Mode, RunRequest, RunResult, Stance
+from tui.engine.provider import ErrorKind, ProviderError
+from tui.engine.types import Member, Mode, RunRequest, RunResult, SkippedMember, Stance
 from tui.mcp.results import run_report
 from tui.render.report import render_markdown
 from tui.runtime import ProviderPool
@@ -128,3 +133,34 @@ def test_quorum_run_json_tells_members_and_votes_apart_by_name(
     assert member_calls and all(call["name"] == names[call["member_index"]] for call in member_calls)
     assert [p["name"] for p in data["positions"]] == names
     assert RunResult.model_validate_json(out).members[2].alias == "demo-atlas"
+
+
+def test_skipped_rows_of_a_repeated_alias_name_their_stance_in_the_report() -> None:
+    members = [Member(alias="alpha", model_id="a", provider="p", stance=Stance.FOR)]
+    skipped = [
+        SkippedMember(alias="alpha", stance=Stance.AGAINST, reason="limit"),
+        SkippedMember(alias="solo", stance=Stance.FOR, reason="limit"),
+    ]
+    result = RunResult(
+        run_id="r1",
+        question="q",
+        mode=Mode.CONSULT,
+        members=members,
+        skipped=skipped,
+        started_at=datetime.now(UTC),
+    )
+    report = render_markdown(result)
+    assert "| – | alpha (against) |" in report and "| – | solo |" in report
+
+
+async def test_a_synthesizer_that_also_sits_on_the_panel_is_named_as_the_synthesizer() -> None:
+    refused = ProviderError(ErrorKind.SERVER, "alpha's server broke")
+    app, _ = make_app(
+        ["alpha:for", "alpha:against"],
+        {"alpha": Script(fail=refused, fail_phases=("draft",))},
+        synthesizer="alpha",
+    )
+    async with app.run_test() as pilot:
+        app.submit("Q?")
+        await settle(app, pilot)
+        assert "alpha (synthesizer) failed: alpha's server broke" in app.synthesis.body.text

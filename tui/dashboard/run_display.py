@@ -8,6 +8,7 @@ from tui.dashboard.widgets.member_pane import ModelPane
 from tui.dashboard.widgets.round_tracker import RoundTracker
 from tui.dashboard.widgets.synthesis_pane import SynthesisPane
 from tui.engine import events as ev
+from tui.engine.names import synthesizer_name
 from tui.engine.types import CallStatus, RunRequest
 from tui.engine.vision import withheld_note
 from tui.render.words import queued_words, retried_words, retry_words
@@ -37,7 +38,9 @@ class RunDisplay:
                 if index is not None:
                     panes[index].call_started(call_id, phase, number)
             case ev.CallQueued(member_index=None, alias=alias, provider=provider, limit=limit):
-                self.synthesis.note(f"{alias}: {queued_words(provider, limit)}")
+                self.synthesis.note(
+                    f"{synthesizer_name(request.members, alias)}: {queued_words(provider, limit)}"
+                )
             case ev.CallQueued(member_index=index, provider=provider, limit=limit) if index is not None:
                 panes[index].call_queued(provider, limit)
             case ev.CallDequeued(member_index=index, queued_ms=waited) if index is not None:
@@ -47,7 +50,8 @@ class RunDisplay:
             case ev.CallRetrying(
                 member_index=None, alias=alias, attempt=attempt, of=of, wait_s=wait, reason=why
             ):
-                self.synthesis.note(f"{alias}: {why} — {retry_words(attempt, of, wait)}")
+                who = synthesizer_name(request.members, alias)
+                self.synthesis.note(f"{who}: {why} — {retry_words(attempt, of, wait)}")
             case ev.CallRetrying(member_index=index, attempt=attempt, of=of, wait_s=wait, reason=why):
                 if index is not None:
                     panes[index].retrying(attempt, of, wait, why)
@@ -56,12 +60,13 @@ class RunDisplay:
             case ev.SynthesisDelta(text=text):
                 self.synthesis.buffer(text)
             case ev.CallFinished(result=result) if result.member_index is None:
+                who = synthesizer_name(request.members, result.alias)
                 if result.status is CallStatus.ERROR and result.error:
-                    self.synthesis.note(f"{result.alias} failed: {result.error}", "error")
+                    self.synthesis.note(f"{who} failed: {result.error}", "error")
                 elif result.status is CallStatus.INCOMPLETE:
                     self.synthesis.call_incomplete(result.error or "stopped short")
                 if retried := retried_words(result):
-                    self.synthesis.note(f"{result.alias}: {' · '.join(retried)}")
+                    self.synthesis.note(f"{who}: {' · '.join(retried)}")
             case ev.CallFinished(result=result):
                 assert result.member_index is not None
                 panes[result.member_index].call_finished(result)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from tui.engine.types import Member
+from tui.engine.types import Member, SkippedMember
 
 
 def member_names(members: Sequence[Member]) -> list[str]:
@@ -45,3 +45,17 @@ def seat_name(members: Sequence[Member], index: int | None, alias: str) -> str:
     if index is None or not 0 <= index < len(members):
         return alias
     return member_names(members)[index]
+
+
+def synthesizer_name(members: Sequence[Member], alias: str) -> str:
+    """The synthesizer's name in notes about its calls: its alias, marked `(synthesizer)` when a
+    panel seat has the same alias (then the alias alone would name a member too)."""
+    return f"{alias} (synthesizer)" if any(member.alias == alias for member in members) else alias
+
+
+def skipped_name(members: Sequence[Member], skipped: Sequence[SkippedMember], index: int) -> str:
+    """The name of the `index`-th seat left out before the run: its alias, with its stance when
+    the alias also sits on the panel or is left out more than once."""
+    seat = skipped[index]
+    repeats = any(m.alias == seat.alias for m in members) or sum(s.alias == seat.alias for s in skipped) > 1
+    return f"{seat.alias} ({seat.stance.value})" if repeats else seat.alias

@@ -3,7 +3,7 @@ synthesis, totals."""
 
 from __future__ import annotations
 
-from tui.engine.names import member_names
+from tui.engine.names import member_names, skipped_name
 from tui.engine.types import (
     Asked,
     CallResult,
@@ -160,9 +160,10 @@ def _panel(result: RunResult) -> list[str]:
             f"| {index + 1} | {_cell(_member_name(member))} | {member.provider} | {member.stance.value} | "
             f"{status} | {latency} | {toks} | {cost(call.cost_usd) if call else '–'} |"
         )
-    for skipped in result.skipped:
+    for index, skipped in enumerate(result.skipped):
         reason = _cell(skipped.reason)
-        out.append(f"| – | {_cell(skipped.alias)} | | {skipped.stance.value} | skipped: {reason} | | | |")
+        name = _cell(skipped_name(result.members, result.skipped, index))
+        out.append(f"| – | {name} | | {skipped.stance.value} | skipped: {reason} | | | |")
     out.append("")
     if result.agreement is not None:
         out += [f"**Agreement:** {result.agreement.summary}", ""]
