@@ -50,7 +50,8 @@ class HistoryActions(DashboardCore):
                 thread = []
         for note in self.session.adopt(result, thread):
             self.notify(note, severity="warning", markup=False, timeout=10)
-        self.run_panes = self._panes_for(result)
+        reused = self._cleared_panes_for(result)
+        self.run_panes = reused if reused is not None else self.grid.replace(result.members)
         self.prompt_bar.show_question(result.question)
         self.follow_up_armed = False  # a follow-up asked for before belongs to the run that was on screen
         self.panel_undo.clear()  # the panel is the recorded run's now
@@ -60,18 +61,22 @@ class HistoryActions(DashboardCore):
         served = cache_line(result.cache, self.key_for("fresh")) if result.cache.hit else None
         if served is not None:  # first, above the answer it explains
             self.synthesis.note(served, "heading")
-        self.call_after_refresh(self._replay, result, replay_events(result) if events is None else events)
+        replay = replay_events(result) if events is None else events
+        if reused is not None:  # the panes are ready: the first frame shows the run, not empty panes
+            self._replay(result, replay)
+        else:  # new panes draw their parts on their first refresh
+            self.call_after_refresh(self._replay, result, replay)
 
-    def _panes_for(self, result: RunResult) -> list[ModelPane]:
-        """Panes for a recorded run's panel: the ones on screen, cleared, when they seat the same
-        members (a cache hit, a rerun opened from F2), else new ones. Mounting panes anew costs a
+    def _cleared_panes_for(self, result: RunResult) -> list[ModelPane] | None:
+        """The panes on screen, cleared, when they seat a recorded run's panel (a cache hit, a
+        rerun opened from F2); None when it needs panes of its own. Mounting panes anew costs a
         frame's worth of styling and layout that showing the same panel again need not pay."""
         panes = self.grid.panes
-        if [pane.member for pane in panes] == list(result.members):
-            for pane, member in zip(panes, result.members, strict=True):
-                pane.reset(member)  # a stance change pending for the next run goes with the old panel
-            return panes
-        return self.grid.replace(result.members)
+        if [pane.member for pane in panes] != list(result.members):
+            return None
+        for pane, member in zip(panes, result.members, strict=True):
+            pane.reset(member)  # a stance change pending for the next run goes with the old panel
+        return panes
 
     def _replay(self, result: RunResult, events: list[ev.Event]) -> None:
         if self.shown_result is not result:
