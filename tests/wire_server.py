@@ -1449,6 +1449,10 @@ FAULT_MODELS: dict[str, Scenario] = {
         "Please try again in 7s.",
     ),
     "fault-500": Scenario(failure="status", status=500, error_message="The upstream had an internal error."),
+    # Fails once, then answers: a gateway that retries answers with its retry count.
+    "fault-500-once": Scenario(
+        failure="status", status=500, fail_times=1, error_message="The upstream had an internal error."
+    ),
     "fault-context": Scenario(
         failure="status",
         status=400,
