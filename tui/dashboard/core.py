@@ -178,12 +178,12 @@ class DashboardCore(App[None]):
         self.query_one(PromptBar).focus()
         if self.start_at_once:
             self.call_after_refresh(self.submit, self.initial_question)
-        self.call_after_refresh(self._tune_gc)
+        self.call_after_refresh(self.tune_gc)  # again: the widgets built for the first frame stay too
         if self._pool is not None:  # after the first frame, the panel's SDKs start loading
             self.call_after_refresh(self._pool.warm, self.session.members())
 
     @staticmethod
-    def _tune_gc() -> None:
+    def tune_gc() -> None:
         """Keep the collector's full passes from stalling the stream (measured: 100+ ms every second).
 
         Everything built at start-up lives as long as the app, so it is frozen out of the
@@ -191,7 +191,7 @@ class DashboardCore(App[None]):
         many short-lived strips, and each full pass otherwise walks the whole widget tree.
         """
         gc.freeze()  # no collection first: a full pass costs ~40 ms, and start-up leaves little garbage
-        gc.set_threshold(20_000, 50, 100)
+        gc.set_threshold(20_000, 50, 100)  # as every `quorum` command starts (tui.cli)
 
     def _report_theme_errors(self) -> None:
         if self._theme_errors:

@@ -1,0 +1,52 @@
+"""Start-up: what `quorum` does before the dashboard's first frame, and what it leaves for after.
+
+Issue 15's target is a ratio of wall-clock times (benchmarks/bench_dashboard.py, `first`); these
+tests pin the changes that got there by what happens and in which order, never by how long it took.
+"""
+
+from __future__ import annotations
+
+import gc
+import subprocess
+import sys
+
+import pytest
+
+from tui.cli import main as cli_main
+from tui.dashboard.core import DashboardCore
+
+
+def test_every_command_starts_at_the_collector_pace_the_dashboard_keeps() -> None:
+    # A fresh interpreter: this test process's pace is whatever earlier tests left.
+    script = "import gc, tui.cli.main; print(gc.get_threshold())"
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "(20000, 50, 100)"
+
+
+class _App:
+    """Stands in for `QuorumApp` in `_run_dashboard`: notes what the collector holds when it runs."""
+
+    tune_gc = staticmethod(DashboardCore.tune_gc)
+    return_code = 0
+
+    def __init__(self) -> None:
+        self.frozen_at_run: int | None = None
+
+    def run(self) -> None:
+        self.frozen_at_run = gc.get_freeze_count()
+
+
+@pytest.fixture
+def restore_collector() -> object:
+    thresholds = gc.get_threshold()
+    yield
+    gc.set_threshold(*thresholds)
+
+
+def test_what_start_up_built_is_frozen_before_the_dashboard_runs(restore_collector: object) -> None:
+    gc.unfreeze()  # earlier tests' dashboards froze theirs
+    app = _App()
+    assert cli_main._run_dashboard(app) == 0  # type: ignore[arg-type]
+    assert app.frozen_at_run  # the first frame's collections do not scan the imports' objects
