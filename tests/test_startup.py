@@ -50,3 +50,17 @@ def test_what_start_up_built_is_frozen_before_the_dashboard_runs(restore_collect
     app = _App()
     assert cli_main._run_dashboard(app) == 0  # type: ignore[arg-type]
     assert app.frozen_at_run  # the first frame's collections do not scan the imports' objects
+
+
+def test_the_dashboard_does_not_import_the_headless_commands_it_never_runs() -> None:
+    # What `python -m tui` imports before Textual starts, in a fresh interpreter; `quorum doctor`
+    # and `quorum serve` import theirs when they run (tests/test_doctor.py, tests/test_serve.py).
+    headless = ("tui.cli.doctor", "tui.cli.serve", "tui.serve.guard")
+    script = (
+        "import sys, tui.cli.main, tui.dashboard.app\n"
+        f"print([name for name in {headless!r} if name in sys.modules])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"

@@ -17,10 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from tui import __version__
 from tui.cli.commands import config_command, history_command, models_command
-from tui.cli.doctor import add_doctor_parser, doctor_command
 from tui.cli.logs import hide_secrets, log_file, redact_known, setup_logging
 from tui.cli.run import RunOptions, question_from, run_command
-from tui.cli.serve import add_serve_parser, serve_command
 from tui.config.loading import CONFIG_ENV, load_settings
 from tui.config.project import NO_PROJECT_ENV
 from tui.config.schema import Settings, parse_member
@@ -113,6 +111,11 @@ def add_project_option(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # Here, not at the top: the dashboard never builds this parser, and its first frame waits for
+    # every module imported before it (these two: ~25 ms, measured).
+    from tui.cli.doctor import add_doctor_parser
+    from tui.cli.serve import add_serve_parser
+
     parser = _Parser(
         prog="quorum",
         usage="quorum [--config PATH] [--no-project] [QUESTION ...] [-m ALIAS[:STANCE] ...]"
@@ -329,6 +332,8 @@ def _headless(args: argparse.Namespace) -> int:
     if args.command == "models":
         return models_command(settings, args.json)
     if args.command == "doctor":
+        from tui.cli.doctor import doctor_command
+
         return doctor_command(settings, args)
     if args.command in ("history", "show"):
         return history_command(settings, args)
@@ -339,6 +344,8 @@ def _headless(args: argparse.Namespace) -> int:
 
         return serve(settings, log_file())
     if args.command == "serve":
+        from tui.cli.serve import serve_command
+
         return serve_command(args)
     question = question_from(args.question, sys.stdin)
     if not question:
