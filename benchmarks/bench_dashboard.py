@@ -22,7 +22,19 @@ in a fresh process, the dashboard's and the floor's interleaved; start-up is the
 With `--json`, the last line printed is one JSON object: cpu_share, floor_cpu_share (and their
 ratio cpu_vs_floor), cpu_share_16 and floor_cpu_share_16 (16 members), worst_lag_ms,
 first_frame_s, bare_first_frame_s (and first_frame_vs_bare), and with `--cases ...,memory,f2` the
-long-session memory and the history screen's first paint.
+long-session memory and the history screen's first paint:
+
+    memory   `--runs` (50) runs one after another in one dashboard session, 8 members answering
+             about 2 KB each (and a draft and votes), a new question each time; after a full
+             collection, after run 1 and after the last: resident memory (/proc/self/statm, in a
+             fresh process without tracing: mem_growth, target < 1.2), Python's memory as
+             tracemalloc traces it (a second fresh process: mem_traced_growth), and the widgets,
+             running timers and workers left (widgets_/timers_/workers_first and _last: equal).
+             BENCH_VERBOSE=1 prints each run's figures and tracemalloc's biggest growths
+    f2       F2 with `--history-runs` (10,000) runs in the history: from the key to the history
+             screen's first paint, beside pushing an empty modal screen (the dashboard showing
+             through, as under the history) in the same app, interleaved, median of `--repeat`
+             (f2_first_paint_ms, empty_screen_first_paint_ms, f2_vs_empty: target <= 1.5)
 
 One answer must never freeze the dashboard (the engine shares its event loop: a frozen loop fails
 other members by their deadlines). The same load again, each case's worst lag (target <= 100 ms):
@@ -457,6 +469,227 @@ def streaming_against_floor(members: int, rate: float, seconds: float, repeat: i
     )
 
 
+ANSWER = (" ".join(WORDS) + ". ") * 24  # about 2 KB
+
+
+class QuickProvider:
+    """Answers every call at once with `ANSWER` (positions) or an accepting vote, in 16 deltas: a
+    session of many runs, without waiting for a stream."""
+
+    name = "bench"
+    is_demo = False
+
+    async def aclose(self) -> None:
+        return None
+
+    def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        return self._stream(request)
+
+    async def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        text = ANSWER if request.phase in ("position", "draft") else "VERDICT: ACCEPT\n"
+        step = max(1, len(text) // 16)
+        for at in range(0, len(text), step):
+            yield TextDelta(text[at : at + step])
+            await asyncio.sleep(0)
+        yield Usage(500, 500)
+        yield Finished("stop")
+
+
+@dataclass
+class Leftovers:
+    """What a dashboard holds after a run has ended: the figures that must not grow run by run."""
+
+    rss_bytes: int
+    traced_bytes: int
+    widgets: int
+    timers: int
+    workers: int
+
+
+def leftovers(app: QuorumApp) -> Leftovers:
+    """Measured after a full collection: resident memory (/proc/self/statm), the Python memory
+    tracemalloc traces, the widgets of every screen, the timers still running and the workers."""
+    import gc
+    import tracemalloc
+
+    gc.collect()
+    with open("/proc/self/statm", encoding="ascii") as statm:
+        rss = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    nodes = [node for screen in app.screen_stack for node in screen.walk_children(with_self=True)]
+    timers = sum(
+        1
+        for pump in [app, *nodes]
+        for timer in list(pump._timers)
+        if timer._task is not None and not timer._task.done()
+    )
+    return Leftovers(rss, tracemalloc.get_traced_memory()[0], len(nodes), timers, len(app.workers))
+
+
+async def measure_memory(members: int, runs: int) -> dict[str, Any]:
+    """`runs` runs one after the other in one dashboard session, each of `members` members
+    answering about 2 KB (and a draft, and votes), recorded in the history as usual; what the
+    dashboard holds after the first run and after the last (see `leftovers`)."""
+    import tracemalloc
+
+    aliases = [f"m{index}" for index in range(members)]
+    settings = bench_settings(aliases)
+    session = Session(settings, seats=[parse_member(a) for a in aliases], synthesizer="synth")
+    provider = QuickProvider()
+    app = QuorumApp(settings, session, providers=lambda member: provider, save_settings=False)
+    frames = int(os.environ.get("BENCH_FRAMES", "1"))  # 0: no tracing (RSS only), 10+: a deeper diff
+    if frames:
+        tracemalloc.start(frames)
+    after: list[Leftovers] = []
+    snapshots: list[Any] = []
+    async with app.run_test(size=(160, 50), headless=True) as pilot:
+        await pilot.pause()
+        for number in range(1, runs + 1):
+            # A new question each time, asked of the panel (not served from the cache).
+            app.submit(f"Benchmark question number {number}: should we ship it?", fresh=True)
+            await app.workers.wait_for_complete()
+            assert app.shown_result is not None and not failed_members(app.shown_result)
+            await asyncio.sleep(app.flush_interval or 0)  # the clock's next tick draws the end
+            await pilot.pause()
+            if os.environ.get("BENCH_VERBOSE"):
+                now = leftovers(app)
+                print(
+                    f"run {number}: rss {now.rss_bytes / 1e6:.1f} MB, traced {now.traced_bytes / 1e6:.2f} MB"
+                )
+            if number in (1, runs):
+                after.append(leftovers(app))
+                if os.environ.get("BENCH_VERBOSE") and frames:
+                    snapshots.append(tracemalloc.take_snapshot())
+    tracemalloc.stop()
+    if len(snapshots) == 2:
+        grown = snapshots[1].compare_to(snapshots[0], "traceback")
+        for stat in grown[:12]:
+            print(stat)
+            for line in stat.traceback.format()[-8:]:
+                print("   ", line)
+    first, last = after
+    return {
+        "mem_rss_first_mb": round(first.rss_bytes / 1e6, 1),
+        "mem_rss_last_mb": round(last.rss_bytes / 1e6, 1),
+        "mem_traced_first_mb": round(first.traced_bytes / 1e6, 2),
+        "mem_traced_last_mb": round(last.traced_bytes / 1e6, 2),
+        "mem_growth": round(last.rss_bytes / first.rss_bytes, 3),
+        "mem_traced_growth": round(last.traced_bytes / first.traced_bytes, 3),
+        "widgets_first": first.widgets,
+        "widgets_last": last.widgets,
+        "timers_first": first.timers,
+        "timers_last": last.timers,
+        "workers_first": first.workers,
+        "workers_last": last.workers,
+    }
+
+
+def memory_in_fresh_process(members: int, runs: int, frames: int) -> dict[str, Any]:
+    """`measure_memory` in a fresh process; `frames` of traceback traced by tracemalloc, or 0
+    for none (tracemalloc's own tables grow resident memory by tens of MB: RSS is measured
+    untraced)."""
+    done = subprocess.run(
+        [sys.executable, __file__, "--memory-child", str(runs), "--members", str(members)],
+        cwd=ROOT,
+        env=os.environ | {"BENCH_FRAMES": str(frames)},
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+    )
+    if done.returncode:
+        raise RuntimeError(f"the long-session run failed:\n{done.stderr[-3000:]}")
+    if os.environ.get("BENCH_VERBOSE"):
+        print(done.stdout)
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def long_session(members: int, runs: int) -> dict[str, Any]:
+    """Resident memory and what is left behind, untraced; then Python's memory, traced."""
+    untraced = memory_in_fresh_process(members, runs, 0)
+    traced = memory_in_fresh_process(members, runs, 1)
+    return {k: v for k, v in untraced.items() if "traced" not in k} | {
+        k: v for k, v in traced.items() if "traced" in k
+    }
+
+
+def fill_history(path: Path, runs: int) -> None:
+    """A history of `runs` finished runs (3 members, a short answer each), written straight
+    through the store: what the history screen lists, not how a run is recorded."""
+    from datetime import UTC, datetime
+
+    from tui.engine.types import RunStatus
+    from tui.history.store import RunStore
+
+    aliases = ["m0", "m1", "m2"]
+    settings = bench_settings(aliases)
+    session = Session(settings, seats=[parse_member(a) for a in aliases], synthesizer="synth")
+    store = RunStore(path)
+    try:
+        for number in range(runs):
+            request = session.prepare(f"Should we move job queue {number} to Postgres (SKIP LOCKED)?").request
+            result = RunResult.begin(request, f"run{number:08d}")
+            store.insert_run(request, result, config={}, parent_run_id=None)
+            result.status, result.synthesis, result.finished_at = (
+                RunStatus.SUCCESS,
+                "answer",
+                datetime.now(UTC),
+            )
+            store.finish_run(result)
+    finally:
+        store.close()
+
+
+async def measure_f2(runs: int, repeat: int) -> tuple[list[float], list[float]]:
+    """F2 with a history of `runs` runs: seconds from the key until the history screen's first
+    paint, beside pushing an empty modal screen in the same app (the floor: the same dashboard
+    showing through), interleaved, `repeat` times each."""
+    from textual.screen import ModalScreen
+
+    from tui.dashboard.screens.history import HistoryScreen
+
+    folder = Path(tempfile.mkdtemp(prefix="quorum-bench-f2-"))
+    fill_history(folder / "history.sqlite3", runs)
+    aliases = ["m0", "m1", "m2"]
+    settings = bench_settings(aliases)
+    settings.store.path = str(folder / "history.sqlite3")
+    session = Session(settings, seats=[parse_member(a) for a in aliases], synthesizer="synth")
+    app = QuorumApp(settings, session, providers=lambda member: SteadyProvider(1, 1), save_settings=False)
+    painted = asyncio.Event()
+    display = app._display
+
+    def display_and_tell(screen: Any, renderable: Any) -> None:
+        display(screen, renderable)
+        if renderable is not None and screen is app.screen and len(app.screen_stack) > 1:
+            painted.set()
+
+    app._display = display_and_tell  # type: ignore[method-assign]
+    history: list[float] = []
+    empty: list[float] = []
+    async with app.run_test(size=(160, 50), headless=True) as pilot:
+        await pilot.pause()
+        assert app.store is not None and app.store.count() == runs
+
+        async def first_paint(open_it: Callable[[], Any]) -> float:
+            painted.clear()
+            started = time.perf_counter()
+            opened = open_it()
+            if asyncio.iscoroutine(opened):
+                await opened
+            await painted.wait()
+            elapsed = time.perf_counter() - started
+            await pilot.pause()
+            app.pop_screen()
+            await pilot.pause()
+            return elapsed
+
+        for _ in range(repeat):
+            history.append(await first_paint(lambda: pilot.press("f2")))
+            assert isinstance(app.screen_stack[-1], HistoryScreen) or len(app.screen_stack) == 1
+            empty.append(await first_paint(lambda: app.push_screen(ModalScreen())))
+    return history, empty
+
+
 ROWS, COLUMNS = 50, 160
 DASHBOARD_COMMAND = (sys.executable, "-m", "tui", "--no-project")
 BARE_COMMAND = (sys.executable, str(ROOT / "benchmarks" / "bare_app.py"))
@@ -551,6 +784,9 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="end with one line of JSON: the figures")
     parser.add_argument("--sdk-child", choices=["openai", "anthropic"], help=argparse.SUPPRESS)
     parser.add_argument("--stream-child", choices=["dashboard", "floor"], help=argparse.SUPPRESS)
+    parser.add_argument("--memory-child", type=int, metavar="RUNS", help=argparse.SUPPRESS)
+    parser.add_argument("--runs", type=int, default=50, help="runs in the long session (memory)")
+    parser.add_argument("--history-runs", type=int, default=10_000, help="runs in the history (f2)")
     args = parser.parse_args()
     # A scratch home: the run is recorded (the history store is part of what is measured), but
     # never into the user's own history.
@@ -558,6 +794,9 @@ def main() -> None:
     if args.sdk_child:
         measured = first_sdk_call(args.sdk_child, args.members, args.rate, args.seconds)
         print(json.dumps(measured.__dict__))
+        return
+    if args.memory_child:
+        print(json.dumps(asyncio.run(measure_memory(args.members, args.memory_child))))
         return
     if args.stream_child:
         measure = measure_streaming if args.stream_child == "dashboard" else measure_floor
@@ -637,12 +876,43 @@ def main() -> None:
             f"(target <= 1.3x; median of {args.repeat} launches of each, interleaved)"
         )
         print(f"         launches {seconds(firsts)}; bare {seconds(bares)}")
+    if "memory" in cases:
+        memory = long_session(args.members, args.runs)
+        figures |= memory
+        print(
+            f"memory {memory['mem_rss_last_mb']:5.1f} MB after {args.runs} runs   after the first "
+            f"{memory['mem_rss_first_mb']:.1f} MB: {memory['mem_growth']:.2f}x  (target < 1.2x); "
+            f"Python objects {memory['mem_traced_first_mb']:.1f} -> {memory['mem_traced_last_mb']:.1f} MB"
+        )
+        print(
+            f"         left behind after run 1 / run {args.runs}: widgets {memory['widgets_first']} / "
+            f"{memory['widgets_last']}, timers {memory['timers_first']} / {memory['timers_last']}, "
+            f"workers {memory['workers_first']} / {memory['workers_last']}  (target: equal)"
+        )
+    if "f2" in cases:
+        f2_runs, empty_runs = asyncio.run(measure_f2(args.history_runs, args.repeat))
+        f2, f2_empty = statistics.median(f2_runs), statistics.median(empty_runs)
+        figures |= {
+            "f2_first_paint_ms": round(f2 * 1000, 1),
+            "empty_screen_first_paint_ms": round(f2_empty * 1000, 1),
+            "f2_vs_empty": round(f2 / f2_empty, 2),
+        }
+        print(
+            f"f2     {f2 * 1000:5.1f} ms to first paint  empty screen {f2_empty * 1000:.1f} ms: "
+            f"{f2 / f2_empty:.2f}x  (target <= 1.5x; {args.history_runs:,} runs in the history; "
+            f"median of {args.repeat} of each, interleaved)"
+        )
+        print(f"         F2 {milliseconds(f2_runs)}; empty {milliseconds(empty_runs)}")
     if args.json:
         print(json.dumps(figures))
 
 
 def percents(shares: list[float]) -> str:
     return " ".join(f"{share * 100:.1f}" for share in shares)
+
+
+def milliseconds(times: list[float]) -> str:
+    return " ".join(f"{time * 1000:.0f}" for time in times)
 
 
 def seconds(times: list[float]) -> str:
