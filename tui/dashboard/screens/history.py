@@ -19,7 +19,9 @@ from tui.render.words import counted, listed_question, outcome_word, run_word
 
 # Rows are added a page at a time, the next page when the cursor nears the end: filling a table
 # costs about half a millisecond a row, and the screen must open at once however long the history.
-# The filter reaches every run (SQLite does the searching).
+# The first page is only as many rows as the terminal has lines (the most the table can show):
+# measuring and drawing the rows is most of what the screen's first paint costs. The filter
+# reaches every run (SQLite does the searching).
 PAGE = 100
 OUTCOME_STYLES = {
     Outcome.UNANIMOUS: "bold green",
@@ -59,12 +61,12 @@ class HistoryScreen(ModalScreen[str | None]):
         self.filter_text = text
         self.runs = []
         self.query_one(DataTable).clear()
-        self._more()
+        self._more(min(PAGE, max(1, self.app.size.height)))
 
-    def _more(self) -> None:
-        page = self.store.list_runs(limit=PAGE, text=self.filter_text, offset=len(self.runs))
+    def _more(self, limit: int = PAGE) -> None:
+        page = self.store.list_runs(limit=limit, text=self.filter_text, offset=len(self.runs))
         self.runs += page
-        self.exhausted = len(page) < PAGE
+        self.exhausted = len(page) < limit
         table = self.query_one(DataTable)
         for run in page:
             label = outcome_word(run.outcome) if run.outcome else run_word(run.status)

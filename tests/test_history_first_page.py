@@ -1,0 +1,42 @@
+"""F2 opens at once on a long history: the first page is only the rows the terminal can show; the
+rest come as the cursor nears the end, and the filter still reaches every run."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from tests.dashboard import make_app
+from tui.dashboard.app import QuorumApp
+from tui.engine.types import RunResult, RunStatus
+
+
+def record_runs(app: QuorumApp, count: int) -> None:
+    """`count` finished runs written straight into the app's history, oldest first."""
+    assert app.store is not None
+    for number in range(count):
+        request = app.session.prepare(f"Question {number}?").request
+        result = RunResult.begin(request, f"run{number:08d}")
+        app.store.insert_run(request, result, config={}, parent_run_id=None)
+        result.status, result.synthesis, result.finished_at = RunStatus.SUCCESS, "answer", datetime.now(UTC)
+        app.store.finish_run(result)
+
+
+async def test_the_first_page_is_as_many_runs_as_the_terminal_has_lines() -> None:
+    app, _ = make_app(["alpha"])
+    async with app.run_test(size=(120, 30)) as pilot:
+        record_runs(app, 45)
+        await pilot.press("f2")
+        await pilot.pause()
+        screen = app.screen
+        assert type(screen).__name__ == "HistoryScreen"
+        assert len(screen.runs) == 30 and not screen.exhausted  # type: ignore[attr-defined]
+        assert screen.runs[0].question == "Question 44?"  # type: ignore[attr-defined]
+        for _ in range(25):
+            await pilot.press("down")
+        await pilot.pause()
+        assert len(screen.runs) == 45 and screen.exhausted  # type: ignore[attr-defined]
+        await pilot.press(*"Question 3")  # the filter reaches past the first page: 3 and 30..39
+        await pilot.pause()
+        assert sorted(r.question for r in screen.runs) == sorted(  # type: ignore[attr-defined]
+            ["Question 3?", *(f"Question {n}?" for n in range(30, 40))]
+        )
