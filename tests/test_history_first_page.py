@@ -5,15 +5,21 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from tests.dashboard import make_app
 from tui.dashboard.app import QuorumApp
 from tui.engine.types import RunResult, RunStatus
 
 
-def record_runs(app: QuorumApp, count: int) -> None:
-    """`count` finished runs written straight into the app's history, oldest first."""
+def record_runs(app: QuorumApp, count: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`count` finished runs written straight into the app's history, oldest first, a minute
+    apart (runs recorded within one millisecond would list in no set order)."""
     assert app.store is not None
+    stamp = [""]
+    monkeypatch.setattr("tui.history.store.now_iso", lambda: stamp[0])
     for number in range(count):
+        stamp[0] = f"2026-11-20T{number // 60:02d}:{number % 60:02d}:00.000+00:00"
         request = app.session.prepare(f"Question {number}?").request
         result = RunResult.begin(request, f"run{number:08d}")
         app.store.insert_run(request, result, config={}, parent_run_id=None)
@@ -21,10 +27,12 @@ def record_runs(app: QuorumApp, count: int) -> None:
         app.store.finish_run(result)
 
 
-async def test_the_first_page_is_as_many_runs_as_the_terminal_has_lines() -> None:
+async def test_the_first_page_is_as_many_runs_as_the_terminal_has_lines(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     app, _ = make_app(["alpha"])
     async with app.run_test(size=(120, 30)) as pilot:
-        record_runs(app, 45)
+        record_runs(app, 45, monkeypatch)
         await pilot.press("f2")
         await pilot.pause()
         screen = app.screen
