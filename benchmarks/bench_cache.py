@@ -220,9 +220,9 @@ def dashboard_figures() -> None:
         await pilot.press("enter")
         while True:
             shown = app.shown_result
-            if shown is not None and shown.question == text and (shown.cache.hit or not hit):
-                if hit or not app.running:
-                    break
+            arrived = shown is not None and shown.question == text
+            if arrived and (shown.cache.hit if hit else not app.running):
+                break
             await asyncio.sleep(0.001)
         await pilot.pause()  # the frame that shows it
         return (time.perf_counter() - started) * 1000
