@@ -13,14 +13,19 @@ def match_percent(similarity: float | None) -> str:
     return f"{math.floor((similarity or 0.0) * 100 + 1e-9)}% match"
 
 
+def _hit_words(cache: CacheInfo) -> list[str]:
+    """How a hit matched and what it saved: `exact match`, `saved $0.08`, `4.2 s faster`."""
+    how = "exact match" if cache.kind is CacheKind.EXACT else match_percent(cache.similarity)
+    words = [how, f"saved {cost(cache.saved_usd or 0)}"]
+    if cache.saved_seconds:
+        words.append(f"{cache.saved_seconds:.1f} s faster")
+    return words
+
+
 def served_line(cache: CacheInfo) -> str:
     """The completion line of a run served from the cache, in place of its (zero) totals:
     `Served from the cache · 94% match · saved $0.08 · 4.2 s faster`."""
-    how = "exact match" if cache.kind is CacheKind.EXACT else match_percent(cache.similarity)
-    parts = ["Served from the cache", how, f"saved {cost(cache.saved_usd or 0)}"]
-    if cache.saved_seconds:
-        parts.append(f"{cache.saved_seconds:.1f} s faster")
-    return " · ".join(parts)
+    return " · ".join(["Served from the cache", *_hit_words(cache)])
 
 
 def cache_line(cache: CacheInfo, fresh_key: str | None = None) -> str | None:
@@ -35,9 +40,5 @@ def cache_line(cache: CacheInfo, fresh_key: str | None = None) -> str | None:
             f"A similar earlier run: {cache.similar_run_id}{match}, not served "
             f"(`quorum show {cache.similar_run_id}`)"
         )
-    how = "exact match" if cache.kind is CacheKind.EXACT else match_percent(cache.similarity)
-    saved = [f"saved {cost(cache.saved_usd or 0)}"]
-    if cache.saved_seconds:
-        saved.append(f"{cache.saved_seconds:.1f} s faster")
-    line = f"Cache hit ({how}, {', '.join(saved)}) — original run {cache.original_run_id}"
+    line = f"Cache hit ({', '.join(_hit_words(cache))}) — original run {cache.original_run_id}"
     return line + (f", {fresh_key} runs it fresh" if fresh_key else "")
