@@ -113,8 +113,10 @@ def _since(settings: Settings, now: datetime) -> datetime:
     return now - timedelta(days=settings.cache.max_age_days)
 
 
-def _usable(settings: Settings, request: RunRequest, store: RunStore | None) -> bool:
-    return settings.cache.enabled and store is not None and not request.thread
+def _applies(settings: Settings, request: RunRequest) -> bool:
+    """Whether the cache has a say in `request` at all: it is on, and the request is no follow-up
+    (a follow-up's answer depends on its thread: it is never served, nor suggested)."""
+    return settings.cache.enabled and not request.thread
 
 
 # -- exact ------------------------------------------------------------------------------------
@@ -139,7 +141,7 @@ def exact_hit(
     now: datetime | None = None,
 ) -> RunResult | None:
     """The request answered from a run that asked the same question, recorded; or None."""
-    if store is None or not _usable(settings, request, store):
+    if store is None or not _applies(settings, request):
         return None
     started = clock()
     since = _since(settings, now or datetime.now(UTC))
@@ -159,7 +161,7 @@ def semantic_plan(
     """What a semantic lookup compares: the runs whose question has the same key terms (an indexed
     lookup, a handful of rows however long the history); None when there are none (then nothing
     is embedded, and numpy is not loaded)."""
-    if store is None or not _usable(settings, request, store) or not settings.cache.embedder:
+    if store is None or not _applies(settings, request) or not settings.cache.embedder:
         return None
     name = _embedder_name(settings)
     since = _since(settings, now or datetime.now(UTC))
@@ -325,7 +327,7 @@ def find_similar(
     blocking, so the async front ends call it in a thread. The vectors embedded on the way (the
     question's own among them, so the run now asked is compared without embedding it again) are
     kept. A failing embedder or a busy history leave a miss that says so."""
-    if not settings.cache.enabled or request.thread or not settings.cache.embedder:
+    if not _applies(settings, request) or not settings.cache.embedder:
         return CacheOutcome()
     name = _embedder_name(settings)
     scope = scope_of(

@@ -332,20 +332,15 @@ class DashboardCore(App[None]):
         if self.session.shown is not shown:  # it started: the box is ready for the next question
             self.follow_up_armed = False
             self.prompt_bar.question_sent(question)
-            if self.session.shown is not None and self._cache_usable():
+            if self.session.shown is not None and self.store is not None:  # the cache says if it applies
                 self.run_worker(
                     self._suggest_similar(self.session.shown), group="similar", exclusive=True, name="similar"
                 )
         self.refresh_chips()
 
-    def _cache_usable(self) -> bool:
-        return self.store is not None and self.settings.cache.enabled and not self.session.thread
-
     def _look_in_cache(self, question: str) -> RunResult | SemanticPlan | None:
         """An exact hit, recorded (`tui.cache`); else what a semantic lookup would compare; None
-        when the cache is off or there is nothing to compare."""
-        if not self._cache_usable():
-            return None
+        when the cache is off, the question is a follow-up, or there is nothing to compare."""
         try:
             request = self.session.prepare(question).request
             return exact_hit(self.settings, request, self.store) or semantic_plan(
