@@ -469,6 +469,24 @@ def test_an_embeddings_endpoint_serves_a_reworded_question_and_its_vectors_are_i
     assert names == {"embedhost:text-embedding-3-small"}
 
 
+def test_an_endpoint_is_asked_for_a_questions_vector_once_per_lookup(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reworded question whose runs with the same key terms are refused by the check (judged),
+    then the scan for a run to suggest: the question's vector, kept by the judging, is not asked
+    for again."""
+    monkeypatch.setenv("EMBED_TEST_KEY", EMBED_KEY)
+    question = "Should we migrate GraphQL to REST?"
+    with WireServer() as server:
+        server.embeddings = alike
+        config = endpoint_config(tmp_path, server)
+        first = ask(config, capsys, "Should we migrate REST to GraphQL?")
+        swapped = ask(config, capsys, question)  # the same terms, the other way round: refused
+        inputs = [i for r in server.requests if r.path == "/v1/embeddings" for i in r.body["input"]]
+    assert swapped["cache"]["hit"] is False and swapped["cache"]["similar_run_id"] == first["run_id"]
+    assert inputs.count(question_key(question)) == 1
+
+
 @pytest.mark.parametrize(
     "answer",
     [

@@ -179,12 +179,16 @@ def _embedder_name(settings: Settings) -> str:
 
 
 def _embed_with(
-    embedder: Embedder, question: str, keys: Sequence[str], stored: Sequence[tuple[bytes | None, int | None]]
+    embedder: Embedder,
+    question: str,
+    keys: Sequence[str],
+    stored: Sequence[tuple[bytes | None, int | None]],
+    query: list[float] | None = None,
 ) -> tuple[list[float], Matrix, list[bool], list[tuple[str, int, bytes]]]:
     """The question's vector and the stored ones as unit rows (`keys[i]`'s vector is `stored[i]`):
-    the question and the stored keys without a usable vector go to the embedder together (one
-    request to an endpoint); a stored vector that turns out corrupt (NaN, zero, another length) is
-    embedded again. Also the vectors embedded, the question's first, to keep."""
+    the question (unless its vector is given) and the stored keys without a usable vector go to
+    the embedder together (one request to an endpoint); a stored vector that turns out corrupt
+    (NaN, zero, another length) is embedded again. Also the vectors embedded, to keep."""
     from tui.cache.vectors import stored_matrix, to_blob
 
     dims = Counter(dim for vector, dim in stored if vector is not None and dim)
@@ -195,8 +199,13 @@ def _embed_with(
         if vector is None or d != dim or len(vector) != 4 * (dim or 0)
     ][:MAX_EMBEDDED_PER_LOOKUP]
     query_key = question_key(question)
-    embedded = embedder.embed([query_key, *(keys[i] for i in missing)])
-    query, fresh = embedded[0], dict(zip(missing, embedded[1:], strict=True))
+    asked_for = [keys[i] for i in missing] if query is not None else [query_key, *(keys[i] for i in missing)]
+    embedded = embedder.embed(asked_for) if asked_for else []
+    kept: list[tuple[str, int, bytes]] = []
+    if query is None:
+        query, embedded = embedded[0], embedded[1:]
+        kept.append((query_key, len(query), to_blob(query)))
+    fresh = dict(zip(missing, embedded, strict=True))
     matrix, valid = stored_matrix(stored, len(query), replace=fresh)
     again = [i for i, ok in enumerate(valid) if not ok and i not in fresh][
         : MAX_EMBEDDED_PER_LOOKUP - len(fresh)
@@ -204,7 +213,6 @@ def _embed_with(
     if again:
         fresh.update(zip(again, embedder.embed([keys[i] for i in again]), strict=True))
         matrix, valid = stored_matrix(stored, len(query), replace=fresh)
-    kept = [(query_key, len(query), to_blob(query))] if query else []
     kept += [(keys[i], len(vector), to_blob(vector)) for i, vector in fresh.items() if keys[i] != query_key]
     return query, matrix, valid, kept
 
@@ -324,9 +332,10 @@ def find_similar(
 ) -> CacheOutcome:
     """The most similar earlier run in the request's scope that was not served: compared with
     every question asked there (each once), on a connection of its own to the `history` file —
-    blocking, so the async front ends call it in a thread. The vectors embedded on the way (the
-    question's own among them, so the run now asked is compared without embedding it again) are
-    kept. A failing embedder or a busy history leave a miss that says so."""
+    blocking, so the async front ends call it in a thread. The question's vector is taken as kept
+    when it is; the vectors embedded on the way (the question's own among them, so the run now
+    asked is compared without embedding it again) are kept. A failing embedder or a busy history
+    leave a miss that says so."""
     if not _applies(settings, request) or not settings.cache.embedder:
         return CacheOutcome()
     name = _embedder_name(settings)
@@ -341,8 +350,17 @@ def find_similar(
                 return CacheOutcome()
             embedder = embedder_for(settings)
             assert embedder is not None
+            from tui.cache.vectors import from_blob  # numpy: only once there is something to compare
+
+            # The question's own vector, if this lookup's judging (or an earlier one) kept it: an
+            # embedding endpoint is not asked for it twice.
+            known = scan.kept_vector(name, own)
             query, matrix, valid, kept = _embed_with(
-                embedder, request.question, [q.key for q in asked], [(q.vector, q.dim) for q in asked]
+                embedder,
+                request.question,
+                [q.key for q in asked],
+                [(q.vector, q.dim) for q in asked],
+                query=from_blob(*known) if known is not None else None,
             )
             scan.keep_vectors(name, kept)
     except (QuorumError, StoreError) as err:

@@ -16,6 +16,17 @@ def to_blob(vector: Sequence[float]) -> bytes:
     return np.asarray(vector, dtype="<f4").tobytes()
 
 
+def from_blob(blob: bytes | None, dim: int | None) -> list[float] | None:
+    """A kept vector back, if it is one: `dim` finite float32 values, not all zero; else None."""
+    if blob is None or not dim or len(blob) != 4 * dim:
+        return None
+    vector = np.frombuffer(blob, dtype="<f4")
+    if not np.isfinite(vector).all() or not vector.any():
+        return None
+    values: list[float] = vector.tolist()
+    return values
+
+
 def stored_matrix(
     stored: Sequence[tuple[bytes | None, int | None]],
     dim: int,

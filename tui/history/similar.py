@@ -88,6 +88,14 @@ class ScanConnection:
             for key, run_id, _newest in asked
         ]
 
+    def kept_vector(self, embedder: str, key: str) -> tuple[bytes, int] | None:
+        """The vector kept for the question `key` from `embedder` (as stored: unchecked), if any."""
+        row = self._db.execute(
+            "SELECT vector, dim FROM question_key_vectors WHERE embedder = ? AND question_key = ?",
+            (embedder, key),
+        ).fetchone()
+        return None if row is None else (row[0], row[1])
+
     def keep_vectors(self, embedder: str, vectors: Iterable[tuple[str, int, bytes]]) -> None:
         """Vectors embedded during the scan, as (question key, dimension, float32 bytes)."""
         rows = list(vectors)
