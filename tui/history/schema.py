@@ -7,6 +7,8 @@ rest, each in its own transaction. A database newer than this Quorum is refused,
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from tui.errors import StoreError
@@ -216,6 +218,19 @@ MIGRATIONS: list[str] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+@contextmanager
+def write_transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction on a connection in autocommit mode: the write lock taken at once
+    (BEGIN IMMEDIATE), committed at the end, rolled back on any exception."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
 def version_of(db: sqlite3.Connection) -> int:
     """How many of the migrations the database has had."""
     return int(db.execute("PRAGMA user_version").fetchone()[0])
@@ -229,13 +244,8 @@ def migrate(db: sqlite3.Connection, path: Path) -> None:
             f"{path} was written by a newer Quorum (schema {current}, this one knows {SCHEMA_VERSION})"
         )
     for number in range(current, SCHEMA_VERSION):
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with write_transaction(db):
             for statement in MIGRATIONS[number].split(";"):
                 if statement.strip():
                     db.execute(statement)
             db.execute(f"PRAGMA user_version = {number + 1}")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")

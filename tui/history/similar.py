@@ -21,6 +21,7 @@ from typing import Any
 from tui.engine.cache_key import panel_key, scope_key
 from tui.engine.types import RunRequest
 from tui.errors import StoreError
+from tui.history.schema import write_transaction
 from tui.history.store import iso_stamp, save_vectors
 
 BUSY_TIMEOUT_S = 5.0
@@ -101,13 +102,8 @@ class ScanConnection:
         rows = list(vectors)
         if not rows:
             return
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with write_transaction(self._db):
             save_vectors(self._db, embedder, rows)
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
 
 
 @contextmanager

@@ -16,8 +16,8 @@ import contextlib
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,7 +43,7 @@ from tui.engine.types import (
 from tui.errors import StoreError, hide_values, redact
 from tui.history import rows
 from tui.history.liveness import run_alive
-from tui.history.schema import migrate, version_of
+from tui.history.schema import migrate, version_of, write_transaction
 
 INTERRUPTED_NOTE = "interrupted: Quorum stopped before this run finished"
 
@@ -204,15 +204,8 @@ class RunStore:
     def close(self) -> None:
         self._db.close()
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return write_transaction(self._db)
 
     @property
     def version(self) -> int:
