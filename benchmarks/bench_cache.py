@@ -33,7 +33,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -109,9 +108,10 @@ def median_ms(work: Callable[[], object], repeat: int = 15) -> float:
 
 
 def lookup_figures(runs: int) -> None:
+    from history_fill import record_finished_runs
+
     from tui.cache.lookup import exact_hit, find_similar, judge, semantic_plan, serve_judgement
     from tui.config.loading import load_settings
-    from tui.engine.types import RunResult, RunStatus
     from tui.history.store import RunStore
     from tui.session import Session
 
@@ -123,16 +123,7 @@ def lookup_figures(runs: int) -> None:
         session = Session(settings)
         store = RunStore(Path(folder) / "history.sqlite3")
         started = time.perf_counter()
-        for i in range(runs):
-            request = session.prepare(f"{questions[i % len(questions)]} (variant {i})").request
-            result = RunResult.begin(request, f"run{i:08d}")
-            store.insert_run(request, result, config={}, parent_run_id=None)
-            result.status, result.synthesis, result.finished_at = (
-                RunStatus.SUCCESS,
-                "answer",
-                datetime.now(UTC),
-            )
-            store.finish_run(result)
+        record_finished_runs(store, session, lambda i: f"{questions[i % len(questions)]} (variant {i})", runs)
         built = time.perf_counter() - started
         print(f"\n2. Lookup with {runs:,} runs in one scope (history built in {built:.1f} s)")
         target = session.prepare(f"{questions[7]} (variant 7)").request

@@ -614,11 +614,9 @@ def long_session(members: int, runs: int) -> dict[str, Any]:
 
 
 def fill_history(path: Path, runs: int) -> None:
-    """A history of `runs` finished runs (3 members, a short answer each), written straight
-    through the store: what the history screen lists, not how a run is recorded."""
-    from datetime import UTC, datetime
+    """A history of `runs` finished runs (3 members, a short answer each)."""
+    from history_fill import record_finished_runs
 
-    from tui.engine.types import RunStatus
     from tui.history.store import RunStore
 
     aliases = ["m0", "m1", "m2"]
@@ -626,16 +624,9 @@ def fill_history(path: Path, runs: int) -> None:
     session = Session(settings, seats=[parse_member(a) for a in aliases], synthesizer="synth")
     store = RunStore(path)
     try:
-        for number in range(runs):
-            request = session.prepare(f"Should we move job queue {number} to Postgres (SKIP LOCKED)?").request
-            result = RunResult.begin(request, f"run{number:08d}")
-            store.insert_run(request, result, config={}, parent_run_id=None)
-            result.status, result.synthesis, result.finished_at = (
-                RunStatus.SUCCESS,
-                "answer",
-                datetime.now(UTC),
-            )
-            store.finish_run(result)
+        record_finished_runs(
+            store, session, lambda n: f"Should we move job queue {n} to Postgres (SKIP LOCKED)?", runs
+        )
     finally:
         store.close()
 
