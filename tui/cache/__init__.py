@@ -6,6 +6,18 @@ the offline embedder, both imported only when a semantic lookup needs them, so a
 never loads numpy.
 """
 
-from tui.cache.lookup import CacheOutcome, find_similar_async, serve_from_cache, serve_from_cache_async
+from tui.cache.lookup import (
+    CacheOutcome,
+    find_similar_async,
+    serve_from_cache,
+    serve_from_cache_async,
+    warm_embedder,
+)
 
-__all__ = ["CacheOutcome", "find_similar_async", "serve_from_cache", "serve_from_cache_async"]
+__all__ = [
+    "CacheOutcome",
+    "find_similar_async",
+    "serve_from_cache",
+    "serve_from_cache_async",
+    "warm_embedder",
+]

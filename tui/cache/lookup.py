@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -380,21 +381,36 @@ async def find_similar_async(settings: Settings, request: RunRequest, store: Run
     if store is None:
         return CacheOutcome()
     try:
-        return await asyncio.to_thread(_find_similar_then_warm, settings, request, store.path)
+        return await asyncio.to_thread(find_similar, settings, request, store.path)
     except Exception:
         log.exception("looking for a similar earlier run failed")
         return CacheOutcome()
 
 
-def _find_similar_then_warm(settings: Settings, request: RunRequest, history: Path) -> CacheOutcome:
-    """`find_similar`, then the embedder's weights read if the scan did not need them: the next
-    question's lookup, in this long-lived process, should not wait for them."""
-    outcome = find_similar(settings, request, history)
-    embedder = embedder_for(settings) if outcome.problem is None else None
+def warm_embedder(settings: Settings) -> threading.Thread | None:
+    """Start reading the offline embedder's weights (and numpy, and the tokenizer) in a thread of
+    its own, so neither the first lookup waits for them nor a run's stream: the reading holds
+    Python's lock in long stretches (measured: 110-130 ms stalls of the event loop when it
+    overlapped the first run's stream). A long-lived front end calls it once, as it starts."""
+    if not settings.cache.enabled:
+        return None
+    try:
+        embedder = embedder_for(settings)
+    except QuorumError:
+        return None  # a remote embedder without its key: its first lookup says so
     load = getattr(embedder, "load", None)
-    if callable(load):
-        load()
-    return outcome
+    if not callable(load):
+        return None
+
+    def read() -> None:
+        try:
+            load()
+        except Exception:  # the lookup that needs the weights reports what is wrong with them
+            log.warning("reading the embedder's weights ahead of the first lookup failed", exc_info=True)
+
+    thread = threading.Thread(target=read, name="quorum embedder warm", daemon=True)
+    thread.start()
+    return thread
 
 
 # -- serving ----------------------------------------------------------------------------------

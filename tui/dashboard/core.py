@@ -34,7 +34,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer
 
-from tui.cache import CacheOutcome, find_similar_async
+from tui.cache import CacheOutcome, find_similar_async, warm_embedder
 from tui.cache.lookup import SemanticPlan, exact_hit, judge, semantic_plan, serve_judgement
 from tui.config.schema import Settings
 from tui.dashboard import keys

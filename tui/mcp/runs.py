@@ -21,6 +21,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tui.cache import warm_embedder
 from tui.config.catalog import Catalog
 from tui.config.schema import MemberSpec, Settings
 from tui.engine import events as ev
@@ -417,6 +418,7 @@ class RunManager:
             member = catalog.member(MemberSpec(model=name))
             providers.setdefault(member.provider, member)
         self.pool.warm(providers.values())
+        warm_embedder(self.settings)
         # The engine's types build their validators on first use (`defer_build`, for the
         # dashboard's start-up); built now, in the background, they cost the first question nothing.
         threading.Thread(target=_build_validators, name="quorum mcp validators", daemon=True).start()
