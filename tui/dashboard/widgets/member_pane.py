@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import ClassVar
 
 from rich.text import Text
+from textual.content import Content
 
 from tui.dashboard.widgets.stream_pane import StreamPane
 from tui.engine.types import CallResult, Member, Phase, Stance, VoteValue
@@ -78,6 +79,7 @@ class ModelPane(StreamPane):
         self.note: str | None = None  # skip reason or error message
         # Why this member is not sent the question's images (its model takes none), for this run.
         self.images_note: str | None = None
+        self._title: str | None = None  # the name on the border now
         self.call_id: str | None = None
         # The stance the seat will argue in the next run, while the pane still shows an answer
         # argued with `member.stance` (None: the same).
@@ -332,12 +334,19 @@ class ModelPane(StreamPane):
 
     def refresh_info(self) -> None:
         super().refresh_info()
-        self.border_title = self.shown_name or self.member.alias
+        self._show_title(self.shown_name or self.member.alias)
 
     def rename(self, name: str) -> None:
         """Name the pane `name` (its alias, with its stance and seat when the panel repeats it)."""
         self.shown_name = name
-        self.border_title = name
+        self._show_title(name)
+
+    def _show_title(self, name: str) -> None:
+        # Setting a border title repaints the whole pane, even to the same words: only on a change
+        # (the clock refreshes the info block four times a second; measured: a quarter of a frame).
+        if name != self._title:
+            self._title = name
+            self.border_title = Content(name)  # literal: an alias is never read as markup
 
 
 def _vote_class(value: VoteValue) -> str:

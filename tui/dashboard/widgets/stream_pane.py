@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Static
 
+from tui.dashboard.widgets.info_lines import InfoLines
 from tui.dashboard.widgets.stream_view import StreamView
 
 
@@ -22,7 +22,7 @@ class StreamPane(Vertical, can_focus=True):
         self._ready = False  # set once the children exist
         # Made here, not in compose: streamed text can reach it (and wait in its buffer) at once,
         # and the run's events can reach the info block while the pane is being taken down.
-        self._info = Static(classes="pane-info")
+        self._info = InfoLines(classes="pane-info")
         self._body = StreamView(classes="pane-body")
 
     def compose(self) -> ComposeResult:
@@ -54,4 +54,4 @@ class StreamPane(Vertical, can_focus=True):
         # A pane being removed loses its children before its own unmount: between the two, an
         # event of its run must not look for an info block that is gone (it once failed the run).
         if self._ready and self._info.is_attached:
-            self._info.update(self.info_text(), layout=False)
+            self._info.show(self.info_text())

@@ -1,0 +1,75 @@
+"""A pane's info block: a few lines of styled text, each cut to the width, repainted line by line.
+
+A pane's info changes a few times a second while its call runs (the clock, the running token
+estimate), one or two of its lines at a time. A `Static` re-renders all of its text through
+Textual's general content pipeline on every change; this view keeps each line as Rich `Text`,
+repaints only the lines whose text changed, and turns a line into a `Strip` once per change
+(measured: a quarter of the cost per line, and half the lines).
+"""
+
+from __future__ import annotations
+
+from rich.style import Style
+from rich.text import Text
+from textual.geometry import Region
+from textual.strip import Strip
+from textual.widget import Widget
+
+
+class InfoLines(Widget):
+    """Lines of `Text` that never wrap: one too wide for the view ends in an ellipsis."""
+
+    def __init__(self, *, classes: str | None = None) -> None:
+        super().__init__(classes=classes)
+        self._lines: list[Text] = []
+        self._strips: dict[int, Strip] = {}  # the lines drawn at the current width and styles
+        self._base = Style()  # the view's own style, worked out as each paint starts
+
+    @property
+    def text(self) -> str:
+        """What the block says, as plain text (a line each)."""
+        return "\n".join(line.plain for line in self._lines)
+
+    def show(self, text: Text) -> None:
+        """Show `text` (its lines split at newlines), repainting only the lines that changed."""
+        lines = list(text.split("\n", allow_blank=True))
+        if text.plain.endswith("\n"):
+            lines = lines[:-1]  # a trailing newline ends the last line, it does not start one
+        width = self.size.width
+        for y in range(max(len(lines), len(self._lines))):
+            old = self._lines[y] if y < len(self._lines) else None
+            new = lines[y] if y < len(lines) else None
+            if old != new:
+                self._strips.pop(y, None)
+                if width:
+                    self.refresh(Region(0, y, width, 1))
+        self._lines = lines
+
+    def on_resize(self) -> None:
+        self._strips.clear()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips.clear()  # a new theme, or the pane focused: the base style changed
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # `rich_style` walks the ancestors' styles: work it out once per paint, not once per line.
+        self._base = self.rich_style
+        return super().render_lines(crop)
+
+    def render_line(self, y: int) -> Strip:
+        strip = self._strips.get(y)
+        if strip is None:
+            strip = self._strips[y] = self._draw(y)
+        return strip
+
+    def _draw(self, y: int) -> Strip:
+        width = self.size.width
+        base = self._base
+        if y >= len(self._lines) or not width:
+            return Strip.blank(width, base)
+        line = self._lines[y].copy()
+        line.truncate(width, overflow="ellipsis")
+        # Rich's own split of the line into runs of one style each (the console resolves style names).
+        segments = [segment for segment in line.render(self.app.console) if segment.text]
+        return Strip(segments).apply_style(base).crop_extend(0, width, base)
