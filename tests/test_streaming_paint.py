@@ -1,0 +1,180 @@
+"""What a streaming panel repaints: only what changed, and never the whole screen's layout.
+
+Eight panes streaming repaint four times a second; each of these guards a cost that profiling
+found (issue 15): a border title set to the same words repainted the whole pane, the info block
+re-rendered all its lines for a clock tick, a scrollbar appearing as the text outgrew its view
+laid the whole screen out again (a 30-55 ms stall per pane), and every scrollbar was redrawn
+through a console at every flush whether its thumb moved or not.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from rich.cells import cell_len
+from rich.text import Text
+from textual.geometry import Region
+from textual.scrollbar import ScrollBar
+from textual.strip import Strip
+
+from tests.dashboard import make_app
+from tui.dashboard.widgets.info_lines import InfoLines
+from tui.dashboard.widgets.row_scrollbar import RowScrollBar
+from tui.render.words import CallState
+
+
+def strip_text(strip: Strip) -> str:
+    return "".join(segment.text for segment in strip)
+
+
+class Spy:
+    """Counts calls of a widget's `refresh`, with their regions, and passes them on."""
+
+    def __init__(self, widget: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls: list[tuple[Region, ...]] = []
+        original = widget.refresh
+
+        def refresh(*regions: Region, **options: Any) -> Any:
+            self.calls.append(regions)
+            return original(*regions, **options)
+
+        monkeypatch.setattr(widget, "refresh", refresh)
+
+
+async def test_a_clock_tick_repaints_one_info_line_not_the_pane(monkeypatch: pytest.MonkeyPatch) -> None:
+    app, _ = make_app(["alpha"])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        pane = app.panes[0]
+        info = pane.query_one(InfoLines)
+        pane_spy, info_spy = Spy(pane, monkeypatch), Spy(info, monkeypatch)
+        pane.refresh_info()  # nothing changed: nothing repainted
+        assert pane_spy.calls == [] and info_spy.calls == []
+        pane.status = CallState.STREAMING  # the status line changes, the three others do not
+        pane.refresh_info()
+        assert pane_spy.calls == []  # the border title is the same: the pane is not repainted
+        assert [region.y for (region,) in info_spy.calls] == [1]
+        pane.rename("alpha (for)")  # a new name on the border does repaint the pane
+        assert len(pane_spy.calls) == 1
+
+
+async def test_the_info_block_shows_text_literally_and_cuts_it_by_cells() -> None:
+    app, _ = make_app(["alpha"])
+    async with app.run_test(size=(100, 30)) as pilot:
+        info = InfoLines()
+        info.styles.width = 12
+        info.styles.height = 3
+        await app.screen.mount(info)
+        await pilot.pause()
+        info.show(Text("[bold]not markup[/bold]\n日本語の長い行です\nok\n"))
+        lines = [strip_text(strip) for strip in info.render_lines(Region(0, 0, 12, 3))]
+        assert lines[0] == "[bold]not m…"  # markup in the text is text
+        assert cell_len(lines[1]) == 12 and lines[1].startswith("日本語の長")
+        assert lines[1].rstrip().endswith("…")
+        assert lines[2] == "ok" + " " * 10
+        # The trailing newline ends the last line; it does not start another.
+        assert info.text == "[bold]not markup[/bold]\n日本語の長い行です\nok"
+
+
+async def test_text_outgrowing_its_view_lays_out_nothing_and_the_scrollbar_matches_textuals(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app, _ = make_app(["alpha"])
+    async with app.run_test(size=(60, 30)) as pilot:
+        body = app.panes[0].body
+        await pilot.pause()
+        assert body.show_vertical_scrollbar  # there from the start, on a track the pane's colour
+        layouts = 0
+        refresh_layout = app.screen._refresh_layout
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            nonlocal layouts
+            layouts += 1
+            return refresh_layout(*args, **kwargs)
+
+        monkeypatch.setattr(app.screen, "_refresh_layout", counted)
+        for n in range(60):
+            body.append(f"line {n}\n")
+            await pilot.pause()
+        assert body.max_scroll_y > 0 and body.scroll_y == body.max_scroll_y
+        assert layouts == 0
+        bar = body.vertical_scrollbar
+        assert isinstance(bar, RowScrollBar)
+        height = bar.size.height
+        ours = bar.render_lines(Region(0, 0, 1, height))
+        textuals = [ScrollBar.render_line(bar, y) for y in range(height)]
+        assert [list(strip) for strip in ours] == [list(strip) for strip in textuals]
+        assert any(segment.style and segment.style.color for strip in ours for segment in strip)  # a thumb
+
+
+async def test_the_scrollbar_is_repainted_only_when_its_look_changes(monkeypatch: pytest.MonkeyPatch) -> None:
+    app, _ = make_app(["alpha"])
+    async with app.run_test(size=(60, 30)) as pilot:
+        body = app.panes[0].body
+        await pilot.pause()
+        body.append("".join(f"line {n}\n" for n in range(500)))  # the thumb is down to one cell
+        for _ in range(100):
+            await pilot.pause()
+            if body.settled and body.scroll_y == body.max_scroll_y:
+                break
+        await pilot.pause()
+        repaints = 0
+        textual_refresh = ScrollBar.refresh
+
+        def counted(self: ScrollBar, *regions: Region, **options: Any) -> Any:
+            nonlocal repaints
+            repaints += 1
+            return textual_refresh(self, *regions, **options)
+
+        monkeypatch.setattr(ScrollBar, "refresh", counted)
+        for n in range(5):  # a longer text, the same one-cell thumb at the bottom
+            body.append(f"more {n}\n")
+            await pilot.pause()
+        assert repaints == 0
+        body.scroll_to(y=0, animate=False, immediate=True)  # the thumb moves to the top
+        await pilot.pause()
+        assert repaints >= 1
+
+
+async def test_the_embedder_is_read_after_the_first_frame_not_during_a_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The embedder's weights (and numpy) are read in a thread while the user types: read while
+    the first run streamed, they stalled the event loop for 110-130 ms."""
+    from tui.cache import lookup
+
+    class Loading:
+        name = "static:wordllama-l2-supercat-256"
+
+        def __init__(self) -> None:
+            self.loaded_in: list[str] = []
+            self.done = threading.Event()
+
+        def load(self) -> None:
+            self.loaded_in.append(threading.current_thread().name)
+            self.done.set()
+
+        def embed(self, texts: list[str]) -> list[list[float]]:
+            return [[1.0, 0.0] for _ in texts]
+
+    embedder = Loading()
+    monkeypatch.setitem(lookup._embedders, "static", embedder)
+    app, _ = make_app(["alpha"], cache={"embedder": "static"})
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert embedder.done.wait(10)
+        assert embedder.loaded_in == ["quorum embedder warm"]
+        app.submit("Should we shard the queue?")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert embedder.loaded_in == ["quorum embedder warm"]  # the run's scan did not read it again
+
+
+def test_no_embedder_to_read_when_the_cache_is_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.dashboard import fake_settings
+    from tui.cache import warm_embedder
+
+    assert warm_embedder(fake_settings(["alpha"], cache={"enabled": False})) is None
+    assert warm_embedder(fake_settings(["alpha"], cache={"embedder": ""})) is None
