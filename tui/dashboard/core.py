@@ -181,6 +181,7 @@ class DashboardCore(App[None]):
         self.call_after_refresh(self.tune_gc)  # again: the widgets built for the first frame stay too
         if self._pool is not None:  # after the first frame, the panel's SDKs start loading
             self.call_after_refresh(self._pool.warm, self.session.members())
+        self.call_after_refresh(warm_embedder, self.settings)  # the cache's embedder, while the user types
 
     @staticmethod
     def tune_gc() -> None:
