@@ -148,6 +148,11 @@ class StreamView(ScrollView, can_focus=False):
         self._line_count = 0
         self._wrap_width = 0
         self._base_style: Style | None = None
+        # Lines already made into strips, by line index, for the width and base style they were
+        # drawn at: a streaming view scrolls by a line or two a flush and draws the same lines
+        # again at new rows. Only the last line of the open paragraph ever changes (greedy wrap).
+        self._drawn: dict[int, Strip] = {}
+        self._drawn_for: tuple[int, Style] | None = None
         self._styles: dict[str, Style] = {}
         self._pending: list[str] = []
         self._follow = True  # keep the newest line in view; off while the reader has scrolled up
@@ -248,6 +253,7 @@ class StreamView(ScrollView, can_focus=False):
     # -- layout ----------------------------------------------------------------------------
 
     def _reset_layout(self) -> None:
+        self._drawn.clear()
         self._laid = 0
         self._starts.clear()
         self._line_count = 0
@@ -306,6 +312,7 @@ class StreamView(ScrollView, can_focus=False):
             else:
                 return
             # Greedy wrapping never changes the lines before the last: resume from its start.
+            self._forget_drawn(self._line_count - 1)
             resume = paragraph.breaks[-1]
             end = min(len(paragraph.text), paragraph.done + max(budget, 0))
             spans = wrap_spans(paragraph.text, width, resume, end)
@@ -377,13 +384,30 @@ class StreamView(ScrollView, can_focus=False):
 
     def render_lines(self, crop: Region) -> list[Strip]:
         # `rich_style` walks the ancestors' styles: work it out once per paint, not once per line.
-        self._base_style = self.rich_style
+        self._base_style = base = self.rich_style
         self._styles.clear()
+        drawn_for = (self.size.width, base)
+        if drawn_for != self._drawn_for or len(self._drawn) > 4 * max(self.size.height, 16):
+            self._drawn.clear()
+            self._drawn_for = drawn_for
         return super().render_lines(crop)
+
+    def _forget_drawn(self, first: int) -> None:
+        """Lines from `first` on may change: draw them again when they are next shown."""
+        for index in [index for index in self._drawn if index >= first]:
+            del self._drawn[index]
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         index = scroll_y + y
+        if scroll_x == 0 and (strip := self._drawn.get(index)) is not None:
+            return strip
+        strip = self._draw(index, scroll_x)
+        if scroll_x == 0:
+            self._drawn[index] = strip
+        return strip
+
+    def _draw(self, index: int, scroll_x: int) -> Strip:
         width = self.size.width
         base = self._base_style or self.rich_style
         if index >= self._line_count:
@@ -394,5 +418,4 @@ class StreamView(ScrollView, can_focus=False):
             style = self._styles.get(name)
             if style is None:
                 style = self._styles[name] = self.get_component_rich_style(name)
-        strip = Strip([Segment(text, style)]).apply_style(base)
-        return strip.crop_extend(scroll_x, scroll_x + width, base)
+        return Strip([Segment(text, style)]).apply_style(base).crop_extend(scroll_x, scroll_x + width, base)
