@@ -178,3 +178,25 @@ def test_no_embedder_to_read_when_the_cache_is_off(monkeypatch: pytest.MonkeyPat
 
     assert warm_embedder(fake_settings(["alpha"], cache={"enabled": False})) is None
     assert warm_embedder(fake_settings(["alpha"], cache={"embedder": ""})) is None
+
+
+async def test_a_theme_chosen_while_text_is_shown_repaints_it_in_the_new_colours() -> None:
+    """The views keep their drawn lines and their base style: a new theme must reach them all."""
+    app, _ = make_app(["alpha"])
+    async with app.run_test(size=(100, 30)) as pilot:
+        pane = app.panes[0]
+        pane.body.append("".join(f"line {n}\n" for n in range(60)))
+        await pilot.pause()
+        region = Region(0, 0, pane.body.size.width, pane.body.size.height)
+
+        def backgrounds() -> set[Any]:
+            strips = [*pane.body.render_lines(region), *pane.query_one(InfoLines).render_lines(region)]
+            strips += pane.body.vertical_scrollbar.render_lines(Region(0, 0, 1, region.height))
+            return {segment.style.bgcolor for strip in strips for segment in strip if segment.style}
+
+        dark = backgrounds()
+        app.theme = "quorum-light"
+        await pilot.pause()
+        await pilot.pause()
+        light = backgrounds()
+        assert dark and light and not dark & light, (dark, light)

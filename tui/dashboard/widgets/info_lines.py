@@ -23,7 +23,7 @@ class InfoLines(Widget):
         super().__init__(classes=classes)
         self._lines: list[Text] = []
         self._strips: dict[int, Strip] = {}  # the lines drawn at the current width and styles
-        self._base = Style()  # the view's own style, worked out as each paint starts
+        self._base: Style | None = None  # the view's own style, once worked out
 
     @property
     def text(self) -> str:
@@ -50,12 +50,8 @@ class InfoLines(Widget):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._strips.clear()  # a new theme, or the pane focused: the base style changed
-
-    def render_lines(self, crop: Region) -> list[Strip]:
-        # `rich_style` walks the ancestors' styles: work it out once per paint, not once per line.
-        self._base = self.rich_style
-        return super().render_lines(crop)
+        self._strips.clear()  # a new theme, or an ancestor restyled: the base style changed
+        self._base = None
 
     def render_line(self, y: int) -> Strip:
         strip = self._strips.get(y)
@@ -66,6 +62,8 @@ class InfoLines(Widget):
     def _draw(self, y: int) -> Strip:
         width = self.size.width
         base = self._base
+        if base is None:  # `rich_style` walks the ancestors' styles: once, until they change
+            base = self._base = self.rich_style
         if y >= len(self._lines) or not width:
             return Strip.blank(width, base)
         line = self._lines[y].copy()

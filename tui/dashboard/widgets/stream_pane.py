@@ -33,6 +33,13 @@ class StreamPane(Vertical, can_focus=True):
         self._ready = True
         self.refresh_info()
 
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        # The info block's text carries the styles it was made with (the stance badge, the
+        # status): a new theme has it made again, or it would keep the old theme's colours.
+        if self._ready:
+            self.call_later(self.refresh_info)
+
     def on_unmount(self) -> None:
         # A removed member's pane may still get its run's events: they change its state, not the screen.
         self._ready = False

@@ -382,10 +382,16 @@ class StreamView(ScrollView, can_focus=False):
 
     # -- Line API --------------------------------------------------------------------------
 
-    def render_lines(self, crop: Region) -> list[Strip]:
-        # `rich_style` walks the ancestors' styles: work it out once per paint, not once per line.
-        self._base_style = base = self.rich_style
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._base_style = None  # a new theme, or an ancestor restyled: work the styles out again
         self._styles.clear()
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # `rich_style` walks the ancestors' styles: worked out once, until the styles change.
+        base = self._base_style
+        if base is None:
+            base = self._base_style = self.rich_style
         drawn_for = (self.size.width, base)
         if drawn_for != self._drawn_for or len(self._drawn) > 4 * max(self.size.height, 16):
             self._drawn.clear()
