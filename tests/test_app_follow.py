@@ -267,10 +267,9 @@ async def test_f2_says_which_runs_are_running_and_which_an_agent_asked(another: 
         await wait_for(pilot, lambda: run.result.calls)
         await pilot.press("f2")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "HistoryScreen")
-        table = app.screen.query_one("#history-table")
-        rows = [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]  # type: ignore[attr-defined]
-        assert rows[0][1].startswith("[mcp] Should we adopt X?") and rows[0][3] == "● running"
-        assert rows[1][1] == "Finished here?" and rows[1][3] == "unanimous"
+        rows = app.screen.run_list.rows  # type: ignore[attr-defined]
+        assert rows[0].question.startswith("[mcp] Should we adopt X?") and rows[0].outcome == "● running"
+        assert rows[1].question == "Finished here?" and rows[1].outcome == "unanimous"
         await pilot.press("enter")
         await wait_for(pilot, lambda: "following quorum mcp · run" in tracker_text(app))
 

@@ -5,30 +5,62 @@ agent asked for (`quorum mcp`) is marked [mcp]."""
 from __future__ import annotations
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import Input, Static
 
+from tui.dashboard.widgets.run_list import ListedRun, RunList
 from tui.engine.types import Outcome, RunStatus
 from tui.history.store import RunStore, RunSummary
 from tui.render.formatting import cost, literal
 from tui.render.words import counted, listed_question, outcome_word, run_word
 
-# Rows are added a page at a time, the next page when the cursor nears the end: filling a table
-# costs about half a millisecond a row, and the screen must open at once however long the history.
-# The first page is only as many rows as the terminal has lines (the most the table can show):
-# measuring and drawing the rows is most of what the screen's first paint costs. The filter
-# reaches every run (SQLite does the searching).
+# Rows are fetched a page at a time, the next page when the cursor nears the end: the screen
+# must open at once however long the history. The first page is only as many rows as the
+# terminal has lines (more than the list can show). The filter reaches every run (SQLite does
+# the searching).
 PAGE = 100
+# The outcome's colour: a `RunList` component class (app.tcss colours them with the theme's).
 OUTCOME_STYLES = {
-    Outcome.UNANIMOUS: "bold green",
-    Outcome.MAJORITY: "bold yellow",
-    Outcome.CURATOR_OVERRIDE: "bold dark_orange",
+    Outcome.UNANIMOUS: "unanimous",
+    Outcome.MAJORITY: "majority",
+    Outcome.CURATOR_OVERRIDE: "curator",
 }
 ENDED_BADLY = (RunStatus.ERROR, RunStatus.INTERRUPTED, RunStatus.CANCELLED)
+# Keys the filter passes on to the list (the filter keeps the rest, Home and End included).
+LIST_KEYS = {
+    "up": RunList.action_cursor_up,
+    "down": RunList.action_cursor_down,
+    "pageup": RunList.action_page_up,
+    "pagedown": RunList.action_page_down,
+}
+
+
+def listed_run(run: RunSummary) -> ListedRun:
+    """`run` as a line of the list: literal, single-line text (markup in a question is shown, never
+    parsed; control characters are escaped), its outcome or status in words and colour."""
+    label = outcome_word(run.outcome) if run.outcome else run_word(run.status)
+    if run.outcome is not None:
+        style = OUTCOME_STYLES[run.outcome]
+    elif run.status is RunStatus.RUNNING:
+        label, style = f"● {label}", "running"  # Enter follows it live
+    else:
+        style = "failed" if run.status in ENDED_BADLY else "muted"
+    question = listed_question(
+        run.question, follow_up=run.parent_run_id is not None, origin=run.origin, cache_of=run.cache_of
+    )
+    return ListedRun(
+        run_id=run.id,
+        when=literal(run.created_at[:16].replace("T", " ")),
+        question=literal(question),
+        panel=literal(" ".join(run.panel.split())),
+        outcome=label,
+        outcome_style=style,
+        cost=cost(run.cost_usd),
+    )
 
 
 class HistoryScreen(ModalScreen[str | None]):
@@ -47,54 +79,40 @@ class HistoryScreen(ModalScreen[str | None]):
         with Vertical(id="history-box"):
             yield Static(Text("History", style="bold"), id="history-title")
             yield Input(placeholder="filter by question or panel", id="history-filter")
-            yield DataTable(id="history-table", cursor_type="row", zebra_stripes=True)
+            yield RunList(id="history-table", near_end_margin=max(1, min(10, PAGE // 2)))
             yield Static(id="history-count")
 
     def on_mount(self) -> None:
         self.store.interrupt_gone()  # a run whose process has died since is not "running" any more
-        table = self.query_one(DataTable)
-        table.add_columns("when", "question", "panel", "outcome", "cost")
         self._fill("")
         self.query_one(Input).focus()
+
+    @property
+    def run_list(self) -> RunList:
+        return self.query_one(RunList)
 
     def _fill(self, text: str) -> None:
         self.filter_text = text
         self.runs = []
-        self.query_one(DataTable).clear()
-        self._more(min(PAGE, max(1, self.app.size.height)))
+        self.runs = self._page(min(PAGE, max(1, self.app.size.height)))
+        self.run_list.set_rows([listed_run(run) for run in self.runs])
+        self._count()
 
-    def _more(self, limit: int = PAGE) -> None:
-        page = self.store.list_runs(limit=limit, text=self.filter_text, offset=len(self.runs))
+    def _more(self) -> None:
+        page = self._page(PAGE)
         self.runs += page
+        self.run_list.add_rows([listed_run(run) for run in page])
+        self._count()
+
+    def _page(self, limit: int) -> list[RunSummary]:
+        page = self.store.list_runs(limit=limit, text=self.filter_text, offset=len(self.runs))
         self.exhausted = len(page) < limit
-        table = self.query_one(DataTable)
-        for run in page:
-            label = outcome_word(run.outcome) if run.outcome else run_word(run.status)
-            if run.outcome is not None:
-                style = OUTCOME_STYLES[run.outcome]
-            elif run.status is RunStatus.RUNNING:
-                label, style = f"● {label}", "bold cyan"  # Enter follows it live
-            else:
-                style = "red" if run.status in ENDED_BADLY else "dim"
-            question = listed_question(
-                run.question,
-                follow_up=run.parent_run_id is not None,
-                origin=run.origin,
-                cache_of=run.cache_of,
-            )
-            table.add_row(
-                run.created_at[:16].replace("T", " "),
-                Text(literal(question[:70] + ("…" if len(question) > 70 else ""))),
-                Text(literal(run.panel[:40])),
-                Text(str(label), style=style),
-                cost(run.cost_usd),
-                key=run.id,
-            )
-        total = self.store.count()
-        text = self.filter_text
+        return page
+
+    def _count(self) -> None:
         more = "" if self.exhausted else "+"
-        if not text:
-            shown = f"{len(self.runs)}{more} of {counted(total, 'run')}"
+        if not self.filter_text:
+            shown = f"{len(self.runs)}{more} of {counted(self.store.count(), 'run')}"
         else:
             one = len(self.runs) == 1 and not more
             shown = f"{len(self.runs)}{more} matching run{'' if one else 's'}"
@@ -108,23 +126,19 @@ class HistoryScreen(ModalScreen[str | None]):
 
     @on(Input.Submitted)
     def _open_highlighted(self) -> None:
-        table = self.query_one(DataTable)
-        if self.runs:
-            self.dismiss(self.runs[max(0, table.cursor_row)].id)
+        self.run_list.action_select()
 
-    @on(DataTable.RowHighlighted)
-    def _near_the_end(self, event: DataTable.RowHighlighted) -> None:
-        if not self.exhausted and event.cursor_row >= len(self.runs) - max(1, min(10, PAGE // 2)):
+    @on(RunList.Selected)
+    def _open(self, event: RunList.Selected) -> None:
+        self.dismiss(event.run_id)
+
+    @on(RunList.NearEnd)
+    def _near_the_end(self) -> None:
+        if not self.exhausted and self.run_list.near_end:
             self._more()
 
-    @on(DataTable.RowSelected)
-    def _open(self, event: DataTable.RowSelected) -> None:
-        self.dismiss(str(event.row_key.value))
-
-    def on_key(self, event: object) -> None:
-        from textual import events
-
-        if isinstance(event, events.Key) and event.key in ("down", "up") and self.query_one(Input).has_focus:
-            table = self.query_one(DataTable)
-            table.action_cursor_down() if event.key == "down" else table.action_cursor_up()
+    def on_key(self, event: events.Key) -> None:
+        action = LIST_KEYS.get(event.key)
+        if action is not None and self.query_one(Input).has_focus:
+            action(self.run_list)
             event.stop()
