@@ -283,6 +283,18 @@ async def test_list_filters_by_text_literally_newest_first(store: RunStore) -> N
     assert [s.id for s in store.list_runs(limit=1, offset=1)] == [ids[questions[1]]]
 
 
+async def test_runs_recorded_in_the_same_instant_page_without_gaps_or_repeats(store: RunStore) -> None:
+    """F2 fetches the history a page at a time: runs with the same timestamp (a fast machine, a
+    burst of MCP calls) are listed in one order on every page, the order they were recorded."""
+    provider = FakeProvider({name: Script() for name in ("alpha", "synth")})
+    ids = [(await record(store, ask(f"Question {n}?", ["alpha"]), provider)).run_id for n in range(7)]
+    db = raw(store.path)
+    db.execute("UPDATE runs SET created_at = '2026-11-29T12:00:00.000+00:00'")
+    db.close()
+    paged = [s.id for offset in range(0, 7, 2) for s in store.list_runs(limit=2, offset=offset)]
+    assert paged == [s.id for s in store.list_runs()] == ids
+
+
 # ------------------------------------------------------------------------------------------------
 # 2. written as it happens
 

@@ -566,7 +566,9 @@ class RunStore:
             query += "WHERE question LIKE ? ESCAPE '\\' OR panel_text LIKE ? ESCAPE '\\' "
             like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             params += [like, like]
-        query += "ORDER BY created_at DESC LIMIT ? OFFSET ?"
+        # Runs of the same instant in the order recorded: one order on every page (the index
+        # `runs_by_time` holds it, so a deep page costs what the first does).
+        query += "ORDER BY created_at DESC, rowid LIMIT ? OFFSET ?"
         params += [limit, offset]
         return [_summary(row) for row in self._db.execute(query, params)]
 
