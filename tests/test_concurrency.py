@@ -401,6 +401,23 @@ async def test_a_call_cancelled_while_queued_is_never_sent() -> None:
     assert not [e for e in events if isinstance(e, ev.CallDequeued)]
 
 
+async def test_a_call_cancelled_in_line_took_no_time_however_slow_the_cancelling() -> None:
+    """Its latency is 0, not the time the cancel took to reach it (a busy machine made it 1 ms)."""
+    ticks = iter(range(0, 10**6, 7))  # every reading of the clock 7 ms after the last
+
+    provider = HeldProvider({name: Script() for name in ("alpha", "beta", "synth")})
+    limit_calls(provider, 1)
+    events: list[ev.Event] = []
+    run = Run(consult(["alpha", "beta"]), lookup(provider), events.append, clock=lambda: next(ticks) / 1000)
+    task = asyncio.create_task(run.execute())
+    await until(lambda: any(isinstance(e, ev.CallQueued) for e in events))
+    run.cancel()
+    result = await task
+    beta = result.positions[1]
+    assert beta is not None and beta.status is CallStatus.CANCELLED
+    assert beta.latency_ms == 0 and beta.queued_ms is not None and beta.queued_ms > 0
+
+
 async def test_a_rerun_that_replaces_a_queued_call_takes_it_out_of_the_line() -> None:
     provider = HeldProvider({name: Script() for name in ("alpha", "beta", "synth")})
     limit_calls(provider, 1)

@@ -110,6 +110,7 @@ class ModelCall:
         self._emit = emit
         self._clock = clock
         self._started = 0.0  # when the call's clock started: when it was sent, after any wait in line
+        self._in_line = False  # waiting for a slot of its provider's (and not sent, if it ends so)
         self._parts: list[str] = []
         self._usage: Usage | None = None
 
@@ -194,10 +195,11 @@ class ModelCall:
         spec = self.spec
         self._emit(ev.CallQueued(spec.call_id, spec.index, spec.member.alias, slots.provider, slots.limit))
         queued_at = self._clock()
+        self._in_line = True
         try:
             await slots.take()
+            self._in_line = False
         finally:
-            # Cancelled in line, the call was never sent: it took no time of its own.
             self._started = self._clock()
             self.result.queued_ms = ms(self._started - queued_at)
 
@@ -296,7 +298,9 @@ class ModelCall:
     def _settle(self, book: Callable[[CallResult], None]) -> None:
         """Fill in the time, text, tokens and cost, have the run file the call, then announce it."""
         spec, call, member = self.spec, self.result, self.spec.member
-        call.latency_ms = ms(self._clock() - self._started)
+        # Cancelled in line, the call was never sent: it took no time of its own (however long
+        # the cancelling took to reach it here).
+        call.latency_ms = 0 if self._in_line else ms(self._clock() - self._started)
         call.content = "".join(self._parts)
         reply = self._reply()
         if self._usage is not None:
