@@ -243,13 +243,20 @@ async def test_a_filter_that_matches_nothing_opens_nothing(monkeypatch: pytest.M
 # -- paging, keys and the mouse ----------------------------------------------------------------
 
 
+async def opened_with(
+    app: QuorumApp, pilot: Any, runs: int, monkeypatch: pytest.MonkeyPatch
+) -> HistoryScreen:
+    """F2, with `runs` runs recorded ("Question 0?" the oldest)."""
+    record(app, [f"Question {n}?" for n in range(runs)], monkeypatch)
+    await pilot.press("f2")
+    await pilot.pause()
+    return history(app)
+
+
 async def test_the_cursor_at_the_last_row_fetches_the_next_page(monkeypatch: pytest.MonkeyPatch) -> None:
     app, _ = make_app(["alpha"])
     async with app.run_test(size=(120, 30)) as pilot:
-        record(app, [f"Question {n}?" for n in range(145)], monkeypatch)
-        await pilot.press("f2")
-        await pilot.pause()
-        screen = history(app)
+        screen = await opened_with(app, pilot, 145, monkeypatch)
         assert len(screen.runs) == 30
         screen.run_list.focus()
         await pilot.press("end")
@@ -271,10 +278,7 @@ async def test_the_cursor_at_the_last_row_fetches_the_next_page(monkeypatch: pyt
 async def test_scrolling_the_list_to_its_end_fetches_the_next_page(monkeypatch: pytest.MonkeyPatch) -> None:
     app, _ = make_app(["alpha"])
     async with app.run_test(size=(120, 30)) as pilot:
-        record(app, [f"Question {n}?" for n in range(60)], monkeypatch)
-        await pilot.press("f2")
-        await pilot.pause()
-        screen = history(app)
+        screen = await opened_with(app, pilot, 60, monkeypatch)
         assert len(screen.runs) == 30
         screen.run_list.scroll_end(animate=False)  # the scrollbar dragged to the bottom
         await pilot.pause()
