@@ -3,9 +3,11 @@
 Drives the real app headless with 8 members each streaming 100 tokens/s for 10 s (a scripted
 provider: no network), and prints:
 
-    cpu      share of one core used by the process while streaming (target <= 35%)
-    lag      worst event-loop lag seen by a 10 ms heartbeat while streaming (target <= 100 ms)
-    first    time from process start to the first frame, measured in a fresh process (target <= 0.6 s)
+    cpu      share of one core used by the process while streaming (targets: <= 2x the floor's,
+             <= 20 % of a core; 16 members < 35 %), from the moment the question is sent, once
+             what the dashboard loads after its first frame (SDKs, the cache's embedder) is loaded
+    lag      worst event-loop lag seen by a 10 ms heartbeat while streaming (target <= 50 ms)
+    first    time from process start to the first frame, in a fresh process (target <= 1.3x bare)
 
 Each figure beside its floor, measured in the same run (the machine is shared: absolute times are
 noise, ratios are the targets). Every streaming figure is the median of `--stream-repeat` runs, each
