@@ -354,21 +354,35 @@ def first_sdk_call(kind: str, members: int, rate: float, seconds: float) -> Meas
         return asyncio.run(run())
 
 
-def first_sdk_call_in_fresh_process(kind: str, members: int, rate: float, seconds: float) -> Measured:
+def in_fresh_process(
+    what: str, arguments: list[str], timeout: float, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Run this script again with `arguments` (a `--…-child` case) in a fresh process, and return
+    the JSON object its output ends with; `what` names the case if it fails."""
     done = subprocess.run(
-        [
-            *(sys.executable, __file__, "--sdk-child", kind),
-            *("--members", str(members), "--rate", str(rate), "--seconds", str(seconds)),
-        ],
+        [sys.executable, __file__, *arguments],
         cwd=ROOT,
+        env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
     if done.returncode:
-        raise RuntimeError(f"the {kind} first-call run failed:\n{done.stderr[-3000:]}")
-    return Measured(**json.loads(done.stdout.strip().splitlines()[-1]))
+        raise RuntimeError(f"the {what} failed:\n{done.stderr[-3000:]}")
+    if os.environ.get("BENCH_VERBOSE"):
+        print(done.stdout)
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def load_arguments(members: int, rate: float, seconds: float) -> list[str]:
+    return ["--members", str(members), "--rate", str(rate), "--seconds", str(seconds)]
+
+
+def first_sdk_call_in_fresh_process(kind: str, members: int, rate: float, seconds: float) -> Measured:
+    arguments = ["--sdk-child", kind, *load_arguments(members, rate, seconds)]
+    return Measured(**in_fresh_process(f"{kind} first-call run", arguments, timeout=120))
 
 
 async def measure_floor(members: int, rate: float, seconds: float) -> Measured:
@@ -437,20 +451,8 @@ async def measure_floor(members: int, rate: float, seconds: float) -> Measured:
 def streaming_in_fresh_process(which: str, members: int, rate: float, seconds: float) -> Measured:
     """One streaming measurement (`dashboard` or `floor`) in a fresh process: neither inherits
     the other's heap, imports or collector settings (the dashboard tunes the collector)."""
-    done = subprocess.run(
-        [
-            *(sys.executable, __file__, "--stream-child", which),
-            *("--members", str(members), "--rate", str(rate), "--seconds", str(seconds)),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=seconds * 3 + 120,
-        check=False,
-    )
-    if done.returncode:
-        raise RuntimeError(f"the {which} streaming run failed:\n{done.stderr[-3000:]}")
-    return Measured(**json.loads(done.stdout.strip().splitlines()[-1]))
+    arguments = ["--stream-child", which, *load_arguments(members, rate, seconds)]
+    return Measured(**in_fresh_process(f"{which} streaming run", arguments, timeout=seconds * 3 + 120))
 
 
 @dataclass
@@ -601,21 +603,9 @@ def memory_in_fresh_process(members: int, runs: int, frames: int) -> dict[str, A
     """`measure_memory` in a fresh process; `frames` of traceback traced by tracemalloc, or 0
     for none (tracemalloc's own tables grow resident memory by tens of MB: RSS is measured
     untraced)."""
-    done = subprocess.run(
-        [sys.executable, __file__, "--memory-child", str(runs), "--members", str(members)],
-        cwd=ROOT,
-        env=os.environ | {"BENCH_FRAMES": str(frames)},
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        check=False,
-    )
-    if done.returncode:
-        raise RuntimeError(f"the long-session run failed:\n{done.stderr[-3000:]}")
-    if os.environ.get("BENCH_VERBOSE"):
-        print(done.stdout)
-    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return figures
+    arguments = ["--memory-child", str(runs), "--members", str(members)]
+    env = os.environ | {"BENCH_FRAMES": str(frames)}
+    return in_fresh_process("long-session run", arguments, timeout=1200, env=env)
 
 
 def long_session(members: int, runs: int) -> dict[str, Any]:
