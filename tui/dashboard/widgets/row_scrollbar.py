@@ -30,7 +30,7 @@ class RowScrollBar(ScrollBar):
     def __init__(self, *, thickness: int = 1) -> None:
         super().__init__(vertical=True, name="vertical", thickness=thickness)
         self._painted: _Look | None = None  # what is on screen
-        self._rows: list[Segment] = []  # its rows
+        # This paint's look, worked out on its first new row (False: not yet; None: Textual draws).
         self._paint_look: _Look | bool | None = False
         self._look_changed = False  # told of a change, not yet compared with what is painted
         self._base = Style()
@@ -56,7 +56,7 @@ class RowScrollBar(ScrollBar):
                 super().refresh()
 
     def render_lines(self, crop: Region) -> list[Strip]:
-        self._paint_look = False  # worked out on the paint's first new row
+        self._paint_look = False
         return super().render_lines(crop)
 
     def render_line(self, y: int) -> Strip:
@@ -68,11 +68,11 @@ class RowScrollBar(ScrollBar):
         if not isinstance(look, _Look):
             self._painted = None
             return super().render_line(y)
-        if look != self._painted:
-            self._painted, self._rows = look, look.rows()
-        if y >= len(self._rows):
+        self._painted = look
+        rows = look.rows()
+        if y >= len(rows):
             return Strip.blank(look.width, self._base)
-        return Strip([self._rows[y]], look.width).apply_style(self._base)
+        return Strip([rows[y]], look.width).apply_style(self._base)
 
     def _look(self) -> _Look | None:
         """What the bar shows, as Textual's renderer would draw it; None where it cannot tell."""

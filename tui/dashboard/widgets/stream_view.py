@@ -148,11 +148,11 @@ class StreamView(ScrollView, can_focus=False):
         self._line_count = 0
         self._wrap_width = 0
         self._base_style: Style | None = None
-        # Lines already made into strips, by line index, for the width and base style they were
-        # drawn at: a streaming view scrolls by a line or two a flush and draws the same lines
-        # again at new rows. Only the last line of the open paragraph ever changes (greedy wrap).
+        # Lines already made into strips, by line index, at the width they were drawn at (a new
+        # style clears them): a streaming view scrolls by a line or two a flush and draws the same
+        # lines again at new rows. Only the last line of the open paragraph ever changes.
         self._drawn: dict[int, Strip] = {}
-        self._drawn_for: tuple[int, Style] | None = None
+        self._drawn_width = 0
         self._styles: dict[str, Style] = {}
         self._pending: list[str] = []
         self._follow = True  # keep the newest line in view; off while the reader has scrolled up
@@ -386,16 +386,13 @@ class StreamView(ScrollView, can_focus=False):
         super().notify_style_update()
         self._base_style = None  # a new theme, or an ancestor restyled: work the styles out again
         self._styles.clear()
+        self._drawn.clear()
 
     def render_lines(self, crop: Region) -> list[Strip]:
-        # `rich_style` walks the ancestors' styles: worked out once, until the styles change.
-        base = self._base_style
-        if base is None:
-            base = self._base_style = self.rich_style
-        drawn_for = (self.size.width, base)
-        if drawn_for != self._drawn_for or len(self._drawn) > 4 * max(self.size.height, 16):
+        width = self.size.width
+        if width != self._drawn_width or len(self._drawn) > 4 * max(self.size.height, 16):
             self._drawn.clear()
-            self._drawn_for = drawn_for
+            self._drawn_width = width
         return super().render_lines(crop)
 
     def _forget_drawn(self, first: int) -> None:
@@ -415,7 +412,9 @@ class StreamView(ScrollView, can_focus=False):
 
     def _draw(self, index: int, scroll_x: int) -> Strip:
         width = self.size.width
-        base = self._base_style or self.rich_style
+        base = self._base_style
+        if base is None:  # `rich_style` walks the ancestors' styles: once, until they change
+            base = self._base_style = self.rich_style
         if index >= self._line_count:
             return Strip.blank(width, base)
         text, name = self._line(index)
