@@ -391,22 +391,20 @@ def warm_embedder(settings: Settings) -> threading.Thread | None:
     """Start reading the offline embedder's weights (and numpy, and the tokenizer) in a thread of
     its own, so neither the first lookup waits for them nor a run's stream: the reading holds
     Python's lock in long stretches (measured: 110-130 ms stalls of the event loop when it
-    overlapped the first run's stream). A long-lived front end calls it once, as it starts."""
-    if not settings.cache.enabled:
-        return None
-    try:
-        embedder = embedder_for(settings)
-    except QuorumError:
-        return None  # a remote embedder without its key: its first lookup says so
-    load = getattr(embedder, "load", None)
-    if not callable(load):
+    overlapped the first run's stream). A long-lived front end calls it once, as it starts; the
+    embedder is made in the thread too (a remote one loads its SDK's module)."""
+    if not settings.cache.enabled or not settings.cache.embedder:
         return None
 
     def read() -> None:
         try:
-            load()
-        except Exception:  # the lookup that needs the weights reports what is wrong with them
-            log.warning("reading the embedder's weights ahead of the first lookup failed", exc_info=True)
+            load = getattr(embedder_for(settings), "load", None)
+            if callable(load):
+                load()
+        except QuorumError:
+            return  # a remote embedder without its key, or weights that cannot be read: the lookup says so
+        except Exception:  # the lookup that needs the embedder reports what is wrong with it
+            log.warning("making the embedder ready ahead of the first lookup failed", exc_info=True)
 
     thread = threading.Thread(target=read, name="quorum embedder warm", daemon=True)
     thread.start()
