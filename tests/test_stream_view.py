@@ -190,6 +190,36 @@ async def test_a_megabyte_is_laid_out_in_bounded_steps_and_only_visible_lines_ar
         assert 0 < built[0] <= height + 2
 
 
+async def test_a_repaint_after_scrolling_far_draws_nothing_however_many_lines_went_by(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The drawn-line cache is trimmed to what is on screen, never emptied: whether a repaint
+    draws again must not depend on how many frames the text took to stream (a flake in CI)."""
+    built = [0]
+
+    class CountingStrip(Strip):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            built[0] += 1
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(stream_view, "Strip", CountingStrip)
+    app, _ = make_app(["alpha"])
+    async with app.run_test(size=(60, 30)) as pilot:
+        body = app.panes[0].body
+        body.append("\n".join(f"line {n}" for n in range(2000)))
+        await wait_laid_out(pilot, body)
+        height = body.size.height
+        for y in range(height // 2, 12 * height, height // 2):  # frame after frame of new lines
+            built[0] = 0
+            body.scroll_to(y=y, animate=False, immediate=True)
+            await pilot.pause()
+            assert 0 < built[0] <= height  # the lines scrolled into view, drawn once each
+            built[0] = 0
+            body.refresh()  # and at every count of lines gone by since, the same view: drawn already
+            await pilot.pause()
+            assert built[0] == 0, f"redrawn after scrolling to {y}"
+
+
 async def test_a_huge_answer_does_not_fail_another_member_by_its_deadline() -> None:
     """One member's megabyte (no whitespace) reaches its pane in one go; another member, answering
     while that text is laid out, still makes its short deadline: the view never stalls the loop."""

@@ -389,10 +389,15 @@ class StreamView(ScrollView, can_focus=False):
         self._drawn.clear()
 
     def render_lines(self, crop: Region) -> list[Strip]:
-        width = self.size.width
-        if width != self._drawn_width or len(self._drawn) > 4 * max(self.size.height, 16):
+        width, height = self.size
+        if width != self._drawn_width:
             self._drawn.clear()
             self._drawn_width = width
+        elif len(self._drawn) > 4 * max(height, 16):
+            # Lines scrolled past are dropped; those on screen now are kept, so a repaint of the
+            # same view draws nothing however many lines streamed by since the last trim.
+            top = self.scroll_offset.y
+            self._drawn = {i: strip for i, strip in self._drawn.items() if top <= i < top + height}
         return super().render_lines(crop)
 
     def _forget_drawn(self, first: int) -> None:
