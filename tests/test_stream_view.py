@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from rich.cells import cell_len
+from rich.segment import Segment
 from textual.strip import Strip
 
 from tests.dashboard import make_app
@@ -218,6 +219,44 @@ async def test_a_repaint_after_scrolling_far_draws_nothing_however_many_lines_we
             body.refresh()  # and at every count of lines gone by since, the same view: drawn already
             await pilot.pause()
             assert built[0] == 0, f"redrawn after scrolling to {y}"
+
+
+def cells(strip: Strip) -> list[tuple[str, Any]]:
+    """A strip as (character, style) pairs, whichever way its segments are split."""
+    return [(character, segment.style) for segment in strip for character in segment.text]
+
+
+@pytest.mark.parametrize("width", [1, 2, 9, 31])
+async def test_each_line_is_drawn_as_strip_would_style_cut_and_pad_it(width: int) -> None:
+    """Lines are built as drawn (the line, then its blank) rather than through `Strip`'s restyling
+    and cropping passes: cell for cell, they must be what those passes give, for body text and
+    every block style, wide characters in narrow views, and a view scrolled sideways."""
+    rng = random.Random(width)
+    app, _ = make_app(["alpha"])
+    async with app.run_test(size=(60, 30)) as pilot:
+        view = StreamView()
+        view.styles.width = width + 1  # (and the scrollbar's column)
+        view.styles.height = 40
+        await app.screen.mount(view)
+        await pilot.pause()
+        for style in ["", "heading", "note", "warning", "error"]:
+            text = random_text(rng, 80)
+            if style:
+                view.add_block(text, style)
+            else:
+                view.append(text + "\n")
+        await wait_laid_out(pilot, view)
+        base = view.rich_style
+        for scroll_x in [0, 1, 3]:
+            for index in range(view.virtual_size.height + 2):
+                if index < view.virtual_size.height:
+                    text, name = view._line(index)
+                    style = view.get_component_rich_style(name) if name else None
+                    line = Strip([Segment(text, style)]).apply_style(base)
+                else:
+                    line = Strip.blank(0, base)
+                expected = line.crop_extend(scroll_x, scroll_x + view.size.width, base)
+                assert cells(view._draw(index, scroll_x)) == cells(expected), (index, scroll_x)
 
 
 async def test_a_huge_answer_does_not_fail_another_member_by_its_deadline() -> None:

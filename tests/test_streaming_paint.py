@@ -9,11 +9,13 @@ through a console at every flush whether its thumb moved or not.
 
 from __future__ import annotations
 
+import random
 import threading
 from typing import Any
 
 import pytest
 from rich.cells import cell_len
+from rich.style import Style
 from rich.text import Text
 from textual.geometry import Region
 from textual.scrollbar import ScrollBar
@@ -76,6 +78,42 @@ async def test_the_info_block_shows_text_literally_and_cuts_it_by_cells() -> Non
         assert lines[2] == "ok" + " " * 10
         # The trailing newline ends the last line; it does not start another.
         assert info.text == "[bold]not markup[/bold]\n日本語の長い行です\nok"
+
+
+def cells(strip: Strip) -> list[tuple[str, Any]]:
+    """A strip as (character, style) pairs, whichever way its segments are split."""
+    return [(character, segment.style) for segment in strip for character in segment.text]
+
+
+async def test_the_info_block_draws_each_line_as_richs_own_split_of_it_would() -> None:
+    """Lines are drawn from their spans directly (Rich's split of a line is a third of the info
+    block's drawing); random lines, styled and not, wide and narrow, must come out cell for cell
+    as Rich's render of them, cut and padded as `Strip` would."""
+    rng = random.Random(5)
+    words = ["ok", " · ", "日本", "3.4 s", "é", " ", "~1,234 tokens", "[bold]x[/]", "\u200b"]
+    styles = [None, Style(color="red", bold=True), Style(color="grey50"), Style(italic=True)]
+    app, _ = make_app(["alpha"])
+    async with app.run_test(size=(100, 30)) as pilot:
+        info = InfoLines()
+        info.styles.width = 17
+        info.styles.height = 4
+        await app.screen.mount(info)
+        await pilot.pause()
+        base = info.rich_style
+        for _ in range(300):
+            lines = []
+            for _ in range(4):
+                line = Text()
+                for _ in range(rng.randint(0, 7)):
+                    line.append(rng.choice(words), rng.choice(styles))
+                lines.append(line)
+            info.show(Text("\n").join(lines))
+            for y, line in enumerate(lines):
+                expected = line.copy()
+                expected.truncate(17, overflow="ellipsis")
+                segments = [segment for segment in expected.render(app.console) if segment.text]
+                reference = Strip(segments).apply_style(base).crop_extend(0, 17, base)
+                assert cells(info.render_line(y)) == cells(reference), repr(line.plain)
 
 
 async def test_text_outgrowing_its_view_lays_out_nothing_and_the_scrollbar_matches_textuals(

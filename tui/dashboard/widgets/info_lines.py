@@ -9,6 +9,8 @@ repaints only the lines whose text changed, and turns a line into a `Strip` once
 
 from __future__ import annotations
 
+from rich.cells import cell_len
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.geometry import Region
@@ -66,8 +68,37 @@ class InfoLines(Widget):
             base = self._base = self.rich_style
         if y >= len(self._lines) or not width:
             return Strip.blank(width, base)
-        line = self._lines[y].copy()
-        line.truncate(width, overflow="ellipsis")
-        # Rich's own split of the line into runs of one style each (the console resolves style names).
-        segments = [segment for segment in line.render(self.app.console) if segment.text]
-        return Strip(segments).apply_style(base).crop_extend(0, width, base)
+        line = self._lines[y]
+        if cell_len(line.plain) > width:
+            line = line.copy()
+            line.truncate(width, overflow="ellipsis")
+        runs = _runs(line)
+        if runs is None:  # overlapping or named styles: Rich's own split (the console resolves names)
+            segments = [segment for segment in line.render(self.app.console) if segment.text]
+            return Strip(segments).apply_style(base).crop_extend(0, width, base)
+        # Each run over the view's style, as `Strip.apply_style` makes it, then the blank after it.
+        segments = [Segment(text, base + style if style else base) for text, style in runs]
+        length = cell_len(line.plain)
+        if length < width:
+            segments.append(Segment(" " * (width - length), base))
+        return Strip(segments, width)
+
+
+def _runs(line: Text) -> list[tuple[str, Style | None]] | None:
+    """`line` as runs of one style each, when its spans are styles that follow one another without
+    overlapping (as `Text.append` makes them); None otherwise."""
+    if line.style:
+        return None
+    plain, at = line.plain, 0
+    runs: list[tuple[str, Style | None]] = []
+    for start, end, style in line.spans:
+        if start < at or not isinstance(style, Style):
+            return None
+        if start > at:
+            runs.append((plain[at:start], None))
+        if end > start:
+            runs.append((plain[start:end], style))
+            at = end
+    if at < len(plain):
+        runs.append((plain[at:], None))
+    return runs

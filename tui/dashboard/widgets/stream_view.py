@@ -423,9 +423,14 @@ class StreamView(ScrollView, can_focus=False):
         if index >= self._line_count:
             return Strip.blank(width, base)
         text, name = self._line(index)
-        style: Style | None = None
-        if name:
-            style = self._styles.get(name)
-            if style is None:
-                style = self._styles[name] = self.get_component_rich_style(name)
-        return Strip([Segment(text, style)]).apply_style(base).crop_extend(scroll_x, scroll_x + width, base)
+        style = self._styles.get(name)
+        if style is None:  # the paragraph's style over the view's, as `Strip.apply_style` makes it
+            style = self._styles[name] = base + self.get_component_rich_style(name) if name else base
+        length = cell_len(text)
+        if scroll_x or length > width:  # scrolled sideways, or a line wider than the view
+            return Strip([Segment(text, style)]).crop_extend(scroll_x, scroll_x + width, base)
+        # The line and the blank after it, built as drawn: no cropping or restyling passes.
+        segments = [Segment(text, style)] if text else []
+        if length < width:
+            segments.append(Segment(" " * (width - length), base))
+        return Strip(segments, width)
