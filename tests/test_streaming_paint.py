@@ -106,8 +106,12 @@ async def test_the_info_block_draws_each_line_as_richs_own_split_of_it_would() -
                 line = Text()
                 for _ in range(rng.randint(0, 7)):
                     line.append(rng.choice(words), rng.choice(styles))
+                if rng.random() < 0.1:  # overlapping spans and named styles: Rich's own split
+                    line.stylize("underline" if rng.random() < 0.5 else Style(dim=True), 1, 5)
                 lines.append(line)
-            info.show(Text("\n").join(lines))
+            text = Text("\n").join(lines)
+            info.show(text)
+            assert info.text == text.plain.removesuffix("\n")  # (a last empty line is no line)
             for y, line in enumerate(lines):
                 expected = line.copy()
                 expected.truncate(17, overflow="ellipsis")
