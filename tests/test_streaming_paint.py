@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -242,3 +243,48 @@ async def test_a_theme_chosen_while_text_is_shown_repaints_it_in_the_new_colours
         await pilot.pause()
         light = backgrounds()
         assert dark and light and not dark & light, (dark, light)
+
+
+async def test_the_scrollbar_is_repainted_in_new_colours_when_only_its_colours_change(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bar told only of new numbers keeps its painted colours; a theme change, a hover or a
+    grab changes the colours alone, and must still reach the screen."""
+    app, _ = make_app(["alpha"])
+    async with app.run_test(size=(100, 30)) as pilot:
+        pane = app.panes[0]
+        pane.body.append("".join(f"line {n}\n" for n in range(60)))
+        await pilot.pause()
+        bar = pane.body.vertical_scrollbar
+        assert isinstance(bar, RowScrollBar)
+        drawn: list[Strip] = []
+        draw = bar.render_line
+
+        def render_line(y: int) -> Strip:
+            drawn.append(draw(y))
+            return drawn[-1]
+
+        monkeypatch.setattr(bar, "render_line", render_line)
+
+        def colours() -> set[Any]:
+            return {(s.style.color, s.style.bgcolor) for strip in drawn for s in strip if s.style}
+
+        async def drawn_after(change: Callable[[], object]) -> set[Any]:
+            drawn.clear()
+            change()
+            await pilot.pause()
+            await pilot.pause()
+            return colours()
+
+        assert await drawn_after(bar.refresh) == set()  # told of nothing new: nothing drawn
+        plain = bar.render_lines(Region(0, 0, 1, bar.size.height))
+        plain_colours = {(s.style.color, s.style.bgcolor) for strip in plain for s in strip if s.style}
+        hovered = await drawn_after(lambda: setattr(bar, "mouse_over", True))
+        assert hovered and hovered != plain_colours
+        assert await drawn_after(lambda: setattr(bar, "mouse_over", False)) == plain_colours
+
+        def light_theme() -> None:
+            app.theme = "quorum-light"
+
+        light = await drawn_after(light_theme)
+        assert light and not light & plain_colours

@@ -12,9 +12,10 @@ drawing is replaced.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Self
+from math import ceil
+from typing import Any, Self
 
 from rich.color import Color
 from rich.segment import Segment
@@ -33,6 +34,7 @@ class RowScrollBar(ScrollBar):
         # This paint's look, worked out on its first new row (False: not yet; None: Textual draws).
         self._paint_look: _Look | bool | None = False
         self._look_changed = False  # told of a change, not yet compared with what is painted
+        self._restyled = False  # the colours may have changed since the last paint
         self._base = Style()
 
     def refresh(
@@ -47,12 +49,27 @@ class RowScrollBar(ScrollBar):
             return self
         return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
 
+    def restyled(self) -> None:
+        """The bar's colours may have changed (its view's styles, or a theme): work them out again."""
+        self._restyled = True
+        self.refresh()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self.restyled()
+
     def on_idle(self) -> None:
         # Runs before Textual's own idle handler, which hands a repaint to the screen.
         if self._look_changed:
             self._look_changed = False
-            look, painted = self._look(), self._painted
-            if look is None or painted is None or look.rows() != painted.rows():
+            painted = self._painted
+            if painted is None or self._restyled or painted.state != self._state():
+                super().refresh()  # the colours may differ: the paint works the look out again
+                return
+            # Only the numbers changed (the usual case, as text streams in): the painted colours
+            # hold, so the renderer's colours are not worked out again (measured: most of a check).
+            moved = replace(painted, **self._numbers())
+            if moved.rows() != painted.rows():
                 super().refresh()
 
     def render_lines(self, crop: Region) -> list[Strip]:
@@ -65,6 +82,7 @@ class RowScrollBar(ScrollBar):
         if look is False:
             look = self._paint_look = self._look()
             self._base = self.rich_style  # under the rows, as Textual's drawing has it
+        self._restyled = False
         if not isinstance(look, _Look):
             self._painted = None
             return super().render_line(y)
@@ -85,7 +103,30 @@ class RowScrollBar(ScrollBar):
         back, color = bar.style.bgcolor, bar.style.color
         if back is None or color is None:
             return None
-        return _Look(width, height, bar.virtual_size, bar.window_size, bar.position, back, color, type(bar))
+        numbers = self._numbers()
+        if (numbers["virtual_size"], numbers["window_size"], numbers["position"]) != (
+            bar.virtual_size,
+            bar.window_size,
+            bar.position,
+        ):
+            return None  # (Textual sizes its bar another way than `_numbers` expects: let it draw)
+        return _Look(back=back, color=color, renderer=type(bar), state=self._state(), **numbers)
+
+    def _numbers(self) -> dict[str, Any]:
+        """The bar's geometry, as `ScrollBar._render_bar` gives it to the renderer."""
+        width, height = self.size
+        window_size = self.window_size if self.window_size < self.window_virtual_size else 0
+        return {
+            "width": width,
+            "height": height,
+            "virtual_size": ceil(self.window_virtual_size),
+            "window_size": ceil(window_size),
+            "position": self.position,
+        }
+
+    def _state(self) -> tuple[bool, bool]:
+        """Grabbed, hovered: each draws in its own colours."""
+        return (bool(self.grabbed), bool(self.mouse_over))
 
 
 @dataclass(frozen=True)
@@ -98,6 +139,7 @@ class _Look:
     back: Color
     color: Color
     renderer: type[ScrollBarRender]
+    state: tuple[bool, bool]  # grabbed, hovered (when the colours were worked out)
 
     @lru_cache(maxsize=32)  # noqa: B019 - a few looks, kept while their bars live
     def rows(self) -> list[Segment]:
