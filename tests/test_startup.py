@@ -64,3 +64,59 @@ def test_the_dashboard_does_not_import_the_headless_commands_it_never_runs() -> 
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_every_engine_model_built_on_first_use_is_built_ahead_by_the_warm_up() -> None:
+    """A new engine model with `defer_build` must join `DEFERRED`, or the first run builds it."""
+    import importlib
+    import pkgutil
+
+    from pydantic import BaseModel
+
+    import tui.engine
+    from tui.engine.validators import DEFERRED
+
+    deferred = set()
+    for module_info in pkgutil.iter_modules(tui.engine.__path__):
+        module = importlib.import_module(f"tui.engine.{module_info.name}")
+        for value in vars(module).values():
+            if (
+                isinstance(value, type)
+                and issubclass(value, BaseModel)
+                and value.__module__ == module.__name__
+                and value.model_config.get("defer_build")
+                and not value.__name__.startswith("_")
+            ):
+                deferred.add(value)
+    assert deferred and deferred == set(DEFERRED)
+
+
+def test_the_dashboard_builds_the_engines_validators_after_its_first_frame_not_at_the_first_run() -> None:
+    # A fresh interpreter: in this one, earlier tests have built them all already.
+    script = """
+import asyncio, threading
+from tests.dashboard import make_app
+from tui.engine.validators import DEFERRED
+
+def unbuilt():
+    return sorted(model.__name__ for model in DEFERRED if not model.__pydantic_complete__)
+
+async def main():
+    app, _ = make_app(["alpha", "beta"])
+    before = unbuilt()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        for thread in threading.enumerate():
+            if thread.name == "quorum validators":
+                thread.join()
+        print(before, unbuilt())
+
+asyncio.run(main())
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    before, after = done.stdout.strip().splitlines()[-1].split("] [")
+    assert "RunResult" in before and "RunRequest" in before  # deferred: not built at start-up
+    assert after == "]"  # all built by the warm-up, before any question
+

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -22,6 +23,7 @@ from tui.engine.embedding import Embedder
 from tui.engine.provider import ErrorKind, Provider, ProviderError
 from tui.engine.slots import limit_calls
 from tui.engine.types import Attachment, CallResult, Member, PriorTurn, RunRequest
+from tui.engine.validators import build_validators
 from tui.errors import AttachmentError, UsageError, redact
 from tui.history.replay import prior_turns
 from tui.history.store import RunStore
@@ -119,6 +121,14 @@ class ProviderPool:
         for provider in self._providers.values():
             await provider.aclose()
         self._providers.clear()
+
+
+def warm_validators() -> threading.Thread:
+    """Build the engine's validators in a thread of their own (see `tui.engine.validators`), for
+    a long-lived front end to call once it is up: the first run then starts without them."""
+    thread = threading.Thread(target=build_validators, name="quorum validators", daemon=True)
+    thread.start()
+    return thread
 
 
 def remote_embedder(settings: Settings, name: str) -> Embedder:

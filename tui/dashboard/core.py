@@ -55,7 +55,7 @@ from tui.history.store import RunStore
 from tui.render.cache import cache_line
 from tui.render.context import context_chip
 from tui.render.words import ORIGIN_WORDS
-from tui.runtime import ProviderPool, open_store, start_run
+from tui.runtime import ProviderPool, open_store, start_run, warm_validators
 from tui.session import PreparedRun, Session, ShownRun
 
 log = logging.getLogger(__name__)
@@ -182,6 +182,7 @@ class DashboardCore(App[None]):
         if self._pool is not None:  # after the first frame, the panel's SDKs start loading
             self.call_after_refresh(self._pool.warm, self.session.members())
         self.call_after_refresh(warm_embedder, self.settings)  # the cache's embedder, while the user types
+        self.call_after_refresh(warm_validators)  # the engine's, or the first run's start builds them
 
     @staticmethod
     def tune_gc() -> None:

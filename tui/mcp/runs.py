@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,26 +30,22 @@ from tui.engine.orchestrator import Run
 from tui.engine.provider import ProviderError
 from tui.engine.stance import STANCE_SYNONYMS, normalize_stance
 from tui.engine.types import (
-    Asked,
     CallResult,
     Member,
     Mode,
     Origin,
     Phase,
     PriorTurn,
-    RoundResult,
     RunRequest,
     RunResult,
     RunStatus,
-    Totals,
-    Vote,
 )
 from tui.errors import StanceError, StoreError, UsageError
 from tui.history.follow import RunFollower, RunGone
 from tui.history.store import RunRecord, RunStore
 from tui.render.formatting import completion_line, seconds
 from tui.render.words import call_summary, outcome_word, queue_wait_words, round_word, tally_words
-from tui.runtime import ProviderPool, follow_up_thread, open_store, start_run
+from tui.runtime import ProviderPool, follow_up_thread, open_store, start_run, warm_validators
 from tui.session import Session
 
 log = logging.getLogger(__name__)
@@ -379,11 +374,6 @@ class TrackedRun:
 # The manager
 
 
-def _build_validators() -> None:
-    for model in (RunRequest, RunResult, CallResult, RoundResult, Vote, Totals, Asked):
-        model.model_rebuild(force=True)
-
-
 @dataclass(frozen=True)
 class Found:
     """A run asked about: this server's own (live or kept), or one read from the history."""
@@ -419,9 +409,7 @@ class RunManager:
             providers.setdefault(member.provider, member)
         self.pool.warm(providers.values())
         warm_embedder(self.settings)
-        # The engine's types build their validators on first use (`defer_build`, for the
-        # dashboard's start-up); built now, in the background, they cost the first question nothing.
-        threading.Thread(target=_build_validators, name="quorum mcp validators", daemon=True).start()
+        warm_validators()
 
     # -- runs --------------------------------------------------------------------------------
 
