@@ -120,3 +120,19 @@ asyncio.run(main())
     assert "RunResult" in before and "RunRequest" in before  # deferred: not built at start-up
     assert after == "]"  # all built by the warm-up, before any question
 
+
+async def test_the_flush_tick_collects_the_young_generation_between_frames(restore_collector: object) -> None:
+    """Left to its threshold, a young-generation collection came in the middle of a frame, 10-30
+    ms at once; the 4 Hz tick collects it instead, a quarter second's objects at a time."""
+    from tests.dashboard import make_app
+
+    app, _ = make_app(["alpha"])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        gc.set_threshold(20_000, 50, 100)  # (the dashboard's pace, whatever earlier tests left)
+        gc.collect(0)
+        kept = [{"n": n} for n in range(5_000)]  # young objects, still alive at the tick
+        assert gc.get_count()[0] > 4_000
+        app.flush_now()
+        assert gc.get_count()[0] < 1_000
+        assert len(kept) == 5_000
