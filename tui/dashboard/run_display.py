@@ -23,6 +23,9 @@ class RunDisplay:
 
     def apply(self, event: ev.Event, request: RunRequest, panes: Sequence[ModelPane]) -> None:
         """Show one engine event (live, or replayed from the history); `panes` are in panel order."""
+        if type(event) is ev.TextDelta:  # nearly every event while streaming: no pattern matching
+            panes[event.member_index].buffer(event.text)
+            return
         match event:
             case ev.RunStarted():
                 self.tracker.start()
@@ -55,8 +58,6 @@ class RunDisplay:
             case ev.CallRetrying(member_index=index, attempt=attempt, of=of, wait_s=wait, reason=why):
                 if index is not None:
                     panes[index].retrying(attempt, of, wait, why)
-            case ev.TextDelta(member_index=index, text=text):
-                panes[index].buffer(text)
             case ev.SynthesisDelta(text=text):
                 self.synthesis.buffer(text)
             case ev.CallFinished(result=result) if result.member_index is None:
