@@ -7,8 +7,10 @@ tests pin the changes that got there by what happens and in which order, never b
 from __future__ import annotations
 
 import gc
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -136,3 +138,30 @@ async def test_the_flush_tick_collects_the_young_generation_between_frames(resto
         app.flush_now()
         assert gc.get_count()[0] < 1_000
         assert len(kept) == 5_000
+
+
+def test_the_command_does_not_search_the_environment_for_pydantic_plugins(tmp_path: Path) -> None:
+    # A fresh interpreter: pydantic searches once per process, as its first model is made.
+    script = (
+        "import os, tui.cli.main\n"
+        "from tui.config.loading import load_settings\n"
+        "from pydantic.plugin import _loader\n"
+        "load_settings(project=False)\n"
+        "print(os.environ['PYDANTIC_DISABLE_PLUGINS'], _loader._plugins)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    env["QUORUM_HOME"] = str(tmp_path)  # (no user's config read)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True, env=env
+    )
+    assert done.stdout.split() == ["__all__", "None"]  # never searched
+    # A user's own choice stands.
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env=env | {"PYDANTIC_DISABLE_PLUGINS": "some_plugin"},
+    )
+    assert done.stdout.split()[0] == "some_plugin"
