@@ -594,3 +594,21 @@ def test_a_bug_that_quotes_a_key_does_not_show_it(
     log = (isolated_home / "log" / "quorum.log").read_text()
     assert "internal error" in err and "Traceback" in log
     assert CANARY not in err and CANARY not in log
+
+
+def test_the_shared_options_may_follow_the_sub_command(
+    fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`quorum run … --config F` reads F, as `quorum --config F run …` does (a habit from git, pip)."""
+    before = main(["--config", str(fast_demo_config), "models", "--json"])
+    listed_before = capsys.readouterr().out
+    after = main(["models", "--json", "--config", str(fast_demo_config), "--no-project"])
+    assert before == after == 0 and capsys.readouterr().out == listed_before
+    # The file after the sub-command is the one read: a broken one is reported, at any depth.
+    broken = write(fast_demo_config.parent / "broken.toml", "[run\n")
+    assert main(["models", "--config", str(broken)]) == 2
+    assert "broken.toml" in capsys.readouterr().err
+    assert main(["config", "validate", "--config", str(fast_demo_config.parent / "nope.toml")]) == 2
+    assert "nope.toml" in capsys.readouterr().err
+    code, data = run_json(fast_demo_config, capsys, "Shard?")  # (the top level's still counts)
+    assert code == 0 and data["question"] == "Shard?"

@@ -80,5 +80,8 @@ def test_watch_is_in_the_help(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["watch", "--help"])
     own = " ".join(capsys.readouterr().out.split())
-    assert "quorum watch [-h] [RUN]" in own and "`quorum mcp` for a coding agent" in own
+    assert (
+        "quorum watch [-h] [--config PATH] [--no-project] [RUN]" in own
+        and "`quorum mcp` for a coding agent" in own
+    )
     assert "until you start a run of your own" in own

@@ -40,6 +40,17 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"quorum: {message}\n(see `{self.prog} --help`)\n")
 
 
+class _SubParser(_Parser):
+    """A sub-command's parser, which also takes the options every command shares after the
+    sub-command's name: `quorum run --config F …` as well as `quorum --config F run …`. Given in
+    neither place, they keep the values the top level gave them."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help=CONFIG_HELP)
+        add_project_option(self, default=argparse.SUPPRESS)
+
+
 def _member(value: str) -> Any:
     try:
         return parse_member(value)
@@ -102,12 +113,16 @@ def add_panel_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_project_option(parser: argparse.ArgumentParser) -> None:
+def add_project_option(parser: argparse.ArgumentParser, default: Any = False) -> None:
     parser.add_argument(
         "--no-project",
         action="store_true",
+        default=default,
         help=f"ignore the project's .quorum.toml (also ${NO_PROJECT_ENV}=1)",
     )
+
+
+CONFIG_HELP = f"an extra config file over the user's (also ${CONFIG_ENV})"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -125,12 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
         "With no sub-command, `quorum` opens the dashboard (and starts the run when given a question).",
     )
     parser.add_argument("--version", action="version", version=f"quorum {__version__}")
-    parser.add_argument(
-        "--config", metavar="PATH", help=f"an extra config file over the user's (also ${CONFIG_ENV})"
-    )
+    parser.add_argument("--config", metavar="PATH", help=CONFIG_HELP)
     add_project_option(parser)
     # prog: a sub-command's usage and its "see --help" hint say `quorum run`, not the two-line usage above
-    commands = parser.add_subparsers(dest="command", parser_class=_Parser, prog="quorum")
+    commands = parser.add_subparsers(dest="command", parser_class=_SubParser, prog="quorum")
 
     run = commands.add_parser(
         "run",
@@ -196,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     config = commands.add_parser("config", help="manage the user config")
     config_commands = config.add_subparsers(
-        dest="config_command", required=True, parser_class=_Parser, metavar="{init,path,validate,trust}"
+        dest="config_command", required=True, parser_class=_SubParser, metavar="{init,path,validate,trust}"
     )
     init = config_commands.add_parser("init", help="write a starter user config")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
