@@ -616,8 +616,14 @@ async def test_a_small_terminal_shows_one_pane_at_a_time_and_every_one_is_reacha
         help_key = [key for key in app.query(FooterKey) if key.description == "Help"]
         assert help_key and help_key[0].region.right <= 80
 
+        def hint() -> str:
+            return str(app.query_one("#strip").render()).rsplit("  ", 1)[-1]
+
+        assert hint() == "tab · f8"  # in the prompt the arrows move its cursor, not the panes
         await pilot.press("tab")  # from the prompt to the pane on screen
         assert app.focused is app.panes[0]
+        await pilot.pause()
+        assert hint() == "←/→ · f8"
         await pilot.press("tab")  # on to the next member, which takes the screen
         await pilot.pause()
         assert on_screen() == ["beta"] and app.focused is app.panes[1]

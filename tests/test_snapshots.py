@@ -160,8 +160,9 @@ def _three_rounds_to_a_curator_decision() -> QuorumApp:
 
 def test_small_terminal(snap_compare: Any) -> None:
     """You should see at 80x24 one member, alpha, full width with its answer text, under a strip
-    'alpha ✓  beta ✓  gamma ✓  Synthesis  ←/→ · f8'; the tracker reaching R3's orange 'curator
-    decision'; and 'f1 Help' in the footer."""
+    'alpha ✓  beta ✓  gamma ✓  Synthesis  tab · f8' (the prompt has the focus, so the arrows are
+    its cursor's: Tab reaches the panes); the tracker reaching R3's orange 'curator decision'; and
+    'f1 Help' in the footer."""
     app = _three_rounds_to_a_curator_decision()
     assert snap_compare(app, terminal_size=SMALL, run_before=run_question())
 

@@ -41,6 +41,7 @@ class CompactActions(DashboardCore):
         on screen, so the focus is never on a pane the small screen hides."""
         if not self.compact:
             return
+        self.refresh_strip()  # its hint depends on where the focus is
         seat = self.grid.seat_of(event.widget)
         if seat is not None and (seat != self.grid.current or self.synthesis_shown):
             self._put_on_screen(seat)

@@ -273,7 +273,9 @@ class DashboardCore(App[None]):
         except (NoMatches, IndexError):  # the clock ticked while the dashboard is taken down (no screen)
             return
         rows = {row[3]: row[0].lstrip("● ").strip() for row in self.key_rows()}
-        hint = f"{rows['previous_pane']}/{rows['next_pane']} · {rows['toggle_synthesis']}"
+        # In the prompt the arrows move the text cursor: the strip says how to reach the panes.
+        arrows = "tab" if self._prompt.has_focus else f"{rows['previous_pane']}/{rows['next_pane']}"
+        hint = f"{arrows} · {rows['toggle_synthesis']}"
         strip.show([(p.shown_name or p.member.alias, p.status) for p in panes], current, hint)
 
     # -- the run on screen -------------------------------------------------------------------
