@@ -334,3 +334,20 @@ async def test_outcomes_and_statuses_are_coloured_by_the_theme(monkeypatch: pyte
         # the cursor row and the striped rows stand out from the rest
         grounds = [next(iter(line)).style.bgcolor for line in (cursor, agreed, failed)]  # type: ignore[union-attr]
         assert len(set(grounds)) == 3
+
+
+@pytest.mark.parametrize(("size", "shown"), [((80, 24), "curator "), ((120, 30), "curator decision")])
+async def test_a_narrow_list_says_curator_in_full_words_that_fit(
+    size: tuple[int, int], shown: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 80 columns the outcome column has 11 cells: "curator decision" would be cut to
+    "curator de…"; it says "curator" there, and the whole words where they fit."""
+    app, _ = make_app(["alpha"])
+    async with app.run_test(size=size) as pilot:
+        record(app, ["Decided by the curator?"], monkeypatch, outcome=Outcome.CURATOR_OVERRIDE)
+        record(app, ["Agreed?"], monkeypatch, start=1)
+        await pilot.press("f2")
+        await pilot.pause()
+        rows = [line for line in drawn(app) if "Decided by the curator?" in line or "Agreed?" in line]
+        assert len(rows) == 2 and not any("…" in row for row in rows), rows
+        assert shown in rows[1] and "unanimous" in rows[0]

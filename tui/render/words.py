@@ -46,6 +46,9 @@ OUTCOME_WORDS: dict[Outcome, str] = {
     Outcome.CURATOR_OVERRIDE: "curator decision",
 }
 
+OUTCOME_SHORT_WORDS: dict[Outcome, str] = {Outcome.CURATOR_OVERRIDE: "curator"}
+"""An outcome in fewer cells, where a narrow column would cut its usual words (F2 at 80 columns)."""
+
 ROUND_WORDS: dict[RoundStatus, str] = {
     RoundStatus.IN_PROGRESS: "in progress",
     RoundStatus.CONTINUE: "no consensus yet, next round",

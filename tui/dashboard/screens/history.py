@@ -16,7 +16,7 @@ from tui.dashboard.widgets.run_list import ListedRun, RunList
 from tui.engine.types import Outcome, RunStatus
 from tui.history.store import RunStore, RunSummary
 from tui.render.formatting import cost, literal
-from tui.render.words import counted, listed_question, outcome_word, run_word
+from tui.render.words import OUTCOME_SHORT_WORDS, counted, listed_question, outcome_word, run_word
 
 # Rows are fetched a page at a time, the next page when the cursor nears the end: the screen
 # must open at once however long the history. The first page is only as many rows as the
@@ -60,6 +60,7 @@ def listed_run(run: RunSummary) -> ListedRun:
         outcome=label,
         outcome_style=style,
         cost=cost(run.cost_usd),
+        outcome_short=OUTCOME_SHORT_WORDS.get(run.outcome, "") if run.outcome else "",
     )
 
 

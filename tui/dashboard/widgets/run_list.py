@@ -49,6 +49,7 @@ class ListedRun:
     outcome: str
     outcome_style: str
     cost: str
+    outcome_short: str = ""  # the outcome where its column is too narrow for it ("": cut it)
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,13 @@ def fit(text: str, width: int, *, right: bool = False) -> str:
         return set_cell_size(text, width - 1) + ELLIPSIS
     padding = " " * (width - size)
     return padding + text if right else text + padding
+
+
+def _outcome_in(row: ListedRun, width: int) -> str:
+    """The row's outcome in words that fit `width` cells, if it has shorter ones."""
+    if row.outcome_short and cell_len(row.outcome) > width:
+        return row.outcome_short
+    return row.outcome
 
 
 HEADINGS = ListedRun("", "when", "question", "panel", "outcome", "", "cost")
@@ -318,7 +326,7 @@ class RunList(ScrollView, can_focus=True):
             (fit(when, columns.when), None),
             (fit(row.question, columns.question), None),
             (fit(row.panel, columns.panel), None),
-            (fit(row.outcome, columns.outcome), outcome),
+            (fit(_outcome_in(row, columns.outcome), columns.outcome), outcome),
             (fit(row.cost, columns.cost, right=True), None),
         ]
         segments: list[Segment] = []
