@@ -351,3 +351,28 @@ async def test_a_narrow_list_says_curator_in_full_words_that_fit(
         rows = [line for line in drawn(app) if "Decided by the curator?" in line or "Agreed?" in line]
         assert len(rows) == 2 and not any("…" in row for row in rows), rows
         assert shown in rows[1] and "unanimous" in rows[0]
+
+
+async def test_runs_recorded_while_the_history_is_open_show_and_the_cursor_keeps_its_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("tui.dashboard.screens.history.REFRESH_S", 0.05)
+    app, _ = make_app(["alpha"])
+    async with app.run_test(size=(100, 30)) as pilot:
+        record(app, ["First?", "Second?"], monkeypatch)
+        await pilot.press("f2")
+        await pilot.pause()
+        run_list = history(app).run_list
+        await pilot.press("down")  # on "First?" (the list is newest first)
+        assert run_list.highlighted is not None and run_list.highlighted.question == "First?"
+        record(app, ["Third?"], monkeypatch, start=2, outcome=Outcome.MAJORITY)  # another process's, say
+        for _ in range(40):
+            await pilot.pause(0.02)
+            if run_list.row_count == 3:
+                break
+        assert [row.question for row in run_list.rows] == ["Third?", "Second?", "First?"]
+        assert run_list.highlighted.question == "First?"  # Enter still opens the run chosen
+        assert "3 of 3 runs" in count_line(app)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.shown_result is not None and app.shown_result.question == "First?"

@@ -23,6 +23,11 @@ from tui.render.words import OUTCOME_SHORT_WORDS, counted, listed_question, outc
 # terminal has lines (more than the list can show). The filter reaches every run (SQLite does
 # the searching).
 PAGE = 100
+# While open, the list is read again this often: runs that start or end meanwhile (the dashboard's
+# own, or another process's) show as they do. Only while at most this many runs are loaded: a
+# reader paging through older runs is not moved (each read is ~2 ms for 200 runs, on the loop).
+REFRESH_S = 1.0
+REFRESHED_AT_MOST = 2 * PAGE
 # The outcome's colour: a `RunList` component class (app.tcss colours them with the theme's).
 OUTCOME_STYLES = {
     Outcome.UNANIMOUS: "unanimous",
@@ -87,6 +92,7 @@ class HistoryScreen(ModalScreen[str | None]):
         self.store.interrupt_gone()  # a run whose process has died since is not "running" any more
         self._fill("")
         self.query_one(Input).focus()
+        self.set_interval(REFRESH_S, self.refresh_runs, name="history refresh")
 
     @property
     def run_list(self) -> RunList:
@@ -97,6 +103,26 @@ class HistoryScreen(ModalScreen[str | None]):
         self.runs = []
         self.runs = self._page(min(PAGE, max(1, self.app.size.height)))
         self.run_list.set_rows([listed_run(run) for run in self.runs])
+        self._count()
+
+    def refresh_runs(self) -> None:
+        """Read the listed runs again: new ones at the top, statuses and outcomes as they are now;
+        the cursor stays on the run it was on."""
+        if len(self.runs) > REFRESHED_AT_MOST:
+            return
+        limit = max(len(self.runs), min(PAGE, max(1, self.app.size.height)))
+        fresh = self.store.list_runs(limit=limit, text=self.filter_text)
+        rows = [listed_run(run) for run in fresh]
+        run_list = self.run_list
+        if rows == run_list.rows:
+            return
+        highlighted = run_list.highlighted
+        self.runs, self.exhausted = fresh, len(fresh) < limit
+        run_list.set_rows(rows)
+        if highlighted is not None:  # (Enter must open the run the reader chose, not a newer one)
+            run_list.move_cursor(
+                next((i for i, row in enumerate(rows) if row.run_id == highlighted.run_id), 0)
+            )
         self._count()
 
     def _more(self) -> None:
