@@ -251,8 +251,8 @@ async def test_each_line_is_drawn_as_strip_would_style_cut_and_pad_it(width: int
             for index in range(view.virtual_size.height + 2):
                 if index < view.virtual_size.height:
                     text, name = view._line(index)
-                    style = view.get_component_rich_style(name) if name else None
-                    line = Strip([Segment(text, style)]).apply_style(base)
+                    drawn_in = view.get_component_rich_style(name) if name else None
+                    line = Strip([Segment(text, drawn_in)]).apply_style(base)
                 else:
                     line = Strip.blank(0, base)
                 expected = line.crop_extend(scroll_x, scroll_x + view.size.width, base)
