@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual.strip import Strip
+
 from tests.fakes import FakeProvider, Script
 from tui.config.loading import load_settings
 from tui.config.schema import MemberSpec, Settings, parse_member
@@ -79,3 +81,8 @@ def make_app(
         cursor_blink=False,
     )
     return app, provider
+
+
+def cells(strip: Strip) -> list[tuple[str, Any]]:
+    """A strip as (character, style) pairs, whichever way its segments are split."""
+    return [(character, segment.style) for segment in strip for character in segment.text]

@@ -11,7 +11,7 @@ from rich.cells import cell_len
 from rich.segment import Segment
 from textual.strip import Strip
 
-from tests.dashboard import make_app
+from tests.dashboard import cells, make_app
 from tests.fakes import Script
 from tui.dashboard.widgets import stream_view
 from tui.dashboard.widgets.stream_view import StreamView, wrap_spans
@@ -124,6 +124,19 @@ def test_wrap_spans_can_stop_early_and_resume() -> None:
         assert head[:-1] + wrap_spans(text, width, head[-1][0]) == whole
 
 
+def strips_built(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the strips the stream view makes from now on (in the one-item list returned)."""
+    built = [0]
+
+    class CountingStrip(Strip):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            built[0] += 1
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(stream_view, "Strip", CountingStrip)
+    return built
+
+
 async def wait_laid_out(pilot: Any, view: StreamView) -> None:
     for _ in range(2000):
         if not view.laying_out:
@@ -146,15 +159,8 @@ async def test_a_megabyte_is_laid_out_in_bounded_steps_and_only_visible_lines_ar
         wrapped.append((len(text) if end is None else end) - start)
         return real_wrap(text, width, start) if end is None else real_wrap(text, width, start, end)
 
-    built = [0]
-
-    class CountingStrip(Strip):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            built[0] += 1
-            super().__init__(*args, **kwargs)
-
+    built = strips_built(monkeypatch)
     monkeypatch.setattr(stream_view, "wrap_spans", counting_wrap)
-    monkeypatch.setattr(stream_view, "Strip", CountingStrip)
     app, _ = make_app(["alpha"])
     async with app.run_test(size=(60, 30)) as pilot:
         body = app.panes[0].body
@@ -196,14 +202,7 @@ async def test_a_repaint_after_scrolling_far_draws_nothing_however_many_lines_we
 ) -> None:
     """The drawn-line cache is trimmed to what is on screen, never emptied: whether a repaint
     draws again must not depend on how many frames the text took to stream (a flake in CI)."""
-    built = [0]
-
-    class CountingStrip(Strip):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            built[0] += 1
-            super().__init__(*args, **kwargs)
-
-    monkeypatch.setattr(stream_view, "Strip", CountingStrip)
+    built = strips_built(monkeypatch)
     app, _ = make_app(["alpha"])
     async with app.run_test(size=(60, 30)) as pilot:
         body = app.panes[0].body
@@ -219,11 +218,6 @@ async def test_a_repaint_after_scrolling_far_draws_nothing_however_many_lines_we
             body.refresh()  # and at every count of lines gone by since, the same view: drawn already
             await pilot.pause()
             assert built[0] == 0, f"redrawn after scrolling to {y}"
-
-
-def cells(strip: Strip) -> list[tuple[str, Any]]:
-    """A strip as (character, style) pairs, whichever way its segments are split."""
-    return [(character, segment.style) for segment in strip for character in segment.text]
 
 
 @pytest.mark.parametrize("width", [1, 2, 9, 31])

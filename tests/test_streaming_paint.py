@@ -22,7 +22,7 @@ from textual.geometry import Region
 from textual.scrollbar import ScrollBar
 from textual.strip import Strip
 
-from tests.dashboard import make_app
+from tests.dashboard import cells, make_app
 from tui.dashboard.widgets.info_lines import InfoLines
 from tui.dashboard.widgets.row_scrollbar import RowScrollBar
 from tui.render.words import CallState
@@ -63,14 +63,20 @@ async def test_a_clock_tick_repaints_one_info_line_not_the_pane(monkeypatch: pyt
         assert len(pane_spy.calls) == 1
 
 
+async def mounted_info(app: Any, pilot: Any, width: int, height: int) -> InfoLines:
+    """An info block of its own, `width` by `height`, on the app's screen."""
+    info = InfoLines()
+    info.styles.width = width
+    info.styles.height = height
+    await app.screen.mount(info)
+    await pilot.pause()
+    return info
+
+
 async def test_the_info_block_shows_text_literally_and_cuts_it_by_cells() -> None:
     app, _ = make_app(["alpha"])
     async with app.run_test(size=(100, 30)) as pilot:
-        info = InfoLines()
-        info.styles.width = 12
-        info.styles.height = 3
-        await app.screen.mount(info)
-        await pilot.pause()
+        info = await mounted_info(app, pilot, 12, 3)
         info.show(Text("[bold]not markup[/bold]\n日本語の長い行です\nok\n"))
         lines = [strip_text(strip) for strip in info.render_lines(Region(0, 0, 12, 3))]
         assert lines[0] == "[bold]not m…"  # markup in the text is text
@@ -79,11 +85,6 @@ async def test_the_info_block_shows_text_literally_and_cuts_it_by_cells() -> Non
         assert lines[2] == "ok" + " " * 10
         # The trailing newline ends the last line; it does not start another.
         assert info.text == "[bold]not markup[/bold]\n日本語の長い行です\nok"
-
-
-def cells(strip: Strip) -> list[tuple[str, Any]]:
-    """A strip as (character, style) pairs, whichever way its segments are split."""
-    return [(character, segment.style) for segment in strip for character in segment.text]
 
 
 async def test_the_info_block_draws_each_line_as_richs_own_split_of_it_would() -> None:
@@ -95,11 +96,7 @@ async def test_the_info_block_draws_each_line_as_richs_own_split_of_it_would() -
     styles = [None, Style(color="red", bold=True), Style(color="grey50"), Style(italic=True)]
     app, _ = make_app(["alpha"])
     async with app.run_test(size=(100, 30)) as pilot:
-        info = InfoLines()
-        info.styles.width = 17
-        info.styles.height = 4
-        await app.screen.mount(info)
-        await pilot.pause()
+        info = await mounted_info(app, pilot, 17, 4)
         base = info.rich_style
         for _ in range(300):
             lines = []
