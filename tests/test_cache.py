@@ -307,7 +307,7 @@ def test_a_reworded_question_is_served_as_a_semantic_hit(
         cache["hit"] is True and cache["kind"] == "semantic" and cache["original_run_id"] == first["run_id"]
     )
     assert cache["similarity"] >= 0.92
-    assert "Cache hit (100% match" in again["_stderr"] or "% match" in again["_stderr"]
+    assert "Cache hit (99% match" in again["_stderr"]  # the same words reordered: never "100%"
     with history() as db:
         row = db.execute("SELECT cache_kind, cache_similarity FROM runs WHERE id = ?", (again["run_id"],))
         assert tuple(row.fetchone()) == ("semantic", cache["similarity"])
@@ -549,7 +549,7 @@ async def test_the_dashboard_serves_a_reworded_question_after_comparing_it_off_t
         hit = app.shown_result
         assert hit is not None and hit.cache.kind is CacheKind.SEMANTIC
         assert hit.cache.original_run_id == first.run_id and len(provider.requests) == asked
-        assert "Cache hit (100% match" in app.synthesis.body.text
+        assert "Cache hit (99% match" in app.synthesis.body.text
         await pilot.press(*BILLING_OLD, "enter")  # similar, refused by the check: asked, and suggested
         await settle(app, pilot)
         asked_again = app.shown_result
@@ -688,3 +688,21 @@ def test_go_the_language_is_not_go_the_verb(stored: str, asked: str, served: boo
     from tui.engine.cache_check import decide
 
     assert decide(stored, asked, 0.99).hit is served
+
+
+@pytest.mark.parametrize(
+    ("similarity", "words"),
+    [
+        (1.0, "99% match"),
+        (0.99999, "99% match"),
+        (0.947, "94% match"),
+        (0.92, "92% match"),
+        (None, "0% match"),
+    ],
+)
+def test_a_match_is_rounded_down_and_never_reads_100_percent(similarity: float | None, words: str) -> None:
+    """A semantic match is a question worded otherwise: shown as 100%, a refused one would read
+    "100% match, not served"."""
+    from tui.render.cache import match_percent
+
+    assert match_percent(similarity) == words

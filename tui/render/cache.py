@@ -9,8 +9,10 @@ from tui.render.formatting import cost
 
 
 def match_percent(similarity: float | None) -> str:
-    """`94% match`, rounded down: a reworded question is never shown as a 100% match."""
-    return f"{math.floor((similarity or 0.0) * 100 + 1e-9)}% match"
+    """`94% match`, rounded down, and at most 99%: a question worded otherwise is never shown as
+    a 100% match, even one whose words are all the same in another order (the same embedding,
+    and perhaps the opposite meaning: the check may refuse it)."""
+    return f"{min(99, math.floor((similarity or 0.0) * 100 + 1e-9))}% match"
 
 
 def _hit_words(cache: CacheInfo) -> list[str]:
