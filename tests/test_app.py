@@ -298,10 +298,15 @@ def test_every_binding_id_of_the_dashboard_is_one_the_config_knows() -> None:
 
 async def test_help_and_command_palette_list_the_actions() -> None:
     app, _ = make_app(["alpha"])
-    async with app.run_test() as pilot:
+    async with app.run_test(size=(160, 60)) as pilot:
         await pilot.press("f1")
         await pilot.pause()
         assert type(app.screen).__name__ == "HelpScreen"
+        strips = app.screen._compositor.render_strips()
+        lines = [" ".join("".join(segment.text for segment in strip).split()) for strip in strips]
+        assert any("● ^q Quit fixed │" in line for line in lines), lines  # Textual's: not remappable
+        assert any("● ^p Command palette: Every action by name fixed │" in line for line in lines)
+        assert any("Rerun: Run the question again with the whole panel rerun │" in line for line in lines)
         await pilot.press("escape")
         titles = [command.title for command in app.get_system_commands(app.screen)]
         for title in ("Rerun", "Rerun failed", "Rerun member", "Re-synthesize", "Cancel", "Stance", "Zoom"):

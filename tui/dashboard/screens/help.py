@@ -12,6 +12,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from tui.config.keymap import FIXED_KEYS
+
 
 class HelpScreen(ModalScreen[None]):
     """Lists each binding's keys, what it does and its id (the name to remap it by in [ui.keymap])."""
@@ -32,9 +34,9 @@ class HelpScreen(ModalScreen[None]):
         table.add_column("does")
         table.add_column(Text("id, for [ui.keymap]"), style="dim", no_wrap=True)
         for keys, description, tooltip, binding_id in self.rows:
-            table.add_row(
-                Text(keys), Text(f"{description}: {tooltip}" if tooltip else description), Text(binding_id)
-            )
+            # Textual's own keys (the palette, quit) cannot be remapped: no id to remap them by.
+            remap = Text("fixed", style="italic") if binding_id in FIXED_KEYS else Text(binding_id)
+            table.add_row(Text(keys), Text(f"{description}: {tooltip}" if tooltip else description), remap)
         with VerticalScroll(id="help-body"):
             yield Static(Text("Quorum keys", style="bold"), id="help-title")
             yield Static(table)
