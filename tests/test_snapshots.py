@@ -212,7 +212,8 @@ def test_themes(snap_compare: Any, theme: str) -> None:
 
 
 def test_help_screen(snap_compare: Any) -> None:
-    """You should see the help screen listing every key, its description and its keymap id."""
+    """You should see the help screen listing every key, its description and its keymap id (the
+    command palette and quit say *fixed*: Textual's own keys cannot be remapped)."""
     app, _ = make_app(["alpha:for", "beta:against"])
     assert snap_compare(app, terminal_size=WIDE, press=["f1"])
 
