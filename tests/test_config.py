@@ -73,6 +73,11 @@ BAD_FILES = [
     ),
     ("[providers.x]\nkind = 'grpc'\n", "providers.x.kind", "'openai', 'anthropic' or 'demo'"),
     (
+        "[providers.x]\nkind = 'openai'\nbase_url = 'https://bob:sk-live-4f9a8b7c6d5e@proxy.example/v1'\n",
+        "providers.x.base_url",
+        "may not carry a user name or key",
+    ),
+    (
         "[models.y]\nprovider = 'nowhere'\nid = 'y'\ncontext_window = 1\nmax_output = 1\n",
         "models.y.provider",
         "unknown provider 'nowhere'",
@@ -430,3 +435,16 @@ def test_an_unknown_model_stops_quorum_run_naming_file_and_key(
     assert main(["run", "question"]) == 2
     err = capsys.readouterr().err
     assert str(user) in err and "panel.members" in err and "unknown model 'gpt-9'" in err
+
+
+def test_a_key_in_a_base_url_is_refused_without_being_shown(tmp_path: Path) -> None:
+    bad = write(
+        tmp_path / "bad.toml",
+        "[providers.x]\nkind = 'openai'\nbase_url = 'http://sk-live-4f9a8b7c6d5e@h:1/v1'\n",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_settings(bad)
+    assert "sk-live" not in info.value.render() and "api_key_env" in info.value.render()
+    # An address without user-info, with @ in its path, is fine.
+    fine = write(tmp_path / "fine.toml", "[providers.x]\nkind = 'openai'\nbase_url = 'http://h:1/v1/@team'\n")
+    assert load_settings(fine).providers["x"].base_url == "http://h:1/v1/@team"

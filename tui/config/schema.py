@@ -103,6 +103,18 @@ class ProviderConfig(_Strict):
                     )
         return data
 
+    @field_validator("base_url")
+    @classmethod
+    def _no_credentials_in_url(cls, value: str | None) -> str | None:
+        # `https://user:key@host` is a key written in a file, and the SDK would send it as Basic
+        # auth beside the Bearer key, which servers answer with a confusing refusal.
+        if value and "@" in value.split("://", 1)[-1].split("/", 1)[0]:
+            raise ValueError(
+                "base_url may not carry a user name or key (user:key@host); put the key in an "
+                "environment variable and name that variable with api_key_env; the value is not shown"
+            )
+        return value
+
     @field_validator("api_key_env", "base_url_env")
     @classmethod
     def _env_name(cls, value: str | None, info: ValidationInfo) -> str | None:
