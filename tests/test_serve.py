@@ -282,6 +282,10 @@ def test_the_command_refuses_a_short_token_before_it_listens(
     with pytest.raises(SystemExit) as exited:
         main(["serve", "--port", "70000"])
     assert exited.value.code == EXIT_USAGE
+    for tabs in ("0", "many"):
+        with pytest.raises(SystemExit) as exited:
+            main(["serve", "--max-tabs", tabs])
+        assert exited.value.code == EXIT_USAGE
 
 
 def test_each_tab_runs_this_python_with_this_commands_config(tmp_path: Path) -> None:
@@ -366,3 +370,30 @@ async def test_ctrl_c_ends_quorum_serve_and_every_dashboard(fast_config: Path) -
         if server.returncode is None:
             server.kill()
             await server.wait()
+
+
+async def test_a_tab_beyond_the_limit_is_refused_and_says_why(fast_config: Path) -> None:
+    """Each tab is a dashboard process: a page reloaded in a loop must not fill the machine."""
+    server = DashboardServer(
+        Access.decide("127.0.0.1", 0, None), dashboard_command_line(str(fast_config), True), max_tabs=1
+    )
+    await server.start()
+    try:
+        url = base(server)
+        async with aiohttp.ClientSession() as client:
+            async with client.ws_connect(url + "/ws", origin=url) as first:
+                await screen_until(first, b"Ask the panel")
+                with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                    await client.ws_connect(url + "/ws", origin=url)
+                assert refused.value.status == 429
+                answer = await client.get(url + "/ws", headers={"Origin": url})
+                assert "1 dashboards are open on this server, its limit" in await answer.text()
+                assert len(server.dashboard_pids()) == 1
+            # The first tab closed: its place is free again.
+            async with asyncio.timeout(HANG_GUARD_S):
+                while server.dashboard_pids():
+                    await asyncio.sleep(0.05)
+            async with client.ws_connect(url + "/ws", origin=url) as again:
+                await screen_until(again, b"Ask the panel")
+    finally:
+        await server.close()

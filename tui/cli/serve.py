@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tui.cli.logs import hide_secrets
-from tui.serve.guard import TOKEN_ENV, Access
+from tui.serve.guard import DEFAULT_MAX_TABS, TOKEN_ENV, Access
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -61,6 +61,24 @@ def add_serve_parser(commands: Any) -> None:
         help="the URL people open, when a reverse proxy (TLS) stands in front: printed, and the only "
         "other origin a dashboard's websocket may come from; a public URL off loopback needs the token too",
     )
+    serve.add_argument(
+        "--max-tabs",
+        type=_tabs,
+        default=DEFAULT_MAX_TABS,
+        metavar="N",
+        help=f"dashboards open at once, each a process of its own (default {DEFAULT_MAX_TABS}); "
+        "a tab opened beyond is refused and says so",
+    )
+
+
+def _tabs(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {number}")
+    return number
 
 
 def dashboard_command_line(config: str | None, no_project: bool) -> list[str]:
@@ -80,4 +98,4 @@ def serve_command(args: argparse.Namespace) -> int:
         hide_secrets([access.token, access.cookie_value])
     from tui.serve.server import serve  # textual-serve and aiohttp load only for this command
 
-    return serve(access, dashboard_command_line(args.config, args.no_project))
+    return serve(access, dashboard_command_line(args.config, args.no_project), max_tabs=args.max_tabs)

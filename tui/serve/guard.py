@@ -13,6 +13,8 @@ history, and textual-serve itself checks nothing. So:
 - A websocket (the one that drives a dashboard) is refused unless its Origin is the server's
   own, even on loopback: a web page in the user's browser may open ws://127.0.0.1:8000/ws, and
   the browser would let it (cross-site websocket hijacking); it sends that page's Origin, though.
+- At most `DEFAULT_MAX_TABS` dashboards run at once (`--max-tabs`): each is a process of its own,
+  and a page reloaded in a loop, or many people at once, must not take the machine down.
 
 This module knows nothing of HTTP libraries: it judges plain strings, and `server` applies it.
 """
@@ -36,6 +38,9 @@ TOKEN_QUERY = "token"
 """The query parameter that carries the token the first time (`/?token=…`)."""
 
 TOKEN_ENV = "QUORUM_SERVE_TOKEN"
+
+DEFAULT_MAX_TABS = 8
+"""Dashboards open at once (each a process of ~150 MB); a tab opened beyond is refused."""
 
 _TOKEN_CHARS = re.compile(r"[A-Za-z0-9._~-]+")  # URL-unreserved: the token is pasted into a URL as is
 

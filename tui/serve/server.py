@@ -40,7 +40,7 @@ from textual_serve.app_service import AppService
 from textual_serve.download_manager import DownloadManager
 
 from tui.errors import EXIT_OK, ServeError
-from tui.serve.guard import TOKEN_QUERY, Access
+from tui.serve.guard import DEFAULT_MAX_TABS, TOKEN_QUERY, Access
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +168,7 @@ class DashboardServer:
 
     access: Access
     command: Sequence[str]
+    max_tabs: int = DEFAULT_MAX_TABS  # a tab opened beyond is refused (`quorum serve --max-tabs`)
     _runner: web.AppRunner | None = field(default=None, init=False)
     _tabs: dict[web.WebSocketResponse, DashboardProcess] = field(default_factory=dict, init=False)
     _downloads: DownloadManager = field(default_factory=DownloadManager, init=False)
@@ -290,6 +291,15 @@ class DashboardServer:
         if not self.access.origin_allowed(origin, host):
             log.warning("refused a websocket from origin %r (host %r)", origin, host)
             return _refusal(403, "A dashboard may be opened only from this server's own page.")
+        if len(self._tabs) >= self.max_tabs:
+            # Each tab is a dashboard process (~150 MB): a page reloaded in a loop, or many
+            # people at once, must not take the machine down.
+            log.warning("refused a tab: %d dashboards are open, the limit", len(self._tabs))
+            return _refusal(
+                429,
+                f"{self.max_tabs} dashboards are open on this server, its limit (quorum serve "
+                "--max-tabs): close one, then reload this page.",
+            )
         width = _clamp(request.query.get("width"), 80)
         height = _clamp(request.query.get("height"), 24)
         websocket = web.WebSocketResponse(heartbeat=15)
@@ -388,8 +398,8 @@ def _announce(access: Access, out: TextIO) -> None:
     out.flush()
 
 
-async def _serve(access: Access, command: Sequence[str], out: TextIO) -> int:
-    server = DashboardServer(access, command)
+async def _serve(access: Access, command: Sequence[str], out: TextIO, max_tabs: int) -> int:
+    server = DashboardServer(access, command, max_tabs)
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -407,6 +417,8 @@ async def _serve(access: Access, command: Sequence[str], out: TextIO) -> int:
     return EXIT_OK
 
 
-def serve(access: Access, command: Sequence[str], out: TextIO = sys.stdout) -> int:
+def serve(
+    access: Access, command: Sequence[str], out: TextIO = sys.stdout, *, max_tabs: int = DEFAULT_MAX_TABS
+) -> int:
     """`quorum serve`: serve until SIGINT or SIGTERM, then end every dashboard and return 0."""
-    return asyncio.run(_serve(access, command, out))
+    return asyncio.run(_serve(access, command, out, max_tabs))
