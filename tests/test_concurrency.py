@@ -657,3 +657,38 @@ async def test_the_pool_puts_the_limit_on_the_provider_every_member_of_it_shares
         assert slots_of(c) is None
     finally:
         await pool.aclose()
+
+
+def test_mcp_progress_says_when_a_call_is_retried_and_that_it_was() -> None:
+    """A retry may wait out a long Retry-After: the agent waiting hears why nothing comes, and the
+    position's line says who retried it."""
+    request = consult(["alpha"])
+    milestones = Milestones()
+    milestones.add(ev.RunStarted("r1", request))
+    assert milestones.add(ev.CallRetrying("r1-1", 0, "alpha", 1, 2, 30.0, "rate limited (429)"))
+    assert not milestones.add(ev.CallRetrying("r1-1", 0, "alpha", 1, 2, 30.0, "rate limited (429)"))  # once
+    assert milestones.add(ev.CallRetrying("r1-1", 0, "alpha", 2, 2, 1.5, "server error (503)"))
+    assert milestones.add(ev.CallRetrying("r1-9", None, "synth", 1, 2, 2.0, "connection lost"))
+    messages = [m.message for m in milestones.items]
+    assert (
+        messages[0].endswith(": rate limited (429) — Quorum's retry 1/2 in 30 s") and "alpha" in messages[0]
+    )
+    assert messages[1].endswith("Quorum's retry 2/2 in 1.5 s")
+    assert "synth" in messages[2] and messages[2].endswith("connection lost — Quorum's retry 1/2 in 2 s")
+    call = CallResult(
+        call_id="r1-1",
+        round=1,
+        phase=Phase.POSITION,
+        member_index=0,
+        alias="alpha",
+        model_id="alpha",
+        provider="fake",
+        stance=Stance.NEUTRAL,
+        status=CallStatus.SUCCESS,
+        latency_ms=4100,
+        retries=2,
+    )
+    assert milestones.add(ev.CallFinished(call))
+    assert milestones.items[-1].message.endswith("done in 4.1 s; Quorum retried it 2×")
+    progress = [m.progress for m in milestones.items]
+    assert progress == sorted(set(progress)) and all(m.progress < m.total for m in milestones.items)

@@ -25,7 +25,7 @@ from tui.config.catalog import Catalog
 from tui.config.schema import MemberSpec, Settings
 from tui.engine import events as ev
 from tui.engine.mode_options import unused_in_mode
-from tui.engine.names import member_labels
+from tui.engine.names import member_labels, synthesizer_name
 from tui.engine.orchestrator import Run
 from tui.engine.provider import ProviderError
 from tui.engine.stance import STANCE_SYNONYMS, normalize_stance
@@ -44,7 +44,15 @@ from tui.errors import StanceError, StoreError, UsageError
 from tui.history.follow import RunFollower, RunGone
 from tui.history.store import RunRecord, RunStore
 from tui.render.formatting import completion_line, seconds
-from tui.render.words import call_summary, outcome_word, queue_wait_words, round_word, tally_words
+from tui.render.words import (
+    call_summary,
+    outcome_word,
+    queue_wait_words,
+    retried_words,
+    retry_words,
+    round_word,
+    tally_words,
+)
 from tui.runtime import ProviderPool, follow_up_thread, open_store, start_run, warm_validators
 from tui.session import Session
 
@@ -280,11 +288,26 @@ class Milestones:
                 took = f" in {seconds(call.latency_ms)}" if call.latency_ms is not None else ""
                 if call.queued_ms is not None:
                     took += f" ({queue_wait_words(seconds(call.queued_ms))})"
+                if retried := retried_words(call):
+                    took += f"; {', '.join(retried)}"
                 return (
                     f"position {index}",
                     f"position {answered}/{len(members)}: {name} {call_summary(call)}{took}",
                     False,
                 )
+            case ev.CallRetrying(
+                call_id=call_id,
+                member_index=index,
+                alias=alias,
+                attempt=attempt,
+                of=of,
+                wait_s=wait,
+                reason=why,
+            ) if self._request is not None:
+                # A retry may wait a while (a Retry-After): whoever waits hears why nothing comes.
+                members = self._request.members
+                who = member_labels(members)[index] if index is not None else synthesizer_name(members, alias)
+                return f"retry {call_id} {attempt}", f"{who}: {why} — {retry_words(attempt, of, wait)}", False
             case ev.RoundDecided(round=round_):
                 decided = round_word(round_.status, round_.outcome)
                 return (
