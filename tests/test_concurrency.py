@@ -14,8 +14,10 @@ people see (the progress lines, the pane, MCP's progress, the history), and the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from collections.abc import AsyncIterator, Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -692,3 +694,38 @@ def test_mcp_progress_says_when_a_call_is_retried_and_that_it_was() -> None:
     assert milestones.items[-1].message.endswith("done in 4.1 s; Quorum retried it 2×")
     progress = [m.progress for m in milestones.items]
     assert progress == sorted(set(progress)) and all(m.progress < m.total for m in milestones.items)
+
+
+async def test_a_call_waiting_in_line_shows_queued_to_a_process_following_the_run(tmp_path: Path) -> None:
+    """Another process following the run (the dashboard's F2 or `quorum watch`) shows a call in
+    its provider's line as queued, with the provider's limit, and then how long it waited, as
+    the process running it does; before, it read as `waiting`, as if it had been sent."""
+    from tui.history.follow import RunFollower, RunGone
+
+    provider = FakeProvider({name: Script(delay_s=0.3) for name in ("alpha", "beta", "synth")})
+    limit_calls(provider, 1)
+    path = tmp_path / "history.sqlite3"
+    store, reader = RunStore(path), RunStore(path)  # the reader stands for another process
+    try:
+        run = Run(consult(["alpha", "beta"]), lookup(provider), RunRecorder(store, config={}))
+        task = asyncio.create_task(run.execute())
+        follower = RunFollower(reader, run.result.run_id)
+        seen: list[ev.Event] = []
+        async with asyncio.timeout(30):  # (a hang guard only)
+            while not follower.ended:
+                await asyncio.sleep(0.02)
+                with contextlib.suppress(RunGone):  # (not recorded yet at the first polls)
+                    seen += follower.poll()
+        await task
+    finally:
+        store.close()
+        reader.close()
+    queued = [e for e in seen if isinstance(e, ev.CallQueued)]
+    dequeued = [e for e in seen if isinstance(e, ev.CallDequeued)]
+    assert [(e.alias, e.provider, e.limit) for e in queued] == [("beta", "fake", 1)]
+    assert [e.call_id for e in dequeued] == [queued[0].call_id] and dequeued[0].queued_ms > 0
+    assert seen.index(queued[0]) < seen.index(dequeued[0])
+    # A finished run's replay is what it always was: no queue events from a record at rest.
+    with closing(RunStore(path)) as again:
+        replayed = replay_events(again.load(run.result.run_id))
+    assert not any(isinstance(e, ev.CallQueued | ev.CallDequeued) for e in replayed)

@@ -40,6 +40,8 @@ class RunFollower:
         """The run as the last poll read it (None before the first)."""
         self.in_flight: dict[str, datetime] = {}
         """The calls still being made at the last poll, by id, with when each started."""
+        self.queued: dict[str, int] = {}
+        """Those waiting in line for their provider at the last poll, with the provider's limit."""
         self.pid: int | None = None
         """The process recording the run."""
         self._replayer = Replayer()
@@ -63,8 +65,13 @@ class RunFollower:
             return []
         except sqlite3.DatabaseError as err:
             raise StoreError(f"cannot read run {self.run_id} from the history: {err}") from err
-        self.result, self.in_flight, self.pid = record.result, record.in_flight, record.pid
-        return self._replayer.catch_up(record.result, record.in_flight)
+        self.result, self.in_flight, self.queued, self.pid = (
+            record.result,
+            record.in_flight,
+            record.queued,
+            record.pid,
+        )
+        return self._replayer.catch_up(record.result, record.in_flight, record.queued)
 
     def _read(self) -> RunRecord:
         try:

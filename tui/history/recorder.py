@@ -79,6 +79,8 @@ class RunRecorder:
                 self._call_started(run_id, event)
             case ev.TextDelta(call_id=call_id, text=text) | ev.SynthesisDelta(call_id=call_id, text=text):
                 self._text.setdefault(call_id, []).append(text)
+            case ev.CallQueued(call_id=call_id, limit=limit):
+                self.store.call_queued(call_id, limit)  # a follower shows it queued, not waiting
             case ev.CallDequeued(call_id=call_id, queued_ms=queued_ms):
                 self.store.call_sent(call_id, queued_ms)  # a follower's clock starts again with it
             case ev.FirstToken(call_id=call_id, ttft_ms=ttft_ms):

@@ -9,7 +9,7 @@ at once (`replay_events`), or a run still being recorded a step at a time
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from tui.engine import events as ev
@@ -36,9 +36,10 @@ class Replayer:
     """What a display has been shown of one recorded run, and the events that show it the rest.
 
     Each `catch_up` takes the record as it is now and returns only what is new since the last:
-    the run's start, calls started, the text each call gained (only the new end of it), calls
-    finished, each round's votes and decision once the record has them (the round ends before
-    the next round's calls start), the agreement, the synthesis and the run's end. A record
+    the run's start, calls started, calls put in line for their provider and sent from it, the
+    text each call gained (only the new end of it), calls finished, each round's votes and
+    decision once the record has them (the round ends before the next round's calls start), the
+    agreement, the synthesis and the run's end. A record
     whose text is not the continuation of what was shown (rewritten, not grown) starts the
     display over: the events begin again with `RunStarted`, so text is never shown twice nor
     lost.
@@ -53,15 +54,20 @@ class Replayer:
         self._agreement = False
         self._text: dict[str, str] = {}  # every call started on the display, with the text it shows
         self._first_token: set[str] = set()
+        self._queued: set[str] = set()  # calls shown waiting in line for their provider
         self._finished: set[str] = set()
         self._rounds_started: set[int] = set()
         self._rounds_decided: dict[int, RoundResult] = {}
         self._synthesis = False
         self._ended = False
 
-    def catch_up(self, result: RunResult, in_flight: Collection[str] = ()) -> list[ev.Event]:
+    def catch_up(
+        self, result: RunResult, in_flight: Collection[str] = (), queued: Mapping[str, int] | None = None
+    ) -> list[ev.Event]:
         """The events from what was shown to `result`. `in_flight`: the ids of calls the record
-        says are still being made (a record read without them has every call ended)."""
+        says are still being made (a record read without them has every call ended); `queued`:
+        those of them waiting in line for their provider, with how many calls it serves at once."""
+        queued = queued or {}
         if self._rewritten(result):
             self._forget()  # the display starts over from the record
         out: list[ev.Event] = []
@@ -90,6 +96,7 @@ class Replayer:
                 out.append(
                     ev.CallStarted(call.call_id, call.round, call.phase, call.member_index, call.alias)
                 )
+            out += self._queue_events(call, queued)
             out += self._text_events(call)
             if call.call_id not in in_flight and call.call_id not in self._finished:
                 self._finished.add(call.call_id)
@@ -117,6 +124,18 @@ class Replayer:
             call_id not in texts or not texts[call_id].startswith(text)
             for call_id, text in self._text.items()
         )
+
+    def _queue_events(self, call: CallResult, queued: Mapping[str, int]) -> list[ev.Event]:
+        """The call put in line for its provider, or sent from it, since it was last shown."""
+        call_id = call.call_id
+        if call_id in queued and call_id not in self._queued:
+            self._queued.add(call_id)
+            return [ev.CallQueued(call_id, call.member_index, call.alias, call.provider, queued[call_id])]
+        if call_id in self._queued and call_id not in queued:
+            self._queued.discard(call_id)
+            if call.queued_ms is not None:  # (a call cancelled in line just ends)
+                return [ev.CallDequeued(call_id, call.member_index, call.queued_ms)]
+        return []
 
     def _text_events(self, call: CallResult) -> list[ev.Event]:
         """The text `call` gained since it was last shown, and its first token once it has one."""

@@ -214,6 +214,12 @@ MIGRATIONS: list[str] = [
     ALTER TABLE calls ADD COLUMN retries INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE calls ADD COLUMN gateway_retries INTEGER;
     """,
+    # 15: a call put in line for its provider (max_concurrency): how many calls the provider
+    # serves at once. With `queued_ms` still NULL the call waits in line now, which a process
+    # following the run shows as `queued` (not `waiting`); NULL for a call never queued.
+    """
+    ALTER TABLE calls ADD COLUMN queue_limit INTEGER;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -87,6 +87,9 @@ class RunRecord:
     result: RunResult
     in_flight: dict[str, datetime]
     """The calls still being made (in `result` they read as cut short), by id, with when each started."""
+    queued: dict[str, int]
+    """Those of them waiting in line for their provider now, by id, with how many calls the
+    provider serves at once."""
     pid: int | None
     """The process recording the run."""
 
@@ -444,6 +447,14 @@ class RunStore:
                 ),
             )
 
+    def call_queued(self, call_id: str, limit: int) -> None:
+        """A call waits in line for its provider, which serves `limit` calls at once, until
+        `call_sent`: a follower shows it as queued meanwhile."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE calls SET queue_limit = ?, updated_at = ? WHERE id = ?", (limit, now_iso(), call_id)
+            )
+
     def call_sent(self, call_id: str, queued_ms: int) -> None:
         """A call that waited `queued_ms` in line for its provider is sent now: its clock (what a
         follower counts from) starts again."""
@@ -621,6 +632,7 @@ class RunStore:
         status = RunStatus(row["status"])
         result = RunResult.model_validate_json(row["result"])
         in_flight: dict[str, datetime] = {}
+        queued: dict[str, int] = {}
         result.calls = []
         # A run served from the cache shows the calls of the run it was served from.
         calls_of = row["cache_of"] or run_id
@@ -628,6 +640,8 @@ class RunStore:
             result.calls.append(rows.call_from_row(call))
             if call["status"] == rows.CALL_RUNNING:
                 in_flight[call["id"]] = datetime.fromisoformat(call["started_at"])
+                if call["queue_limit"] is not None and call["queued_ms"] is None:
+                    queued[call["id"]] = call["queue_limit"]
         result.positions = rows.positions(result)
         if row["asked"] is not None:
             files = [
@@ -655,7 +669,7 @@ class RunStore:
         result.origin = Origin(row["origin"]) if row["origin"] is not None else None
         if status is RunStatus.INTERRUPTED and INTERRUPTED_NOTE not in result.notes:
             result.notes.append(INTERRUPTED_NOTE)
-        return RunRecord(result, in_flight, row["pid"])
+        return RunRecord(result, in_flight, queued, row["pid"])
 
     def status(self, run_id: str) -> RunStatus:
         row = self._db.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()

@@ -494,7 +494,7 @@ class RunManager:
             await asyncio.sleep(min(POLL_S, remaining))
         if follower.result is None:  # the history was busy at every poll: one plain read
             return self.store.load_record(run_id)
-        return RunRecord(follower.result, follower.in_flight, follower.pid)
+        return RunRecord(follower.result, follower.in_flight, follower.queued, follower.pid)
 
     def running(self) -> list[TrackedRun]:
         return [tracked for tracked in self._runs.values() if not tracked.done]
