@@ -507,12 +507,14 @@ def test_secrets_echoed_by_a_provider_are_nowhere(
     monkeypatch.setenv("OPENAI_API_KEY", CANARY)
     monkeypatch.setenv("ANTHROPIC_API_KEY", PLAIN_SECRET)
     monkeypatch.setenv("LAB_API_KEY", "lab-key-0000000000")
+    monkeypatch.setenv("LAB_BASE_URL", f"http://quorum:{URL_SECRET}@127.0.0.1:9/v1")
     config = write(
         tmp_path / "c.toml",
         "[providers.openai]\nkind = 'openai'\nmax_retries = 0\n"
         "[providers.anthropic]\nkind = 'anthropic'\nmax_retries = 0\n"
-        # credentials in a base URL: this one refuses connections, and the error names the URL
-        f"[providers.lab]\nkind = 'openai'\nbase_url = 'http://quorum:{URL_SECRET}@127.0.0.1:9/v1'\n"
+        # credentials in a base URL (from the environment: a config file may not hold them): this
+        # one refuses connections, and the error names the URL
+        "[providers.lab]\nkind = 'openai'\nbase_url_env = 'LAB_BASE_URL'\n"
         "api_key_env = 'LAB_API_KEY'\nmax_retries = 0\n"
         "[models.lab-m]\nprovider = 'lab'\nid = 'm'\ncontext_window = 100000\nmax_output = 1000\n",
     )

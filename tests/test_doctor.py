@@ -52,12 +52,16 @@ def provider_toml(
     models: dict[str, str],
     *,
     key_env: str | None = None,
+    url_env: str | None = None,
     structured_output: str = "auto",
 ) -> str:
-    """A provider and its models (alias -> model id) as a config file says them."""
+    """A provider and its models (alias -> model id) as a config file says them; `url_env` names
+    a variable whose address overrides `base_url` (the only way credentials may ride in one)."""
     text = f"[providers.{name}]\nkind = '{kind}'\nbase_url = '{base_url}'\nmax_retries = 0\n"
     if key_env:
         text += f"api_key_env = '{key_env}'\n"
+    if url_env:
+        text += f"base_url_env = '{url_env}'\n"
     for alias, model_id in models.items():
         text += (
             f"[models.{alias}]\nprovider = '{name}'\nid = '{model_id}'\ncontext_window = 8192\n"
@@ -146,10 +150,14 @@ def test_a_key_refused_on_every_model_of_a_server_without_a_listing_is_a_refused
 
 
 def test_a_closed_port_is_unreachable_and_the_url_keeps_no_credentials(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url = f"http://quorum:{URL_SECRET}@127.0.0.1:{closed_port()}/v1"
-    config = write(tmp_path / "c.toml", provider_toml("box", "openai", url, {"box-m": "m1"}))
+    # Credentials in an address from the environment (a config file may not hold them).
+    monkeypatch.setenv("BOX_BASE_URL", f"http://quorum:{URL_SECRET}@127.0.0.1:{closed_port()}/v1")
+    config = write(
+        tmp_path / "c.toml",
+        provider_toml("box", "openai", "http://127.0.0.1:1/v1", {"box-m": "m1"}, url_env="BOX_BASE_URL"),
+    )
     code, out, err = doctor(capsys, config, "--provider", "box")
     assert code == 1
     flat = " ".join(out.split())  # as wrapped at 80 columns
@@ -638,13 +646,16 @@ def test_no_key_is_ever_printed_or_logged(
     the keys are used, and appear nowhere Quorum writes."""
     monkeypatch.setenv("LAB_API_KEY", CANARY)
     monkeypatch.setenv("ANT_API_KEY", PLAIN_SECRET)
-    # credentials in a base URL: the SDK sends them as Basic auth (in place of the key)
-    url = server.openai_base_url.replace("http://", f"http://quorum:{URL_SECRET}@")
+    # credentials in a base URL (from the environment: a config file may not hold them): the SDK
+    # sends them as Basic auth (in place of the key)
+    monkeypatch.setenv(
+        "CRED_BASE_URL", server.openai_base_url.replace("http://", f"http://quorum:{URL_SECRET}@")
+    )
     config = write(
         tmp_path / "c.toml",
         provider_toml("lab", "openai", server.openai_base_url, {"m": "m1"}, key_env="LAB_API_KEY")
         + provider_toml("ant", "anthropic", server.anthropic_base_url, {"a": "a1"}, key_env="ANT_API_KEY")
-        + provider_toml("cred", "openai", url, {"c": "c1"}),
+        + provider_toml("cred", "openai", server.openai_base_url, {"c": "c1"}, url_env="CRED_BASE_URL"),
     )
     # One echoes a key bare, where no pattern finds it (only knowing the value does), and in the
     # other provider's error too; the others echo the request's headers.
