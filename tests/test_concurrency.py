@@ -572,11 +572,9 @@ async def test_the_pane_says_queued_and_what_its_provider_serves() -> None:
     assert [r.model_id for r in provider.requests] == ["alpha"]
 
 
-def test_mcp_progress_says_how_long_a_position_waited() -> None:
-    request = consult(["alpha"])
-    milestones = Milestones()
-    milestones.add(ev.RunStarted("r1", request))
-    call = CallResult(
+def alpha_position(**fields: Any) -> CallResult:
+    """alpha's position, done in 4.1 s, with `fields` besides."""
+    return CallResult(
         call_id="r1-1",
         round=1,
         phase=Phase.POSITION,
@@ -587,9 +585,15 @@ def test_mcp_progress_says_how_long_a_position_waited() -> None:
         stance=Stance.NEUTRAL,
         status=CallStatus.SUCCESS,
         latency_ms=4100,
-        queued_ms=38000,
+        **fields,
     )
-    assert milestones.add(ev.CallFinished(call))
+
+
+def test_mcp_progress_says_how_long_a_position_waited() -> None:
+    request = consult(["alpha"])
+    milestones = Milestones()
+    milestones.add(ev.RunStarted("r1", request))
+    assert milestones.add(ev.CallFinished(alpha_position(queued_ms=38000)))
     assert milestones.items[-1].message.endswith("done in 4.1 s (waited 38.0 s in queue)")
 
 
@@ -677,20 +681,7 @@ def test_mcp_progress_says_when_a_call_is_retried_and_that_it_was() -> None:
     )
     assert messages[1].endswith("Quorum's retry 2/2 in 1.5 s")
     assert "synth" in messages[2] and messages[2].endswith("connection lost — Quorum's retry 1/2 in 2 s")
-    call = CallResult(
-        call_id="r1-1",
-        round=1,
-        phase=Phase.POSITION,
-        member_index=0,
-        alias="alpha",
-        model_id="alpha",
-        provider="fake",
-        stance=Stance.NEUTRAL,
-        status=CallStatus.SUCCESS,
-        latency_ms=4100,
-        retries=2,
-    )
-    assert milestones.add(ev.CallFinished(call))
+    assert milestones.add(ev.CallFinished(alpha_position(retries=2)))
     assert milestones.items[-1].message.endswith("done in 4.1 s; Quorum retried it 2×")
     progress = [m.progress for m in milestones.items]
     assert progress == sorted(set(progress)) and all(m.progress < m.total for m in milestones.items)

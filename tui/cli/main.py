@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tui import __version__
+from tui.cli.arguments import at_least_one
 from tui.cli.commands import config_command, history_command, models_command
 from tui.cli.logs import hide_secrets, log_file, redact_known, setup_logging
 from tui.cli.run import RunOptions, question_from, run_command
@@ -56,16 +57,6 @@ def _member(value: str) -> Any:
         return parse_member(value)
     except UsageError as err:
         raise argparse.ArgumentTypeError(str(err)) from err
-
-
-def _at_least_one(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {number}")
-    return number
 
 
 SUBCOMMANDS = ("run", "history", "show", "watch", "mcp", "serve", "models", "doctor", "config")
@@ -168,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     history = commands.add_parser("history", help="list recorded runs, newest first")
     history.add_argument(
-        "--limit", type=_at_least_one, default=20, metavar="N", help="list at most N runs (default 20)"
+        "--limit", type=at_least_one, default=20, metavar="N", help="list at most N runs (default 20)"
     )
     history.add_argument(
         "--filter", default="", metavar="TEXT", help="only runs whose question or panel has TEXT"

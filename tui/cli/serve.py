@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tui.cli.arguments import at_least_one
 from tui.cli.logs import hide_secrets
 from tui.serve.guard import DEFAULT_MAX_TABS, TOKEN_ENV, Access
 
@@ -63,22 +64,12 @@ def add_serve_parser(commands: Any) -> None:
     )
     serve.add_argument(
         "--max-tabs",
-        type=_tabs,
+        type=at_least_one,
         default=DEFAULT_MAX_TABS,
         metavar="N",
         help=f"dashboards open at once, each a process of its own (default {DEFAULT_MAX_TABS}); "
         "a tab opened beyond is refused and says so",
     )
-
-
-def _tabs(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {number}")
-    return number
 
 
 def dashboard_command_line(config: str | None, no_project: bool) -> list[str]:

@@ -295,19 +295,16 @@ class Milestones:
                     f"position {answered}/{len(members)}: {name} {call_summary(call)}{took}",
                     False,
                 )
-            case ev.CallRetrying(
-                call_id=call_id,
-                member_index=index,
-                alias=alias,
-                attempt=attempt,
-                of=of,
-                wait_s=wait,
-                reason=why,
-            ) if self._request is not None:
+            case ev.CallRetrying() as retry if self._request is not None:
                 # A retry may wait a while (a Retry-After): whoever waits hears why nothing comes.
-                members = self._request.members
-                who = member_labels(members)[index] if index is not None else synthesizer_name(members, alias)
-                return f"retry {call_id} {attempt}", f"{who}: {why} — {retry_words(attempt, of, wait)}", False
+                members, seat = self._request.members, retry.member_index
+                who = (
+                    member_labels(members)[seat]
+                    if seat is not None
+                    else synthesizer_name(members, retry.alias)
+                )
+                then = retry_words(retry.attempt, retry.of, retry.wait_s)
+                return f"retry {retry.call_id} {retry.attempt}", f"{who}: {retry.reason} — {then}", False
             case ev.RoundDecided(round=round_):
                 decided = round_word(round_.status, round_.outcome)
                 return (
