@@ -397,3 +397,26 @@ async def test_a_tab_beyond_the_limit_is_refused_and_says_why(fast_config: Path)
                 await screen_until(again, b"Ask the panel")
     finally:
         await server.close()
+
+
+async def test_tabs_opened_at_the_same_moment_cannot_pass_the_limit_together(fast_config: Path) -> None:
+    """A reload loop opens websockets faster than one handshake takes: the limit must count a tab
+    from the moment it is let in, not from when its handshake is over."""
+    server = DashboardServer(
+        Access.decide("127.0.0.1", 0, None), dashboard_command_line(str(fast_config), True), max_tabs=1
+    )
+    await server.start()
+    try:
+        url = base(server)
+        async with aiohttp.ClientSession() as client:
+            opened = await asyncio.gather(
+                *(client.ws_connect(url + "/ws", origin=url) for _ in range(4)), return_exceptions=True
+            )
+            accepted = [ws for ws in opened if isinstance(ws, aiohttp.ClientWebSocketResponse)]
+            refused = [err for err in opened if isinstance(err, aiohttp.WSServerHandshakeError)]
+            assert len(accepted) == 1 and len(refused) == 3, opened
+            assert all(err.status == 429 for err in refused)
+            for ws in accepted:
+                await ws.close()
+    finally:
+        await server.close()

@@ -303,7 +303,6 @@ class DashboardServer:
         width = _clamp(request.query.get("width"), 80)
         height = _clamp(request.query.get("height"), 24)
         websocket = web.WebSocketResponse(heartbeat=15)
-        await websocket.prepare(request)
         dashboard = DashboardProcess(
             self.command,
             write_bytes=websocket.send_bytes,
@@ -311,8 +310,11 @@ class DashboardServer:
             close=websocket.close,
             download_manager=self._downloads,
         )
+        # Counted from here, before the first await: tabs opened at the same moment cannot all
+        # pass the limit while each waits for its handshake.
         self._tabs[websocket] = dashboard
         try:
+            await websocket.prepare(request)
             await dashboard.start(width, height)
             log.info("tab opened: dashboard %s (%sx%s)", dashboard.pid, width, height)
             await _relay(websocket, dashboard)
