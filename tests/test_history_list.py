@@ -353,6 +353,15 @@ async def test_a_narrow_list_says_curator_in_full_words_that_fit(
         assert shown in rows[1] and "unanimous" in rows[0]
 
 
+async def listed_first(pilot: Any, run_list: RunList, question: str) -> None:
+    """Wait (a second at most) for the history's refresh to list `question` first."""
+    for _ in range(50):
+        await pilot.pause(0.02)
+        if run_list.rows and run_list.rows[0].question == question:
+            break
+    await pilot.pause()
+
+
 async def test_runs_recorded_while_the_history_is_open_show_and_the_cursor_keeps_its_run(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -366,13 +375,36 @@ async def test_runs_recorded_while_the_history_is_open_show_and_the_cursor_keeps
         await pilot.press("down")  # on "First?" (the list is newest first)
         assert run_list.highlighted is not None and run_list.highlighted.question == "First?"
         record(app, ["Third?"], monkeypatch, start=2, outcome=Outcome.MAJORITY)  # another process's, say
-        for _ in range(40):
-            await pilot.pause(0.02)
-            if run_list.row_count == 3:
-                break
+        await listed_first(pilot, run_list, "Third?")
         assert [row.question for row in run_list.rows] == ["Third?", "Second?", "First?"]
         assert run_list.highlighted.question == "First?"  # Enter still opens the run chosen
         assert "3 of 3 runs" in count_line(app)
         await pilot.press("enter")
         await pilot.pause()
         assert app.shown_result is not None and app.shown_result.question == "First?"
+
+
+async def test_a_run_recorded_while_the_reader_scrolls_the_history_does_not_move_what_they_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Scrolled down the list, the reader's rows stay under their eyes as a new run arrives at
+    the top (the view follows the rows, one line down); at the top, the new run shows."""
+    monkeypatch.setattr("tui.dashboard.screens.history.REFRESH_S", 0.05)
+    app, _ = make_app(["alpha"])
+    async with app.run_test(size=(100, 24)) as pilot:
+        record(app, [f"Question {n}?" for n in range(60)], monkeypatch)
+        await pilot.press("f2")
+        await pilot.pause()
+        run_list = history(app).run_list
+        await pilot.press("pagedown", "pagedown", "pagedown", "pageup")  # the cursor at the view's top
+        await pilot.pause()
+        chosen, row_in_view = run_list.highlighted, run_list.cursor - int(run_list.scroll_y)
+        assert chosen is not None and run_list.scroll_y > 0
+        record(app, ["Newest?"], monkeypatch, start=60)
+        await listed_first(pilot, run_list, "Newest?")
+        assert run_list.highlighted == chosen and run_list.cursor - int(run_list.scroll_y) == row_in_view
+        run_list.action_first()  # at the top (Home itself is the filter's), the next new run shows there
+        await pilot.pause()
+        record(app, ["Newer still?"], monkeypatch, start=61)
+        await listed_first(pilot, run_list, "Newer still?")
+        assert run_list.scroll_y == 0 and run_list.highlighted.question == "Newest?"

@@ -101,7 +101,7 @@ class HistoryScreen(ModalScreen[str | None]):
     def _fill(self, text: str) -> None:
         self.filter_text = text
         self.runs = []
-        self.runs = self._page(min(PAGE, max(1, self.app.size.height)))
+        self.runs = self._page(self._first_page_size())
         self.run_list.set_rows([listed_run(run) for run in self.runs])
         self._count()
 
@@ -110,20 +110,16 @@ class HistoryScreen(ModalScreen[str | None]):
         the cursor stays on the run it was on."""
         if len(self.runs) > REFRESHED_AT_MOST:
             return
-        limit = max(len(self.runs), min(PAGE, max(1, self.app.size.height)))
+        limit = max(len(self.runs), self._first_page_size())
         fresh = self.store.list_runs(limit=limit, text=self.filter_text)
         rows = [listed_run(run) for run in fresh]
-        run_list = self.run_list
-        if rows == run_list.rows:
-            return
-        highlighted = run_list.highlighted
-        self.runs, self.exhausted = fresh, len(fresh) < limit
-        run_list.set_rows(rows)
-        if highlighted is not None:  # (Enter must open the run the reader chose, not a newer one)
-            run_list.move_cursor(
-                next((i for i, row in enumerate(rows) if row.run_id == highlighted.run_id), 0)
-            )
-        self._count()
+        if rows != self.run_list.rows:
+            self.runs, self.exhausted = fresh, len(fresh) < limit
+            self.run_list.update_rows(rows)  # (Enter must open the run the reader chose, not a newer one)
+            self._count()
+
+    def _first_page_size(self) -> int:
+        return min(PAGE, max(1, self.app.size.height))  # as many runs as the terminal has lines
 
     def _more(self) -> None:
         page = self._page(PAGE)

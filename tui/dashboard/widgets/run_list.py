@@ -216,6 +216,22 @@ class RunList(ScrollView, can_focus=True):
         self.scroll_to(y=0, animate=False, immediate=True)
         self.refresh()
 
+    def update_rows(self, rows: list[ListedRun]) -> None:
+        """List `rows` in place of those shown, read again (new runs at the top, statuses that
+        changed): the cursor stays on its run (on the first row if that run is gone), and the rows
+        the reader looks at stay where they are, unless the list is at its top, where new runs show."""
+        chosen = self.highlighted
+        same = (i for i, row in enumerate(rows) if chosen is not None and row.run_id == chosen.run_id)
+        at = next(same, 0)
+        shift = at - self._cursor
+        self._rows = list(rows)
+        self._cursor = at
+        self._resize()
+        if shift and self.scroll_y:
+            self.scroll_to(y=self.scroll_y + shift, animate=False, immediate=True)
+        self._cursor_into_view()
+        self.refresh()
+
     def add_rows(self, rows: list[ListedRun]) -> None:
         """Add `rows` after the last."""
         self._rows += rows
@@ -230,13 +246,17 @@ class RunList(ScrollView, can_focus=True):
         if to != self._cursor:
             self._cursor = to
             self.refresh()
-        top, shown = int(self.scroll_y), self._rows_in_view()
+        self._cursor_into_view()
+        if self.near_end:
+            self.post_message(self.NearEnd())
+
+    def _cursor_into_view(self) -> None:
+        """Scroll as little as shows the cursor's row."""
+        to, top, shown = self._cursor, int(self.scroll_y), self._rows_in_view()
         if to < top:
             self.scroll_to(y=to, animate=False, immediate=True)
         elif to >= top + shown:
             self.scroll_to(y=to - shown + 1, animate=False, immediate=True)
-        if self.near_end:
-            self.post_message(self.NearEnd())
 
     def _rows_in_view(self) -> int:
         return max(1, self.scrollable_content_region.height - 1)  # the header takes a line
