@@ -148,6 +148,11 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     return _KEY_IN_TEXT.sub(REDACTED, text)
 
 
+def carries_url_credentials(text: str) -> bool:
+    """Whether `text` holds a URL with user-info (`http://user:key@host`): what `redact` hides."""
+    return _URL_CREDENTIALS.search(text) is not None
+
+
 def looks_like_key(value: str) -> bool:
     """Whether a value is shaped like an API key or token rather than a name or a setting: a known
     key prefix, a run of 16 or more characters mixing letters and digits, or more than 64

@@ -28,7 +28,7 @@ from tui.engine.context import MAX_CONTEXT_CHARS, ContextValue, TeamContext
 from tui.engine.prompts import DEFAULT_BASE_PROMPT, validate_base_prompt
 from tui.engine.stance import normalize_stance
 from tui.engine.types import Mode, Stance
-from tui.errors import PromptError, StanceError, UsageError, looks_like_key
+from tui.errors import PromptError, StanceError, UsageError, carries_url_credentials, looks_like_key
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CONTEXT_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -108,7 +108,7 @@ class ProviderConfig(_Strict):
     def _no_credentials_in_url(cls, value: str | None) -> str | None:
         # `https://user:key@host` is a key written in a file, and the SDK would send it as Basic
         # auth beside the Bearer key, which servers answer with a confusing refusal.
-        if value and "@" in value.split("://", 1)[-1].split("/", 1)[0]:
+        if value and carries_url_credentials(value):
             raise ValueError(
                 "base_url may not carry a user name or key (user:key@host); put the key in an "
                 "environment variable and name that variable with api_key_env; the value is not shown"
