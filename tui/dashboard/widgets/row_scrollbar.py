@@ -49,14 +49,10 @@ class RowScrollBar(ScrollBar):
             return self
         return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
 
-    def restyled(self) -> None:
-        """The bar's colours may have changed (its view's styles, or a theme): work them out again."""
-        self._restyled = True
-        self.refresh()
-
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self.restyled()
+        self._restyled = True  # its view's styles, or a theme: the next paint works the colours out
+        self.refresh()
 
     def on_idle(self) -> None:
         # Runs before Textual's own idle handler, which hands a repaint to the screen.
