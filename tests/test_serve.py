@@ -372,51 +372,50 @@ async def test_ctrl_c_ends_quorum_serve_and_every_dashboard(fast_config: Path) -
             await server.wait()
 
 
-async def test_a_tab_beyond_the_limit_is_refused_and_says_why(fast_config: Path) -> None:
-    """Each tab is a dashboard process: a page reloaded in a loop must not fill the machine."""
+@pytest.fixture
+async def one_tab_server(fast_config: Path) -> AsyncIterator[DashboardServer]:
     server = DashboardServer(
         Access.decide("127.0.0.1", 0, None), dashboard_command_line(str(fast_config), True), max_tabs=1
     )
     await server.start()
-    try:
-        url = base(server)
-        async with aiohttp.ClientSession() as client:
-            async with client.ws_connect(url + "/ws", origin=url) as first:
-                await screen_until(first, b"Ask the panel")
-                with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
-                    await client.ws_connect(url + "/ws", origin=url)
-                assert refused.value.status == 429
-                answer = await client.get(url + "/ws", headers={"Origin": url})
-                assert "1 dashboards are open on this server, its limit" in await answer.text()
-                assert len(server.dashboard_pids()) == 1
-            # The first tab closed: its place is free again.
-            async with asyncio.timeout(HANG_GUARD_S):
-                while server.dashboard_pids():
-                    await asyncio.sleep(0.05)
-            async with client.ws_connect(url + "/ws", origin=url) as again:
-                await screen_until(again, b"Ask the panel")
-    finally:
-        await server.close()
+    yield server
+    await server.close()
 
 
-async def test_tabs_opened_at_the_same_moment_cannot_pass_the_limit_together(fast_config: Path) -> None:
+async def test_a_tab_beyond_the_limit_is_refused_and_says_why(one_tab_server: DashboardServer) -> None:
+    """Each tab is a dashboard process: a page reloaded in a loop must not fill the machine."""
+    server = one_tab_server
+    url = base(server)
+    async with aiohttp.ClientSession() as client:
+        async with client.ws_connect(url + "/ws", origin=url) as first:
+            await screen_until(first, b"Ask the panel")
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await client.ws_connect(url + "/ws", origin=url)
+            assert refused.value.status == 429
+            answer = await client.get(url + "/ws", headers={"Origin": url})
+            assert "1 dashboards are open on this server, its limit" in await answer.text()
+            assert len(server.dashboard_pids()) == 1
+        # The first tab closed: its place is free again.
+        async with asyncio.timeout(HANG_GUARD_S):
+            while server.dashboard_pids():
+                await asyncio.sleep(0.05)
+        async with client.ws_connect(url + "/ws", origin=url) as again:
+            await screen_until(again, b"Ask the panel")
+
+
+async def test_tabs_opened_at_the_same_moment_cannot_pass_the_limit_together(
+    one_tab_server: DashboardServer,
+) -> None:
     """A reload loop opens websockets faster than one handshake takes: the limit must count a tab
     from the moment it is let in, not from when its handshake is over."""
-    server = DashboardServer(
-        Access.decide("127.0.0.1", 0, None), dashboard_command_line(str(fast_config), True), max_tabs=1
-    )
-    await server.start()
-    try:
-        url = base(server)
-        async with aiohttp.ClientSession() as client:
-            opened = await asyncio.gather(
-                *(client.ws_connect(url + "/ws", origin=url) for _ in range(4)), return_exceptions=True
-            )
-            accepted = [ws for ws in opened if isinstance(ws, aiohttp.ClientWebSocketResponse)]
-            refused = [err for err in opened if isinstance(err, aiohttp.WSServerHandshakeError)]
-            assert len(accepted) == 1 and len(refused) == 3, opened
-            assert all(err.status == 429 for err in refused)
-            for ws in accepted:
-                await ws.close()
-    finally:
-        await server.close()
+    url = base(one_tab_server)
+    async with aiohttp.ClientSession() as client:
+        opened = await asyncio.gather(
+            *(client.ws_connect(url + "/ws", origin=url) for _ in range(4)), return_exceptions=True
+        )
+        accepted = [ws for ws in opened if isinstance(ws, aiohttp.ClientWebSocketResponse)]
+        refused = [err for err in opened if isinstance(err, aiohttp.WSServerHandshakeError)]
+        assert len(accepted) == 1 and len(refused) == 3, opened
+        assert all(err.status == 429 for err in refused)
+        for ws in accepted:
+            await ws.close()
