@@ -19,7 +19,12 @@ in a fresh process, the dashboard's and the floor's interleaved; start-up is the
              show the same text (a Log does not wrap; the dashboard's panes do)
     bare     a bare Textual app (`bare_app.py`: an input, three statics and a footer), started as
              the dashboard is: a fresh process in a pseudo-terminal of 160x50, timed from process
-             start until the last row of its first frame has reached the terminal
+             start until the last row of its first frame has reached the terminal; beside it the
+             same app started after the least a pydantic-validated configuration costs (one strict
+             model validated) and after Quorum's own settings: the specification has the settings
+             validated with pydantic before anything starts, so these two are what any first frame
+             of Quorum's pays before it draws (pydantic_vs_bare, settings_vs_bare, and the
+             dashboard against the second: first_frame_vs_settings)
 
 With `--json`, the last line printed is one JSON object: cpu_share, floor_cpu_share (and their
 ratio cpu_vs_floor), cpu_share_16 and floor_cpu_share_16 (16 members), worst_lag_ms,
@@ -692,6 +697,16 @@ async def measure_f2(runs: int, repeat: int) -> tuple[list[float], list[float]]:
 ROWS, COLUMNS = 50, 160
 DASHBOARD_COMMAND = (sys.executable, "-m", "tui", "--no-project")
 BARE_COMMAND = (sys.executable, str(ROOT / "benchmarks" / "bare_app.py"))
+PYDANTIC_COMMAND = (*BARE_COMMAND, "--pydantic")
+SETTINGS_COMMAND = (*BARE_COMMAND, "--settings")
+FIRST_FRAME_COMMANDS = {
+    "dashboard": DASHBOARD_COMMAND,
+    "bare": BARE_COMMAND,
+    "pydantic": PYDANTIC_COMMAND,
+    "settings": SETTINGS_COMMAND,
+}
+"""What `first` launches, interleaved: the dashboard, the bare app, and the bare app after the
+least a pydantic-validated configuration costs and after Quorum's own settings (`bare_app.py`)."""
 
 
 def first_frame_in_terminal(command: tuple[str, ...], home: str, timeout: float = 30.0) -> float:
@@ -744,19 +759,17 @@ def first_frame_in_terminal(command: tuple[str, ...], home: str, timeout: float 
         os.close(master)
 
 
-def first_frames(repeat: int) -> tuple[float, float, list[float], list[float]]:
-    """Medians of `repeat` launches of the dashboard and of the bare app, interleaved, after one
-    warm-up launch of each (it writes the bytecode caches)."""
+def first_frames(repeat: int) -> dict[str, list[float]]:
+    """`repeat` launches of each of `FIRST_FRAME_COMMANDS`, interleaved, after one warm-up launch
+    of each (it writes the bytecode caches): each one's seconds to its first frame."""
     home = tempfile.mkdtemp(prefix="quorum-bench-first-frame-")
-    dashboard: list[float] = []
-    bare: list[float] = []
+    launches: dict[str, list[float]] = {name: [] for name in FIRST_FRAME_COMMANDS}
     for attempt in range(repeat + 1):
-        app_s = first_frame_in_terminal(DASHBOARD_COMMAND, home)
-        bare_s = first_frame_in_terminal(BARE_COMMAND, home)
-        if attempt:
-            dashboard.append(app_s)
-            bare.append(bare_s)
-    return statistics.median(dashboard), statistics.median(bare), dashboard, bare
+        for name, command in FIRST_FRAME_COMMANDS.items():
+            took = first_frame_in_terminal(command, home)
+            if attempt:
+                launches[name].append(took)
+    return launches
 
 
 def verdict(lag: float) -> str:
@@ -864,17 +877,33 @@ def main() -> None:
                 f"[{verdict(sdk.lag)}]"
             )
     if "first" in cases:
-        first, bare, firsts, bares = first_frames(args.repeat)
+        launches = first_frames(args.repeat)
+        first, bare, pydantic, settings = (
+            statistics.median(launches[name]) for name in ("dashboard", "bare", "pydantic", "settings")
+        )
         figures |= {
             "first_frame_s": round(first, 3),
             "bare_first_frame_s": round(bare, 3),
             "first_frame_vs_bare": round(first / bare, 2),
+            "pydantic_first_frame_s": round(pydantic, 3),
+            "pydantic_vs_bare": round(pydantic / bare, 2),
+            "settings_first_frame_s": round(settings, 3),
+            "settings_vs_bare": round(settings / bare, 2),
+            "first_frame_vs_settings": round(first / settings, 2),
         }
         print(
             f"first  {first:5.2f} s to first frame  bare app {bare:.2f} s: {first / bare:.2f}x  "
             f"(target <= 1.3x; median of {args.repeat} launches of each, interleaved)"
         )
-        print(f"         launches {seconds(firsts)}; bare {seconds(bares)}")
+        print(
+            f"         bare app after one pydantic model {pydantic:.2f} s: {pydantic / bare:.2f}x; "
+            f"after Quorum's settings {settings:.2f} s: {settings / bare:.2f}x "
+            f"(the dashboard against it: {first / settings:.2f}x)"
+        )
+        print(
+            f"         launches {seconds(launches['dashboard'])}; bare {seconds(launches['bare'])}; "
+            f"pydantic {seconds(launches['pydantic'])}; settings {seconds(launches['settings'])}"
+        )
     if "memory" in cases:
         memory = long_session(args.members, args.runs)
         figures |= memory
