@@ -396,7 +396,9 @@ async def measure_floor(members: int, rate: float, seconds: float) -> Measured:
 
     A `Log` is the cheapest of Textual's two log widgets here: with BENCH_FLOOR=richlog the floor
     is a `RichLog(wrap=True)` per member instead, which wraps as the dashboard does and costs
-    more (measured: ~60 % against the Log's ~45 % of a core on the same loaded machine)."""
+    more (measured: ~60 % against the Log's ~45 % of a core on the same loaded machine). With
+    BENCH_FLOOR=none the deltas are received and never drawn: what the stream itself costs (the
+    scripted members, the event loop and the heartbeat), under any dashboard's figure."""
     from textual.app import App, ComposeResult
     from textual.containers import Grid
     from textual.widgets import Log, RichLog
@@ -404,6 +406,7 @@ async def measure_floor(members: int, rate: float, seconds: float) -> Measured:
     from tui.dashboard.core import FLUSH_INTERVAL_S
 
     rich_log = os.environ.get("BENCH_FLOOR") == "richlog"
+    drawn = os.environ.get("BENCH_FLOOR") != "none"
     from tui.dashboard.widgets.member_grid import columns_for
 
     class FloorApp(App[None]):
@@ -424,6 +427,8 @@ async def measure_floor(members: int, rate: float, seconds: float) -> Measured:
             self.set_interval(FLUSH_INTERVAL_S, self.flush)
 
         def flush(self) -> None:
+            if not drawn:
+                return
             for log, pending in zip(self.logs, self.pending, strict=True):
                 if pending:
                     log.write("".join(pending))
@@ -449,6 +454,8 @@ async def measure_floor(members: int, rate: float, seconds: float) -> Measured:
         await asyncio.gather(*feeds)
         app.flush()
         streamed = sum(len(line.text if rich_log else line) for log in app.logs for line in log.lines)
+        if not drawn:
+            streamed = sum(len(text) for pending in app.pending for text in pending)
         assert streamed > members * rate * seconds * 2, "the logs did not receive the stream"
     return Measured(cpu, lag, [])
 
