@@ -367,7 +367,7 @@ class _Connection:
         self.buffer = bytearray()
         self.eof = asyncio.Event()
         self._data = asyncio.Event()
-        self._pump_task = asyncio.get_running_loop().create_task(self._pump())
+        self.pump_task = asyncio.get_running_loop().create_task(self._pump())
 
     async def _pump(self) -> None:
         try:
@@ -433,19 +433,19 @@ class _Connection:
 
     def hang_up(self) -> None:
         """Close the TCP connection after what was already written, leaving the HTTP message unfinished."""
-        self._pump_task.cancel()
+        self.pump_task.cancel()
         self.writer.transport.close()
 
     def abort(self) -> None:
         """Drop the connection at once, discarding anything not yet sent."""
-        self._pump_task.cancel()
+        self.pump_task.cancel()
         self.writer.transport.abort()
 
     async def close(self) -> None:
         """Close the connection in an orderly way and stop the background reader."""
-        self._pump_task.cancel()
+        self.pump_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await self._pump_task
+            await self.pump_task
         if not self.writer.transport.is_closing():
             self.writer.close()
         with contextlib.suppress(Exception):
@@ -583,7 +583,10 @@ class WireServer:
             self._server.close()
         for conn in list(self._connections):
             conn.abort()
-        tasks = [task for task in self._tasks if not task.done()]
+        # The aborted connections' readers too: a task the stopped loop never ran again is
+        # destroyed pending ("Task was destroyed but it is pending"), on a busy machine mostly.
+        pumps = [conn.pump_task for conn in self._connections]
+        tasks = [task for task in [*self._tasks, *pumps] if not task.done()]
         for task in tasks:
             task.cancel()
         if tasks:
