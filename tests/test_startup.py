@@ -165,3 +165,12 @@ def test_the_command_does_not_search_the_environment_for_pydantic_plugins(tmp_pa
         env=env | {"PYDANTIC_DISABLE_PLUGINS": "some_plugin"},
     )
     assert done.stdout.split()[0] == "some_plugin"
+
+
+@pytest.mark.parametrize("floor", ["", "--pydantic", "--settings"])
+def test_each_start_up_floor_of_the_benchmark_draws_its_frame(floor: str, tmp_path: Path) -> None:
+    # The benchmark's `first` case times these beside the dashboard: a floor that no longer starts
+    # (a moved module, a renamed function) would fail only there, unseen by the suite.
+    bench = pytest.importorskip("benchmarks.bench_dashboard")
+    command = (*bench.BARE_COMMAND, floor) if floor else bench.BARE_COMMAND
+    assert bench.first_frame_in_terminal(command, str(tmp_path), timeout=60) > 0
