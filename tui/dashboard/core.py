@@ -21,7 +21,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path, PurePath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import events, on
 from textual.app import App, ComposeResult, SystemCommand
@@ -49,14 +49,17 @@ from tui.dashboard.widgets.synthesis_pane import SynthesisPane
 from tui.engine import events as ev
 from tui.engine.orchestrator import ProviderLookup, Run
 from tui.engine.types import Image, Mode, PriorTurn, RunRequest, RunResult, RunStatus
-from tui.errors import QuorumError, StoreError, UserConfigError
+from tui.errors import QuorumError, StoreError, UserConfigError, redact
 from tui.history.follow import RunFollower
 from tui.history.store import RunStore
 from tui.render.cache import cache_line
 from tui.render.context import context_chip
 from tui.render.words import ORIGIN_WORDS
-from tui.runtime import ProviderPool, open_store, start_run, warm_validators
+from tui.runtime import ProviderPool, open_store, secret_values, start_run, warm_validators
 from tui.session import PreparedRun, Session, ShownRun
+
+if TYPE_CHECKING:
+    from rich.traceback import Trace
 
 log = logging.getLogger(__name__)
 
@@ -619,6 +622,21 @@ class DashboardCore(App[None]):
             self.notify("Focus a member's pane first (Tab moves between panes).", severity="warning")
         return seat
 
+    def _fatal_error(self) -> None:
+        """A crash's report on the terminal, without the local variables Textual shows beside each
+        frame: they can hold a key (cut short or wrapped across lines, where no redaction of the
+        printed text finds it) and the prompts and answers on screen. The exception's message is
+        redacted as every message is; the traceback goes to the log too. Textual calls this while
+        it handles the exception, so the traceback is the one being handled."""
+        import rich  # here: Rich's tracebacks load Pygments (~30 ms), for a crash only
+        from rich.traceback import Traceback
+
+        log.error("the dashboard stopped on an unexpected error", exc_info=True)
+        report = Traceback(show_locals=False, width=None, suppress=[rich])
+        _redact_trace(report.trace, secret_values(self.settings))
+        self.bell()
+        self.panic(report)
+
     def refresh_css(self, animate: bool = True) -> None:
         """Restyle for the current theme. A theme whose variables Textual's CSS refuses (one that
         got past the theme file check) is one notification and the default theme, not the end of
@@ -731,3 +749,12 @@ class DashboardCore(App[None]):
             await self._pool.aclose()
         if self.store is not None:
             self.store.close()
+
+
+def _redact_trace(trace: Trace, secrets: Iterable[str]) -> None:
+    """Each exception's message and notes in a crash report, redacted (a group's members too)."""
+    for stack in trace.stacks:
+        stack.exc_value = redact(stack.exc_value, secrets)
+        stack.notes = [redact(note, secrets) for note in stack.notes]
+        for member in stack.exceptions:
+            _redact_trace(member, secrets)
