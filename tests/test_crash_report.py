@@ -8,12 +8,15 @@ environment (where Quorum reads keys from) held in a local variable and quoted i
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pty
 import re
 import select
+import struct
 import subprocess
 import sys
+import termios
 import time
 from pathlib import Path
 
@@ -44,6 +47,7 @@ def crash_in_terminal(home: Path, columns: int, timeout: float = 60.0) -> tuple[
     """Start the dashboard in a pseudo-terminal, press F1 once it has drawn, and read everything it
     writes until it exits: (exit code, what the terminal received)."""
     master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, columns, 0, 0))
     env = {k: v for k, v in os.environ.items() if not k.startswith("TEXTUAL")}
     env |= {"QUORUM_HOME": str(home), "OPENAI_API_KEY": KEY, "TERM": "xterm-256color"}
     env |= {"COLUMNS": str(columns), "LINES": "30"}
