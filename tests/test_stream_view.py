@@ -125,15 +125,16 @@ def test_wrap_spans_can_stop_early_and_resume() -> None:
 
 
 def strips_built(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Count the strips the stream view makes from now on (in the one-item list returned)."""
+    """Count the strips the stream view makes from now on (in the one-item list returned): it
+    makes each line's strip in `_draw`, only for a line it has not kept."""
     built = [0]
+    draw = StreamView._draw
 
-    class CountingStrip(Strip):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            built[0] += 1
-            super().__init__(*args, **kwargs)
+    def counting_draw(view: StreamView, index: int, scroll_x: int) -> Strip:
+        built[0] += 1
+        return draw(view, index, scroll_x)
 
-    monkeypatch.setattr(stream_view, "Strip", CountingStrip)
+    monkeypatch.setattr(StreamView, "_draw", counting_draw)
     return built
 
 

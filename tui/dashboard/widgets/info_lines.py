@@ -19,6 +19,8 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
+from tui.dashboard.widgets.rows import filled_row
+
 Run = tuple[str, Style | None]
 """Text of one style (None: the view's own)."""
 
@@ -89,9 +91,7 @@ class InfoLines(Widget):
             runs, length = cut[0], cell_len(line.plain)
         # Each run over the view's style, as `Strip.apply_style` makes it, then the blank after it.
         segments = [Segment(text, base + style if style else base) for text, style in runs]
-        if length < width:
-            segments.append(Segment(" " * (width - length), base))
-        return Strip(segments, width)
+        return filled_row(segments, length, width, base)
 
 
 def _line_runs(text: Text) -> list[tuple[Run, ...]] | None:

@@ -26,6 +26,8 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from tui.dashboard.widgets.rows import filled_row
+
 GAP = 2  # cells between two columns
 ELLIPSIS = "…"
 # Below this many cells for the question, the list gives up columns (cost, then when) for it.
@@ -358,9 +360,7 @@ class RunList(ScrollView, can_focus=True):
                 segments.append(gap)
             segments.append(Segment(text, line + style if style else line))
         used = sum(w for w in columns.widths() if w) + GAP * (sum(1 for w in columns.widths() if w) - 1)
-        if used < width:
-            segments.append(Segment(" " * (width - used), line))
-        return Strip(segments, max(width, used)).crop(0, width)
+        return filled_row(segments, used, width, line)
 
 
 _OUTCOMES = ("unanimous", "majority", "curator", "running", "failed", "muted")

@@ -32,6 +32,7 @@ from textual.scrollbar import ScrollBar
 from textual.strip import Strip
 
 from tui.dashboard.widgets.row_scrollbar import RowScrollBar
+from tui.dashboard.widgets.rows import filled_row
 from tui.render.formatting import literal
 
 TAB = "    "
@@ -426,11 +427,6 @@ class StreamView(ScrollView, can_focus=False):
         style = self._styles.get(name)
         if style is None:  # the paragraph's style over the view's, as `Strip.apply_style` makes it
             style = self._styles[name] = base + self.get_component_rich_style(name) if name else base
-        length = cell_len(text)
-        if scroll_x or length > width:  # scrolled sideways, or a line wider than the view
+        if scroll_x:  # scrolled sideways
             return Strip([Segment(text, style)]).crop_extend(scroll_x, scroll_x + width, base)
-        # The line and the blank after it, built as drawn: no cropping or restyling passes.
-        segments = [Segment(text, style)] if text else []
-        if length < width:
-            segments.append(Segment(" " * (width - length), base))
-        return Strip(segments, width)
+        return filled_row([Segment(text, style)] if text else [], cell_len(text), width, base)
