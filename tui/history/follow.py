@@ -36,15 +36,24 @@ class RunFollower:
     def __init__(self, store: RunStore, run_id: str) -> None:
         self.store = store
         self.run_id = run_id
-        self.result: RunResult | None = None
+        self.record: RunRecord | None = None
         """The run as the last poll read it (None before the first)."""
-        self.in_flight: dict[str, datetime] = {}
-        """The calls still being made at the last poll, by id, with when each started."""
-        self.queued: dict[str, int] = {}
-        """Those waiting in line for their provider at the last poll, with the provider's limit."""
-        self.pid: int | None = None
-        """The process recording the run."""
         self._replayer = Replayer()
+
+    @property
+    def result(self) -> RunResult | None:
+        """The run's result as the last poll read it (None before the first)."""
+        return self.record.result if self.record is not None else None
+
+    @property
+    def in_flight(self) -> dict[str, datetime]:
+        """The calls still being made at the last poll, by id, with when each started."""
+        return self.record.in_flight if self.record is not None else {}
+
+    @property
+    def pid(self) -> int | None:
+        """The process recording the run."""
+        return self.record.pid if self.record is not None else None
 
     @property
     def ended(self) -> bool:
@@ -65,12 +74,7 @@ class RunFollower:
             return []
         except sqlite3.DatabaseError as err:
             raise StoreError(f"cannot read run {self.run_id} from the history: {err}") from err
-        self.result, self.in_flight, self.queued, self.pid = (
-            record.result,
-            record.in_flight,
-            record.queued,
-            record.pid,
-        )
+        self.record = record
         return self._replayer.catch_up(record.result, record.in_flight, record.queued)
 
     def _read(self) -> RunRecord:

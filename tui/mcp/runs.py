@@ -489,9 +489,9 @@ class RunManager:
             if follower.ended or remaining <= 0:
                 break
             await asyncio.sleep(min(POLL_S, remaining))
-        if follower.result is None:  # the history was busy at every poll: one plain read
+        if follower.record is None:  # the history was busy at every poll: one plain read
             return self.store.load_record(run_id)
-        return RunRecord(follower.result, follower.in_flight, follower.queued, follower.pid)
+        return follower.record
 
     def running(self) -> list[TrackedRun]:
         return [tracked for tracked in self._runs.values() if not tracked.done]
