@@ -453,8 +453,9 @@ async def measure_floor(members: int, rate: float, seconds: float) -> Measured:
         lag = await beat.stop("floor")
         await asyncio.gather(*feeds)
         app.flush()
-        streamed = sum(len(line.text if rich_log else line) for log in app.logs for line in log.lines)
-        if not drawn:
+        if drawn:
+            streamed = sum(len(line.text if rich_log else line) for log in app.logs for line in log.lines)
+        else:
             streamed = sum(len(text) for pending in app.pending for text in pending)
         assert streamed > members * rate * seconds * 2, "the logs did not receive the stream"
     return Measured(cpu, lag, [])
@@ -704,13 +705,11 @@ async def measure_f2(runs: int, repeat: int) -> tuple[list[float], list[float]]:
 ROWS, COLUMNS = 50, 160
 DASHBOARD_COMMAND = (sys.executable, "-m", "tui", "--no-project")
 BARE_COMMAND = (sys.executable, str(ROOT / "benchmarks" / "bare_app.py"))
-PYDANTIC_COMMAND = (*BARE_COMMAND, "--pydantic")
-SETTINGS_COMMAND = (*BARE_COMMAND, "--settings")
 FIRST_FRAME_COMMANDS = {
     "dashboard": DASHBOARD_COMMAND,
     "bare": BARE_COMMAND,
-    "pydantic": PYDANTIC_COMMAND,
-    "settings": SETTINGS_COMMAND,
+    "pydantic": (*BARE_COMMAND, "--pydantic"),
+    "settings": (*BARE_COMMAND, "--settings"),
 }
 """What `first` launches, interleaved: the dashboard, the bare app, and the bare app after the
 least a pydantic-validated configuration costs and after Quorum's own settings (`bare_app.py`)."""
