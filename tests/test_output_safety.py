@@ -154,6 +154,9 @@ def test_redact_removes_bearer_tokens_api_key_headers_url_credentials_and_key_sh
     shown = redact(leak)
     assert "canary" not in shown and "0123456789abcdef" not in shown
     assert "[redacted]" in shown
+    # Redacting twice changes nothing more: a question redacted before it is sent is redacted
+    # again where it is stored, and both must be the same text (its cache keys are made of it).
+    assert redact(shown) == shown
 
 
 def test_redact_removes_known_secret_values_and_keeps_the_rest() -> None:

@@ -108,7 +108,8 @@ _CREDENTIAL_FIELD = re.compile(
     r"|client[-_]?secret|password)"
     r"([\"']?\s*[:=]\s*[\"']?)"
     r"(?:(bearer|basic|token)\s+)?"
-    r"([^\s\"',;&)}\[\]]+)"
+    # A value already redacted is taken whole, so that redacting twice changes nothing more.
+    r"(\[redacted\]|[^\s\"',;&)}\[\]]+)"
 )
 _TOKEN_CHARS = re.compile(r"[A-Za-z0-9_\-+=]+")
 _WORDS = re.compile(r"[^\s'\"`,;:()\[\]{}<>.]+")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tui.config import paths
+from tui.config.catalog import secret_values
 from tui.config.schema import ProviderConfig, Settings
 from tui.engine import events as ev
 from tui.engine.embedding import Embedder
@@ -33,14 +34,6 @@ if TYPE_CHECKING:  # the adapters (and httpx2) load only when a real provider is
     from tui.providers.sdk_adapter import ClientOptions
 
 MAX_ATTACHMENT_BYTES = 2_000_000
-
-
-def secret_values(settings: Settings, environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
-    """The keys in the environment variables the configured providers name (`api_key_env`):
-    what no message may show and no file may hold."""
-    environ = os.environ if environ is None else environ
-    names = {p.api_key_env for p in settings.providers.values() if p.api_key_env}
-    return tuple(sorted({environ[name] for name in names if environ.get(name)}))
 
 
 class ProviderPool:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from tui.config.catalog import Catalog, choose_panel, synthesizer_chain
+from tui.config.catalog import Catalog, choose_panel, secret_values, synthesizer_chain
 from tui.config.schema import MemberSpec, Settings
 from tui.engine.context import TeamContext
 from tui.engine.mode_options import unused_in_mode
@@ -39,7 +39,7 @@ from tui.engine.types import (
     SkippedMember,
     Stance,
 )
-from tui.errors import AttachmentError, UsageError
+from tui.errors import AttachmentError, UsageError, redact
 from tui.history.replay import replay_request
 from tui.images import MAX_IMAGES, MAX_IMAGES_BYTES, read_image, recover_image
 from tui.render.context import context_chip
@@ -49,6 +49,11 @@ STANCE_CYCLE = [Stance.FOR, Stance.AGAINST, Stance.NEUTRAL]
 
 if TYPE_CHECKING:  # a live run's engine loads only when a run starts (never for a cache hit)
     from tui.engine.orchestrator import Run
+
+
+QUESTION_REDACTED = (
+    "the question held a key or token: every member was sent it as [redacted], and so it is recorded"
+)
 
 
 @dataclass
@@ -255,7 +260,15 @@ class Session:
     # -- building runs -----------------------------------------------------------------------
 
     def prepare(self, question: str) -> PreparedRun:
-        """The request for the seats as they are now (raises `UsageError` for an empty panel)."""
+        """The request for the seats as they are now (raises `UsageError` for an empty panel).
+
+        A key or token in the question (a configured key's value, a bearer token, anything shaped
+        like a key: what `redact` takes out) is replaced by `[redacted]` here, before anything
+        else sees it: no member needs a secret's value to answer about it, and a key sent to
+        every provider on the panel, or echoed in an answer, is a key leaked. So the question
+        the members answer is the one stored, keyed for the cache and shown; a note says so."""
+        asked = question
+        question = redact(question, secret_values(self.settings))
         members = self.members()
         kept, skipped = apply_instance_limit(members, self.settings.run.max_instances_per_combination)
         if not kept:
@@ -274,6 +287,8 @@ class Session:
         notes += unsent
         difference = self.context_difference()
         notes += [f"asked as run {self.context_from} was, {difference}"] if difference else []
+        if question != asked:
+            notes.append(QUESTION_REDACTED)
         request = RunRequest(
             question=question,
             mode=self.mode,

@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from tui.cli.logs import hide_secrets
 from tui.config import paths
-from tui.config.catalog import Catalog
+from tui.config.catalog import Catalog, secret_values
 from tui.config.loading import (
     Layer,
     LayerKind,
@@ -22,14 +25,13 @@ from tui.config.loading import (
 from tui.config.project import Trust, project_wanted, set_trust, untrusted_problems
 from tui.config.schema import Settings
 from tui.config.tables import merge
-from tui.errors import EXIT_OK, ConfigError, UsageError, hide_values
+from tui.errors import EXIT_OK, ConfigError, UsageError, hide_values, redact
 from tui.history.store import RunStore
 from tui.render.context import context_brief
 from tui.render.formatting import literal
 from tui.render.report import render_markdown
 from tui.render.run_json import run_json
 from tui.render.words import listed_question, outcome_word, run_word
-from tui.runtime import secret_values
 
 STARTER_CONFIG: dict[str, Any] = {
     "run": {"mode": "deliberate", "max_rounds": 3, "call_deadline_s": 180},
@@ -99,13 +101,13 @@ def history_command(settings: Settings, args: argparse.Namespace) -> int:
         return EXIT_OK
     store = RunStore(path)
     try:
+        secrets = secret_values(settings)  # a key recorded before it was redacted is still not shown
         if args.command == "history":
-            return _list_runs(store, args)
+            return _list_runs(store, args, secrets)
         try:
             result = store.load(store.resolve(args.run))
         except KeyError as err:
             raise UsageError(str(err.args[0])) from None
-        secrets = secret_values(settings)  # a key recorded before it was redacted is still not shown
         if args.json:
             print(run_json(result, secrets))
         else:
@@ -115,8 +117,12 @@ def history_command(settings: Settings, args: argparse.Namespace) -> int:
         store.close()
 
 
-def _list_runs(store: RunStore, args: argparse.Namespace) -> int:
-    runs = store.list_runs(limit=args.limit, text=args.filter)
+def _list_runs(store: RunStore, args: argparse.Namespace, secrets: Sequence[str]) -> int:
+    # A question is stored redacted; one recorded before it was is redacted as it is printed.
+    runs = [
+        replace(run, question=redact(run.question, secrets))
+        for run in store.list_runs(limit=args.limit, text=args.filter)
+    ]
     if args.json:
         print(json.dumps([run.__dict__ for run in runs], indent=2))
         return EXIT_OK
@@ -161,6 +167,7 @@ def config_command(args: argparse.Namespace) -> int:
     if args.config_command == "trust":
         return _trust(args.path, args.revoke, use_project)
     settings = load_settings(args.config, project=use_project)  # it checks the models and keymap named too
+    hide_secrets(secret_values(settings))  # an error below may quote a value given in the wrong place
     # Themes are the dashboard's (Textual checks their colours): loaded only here, for this check.
     from tui.dashboard.themes import check_theme_config
 

@@ -34,7 +34,7 @@ from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TextIO, TypeVar, runtime_checkable
 
-from tui.config.catalog import Catalog, KeyStatus, provider_key_status
+from tui.config.catalog import Catalog, KeyStatus, provider_key_status, secret_values
 from tui.config.schema import MemberSpec, ProviderConfig, Settings
 from tui.engine.calls import cutoff
 from tui.engine.provider import (
@@ -51,7 +51,7 @@ from tui.engine.types import Member, Phase, VoteForm
 from tui.engine.votes import vote_output, weaker_form
 from tui.errors import EXIT_FAILED, EXIT_OK, UsageError, hide_values, redact
 from tui.render.formatting import literal, safe_json
-from tui.runtime import ProviderPool, secret_values
+from tui.runtime import ProviderPool
 
 log = logging.getLogger(__name__)
 

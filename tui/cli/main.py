@@ -20,12 +20,21 @@ from tui.cli.arguments import at_least_one
 from tui.cli.commands import config_command, history_command, models_command
 from tui.cli.logs import hide_secrets, log_file, redact_known, setup_logging
 from tui.cli.run import RunOptions, question_from, run_command
+from tui.config.catalog import secret_values
 from tui.config.loading import CONFIG_ENV, load_settings
 from tui.config.project import NO_PROJECT_ENV
-from tui.config.schema import Settings, parse_member
+from tui.config.schema import MemberSpec, Settings, parse_member
 from tui.engine.types import Origin
-from tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, QuorumError, UsageError
-from tui.runtime import open_store, secret_values
+from tui.errors import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    QuorumError,
+    UsageError,
+    hide_key_shapes,
+)
+from tui.runtime import open_store
 from tui.session import Session
 
 if TYPE_CHECKING:  # the dashboard (and Textual) load only when it opens
@@ -52,11 +61,14 @@ class _SubParser(_Parser):
         add_project_option(self, default=argparse.SUPPRESS)
 
 
-def _member(value: str) -> Any:
+def _members(given: Sequence[str], command: str) -> list[MemberSpec]:
+    """The `-m` members. Read once the settings are, not by argparse: a bad one quotes what was
+    given, which may be a key given in the wrong place, and only now are the keys known to hide."""
     try:
-        return parse_member(value)
+        return [parse_member(value) for value in given]
     except UsageError as err:
-        raise argparse.ArgumentTypeError(str(err)) from err
+        reason = hide_key_shapes(str(err))
+        raise UsageError(f"argument -m/--model: {reason}\n(see `{command} --help`)") from None
 
 
 SUBCOMMANDS = ("run", "history", "show", "watch", "mcp", "serve", "models", "doctor", "config")
@@ -70,7 +82,6 @@ def add_panel_options(parser: argparse.ArgumentParser) -> None:
         "--model",
         dest="members",
         action="append",
-        type=_member,
         default=[],
         metavar="ALIAS[:STANCE]",
         help="a panel member (repeat); stance: for, against, neutral or a synonym",
@@ -283,7 +294,7 @@ def dashboard_command(argv: Sequence[str]) -> int:
     hide_secrets(secret_values(settings))
     session = Session(
         settings,
-        seats=args.members,
+        seats=_members(args.members, "quorum"),
         synthesizer=args.synthesizer,
         files=args.files,
         focus=args.focus,
@@ -356,7 +367,7 @@ def _headless(args: argparse.Namespace) -> int:
         raise UsageError("the question is empty")
     options = RunOptions(
         question=question,
-        members=args.members,
+        members=_members(args.members, "quorum run"),
         synthesizer=args.synthesizer,
         files=args.files,
         images=args.images,
@@ -387,7 +398,8 @@ def guarded(command: Callable[[], int]) -> int:
     try:
         return command()
     except QuorumError as err:
-        print(f"quorum: {err}", file=sys.stderr)
+        # Its message may quote what was given (an alias, a run id), a configured key among them.
+        print(f"quorum: {redact_known(str(err))}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print("quorum: interrupted", file=sys.stderr)

@@ -10,6 +10,7 @@ from typing import TextIO
 
 from tui.cache import CacheOutcome, serve_from_cache
 from tui.cli.progress import ProgressPrinter
+from tui.config.catalog import secret_values
 from tui.config.schema import MemberSpec, Settings
 from tui.engine import events as ev
 from tui.engine.context import TeamContext
@@ -21,7 +22,7 @@ from tui.render.context import context_chip
 from tui.render.formatting import literal
 from tui.render.report import render_markdown
 from tui.render.run_json import run_json
-from tui.runtime import ProviderPool, follow_up_thread, open_store, secret_values, start_run
+from tui.runtime import ProviderPool, follow_up_thread, open_store, start_run
 from tui.session import Session
 
 

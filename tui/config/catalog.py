@@ -10,7 +10,7 @@ from typing import Literal
 
 from tui.config.schema import STRUCTURED_FORMS, MemberSpec, ModelConfig, ProviderConfig, Settings
 from tui.engine.types import Member, Stance, VoteForm
-from tui.errors import UnknownModelError
+from tui.errors import UnknownModelError, hide_key_shapes, hide_values
 
 KeyStatus = Literal["set", "missing", "not needed"]
 
@@ -21,6 +21,19 @@ def provider_key_status(provider: ProviderConfig, environ: Mapping[str, str]) ->
     if provider.kind == "demo" or not provider.api_key_env:
         return "not needed"
     return "set" if environ.get(provider.api_key_env) else "missing"
+
+
+def key_values(names: Iterable[object], environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """The keys the environment variables of these names hold (those set; a name that is not a
+    string, from a file not yet validated, is passed over)."""
+    environ = os.environ if environ is None else environ
+    return tuple(sorted({environ[name] for name in names if isinstance(name, str) and environ.get(name)}))
+
+
+def secret_values(settings: Settings, environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """The keys in the environment variables the configured providers name (`api_key_env`):
+    what no message may show and no file may hold."""
+    return key_values((p.api_key_env for p in settings.providers.values()), environ)
 
 
 @dataclass(frozen=True)
@@ -73,7 +86,9 @@ class Catalog:
         if name is None:
             close = difflib.get_close_matches(alias.lower(), list(self._by_alias), n=3, cutoff=0.5)
             hint = f"; closest: {', '.join(close)}" if close else ""
-            raise UnknownModelError(f"unknown model {alias!r}{hint} (`quorum models` lists them all)")
+            # What was given may be a key given in the wrong place (`-m "$OPENAI_API_KEY"`).
+            shown = hide_key_shapes(hide_values(alias, secret_values(self.settings, self.environ)))
+            raise UnknownModelError(f"unknown model {shown!r}{hint} (`quorum models` lists them all)")
         return name, self.settings.models[name]
 
     def provider(self, model: ModelConfig) -> ProviderConfig:

@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from tui.config import paths
+from tui.config.catalog import key_values
 from tui.config.project import (
     Trust,
     foreign_error,
@@ -33,7 +34,7 @@ from tui.config.project import (
 from tui.config.references import reference_problems
 from tui.config.schema import Settings
 from tui.config.tables import merge
-from tui.errors import ConfigError, looks_like_key
+from tui.errors import ConfigError, hide_values, looks_like_key
 
 CONFIG_ENV = "QUORUM_CONFIG"
 SHIPPED_FILES = ("settings.toml", "models.toml")
@@ -190,17 +191,30 @@ def load_settings(
             loc = list(key.split("."))
         from_flags = bool(overrides) and _sets(overrides or {}, loc)
         raise ConfigError(
-            message, file="command line" if from_flags else _origin(layers, loc), key=key
+            hide_values(message, _keys_named(merged)),
+            file="command line" if from_flags else _origin(layers, loc),
+            key=key,
         ) from None
     for path, reason in reference_problems(settings):  # names that must exist: models, keymap ids
         from_flags = bool(overrides) and _sets(overrides or {}, path)
         raise ConfigError(
-            reason, file="command line" if from_flags else _origin(layers, path), key=".".join(path)
+            hide_values(reason, _keys_named(merged)),
+            file="command line" if from_flags else _origin(layers, path),
+            key=".".join(path),
         )
     own = [layer.data for layer in layers if layer.kind is not LayerKind.SHIPPED]
     settings.mark_own(_own_models(settings, [*own, *([dict(overrides)] if overrides else [])]))
     settings.mark_context_files([layer.path for layer in layers if layer.data.get("context")])
     return settings
+
+
+def _keys_named(data: Mapping[str, Any]) -> tuple[str, ...]:
+    """The keys in the variables the providers of the merged layers name: a value quoted back in
+    an error (an alias that is no model, a word that is no mode) may be one of them, given in the
+    wrong place."""
+    providers = data.get("providers")
+    entries = providers.values() if isinstance(providers, Mapping) else ()
+    return key_values(entry.get("api_key_env") for entry in entries if isinstance(entry, Mapping))
 
 
 def _own_models(settings: Settings, own: Sequence[Mapping[str, Any]]) -> set[str]:

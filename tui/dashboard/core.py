@@ -36,6 +36,7 @@ from textual.widgets import Footer
 
 from tui.cache import CacheOutcome, find_similar_async, warm_embedder
 from tui.cache.lookup import SemanticPlan, exact_hit, judge, semantic_plan, serve_judgement
+from tui.config.catalog import secret_values
 from tui.config.schema import Settings
 from tui.dashboard import keys
 from tui.dashboard.run_display import RunDisplay
@@ -55,7 +56,7 @@ from tui.history.store import RunStore
 from tui.render.cache import cache_line
 from tui.render.context import context_chip
 from tui.render.words import ORIGIN_WORDS
-from tui.runtime import ProviderPool, open_store, secret_values, start_run, warm_validators
+from tui.runtime import ProviderPool, open_store, start_run, warm_validators
 from tui.session import PreparedRun, Session, ShownRun
 
 if TYPE_CHECKING:

@@ -8,6 +8,7 @@ live or opened from the history — is `session.shown`; these keys act on exactl
 from __future__ import annotations
 
 from tui.config import paths
+from tui.config.catalog import secret_values
 from tui.dashboard.core import DashboardCore
 from tui.dashboard.widgets.member_pane import ModelPane
 from tui.engine import events as ev
@@ -16,7 +17,7 @@ from tui.errors import UsageError
 from tui.history.replay import prior_turns, replay_events
 from tui.render.cache import cache_line
 from tui.render.report import asked_brief
-from tui.runtime import follow_up_thread, secret_values
+from tui.runtime import follow_up_thread
 
 
 class HistoryActions(DashboardCore):

@@ -40,7 +40,7 @@ from tui.engine.types import (
     Vote,
     VoteValue,
 )
-from tui.errors import StoreError, hide_values, redact
+from tui.errors import StoreError, hide_key_shapes, hide_values, redact
 from tui.history import rows
 from tui.history.liveness import run_alive
 from tui.history.schema import migrate, version_of, write_transaction
@@ -182,14 +182,21 @@ class RunStore:
             self._close_quietly()
             raise
 
+    def _question(self, request: RunRequest) -> str:
+        """The question as stored and keyed: redacted (a session has redacted it already, before
+        the panel saw it; this holds for any other caller too)."""
+        return redact(request.question, self._secrets)
+
     def _config(self, config: Mapping[str, Any]) -> str:
         """The settings snapshot as stored: every string redacted (no key, token or URL credential)."""
         data = json.loads(json.dumps(dict(config), default=str))
         return json.dumps(_each_string(data, lambda text: redact(text, self._secrets)))
 
     def _snapshot(self, result: RunResult) -> str:
-        """The run row's copy of the result, its messages redacted (the calls' are, on their rows)."""
+        """The run row's copy of the result, its question and messages redacted (the calls' are,
+        on their rows)."""
         messages = {
+            "question": redact(result.question, self._secrets),
             "errors": [redact(e, self._secrets) for e in result.errors],
             "notes": [redact(n, self._secrets) for n in result.notes],
         }
@@ -263,6 +270,7 @@ class RunStore:
         self, request: RunRequest, result: RunResult, *, config: Mapping[str, Any], parent_run_id: str | None
     ) -> None:
         """A run that has just started, owned by this process; `result` is its state so far."""
+        question = self._question(request)
         with self.transaction() as db:
             db.execute(
                 "INSERT INTO runs (id, created_at, question, mode, panel, panel_text, config, status, "
@@ -271,7 +279,7 @@ class RunStore:
                 (
                     result.run_id,
                     now_iso(),
-                    request.question,
+                    question,
                     request.mode.value,
                     rows.panel_json(request),
                     rows.panel_text(request.members),
@@ -281,10 +289,10 @@ class RunStore:
                     self._snapshot(result),
                     os.getpid(),
                     request.origin.value if request.origin is not None else None,
-                    question_key(request.question),
+                    question_key(question),
                     scope_key(request),
                     panel_key(request),
-                    signature(request.question),
+                    signature(question),
                 ),
             )
             if result.asked is not None:
@@ -295,7 +303,7 @@ class RunStore:
         served from, whose calls it shows (read from that run's rows, never copied)."""
         cache = hit.cache
         assert cache.hit and cache.original_run_id is not None and cache.kind is not None
-        stamp = now_iso()
+        question, stamp = self._question(request), now_iso()
         with self.transaction() as db:
             db.execute(
                 "INSERT INTO runs (id, created_at, finished_at, question, mode, panel, panel_text, config, "
@@ -307,7 +315,7 @@ class RunStore:
                     hit.run_id,
                     stamp,
                     stamp,
-                    request.question,
+                    question,
                     request.mode.value,
                     rows.panel_json(request),
                     rows.panel_text(hit.members),
@@ -322,7 +330,7 @@ class RunStore:
                     self._snapshot(hit),
                     os.getpid(),
                     request.origin.value if request.origin is not None else None,
-                    question_key(request.question),
+                    question_key(question),
                     scope_key(request),
                     panel_key(request),
                     cache.original_run_id,
@@ -604,7 +612,9 @@ class RunStore:
             else []
         )
         if not found:
-            raise KeyError(f"no run with id {prefix!r} (`quorum history` lists them)")
+            # What was given may be a key pasted in the wrong place: never quoted back as it is.
+            shown = hide_key_shapes(hide_values(prefix, self._secrets))
+            raise KeyError(f"no run with id {shown!r} (`quorum history` lists them)")
         if len(found) > 1 and found[0]["id"] != prefix:
             raise KeyError(f"{prefix!r} matches more than one run; give more of the id")
         return str(found[0]["id"])

@@ -35,7 +35,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from tui import __version__
 from tui.cache import CacheOutcome, find_similar_async, serve_from_cache_async
-from tui.config.catalog import Catalog, choose_panel
+from tui.config.catalog import Catalog, choose_panel, secret_values
 from tui.config.schema import Settings
 from tui.engine.types import Mode, RunStatus
 from tui.errors import EXIT_OK, QuorumError, hide_values, redact
@@ -62,7 +62,6 @@ from tui.mcp.runs import (
     check_keys,
 )
 from tui.render.context import context_brief
-from tui.runtime import secret_values
 
 log = logging.getLogger(__name__)
 
