@@ -107,6 +107,8 @@ def test_the_token_and_the_cookie_are_checked_exactly() -> None:
     assert access.cookie_matches(access.cookie_value)
     assert not access.cookie_matches(TOKEN) and not access.cookie_matches(None)
     assert not Access.decide("127.0.0.1", 8000, None).cookie_matches("")
+    # A header that is not UTF-8 (aiohttp gives its bytes as surrogates) is just another wrong one.
+    assert not access.token_matches(TOKEN + "\udcff") and not access.cookie_matches("\udcff\ud800")
 
 
 # --------------------------------------------------------------------------------------------
@@ -370,6 +372,75 @@ async def test_ctrl_c_ends_quorum_serve_and_every_dashboard(fast_config: Path) -
         if server.returncode is None:
             server.kill()
             await server.wait()
+
+
+# Each a malformed request that carries the token where a log could catch it: in the URL (its
+# query), in an Authorization header, in a broken websocket handshake.
+MALFORMED = [
+    b"GARBAGE %(token)s\r\n\r\n",
+    b"GET /?token=%(token)s\x00 HTTP/1.1\r\nHost: h\r\n\r\n",
+    b"GET /\xff?token=%(token)s HTTP/1.1\r\nHost: h\r\n\r\n",
+    b"GET /?token=%(token)s HTTP/1.1\r\nHost: h\r\nContent-Length: x\r\n\r\n",
+    b"GET /?token=%(token)s HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    b"GET /?token=%(token)s&token=%%ff%%fe HTTP/1.1\r\nHost: h\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer %(token)s\xff\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer %(token)s\r\nCookie: \x01%(token)s\r\n\r\n",
+    b"GET /ws?token=%(token)s HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer %(token)s\r\n"
+    b"Origin: http://h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+    b"GET /ws HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer %(token)s\r\nOrigin: http://h\r\n"
+    b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+    b"Sec-WebSocket-Key: %(token)s\r\nSec-WebSocket-Protocol: %(token)s\r\n\r\n",
+]
+
+
+async def _status(port: int, request: bytes) -> bytes:
+    """The status line the server answers a raw request with."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        async with asyncio.timeout(HANG_GUARD_S):
+            return (await reader.readline()).rstrip(b"\r\n")
+    finally:
+        writer.close()
+
+
+async def test_a_malformed_request_is_refused_in_one_line_without_the_token(
+    fast_config: Path, isolated_home: Path
+) -> None:
+    """No traceback on the terminal, and nothing logged holds the token, whatever the request
+    was (not HTTP, a bad URL or header, a broken websocket handshake)."""
+    server = await asyncio.create_subprocess_exec(
+        *[sys.executable, "-m", "tui", "--config", str(fast_config), "serve", "--port", "0"],
+        *["--token", TOKEN],
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert server.stdout is not None and server.stderr is not None
+    try:
+        async with asyncio.timeout(HANG_GUARD_S):
+            first = (await server.stdout.readline()).decode()
+        port = int(re.search(r"http://127\.0\.0\.1:(\d+)/", first)[1])  # type: ignore[index]
+        for raw in MALFORMED:
+            status = await _status(port, raw % {b"token": TOKEN.encode()})
+            assert re.fullmatch(rb"HTTP/1\.[01] [34]\d\d [A-Za-z ]+", status), (raw, status)
+        # and the server still serves: a good request after them all
+        good = await _status(port, b"GET /?token=%s HTTP/1.1\r\nHost: h\r\n\r\n" % TOKEN.encode())
+        assert good == b"HTTP/1.1 303 See Other"
+        server.send_signal(signal.SIGINT)
+        async with asyncio.timeout(HANG_GUARD_S):
+            err = (await server.stderr.read()).decode()
+            assert await server.wait() == 0
+    finally:
+        if server.returncode is None:
+            server.kill()
+            await server.wait()
+    assert "Traceback" not in err and TOKEN not in err and err.strip() == "", err
+    log = (isolated_home / "log" / "quorum.log").read_text()
+    assert "Traceback" not in log and TOKEN not in log, log
+    # one line at most for each request (with the good one's), the parser's refusals among them
+    assert len(log.splitlines()) <= len(MALFORMED) + 1, log
+    assert "refused a malformed request from 127.0.0.1: InvalidURLError (400)" in log
 
 
 @pytest.fixture

@@ -85,6 +85,12 @@ def _check_public_url(url: str) -> str:
     return url.rstrip("/")
 
 
+def _as_bytes(given: str) -> bytes:
+    """What a request gave, to compare: a header that was not UTF-8 reaches here holding
+    surrogates, which are its bytes back (never an error: it is only another wrong token)."""
+    return given.encode("utf-8", "surrogatepass")
+
+
 def _host_with_port(host: str, port: int) -> str:
     """How a browser writes this host and port in a Host header or an Origin."""
     bare = host.strip("[]").lower()
@@ -158,12 +164,12 @@ class Access:
         """Whether a token given in a query or an Authorization header is this server's."""
         if self.token is None or not candidate:
             return False
-        return hmac.compare_digest(candidate.encode(), self.token.encode())
+        return hmac.compare_digest(_as_bytes(candidate), self.token.encode())
 
     def cookie_matches(self, value: str | None) -> bool:
         if self.token is None or not value:
             return False
-        return hmac.compare_digest(value.encode(), self._cookie_value.encode())
+        return hmac.compare_digest(_as_bytes(value), self._cookie_value.encode())
 
     def _loopback_hosts(self) -> set[str]:
         names = {"127.0.0.1", "localhost", "::1", self.host}

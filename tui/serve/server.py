@@ -35,6 +35,8 @@ from urllib.parse import urlsplit
 import textual_serve
 from aiohttp import WSMsgType, web
 from aiohttp.abc import AbstractAccessLogger
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import ERROR as UNPARSED
 from aiohttp.web_request import BaseRequest
 from textual_serve.app_service import AppService
 from textual_serve.download_manager import DownloadManager
@@ -154,11 +156,36 @@ class DashboardProcess(AppService):
 # The server
 
 
+class _OneLine(logging.Handler):
+    """aiohttp's own records, as one line each in Quorum's log. A request it cannot handle (not
+    HTTP, a bad URL, header or body, a broken websocket handshake) it reports with a traceback
+    whose last lines quote the request as received, the token in its query or Authorization
+    header and all; printed to the terminal, or kept in a log. So what is kept is where from and
+    which error, never what was received: aiohttp's words without the values it fills in.
+    A malformed request is the client's doing and only noted; anything else is a warning."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        error = record.exc_info[1] if record.exc_info else None
+        if error is None:
+            log.log(min(record.levelno, logging.WARNING), "aiohttp: %s", record.msg)
+            return
+        remote = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
+        if isinstance(error, HttpProcessingError):
+            log.info("refused a malformed request from %s: %s (%s)", remote, type(error).__name__, error.code)
+        else:
+            log.warning("a request from %s failed: %s", remote, type(error).__name__)
+
+
+_AIOHTTP_RECORDS = _OneLine()
+
+
 class _PathOnlyAccessLog(AbstractAccessLogger):
     """One line per request in Quorum's log, with the path but never the query: the first URL a
     browser opens carries the token."""
 
     def log(self, request: BaseRequest, response: web.StreamResponse, time: float) -> None:
+        if request.method == UNPARSED.method:
+            return  # aiohttp's stand-in for a request it could not read: `_OneLine` has said why
         self.logger.info("%s %s %s", request.method, request.path, response.status)
 
 
@@ -198,6 +225,9 @@ class DashboardServer:
     async def start(self) -> None:
         """Listen on the access's host and port; a port in use or an unknown address is a
         `ServeError`. With port 0, `access` then holds the port the system gave."""
+        aiohttp_log = logging.getLogger("aiohttp")
+        aiohttp_log.addHandler(_AIOHTTP_RECORDS)  # once: a logger keeps a handler only once
+        aiohttp_log.propagate = False
         runner = web.AppRunner(
             self._make_app(),
             handle_signals=False,
