@@ -1,6 +1,6 @@
 """Reading what a user names: only regular files, never more than the limit and one byte, a FIFO
 that never hangs anything, a NUL byte in a path said in words, a question on standard input
-held to a limit and to UTF-8.
+held to a limit and to UTF-8, and an MCP server whose other tools answer while a file is read.
 
 Bytes read are counted (every read goes through `os.read`, or through the stream handed in);
 nothing is timed. A generous guard (a thread join, a subprocess timeout) only keeps a test that
@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 from tests.conftest import write
@@ -28,7 +29,7 @@ from tui.cli.run import MAX_QUESTION_BYTES, question_from
 from tui.config import paths
 from tui.config.loading import load_settings
 from tui.errors import AttachmentError, ConfigError, UsageError
-from tui.files import FileRefused, read_limited
+from tui.files import NUL_IN_PATH, FileRefused, read_limited
 from tui.history.store import RunStore
 from tui.images import read_image
 from tui.runtime import MAX_ATTACHMENT_BYTES, read_attachment
@@ -407,6 +408,75 @@ def test_quorum_run_reads_a_question_piped_in_and_refuses_one_that_is_not_utf8(
     good = quorum("--config", config, "run", "-q", "--mode", "consult", "-", stdin="café?".encode())
     assert good.returncode == 0, good.stderr
     assert "café?" in good.stdout.encode("latin-1").decode()
+
+
+# --------------------------------------------------------------------------------------------
+# Over MCP
+
+
+async def test_mcp_refuses_a_fifo_or_a_nul_byte_as_a_tool_error(
+    fifo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_mcp import call_error, connected, demo_config
+
+    monkeypatch.chdir(tmp_path)  # the project the client started the server in
+    # A server that blocked on the FIFO is freed by a writer, late: it must not have needed one.
+    guard = threading.Timer(GUARD_S, _give_a_writer, [fifo])
+    guard.start()
+    try:
+        async with connected(demo_config(tmp_path, 200.0)) as client:
+            for field, word in (("files", "cannot attach"), ("images", "cannot attach image")):
+                said = await call_error(client, "consensus", {"question": "Q?", field: [fifo.name]})
+                assert said.endswith(f": {word} {fifo.name}: it is not a regular file (a FIFO)")
+                said = await call_error(client, "consensus", {"question": "Q?", field: ["plan\x00.md"]})
+                assert said.endswith(f": {word} plan\x00.md: {NUL_IN_PATH}")
+            assert (await client.call_tool("history", {})).structured_content == {"runs": []}
+    finally:
+        guard.cancel()
+
+
+async def test_mcp_answers_history_while_a_consensus_call_is_still_reading_its_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file that takes its time (a hung network mount, a hostile FUSE file) holds up the call
+    that reads it, never the server: `history` answers while that read is still going on."""
+    from tests.test_mcp import connected, demo_config, text_of
+
+    monkeypatch.chdir(tmp_path)
+    plan = write(tmp_path / "plan.md", "the plan")
+    reading, release = threading.Event(), threading.Event()
+    real = read_attachment
+
+    def slow(path: str) -> Any:
+        reading.set()
+        release.wait()
+        return real(path)
+
+    monkeypatch.setattr("tui.session.read_attachment", slow)
+    guard = threading.Timer(GUARD_S, release.set)  # a server blocked by the read is freed, late
+    guard.start()
+    try:
+        async with connected(demo_config(tmp_path, 200.0)) as client:
+            answers: dict[str, Any] = {}
+
+            async def ask() -> None:
+                answers["consensus"] = await client.call_tool(
+                    "consensus", {"question": "Ship it?", "files": [plan.name], "mode": "consult"}
+                )
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(ask)
+                await anyio.to_thread.run_sync(reading.wait)
+                listed = await client.call_tool("history", {})
+                held = not release.is_set()  # the file was still being read when history answered
+                release.set()
+            assert held, "history answered only once the file had been read"
+            assert not listed.is_error and listed.structured_content == {"runs": []}
+            answered = answers["consensus"]
+            assert not answered.is_error, text_of(answered)
+            assert (answered.structured_content or {})["status"] == "success"
+    finally:
+        guard.cancel()
 
 
 # --------------------------------------------------------------------------------------------
