@@ -466,7 +466,7 @@ async def test_mcp_answers_history_while_a_consensus_call_is_still_reading_its_f
 
             async with anyio.create_task_group() as group:
                 group.start_soon(ask)
-                await anyio.to_thread.run_sync(reading.wait)
+                assert await anyio.to_thread.run_sync(reading.wait, GUARD_S), "the file was never read"
                 listed = await client.call_tool("history", {})
                 held = not release.is_set()  # the file was still being read when history answered
                 release.set()
@@ -477,6 +477,7 @@ async def test_mcp_answers_history_while_a_consensus_call_is_still_reading_its_f
             assert (answered.structured_content or {})["status"] == "success"
     finally:
         guard.cancel()
+        release.set()  # whatever failed, the read's thread ends
 
 
 # --------------------------------------------------------------------------------------------

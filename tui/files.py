@@ -33,6 +33,17 @@ _BINARY_SNIFF = 8192
 
 NUL_IN_PATH = "the path holds a NUL byte, which no file name can"
 
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+# Bytes as they are (O_BINARY: Windows would translate line ends); no controlling terminal taken,
+# no descriptor left to a child process.
+_OPEN_FLAGS = (
+    os.O_RDONLY
+    | _NONBLOCK
+    | getattr(os, "O_NOCTTY", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_BINARY", 0)
+)
+
 _NOT_REGULAR = (
     (stat.S_ISFIFO, "a FIFO"),
     (stat.S_ISCHR, "a character device"),
@@ -76,7 +87,7 @@ def read_limited(path: str | os.PathLike[str], limit: int) -> bytes:
     try:
         if kind := _not_regular(os.stat(path).st_mode):
             raise FileRefused(path, kind)
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+        descriptor = os.open(path, _OPEN_FLAGS)
     except ValueError:  # what the system calls refuse before asking: "embedded null byte"
         raise FileRefused(path, NUL_IN_PATH) from None
     except FileNotFoundError:
@@ -89,7 +100,8 @@ def read_limited(path: str | os.PathLike[str], limit: int) -> bytes:
             raise FileRefused(path, kind)
         if info.st_size > limit:
             raise FileTooBig(path, limit, info.st_size)
-        os.set_blocking(descriptor, True)  # a regular file: nothing to wait for but the disk
+        if _NONBLOCK:  # a regular file: nothing to wait for but the disk
+            os.set_blocking(descriptor, True)
         data = read_at_most(lambda size: os.read(descriptor, size), limit)
     except OSError as err:
         raise FileRefused(path, _cannot(err)) from None
