@@ -38,11 +38,11 @@ def test_rounds_in_deliberate_mode_says_nothing(tmp_path: Path, capsys: pytest.C
     assert code == 0 and "no effect" not in capsys.readouterr().err
 
 
-def test_mcp_max_rounds_with_consult_is_a_note_of_the_result(tmp_path: Path) -> None:
+async def test_mcp_max_rounds_with_consult_is_a_note_of_the_result(tmp_path: Path) -> None:
     settings = load_settings(write(tmp_path / "fast.toml", "[demo]\nspeed = 200.0\n"))
-    request = build_request(settings, None, Ask(question="Shard?", mode=Mode.CONSULT, max_rounds=2))
+    request = await build_request(settings, None, Ask(question="Shard?", mode=Mode.CONSULT, max_rounds=2))
     assert any("max_rounds 2 has no effect in consult mode" in note for note in request.notes)
-    plain = build_request(settings, None, Ask(question="Shard?", mode=Mode.CONSULT))
+    plain = await build_request(settings, None, Ask(question="Shard?", mode=Mode.CONSULT))
     assert not any("no effect" in note for note in plain.notes)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -195,8 +196,11 @@ def test_unreadable_theme_file_is_a_theme_error(tmp_path: Path) -> None:
     path.write_bytes(b'name = "\xff"\n')
     with pytest.raises(ThemeError, match="not UTF-8"):
         load_theme_file(path)
-    with pytest.raises(ThemeError, match="cannot read it"):
+    with pytest.raises(ThemeError, match=r"absent\.toml: no such file"):
         load_theme_file(tmp_path / "absent.toml")
+    os.mkfifo(tmp_path / "pipe.toml")  # a FIFO no one writes to is refused, not waited on
+    with pytest.raises(ThemeError, match=r"pipe\.toml: it is not a regular file \(a FIFO\)"):
+        load_theme_file(tmp_path / "pipe.toml")
 
 
 class ThemedApp(App[None]):

@@ -19,19 +19,21 @@ images can see every image attached:
   all, and Anthropic refuses a request over 32 MB; 15 MiB is 20 MiB of base64, leaving room for the
   question, its files and the panel's positions.
 
-A file that is too big is refused from its size on disk, before it is read; one that grows while
-it is read is cut off at the limit and refused, so a huge or endless file costs nothing.
+Only a regular file is read (`tui.files.read_limited`): a FIFO, a device or a directory is refused
+for what it is. A file too big is refused from its size on disk, before it is read; one that holds
+more than its size says, or grows while it is read, is read one byte past the limit and refused,
+so a huge or endless file costs nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
-import stat
 import struct
 from pathlib import Path
 
 from tui.engine.types import Image, ImageRecord, ImageType
 from tui.errors import AttachmentError
+from tui.files import FileMissing, FileRefused, FileTooBig, read_limited
 
 MAX_IMAGE_BYTES = 5 * 1024 * 1024 * 3 // 4
 MAX_IMAGE_SIDE = 8000
@@ -68,9 +70,7 @@ def read_image(path: str | Path) -> Image:
     try:
         data = _read_bytes(file)
         media_type, width, height = sniff_image(data)
-    except FileNotFoundError:
-        raise AttachmentError(f"cannot attach image {path}: no such file") from None
-    except (_NotAnImage, OSError) as err:
+    except (FileRefused, _NotAnImage) as err:
         raise AttachmentError(f"cannot attach image {path}: {_reason(err)}") from None
     return Image.of(
         data, path=str(path), media_type=media_type, width=width, height=height, full_path=str(file.resolve())
@@ -85,9 +85,11 @@ def recover_image(record: ImageRecord) -> Image | str:
     file = Path(record.full_path or record.path).expanduser()
     try:
         data = _read_bytes(file)
-    except FileNotFoundError:
+    except FileMissing:
         return "is no longer on disk"
-    except (_NotAnImage, OSError) as err:
+    except FileTooBig:
+        return "has changed on disk"  # the image sent was within the limit
+    except (FileRefused, _NotAnImage) as err:
         return f"cannot be read now ({_reason(err)})"
     if hashlib.sha256(data).hexdigest() != record.sha256:
         return "has changed on disk"
@@ -101,39 +103,22 @@ def recover_image(record: ImageRecord) -> Image | str:
     )
 
 
-def _reason(err: Exception) -> str:
-    if isinstance(err, OSError):
-        return f"cannot read it ({err.strerror or err})"
-    return str(err)
+def _reason(err: FileRefused | _NotAnImage) -> str:
+    if isinstance(err, FileTooBig):
+        return (
+            f"{err.reason} for an image (Anthropic's 5 MB of base64, which every vision-capable "
+            "member must be able to take); scale it down or save it as a JPEG"
+        )
+    return err.reason if isinstance(err, FileRefused) else str(err)
 
 
 def _read_bytes(file: Path) -> bytes:
-    """The file's bytes, if it is a regular file of a size an image may have (raises
-    `FileNotFoundError`, `OSError` or `_NotAnImage` with the reason)."""
-    info = file.stat()  # follows a symbolic link to what it names
-    if stat.S_ISDIR(info.st_mode):
-        raise _NotAnImage("it is a directory")
-    if not stat.S_ISREG(info.st_mode):
-        # A pipe would block the read, a device (/dev/zero) would never end.
-        raise _NotAnImage("it is not a regular file")
-    if info.st_size > MAX_IMAGE_BYTES:
-        raise _NotAnImage(_too_big(info.st_size))
-    with file.open("rb") as stream:
-        data = stream.read(MAX_IMAGE_BYTES + 1)
-    if len(data) > MAX_IMAGE_BYTES:  # it grew since it was measured
-        raise _NotAnImage(_too_big(len(data), more=True))
+    """The file's bytes, if it is a regular file of a size an image may have and not empty
+    (raises `FileRefused` or `_NotAnImage` with the reason)."""
+    data = read_limited(file, MAX_IMAGE_BYTES)
     if not data:
         raise _NotAnImage("it is empty (0 bytes)")
     return data
-
-
-def _too_big(size: int, more: bool = False) -> str:
-    amount = f"more than {size - 1:,}" if more else f"{size:,}"
-    return (
-        f"{amount} bytes is over the {MAX_IMAGE_BYTES:,}-byte limit for an image "
-        "(Anthropic's 5 MB of base64, which every vision-capable member must be able to take); "
-        "scale it down or save it as a JPEG"
-    )
 
 
 def sniff_image(data: bytes) -> tuple[ImageType, int, int]:

@@ -26,6 +26,7 @@ from tui.engine.slots import limit_calls
 from tui.engine.types import Attachment, CallResult, Member, PriorTurn, RunRequest
 from tui.engine.validators import build_validators
 from tui.errors import AttachmentError, UsageError, redact
+from tui.files import FileMissing, FileRefused, FileTooBig, NotText, read_limited, utf8_text
 from tui.history.replay import prior_turns
 from tui.history.store import RunStore
 
@@ -34,6 +35,7 @@ if TYPE_CHECKING:  # the adapters (and httpx2) load only when a real provider is
     from tui.providers.sdk_adapter import ClientOptions
 
 MAX_ATTACHMENT_BYTES = 2_000_000
+"""The most an attached text file may hold: about 500,000 tokens, more than most members can read."""
 
 
 class ProviderPool:
@@ -151,30 +153,18 @@ def remote_embedder(settings: Settings, name: str) -> Embedder:
 
 
 def read_attachment(path: str | Path) -> Attachment:
-    """A file attached to a question, read as UTF-8 text; `AttachmentError` says why it cannot be."""
+    """A file attached to a question, read as UTF-8 text (a regular file of at most
+    `MAX_ATTACHMENT_BYTES`); `AttachmentError` says why it cannot be."""
     file = Path(path).expanduser()
-    if not file.exists():
-        raise AttachmentError(f"cannot attach {path}: no such file")
-    if file.is_dir():
-        raise AttachmentError(f"cannot attach {path}: it is a directory")
     try:
-        data = file.read_bytes()
-    except OSError as err:
-        raise AttachmentError(f"cannot attach {path}: {err.strerror or err}") from err
-    if len(data) > MAX_ATTACHMENT_BYTES:
-        raise AttachmentError(
-            f"cannot attach {path}: {len(data):,} bytes is more than the {MAX_ATTACHMENT_BYTES:,}-byte limit"
-        )
-    if b"\x00" in data[:8192]:
-        raise AttachmentError(
-            f"cannot attach {path}: it looks like a binary file (only text can be attached)"
-        )
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise AttachmentError(
-            f"cannot attach {path}: not UTF-8 text (bad byte at offset {err.start})"
-        ) from err
+        data = read_limited(file, MAX_ATTACHMENT_BYTES)
+        text = utf8_text(data)
+    except FileTooBig as err:
+        raise AttachmentError(f"cannot attach {path}: {err.reason} for an attached file") from None
+    except FileRefused as err:
+        raise AttachmentError(f"cannot attach {path}: {err.reason}") from None
+    except NotText as err:
+        raise AttachmentError(f"cannot attach {path}: {err}; only text can be attached") from None
     return Attachment(
         path=str(path),
         content=text,
@@ -191,17 +181,19 @@ def attachment_changes(attachments: Iterable[Attachment], run_id: str) -> list[s
     for attachment in attachments:
         file = Path(attachment.full_path or attachment.path).expanduser()
         try:
-            data = file.read_bytes()
-        except FileNotFoundError:
+            data = read_limited(file, MAX_ATTACHMENT_BYTES)
+            changed = hashlib.sha256(data).hexdigest() != attachment.sha256
+        except FileMissing:
             notes.append(f"{attachment.path} is no longer on disk: the text run {run_id} sent is used")
             continue
-        except OSError as err:
+        except FileTooBig:
+            changed = True  # the file that was sent was within the limit
+        except FileRefused as err:
             notes.append(
-                f"{attachment.path} cannot be read now ({err.strerror or err}): "
-                f"the text run {run_id} sent is used"
+                f"{attachment.path} cannot be read now ({err.reason}): the text run {run_id} sent is used"
             )
             continue
-        if hashlib.sha256(data).hexdigest() != attachment.sha256:
+        if changed:
             notes.append(
                 f"{attachment.path} has changed on disk since run {run_id}: "
                 "the text sent then is used, not the file as it is now"

@@ -14,6 +14,7 @@ from tui.cli.logs import hide_secrets
 from tui.config import paths
 from tui.config.catalog import Catalog, secret_values
 from tui.config.loading import (
+    MAX_CONFIG_BYTES,
     Layer,
     LayerKind,
     config_layers,
@@ -26,6 +27,7 @@ from tui.config.project import Trust, project_wanted, set_trust, untrusted_probl
 from tui.config.schema import Settings
 from tui.config.tables import merge
 from tui.errors import EXIT_OK, ConfigError, UsageError, hide_values, redact
+from tui.files import FileRefused, read_limited
 from tui.history.store import RunStore
 from tui.render.context import context_brief
 from tui.render.formatting import literal
@@ -227,9 +229,9 @@ def _trust(given: str | None, revoke: bool, use_project: bool) -> int:
         print(f"no longer trusted: {path}")
         return EXIT_OK
     try:
-        raw = path.read_bytes()
-    except OSError as err:
-        raise UsageError(f"cannot trust {path}: {err.strerror or err}") from None
+        raw = read_limited(path, MAX_CONFIG_BYTES)
+    except FileRefused as err:
+        raise UsageError(f"cannot trust {path}: {err.reason}") from None
     data = parse_toml(path, raw)  # the same reading as the loader's: a file that is not TOML is refused
     beneath: dict[str, Any] = {}
     for below in config_layers(None, project=False):

@@ -362,7 +362,8 @@ def _headless(args: argparse.Namespace) -> int:
         from tui.cli.serve import serve_command
 
         return serve_command(args)
-    question = question_from(args.question, sys.stdin)
+    # Its bytes, not text: what is not UTF-8 is said where, not decoded into something else.
+    question = question_from(args.question, getattr(sys.stdin, "buffer", None))
     if not question:
         raise UsageError("the question is empty")
     options = RunOptions(

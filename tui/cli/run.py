@@ -6,7 +6,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from tui.cache import CacheOutcome, serve_from_cache
 from tui.cli.progress import ProgressPrinter
@@ -15,7 +15,8 @@ from tui.config.schema import MemberSpec, Settings
 from tui.engine import events as ev
 from tui.engine.context import TeamContext
 from tui.engine.types import Origin, RunRequest, RunResult, RunStatus
-from tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, StoreError, hide_values
+from tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, StoreError, UsageError, hide_values
+from tui.files import NotText, read_at_most, utf8_text
 from tui.history.store import RunStore
 from tui.render.cache import cache_line
 from tui.render.context import context_chip
@@ -24,6 +25,11 @@ from tui.render.report import render_markdown
 from tui.render.run_json import run_json
 from tui.runtime import ProviderPool, follow_up_thread, open_store, start_run
 from tui.session import Session
+
+MAX_QUESTION_BYTES = 2_000_000
+"""The most a question read from standard input may hold: as much as an attached file (about
+500,000 tokens, more than most members can read). Reading stops one byte past it, so a question
+piped from an endless source is refused, not read to the end."""
 
 
 @dataclass
@@ -164,8 +170,28 @@ async def _execute(
     return run.result, interrupted
 
 
-def question_from(args: Sequence[str], stdin: TextIO) -> str:
-    """The question words joined; `-` reads it from standard input."""
-    if list(args) == ["-"]:
-        return stdin.read().strip()
-    return " ".join(args).strip()
+def question_from(args: Sequence[str], stdin: BinaryIO | None) -> str:
+    """The question words joined; `-` reads it from standard input (its bytes: `stdin`), which
+    must be UTF-8 text of at most `MAX_QUESTION_BYTES`. A `UsageError` says, in one line, why
+    not: too long, binary, or the first byte that is not UTF-8, with its offset and line. A
+    leading byte order mark (what some Windows tools write) is not part of the question."""
+    if list(args) != ["-"]:
+        return " ".join(args).strip()
+    where = "the question on standard input"
+    if stdin is None:
+        raise UsageError(
+            "no standard input to read the question from (it is closed): give the question as words"
+        )
+    try:
+        data = read_at_most(stdin.read, MAX_QUESTION_BYTES)
+    except OSError as err:
+        raise UsageError(f"cannot read {where}: {err.strerror or err}") from None
+    if len(data) > MAX_QUESTION_BYTES:
+        raise UsageError(
+            f"{where} is more than {MAX_QUESTION_BYTES:,} bytes, the limit for a question "
+            "(as for a file attached with --file)"
+        )
+    try:
+        return utf8_text(data).removeprefix("\ufeff").strip()
+    except NotText as err:
+        raise UsageError(f"{where}: {err}") from None

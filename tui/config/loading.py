@@ -35,8 +35,11 @@ from tui.config.references import reference_problems
 from tui.config.schema import Settings
 from tui.config.tables import merge
 from tui.errors import ConfigError, hide_values, looks_like_key
+from tui.files import FileMissing, FileRefused, FileTooBig, read_limited
 
 CONFIG_ENV = "QUORUM_CONFIG"
+MAX_CONFIG_BYTES = 1_000_000
+"""A config or theme file holding more is not one (the shipped settings and catalog are 9 KB)."""
 SHIPPED_FILES = ("settings.toml", "models.toml")
 
 
@@ -58,13 +61,13 @@ class Layer:
 
 def _read_bytes(path: Path) -> bytes:
     try:
-        return path.read_bytes()
-    except FileNotFoundError as err:
-        raise ConfigError("file not found", file=path) from err
-    except IsADirectoryError as err:
-        raise ConfigError("it is a directory, not a file", file=path) from err
-    except OSError as err:
-        raise ConfigError(f"cannot read it: {err.strerror or err}", file=path) from err
+        return read_limited(path, MAX_CONFIG_BYTES)
+    except FileMissing:
+        raise ConfigError("file not found", file=path) from None
+    except FileTooBig as err:
+        raise ConfigError(f"{err.reason} for a config file", file=path) from None
+    except FileRefused as err:
+        raise ConfigError(err.reason, file=path) from None
 
 
 def parse_toml(path: Path, raw: bytes) -> dict[str, Any]:

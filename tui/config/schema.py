@@ -29,6 +29,7 @@ from tui.engine.prompts import DEFAULT_BASE_PROMPT, validate_base_prompt
 from tui.engine.stance import normalize_stance
 from tui.engine.types import Mode, Stance
 from tui.errors import PromptError, StanceError, UsageError, carries_url_credentials, looks_like_key
+from tui.files import NUL_IN_PATH
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CONTEXT_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -279,6 +280,13 @@ class StoreSettings(_Strict):
     """Record every run in the history database."""
     path: str = ""
     """The database file; empty means `history.sqlite3` in the user data folder."""
+
+    @field_validator("path")
+    @classmethod
+    def _nameable(cls, value: str) -> str:
+        if "\x00" in value:  # TOML can write one (\u0000); no file name holds one
+            raise ValueError(NUL_IN_PATH)
+        return value
 
 
 class EmbedderConfig(_Strict):

@@ -54,7 +54,9 @@ from textual.css.tokenizer import TokenError
 from textual.theme import BUILTIN_THEMES, Theme
 
 from tui.config import paths
+from tui.config.loading import MAX_CONFIG_BYTES
 from tui.errors import ConfigError, QuorumError
+from tui.files import FileRefused, read_limited
 
 DEFAULT_THEME = "quorum-dark"
 LIGHT_THEME = "quorum-light"
@@ -179,14 +181,13 @@ def _check(data: Mapping[str, Any]) -> list[str]:
 def load_theme_file(path: Path) -> Theme:
     """One theme file as a Textual `Theme`, or a `ThemeError` naming the file and every problem."""
     try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
+        data = tomllib.loads(read_limited(path, MAX_CONFIG_BYTES).decode("utf-8"))
     except tomllib.TOMLDecodeError as err:
         raise ThemeError(path, f"not valid TOML: {err}") from err  # the message holds line and column
     except UnicodeDecodeError as err:
         raise ThemeError(path, f"not UTF-8 text: {err.reason} at byte {err.start}") from err
-    except OSError as err:
-        raise ThemeError(path, f"cannot read it: {err.strerror or err}") from err
+    except FileRefused as err:
+        raise ThemeError(path, err.reason) from None
     name = data.get("name") if isinstance(data.get("name"), str) else None
     problems = _check(data)
     if problems:

@@ -41,6 +41,7 @@ from tui.engine.types import (
     RunStatus,
 )
 from tui.errors import StanceError, StoreError, UsageError
+from tui.files import NUL_IN_PATH
 from tui.history.follow import RunFollower, RunGone
 from tui.history.store import RunRecord, RunStore
 from tui.render.formatting import completion_line, seconds
@@ -109,21 +110,58 @@ class Ask:
 # Requests
 
 
-def build_request(settings: Settings, store: RunStore | None, ask: Ask) -> RunRequest:
+async def build_request(settings: Settings, store: RunStore | None, ask: Ask) -> RunRequest:
     """The request for `ask`, built as `quorum run` and the dashboard build theirs (a `Session`).
 
     Raises `UsageError` in the CLI's words: an empty question, an unknown alias (with the closest
     ones), a stance that is not a stance word, a file or image that cannot be read, an unknown
     run to follow up. A follow-up asks what its run asked (panel, mode, files, images, focus
     areas, rounds, budget, synthesizer), as the dashboard's F3 does, except what `ask` gives itself.
+
+    The history is read here, on the server's loop, whose connection it is; the files and images
+    (those named and a follow-up's recorded ones) are read in a worker thread, so a file that
+    takes its time (a hung network mount) holds up this call only, never the server's other tools.
     """
     question = ask.question.strip()
     if not question:
         raise UsageError("the question is empty")
+    followed = _followed_run(store, ask, settings.run.follow_up_depth) if ask.continuation_id else None
+    return await asyncio.to_thread(_request, settings, ask, question, followed)
+
+
+@dataclass(frozen=True)
+class _FollowedRun:
+    """What a follow-up needs from the history: the thread it follows up (its parent last), the
+    parent run, and the thread the parent itself followed up on."""
+
+    thread: list[PriorTurn]
+    parent: RunResult
+    parent_thread: list[PriorTurn]
+
+
+def _followed_run(store: RunStore | None, ask: Ask, depth: int) -> _FollowedRun:
+    """The run `ask.continuation_id` names, and its thread, from the history."""
+    assert ask.continuation_id is not None
+    thread = follow_up_thread(store, ask.continuation_id, depth)  # the history is needed: says so
+    assert store is not None
+    parent = store.load(thread[-1].run_id)
+    if parent.status is RunStatus.RUNNING:
+        raise UsageError(
+            f"run {parent.run_id} is still running: wait for it with consensus_result, then follow it up"
+        )
+    parent_thread: list[PriorTurn] = []
+    if parent.parent_run_id is not None:
+        with contextlib.suppress(UsageError):  # the run it followed up on is gone: it alone is context
+            parent_thread = follow_up_thread(store, parent.parent_run_id, depth)
+    return _FollowedRun(thread, parent, parent_thread)
+
+
+def _request(settings: Settings, ask: Ask, question: str, followed: _FollowedRun | None) -> RunRequest:
+    """`build_request`'s part that reads files: the session, its files and images, the request."""
     for path in ask.files:
-        _inside_project(path, "--file")
+        _inside_project(path, "cannot attach", "--file")
     for path in ask.images:
-        _inside_project(path, "--image")
+        _inside_project(path, "cannot attach image", "--image")
     session = Session(
         settings,
         seats=[_member_spec(number, entry) for number, entry in enumerate(ask.models, start=1)],
@@ -135,7 +173,7 @@ def build_request(settings: Settings, store: RunStore | None, ask: Ask) -> RunRe
     )
     # A follow-up's panel is its run's unless `models` is given: then the default panel's notes
     # (which only a default panel has) do not apply.
-    notes = _follow_up(session, store, ask) if ask.continuation_id else list(session.notes)
+    notes = _follow_up(session, ask, followed) if followed is not None else list(session.notes)
     if ask.mode is not None:
         session.mode = ask.mode
     if ask.max_rounds is not None:
@@ -149,8 +187,9 @@ def build_request(settings: Settings, store: RunStore | None, ask: Ask) -> RunRe
     return request.model_copy(update={"notes": list(dict.fromkeys([*notes, *request.notes]))})
 
 
-def _inside_project(path: str, option: str) -> None:
-    """Refuse a file outside the directory the server was started in (the client's project).
+def _inside_project(path: str, refused: str, option: str) -> None:
+    """Refuse a file outside the directory the server was started in (the client's project),
+    saying `refused` (`cannot attach`) and the path.
 
     An agent reads what it is told to, including instructions planted in a file or a web page:
     a path like ~/.ssh/id_ed25519 or ../.env would send that file to every model on the panel.
@@ -160,11 +199,13 @@ def _inside_project(path: str, option: str) -> None:
     root = Path.cwd().resolve()
     try:
         target = Path(path).expanduser().resolve()
+    except ValueError:  # a NUL byte: no file has that name, in the project or out of it
+        raise UsageError(f"{refused} {path}: {NUL_IN_PATH}") from None
     except (OSError, RuntimeError) as err:
-        raise UsageError(f"cannot attach {path}: {err}") from None
+        raise UsageError(f"{refused} {path}: {err}") from None
     if target != root and root not in target.parents:
         raise UsageError(
-            f"cannot attach {path}: over MCP only files inside the project the server was started "
+            f"{refused} {path}: over MCP only files inside the project the server was started "
             f"in ({root}) can be attached; attach others yourself with `quorum run {option}`"
         )
 
@@ -177,24 +218,12 @@ def _member_spec(number: int, entry: MemberEntry) -> MemberSpec:
     return MemberSpec(model=entry.model, stance=stance, stance_prompt=entry.stance_prompt)
 
 
-def _follow_up(session: Session, store: RunStore | None, ask: Ask) -> list[str]:
-    """Make `session` a follow-up of the run `ask.continuation_id` names; notes for the user."""
-    assert ask.continuation_id is not None
-    depth = session.settings.run.follow_up_depth
-    thread = follow_up_thread(store, ask.continuation_id, depth)  # the history is needed: says so
-    assert store is not None
-    parent = store.load(thread[-1].run_id)
-    if parent.status is RunStatus.RUNNING:
-        raise UsageError(
-            f"run {parent.run_id} is still running: wait for it with consensus_result, then follow it up"
-        )
-    earlier: list[PriorTurn] = []
-    if parent.parent_run_id is not None:
-        with contextlib.suppress(UsageError):  # the run it followed up on is gone: it alone is context
-            earlier = follow_up_thread(store, parent.parent_run_id, depth)
+def _follow_up(session: Session, ask: Ask, followed: _FollowedRun) -> list[str]:
+    """Make `session` a follow-up of `followed.parent` (the run `ask.continuation_id` names);
+    notes for the user."""
     given = session.seats, session.synthesizer, session.attachments, session.focus, session.images
-    notes = session.adopt(parent, earlier)
-    session.follow_up(thread)
+    notes = session.adopt(followed.parent, followed.parent_thread)
+    session.follow_up(followed.thread)
     seats, synthesizer, attachments, focus, images = given
     if ask.models:
         session.seats = seats

@@ -321,7 +321,7 @@ class QuorumMCP:
             continuation_id=continuation_id,
         )
         with self._told_in_words():
-            request = build_request(self.settings, manager.store, ask)
+            request = await build_request(self.settings, manager.store, ask)
             cached = CacheOutcome()
             if not fresh:
                 cached = await serve_from_cache_async(self.settings, request, manager.store)

@@ -15,6 +15,7 @@ from textual.widgets import Input, Static
 
 from tui.engine.types import Image
 from tui.errors import QuorumError
+from tui.render.formatting import literal
 
 PLACEHOLDER = "path to a PNG, JPEG, WebP or GIF image (~ is your home)"
 HINT = "Enter attaches · Esc closes · sent with the next questions to the vision-capable members"
@@ -50,6 +51,7 @@ class ImagePathScreen(ModalScreen[Image | None]):
         try:
             image = self.attach(path)
         except QuorumError as err:
-            self.query_one("#image-error", Static).update(Text(str(err), style="bold red"))
+            # The path is shown as typed or pasted, a control character in it (a NUL) made visible.
+            self.query_one("#image-error", Static).update(Text(literal(str(err)), style="bold red"))
             return
         self.dismiss(image)
