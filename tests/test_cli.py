@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import write
+from tests.conftest import as_foreground_job, write
 from tui.cli.main import main
 from tui.config import paths
 
@@ -298,6 +298,7 @@ def test_ctrl_c_keeps_and_prints_what_had_arrived(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        preexec_fn=as_foreground_job,  # a real Ctrl+C reaches it even when pytest runs in the background
     )
     assert proc.stderr is not None
     seen = ""
