@@ -43,9 +43,9 @@ class ProgressPrinter:
         try:
             self.stream.write(line + "\n")
             self.stream.flush()
-        except BrokenPipeError:
-            # Progress is a courtesy: a closed pipe (`quorum run … 2>&1 | head -3`) must not fail
-            # a run that is still being recorded and whose result still goes to stdout.
+        except OSError:
+            # Progress is a courtesy: a closed pipe (`quorum run … 2>&1 | head -3`) or a full disk
+            # must not fail a run that is still being recorded and whose result goes to stdout.
             self.closed = True
 
     def _name(self, member_index: int | None, alias: str) -> str:
