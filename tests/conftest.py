@@ -4,6 +4,7 @@ off this machine."""
 from __future__ import annotations
 
 import ipaddress
+import signal
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,6 +66,14 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
     monkeypatch.setattr(socket.socket, "connect_ex", guarded_ex)
+
+
+def as_foreground_job() -> None:
+    """A child's `preexec_fn`: SIGINT at its default, as a shell gives its foreground job, so that a
+    test's Ctrl+C reaches it. Run as a background job (`pytest &`), the tests start with SIGINT
+    ignored, and a child inherits that: Python then installs no KeyboardInterrupt handler and the
+    signal is lost."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def write(path: Path, text: str) -> Path:

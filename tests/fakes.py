@@ -37,6 +37,7 @@ class Script:
     chunks: int = 3
     no_finish: bool = False
     usage: tuple[int, int] | None = (100, 50)
+    usage_by_gateway: bool = False  # the usage came from a gateway in front (which may have counted it)
     finish_reason: str = "stop"  # the provider's word, in `finish_phases` (elsewhere "stop")
     finish_phases: tuple[str, ...] = ("position", "draft", "vote", "curator")
     gateway_retries: int | None = None  # a gateway in front says it retried this often before answering
@@ -87,7 +88,7 @@ class FakeProvider:
                 yield TextDelta(text[start : start + step])
                 await asyncio.sleep(0)
             if script.usage:
-                yield Usage(*script.usage)
+                yield Usage(*script.usage, counted_by_gateway=script.usage_by_gateway)
             if not script.no_finish:
                 yield Finished(script.finish_reason if request.phase in script.finish_phases else "stop")
         except asyncio.CancelledError:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import write
+from tests.conftest import as_foreground_job, write
 from tui.cli.main import main
 from tui.config import paths
 
@@ -296,6 +296,7 @@ def test_ctrl_c_keeps_and_prints_what_had_arrived(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        preexec_fn=as_foreground_job,  # a real Ctrl+C reaches it even when pytest runs in the background
     )
     assert proc.stderr is not None
     seen = ""
@@ -419,6 +420,91 @@ def test_a_closed_pipe_ends_quietly(tmp_path: Path, isolated_home: Path) -> None
             assert done.stderr == "", (args, done.stderr)
     finally:
         os.close(write_end)
+
+
+def _quorum_with(
+    config: Path, env: dict[str, str], args: list[str], stdout: str, stderr: Any = subprocess.PIPE
+) -> subprocess.CompletedProcess[str]:
+    """`quorum --config CONFIG ARGS` with its standard output on /dev/full (`full`), closed (`closed`,
+    as `>&-` leaves it) or captured (`pipe`)."""
+    quorum = [sys.executable, "-m", "tui", "--config", str(config), *args]
+    if stdout == "closed":
+        return subprocess.run(
+            ["sh", "-c", 'exec "$@" >&-', "sh", *quorum], stderr=stderr, text=True, env=env, timeout=120
+        )
+    if stdout == "full":
+        with open("/dev/full", "w") as full:
+            return subprocess.run(quorum, stdout=full, stderr=stderr, text=True, env=env, timeout=120)
+    return subprocess.run(quorum, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env, timeout=120)
+
+
+needs_dev_full = pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+
+
+@needs_dev_full
+@pytest.mark.parametrize("where", ["full", "closed"])
+def test_output_that_cannot_be_written_is_one_line_and_a_failure(
+    tmp_path: Path, isolated_home: Path, where: str
+) -> None:
+    """A full disk (`>/dev/full`) or a closed standard output (`>&-`) is not a bug in Quorum and
+    not a success either: every command says so in one line on stderr and exits 1."""
+    config = write(tmp_path / "fast.toml", "[demo]\nspeed = 500.0\n")
+    env = {**os.environ, "QUORUM_HOME": str(isolated_home)}
+    assert _quorum_with(config, env, ["run", "-q", "Is the disk full?"], "pipe").returncode == 0
+    run_id = _quorum_with(config, env, ["history"], "pipe").stdout.split()[0]
+    why = "no space left on device" if where == "full" else "it is closed"
+    for args in (
+        ["history"],
+        ["show", run_id, "--json"],
+        ["models"],
+        ["config", "path"],
+        ["doctor", "--provider", "demo"],
+        ["--help"],
+    ):
+        done = _quorum_with(config, env, args, where)
+        assert done.returncode == 1, (args, done.stderr)
+        assert done.stderr == f"quorum: cannot write to standard output: {why}\n", (args, done.stderr)
+
+
+@needs_dev_full
+@pytest.mark.parametrize("where", ["full", "closed"])
+def test_a_run_whose_report_cannot_be_written_is_recorded_and_says_where(
+    tmp_path: Path, isolated_home: Path, where: str
+) -> None:
+    config = write(tmp_path / "fast.toml", "[demo]\nspeed = 500.0\n")
+    env = {**os.environ, "QUORUM_HOME": str(isolated_home)}
+    done = _quorum_with(config, env, ["run", "-q", "--json", "Where does the report go?"], where)
+    listed = _quorum_with(config, env, ["history"], "pipe").stdout
+    run_id = listed.split()[0]
+    why = "no space left on device" if where == "full" else "it is closed"
+    assert done.returncode == 1, done.stderr
+    assert done.stderr == (
+        f"quorum: cannot write the report to standard output: {why}; the run is recorded: "
+        f"quorum show {run_id}\n"
+    )
+    shown = _quorum_with(config, env, ["show", run_id, "--json"], "pipe")
+    assert json.loads(shown.stdout)["question"] == "Where does the report go?"
+
+
+@needs_dev_full
+@pytest.mark.parametrize("where", ["/dev/full", "closed"])
+def test_progress_that_cannot_be_written_does_not_stop_the_run(
+    tmp_path: Path, isolated_home: Path, where: str
+) -> None:
+    """Progress on stderr is a courtesy: a full disk or a closed stderr loses it, not the run."""
+    config = write(tmp_path / "fast.toml", "[demo]\nspeed = 500.0\n")
+    env = {**os.environ, "QUORUM_HOME": str(isolated_home)}
+    quorum = [sys.executable, "-m", "tui", "--config", str(config), "run", "--json", "Is stderr needed?"]
+    if where == "closed":
+        command = ["sh", "-c", 'exec "$@" 2>&-', "sh", *quorum]
+        done = subprocess.run(command, stdout=subprocess.PIPE, text=True, env=env, timeout=120)
+    else:
+        with open(where, "w") as full:
+            done = subprocess.run(
+                quorum, stdout=subprocess.PIPE, stderr=full, text=True, env=env, timeout=120
+            )
+    assert done.returncode == 0
+    assert json.loads(done.stdout)["status"] == "success"
 
 
 BAD_THEME = 'name = "bad"\nprimary = "#5fafff"\n[variables]\nfooter-key-foreground = "notacolour"\n'

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import write
+from tests.conftest import as_foreground_job, write
 from tests.wire_server import Scenario, WireServer
 from tui.cli.main import SUBCOMMANDS, build_parser, main
 from tui.engine.types import CallResult, CallStatus, Phase, RoundStatus, RunStatus
@@ -98,6 +98,7 @@ def test_a_run_stopped_with_ctrl_c_is_cancelled_in_history_and_in_show(
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        preexec_fn=as_foreground_job,  # a real Ctrl+C reaches it even when pytest runs in the background
     )
     assert proc.stderr is not None
     seen = ""

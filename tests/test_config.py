@@ -116,6 +116,63 @@ def test_bad_config_exits_2_before_anything_runs(
     assert "round" not in capsys.readouterr().out
 
 
+# Every number setting that may hold a fraction, as a TOML table and key. A new one is added here:
+# the test after the next one finds them in the schema.
+FLOAT_SETTINGS = [
+    ("[run]", "call_deadline_s"),
+    ("[run]", "majority_threshold"),
+    ("[demo]", "speed"),
+    ("[cache]", "threshold"),
+    ("[cache]", "max_age_days"),
+    ("[providers.x]\nkind = 'openai'", "read_timeout_s"),
+    (MODEL_Y + "provider = 'openai'", "input_price"),
+    (MODEL_Y + "provider = 'openai'", "output_price"),
+    (MODEL_Y + "provider = 'openai'", "temperature"),
+    (MODEL_Y + "provider = 'openai'", "deadline_s"),
+]
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "+inf", "-inf"])
+@pytest.mark.parametrize(("table", "name"), FLOAT_SETTINGS, ids=[name for _, name in FLOAT_SETTINGS])
+def test_a_number_setting_that_is_not_finite_is_refused(
+    tmp_path: Path, table: str, name: str, value: str
+) -> None:
+    """`call_deadline_s = inf` is no deadline at all, and `speed = inf` no pacing: TOML allows
+    them, Quorum refuses them as it refuses `nan`, naming the file, the key and why."""
+    bad = write(tmp_path / "bad.toml", f"{table}\n{name} = {value}\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(bad)
+    err = info.value
+    assert str(err.file) == str(bad) and err.key is not None and err.key.endswith(name)
+    assert "finite number" in err.reason, err.reason
+
+
+def test_every_float_setting_is_in_the_list_of_float_settings() -> None:
+    from typing import get_args
+
+    from pydantic import BaseModel
+
+    from tui.config.schema import Settings
+
+    def floats(model: type[BaseModel]) -> set[str]:
+        found: set[str] = set()
+        for name, info in model.model_fields.items():
+            kinds = [info.annotation, *get_args(info.annotation)]
+            kinds += [arg for kind in kinds for arg in get_args(kind)]
+            if float in kinds:
+                found.add(name)
+            found |= {
+                f"{name}.{inner}"
+                for kind in kinds
+                if isinstance(kind, type) and issubclass(kind, BaseModel)
+                for inner in floats(kind)
+            }
+        return found
+
+    listed = {name for _, name in FLOAT_SETTINGS}
+    assert {path.rsplit(".", 1)[-1] for path in floats(Settings)} == listed
+
+
 def test_bad_user_file_is_named_even_when_a_later_layer_is_fine(tmp_path: Path) -> None:
     user = write(paths.user_config_file(), "[run]\nmax_rounds = 0\n")
     fine = write(tmp_path / "fine.toml", "[demo]\nspeed = 2.0\n")

@@ -1,5 +1,6 @@
-"""Token counts a provider did not report (llama.cpp sends no usage) are estimates, and every place
-that shows a count says so: the member's pane, the Markdown report, the JSON, and the MCP report."""
+"""Token counts a provider did not report (llama.cpp sends no usage) are estimates, and counts a
+gateway reported may be its own; every place that shows a count says so: the member's pane, the
+Markdown report, the JSON, and the MCP report."""
 
 from __future__ import annotations
 
@@ -52,3 +53,13 @@ async def test_a_finished_pane_marks_a_count_the_provider_did_not_report() -> No
         assert "~" not in app.panes[0].info_text().plain
         silent = app.panes[1].info_text().plain
         assert "~" in silent, silent
+
+
+async def test_a_finished_pane_says_a_count_is_the_gateways() -> None:
+    app, _ = make_app(["alpha", "beta"], {"beta": Script(usage=(1200, 495), usage_by_gateway=True)})
+    async with app.run_test() as pilot:
+        app.submit("Q?")
+        await settle(app, pilot)
+        assert "gateway's count" not in app.panes[0].info_text().plain
+        counted = app.panes[1].info_text().plain  # its answer and its vote, 495 out each
+        assert "990 out (gateway's count)" in counted and "~" not in counted, counted

@@ -20,12 +20,23 @@ from tui.config.loading import load_settings
 from tui.config.schema import ProviderConfig, parse_member
 from tui.engine import events as ev
 from tui.engine.orchestrator import run_panel
-from tui.engine.provider import ChatMessage, ChatRequest, ErrorKind, GatewayRetried, Provider, ProviderError
+from tui.engine.provider import (
+    ChatMessage,
+    ChatRequest,
+    ErrorKind,
+    GatewayRetried,
+    Provider,
+    ProviderError,
+    Usage,
+)
 from tui.engine.types import CallStatus, Mode, RunRequest, RunResult
 from tui.history.recorder import RunRecorder
 from tui.history.store import RunStore
+from tui.mcp.results import run_markdown, run_report
+from tui.providers.anthropic_messages import AnthropicProvider
 from tui.providers.errors import SAID_LIMIT, said
 from tui.providers.openai_compat import OpenAICompatProvider
+from tui.render.report import render_markdown
 from tui.runtime import ProviderPool
 
 GATEWAY_KEY = "sk-gw-master-1234567890abcdef"
@@ -322,3 +333,135 @@ async def test_both_wire_formats_pass_on_the_gateways_retry_count(kind: str, ser
     finally:
         await provider.aclose()
     assert GatewayRetried(3) in items
+
+
+# -- whose token counts they are ------------------------------------------------------------------
+
+
+def test_the_proxy_sends_its_own_count_as_it_sends_the_providers() -> None:
+    """What the captures show, kept as a fact: a LiteLLM proxy's answer whose counts it made itself
+    (the upstream sent none) has the same headers and a usage of the same shape as one whose
+    counts are the upstream's. Only the numbers differ: nothing tells one from the other."""
+    counted, passed_on = LITELLM_CAPTURES["counted-by-gateway"], LITELLM_CAPTURES["counted-by-upstream"]
+    assert counted.headers == passed_on.headers
+    assert counted.usage_event is not None and passed_on.usage_event is not None
+
+    def shape(value: object) -> object:
+        if isinstance(value, dict):
+            return {key: shape(inner) for key, inner in value.items()}
+        return type(value).__name__
+
+    assert shape(counted.usage_event) == shape(passed_on.usage_event)
+
+
+@pytest.mark.parametrize("capture", ["counted-by-gateway", "counted-by-upstream"])
+async def test_counts_through_a_gateway_are_said_to_be_the_gateways(
+    tmp_path: Path, server: WireServer, capture: str
+) -> None:
+    """Whether the provider behind it counted them or the gateway did, the counts come from the
+    gateway: the call, the totals and the JSON say so, and they are not called Quorum's estimate."""
+    result, seen = await run_through(tmp_path, server, LITELLM_CAPTURES[capture])
+    position = result.positions[0]
+    assert position is not None and position.status is CallStatus.SUCCESS
+    usage = LITELLM_CAPTURES[capture].usage_event
+    assert usage is not None
+    assert (position.input_tokens, position.output_tokens) == (
+        usage["usage"]["prompt_tokens"],
+        usage["usage"]["completion_tokens"],
+    )
+    data = json.loads(result.model_dump_json())
+    assert data["positions"][0]["tokens_source"] == "gateway"
+    assert data["positions"][0]["tokens_estimated"] is False
+    assert data["totals"]["tokens_source"] == "gateway" and data["totals"]["tokens_estimated"] is False
+
+    printer = ProgressPrinter(io.StringIO())
+    said_lines = "\n".join(line for line in (printer._line(e) for e in seen) if line)
+    total = usage["usage"]["total_tokens"]
+    assert f"· {total} tokens (gateway's count) ·" in said_lines, said_lines
+    assert "tokens (gateway's count)" in said_lines.splitlines()[-1], said_lines  # the completion line
+    report = render_markdown(result)
+    row = next(line for line in report.splitlines() if line.startswith("| 1 |"))
+    prompt, completion = usage["usage"]["prompt_tokens"], usage["usage"]["completion_tokens"]
+    assert f"| {prompt}/{completion} (gateway's count) |" in row, row
+    assert "~" not in row
+
+
+async def test_a_litellm_proxy_not_configured_as_a_gateway_has_its_counts_called_its(
+    server: WireServer,
+) -> None:
+    server.script("fault", LITELLM_CAPTURES["counted-by-gateway"])
+    provider = direct_provider("openai", server)
+    try:
+        items = [item async for item in provider.stream(chat())]
+    finally:
+        await provider.aclose()
+    assert Usage(29, 7, counted_by_gateway=True) in items
+
+
+async def test_a_provider_reached_directly_counts_its_own(server: WireServer) -> None:
+    server.script("fault", Scenario(text="Answer.", input_tokens=31, output_tokens=8))
+    for kind in ("openai", "anthropic"):
+        provider = direct_provider(kind, server)
+        try:
+            items = [item async for item in provider.stream(chat())]
+        finally:
+            await provider.aclose()
+        assert Usage(31, 8) in items and Usage(31, 8, counted_by_gateway=True) not in items, kind
+
+
+async def test_a_gateway_that_sends_no_count_is_estimated_by_quorum(
+    tmp_path: Path, server: WireServer
+) -> None:
+    result, _ = await run_through(tmp_path, server, Scenario(text="No usage at all.", reports_usage=False))
+    position = result.positions[0]
+    assert position is not None and position.output_tokens > 0
+    data = json.loads(result.model_dump_json())
+    assert data["positions"][0]["tokens_source"] == "estimated"
+    assert data["positions"][0]["tokens_estimated"] is True
+
+
+async def test_the_messages_api_through_the_proxy_keeps_its_input_count_and_says_whose(
+    server: WireServer,
+) -> None:
+    """Served from a model in OpenAI's format, the proxy's Anthropic stream carries no header of
+    its own and says 0 input tokens at its start, the count only at its end: the count is read
+    there, and a provider configured as a gateway has it called the gateway's."""
+    server.script("fault", LITELLM_CAPTURES["messages-from-openai-format"])
+    provider = AnthropicProvider(
+        "gw",
+        base_url=server.anthropic_base_url,
+        api_key=GATEWAY_KEY,
+        api_key_env="LITELLM_KEY",
+        max_retries=0,
+        gateway="litellm",
+    )
+    try:
+        items = [item async for item in provider.stream(chat())]
+    finally:
+        await provider.aclose()
+    assert Usage(31, 8, counted_by_gateway=True) in items
+
+
+async def test_the_history_keeps_whose_counts_they_are(tmp_path: Path, server: WireServer) -> None:
+    result, seen = await run_through(tmp_path, server, LITELLM_CAPTURES["counted-by-gateway"])
+    store = RunStore(tmp_path / "history.sqlite3")
+    try:
+        recorder = RunRecorder(store, config={})
+        for event in seen:
+            recorder(event)
+        kept = store.load(result.run_id)
+    finally:
+        store.close()
+    position = kept.positions[0]
+    assert position is not None
+    data = json.loads(kept.model_dump_json())
+    assert data["positions"][0]["tokens_source"] == "gateway"
+    assert data["totals"]["tokens_source"] == "gateway"
+
+
+async def test_the_mcp_report_says_whose_counts_they_are(tmp_path: Path, server: WireServer) -> None:
+    result, _ = await run_through(tmp_path, server, LITELLM_CAPTURES["counted-by-gateway"])
+    report = run_report(result)
+    assert [m.tokens_source for m in report.members] == ["gateway"]
+    assert report.totals.tokens_source == "gateway"
+    assert "gateway's count" in run_markdown(report)

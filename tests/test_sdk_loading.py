@@ -80,7 +80,7 @@ class SlowSDK(importlib.abc.MetaPathFinder, importlib.abc.Loader):
                     SimpleNamespace(
                         type="message_delta",
                         delta=SimpleNamespace(stop_reason="end_turn"),
-                        usage=SimpleNamespace(output_tokens=1),
+                        usage=SimpleNamespace(input_tokens=None, output_tokens=1),  # as the SDK parses it
                     ),
                     SimpleNamespace(type="message_stop"),
                 )

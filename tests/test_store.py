@@ -528,6 +528,59 @@ def test_every_earlier_schema_is_migrated(tmp_path: Path, version: int) -> None:
     assert _schema(path) == _schema(fresh)
 
 
+def test_calls_recorded_before_whose_counts_were_kept_read_as_estimated_or_the_providers(
+    tmp_path: Path,
+) -> None:
+    """The migration that keeps who counted a call's tokens: a call recorded as estimated reads as
+    estimated, any other as the provider's count; a run's snapshot written before (its totals
+    saying only `tokens_estimated`) reads the same."""
+    version = next(index for index, script in enumerate(MIGRATIONS) if "tokens_source" in script)
+    path = tmp_path / "before.sqlite3"
+    db = sqlite3.connect(path)
+    for script in MIGRATIONS[:version]:
+        db.executescript(script)
+    db.execute(f"PRAGMA user_version = {version}")
+    snapshot = json.loads(
+        RunResult(
+            run_id="old000000001",
+            question="Q",
+            mode=Mode.CONSULT,
+            members=[member("alpha", Stance.FOR), member("beta", Stance.AGAINST)],
+            status=RunStatus.SUCCESS,
+            started_at="2026-01-01T00:00:00Z",
+        ).model_dump_json()
+    )
+    snapshot["totals"] = {
+        "wall_ms": 5,
+        "input_tokens": 3,
+        "output_tokens": 4,
+        "cost_usd": 0.0,
+        "tokens_estimated": True,
+    }
+    db.execute(
+        "INSERT INTO runs (id, created_at, question, mode, panel, config, status, max_rounds, result) "
+        "VALUES ('old000000001', '2026-01-01T00:00:00.000+00:00', 'Q', 'consult', '{}', '{}', 'success', "
+        "1, ?)",
+        (json.dumps(snapshot),),
+    )
+    for seat, estimated in ((0, 1), (1, 0)):
+        db.execute(
+            "INSERT INTO calls (id, run_id, seq, round, phase, member_index, alias, model_id, provider, "
+            "status, tokens_estimated, started_at, updated_at) "
+            "VALUES (?, 'old000000001', ?, 1, 'position', ?, 'm', 'm', 'fake', 'success', ?, '', '')",
+            (f"old-{seat}", seat + 1, seat, estimated),
+        )
+    db.commit()
+    db.close()
+    store = RunStore(path)
+    try:
+        old = store.load("old000000001")
+    finally:
+        store.close()
+    assert [c.tokens_source.value if c else None for c in old.positions] == ["estimated", "provider"]
+    assert old.totals.tokens_source.value == "estimated" and old.totals.tokens_estimated
+
+
 def test_vectors_kept_by_run_move_to_their_question_key(tmp_path: Path) -> None:
     """Migration 13: a vector belongs to a question; two runs of one question kept one each."""
     path = tmp_path / "v12.sqlite3"

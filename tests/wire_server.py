@@ -197,6 +197,15 @@ class Scenario:
     A cut-off or filtered answer is a success with another finish reason: ``"length"`` (Anthropic
     ``"max_tokens"``), ``"content_filter"`` (Anthropic ``"refusal"``).
 
+    `reports_usage` False leaves out the OpenAI stream's usage chunk even when the request asks for
+    it (``stream_options.include_usage``), as llama.cpp's server and other local servers do: the
+    answer ends with its finish reason and ``[DONE]`` alone. The Anthropic stream always carries
+    its usage (the format has no way to leave it out).
+
+    `usage_at_end` sends Anthropic's ``message_start`` with 0 input tokens and both counts in
+    ``message_delta`` (``{"input_tokens", "output_tokens"}``), as a LiteLLM proxy does when it
+    serves the messages API from a model it reaches in OpenAI's format.
+
     `refusal` streams the text as OpenAI's ``delta.refusal`` instead of ``delta.content`` (how an
     OpenAI model declines; the finish reason stays `finish_reason`). Anthropic has no such field: its
     stream is unchanged, and a refusal there is ``finish_reason="refusal"``.
@@ -228,7 +237,9 @@ class Scenario:
     the provider's own shape, and `headers` go with every response, an answer's or an error's (a
     LiteLLM proxy's ``llm_provider-retry-after`` and ``x-litellm-*``): what a real proxy answered,
     captured (see `LITELLM_CAPTURES`). `error_event` is the JSON object of an OpenAI-path ``"error_event"``
-    as it is sent (LiteLLM's ``{"error": {"message", "type", "param", "code": "500"}}``).
+    as it is sent (LiteLLM's ``{"error": {"message", "type", "param", "code": "500"}}``), and
+    `usage_event` the OpenAI stream's usage chunk as it is sent, in place of the server's own (a
+    LiteLLM proxy's carries a choice with an empty delta, and details of its own in the usage).
     """
 
     text: str = "Hello from the wire server."
@@ -238,6 +249,8 @@ class Scenario:
     input_tokens: int = 12
     output_tokens: int = 7
     finish_reason: str = "stop"
+    reports_usage: bool = True
+    usage_at_end: bool = False
     refusal: bool = False
     failure: FailureMode = None
     status: int = 200
@@ -255,6 +268,7 @@ class Scenario:
     error_body: dict[str, Any] | None = None
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
     error_event: dict[str, Any] | None = None
+    usage_event: dict[str, Any] | None = None
 
 
 @dataclass
@@ -1013,7 +1027,7 @@ class WireServer:
                 "system_fingerprint": None,
                 "choices": choices,
             }
-            if include_usage:
+            if include_usage and scenario.reports_usage:
                 obj["usage"] = None
             obj.update(extra)
             return f"data: {_dumps(obj)}\n\n"
@@ -1050,7 +1064,9 @@ class WireServer:
         elif failure != "no_finish":
             finish = openai_finish_reason(scenario.finish_reason)
             await stream.event(chunk([{"index": 0, "delta": {}, "logprobs": None, "finish_reason": finish}]))
-            if include_usage:
+            if include_usage and scenario.usage_event is not None:
+                await stream.event(f"data: {_dumps(scenario.usage_event)}\n\n")
+            elif include_usage and scenario.reports_usage:
                 usage = {
                     "prompt_tokens": scenario.input_tokens,
                     "completion_tokens": scenario.output_tokens,
@@ -1080,7 +1096,10 @@ class WireServer:
             "content": [],
             "stop_reason": None,
             "stop_sequence": None,
-            "usage": {"input_tokens": scenario.input_tokens, "output_tokens": 1},
+            "usage": {
+                "input_tokens": 0 if scenario.usage_at_end else scenario.input_tokens,
+                "output_tokens": 1,
+            },
         }
         block: dict[str, Any] = {"type": "text", "text": ""}
         if tool:
@@ -1139,7 +1158,12 @@ class WireServer:
                             else anthropic_stop_reason(scenario.finish_reason),
                             "stop_sequence": None,
                         },
-                        "usage": {"output_tokens": scenario.output_tokens},
+                        "usage": {
+                            "input_tokens": scenario.input_tokens,
+                            "output_tokens": scenario.output_tokens,
+                        }
+                        if scenario.usage_at_end
+                        else {"output_tokens": scenario.output_tokens},
                     },
                 )
                 + event("message_stop", {"type": "message_stop"})
@@ -1425,6 +1449,52 @@ LITELLM_CAPTURES: dict[str, Scenario] = {
             }
         },
     ),
+    # Token counts (1.108.7, chat completions, `stream_options.include_usage`): an upstream that
+    # sent its usage (31 in, 8 out) and one that sent none, the same answer. LiteLLM counts the
+    # missing ones itself (tiktoken over the messages and the text: 29 and 7) and sends both in
+    # the same shape, with the same headers: nothing in the answer tells its count from the
+    # upstream's. These are its usage chunks as sent.
+    "counted-by-upstream": Scenario(
+        text="Paris is the capital of France.",
+        headers=_LITELLM_STREAM_HEADERS,
+        usage_event={
+            "id": "chatcmpl-wire000002",
+            "created": 1796667585,
+            "model": "with-usage",
+            "object": "chat.completion.chunk",
+            "choices": [{"index": 0, "delta": {}}],
+            "usage": {
+                "completion_tokens": 8,
+                "prompt_tokens": 31,
+                "total_tokens": 39,
+                "completion_tokens_details": {"reasoning_tokens": 0, "text_tokens": 8},
+            },
+        },
+    ),
+    "counted-by-gateway": Scenario(
+        text="Paris is the capital of France.",
+        reports_usage=False,
+        headers=_LITELLM_STREAM_HEADERS,
+        usage_event={
+            "id": "chatcmpl-wire000004",
+            "created": 1796667585,
+            "model": "no-usage",
+            "object": "chat.completion.chunk",
+            "choices": [{"index": 0, "delta": {}}],
+            "usage": {
+                "completion_tokens": 7,
+                "prompt_tokens": 29,
+                "total_tokens": 36,
+                "completion_tokens_details": {"reasoning_tokens": 0, "text_tokens": 7},
+            },
+        },
+    ),
+    # Anthropic's messages API served from a model reached in OpenAI's format: no `x-litellm-*`
+    # header at all, 0 input tokens at `message_start`, both counts in `message_delta` (the
+    # upstream's 31 and 8 here; its own count, 19 and 7, when the upstream sent none).
+    "messages-from-openai-format": Scenario(
+        text="Paris is the capital of France.", input_tokens=31, output_tokens=8, usage_at_end=True
+    ),
 }
 
 
@@ -1467,6 +1537,9 @@ FAULT_MODELS: dict[str, Scenario] = {
     "fault-disconnect": Scenario(failure="disconnect", text="Half an answer, then the line goes dead."),
     "fault-malformed": Scenario(failure="malformed", text="Two good pieces, then broken JSON."),
     "fault-error-event": Scenario(failure="error_event", text="Two pieces, then an error event."),
+    # The same answer with its usage and without it: what a gateway fills in when none came.
+    "usage-sent": Scenario(text="Paris is the capital of France.", input_tokens=31, output_tokens=8),
+    "usage-none": Scenario(text="Paris is the capital of France.", reports_usage=False),
 }
 
 

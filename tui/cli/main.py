@@ -1,9 +1,9 @@
 """The `quorum` command: the dashboard by default; `run`, `history`, `show`, `watch`, `mcp`, `serve`,
 `models`, `doctor`, `config`.
 
-Exit codes: 0 success, 1 the run failed, 2 usage or configuration error, 130 interrupted. Only a
-`QuorumError` is reported as the user's problem; anything else is a bug in Quorum, reported as
-one with the log's path (exit 1).
+Exit codes: 0 success, 1 the run failed (or its output could not be written), 2 usage or
+configuration error, 130 interrupted. Only a `QuorumError` is reported as the user's problem;
+anything else is a bug in Quorum, reported as one with the log's path (exit 1).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from tui import __version__
 from tui.cli.arguments import at_least_one
 from tui.cli.commands import config_command, history_command, models_command
 from tui.cli.logs import hide_secrets, log_file, redact_known, setup_logging
+from tui.cli.output import OutputLost, guarded_output, need_stdout, silence_stdout, tell
 from tui.cli.run import RunOptions, question_from, run_command
 from tui.config.catalog import secret_values
 from tui.config.loading import CONFIG_ENV, load_settings
@@ -355,6 +356,7 @@ def _headless(args: argparse.Namespace) -> int:
     if args.command == "watch":
         return watch_command(settings, args.run)
     if args.command == "mcp":
+        need_stdout()  # the protocol's only way out
         from tui.mcp.server import serve  # the MCP SDK takes a second or more to import: only here
 
         return serve(settings, log_file())
@@ -388,48 +390,57 @@ def main(argv: Sequence[str] | None = None) -> int:
     if wants_dashboard(argv):
         command = lambda: dashboard_command(argv)  # noqa: E731
     else:
-        args = build_parser().parse_args(argv)
-        command = lambda: _headless(args)  # noqa: E731
+        # Parsed inside `guarded`: `--help` writes to standard output, which may be full or closed.
+        command = lambda: _headless(build_parser().parse_args(argv))  # noqa: E731
     return guarded(command)
 
 
 def guarded(command: Callable[[], int]) -> int:
     """Run a command: a `QuorumError` is the user's problem, told in its own words with its exit
-    code; anything else is a bug in Quorum, logged with its traceback and reported as a bug."""
-    try:
-        return command()
-    except QuorumError as err:
-        # Its message may quote what was given (an alias, a run id), a configured key among them.
-        print(f"quorum: {redact_known(str(err))}", file=sys.stderr)
-        return err.exit_code
-    except KeyboardInterrupt:
-        print("quorum: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        # The reader went away (`quorum history | head -1`): it had all it wanted, which is not an
-        # error. Point stdout at /dev/null so the interpreter's last flush cannot complain either.
-        _silence_stdout()
-        return EXIT_OK
-    except Exception as err:
-        log.exception("internal error")
-        where = log_file()
-        print(
-            "quorum: internal error (a bug in Quorum, not a problem with your input): "
-            + redact_known(f"{type(err).__name__}: {err}"),
-            file=sys.stderr,
-        )
-        if where is not None:
-            print(f"  the traceback is in {where}; please report it", file=sys.stderr)
-        return EXIT_FAILED
+    code; anything else is a bug in Quorum, logged with its traceback and reported as a bug.
+    Output that could not be written (a full disk, a closed stdout) is neither: one line, exit 1."""
+    with guarded_output():
+        try:
+            return _flushed(command)
+        except OutputLost as err:
+            silence_stdout()  # what is still buffered for it must not fail again at exit
+            tell(f"quorum: {err}")
+            return err.exit_code
+        except QuorumError as err:
+            # Its message may quote what was given (an alias, a run id), a configured key among them.
+            tell(f"quorum: {redact_known(str(err))}")
+            return err.exit_code
+        except KeyboardInterrupt:
+            tell("quorum: interrupted")
+            return EXIT_INTERRUPTED
+        except BrokenPipeError:
+            # The reader went away (`quorum history | head -1`): it had all it wanted, which is not an
+            # error. Point stdout at /dev/null so the interpreter's last flush cannot complain either.
+            silence_stdout()
+            return EXIT_OK
+        except Exception as err:
+            log.exception("internal error")
+            where = log_file()
+            tell(
+                "quorum: internal error (a bug in Quorum, not a problem with your input): "
+                + redact_known(f"{type(err).__name__}: {err}")
+            )
+            if where is not None:
+                tell(f"  the traceback is in {where}; please report it")
+            return EXIT_FAILED
 
 
-def _silence_stdout() -> None:
+def _flushed(command: Callable[[], int]) -> int:
+    """The command's exit code once all it wrote has left: a full disk under a redirected output
+    shows only when the buffer is flushed, and that must happen here, not at the interpreter's
+    exit (where it is a warning and exit code 120). `--help` ends with SystemExit: flushed too."""
     try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError):
-        pass  # stdout is not a real file (a test's capture): nothing will flush to a closed pipe
+        code = command()
+    except SystemExit:
+        sys.stdout.flush()
+        raise
+    sys.stdout.flush()
+    return code
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from tui.render.words import (
     retry_words,
     round_word,
     tally_words,
+    tokens_source_note,
 )
 
 
@@ -43,9 +44,9 @@ class ProgressPrinter:
         try:
             self.stream.write(line + "\n")
             self.stream.flush()
-        except BrokenPipeError:
-            # Progress is a courtesy: a closed pipe (`quorum run … 2>&1 | head -3`) must not fail
-            # a run that is still being recorded and whose result still goes to stdout.
+        except OSError:
+            # Progress is a courtesy: a closed pipe (`quorum run … 2>&1 | head -3`) or a full disk
+            # must not fail a run that is still being recorded and whose result goes to stdout.
             self.closed = True
 
     def _name(self, member_index: int | None, alias: str) -> str:
@@ -117,10 +118,11 @@ class ProgressPrinter:
         tail = "".join(f" · {words}" for words in after)
         if call.status in (CallStatus.SUCCESS, CallStatus.INCOMPLETE):
             why = f" ({call.error})" if call.status is CallStatus.INCOMPLETE else ""
-            toks = tokens(call.input_tokens + call.output_tokens, call.tokens_estimated)
+            toks = tokens(call.input_tokens + call.output_tokens, call.tokens_source)
+            toks += f" tokens{tokens_source_note(call.tokens_source)}"
             return (
                 f"{name} {word}{why} · first token {seconds(call.ttft_ms)} · {seconds(call.latency_ms)} · "
-                f"{toks} tokens · {cost(call.cost_usd)}{tail}"
+                f"{toks} · {cost(call.cost_usd)}{tail}"
             )
         if call.status is CallStatus.CANCELLED:
             return f"{name} {word} ({len(call.content)} characters kept){tail}"

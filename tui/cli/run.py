@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, TextIO
 
 from tui.cache import CacheOutcome, serve_from_cache
+from tui.cli.output import OutputLost
 from tui.cli.progress import ProgressPrinter
 from tui.config.catalog import secret_values
 from tui.config.schema import MemberSpec, Settings
@@ -141,11 +142,18 @@ def _run_and_report(
         result.cache = cached.miss
     result.notes[:0] = notes
     secrets = secret_values(settings)  # a last line of defence: no configured key is ever printed
-    if options.as_json:
-        stdout.write(run_json(result, secrets) + "\n")
-    else:
-        stdout.write(hide_values(render_markdown(result), secrets))
-    stdout.flush()
+    try:
+        if options.as_json:
+            stdout.write(run_json(result, secrets) + "\n")
+        else:
+            stdout.write(hide_values(render_markdown(result), secrets))
+        stdout.flush()
+    except OutputLost as err:
+        # The run itself is done and recorded as it went: say where to read it instead.
+        kept = "the history is off: it is not kept"
+        if store is not None:
+            kept = f"the run is recorded: quorum show {result.run_id}"
+        raise OutputLost(f"{err.why}; {kept}", what="the report") from err
     if interrupted or result.status is RunStatus.CANCELLED:
         return EXIT_INTERRUPTED
     return EXIT_OK if result.status is RunStatus.SUCCESS else EXIT_FAILED

@@ -41,7 +41,9 @@ _SECRET_KEYS = {"api_key", "apikey", "key", "token", "secret", "password", "auth
 
 class _Strict(BaseModel):
     # A value that fails validation may be a key written in the wrong place: never quote it.
-    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+    # TOML writes `nan` and `inf`; no setting has a use for them (`call_deadline_s = inf` is no
+    # deadline at all), so every float refuses them alike, before its own bounds are checked.
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, allow_inf_nan=False)
 
 
 DEFAULT_RETRIES = 2

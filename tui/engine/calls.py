@@ -39,7 +39,7 @@ from tui.engine.provider import (
     Usage,
 )
 from tui.engine.slots import CallSlots, slots_of
-from tui.engine.types import CallResult, CallStatus, Image, Member, Phase
+from tui.engine.types import CallResult, CallStatus, Image, Member, Phase, TokensSource
 from tui.engine.vision import images_tokens
 from tui.errors import redact
 
@@ -305,13 +305,15 @@ class ModelCall:
         reply = self._reply()
         if self._usage is not None:
             call.input_tokens, call.output_tokens = self._usage.input_tokens, self._usage.output_tokens
+            if self._usage.counted_by_gateway:
+                call.tokens_source = TokensSource.GATEWAY
         elif reply:
             # Text arrived but no usage (stream cut, or a server that never reports it): the call
             # was billed all the same, so estimate it and say so. A call refused before any text
             # (401, 429, context check) is not billed and counts nothing.
             call.input_tokens = estimate_tokens(spec.system, spec.user) + images_tokens(spec.images, member)
             call.output_tokens = estimate_tokens(reply)
-            call.tokens_estimated = True
+            call.tokens_source = TokensSource.ESTIMATED
         call.cost_usd = cost_usd(
             call.input_tokens, call.output_tokens, member.input_price, member.output_price
         )

@@ -27,6 +27,7 @@ from tui.engine.types import (
     RunRequest,
     RunResult,
     RunStatus,
+    TokensSource,
     Totals,
 )
 
@@ -198,7 +199,7 @@ class Lifecycle:
             input_tokens=sum(c.input_tokens for c in calls),
             output_tokens=sum(c.output_tokens for c in calls),
             cost_usd=sum(c.cost_usd for c in calls),
-            tokens_estimated=any(c.tokens_estimated for c in calls),
+            tokens_source=TokensSource.least_certain(c.tokens_source for c in calls),
         )
         # A round still open when the run ends was cut short: it never decided, and says why.
         cut_short = {RunStatus.CANCELLED: RoundStatus.CANCELLED, RunStatus.ERROR: RoundStatus.FAILED}

@@ -110,8 +110,12 @@ class TextDelta:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
+    """The tokens the answer took, as reported with it. `counted_by_gateway`: a gateway in front of
+    the provider reported them, which may have counted them itself (see `TokensSource.GATEWAY`)."""
+
     input_tokens: int
     output_tokens: int
+    counted_by_gateway: bool = False
 
 
 @dataclass(frozen=True, slots=True)

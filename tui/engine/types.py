@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import cached_property
@@ -19,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
+    computed_field,
     model_serializer,
     model_validator,
 )
@@ -334,6 +336,36 @@ class Asked(_Model):
         )
 
 
+class TokensSource(StrEnum):
+    """Who counted a call's tokens (and so its cost)."""
+
+    PROVIDER = "provider"
+    """The provider reported them with its answer."""
+    GATEWAY = "gateway"
+    """A gateway in front of the provider reported them (a LiteLLM proxy, configured or known by
+    its headers). When the provider sent no usage, LiteLLM counts the tokens itself and sends its
+    count in the same shape as a passed-on one: they may be the provider's or the gateway's."""
+    ESTIMATED = "estimated"
+    """No one reported them: Quorum estimated them from the text."""
+
+    @classmethod
+    def least_certain(cls, sources: Iterable[TokensSource]) -> TokensSource:
+        """What a sum of counts is: estimated if any is, else the gateway's if any is."""
+        found = set(sources)
+        return next((source for source in (cls.ESTIMATED, cls.GATEWAY) if source in found), cls.PROVIDER)
+
+
+def _tokens_source_of(data: Any) -> Any:
+    """Input with the derived `tokens_estimated` (JSON written by a result, or recorded before
+    `tokens_source` was kept) read as the source it stands for."""
+    if isinstance(data, dict) and "tokens_estimated" in data:
+        data = dict(data)
+        estimated = data.pop("tokens_estimated")
+        if estimated and "tokens_source" not in data:
+            data["tokens_source"] = TokensSource.ESTIMATED
+    return data
+
+
 class CallResult(_Model):
     """One model call: a member's position or vote, or a synthesizer's draft or decision."""
 
@@ -366,8 +398,10 @@ class CallResult(_Model):
     )
     input_tokens: int = 0
     output_tokens: int = 0
-    tokens_estimated: bool = Field(
-        default=False, description="True when the provider reported no usage and tokens were estimated."
+    tokens_source: TokensSource = Field(
+        default=TokensSource.PROVIDER,
+        description="Who counted the tokens: the provider, a gateway in front of it (which may have "
+        "counted them itself), or Quorum's estimate when no one reported them.",
     )
     cost_usd: float = 0.0
     finish_reason: str | None = None
@@ -394,6 +428,13 @@ class CallResult(_Model):
         "answering (a LiteLLM proxy's x-litellm-attempted-retries), summed over Quorum's tries; None "
         "when no gateway said.",
     )
+
+    @computed_field(description="True when the provider reported no usage and tokens were estimated.")  # type: ignore[prop-decorator]
+    @property
+    def tokens_estimated(self) -> bool:
+        return self.tokens_source is TokensSource.ESTIMATED
+
+    _from_estimated = model_validator(mode="before")(_tokens_source_of)
 
 
 class Vote(_Model):
@@ -450,7 +491,18 @@ class Totals(_Model):
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
-    tokens_estimated: bool = False
+    tokens_source: TokensSource = Field(
+        default=TokensSource.PROVIDER,
+        description="The least certain of the calls' sources: estimated if any call's count is, "
+        "else the gateway's if any is.",
+    )
+
+    @computed_field(description="True when some call's tokens were estimated.")  # type: ignore[prop-decorator]
+    @property
+    def tokens_estimated(self) -> bool:
+        return self.tokens_source is TokensSource.ESTIMATED
+
+    _from_estimated = model_validator(mode="before")(_tokens_source_of)
 
 
 class CacheKind(StrEnum):

@@ -22,6 +22,7 @@ from tui.engine.types import (
     RunRequest,
     RunResult,
     Stance,
+    TokensSource,
 )
 
 CALL_RUNNING = "running"
@@ -140,7 +141,7 @@ def call_from_row(row: sqlite3.Row) -> CallResult:
         cost_usd=row["cost_usd"],
         error_kind=row["error_kind"],
         finish_reason=row["finish_reason"],
-        tokens_estimated=bool(row["tokens_estimated"]),
+        tokens_source=TokensSource(row["tokens_source"]),
         demo=bool(row["demo"]),
         retries=row["retries"],
         gateway_retries=row["gateway_retries"],

@@ -220,6 +220,13 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE calls ADD COLUMN queue_limit INTEGER;
     """,
+    # 16: who counted a call's tokens: the provider, a gateway in front of it (which may have
+    # counted them itself), or Quorum's estimate. `tokens_estimated` stays, written as before
+    # (estimated or not); calls recorded before read as the provider's count, or estimated.
+    """
+    ALTER TABLE calls ADD COLUMN tokens_source TEXT NOT NULL DEFAULT 'provider';
+    UPDATE calls SET tokens_source = 'estimated' WHERE tokens_estimated = 1;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -37,6 +37,7 @@ from tui.engine.types import (
     RunRequest,
     RunResult,
     RunStatus,
+    TokensSource,
     Vote,
     VoteValue,
 )
@@ -478,8 +479,9 @@ class RunStore:
         with self.transaction() as db:
             db.execute(
                 "UPDATE calls SET status = ?, content = ?, error = ?, error_kind = ?, ttft_ms = ?, "
-                "latency_ms = ?, queued_ms = ?, input_tokens = ?, output_tokens = ?, tokens_estimated = ?, "
-                "cost_usd = ?, finish_reason = ?, retries = ?, gateway_retries = ?, updated_at = ? "
+                "latency_ms = ?, queued_ms = ?, input_tokens = ?, output_tokens = ?, tokens_source = ?, "
+                "tokens_estimated = ?, cost_usd = ?, finish_reason = ?, retries = ?, gateway_retries = ?, "
+                "updated_at = ? "
                 "WHERE id = ?",
                 (
                     call.status.value,
@@ -491,6 +493,7 @@ class RunStore:
                     call.queued_ms,
                     call.input_tokens,
                     call.output_tokens,
+                    call.tokens_source.value,
                     int(call.tokens_estimated),
                     call.cost_usd,
                     call.finish_reason,
@@ -674,7 +677,7 @@ class RunStore:
             result.totals.input_tokens = row["input_tokens"] or sum(c.input_tokens for c in calls)
             result.totals.output_tokens = row["output_tokens"] or sum(c.output_tokens for c in calls)
             result.totals.cost_usd = row["cost_usd"] or sum(c.cost_usd for c in calls)
-            result.totals.tokens_estimated = any(c.tokens_estimated for c in calls)
+            result.totals.tokens_source = TokensSource.least_certain(c.tokens_source for c in calls)
         result.status = status
         result.origin = Origin(row["origin"]) if row["origin"] is not None else None
         if status is RunStatus.INTERRUPTED and INTERRUPTED_NOTE not in result.notes:

@@ -33,6 +33,7 @@ from tui.engine.types import (
     RunStatus,
     Stance,
     Tally,
+    TokensSource,
     Totals,
     VoteValue,
 )
@@ -107,6 +108,11 @@ class MemberReport(BaseModel):
     tokens_estimated: bool = Field(
         description="Its provider reported no usage (llama.cpp, some local servers): the count is estimated."
     )
+    tokens_source: TokensSource = Field(
+        description="Who counted its tokens: provider, gateway (a gateway in front of the provider, which "
+        "may have counted them itself: a LiteLLM proxy does when the provider reports none) or estimated "
+        "(by Quorum)."
+    )
     cost_usd: float
 
 
@@ -150,6 +156,10 @@ class TotalsReport(BaseModel):
     input_tokens: int
     output_tokens: int
     tokens_estimated: bool = Field(description="Some provider reported no usage: counts are estimates.")
+    tokens_source: TokensSource = Field(
+        description="The least certain of the members' sources: estimated if any count is, else gateway "
+        "if any is, else provider."
+    )
     cost_usd: float
 
 
@@ -291,6 +301,7 @@ def _member(seat: int, member: Member, call: CallResult | None, running: bool) -
         latency_s=call.latency_ms / 1000 if call is not None and call.latency_ms is not None else None,
         tokens=call.input_tokens + call.output_tokens if call is not None else 0,
         tokens_estimated=call is not None and call.tokens_estimated,
+        tokens_source=call.tokens_source if call is not None else TokensSource.PROVIDER,
         cost_usd=call.cost_usd if call is not None else 0.0,
     )
 
@@ -331,7 +342,7 @@ def _totals(result: RunResult) -> Totals:
         input_tokens=sum(c.input_tokens for c in calls),
         output_tokens=sum(c.output_tokens for c in calls),
         cost_usd=sum(c.cost_usd for c in calls),
-        tokens_estimated=any(c.tokens_estimated for c in calls),
+        tokens_source=TokensSource.least_certain(c.tokens_source for c in calls),
     )
 
 
@@ -361,6 +372,7 @@ def run_report(result: RunResult, in_flight: Iterable[str] = ()) -> RunReport:
             latency_s=None,
             tokens=0,
             tokens_estimated=False,
+            tokens_source=TokensSource.PROVIDER,
             cost_usd=0.0,
         )
         for s in result.skipped
@@ -390,6 +402,7 @@ def run_report(result: RunResult, in_flight: Iterable[str] = ()) -> RunReport:
             input_tokens=totals.input_tokens,
             output_tokens=totals.output_tokens,
             tokens_estimated=totals.tokens_estimated,
+            tokens_source=totals.tokens_source,
             cost_usd=totals.cost_usd,
         ),
         parent_run_id=result.parent_run_id,
@@ -517,7 +530,7 @@ def run_markdown(report: RunReport) -> str:
         input_tokens=report.totals.input_tokens,
         output_tokens=report.totals.output_tokens,
         cost_usd=report.totals.cost_usd,
-        tokens_estimated=report.totals.tokens_estimated,
+        tokens_source=report.totals.tokens_source,
     )
     if out[-1]:
         out.append("")

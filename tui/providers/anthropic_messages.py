@@ -26,7 +26,7 @@ from tui.engine.provider import (
     Usage,
 )
 from tui.engine.types import VoteForm
-from tui.providers.gateway import gateway_retries
+from tui.providers.gateway import answered_by_litellm, gateway_retries
 from tui.providers.image_body import ImageSlots
 from tui.providers.sdk_adapter import ClientOptions, SDKAdapter
 
@@ -80,9 +80,13 @@ class AnthropicProvider(SDKAdapter):
                 messages_api: Any = client.messages  # events are read by their `type` below
                 stream = await messages_api.create(**body)
             # A LiteLLM proxy serves this format too, and says how often it retried.
-            retried = gateway_retries(getattr(getattr(stream, "response", None), "headers", None))
+            headers = getattr(getattr(stream, "response", None), "headers", None)
+            retried = gateway_retries(headers)
             if retried is not None:
                 yield GatewayRetried(retried)
+            # Served from a model in OpenAI's format, it sends none of its headers: only a
+            # provider configured as a gateway is known as one then.
+            counted_by_gateway = bool(self.gateway) or answered_by_litellm(headers)
             async for event in stream:
                 if event.type == "message_start":
                     input_tokens = event.message.usage.input_tokens or 0
@@ -97,6 +101,9 @@ class AnthropicProvider(SDKAdapter):
                         yield TextDelta(event.delta.partial_json)
                 elif event.type == "message_delta":
                     stop_reason = event.delta.stop_reason or stop_reason
+                    # Its counts are the message's so far; the input's may come only here (0 at
+                    # the start from a LiteLLM proxy serving a model in OpenAI's format).
+                    input_tokens = event.usage.input_tokens or input_tokens
                     output_tokens = event.usage.output_tokens or output_tokens
                 elif event.type == "message_stop":
                     stopped = True
@@ -115,7 +122,7 @@ class AnthropicProvider(SDKAdapter):
             raise from_transport(ctx, err, received_text=received) from err
         except json.JSONDecodeError as err:
             raise malformed(ctx, err) from err
-        yield Usage(input_tokens, output_tokens)
+        yield Usage(input_tokens, output_tokens, counted_by_gateway)
         if stopped or stop_reason is not None:
             yield Finished(stop_reason or "end_turn")
 

@@ -16,7 +16,12 @@ upstream provider's error on. LiteLLM's shapes, as its proxy (1.108) answers the
   `x-litellm-attempted-retries` (how often the gateway retried before it answered);
 * an upstream fault after the answer started (a dropped connection, a malformed chunk) arrives as
   an in-stream error event `{"error": {"message": "litellm.APIConnectionError: …", "type": null,
-  "code": "500"}}`.
+  "code": "500"}}`;
+* an answer's token counts are the upstream's when it sent them and the gateway's own (tiktoken)
+  when it did not, in the same usage fields and under the same headers: nothing tells which, so
+  the adapters report every count through a gateway as the gateway's (`Usage.counted_by_gateway`).
+  Its messages API, serving a model it reaches in OpenAI's format, sends none of its headers, 0
+  input tokens at `message_start` and both counts in `message_delta`.
 
 Everything here is a pure function of the status, the words and the headers.
 """

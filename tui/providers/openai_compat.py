@@ -20,7 +20,7 @@ from tui.engine.provider import (
     Usage,
 )
 from tui.engine.types import VoteForm
-from tui.providers.gateway import gateway_retries
+from tui.providers.gateway import answered_by_litellm, gateway_retries
 from tui.providers.image_body import ImageSlots
 from tui.providers.sdk_adapter import ClientOptions, SDKAdapter
 
@@ -92,9 +92,11 @@ class OpenAICompatProvider(SDKAdapter):
             retried = gateway_retries(response_headers)
             if retried is not None:  # the gateway's retries before this answer, not Quorum's
                 yield GatewayRetried(retried)
+            counted_by_gateway = bool(self.gateway) or answered_by_litellm(response_headers)
             async for chunk in stream:
                 if chunk.usage is not None:
-                    yield Usage(chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0)
+                    usage = chunk.usage
+                    yield Usage(usage.prompt_tokens or 0, usage.completion_tokens or 0, counted_by_gateway)
                 for choice in chunk.choices:
                     if choice.delta is not None and choice.delta.content:
                         received = True

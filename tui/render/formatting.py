@@ -7,9 +7,9 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from tui.engine.types import RunStatus, Totals
+from tui.engine.types import RunStatus, TokensSource, Totals
 from tui.errors import MIN_SECRET_LENGTH, hide_values
-from tui.render.words import run_word
+from tui.render.words import run_word, tokens_source_note
 
 # C0 controls but tab and newline, DEL, and C1 controls: a model's reply printed to a terminal
 # must not be able to move the cursor, retitle the window, hide text or plant a link. Bidi
@@ -27,9 +27,10 @@ def seconds(ms: int | None) -> str:
     return f"{ms / 1000:.1f} s" if ms < 60_000 else f"{ms // 60_000} min {ms % 60_000 / 1000:.0f} s"
 
 
-def tokens(count: int, estimated: bool = False) -> str:
+def tokens(count: int, source: TokensSource = TokensSource.PROVIDER) -> str:
+    """`412`, `12.4k`; `~412` when Quorum estimated the count (whose count else: `tokens_source_note`)."""
     text = f"{count / 1000:.1f}k" if count >= 1000 else str(count)
-    return f"~{text}" if estimated else text
+    return f"~{text}" if source is TokensSource.ESTIMATED else text
 
 
 # A rough count of what a stream has written so far, before its provider reports its usage (at
@@ -40,7 +41,7 @@ CHARS_PER_TOKEN_SHOWN = 4
 
 def streamed_estimate(chars: int) -> str:
     """`~120 tokens (est.)`: what `chars` characters of a stream still being written come to."""
-    return f"{tokens(-(-chars // CHARS_PER_TOKEN_SHOWN), estimated=True)} tokens (est.)"
+    return f"{tokens(-(-chars // CHARS_PER_TOKEN_SHOWN), TokensSource.ESTIMATED)} tokens (est.)"
 
 
 def cost(usd: float) -> str:
@@ -59,14 +60,15 @@ def file_size(size: int) -> str:
 
 
 def completion_line(totals: Totals, status: RunStatus = RunStatus.SUCCESS) -> str:
-    """`Complete · 3.2 s · $0.09 · 12.4k tokens` (the word is the run's status)."""
+    """`Complete · 3.2 s · $0.09 · 12.4k tokens` (the word is the run's status; a count that is
+    not the providers' own says whose it is)."""
     count = totals.input_tokens + totals.output_tokens
-    count_text = tokens(count, totals.tokens_estimated)
+    count_text = tokens(count, totals.tokens_source)
     parts = [
         run_word(status).capitalize(),
         seconds(totals.wall_ms),
         cost(totals.cost_usd),
-        f"{count_text} tokens",
+        f"{count_text} tokens{tokens_source_note(totals.tokens_source)}",
     ]
     return " · ".join(parts)
 

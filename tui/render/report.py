@@ -29,6 +29,7 @@ from tui.render.words import (
     round_word,
     run_word,
     tally_words,
+    tokens_source_note,
 )
 
 
@@ -154,8 +155,9 @@ def _panel(result: RunResult) -> list[str]:
         status = _cell(call_summary(call, result.status))
         toks = "–"
         if call:
-            toks = f"{tokens(call.input_tokens, call.tokens_estimated)}/"
-            toks += tokens(call.output_tokens, call.tokens_estimated)
+            source = call.tokens_source
+            toks = f"{tokens(call.input_tokens, source)}/{tokens(call.output_tokens, source)}"
+            toks += tokens_source_note(source)
         out.append(
             f"| {index + 1} | {_cell(_member_name(member))} | {member.provider} | {member.stance.value} | "
             f"{status} | {latency} | {toks} | {cost(call.cost_usd) if call else '–'} |"

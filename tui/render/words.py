@@ -18,6 +18,7 @@ from tui.engine.types import (
     RoundStatus,
     RunStatus,
     Tally,
+    TokensSource,
     Vote,
     VoteValue,
 )
@@ -134,6 +135,18 @@ def retried_words(call: CallResult) -> list[str]:
     if call.gateway_retries:
         words.append(f"the gateway retried it {call.gateway_retries}×")
     return words
+
+
+TOKENS_SOURCE_WORDS: dict[TokensSource, str] = {TokensSource.GATEWAY: "gateway's count"}
+"""Said after a token count that is not the provider's own word: a gateway's, which may be its own
+count (a LiteLLM proxy counts what the provider did not report, and says nothing of it). Quorum's
+own estimate is marked `~` on the number instead."""
+
+
+def tokens_source_note(source: TokensSource) -> str:
+    """` (gateway's count)` after a count the gateway gave; nothing after the provider's own."""
+    words = TOKENS_SOURCE_WORDS.get(source)
+    return f" ({words})" if words else ""
 
 
 def call_state(call: CallResult) -> CallState:

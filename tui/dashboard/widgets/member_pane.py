@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.content import Content
 
 from tui.dashboard.widgets.stream_pane import StreamPane
-from tui.engine.types import CallResult, Member, Phase, Stance, VoteValue
+from tui.engine.types import CallResult, Member, Phase, Stance, TokensSource, VoteValue
 from tui.render.formatting import cost, literal, seconds, streamed_estimate, tokens
 from tui.render.words import (
     ACTIVE_STATES,
@@ -23,6 +23,7 @@ from tui.render.words import (
     retried_words,
     retry_words,
     serves_words,
+    tokens_source_note,
 )
 
 
@@ -60,7 +61,7 @@ class ModelPane(StreamPane):
         self.position_latency_ms: int | None = None
         self.input_tokens = 0
         self.output_tokens = 0
-        self.tokens_estimated = False
+        self.tokens_source = TokensSource.PROVIDER  # the least certain of its calls' counts
         self.streamed_chars = 0  # of the call in flight, until its usage arrives with its end
         self.cost_usd = 0.0
         self.votes: dict[int, VoteValue] = {}
@@ -99,7 +100,7 @@ class ModelPane(StreamPane):
         self.queued_ms = self.position_queued_ms = None
         self.retried_note = self.position_retried_note = None
         self.input_tokens = self.output_tokens = 0
-        self.tokens_estimated = False
+        self.tokens_source = TokensSource.PROVIDER
         self.streamed_chars = 0
         self.cost_usd = 0.0
         self.votes.clear()
@@ -206,7 +207,7 @@ class ModelPane(StreamPane):
         self.retried_note = " · ".join(retried_words(result)) or None
         self.input_tokens += result.input_tokens
         self.output_tokens += result.output_tokens
-        self.tokens_estimated = self.tokens_estimated or result.tokens_estimated
+        self.tokens_source = TokensSource.least_certain((self.tokens_source, result.tokens_source))
         self.cost_usd += result.cost_usd
         self.refresh_info()
 
@@ -228,7 +229,7 @@ class ModelPane(StreamPane):
         """Be the pane `removed` was (a removal undone): its member, its run's state, its text."""
         for name in (
             "member", "status", "phase", "started_at", "ttft_ms", "latency_ms", "position_ttft_ms",
-            "position_latency_ms", "input_tokens", "output_tokens", "tokens_estimated", "streamed_chars",
+            "position_latency_ms", "input_tokens", "output_tokens", "tokens_source", "streamed_chars",
             "cost_usd", "answer_cached", "answer_incomplete", "retry_note", "note", "call_id", "next_stance",
             "queue_note", "queued_ms", "position_queued_ms",
             "images_note", "retried_note", "position_retried_note",
@@ -308,9 +309,10 @@ class ModelPane(StreamPane):
             text.append(f" · {retried}", style("model-pane--muted"))
         text.append("\n")
         if self.input_tokens or self.output_tokens:
+            source = self.tokens_source
             text.append(
-                f"{tokens(self.input_tokens, self.tokens_estimated)} in · "
-                f"{tokens(self.output_tokens, self.tokens_estimated)} out · {cost(self.cost_usd)}",
+                f"{tokens(self.input_tokens, source)} in · {tokens(self.output_tokens, source)} out"
+                f"{tokens_source_note(source)} · {cost(self.cost_usd)}",
                 style("model-pane--muted"),
             )
             if self.streamed_chars:
