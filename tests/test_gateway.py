@@ -35,6 +35,7 @@ from tui.history.store import RunStore
 from tui.mcp.results import run_markdown, run_report
 from tui.providers.anthropic_messages import AnthropicProvider
 from tui.providers.errors import SAID_LIMIT, said
+from tui.providers.gateway import retry_after_seconds
 from tui.providers.openai_compat import OpenAICompatProvider
 from tui.render.report import render_markdown
 from tui.runtime import ProviderPool
@@ -465,3 +466,24 @@ async def test_the_mcp_report_says_whose_counts_they_are(tmp_path: Path, server:
     assert [m.tokens_source for m in report.members] == ["gateway"]
     assert report.totals.tokens_source == "gateway"
     assert "gateway's count" in run_markdown(report)
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"retry-after": "2"}, 2.0),
+        ({"retry-after-ms": "1500", "retry-after": "9"}, 1.5),
+        ({"retry-after": "inf"}, None),
+        ({"retry-after": "nan"}, None),
+        ({"retry-after": "-3"}, None),
+        ({"retry-after-ms": "nan", "retry-after": "4"}, 4.0),
+        ({"llm_provider-retry-after": "Infinity"}, None),
+        ({"retry-after": "Wed, 21 Oct 2026 07:28:00 GMT"}, None),
+    ],
+)
+def test_a_retry_after_that_is_no_number_of_seconds_asks_for_no_wait(
+    headers: dict[str, str], expected: float | None
+) -> None:
+    """`inf` would be a wait that never ends, `nan` one asyncio cannot sleep: both are ignored,
+    as a date is, and the next header (or Quorum's own back-off) decides."""
+    assert retry_after_seconds(headers) == expected

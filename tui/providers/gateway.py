@@ -28,6 +28,7 @@ Everything here is a pure function of the status, the words and the headers.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 
@@ -57,25 +58,25 @@ _LITELLM_HEADER_PREFIXES = ("x-litellm-", "llm_provider-")
 
 def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
     """The wait a refusal asks for, in seconds: `retry-after-ms`, `retry-after`, or either as a
-    LiteLLM proxy passes it on (`llm_provider-retry-after`). None when none is given (or it is an
-    HTTP date, which model APIs hardly send)."""
+    LiteLLM proxy passes it on (`llm_provider-retry-after`). None when none is given, when it is an
+    HTTP date (which model APIs hardly send), or when it is no number of seconds at all (`inf`,
+    `nan`, negative): a server's garbage must not become a wait that never ends or cannot be slept."""
     if headers is None:
         return None
-    for name in _RETRY_AFTER_MS:
-        raw = headers.get(name)
-        if raw:
-            try:
-                return float(raw) / 1000
-            except ValueError:
-                pass
-    for name in _RETRY_AFTER_S:
-        raw = headers.get(name)
-        if raw:
-            try:
-                return float(raw)
-            except ValueError:
-                continue
+    for names, scale in ((_RETRY_AFTER_MS, 1000.0), (_RETRY_AFTER_S, 1.0)):
+        for name in names:
+            seconds = _seconds(headers.get(name), scale)
+            if seconds is not None:
+                return seconds
     return None
+
+
+def _seconds(raw: str | None, scale: float) -> float | None:
+    try:
+        value = float(raw) / scale if raw else math.nan
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value >= 0 else None
 
 
 def answered_by_litellm(headers: Mapping[str, str] | None) -> bool:
