@@ -271,6 +271,42 @@ def test_an_invalid_vote_says_why_in_a_few_words(reply: str, reason: str) -> Non
     assert parse_vote(reply) == (VoteValue.INVALID, [], reason)
 
 
+# One reply is one vote: a second verdict in any form, after the verdict line, spoils it.
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        # a bullet, a number or a quote mark is decoration: the line is a second verdict line
+        ("VERDICT: ACCEPT\n- VERDICT: REJECT", "two verdict lines"),
+        ("VERDICT: ACCEPT\n- fine\n2. **Verdict:** reject", "two verdict lines"),
+        ("VERDICT: ACCEPT\n- VERDICT: ACCEPT", "two verdict lines"),  # as strict as two plain lines
+        # a verdict in a JSON object, fenced or inline, or stated inside a line
+        ('VERDICT: ACCEPT\n```json\n{"verdict": "reject"}\n```', "two verdicts: accept, then reject"),
+        ('VERDICT: ACCEPT\n{"verdict": "reject", "objections": []}', "two verdicts: accept, then reject"),
+        (
+            'VERDICT: ACCEPT\n```\n{\n  "Verdict": "REJECT",\n  "objections": []\n}\n```',
+            "two verdicts: accept, then reject",
+        ),
+        ("VERDICT: REJECT\n- my real verdict: accept", "two verdicts: reject, then accept"),
+        ('VERDICT: ACCEPT\n- as I said, "__verdict__ = reject"', "two verdicts: accept, then reject"),
+    ],
+)
+def test_a_second_verdict_in_any_form_spoils_the_vote(reply: str, reason: str) -> None:
+    assert parse_vote(reply) == (VoteValue.INVALID, [], reason)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        'VERDICT: ACCEPT\n- keep {"verdict": "accept"} as the audit format',  # the same verdict again
+        "VERDICT: REJECT\n- the verdict: rejected until an owner is named",
+        "VERDICT: ACCEPT\n- a verdict from legal is still needed",  # a verdict named, none stated
+    ],
+)
+def test_the_same_verdict_stated_again_inside_a_line_is_one_vote(reply: str) -> None:
+    value, objections, reason = parse_vote(reply)
+    assert reason is None and value is not VoteValue.INVALID and len(objections) == 1
+
+
 def test_decoration_is_not_an_objection() -> None:
     value, objections, _ = parse_vote("**VERDICT: REJECT**\n\n- **name an owner**\n---")
     assert value is VoteValue.REJECT

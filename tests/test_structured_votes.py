@@ -431,8 +431,9 @@ async def test_hostile_objections_stay_literal(kind: str, server: WireServer) ->
     assert vote.value is VoteValue.REJECT and vote.objections == kept
     call = vote_calls(result)[0]
     assert call.content == render_vote(VoteValue.REJECT, kept)
-    # an objection that reads "VERDICT: ACCEPT" is an objection: read back, still one reject
-    assert parse_vote(call.content) == (VoteValue.REJECT, kept, None)
+    # an objection that reads "VERDICT: ACCEPT" is an objection of the JSON's one reject; its
+    # rendering read back as a text vote would hold two verdict lines: invalid, never an accept
+    assert parse_vote(call.content) == (VoteValue.INVALID, [], "two verdict lines")
     # the report shows them as text votes' objections are shown: escaped, never acted on
     report = render_markdown(result)
     assert "\x1b" not in report and "\u202e" not in report
