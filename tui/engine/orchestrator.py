@@ -14,8 +14,9 @@ An `incomplete` call (cut off at the output limit, stopped by a content filter, 
 so wherever it goes:
 - a position counts as a position: its member votes, and the synthesizer reads it with a note
   at its end that it is incomplete, and why (`as_read`);
-- a review is parsed as it is: a verdict line that arrived counts (objections may be cut short);
-  a reply without one is an invalid vote whose reason also says why the reply stopped;
+- a review is not: only a whole reply is a vote (one reply, one vote), so a refused or filtered
+  review is an invalid vote (`refused by the model`), and so is one cut off at the output limit,
+  even when its verdict had arrived (`cut off at the 4,096-token output limit`);
 - a draft or decision is used, not retried with a fallback synthesizer (the next one would hit
   the same limit): members review it with the same note, and when it is the run's answer the
   run still succeeds, with `RunResult.synthesis_incomplete` (and `SynthesisFinished.incomplete`)
@@ -34,7 +35,7 @@ from uuid import uuid4
 
 from tui.engine import events as ev
 from tui.engine import prompts, vision
-from tui.engine.calls import ANSWERED, CallSpec, ModelCall, ProviderLookup, as_read
+from tui.engine.calls import ANSWERED, CallSpec, ModelCall, ProviderLookup, as_read, cutoff
 from tui.engine.deliberation import EXPECTED_ANSWER_TOKENS, Deliberation
 from tui.engine.lifecycle import Lifecycle
 from tui.engine.names import member_names
@@ -328,17 +329,8 @@ class Run:
         spec = self._spec(member, index, Phase.VOTE, number, system, prompt_for(member.vote_form))
         review = VoteCall(spec, self._emit, self._clock, prompt_for, self._note)
         call = await self._run_call(review)
-        if call.status in ANSWERED:
-            value, objections, reason = self._read_review(review, call)
-            if reason is not None and call.status is CallStatus.INCOMPLETE:
-                reason = f"{reason} (the reply was {call.error})"
-            vote = Vote(
-                member_index=index, alias=member.alias, value=value, objections=objections, reason=reason
-            )
-        else:
-            vote = Vote(
-                member_index=index, alias=member.alias, value=VoteValue.NONE, reason=call.error or "no reply"
-            )
+        value, objections, reason = self._read_review(review, call)
+        vote = Vote(member_index=index, alias=member.alias, value=value, objections=objections, reason=reason)
         self._emit(ev.VoteCast(number, vote))
         return vote
 
@@ -347,13 +339,29 @@ class Run:
         """A review's vote: the structured vote it gave, or its text read by the text protocol. A
         reply asked for as structured output that could not be used as such is read as text
         before it is declared invalid, and then says both: `broken JSON: unterminated string;
-        as text: no verdict line`."""
+        as text: no verdict line`.
+
+        Only a whole reply is a vote. One the model refused, or the provider's content filter
+        stopped, is invalid whatever it said before (`refused by the model`); one cut off at the
+        output limit is invalid even when its verdict had arrived (`cut off at the 4,096-token
+        output limit`), since what it would have said next (another verdict, a retraction) is
+        unknown. A review that failed is no vote (`none`), with its error as the reason.
+        """
+        finish = call.finish_reason
+        stopped = cutoff(finish, review.spec.member.max_output_tokens) if finish is not None else None
+        if stopped is not None and stopped[0] in ("refusal", "content_filter"):
+            return VoteValue.INVALID, [], stopped[1]  # an empty refusal too: the member answered so
+        if call.status not in ANSWERED:
+            return VoteValue.NONE, [], call.error or "no reply"
         if review.structured is not None:
-            value, objections = review.structured
-            return value, objections, None
-        value, objections, reason = parse_vote(call.content)  # shown as it came: the reply itself
-        if reason is not None and review.unusable is not None and review.unusable != reason:
-            reason = f"{review.unusable}; as text: {reason}"
+            value, objections, reason = review.structured
+        else:
+            value, objections, reason = parse_vote(call.content)  # shown as it came: the reply itself
+            if reason is not None and review.unusable is not None and review.unusable != reason:
+                reason = f"{review.unusable}; as text: {reason}"
+        if stopped is not None:  # cut off: a verdict that arrived is not counted
+            cut = stopped[1]
+            return VoteValue.INVALID, [], cut if reason is None else f"{reason} (the reply was {cut})"
         return value, objections, reason
 
     def _note_unseen_images(self, synthesizer: Member) -> None:
