@@ -8,6 +8,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from tui.engine.quorum import quorum_met
 from tui.engine.types import Agreement, Outcome, Tally, Vote, VoteValue
 
 MAX_OBJECTIONS = 5
@@ -182,16 +183,30 @@ def tally_votes(votes: Sequence[Vote]) -> Tally:
 
 
 def decide_round(
-    round_number: int, max_rounds: int, tally: Tally, majority_threshold: float = 0.5
+    round_number: int,
+    max_rounds: int,
+    tally: Tally,
+    majority_threshold: float = 0.5,
+    *,
+    seats: int,
+    quorum: float = 0.5,
 ) -> Outcome | None:
     """The outcome of a round, or None when deliberation goes on to the next round.
 
-    Every member asked to vote counts: a round is unanimous only when each of them returned a
-    valid ACCEPT, so an invalid vote (or a review that failed) is never ignored. Before the last
-    round only that ends the run. In the last round: unanimous; else accepts strictly above
-    `majority_threshold` of all members asked to vote is a majority; else the curator decides.
+    A round decides only with a quorum: valid votes from more than `quorum` of the panel's
+    `seats` (see `tui.engine.quorum`). Without one it goes on to the next round while the members
+    asked to vote could still make one, and otherwise (and in the last round) the run ends with
+    no quorum: not a decision, and not the curator's to make.
+
+    With a quorum, every member asked to vote counts: a round is unanimous only when each of them
+    returned a valid ACCEPT, so an invalid vote (or a review that failed) is never ignored. Before
+    the last round only that ends the run. In the last round: unanimous; else accepts strictly
+    above `majority_threshold` of all members asked to vote is a majority; else the curator decides.
     """
-    if tally.asked > 0 and tally.accept == tally.asked:
+    if not quorum_met(tally.valid, seats, quorum):
+        possible = quorum_met(tally.asked, seats, quorum)
+        return None if round_number < max_rounds and possible else Outcome.NO_QUORUM
+    if tally.accept == tally.asked:
         return Outcome.UNANIMOUS
     if round_number < max_rounds:
         return None

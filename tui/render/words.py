@@ -44,6 +44,7 @@ OUTCOME_WORDS: dict[Outcome, str] = {
     Outcome.UNANIMOUS: "unanimous",
     Outcome.MAJORITY: "majority",
     Outcome.CURATOR_OVERRIDE: "curator decision",
+    Outcome.NO_QUORUM: "no quorum",
 }
 
 OUTCOME_SHORT_WORDS: dict[Outcome, str] = {Outcome.CURATOR_OVERRIDE: "curator"}

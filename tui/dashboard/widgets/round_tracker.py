@@ -16,6 +16,7 @@ OUTCOME_CLASSES = {
     Outcome.UNANIMOUS: "round-tracker--unanimous",
     Outcome.MAJORITY: "round-tracker--majority",
     Outcome.CURATOR_OVERRIDE: "round-tracker--curator",
+    Outcome.NO_QUORUM: "round-tracker--failed",  # not a decision
 }
 
 
