@@ -42,25 +42,28 @@ def standing(result: RunResult, round_: RoundResult | None = None) -> Standing:
         round_ = result.rounds[-1]
     members, positions = result.members, _positions(result)
     votes = {vote.member_index: vote for vote in round_.votes} if round_ is not None else {}
-    answered = sum(1 for call in positions if call is not None and call.status in ANSWERED)
+    answered = sum(1 for call in positions if _answered(call))
     missing: list[Missing] = []
     for index, member in enumerate(members):
-        vote = votes.get(index)
+        vote, call = votes.get(index), positions[index]
         if vote is not None and vote.value not in VALID:
+            why = vote.reason or vote.value.value
+            missing.append(
+                Missing(member_index=index, alias=member.alias, phase=Phase.VOTE, vote=vote.value, reason=why)
+            )
+        elif vote is None and not _answered(call):  # not asked to vote: its position failed
+            why = "not run" if call is None else call.error or call.status.value
+            missing.append(Missing(member_index=index, alias=member.alias, phase=Phase.POSITION, reason=why))
+        elif vote is None and votes:  # it answered, but no vote of its is recorded
             missing.append(
                 Missing(
                     member_index=index,
                     alias=member.alias,
                     phase=Phase.VOTE,
-                    vote=vote.value,
-                    reason=vote.reason or vote.value.value,
+                    vote=VoteValue.NONE,
+                    reason="no vote",
                 )
             )
-        elif vote is None and (votes or not _answered(positions[index])):
-            # not asked to vote (its position failed), or no vote was taken and it did not answer
-            call = positions[index]
-            why = "not run" if call is None else call.error or call.status.value
-            missing.append(Missing(member_index=index, alias=member.alias, phase=Phase.POSITION, reason=why))
     voters = sum(1 for vote in votes.values() if vote.value in VALID) if votes else None
     return Standing(seats=len(members), voters=voters, answered=answered, missing=missing)
 
