@@ -47,6 +47,7 @@ from tui.config.catalog import Catalog  # noqa: E402
 from tui.config.loading import load_settings  # noqa: E402
 from tui.config.schema import MemberSpec  # noqa: E402
 from tui.engine import events as ev  # noqa: E402
+from tui.engine.quorum import standing  # noqa: E402
 from tui.engine.types import (  # noqa: E402
     CallResult,
     CallStatus,
@@ -176,7 +177,7 @@ def record_one(
         status="decided",
     )
     result.rounds = [round_]
-    emit(ev.RoundDecided(round_))
+    emit(ev.RoundDecided(round_, standing(result, round_)))
     result.synthesis, result.synthesizer, result.outcome = draft.content, draft.alias, outcome
     result.rounds_used, result.status, result.finished_at = 1, RunStatus.SUCCESS, datetime.now(UTC)
     result.totals = Totals(

@@ -16,6 +16,7 @@ from tui.config import paths
 from tui.dashboard.app import QuorumApp
 from tui.dashboard.widgets.member_pane import ModelPane
 from tui.dashboard.widgets.prompt_bar import PromptBar
+from tui.engine import events as ev
 from tui.engine.provider import ErrorKind, ProviderError
 from tui.engine.types import Mode, Outcome, RunStatus
 from tui.render.words import CallState
@@ -587,18 +588,84 @@ async def test_the_tracker_says_how_many_votes_were_invalid_and_why() -> None:
         app.submit("Adopt X?")
         await settle(app, pilot)
         assert app.shown_result is not None
-        assert app.shown_result.outcome is Outcome.CURATOR_OVERRIDE  # 1 of 3 accepted, never unanimous
+        # 1 valid vote of 3 seats in each round: never unanimous, and no quorum to decide
+        assert app.shown_result.outcome is Outcome.NO_QUORUM
         line = app.tracker.render_text().plain
-        # each round's count and outcome first (an ellipsis on a narrow screen cuts only the why)
-        assert "R1 1✓ 0✗ 2? → next  │  R2 1✓ 0✗ 2? curator decision" in line, line
+        # each round's count and outcome first, with who the outcome rests on (an ellipsis on a
+        # narrow screen cuts only the why)
+        decided = "no quorum · 1 of 3 voted (beta invalid, gamma invalid)"
+        assert f"R1 1✓ 0✗ 2? → next  │  R2 1✓ 0✗ 2? {decided}" in line, line
         assert line.endswith("│  R1, R2: 2 invalid votes: no verdict line, both words"), line
+
+
+async def test_the_tracker_says_who_an_outcome_rests_on() -> None:
+    app, _ = make_app(["alpha:for", "beta:against", "gamma:neutral"], {"beta": Script(fail=rate_limited())})
+    async with app.run_test(size=(160, 50)) as pilot:
+        app.submit("Adopt X?")
+        await settle(app, pilot)
+        assert app.shown_result is not None and app.shown_result.outcome is Outcome.UNANIMOUS
+        line = app.tracker.render_text().plain
+        assert "R1 2✓ 0✗ unanimous · 2 of 3 voted (beta failed)  │  R2 ·" in line, line
+
+
+async def test_a_run_with_no_quorum_is_marked_not_a_decision_live_and_from_the_history() -> None:
+    from tui.engine.quorum import standing
+    from tui.history.replay import replay_events
+
+    app, _ = make_app(
+        ["alpha:for", "beta:against", "gamma:neutral"],
+        {"beta": Script(fail=rate_limited()), "gamma": Script(fail=rate_limited())},
+    )
+    async with app.run_test(size=(160, 50)) as pilot:
+        app.submit("Adopt X?")
+        await settle(app, pilot)
+        result = app.shown_result
+        assert result is not None and result.outcome is Outcome.NO_QUORUM
+        assert result.status is RunStatus.SUCCESS
+
+        def shown() -> tuple[str, str, str]:
+            return (
+                app.tracker.render_text().plain,
+                app.synthesis.info_text().plain,
+                app.synthesis.body.text,
+            )
+
+        tracker, badge, body = shown()
+        assert "R1 no quorum · 1 of 3 answered (beta failed, gamma failed)" in tracker, tracker
+        assert badge.startswith(" NO QUORUM  by synth")
+        assert "No quorum: not a decision: the round 1 draft above is all there is" in body
+        assert "DRAFT proposal" in body  # the synthesis is still shown
+        # opened again from the history, the record says the same, the same way
+        assert app.store is not None
+        recorded = app.store.load(result.run_id)
+        assert recorded.outcome is Outcome.NO_QUORUM and recorded.synthesis == result.synthesis
+        decided = [e for e in replay_events(recorded) if isinstance(e, ev.RoundDecided)]
+        assert [e.standing for e in decided] == [standing(result)]
+        live = shown()
+        app.show_result(recorded)
+        await pilot.pause()
+        await pilot.pause()
+        assert shown()[:2] == live[:2] and live[2].split("\n")[-4:] == shown()[2].split("\n")[-4:]
+        [summary] = [r for r in app.store.list_runs() if r.id == result.run_id]
+        assert summary.outcome is Outcome.NO_QUORUM
+
+
+async def test_a_consult_run_says_whom_its_synthesis_rests_on() -> None:
+    app, _ = make_app(
+        ["alpha:for", "beta:against"], {"beta": Script(fail=rate_limited())}, run={"mode": "consult"}
+    )
+    async with app.run_test(size=(160, 50)) as pilot:
+        app.submit("Adopt X?")
+        await settle(app, pilot)
+        line = app.tracker.render_text().plain
+        assert "consult · one pass, one synthesis · 1 of 2 answered (beta failed)" in line, line
 
 
 async def test_a_small_terminal_shows_one_pane_at_a_time_and_every_one_is_reachable() -> None:
     app, _ = make_app(
         ["alpha:for", "beta:against", "gamma:neutral"],
         {
-            "beta": Script(votes=["I would accept this."]),
+            "beta": Script(votes=["VERDICT: REJECT\n- too vague"]),
             "gamma": Script(votes=["VERDICT: ACCEPT or REJECT"]),
         },
         run={"max_rounds": 3},
@@ -615,9 +682,9 @@ async def test_a_small_terminal_shows_one_pane_at_a_time_and_every_one_is_reacha
 
         assert main.has_class("-compact") and on_screen() == ["alpha"]
         assert app.panes[0].body.size.height >= 8  # room for the answer, not only the header lines
-        # Three rounds, and the deciding one's outcome still on the line (the why may be cut).
+        # Three rounds, and the deciding one's outcome still on the line (who it rests on may be cut).
         width = app.tracker.content_size.width
-        assert "R3 1✓ 0✗ 2? curator decision" in app.tracker.render_text().plain[:width]
+        assert "R3 1✓ 1✗ 1? curator decision" in app.tracker.render_text().plain[:width]
         help_key = [key for key in app.query(FooterKey) if key.description == "Help"]
         assert help_key and help_key[0].region.right <= 80
 
@@ -652,4 +719,4 @@ async def test_a_small_terminal_shows_one_pane_at_a_time_and_every_one_is_reacha
         await pilot.pause()
         assert not main.has_class("-compact")
         assert on_screen() == ["alpha", "beta", "gamma", "synthesis"]
-        assert "deliberate · Round 3/3  │  R1 1✓ 0✗ 2? → next" in app.tracker.render_text().plain
+        assert "deliberate · Round 3/3  │  R1 1✓ 1✗ 1? → next" in app.tracker.render_text().plain

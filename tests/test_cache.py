@@ -169,6 +169,19 @@ def test_an_original_with_an_incomplete_synthesis_is_never_served(
     assert ask(fast_demo_config, capsys, QUESTION)["cache"] == {"hit": False}
 
 
+def test_an_original_that_ended_with_no_quorum_is_never_served(
+    fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Its synthesis is no decision: asking again may reach one."""
+    panel = ["-m", "demo-atlas", "-m", "demo-flaky:for", "-m", "demo-flaky:against"]
+    assert main(["--config", str(fast_demo_config), "run", QUESTION, *panel, "--json"]) == 3
+    first = json.loads(capsys.readouterr().out)
+    assert first["outcome"] == "no_quorum" and first["status"] == "success"
+    assert main(["--config", str(fast_demo_config), "run", QUESTION, *panel, "--json"]) == 3
+    again = json.loads(capsys.readouterr().out)
+    assert again["cache"] == {"hit": False} and again["run_id"] != first["run_id"]
+
+
 def test_an_original_older_than_max_age_is_not_served(
     tmp_path: Path, fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

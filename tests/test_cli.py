@@ -84,6 +84,77 @@ def test_run_markdown_report(fast_demo_config: Path, capsys: pytest.CaptureFixtu
     assert "simulated offline" in out
 
 
+# --- the quorum: every outcome says who it rests on ----------------------------------------
+
+FLAKY_PANEL = "-m demo-atlas:for -m demo-delta:for -m demo-flaky"
+
+
+def test_a_failed_member_is_missing_from_the_outcome_and_in_the_errors(
+    fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The repro: a panel of three where one member failed said UNANIMOUS, success, errors []."""
+    code, data = run_json(fast_demo_config, capsys, f"Shard? {FLAKY_PANEL}")
+    assert code == 0 and (data["status"], data["outcome"]) == ("success", "unanimous")
+    assert (data["voters"], data["seats"], data["answered"]) == (2, 3, 2)
+    [missing] = data["missing"]
+    assert (missing["name"], missing["member_index"], missing["phase"], missing["vote"]) == (
+        "demo-flaky",
+        2,
+        "position",
+        None,
+    )
+    assert missing["reason"].startswith("rate limited by demo (HTTP 429, demo failure)")
+    assert data["errors"] == [f"demo-flaky: position failed: {missing['reason']}"]
+    deciding = data["rounds"][-1]
+    assert (deciding["voters"], deciding["seats"], deciding["missing"]) == (2, 3, data["missing"])
+    # the JSON read back is the run: what it derived for people is left out
+    from tui.engine.types import RunResult
+
+    assert RunResult.model_validate(data).outcome is not None
+
+
+def test_the_report_and_the_progress_say_who_an_outcome_rests_on(
+    fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["--config", str(fast_demo_config), "run", "Shard?", *FLAKY_PANEL.split()])
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert "**Outcome:** unanimous · 2 of 3 voted (demo-flaky failed)" in out
+    assert "→ unanimous · 2 of 3 voted (demo-flaky failed)" in out  # the deciding round's heading
+    assert "→ unanimous · 2 of 3 voted (demo-flaky failed)" in err  # its progress line
+    assert "## Errors" in out and "- demo-flaky: position failed: rate limited" in out
+
+
+def test_one_member_of_three_is_no_quorum_exit_3_with_the_synthesis_marked(
+    fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tui.errors import EXIT_NO_QUORUM
+
+    panel = ["-m", "demo-atlas", "-m", "demo-flaky:for", "-m", "demo-flaky:against"]
+    code = main(["--config", str(fast_demo_config), "run", "Shard?", *panel])
+    out, err = capsys.readouterr()
+    assert code == EXIT_NO_QUORUM == 3  # a script cannot take it for a decision
+    missing = "(demo-flaky (for) failed, demo-flaky (against) failed)"
+    assert f"**Outcome:** no quorum · 1 of 3 answered {missing}" in out
+    assert "## Synthesis (no quorum: not a decision)" in out and "[demo synthesis]" in out
+    assert f"→ no quorum · 1 of 3 answered {missing}" in err
+    code, data = run_json(fast_demo_config, capsys, "Shard? " + " ".join(panel))
+    assert code == 3 and (data["status"], data["outcome"]) == ("success", "no_quorum")
+    assert data["synthesis"] and (data["voters"], data["answered"], data["seats"]) == (None, 1, 3)
+
+
+def test_consult_says_whom_its_synthesis_rests_on(
+    fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, data = run_json(fast_demo_config, capsys, "Shard? --mode consult -m demo-atlas -m demo-flaky")
+    assert code == 0 and data["outcome"] is None  # no vote, no outcome
+    assert (data["voters"], data["answered"], data["seats"]) == (None, 1, 2)
+    assert [m["name"] for m in data["missing"]] == ["demo-flaky"]
+    code = main(["--config", str(fast_demo_config), "run", "Shard?", "--mode", "consult", "-m", "demo-atlas"])
+    out, _ = capsys.readouterr()
+    assert "**Outcome:** consult · 1 of 1 answered" in out
+
+
 def test_run_fails_with_exit_1_when_every_member_fails(
     fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

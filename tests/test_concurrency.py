@@ -223,8 +223,8 @@ async def test_one_at_a_time_the_server_never_sees_two_requests(
     events: list[ev.Event] = []
     result = await run_with_pool(config, request, events)
     assert result.status is RunStatus.SUCCESS
-    # Positions, the draft, the votes, and (the answers cast no verdict) the curator's decision.
-    assert len(server.requests) == 3 + 1 + 3 + 1
+    # Positions, the draft and the votes; the answers cast no verdict: no quorum, and no curator.
+    assert len(server.requests) == 3 + 1 + 3
     assert server.most_in_flight == 1 and server.in_flight == 0
     # Of each phase's three calls, the first is sent at once and the two others wait in line.
     queued = [e for e in events if isinstance(e, ev.CallQueued)]

@@ -63,6 +63,8 @@ BAD_FILES = [
     ("[run]\nmode = 'debate'\n", "run.mode", "'consult' or 'deliberate'"),
     ("[run]\nrounds = 3\n", "run.rounds", "unknown setting 'rounds'"),
     ("[run]\nmajority_threshold = 1.5\n", "run.majority_threshold", "less than 1"),
+    ("[run]\nquorum = 0.4\n", "run.quorum", "greater than or equal to 0.5"),
+    ("[run]\nquorum = 1.5\n", "run.quorum", "less than or equal to 1"),
     ("[panel]\nmembers = ['gpt-sol:maybe']\n", "panel.members", "unknown stance 'maybe'"),
     ("[prompts]\nbase = 'no placeholder here'\n", "prompts.base", "exactly once"),
     ("[providers.openai]\nkind = 'openai'\napi_key = 'sk-live-123'\n", "providers.openai", "raw key"),
@@ -89,6 +91,26 @@ BAD_FILES = [
         "already used by models.claude-sonnet",
     ),
 ]
+
+
+def test_the_quorum_is_a_run_setting_carried_into_the_request_and_its_record(tmp_path: Path) -> None:
+    from tui.engine.types import Asked, RunResult
+    from tui.history.replay import replay_request
+    from tui.runtime import settings_snapshot
+    from tui.session import Session
+
+    assert load_settings().run.quorum == 0.5  # a strict majority of the seats
+    settings = load_settings(write(tmp_path / "q.toml", "[run]\nquorum = 0.75\n"))
+    request = Session(settings, seats=[parse_member("demo-atlas")]).prepare("q").request
+    assert request.quorum == 0.75 and Asked.of(request).quorum == 0.75
+    assert settings_snapshot(settings, request)["run"]["quorum"] == 0.75
+    # a rerun of a recorded run asks with the quorum it was asked with, and so does a session
+    # that opens it
+    recorded = RunResult.begin(request, "r1")
+    assert replay_request(recorded).quorum == 0.75
+    session = Session(load_settings(), seats=[parse_member("demo-atlas")])
+    session.adopt(recorded)
+    assert session.prepare("q").request.quorum == 0.75
 
 
 @pytest.mark.parametrize(("text", "key", "reason"), BAD_FILES)
@@ -121,6 +143,7 @@ def test_bad_config_exits_2_before_anything_runs(
 FLOAT_SETTINGS = [
     ("[run]", "call_deadline_s"),
     ("[run]", "majority_threshold"),
+    ("[run]", "quorum"),
     ("[demo]", "speed"),
     ("[cache]", "threshold"),
     ("[cache]", "max_age_days"),

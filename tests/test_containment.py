@@ -171,7 +171,7 @@ async def test_a_cancel_with_a_healthy_sink_is_still_a_cancel() -> None:
 
 
 async def test_a_bug_in_the_engine_fails_the_run_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken_rule(*_args: object) -> None:
+    def broken_rule(*_args: object, **_named: object) -> None:
         raise RuntimeError("rule bug")
 
     monkeypatch.setattr(orchestrator, "decide_round", broken_rule)

@@ -196,19 +196,22 @@ async def test_a_filtered_or_refused_answer_with_no_text_is_an_empty_answer_erro
     assert result.status is RunStatus.SUCCESS
 
 
-async def test_a_cut_off_vote_counts_when_its_verdict_line_is_there() -> None:
+async def test_a_cut_off_vote_is_invalid_even_when_its_verdict_line_is_there() -> None:
+    """Only a whole reply is read as a vote: what the cut took (a second verdict?) is unknown."""
     provider = FakeProvider(
         scripts(
             a=Script(votes=["VERDICT: ACCEPT\n- one small thing, the rollb"], finish_reason="length"),
             b=Script(),
+            c=Script(),
         )
     )
-    result = await run_panel(request(["a", "b"], max_rounds=1), lookup(provider))
+    result = await run_panel(request(["a", "b", "c"], max_rounds=1), lookup(provider))
     votes = {v.alias: v for v in result.rounds[0].votes}
-    assert votes["a"].value is VoteValue.ACCEPT
+    assert (votes["a"].value, votes["a"].reason) == (VoteValue.INVALID, CUT_4096)
     a_review = next(c for c in result.calls if c.alias == "a" and c.phase is Phase.VOTE)
     assert a_review.status is CallStatus.INCOMPLETE and a_review.error == CUT_4096
-    assert result.outcome is Outcome.UNANIMOUS
+    assert a_review.content.startswith("VERDICT: ACCEPT")  # its text kept as it came
+    assert result.outcome is Outcome.MAJORITY  # 2 of 3 accepted: not unanimous
 
 
 async def test_a_refused_vote_is_invalid_and_says_it_was_refused() -> None:
@@ -217,10 +220,17 @@ async def test_a_refused_vote_is_invalid_and_says_it_was_refused() -> None:
     )
     result = await run_panel(request(["a"], max_rounds=1), lookup(provider))
     [vote] = result.rounds[0].votes
-    assert vote.value is VoteValue.INVALID
-    assert vote.reason is not None and REFUSED in vote.reason
+    assert (vote.value, vote.reason) == (VoteValue.INVALID, REFUSED)
     position = result.positions[0]
     assert position is not None and position.status is CallStatus.SUCCESS
+
+
+async def test_a_refusal_with_no_words_is_an_invalid_vote_too() -> None:
+    """The member answered, by refusing: its vote is invalid for that reason, not a failed call's."""
+    provider = FakeProvider(scripts(a=Script(votes=[""], finish_reason="refusal", finish_phases=("vote",))))
+    result = await run_panel(request(["a"], max_rounds=1), lookup(provider))
+    [vote] = result.rounds[0].votes
+    assert (vote.value, vote.reason) == (VoteValue.INVALID, REFUSED)
 
 
 async def test_an_incomplete_draft_is_voted_on_as_such_and_the_result_says_the_synthesis_is_incomplete() -> (

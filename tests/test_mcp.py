@@ -322,6 +322,42 @@ async def test_consensus_result_follows_a_run_another_process_records(slow: Path
     assert "success" in {m["status"] for m in data["members"]} and "interrupted" in text_of(result)
 
 
+async def test_every_outcome_says_who_it_rests_on_and_no_quorum_is_no_decision(
+    fast: Path, isolated_home: Path
+) -> None:
+    flaky = [{"model": "demo-atlas", "stance": "for"}, {"model": "demo-delta", "stance": "for"}]
+    flaky.append({"model": "demo-flaky"})
+    alone = [{"model": "demo-atlas"}, {"model": "demo-flaky", "stance": "for"}]
+    alone.append({"model": "demo-flaky", "stance": "against"})
+    async with connected(fast) as client:
+        schema = {t.name: t for t in (await client.list_tools()).tools}["consensus"].output_schema
+        rested = await client.call_tool("consensus", {"question": "Shard?", "models": flaky})
+        quorumless = await client.call_tool("consensus", {"question": "Shard?", "models": alone})
+    data = rested.structured_content or {}
+    jsonschema.validate(data, schema or {})
+    assert (data["status"], data["outcome"], data["voters"], data["seats"]) == ("success", "unanimous", 2, 3)
+    [missing] = data["missing"]
+    assert (missing["model"], missing["seat"], missing["phase"], missing["vote"]) == (
+        "demo-flaky",
+        3,
+        "position",
+        None,
+    )
+    assert missing["reason"].startswith("rate limited by demo")
+    assert data["errors"] == [f"demo-flaky: position failed: {missing['reason']}"]
+    assert data["rounds"][-1]["missing"] == data["missing"] and data["rounds"][-1]["voters"] == 2
+    assert "complete** · unanimous · 2 of 3 voted (demo-flaky failed)" in text_of(rested)
+    data = quorumless.structured_content or {}
+    jsonschema.validate(data, schema or {})
+    assert (data["status"], data["outcome"], data["voters"], data["answered"]) == (
+        "success",
+        "no_quorum",
+        None,
+        1,
+    )
+    assert data["synthesis"] and "### Answer by demo-atlas (no quorum: not a decision)" in text_of(quorumless)
+
+
 async def test_a_continuation_follows_up_the_run_with_its_panel(fast: Path, isolated_home: Path) -> None:
     panel = [{"model": "demo-delta", "stance": "pro"}, {"model": "demo-bolt", "stance": "CRITICAL"}]
     async with connected(fast) as client:

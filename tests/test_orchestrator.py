@@ -10,6 +10,7 @@ from tests.fakes import FakeProvider, Script, lookup, rate_limited, request
 from tui.engine import events as ev
 from tui.engine.orchestrator import Run, run_panel
 from tui.engine.provider import ErrorKind, ProviderError
+from tui.engine.quorum import standing
 from tui.engine.types import CallStatus, Mode, Outcome, Phase, RoundStatus, RunStatus, Stance, VoteValue
 
 
@@ -158,12 +159,19 @@ async def test_curator_decides_without_majority() -> None:
 
 
 async def test_failed_vote_is_no_vote() -> None:
-    provider = FakeProvider(scripts(a=Script(), b=Script(fail=rate_limited(), fail_phases=("vote",))))
-    result = await run_panel(request(["a", "b"]), lookup(provider))
+    provider = FakeProvider(
+        scripts(
+            a=Script(),
+            b=Script(fail=rate_limited(), fail_phases=("vote",)),
+            c=Script(votes=["VERDICT: REJECT\n- no"]),
+        )
+    )
+    result = await run_panel(request(["a", "b", "c"]), lookup(provider))
     tally = result.rounds[0].tally
-    assert (tally.accept, tally.none) == (1, 1)
+    assert (tally.accept, tally.reject, tally.none) == (1, 1, 1)
     assert result.rounds[0].votes[1].reason and "429" in result.rounds[0].votes[1].reason
-    # b was asked to vote and did not accept: never unanimous, and 1 of 2 is no majority
+    # b was asked to vote and did not accept: never unanimous, and 1 of 3 is no majority (2 valid
+    # votes of 3 seats are a quorum, so the curator decides)
     assert [r.status for r in result.rounds[:2]] == [RoundStatus.CONTINUE, RoundStatus.CONTINUE]
     assert result.outcome is Outcome.CURATOR_OVERRIDE and result.rounds_used == 3
 
@@ -197,29 +205,36 @@ async def test_invalid_votes_never_make_a_round_unanimous() -> None:
         "both words",
         "verdict after prose",
     ]
-    # every round is counted the same way; the last one has no majority, so the curator decides
+    # every round is counted the same way; 1 valid vote of 5 seats is no quorum in any of them,
+    # so the last one ends the run with no decision (and no curator: it decides only with a quorum)
     assert [r.status for r in result.rounds] == [
         RoundStatus.CONTINUE,
         RoundStatus.CONTINUE,
         RoundStatus.DECIDED,
     ]
-    assert result.outcome is Outcome.CURATOR_OVERRIDE and result.rounds_used == 3
-    assert result.synthesis == "CURATOR decision"
+    assert result.outcome is Outcome.NO_QUORUM and result.rounds_used == 3
+    assert result.synthesis == "DRAFT proposal"
+    assert result.rounds[2].note == "no quorum: 1 of 5 members cast a valid vote, 3 needed"
     # the revision hears why the votes were invalid
     revision = [r for r in provider.requests if r.phase == "draft"][1]
     assert "d: (invalid vote: both words)" in revision.messages[0].content
-    # the curator is told how the vote went: 1 of 5 accepted, 4 of them invalid
-    assert result.rounds[2].note is not None
-    assert "1 of 5" in result.rounds[2].note and "4 invalid" in result.rounds[2].note
 
 
 async def test_last_round_majority_counts_every_member_asked_to_vote() -> None:
-    # 2 accepts and 2 invalid votes: unanimous of the valid votes, but 2 of 4 is not above half
+    # 2 accepts and 2 invalid votes: unanimous of the valid votes, but 2 valid votes of 4 seats
+    # are no quorum: no decision (once, an "accept" of the valid votes alone)
     provider = FakeProvider(
         scripts(a=Script(), b=Script(), c=Script(votes=[SPOILT["c"]]), d=Script(votes=[SPOILT["d"]]))
     )
     result = await run_panel(request(["a", "b", "c", "d"], max_rounds=1), lookup(provider))
+    assert result.outcome is Outcome.NO_QUORUM
+    # 2 accepts, 1 reject and 2 invalid of 5: a quorum, but 2 of 5 asked is not above half, and
+    # the curator is told how the vote went
+    provider = spoilt_panel(b=Script(), c=Script(votes=["VERDICT: REJECT\n- no"]))
+    result = await run_panel(request(["a", "b", "c", "d", "e"], max_rounds=1), lookup(provider))
     assert result.outcome is Outcome.CURATOR_OVERRIDE
+    note = result.rounds[0].note or ""
+    assert "2 of 5" in note and "2 invalid" in note
     # 3 accepts of 5 asked is above half: a majority, whatever the other two were
     provider = spoilt_panel(b=Script(), c=Script())
     result = await run_panel(request(["a", "b", "c", "d", "e"], max_rounds=1), lookup(provider))
@@ -378,6 +393,107 @@ async def test_unexpected_adapter_exception_costs_one_pane() -> None:
     result = await run_panel(request(["a", "b"]), lookup(provider))
     assert result.status is RunStatus.SUCCESS
     assert result.positions[1] is not None and "adapter bug" in (result.positions[1].error or "")
+
+
+# --- the quorum: a round decides only when more than half of the seats cast a valid vote -----
+
+
+def phases(provider: FakeProvider, model: str = "synth") -> list[str]:
+    return [r.phase.value for r in provider.requests if r.model_id == model]
+
+
+async def test_a_failed_member_is_missing_from_the_outcome_and_in_the_errors() -> None:
+    """The repro: a panel of three where one member failed said UNANIMOUS, success, errors []."""
+    provider = FakeProvider(scripts(a=Script(), b=Script(), c=Script(fail=rate_limited())))
+    events: list[ev.Event] = []
+    result = await run_panel(request(["a", "b", "c"]), lookup(provider), events.append)
+    assert (result.status, result.outcome) == (RunStatus.SUCCESS, Outcome.UNANIMOUS)  # 2 of 3 is a quorum
+    rests_on = standing(result)
+    assert (rests_on.voters, rests_on.seats, rests_on.answered) == (2, 3, 2)
+    [missing] = rests_on.missing
+    assert (missing.member_index, missing.alias, missing.phase, missing.vote) == (
+        2,
+        "c",
+        Phase.POSITION,
+        None,
+    )
+    assert missing.reason.startswith("rate limited by fake (HTTP 429)")
+    assert result.errors == [f"c: position failed: {missing.reason}"]
+    # the round's event says the same, derived the same way
+    decided = [e for e in events if isinstance(e, ev.RoundDecided)]
+    assert [e.standing for e in decided] == [rests_on]
+
+
+async def test_a_failed_review_is_an_error_and_missing_too() -> None:
+    provider = FakeProvider(
+        scripts(a=Script(), b=Script(), c=Script(fail=rate_limited(), fail_phases=("vote",)))
+    )
+    result = await run_panel(request(["a", "b", "c"], max_rounds=1), lookup(provider))
+    assert result.outcome is Outcome.MAJORITY  # 2 of 3 asked accepted; 2 valid votes of 3 seats
+    [missing] = standing(result).missing
+    assert (missing.alias, missing.phase, missing.vote) == ("c", Phase.VOTE, VoteValue.NONE)
+    assert result.errors == [f"c: round 1 review failed: {missing.reason}"]
+
+
+async def test_one_of_three_answering_is_no_quorum_drafted_once_and_never_voted_on() -> None:
+    provider = FakeProvider(scripts(a=Script(), b=Script(fail=rate_limited()), c=Script(fail=rate_limited())))
+    events: list[ev.Event] = []
+    result = await run_panel(request(["a", "b", "c"]), lookup(provider), events.append)
+    assert (result.status, result.outcome) == (RunStatus.SUCCESS, Outcome.NO_QUORUM)
+    assert result.synthesis == "DRAFT proposal" and result.rounds_used == 1  # shown, marked no quorum
+    # no round could decide: one draft, and no vote, revision or curator to pay for
+    assert phases(provider) == ["draft"] and phases(provider, "a") == ["position"]
+    [round_] = result.rounds
+    assert (round_.votes, round_.outcome, round_.status) == ([], Outcome.NO_QUORUM, RoundStatus.DECIDED)
+    assert round_.note == "no quorum: 1 of 3 members answered, 2 needed; the draft is not put to a vote"
+    rests_on = standing(result)
+    assert (rests_on.voters, rests_on.answered, [m.alias for m in rests_on.missing]) == (None, 1, ["b", "c"])
+    assert [e.split(":")[0] for e in result.errors] == ["b", "c"]
+    [finished] = [e for e in events if isinstance(e, ev.SynthesisFinished)]
+    assert finished.outcome is Outcome.NO_QUORUM
+
+
+async def test_votes_that_never_make_a_quorum_end_the_run_without_the_curator() -> None:
+    provider = FakeProvider(scripts(a=Script(), b=Script(votes=[SPOILT["c"]]), c=Script(votes=[SPOILT["d"]])))
+    result = await run_panel(request(["a", "b", "c"]), lookup(provider))
+    # 1 valid vote of 3 seats: each round goes on while a quorum is possible, the last one ends it
+    assert [r.status for r in result.rounds] == [
+        RoundStatus.CONTINUE,
+        RoundStatus.CONTINUE,
+        RoundStatus.DECIDED,
+    ]
+    assert result.outcome is Outcome.NO_QUORUM and result.status is RunStatus.SUCCESS
+    assert "curator" not in phases(provider) and result.synthesis == "DRAFT proposal"
+    assert result.rounds[-1].note == "no quorum: 1 of 3 members cast a valid vote, 2 needed"
+    assert result.errors == []  # invalid votes are no failures: missing, with their reasons
+    assert [m.reason for m in standing(result).missing] == ["no verdict line", "both words"]
+
+
+async def test_a_quorum_of_every_seat_is_configurable() -> None:
+    provider = FakeProvider(scripts(a=Script(), b=Script(), c=Script(fail=rate_limited())))
+    result = await run_panel(request(["a", "b", "c"], quorum=1.0), lookup(provider))
+    assert result.outcome is Outcome.NO_QUORUM and phases(provider) == ["draft"]
+    assert (
+        result.rounds[0].note
+        == "no quorum: 2 of 3 members answered, 3 needed; the draft is not put to a vote"
+    )
+    assert result.asked is not None and result.asked.quorum == 1.0
+
+
+async def test_the_budget_does_not_call_the_curator_without_a_quorum() -> None:
+    spoilt = Script(votes=[SPOILT["c"]])
+    provider = FakeProvider(scripts(a=spoilt, b=spoilt))
+    events: list[ev.Event] = []
+    # enough for round 1, not for round 2
+    result = await run_panel(
+        request(["a", "b"], token_budget=4000, max_rounds=5), lookup(provider), events.append
+    )
+    assert result.outcome is Outcome.NO_QUORUM and result.rounds_used == 2
+    assert "curator" not in phases(provider)
+    note = result.rounds[-1].note or ""
+    assert note.startswith("token budget: ") and note.endswith(
+        f"and round {result.rounds_used - 1} had no quorum: no decision"
+    )
 
 
 # --- accounting and budget -------------------------------------------------------------------

@@ -22,6 +22,7 @@ from tui.engine.provider import (
     Finished,
     Provider,
     ProviderError,
+    StructuredDelta,
     StructuredOutput,
     TextDelta,
     Usage,
@@ -398,12 +399,17 @@ def structured(form: VoteForm) -> ChatRequest:
     ("kind", "form"),
     [("openai", VoteForm.JSON_SCHEMA), ("openai", VoteForm.JSON_OBJECT), ("anthropic", VoteForm.TOOL)],
 )
-async def test_structured_answer_streams_as_text(kind: str, form: VoteForm, server: WireServer) -> None:
+async def test_structured_answer_streams_piece_by_piece(
+    kind: str, form: VoteForm, server: WireServer
+) -> None:
+    """OpenAI's JSON forms answer in the text; Anthropic's tool input comes apart from any text."""
     answer = '{"verdict": "reject", "objections": ["näher am Ziel ✓"]}'
     server.script("m1", Scenario(text="prose", structured_text=answer, chunk_count=6))
     items = await collect(make(kind, server), structured(form))
-    pieces = [i.text for i in items if isinstance(i, TextDelta)]
+    apart = kind == "anthropic"
+    pieces = [i.text for i in items if isinstance(i, StructuredDelta if apart else TextDelta)]
     assert "".join(pieces) == answer and len(pieces) > 1  # the tool's input too, piece by piece
+    assert not [i for i in items if isinstance(i, TextDelta if apart else StructuredDelta)]
     assert items[-1] == Finished("tool_use" if kind == "anthropic" else "stop")
     sent = server.requests[-1].body
     if form is VoteForm.TOOL:
@@ -411,6 +417,17 @@ async def test_structured_answer_streams_as_text(kind: str, form: VoteForm, serv
         assert "response_format" not in sent
     else:
         assert sent["response_format"]["type"] == form.value and "tools" not in sent
+
+
+async def test_anthropic_words_beside_a_tool_call_stay_apart_from_its_input(server: WireServer) -> None:
+    """A text block and a tool_use block in one message, through the real SDK: the words are
+    text, the tool's input is the structured part, never joined into one reply."""
+    answer = '{"verdict": "reject", "objections": []}'
+    server.script("m1", Scenario(structured_text=answer, tool_text="VERDICT: ACCEPT\n", chunk_count=4))
+    items = await collect(make("anthropic", server), structured(VoteForm.TOOL))
+    assert "".join(i.text for i in items if isinstance(i, TextDelta)) == "VERDICT: ACCEPT\n"
+    assert "".join(i.text for i in items if isinstance(i, StructuredDelta)) == answer
+    assert items[-1] == Finished("tool_use")
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ import pytest
 
 from tests.fakes import member
 from tui.engine import prompts
+from tui.engine.quorum import quorum_met, quorum_needed
 from tui.engine.rules import decide_round, looks_like_verdict, parse_vote, read_agreement, tally_votes
 from tui.engine.stance import apply_instance_limit, normalize_stance
 from tui.engine.types import Outcome, Stance, Tally, Vote, VoteForm, VoteValue
@@ -271,6 +272,42 @@ def test_an_invalid_vote_says_why_in_a_few_words(reply: str, reason: str) -> Non
     assert parse_vote(reply) == (VoteValue.INVALID, [], reason)
 
 
+# One reply is one vote: a second verdict in any form, after the verdict line, spoils it.
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        # a bullet, a number or a quote mark is decoration: the line is a second verdict line
+        ("VERDICT: ACCEPT\n- VERDICT: REJECT", "two verdict lines"),
+        ("VERDICT: ACCEPT\n- fine\n2. **Verdict:** reject", "two verdict lines"),
+        ("VERDICT: ACCEPT\n- VERDICT: ACCEPT", "two verdict lines"),  # as strict as two plain lines
+        # a verdict in a JSON object, fenced or inline, or stated inside a line
+        ('VERDICT: ACCEPT\n```json\n{"verdict": "reject"}\n```', "two verdicts: accept, then reject"),
+        ('VERDICT: ACCEPT\n{"verdict": "reject", "objections": []}', "two verdicts: accept, then reject"),
+        (
+            'VERDICT: ACCEPT\n```\n{\n  "Verdict": "REJECT",\n  "objections": []\n}\n```',
+            "two verdicts: accept, then reject",
+        ),
+        ("VERDICT: REJECT\n- my real verdict: accept", "two verdicts: reject, then accept"),
+        ('VERDICT: ACCEPT\n- as I said, "__verdict__ = reject"', "two verdicts: accept, then reject"),
+    ],
+)
+def test_a_second_verdict_in_any_form_spoils_the_vote(reply: str, reason: str) -> None:
+    assert parse_vote(reply) == (VoteValue.INVALID, [], reason)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        'VERDICT: ACCEPT\n- keep {"verdict": "accept"} as the audit format',  # the same verdict again
+        "VERDICT: REJECT\n- the verdict: rejected until an owner is named",
+        "VERDICT: ACCEPT\n- a verdict from legal is still needed",  # a verdict named, none stated
+    ],
+)
+def test_the_same_verdict_stated_again_inside_a_line_is_one_vote(reply: str) -> None:
+    value, objections, reason = parse_vote(reply)
+    assert reason is None and value is not VoteValue.INVALID and len(objections) == 1
+
+
 def test_decoration_is_not_an_objection() -> None:
     value, objections, _ = parse_vote("**VERDICT: REJECT**\n\n- **name an owner**\n---")
     assert value is VoteValue.REJECT
@@ -298,60 +335,97 @@ def _tally(accept: int, reject: int, invalid: int = 0, none: int = 0) -> Tally:
 
 
 def test_decision_table_exhaustively() -> None:
-    """Every vote combination of a panel of up to 5, in every round of 3: only a valid accept from
-    every member asked to vote is unanimous, and a majority counts every member asked."""
+    """Every vote combination of a panel of up to 5, with up to 2 more seats whose members failed,
+    in every round of 3: nothing is decided without valid votes from more than half the seats;
+    then only a valid accept from every member asked to vote is unanimous, and a majority counts
+    every member asked."""
     for size in range(1, 6):
-        for votes in itertools.product("ARIN", repeat=size):
-            tally = _tally(votes.count("A"), votes.count("R"), votes.count("I"), votes.count("N"))
-            for number in (1, 2, 3):
-                outcome = decide_round(number, 3, tally)
-                if all(v == "A" for v in votes):
-                    expected: Outcome | None = Outcome.UNANIMOUS
-                elif number < 3:
-                    expected = None
-                elif votes.count("A") > size / 2:
-                    expected = Outcome.MAJORITY
-                else:
-                    expected = Outcome.CURATOR_OVERRIDE
-                assert outcome is expected, (votes, number)
+        for failed in range(3):
+            seats = size + failed
+            for votes in itertools.product("ARIN", repeat=size):
+                tally = _tally(votes.count("A"), votes.count("R"), votes.count("I"), votes.count("N"))
+                valid = votes.count("A") + votes.count("R")
+                for number in (1, 2, 3):
+                    outcome = decide_round(number, 3, tally, seats=seats)
+                    if valid <= seats / 2 and valid < seats:
+                        expected: Outcome | None = Outcome.NO_QUORUM
+                        if number < 3 and size > seats / 2:  # the voters may yet make a quorum
+                            expected = None
+                    elif all(v == "A" for v in votes):
+                        expected = Outcome.UNANIMOUS
+                    elif number < 3:
+                        expected = None
+                    elif votes.count("A") > size / 2:
+                        expected = Outcome.MAJORITY
+                    else:
+                        expected = Outcome.CURATOR_OVERRIDE
+                    assert outcome is expected, (votes, seats, number)
 
 
 @pytest.mark.parametrize(
-    ("number", "tally", "expected"),
+    ("number", "tally", "seats", "expected"),
     [
-        (1, _tally(3, 0), Outcome.UNANIMOUS),
-        (1, _tally(2, 1), None),
-        (2, _tally(2, 1), None),
-        (3, _tally(2, 1), Outcome.MAJORITY),
-        (3, _tally(1, 1), Outcome.CURATOR_OVERRIDE),  # half is not above half
-        (3, _tally(2, 2), Outcome.CURATOR_OVERRIDE),
-        (3, _tally(0, 0, invalid=3), Outcome.CURATOR_OVERRIDE),  # invalid votes are never accepts
-        (1, _tally(0, 0, invalid=2), None),
-        (1, _tally(0, 0, none=3), None),  # all reviews failed: not unanimous
-        (1, _tally(0, 0), None),  # nobody voted: not unanimous
+        (1, _tally(3, 0), 3, Outcome.UNANIMOUS),
+        (1, _tally(2, 1), 3, None),
+        (2, _tally(2, 1), 3, None),
+        (3, _tally(2, 1), 3, Outcome.MAJORITY),
+        (3, _tally(1, 1), 2, Outcome.CURATOR_OVERRIDE),  # half is not above half
+        (3, _tally(2, 2), 4, Outcome.CURATOR_OVERRIDE),
+        (3, _tally(0, 0, invalid=3), 3, Outcome.NO_QUORUM),  # invalid votes are never accepts, nor votes
+        (1, _tally(0, 0, invalid=2), 2, None),  # the next round may do better
+        (1, _tally(0, 0, none=3), 3, None),  # all reviews failed: not unanimous
+        (1, _tally(0, 0), 3, Outcome.NO_QUORUM),  # nobody could vote: no round can decide
         # the repro: 1 valid accept, 0 rejects, 4 invalid votes is not unanimous in any round
-        (1, _tally(1, 0, invalid=4), None),
-        (2, _tally(1, 0, invalid=4), None),
-        (3, _tally(1, 0, invalid=4), Outcome.CURATOR_OVERRIDE),
-        (1, _tally(2, 0, none=1), None),  # a failed review is not an accept either
-        (3, _tally(1, 0, invalid=2), Outcome.CURATOR_OVERRIDE),  # 1 of 3 asked
-        (3, _tally(3, 0, invalid=2), Outcome.MAJORITY),  # 3 of 5 asked
-        (3, _tally(2, 0, invalid=2), Outcome.CURATOR_OVERRIDE),  # 2 of 4 asked is not above half
-        (3, _tally(2, 0, none=2), Outcome.CURATOR_OVERRIDE),
-        (3, _tally(1, 2, invalid=5), Outcome.CURATOR_OVERRIDE),
+        (1, _tally(1, 0, invalid=4), 5, None),
+        (2, _tally(1, 0, invalid=4), 5, None),
+        (3, _tally(1, 0, invalid=4), 5, Outcome.NO_QUORUM),
+        (1, _tally(2, 0, none=1), 3, None),  # a failed review is not an accept either
+        (3, _tally(2, 0, invalid=1), 3, Outcome.MAJORITY),  # 2 of 3 asked
+        (3, _tally(3, 0, invalid=2), 5, Outcome.MAJORITY),  # 3 of 5 asked
+        (3, _tally(2, 1, invalid=1), 4, Outcome.CURATOR_OVERRIDE),  # 2 of 4 asked is not above half
+        (3, _tally(1, 2, invalid=5), 8, Outcome.NO_QUORUM),
+        # a panel of three whose third member failed: two valid accepts are unanimous of those asked
+        (1, _tally(2, 0), 3, Outcome.UNANIMOUS),
+        # one of three answered: no round can decide, whatever it votes
+        (1, _tally(1, 0), 3, Outcome.NO_QUORUM),
+        (1, _tally(1, 0, invalid=1), 3, None),  # two asked could still make a quorum of three
     ],
 )
-def test_decision_examples(number: int, tally: Tally, expected: Outcome | None) -> None:
-    assert decide_round(number, 3, tally) is expected
+def test_decision_examples(number: int, tally: Tally, seats: int, expected: Outcome | None) -> None:
+    assert decide_round(number, 3, tally, seats=seats) is expected
 
 
 def test_majority_threshold_is_configurable() -> None:
-    assert decide_round(1, 1, _tally(2, 1), majority_threshold=0.5) is Outcome.MAJORITY
-    assert decide_round(1, 1, _tally(2, 1), majority_threshold=0.7) is Outcome.CURATOR_OVERRIDE
-    assert decide_round(1, 1, _tally(3, 1), majority_threshold=0.7) is Outcome.MAJORITY
+    assert decide_round(1, 1, _tally(2, 1), majority_threshold=0.5, seats=3) is Outcome.MAJORITY
+    assert decide_round(1, 1, _tally(2, 1), majority_threshold=0.7, seats=3) is Outcome.CURATOR_OVERRIDE
+    assert decide_round(1, 1, _tally(3, 1), majority_threshold=0.7, seats=4) is Outcome.MAJORITY
     # the threshold is of every member asked to vote, not of the valid votes
-    assert decide_round(1, 1, _tally(3, 0, invalid=2), majority_threshold=0.5) is Outcome.MAJORITY
-    assert decide_round(1, 1, _tally(3, 0, invalid=2), majority_threshold=0.6) is Outcome.CURATOR_OVERRIDE
+    assert decide_round(1, 1, _tally(3, 0, invalid=1), majority_threshold=0.5, seats=4) is Outcome.MAJORITY
+    majority = 0.75
+    assert decide_round(1, 1, _tally(3, 0, invalid=1), majority, seats=4) is Outcome.CURATOR_OVERRIDE
+
+
+@pytest.mark.parametrize(
+    ("quorum", "seats", "needed"),
+    [
+        *[(0.5, 1, 1), (0.5, 2, 2), (0.5, 3, 2), (0.5, 4, 3), (0.5, 5, 3)],
+        *[(0.6, 5, 4), (0.66, 3, 2), (0.67, 3, 3), (0.57, 100, 58), (1.0, 3, 3), (1.0, 1, 1), (0.99, 7, 7)],
+    ],
+)
+def test_the_quorum_is_more_than_its_share_of_the_seats_or_all_of_them(
+    quorum: float, seats: int, needed: int
+) -> None:
+    assert quorum_needed(seats, quorum) == needed
+    assert quorum_met(needed, seats, quorum) and not quorum_met(needed - 1, seats, quorum)
+
+
+def test_the_quorum_is_configurable() -> None:
+    # 3 of 4 seats voted: a quorum by default, not when every seat must vote
+    assert decide_round(1, 3, _tally(3, 0), seats=4) is Outcome.UNANIMOUS
+    assert decide_round(1, 3, _tally(3, 0), seats=4, quorum=1.0) is Outcome.NO_QUORUM
+    assert decide_round(1, 3, _tally(3, 0, invalid=1), seats=4, quorum=1.0) is None  # 4 asked: may yet
+    assert decide_round(3, 3, _tally(4, 0), seats=5, quorum=0.8) is Outcome.NO_QUORUM
+    assert decide_round(3, 3, _tally(4, 0, none=1), seats=5, quorum=0.75) is Outcome.MAJORITY
 
 
 def test_tally_counts_each_value() -> None:

@@ -93,14 +93,16 @@ def test_mid_run_streaming(snap_compare: Any) -> None:
 
 
 def test_unanimous(snap_compare: Any) -> None:
-    """You should see all three panes done with 'R1 ✓ accept', the tracker's R1 'unanimous' in green,
-    and the synthesis pane's UNANIMOUS badge, the draft and a 'Complete ·' line."""
+    """You should see all three panes done with 'R1 ✓ accept', the tracker's R1 'unanimous' in green
+    with '· 3 of 3 voted', and the synthesis pane's UNANIMOUS badge, the draft and a 'Complete ·'
+    line."""
     app, _ = make_app(["alpha:for", "beta:against", "gamma:neutral"])
     assert snap_compare(app, terminal_size=WIDE, run_before=run_question())
 
 
 def test_majority(snap_compare: Any) -> None:
-    """You should see two accepts and one reject in the single round, and a yellow 'majority' outcome."""
+    """You should see two accepts and one reject in the single round, and a yellow 'majority' outcome
+    resting on '3 of 3 voted'."""
     app, _ = make_app(
         ["alpha:for", "beta:against", "gamma:neutral"],
         {"beta": Script(votes=["VERDICT: REJECT\n- name an owner for the rollback"])},
@@ -110,9 +112,9 @@ def test_majority(snap_compare: Any) -> None:
 
 
 def test_curator_decision(snap_compare: Any) -> None:
-    """You should see accept, reject and an invalid vote ('? invalid'), an orange 'curator decision',
-    the tracker ending 'R1: 1 invalid vote: no verdict line', and the curator's text in the
-    synthesis pane."""
+    """You should see accept, reject and an invalid vote ('? invalid'), an orange 'curator decision'
+    resting on '2 of 3 voted (gamma invalid)', the tracker ending 'R1: 1 invalid vote: no verdict
+    line', and the curator's text in the synthesis pane."""
     app, _ = make_app(
         ["alpha:for", "beta:against", "gamma:neutral"],
         {
@@ -129,8 +131,19 @@ def test_curator_decision(snap_compare: Any) -> None:
 
 def test_failed_member(snap_compare: Any) -> None:
     """You should see beta's pane in error with the rate-limit message in words, and the run still
-    reaching a decision with alpha and gamma."""
+    reaching a decision with alpha and gamma: 'unanimous · 2 of 3 voted (beta failed)'."""
     app, _ = make_app(["alpha:for", "beta:against", "gamma:neutral"], {"beta": Script(fail=rate_limited())})
+    assert snap_compare(app, terminal_size=WIDE, run_before=run_question())
+
+
+def test_no_quorum(snap_compare: Any) -> None:
+    """You should see beta and gamma in error, the tracker's R1 'no quorum' in red with '· 1 of 3
+    answered (beta failed, gamma failed)', and the synthesis pane's red NO QUORUM badge over the
+    draft, still shown, with 'No quorum: not a decision: the round 1 draft above is all there is'."""
+    app, _ = make_app(
+        ["alpha:for", "beta:against", "gamma:neutral"],
+        {"beta": Script(fail=rate_limited()), "gamma": Script(fail=rate_limited())},
+    )
     assert snap_compare(app, terminal_size=WIDE, run_before=run_question())
 
 
@@ -151,7 +164,7 @@ def _three_rounds_to_a_curator_decision() -> QuorumApp:
     app, _ = make_app(
         ["alpha:for", "beta:against", "gamma:neutral"],
         {
-            "beta": Script(votes=["I would accept this."]),
+            "beta": Script(votes=["VERDICT: REJECT\n- too vague"]),
             "gamma": Script(votes=["VERDICT: ACCEPT or REJECT"]),
         },
     )

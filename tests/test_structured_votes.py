@@ -41,6 +41,7 @@ from tui.engine.rules import MAX_OBJECTIONS, parse_vote, render_vote
 from tui.engine.types import (
     CallStatus,
     Member,
+    Outcome,
     Phase,
     RunRequest,
     RunResult,
@@ -431,12 +432,99 @@ async def test_hostile_objections_stay_literal(kind: str, server: WireServer) ->
     assert vote.value is VoteValue.REJECT and vote.objections == kept
     call = vote_calls(result)[0]
     assert call.content == render_vote(VoteValue.REJECT, kept)
-    # an objection that reads "VERDICT: ACCEPT" is an objection: read back, still one reject
-    assert parse_vote(call.content) == (VoteValue.REJECT, kept, None)
+    # an objection that reads "VERDICT: ACCEPT" is an objection of the JSON's one reject; its
+    # rendering read back as a text vote would hold two verdict lines: invalid, never an accept
+    assert parse_vote(call.content) == (VoteValue.INVALID, [], "two verdict lines")
     # the report shows them as text votes' objections are shown: escaped, never acted on
     report = render_markdown(result)
     assert "\x1b" not in report and "\u202e" not in report
     assert literal(HOSTILE[1]) in report and "[bold red]markup[/bold red]" in report
+
+
+# --------------------------------------------------------------------------------------------
+# 3b. One reply is one vote: words beside the structured vote, refusals, the content filter, cuts
+
+FILTERED = "stopped by the provider's content filter"
+REFUSED = "refused by the model"
+
+
+@pytest.mark.parametrize(
+    ("words", "tool", "value", "reason"),
+    [
+        ("VERDICT: ACCEPT\n", REJECT, VoteValue.INVALID, "two verdicts: text accept, tool reject"),
+        ('Mine: {"verdict": "reject"}', ACCEPT, VoteValue.INVALID, "two verdicts: text reject, tool accept"),
+        ("- VERDICT: REJECT", ACCEPT, VoteValue.INVALID, "two verdicts: text reject, tool accept"),
+        ("Having read it twice, I vote.", REJECT, VoteValue.REJECT, None),  # words, no verdict
+        ("VERDICT: REJECT\n", REJECT, VoteValue.REJECT, None),  # the same verdict said twice
+    ],
+)
+async def test_an_anthropic_reply_with_words_and_a_tool_call_is_one_vote(
+    words: str, tool: str, value: VoteValue, reason: str | None, server: WireServer
+) -> None:
+    """A text block before the tool call is kept apart from the tool's input, end to end: a
+    verdict in it that differs from the tool's makes the vote invalid, never the text's vote."""
+    server.script("m", Scenario(text=POSITION, structured_text=tool, tool_text=words))
+    result, events = await deliberate("anthropic", server, [seat("anthropic", "m")], rounds=1)
+    [vote] = votes_of(result)
+    assert (vote.value, vote.reason) == (value, reason)
+    call = vote_calls(result)[0]
+    # both parts are shown, the words as they came and the tool's vote as a verdict, and kept as sent
+    said = json.loads(tool)
+    assert call.content == words.rstrip("\n") + "\n" + render_vote(
+        VoteValue(said["verdict"]), said["objections"]
+    )
+    assert call.raw_reply == words.rstrip("\n") + "\n" + tool
+    assert shown(events, call.call_id) == call.content
+    assert notices(events) == []  # the tool was answered: no reason to fall back
+
+
+@pytest.mark.parametrize(
+    ("kind", "form", "answer", "reason"),
+    [
+        ("openai", VoteForm.TEXT, {"finish_reason": "content_filter"}, FILTERED),
+        ("openai", VoteForm.TEXT, {"refusal": True}, REFUSED),
+        ("openai", VoteForm.JSON_SCHEMA, {"finish_reason": "content_filter"}, FILTERED),
+        ("openai", VoteForm.JSON_SCHEMA, {"refusal": True}, REFUSED),
+        ("openai", VoteForm.JSON_OBJECT, {"finish_reason": "content_filter"}, FILTERED),
+        ("openai", VoteForm.JSON_OBJECT, {"refusal": True}, REFUSED),
+        ("anthropic", VoteForm.TEXT, {"finish_reason": "refusal"}, REFUSED),
+        ("anthropic", VoteForm.TOOL, {"finish_reason": "refusal"}, REFUSED),
+        ("anthropic", VoteForm.TOOL, {"finish_reason": "content_filter"}, REFUSED),  # Anthropic's word
+    ],
+)
+async def test_a_refused_or_filtered_vote_is_invalid_never_an_accept(
+    kind: str, form: VoteForm, answer: dict[str, Any], reason: str, server: WireServer
+) -> None:
+    """Whatever the reply says before it was refused or filtered, in every form of both protocols."""
+    server.script("m", Scenario(text="VERDICT: ACCEPT", structured_text=ACCEPT, **answer))
+    server.script("ok", Scenario(text="VERDICT: ACCEPT", structured_text=ACCEPT))
+    result, _ = await deliberate(kind, server, [seat(kind, "m", form), seat(kind, "ok", form)], rounds=1)
+    refused, fine = votes_of(result)
+    assert (refused.value, refused.reason) == (VoteValue.INVALID, reason)
+    assert fine.value is VoteValue.ACCEPT and result.outcome is not Outcome.UNANIMOUS
+    assert vote_calls(result)[0].status is CallStatus.INCOMPLETE  # its text kept, and why
+
+
+@pytest.mark.parametrize(
+    ("kind", "form", "reply"),
+    [
+        ("openai", VoteForm.TEXT, "VERDICT: ACCEPT\n- one more thing about the rollb"),
+        ("openai", VoteForm.JSON_SCHEMA, ACCEPT),
+        ("anthropic", VoteForm.TOOL, ACCEPT),
+        ("anthropic", VoteForm.TEXT, "VERDICT: ACCEPT"),
+    ],
+)
+async def test_a_vote_cut_off_at_the_output_limit_is_invalid_even_with_its_verdict(
+    kind: str, form: VoteForm, reply: str, server: WireServer
+) -> None:
+    """A vote is counted only once the whole reply is read: what a cut reply would have said next
+    (another verdict, a retraction) is unknown. Its text is kept and shown; the reason says why."""
+    server.script("m", Scenario(text=reply, structured_text=reply, finish_reason="length"))
+    member = seat(kind, "m", form, max_output_tokens=64)
+    result, events = await deliberate(kind, server, [member], rounds=1)
+    [vote] = votes_of(result)
+    assert (vote.value, vote.reason) == (VoteValue.INVALID, "cut off at the 64-token output limit")
+    assert notices(events) == []  # a cut is no reason to ask in a weaker form
 
 
 # --------------------------------------------------------------------------------------------

@@ -232,6 +232,9 @@ class Scenario:
       Anthropic path, with `tool_answer` ``"tool"`` (the default), as a ``tool_use`` block of
       ``input_json_delta`` pieces ending with stop reason ``tool_use``, and with ``"text"`` as an
       ordinary text block (a proxy that drops the tool).
+    * `tool_text` -- on the Anthropic path, with the tool answered: a ``text`` block of these words
+      streamed before the ``tool_use`` block, in the same message (a model that says something
+      before it calls the tool, as Anthropic's models may).
 
     Replaying a gateway. `error_body` is sent as the JSON body of a ``"status"`` failure in place of
     the provider's own shape, and `headers` go with every response, an answer's or an error's (a
@@ -265,6 +268,7 @@ class Scenario:
     accepts: frozenset[str] | None = None
     refuse_as: Literal["openai", "llama_cpp"] = "openai"
     tool_answer: Literal["tool", "text"] = "tool"
+    tool_text: str = ""
     error_body: dict[str, Any] | None = None
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
     error_event: dict[str, Any] | None = None
@@ -1083,7 +1087,8 @@ class WireServer:
         """Stream one message; True if the HTTP response ended properly (connection reusable).
 
         With `tool` named, the answer is that tool's input: a ``tool_use`` block of
-        ``input_json_delta`` pieces."""
+        ``input_json_delta`` pieces, after a ``text`` block of the scenario's `tool_text` if it has
+        one (the answer's block is then the second, index 1)."""
 
         def event(name: str, payload: dict[str, Any]) -> str:
             return f"event: {name}\ndata: {_dumps(payload)}\n\n"
@@ -1104,21 +1109,34 @@ class WireServer:
         block: dict[str, Any] = {"type": "text", "text": ""}
         if tool:
             block = {"type": "tool_use", "id": f"toolu_wire{next(self._ids):06d}", "name": tool, "input": {}}
-        opening = (
-            event("message_start", {"type": "message_start", "message": message})
-            + event(
-                "content_block_start", {"type": "content_block_start", "index": 0, "content_block": block}
+        index = 1 if tool and scenario.tool_text else 0  # the answer's block
+
+        def start(at: int, content_block: dict[str, Any]) -> str:
+            return event(
+                "content_block_start",
+                {"type": "content_block_start", "index": at, "content_block": content_block},
             )
-            + event("ping", {"type": "ping"})
-        )
+
+        def text_delta(at: int, piece: str) -> str:
+            delta = {"type": "text_delta", "text": piece}
+            return event("content_block_delta", {"type": "content_block_delta", "index": at, "delta": delta})
+
+        opening = event("message_start", {"type": "message_start", "message": message})
+        if index:  # words before the tool call: a whole text block of their own
+            opening += start(0, {"type": "text", "text": ""}) + event("ping", {"type": "ping"})
+            opening += "".join(text_delta(0, piece) for piece in split_text(scenario.tool_text, 3))
+            opening += event("content_block_stop", {"type": "content_block_stop", "index": 0})
+            opening += start(index, block)
+        else:
+            opening += start(index, block) + event("ping", {"type": "ping"})
 
         def delta_event(piece: str) -> str:
-            delta = (
-                {"type": "input_json_delta", "partial_json": piece}
-                if tool
-                else {"type": "text_delta", "text": piece}
+            if not tool:
+                return text_delta(index, piece)
+            delta = {"type": "input_json_delta", "partial_json": piece}
+            return event(
+                "content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}
             )
-            return event("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta})
 
         failure = scenario.failure
         pieces = split_text(scenario.text, scenario.chunk_count)
@@ -1147,7 +1165,7 @@ class WireServer:
             await stream.event(event("error", {"type": "error", "error": error}))
         elif failure != "no_finish":
             await stream.event(
-                event("content_block_stop", {"type": "content_block_stop", "index": 0})
+                event("content_block_stop", {"type": "content_block_stop", "index": index})
                 + event(
                     "message_delta",
                     {

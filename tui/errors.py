@@ -22,6 +22,10 @@ from collections.abc import Iterable
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_NO_QUORUM = 3
+"""`quorum run` ended with no quorum: too few of the panel's seats cast a valid vote. The run
+succeeded and its synthesis is printed, marked; it is not a decision, and a script must not take
+it for one."""
 EXIT_INTERRUPTED = 130
 
 

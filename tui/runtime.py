@@ -235,6 +235,7 @@ def settings_snapshot(settings: Settings, request: RunRequest) -> dict[str, Any]
         "mode": request.mode.value,
         "max_rounds": request.max_rounds,
         "majority_threshold": request.majority_threshold,
+        "quorum": request.quorum,
         "token_budget": request.token_budget,
     }
     return {

@@ -122,6 +122,7 @@ class Session:
         # with: said to have no effect whenever the mode is consult (see `unused_options`).
         self.rounds_given = rounds_given
         self.majority_threshold = settings.run.majority_threshold
+        self.quorum = settings.run.quorum
         self.token_budget = settings.run.token_budget
         self.attachments: list[Attachment] = [read_attachment(path) for path in files or []]
         # The run whose recorded files `attachments` are (None: read from disk at start-up).
@@ -303,6 +304,7 @@ class Session:
             context=self.context,
             max_rounds=self.max_rounds,
             majority_threshold=self.majority_threshold,
+            quorum=self.quorum,
             token_budget=self.token_budget,
             seed=self.settings.demo.seed,
             thread=self.thread,
@@ -319,7 +321,7 @@ class Session:
 
     def adopt(self, result: RunResult, thread: list[PriorTurn] | None = None) -> list[str]:
         """Show a recorded run (opening it from history) and take over everything it asked: panel,
-        mode, files, focus areas, the team's context, round limit, budget, threshold and
+        mode, files, focus areas, the team's context, round limit, budget, threshold, quorum and
         synthesizer chain; `thread` is the context it followed up on. Returns notes for the user:
         members whose model has left the catalog (they cannot sit on a new run), files changed on
         disk or gone since (the recorded text is what a rerun sends), a recorded context that is
@@ -344,6 +346,7 @@ class Session:
             run = self.settings.run
             self.max_rounds = result.max_rounds if result.mode is Mode.DELIBERATE else run.max_rounds
             self.majority_threshold, self.token_budget = run.majority_threshold, run.token_budget
+            self.quorum = run.quorum
             self.synthesizer_fallbacks = None
             self.attachments, self.focus, self.files_from = [], [], None
             self.detach_images()
@@ -355,6 +358,7 @@ class Session:
             return notes
         self.max_rounds = asked.max_rounds
         self.majority_threshold = asked.majority_threshold
+        self.quorum = asked.quorum
         self.token_budget = asked.token_budget
         self.attachments, self.focus = list(asked.files), list(asked.focus)
         self.files_from = result.run_id

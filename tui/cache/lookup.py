@@ -41,7 +41,7 @@ from tui.config.schema import Settings
 from tui.engine.cache_check import decide
 from tui.engine.cache_key import question_key
 from tui.engine.embedding import OFFLINE_EMBEDDER, Embedder
-from tui.engine.types import Asked, CacheInfo, CacheKind, RunRequest, RunResult, RunStatus, Totals
+from tui.engine.types import Asked, CacheInfo, CacheKind, Outcome, RunRequest, RunResult, RunStatus, Totals
 from tui.errors import QuorumError, StoreError
 from tui.history.similar import scan_connection, scope_of
 from tui.history.store import RunStore, StoredQuestion
@@ -124,11 +124,13 @@ def _applies(settings: Settings, request: RunRequest) -> bool:
 
 
 def servable(original: RunResult) -> bool:
-    """Whether a recorded run's answer may be served: it finished with success and a whole synthesis."""
+    """Whether a recorded run's answer may be served: it finished with success and a whole synthesis
+    that is the panel's answer (a run with no quorum decided nothing: asking again may)."""
     return (
         original.status is RunStatus.SUCCESS
         and original.synthesis is not None
         and original.synthesis_incomplete is None
+        and original.outcome is not Outcome.NO_QUORUM
         and not original.cache.hit
     )
 

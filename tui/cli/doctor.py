@@ -44,6 +44,7 @@ from tui.engine.provider import (
     Finished,
     Provider,
     ProviderError,
+    StructuredDelta,
     TextDelta,
 )
 from tui.engine.rules import parse_structured_vote
@@ -396,24 +397,28 @@ class _Reply:
 
 
 async def _read_reply(provider: Provider, request: ChatRequest) -> _Reply:
+    """The reply's answer: its structured part where the wire keeps one apart (a tool's input),
+    else its text."""
     parts: list[str] = []
+    structured: list[str] = []
     size = 0
     finish: str | None = None
     stream = provider.stream(request)
     try:
         async for event in stream:
-            if isinstance(event, TextDelta):
-                parts.append(event.text)
+            if isinstance(event, TextDelta | StructuredDelta):
+                (structured if isinstance(event, StructuredDelta) else parts).append(event.text)
                 size += len(event.text)
                 if size > MAX_PROBE_REPLY_CHARS:
-                    return _Reply("".join(parts)[:MAX_PROBE_REPLY_CHARS], None, overlong=True)
+                    text = "".join(structured or parts)
+                    return _Reply(text[:MAX_PROBE_REPLY_CHARS], None, overlong=True)
             elif isinstance(event, Finished):
                 finish = event.reason
     finally:
         close = getattr(stream, "aclose", None)
         if close is not None:
             await close()
-    return _Reply("".join(parts), finish, overlong=False)
+    return _Reply("".join(structured or parts), finish, overlong=False)
 
 
 def _read_answer(check: ModelCheck, reply: _Reply, limit: int) -> None:

@@ -2,8 +2,9 @@
 `models`, `doctor`, `config`.
 
 Exit codes: 0 success, 1 the run failed (or its output could not be written), 2 usage or
-configuration error, 130 interrupted. Only a `QuorumError` is reported as the user's problem;
-anything else is a bug in Quorum, reported as one with the log's path (exit 1).
+configuration error, 3 (`quorum run`) no quorum: the run's synthesis is printed but is not a
+decision, 130 interrupted. Only a `QuorumError` is reported as the user's problem; anything else
+is a bug in Quorum, reported as one with the log's path (exit 1).
 """
 
 from __future__ import annotations
@@ -151,7 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run",
         help="run a panel without the dashboard",
-        description="Run a panel headless: progress on stderr, the report (or --json) on stdout.",
+        description="Run a panel headless: progress on stderr, the report (or --json) on stdout. "
+        "Exits 0 when the run succeeded, 1 when it failed, 2 on a usage or configuration error, "
+        "3 when it ended with no quorum (its synthesis is printed, marked: not a decision), "
+        "130 when interrupted.",
     )
     run.add_argument("question", nargs="+", help="the question (use - to read it from standard input)")
     add_panel_options(run)

@@ -7,9 +7,11 @@ from typing import TextIO
 
 from tui.engine import events as ev
 from tui.engine.names import member_labels, seat_name
-from tui.engine.types import CallResult, CallStatus, Mode, RunRequest, VoteValue
+from tui.engine.quorum import standing as standing_of
+from tui.engine.types import CallResult, CallStatus, Member, Mode, Outcome, RoundStatus, RunRequest, VoteValue
 from tui.render.formatting import completion_line, cost, literal, seconds, tokens
 from tui.render.words import (
+    NOT_A_DECISION,
     VOTE_WORDS,
     call_state,
     counted,
@@ -17,9 +19,11 @@ from tui.render.words import (
     phase_word,
     queue_wait_words,
     queued_words,
+    rests_on_words,
     retried_words,
     retry_words,
     round_word,
+    standing_words,
     tally_words,
     tokens_source_note,
 )
@@ -48,6 +52,9 @@ class ProgressPrinter:
             # Progress is a courtesy: a closed pipe (`quorum run … 2>&1 | head -3`) or a full disk
             # must not fail a run that is still being recorded and whose result goes to stdout.
             self.closed = True
+
+    def _members(self) -> list[Member]:
+        return self.request.members if self.request is not None else []
 
     def _name(self, member_index: int | None, alias: str) -> str:
         if self.request is None or member_index is None:
@@ -91,8 +98,10 @@ class ProgressPrinter:
                 extra = f" · {len(vote.objections)} objection(s)" if vote.objections else ""
                 voter = seat_name(self.request.members if self.request else [], vote.member_index, vote.alias)
                 return f"  vote {voter}: {VOTE_WORDS[vote.value]}{extra}{detail}"
-            case ev.RoundDecided(round=round_):
+            case ev.RoundDecided(round=round_, standing=standing):
                 decided = round_word(round_.status, round_.outcome)
+                if round_.status in (RoundStatus.DECIDED, RoundStatus.CONTINUE):
+                    decided = rests_on_words(decided, standing, self._members())
                 invalid = invalid_votes_words(round_.votes)
                 why = f" · {invalid}" if invalid else ""
                 return f"round {round_.number}: {tally_words(round_.tally)} → {decided}{why}"
@@ -100,6 +109,11 @@ class ProgressPrinter:
                 return f"Agreement: {agreement.summary}"
             case ev.SynthesisFinished(by=by, incomplete=why) if why:
                 return f"the synthesis is incomplete: {why} (by {by}; its text is kept as it is)"
+            case ev.SynthesisFinished(by=by, outcome=Outcome.NO_QUORUM):
+                return f"the synthesis by {by} is the last draft, {NOT_A_DECISION}"
+            case ev.RunFinished(result=result) if result.mode is Mode.CONSULT and result.synthesis:
+                rests_on = standing_words(standing_of(result), result.members)
+                return f"the synthesis rests on {rests_on} · {completion_line(result.totals, result.status)}"
             case ev.Notice(message=message):
                 return message
             case ev.RunFailed(errors=errors):

@@ -15,8 +15,16 @@ from tui.config.catalog import secret_values
 from tui.config.schema import MemberSpec, Settings
 from tui.engine import events as ev
 from tui.engine.context import TeamContext
-from tui.engine.types import Origin, RunRequest, RunResult, RunStatus
-from tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, StoreError, UsageError, hide_values
+from tui.engine.types import Origin, Outcome, RunRequest, RunResult, RunStatus
+from tui.errors import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_NO_QUORUM,
+    EXIT_OK,
+    StoreError,
+    UsageError,
+    hide_values,
+)
 from tui.files import NotText, read_at_most, utf8_text
 from tui.history.store import RunStore
 from tui.render.cache import cache_line
@@ -92,7 +100,8 @@ def _context_change(parent: RunResult, context: TeamContext | None) -> list[str]
 def run_command(
     settings: Settings, options: RunOptions, stdout: TextIO | None = None, stderr: TextIO | None = None
 ) -> int:
-    """Run the panel to the end, print the report (or JSON), and return the exit code."""
+    """Run the panel to the end, print the report (or JSON), and return the exit code (see
+    `tui.cli.main`; `EXIT_NO_QUORUM` for a run that ended with no quorum)."""
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     try:
@@ -156,7 +165,9 @@ def _run_and_report(
         raise OutputLost(f"{err.why}; {kept}", what="the report") from err
     if interrupted or result.status is RunStatus.CANCELLED:
         return EXIT_INTERRUPTED
-    return EXIT_OK if result.status is RunStatus.SUCCESS else EXIT_FAILED
+    if result.status is not RunStatus.SUCCESS:
+        return EXIT_FAILED
+    return EXIT_NO_QUORUM if result.outcome is Outcome.NO_QUORUM else EXIT_OK
 
 
 async def _execute(

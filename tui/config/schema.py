@@ -174,7 +174,10 @@ class RunSettings(_Strict):
     mode: Mode = Mode.DELIBERATE
     max_rounds: int = Field(default=3, ge=1, le=10)
     majority_threshold: float = Field(default=0.5, ge=0.0, lt=1.0)
-    """A majority needs accepts strictly above this share of the valid votes."""
+    """A majority needs accepts strictly above this share of the members asked to vote."""
+    quorum: float = Field(default=0.5, ge=0.5, le=1.0)
+    """A round decides only when more than this share of the panel's seats cast a valid vote (or
+    every seat did; 1.0 asks for all of them); below it the run ends with no quorum."""
     max_instances_per_combination: int = Field(default=2, ge=1)
     """How many members may share one (model, stance) pair; the rest are skipped."""
     call_deadline_s: float = Field(default=180.0, gt=0)

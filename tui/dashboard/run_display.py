@@ -9,9 +9,10 @@ from tui.dashboard.widgets.round_tracker import RoundTracker
 from tui.dashboard.widgets.synthesis_pane import SynthesisPane
 from tui.engine import events as ev
 from tui.engine.names import synthesizer_name
-from tui.engine.types import CallStatus, RunRequest
+from tui.engine.quorum import standing
+from tui.engine.types import CallStatus, Mode, RunRequest
 from tui.engine.vision import withheld_note
-from tui.render.words import queued_words, retried_words, retry_words
+from tui.render.words import queued_words, retried_words, retry_words, standing_words
 
 
 class RunDisplay:
@@ -73,8 +74,8 @@ class RunDisplay:
                 panes[result.member_index].call_finished(result)
             case ev.VoteCast(round=number, vote=vote):
                 panes[vote.member_index].vote_cast(number, vote.value)
-            case ev.RoundDecided(round=round_):
-                self.tracker.round_decided(round_)
+            case ev.RoundDecided(round=round_, standing=rests_on):
+                self.tracker.round_decided(round_, standing_words(rests_on, request.members))
             case ev.AgreementRead(agreement=agreement):
                 self.tracker.agreement = agreement.summary
                 self.tracker.refresh_view()
@@ -86,7 +87,9 @@ class RunDisplay:
             case ev.RunFinished(result=result) | ev.RunFailed(result=result) | ev.RunCancelled(result=result):
                 self.flush(panes)
                 self.synthesis.run_ended(result)
-                self.tracker.finish(result.status, result.outcome)
+                consulted = result.mode is Mode.CONSULT and result.synthesis is not None
+                said = standing_words(standing(result), result.members) if consulted else None
+                self.tracker.finish(result.status, result.outcome, said)
             case _:
                 pass
 

@@ -35,6 +35,7 @@ from tui.engine.provider import (
     GatewayRetried,
     Provider,
     ProviderError,
+    StructuredDelta,
     TextDelta,
     Usage,
 )
@@ -261,6 +262,8 @@ class ModelCall:
         async for item in provider.stream(request):
             if isinstance(item, TextDelta):
                 self._take(item.text)
+            elif isinstance(item, StructuredDelta):
+                self._take_structured(item.text)
             elif isinstance(item, Usage):
                 self._usage = item
             elif isinstance(item, Finished):
@@ -274,6 +277,11 @@ class ModelCall:
         """A piece of the reply arrived: shown as it is."""
         self._first_token()
         self._show(text)
+
+    def _take_structured(self, text: str) -> None:
+        """A piece of the reply's structured part arrived. Only a vote asks for one (see
+        `tui.engine.votes`); anywhere else it is text like any other."""
+        self._take(text)
 
     def _first_token(self) -> None:
         spec, call = self.spec, self.result

@@ -56,7 +56,8 @@ class Deliberation:
         self.objections = listed
 
     def budget_overrun(self, number: int, used: int, budget: int | None) -> str | None:
-        """Why round `number` would overrun the token budget, or None if it fits (or there is none)."""
+        """Why round `number` would overrun the token budget (`token budget: … would need about N
+        more`), or None if it fits (or there is none)."""
         if budget is None:
             return None
         if number == 1:
@@ -73,7 +74,7 @@ class Deliberation:
             return None
         return (
             f"token budget: {used:,} of {budget:,} tokens used and round {number} would need about "
-            f"{needed:,} more, so the curator decides now"
+            f"{needed:,} more"
         )
 
     def _images_cost(self, member: Member | None) -> int:

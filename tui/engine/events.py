@@ -20,6 +20,7 @@ from tui.engine.types import (
     RunRequest,
     RunResult,
     SkippedMember,
+    Standing,
     Vote,
 )
 
@@ -135,6 +136,9 @@ class VoteCast:
 @dataclass(frozen=True, slots=True)
 class RoundDecided:
     round: RoundResult
+    standing: Standing
+    """Who the round's outcome rests on, derived from its votes and the positions when it was
+    decided (`tui.engine.quorum.standing`)."""
 
 
 @dataclass(frozen=True, slots=True)

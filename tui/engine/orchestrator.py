@@ -14,8 +14,9 @@ An `incomplete` call (cut off at the output limit, stopped by a content filter, 
 so wherever it goes:
 - a position counts as a position: its member votes, and the synthesizer reads it with a note
   at its end that it is incomplete, and why (`as_read`);
-- a review is parsed as it is: a verdict line that arrived counts (objections may be cut short);
-  a reply without one is an invalid vote whose reason also says why the reply stopped;
+- a review is not: only a whole reply is a vote (one reply, one vote), so a refused or filtered
+  review is an invalid vote (`refused by the model`), and so is one cut off at the output limit,
+  even when its verdict had arrived (`cut off at the 4,096-token output limit`);
 - a draft or decision is used, not retried with a fallback synthesizer (the next one would hit
   the same limit): members review it with the same note, and when it is the run's answer the
   run still succeeds, with `RunResult.synthesis_incomplete` (and `SynthesisFinished.incomplete`)
@@ -34,10 +35,11 @@ from uuid import uuid4
 
 from tui.engine import events as ev
 from tui.engine import prompts, vision
-from tui.engine.calls import ANSWERED, CallSpec, ModelCall, ProviderLookup, as_read
+from tui.engine.calls import ANSWERED, CallSpec, ModelCall, ProviderLookup, as_read, cutoff
 from tui.engine.deliberation import EXPECTED_ANSWER_TOKENS, Deliberation
 from tui.engine.lifecycle import Lifecycle
 from tui.engine.names import member_names
+from tui.engine.quorum import quorum_met, quorum_needed, standing
 from tui.engine.rules import decide_round, parse_vote, read_agreement, tally_votes
 from tui.engine.types import (
     CallResult,
@@ -182,24 +184,73 @@ class Run:
             images=self.request.images,
             synthesizer=self.request.synthesizers[0],
         )
+        if not self._quorum(len(state.voters)):
+            await self._draft_without_quorum(state)
+            return
         for number in range(1, self.request.max_rounds + 1):
             if await self._deliberation_round(number, state):
                 return
+
+    def _quorum(self, count: int) -> bool:
+        """Whether `count` of the panel's seats are a quorum."""
+        return quorum_met(count, len(self.request.members), self.request.quorum)
+
+    def _needed(self) -> int:
+        return quorum_needed(len(self.request.members), self.request.quorum)
+
+    async def _draft_without_quorum(self, state: Deliberation) -> None:
+        """Too few members answered for any round to decide: their positions are drafted once into
+        the run's synthesis, which is shown as no decision and not put to a vote (no vote could
+        decide, so none is paid for)."""
+        round_ = self._life.round(1)
+        draft = await self._synthesize(Phase.DRAFT, 1, state.draft_prompt())
+        if draft is None:
+            round_.status = RoundStatus.FAILED
+            self._round_decided(round_)
+            return
+        round_.draft, round_.draft_by = draft.content, draft.alias
+        seats = len(self.request.members)
+        why = (
+            f"no quorum: {len(state.voters)} of {seats} members answered, {self._needed()} needed; "
+            "the draft is not put to a vote"
+        )
+        self._end_without_quorum(round_, draft, why)
+
+    def _end_without_quorum(self, round_: RoundResult, synthesis: CallResult, why: str) -> None:
+        """The run ends with no decision: `synthesis` (the last draft) is its answer, marked so."""
+        round_.note = round_.note or why
+        round_.outcome, round_.status = Outcome.NO_QUORUM, RoundStatus.DECIDED
+        self._round_decided(round_)
+        self._life.conclude(synthesis, Outcome.NO_QUORUM)
+
+    def _round_decided(self, round_: RoundResult) -> None:
+        self._emit(ev.RoundDecided(round_, standing(self.result, round_)))
 
     async def _deliberation_round(self, number: int, state: Deliberation) -> bool:
         """Draft (or revise), review and decide; True once the run is decided or has failed."""
         round_ = self._life.round(number)
         over_budget = state.budget_overrun(number, self._life.tokens_used(), self.request.token_budget)
         if over_budget:
-            round_.note = over_budget
-            self.result.notes.append(over_budget)
-            self._emit(ev.Notice(over_budget))
-            await self._curate(round_, state, over_budget)
+            previous = self._life.round(number - 1) if number > 1 else None
+            # The curator decides only where a vote had a quorum; without one, no decision.
+            no_quorum = previous is not None and not self._quorum(previous.tally.valid)
+            why = f"{over_budget}, " + (
+                f"and round {number - 1} had no quorum: no decision"
+                if no_quorum
+                else "so the curator decides now"
+            )
+            round_.note = why
+            self.result.notes.append(why)
+            self._emit(ev.Notice(why))
+            if no_quorum and state.draft is not None:
+                self._end_without_quorum(round_, state.draft, why)
+            else:
+                await self._curate(round_, state, why)
             return True
         draft = await self._synthesize(Phase.DRAFT, number, state.draft_prompt())
         if draft is None:
             round_.status = RoundStatus.FAILED
-            self._emit(ev.RoundDecided(round_))
+            self._round_decided(round_)
             return True
         state.draft = draft
         round_.draft, round_.draft_by = draft.content, draft.alias
@@ -215,7 +266,14 @@ class Run:
         round_.votes = list(votes)
         round_.tally = tally_votes(votes)
         number = round_.number
-        outcome = decide_round(number, self.request.max_rounds, round_.tally, self.request.majority_threshold)
+        outcome = decide_round(
+            number,
+            self.request.max_rounds,
+            round_.tally,
+            self.request.majority_threshold,
+            seats=len(self.request.members),
+            quorum=self.request.quorum,
+        )
         log.debug(
             "run %s round %d aggregation accept=%d reject=%d invalid=%d none=%d outcome=%s",
             self.result.run_id,
@@ -231,13 +289,18 @@ class Run:
             reason = self._no_majority(number, round_)
             await self._curate(round_, state, reason)
             return True
+        if outcome is Outcome.NO_QUORUM:
+            valid, seats = round_.tally.valid, len(self.request.members)
+            why = f"no quorum: {valid} of {seats} members cast a valid vote, {self._needed()} needed"
+            self._end_without_quorum(round_, draft, why)
+            return True
         if outcome is not None:
             round_.outcome, round_.status = outcome, RoundStatus.DECIDED
-            self._emit(ev.RoundDecided(round_))
+            self._round_decided(round_)
             self._life.conclude(draft, outcome)
             return True
         round_.status = RoundStatus.CONTINUE
-        self._emit(ev.RoundDecided(round_))
+        self._round_decided(round_)
         return False
 
     def _no_majority(self, number: int, round_: RoundResult) -> str:
@@ -282,11 +345,17 @@ class Run:
             len(ok),
             len(results) - len(ok),
         )
+        names = member_names(self.request.members)  # seats of one alias told apart
         if not ok:
-            names = member_names(self.request.members)  # seats of one alias told apart
             errors = [f"{names[index]}: {r.error or r.status.value}" for index, r in enumerate(results)]
             self._life.fail(["every member failed", *errors])
             return None
+        # A run that goes on without them still says who failed, whatever it ends with.
+        self.result.errors += [
+            f"{names[index]}: position failed: {r.error}"
+            for index, r in enumerate(results)
+            if r.status is CallStatus.ERROR
+        ]
         return ok
 
     async def _take_positions(self) -> None:
@@ -328,17 +397,11 @@ class Run:
         spec = self._spec(member, index, Phase.VOTE, number, system, prompt_for(member.vote_form))
         review = VoteCall(spec, self._emit, self._clock, prompt_for, self._note)
         call = await self._run_call(review)
-        if call.status in ANSWERED:
-            value, objections, reason = self._read_review(review, call)
-            if reason is not None and call.status is CallStatus.INCOMPLETE:
-                reason = f"{reason} (the reply was {call.error})"
-            vote = Vote(
-                member_index=index, alias=member.alias, value=value, objections=objections, reason=reason
-            )
-        else:
-            vote = Vote(
-                member_index=index, alias=member.alias, value=VoteValue.NONE, reason=call.error or "no reply"
-            )
+        value, objections, reason = self._read_review(review, call)
+        vote = Vote(member_index=index, alias=member.alias, value=value, objections=objections, reason=reason)
+        if value is VoteValue.NONE and call.status is CallStatus.ERROR:
+            name = member_names(self.request.members)[index]
+            self.result.errors.append(f"{name}: round {number} review failed: {call.error}")
         self._emit(ev.VoteCast(number, vote))
         return vote
 
@@ -347,13 +410,29 @@ class Run:
         """A review's vote: the structured vote it gave, or its text read by the text protocol. A
         reply asked for as structured output that could not be used as such is read as text
         before it is declared invalid, and then says both: `broken JSON: unterminated string;
-        as text: no verdict line`."""
+        as text: no verdict line`.
+
+        Only a whole reply is a vote. One the model refused, or the provider's content filter
+        stopped, is invalid whatever it said before (`refused by the model`); one cut off at the
+        output limit is invalid even when its verdict had arrived (`cut off at the 4,096-token
+        output limit`), since what it would have said next (another verdict, a retraction) is
+        unknown. A review that failed is no vote (`none`), with its error as the reason.
+        """
+        finish = call.finish_reason
+        stopped = cutoff(finish, review.spec.member.max_output_tokens) if finish is not None else None
+        if stopped is not None and stopped[0] in ("refusal", "content_filter"):
+            return VoteValue.INVALID, [], stopped[1]  # an empty refusal too: the member answered so
+        if call.status not in ANSWERED:
+            return VoteValue.NONE, [], call.error or "no reply"
         if review.structured is not None:
-            value, objections = review.structured
-            return value, objections, None
-        value, objections, reason = parse_vote(call.content)  # shown as it came: the reply itself
-        if reason is not None and review.unusable is not None and review.unusable != reason:
-            reason = f"{review.unusable}; as text: {reason}"
+            value, objections, reason = review.structured
+        else:
+            value, objections, reason = parse_vote(call.content)  # shown as it came: the reply itself
+            if reason is not None and review.unusable is not None and review.unusable != reason:
+                reason = f"{review.unusable}; as text: {reason}"
+        if stopped is not None:  # cut off: a verdict that arrived is not counted
+            cut = stopped[1]
+            return VoteValue.INVALID, [], cut if reason is None else f"{reason} (the reply was {cut})"
         return value, objections, reason
 
     def _note_unseen_images(self, synthesizer: Member) -> None:
@@ -376,10 +455,10 @@ class Run:
         decision = await self._synthesize(Phase.CURATOR, round_.number, state.curator_prompt(reason))
         if decision is None:
             round_.status = RoundStatus.FAILED
-            self._emit(ev.RoundDecided(round_))
+            self._round_decided(round_)
             return
         round_.outcome, round_.status = Outcome.CURATOR_OVERRIDE, RoundStatus.DECIDED
-        self._emit(ev.RoundDecided(round_))
+        self._round_decided(round_)
         self._life.conclude(decision, Outcome.CURATOR_OVERRIDE)
 
     async def _synthesize(self, phase: Phase, number: int, prompt: str) -> CallResult | None:

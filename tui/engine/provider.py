@@ -105,6 +105,18 @@ class ChatRequest:
 
 @dataclass(frozen=True, slots=True)
 class TextDelta:
+    """A piece of the answer's text (for a structured request to an OpenAI-compatible server, the
+    answer itself: its JSON is the text)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class StructuredDelta:
+    """A piece of the answer's structured part where the wire keeps it apart from the text: the
+    input of Anthropic's forced tool call. Kept apart end to end, so that words the model writes
+    beside its vote are never read as part of it, nor it as part of them."""
+
     text: str
 
 
@@ -138,7 +150,7 @@ class GatewayRetried:
     count: int
 
 
-StreamEvent = TextDelta | Usage | Finished | GatewayRetried
+StreamEvent = TextDelta | StructuredDelta | Usage | Finished | GatewayRetried
 
 
 class Provider(Protocol):

@@ -8,6 +8,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from tui.engine.quorum import quorum_met
 from tui.engine.types import Agreement, Outcome, Tally, Vote, VoteValue
 
 MAX_OBJECTIONS = 5
@@ -23,6 +24,14 @@ _BARE_MARKUP = re.compile(r"^[\s*_`#>=~-]*$")
 _VERDICT_LABEL = re.compile(r"^verdict\s*:\s*", re.IGNORECASE)
 _ACCEPT = re.compile(r"\baccept", re.IGNORECASE)
 _REJECT = re.compile(r"\breject", re.IGNORECASE)
+# A list item's mark: decoration too when a line claims a verdict (`- VERDICT: REJECT` is a second
+# verdict line), though the one verdict line itself may not be a list item.
+_LIST_MARK = re.compile(r"^(?:[-+•]|\d+[.)])\s+")
+# A verdict stated anywhere: `verdict` as a label (`VERDICT:`, `"verdict": "reject"`, `verdict =
+# reject`, decorated or quoted), then a word that starts with accept or reject.
+_STATED = re.compile(
+    r"(?<![a-z])verdict(?![a-z])[\"'*_`]*\s*[:=]\s*[\"'*_`]*\s*(accept|reject)", re.IGNORECASE
+)
 
 
 def _undecorated(line: str) -> str:
@@ -36,6 +45,25 @@ def looks_like_verdict(line: str) -> bool:
     return _VERDICT_LABEL.match(_undecorated(line)) is not None
 
 
+def _claims_verdict(line: str) -> bool:
+    """Whether a line claims a verdict at its start, as a list item too."""
+    return looks_like_verdict(line) or looks_like_verdict(_LIST_MARK.sub("", line.strip()))
+
+
+def stated_verdicts(text: str) -> list[VoteValue]:
+    """Every verdict `text` states, in order, in whatever form: a verdict line, a list item, a
+    JSON object's `verdict`, a `verdict: …` inside a sentence."""
+    return [VoteValue(word.lower()) for word in _STATED.findall(text)]
+
+
+def two_verdicts(first: VoteValue, second: VoteValue, where: tuple[str, str] | None = None) -> str:
+    """Why a reply that states two different verdicts is invalid: `two verdicts: accept, then
+    reject`; given where each was, `two verdicts: text accept, tool reject`."""
+    if where is None:
+        return f"two verdicts: {first.value}, then {second.value}"
+    return f"two verdicts: {where[0]} {first.value}, {where[1]} {second.value}"
+
+
 def _verdict_count(count: int) -> str:
     return "two verdict lines" if count == 2 else f"{count} verdict lines"
 
@@ -44,29 +72,38 @@ def parse_vote(reply: str) -> tuple[VoteValue, list[str], str | None]:
     """Read a review reply as (vote, objections, reason-if-invalid).
 
     Strict about ambiguity: the first line with words must be the one verdict line, `VERDICT:`
-    followed by exactly `ACCEPT` or `REJECT` (any case), and no other line may claim a verdict.
-    Markdown decoration of that one line does not change what it says and is allowed
-    (`**VERDICT: ACCEPT**`, `## VERDICT: REJECT`, `VERDICT: **ACCEPT**.`). Anything else is invalid
-    and never counts as accept; the reason says why in a few words, the same words for the same
-    fault, so a round can list them: empty reply, no verdict line, two verdict lines, verdict after
-    prose, both words, not ACCEPT or REJECT.
+    followed by exactly `ACCEPT` or `REJECT` (any case). One reply is one vote: no other line may
+    claim a verdict (a list item `- VERDICT: REJECT` is a verdict line too, whatever it says), and
+    no other verdict may be stated in any form (a JSON object's `"verdict": "reject"`, fenced or
+    not, or `verdict: reject` inside a sentence); the same verdict named again inside a line
+    changes nothing and is allowed. Markdown decoration of the one verdict line does not change
+    what it says and is allowed (`**VERDICT: ACCEPT**`, `## VERDICT: REJECT`, `VERDICT: **ACCEPT**.`).
+    Anything else is invalid and never counts as accept; the reason says why in a few words, the
+    same words for the same fault, so a round can list them: empty reply, no verdict line, two
+    verdict lines, verdict after prose, both words, not ACCEPT or REJECT, two verdicts: accept,
+    then reject.
     """
     lines = [line.strip() for line in reply.splitlines()]
     lines = [line for line in lines if not _BARE_MARKUP.match(line)]
     if not lines:
         return VoteValue.INVALID, [], "empty reply"
-    verdict_lines = [line for line in lines if looks_like_verdict(line)]
+    verdict_lines = [line for line in lines if _claims_verdict(line)]
     if not verdict_lines:
         return VoteValue.INVALID, [], "no verdict line"
     if len(verdict_lines) > 1:
         return VoteValue.INVALID, [], _verdict_count(len(verdict_lines))
     if not looks_like_verdict(lines[0]):
-        return VoteValue.INVALID, [], "verdict after prose"
+        # a list item alone is no verdict line (as before), a verdict line after prose is late
+        late = looks_like_verdict(verdict_lines[0])
+        return VoteValue.INVALID, [], "verdict after prose" if late else "no verdict line"
     verdict = _TRAILING_STOP.sub("", _VERDICT_LABEL.sub("", _undecorated(lines[0]), count=1))
     if verdict.lower() not in ("accept", "reject"):
         both = _ACCEPT.search(verdict) and _REJECT.search(verdict)
         return VoteValue.INVALID, [], "both words" if both else "not ACCEPT or REJECT"
     value = VoteValue.ACCEPT if verdict.lower() == "accept" else VoteValue.REJECT
+    other = next((v for v in stated_verdicts("\n".join(lines[1:])) if v is not value), None)
+    if other is not None:
+        return VoteValue.INVALID, [], two_verdicts(value, other)
     objections = [re.sub(r"^[-*•]\s*|^\d+[.)]\s*", "", line) for line in lines[1:]]
     return value, [o for o in objections if o][:MAX_OBJECTIONS], None
 
@@ -133,7 +170,8 @@ def parse_structured_vote(reply: str) -> tuple[VoteValue, list[str], str | None]
 
 def render_vote(value: VoteValue, objections: Sequence[str]) -> str:
     """A valid vote as people read it, in the text protocol's own shape: the verdict line, then one
-    `- ` line per objection. `parse_vote` reads it back as the same vote."""
+    `- ` line per objection. `parse_vote` reads it back as the same vote, or, when an objection
+    itself reads as a verdict line, as an invalid one: never as another verdict."""
     return "\n".join([f"VERDICT: {value.value.upper()}", *(f"- {o}" for o in objections)])
 
 
@@ -145,16 +183,30 @@ def tally_votes(votes: Sequence[Vote]) -> Tally:
 
 
 def decide_round(
-    round_number: int, max_rounds: int, tally: Tally, majority_threshold: float = 0.5
+    round_number: int,
+    max_rounds: int,
+    tally: Tally,
+    majority_threshold: float = 0.5,
+    *,
+    seats: int,
+    quorum: float = 0.5,
 ) -> Outcome | None:
     """The outcome of a round, or None when deliberation goes on to the next round.
 
-    Every member asked to vote counts: a round is unanimous only when each of them returned a
-    valid ACCEPT, so an invalid vote (or a review that failed) is never ignored. Before the last
-    round only that ends the run. In the last round: unanimous; else accepts strictly above
-    `majority_threshold` of all members asked to vote is a majority; else the curator decides.
+    A round decides only with a quorum: valid votes from more than `quorum` of the panel's
+    `seats` (see `tui.engine.quorum`). Without one it goes on to the next round while the members
+    asked to vote could still make one, and otherwise (and in the last round) the run ends with
+    no quorum: not a decision, and not the curator's to make.
+
+    With a quorum, every member asked to vote counts: a round is unanimous only when each of them
+    returned a valid ACCEPT, so an invalid vote (or a review that failed) is never ignored. Before
+    the last round only that ends the run. In the last round: unanimous; else accepts strictly
+    above `majority_threshold` of all members asked to vote is a majority; else the curator decides.
     """
-    if tally.asked > 0 and tally.accept == tally.asked:
+    if not quorum_met(tally.valid, seats, quorum):
+        possible = quorum_met(tally.asked, seats, quorum)
+        return None if round_number < max_rounds and possible else Outcome.NO_QUORUM
+    if tally.accept == tally.asked:
         return Outcome.UNANIMOUS
     if round_number < max_rounds:
         return None

@@ -83,6 +83,9 @@ class Outcome(StrEnum):
     UNANIMOUS = "unanimous"
     MAJORITY = "majority"
     CURATOR_OVERRIDE = "curator_override"
+    NO_QUORUM = "no_quorum"
+    """Not a decision: too few of the panel's seats cast a valid vote (or answered at all). The
+    run's synthesis is the last draft, shown and marked as such."""
 
 
 class RunStatus(StrEnum):
@@ -286,6 +289,13 @@ class RunRequest(_Model):
     )
     max_rounds: int = Field(default=3, ge=1, le=10)
     majority_threshold: float = Field(default=0.5, ge=0.0, lt=1.0)
+    quorum: float = Field(
+        default=0.5,
+        ge=0.5,
+        le=1.0,
+        description="A round decides only when more than this share of the panel's seats cast a valid "
+        "vote (or every seat did: 1.0 asks for all of them).",
+    )
     token_budget: int | None = Field(default=None, gt=0)
     seed: int = 0
     thread: list[PriorTurn] = Field(
@@ -316,6 +326,9 @@ class Asked(_Model):
     mode: Mode
     max_rounds: int = Field(ge=1, le=10, description="The round limit asked for (consult mode runs one).")
     majority_threshold: float = Field(default=0.5, ge=0.0, lt=1.0)
+    quorum: float = Field(
+        default=0.5, ge=0.5, le=1.0, description="The quorum asked for (0.5 for runs recorded before it)."
+    )
     token_budget: int | None = None
     synthesizers: list[str] = Field(
         default_factory=list, description="The synthesizer chain: the synthesizer, then its fallbacks."
@@ -331,6 +344,7 @@ class Asked(_Model):
             mode=request.mode,
             max_rounds=request.max_rounds,
             majority_threshold=request.majority_threshold,
+            quorum=request.quorum,
             token_budget=request.token_budget,
             synthesizers=[s.alias for s in request.synthesizers],
         )
@@ -461,6 +475,33 @@ class Tally(_Model):
         return self.accept + self.reject + self.invalid + self.none
 
 
+class Missing(_Model):
+    """A seat whose valid vote (or, where nobody voted, whose answer) a round's outcome lacks."""
+
+    member_index: int
+    alias: str
+    phase: Phase = Field(
+        description="position: its position failed, so it was not asked to vote; vote: its vote."
+    )
+    vote: VoteValue | None = Field(
+        default=None, description="invalid, or none (its review failed); null when it was not asked to vote."
+    )
+    reason: str = Field(description="Why: the failed call's error, or why the vote is invalid.")
+
+
+class Standing(_Model):
+    """Who a round's outcome rests on: of the panel's seats, those who cast a valid vote on its
+    draft (or, in a round without a vote, those who answered), and the others with why. Derived
+    from the round's votes and the members' positions (`tui.engine.quorum.standing`), never kept."""
+
+    seats: int = Field(description="The panel's seats: the members of the run (skipped ones are none).")
+    voters: int | None = Field(
+        description="How many seats cast a valid vote (accept or reject); null when no vote was taken."
+    )
+    answered: int = Field(description="How many seats answered with a position.")
+    missing: list[Missing] = Field(default_factory=list)
+
+
 class RoundResult(_Model):
     number: int
     draft: str | None = None
@@ -577,16 +618,17 @@ class RunResult(_Model):
     @classmethod
     def _unnamed(cls, data: Any) -> Any:
         """A run read back from the JSON `quorum run --json` printed, without the names it gave
-        each member, vote and call (`tui.render.run_json`): they are derived, never kept."""
+        each member, vote and call, nor who each round and the run rest on (`tui.render.run_json`):
+        they are derived, never kept."""
         if not isinstance(data, dict):
             return data
-        data = dict(data)
+        data = _without_standing(data)
         for key in ("members", "positions", "calls"):
             if isinstance(data.get(key), list):
                 data[key] = [_without_name(item) for item in data[key]]
         if isinstance(data.get("rounds"), list):
             data["rounds"] = [
-                {**r, "votes": [_without_name(v) for v in r["votes"]]}
+                {**_without_standing(r), "votes": [_without_name(v) for v in r["votes"]]}
                 if isinstance(r, dict) and isinstance(r.get("votes"), list)
                 else r
                 for r in data["rounds"]
@@ -611,6 +653,14 @@ class RunResult(_Model):
             origin=request.origin,
             started_at=datetime.now(UTC),
         )
+
+
+_STANDING = frozenset(Standing.model_fields)
+
+
+def _without_standing(data: dict[str, Any]) -> dict[str, Any]:
+    """A run's or a round's JSON without who it rests on (`seats`, `voters`, `answered`, `missing`)."""
+    return {key: value for key, value in data.items() if key not in _STANDING}
 
 
 def _without_name(item: Any) -> Any:

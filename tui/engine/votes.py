@@ -21,6 +21,12 @@ People never read raw JSON as if it were prose: a structured vote is held while 
 shown whole as the text protocol's own shape (`VERDICT: ACCEPT` and `- ` objections), which is
 the call's `content`; the JSON as sent is kept in `raw_reply`. A reply that turns out not to be
 JSON is shown as it came: prose streams as it arrives.
+
+One reply is one vote. Where the wire keeps the structured part apart from the text (Anthropic's
+tool call beside a text block), the two stay apart here too: the vote is the tool's input, the
+words are shown as they came, and words that state another verdict than the tool's (`VERDICT:
+ACCEPT` beside a tool call that rejects) make the vote invalid: `two verdicts: text accept, tool
+reject`. The same verdict said in both is one vote.
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ from tui.engine.provider import (
     ProviderError,
     StructuredOutput,
 )
-from tui.engine.rules import MAX_OBJECTIONS, parse_structured_vote, render_vote
+from tui.engine.rules import MAX_OBJECTIONS, parse_structured_vote, render_vote, stated_verdicts, two_verdicts
 from tui.engine.types import CallResult, CallStatus, Member, VoteForm, VoteValue
 
 log = logging.getLogger(__name__)
@@ -189,8 +195,9 @@ class VoteCall(ModelCall):
 
     `prompt_for(form)` is the review prompt in a form's words; `note` puts a message in the run's
     notes and on every display. Once the reply is whole, `structured` is the vote it gave as
-    structured output, or None; then `unusable` says why a reply asked for as structured output
-    could not be used as such (it is shown as it came, and the run reads it as text).
+    structured output, as (vote, objections, reason-if-invalid): invalid when words beside it
+    state another verdict; or None, and then `unusable` says why a reply asked for as structured
+    output could not be used as such (it is shown as it came, and the run reads it as text).
     """
 
     def __init__(
@@ -203,12 +210,13 @@ class VoteCall(ModelCall):
     ) -> None:
         super().__init__(spec, emit, clock)
         self.form = spec.member.vote_form
-        self.structured: tuple[VoteValue, list[str]] | None = None
+        self.structured: tuple[VoteValue, list[str], str | None] | None = None
         self.unusable: str | None = None
         self._prompt_for = prompt_for
         self._note = note
         self._forms = FormMemory()
-        self._raw: list[str] = []
+        self._raw: list[str] = []  # the reply's text, as it came
+        self._tool: list[str] = []  # its structured part, where the wire keeps it apart
         self._view = _HeldView()
 
     async def _answer(self, providers: ProviderLookup) -> CallStatus:
@@ -234,7 +242,7 @@ class VoteCall(ModelCall):
             try:
                 finished = await self._stream_with_retries(provider, request)
             except ProviderError as err:
-                if err.kind is not ErrorKind.FORMAT_REFUSED or self.form is VoteForm.TEXT or self._raw:
+                if err.kind is not ErrorKind.FORMAT_REFUSED or self.form is VoteForm.TEXT or self._reply():
                     raise
                 log.debug("run %s %s: %s", self.spec.run_id, self.spec.member.alias, err.message)
                 self._learn(weaker_form(self.form), f"structured votes refused ({self.form.value})")
@@ -264,23 +272,38 @@ class VoteCall(ModelCall):
         if shown:
             self._show(shown)
 
+    def _take_structured(self, text: str) -> None:
+        self._tool.append(text)
+        self._first_token()  # held until whole, then shown as a verdict (see `_read`)
+
     def _reply(self) -> str:
-        return "".join(self._raw)
+        """The reply as the model sent it: its text, then its structured part on a line of its own."""
+        return _joined("".join(self._raw), "".join(self._tool))
 
     def _read(self) -> None:
         """The reply is whole: read its structured vote, and show what is still held of it."""
         if self.form is VoteForm.TEXT:
             return
-        reply = self._reply()
-        value, objections, problem = parse_structured_vote(reply)
+        text, tool = "".join(self._raw), "".join(self._tool)
+        value, objections, problem = parse_structured_vote(tool or text)
         if problem is None:
-            self.structured = (value, objections)
-            rest = self._view.rest(render_vote(value, objections))
+            shown = render_vote(value, objections)
+            spoilt = self._second_verdict(value, text) if tool else None
+            self.structured = (value, objections, None) if spoilt is None else (VoteValue.INVALID, [], spoilt)
         else:
-            self.unusable = problem
-            rest = self._view.rest(reply)
+            self.unusable, shown = problem, tool or text
+        if tool:  # the words as they came (any still held), then the structured part
+            so_far = "".join(self._parts)
+            rest = _joined(so_far + self._view.rest(text), shown)[len(so_far) :]
+        else:
+            rest = self._view.rest(shown)
         if rest:
             self._show(rest)
+
+    def _second_verdict(self, value: VoteValue, text: str) -> str | None:
+        """Why the structured vote `value` does not count: the words beside it state another."""
+        other = next((said for said in stated_verdicts(text) if said is not value), None)
+        return None if other is None else two_verdicts(other, value, ("text", self.form.value))
 
     def _settle(self, book: Callable[[CallResult], None]) -> None:
         # A text vote is recorded as it always was: nothing new to keep.
@@ -289,3 +312,10 @@ class VoteCall(ModelCall):
         if reply != "".join(self._parts):
             self.result.raw_reply = reply
         super()._settle(book)
+
+
+def _joined(text: str, then: str) -> str:
+    """`text`, then `then` on a line of its own (either may be empty)."""
+    if text and then and not text.endswith("\n"):
+        return f"{text}\n{then}"
+    return text + then

@@ -13,6 +13,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from tui.engine import events as ev
+from tui.engine.quorum import standing
 from tui.engine.types import (
     CallResult,
     Member,
@@ -89,7 +90,7 @@ class Replayer:
             if call.call_id not in self._text:
                 if call.round not in self._rounds_started and result.mode is Mode.DELIBERATE:
                     # Close out the previous round before the next one begins.
-                    out += self._round_ends(rounds, before=call.round)
+                    out += self._round_ends(result, rounds, before=call.round)
                     self._rounds_started.add(call.round)
                     out.append(ev.RoundStarted(call.round, result.max_rounds))
                 self._text[call.call_id] = ""
@@ -101,7 +102,7 @@ class Replayer:
             if call.call_id not in in_flight and call.call_id not in self._finished:
                 self._finished.add(call.call_id)
                 out.append(ev.CallFinished(call))
-        out += self._round_ends(rounds)
+        out += self._round_ends(result, rounds)
         if result.synthesis is not None and result.synthesizer is not None and not self._synthesis:
             self._synthesis = True
             out.append(
@@ -152,15 +153,19 @@ class Replayer:
                 out.append(ev.TextDelta(call.call_id, call.member_index, call.phase, gained))
         return out
 
-    def _round_ends(self, rounds: dict[int, RoundResult], before: int | None = None) -> list[ev.Event]:
+    def _round_ends(
+        self, result: RunResult, rounds: dict[int, RoundResult], before: int | None = None
+    ) -> list[ev.Event]:
         """The votes and decision of every round the record has decided that the display has not
-        (or has, differently), of the rounds before `before` if given."""
+        (or has, differently), of the rounds before `before` if given; each with who it rests on,
+        derived from the record as the run derived it."""
         out: list[ev.Event] = []
         for number in sorted(rounds):
             round_ = rounds[number]
             if (before is None or number < before) and self._rounds_decided.get(number) != round_:
                 self._rounds_decided[number] = round_
-                out += [*(ev.VoteCast(number, vote) for vote in round_.votes), ev.RoundDecided(round_)]
+                decided = ev.RoundDecided(round_, standing(result, round_))
+                out += [*(ev.VoteCast(number, vote) for vote in round_.votes), decided]
         return out
 
 
@@ -186,6 +191,7 @@ def replay_request(result: RunResult, thread: list[PriorTurn] | None = None) -> 
             "context": asked.context,
             "max_rounds": asked.max_rounds,
             "majority_threshold": asked.majority_threshold,
+            "quorum": asked.quorum,
             "token_budget": asked.token_budget,
         }
     return RunRequest(

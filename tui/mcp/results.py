@@ -14,11 +14,13 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, Field
 
 from tui.config.catalog import CatalogEntry, KeyStatus
 from tui.engine.context import ContextValue, TeamContext
+from tui.engine.quorum import standing
 from tui.engine.types import (
     CacheInfo,
     CallResult,
@@ -27,6 +29,7 @@ from tui.engine.types import (
     Mode,
     Origin,
     Outcome,
+    Phase,
     RoundResult,
     RoundStatus,
     RunResult,
@@ -42,12 +45,14 @@ from tui.render.cache import cache_line
 from tui.render.context import context_brief
 from tui.render.formatting import completion_line, cost, literal, safe_json
 from tui.render.words import (
+    NOT_A_DECISION,
     VOTE_WORDS,
     CallState,
     listed_question,
     outcome_word,
     round_word,
     run_word,
+    standing_words,
     tally_words,
 )
 
@@ -134,8 +139,33 @@ class VoteReport(BaseModel):
     invalid_reason: str | None = Field(description="Why the vote is invalid or absent.")
 
 
-class RoundReport(BaseModel):
-    """One round of a deliberation: the draft's votes and what they decided."""
+class MissingReport(BaseModel):
+    """A seat an outcome lacks: its member failed, or its vote was invalid."""
+
+    model: str
+    seat: int = Field(description="Its seat on the panel, from 1.")
+    phase: Phase = Field(
+        description="position: its position failed, so it was not asked to vote; vote: its vote."
+    )
+    vote: VoteValue | None = Field(description="invalid, or none (its review failed); null when not asked.")
+    reason: str = Field(description="The failed call's error, or why the vote is invalid.")
+
+
+class RestsOn(BaseModel):
+    """Who an outcome rests on: of the panel's seats, those who cast a valid vote, and the others."""
+
+    seats: int = Field(description="The panel's seats (its members; a skipped member is none).")
+    voters: int | None = Field(
+        description="How many seats cast a valid vote on the deciding draft; null where no vote was taken "
+        "(consult mode, or too few answers for any vote to decide)."
+    )
+    answered: int = Field(description="How many seats answered with a position.")
+    missing: list[MissingReport] = Field(description="Each seat the outcome lacks, and why.")
+    rests_on: str = Field(description="The same in words: `2 of 3 voted (demo-flaky failed)`.")
+
+
+class RoundReport(RestsOn):
+    """One round of a deliberation: the draft's votes, what they decided and who that rests on."""
 
     number: int
     status: RoundStatus
@@ -146,7 +176,7 @@ class RoundReport(BaseModel):
     invalid: int
     no_vote: int
     votes: list[VoteReport]
-    note: str | None = Field(description="Why the curator decided, when it did.")
+    note: str | None = Field(description="Why the curator decided, or why there was no quorum, when so.")
 
 
 class TotalsReport(BaseModel):
@@ -177,8 +207,9 @@ class ContextReport(BaseModel):
         return None if context is None else cls(entries=dict(context.entries), sha256=context.sha256)
 
 
-class RunReport(BaseModel):
-    """A run as it stands: finished, or still running with what has arrived."""
+class RunReport(RestsOn):
+    """A run as it stands: finished, or still running with what has arrived; who its outcome rests
+    on (its deciding round's votes; in consult mode, the positions)."""
 
     run_id: str = Field(description="Pass it to consensus_result, or as continuation_id for a follow-up.")
     status: RunStatus = Field(
@@ -186,7 +217,8 @@ class RunReport(BaseModel):
         "interrupted (the process recording it stopped)."
     )
     outcome: Outcome | None = Field(
-        description="unanimous, majority or curator_override; none in consult mode or before the end."
+        description="unanimous, majority or curator_override; no_quorum when too few seats cast a valid "
+        "vote: then `synthesis` is the last draft, not a decision; none in consult mode or before the end."
     )
     question: str
     context: ContextReport | None = Field(
@@ -198,7 +230,8 @@ class RunReport(BaseModel):
     max_rounds: int
     rounds: list[RoundReport]
     synthesis: str | None = Field(
-        description="The panel's answer: the accepted draft, or the curator's decision."
+        description="The panel's answer: the accepted draft, or the curator's decision (with no quorum, "
+        "the last draft, which no quorum decided)."
     )
     synthesizer: str | None
     synthesis_incomplete: str | None = Field(description="Why the synthesis is not whole, if it is not.")
@@ -306,9 +339,26 @@ def _member(seat: int, member: Member, call: CallResult | None, running: bool) -
     )
 
 
-def _round(round_: RoundResult, members: Sequence[Member], run: RunStatus) -> RoundReport:
+def _rests_on(result: RunResult, round_: RoundResult | None) -> dict[str, Any]:
+    """Who `round_` (by default the run's deciding round, or its positions) rests on, as the
+    fields of a `RestsOn`."""
+    said = standing(result, round_)
+    missing = [
+        MissingReport(model=m.alias, seat=m.member_index + 1, phase=m.phase, vote=m.vote, reason=m.reason)
+        for m in said.missing
+    ]
+    words = standing_words(said, result.members)
+    rests_on = RestsOn(
+        seats=said.seats, voters=said.voters, answered=said.answered, missing=missing, rests_on=words
+    )
+    return dict(rests_on)
+
+
+def _round(round_: RoundResult, result: RunResult) -> RoundReport:
+    members, run = result.members, result.status
     stances = {index: member.stance for index, member in enumerate(members)}
     return RoundReport(
+        **_rests_on(result, round_),
         number=round_.number,
         status=round_.status,
         outcome=round_.outcome,
@@ -379,6 +429,7 @@ def run_report(result: RunResult, in_flight: Iterable[str] = ()) -> RunReport:
     ]
     totals = _totals(result)
     return RunReport(
+        **_rests_on(result, None),
         run_id=result.run_id,
         status=result.status,
         outcome=result.outcome,
@@ -387,9 +438,7 @@ def run_report(result: RunResult, in_flight: Iterable[str] = ()) -> RunReport:
         mode=result.mode,
         rounds_used=result.rounds_used,
         max_rounds=result.max_rounds,
-        rounds=[_round(r, result.members, result.status) for r in result.rounds]
-        if result.mode is Mode.DELIBERATE
-        else [],
+        rounds=[_round(r, result) for r in result.rounds] if result.mode is Mode.DELIBERATE else [],
         synthesis=result.synthesis,
         synthesizer=result.synthesizer,
         synthesis_incomplete=result.synthesis_incomplete,
@@ -480,7 +529,7 @@ def _quote(text: str) -> list[str]:
 def run_markdown(report: RunReport) -> str:
     """The run in a few lines: status, the answer, each member's conclusion and each round's votes."""
     status = run_word(report.status)
-    outcome = outcome_word(report.outcome) if report.outcome is not None else ""
+    outcome = f"{outcome_word(report.outcome)} · {report.rests_on}" if report.outcome is not None else ""
     rounds = (
         f"round {report.rounds_used} of {report.max_rounds}" if report.mode is Mode.DELIBERATE else "one pass"
     )
@@ -499,12 +548,15 @@ def run_markdown(report: RunReport) -> str:
         out += [f"Follows up on run `{report.parent_run_id}`.", ""]
     if report.synthesis is not None:
         by = f" by {report.synthesizer}" if report.synthesizer else ""
-        out += [f"### Answer{by}", ""]
+        marked = f" ({NOT_A_DECISION})" if report.outcome is Outcome.NO_QUORUM else ""
+        out += [f"### Answer{by}{marked}", ""]
         if report.synthesis_incomplete:
             out += [f"**incomplete:** {literal(report.synthesis_incomplete)}", ""]
         out += [*_quote(report.synthesis), ""]
     if report.agreement:
         out += [f"**Agreement:** {literal(report.agreement)}", ""]
+    if report.mode is Mode.CONSULT and report.synthesis is not None:
+        out += [f"**Rests on:** {report.rests_on}", ""]
     out += ["### Members", ""]
     for m in report.members:
         said = f": {literal(m.position_summary)}" if m.position_summary else ""
@@ -514,7 +566,10 @@ def run_markdown(report: RunReport) -> str:
     out.append("")
     for r in report.rounds:
         tally = tally_words(Tally(accept=r.accept, reject=r.reject, invalid=r.invalid, none=r.no_vote))
-        out.append(f"**Round {r.number}:** {tally} → {r.decided}")
+        ended = r.decided
+        if r.status in (RoundStatus.DECIDED, RoundStatus.CONTINUE):
+            ended += f" · {r.rests_on}"
+        out.append(f"**Round {r.number}:** {tally} → {ended}")
         if r.note:
             out.append(f"  _{literal(r.note)}_")
         for v in r.votes:

@@ -34,8 +34,10 @@ from tui.engine.types import (
     Member,
     Mode,
     Origin,
+    Outcome,
     Phase,
     PriorTurn,
+    RoundStatus,
     RunRequest,
     RunResult,
     RunStatus,
@@ -46,9 +48,11 @@ from tui.history.follow import RunFollower, RunGone
 from tui.history.store import RunRecord, RunStore
 from tui.render.formatting import completion_line, seconds
 from tui.render.words import (
+    NOT_A_DECISION,
     call_summary,
     outcome_word,
     queue_wait_words,
+    rests_on_words,
     retried_words,
     retry_words,
     round_word,
@@ -334,8 +338,11 @@ class Milestones:
                 )
                 then = retry_words(retry.attempt, retry.of, retry.wait_s)
                 return f"retry {retry.call_id} {retry.attempt}", f"{who}: {retry.reason} — {then}", False
-            case ev.RoundDecided(round=round_):
+            case ev.RoundDecided(round=round_, standing=rests_on):
                 decided = round_word(round_.status, round_.outcome)
+                if round_.status in (RoundStatus.DECIDED, RoundStatus.CONTINUE):
+                    members = self._request.members if self._request is not None else []
+                    decided = rests_on_words(decided, rests_on, members)
                 return (
                     f"round {round_.number}",
                     f"round {round_.number}: {tally_words(round_.tally)} → {decided}",
@@ -343,7 +350,7 @@ class Milestones:
                 )
             case ev.SynthesisFinished(by=by, outcome=outcome, incomplete=why):
                 mode = self._request.mode if self._request is not None else Mode.DELIBERATE
-                word = outcome_word(outcome, mode)
+                word = NOT_A_DECISION if outcome is Outcome.NO_QUORUM else outcome_word(outcome, mode)
                 return (
                     "synthesis",
                     f"synthesis by {by} ({word}){f', incomplete: {why}' if why else ''}",

@@ -4,7 +4,8 @@ The 2.x SDK's `messages.create` takes no sampling temperature, so none is sent; 
 refuses a temperature on an Anthropic model rather than silently dropping it.
 
 A structured answer (a vote) is asked for as a forced call of one tool whose input schema is the
-answer's: the tool's input streams as `input_json_delta` pieces, passed on as the answer's text.
+answer's: the tool's input streams as `input_json_delta` pieces, passed on as `StructuredDelta`s,
+apart from any text block the model writes beside the call (`TextDelta`s).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from tui.engine.provider import (
     GatewayRetried,
     ProviderError,
     StreamEvent,
+    StructuredDelta,
     StructuredOutput,
     TextDelta,
     Usage,
@@ -95,10 +97,11 @@ class AnthropicProvider(SDKAdapter):
                     received = True
                     yield TextDelta(event.delta.text)
                 elif event.type == "content_block_delta" and event.delta.type == "input_json_delta":
-                    # The forced tool's input: the structured answer itself, as it is written.
+                    # The forced tool's input: the structured answer itself, as it is written,
+                    # never joined to the words of a text block beside it.
                     if event.delta.partial_json:
                         received = True
-                        yield TextDelta(event.delta.partial_json)
+                        yield StructuredDelta(event.delta.partial_json)
                 elif event.type == "message_delta":
                     stop_reason = event.delta.stop_reason or stop_reason
                     # Its counts are the message's so far; the input's may come only here (0 at

@@ -4,6 +4,7 @@ synthesis, totals."""
 from __future__ import annotations
 
 from tui.engine.names import member_names, skipped_name
+from tui.engine.quorum import standing
 from tui.engine.types import (
     Asked,
     CallResult,
@@ -13,19 +14,21 @@ from tui.engine.types import (
     Mode,
     Outcome,
     RoundResult,
+    RoundStatus,
     RunResult,
-    RunStatus,
 )
 from tui.render.cache import cache_line
 from tui.render.context import context_chip, context_entries
 from tui.render.formatting import completion_line, cost, file_size, literal, seconds, tokens
 from tui.render.words import (
+    NOT_A_DECISION,
     OUTCOME_WORDS,
     VOTE_WORDS,
     call_summary,
     counted,
     invalid_votes_words,
     outcome_word,
+    rests_on_words,
     round_word,
     run_word,
     tally_words,
@@ -72,7 +75,7 @@ def _header(result: RunResult) -> list[str]:
         out += [_quote(result.question), ""]
     out += [
         f"**Status:** {run_word(result.status)} · **Mode:** {result.mode.value} · "
-        f"**Outcome:** {outcome_word(result.outcome, result.mode)} · "
+        f"**Outcome:** {_outcome(result)} · "
         f"**Rounds:** {result.rounds_used}/{result.max_rounds}",
         "",
     ]
@@ -85,6 +88,14 @@ def _header(result: RunResult) -> list[str]:
     if any(m.demo for m in result.members):
         out += ["_Demo members are simulated offline; their answers are not real model output._", ""]
     return out
+
+
+def _outcome(result: RunResult) -> str:
+    """The outcome, and who it rests on once the run has one (or, in consult mode, a synthesis)."""
+    said = outcome_word(result.outcome, result.mode)
+    if result.outcome is None and (result.mode is not Mode.CONSULT or result.synthesis is None):
+        return said
+    return rests_on_words(said, standing(result), result.members)
 
 
 def image_words(image: ImageRecord) -> str:
@@ -192,14 +203,16 @@ def _rounds(result: RunResult) -> list[str]:
     if result.mode is not Mode.DELIBERATE or not result.rounds:
         return []
     out = ["## Rounds", ""]
-    names = member_names(result.members)
     for round_ in result.rounds:
-        out += _round(round_, result.status, names)
+        out += _round(round_, result)
     return out
 
 
-def _round(round_: RoundResult, run: RunStatus, names: list[str]) -> list[str]:
-    decided = round_word(round_.status, round_.outcome, run)
+def _round(round_: RoundResult, result: RunResult) -> list[str]:
+    names = member_names(result.members)
+    decided = round_word(round_.status, round_.outcome, result.status)
+    if round_.status in (RoundStatus.DECIDED, RoundStatus.CONTINUE):  # who its end rests on
+        decided = rests_on_words(decided, standing(result, round_), result.members)
     out = [f"### Round {round_.number}: {tally_words(round_.tally)} → {decided}", ""]
     invalid = invalid_votes_words(round_.votes)
     if invalid:
@@ -220,6 +233,8 @@ def _synthesis(result: RunResult) -> list[str]:
     title = "Synthesis"
     if result.outcome is Outcome.CURATOR_OVERRIDE:  # its word already says decision: say it once
         title = OUTCOME_WORDS[result.outcome].capitalize()
+    elif result.outcome is Outcome.NO_QUORUM:  # the last draft: shown, and never taken for a decision
+        title = f"Synthesis ({NOT_A_DECISION})"
     elif result.outcome is not None:
         title = f"Decision ({OUTCOME_WORDS[result.outcome]})"
     out = [f"## {title}", ""]

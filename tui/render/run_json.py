@@ -4,8 +4,15 @@ names it.
 `quorum run --json`, `quorum show --json` and an export print the run's data contract; where a panel
 seats one model more than once, an alias does not say which seat a vote or a call was. So each
 member, each vote and each member's call (positions and calls) carries `name` (`gw-smol (for) #2`,
-see `tui.engine.names`) beside its alias and seat index. The names are added here, where the JSON
-is made for output, and dropped when such JSON is read back as a run (`RunResult`).
+see `tui.engine.names`) beside its alias and seat index.
+
+Each round, and the run (for its deciding round, or in consult mode its positions), says who its
+outcome rests on (`tui.engine.quorum.standing`): `seats`, `voters` (valid votes; null where no
+vote was taken), `answered`, and `missing`, each seat an outcome lacks with its name, `phase`,
+`vote` and `reason`.
+
+The names and the standing are added here, where the JSON is made for output, and dropped when
+such JSON is read back as a run (`RunResult`): they are derived, never kept.
 """
 
 from __future__ import annotations
@@ -15,7 +22,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from tui.engine.names import member_names
-from tui.engine.types import RunResult
+from tui.engine.quorum import standing
+from tui.engine.types import RoundResult, RunResult
 from tui.render.formatting import safe_json
 
 
@@ -29,11 +37,19 @@ def run_json(result: RunResult, secrets: Iterable[str] = ()) -> str:
         if isinstance(index, int) and 0 <= index < len(names):
             item["name"] = names[index]
 
+    def rests_on(round_: RoundResult | None) -> dict[str, Any]:
+        said: dict[str, Any] = json.loads(standing(result, round_).model_dump_json())
+        for missing in said["missing"]:
+            name(missing)
+        return said
+
     for member, shown in zip(data["members"], names, strict=True):
         member["name"] = shown
     for item in [*data["positions"], *data["calls"]]:
         name(item)
-    for round_ in data["rounds"]:
+    for round_, recorded in zip(data["rounds"], result.rounds, strict=True):
         for vote in round_["votes"]:
             name(vote)
+        round_.update(rests_on(recorded))
+    data.update(rests_on(None))
     return safe_json(json.dumps(data, indent=2, ensure_ascii=False), secrets)

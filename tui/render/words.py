@@ -5,18 +5,22 @@ says a run, a call, a round, a vote or an outcome with these words, so they neve
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from enum import StrEnum
 
+from tui.engine.names import member_names
 from tui.engine.types import (
     CallResult,
     CallStatus,
+    Member,
+    Missing,
     Mode,
     Origin,
     Outcome,
     Phase,
     RoundStatus,
     RunStatus,
+    Standing,
     Tally,
     TokensSource,
     Vote,
@@ -45,10 +49,14 @@ OUTCOME_WORDS: dict[Outcome, str] = {
     Outcome.UNANIMOUS: "unanimous",
     Outcome.MAJORITY: "majority",
     Outcome.CURATOR_OVERRIDE: "curator decision",
+    Outcome.NO_QUORUM: "no quorum",
 }
 
 OUTCOME_SHORT_WORDS: dict[Outcome, str] = {Outcome.CURATOR_OVERRIDE: "curator"}
 """An outcome in fewer cells, where a narrow column would cut its usual words (F2 at 80 columns)."""
+
+NOT_A_DECISION = "no quorum: not a decision"
+"""The mark on the synthesis of a run that ended with no quorum: its last draft, shown, not decided."""
 
 ROUND_WORDS: dict[RoundStatus, str] = {
     RoundStatus.IN_PROGRESS: "in progress",
@@ -211,6 +219,31 @@ def round_word(status: RoundStatus, outcome: Outcome | None, run: RunStatus | No
     if status is RoundStatus.IN_PROGRESS and run in cut_short:
         ended = run
     return f"not decided (run {RUN_WORDS[ended]})" if ended is not None else ROUND_WORDS[status]
+
+
+def missing_word(missing: Missing) -> str:
+    """What became of a seat an outcome lacks, in a word: `failed` (its position, or its review),
+    or `invalid` (its vote)."""
+    return VOTE_WORDS[VoteValue.INVALID] if missing.vote is VoteValue.INVALID else CallState.FAILED.value
+
+
+def standing_words(standing: Standing, members: Sequence[Member]) -> str:
+    """Who an outcome rests on: `2 of 3 voted (demo-flaky failed)`; where no vote was taken (consult,
+    or too few answers to vote), `1 of 3 answered (b failed, c failed)`; `3 of 3 voted` when none
+    is missing. Each seat by its name (`tui.engine.names`)."""
+    names = member_names(members)
+    count, did = (standing.answered, "answered") if standing.voters is None else (standing.voters, "voted")
+    absent = ", ".join(
+        f"{names[m.member_index] if m.member_index < len(names) else m.alias} {missing_word(m)}"
+        for m in standing.missing
+    )
+    return f"{count} of {standing.seats} {did}" + (f" ({absent})" if absent else "")
+
+
+def rests_on_words(said: str, standing: Standing, members: Sequence[Member]) -> str:
+    """An outcome (or a round's end) in words, and who it rests on: `unanimous · 2 of 3 voted
+    (demo-flaky failed)`."""
+    return f"{said} · {standing_words(standing, members)}"
 
 
 def tally_words(tally: Tally) -> str:

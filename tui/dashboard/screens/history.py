@@ -33,6 +33,7 @@ OUTCOME_STYLES = {
     Outcome.UNANIMOUS: "unanimous",
     Outcome.MAJORITY: "majority",
     Outcome.CURATOR_OVERRIDE: "curator",
+    Outcome.NO_QUORUM: "failed",  # not a decision
 }
 ENDED_BADLY = (RunStatus.ERROR, RunStatus.INTERRUPTED, RunStatus.CANCELLED)
 # Keys the filter passes on to the list (the filter keeps the rest, Home and End included).

@@ -1,4 +1,5 @@
-"""The round tracker: each round's tally and outcome, the round count, and the run's mode."""
+"""The round tracker: each round's tally and outcome (and who the outcome rests on), the round
+count, and the run's mode."""
 
 from __future__ import annotations
 
@@ -16,11 +17,14 @@ OUTCOME_CLASSES = {
     Outcome.UNANIMOUS: "round-tracker--unanimous",
     Outcome.MAJORITY: "round-tracker--majority",
     Outcome.CURATOR_OVERRIDE: "round-tracker--curator",
+    Outcome.NO_QUORUM: "round-tracker--failed",  # not a decision
 }
 
 
 class RoundTracker(Static):
-    """One line: `deliberate · Round 2/3 │ R1 1✓ 2✗ → next │ R2 …in progress │ R3 ·`."""
+    """One line: `deliberate · Round 2/3 │ R1 1✓ 2✗ → next │ R2 …in progress │ R3 ·`; the deciding
+    round says who its outcome rests on (`R1 2✓ 0✗ unanimous · 2 of 3 voted (beta failed)`), and a
+    consult run whom its synthesis does (`· 2 of 3 answered (beta failed)`)."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "round-tracker--unanimous",
@@ -38,6 +42,9 @@ class RoundTracker(Static):
         self.mode = Mode.DELIBERATE
         self.max_rounds = 3
         self.rounds: dict[int, RoundResult] = {}
+        # Who each decided round's outcome rests on, in words (`2 of 3 voted (beta failed)`); for
+        # a consult run, under 0: whom its synthesis rests on.
+        self.rests_on: dict[int, str] = {}
         self.current = 0
         self.outcome: Outcome | None = None
         self.state: RunStatus | None = None  # None: nothing has run yet
@@ -59,6 +66,7 @@ class RoundTracker(Static):
     def reset(self, mode: Mode, max_rounds: int) -> None:
         self.mode, self.max_rounds = mode, max_rounds
         self.rounds.clear()
+        self.rests_on.clear()
         self.current, self.outcome, self.state, self.agreement = 0, None, None, None
         self.refresh_view()
 
@@ -70,15 +78,21 @@ class RoundTracker(Static):
         self.current, self.max_rounds = number, max_rounds
         self.refresh_view()
 
-    def round_decided(self, round_: RoundResult) -> None:
+    def round_decided(self, round_: RoundResult, rests_on: str | None = None) -> None:
+        """A round ended; `rests_on` says who its outcome rests on, in words."""
         self.rounds[round_.number] = round_
         if round_.outcome is not None:
             self.outcome = round_.outcome
+        if rests_on is not None:
+            self.rests_on[round_.number] = rests_on
         self.refresh_view()
 
-    def finish(self, state: RunStatus, outcome: Outcome | None = None) -> None:
+    def finish(self, state: RunStatus, outcome: Outcome | None = None, rests_on: str | None = None) -> None:
+        """The run ended; for a consult run, `rests_on` says whom its synthesis rests on."""
         self.state = state
         self.outcome = outcome or self.outcome
+        if rests_on is not None:
+            self.rests_on[0] = rests_on
         self.refresh_view()
 
     def render_text(self) -> Text:
@@ -97,6 +111,8 @@ class RoundTracker(Static):
                 text.append(" · one pass, one synthesis")
             elif ended is not None:  # the outcome before the agreement, which may be long
                 text.append(f" · {run_word(ended)}", style(_state_class(ended)))
+            if 0 in self.rests_on:
+                text.append(f" · {self.rests_on[0]}")
             if self.agreement:
                 text.append(f" · {self.agreement}")
             if ended is not None and not self.compact:
@@ -125,6 +141,8 @@ class RoundTracker(Static):
                 text.append(" ")
             if round_ is not None and round_.outcome is not None:
                 text.append(f"{OUTCOME_WORDS[round_.outcome]}", style(OUTCOME_CLASSES[round_.outcome]))
+                if number in self.rests_on:
+                    text.append(f" · {self.rests_on[number]}")
             elif round_ is not None and round_.status is RoundStatus.CONTINUE:
                 text.append("→" if self.compact else "→ next", style("round-tracker--muted"))
             elif round_ is not None and round_.status is RoundStatus.FAILED:

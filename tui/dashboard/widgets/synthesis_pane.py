@@ -11,7 +11,7 @@ from tui.dashboard.widgets.stream_pane import StreamPane
 from tui.engine.types import Outcome, Phase, RunResult, RunStatus
 from tui.render.cache import served_line
 from tui.render.formatting import completion_line, literal
-from tui.render.words import CALL_MARKS, OUTCOME_WORDS, CallState, counted
+from tui.render.words import CALL_MARKS, NOT_A_DECISION, OUTCOME_WORDS, CallState, counted
 
 
 class SynthesisPane(StreamPane):
@@ -22,6 +22,7 @@ class SynthesisPane(StreamPane):
         "round-tracker--unanimous",
         "round-tracker--majority",
         "round-tracker--curator",
+        "round-tracker--failed",
         "synthesis-pane--failed",
         "synthesis-pane--incomplete",
     }
@@ -77,6 +78,9 @@ class SynthesisPane(StreamPane):
             self.body.add_block(
                 f"Decision: the curator's, after {counted(rounds_used, 'round')} without a majority", "note"
             )
+        elif outcome is Outcome.NO_QUORUM:
+            said = f"{NOT_A_DECISION.capitalize()}: the round {rounds_used} draft above is all there is"
+            self.body.add_block(said, "warning")
         elif outcome is not None:
             self.body.add_block(
                 f"Decision: {OUTCOME_WORDS[outcome]}, the round {rounds_used} draft above", "note"
