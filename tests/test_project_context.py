@@ -27,7 +27,7 @@ from tui.config import paths
 from tui.config import project as project_module
 from tui.config.loading import load_settings
 from tui.config.project import NO_PROJECT_ENV, UNTRUSTED_RULES, Direction, rule_for, setting_paths
-from tui.config.schema import RunSettings, parse_member
+from tui.config.schema import parse_member
 from tui.engine.context import MAX_CONTEXT_CHARS, TeamContext
 from tui.engine.orchestrator import Run, run_panel
 from tui.engine.types import CallResult, CallStatus, Mode, Phase, RunRequest, RunResult, RunStatus, Stance
@@ -274,15 +274,7 @@ DIRECTIONS = [
     _direction(("run", "follow_up_depth"), 2, 1, 3),
     _direction(("run", "majority_threshold"), 0.5, 0.66, 0.0),
     _direction(("run", "mode"), "consult", "consult", "deliberate"),
-    _direction(
-        ("run", "quorum"),
-        0.6,
-        0.75,
-        0.5,
-        marks=pytest.mark.skipif(
-            "quorum" not in RunSettings.model_fields, reason="run.quorum comes with the quorum rule"
-        ),
-    ),
+    _direction(("run", "quorum"), 0.6, 0.75, 0.5),
     _direction(("panel", "size"), 3, 2, 4),
     _direction(("demo", "speed"), 1.0, 2.0, 0.1),
 ]
