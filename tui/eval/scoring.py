@@ -9,18 +9,18 @@ before it (`**`, `#`, `>`) and around its value (`**`, `_`, backticks) is let be
 what follows the colon or, when nothing does, the next line that is not blank; a final full stop
 is dropped.
 
-| scorer          | reads                                                   | right when                   |
-|-----------------|---------------------------------------------------------|------------------------------|
-| `numeric`       | the answer line's one number; with no answer line, the  | it equals a target's number  |
-|                 | last `\boxed{…}`'s one number, else the number after the|                              |
-|                 | last `#### `, else the last number in the reply         |                              |
-| `choice`        | the answer line's letter (`B`, `(B)`, `B)`, `B.`, `B: …`)| it is a target letter        |
-|                 | naming one of the item's choices                        |                              |
-| `exact`         | the answer line                                         | it is a target               |
-| `includes`      | the answer line                                         | it holds a target            |
-| `regex=PATTERN` | the pattern's first match in the answer line (its first | it is a target               |
-|                 | group's, if it has groups); with no answer line, its    |                              |
-|                 | last match in the reply                                 |                              |
+| scorer          | reads                                                    | right when          |
+|-----------------|----------------------------------------------------------|---------------------|
+| `numeric`       | the answer line's one number; with no answer line, the   | it equals a target  |
+|                 | last `\boxed{…}`'s one number, else the number after the | as a number         |
+|                 | last `#### `, else the last number in the reply          |                     |
+| `choice`        | the answer line's letter (`B`, `(B)`, `B)`, `B.`,        | it is a target      |
+|                 | `B: …`), naming one of the item's choices                | letter              |
+| `exact`         | the answer line                                          | it is a target      |
+| `includes`      | the answer line                                          | it holds a target   |
+| `regex=PATTERN` | the pattern's first match in the answer line (its first  | it is a target      |
+|                 | group's, if it has groups); with no answer line, its     |                     |
+|                 | last match in the reply                                  |                     |
 
 Text is compared ignoring case and runs of white space. A number is an optional sign (`-`, `+`,
 `−`), digits with an optional fraction and exponent (`18`, `-0.5`, `1.8e1`), not glued to a word
