@@ -1,5 +1,5 @@
-"""Where Quorum's files live: the shipped defaults, the user's config, log and data folders, and
-the project file (`.quorum.toml`) of the directory Quorum runs in.
+"""Where Quorum's files live: the shipped defaults and datasets, the user's config, log and data
+folders, and the project file (`.quorum.toml`) of the directory Quorum runs in.
 
 The one place that asks platformdirs, so tests (and users) can move everything with the XDG
 variables or `QUORUM_HOME`.
@@ -82,7 +82,8 @@ def user_data_dir() -> Path:
 
 
 def shipped_dir(kind: str) -> Path:
-    """The shipped `config/` or `themes/` folder, in a wheel install or a source checkout."""
+    """The shipped `config/`, `themes/` or `data/` (the built-in datasets) folder, in a wheel
+    install or a source checkout."""
     installed = _PACKAGE_DIR / "_shipped" / kind
     if installed.is_dir():
         return installed
