@@ -1,4 +1,4 @@
-"""A new user's afternoon with the dashboard (issue 9): the prompt behaves like a prompt, the
+"""A new user's afternoon with the dashboard: the prompt behaves like a prompt, the
 follow-up and next-run states are shown and true, keys typed on a pane cannot silently edit the
 panel (and a removal can be undone), stances and members are chosen as meant, the numbers are
 honest while a call streams, and the demo shows its retries."""

@@ -18,7 +18,7 @@ def scripts(**kw: Script) -> dict[str, Script]:
     return {"synth": Script(), **kw}
 
 
-# --- the four tests of the concurrency design (seed 001 §11) ---------------------------------
+# --- the concurrency design: parallel phases, panel order, one failure, cancelling -----------
 
 
 async def test_wall_time_is_close_to_the_slowest_member_not_the_sum() -> None:

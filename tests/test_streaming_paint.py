@@ -1,7 +1,7 @@
 """What a streaming panel repaints: only what changed, and never the whole screen's layout.
 
 Eight panes streaming repaint four times a second; each of these guards a cost that profiling
-found (issue 15): a border title set to the same words repainted the whole pane, the info block
+found: a border title set to the same words repainted the whole pane, the info block
 re-rendered all its lines for a clock tick, a scrollbar appearing as the text outgrew its view
 laid the whole screen out again (a 30-55 ms stall per pane), and every scrollbar was redrawn
 through a console at every flush whether its thumb moved or not.

@@ -16,7 +16,7 @@ from tui.engine.types import Image, Phase, VoteForm
 
 
 class ErrorKind(StrEnum):
-    """Every failure class a member's pane can show (SPEC §3)."""
+    """Every failure class a member's pane can show, each with a message of its own."""
 
     AUTH = "auth"
     MISSING_KEY = "missing_key"
