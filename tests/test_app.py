@@ -266,7 +266,7 @@ async def test_a_theme_textual_cannot_parse_falls_back_from_the_picker() -> None
 
 
 async def test_keymap_from_config_remaps_by_id() -> None:
-    app, provider = make_app(["alpha"], ui={"keymap": {"rerun": "f6"}})  # the README's example
+    app, provider = make_app(["alpha"], ui={"keymap": {"rerun": "f6"}})  # the docs' example
     async with app.run_test() as pilot:
         app.query_one(PromptBar).text = "Q?"
         await pilot.press("f6")

@@ -1,5 +1,5 @@
 """What a new user reads on the command line: status words that agree, plurals, usage lines and
-tables that line up, and the README's local-server example working as written."""
+tables that line up, and the docs' local-server example working as written."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from tui.cli.main import SUBCOMMANDS, build_parser, main
 from tui.engine.types import CallResult, CallStatus, Phase, RoundStatus, RunStatus
 from tui.render.words import call_summary, round_word
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+LOCAL_MODELS_PAGE = Path(__file__).resolve().parent.parent / "docs" / "local-models.md"
 
 
 def quorum(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -221,21 +221,21 @@ def test_the_top_level_usage_lists_every_sub_command(capsys: pytest.CaptureFixtu
     assert "(see `quorum --help`)" in capsys.readouterr().err
 
 
-# --- a local server with no key, as the README shows it -----------------------------------------
+# --- a local server with no key, as the docs show it -------------------------------------------
 
 
-def readme_block(marker: str) -> str:
-    text = README.read_text(encoding="utf-8")
+def docs_block(marker: str) -> str:
+    text = LOCAL_MODELS_PAGE.read_text(encoding="utf-8")
     after = text.split(f"<!-- {marker} -->", 1)[1]
     match = re.search(r"```toml\n(.*?)```", after, re.S)
     assert match is not None
     return match.group(1)
 
 
-def test_the_readmes_local_server_example_runs_with_no_key(
+def test_the_docs_local_server_example_runs_with_no_key(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    example = readme_block("local-server-config")
+    example = docs_block("local-server-config")
     assert "api_key_env" not in example
     with WireServer() as server:
         server.default_scenario = Scenario(text="Conclusion: yes.\nLean: favourable\nConfidence: 9/10")
