@@ -306,6 +306,7 @@ async def test_both_layers_retries_are_counted_apart_and_named(tmp_path: Path, s
         recorder = RunRecorder(store, config={})
         for event in seen:
             recorder(event)
+        store.flush()
         kept = store.load(result.run_id).positions[0]
     finally:
         store.close()

@@ -21,7 +21,16 @@ from tui.render.context import context_chip
 from tui.render.formatting import literal
 from tui.render.report import render_markdown
 from tui.render.run_json import run_json
-from tui.runtime import ProviderPool, follow_up_thread, open_store, secret_values, start_run
+from tui.runtime import (
+    NOT_RECORDED,
+    ProviderPool,
+    finish_recording,
+    follow_up_thread,
+    not_recorded,
+    open_store,
+    secret_values,
+    start_run,
+)
 from tui.session import Session
 
 
@@ -127,7 +136,7 @@ def _run_and_report(
         if cached.problem is not None and not options.quiet:
             printer.note(f"cache: {literal(cached.problem)}; only exact matches were looked for")
         try:
-            result, interrupted = asyncio.run(_execute(request, settings, progress, store))
+            result, interrupted = asyncio.run(_execute(request, settings, progress, store, stderr))
         except KeyboardInterrupt:
             stderr.write("quorum: interrupted\n")
             return EXIT_INTERRUPTED
@@ -139,13 +148,20 @@ def _run_and_report(
     else:
         stdout.write(hide_values(render_markdown(result), secrets))
     stdout.flush()
+    unrecorded = [error for error in result.errors if error.startswith(NOT_RECORDED)]
+    if unrecorded:  # the answer is printed above, and nowhere else
+        stderr.write(f"quorum: run {result.run_id} was {unrecorded[0]}\n")
     if interrupted or result.status is RunStatus.CANCELLED:
         return EXIT_INTERRUPTED
     return EXIT_OK if result.status is RunStatus.SUCCESS else EXIT_FAILED
 
 
 async def _execute(
-    request: RunRequest, settings: Settings, progress: ev.EventSink | None, store: RunStore | None
+    request: RunRequest,
+    settings: Settings,
+    progress: ev.EventSink | None,
+    store: RunStore | None,
+    stderr: TextIO,
 ) -> tuple[RunResult, bool]:
     pool = ProviderPool(settings)
     run = start_run(settings, request, pool, [progress] if progress is not None else [], store=store)
@@ -155,12 +171,29 @@ async def _execute(
     except asyncio.CancelledError:
         # Ctrl-C: asyncio.run cancelled us. The run has stopped its calls and kept what arrived.
         interrupted = True
-        task = asyncio.current_task()
-        if task is not None:
-            task.uncancel()
+        _uncancel()
     finally:
         await pool.aclose()
+
+    def waiting(why: str) -> None:
+        stderr.write(f"quorum: {why} (Ctrl-C stops waiting)\n")
+        stderr.flush()
+
+    try:
+        await finish_recording(store, run.result, waiting=waiting)
+    except asyncio.CancelledError:  # Ctrl-C while the history is locked: the answer is printed all the same
+        interrupted = True
+        _uncancel()
+        not_recorded(run.result, "Quorum stopped waiting for it (Ctrl-C)")
+        if store is not None:
+            store.close(wait=False)  # its writes are left: the run will read as interrupted
     return run.result, interrupted
+
+
+def _uncancel() -> None:
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()
 
 
 def question_from(args: Sequence[str], stdin: TextIO) -> str:

@@ -55,7 +55,14 @@ from tui.history.store import RunStore
 from tui.render.cache import cache_line
 from tui.render.context import context_chip
 from tui.render.words import ORIGIN_WORDS
-from tui.runtime import ProviderPool, open_store, secret_values, start_run, warm_validators
+from tui.runtime import (
+    ProviderPool,
+    finish_recording,
+    open_store,
+    secret_values,
+    start_run,
+    warm_validators,
+)
 from tui.session import PreparedRun, Session, ShownRun
 
 if TYPE_CHECKING:
@@ -523,13 +530,35 @@ class DashboardCore(App[None]):
         if run is self.live_run and self.tracker.state is RunStatus.RUNNING:
             # The display failed before it could show the end: show it now, plainly.
             self._show_run_failure(run, "; ".join(result.errors) or "the run ended but could not be shown")
+        # In a worker of its own: a run started meanwhile does not stop it from saying so.
+        self.run_worker(self._confirm_recorded(run), group="recording", exit_on_error=False, name="recording")
 
-    def _show_run_failure(self, run: Run, message: str) -> None:
+    async def _confirm_recorded(self, run: Run) -> None:
+        """Wait until the history holds the run as it ended. A run it could not record is shown
+        failed, with why (its answer stays on screen)."""
+
+        def waiting(why: str) -> None:
+            self.notify(f"{why[0].upper()}{why[1:]}.", title="History", severity="warning", markup=False)
+
+        problem = await finish_recording(self.store, run.result, waiting=waiting)
+        if problem is None:
+            return
+        if run is self.live_run:
+            self._show_run_failure(run, problem, title="Run not recorded")
+        else:
+            self.notify(
+                f"Run {run.result.run_id}: {problem}",
+                title="Run not recorded",
+                severity="error",
+                markup=False,
+            )
+
+    def _show_run_failure(self, run: Run, message: str, *, title: str = "Run failed") -> None:
         if run is not self.live_run:
             return
         self.tracker.finish(RunStatus.ERROR)
         self.synthesis.note(message, "error")
-        self.notify(message, title="Run failed", severity="error", markup=False)
+        self.notify(message, title=title, severity="error", markup=False)
 
     def _panes_for_seats(self) -> list[ModelPane]:
         """One pane per seat. After a recorded run is shown, the panel may differ from its panes

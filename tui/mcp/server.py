@@ -322,6 +322,8 @@ class QuorumMCP:
             continuation_id=continuation_id,
         )
         with self._told_in_words():
+            if continuation_id:
+                manager.refuse_follow_up_of_own_running(continuation_id)
             request = build_request(self.settings, manager.store, ask)
             cached = CacheOutcome()
             if not fresh:
@@ -334,7 +336,7 @@ class QuorumMCP:
             similar = asyncio.ensure_future(find_similar_async(self.settings, request, manager.store))
             try:
                 await self._wait(tracked, wait_seconds, ctx, seen=0)
-                report = run_report(tracked.result)
+                report = run_report(tracked.result, recording=tracked.recording)
                 if tracked.result.status is not RunStatus.RUNNING:  # answered: the scan is long done
                     report.cache = (await similar).miss
             finally:
@@ -361,7 +363,7 @@ class QuorumMCP:
             found = manager.find(run_id)
             if found.tracked is not None:
                 await self._wait(found.tracked, wait_seconds, ctx)
-                return self._run_answer(run_report(found.tracked.result))
+                return self._run_answer(run_report(found.tracked.result, recording=found.tracked.recording))
             record = await manager.follow_recorded(found.run_id, wait_seconds, self._reporter(ctx))
             return self._run_answer(run_report(record.result, record.in_flight))
 
