@@ -447,3 +447,33 @@ async def test_an_agent_is_told_when_its_run_could_not_be_recorded(tmp_path: Pat
     data = result.structured_content
     assert data is not None and data["status"] == "error" and data["synthesis"]
     assert any(e.startswith("not recorded in the history") for e in data["errors"])
+
+
+def test_an_answer_served_from_the_cache_while_the_history_is_locked_is_not_lost(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A cache hit is a run of its own in the history: served while the history is locked, its
+    record waits like a run's, and one the history could not take is reported as not recorded."""
+    from tui.cli.main import main
+
+    config = write(tmp_path / "fast-short-wait.toml", "[demo]\nspeed = 200.0\n[store]\nlock_wait_s = 0.3\n")
+    ask = ["--config", str(config), "run", "-q", "--json", "Should we shard the orders table?"]
+    assert main(ask) == 0
+    first = json.loads(capsys.readouterr().out)
+    with closing(raw(paths.history_file(""))) as other:
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            code = main(ask)
+        finally:
+            other.execute("ROLLBACK")
+    said = capsys.readouterr()
+    served = json.loads(said.out)
+    assert served["cache"]["hit"] and served["cache"]["original_run_id"] == first["run_id"]
+    assert served["synthesis"] == first["synthesis"]  # the answer is not lost
+    assert code != 0 and served["status"] == "error"
+    assert any(e.startswith("not recorded in the history") for e in served["errors"])
+    assert f"run {served['run_id']} was not recorded in the history" in said.err
+    assert main(ask) == 0  # free again: served and recorded
+    again = json.loads(capsys.readouterr().out)
+    with closing(RunStore(paths.history_file(""))) as store:
+        assert store.status(again["run_id"]) is RunStatus.SUCCESS

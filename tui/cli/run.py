@@ -128,7 +128,8 @@ def _run_and_report(
     if cached.hit is not None:
         if not options.quiet:
             printer.note(f"{cache_line(cached.hit.cache)} (--fresh asks the panel again)")
-        result, interrupted = cached.hit, False
+        result = cached.hit
+        interrupted = asyncio.run(_wait_for_record(store, result, stderr))
     else:
         suggestion = cache_line(cached.miss)
         if suggestion is not None and not options.quiet:
@@ -174,20 +175,27 @@ async def _execute(
         _uncancel()
     finally:
         await pool.aclose()
+    stopped_waiting = await _wait_for_record(store, run.result, stderr)
+    return run.result, interrupted or stopped_waiting
+
+
+async def _wait_for_record(store: RunStore | None, result: RunResult, stderr: TextIO) -> bool:
+    """Wait until the history holds `result` (a run that it could not record ends as failed,
+    saying why); True when Ctrl-C stopped the wait: the answer is printed all the same."""
 
     def waiting(why: str) -> None:
         stderr.write(f"quorum: {why} (Ctrl-C stops waiting)\n")
         stderr.flush()
 
     try:
-        await finish_recording(store, run.result, waiting=waiting)
-    except asyncio.CancelledError:  # Ctrl-C while the history is locked: the answer is printed all the same
-        interrupted = True
+        await finish_recording(store, result, waiting=waiting)
+    except asyncio.CancelledError:
         _uncancel()
-        not_recorded(run.result, "Quorum stopped waiting for it (Ctrl-C)")
+        not_recorded(result, "Quorum stopped waiting for it (Ctrl-C)")
         if store is not None:
-            store.close(wait=False)  # its writes are left: the run will read as interrupted
-    return run.result, interrupted
+            store.close(wait=False)  # its writes are left: a run reads as interrupted
+        return True
+    return False
 
 
 def _uncancel() -> None:

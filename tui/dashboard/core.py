@@ -400,6 +400,7 @@ class DashboardCore(App[None]):
             self.live_run.cancel()
         self.show_result(hit)
         self.prompt_bar.question_sent(question)
+        self._confirm_recorded(hit)
 
     def show_result(self, result: RunResult, events: list[ev.Event] | None = None) -> None:
         """Show a recorded run (the history's key group does)."""
@@ -530,32 +531,37 @@ class DashboardCore(App[None]):
         if run is self.live_run and self.tracker.state is RunStatus.RUNNING:
             # The display failed before it could show the end: show it now, plainly.
             self._show_run_failure(run, "; ".join(result.errors) or "the run ended but could not be shown")
-        # In a worker of its own: a run started meanwhile does not stop it from saying so.
-        self.run_worker(self._confirm_recorded(run), group="recording", exit_on_error=False, name="recording")
+        self._confirm_recorded(result)
 
-    async def _confirm_recorded(self, run: Run) -> None:
-        """Wait until the history holds the run as it ended. A run it could not record is shown
-        failed, with why (its answer stays on screen)."""
+    def _confirm_recorded(self, result: RunResult) -> None:
+        """Wait, in a worker of its own (a run started meanwhile does not stop it), until the
+        history holds `result` as it ended. A run it could not record is shown failed, with why
+        (its answer stays on screen)."""
 
         def waiting(why: str) -> None:
             self.notify(f"{why[0].upper()}{why[1:]}.", title="History", severity="warning", markup=False)
 
-        problem = await finish_recording(self.store, run.result, waiting=waiting)
-        if problem is None:
-            return
-        if run is self.live_run:
-            self._show_run_failure(run, problem, title="Run not recorded")
-        else:
-            self.notify(
-                f"Run {run.result.run_id}: {problem}",
-                title="Run not recorded",
-                severity="error",
-                markup=False,
-            )
+        async def confirm() -> None:
+            problem = await finish_recording(self.store, result, waiting=waiting)
+            if problem is None:
+                return
+            if result is self.shown_result:
+                self._show_failure(problem, title="Run not recorded")
+            else:
+                self.notify(
+                    f"Run {result.run_id}: {problem}",
+                    title="Run not recorded",
+                    severity="error",
+                    markup=False,
+                )
 
-    def _show_run_failure(self, run: Run, message: str, *, title: str = "Run failed") -> None:
-        if run is not self.live_run:
-            return
+        self.run_worker(confirm(), group="recording", exit_on_error=False, name="recording")
+
+    def _show_run_failure(self, run: Run, message: str) -> None:
+        if run is self.live_run:
+            self._show_failure(message, title="Run failed")
+
+    def _show_failure(self, message: str, *, title: str) -> None:
         self.tracker.finish(RunStatus.ERROR)
         self.synthesis.note(message, "error")
         self.notify(message, title=title, severity="error", markup=False)

@@ -311,11 +311,6 @@ class RunWrites:
             if asked is not None:
                 asked(db)
 
-    def save_vectors(self, embedder: str, vectors: Iterable[tuple[str, int, bytes]]) -> None:
-        """Questions' vectors from `embedder`, as (question key, dimension, float32 bytes)."""
-        with self.transaction() as db:
-            save_vectors(db, embedder, vectors)
-
     def _asked_write(self, run_id: str, asked: Asked) -> AskedWrite:
         """What a run asked, written (in the caller's transaction) by the function returned: its
         `asked` column, the asking team's context (canonical JSON and its SHA-256), each attached
@@ -556,6 +551,14 @@ class RunStore(RunWrites):
         """Block until every write handed to the writer so far is done."""
         self.writer.flush()
 
+    def record_cache_hit(self, request: RunRequest, hit: RunResult, *, config: Mapping[str, Any]) -> None:
+        """`insert_cache_hit`, made by the writer as a run's writes are (off the event loop, waiting
+        out another process's lock): `recorded(hit.run_id)` says when the history holds it."""
+        asked, served, at = request.model_copy(deep=True), hit.model_copy(deep=True), now_iso()
+        self.writer.put(
+            hit.run_id, lambda writes: writes.insert_cache_hit(asked, served, config=config, at=at)
+        )
+
     async def recorded(self, run_id: str) -> str | None:
         """Wait until every write of run `run_id` handed to the writer is done: None when the
         history holds them all, else why it does not."""
@@ -564,6 +567,17 @@ class RunStore(RunWrites):
     @property
     def version(self) -> int:
         return version_of(self._db)
+
+    def save_vectors(self, embedder: str, vectors: Iterable[tuple[str, int, bytes]]) -> None:
+        """Questions' vectors from `embedder`, as (question key, dimension, float32 bytes). Left out
+        when another connection holds the history locked (they are embedded again when next
+        needed): this runs on an event loop, which must not wait for the lock."""
+        try:
+            with waiting_at_most(self._db, BUSY_TIMEOUT_MS), self.transaction() as db:
+                save_vectors(db, embedder, vectors)
+        except sqlite3.OperationalError as err:
+            if not is_busy(err):
+                raise
 
     def _gone(self, run_id: str | None) -> list[str]:
         """The runs left `running` (or only `run_id`) whose recording process is gone."""

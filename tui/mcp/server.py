@@ -62,7 +62,7 @@ from tui.mcp.runs import (
     check_keys,
 )
 from tui.render.context import context_brief
-from tui.runtime import secret_values
+from tui.runtime import finish_recording, secret_values
 
 log = logging.getLogger(__name__)
 
@@ -328,7 +328,8 @@ class QuorumMCP:
             cached = CacheOutcome()
             if not fresh:
                 cached = await serve_from_cache_async(self.settings, request, manager.store)
-            if cached.hit is not None:  # answered already: no key, no call, no wait
+            if cached.hit is not None:  # answered already: no key, no call, no wait but the record's
+                await finish_recording(manager.store, cached.hit)
                 return self._run_answer(run_report(cached.hit))
             check_keys(request, manager.pool, synthesizer_named=bool(synthesizer))
             tracked = manager.start(request)
