@@ -235,6 +235,11 @@ def open_store(settings: Settings) -> RunStore | None:
 WAIT_NOTICE_S = 1.0
 """How long the end of a run waits for its record before the front end says why it waits."""
 
+CLOSING_WAIT_S = 10.0
+"""How long a front end that is closing (the dashboard quit, the MCP server shut down) waits for
+the history to take the writes still in line, such as the end of a run quitting cancelled: past
+it they are left, and the run reads as interrupted."""
+
 NOT_RECORDED = "not recorded in the history"
 """How the error of a run the history could not record begins."""
 

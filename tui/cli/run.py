@@ -193,7 +193,7 @@ async def _wait_for_record(store: RunStore | None, result: RunResult, stderr: Te
         _uncancel()
         not_recorded(result, "Quorum stopped waiting for it (Ctrl-C)")
         if store is not None:
-            store.close(wait=False)  # its writes are left: a run reads as interrupted
+            store.close(wait_s=0)  # its writes are left: a run reads as interrupted
         return True
     return False
 

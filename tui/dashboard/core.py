@@ -56,6 +56,7 @@ from tui.render.cache import cache_line
 from tui.render.context import context_chip
 from tui.render.words import ORIGIN_WORDS
 from tui.runtime import (
+    CLOSING_WAIT_S,
     ProviderPool,
     finish_recording,
     open_store,
@@ -783,7 +784,7 @@ class DashboardCore(App[None]):
         if self._pool is not None:
             await self._pool.aclose()
         if self.store is not None:
-            self.store.close()
+            self.store.close(wait_s=CLOSING_WAIT_S)
 
 
 def _redact_trace(trace: Trace, secrets: Iterable[str]) -> None:

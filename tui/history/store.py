@@ -541,10 +541,10 @@ class RunStore(RunWrites):
         db = connect(self.path, until=time.monotonic() + self.lock_wait_s, busy_timeout_ms=BUSY_TIMEOUT_MS)
         return RunWrites(db, self._secrets)
 
-    def close(self, *, wait: bool = True) -> None:
+    def close(self, *, wait_s: float | None = None) -> None:
         """Close the history: the writes handed to the writer are made first (each within its own
-        wait for the lock), unless `wait` is False (see `HistoryWriter.close`)."""
-        self.writer.close(wait=wait)
+        wait for the lock), for at most `wait_s` seconds if given (see `HistoryWriter.close`)."""
+        self.writer.close(wait_s=wait_s)
         self._db.close()
 
     def flush(self) -> None:

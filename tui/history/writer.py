@@ -103,17 +103,20 @@ class HistoryWriter(Generic[W]):
             while self._jobs and not self._abandoned:
                 self._changed.wait()
 
-    def close(self, *, wait: bool = True) -> None:
-        """Stop taking writes. With `wait`, apply those still in line first (each within its own
-        deadline); without, leave them (the run stays `running` in the history, and the next open
-        after this process has gone marks it interrupted)."""
+    def close(self, *, wait_s: float | None = None) -> None:
+        """Stop taking writes and make those still in line (each within its own deadline), for at
+        most `wait_s` seconds if given; what is left then is left (its run stays `running` in the
+        history, and the next open after this process has gone marks it interrupted)."""
         with self._changed:
             self._closed = True
-            self._abandoned = self._abandoned or not wait
             self._changed.notify_all()
-            thread, abandoned = self._thread, self._abandoned
-        if thread is not None and not abandoned:
-            thread.join()
+            thread = self._thread
+        if thread is not None and not self._abandoned and wait_s != 0:
+            thread.join(wait_s)
+        if thread is not None and thread.is_alive():
+            with self._changed:
+                self._abandoned = True
+                self._changed.notify_all()
 
     # -- the writer's thread ----------------------------------------------------------------
 

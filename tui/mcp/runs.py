@@ -54,6 +54,7 @@ from tui.render.words import (
     tally_words,
 )
 from tui.runtime import (
+    CLOSING_WAIT_S,
     ProviderPool,
     finish_recording,
     follow_up_thread,
@@ -548,5 +549,5 @@ class RunManager:
         await self.stop_all()
         await self.pool.aclose()
         if self.store is not None:
-            self.store.close()
+            self.store.close(wait_s=CLOSING_WAIT_S)
             self.store = None
