@@ -447,6 +447,47 @@ async def test_an_agent_is_told_when_its_run_could_not_be_recorded(tmp_path: Pat
     data = result.structured_content
     assert data is not None and data["status"] == "error" and data["synthesis"]
     assert any(e.startswith("not recorded in the history") for e in data["errors"])
+    assert "not recorded in the history" in "".join(b.text for b in result.content if b.type == "text")
+
+
+async def test_an_agent_is_told_a_run_that_has_answered_is_still_on_its_way_to_the_history(
+    tmp_path: Path,
+) -> None:
+    """Until the history holds its end, a run is `running` (with its answer so far), never a
+    success; once the lock is gone, consensus_result finishes it."""
+    import anyio
+    from mcp import Client
+
+    from tui.config.loading import load_settings
+    from tui.mcp.server import QuorumMCP
+
+    config = write(tmp_path / "mcp.toml", "[demo]\nspeed = 200.0\n")
+    app = QuorumMCP(load_settings(config))
+    async with Client(app.server, mode="legacy") as client:
+        store = app.manager.store
+        assert store is not None
+        with closing(raw(store.path)) as other:
+            other.execute("BEGIN IMMEDIATE")
+            try:
+                first = await client.call_tool(
+                    "consensus", {"question": "Is this one recorded?", "fresh": True, "wait_seconds": 0}
+                )
+                run_id = (first.structured_content or {})["run_id"]
+                with anyio.fail_after(60):  # a hang guard only
+                    while True:
+                        now = await client.call_tool(
+                            "consensus_result", {"run_id": run_id, "wait_seconds": 0}
+                        )
+                        data = now.structured_content or {}
+                        if data.get("synthesis"):
+                            break
+                        await anyio.sleep(0.02)
+                assert data["status"] == "running" and "being recorded in the history" in data["next_step"]
+            finally:
+                other.execute("ROLLBACK")
+        done = await client.call_tool("consensus_result", {"run_id": run_id, "wait_seconds": 60})
+    data = done.structured_content or {}
+    assert data["status"] == "success" and data["synthesis"] and data["next_step"] is None
 
 
 def test_an_answer_served_from_the_cache_while_the_history_is_locked_is_not_lost(
