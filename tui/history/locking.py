@@ -19,7 +19,8 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 LOCK_WAIT_S = 300.0
-"""How long a write waits for another connection's lock before it is given up."""
+"""How long a write waits for another connection's lock before it is given up (the default of
+`[store] lock_wait_s`, for a store opened without the settings)."""
 
 BUSY_TIMEOUT_MS = 50
 """SQLite's own wait, inside one try, on a connection that tries again itself."""
