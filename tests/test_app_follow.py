@@ -55,6 +55,7 @@ class AnotherProcess:
         def sink(event: ev.Event) -> None:
             recorder(event)
             if isinstance(event, ev.RunStarted):
+                self.store.flush()  # the run's row is written off the loop
                 self.store._db.execute("UPDATE runs SET pid = ? WHERE id = ?", (os.getppid(), event.run_id))
                 LIVE_RUNS.discard(event.run_id)
 
@@ -65,6 +66,7 @@ class AnotherProcess:
 
     def die(self, run: Run) -> None:
         """The process is killed: nothing more reaches the history, and its pid is gone."""
+        self.store.flush()
         self.store._db.execute("UPDATE runs SET pid = ? WHERE id = ?", (dead_pid(), run.result.run_id))
 
     async def close(self) -> None:

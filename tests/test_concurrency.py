@@ -604,6 +604,7 @@ async def test_a_queued_run_is_recorded_and_replays(tmp_path: Path) -> None:
     try:
         recorder = RunRecorder(store, config={})
         live = await Run(consult(["alpha", "beta"]), lookup(provider), recorder).execute()
+        assert await store.recorded(live.run_id) is None
         loaded = store.load(live.run_id)
     finally:
         store.close()

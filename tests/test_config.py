@@ -146,6 +146,7 @@ FLOAT_SETTINGS = [
     ("[run]", "quorum"),
     ("[demo]", "speed"),
     ("[cache]", "threshold"),
+    ("[store]", "lock_wait_s"),
     ("[cache]", "max_age_days"),
     ("[providers.x]\nkind = 'openai'", "read_timeout_s"),
     (MODEL_Y + "provider = 'openai'", "input_price"),

@@ -52,13 +52,26 @@ def scripts() -> dict[str, Script]:
     }
 
 
+class FlushingRecorder(RunRecorder):
+    """The recorder, each write it hands over made before the next event comes: a poll reads all
+    that was recorded up to that event (the writer makes writes off the loop, a moment later)."""
+
+    def __call__(self, event: ev.Event) -> None:
+        super().__call__(event)
+        self.store.flush()
+
+    def checkpoint(self) -> None:
+        super().checkpoint()
+        self.store.flush()
+
+
 class Watcher:
     """The recorder's sink, and a follower reading the same database behind it: after each event
     is recorded (and checkpointed) the follower polls: after every event, or with `rng` after
     about one in three."""
 
     def __init__(self, store: RunStore, rng: random.Random | None = None, **recorder: Any) -> None:
-        self.recorder = RunRecorder(store, config=FAKE_CONFIG, **recorder)
+        self.recorder = FlushingRecorder(store, config=FAKE_CONFIG, **recorder)
         # Its own connection, as another process would have.
         self.reader = RunStore(store.path)
         self.follower = RunFollower(self.reader, RUN_ID)
@@ -203,7 +216,7 @@ async def test_consult_mode_shows_the_agreement_before_the_synthesis_ends(store:
 async def test_positions_carried_over_from_an_earlier_run_show_before_the_run_ends(store: RunStore) -> None:
     provider = FakeProvider(scripts())
     earlier = await Run(
-        request(["alpha", "beta", "gamma"]), lookup(provider), RunRecorder(store, config=FAKE_CONFIG)
+        request(["alpha", "beta", "gamma"]), lookup(provider), FlushingRecorder(store, config=FAKE_CONFIG)
     ).execute()
     watcher = Watcher(store)
     reuse = {0: earlier.positions[0], 1: earlier.positions[1]}
@@ -222,7 +235,7 @@ async def test_a_finished_run_is_one_poll_equal_to_its_replay(store: RunStore) -
     await Run(
         request(["alpha", "beta", "gamma"]),
         lookup(FakeProvider(scripts())),
-        RunRecorder(store, config=FAKE_CONFIG),
+        FlushingRecorder(store, config=FAKE_CONFIG),
         run_id=RUN_ID,
     ).execute()
     follower = RunFollower(store, RUN_ID)
@@ -232,7 +245,7 @@ async def test_a_finished_run_is_one_poll_equal_to_its_replay(store: RunStore) -
 
 def started_run(store: RunStore, aliases: list[str]) -> RunRecorder:
     """A run started by hand through the recorder (no event loop: checkpoints are called)."""
-    recorder = RunRecorder(store, config=FAKE_CONFIG)
+    recorder = FlushingRecorder(store, config=FAKE_CONFIG)
     req = request(aliases)
     recorder(ev.RunStarted(RUN_ID, req))
     recorder(ev.RoundStarted(1, req.max_rounds))

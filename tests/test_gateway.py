@@ -318,6 +318,7 @@ async def test_both_layers_retries_are_counted_apart_and_named(tmp_path: Path, s
         recorder = RunRecorder(store, config={})
         for event in seen:
             recorder(event)
+        store.flush()
         kept = store.load(result.run_id).positions[0]
     finally:
         store.close()
@@ -450,6 +451,7 @@ async def test_the_history_keeps_whose_counts_they_are(tmp_path: Path, server: W
         recorder = RunRecorder(store, config={})
         for event in seen:
             recorder(event)
+        assert await store.recorded(result.run_id) is None
         kept = store.load(result.run_id)
     finally:
         store.close()

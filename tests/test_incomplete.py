@@ -357,6 +357,7 @@ async def test_history_records_and_loads_incomplete_calls_and_synthesis(tmp_path
         )
         recorder = RunRecorder(store, config={"models": {"synth": {"id": "synth", "provider": "fake"}}})
         live = await Run(request(["a", "b"]), lookup(provider), recorder).execute()
+        assert await store.recorded(live.run_id) is None
         row = store._db.execute(
             "SELECT status, error, content, finish_reason FROM calls WHERE alias = 'a' AND phase = 'position'"
         ).fetchone()

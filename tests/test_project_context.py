@@ -559,6 +559,7 @@ async def test_the_run_records_the_context_and_its_hash(tmp_path: Path, capsys) 
     provider = FakeProvider({alias: Script() for alias in ("a", "synth")})
     recorder = RunRecorder(store, config={"models": {}})
     live = await Run(request(["a"], context=context, mode=Mode.CONSULT), lookup(provider), recorder).execute()
+    assert await store.recorded(live.run_id) is None
     assert live.asked is not None and live.asked.context == context
     row = (
         sqlite3.connect(store.path)

@@ -8,6 +8,7 @@ used snapshotted for its record. The engine itself touches no file, database or 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import threading
@@ -23,7 +24,7 @@ from tui.engine import events as ev
 from tui.engine.embedding import Embedder
 from tui.engine.provider import ErrorKind, Provider, ProviderError
 from tui.engine.slots import limit_calls
-from tui.engine.types import Attachment, CallResult, Member, PriorTurn, RunRequest
+from tui.engine.types import Attachment, CallResult, Member, PriorTurn, RunRequest, RunResult, RunStatus
 from tui.engine.validators import build_validators
 from tui.errors import AttachmentError, UsageError, redact
 from tui.files import FileMissing, FileRefused, FileTooBig, NotText, read_limited, utf8_text
@@ -209,7 +210,56 @@ def open_store(settings: Settings) -> RunStore | None:
     """The history the settings ask for, or None when recording is turned off ([store] enabled)."""
     if not settings.store.enabled:
         return None
-    return RunStore(paths.history_file(settings.store.path), secrets=secret_values(settings))
+    return RunStore(
+        paths.history_file(settings.store.path),
+        secrets=secret_values(settings),
+        lock_wait_s=settings.store.lock_wait_s,
+    )
+
+
+WAIT_NOTICE_S = 1.0
+"""How long the end of a run waits for its record before the front end says why it waits."""
+
+CLOSING_WAIT_S = 10.0
+"""How long a front end that is closing (the dashboard quit, the MCP server shut down) waits for
+the history to take the writes still in line, such as the end of a run quitting cancelled: past
+it they are left, and the run reads as interrupted."""
+
+NOT_RECORDED = "not recorded in the history"
+"""How the error of a run the history could not record begins."""
+
+
+async def finish_recording(
+    store: RunStore | None, result: RunResult, *, waiting: Callable[[str], None] | None = None
+) -> str | None:
+    """Wait until the history holds the run `result` as it ended (its writes wait at most
+    `[store] lock_wait_s` for another process's lock). A run it could not record is no success:
+    it ends as failed (its answer kept) with one line saying why, which is returned. `waiting` is
+    told, once, if the record is not there within `WAIT_NOTICE_S`."""
+    if store is None:
+        return None
+    recorded = asyncio.ensure_future(store.recorded(result.run_id))
+    done, _ = await asyncio.wait([recorded], timeout=WAIT_NOTICE_S)
+    if not done and waiting is not None:
+        waiting(
+            f"run {result.run_id} is not in the history yet (another process may hold it locked): "
+            f"waiting up to {store.lock_wait_s:g} s for it"
+        )
+    try:
+        problem = await recorded
+    finally:
+        recorded.cancel()
+    return None if problem is None else not_recorded(result, problem)
+
+
+def not_recorded(result: RunResult, why: str) -> str:
+    """End `result`, which the history does not hold, as failed (its answer kept) with one line
+    saying why; return that line."""
+    message = f"{NOT_RECORDED}: {why}"
+    result.errors.append(message)
+    if result.status is RunStatus.SUCCESS:
+        result.status = RunStatus.ERROR
+    return message
 
 
 def follow_up_thread(store: RunStore | None, run: str, depth: int) -> list[PriorTurn]:

@@ -427,7 +427,7 @@ def _record(
 ) -> RunResult:
     """`original`'s answer served for `request`, recorded as a run of its own."""
     hit = _served(request, original, kind, similarity, took_s)
-    store.insert_cache_hit(request, hit, config=settings_snapshot(settings, request))
+    store.record_cache_hit(request, hit, config=settings_snapshot(settings, request))
     return hit
 
 

@@ -32,7 +32,15 @@ from tui.render.context import context_chip
 from tui.render.formatting import literal
 from tui.render.report import render_markdown
 from tui.render.run_json import run_json
-from tui.runtime import ProviderPool, follow_up_thread, open_store, start_run
+from tui.runtime import (
+    NOT_RECORDED,
+    ProviderPool,
+    finish_recording,
+    follow_up_thread,
+    not_recorded,
+    open_store,
+    start_run,
+)
 from tui.session import Session
 
 MAX_QUESTION_BYTES = 2_000_000
@@ -136,7 +144,8 @@ def _run_and_report(
     if cached.hit is not None:
         if not options.quiet:
             printer.note(f"{cache_line(cached.hit.cache)} (--fresh asks the panel again)")
-        result, interrupted = cached.hit, False
+        result = cached.hit
+        interrupted = asyncio.run(_wait_for_record(store, result, stderr))
     else:
         suggestion = cache_line(cached.miss)
         if suggestion is not None and not options.quiet:
@@ -144,13 +153,14 @@ def _run_and_report(
         if cached.problem is not None and not options.quiet:
             printer.note(f"cache: {literal(cached.problem)}; only exact matches were looked for")
         try:
-            result, interrupted = asyncio.run(_execute(request, settings, progress, store))
+            result, interrupted = asyncio.run(_execute(request, settings, progress, store, stderr))
         except KeyboardInterrupt:
             stderr.write("quorum: interrupted\n")
             return EXIT_INTERRUPTED
         result.cache = cached.miss
     result.notes[:0] = notes
     secrets = secret_values(settings)  # a last line of defence: no configured key is ever printed
+    unrecorded = [error for error in result.errors if error.startswith(NOT_RECORDED)]
     try:
         if options.as_json:
             stdout.write(run_json(result, secrets) + "\n")
@@ -160,9 +170,13 @@ def _run_and_report(
     except OutputLost as err:
         # The run itself is done and recorded as it went: say where to read it instead.
         kept = "the history is off: it is not kept"
-        if store is not None:
+        if unrecorded:
+            kept = f"and the run was {unrecorded[0]}: it is lost"
+        elif store is not None:
             kept = f"the run is recorded: quorum show {result.run_id}"
         raise OutputLost(f"{err.why}; {kept}", what="the report") from err
+    if unrecorded:  # the answer is printed above, and nowhere else
+        stderr.write(f"quorum: run {result.run_id} was {unrecorded[0]}\n")
     if interrupted or result.status is RunStatus.CANCELLED:
         return EXIT_INTERRUPTED
     if result.status is not RunStatus.SUCCESS:
@@ -171,7 +185,11 @@ def _run_and_report(
 
 
 async def _execute(
-    request: RunRequest, settings: Settings, progress: ev.EventSink | None, store: RunStore | None
+    request: RunRequest,
+    settings: Settings,
+    progress: ev.EventSink | None,
+    store: RunStore | None,
+    stderr: TextIO,
 ) -> tuple[RunResult, bool]:
     pool = ProviderPool(settings)
     run = start_run(settings, request, pool, [progress] if progress is not None else [], store=store)
@@ -181,12 +199,36 @@ async def _execute(
     except asyncio.CancelledError:
         # Ctrl-C: asyncio.run cancelled us. The run has stopped its calls and kept what arrived.
         interrupted = True
-        task = asyncio.current_task()
-        if task is not None:
-            task.uncancel()
+        _uncancel()
     finally:
         await pool.aclose()
-    return run.result, interrupted
+    stopped_waiting = await _wait_for_record(store, run.result, stderr)
+    return run.result, interrupted or stopped_waiting
+
+
+async def _wait_for_record(store: RunStore | None, result: RunResult, stderr: TextIO) -> bool:
+    """Wait until the history holds `result` (a run that it could not record ends as failed,
+    saying why); True when Ctrl-C stopped the wait: the answer is printed all the same."""
+
+    def waiting(why: str) -> None:
+        stderr.write(f"quorum: {why} (Ctrl-C stops waiting)\n")
+        stderr.flush()
+
+    try:
+        await finish_recording(store, result, waiting=waiting)
+    except asyncio.CancelledError:
+        _uncancel()
+        not_recorded(result, "Quorum stopped waiting for it (Ctrl-C)")
+        if store is not None:
+            store.close(wait_s=0)  # its writes are left: a run reads as interrupted
+        return True
+    return False
+
+
+def _uncancel() -> None:
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()
 
 
 def question_from(args: Sequence[str], stdin: BinaryIO | None) -> str:

@@ -285,6 +285,9 @@ class StoreSettings(_Strict):
     """Record every run in the history database."""
     path: str = ""
     """The database file; empty means `history.sqlite3` in the user data folder."""
+    lock_wait_s: float = Field(default=300.0, gt=0)
+    """How long a write to the history waits for another process holding it locked (a `sqlite3`
+    shell, a backup) before the run is reported as not recorded."""
 
     @field_validator("path")
     @classmethod

@@ -56,7 +56,14 @@ from tui.history.store import RunStore
 from tui.render.cache import cache_line
 from tui.render.context import context_chip
 from tui.render.words import ORIGIN_WORDS
-from tui.runtime import ProviderPool, open_store, start_run, warm_validators
+from tui.runtime import (
+    CLOSING_WAIT_S,
+    ProviderPool,
+    finish_recording,
+    open_store,
+    start_run,
+    warm_validators,
+)
 from tui.session import PreparedRun, Session, ShownRun
 
 if TYPE_CHECKING:
@@ -394,6 +401,7 @@ class DashboardCore(App[None]):
             self.live_run.cancel()
         self.show_result(hit)
         self.prompt_bar.question_sent(question)
+        self._confirm_recorded_apart(hit)
 
     def show_result(self, result: RunResult, events: list[ev.Event] | None = None) -> None:
         """Show a recorded run (the history's key group does)."""
@@ -511,11 +519,14 @@ class DashboardCore(App[None]):
         self.refresh_chips()
 
     async def _execute(self, run: Run) -> None:
-        """The run's worker. The engine ends a run whose display or recorder failed as failed
-        (and says why); whatever still goes wrong here is shown, so the dashboard stays usable."""
+        """The run's worker, to the run's end and its record in the history. The engine ends a run
+        whose display or recorder failed as failed (and says why); whatever still goes wrong here
+        is shown, so the dashboard stays usable. A run another one replaces is cancelled, and its
+        record is waited for in a worker of its own."""
         try:
             result = await run.execute()
         except asyncio.CancelledError:
+            self._confirm_recorded_apart(run.result)
             raise
         except Exception as err:
             log.exception("run %s: the worker failed", run.result.run_id)
@@ -524,13 +535,44 @@ class DashboardCore(App[None]):
         if run is self.live_run and self.tracker.state is RunStatus.RUNNING:
             # The display failed before it could show the end: show it now, plainly.
             self._show_run_failure(run, "; ".join(result.errors) or "the run ended but could not be shown")
+        try:
+            await self._confirm_recorded(result)
+        except asyncio.CancelledError:
+            self._confirm_recorded_apart(result)
+            raise
+
+    def _confirm_recorded_apart(self, result: RunResult) -> None:
+        """`_confirm_recorded` in a worker of its own (none once the dashboard is closing)."""
+        if self.is_running:
+            self.run_worker(
+                self._confirm_recorded(result), group="recording", exit_on_error=False, name="recording"
+            )
+
+    async def _confirm_recorded(self, result: RunResult) -> None:
+        """Wait until the history holds `result` as it ended. A run it could not record is shown
+        failed, with why (its answer stays on screen)."""
+
+        def waiting(why: str) -> None:
+            self.notify(f"{why[0].upper()}{why[1:]}.", title="History", severity="warning", markup=False)
+
+        problem = await finish_recording(self.store, result, waiting=waiting)
+        if problem is None:
+            return
+        if result is self.shown_result:
+            self._show_failure(problem, title="Run not recorded")
+        else:
+            self.notify(
+                f"Run {result.run_id}: {problem}", title="Run not recorded", severity="error", markup=False
+            )
 
     def _show_run_failure(self, run: Run, message: str) -> None:
-        if run is not self.live_run:
-            return
+        if run is self.live_run:
+            self._show_failure(message, title="Run failed")
+
+    def _show_failure(self, message: str, *, title: str) -> None:
         self.tracker.finish(RunStatus.ERROR)
         self.synthesis.note(message, "error")
-        self.notify(message, title="Run failed", severity="error", markup=False)
+        self.notify(message, title=title, severity="error", markup=False)
 
     def _panes_for_seats(self) -> list[ModelPane]:
         """One pane per seat. After a recorded run is shown, the panel may differ from its panes
@@ -749,7 +791,7 @@ class DashboardCore(App[None]):
         if self._pool is not None:
             await self._pool.aclose()
         if self.store is not None:
-            self.store.close()
+            self.store.close(wait_s=CLOSING_WAIT_S)
 
 
 def _redact_trace(trace: Trace, secrets: Iterable[str]) -> None:

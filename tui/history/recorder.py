@@ -4,8 +4,14 @@ A call row when the call starts, when it is sent after waiting in line for its p
 it ends, the streamed text checkpointed every `CHECKPOINT_S` seconds on a clock (so text that
 arrived before a stall is saved too), the run row on every round, when consult mode reads the
 agreement or a position is carried over, and at the end. Which event makes which write is decided
-here; the writes (and all their SQL) are the store's. A database error stops the recording, never
-the run.
+here; the writes (and all their SQL) are the store's.
+
+Each write is handed, with a copy of what it records and the time of its event, to the store's
+writer, which makes them in order off the event loop (`tui.history.writer`): a history another
+process holds locked never stalls the run, its screen or a member's deadline. While the history
+is busy a checkpoint may be left out (the next one carries its text); every other write waits
+its turn. A write the history still cannot take after `[store] lock_wait_s` stops the recording,
+never the run: `RunStore.recorded` says why, and the front ends report the run as not recorded.
 
 The checkpoints are what a dashboard following the run from another process sees of a call in
 flight, and what a killed process leaves of it: every half second, so a follower is at most about
@@ -16,26 +22,24 @@ percent of a core, about 2 ms a checkpoint (`benchmarks/bench_history.py --check
 from __future__ import annotations
 
 import asyncio
-import logging
-import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from typing import Any
 
 from tui.engine import events as ev
 from tui.engine.types import CallResult, Member, RoundResult, RunResult
 from tui.history.liveness import LIVE_RUNS
-from tui.history.store import RunStore
+from tui.history.store import RunStore, RunWrites, now_iso
 
 CHECKPOINT_S = 0.5
 
-log = logging.getLogger(__name__)
-
 
 class RunRecorder:
-    """An event sink that writes one run to the store as it happens.
+    """An event sink that records one run to the store as it happens, through its writer.
 
-    It never lets a database problem reach the run: the first failure is logged and kept in
-    `failed`, and recording stops while the run goes on.
+    It never lets a database problem reach the run, nor makes it wait for the database. The run
+    counts as live in this process (`LIVE_RUNS`: never marked interrupted by it) until its last
+    write is made or given up.
     """
 
     def __init__(
@@ -45,7 +49,6 @@ class RunRecorder:
         self.config = dict(config)
         self.parent_run_id = parent_run_id
         self.run_id: str | None = None
-        self.failed: str | None = None
         self._seq = 0
         self._text: dict[str, list[str]] = {}
         self._saved_length: dict[str, int] = {}
@@ -53,19 +56,14 @@ class RunRecorder:
         self._result: RunResult | None = None
         self._synthesizers: dict[str, Member] = {}
         self._checkpoints: asyncio.Task[None] | None = None
+        self._checkpoint: Future[str | None] | None = None  # the last one handed over
 
     def __call__(self, event: ev.Event) -> None:
-        if self.failed is not None:
-            return
-        try:
-            self._record(event)
-        except sqlite3.Error as err:
-            self._fail(err)
-            self._stop()
+        self._record(event)
 
-    def _fail(self, err: sqlite3.Error) -> None:
-        self.failed = f"history not recorded for run {self.run_id}: {err}"
-        log.warning(self.failed)
+    def _write(self, write: Callable[[RunWrites], None], *, skippable: bool = False) -> Future[str | None]:
+        assert self.run_id is not None
+        return self.store.writer.put(self.run_id, write, skippable=skippable)
 
     def _record(self, event: ev.Event) -> None:
         if isinstance(event, ev.RunStarted):
@@ -80,54 +78,75 @@ class RunRecorder:
             case ev.TextDelta(call_id=call_id, text=text) | ev.SynthesisDelta(call_id=call_id, text=text):
                 self._text.setdefault(call_id, []).append(text)
             case ev.CallQueued(call_id=call_id, limit=limit):
-                self.store.call_queued(call_id, limit)  # a follower shows it queued, not waiting
+                at = now_iso()  # a follower shows it queued, not waiting
+                self._write(lambda writes: writes.call_queued(call_id, limit, at=at))
             case ev.CallDequeued(call_id=call_id, queued_ms=queued_ms):
-                self.store.call_sent(call_id, queued_ms)  # a follower's clock starts again with it
+                at = now_iso()  # a follower's clock starts again with it
+                self._write(lambda writes: writes.call_sent(call_id, queued_ms, at=at))
             case ev.FirstToken(call_id=call_id, ttft_ms=ttft_ms):
                 self._first_token_ms[call_id] = ttft_ms  # written with the call's next checkpoint
             case ev.CallFinished(result=call):
                 self._call_finished(call)
             case ev.AgreementRead(agreement=agreement) if self._result is not None:
                 self._result.agreement = agreement
-                self.store.record_progress(self._result)
+                self._progress(self._result)
             case ev.VoteCast(round=number, vote=vote):
-                self.store.record_vote(run_id, number, vote)
+                cast = vote.model_copy(deep=True)
+                self._write(lambda writes: writes.record_vote(run_id, number, cast))
             case ev.RoundDecided(round=round_):
                 self._round_decided(round_)
             case ev.RunFinished(result=result) | ev.RunFailed(result=result) | ev.RunCancelled(result=result):
                 self._result = result
                 self._stop()
-                self.store.finish_run(result)
+                ended, at = result.model_copy(deep=True), now_iso()
+                last = self._write(lambda writes: writes.finish_run(ended, at=at))
+                # Live until its last write is made (or given up): a run whose end waits for the
+                # history is not one this process has stopped recording.
+                last.add_done_callback(lambda _done: LIVE_RUNS.discard(run_id))
             case _:
                 pass
 
     def _run_started(self, event: ev.RunStarted) -> None:
-        request = event.request
-        self.run_id = event.run_id
-        LIVE_RUNS.add(event.run_id)
+        run_id = self.run_id = event.run_id
+        LIVE_RUNS.add(run_id)
+        request = event.request.model_copy(deep=True)
         self._synthesizers = {s.alias: s for s in request.synthesizers}
-        self._result = RunResult.begin(request, event.run_id)
-        self.store.insert_run(request, self._result, config=self.config, parent_run_id=self.parent_run_id)
+        self._result = RunResult.begin(request, run_id)
+        begun, config, parent, at = (
+            self._result.model_copy(deep=True),
+            self.config,
+            self.parent_run_id,
+            now_iso(),
+        )
+        self._write(
+            lambda writes: writes.insert_run(request, begun, config=config, parent_run_id=parent, at=at)
+        )
         self._start_checkpoints()
 
     def _call_started(self, run_id: str, event: ev.CallStarted) -> None:
         self._seq += 1
         self._text[event.call_id] = []
         self._saved_length[event.call_id] = 0
-        self.store.insert_call(run_id, self._seq, event, self._who(event.member_index, event.alias))
+        seq, who, at = self._seq, self._who(event.member_index, event.alias), now_iso()
+        self._write(lambda writes: writes.insert_call(run_id, seq, event, who, at=at))
 
     def _call_finished(self, call: CallResult) -> None:
         self._text.pop(call.call_id, None)
         self._saved_length.pop(call.call_id, None)
         self._first_token_ms.pop(call.call_id, None)
         if call.reused_from is None:
-            self.store.finish_call(call)
+            ended, at = call.model_copy(deep=True), now_iso()
+            self._write(lambda writes: writes.finish_call(ended, at=at))
         elif self._result is not None and call.member_index is not None:
             # Carried over from an earlier run, which holds its row: this run's row says which.
             positions = self._result.positions
             positions += [None] * (len(self._result.members) - len(positions))
             positions[call.member_index] = call
-            self.store.record_progress(self._result)
+            self._progress(self._result)
+
+    def _progress(self, result: RunResult) -> None:
+        so_far = result.model_copy(deep=True)
+        self._write(lambda writes: writes.record_progress(so_far))
 
     def _round_decided(self, round_: RoundResult) -> None:
         if self._result is None:
@@ -135,7 +154,8 @@ class RunRecorder:
         self._result.rounds = [r for r in self._result.rounds if r.number != round_.number]
         self._result.rounds.append(round_)
         self._result.rounds_used = round_.number
-        self.store.record_round(self._result, round_)
+        so_far, decided = self._result.model_copy(deep=True), round_.model_copy(deep=True)
+        self._write(lambda writes: writes.record_round(so_far, decided))
 
     def _who(self, index: int | None, alias: str) -> Member | None:
         """The panel member (or synthesizer) making a call; None if neither is known."""
@@ -157,17 +177,20 @@ class RunRecorder:
         # On a clock, not on the next delta: text that arrived before a stall is saved all the same.
         while True:
             await asyncio.sleep(seconds)
-            if self.failed is not None:
-                return
-            try:
-                self.checkpoint()
-            except sqlite3.Error as err:
-                self._fail(err)
-                return
+            self.checkpoint()
 
     def checkpoint(self) -> None:
-        """Write the text streamed so far of every call still in flight (and the time each waited
-        for its first text), in one transaction."""
+        """Hand over the text streamed so far of every call still in flight (and the time each
+        waited for its first text), as one write. While the one before still waits its turn this
+        one is left out (the next carries its text); after one the history was too busy for, every
+        text goes again."""
+        last = self._checkpoint
+        if last is not None:
+            if not last.done():
+                return
+            if last.result() is not None:
+                self._saved_length.clear()
+            self._checkpoint = None
         changed = {
             call_id: "".join(parts)
             for call_id, parts in self._text.items()
@@ -175,13 +198,14 @@ class RunRecorder:
         }
         if not changed:
             return
-        self.store.save_texts(changed, self._first_token_ms)
+        waited, at = dict(self._first_token_ms), now_iso()
+        self._checkpoint = self._write(
+            lambda writes: writes.save_texts(changed, waited, at=at), skippable=True
+        )
         for call_id, text in changed.items():
             self._saved_length[call_id] = len(text)
 
     def _stop(self) -> None:
-        if self.run_id is not None:
-            LIVE_RUNS.discard(self.run_id)
         if self._checkpoints is not None:
             self._checkpoints.cancel()
             self._checkpoints = None

@@ -2,6 +2,9 @@
 
 `PRAGMA user_version` holds the number of migrations a database has had; opening one applies the
 rest, each in its own transaction. A database newer than this Quorum is refused, never touched.
+Several processes may open a new history at once: each reads the version again inside the write
+transaction of each migration, so one applies it and the others, having waited for its lock,
+find it applied.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tui.errors import StoreError
+from tui.history.locking import retrying
 
 # Forward migrations: index i takes a database from version i to i + 1. Never edit one that has
 # shipped; add the next.
@@ -234,14 +238,16 @@ SCHEMA_VERSION = len(MIGRATIONS)
 @contextmanager
 def write_transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """One write transaction on a connection in autocommit mode: the write lock taken at once
-    (BEGIN IMMEDIATE), committed at the end, rolled back on any exception."""
+    (BEGIN IMMEDIATE), committed at the end, rolled back on any exception (a COMMIT that fails
+    too), so the connection is always ready for the next one."""
     db.execute("BEGIN IMMEDIATE")
     try:
         yield db
+        db.execute("COMMIT")
     except BaseException:
-        db.execute("ROLLBACK")
+        if db.in_transaction:
+            db.execute("ROLLBACK")
         raise
-    db.execute("COMMIT")
 
 
 def version_of(db: sqlite3.Connection) -> int:
@@ -249,16 +255,33 @@ def version_of(db: sqlite3.Connection) -> int:
     return int(db.execute("PRAGMA user_version").fetchone()[0])
 
 
-def migrate(db: sqlite3.Connection, path: Path) -> None:
-    """Bring the database (a connection in autocommit mode) up to `SCHEMA_VERSION`."""
-    current = version_of(db)
-    if current > SCHEMA_VERSION:
+def _refuse_newer(version: int, path: Path) -> None:
+    if version > SCHEMA_VERSION:
         raise StoreError(
-            f"{path} was written by a newer Quorum (schema {current}, this one knows {SCHEMA_VERSION})"
+            f"{path} was written by a newer Quorum (schema {version}, this one knows {SCHEMA_VERSION})"
         )
-    for number in range(current, SCHEMA_VERSION):
-        with write_transaction(db):
-            for statement in MIGRATIONS[number].split(";"):
+
+
+def migrate(db: sqlite3.Connection, path: Path, *, until: float) -> None:
+    """Bring the database (a connection in autocommit mode) up to `SCHEMA_VERSION`, waiting (until
+    `until`, on `time.monotonic`) for another connection that holds the lock, perhaps migrating
+    it too."""
+    current = version_of(db)
+    _refuse_newer(current, path)
+    while current < SCHEMA_VERSION:
+        current = retrying(lambda: _next_migration(db, path), until=until)
+
+
+def _next_migration(db: sqlite3.Connection, path: Path) -> int:
+    """Apply the migration the database needs next, unless another connection has applied it
+    meanwhile (the version is read again under the write lock); the version it is at now."""
+    with write_transaction(db):
+        current = version_of(db)
+        _refuse_newer(current, path)
+        if current < SCHEMA_VERSION:
+            for statement in MIGRATIONS[current].split(";"):
                 if statement.strip():
                     db.execute(statement)
-            db.execute(f"PRAGMA user_version = {number + 1}")
+            current += 1
+            db.execute(f"PRAGMA user_version = {current}")
+    return current

@@ -4,7 +4,9 @@ The database and every statement run on it: the named writes `tui.history.record
 run's events arrive (the engine does not know the store exists), and reading runs back. The
 schema and its migrations are in `tui.history.schema`. Each write is its own transaction, so a
 process killed mid-run leaves a consistent database holding what had arrived. On the next open,
-runs left `running` by a process that is gone are marked `interrupted`.
+runs left `running` by a process that is gone are marked `interrupted`. A run's writes are made
+off the event loop, in order, by `tui.history.writer`, which waits out a lock another process
+holds (`tui.history.locking`).
 
 No secret is ever written: the engine never sees a key, and the config snapshot holds only the
 names of the variables that carry them.
@@ -16,6 +18,7 @@ import contextlib
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -44,7 +47,9 @@ from tui.engine.types import (
 from tui.errors import StoreError, hide_key_shapes, hide_values, redact
 from tui.history import rows
 from tui.history.liveness import run_alive
+from tui.history.locking import BUSY_TIMEOUT_MS, LOCK_WAIT_S, is_busy, retrying, waiting_at_most
 from tui.history.schema import migrate, version_of, write_transaction
+from tui.history.writer import HistoryWriter
 
 INTERRUPTED_NOTE = "interrupted: Quorum stopped before this run finished"
 
@@ -160,28 +165,47 @@ def now_iso() -> str:
     return iso_stamp(datetime.now(UTC))
 
 
-class RunStore:
-    """The history database. One connection, used from the event loop's thread."""
+def connect(path: Path, *, until: float, busy_timeout_ms: int | None = None) -> sqlite3.Connection:
+    """A connection to the history at `path` as Quorum uses one: autocommit, rows by column name,
+    WAL (so readers never wait for a writer), foreign keys on. A new file is turned to WAL here,
+    which another connection may hold up: that is waited out until `until` (`time.monotonic`)."""
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.row_factory = sqlite3.Row
+        if busy_timeout_ms is not None:
+            db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            retrying(lambda: db.execute("PRAGMA journal_mode=WAL").fetchone(), until=until)
+        # NORMAL in WAL mode: a crash can lose the last commits but never corrupts the file.
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA foreign_keys=ON")
+    except BaseException:
+        db.close()
+        raise
+    return db
 
-    def __init__(self, path: Path | str, *, secrets: Iterable[str] = ()) -> None:
-        self.path = Path(path)
+
+AskedWrite = Callable[[sqlite3.Connection], None]
+
+
+class RunWrites:
+    """The named writes of runs' records, on one connection. Each is one transaction; its values
+    (a snapshot's JSON, a question's cache keys, redacted texts) are computed before it begins,
+    so the history's write lock is held for the statements alone.
+
+    `at` is when what a write records happened, as `now_iso` gives it (default: now): a write
+    made later, once the history is free again, keeps the time of its event.
+    """
+
+    def __init__(self, db: sqlite3.Connection, secrets: Iterable[str] = ()) -> None:
+        self._db = db
         self._secrets = tuple(secrets)
-        try:
-            _make_private(self.path)
-            self._db = sqlite3.connect(self.path, isolation_level=None)
-            self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA journal_mode=WAL")
-            # NORMAL in WAL mode: a crash can lose the last commits but never corrupts the file.
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            migrate(self._db, self.path)
-            self.interrupted = self._mark_interrupted()
-        except sqlite3.DatabaseError as err:
-            self._close_quietly()
-            raise StoreError(f"cannot use the history database {self.path}: {err}") from err
-        except StoreError:
-            self._close_quietly()
-            raise
+
+    def close(self) -> None:
+        self._db.close()
+
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return write_transaction(self._db)
 
     def _question(self, request: RunRequest) -> str:
         """The question as stored and keyed: redacted (a session has redacted it already, before
@@ -207,32 +231,384 @@ class RunStore:
             text = json.dumps(data, ensure_ascii=False)
         return text
 
-    def _close_quietly(self) -> None:
-        db = getattr(self, "_db", None)
-        if db is not None:
-            db.close()
+    def insert_run(
+        self,
+        request: RunRequest,
+        result: RunResult,
+        *,
+        config: Mapping[str, Any],
+        parent_run_id: str | None,
+        at: str | None = None,
+    ) -> None:
+        """A run that has just started, owned by this process; `result` is its state so far."""
+        question = self._question(request)
+        values = (
+            result.run_id,
+            at or now_iso(),
+            question,
+            request.mode.value,
+            rows.panel_json(request),
+            rows.panel_text(request.members),
+            self._config(config),
+            request.max_rounds,
+            parent_run_id,
+            self._snapshot(result),
+            os.getpid(),
+            request.origin.value if request.origin is not None else None,
+            question_key(question),
+            scope_key(request),
+            panel_key(request),
+            signature(question),
+        )
+        asked = self._asked_write(result.run_id, result.asked) if result.asked is not None else None
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO runs (id, created_at, question, mode, panel, panel_text, config, status, "
+                "max_rounds, parent_run_id, result, pid, origin, question_key, cache_scope, panel_key, "
+                "question_signature) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                values,
+            )
+            if asked is not None:
+                asked(db)
 
-    def close(self) -> None:
+    def insert_cache_hit(
+        self, request: RunRequest, hit: RunResult, *, config: Mapping[str, Any], at: str | None = None
+    ) -> None:
+        """A run served from the cache, finished as it starts: `hit.cache` names the run it was
+        served from, whose calls it shows (read from that run's rows, never copied)."""
+        cache = hit.cache
+        assert cache.hit and cache.original_run_id is not None and cache.kind is not None
+        question, stamp = self._question(request), at or now_iso()
+        values = (
+            hit.run_id,
+            stamp,
+            stamp,
+            question,
+            request.mode.value,
+            rows.panel_json(request),
+            rows.panel_text(hit.members),
+            self._config(config),
+            hit.status.value,
+            hit.outcome.value if hit.outcome is not None else None,
+            hit.rounds_used,
+            hit.max_rounds,
+            hit.synthesis,
+            hit.synthesizer,
+            hit.totals.wall_ms,
+            self._snapshot(hit),
+            os.getpid(),
+            request.origin.value if request.origin is not None else None,
+            question_key(question),
+            scope_key(request),
+            panel_key(request),
+            cache.original_run_id,
+            cache.kind.value,
+            cache.similarity,
+            cache.saved_usd,
+            cache.saved_seconds,
+        )
+        asked = self._asked_write(hit.run_id, hit.asked) if hit.asked is not None else None
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO runs (id, created_at, finished_at, question, mode, panel, panel_text, config, "
+                "status, outcome, rounds_used, max_rounds, synthesis, synthesizer, wall_ms, result, pid, "
+                "origin, question_key, cache_scope, panel_key, cache_of, cache_kind, cache_similarity, "
+                "saved_usd, saved_seconds) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                values,
+            )
+            if asked is not None:
+                asked(db)
+
+    def _asked_write(self, run_id: str, asked: Asked) -> AskedWrite:
+        """What a run asked, written (in the caller's transaction) by the function returned: its
+        `asked` column, the asking team's context (canonical JSON and its SHA-256), each attached
+        file with the text it sent (a text is kept once, by the SHA-256 of the file it came from),
+        and each image by what it was (never its bytes)."""
+        columns = (rows.asked_json(asked), *rows.context_columns(asked.context), run_id)
+        texts = [(file.sha256, hide_values(file.content, self._secrets)) for file in asked.files]
+        files = [
+            (run_id, position, file.path, file.full_path, file.size, file.sha256)
+            for position, file in enumerate(asked.files)
+        ]
+        images = [
+            (run_id, position, i.path, i.full_path, i.media_type, i.size, i.sha256, i.width, i.height)
+            for position, i in enumerate(asked.images)
+        ]
+
+        def write(db: sqlite3.Connection) -> None:
+            db.execute("UPDATE runs SET asked = ?, context = ?, context_sha256 = ? WHERE id = ?", columns)
+            db.executemany("INSERT OR IGNORE INTO file_texts (sha256, content) VALUES (?, ?)", texts)
+            db.executemany(
+                "INSERT INTO run_files (run_id, position, path, full_path, size, sha256) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                files,
+            )
+            db.executemany(
+                "INSERT INTO run_images (run_id, position, path, full_path, media_type, size, sha256, "
+                "width, height) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                images,
+            )
+
+        return write
+
+    def insert_call(
+        self, run_id: str, seq: int, started: ev.CallStarted, by: Member | None, *, at: str | None = None
+    ) -> None:
+        """A call that has just started, the `seq`-th of its run. `by` is the panel member or
+        synthesizer making it (None if unknown: the alias stands in for the model)."""
+        stance = by.stance.value if by is not None and started.member_index is not None else None
+        stamp = at or now_iso()
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO calls (id, run_id, seq, round, phase, member_index, alias, model_id, "
+                "provider, stance, demo, status, started_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)",
+                (
+                    started.call_id,
+                    run_id,
+                    seq,
+                    started.round,
+                    started.phase.value,
+                    started.member_index,
+                    started.alias,
+                    by.model_id if by is not None else started.alias,
+                    by.provider if by is not None else "",
+                    stance,
+                    int(by is not None and by.demo),
+                    stamp,
+                    stamp,
+                ),
+            )
+
+    def call_queued(self, call_id: str, limit: int, *, at: str | None = None) -> None:
+        """A call waits in line for its provider, which serves `limit` calls at once, until
+        `call_sent`: a follower shows it as queued meanwhile."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE calls SET queue_limit = ?, updated_at = ? WHERE id = ?",
+                (limit, at or now_iso(), call_id),
+            )
+
+    def call_sent(self, call_id: str, queued_ms: int, *, at: str | None = None) -> None:
+        """A call that waited `queued_ms` in line for its provider is sent now: its clock (what a
+        follower counts from) starts again."""
+        stamp = at or now_iso()
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE calls SET started_at = ?, queued_ms = ?, updated_at = ? WHERE id = ?",
+                (stamp, queued_ms, stamp, call_id),
+            )
+
+    def finish_call(self, call: CallResult, *, at: str | None = None) -> None:
+        """A call's end: its status, whole text, error, timings, tokens, cost, and who retried it."""
+        values = (
+            call.status.value,
+            hide_values(call.content, self._secrets),
+            redact(call.error, self._secrets) if call.error else call.error,
+            call.error_kind,
+            call.ttft_ms,
+            call.latency_ms,
+            call.queued_ms,
+            call.input_tokens,
+            call.output_tokens,
+            call.tokens_source.value,
+            int(call.tokens_estimated),
+            call.cost_usd,
+            call.finish_reason,
+            call.retries,
+            call.gateway_retries,
+            at or now_iso(),
+            call.call_id,
+        )
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE calls SET status = ?, content = ?, error = ?, error_kind = ?, ttft_ms = ?, "
+                "latency_ms = ?, queued_ms = ?, input_tokens = ?, output_tokens = ?, tokens_source = ?, "
+                "tokens_estimated = ?, cost_usd = ?, finish_reason = ?, retries = ?, gateway_retries = ?, "
+                "updated_at = ? "
+                "WHERE id = ?",
+                values,
+            )
+
+    def record_vote(self, run_id: str, round_number: int, vote: Vote) -> None:
+        """A member's vote, its objections and why it is invalid (or absent), on the row of the
+        review call it came from."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE calls SET vote = ?, objections = ?, vote_reason = ? "
+                "WHERE run_id = ? AND round = ? AND phase = ? AND member_index = ?",
+                (
+                    vote.value.value if vote.value is not VoteValue.NONE else None,
+                    json.dumps(vote.objections),
+                    vote.reason,
+                    run_id,
+                    round_number,
+                    Phase.VOTE.value,
+                    vote.member_index,
+                ),
+            )
+
+    def record_round(self, result: RunResult, round_: RoundResult) -> None:
+        """A decided round: the rounds used, its outcome (if it reached one) and the run so far."""
+        values = (
+            round_.number,
+            round_.outcome.value if round_.outcome is not None else None,
+            self._snapshot(result),
+            result.run_id,
+        )
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE runs SET rounds_used = ?, outcome = COALESCE(?, outcome), result = ? WHERE id = ?",
+                values,
+            )
+
+    def finish_run(self, result: RunResult, *, at: str | None = None) -> None:
+        """A run's end, whatever it was (success, error, cancelled): the row as the result says."""
+        values = (
+            result.status.value,
+            at or now_iso(),
+            result.outcome.value if result.outcome is not None else None,
+            result.rounds_used,
+            result.synthesis,
+            result.synthesizer,
+            result.totals.wall_ms,
+            result.totals.input_tokens,
+            result.totals.output_tokens,
+            result.totals.cost_usd,
+            self._snapshot(result),
+            result.run_id,
+        )
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE runs SET status = ?, finished_at = ?, outcome = ?, rounds_used = ?, "
+                "synthesis = ?, synthesizer = ?, wall_ms = ?, input_tokens = ?, output_tokens = ?, "
+                "cost_usd = ?, result = ? WHERE id = ?",
+                values,
+            )
+
+    def save_texts(
+        self,
+        texts: Mapping[str, str],
+        first_token_ms: Mapping[str, int] | None = None,
+        *,
+        at: str | None = None,
+    ) -> None:
+        """The text streamed so far of calls still in flight, by call id, and how long each waited
+        for its first text (`first_token_ms`, where known): what a follower shows of them."""
+        stamp = at or now_iso()
+        waited = first_token_ms or {}
+        values = [
+            (hide_values(text, self._secrets), waited.get(call_id), stamp, call_id)
+            for call_id, text in texts.items()
+        ]
+        with self.transaction() as db:
+            db.executemany(
+                "UPDATE calls SET content = ?, ttft_ms = COALESCE(?, ttft_ms), updated_at = ? WHERE id = ?",
+                values,
+            )
+
+    def record_progress(self, result: RunResult) -> None:
+        """The run so far, between rounds: what it holds beyond its calls' rows (consult mode's
+        agreement, positions carried over from an earlier run) for whoever follows it."""
+        snapshot = self._snapshot(result)
+        with self.transaction() as db:
+            db.execute("UPDATE runs SET result = ? WHERE id = ?", (snapshot, result.run_id))
+
+
+class RunStore(RunWrites):
+    """The history database: runs read back, the named writes made at once on its own connection
+    (used from the thread that opened it), and a `writer` that makes a run's writes in order on a
+    thread and a connection of its own (the recorder's: an event loop never waits for them).
+
+    `lock_wait_s` is how long a write waits for another connection's lock before it is given up,
+    and how long opening a new history waits for another process creating it.
+    """
+
+    def __init__(
+        self, path: Path | str, *, secrets: Iterable[str] = (), lock_wait_s: float = LOCK_WAIT_S
+    ) -> None:
+        self.path = Path(path)
+        self.lock_wait_s = lock_wait_s
+        try:
+            _make_private(self.path)
+            db = connect(self.path, until=time.monotonic() + lock_wait_s)
+        except sqlite3.DatabaseError as err:
+            raise StoreError(f"cannot use the history database {self.path}: {err}") from err
+        super().__init__(db, secrets)
+        try:
+            migrate(self._db, self.path, until=time.monotonic() + lock_wait_s)
+            self.interrupted = self._mark_interrupted()
+        except sqlite3.DatabaseError as err:
+            self._db.close()
+            raise StoreError(f"cannot use the history database {self.path}: {err}") from err
+        except StoreError:
+            self._db.close()
+            raise
+        self.writer: HistoryWriter[RunWrites] = HistoryWriter(self._own_writes, lock_wait_s=lock_wait_s)
+
+    def _own_writes(self) -> RunWrites:
+        """The named writes on a connection of their own, for the writer's thread."""
+        db = connect(self.path, until=time.monotonic() + self.lock_wait_s, busy_timeout_ms=BUSY_TIMEOUT_MS)
+        return RunWrites(db, self._secrets)
+
+    def close(self, *, wait_s: float | None = None) -> None:
+        """Close the history: the writes handed to the writer are made first (each within its own
+        wait for the lock), for at most `wait_s` seconds if given (see `HistoryWriter.close`)."""
+        self.writer.close(wait_s=wait_s)
         self._db.close()
 
-    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
-        return write_transaction(self._db)
+    def flush(self) -> None:
+        """Block until every write handed to the writer so far is done."""
+        self.writer.flush()
+
+    def record_cache_hit(self, request: RunRequest, hit: RunResult, *, config: Mapping[str, Any]) -> None:
+        """`insert_cache_hit`, made by the writer as a run's writes are (off the event loop, waiting
+        out another process's lock): `recorded(hit.run_id)` says when the history holds it."""
+        asked, served, at = request.model_copy(deep=True), hit.model_copy(deep=True), now_iso()
+        self.writer.put(
+            hit.run_id, lambda writes: writes.insert_cache_hit(asked, served, config=config, at=at)
+        )
+
+    async def recorded(self, run_id: str) -> str | None:
+        """Wait until every write of run `run_id` handed to the writer is done: None when the
+        history holds them all, else why it does not."""
+        return await self.writer.recorded(run_id)
 
     @property
     def version(self) -> int:
         return version_of(self._db)
 
-    def _mark_interrupted(self, run_id: str | None = None) -> list[str]:
-        """Mark the runs left `running` by a process that is gone (or only `run_id`) interrupted;
-        return their ids."""
+    def save_vectors(self, embedder: str, vectors: Iterable[tuple[str, int, bytes]]) -> None:
+        """Questions' vectors from `embedder`, as (question key, dimension, float32 bytes). Left out
+        when another connection holds the history locked (they are embedded again when next
+        needed): this runs on an event loop, which must not wait for the lock."""
+        try:
+            with waiting_at_most(self._db, BUSY_TIMEOUT_MS), self.transaction() as db:
+                save_vectors(db, embedder, vectors)
+        except sqlite3.OperationalError as err:
+            if not is_busy(err):
+                raise
+
+    def _gone(self, run_id: str | None) -> list[str]:
+        """The runs left `running` (or only `run_id`) whose recording process is gone."""
         query = "SELECT id, pid FROM runs WHERE status = 'running'"
         params: tuple[str, ...] = ()
         if run_id is not None:
             query, params = query + " AND id = ?", (run_id,)
         unfinished = self._db.execute(query, params).fetchall()
-        gone = [row["id"] for row in unfinished if not run_alive(row["id"], row["pid"])]
-        if gone:
-            with self.transaction() as db:
+        return [row["id"] for row in unfinished if not run_alive(row["id"], row["pid"])]
+
+    def _mark_interrupted(self, run_id: str | None = None) -> list[str]:
+        """Mark the runs left `running` by a process that is gone (or only `run_id`) interrupted;
+        return their ids. A history another connection holds locked is left as it is (the next
+        look marks them): this may run on an event loop, which must not wait for the lock."""
+        if not self._gone(run_id):
+            return []
+        try:
+            with waiting_at_most(self._db, BUSY_TIMEOUT_MS), self.transaction() as db:
+                # Again under the write lock: a run whose last write landed meanwhile is not gone.
+                gone = self._gone(run_id)
                 for stopped in gone:
                     db.execute(
                         "UPDATE calls SET status = 'cancelled', "
@@ -247,9 +623,13 @@ class RunStore:
                         "output_tokens = "
                         "(SELECT COALESCE(sum(output_tokens), 0) FROM calls WHERE run_id = ?), "
                         "cost_usd = (SELECT COALESCE(sum(cost_usd), 0) FROM calls WHERE run_id = ?) "
-                        "WHERE id = ?",
+                        "WHERE id = ? AND status = 'running'",
                         (stopped, stopped, stopped, stopped),
                     )
+        except sqlite3.OperationalError as err:
+            if is_busy(err):
+                return []
+            raise
         return gone
 
     def interrupt_if_gone(self, run_id: str) -> bool:
@@ -264,85 +644,6 @@ class RunStore:
             return self._mark_interrupted()
         except sqlite3.OperationalError:
             return []
-
-    # -- writing (each write one transaction; `tui.history.recorder` makes them) ------------
-
-    def insert_run(
-        self, request: RunRequest, result: RunResult, *, config: Mapping[str, Any], parent_run_id: str | None
-    ) -> None:
-        """A run that has just started, owned by this process; `result` is its state so far."""
-        question = self._question(request)
-        with self.transaction() as db:
-            db.execute(
-                "INSERT INTO runs (id, created_at, question, mode, panel, panel_text, config, status, "
-                "max_rounds, parent_run_id, result, pid, origin, question_key, cache_scope, panel_key, "
-                "question_signature) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    result.run_id,
-                    now_iso(),
-                    question,
-                    request.mode.value,
-                    rows.panel_json(request),
-                    rows.panel_text(request.members),
-                    self._config(config),
-                    request.max_rounds,
-                    parent_run_id,
-                    self._snapshot(result),
-                    os.getpid(),
-                    request.origin.value if request.origin is not None else None,
-                    question_key(question),
-                    scope_key(request),
-                    panel_key(request),
-                    signature(question),
-                ),
-            )
-            if result.asked is not None:
-                self._insert_asked(db, result.run_id, result.asked)
-
-    def insert_cache_hit(self, request: RunRequest, hit: RunResult, *, config: Mapping[str, Any]) -> None:
-        """A run served from the cache, finished as it starts: `hit.cache` names the run it was
-        served from, whose calls it shows (read from that run's rows, never copied)."""
-        cache = hit.cache
-        assert cache.hit and cache.original_run_id is not None and cache.kind is not None
-        question, stamp = self._question(request), now_iso()
-        with self.transaction() as db:
-            db.execute(
-                "INSERT INTO runs (id, created_at, finished_at, question, mode, panel, panel_text, config, "
-                "status, outcome, rounds_used, max_rounds, synthesis, synthesizer, wall_ms, result, pid, "
-                "origin, question_key, cache_scope, panel_key, cache_of, cache_kind, cache_similarity, "
-                "saved_usd, saved_seconds) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    hit.run_id,
-                    stamp,
-                    stamp,
-                    question,
-                    request.mode.value,
-                    rows.panel_json(request),
-                    rows.panel_text(hit.members),
-                    self._config(config),
-                    hit.status.value,
-                    hit.outcome.value if hit.outcome is not None else None,
-                    hit.rounds_used,
-                    hit.max_rounds,
-                    hit.synthesis,
-                    hit.synthesizer,
-                    hit.totals.wall_ms,
-                    self._snapshot(hit),
-                    os.getpid(),
-                    request.origin.value if request.origin is not None else None,
-                    question_key(question),
-                    scope_key(request),
-                    panel_key(request),
-                    cache.original_run_id,
-                    cache.kind.value,
-                    cache.similarity,
-                    cache.saved_usd,
-                    cache.saved_seconds,
-                ),
-            )
-            if hit.asked is not None:
-                self._insert_asked(db, hit.run_id, hit.asked)
 
     def cache_candidates(
         self, request: RunRequest, *, since: datetime, same_panel: bool, limit: int = 5
@@ -396,187 +697,6 @@ class RunStore:
             )
             for row in self._db.execute(query, params)
         ]
-
-    def save_vectors(self, embedder: str, vectors: Iterable[tuple[str, int, bytes]]) -> None:
-        """Questions' vectors from `embedder`, as (question key, dimension, float32 bytes)."""
-        with self.transaction() as db:
-            save_vectors(db, embedder, vectors)
-
-    def _insert_asked(self, db: sqlite3.Connection, run_id: str, asked: Asked) -> None:
-        """What a run asked: its `asked` column, the asking team's context (canonical JSON and
-        its SHA-256), each attached file with the text it sent (a text is kept once, by the
-        SHA-256 of the file it came from), and each image by what it was (never its bytes)."""
-        db.execute(
-            "UPDATE runs SET asked = ?, context = ?, context_sha256 = ? WHERE id = ?",
-            (rows.asked_json(asked), *rows.context_columns(asked.context), run_id),
-        )
-        for position, file in enumerate(asked.files):
-            db.execute(
-                "INSERT OR IGNORE INTO file_texts (sha256, content) VALUES (?, ?)",
-                (file.sha256, hide_values(file.content, self._secrets)),
-            )
-            db.execute(
-                "INSERT INTO run_files (run_id, position, path, full_path, size, sha256) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (run_id, position, file.path, file.full_path, file.size, file.sha256),
-            )
-        db.executemany(
-            "INSERT INTO run_images (run_id, position, path, full_path, media_type, size, sha256, "
-            "width, height) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (run_id, position, i.path, i.full_path, i.media_type, i.size, i.sha256, i.width, i.height)
-                for position, i in enumerate(asked.images)
-            ],
-        )
-
-    def insert_call(self, run_id: str, seq: int, started: ev.CallStarted, by: Member | None) -> None:
-        """A call that has just started, the `seq`-th of its run. `by` is the panel member or
-        synthesizer making it (None if unknown: the alias stands in for the model)."""
-        stance = by.stance.value if by is not None and started.member_index is not None else None
-        stamp = now_iso()
-        with self.transaction() as db:
-            db.execute(
-                "INSERT INTO calls (id, run_id, seq, round, phase, member_index, alias, model_id, "
-                "provider, stance, demo, status, started_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)",
-                (
-                    started.call_id,
-                    run_id,
-                    seq,
-                    started.round,
-                    started.phase.value,
-                    started.member_index,
-                    started.alias,
-                    by.model_id if by is not None else started.alias,
-                    by.provider if by is not None else "",
-                    stance,
-                    int(by is not None and by.demo),
-                    stamp,
-                    stamp,
-                ),
-            )
-
-    def call_queued(self, call_id: str, limit: int) -> None:
-        """A call waits in line for its provider, which serves `limit` calls at once, until
-        `call_sent`: a follower shows it as queued meanwhile."""
-        with self.transaction() as db:
-            db.execute(
-                "UPDATE calls SET queue_limit = ?, updated_at = ? WHERE id = ?", (limit, now_iso(), call_id)
-            )
-
-    def call_sent(self, call_id: str, queued_ms: int) -> None:
-        """A call that waited `queued_ms` in line for its provider is sent now: its clock (what a
-        follower counts from) starts again."""
-        stamp = now_iso()
-        with self.transaction() as db:
-            db.execute(
-                "UPDATE calls SET started_at = ?, queued_ms = ?, updated_at = ? WHERE id = ?",
-                (stamp, queued_ms, stamp, call_id),
-            )
-
-    def finish_call(self, call: CallResult) -> None:
-        """A call's end: its status, whole text, error, timings, tokens, cost, and who retried it."""
-        with self.transaction() as db:
-            db.execute(
-                "UPDATE calls SET status = ?, content = ?, error = ?, error_kind = ?, ttft_ms = ?, "
-                "latency_ms = ?, queued_ms = ?, input_tokens = ?, output_tokens = ?, tokens_source = ?, "
-                "tokens_estimated = ?, cost_usd = ?, finish_reason = ?, retries = ?, gateway_retries = ?, "
-                "updated_at = ? "
-                "WHERE id = ?",
-                (
-                    call.status.value,
-                    hide_values(call.content, self._secrets),
-                    redact(call.error, self._secrets) if call.error else call.error,
-                    call.error_kind,
-                    call.ttft_ms,
-                    call.latency_ms,
-                    call.queued_ms,
-                    call.input_tokens,
-                    call.output_tokens,
-                    call.tokens_source.value,
-                    int(call.tokens_estimated),
-                    call.cost_usd,
-                    call.finish_reason,
-                    call.retries,
-                    call.gateway_retries,
-                    now_iso(),
-                    call.call_id,
-                ),
-            )
-
-    def record_vote(self, run_id: str, round_number: int, vote: Vote) -> None:
-        """A member's vote, its objections and why it is invalid (or absent), on the row of the
-        review call it came from."""
-        with self.transaction() as db:
-            db.execute(
-                "UPDATE calls SET vote = ?, objections = ?, vote_reason = ? "
-                "WHERE run_id = ? AND round = ? AND phase = ? AND member_index = ?",
-                (
-                    vote.value.value if vote.value is not VoteValue.NONE else None,
-                    json.dumps(vote.objections),
-                    vote.reason,
-                    run_id,
-                    round_number,
-                    Phase.VOTE.value,
-                    vote.member_index,
-                ),
-            )
-
-    def record_round(self, result: RunResult, round_: RoundResult) -> None:
-        """A decided round: the rounds used, its outcome (if it reached one) and the run so far."""
-        with self.transaction() as db:
-            db.execute(
-                "UPDATE runs SET rounds_used = ?, outcome = COALESCE(?, outcome), result = ? WHERE id = ?",
-                (
-                    round_.number,
-                    round_.outcome.value if round_.outcome is not None else None,
-                    self._snapshot(result),
-                    result.run_id,
-                ),
-            )
-
-    def finish_run(self, result: RunResult) -> None:
-        """A run's end, whatever it was (success, error, cancelled): the row as the result says."""
-        with self.transaction() as db:
-            db.execute(
-                "UPDATE runs SET status = ?, finished_at = ?, outcome = ?, rounds_used = ?, "
-                "synthesis = ?, synthesizer = ?, wall_ms = ?, input_tokens = ?, output_tokens = ?, "
-                "cost_usd = ?, result = ? WHERE id = ?",
-                (
-                    result.status.value,
-                    now_iso(),
-                    result.outcome.value if result.outcome is not None else None,
-                    result.rounds_used,
-                    result.synthesis,
-                    result.synthesizer,
-                    result.totals.wall_ms,
-                    result.totals.input_tokens,
-                    result.totals.output_tokens,
-                    result.totals.cost_usd,
-                    self._snapshot(result),
-                    result.run_id,
-                ),
-            )
-
-    def save_texts(self, texts: Mapping[str, str], first_token_ms: Mapping[str, int] | None = None) -> None:
-        """The text streamed so far of calls still in flight, by call id, and how long each waited
-        for its first text (`first_token_ms`, where known): what a follower shows of them."""
-        stamp = now_iso()
-        waited = first_token_ms or {}
-        with self.transaction() as db:
-            db.executemany(
-                "UPDATE calls SET content = ?, ttft_ms = COALESCE(?, ttft_ms), updated_at = ? WHERE id = ?",
-                [
-                    (hide_values(text, self._secrets), waited.get(call_id), stamp, call_id)
-                    for call_id, text in texts.items()
-                ],
-            )
-
-    def record_progress(self, result: RunResult) -> None:
-        """The run so far, between rounds: what it holds beyond its calls' rows (consult mode's
-        agreement, positions carried over from an earlier run) for whoever follows it."""
-        with self.transaction() as db:
-            db.execute("UPDATE runs SET result = ? WHERE id = ?", (self._snapshot(result), result.run_id))
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -396,9 +396,10 @@ def _totals(result: RunResult) -> Totals:
     )
 
 
-def run_report(result: RunResult, in_flight: Iterable[str] = ()) -> RunReport:
+def run_report(result: RunResult, in_flight: Iterable[str] = (), *, recording: bool = False) -> RunReport:
     """`result` summarized; `in_flight` names calls a recording process is still making (a run
-    read from the history shows them as cut short)."""
+    read from the history shows them as cut short). A run `recording` has ended but the history
+    does not hold its end yet (another process holds it locked): it is `running` until it does."""
     running = result.status is RunStatus.RUNNING
     still = set(in_flight)
     positions = [
@@ -431,7 +432,7 @@ def run_report(result: RunResult, in_flight: Iterable[str] = ()) -> RunReport:
     return RunReport(
         **_rests_on(result, None),
         run_id=result.run_id,
-        status=result.status,
+        status=RunStatus.RUNNING if recording else result.status,
         outcome=result.outcome,
         question=result.question,
         context=ContextReport.of(result.asked.context if result.asked is not None else None),
@@ -462,6 +463,9 @@ def run_report(result: RunResult, in_flight: Iterable[str] = ()) -> RunReport:
             f"The run goes on in the server: call consensus_result with run_id {result.run_id!r} "
             "to wait for the rest."
             if running
+            else f"The panel has answered; the run is being recorded in the history, which another "
+            f"process holds locked: call consensus_result with run_id {result.run_id!r} to wait until it is."
+            if recording
             else None
         ),
         cache=result.cache,

@@ -58,7 +58,15 @@ from tui.render.words import (
     round_word,
     tally_words,
 )
-from tui.runtime import ProviderPool, follow_up_thread, open_store, start_run, warm_validators
+from tui.runtime import (
+    CLOSING_WAIT_S,
+    ProviderPool,
+    finish_recording,
+    follow_up_thread,
+    open_store,
+    start_run,
+    warm_validators,
+)
 from tui.session import Session
 
 log = logging.getLogger(__name__)
@@ -150,9 +158,7 @@ def _followed_run(store: RunStore | None, ask: Ask, depth: int) -> _FollowedRun:
     assert store is not None
     parent = store.load(thread[-1].run_id)
     if parent.status is RunStatus.RUNNING:
-        raise UsageError(
-            f"run {parent.run_id} is still running: wait for it with consensus_result, then follow it up"
-        )
+        raise still_running(parent.run_id)
     parent_thread: list[PriorTurn] = []
     if parent.parent_run_id is not None:
         with contextlib.suppress(UsageError):  # the run it followed up on is gone: it alone is context
@@ -212,6 +218,11 @@ def _inside_project(path: str, refused: str, option: str) -> None:
             f"{refused} {path}: over MCP only files inside the project the server was started "
             f"in ({root}) can be attached; attach others yourself with `quorum run {option}`"
         )
+
+
+def still_running(run_id: str) -> UsageError:
+    """Why a run cannot be followed up yet."""
+    return UsageError(f"run {run_id} is still running: wait for it with consensus_result, then follow it up")
 
 
 def _member_spec(number: int, entry: MemberEntry) -> MemberSpec:
@@ -377,10 +388,20 @@ class TrackedRun:
         self.run: Run
         self.task: asyncio.Task[RunResult]
 
-    def start(self, run: Run) -> None:
+    def start(self, run: Run, store: RunStore | None) -> None:
         self.run = run
-        self.task = asyncio.get_running_loop().create_task(run.execute(), name=f"run {run.result.run_id}")
+        self.task = asyncio.get_running_loop().create_task(
+            self._execute(run, store), name=f"run {run.result.run_id}"
+        )
         self.task.add_done_callback(lambda _task: self._wake())
+
+    @staticmethod
+    async def _execute(run: Run, store: RunStore | None) -> RunResult:
+        """The run to its end, then to its record in the history (a run the history could not
+        record ends as failed, saying why)."""
+        result = await run.execute()
+        await finish_recording(store, result)
+        return result
 
     @property
     def result(self) -> RunResult:
@@ -389,7 +410,13 @@ class TrackedRun:
 
     @property
     def done(self) -> bool:
+        """Ended, and recorded in the history (or told why not)."""
         return self.task.done()
+
+    @property
+    def recording(self) -> bool:
+        """Ended, but the history does not hold its end yet."""
+        return not self.done and self.result.status is not RunStatus.RUNNING
 
     def __call__(self, event: ev.Event) -> None:
         try:
@@ -472,7 +499,7 @@ class RunManager:
     def start(self, request: RunRequest) -> TrackedRun:
         """Start `request` as a task of this manager (recorded in the history as it happens)."""
         tracked = TrackedRun(request)
-        tracked.start(start_run(self.settings, request, self.pool, [tracked], store=self.store))
+        tracked.start(start_run(self.settings, request, self.pool, [tracked], store=self.store), self.store)
         self._runs[tracked.result.run_id] = tracked
         self._forget_old()
         return tracked
@@ -487,13 +514,15 @@ class RunManager:
         run = run.strip()
         if run in self._runs:
             return Found(run, self._runs[run])
+        own = [run_id for run_id in self._runs if run_id.startswith(run)] if run else []
         if self.store is not None:
             try:
                 run_id = self.store.resolve(run)
             except KeyError as err:
+                if len(own) == 1:  # its row is still on its way to the history (written off the loop)
+                    return Found(own[0], self._runs[own[0]])
                 raise UsageError(str(err.args[0])) from None
             return Found(run_id, self._runs.get(run_id))
-        own = [run_id for run_id in self._runs if run_id.startswith(run)] if run else []
         if len(own) == 1:
             return Found(own[0], self._runs[own[0]])
         if own:
@@ -529,6 +558,16 @@ class RunManager:
             return self.store.load_record(run_id)
         return follower.record
 
+    def refuse_follow_up_of_own_running(self, continuation_id: str) -> None:
+        """Refuse to follow up a run this server is still running (or recording): the history may
+        not hold its row yet."""
+        try:
+            found = self.find(continuation_id)
+        except UsageError:  # no such run: building the follow-up says so
+            return
+        if found.tracked is not None and not found.tracked.done:
+            raise still_running(found.run_id)
+
     def running(self) -> list[TrackedRun]:
         return [tracked for tracked in self._runs.values() if not tracked.done]
 
@@ -546,5 +585,5 @@ class RunManager:
         await self.stop_all()
         await self.pool.aclose()
         if self.store is not None:
-            self.store.close()
+            self.store.close(wait_s=CLOSING_WAIT_S)
             self.store = None

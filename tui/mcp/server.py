@@ -62,6 +62,7 @@ from tui.mcp.runs import (
     check_keys,
 )
 from tui.render.context import context_brief
+from tui.runtime import finish_recording
 
 log = logging.getLogger(__name__)
 
@@ -321,11 +322,14 @@ class QuorumMCP:
             continuation_id=continuation_id,
         )
         with self._told_in_words():
+            if continuation_id:
+                manager.refuse_follow_up_of_own_running(continuation_id)
             request = await build_request(self.settings, manager.store, ask)
             cached = CacheOutcome()
             if not fresh:
                 cached = await serve_from_cache_async(self.settings, request, manager.store)
-            if cached.hit is not None:  # answered already: no key, no call, no wait
+            if cached.hit is not None:  # answered already: no key, no call, no wait but the record's
+                await finish_recording(manager.store, cached.hit)
                 return self._run_answer(run_report(cached.hit))
             check_keys(request, manager.pool, synthesizer_named=bool(synthesizer))
             tracked = manager.start(request)
@@ -333,7 +337,7 @@ class QuorumMCP:
             similar = asyncio.ensure_future(find_similar_async(self.settings, request, manager.store))
             try:
                 await self._wait(tracked, wait_seconds, ctx, seen=0)
-                report = run_report(tracked.result)
+                report = run_report(tracked.result, recording=tracked.recording)
                 if tracked.result.status is not RunStatus.RUNNING:  # answered: the scan is long done
                     report.cache = (await similar).miss
             finally:
@@ -360,7 +364,7 @@ class QuorumMCP:
             found = manager.find(run_id)
             if found.tracked is not None:
                 await self._wait(found.tracked, wait_seconds, ctx)
-                return self._run_answer(run_report(found.tracked.result))
+                return self._run_answer(run_report(found.tracked.result, recording=found.tracked.recording))
             record = await manager.follow_recorded(found.run_id, wait_seconds, self._reporter(ctx))
             return self._run_answer(run_report(record.result, record.in_flight))
 
