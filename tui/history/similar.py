@@ -10,6 +10,7 @@ of one scan. WAL mode lets it read while the loop's connection records a run.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -21,11 +22,15 @@ from typing import Any
 from tui.engine.cache_key import panel_key, scope_key
 from tui.engine.types import RunRequest
 from tui.errors import StoreError
+from tui.history.locking import is_busy
 from tui.history.schema import write_transaction
 from tui.history.store import iso_stamp, save_vectors
 
 BUSY_TIMEOUT_S = 5.0
 """How long a scan waits for the recording connection's write to finish before it gives up."""
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -97,13 +102,23 @@ class ScanConnection:
         ).fetchone()
         return None if row is None else (row[0], row[1])
 
-    def keep_vectors(self, embedder: str, vectors: Iterable[tuple[str, int, bytes]]) -> None:
-        """Vectors embedded during the scan, as (question key, dimension, float32 bytes)."""
+    def keep_vectors(self, embedder: str, vectors: Iterable[tuple[str, int, bytes]]) -> bool:
+        """Vectors embedded during the scan, as (question key, dimension, float32 bytes); False
+        when another process holds the history locked: they are not kept, and the next lookup
+        embeds them again. A suggestion never waits for the lock, nor fails for it."""
         rows = list(vectors)
         if not rows:
-            return
-        with write_transaction(self._db):
-            save_vectors(self._db, embedder, rows)
+            return True
+        self._db.execute("PRAGMA busy_timeout = 0")
+        try:
+            with write_transaction(self._db):
+                save_vectors(self._db, embedder, rows)
+        except sqlite3.OperationalError as err:
+            if not is_busy(err):
+                raise
+            log.info("the history is locked: %d question vectors not kept this time", len(rows))
+            return False
+        return True
 
 
 @contextmanager
