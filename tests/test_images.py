@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from tests.conftest import write
 from tests.fakes import FakeProvider, Script, lookup, member
 from tests.wire_server import Scenario, WireServer
+from tui.attachments.images import MAX_IMAGE_BYTES, read_image
 from tui.cli.main import main
 from tui.config import paths
 from tui.config.catalog import Catalog
@@ -33,7 +34,6 @@ from tui.engine.types import CallStatus, Image, Mode, Phase, RunRequest, RunStat
 from tui.engine.vision import image_tokens
 from tui.errors import AttachmentError
 from tui.history.store import RunStore
-from tui.images import MAX_IMAGE_BYTES, read_image
 from tui.providers.anthropic_messages import AnthropicProvider
 from tui.providers.openai_compat import OpenAICompatProvider
 from tui.session import Session

@@ -24,6 +24,8 @@ import anyio
 import pytest
 
 from tests.conftest import write
+from tui.attachments.images import read_image
+from tui.attachments.text import MAX_ATTACHMENT_BYTES, read_attachment
 from tui.cli.main import main
 from tui.cli.run import MAX_QUESTION_BYTES, question_from
 from tui.config import paths
@@ -31,8 +33,6 @@ from tui.config.loading import load_settings
 from tui.errors import AttachmentError, ConfigError, UsageError
 from tui.files import NUL_IN_PATH, FileRefused, read_limited
 from tui.history.store import RunStore
-from tui.images import read_image
-from tui.runtime import MAX_ATTACHMENT_BYTES, read_attachment
 
 GUARD_S = 60.0
 """How long a guard waits before it calls a read hung: never reached unless something blocks."""
@@ -197,7 +197,7 @@ def test_dev_zero_is_refused_as_a_file_without_a_byte_read(reads: list[int]) -> 
 def test_an_attached_file_reads_one_byte_past_its_limit_and_no_more(
     reads: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("tui.runtime.MAX_ATTACHMENT_BYTES", 100)
+    monkeypatch.setattr("tui.attachments.text.MAX_ATTACHMENT_BYTES", 100)
     with pytest.raises(AttachmentError) as info:
         read_attachment("/proc/self/maps")
     assert "more than 100 bytes is over the 100-byte limit for an attached file" in str(info.value)
@@ -231,7 +231,7 @@ def test_a_directory_is_refused_as_a_file_and_as_an_image(tmp_path: Path) -> Non
 def test_an_image_reads_one_byte_past_its_limit_and_no_more(
     reads: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("tui.images.MAX_IMAGE_BYTES", 100)
+    monkeypatch.setattr("tui.attachments.images.MAX_IMAGE_BYTES", 100)
     with pytest.raises(AttachmentError) as info:
         read_image("/proc/self/maps")
     assert "more than 100 bytes is over the 100-byte limit for an image" in str(info.value)
@@ -239,9 +239,9 @@ def test_an_image_reads_one_byte_past_its_limit_and_no_more(
 
 
 def test_a_recorded_file_or_image_now_a_fifo_is_said_not_waited_on(fifo: Path) -> None:
+    from tui.attachments.images import recover_image
+    from tui.attachments.text import attachment_changes
     from tui.engine.types import Attachment, ImageRecord
-    from tui.images import recover_image
-    from tui.runtime import attachment_changes
 
     sent = Attachment(path="pipe.md", content="x", size=1, sha256="0" * 64, full_path=str(fifo))
     notes = in_thread(lambda: attachment_changes([sent], "r1"), fifo)

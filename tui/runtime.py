@@ -9,12 +9,10 @@ used snapshotted for its record. The engine itself touches no file, database or 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tui.config import paths
@@ -24,19 +22,15 @@ from tui.engine import events as ev
 from tui.engine.embedding import Embedder
 from tui.engine.provider import ErrorKind, Provider, ProviderError
 from tui.engine.slots import limit_calls
-from tui.engine.types import Attachment, CallResult, Member, PriorTurn, RunRequest, RunResult, RunStatus
+from tui.engine.types import CallResult, Member, PriorTurn, RunRequest, RunResult, RunStatus
 from tui.engine.validators import build_validators
-from tui.errors import AttachmentError, UsageError, redact
-from tui.files import FileMissing, FileRefused, FileTooBig, NotText, read_limited, utf8_text
+from tui.errors import UsageError, redact
 from tui.history.replay import prior_turns
 from tui.history.store import RunStore
 
 if TYPE_CHECKING:  # the adapters (and httpx2) load only when a real provider is first used
     from tui.engine.orchestrator import ProviderLookup, Run
     from tui.providers.sdk_adapter import ClientOptions
-
-MAX_ATTACHMENT_BYTES = 2_000_000
-"""The most an attached text file may hold: about 500,000 tokens, more than most members can read."""
 
 
 class ProviderPool:
@@ -147,59 +141,6 @@ def remote_embedder(settings: Settings, name: str) -> Embedder:
         api_key=api_key,
         timeout_s=min(provider.read_timeout_s, 30.0),
     )
-
-
-# --------------------------------------------------------------------------------------------
-# Attached files
-
-
-def read_attachment(path: str | Path) -> Attachment:
-    """A file attached to a question, read as UTF-8 text (a regular file of at most
-    `MAX_ATTACHMENT_BYTES`); `AttachmentError` says why it cannot be."""
-    file = Path(path).expanduser()
-    try:
-        data = read_limited(file, MAX_ATTACHMENT_BYTES)
-        text = utf8_text(data)
-    except FileTooBig as err:
-        raise AttachmentError(f"cannot attach {path}: {err.reason} for an attached file") from None
-    except FileRefused as err:
-        raise AttachmentError(f"cannot attach {path}: {err.reason}") from None
-    except NotText as err:
-        raise AttachmentError(f"cannot attach {path}: {err}; only text can be attached") from None
-    return Attachment(
-        path=str(path),
-        content=text,
-        size=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
-        full_path=str(file.resolve()),
-    )
-
-
-def attachment_changes(attachments: Iterable[Attachment], run_id: str) -> list[str]:
-    """A note for each recorded file that is no longer on disk as it was when run `run_id` sent it
-    (changed since, or gone): a rerun sends the recorded text, what was asked, and says so."""
-    notes = []
-    for attachment in attachments:
-        file = Path(attachment.full_path or attachment.path).expanduser()
-        try:
-            data = read_limited(file, MAX_ATTACHMENT_BYTES)
-            changed = hashlib.sha256(data).hexdigest() != attachment.sha256
-        except FileMissing:
-            notes.append(f"{attachment.path} is no longer on disk: the text run {run_id} sent is used")
-            continue
-        except FileTooBig:
-            changed = True  # the file that was sent was within the limit
-        except FileRefused as err:
-            notes.append(
-                f"{attachment.path} cannot be read now ({err.reason}): the text run {run_id} sent is used"
-            )
-            continue
-        if changed:
-            notes.append(
-                f"{attachment.path} has changed on disk since run {run_id}: "
-                "the text sent then is used, not the file as it is now"
-            )
-    return notes
 
 
 # --------------------------------------------------------------------------------------------

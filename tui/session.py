@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from tui.attachments.images import MAX_IMAGES, MAX_IMAGES_BYTES, read_image, recover_image
+from tui.attachments.text import attachment_changes, read_attachment
 from tui.config.catalog import Catalog, choose_panel, secret_values, synthesizer_chain
 from tui.config.schema import MemberSpec, Settings
 from tui.engine.context import TeamContext
@@ -41,9 +43,7 @@ from tui.engine.types import (
 )
 from tui.errors import AttachmentError, UsageError, redact
 from tui.history.replay import replay_request
-from tui.images import MAX_IMAGES, MAX_IMAGES_BYTES, read_image, recover_image
 from tui.render.context import context_chip
-from tui.runtime import attachment_changes, read_attachment
 
 STANCE_CYCLE = [Stance.FOR, Stance.AGAINST, Stance.NEUTRAL]
 

@@ -1,0 +1,63 @@
+"""Text files attached to a question: read as UTF-8, bounded, made immutable `Attachment` values."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from pathlib import Path
+
+from tui.engine.types import Attachment
+from tui.errors import AttachmentError
+from tui.files import FileMissing, FileRefused, FileTooBig, NotText, read_limited, utf8_text
+
+MAX_ATTACHMENT_BYTES = 2_000_000
+"""The most an attached text file may hold: about 500,000 tokens, more than most members can read."""
+
+
+def read_attachment(path: str | Path) -> Attachment:
+    """A file attached to a question, read as UTF-8 text (a regular file of at most
+    `MAX_ATTACHMENT_BYTES`); `AttachmentError` says why it cannot be."""
+    file = Path(path).expanduser()
+    try:
+        data = read_limited(file, MAX_ATTACHMENT_BYTES)
+        text = utf8_text(data)
+    except FileTooBig as err:
+        raise AttachmentError(f"cannot attach {path}: {err.reason} for an attached file") from None
+    except FileRefused as err:
+        raise AttachmentError(f"cannot attach {path}: {err.reason}") from None
+    except NotText as err:
+        raise AttachmentError(f"cannot attach {path}: {err}; only text can be attached") from None
+    return Attachment(
+        path=str(path),
+        content=text,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        full_path=str(file.resolve()),
+    )
+
+
+def attachment_changes(attachments: Iterable[Attachment], run_id: str) -> list[str]:
+    """A note for each recorded file that is no longer on disk as it was when run `run_id` sent it
+    (changed since, or gone): a rerun sends the recorded text, what was asked, and says so."""
+    notes = []
+    for attachment in attachments:
+        file = Path(attachment.full_path or attachment.path).expanduser()
+        try:
+            data = read_limited(file, MAX_ATTACHMENT_BYTES)
+            changed = hashlib.sha256(data).hexdigest() != attachment.sha256
+        except FileMissing:
+            notes.append(f"{attachment.path} is no longer on disk: the text run {run_id} sent is used")
+            continue
+        except FileTooBig:
+            changed = True  # the file that was sent was within the limit
+        except FileRefused as err:
+            notes.append(
+                f"{attachment.path} cannot be read now ({err.reason}): the text run {run_id} sent is used"
+            )
+            continue
+        if changed:
+            notes.append(
+                f"{attachment.path} has changed on disk since run {run_id}: "
+                "the text sent then is used, not the file as it is now"
+            )
+    return notes
