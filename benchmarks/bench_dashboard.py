@@ -332,7 +332,7 @@ def first_sdk_call(kind: str, members: int, rate: float, seconds: float) -> Meas
     """In this (fresh) process: the load, with the last member answering through `kind`'s real SDK
     (last, so the other members' calls have started when the SDK is first needed)."""
     from tests.wire_server import Scenario, WireServer
-    from tui.runtime import ProviderPool
+    from tui.pool import ProviderPool
 
     assert kind not in sys.modules, "the SDK must not be loaded yet"
     with WireServer() as server:

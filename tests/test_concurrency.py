@@ -42,8 +42,8 @@ from tui.history.recorder import RunRecorder
 from tui.history.replay import replay_events
 from tui.history.store import RunStore
 from tui.mcp.runs import Milestones
+from tui.pool import ProviderPool
 from tui.render.words import CallState
-from tui.runtime import ProviderPool
 
 POSITION = "Conclusion: yes, carefully.\nLean: favourable\nConfidence: 7/10"
 

@@ -94,9 +94,9 @@ BAD_FILES = [
 
 
 def test_the_quorum_is_a_run_setting_carried_into_the_request_and_its_record(tmp_path: Path) -> None:
+    from tui.config.snapshot import settings_snapshot
     from tui.engine.types import Asked, RunResult
     from tui.history.replay import replay_request
-    from tui.runtime import settings_snapshot
     from tui.session import Session
 
     assert load_settings().run.quorum == 0.5  # a strict majority of the seats

@@ -115,7 +115,7 @@ async def test_a_run_the_history_cannot_record_in_time_ends_as_failed_and_says_w
         run = Run(request(["alpha"]), lookup(provider), RunRecorder(store, config=FAKE_CONFIG))
         answered = await run.execute()
         assert answered.status is RunStatus.SUCCESS and answered.synthesis
-        from tui.runtime import finish_recording
+        from tui.history.recorder import finish_recording
 
         problem = await finish_recording(store, answered)
         assert problem is not None and problem.startswith("not recorded in the history")

@@ -628,7 +628,8 @@ def _settings(tmp_path: Path) -> Any:
 
 async def _recorded(tmp_path: Path, *images: Path) -> tuple[Any, Any]:
     """A consult run of the demo panel with `images`, recorded; its result and settings."""
-    from tui.runtime import ProviderPool, open_store, start_run
+    from tui.pool import ProviderPool
+    from tui.session import open_store, start_run
 
     settings = _settings(tmp_path)
     session = Session(settings, images=[str(path) for path in images])

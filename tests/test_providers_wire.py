@@ -29,9 +29,9 @@ from tui.engine.provider import (
 )
 from tui.engine.types import CallStatus, Member, Mode, Outcome, Phase, RunRequest, RunStatus, VoteForm
 from tui.engine.votes import vote_output
+from tui.pool import ProviderPool
 from tui.providers.anthropic_messages import AnthropicProvider
 from tui.providers.openai_compat import OpenAICompatProvider
-from tui.runtime import ProviderPool
 
 KINDS = ["openai", "anthropic"]
 

@@ -215,7 +215,7 @@ async def test_the_dashboard_pool_warms_the_panel_before_the_first_question(
     whose key is not set is skipped, left for its call to report."""
     from tui.config.loading import load_settings
     from tui.engine.types import Member
-    from tui.runtime import ProviderPool
+    from tui.pool import ProviderPool
 
     kind = slow_sdk.name
     present, absent = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")[:: 1 if kind == "openai" else -1]

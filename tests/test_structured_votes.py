@@ -52,12 +52,12 @@ from tui.engine.types import (
 )
 from tui.engine.votes import VOTE_SCHEMA, FormMemory, forms_of, vote_schema
 from tui.errors import ConfigError
+from tui.pool import ProviderPool
 from tui.providers.anthropic_messages import AnthropicProvider
 from tui.providers.demo import DemoProvider
 from tui.providers.openai_compat import OpenAICompatProvider
 from tui.render.formatting import literal
 from tui.render.report import render_markdown
-from tui.runtime import ProviderPool
 
 KINDS = ["openai", "anthropic"]
 STRONGEST = {"openai": VoteForm.JSON_SCHEMA, "anthropic": VoteForm.TOOL}

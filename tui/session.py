@@ -12,17 +12,25 @@ focus areas, the asking team's context, round limit, budget, majority threshold 
 synthesizer chain — so a rerun or a follow-up asks the same again. A context taken over that is
 not the one the configuration gives now is said when the run is opened and in every run asked
 with it, until the project's is taken back (`use_project_context`).
+
+Every front end starts a request's run here too (`start_run`: the engine's `Run`, its events going
+to the front end's sinks and to the history's recorder), in the history `open_store` opens.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from tui.attachments.images import MAX_IMAGES, MAX_IMAGES_BYTES, read_image, recover_image
 from tui.attachments.text import attachment_changes, read_attachment
+from tui.config import paths
 from tui.config.catalog import Catalog, choose_panel, secret_values, synthesizer_chain
 from tui.config.schema import MemberSpec, Settings
+from tui.config.snapshot import settings_snapshot
+from tui.engine import events as ev
 from tui.engine.context import TeamContext
 from tui.engine.mode_options import unused_in_mode
 from tui.engine.stance import apply_instance_limit
@@ -43,12 +51,13 @@ from tui.engine.types import (
 )
 from tui.errors import AttachmentError, UsageError, redact
 from tui.history.replay import replay_request
+from tui.history.store import RunStore
 from tui.render.context import context_chip
 
 STANCE_CYCLE = [Stance.FOR, Stance.AGAINST, Stance.NEUTRAL]
 
 if TYPE_CHECKING:  # a live run's engine loads only when a run starts (never for a cache hit)
-    from tui.engine.orchestrator import Run
+    from tui.engine.orchestrator import ProviderLookup, Run
 
 
 QUESTION_REDACTED = (
@@ -436,3 +445,47 @@ def _image_hashes(result: RunResult) -> list[str]:
     """The images a run's positions answered, by hash (its record says, also for a run opened from
     the history, whose request is rebuilt without the bytes)."""
     return [image.sha256 for image in result.asked.images] if result.asked is not None else []
+
+
+def open_store(settings: Settings) -> RunStore | None:
+    """The history the settings ask for, or None when recording is turned off ([store] enabled)."""
+    if not settings.store.enabled:
+        return None
+    return RunStore(
+        paths.history_file(settings.store.path),
+        secrets=secret_values(settings),
+        lock_wait_s=settings.store.lock_wait_s,
+    )
+
+
+def start_run(
+    settings: Settings,
+    request: RunRequest,
+    providers: ProviderLookup,
+    sinks: Iterable[ev.EventSink],
+    *,
+    store: RunStore | None = None,
+    reuse: Mapping[int, CallResult] | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Run:
+    """A `Run` of `request` whose events go to `sinks` and, when there is a history, to a recorder
+    (every run is recorded, including one a rerun later replaces). Call `execute()` to run it."""
+    # Imported here: a command that is answered without a run (a cache hit) never loads them.
+    from tui.engine.orchestrator import Run
+    from tui.history.recorder import RunRecorder
+
+    targets = list(sinks)
+    if store is not None:
+        targets.append(
+            RunRecorder(
+                store, config=settings_snapshot(settings, request), parent_run_id=request.parent_run_id
+            )
+        )
+    return Run(
+        request,
+        providers,
+        ev.fan_out(*targets),
+        base_prompt=settings.prompts.base,
+        reuse=reuse,
+        clock=clock,
+    )

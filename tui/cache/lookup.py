@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 from uuid import uuid4
 
 from tui.config.schema import Settings
+from tui.config.snapshot import settings_snapshot
 from tui.engine.cache_check import decide
 from tui.engine.cache_key import question_key
 from tui.engine.embedding import OFFLINE_EMBEDDER, Embedder
@@ -45,7 +46,7 @@ from tui.engine.types import Asked, CacheInfo, CacheKind, Outcome, RunRequest, R
 from tui.errors import QuorumError, StoreError
 from tui.history.similar import scan_connection, scope_of
 from tui.history.store import RunStore, StoredQuestion
-from tui.runtime import remote_embedder, settings_snapshot
+from tui.pool import remote_embedder
 
 if TYPE_CHECKING:
     from tui.cache.vectors import Matrix

@@ -51,8 +51,8 @@ from tui.engine.rules import parse_structured_vote
 from tui.engine.types import Member, Phase, VoteForm
 from tui.engine.votes import vote_output, weaker_form
 from tui.errors import EXIT_FAILED, EXIT_OK, UsageError, hide_values, redact
+from tui.pool import ProviderPool
 from tui.render.formatting import literal, safe_json
-from tui.runtime import ProviderPool
 
 log = logging.getLogger(__name__)
 

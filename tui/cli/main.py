@@ -36,8 +36,7 @@ from tui.errors import (
     UsageError,
     hide_key_shapes,
 )
-from tui.runtime import open_store
-from tui.session import Session
+from tui.session import Session, open_store
 
 if TYPE_CHECKING:  # the dashboard (and Textual) load only when it opens
     from tui.dashboard.app import QuorumApp

@@ -26,22 +26,16 @@ from tui.errors import (
     hide_values,
 )
 from tui.files import NotText, read_at_most, utf8_text
+from tui.history.recorder import NOT_RECORDED, finish_recording, not_recorded
+from tui.history.replay import follow_up_thread
 from tui.history.store import RunStore
+from tui.pool import ProviderPool
 from tui.render.cache import cache_line
 from tui.render.context import context_chip
 from tui.render.formatting import literal
 from tui.render.report import render_markdown
 from tui.render.run_json import run_json
-from tui.runtime import (
-    NOT_RECORDED,
-    ProviderPool,
-    finish_recording,
-    follow_up_thread,
-    not_recorded,
-    open_store,
-    start_run,
-)
-from tui.session import Session
+from tui.session import Session, open_store, start_run
 
 MAX_QUESTION_BYTES = 2_000_000
 """The most a question read from standard input may hold: as much as an attached file (about

@@ -50,21 +50,16 @@ from tui.dashboard.widgets.synthesis_pane import SynthesisPane
 from tui.engine import events as ev
 from tui.engine.orchestrator import ProviderLookup, Run
 from tui.engine.types import Image, Mode, PriorTurn, RunRequest, RunResult, RunStatus
+from tui.engine.validators import warm_validators
 from tui.errors import QuorumError, StoreError, UserConfigError, redact
 from tui.history.follow import RunFollower
+from tui.history.recorder import CLOSING_WAIT_S, finish_recording
 from tui.history.store import RunStore
+from tui.pool import ProviderPool
 from tui.render.cache import cache_line
 from tui.render.context import context_chip
 from tui.render.words import ORIGIN_WORDS
-from tui.runtime import (
-    CLOSING_WAIT_S,
-    ProviderPool,
-    finish_recording,
-    open_store,
-    start_run,
-    warm_validators,
-)
-from tui.session import PreparedRun, Session, ShownRun
+from tui.session import PreparedRun, Session, ShownRun, open_store, start_run
 
 if TYPE_CHECKING:
     from rich.traceback import Trace

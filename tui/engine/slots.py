@@ -9,7 +9,7 @@ call's deadline, latency and time to first token start when it is actually sent,
 waited is kept apart (`CallResult.queued_ms`) and shown as such.
 
 The slots belong to the provider connection, not to a run: the front ends keep one adapter per
-configured provider for the whole process (see `tui.runtime.ProviderPool`), and two runs in one
+configured provider for the whole process (see `tui.pool.ProviderPool`), and two runs in one
 process (a rerun while the old run winds down, two `quorum mcp` runs) talk to the same server, so
 they share its limit. `limit_calls` puts a limit on an adapter when the pool makes it; `slots_of`
 is how a call finds it. A provider without one is never queued.

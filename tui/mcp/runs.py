@@ -42,10 +42,14 @@ from tui.engine.types import (
     RunResult,
     RunStatus,
 )
+from tui.engine.validators import warm_validators
 from tui.errors import StanceError, StoreError, UsageError
 from tui.files import NUL_IN_PATH
 from tui.history.follow import RunFollower, RunGone
+from tui.history.recorder import CLOSING_WAIT_S, finish_recording
+from tui.history.replay import follow_up_thread
 from tui.history.store import RunRecord, RunStore
+from tui.pool import ProviderPool
 from tui.render.formatting import completion_line, seconds
 from tui.render.words import (
     NOT_A_DECISION,
@@ -58,16 +62,7 @@ from tui.render.words import (
     round_word,
     tally_words,
 )
-from tui.runtime import (
-    CLOSING_WAIT_S,
-    ProviderPool,
-    finish_recording,
-    follow_up_thread,
-    open_store,
-    start_run,
-    warm_validators,
-)
-from tui.session import Session
+from tui.session import Session, open_store, start_run
 
 log = logging.getLogger(__name__)
 

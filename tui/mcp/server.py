@@ -39,6 +39,7 @@ from tui.config.catalog import Catalog, choose_panel, secret_values
 from tui.config.schema import Settings
 from tui.engine.types import Mode, RunStatus
 from tui.errors import EXIT_OK, QuorumError, hide_values, redact
+from tui.history.recorder import finish_recording
 from tui.mcp.results import (
     HistoryReport,
     ModelsReport,
@@ -62,7 +63,6 @@ from tui.mcp.runs import (
     check_keys,
 )
 from tui.render.context import context_brief
-from tui.runtime import finish_recording
 
 log = logging.getLogger(__name__)
 
