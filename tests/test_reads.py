@@ -257,6 +257,47 @@ def test_a_recorded_file_or_image_now_a_fifo_is_said_not_waited_on(fifo: Path) -
     )
 
 
+def test_what_became_of_a_recorded_file_or_image_is_said_in_the_same_words(tmp_path: Path) -> None:
+    """Gone, changed, emptied or grown past the limit: a recorded text file and a recorded image
+    read again are told apart in the same phrases (a rerun sends neither in the file's place)."""
+    import hashlib
+
+    from tui.attachments.images import recover_image
+    from tui.attachments.text import attachment_changes
+    from tui.engine.types import Attachment, ImageRecord
+
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + (1).to_bytes(4, "big") * 2 + b"\x08\x02\x00\x00\x00"
+    sent = hashlib.sha256(png).hexdigest()
+    now = {"gone": None, "changed": png + b"!", "emptied": b"", "kept": png}
+    for name, data in now.items():
+        if data is not None:
+            (tmp_path / name).write_bytes(data)
+
+    def told(name: str) -> tuple[list[str], Any]:
+        full = str(tmp_path / name)
+        text = Attachment(path=name, content="x", size=len(png), sha256=sent, full_path=full)
+        image = ImageRecord(
+            path=name, media_type="image/png", size=len(png), sha256=sent, width=1, height=1, full_path=full
+        )
+        return attachment_changes([text], "r1"), recover_image(image)
+
+    assert told("gone") == (
+        ["gone is no longer on disk: the text run r1 sent is used"],
+        "is no longer on disk",
+    )
+    assert told("changed") == (
+        ["changed has changed on disk since run r1: the text sent then is used, not the file as it is now"],
+        "has changed on disk",
+    )
+    notes, image = told("emptied")
+    assert notes == [
+        "emptied has changed on disk since run r1: the text sent then is used, not the file as it is now"
+    ]
+    assert image == "cannot be read now (it is empty (0 bytes))"
+    notes, image = told("kept")
+    assert notes == [] and image.sha256 == sent
+
+
 @pytest.mark.parametrize("read", [read_attachment, read_image], ids=["file", "image"])
 def test_a_nul_byte_in_a_path_is_said_in_words(read: Callable[[str], Any]) -> None:
     with pytest.raises(AttachmentError) as info:

@@ -6,9 +6,10 @@ import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 
+from tui.attachments.changes import CHANGED, as_sent
 from tui.engine.types import Attachment
 from tui.errors import AttachmentError
-from tui.files import FileMissing, FileRefused, FileTooBig, NotText, read_limited, utf8_text
+from tui.files import FileRefused, FileTooBig, NotText, read_limited, utf8_text
 
 MAX_ATTACHMENT_BYTES = 2_000_000
 """The most an attached text file may hold: about 500,000 tokens, more than most members can read."""
@@ -19,7 +20,7 @@ def read_attachment(path: str | Path) -> Attachment:
     `MAX_ATTACHMENT_BYTES`); `AttachmentError` says why it cannot be."""
     file = Path(path).expanduser()
     try:
-        data = read_limited(file, MAX_ATTACHMENT_BYTES)
+        data = _read(file)
         text = utf8_text(data)
     except FileTooBig as err:
         raise AttachmentError(f"cannot attach {path}: {err.reason} for an attached file") from None
@@ -42,22 +43,16 @@ def attachment_changes(attachments: Iterable[Attachment], run_id: str) -> list[s
     notes = []
     for attachment in attachments:
         file = Path(attachment.full_path or attachment.path).expanduser()
-        try:
-            data = read_limited(file, MAX_ATTACHMENT_BYTES)
-            changed = hashlib.sha256(data).hexdigest() != attachment.sha256
-        except FileMissing:
-            notes.append(f"{attachment.path} is no longer on disk: the text run {run_id} sent is used")
-            continue
-        except FileTooBig:
-            changed = True  # the file that was sent was within the limit
-        except FileRefused as err:
-            notes.append(
-                f"{attachment.path} cannot be read now ({err.reason}): the text run {run_id} sent is used"
-            )
-            continue
-        if changed:
+        found = as_sent(file, attachment.sha256, _read)
+        if found == CHANGED:
             notes.append(
                 f"{attachment.path} has changed on disk since run {run_id}: "
                 "the text sent then is used, not the file as it is now"
             )
+        elif isinstance(found, str):
+            notes.append(f"{attachment.path} {found}: the text run {run_id} sent is used")
     return notes
+
+
+def _read(file: Path) -> bytes:
+    return read_limited(file, MAX_ATTACHMENT_BYTES)
