@@ -419,7 +419,7 @@ async def test_both_sdks_send_the_images_as_image_parts_to_the_members_that_see(
         mode=Mode.CONSULT,
     )
     try:
-        result = await run_panel(request, lambda _m: provider, lambda _e: None)
+        result = await run_panel(request, lookup(provider), lambda _e: None)
     finally:
         await provider.aclose()
     assert result.status is RunStatus.SUCCESS, result.errors

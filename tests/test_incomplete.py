@@ -100,7 +100,7 @@ async def test_a_cut_off_or_filtered_answer_is_incomplete_with_its_text_and_reas
         synthesizers=[wire_member(kind, "ok")],
     )
     try:
-        result = await run_panel(req, lambda _m: provider)
+        result = await run_panel(req, lookup(provider))
     finally:
         await provider.aclose()
     ok, cut = result.positions
@@ -142,7 +142,7 @@ async def test_a_mid_stream_error_still_fails_the_call_keeping_the_text(server: 
         synthesizers=[wire_member("anthropic", "ok")],
     )
     try:
-        result = await run_panel(req, lambda _m: provider)
+        result = await run_panel(req, lookup(provider))
     finally:
         await provider.aclose()
     bad = result.positions[1]

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.fakes import lookup
 from tests.wire_server import Scenario, WireServer
 from tui.config.catalog import Catalog, choose_panel
 from tui.config.loading import load_settings
@@ -260,7 +261,7 @@ async def test_stall_past_the_deadline_and_truncated_stream(kind: str, server: W
         ],
         synthesizers=[wire_member(kind, "ok")],
     )
-    result = await run_panel(request, lambda _m: provider)
+    result = await run_panel(request, lookup(provider))
     await provider.aclose()
     ok, stalled, cut = result.positions
     assert ok is not None and ok.status is CallStatus.SUCCESS

@@ -85,7 +85,7 @@ async def record(
     parent: str | None = None,
 ) -> RunResult:
     recorder = RunRecorder(store, config=FAKE_CONFIG, parent_run_id=parent)
-    result = await Run(req, lambda _m: provider, recorder, run_id=run_id).execute()
+    result = await Run(req, lookup(provider), recorder, run_id=run_id).execute()
     assert await store.recorded(result.run_id) is None  # its writes are made off the loop
     return result
 

@@ -1,7 +1,7 @@
 """The configured providers, connected on first use, for every front end.
 
-`ProviderPool` keeps one provider adapter (one SDK client) per configured provider for the whole
-process, and `remote_embedder` makes the cache's `[embedders]` entries. The engine itself touches
+`ProviderPool` keeps one connection (one provider adapter, one SDK client, with its queue and
+what its models take) per configured provider for the whole process, and `remote_embedder` makes the cache's `[embedders]` entries. The engine itself touches
 no file, database or network.
 """
 
@@ -12,9 +12,9 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from tui.config.schema import ProviderConfig, Settings
+from tui.engine.connection import Connection
 from tui.engine.embedding import Embedder
 from tui.engine.provider import ErrorKind, Provider, ProviderError
-from tui.engine.slots import limit_calls
 from tui.engine.types import Member
 
 if TYPE_CHECKING:  # the adapters (and httpx2) load only when a real provider is first used
@@ -22,28 +22,32 @@ if TYPE_CHECKING:  # the adapters (and httpx2) load only when a real provider is
 
 
 class ProviderPool:
-    """Hands the orchestrator the adapter for a member's provider: one per configured provider, made
-    on first use, with the provider's limit on calls in flight (`max_concurrency`) if it has one."""
+    """Hands the orchestrator the connection to a member's provider: one per configured provider,
+    made on first use, with the provider's limit on calls in flight (`max_concurrency`) if it has
+    one and what its models have been found to take (see `tui.engine.connection`)."""
 
     def __init__(self, settings: Settings, environ: Mapping[str, str] | None = None) -> None:
         self._settings = settings
         self._environ = os.environ if environ is None else environ
-        self._providers: dict[str, Provider] = {}
+        self._connections: dict[str, Connection] = {}
 
-    def __call__(self, member: Member) -> Provider:
-        return self.named(member.provider)
+    def __call__(self, member: Member) -> Connection:
+        return self.connection(member.provider)
+
+    def connection(self, name: str) -> Connection:
+        """The connection to the provider configured as `name`, made on first use (a key not set
+        is a `ProviderError` naming its variable)."""
+        connection = self._connections.get(name)
+        if connection is None:
+            config = self._settings.providers[name]
+            # With the adapter, not a run: every run of this process shares the server's limit.
+            connection = Connection.limited(self._make(name, config), config.max_concurrency)
+            self._connections[name] = connection
+        return connection
 
     def named(self, name: str) -> Provider:
-        """The adapter of the provider configured as `name`, made on first use (a key not set is
-        a `ProviderError` naming its variable)."""
-        provider = self._providers.get(name)
-        if provider is None:
-            config = self._settings.providers[name]
-            provider = self._make(name, config)
-            # With the adapter, not a run: every run of this process shares the server's limit.
-            limit_calls(provider, config.max_concurrency)
-            self._providers[name] = provider
-        return provider
+        """The adapter of the provider configured as `name` (see `connection`)."""
+        return self.connection(name).provider
 
     def _make(self, name: str, config: ProviderConfig) -> Provider:
         if config.kind == "demo":
@@ -96,9 +100,9 @@ class ProviderPool:
                 continue
 
     async def aclose(self) -> None:
-        for provider in self._providers.values():
-            await provider.aclose()
-        self._providers.clear()
+        for connection in self._connections.values():
+            await connection.provider.aclose()
+        self._connections.clear()
 
 
 def remote_embedder(settings: Settings, name: str) -> Embedder:

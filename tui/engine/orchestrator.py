@@ -35,7 +35,8 @@ from uuid import uuid4
 
 from tui.engine import events as ev
 from tui.engine import prompts, vision
-from tui.engine.calls import ANSWERED, CallSpec, ModelCall, ProviderLookup, as_read, cutoff
+from tui.engine.calls import ANSWERED, CallSpec, ModelCall, as_read, cutoff
+from tui.engine.connection import ProviderLookup
 from tui.engine.deliberation import EXPECTED_ANSWER_TOKENS, Deliberation
 from tui.engine.lifecycle import Lifecycle
 from tui.engine.names import member_names
