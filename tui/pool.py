@@ -1,24 +1,59 @@
 """The configured providers, connected on first use, for every front end.
 
-`ProviderPool` keeps one connection (one provider adapter, one SDK client, with its queue and
-what its models take) per configured provider for the whole process, and `remote_embedder` makes the cache's `[embedders]` entries. The engine itself touches
-no file, database or network.
+`ProviderPool` keeps one connection (one provider adapter, one SDK client, with its queue and what
+its models take) per configured provider for the whole process, made by its kind's factory (see
+`tui.providers.kinds`), and makes the cache's `[embedders]` entries. A provider's key and address
+are read from the environment in one place, `resolve`, for chat calls and embeddings alike. The
+engine itself touches no file, database or network.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
 
-from tui.config.schema import ProviderConfig, Settings
+from tui.config.catalog import provider_key_status
+from tui.config.schema import Settings
 from tui.engine.connection import Connection
 from tui.engine.embedding import Embedder
 from tui.engine.provider import ErrorKind, Provider, ProviderError
 from tui.engine.types import Member
+from tui.providers import kinds
+from tui.providers.kinds import ProviderSetup
 
-if TYPE_CHECKING:  # the adapters (and httpx2) load only when a real provider is first used
-    from tui.providers.sdk_adapter import ClientOptions
+
+class MissingKey(ProviderError):
+    """A provider's key is not set: `variable` names the environment variable that should hold it."""
+
+    def __init__(self, variable: str, provider: str) -> None:
+        super().__init__(
+            ErrorKind.MISSING_KEY,
+            f"{variable} is not set: export it with your {provider} key, or pick another model "
+            "(`quorum models` shows which keys are set)",
+        )
+        self.variable = variable
+
+
+def resolve(settings: Settings, name: str, environ: Mapping[str, str]) -> ProviderSetup:
+    """The provider configured as `name`, its key and address read from `environ`: the address
+    from `base_url_env` when that is set there, else `base_url` (None: the kind's own); the key
+    from `api_key_env` (`MissingKey` naming the variable when it is not set), or "not-needed" for a
+    provider that names none (a local server) and the demo."""
+    config = settings.providers[name]
+    base_url = (environ.get(config.base_url_env) if config.base_url_env else None) or config.base_url
+    status = provider_key_status(config, environ)
+    if status == "missing":
+        raise MissingKey(config.api_key_env or "", name)
+    return ProviderSetup(
+        name=name,
+        base_url=base_url,
+        api_key=environ[config.api_key_env] if status == "set" and config.api_key_env else "not-needed",
+        api_key_env=config.api_key_env or "",
+        gateway=config.gateway_name,
+        read_timeout_s=config.read_timeout_s,
+        max_tokens_param=config.max_tokens_param,
+        demo_speed=settings.demo.speed,
+    )
 
 
 class ProviderPool:
@@ -41,7 +76,7 @@ class ProviderPool:
         if connection is None:
             config = self._settings.providers[name]
             # With the adapter, not a run: every run of this process shares the server's limit.
-            connection = Connection.limited(self._make(name, config), config.max_concurrency)
+            connection = Connection.limited(self._make(name), config.max_concurrency)
             self._connections[name] = connection
         return connection
 
@@ -49,45 +84,13 @@ class ProviderPool:
         """The adapter of the provider configured as `name` (see `connection`)."""
         return self.connection(name).provider
 
-    def _make(self, name: str, config: ProviderConfig) -> Provider:
-        if config.kind == "demo":
-            from tui.providers.demo import DemoProvider
+    def _make(self, name: str) -> Provider:
+        kind = kinds.KINDS.get(self._settings.providers[name].kind)
+        return kind.make(resolve(self._settings, name, self._environ))
 
-            return DemoProvider(speed=self._settings.demo.speed)
-        base_url = (
-            self._environ.get(config.base_url_env) if config.base_url_env else None
-        ) or config.base_url
-        if config.api_key_env:
-            api_key = self._environ.get(config.api_key_env, "")
-            if not api_key:
-                raise ProviderError(
-                    ErrorKind.MISSING_KEY,
-                    f"{config.api_key_env} is not set: export it with your {name} key, or pick another "
-                    "model (`quorum models` shows which keys are set)",
-                )
-        else:
-            api_key = "not-needed"  # local servers (Ollama, vLLM) take any key
-        common: ClientOptions = {
-            "api_key": api_key,
-            "api_key_env": config.api_key_env or "",
-            # The engine retries (and says so on the member's pane); a silent SDK retry would
-            # leave the pane "waiting" through every Retry-After.
-            "max_retries": 0,
-            "read_timeout_s": config.read_timeout_s,
-            "gateway": config.gateway_name,
-        }
-        if config.kind == "anthropic":
-            from tui.providers.anthropic_messages import AnthropicProvider
-
-            return AnthropicProvider(name, base_url=base_url or "https://api.anthropic.com", **common)
-        from tui.providers.openai_compat import OpenAICompatProvider
-
-        return OpenAICompatProvider(
-            name,
-            base_url=base_url or "https://api.openai.com/v1",
-            max_tokens_param=config.max_tokens_param,
-            **common,
-        )
+    def embedder(self, name: str) -> Embedder:
+        """The cache's `[embedders]` entry `name`, keyed from this pool's environment."""
+        return remote_embedder(self._settings, name, self._environ)
 
     def warm(self, members: Iterable[Member]) -> None:
         """Make the adapters `members` will use now, so their SDKs load (in a thread of their own)
@@ -105,23 +108,21 @@ class ProviderPool:
         self._connections.clear()
 
 
-def remote_embedder(settings: Settings, name: str) -> Embedder:
-    """The cache's `[embedders]` entry `name` on its OpenAI-compatible provider, keyed from the
-    environment as a chat call is (an `EmbeddingError` names the variable when the key is not set)."""
+def remote_embedder(settings: Settings, name: str, environ: Mapping[str, str] | None = None) -> Embedder:
+    """The cache's `[embedders]` entry `name` on its OpenAI-compatible provider, keyed from
+    `environ` (the process's by default) as a chat call is: an `EmbeddingError` names the variable
+    when the key is not set."""
     from tui.providers.openai_embeddings import EmbeddingError, OpenAIEmbedder
 
     config = settings.embedders[name]
-    provider = settings.providers[config.provider]
-    base_url = (os.environ.get(provider.base_url_env) if provider.base_url_env else None) or provider.base_url
-    api_key = "not-needed"  # a local server (Ollama, vLLM) takes any key
-    if provider.api_key_env:
-        api_key = os.environ.get(provider.api_key_env, "")
-        if not api_key:
-            raise EmbeddingError(f"{provider.api_key_env} is not set: the {name} embedder cannot be used")
+    try:
+        setup = resolve(settings, config.provider, os.environ if environ is None else environ)
+    except MissingKey as err:
+        raise EmbeddingError(f"{err.variable} is not set: the {name} embedder cannot be used") from None
     return OpenAIEmbedder(
         provider=config.provider,
         model_id=config.id,
-        base_url=base_url or "https://api.openai.com/v1",
-        api_key=api_key,
-        timeout_s=min(provider.read_timeout_s, 30.0),
+        base_url=setup.base_url,
+        api_key=setup.api_key,
+        timeout_s=min(setup.read_timeout_s, 30.0),
     )

@@ -121,9 +121,6 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
-ProviderKind = Literal["openai", "anthropic", "demo"]
-"""The wire protocol a provider speaks (the catalog's `kind`)."""
-
 ImageType = Literal["image/png", "image/jpeg", "image/webp", "image/gif"]
 """The image formats every vision-capable provider takes (OpenAI, Anthropic, Gemini)."""
 
@@ -155,8 +152,10 @@ class Member(_Model):
         default=False,
         description="The catalog marks its model vision-capable: it is sent the question's images.",
     )
-    provider_kind: ProviderKind = Field(
-        default="openai", description="Its provider's wire protocol: how its images are counted in tokens."
+    provider_kind: str = Field(
+        default="openai",
+        description="Its provider's kind (openai, anthropic, demo, or a plugin's): how its images are "
+        "counted in tokens.",
     )
 
     @property

@@ -32,6 +32,9 @@ from tui.providers.gateway import answered_by_litellm, gateway_retries
 from tui.providers.image_body import ImageSlots
 from tui.providers.sdk_adapter import ClientOptions, SDKAdapter
 
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+"""Where a provider of kind `anthropic` with no `base_url` is reached: Anthropic itself."""
+
 
 class AnthropicProvider(SDKAdapter):
     """One `AsyncAnthropic` client, reused for every call."""

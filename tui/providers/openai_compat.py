@@ -24,6 +24,9 @@ from tui.providers.gateway import answered_by_litellm, gateway_retries
 from tui.providers.image_body import ImageSlots
 from tui.providers.sdk_adapter import ClientOptions, SDKAdapter
 
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+"""Where a provider of kind `openai` with no `base_url` is reached: OpenAI itself."""
+
 
 class OpenAICompatProvider(SDKAdapter):
     """One `AsyncOpenAI` client for one configured provider, reused for every call."""

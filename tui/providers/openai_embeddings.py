@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tui.errors import QuorumError, redact
+from tui.providers.openai_compat import DEFAULT_BASE_URL
 
 MAX_TEXT_CHARS = 8_000
 """A question is cut to this many characters before it is embedded (embedding models take a few
@@ -32,12 +33,13 @@ class OpenAIEmbedder:
     """One embedding model on one OpenAI-compatible server."""
 
     def __init__(
-        self, *, provider: str, model_id: str, base_url: str, api_key: str, timeout_s: float = 30.0
+        self, *, provider: str, model_id: str, base_url: str | None, api_key: str, timeout_s: float = 30.0
     ) -> None:
+        """`base_url` None: OpenAI itself, as for a chat provider of kind `openai`."""
         self.name = f"{provider}:{model_id}"
         self._provider = provider
         self._model_id = model_id
-        self._base_url = base_url
+        self._base_url = base_url or DEFAULT_BASE_URL
         self._api_key = api_key
         self._timeout_s = timeout_s
         self._client: Any = None
