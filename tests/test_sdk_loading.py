@@ -53,6 +53,7 @@ class SlowSDK(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         self.release.wait(IMPORT_WAIT_S)  # on the loop's thread, this is where the loop would freeze
         for error in ("APIError", "APIStatusError", "APIConnectionError"):
             setattr(module, error, type(error, (Exception,), {}))
+        module.omit = object()  # type: ignore[attr-defined]  # what a field left out is
         sdk = self
 
         class Client:
