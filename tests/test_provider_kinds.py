@@ -199,3 +199,31 @@ def test_doctor_checks_a_plugin_kind_by_a_vote_and_names_a_broken_plugin(
         "the 'broken' provider kind's plugin (quorum-broken 0.1) could not be loaded: "
         "ImportError: the broken plugin needs an SDK that is not installed"
     )
+
+
+def test_a_plugin_whose_factory_fails_costs_its_members_one_line_and_the_warm_up_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tui.config.catalog import Catalog
+    from tui.config.schema import parse_member
+    from tui.engine.provider import ProviderError
+    from tui.pool import ProviderPool
+
+    def crash(setup: kinds.ProviderSetup) -> Any:
+        raise RuntimeError(f"no socket for {setup.name}")
+
+    monkeypatch.setattr(kinds, "KINDS", kinds.Kinds({**kinds.BUILT_IN, "crash": kinds.ProviderKind(crash)}))
+    config = write(
+        tmp_path / "crash.toml",
+        '[providers.crashy]\nkind = "crash"\n'
+        '[models.c-1]\nprovider = "crashy"\nid = "c-1"\ncontext_window = 8192\nmax_output = 256\n',
+    )
+    settings = load_settings(config)
+    pool = ProviderPool(settings)
+    member = Catalog(settings).member(parse_member("c-1"))
+    pool.warm([member])  # the dashboard warms the panel after its first frame: nothing is raised
+    with pytest.raises(ProviderError) as info:
+        pool(member)
+    assert info.value.message == (
+        "crashy: its 'crash' provider kind could not make an adapter: RuntimeError: no socket for crashy"
+    )

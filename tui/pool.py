@@ -9,6 +9,7 @@ engine itself touches no file, database or network.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable, Mapping
 
@@ -18,8 +19,11 @@ from tui.engine.connection import Connection
 from tui.engine.embedding import Embedder
 from tui.engine.provider import ErrorKind, Provider, ProviderError
 from tui.engine.types import Member
+from tui.errors import redact
 from tui.providers import kinds
 from tui.providers.kinds import ProviderSetup
+
+log = logging.getLogger(__name__)
 
 
 class MissingKey(ProviderError):
@@ -85,8 +89,19 @@ class ProviderPool:
         return self.connection(name).provider
 
     def _make(self, name: str) -> Provider:
-        kind = kinds.KINDS.get(self._settings.providers[name].kind)
-        return kind.make(resolve(self._settings, name, self._environ))
+        kind_name = self._settings.providers[name].kind
+        setup = resolve(self._settings, name, self._environ)
+        try:
+            return kinds.KINDS.get(kind_name).make(setup)
+        except ProviderError:
+            raise
+        except Exception as err:  # a plugin's bug must cost its own members, not Quorum
+            log.exception("making the %s adapter (kind %r) failed", name, kind_name)
+            why = f"{name}: its {kind_name!r} provider kind could not make an adapter"
+            secrets = (setup.api_key,) if setup.api_key_env else ()
+            raise ProviderError(
+                ErrorKind.INTERNAL, redact(f"{why}: {type(err).__name__}: {err}", secrets)
+            ) from err
 
     def embedder(self, name: str) -> Embedder:
         """The cache's `[embedders]` entry `name`, keyed from this pool's environment."""
