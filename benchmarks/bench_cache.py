@@ -39,7 +39,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tui.engine.cache_check import DEFAULT_THRESHOLD, decide, normalize  # noqa: E402
+from tui.question.check import DEFAULT_THRESHOLD, decide  # noqa: E402
+from tui.question.terms import normalize  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
 

@@ -21,9 +21,9 @@ from tests.test_app import settle
 from tests.wire_server import WireServer, embeddings_answer
 from tui.cli.main import main
 from tui.config import paths
-from tui.engine.cache_key import question_key
 from tui.engine.types import CacheKind, RunStatus
 from tui.history.store import RunStore
+from tui.question.keys import question_key
 
 QUESTION = "Should we move our job queue from Redis to Postgres?"
 
@@ -576,7 +576,8 @@ async def test_the_dashboard_serves_a_reworded_question_after_comparing_it_off_t
 def test_every_pair_the_check_serves_has_the_same_signature() -> None:
     """Serving looks only among runs with the question's signature (an indexed lookup): that is
     right only if no pair with different signatures can pass the check."""
-    from tui.engine.cache_check import decide, signature
+    from tui.question.check import decide
+    from tui.question.terms import signature
 
     data = Path(__file__).resolve().parent.parent / "benchmarks" / "data"
     served = 0
@@ -709,7 +710,7 @@ async def test_mcp_consensus_names_a_similar_earlier_run_it_did_not_serve(tmp_pa
     ],
 )
 def test_go_the_language_is_not_go_the_verb(stored: str, asked: str, served: bool) -> None:
-    from tui.engine.cache_check import decide
+    from tui.question.check import decide
 
     assert decide(stored, asked, 0.99).hit is served
 

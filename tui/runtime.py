@@ -21,7 +21,6 @@ from tui.config import paths
 from tui.config.catalog import secret_values
 from tui.config.schema import ProviderConfig, Settings
 from tui.engine import events as ev
-from tui.engine.embedding import Embedder
 from tui.engine.provider import ErrorKind, Provider, ProviderError
 from tui.engine.slots import limit_calls
 from tui.engine.types import Attachment, CallResult, Member, PriorTurn, RunRequest, RunResult, RunStatus
@@ -33,6 +32,7 @@ from tui.history.store import RunStore
 
 if TYPE_CHECKING:  # the adapters (and httpx2) load only when a real provider is first used
     from tui.engine.orchestrator import ProviderLookup, Run
+    from tui.providers.openai_embeddings import OpenAIEmbedder
     from tui.providers.sdk_adapter import ClientOptions
 
 MAX_ATTACHMENT_BYTES = 2_000_000
@@ -127,7 +127,7 @@ def warm_validators() -> threading.Thread:
     return thread
 
 
-def remote_embedder(settings: Settings, name: str) -> Embedder:
+def remote_embedder(settings: Settings, name: str) -> OpenAIEmbedder:
     """The cache's `[embedders]` entry `name` on its OpenAI-compatible provider, keyed from the
     environment as a chat call is (an `EmbeddingError` names the variable when the key is not set)."""
     from tui.providers.openai_embeddings import EmbeddingError, OpenAIEmbedder

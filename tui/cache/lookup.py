@@ -7,10 +7,10 @@ context, the attached files and images, the focus areas — by the same panel (`
 match_panel`), no older than `[cache] max_age_days`. A follow-up is never served: its answer
 depends on its thread.
 
-- **Exact**: the same question after normalization (`tui.engine.cache_key`): an indexed lookup,
+- **Exact**: the same question after normalization (`tui.question.keys`): an indexed lookup,
   no embedder, no numpy.
 - **Semantic**: otherwise, when an embedder is configured, the runs whose question has the same
-  key terms (`tui.engine.cache_check.signature`: no other run can pass the hit check) — an indexed
+  key terms (`tui.question.terms.signature`: no other run can pass the hit check) — an indexed
   lookup, a handful of rows whatever the size of the history — are compared with the question; a
   run is served only when the similarity reaches `[cache] threshold` *and* the hit check passes.
   Embedding and comparing block: the async front ends run `judge` in a thread.
@@ -37,14 +37,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from uuid import uuid4
 
+from tui.cache.embedding import OFFLINE_EMBEDDER, Embedder
 from tui.config.schema import Settings
-from tui.engine.cache_check import decide
-from tui.engine.cache_key import question_key
-from tui.engine.embedding import OFFLINE_EMBEDDER, Embedder
 from tui.engine.types import Asked, CacheInfo, CacheKind, Outcome, RunRequest, RunResult, RunStatus, Totals
 from tui.errors import QuorumError, StoreError
 from tui.history.similar import scan_connection, scope_of
 from tui.history.store import RunStore, StoredQuestion
+from tui.question.check import decide
+from tui.question.keys import question_key
 from tui.runtime import remote_embedder, settings_snapshot
 
 if TYPE_CHECKING:

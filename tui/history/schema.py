@@ -149,7 +149,7 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE calls ADD COLUMN queued_ms INTEGER;
     """,
-    # 10: the cache. Each run's keys (`tui.engine.cache_key`): its question normalized, what else
+    # 10: the cache. Each run's keys (`tui.question.keys`): its question normalized, what else
     # its answer depends on (mode, context, files, images, focus) and who answered, so a run that
     # answers a new request is found by an indexed equality; a run served from the cache points at
     # the run it was served from (its calls are that run's, never copied), with how it matched and
