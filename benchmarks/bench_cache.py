@@ -146,16 +146,19 @@ def lookup_figures(runs: int) -> None:
 async def timed_lookups(settings: Any, session: Any, store: Any, asked: str, runs: int) -> None:
     """Each step of `Lookup`, timed on one event loop, as a front end awaits it."""
     from tui.cache import Lookup
-    from tui.engine.types import RunRequest
+    from tui.engine.types import CacheKind, RunRequest
 
     exact_only = settings.model_copy(update={"cache": settings.cache.model_copy(update={"embedder": ""})})
     target = session.prepare(f"{asked} (variant 7)").request
     missing = session.prepare("A question nobody asked before about sharding the ledger?").request
-    reworded = session.prepare(f"{asked} (variant 7) please").request  # the same key terms
+    reworded = session.prepare(f"Variant 7: {asked}").request  # the same key terms, a clause moved
 
     async def serve(request: RunRequest, served: bool = True, exact: bool = False) -> None:
         found = await Lookup(exact_only if exact else settings, request, store).serve()
         assert (found is not None) is served
+        assert found is None or found.cache.kind is (
+            CacheKind.SEMANTIC if request is reworded else CacheKind.EXACT
+        )
 
     async def suggest() -> None:
         await Lookup(settings, missing, store).suggest()

@@ -19,7 +19,6 @@ import re
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -36,14 +35,6 @@ Patch = tuple[Any, str, Any]
 NEVER = re.compile(r"(?!)")
 
 
-def _plain_words(clause: str) -> list[str]:
-    return terms._TOKEN_RE.findall(clause)
-
-
-def _without_negations_and_numbers(question: str) -> terms.KeyTerms:
-    return replace(terms.key_terms(question), negations=(), numbers=())
-
-
 def _rotating_two_terms(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     return a == b or (len(a) == len(b) and any(a[i:] + a[:i] == b for i in range(1, len(a))))
 
@@ -55,23 +46,16 @@ PARTS: dict[str, list[Patch]] = {
     "contractions expanded": [(terms, "_CONTRACTIONS", ())],
     "greeting + audience dropped": [(terms, "_GREETING_RE", NEVER)],
     '"quick question" dropped': [(terms, "_GENERIC_QUESTION_RE", NEVER)],
-    "request preamble dropped": [(terms, "_PREAMBLE_RE", NEVER)],
     "filler clauses dropped": [(terms, "_is_filler_clause", lambda words: False)],
     "phrases (multi-word synonyms)": [(terms, "_phrase_sub", lambda text: text)],
-    "2,000 / server-side / 50 k joined": [(terms, "_words", _plain_words)],
-    "number forms (50k, $, words)": [(terms, "_number", lambda token: None), (terms, "NUMBER_WORDS", {})],
+    "number words as digits": [(terms, "NUMBER_WORDS", {})],
     "stop words": [(terms, "STOP_WORDS", frozenset())],
     "framing words": [(terms, "FRAMING_WORDS", frozenset())],
     "synonyms": [(terms, "SYNONYMS", {})],
-    "irregular verb forms": [(terms, "IRREGULAR", {})],
     "passive made active": [(terms, "_activate", lambda words: words)],
     "stemmer": [(terms, "_stem", lambda word: word)],
-    "negation words as a kind": [(terms, "NEGATION_WORDS", frozenset())],
-    "un-/dis-/non- forms": [(terms, "_ROOTS_WITH_NEG", frozenset())],
-    "direction words as a kind": [(terms, "DIRECTION_WORDS", frozenset())],
     '"to" after a verb of movement': [(terms, "_MOVEMENT_STEMS", frozenset())],
     "conjunctions out of the order": [(terms, "_CONJUNCTIONS", frozenset())],
-    "negation and number checks": [(check, "key_terms", _without_negations_and_numbers)],
     "order check": [(check, "_order_ok", lambda a, b: True)],
     "rotations (a moved clause)": [(check, "_order_ok", lambda a, b: a == b)],
     "two terms must not rotate": [(check, "_order_ok", _rotating_two_terms)],
@@ -82,13 +66,8 @@ TABLES = [
     "STOP_WORDS",
     "FRAMING_WORDS",
     "FILLER_WORDS",
-    "DIRECTION_WORDS",
-    "NEGATION_WORDS",
-    "_ROOTS_WITH_NEG",
     "PHRASES",
     "SYNONYMS",
-    "IRREGULAR",
-    "_PARTICIPLES",
     "NUMBER_WORDS",
     "_MOVEMENT_STEMS",
 ]

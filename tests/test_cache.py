@@ -26,6 +26,7 @@ from tui.engine.types import CacheKind, RunStatus
 from tui.errors import QuorumError
 from tui.history.store import RunStore
 from tui.question.keys import question_key
+from tui.question.terms import signature
 
 QUESTION = "Should we move our job queue from Redis to Postgres?"
 
@@ -622,6 +623,39 @@ def test_serving_compares_only_the_runs_with_the_same_key_terms(
         assert scripted.embedded == []  # no run shares its terms: nothing to embed, numpy not needed
     finally:
         store.close()
+
+
+def test_runs_keyed_by_an_earlier_reduction_of_the_question_are_keyed_again_and_served(
+    fast_demo_config: Path, capsys: pytest.CaptureFixture[str], scripted: ScriptedEmbedder
+) -> None:
+    """A history whose runs' question keys and signatures were made by an earlier version of
+    what the cache makes of a question gets them made again when it is opened: its runs are found
+    as runs recorded now are, exactly and reworded."""
+    first = ask(fast_demo_config, capsys, BILLING)
+    with history() as db:
+        db.execute("UPDATE runs SET question_key = 'made otherwise', question_signature = 'made otherwise'")
+        db.execute("UPDATE question_reduction SET version = 1")
+    assert ask(fast_demo_config, capsys, BILLING)["cache"]["original_run_id"] == first["run_id"]
+    again = ask(fast_demo_config, capsys, BILLING_REWORDED)["cache"]
+    assert again["kind"] == "semantic" and again["original_run_id"] == first["run_id"]
+    with history() as db:
+        keyed = db.execute(
+            "SELECT question_key, question_signature FROM runs WHERE id = ?", (first["run_id"],)
+        )
+        assert tuple(keyed.fetchone()) == (question_key(BILLING), signature(BILLING))
+
+
+def test_two_key_terms_in_the_other_order_are_another_question() -> None:
+    """With two key terms a moved clause and swapped ends look the same: never served."""
+    from tui.question.check import decide
+
+    assert not decide(
+        "Should we use Postgres for analytics?", "Should we use analytics for Postgres?", 0.99
+    ).hit
+    assert (
+        decide("Should we use Postgres for analytics?", "For analytics, should we use Postgres?", 0.99).hit
+        is False
+    )
 
 
 def test_a_questions_vector_is_kept_when_it_is_looked_up_so_the_next_lookup_does_not_embed_it(

@@ -6,21 +6,17 @@ nor "MD5 for passwords" from "bcrypt for passwords". So a semantic hit must also
 guard that near-misses fail: both questions are reduced to their key terms (`tui.question.terms`),
 and the guard passes only when
 
-- the negation words are the same,
-- the numbers are the same,
-- the multisets of key terms are identical (any differing word, e.g. a swapped technology or a
-  changed constraint, rejects: "synonyms only" means "only differences the synonym table
-  removes"), and
+- the multisets of key terms are identical (any differing word — a swapped technology, a changed
+  constraint or number, a negation — rejects: "synonyms only" means "only differences the
+  synonym table removes"), and
 - the key-term sequence (conjunctions left out) of one question is the other's or a rotation
   of it: moving a leading or trailing clause ("For X, should we Y?" vs "Should we Y for X?")
   rotates the sequence, while swapping the ends of a relation ("from A to B" vs "from B to A",
   "A calls B" vs "B calls A") never does for three or more terms. With two terms a rotation
-  is a swap, so two-term sequences must match exactly.
+  is a swap ("Postgres for analytics?" vs "Analytics for Postgres?"), so two-term sequences must
+  match exactly.
 
-Precision first: any doubt rejects. A rejected pair with a high similarity is reported as
-``similar`` so a caller can *suggest* the earlier run instead of serving it.
-
-Pure Python, no dependencies, no I/O. Measured on the labelled set in `benchmarks/data/`
+Precision first: any doubt rejects. Measured on the labelled set in `benchmarks/data/`
 (`benchmarks/bench_cache.py`): no near-miss served at the default threshold.
 """
 
@@ -40,7 +36,7 @@ def _order_ok(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     if a == b:
         return True
     if len(a) != len(b) or len(a) < 3:
-        return False  # with two terms a rotation is a swap: "Java to Go?" vs "Go to Java?"
+        return False  # with two terms a rotation is a swap: "Postgres for analytics?"
     return any(a[i:] + a[:i] == b for i in range(1, len(a)))
 
 
@@ -55,17 +51,11 @@ class Decision:
     """Serve the stored answer."""
     reason: str
     """One line a person can read: why it was or was not served."""
-    similar: bool = False
-    """Similar enough to *suggest* the stored run (similarity >= threshold), even when not served."""
 
 
 def guard(question_a: str, question_b: str) -> tuple[bool, str]:
     """The lexical check alone: (passes, reason). Symmetric."""
     ka, kb = key_terms(question_a), key_terms(question_b)
-    if ka.negations != kb.negations:
-        return False, f"negation differs: {list(ka.negations)} vs {list(kb.negations)}"
-    if ka.numbers != kb.numbers:
-        return False, f"numbers differ: {list(ka.numbers)} vs {list(kb.numbers)}"
     bag_a, bag_b = ka.bag, kb.bag  # conjunctions included
     if bag_a != bag_b:
         only_a = sorted((bag_a - bag_b).elements())
@@ -100,14 +90,14 @@ def decide(
     """
     ka, kb = key_terms(question_a), key_terms(question_b)
     if ka.normalized and ka.normalized == kb.normalized:
-        return Decision(True, "exact match after normalisation", True)
+        return Decision(True, "exact match after normalisation")
     if similarity is None:
         return Decision(False, "no embedder: only exact matches are served")
     if similarity < threshold:
         return Decision(False, f"similarity {similarity:.3f} below {threshold:.2f}")
     if not use_guard:
-        return Decision(True, f"similarity {similarity:.3f} >= {threshold:.2f} (guard off)", True)
+        return Decision(True, f"similarity {similarity:.3f} >= {threshold:.2f} (guard off)")
     ok, why = guard(question_a, question_b)
     if ok:
-        return Decision(True, f"similarity {similarity:.3f} and {why}", True)
-    return Decision(False, f"similar ({similarity:.3f}) but {why}", True)
+        return Decision(True, f"similarity {similarity:.3f} and {why}")
+    return Decision(False, f"similar ({similarity:.3f}) but {why}")
