@@ -414,6 +414,7 @@ async def test_the_dashboard_says_a_run_it_could_not_record_failed() -> None:
             try:
                 app.submit("Is this one recorded?")
                 await app.workers.wait_for_complete()
+                await app.workers.wait_for_complete()  # the run the cache's lookup started
                 await pilot.pause()
             finally:
                 other.execute("ROLLBACK")

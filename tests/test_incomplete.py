@@ -459,6 +459,7 @@ def test_snapshot_incomplete(snap_compare: Any) -> None:
         pilot.app.query_one("#prompt").load_text(question)
         pilot.app.submit(question)
         await pilot.app.workers.wait_for_complete()
+        await pilot.app.workers.wait_for_complete()  # the run the cache's lookup started
         await pilot.pause()
         pilot.app.flush_now()
         pilot.app.set_focus(None)

@@ -12,16 +12,19 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from tui.config.catalog import provider_key_status
 from tui.config.schema import Settings
 from tui.engine.connection import Connection
-from tui.engine.embedding import Embedder
 from tui.engine.provider import ErrorKind, Provider, ProviderError
 from tui.engine.types import Member
 from tui.errors import redact
 from tui.providers import kinds
 from tui.providers.kinds import ProviderSetup
+
+if TYPE_CHECKING:  # the embedder's SDK loads only when a remote embedder is first used
+    from tui.providers.openai_embeddings import OpenAIEmbedder
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +106,7 @@ class ProviderPool:
                 ErrorKind.INTERNAL, redact(f"{why}: {type(err).__name__}: {err}", secrets)
             ) from err
 
-    def embedder(self, name: str) -> Embedder:
+    def embedder(self, name: str) -> OpenAIEmbedder:
         """The cache's `[embedders]` entry `name`, keyed from this pool's environment."""
         return remote_embedder(self._settings, name, self._environ)
 
@@ -123,7 +126,9 @@ class ProviderPool:
         self._connections.clear()
 
 
-def remote_embedder(settings: Settings, name: str, environ: Mapping[str, str] | None = None) -> Embedder:
+def remote_embedder(
+    settings: Settings, name: str, environ: Mapping[str, str] | None = None
+) -> OpenAIEmbedder:
     """The cache's `[embedders]` entry `name` on its OpenAI-compatible provider, keyed from
     `environ` (the process's by default) as a chat call is: an `EmbeddingError` names the variable
     when the key is not set."""

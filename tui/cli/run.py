@@ -8,14 +8,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO, TextIO
 
-from tui.cache import CacheOutcome, serve_from_cache
+from tui.cache import Lookup
 from tui.cli.output import OutputLost
 from tui.cli.progress import ProgressPrinter
 from tui.config.catalog import secret_values
 from tui.config.schema import MemberSpec, Settings
 from tui.engine import events as ev
 from tui.engine.context import TeamContext
-from tui.engine.types import Origin, Outcome, RunRequest, RunResult, RunStatus
+from tui.engine.types import CacheInfo, Origin, Outcome, RunRequest, RunResult, RunStatus
 from tui.errors import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -134,24 +134,27 @@ def _run_and_report(
         for note in notes:
             printer.note(f"note: {literal(note)}")
         progress = printer
-    cached = serve_from_cache(settings, request, store) if options.use_cache else CacheOutcome()
-    if cached.hit is not None:
+    # The cache is looked in before the run's event loop starts: a hit, or a similar run to name.
+    lookup = Lookup(settings, request, store)
+    hit = asyncio.run(lookup.serve()) if options.use_cache else None
+    if hit is not None:
         if not options.quiet:
-            printer.note(f"{cache_line(cached.hit.cache)} (--fresh asks the panel again)")
-        result = cached.hit
+            printer.note(f"{cache_line(hit.cache)} (--fresh asks the panel again)")
+        result = hit
         interrupted = asyncio.run(_wait_for_record(store, result, stderr))
     else:
-        suggestion = cache_line(cached.miss)
+        similar = asyncio.run(lookup.suggest()) if options.use_cache else CacheInfo()
+        suggestion = cache_line(similar)
         if suggestion is not None and not options.quiet:
             printer.note(literal(suggestion))
-        if cached.problem is not None and not options.quiet:
-            printer.note(f"cache: {literal(cached.problem)}; only exact matches were looked for")
+        if lookup.problem is not None and not options.quiet:
+            printer.note(f"cache: {literal(lookup.problem)}; only exact matches were looked for")
         try:
             result, interrupted = asyncio.run(_execute(request, settings, progress, store, stderr))
         except KeyboardInterrupt:
             stderr.write("quorum: interrupted\n")
             return EXIT_INTERRUPTED
-        result.cache = cached.miss
+        result.cache = similar
     result.notes[:0] = notes
     secrets = secret_values(settings)  # a last line of defence: no configured key is ever printed
     unrecorded = [error for error in result.errors if error.startswith(NOT_RECORDED)]

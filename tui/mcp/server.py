@@ -34,7 +34,7 @@ from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, Field, ValidationError
 
 from tui import __version__
-from tui.cache import CacheOutcome, find_similar_async, serve_from_cache_async
+from tui.cache import Lookup
 from tui.config.catalog import Catalog, choose_panel, secret_values
 from tui.config.schema import Settings
 from tui.engine.types import Mode, RunStatus
@@ -325,21 +325,20 @@ class QuorumMCP:
             if continuation_id:
                 manager.refuse_follow_up_of_own_running(continuation_id)
             request = await build_request(self.settings, manager.store, ask)
-            cached = CacheOutcome()
-            if not fresh:
-                cached = await serve_from_cache_async(self.settings, request, manager.store)
-            if cached.hit is not None:  # answered already: no key, no call, no wait but the record's
-                await finish_recording(manager.store, cached.hit)
-                return self._run_answer(run_report(cached.hit))
+            lookup = Lookup(self.settings, request, manager.store)
+            hit = None if fresh else await lookup.serve()
+            if hit is not None:  # answered already: no key, no call, no wait but the record's
+                await finish_recording(manager.store, hit)
+                return self._run_answer(run_report(hit))
             check_keys(request, manager.pool, synthesizer_named=bool(synthesizer))
             tracked = manager.start(request)
             # A similar earlier run, to name in the answer, is looked for while the panel answers.
-            similar = asyncio.ensure_future(find_similar_async(self.settings, request, manager.store))
+            similar = asyncio.ensure_future(lookup.suggest())
             try:
                 await self._wait(tracked, wait_seconds, ctx, seen=0)
                 report = run_report(tracked.result, recording=tracked.recording)
                 if tracked.result.status is not RunStatus.RUNNING:  # answered: the scan is long done
-                    report.cache = (await similar).miss
+                    report.cache = await similar
             finally:
                 similar.cancel()  # still scanning for a run that goes on: not waited for
             return self._run_answer(report)

@@ -21,8 +21,8 @@ import hashlib
 import json
 import re
 
-from tui.engine.cache_check import normalize
 from tui.engine.types import RunRequest
+from tui.question.terms import normalize
 
 
 def question_key(question: str) -> str:
