@@ -164,10 +164,13 @@ class Run:
         if positions is None:
             return
         answers = [(m.alias, m.stance, as_read(r)) for _, m, r in positions]
-        self.result.agreement = read_agreement([text for _, _, text in answers])
-        self._emit(ev.AgreementRead(self.result.agreement))
+        if self.request.answer is None:  # an answer shape asks for no `Lean:` line to read
+            self.result.agreement = read_agreement([text for _, _, text in answers])
+            self._emit(ev.AgreementRead(self.result.agreement))
         synthesis = await self._synthesize(
-            Phase.DRAFT, 1, prompts.consult_synthesis_prompt(self._question_block, answers)
+            Phase.DRAFT,
+            1,
+            prompts.consult_synthesis_prompt(self._question_block, answers, self.request.answer),
         )
         self.result.rounds_used = 1
         if synthesis is not None:
@@ -183,6 +186,7 @@ class Run:
             voters=[(index, m, as_read(r)) for index, m, r in positions],
             images=self.request.images,
             synthesizer=self.request.synthesizers[0],
+            answer=self.request.answer,
         )
         if not self._quorum(len(state.voters)):
             await self._draft_without_quorum(state)
@@ -373,10 +377,13 @@ class Run:
 
     async def _position_call(self, index: int) -> CallResult:
         member = self.request.members[index]
-        system = prompts.member_system_prompt(member, self._base_prompt)
+        system = self._system_prompt(member)
         # The question block is made once per run: it hashes every attached file for its fence.
-        message = prompts.position_prompt(self._question_block)
+        message = prompts.position_prompt(self._question_block, self.request.answer)
         return await self._call(member, index, Phase.POSITION, 1, system, message)
+
+    def _system_prompt(self, member: Member) -> str:
+        return prompts.member_system_prompt(member, self._base_prompt, self.request.answer)
 
     def _carry_over(self, index: int, earlier: CallResult) -> None:
         """Show an earlier run's position as this run's, without sending or paying for it again."""
@@ -389,7 +396,7 @@ class Run:
     async def _review(self, number: int, index: int, member: Member, own: str, draft: str) -> Vote:
         """The member's review of the draft, asked as a structured vote where its model takes one
         (see `tui.engine.votes`), read as its vote."""
-        system = prompts.member_system_prompt(member, self._base_prompt)
+        system = self._system_prompt(member)
 
         def prompt_for(form: VoteForm) -> str:
             return prompts.vote_prompt(self._question_block, own, draft, form)

@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from tui.engine.answers import AnswerSpec
 from tui.engine.context import TeamContext
 
 
@@ -306,6 +307,12 @@ class RunRequest(_Model):
         default_factory=list, description="What building the request had to say; the result starts with them."
     )
     origin: Origin | None = Field(default=None, description="Where the run was started (None: not said).")
+    answer: AnswerSpec | None = Field(
+        default=None,
+        description="The shape a question with one right answer is answered in (None: an open question). "
+        "Every prompt that produces an answer ends by asking for it in this shape, a neutral seat is "
+        "asked without a stance, and a vote counts the answers read in it.",
+    )
 
 
 class Asked(_Model):
@@ -333,6 +340,9 @@ class Asked(_Model):
     synthesizers: list[str] = Field(
         default_factory=list, description="The synthesizer chain: the synthesizer, then its fallbacks."
     )
+    answer: AnswerSpec | None = Field(
+        default=None, description="The answer shape the run declared; None for an open question."
+    )
 
     @classmethod
     def of(cls, request: RunRequest) -> Asked:
@@ -347,6 +357,7 @@ class Asked(_Model):
             quorum=request.quorum,
             token_budget=request.token_budget,
             synthesizers=[s.alias for s in request.synthesizers],
+            answer=request.answer,
         )
 
 
