@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from tests.fakes import FakeProvider, Script, lookup, request
 from tui.engine import prompts
-from tui.engine.answers import AnswerSpec, answer_instruction
+from tui.engine.answers import answer_instruction
 from tui.engine.cache_key import scope_key
 from tui.engine.orchestrator import run_panel
 from tui.engine.provider import ChatRequest
-from tui.engine.types import Asked, Mode, Outcome, Phase, RunResult, Stance
+from tui.engine.types import AnswerSpec, Asked, Mode, Outcome, Phase, RunResult, Stance
 from tui.history.replay import replay_request
 
 NUMERIC = AnswerSpec.parse("numeric")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tui.engine.answers import AnswerKind, AnswerSpec
+from tui.engine.types import AnswerKind, AnswerSpec
 from tui.errors import EXIT_USAGE
 from tui.eval.datasets import Sample, arithmetic, gsm8k
 from tui.eval.scoring import (

@@ -1,7 +1,8 @@
 r"""Known answers: the one shape a question with a right answer is asked in, reading the answer back
 from a reply, and the plurality of the answers read.
 
-A request may declare its answer shape (`AnswerSpec`): then every prompt that produces an answer
+A request may declare its answer shape (`AnswerSpec`, part of the data contract in
+`tui.engine.types`): then every prompt that produces an answer
 ends with the same instruction (`answer_instruction`), a last line `ANSWER: <the answer>`, and
 an answer is read from a reply by the rules below and by nothing else. What they cannot read is
 unreadable, with its reason, never guessed.
@@ -44,11 +45,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from tui.engine.types import LETTERS, AnswerKind, AnswerSpec
 
-from tui.errors import UsageError
-
-LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 ANSWER_LABEL = "ANSWER:"
 """How the answer line begins, as the instruction asks for it."""
 
@@ -63,85 +61,12 @@ _BOXED = "\\boxed{"
 _PLAIN_EXPONENT = 30
 
 
-class AnswerKind(StrEnum):
-    NUMERIC = "numeric"
-    CHOICE = "choice"
-    EXACT = "exact"
-    INCLUDES = "includes"
-    REGEX = "regex"
-
-
-SHAPES = ("numeric", "choice", "exact", "includes", "regex=PATTERN")
-"""The answer shapes as they are named (`AnswerSpec.parse`)."""
-
 HINTS: dict[AnswerKind, str] = {
     AnswerKind.NUMERIC: "<the number alone, without units>",
     AnswerKind.CHOICE: "<the letter of your choice>",
 }
 """What the answer line's placeholder says, by shape; the others ask for `TEXT_HINT`."""
 TEXT_HINT = "<your final answer, as short as it can be>"
-
-
-class AnswerShapeError(UsageError):
-    """An answer shape that cannot be used as given: an unknown name, or a bad pattern or choices."""
-
-
-class AnswerSpec(BaseModel):
-    """The one shape a question's answer is asked in, and read back by: its kind, the pattern a
-    `regex` answer is read with, and the choices a `choice` answer names by letter (A, B, C… in
-    this order; none listed: any letter)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    kind: AnswerKind
-    pattern: str | None = Field(default=None, description="regex: the pattern the answer is read with.")
-    choices: tuple[str, ...] | None = Field(
-        default=None, description="choice: the options, lettered A, B, C… in order (at most 26)."
-    )
-
-    @model_validator(mode="after")
-    def _fits_its_kind(self) -> AnswerSpec:
-        if self.kind is AnswerKind.REGEX:
-            if not self.pattern:
-                raise ValueError("regex= needs a pattern after the `=`")
-            try:
-                re.compile(self.pattern)
-            except re.error as err:
-                raise ValueError(f"regex={self.pattern}: not a regular expression ({err})") from None
-        elif self.pattern is not None:
-            raise ValueError(f"a pattern is for the regex shape, not {self.kind.value}")
-        if self.choices is not None:
-            if self.kind is not AnswerKind.CHOICE:
-                raise ValueError(f"choices are for the choice shape, not {self.kind.value}")
-            if not 1 <= len(self.choices) <= len(LETTERS):
-                raise ValueError(f"{len(self.choices)} choices: letters A to Z name 1 to 26")
-        return self
-
-    @classmethod
-    def parse(cls, text: str, choices: Sequence[str] | None = None) -> AnswerSpec:
-        """The shape `text` names: `numeric`, `choice`, `exact`, `includes` or `regex=PATTERN`.
-        An `AnswerShapeError` says in one line why it cannot be used."""
-        name, sep, pattern = text.partition("=")
-        try:
-            if sep and name == AnswerKind.REGEX:
-                return cls(kind=AnswerKind.REGEX, pattern=pattern)
-            if sep or name not in set(AnswerKind) - {AnswerKind.REGEX}:
-                raise AnswerShapeError(
-                    f"unknown answer shape {text!r}: use {', '.join(SHAPES[:-1])} or {SHAPES[-1]}"
-                )
-            return cls(kind=AnswerKind(name), choices=tuple(choices) if choices is not None else None)
-        except ValidationError as err:
-            raise AnswerShapeError(str(err.errors()[0]["msg"]).removeprefix("Value error, ")) from None
-
-    @property
-    def name(self) -> str:
-        """The shape as `parse` reads it: `numeric`, `regex=(\\d+)`."""
-        return f"regex={self.pattern}" if self.kind is AnswerKind.REGEX else self.kind.value
-
-    @property
-    def letters(self) -> str:
-        """The letters a `choice` answer may give."""
-        return letters(len(self.choices)) if self.choices is not None else LETTERS
 
 
 def letters(count: int) -> str:
@@ -205,8 +130,9 @@ def _read_value(value: str, spec: AnswerSpec) -> tuple[str, str]:
         if match is None:
             raise _Unreadable("the answer line does not begin with a choice's letter")
         letter = match.group(1).upper()
-        if letter not in spec.letters:
-            raise _Unreadable(f"{letter} is not one of the choices ({', '.join(spec.letters)})")
+        named = letters(len(spec.choices)) if spec.choices is not None else LETTERS
+        if letter not in named:
+            raise _Unreadable(f"{letter} is not one of the choices ({', '.join(named)})")
         return value, letter
     if spec.kind is AnswerKind.REGEX:
         pattern = re.compile(spec.pattern or "")

@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 
 from tui.engine import prompts
 from tui.engine.accounting import estimate_tokens
-from tui.engine.answers import AnswerSpec
 from tui.engine.calls import as_read
-from tui.engine.types import CallResult, Image, Member, Stance, Vote, VoteValue
+from tui.engine.types import AnswerSpec, CallResult, Image, Member, Stance, Vote, VoteValue
 from tui.engine.vision import images_for, images_tokens
 
 # What the look-ahead of the token budget assumes one answer will cost, in output tokens: the

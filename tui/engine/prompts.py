@@ -16,9 +16,9 @@ import hashlib
 import json
 from collections.abc import Sequence
 
-from tui.engine.answers import AnswerSpec, answer_instruction
+from tui.engine.answers import answer_instruction
 from tui.engine.context import TeamContext, value_text
-from tui.engine.types import Attachment, ImageRecord, Member, PriorTurn, Stance, VoteForm
+from tui.engine.types import AnswerSpec, Attachment, ImageRecord, Member, PriorTurn, Stance, VoteForm
 from tui.errors import PromptError
 
 PLACEHOLDER = "{stance_prompt}"

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import cached_property
@@ -20,13 +21,14 @@ from pydantic import (
     ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
+    ValidationError,
     computed_field,
     model_serializer,
     model_validator,
 )
 
-from tui.engine.answers import AnswerSpec
 from tui.engine.context import TeamContext
+from tui.errors import UsageError
 
 
 class Stance(StrEnum):
@@ -261,6 +263,78 @@ class Image(ImageRecord):
         """The bytes in base64 (ASCII), as both wire formats carry them: made once per image,
         however many calls send it."""
         return base64.b64encode(self.data)
+
+
+class AnswerKind(StrEnum):
+    NUMERIC = "numeric"
+    CHOICE = "choice"
+    EXACT = "exact"
+    INCLUDES = "includes"
+    REGEX = "regex"
+
+
+SHAPES = ("numeric", "choice", "exact", "includes", "regex=PATTERN")
+"""The answer shapes as they are named (`AnswerSpec.parse`)."""
+
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+"""The letters a choice is named by, in order."""
+
+
+class AnswerShapeError(UsageError):
+    """An answer shape that cannot be used as given: an unknown name, or a bad pattern or choices."""
+
+
+class AnswerSpec(BaseModel):
+    """The one shape a question with one right answer is answered in, and read back by
+    (`tui.engine.answers`): its kind, the pattern a `regex` answer is read with, and the choices a
+    `choice` answer names by letter (A, B, C… in this order; none listed: any letter)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: AnswerKind
+    pattern: str | None = Field(default=None, description="regex: the pattern the answer is read with.")
+    choices: tuple[str, ...] | None = Field(
+        default=None, description="choice: the options, lettered A, B, C… in order (at most 26)."
+    )
+
+    @model_validator(mode="after")
+    def _fits_its_kind(self) -> AnswerSpec:
+        if self.kind is AnswerKind.REGEX:
+            if not self.pattern:
+                raise ValueError("regex= needs a pattern after the `=`")
+            try:
+                re.compile(self.pattern)
+            except re.error as err:
+                raise ValueError(f"regex={self.pattern}: not a regular expression ({err})") from None
+        elif self.pattern is not None:
+            raise ValueError(f"a pattern is for the regex shape, not {self.kind.value}")
+        if self.choices is not None:
+            if self.kind is not AnswerKind.CHOICE:
+                raise ValueError(f"choices are for the choice shape, not {self.kind.value}")
+            if not 1 <= len(self.choices) <= len(LETTERS):
+                raise ValueError(f"{len(self.choices)} choices: letters A to Z name 1 to 26")
+        return self
+
+    @classmethod
+    def parse(cls, text: str, choices: Sequence[str] | None = None) -> AnswerSpec:
+        """The shape `text` names: `numeric`, `choice`, `exact`, `includes` or `regex=PATTERN`.
+        An `AnswerShapeError` says in one line why it cannot be used."""
+        name, sep, pattern = text.partition("=")
+        try:
+            if sep and name == AnswerKind.REGEX:
+                return cls(kind=AnswerKind.REGEX, pattern=pattern)
+            if sep or name not in set(AnswerKind) - {AnswerKind.REGEX}:
+                raise AnswerShapeError(
+                    f"unknown answer shape {text!r}: use {', '.join(SHAPES[:-1])} or {SHAPES[-1]}"
+                )
+            return cls(kind=AnswerKind(name), choices=tuple(choices) if choices is not None else None)
+        except ValidationError as err:
+            raise AnswerShapeError(str(err.errors()[0]["msg"]).removeprefix("Value error, ")) from None
+
+    @property
+    def name(self) -> str:
+        """The shape as `parse` reads it: `numeric`, `regex=(\\d+)`."""
+        return f"regex={self.pattern}" if self.kind is AnswerKind.REGEX else self.kind.value
 
 
 class PriorTurn(_Model):

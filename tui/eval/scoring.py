@@ -25,17 +25,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple
 
-from tui.engine.answers import (
-    SHAPES,
-    AnswerKind,
-    AnswerReading,
-    AnswerShapeError,
-    AnswerSpec,
-    letters,
-    numbers,
-    read_answer,
-    text_key,
-)
+from tui.engine.answers import AnswerReading, letters, numbers, read_answer, text_key
+from tui.engine.types import SHAPES, AnswerKind, AnswerShapeError, AnswerSpec
 from tui.errors import UsageError
 from tui.eval.datasets import Sample
 from tui.render.words import counted
