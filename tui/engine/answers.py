@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
-from tui.engine.types import LETTERS, AnswerKind, AnswerSpec
+from tui.engine.types import LETTERS, AnswerKind, AnswerSpec, CallResult, CallStatus, RunResult
 
 ANSWER_LABEL = "ANSWER:"
 """How the answer line begins, as the instruction asks for it."""
@@ -119,6 +119,30 @@ def read_answer(reply: str, spec: AnswerSpec) -> AnswerReading:
     except _Unreadable as why:
         return AnswerReading(answer=None, key=None, failure=str(why))
     return AnswerReading(answer=answer, key=key, rule=rule)
+
+
+def read_position(call: CallResult | None, spec: AnswerSpec) -> AnswerReading | None:
+    """The answer a member's position gives in the shape `spec` declares; None when the member
+    gave no answer (its call failed, was cancelled, or has not ended). An incomplete answer (cut
+    off, filtered, refused) is unreadable, whatever it holds: one cut off at the output limit may
+    have been about to correct itself, and its last number is not its answer."""
+    if call is None or call.status not in (CallStatus.SUCCESS, CallStatus.INCOMPLETE):
+        return None
+    if call.status is CallStatus.INCOMPLETE:
+        return AnswerReading(answer=None, key=None, failure=f"the answer is incomplete: {call.error}")
+    return read_answer(call.content, spec)
+
+
+def seat_readings(result: RunResult) -> list[AnswerReading | None] | None:
+    """What each seat's position answered, in panel order, when the run declared an answer shape
+    (None when it did not)."""
+    spec = result.asked.answer if result.asked is not None else None
+    if spec is None:
+        return None
+    positions = result.positions
+    return [
+        read_position(positions[i] if i < len(positions) else None, spec) for i in range(len(result.members))
+    ]
 
 
 def _read_value(value: str, spec: AnswerSpec) -> tuple[str, str]:

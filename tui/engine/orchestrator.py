@@ -1,4 +1,4 @@
-"""The orchestrator: runs a panel through consult or deliberate mode and reports every step.
+"""The orchestrator: runs a panel through consult, deliberate or vote mode and reports every step.
 
 Every call of a phase starts at once and results are kept in panel order. A call never raises
 into the run (see `tui.engine.calls`), so one member failing never stops the others. Cancelling
@@ -56,6 +56,7 @@ from tui.engine.types import (
     VoteForm,
     VoteValue,
 )
+from tui.engine.vote_count import VOTE_COUNT, count_answers, vote_synthesis
 from tui.engine.votes import VoteCall
 
 __all__ = ["EXPECTED_ANSWER_TOKENS", "ProviderLookup", "Run", "run_panel"]
@@ -156,6 +157,8 @@ class Run:
         )
         if self.request.mode is Mode.CONSULT:
             await self._consult()
+        elif self.request.mode is Mode.VOTE:
+            await self._vote()
         else:
             await self._deliberate()
 
@@ -175,6 +178,29 @@ class Run:
         self.result.rounds_used = 1
         if synthesis is not None:
             self._life.conclude(synthesis, outcome=None)
+
+    async def _vote(self) -> None:
+        """Every member answers once. With an answer shape the answers are counted (no synthesizer
+        is asked: `tui.engine.vote_count`); without one the synthesizer reports the majority view
+        and the dissent, and the run has no outcome, as in consult mode."""
+        positions = await self._positions()
+        if positions is None:
+            return
+        self.result.rounds_used = 1
+        count = count_answers(self.result)
+        if count is None:
+            answers = [(m.alias, m.stance, as_read(r)) for _, m, r in positions]
+            synthesis = await self._synthesize(
+                Phase.DRAFT, 1, prompts.vote_synthesis_prompt(self._question_block, answers)
+            )
+            if synthesis is not None:
+                self._life.conclude(synthesis, outcome=None)
+            return
+        round_ = self._life.round(1)
+        round_.outcome, round_.status = count.outcome, RoundStatus.DECIDED
+        self._round_decided(round_)
+        text = vote_synthesis(count, self.request.members, self.result.errors)
+        self._life.conclude_with(text, VOTE_COUNT, count.outcome)
 
     async def _deliberate(self) -> None:
         positions = await self._positions()

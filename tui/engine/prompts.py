@@ -329,3 +329,17 @@ def consult_synthesis_prompt(
         "Under about 400 words.",
         answer,
     )
+
+
+VOTE_SYNTHESIS_TASK = (
+    "Each reviewer answered on its own, without seeing the others. Report the vote: the view most "
+    "of them hold (say how many, and who), then each dissenting view and who holds it, in a line or "
+    "two each with its strongest reason. Do not merge the views into one, and do not take a side "
+    "beyond saying which view has the most reviewers. Under about 400 words."
+)
+
+
+def vote_synthesis_prompt(question_block: str, positions: Sequence[tuple[str, Stance, str]]) -> str:
+    """Vote mode on an open question: the synthesizer reports the majority view and the dissent."""
+    answers = _numbered_positions(positions)
+    return f"{question_block}\n\nThe panel's answers:\n\n{answers}\n\n{VOTE_SYNTHESIS_TASK}"

@@ -40,6 +40,10 @@ class Stance(StrEnum):
 class Mode(StrEnum):
     CONSULT = "consult"
     DELIBERATE = "deliberate"
+    VOTE = "vote"
+    """Every member answers once, blind; the plurality of the answers read in the declared answer
+    shape is the run's answer (or, for an open question, the synthesizer reports the majority
+    view and the dissent). The honest baseline for every other mode."""
 
 
 class Phase(StrEnum):
@@ -86,6 +90,9 @@ class Outcome(StrEnum):
     UNANIMOUS = "unanimous"
     MAJORITY = "majority"
     CURATOR_OVERRIDE = "curator_override"
+    PLURALITY = "plurality"
+    """A vote's answer given by the most seats, though not by more than half of them (or tied
+    with another and chosen by the tie rule)."""
     NO_QUORUM = "no_quorum"
     """Not a decision: too few of the panel's seats cast a valid vote (or answered at all). The
     run's synthesis is the last draft, shown and marked as such."""
@@ -566,10 +573,13 @@ class Missing(_Model):
     member_index: int
     alias: str
     phase: Phase = Field(
-        description="position: its position failed, so it was not asked to vote; vote: its vote."
+        description="position: its position failed, so it was not asked to vote (in a counted vote: its "
+        "answer, which is its vote, failed or could not be read); vote: its vote."
     )
     vote: VoteValue | None = Field(
-        default=None, description="invalid, or none (its review failed); null when it was not asked to vote."
+        default=None,
+        description="invalid (in a counted vote: its answer could not be read), or none (its review failed); "
+        "null when it was not asked to vote.",
     )
     reason: str = Field(description="Why: the failed call's error, or why the vote is invalid.")
 
