@@ -713,11 +713,11 @@ class RunResult(_Model):
     @classmethod
     def _unnamed(cls, data: Any) -> Any:
         """A run read back from the JSON `quorum run --json` printed, without the names it gave
-        each member, vote and call, nor who each round and the run rest on (`tui.render.run_json`):
-        they are derived, never kept."""
+        each member, vote and call, nor who each round and the run rest on, nor the answers read
+        in its answer shape (`tui.render.run_json`): they are derived, never kept."""
         if not isinstance(data, dict):
             return data
-        data = _without_standing(data)
+        data = {key: value for key, value in _without_standing(data).items() if key != "answers"}
         for key in ("members", "positions", "calls"):
             if isinstance(data.get(key), list):
                 data[key] = [_without_name(item) for item in data[key]]

@@ -19,7 +19,9 @@ other question too (its confidence for a number, a letter of the question's choi
 conclusion). In a deliberation on answers, the synthesizer drafts the plurality of the answers
 it was shown (a tie to the first shown; a revision counts the draft's answer and each
 objection's), a reviewer accepts a draft whose answer is its own and otherwise rejects it with an
-objection naming its own, and the curator takes the plurality of the positions.
+objection naming its own, and the curator takes the plurality of the positions. Reporting a vote
+on an open question, the synthesizer counts the answers' leanings: the majority view and the
+dissent.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from pathlib import PurePath
 
 from tui.engine.accounting import estimate_tokens
 from tui.engine.answers import ANSWER_LABEL, HINTS, plurality, text_key
+from tui.engine.prompts import VOTE_SYNTHESIS_TASK
 from tui.engine.provider import (
     ChatRequest,
     ErrorKind,
@@ -187,6 +190,8 @@ def _compose(request: ChatRequest, persona: Persona, rng: random.Random) -> str:
         return _review_of_answers(request, content) or _vote(request, persona, rng)
     if shaped and request.phase in (Phase.DRAFT, Phase.CURATOR):
         return _answers_synthesis(request, content, topic)
+    if request.phase is Phase.DRAFT and VOTE_SYNTHESIS_TASK in content:
+        return _vote_report(content, topic)
     expression = demo_arithmetic.expression_in(content)
     if expression is not None and request.phase is Phase.POSITION:
         return _arithmetic(request, expression, shaped)
@@ -253,7 +258,8 @@ def _vote(request: ChatRequest, persona: Persona, rng: random.Random) -> str:
 # Questions with known answers
 
 _GIVEN_ANSWER = re.compile(rf"^{re.escape(ANSWER_LABEL)}[ \t]*(?!<)(\S.*?)[ \t]*$", re.MULTILINE)
-_REVIEWER = re.compile(r"^--- Reviewer \d+ \(.*\) ---$", re.MULTILINE)
+_REVIEWER = re.compile(r"^--- Reviewer \d+ \((.*)\) ---$", re.MULTILINE)
+_LEAN = re.compile(r"^Lean: (\w+)", re.MULTILINE)
 _LETTERED = re.compile(r"^([A-Z])\) ", re.MULTILINE)
 _OBJECTION = "the answer should be: "
 _OBJECTED = re.compile(rf"^- [^:\n]+: {re.escape(_OBJECTION)}(.+)$", re.MULTILINE)
@@ -297,7 +303,7 @@ def _shown_answers(content: str) -> list[str]:
         return [a for a in shown if a is not None] + _OBJECTED.findall(objections)
     for heading in _AFTER_POSITIONS:
         content = content.split(heading, 1)[0]
-    sections = _REVIEWER.split(content)[1:]
+    sections = _REVIEWER.split(content)[2::2]  # (the text before, then a name and a section each)
     return [a for a in (_first_answer(section) for section in sections) if a is not None]
 
 
@@ -335,3 +341,22 @@ def _review_of_answers(request: ChatRequest, content: str) -> str | None:
     if request.structured is not None and request.structured.form is not VoteForm.TEXT:
         return json.dumps({"verdict": verdict, "objections": objections})
     return f"VERDICT: {verdict.upper()}\n" + "".join(f"- {item}\n" for item in objections)
+
+
+def _vote_report(content: str, topic: str) -> str:
+    """A vote on an open question reported: the leaning most reviewers gave, and the dissent."""
+    parts = _REVIEWER.split(content)[1:]
+    leanings: dict[str, list[str]] = {}
+    for who, section in zip(parts[0::2], parts[1::2], strict=True):
+        lean = _LEAN.search(section)
+        leanings.setdefault(lean.group(1) if lean else "unclear", []).append(who.partition(",")[0])
+    ranked = sorted(leanings.items(), key=lambda item: -len(item[1]))  # stable: first shown first
+    (view, holders), dissent = ranked[0], ranked[1:]
+    total = sum(len(names) for names in leanings.values())
+    lines = [
+        f"[demo synthesis] The vote on: {topic}",
+        "",
+        f"Majority view ({len(holders)} of {total}: {', '.join(holders)}): {view}.",
+    ]
+    lines += [f"Dissent ({', '.join(names)}): {lean}." for lean, names in dissent]
+    return "\n".join(lines) + "\n"

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from enum import StrEnum
 
+from tui.engine.answers import AnswerReading
 from tui.engine.names import member_names
 from tui.engine.types import (
     CallResult,
@@ -232,6 +233,21 @@ def round_word(status: RoundStatus, outcome: Outcome | None, run: RunStatus | No
     if status is RoundStatus.IN_PROGRESS and run in cut_short:
         ended = run
     return f"not decided (run {RUN_WORDS[ended]})" if ended is not None else ROUND_WORDS[status]
+
+
+def answer_words(reading: AnswerReading | None) -> str:
+    """What a seat answered in the run's answer shape: `answered 18`, `unreadable: no answer line`,
+    or `no answer` (its call failed)."""
+    if reading is None:
+        return "no answer"
+    if reading.key is None:
+        return f"{UNREADABLE}: {reading.failure}"
+    return f"answered {reading.answer}"
+
+
+def counted_words(decided: str) -> str:
+    """A vote's count and what it decided: `answers counted → majority · 3 of 3 voted`."""
+    return f"answers counted → {decided}"
 
 
 def missing_word(missing: Missing) -> str:
