@@ -2,27 +2,28 @@ r"""Known answers: the one shape a question with a right answer is asked in, rea
 from a reply, and the plurality of the answers read.
 
 A request may declare its answer shape (`AnswerSpec`, part of the data contract in
-`tui.engine.types`): then every prompt that produces an answer
-ends with the same instruction (`answer_instruction`), a last line `ANSWER: <the answer>`, and
-an answer is read from a reply by the rules below and by nothing else. What they cannot read is
-unreadable, with its reason, never guessed.
+`tui.engine.types`): then every prompt that produces an answer ends with the same instruction
+(`answer_instruction`), a last line `ANSWER: <the answer>`, and an answer is read from a reply by
+the rules below and by nothing else. What they cannot read is unreadable, with its reason, never
+guessed. A member's position is read with `read_position` (an incomplete one is unreadable), a
+run's seats with `seat_readings`.
 
 The answer line is the last line that begins `ANSWER:` or `Final answer:`, in any case; Markdown
 before it (`**`, `#`, `>`) and around its value (`**`, `_`, backticks) is let be. Its value is
 what follows the colon or, when nothing does, the next line that is not blank; a final full stop
 is dropped.
 
-| shape           | reads                                                                    |
-|-----------------|--------------------------------------------------------------------------|
+| shape           | reads                                                                     |
+|-----------------|---------------------------------------------------------------------------|
 | `numeric`       | the answer line's one number; with no answer line, the last `\boxed{…}`'s |
-|                 | one number, else the number after the last `#### `, else the last number |
-|                 | in the reply                                                             |
-| `choice`        | the answer line's letter (`B`, `(B)`, `B)`, `B.`, `B: …`), naming one of |
-|                 | the choices (any letter A–Z when the shape lists none)                   |
-| `exact`         | the answer line                                                          |
-| `includes`      | the answer line (read as `exact` is; how it is judged is the caller's)   |
-| `regex=PATTERN` | the pattern's first match in the answer line (its first group's, if it   |
-|                 | has groups); with no answer line, its last match in the reply            |
+|                 | one number, else the number after the last `#### `, else the last number  |
+|                 | in the reply                                                              |
+| `choice`        | the answer line's letter (`B`, `(B)`, `B)`, `B.`, `B: …`), naming one of  |
+|                 | the choices (any letter A–Z when the shape lists none)                    |
+| `exact`         | the answer line                                                           |
+| `includes`      | the answer line (read as `exact` is; how it is judged is the caller's)    |
+| `regex=PATTERN` | the pattern's first match in the answer line (its first group's, if it    |
+|                 | has groups); with no answer line, its last match in the reply             |
 
 Text is compared ignoring case and runs of white space. A number is an optional sign (`-`, `+`,
 `−`), digits with an optional fraction and exponent (`18`, `-0.5`, `1.8e1`), not glued to a word
