@@ -15,7 +15,7 @@ from tui.config.catalog import secret_values
 from tui.config.schema import MemberSpec, Settings
 from tui.engine import events as ev
 from tui.engine.context import TeamContext
-from tui.engine.types import CacheInfo, Origin, Outcome, RunRequest, RunResult, RunStatus
+from tui.engine.types import AnswerSpec, CacheInfo, Origin, Outcome, RunRequest, RunResult, RunStatus
 from tui.errors import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -59,6 +59,8 @@ class RunOptions:
     max_rounds: int | None = None
     """The round limit given on the command line (--rounds), if any: said to have no effect when
     the run's mode has no rounds."""
+    answer: AnswerSpec | None = None
+    """The shape the question's one right answer is asked in (--answer); None: an open question."""
 
 
 def build_request(
@@ -75,6 +77,7 @@ def build_request(
         origin=Origin.CLI,
         images=options.images,
         rounds_given=options.max_rounds,  # said in `notes` when the mode has no rounds
+        answer=options.answer,
     )
     notes = list(session.notes)
     if options.follow_up:

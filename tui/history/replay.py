@@ -195,6 +195,7 @@ def replay_request(result: RunResult, thread: list[PriorTurn] | None = None) -> 
             "majority_threshold": asked.majority_threshold,
             "quorum": asked.quorum,
             "token_budget": asked.token_budget,
+            "answer": asked.answer,
         }
     return RunRequest(
         question=result.question,

@@ -110,9 +110,12 @@ Put a question to a panel of language models (Quorum) and get one answer. Each m
 blind with its stance (for / against / neutral); in deliberate mode (the default) a synthesizer \
 drafts a proposal and the members vote on it, round after round (at most max_rounds): \
 unanimous ends it, in the last round a majority decides, otherwise the curator does. Consult \
-mode is one pass and one synthesis. Returns the run id, status, outcome, each round's votes and \
-objections, each member's position summary (stance, status, error), the synthesis, and the \
-totals (wall time, tokens, cost). Every run is recorded in Quorum's history.
+mode is one pass and one synthesis. Vote mode is one pass too: with an answer shape (a question \
+with one right answer) the plurality of the answers read is the answer, no synthesizer asked; \
+without one the synthesizer reports the majority view and the dissent. Returns the run id, \
+status, outcome, each round's votes and objections, each member's position summary (stance, \
+status, error), the synthesis, and the totals (wall time, tokens, cost). Every run is recorded \
+in Quorum's history.
 
 Time limits: a deliberation can take minutes, and MCP clients cut a tool call after a limit \
 (often about 60 s). This tool waits at most wait_seconds (default {DEFAULT_WAIT_S:g}); a run not \
@@ -238,10 +241,19 @@ class QuorumMCP:
             ),
         ] = None,
         mode: Annotated[
-            Literal["deliberate", "consult"] | None,
+            Literal["deliberate", "consult", "vote"] | None,
             Field(
                 description="deliberate (default): positions, then drafts and votes in rounds; "
-                "consult: one pass and one synthesis."
+                "consult: one pass and one synthesis; vote: one pass, then the plurality of the "
+                "answers (with an answer shape) or the majority view and the dissent."
+            ),
+        ] = None,
+        answer: Annotated[
+            str | None,
+            Field(
+                description="The question has one right answer, asked for in this shape: numeric, "
+                "choice, exact, includes or regex=PATTERN. Every answer ends with an `ANSWER: ...` "
+                "line, a vote counts the answers read, and a member without a stance is asked with none."
             ),
         ] = None,
         max_rounds: Annotated[
@@ -320,6 +332,7 @@ class QuorumMCP:
             synthesizer=synthesizer,
             token_budget=token_budget,
             continuation_id=continuation_id,
+            answer=answer,
         )
         with self._told_in_words():
             if continuation_id:
