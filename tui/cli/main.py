@@ -185,6 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument(
         "--filter", default="", metavar="TEXT", help="only runs whose question or panel has TEXT"
     )
+    history.add_argument(
+        "--eval", action="store_true", help="list the runs `quorum eval` made too (marked [eval])"
+    )
     history.add_argument("--json", action="store_true")
 
     show = commands.add_parser("show", help="print a recorded run (Markdown report by default)")

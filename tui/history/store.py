@@ -140,6 +140,11 @@ _SUMMARY_COLUMNS = (
 )
 
 
+def _listed(eval_runs: bool) -> str:
+    """The condition on a run for a list of runs: `quorum eval`'s only when they are asked for."""
+    return "1" if eval_runs else f"origin IS NOT '{Origin.EVAL.value}'"
+
+
 def _summary(row: sqlite3.Row) -> RunSummary:
     """A history list row (`_SUMMARY_COLUMNS` of a run) as its summary."""
     return RunSummary(
@@ -700,12 +705,15 @@ class RunStore(RunWrites):
 
     # -- reading ---------------------------------------------------------------------------
 
-    def list_runs(self, limit: int = 200, text: str = "", offset: int = 0) -> list[RunSummary]:
-        """The newest runs first; `text` filters by question or panel (case-insensitive)."""
-        query = f"SELECT {_SUMMARY_COLUMNS} FROM runs "
+    def list_runs(
+        self, limit: int = 200, text: str = "", offset: int = 0, *, eval_runs: bool = False
+    ) -> list[RunSummary]:
+        """The newest runs first; `text` filters by question or panel (case-insensitive). The runs
+        `quorum eval` made are left out unless `eval_runs`."""
+        query = f"SELECT {_SUMMARY_COLUMNS} FROM runs WHERE {_listed(eval_runs)} "
         params: list[Any] = []
         if text:
-            query += "WHERE question LIKE ? ESCAPE '\\' OR panel_text LIKE ? ESCAPE '\\' "
+            query += "AND (question LIKE ? ESCAPE '\\' OR panel_text LIKE ? ESCAPE '\\') "
             like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             params += [like, like]
         # Runs of the same instant in the order recorded: one order on every page (the index
@@ -716,13 +724,18 @@ class RunStore(RunWrites):
 
     def running_runs(self) -> list[RunSummary]:
         """The runs being recorded now, newest first (runs whose process is gone are marked
-        interrupted first, so they are not among them)."""
+        interrupted first, so they are not among them), but for `quorum eval`'s: an evaluation
+        starts and ends thousands of runs, none of them one to follow."""
         self._mark_interrupted()
-        query = f"SELECT {_SUMMARY_COLUMNS} FROM runs WHERE status = 'running' ORDER BY created_at DESC"
+        query = (
+            f"SELECT {_SUMMARY_COLUMNS} FROM runs WHERE status = 'running' AND {_listed(False)} "
+            "ORDER BY created_at DESC"
+        )
         return [_summary(row) for row in self._db.execute(query)]
 
-    def count(self) -> int:
-        return int(self._db.execute("SELECT count(*) FROM runs").fetchone()[0])
+    def count(self, *, eval_runs: bool = False) -> int:
+        """How many runs the history holds (`quorum eval`'s only with `eval_runs`)."""
+        return int(self._db.execute(f"SELECT count(*) FROM runs WHERE {_listed(eval_runs)}").fetchone()[0])
 
     def resolve(self, prefix: str) -> str:
         """A full run id from a unique prefix (as printed by `quorum history`)."""
