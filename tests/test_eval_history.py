@@ -43,7 +43,11 @@ def test_eval_runs_are_left_out_of_the_history_list_and_its_count_unless_asked(h
         assert [run.id for run in history.list_runs()] == ["asked0000001"]
         assert history.count() == 1
         listed = {run.id: run.origin for run in history.list_runs(eval_runs=True)}
-        assert listed == {"asked0000001": Origin.CLI, "measured0001": Origin.EVAL, "measured0002": Origin.EVAL}
+        assert listed == {
+            "asked0000001": Origin.CLI,
+            "measured0001": Origin.EVAL,
+            "measured0002": Origin.EVAL,
+        }
         assert history.count(eval_runs=True) == 3
         assert [run.id for run in history.list_runs(text="result of")] == []
         # A running eval run is not one for `quorum watch` (or F2's follow) to jump to.
