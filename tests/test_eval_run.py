@@ -4,6 +4,7 @@ history, and the statistics checked exactly against what the demo members answer
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
@@ -30,10 +31,11 @@ from tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from tui.eval.datasets import Dataset, Sample, arithmetic, select
 from tui.eval.estimate import rehearse
 from tui.eval.log import ItemRecord
-from tui.eval.runner import EvalRunner
+from tui.eval.runner import EvalRunner, Stop
+from tui.eval.scoring import question_for
 from tui.eval.stats import mcnemar_exact, paired_bootstrap, wilson
 from tui.providers import demo_arithmetic as demo
-from tui.session import open_store
+from tui.session import Session, open_store
 
 PANEL = ["-m", "demo-atlas", "-m", "demo-bolt", "-m", "demo-cirrus"]
 PERSONAS = ("atlas", "bolt", "cirrus")
@@ -615,3 +617,36 @@ def test_an_openai_compatible_model_is_evaluated_through_its_sdk(
     data = summary_line(out)
     assert data["singles"][0]["member"] == "tiny" and data["singles"][0]["correct"] == data["items"] == 4
     assert requests == 4  # one call an item: dev 0 of a 4-item set (a fifth of it rounds down)
+
+
+async def test_the_cost_spent_counts_the_calls_settled_in_runs_still_under_way(
+    priced: Path, tmp_path: Path
+) -> None:
+    from tests.fakes import FakeProvider, Script, lookup
+    from tui.eval.log import EvalHeader, EvalLog
+    from tui.eval.plan import plan_work
+    from tui.eval.scoring import NumericScorer
+
+    settings = load_settings(str(priced))
+    sample = arithmetic()[0]
+    session = Session(
+        settings,
+        seats=_members("paid-atlas", "paid-bolt"),
+        answer=question_for(sample, NumericScorer()).answer,
+    )
+    provider = FakeProvider({"atlas": Script(position="ANSWER: 1"), "bolt": Script(hang=True)})
+    header = EvalHeader("arithmetic", "", (), (sample.id,), 1, 0, "numeric", (), (), ("vote",), 3, 0)
+    log = EvalLog.create(tmp_path / "spent.jsonl", header)
+    runner = EvalRunner(settings, session, NumericScorer(), log, lookup(provider), concurrency=1)
+    task = asyncio.ensure_future(runner.run(plan_work((), (sample,), NumericScorer(), ["vote"], set())))
+    while not any(
+        r.input_tokens for run in runner._running for r in run.result.calls if r.alias == "paid-atlas"
+    ):
+        await asyncio.sleep(0)
+    atlas = (100 * 2000.0 + 50 * 8000.0) / 1e6  # the fake's usage, at paid-atlas's prices
+    assert runner.spent == pytest.approx(atlas)
+    runner.interrupt()
+    assert await task is Stop.INTERRUPTED
+    # Not logged, and paid for: the cancelled call too, its tokens estimated from what it was sent.
+    assert log.records == [] and runner.spent > atlas
+    log.close()

@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterator, Sequence
 from enum import StrEnum
 
 from tui.config.schema import Settings
-from tui.engine import events as ev
 from tui.engine.orchestrator import ProviderLookup, Run
 from tui.engine.types import RunStatus
 from tui.errors import UsageError
@@ -68,12 +67,18 @@ class EvalRunner:
         self.max_cost = max_cost
         self.on_record = on_record
         self.clock = clock
-        self.spent = 0.0
-        """What the calls of this session's runs have cost so far, finished calls only."""
+        self._ended_cost = 0.0  # what the runs that have ended cost, cancelled ones too
         self.stopped: Stop | None = None
         self.unrecorded: list[str] = []
         """Why runs could not be recorded in the history (their lines are in the log all the same)."""
         self._running: set[Run] = set()
+
+    @property
+    def spent(self) -> float:
+        """What this session's runs have cost so far: the runs that ended, and the calls settled
+        in those under way (each round keeps its calls' cost as they settle)."""
+        under_way = sum(round_.cost_usd for run in self._running for round_ in run.result.rounds)
+        return self._ended_cost + under_way
 
     async def run(self, work: Sequence[Work]) -> Stop | None:
         """Make the runs, at most `concurrency` at once; why runs stopped starting early, or None
@@ -112,14 +117,13 @@ class EvalRunner:
         session = self.session
         session.mode, session.answer = work.mode, work.item.asked.answer
         request = session.prepare(work.item.asked.question).request
-        run = start_run(
-            self.settings, request, self.providers, [self._count_cost], store=self.store, clock=self.clock
-        )
+        run = start_run(self.settings, request, self.providers, [], store=self.store, clock=self.clock)
         self._running.add(run)
         try:
             result = await run.execute()
         finally:
             self._running.discard(run)
+            self._ended_cost += sum(call.cost_usd for call in run.result.calls)
         if result.status is RunStatus.CANCELLED:
             return  # asked again on resume: a run cut short is no measurement
         record = item_record(result, work.item.sample, self.scorer, work.item.slice)
@@ -130,7 +134,3 @@ class EvalRunner:
         problem = await finish_recording(self.store, result)
         if problem is not None:
             self.unrecorded.append(f"run {result.run_id}: {problem}")
-
-    def _count_cost(self, event: ev.Event) -> None:
-        if isinstance(event, ev.CallFinished):
-            self.spent += event.result.cost_usd
