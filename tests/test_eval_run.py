@@ -562,6 +562,38 @@ def _members(*specs: str) -> list[Any]:
     return [parse_member(spec) for spec in specs]
 
 
+def test_a_member_that_fails_is_said_once_and_its_answers_count_as_wrong(
+    instant: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = [
+        "arithmetic",
+        "--limit",
+        "4",
+        "--dev",
+        "0",
+        "--modes",
+        "vote,consult",
+        "-m",
+        "demo-atlas",
+        "-m",
+        "gpt-sol",
+    ]
+    code, out, err = quorum_eval(instant, capsys, *args, "--json")
+    assert code == EXIT_OK
+    notes = [line for line in err.splitlines() if line.startswith("note: gpt-sol: no answer: OPENAI_API_KEY")]
+    assert len(notes) == 1 and "counted as wrong, said once" in notes[0]
+    data = summary_line(out)
+    vote = next(mode for mode in data["modes"] if mode["mode"] == "vote")
+    assert vote["oracle"] <= vote["items"] == 4  # atlas alone answered
+
+    code, out, err = quorum_eval(
+        instant, capsys, "arithmetic", "--limit", "2", "--dev", "0", "-m", "gpt-sol", "--json"
+    )
+    assert "note: a vote run failed: every member failed; gpt-sol: OPENAI_API_KEY is not set" in err
+    assert all(mode["correct"] == 0 for mode in summary_line(out)["modes"])
+    assert summary_line(out)["log"] != data["log"]  # a new log, though started within the same second
+
+
 # --------------------------------------------------------------------------------------------
 # The estimate
 

@@ -34,6 +34,8 @@ from tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, StoreError, Usage
 from tui.eval.datasets import Sample, load_dataset, select
 from tui.eval.estimate import ESTIMATE_METHOD, Spend, estimate
 from tui.eval.log import (
+    NO_ANSWER,
+    RUN_FAILED,
     EvalHeader,
     EvalLog,
     ItemRecord,
@@ -230,7 +232,12 @@ def _log_path(options: EvalOptions) -> Path:
     if options.log:
         return Path(options.log).expanduser()
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return paths.evals_dir() / evals_log_name(options.dataset, stamp)
+    first = paths.evals_dir() / evals_log_name(options.dataset, stamp)
+    path, number = first, 1
+    while path.exists():  # two evaluations started within the same second
+        number += 1
+        path = first.with_stem(f"{first.stem}-{number}")
+    return path
 
 
 def _runner(
@@ -275,7 +282,10 @@ def _run(
     """Make the runs with the progress showing; why they stopped early, if they did."""
     progress = EvalProgress(say.stream, plan.progress_totals(), len(plan.scored))
 
+    failures = _Failures(say)
+
     def on_record(record: ItemRecord) -> None:
+        failures.tell(record)
         progress.finished(_label(record), log.items_done, runner.spent)
         if after_record is not None:
             after_record(record, runner)
@@ -297,6 +307,34 @@ def _run(
         say.progress = None
         if runner.store is not None:
             runner.store.close()
+
+
+class _Failures:
+    """Says each way runs fail once, as it first happens: a member's call that failed (a key not
+    set, a server down), a run that ended failed. Each such answer counts as wrong; the log holds
+    every one. An answer that could not be read is not a failure: it is what is measured."""
+
+    MOST = 5
+    """How many different failures are said; the rest are in the log only."""
+
+    def __init__(self, say: _Say) -> None:
+        self.say = say
+        self.said: set[str] = set()
+
+    def tell(self, record: ItemRecord) -> None:
+        whys = [
+            f"{seat.member}: {seat.failure}"
+            for seat in record.seats
+            if seat.failure is not None and seat.failure.startswith(NO_ANSWER)
+        ]
+        if record.failure is not None and record.failure.startswith(RUN_FAILED):
+            whys.append(f"a {record.mode} run failed: {record.failure.removeprefix(RUN_FAILED)}")
+        for why in whys:
+            if why in self.said or len(self.said) >= self.MOST:
+                continue
+            self.said.add(why)
+            more = "; further failures are in the log only" if len(self.said) == self.MOST else ""
+            self.say(f"note: {literal(why)} (item {literal(record.item)}: counted as wrong, said once{more})")
 
 
 def _label(record: ItemRecord) -> str:

@@ -34,7 +34,7 @@ from typing import Any, TextIO
 
 from tui.engine.answers import AnswerReading, read_position, seat_readings
 from tui.engine.names import member_names
-from tui.engine.types import AnswerSpec, CallResult, Member, Mode, Phase, RunResult
+from tui.engine.types import AnswerSpec, CallResult, Member, Mode, Phase, RunResult, RunStatus
 from tui.engine.vote_count import TIE_RULE, final_answer
 from tui.errors import UsageError
 from tui.eval.datasets import Sample
@@ -46,6 +46,12 @@ from tui.eval.stats import DEFAULT_RESAMPLES
 
 LOG_FORMAT = 1
 """The version of the log's lines, in its header (`quorum_eval`)."""
+
+RUN_FAILED = "the run failed: "
+"""How a run's failure begins when the run itself failed (every member did, or its synthesizers)."""
+
+NO_ANSWER = "no answer: "
+"""How a seat's failure begins when its call gave no answer at all (it failed, or never ended)."""
 
 
 class LogError(UsageError):
@@ -321,7 +327,7 @@ def _seat_answer(
 ) -> SeatAnswer:
     if reading is None:
         why = call.error if call is not None and call.error else "its call did not finish"
-        failure: str | None = f"no answer: {why}"
+        failure: str | None = f"{NO_ANSWER}{why}"
     else:
         failure = reading.failure
     key = reading.key if reading is not None else None
@@ -340,12 +346,13 @@ def _seat_answer(
 
 
 def _why_unread(final: AnswerReading | None, result: RunResult) -> str | None:
+    """Why the run gave no final answer that could be read: the run failed, or its answer could
+    not be read (a parse failure); None when it gave one."""
     if final is not None and final.key is not None:
         return None
-    if final is not None and final.failure:
-        return final.failure
-    errors = "; ".join(result.errors) or "no answer"
-    return f"the run ended {result.status.value}: {errors}"
+    if result.status is not RunStatus.SUCCESS:
+        return f"{RUN_FAILED}{'; '.join(result.errors) or result.status.value}"
+    return final.failure if final is not None and final.failure else "no answer"
 
 
 def _call_line(call: CallResult, spec: AnswerSpec) -> dict[str, Any]:
