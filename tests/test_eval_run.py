@@ -307,6 +307,7 @@ def test_a_log_of_another_evaluation_is_refused_naming_what_differs(
     log = tmp_path / "first.jsonl"
     code, _ = evaluate(instant, options(tmp_path, log=str(log), limit=3, dev=1, modes="vote"))
     assert code == EXIT_OK
+    logged = log.read_bytes()
     code, out, err = quorum_eval(
         instant,
         capsys,
@@ -321,12 +322,16 @@ def test_a_log_of_another_evaluation_is_refused_naming_what_differs(
         str(log),
     )
     assert code == EXIT_USAGE and out == ""
-    assert err.strip().splitlines()[-1] == (
+    assert err.splitlines() == [
         f"quorum: {log} is the log of another evaluation: --limit is 3 in the log, 5 now; "
         "the modes are vote in the log, vote,consult now"
-    )
+    ]
+    assert log.read_bytes() == logged
     code, _, err = quorum_eval(instant, capsys, "arithmetic", "--limit", "3", "--log", str(log))
-    assert code == EXIT_USAGE and f"{log} already exists: --resume {log} continues it" in err
+    assert code == EXIT_USAGE and err.splitlines() == [
+        f"quorum: {log} already exists: --resume {log} continues it, or --log names another file"
+    ]
+    assert log.read_bytes() == logged
 
 
 def test_a_line_cut_short_by_a_kill_is_dropped_and_its_run_asked_again(instant: Path, tmp_path: Path) -> None:
@@ -533,6 +538,61 @@ def test_bad_options_are_one_line_and_exit_2(
     code, out, err = quorum_eval(instant, capsys, "arithmetic", "--limit", "2", *args)
     assert code == EXIT_USAGE and out == ""
     assert len(err.strip().splitlines()) == 1 and message in err
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (['{"input": "What is 2+2?", "target": "4"}', '{"input": "What is'], " line 2: not JSON ("),
+        (['{"input": "What is 2+2?", "target": "4"}', '{"input": "What is 3+3?"}'], ' line 2: no "target"'),
+        ([], ": no items (the file holds no line of JSON)"),
+        (["", "  "], ": no items (the file holds no line of JSON)"),
+    ],
+)
+def test_a_dataset_that_cannot_be_read_is_one_line_and_exit_2_and_nothing_is_asked(
+    instant: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path, lines: list[str], message: str
+) -> None:
+    dataset = write(tmp_path / "hostile.jsonl", "".join(line + "\n" for line in lines))
+    code, out, err = quorum_eval(instant, capsys, str(dataset), "--log", str(tmp_path / "never.jsonl"))
+    assert code == EXIT_USAGE and out == ""
+    assert len(err.splitlines()) == 1 and err.startswith(f"quorum: {dataset}{message}")
+    assert not (tmp_path / "never.jsonl").exists()
+    assert_nothing_asked(instant)
+
+
+def assert_nothing_asked(config: Path) -> None:
+    store = open_store(load_settings(str(config)))
+    assert store is not None
+    try:
+        assert store.count(eval_runs=True) == 0
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("where", ["a-file/log.jsonl", "no-such-folder/log.jsonl"])
+def test_a_log_that_cannot_be_written_is_one_line_and_exit_2_before_anything_is_asked(
+    instant: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path, where: str
+) -> None:
+    write(tmp_path / "a-file", "not a folder\n")
+    log = tmp_path / where
+    code, out, err = quorum_eval(instant, capsys, "arithmetic", "--limit", "2", "--log", str(log))
+    assert code == EXIT_USAGE and out == ""
+    assert err.splitlines() == [err.splitlines()[0]] and err.startswith(
+        f"quorum: cannot write the log {log}: "
+    )
+    assert not (tmp_path / "no-such-folder").exists()  # a folder given by mistake is not made
+    assert_nothing_asked(instant)
+
+
+def test_limit_0_is_refused_before_anything_is_read(
+    instant: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        quorum_eval(instant, capsys, "arithmetic", "--limit", "0")
+    out, err = capsys.readouterr()
+    assert exited.value.code == EXIT_USAGE and out == ""
+    assert err.splitlines()[0] == "quorum: argument --limit: must be 1 or more, got 0"
+    assert_nothing_asked(instant)
 
 
 def test_a_stance_given_on_the_command_line_is_kept(instant: Path, tmp_path: Path) -> None:

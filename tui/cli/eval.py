@@ -39,6 +39,7 @@ from tui.eval.log import (
     EvalHeader,
     EvalLog,
     ItemRecord,
+    LogError,
     evals_log_name,
     items_digest,
     seat_json,
@@ -73,30 +74,33 @@ def eval_command(
     stdout = stdout or sys.stdout
     say = _Say(stderr or sys.stderr)
     plan = _Plan.of(settings, options)
-    say(plan.heading())
-    for note in plan.notes:
-        say(f"note: {literal(note)}")
-    log = EvalLog.resume(Path(options.resume).expanduser(), plan.header) if options.resume else None
+    # Opened before anything is said: a log that cannot be written (or resumed) is the one line.
+    if options.resume:
+        log = EvalLog.resume(Path(options.resume).expanduser(), plan.header)
+    else:
+        log = EvalLog.create(_log_path(options), plan.header)
     try:
-        work = plan.work(log.done() if log is not None else set())
+        say(plan.heading())
+        for note in plan.notes:
+            say(f"note: {literal(note)}")
+        work = plan.work(log.done())
         spend = asyncio.run(estimate(plan.requests(), Counter(item.mode for item in work)))
         say(_estimate_line(work, spend))
         if spend.cost_usd > options.max_cost and not options.yes:
+            if not options.resume:
+                log.discard()
             limit = cost(options.max_cost)
             raise UsageError(
                 f"the estimate, about {cost(spend.cost_usd)}, is above --max-cost {limit}: give --yes to "
                 f"start anyway (no new item starts once {limit} is spent)"
             )
-        if log is None:
-            log = EvalLog.create(_log_path(options), plan.header)
         before = f" ({counted(len(log.records), 'run')} done before)" if log.records else ""
         say(f"log: {log.path}{before}")
         pool = ProviderPool(settings)
         runner = _runner(settings, plan, log, pool, options, say, clock)
         stopped = _run(runner, pool, work, log, plan, say, after_record)
     finally:
-        if log is not None:
-            log.close()
+        log.close()
     for problem in runner.unrecorded[:3]:
         say(f"quorum: {problem}")
     kept = f"every finished run is kept in {log.path} (--resume {log.path} runs the rest)"
@@ -232,7 +236,12 @@ def _log_path(options: EvalOptions) -> Path:
     if options.log:
         return Path(options.log).expanduser()
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    first = paths.evals_dir() / evals_log_name(options.dataset, stamp)
+    folder = paths.evals_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise LogError(f"cannot make the folder of the logs {folder}: {err.strerror or err}") from None
+    first = folder / evals_log_name(options.dataset, stamp)
     path, number = first, 1
     while path.exists():  # two evaluations started within the same second
         number += 1

@@ -398,8 +398,7 @@ class EvalLog:
 
     @classmethod
     def create(cls, path: Path, header: EvalHeader) -> EvalLog:
-        """A new log at `path` (its folder made); one that is already there is refused."""
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """A new log at `path`, in a folder that exists; one that is already there is refused."""
         try:
             stream = path.open("x", encoding="utf-8")
         except FileExistsError:
@@ -461,6 +460,11 @@ class EvalLog:
 
     def close(self) -> None:
         self._stream.close()
+
+    def discard(self) -> None:
+        """Remove a log just created, before any run was asked (the estimate was refused)."""
+        self._stream.close()
+        self.path.unlink(missing_ok=True)
 
     def _write(self, data: Mapping[str, Any]) -> None:
         self._stream.write(json.dumps(data, ensure_ascii=False) + "\n")
