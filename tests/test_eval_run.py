@@ -268,12 +268,15 @@ def test_resuming_after_an_interruption_loses_nothing_and_reports_what_an_uninte
     assert {**resumed, "log": ""} == {**uninterrupted, "log": ""}
 
 
-def test_ctrl_c_keeps_every_finished_run_and_resume_runs_the_rest(tmp_path: Path, instant: Path) -> None:
-    """A real process and a real SIGINT once a few runs are logged: exit 130, a partial report, every
-    line of the log whole; resumed, the evaluation ends complete."""
+def test_ctrl_c_keeps_every_finished_run_and_resume_runs_the_rest(
+    tmp_path: Path, instant: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A real process and a real SIGINT once a few runs are logged, others under way: exit 130, a
+    partial report, every line of the log whole; resumed, every run of every item is in the log
+    exactly once, the runs finished before kept as they were."""
     slow = write(tmp_path / "slow.toml", "[demo]\nspeed = 5.0\n")
     log = tmp_path / "stopped.jsonl"
-    args = ["eval", "arithmetic", "--limit", "40", "--dev", "0", "--modes", "vote", "--log", str(log)]
+    args = ["eval", *CTRL_C_ARGS, "--log", str(log)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "tui", "--config", str(slow), *args],
@@ -284,21 +287,29 @@ def test_ctrl_c_keeps_every_finished_run_and_resume_runs_the_rest(tmp_path: Path
         preexec_fn=as_foreground_job,  # a real Ctrl+C reaches it even when pytest runs in the background
     )
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and (not log.exists() or log.read_text().count("\n") < 4):
-        time.sleep(0.05)  # waiting for the log to hold three runs: nothing to inject a clock into
+    while time.monotonic() < deadline and (not log.exists() or log.read_text().count("\n") < 6):
+        time.sleep(0.05)  # waiting for the log to hold five runs: nothing to inject a clock into
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == EXIT_INTERRUPTED, err
     assert out.startswith("Partial: ") and f"--resume {log} runs the rest" in out
     assert f"quorum: interrupted; every finished run is kept in {log}" in err
-    _, kept = log_lines(log)  # every line whole
-    assert 3 <= len(kept) < 40
-    code, resumed = evaluate(instant, EvalOptions(**{**OPTIONS, "resume": str(log)}))
-    assert code == EXIT_OK and resumed["items"] == 40
-    assert log_lines(log)[1][: len(kept)] == kept
+    header, kept = log_lines(log)  # every line whole
+    planned = {("dev", item, "vote") for item in header["dev"]} | {
+        ("scored", item, mode) for item in header["scored"] for mode in ("vote", "consult")
+    }
+    assert 5 <= len(kept) < len(planned)
+
+    code, out, err = quorum_eval(instant, capsys, *CTRL_C_ARGS, "--resume", str(log), "--json")
+    assert code == EXIT_OK, err
+    _, after = log_lines(log)
+    assert after[: len(kept)] == kept
+    runs = [(record["slice"], record["item"], record["mode"]) for record in after]
+    assert sorted(runs) == sorted(planned)  # each run exactly once: none lost, none asked twice
+    assert summary_line(out)["items"] == len(header["scored"]) == 12
 
 
-OPTIONS: dict[str, Any] = {"dataset": "arithmetic", "limit": 40, "dev": 0, "modes": "vote", "as_json": True}
+CTRL_C_ARGS = ["arithmetic", "--limit", "12", "--dev", "3", "--modes", "single,vote,consult"]
 
 
 def test_a_log_of_another_evaluation_is_refused_naming_what_differs(
