@@ -137,51 +137,97 @@ def test_the_progress_rewrites_one_line_on_a_terminal_and_writes_plain_lines_els
 # Datasets
 
 
-def test_a_jsonl_set_never_seen_before_is_scored_with_the_numeric_scorer(
-    instant: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+EXPRESSIONS = [
+    "22+15*7+15-5*17",  # 57: atlas says 4573, which includes it
+    "9+23*18+17-20*20",  # 40: atlas says 840
+    "0+19*10+25-15*14",  # 5: bolt 20, cirrus -375
+    "29+20*11+25-20*2",
+    "0+25*23+20-3*16",
+    "7+2*18+9-16*15",  # -188: everyone wrong, each differently
+    "28+10*23+14-9*19",
+    "2+3*16+13-5*24",
+    "12+3*4+5-6*2",
+    "7+8*9+1-2*3",
+]
+
+
+def _right_alone(scorer: str, answer: int, value: int) -> bool | None:
+    """Whether a demo member's `answer` is right under `scorer`; None when it cannot be read."""
+    if scorer == "includes":
+        return str(value) in str(answer)
+    if scorer.startswith("regex"):
+        return None if answer < 0 else answer == value  # the pattern reads no minus sign
+    return answer == value
+
+
+@pytest.mark.parametrize(
+    ("scorer", "target"),
+    [
+        ("numeric", lambda value: f"${value:,}"),  # commas and a dollar sign, read as the number
+        ("exact", str),
+        ("includes", str),
+        ("regex=^(\\d+)$", str),
+    ],
+)
+def test_a_jsonl_set_never_seen_before_is_scored_with_each_scorer(
+    instant: Path,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    scorer: str,
+    target: Callable[[int], str],
 ) -> None:
-    expressions = [
-        "12+3*4+5-6*2",
-        "7+8*9+1-2*3",
-        "25+1*1+0-4*4",
-        "3+3*3+3-3*3",
-        "14+2*11+6-9*1",
-        "0+29*2+8-7*7",
-    ]
     lines = [
         json.dumps(
-            {"id": f"sum-{n}", "input": f"What is the result of {e}?", "target": f"{demo.evaluate(e):,}"}
+            {
+                "id": f"sum-{n}",
+                "input": f"What is the result of {e}?",
+                "target": target(demo.evaluate(e)),
+                "metadata": {"source": "by hand"},
+            }
         )
-        for n, e in enumerate(expressions)
+        for n, e in enumerate(EXPRESSIONS)
     ]
     dataset = write(tmp_path / "sums.jsonl", "\n".join(lines) + "\n")
+    args = [str(dataset), "--scorer", scorer, "--modes", "single,vote", "--dev", "0", *PANEL, "--json"]
+    code, out, err = quorum_eval(instant, capsys, *args)
+    assert code == EXIT_OK, err
+    data = summary_line(out)
+    judged = {
+        name: [_right_alone(scorer, demo.answer(name, e), demo.evaluate(e)) for e in EXPRESSIONS]
+        for name in PERSONAS
+    }
+    singles = {s["member"]: (s["correct"], s["parse_failures"]) for s in data["singles"]}
+    assert singles == {
+        f"demo-{name}": (sum(j is True for j in js), sum(j is None for j in js))
+        for name, js in judged.items()
+    }
+    assert data["scorer"] == scorer and data["items"] == len(EXPRESSIONS)
+    if scorer.startswith("regex"):
+        assert any(failures for _, failures in singles.values())  # a parse failure is counted, never guessed
+
+
+def test_a_multiple_choice_set_is_asked_its_lettered_choices_and_scored_by_letter(
+    instant: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    lines = [
+        json.dumps({"input": f"Which is {n}?", "choices": [str(n - 1), str(n), str(n + 1)], "target": "B"})
+        for n in range(10)
+    ]
+    dataset = write(tmp_path / "choices.jsonl", "\n".join(lines) + "\n")
+    log = tmp_path / "choices.log.jsonl"
     code, out, err = quorum_eval(
-        instant,
-        capsys,
-        str(dataset),
-        "--scorer",
-        "numeric",
-        "--modes",
-        "single,vote",
-        "--dev",
-        "2",
-        *PANEL,
-        "--json",
+        instant, capsys, str(dataset), "--modes", "single,vote", *PANEL, "--log", str(log), "--json"
     )
     assert code == EXIT_OK, err
     data = summary_line(out)
-    ids = [s.id for s in select(Dataset("x", _samples(dataset)), dev=2).scored]
-    right = {
-        name: sum(not demo.errs(name, expressions[int(i.split("-")[1])]) for i in ids) for name in PERSONAS
-    }
-    assert {s["member"]: s["correct"] for s in data["singles"]} == {f"demo-{n}": c for n, c in right.items()}
-    assert data["scorer"] == "numeric" and data["items"] == 4
-
-
-def _samples(path: Path) -> tuple[Sample, ...]:
-    from tui.eval.datasets import load_jsonl
-
-    return load_jsonl(path)
+    assert data["scorer"] == "choice"  # every item has choices
+    _, records = log_lines(log)
+    seats = [seat for record in records if record["slice"] == "scored" for seat in record["seats"]]
+    assert all(seat["key"] in ("A", "B", "C") and seat["correct"] == (seat["key"] == "B") for seat in seats)
+    right = {f"demo-{name}": 0 for name in PERSONAS}
+    for seat in seats:
+        right[seat["member"]] += seat["correct"]
+    assert {s["member"]: s["correct"] for s in data["singles"]} == right
 
 
 def test_gsm8k_s_own_format_and_the_shipped_set_are_read_as_they_are(
