@@ -8,6 +8,7 @@ import asyncio
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -31,6 +32,7 @@ from tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from tui.eval.datasets import Dataset, Sample, arithmetic, select
 from tui.eval.estimate import rehearse
 from tui.eval.log import ItemRecord
+from tui.eval.modes import ordered_modes
 from tui.eval.runner import EvalRunner, Stop
 from tui.eval.scoring import question_for
 from tui.eval.stats import mcnemar_exact, paired_bootstrap, wilson
@@ -39,6 +41,8 @@ from tui.session import Session, open_store
 
 PANEL = ["-m", "demo-atlas", "-m", "demo-bolt", "-m", "demo-cirrus"]
 PERSONAS = ("atlas", "bolt", "cirrus")
+PANEL_MODES = [mode.value for mode in ordered_modes()]
+"""Every mode the engine has, vote first: each is measured, with no list of them here."""
 
 
 @pytest.fixture
@@ -77,21 +81,16 @@ def test_arithmetic_on_the_demo_panel_prints_the_tables_the_verdict_and_the_char
     assert out.startswith(
         "arithmetic · numeric scorer · 50 items (seed 0) · the best single member chosen\non 20"
     )
-    for row in (
-        "single demo-atlas",
-        "single demo-bolt",
-        "single demo-cirrus",
-        "vote",
-        "consult",
-        "deliberate",
-    ):
-        assert f"\n{row} " in out
+    for row in ("single demo-atlas", "single demo-bolt", "single demo-cirrus", *PANEL_MODES):
+        assert f"\n{row} " in out  # every mode the engine has, each member alone
     assert "McNemar p" in out and "oracle" in out and "unanimous wrong" in out
-    assert "\nvote: " in out and "\ndeliberate: " in out  # the verdict, one sentence a mode
+    for mode in PANEL_MODES:  # the verdict, one sentence a mode, and the mode in the chart's key
+        assert f"\n{mode}: " in out and re.search(rf"   [A-Z] {mode}\b", out)
     assert "accuracy against tokens per item" in out and "tokens per item (log scale)" in out
     # Before anything is asked: what is measured, the estimate, and where the log is.
     assert err.startswith("quorum eval arithmetic: 50 items + 20 development (seed 0) · numeric scorer")
-    assert "estimate: 170 runs, at most " in err and "log: " + str(tmp_path / "a.jsonl") in err
+    runs = 20 + 50 * len(PANEL_MODES)
+    assert f"estimate: {runs} runs, at most " in err and "log: " + str(tmp_path / "a.jsonl") in err
 
 
 def test_the_progress_goes_to_stderr_and_the_json_summary_is_the_only_line_of_stdout(
@@ -102,8 +101,8 @@ def test_the_progress_goes_to_stderr_and_the_json_summary_is_the_only_line_of_st
     assert len(out.splitlines()) == 1
     data = summary_line(out)
     assert (data["items"], data["dev_items"], data["complete"], data["stopped"]) == (6, 3, True, None)
-    assert [m["mode"] for m in data["modes"]] == ["vote", "consult", "deliberate"]
-    assert "eval 6/6 items · dev 3/3 · vote 6/6 · consult 6/6 · deliberate 6/6 · $0" in err
+    assert [m["mode"] for m in data["modes"]] == PANEL_MODES
+    assert f"eval 6/6 items · dev 3/3 · {' · '.join(f'{m} 6/6' for m in PANEL_MODES)} · $0" in err
     assert "eval " not in out and "estimate" not in out
 
 
@@ -412,9 +411,9 @@ def test_the_log_holds_every_calls_text_the_answer_read_from_it_and_the_run_in_t
     assert (header["limit"], header["seed"], len(header["dev"]), len(header["scored"])) == (2, 0, 1, 2)
     assert [seat["model"] for seat in header["panel"]] == ["demo-atlas", "demo-bolt", "demo-cirrus"]
     assert [seat["stance"] for seat in header["panel"]] == ["neutral"] * 3  # Quorum's panel: no stances
-    assert header["modes"] == ["single", "vote", "consult", "deliberate"]
+    assert header["modes"] == ["single", *PANEL_MODES]
     assert sorted((r["slice"], r["mode"]) for r in records) == sorted(
-        [("dev", "vote")] + [("scored", mode) for mode in ("vote", "consult", "deliberate")] * 2
+        [("dev", "vote")] + [("scored", mode) for mode in PANEL_MODES] * 2
     )
     store = open_store(load_settings(str(instant)))
     assert store is not None
@@ -729,7 +728,7 @@ async def test_the_estimate_counts_the_most_calls_each_mode_makes() -> None:
     spent = {mode: await rehearse(base.model_copy(update={"mode": mode, "max_rounds": 3})) for mode in Mode}
     # vote: three answers; consult: and a synthesis; deliberate: and three rounds of a draft and
     # three reviews, then the curator (the stand-ins never agree).
-    assert {mode: s.calls for mode, s in spent.items()} == {
+    assert {mode: spent[mode].calls for mode in (Mode.VOTE, Mode.CONSULT, Mode.DELIBERATE)} == {
         Mode.VOTE: 3,
         Mode.CONSULT: 4,
         Mode.DELIBERATE: 16,
