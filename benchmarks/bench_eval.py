@@ -52,6 +52,8 @@ from tui.providers.demo import DemoProvider  # noqa: E402
 from tui.session import Session, open_store, start_run  # noqa: E402
 
 MODES = (Mode.VOTE, Mode.CONSULT, Mode.DELIBERATE)
+"""The panel modes measured (with `single`, derived from the vote runs: four modes), named so the
+figure stays comparable when the engine gains modes."""
 SPENT: dict[str, list[float]] = {}
 """Seconds spent in each part of the evaluation's own code (see `timed`): wall time, and the CPU
 time of the thread running it (which leaves out waiting for the GIL, another thread's work)."""
@@ -111,7 +113,12 @@ def whole(config: Path, items: int, concurrency: int, log: Path) -> tuple[float,
     """Seconds for the whole evaluation through `eval_command` (wall, CPU), and its summary."""
     settings = load_settings(str(config))
     options = EvalOptions(
-        dataset="arithmetic", limit=items, as_json=True, log=str(log), concurrency=concurrency
+        dataset="arithmetic",
+        limit=items,
+        modes=",".join(["single", *MODES]),
+        as_json=True,
+        log=str(log),
+        concurrency=concurrency,
     )
     out, err = io.StringIO(), io.StringIO()
     started, cpu = time.perf_counter(), time.process_time()
