@@ -6,6 +6,7 @@ the JSON of it all."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -139,6 +140,16 @@ def test_without_a_development_slice_the_verdict_says_no_member_was_compared() -
         )
     )
     assert report.verdict() == ["consult: no significant gain over vote.", NO_BEST_SINGLE]
+
+
+def test_the_verdict_says_when_another_member_alone_did_better_than_the_one_the_slice_chose() -> None:
+    better_alone = mode("single", 91, 30_000, member="beta")
+    report = EvalReport(replace(summary(VOTE_GAINS), singles=(ALPHA, better_alone)))
+    assert report.verdict()[-1] == (
+        "The development slice (20 items) chose alpha, but beta alone did better on these items "
+        "(91.0% against 82.0%): the comparisons are against alpha; a larger --dev chooses more surely."
+    )
+    assert not any("did better" in sentence for sentence in EvalReport(summary(VOTE_GAINS)).verdict())
 
 
 def test_a_p_just_under_05_is_never_shown_as_05() -> None:

@@ -21,9 +21,10 @@ import textwrap
 from dataclasses import dataclass
 from typing import Any
 
-from tui.eval.results import BEST_SINGLE, SIGNIFICANCE, Comparison, EvalSummary, ModeSummary
+from tui.eval.results import BEST_SINGLE, SIGNIFICANCE, BestSingle, Comparison, EvalSummary, ModeSummary
 from tui.eval.stats import Flips, Interval
 from tui.render.formatting import cost, literal, seconds, tokens
+from tui.render.words import counted
 
 WIDTH = 80
 MAX_LABEL = 28
@@ -164,7 +165,22 @@ class EvalReport:
                 f"better than {literal(best.member or '')} ({_percent(best.accuracy)}) on these "
                 f"{s.items:,} items."
             )
+        if best is not None and s.best_single is not None:
+            sentences += self._better_alone(best, s.best_single)
         return sentences
+
+    def _better_alone(self, best: ModeSummary, chosen: BestSingle) -> list[str]:
+        """A sentence when a member alone beat, on the scored items, the one the development slice
+        chose: the comparisons stand (the choice was made before the scoring), and say so."""
+        better = max(self.summary.singles, key=lambda single: single.correct)
+        if better.correct <= best.correct:
+            return []
+        name, other = literal(chosen.member), literal(better.member or "")
+        return [
+            f"The development slice ({counted(chosen.dev_items, 'item')}) chose {name}, but {other} alone "
+            f"did better on these items ({_percent(better.accuracy)} against {_percent(best.accuracy)}): "
+            f"the comparisons are against {name}; a larger --dev chooses more surely."
+        ]
 
     def verdict_lines(self) -> list[str]:
         return [line for sentence in self.verdict() for line in _wrap(sentence, self.width)]
