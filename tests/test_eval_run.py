@@ -507,6 +507,20 @@ def test_with_yes_new_runs_stop_once_max_cost_is_spent_and_the_finished_are_repo
     assert "reaching --max-cost $5.00: no new run was started" in err
 
 
+def test_max_cost_0_runs_free_models_and_stops_paid_ones_after_the_first_run(
+    instant: Path, priced: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["arithmetic", "--limit", "3", "--dev", "0", "--modes", "vote", "--max-cost", "0", "--json"]
+    code, out, err = quorum_eval(instant, capsys, *args)  # the demo panel costs nothing
+    assert code == EXIT_OK, err
+    assert summary_line(out)["complete"] and "no new run was started" not in err
+
+    paid = ["-m", "paid-atlas", "--concurrency", "1", "--yes"]
+    code, out, err = quorum_eval(priced, capsys, *args, *paid)
+    assert code == EXIT_FAILED and summary_line(out)["items"] == 1
+    assert "reaching --max-cost $0: no new run was started" in err
+
+
 # --------------------------------------------------------------------------------------------
 # The statistics, end to end, against what the demo members answer
 

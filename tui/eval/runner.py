@@ -7,7 +7,8 @@ through the cache: a cached answer is not a measurement.
 
 The runs (`tui.eval.plan`) start in order, at most `concurrency` at once; each provider's own
 `max_concurrency` still holds its calls in line (the pool's connection slots). New runs stop
-starting when the cost spent reaches `max_cost` (the runs under way finish and are kept), and
+starting when the cost spent reaches `max_cost` (once anything is spent: free models run on under
+a `max_cost` of 0; the runs under way finish and are kept), and
 `interrupt()` (Ctrl+C) cancels the runs under way: a run cancelled half-way is not logged, and
 `--resume` asks it again.
 """
@@ -108,7 +109,8 @@ class EvalRunner:
         for work in queue:
             if self.stopped is not None:
                 return
-            if self.max_cost is not None and self.spent >= self.max_cost:
+            # Nothing spent has reached no limit, even 0: free models (local, demo) run on.
+            if self.max_cost is not None and self.spent > 0 and self.spent >= self.max_cost:
                 self.stopped = Stop.MAX_COST
                 return
             await self._one(work)
