@@ -152,6 +152,13 @@ def test_the_verdict_says_when_another_member_alone_did_better_than_the_one_the_
     assert not any("did better" in sentence for sentence in EvalReport(summary(VOTE_GAINS)).verdict())
 
 
+def test_one_item_is_said_as_one() -> None:
+    one = replace(summary(VOTE_GAINS), items=1, dev_items=1, best_single=BestSingle("alpha", 1, 1))
+    assert " ".join(EvalReport(one).heading()).startswith(
+        "gsm8k · numeric scorer · 1 item (seed 0) · the best single member chosen on 1 development item ·"
+    )
+
+
 def test_a_p_just_under_05_is_never_shown_as_05() -> None:
     close = compared(VOTE, "single alpha", BEST_SINGLE, 0.06, 0.012, 0.108, 0.0496, 3.0)
     assert "p = .0496" in EvalReport(summary(close)).verdict()[0]

@@ -194,8 +194,8 @@ class _Plan:
         dev = f" + {len(h.dev):,} development" if h.dev else ""
         demo = " (demo: simulated)" if any(seat["provider"] == "demo" for seat in h.panel) else ""
         return literal(
-            f"quorum eval {h.dataset}: {len(h.scored):,} items{dev} (seed {h.seed}) · {h.scorer} scorer · "
-            f"panel {', '.join(h.members)}{demo} · modes {', '.join(h.modes)}"
+            f"quorum eval {h.dataset}: {counted(len(h.scored), 'item')}{dev} (seed {h.seed}) · "
+            f"{h.scorer} scorer · panel {', '.join(h.members)}{demo} · modes {', '.join(h.modes)}"
         )
 
     def progress_totals(self) -> dict[str, int]:

@@ -63,13 +63,13 @@ class EvalReport:
     def heading(self) -> list[str]:
         s = self.summary
         dev = (
-            f"the best single member chosen on {s.dev_items:,} development items"
+            f"the best single member chosen on {counted(s.dev_items, 'development item')}"
             if s.best_single
             else "no development slice, so no best single member"
         )
         line = (
-            f"{literal(s.dataset)} · {literal(s.scorer)} scorer · {s.items:,} items (seed {s.seed}) · "
-            f"{dev} · ties: {s.tie_rule.value}"
+            f"{literal(s.dataset)} · {literal(s.scorer)} scorer · {counted(s.items, 'item')} "
+            f"(seed {s.seed}) · {dev} · ties: {s.tie_rule.value}"
         )
         return _wrap(line, self.width)
 
@@ -163,7 +163,7 @@ class EvalReport:
             sentences.append(
                 "Nothing here beats asking the best single member alone: no mode is significantly "
                 f"better than {literal(best.member or '')} ({_percent(best.accuracy)}) on these "
-                f"{s.items:,} items."
+                f"{counted(s.items, 'item')}."
             )
         if best is not None and s.best_single is not None:
             sentences += self._better_alone(best, s.best_single)

@@ -287,8 +287,8 @@ def tally_words(tally: Tally) -> str:
 
 
 def counted(count: int, noun: str) -> str:
-    """`1 round`, `3 rounds`: a number with its noun, in the plural when it is not one."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
+    """`1 round`, `3 rounds`, `1,319 items`: a number with its noun, in the plural when it is not one."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def invalid_votes_words(votes: Iterable[Vote]) -> str | None:
