@@ -639,11 +639,14 @@ def assert_nothing_asked(config: Path) -> None:
         store.close()
 
 
-@pytest.mark.parametrize("where", ["a-file/log.jsonl", "no-such-folder/log.jsonl"])
+@pytest.mark.parametrize("where", ["a-file/log.jsonl", "no-such-folder/log.jsonl", "read-only/log.jsonl"])
 def test_a_log_that_cannot_be_written_is_one_line_and_exit_2_before_anything_is_asked(
     instant: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path, where: str
 ) -> None:
     write(tmp_path / "a-file", "not a folder\n")
+    (tmp_path / "read-only").mkdir(mode=0o500)
+    if where.startswith("read-only") and os.access(tmp_path / "read-only", os.W_OK):
+        pytest.skip("run as root: a folder's permissions do not stop it writing")
     log = tmp_path / where
     code, out, err = quorum_eval(instant, capsys, "arithmetic", "--limit", "2", "--log", str(log))
     assert code == EXIT_USAGE and out == ""
