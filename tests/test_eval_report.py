@@ -192,8 +192,15 @@ def test_the_cost_table_holds_tokens_cost_calls_and_wall_time_per_item() -> None
 
 def test_the_comparison_table_holds_the_difference_interval_p_ratio_and_significance() -> None:
     lines = EvalReport(summary(VOTE_GAINS, DELIBERATE_EVEN_WITH_VOTE)).comparison_table().splitlines()
-    assert lines[1].split() == ["vote", "−", "single", "alpha", "+6.0", "+1.2..+10.8", ".02", "3.0x", "yes"]
+    assert lines[1].split() == ["vote", "−", "alpha", "+6.0", "+1.2..+10.8", ".02", "3.0x", "yes"]
     assert lines[2].split() == ["deliberate", "−", "vote", "-1.0", "-4.0..+2.0", ".63", "3.4x", "no"]
+    assert "the best single member alone" in lines[-1]
+
+
+def test_a_comparison_against_the_best_single_member_is_named_whole() -> None:
+    against = compared("deliberate", "single demo-bolt", BEST_SINGLE, 0.3, 0.16, 0.44, 0.0001, 17.9)
+    table = EvalReport(summary(against, DELIBERATE_EVEN_WITH_VOTE)).comparison_table()
+    assert "\ndeliberate − demo-bolt " in table and "…" not in table
 
 
 def test_everything_printed_fits_80_columns_even_with_long_names_and_large_counts() -> None:

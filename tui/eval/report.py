@@ -21,6 +21,7 @@ import textwrap
 from dataclasses import dataclass
 from typing import Any
 
+from tui.eval.modes import SINGLE
 from tui.eval.results import BEST_SINGLE, SIGNIFICANCE, BestSingle, Comparison, EvalSummary, ModeSummary
 from tui.eval.stats import Flips, Interval
 from tui.render.formatting import cost, literal, seconds, tokens
@@ -127,7 +128,7 @@ class EvalReport:
             return ""
         rows = [
             [
-                f"{literal(c.mode)} − {literal(c.baseline)}",
+                f"{literal(c.mode)} − {literal(_baseline_name(c))}",
                 _points(c.difference),
                 _points_range(c.interval),
                 _p(c.p_value),
@@ -140,7 +141,7 @@ class EvalReport:
         key = (
             "95% CI: paired bootstrap, "
             f"{self.summary.resamples:,} resamples · significant: the interval excludes 0 "
-            f"and p < {_decimal(SIGNIFICANCE)}"
+            f"and p < {_decimal(SIGNIFICANCE)} · a member's name: the best single member alone"
         )
         return "\n".join([*_table(headers, rows, "lrrrrl", self.width), *_wrap(key, self.width)])
 
@@ -360,6 +361,14 @@ def _wrap(text: str, width: int, indent: str = "") -> list[str]:
         text, width, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False
     )
     return [line.replace(_NO_BREAK, " ") for line in lines]
+
+
+def _baseline_name(comparison: Comparison) -> str:
+    """What a mode is compared with, as the table names it: `vote`, or the best single member's
+    name alone (`single ` would cut the rows short of 80 columns)."""
+    if comparison.against == BEST_SINGLE:
+        return comparison.baseline.removeprefix(f"{SINGLE} ")
+    return comparison.baseline
 
 
 def _table(headers: list[str], rows: list[list[str]], aligns: str, width: int) -> list[str]:
