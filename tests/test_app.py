@@ -272,7 +272,7 @@ async def test_keymap_from_config_remaps_by_id() -> None:
         await pilot.press("f6")
         await settle(app, pilot)
         assert positions_sent(provider) == ["alpha"]
-        assert any(row[3] == "rerun" and "F6" in row[0].upper() for row in app.key_rows())
+        assert any(row.key.id == "rerun" and row.keys == "f6" for row in app.key_names.help_rows())
 
 
 def test_every_binding_id_of_the_dashboard_is_one_the_config_knows() -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
@@ -25,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 
 from textual import events, on
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
 from textual.color import ColorParseError
 from textual.containers import Horizontal
 from textual.css.errors import StylesheetError
@@ -37,6 +35,7 @@ from textual.widgets import Footer
 from tui.cache import CacheOutcome, find_similar_async, warm_embedder
 from tui.cache.lookup import SemanticPlan, exact_hit, judge, semantic_plan, serve_judgement
 from tui.config.catalog import secret_values
+from tui.config.keymap import KEYS, Where
 from tui.config.schema import Settings
 from tui.dashboard import keys
 from tui.dashboard.run_display import RunDisplay
@@ -86,7 +85,7 @@ class DashboardCore(App[None]):
 
     CSS_PATH = Path(__file__).parent / "app.tcss"  # absolute: subclasses elsewhere (benchmarks) find it too
     TITLE = "Quorum"
-    BINDINGS = keys.bindings()
+    BINDINGS = [*keys.bindings(Where.APP), *keys.bindings(Where.MEMBERS), *keys.bindings(Where.PANES)]
 
     def __init__(
         self,
@@ -127,6 +126,7 @@ class DashboardCore(App[None]):
         # Themes are registered and chosen before the first frame: switching theme after mount
         # would restyle every widget a second time.
         self._theme_errors = register_themes(self, settings.ui.theme)
+        self.key_names = keys.KeyNames(settings.ui.keymap, self.get_key_display)
 
     # -- layout ----------------------------------------------------------------------------
 
@@ -283,10 +283,12 @@ class DashboardCore(App[None]):
             current = len(panes) if self.synthesis_shown else self.grid.current
         except (NoMatches, IndexError):  # the clock ticked while the dashboard is taken down (no screen)
             return
-        rows = {row[3]: row[0].lstrip("● ").strip() for row in self.key_rows()}
+        names = self.key_names
         # In the prompt the arrows move the text cursor: the strip says how to reach the panes.
-        arrows = "tab" if self._prompt.has_focus else f"{rows['previous_pane']}/{rows['next_pane']}"
-        hint = f"{arrows} · {rows['toggle_synthesis']}"
+        arrows = (
+            "tab" if self._prompt.has_focus else f"{names.shown('previous_pane')}/{names.shown('next_pane')}"
+        )
+        hint = f"{arrows} · {names.shown('toggle_synthesis')}"
         strip.show([(p.shown_name or p.member.alias, p.status) for p in panes], current, hint)
 
     # -- the run on screen -------------------------------------------------------------------
@@ -406,15 +408,6 @@ class DashboardCore(App[None]):
     def show_result(self, result: RunResult, events: list[ev.Event] | None = None) -> None:
         """Show a recorded run (the history's key group does)."""
         raise NotImplementedError
-
-    def key_for(self, binding_id: str) -> str:
-        """The key that does `binding_id` now (the user's keymap applied), as the help shows it."""
-        default = next(
-            key for _action, key, _name, _tip, bound, _anywhere in keys.KEYS if bound == binding_id
-        )
-        first = self.settings.ui.keymap.get(binding_id, default).split(",")[0].strip()
-        shown = self.get_key_display(Binding(first, ""))
-        return shown.upper() if re.fullmatch(r"f\d+", shown) else shown  # F7, as people write it
 
     # -- the prompt: what Enter will send ----------------------------------------------------
 
@@ -777,15 +770,12 @@ class DashboardCore(App[None]):
     def action_help(self) -> None:
         from tui.dashboard.screens.help import HelpScreen
 
-        self.push_screen(HelpScreen(self.key_rows()))
-
-    def key_rows(self) -> list[tuple[str, str, str, str]]:
-        return keys.key_rows(self.settings.ui.keymap, self.get_key_display)
+        self.push_screen(HelpScreen(self.key_names.help_rows()))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for action, _key, description, tooltip, _id, _anywhere in keys.KEYS:
-            yield SystemCommand(description, tooltip, getattr(self, f"action_{action}"))
+        for key in KEYS:
+            yield SystemCommand(key.description, key.tooltip, getattr(self, f"action_{key.action}"))
 
     async def on_unmount(self) -> None:
         if self._pool is not None:

@@ -59,7 +59,7 @@ class HistoryActions(DashboardCore):
         self.refresh_chips()
         self.tracker.reset(result.mode, result.max_rounds)
         self.synthesis.reset(result.mode is Mode.CONSULT)
-        served = cache_line(result.cache, self.key_for("fresh")) if result.cache.hit else None
+        served = cache_line(result.cache, self.key_names.first("fresh")) if result.cache.hit else None
         if served is not None:  # first, above the answer it explains
             self.synthesis.note(served, "heading")
         replay = replay_events(result) if events is None else events
@@ -93,7 +93,7 @@ class HistoryActions(DashboardCore):
         """A recorded run is on screen: say which, and what the keys do with it."""
         if result.cache.hit:
             self.notify(
-                f"{cache_line(result.cache, self.key_for('fresh'))}.",
+                f"{cache_line(result.cache, self.key_names.first('fresh'))}.",
                 title="Cache hit",
                 markup=False,
                 timeout=10,

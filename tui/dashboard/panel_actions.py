@@ -27,10 +27,6 @@ class PanelEdit:
 
 
 class PanelActions(DashboardCore):
-    def undo_key(self) -> str:
-        rows = {row[3]: row[0].lstrip("● ").strip() for row in self.key_rows()}
-        return rows.get("undo", "u")
-
     def action_cycle_stance(self) -> None:
         seat = self.need_seat()
         if seat is not None:
@@ -39,7 +35,7 @@ class PanelActions(DashboardCore):
             self.panes[seat].set_stance(stance)
             self.notify(
                 f"{self.session.seats[seat].model} will argue {stance.value} next run "
-                f"({self.undo_key()} undoes).",
+                f"({self.key_names.shown('undo')} undoes).",
                 markup=False,
             )
 
@@ -69,7 +65,7 @@ class PanelActions(DashboardCore):
         self.panel_undo.append(PanelEdit(seat, spec, removed=pane))
         self.grid.remove_seat(seat)
         neighbour.focus()  # the keys stay on the panel (u undoes), not in the prompt
-        self.notify(f"Removed {spec.model} — {self.undo_key()} to undo.", markup=False)
+        self.notify(f"Removed {spec.model} — {self.key_names.shown('undo')} to undo.", markup=False)
 
     def action_undo(self) -> None:
         """Put back the last member removed, at its seat, or the last stance changed."""
