@@ -2,19 +2,18 @@
 
 `QuorumApp` is the dashboard's core (`tui.dashboard.core`: layout, the run on screen, runs) with
 the keys that edit the panel (`panel_actions`), those for recorded runs (`history_actions`),
-following runs other processes record (`follow_actions`), the keys that move between panes on
-a small screen (`compact_actions`), attaching images (`image_actions`) and showing the asking
-team's context (`context_actions`).
+following runs other processes record (`follow_actions`), attaching images (`image_actions`) and
+showing the asking team's context (`context_actions`). The panes keep their own keys
+(`widgets.pane_area`).
 """
 
 from __future__ import annotations
 
-from tui.dashboard.compact_actions import CompactActions
 from tui.dashboard.context_actions import ContextActions
 from tui.dashboard.follow_actions import FollowActions
 from tui.dashboard.image_actions import ImageActions
 from tui.dashboard.panel_actions import PanelActions
 
 
-class QuorumApp(PanelActions, FollowActions, CompactActions, ImageActions, ContextActions):
+class QuorumApp(PanelActions, FollowActions, ImageActions, ContextActions):
     """The dashboard. Build it with `QuorumApp(settings, session)`; tests inject providers and a clock."""

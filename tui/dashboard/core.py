@@ -25,9 +25,8 @@ from typing import TYPE_CHECKING, Any
 from textual import events, on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.color import ColorParseError
-from textual.containers import Horizontal
 from textual.css.errors import StylesheetError
-from textual.css.query import NoMatches
+from textual.dom import DOMNode
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer
@@ -42,7 +41,7 @@ from tui.dashboard.run_display import RunDisplay
 from tui.dashboard.themes import DEFAULT_THEME, register_themes, theme_variable_defaults
 from tui.dashboard.widgets.member_grid import MemberGrid
 from tui.dashboard.widgets.member_pane import ModelPane
-from tui.dashboard.widgets.member_strip import MemberStrip
+from tui.dashboard.widgets.pane_area import PaneArea
 from tui.dashboard.widgets.prompt_bar import PromptBar
 from tui.dashboard.widgets.round_tracker import RoundTracker
 from tui.dashboard.widgets.synthesis_pane import SynthesisPane
@@ -74,8 +73,6 @@ log = logging.getLogger(__name__)
 FLUSH_INTERVAL_S = 0.25
 # The prompt's Up key reaches this many of the history's questions (and all of this session's).
 RECALLED_QUESTIONS = 200
-# Below either, a terminal is small: one pane at a time, full size, and a strip to move between them.
-COMPACT_WIDTH, COMPACT_HEIGHT = 100, 30
 # What the tracker says (in full, and on a small screen) while watch mode waits for a run.
 WATCHING = ("watching · the next run quorum mcp or quorum run starts opens here", "watching")
 
@@ -85,7 +82,7 @@ class DashboardCore(App[None]):
 
     CSS_PATH = Path(__file__).parent / "app.tcss"  # absolute: subclasses elsewhere (benchmarks) find it too
     TITLE = "Quorum"
-    BINDINGS = [*keys.bindings(Where.APP), *keys.bindings(Where.MEMBERS), *keys.bindings(Where.PANES)]
+    BINDINGS = [*keys.bindings(Where.APP), *keys.bindings(Where.MEMBERS)]
 
     def __init__(
         self,
@@ -137,15 +134,15 @@ class DashboardCore(App[None]):
         self._prompt = prompt  # held: a modal screen on top must not hide it from the app's keys
         yield prompt
         yield RoundTracker(id="tracker")
-        with Horizontal(id="main"):
-            yield MemberStrip(id="strip")
-            yield MemberGrid(self.session.members(), clock=self.clock, id="members")
-            yield SynthesisPane(id="synthesis")
+        # Held, as the prompt is: the flush clock reaches it many times a second.
+        members = self.session.members()
+        self.pane_area = PaneArea(members, clock=self.clock, key_names=self.key_names, id="main")
+        yield self.pane_area
         yield Footer()
 
     @property
     def grid(self) -> MemberGrid:
-        return self.dashboard_screen.query_one("#members", MemberGrid)
+        return self.pane_area.grid
 
     @property
     def panes(self) -> list[ModelPane]:
@@ -242,13 +239,9 @@ class DashboardCore(App[None]):
     def relayout(self, width: int | None = None, height: int | None = None) -> None:
         width = width or self.size.width or 160
         height = height or self.size.height or 50
-        compact = width < COMPACT_WIDTH or height < COMPACT_HEIGHT
         dashboard = self.dashboard_screen  # a resize may come while another screen is on top
-        main = dashboard.query_one("#main")
-        main.set_class(width < 110, "-narrow")
-        main.set_class(compact, "-compact")
-        self.grid.compact = compact
-        self.grid.relayout(width)
+        self.pane_area.relayout(width, height)
+        compact = self.pane_area.compact
         tracker = dashboard.query_one(RoundTracker)
         if tracker.compact != compact:
             tracker.compact = compact
@@ -256,40 +249,11 @@ class DashboardCore(App[None]):
         footer = dashboard.query_one(Footer)
         footer.compact = compact
         footer.show_command_palette = not compact  # Ctrl+P still works; F1 Help must fit instead
-        self.refresh_strip()
 
     @property
     def dashboard_screen(self) -> Screen[Any]:
         """The screen the dashboard is on (help, history and the picker go on top of it)."""
         return self.screen_stack[0]
-
-    @property
-    def compact(self) -> bool:
-        """A small terminal: one pane at a time (see `relayout`)."""
-        return self.grid.compact
-
-    @property
-    def synthesis_shown(self) -> bool:
-        """On a small screen, the synthesis is the pane on screen (instead of a member)."""
-        return self.dashboard_screen.query_one("#main").has_class("-synthesis-view")
-
-    def refresh_strip(self) -> None:
-        """The small screen's strip: every member's status, and which pane is on screen."""
-        try:
-            if not self.compact:
-                return
-            strip = self.dashboard_screen.query_one(MemberStrip)
-            panes = self.panes
-            current = len(panes) if self.synthesis_shown else self.grid.current
-        except (NoMatches, IndexError):  # the clock ticked while the dashboard is taken down (no screen)
-            return
-        names = self.key_names
-        # In the prompt the arrows move the text cursor: the strip says how to reach the panes.
-        arrows = (
-            "tab" if self._prompt.has_focus else f"{names.shown('previous_pane')}/{names.shown('next_pane')}"
-        )
-        hint = f"{arrows} · {names.shown('toggle_synthesis')}"
-        strip.show([(p.shown_name or p.member.alias, p.status) for p in panes], current, hint)
 
     # -- the run on screen -------------------------------------------------------------------
 
@@ -601,7 +565,7 @@ class DashboardCore(App[None]):
     def flush_now(self) -> None:
         """Write every pane's buffered text and move the running clocks (the 4 Hz tick)."""
         self.run_display.flush(self.run_panes)
-        self.refresh_strip()
+        self.pane_area.refresh_strip()
         # The young generation is collected here, a quarter second's objects at a time, not when
         # its count reaches the threshold: that came mid-frame, 10-30 ms in one go (measured: the
         # worst lags of a streaming panel). Here it is a millisecond or two, between frames.
@@ -767,6 +731,9 @@ class DashboardCore(App[None]):
         else:
             self.notify("No run in progress.", severity="information")
 
+    def action_toggle_synthesis(self) -> None:
+        self.pane_area.toggle_synthesis()
+
     def action_help(self) -> None:
         from tui.dashboard.screens.help import HelpScreen
 
@@ -774,8 +741,11 @@ class DashboardCore(App[None]):
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
+        # Every key's action, run by the widget it is bound on (as if the key was pressed there).
+        owners: dict[Where, DOMNode] = {Where.APP: self, Where.MEMBERS: self, Where.PANES: self.pane_area}
         for key in KEYS:
-            yield SystemCommand(key.description, key.tooltip, getattr(self, f"action_{key.action}"))
+            action = getattr(owners[key.where], f"action_{key.action}")
+            yield SystemCommand(key.description, key.tooltip, action)
 
     async def on_unmount(self) -> None:
         if self._pool is not None:

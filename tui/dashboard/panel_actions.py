@@ -1,5 +1,5 @@
-"""The dashboard's keys that edit the panel and the view: stance, add, remove, undo, zoom, mode,
-save, theme.
+"""The dashboard's keys that edit the panel and the view: stance, add, remove, undo, mode, save,
+theme.
 
 Built on the dashboard's core (`DashboardCore`); the panel itself is the session's. A removal and
 a stance change can be undone (`u`), newest first: a key pressed by mistake never costs a member.
@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from tui.config.schema import MemberSpec
 from tui.dashboard.core import DashboardCore
 from tui.dashboard.widgets.member_pane import ModelPane
-from tui.dashboard.widgets.synthesis_pane import SynthesisPane
 from tui.engine.types import Stance
 
 
@@ -89,25 +88,6 @@ class PanelActions(DashboardCore):
             self.run_panes[self.run_panes.index(edit.removed)] = pane
         pane.focus()
         self.notify(f"{edit.spec.model} is back on the panel.", markup=False)
-
-    def action_zoom(self) -> None:
-        main = self.query_one("#main")
-        if main.has_class("-zoomed"):
-            main.remove_class("-zoomed", "-zoom-member", "-zoom-synthesis")
-            self.grid.remove_class("-zoomed")
-            for widget in self.query(".-zoom"):
-                widget.remove_class("-zoom")
-        else:
-            target = self.focused
-            while target is not None and not isinstance(target, ModelPane | SynthesisPane):
-                target = target.parent  # type: ignore[assignment]
-            if target is None:
-                self.notify("Focus a pane to zoom it.", severity="warning")
-                return
-            target.add_class("-zoom")
-            main.add_class("-zoomed", "-zoom-member" if isinstance(target, ModelPane) else "-zoom-synthesis")
-            self.grid.add_class("-zoomed")
-        self.relayout()
 
     def action_toggle_mode(self) -> None:
         mode = self.session.toggle_mode()
