@@ -285,11 +285,11 @@ def test_every_binding_id_of_the_dashboard_is_one_the_config_knows() -> None:
     from tui.dashboard.screens.help import HelpScreen
     from tui.dashboard.screens.history import HistoryScreen
     from tui.dashboard.screens.picker import MemberPicker
+    from tui.dashboard.widgets.member_grid import MemberGrid
     from tui.dashboard.widgets.pane_area import PaneArea
 
-    app_ids = {
-        b.id for holder in (QuorumApp, PaneArea) for b in holder.BINDINGS if isinstance(b, Binding) and b.id
-    }
+    holders = (QuorumApp, MemberGrid, PaneArea)
+    app_ids = {b.id for holder in holders for b in holder.BINDINGS if isinstance(b, Binding) and b.id}
     assert app_ids == {key.id for key in KEYS}
     screen_ids = {
         b.id

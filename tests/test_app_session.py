@@ -166,6 +166,22 @@ async def test_typing_on_a_pane_types_in_the_prompt_and_leaves_the_panel_alone()
         ]
 
 
+async def test_the_member_keys_are_the_member_panes_and_the_palette_runs_them_on_the_focused_one() -> None:
+    """`t` is a key of the member grid: on the synthesis it is typing, so it goes to the prompt; the
+    palette's Stance acts on the member whose pane has the focus, as the key does."""
+    app, _ = make_app(["alpha:against", "beta"])
+    async with app.run_test() as pilot:
+        app.synthesis.focus()
+        await pilot.press("t")
+        assert app.prompt_bar.has_focus and app.prompt_bar.text == "t"
+        assert app.session.seats[0].stance is Stance.AGAINST
+        app.panes[1].focus()
+        await pilot.pause()
+        [stance] = [command for command in app.get_system_commands(app.screen) if command.title == "Stance"]
+        stance.callback()
+        assert [seat.stance for seat in app.session.seats] == [Stance.AGAINST, Stance.FOR]
+
+
 async def test_a_removed_member_comes_back_at_its_place_with_u() -> None:
     app, provider = make_app(["alpha:for", "beta:against", "gamma"])
     async with app.run_test(size=(160, 50)) as pilot:

@@ -82,7 +82,7 @@ class DashboardCore(App[None]):
 
     CSS_PATH = Path(__file__).parent / "app.tcss"  # absolute: subclasses elsewhere (benchmarks) find it too
     TITLE = "Quorum"
-    BINDINGS = [*keys.bindings(Where.APP), *keys.bindings(Where.MEMBERS)]
+    BINDINGS = keys.bindings(Where.APP)
 
     def __init__(
         self,
@@ -110,9 +110,7 @@ class DashboardCore(App[None]):
         self.flush_interval = flush_interval
         self.save_settings = save_settings
         self.cursor_blink = cursor_blink
-        self.run_panes: list[ModelPane] = []  # the panes of the run on screen, in its panel order
         self.follow_up_armed = False  # F3 was pressed: the next question follows up the run on screen
-        self.panel_undo: list[Any] = []  # the panel's edits that `u` undoes, newest last (see PanelActions)
         self.store: RunStore | None = None
         # The run on screen while another process records it (see FollowActions).
         self.following: RunFollower | None = None
@@ -135,8 +133,7 @@ class DashboardCore(App[None]):
         yield prompt
         yield RoundTracker(id="tracker")
         # Held, as the prompt is: the flush clock reaches it many times a second.
-        members = self.session.members()
-        self.pane_area = PaneArea(members, clock=self.clock, key_names=self.key_names, id="main")
+        self.pane_area = PaneArea(self.session, clock=self.clock, key_names=self.key_names, id="main")
         yield self.pane_area
         yield Footer()
 
@@ -465,7 +462,7 @@ class DashboardCore(App[None]):
         )
         self.session.shown = ShownRun(prepared, run)
         panes = self._panes_for_seats()
-        self.run_panes = [panes[seat] for seat in prepared.seat_of_member]
+        self.grid.run_panes = [panes[seat] for seat in prepared.seat_of_member]
         for seat, pane in enumerate(panes):
             pane.reset(self.session.member(seat))
             if seat in prepared.skipped_seats:
@@ -560,11 +557,11 @@ class DashboardCore(App[None]):
             self._apply(event, run.request)
 
     def _apply(self, event: ev.Event, request: RunRequest) -> None:
-        self.run_display.apply(event, request, self.run_panes)
+        self.run_display.apply(event, request, self.grid.run_panes)
 
     def flush_now(self) -> None:
         """Write every pane's buffered text and move the running clocks (the 4 Hz tick)."""
-        self.run_display.flush(self.run_panes)
+        self.run_display.flush(self.grid.run_panes)
         self.pane_area.refresh_strip()
         # The young generation is collected here, a quarter second's objects at a time, not when
         # its count reaches the threshold: that came mid-frame, 10-30 ms in one go (measured: the
@@ -611,16 +608,6 @@ class DashboardCore(App[None]):
         return True
 
     # -- actions on runs ---------------------------------------------------------------------
-
-    def focused_seat(self) -> int | None:
-        return self.grid.seat_of(self.focused)
-
-    def need_seat(self) -> int | None:
-        """The focused member's seat, or None after telling the user to focus one."""
-        seat = self.focused_seat()
-        if seat is None:
-            self.notify("Focus a member's pane first (Tab moves between panes).", severity="warning")
-        return seat
 
     def _fatal_error(self) -> None:
         """A crash's report on the terminal, without the local variables Textual shows beside each
@@ -679,6 +666,26 @@ class DashboardCore(App[None]):
             self.notify(f"Saved to {path}", markup=False)
         return path
 
+    def action_toggle_mode(self) -> None:
+        mode = self.session.toggle_mode()
+        if self.shown is None:  # nothing on screen: the tracker shows what the next run will be
+            self.tracker.reset(mode, self.session.max_rounds)
+        self.refresh_chips()  # else the prompt's chip says it; the tracker stays the run's on screen
+        # A flag the new mode ignores (--rounds in consult) is said, as `quorum run` says it.
+        self.notify(" ".join([f"Next run: {mode.value}.", *self.session.unused_options()]), markup=False)
+
+    def action_save_panel(self) -> None:
+        self.save_user_config({"panel": {"members": self.session.panel_for_config()}}, quiet=False)
+
+    def action_pick_theme(self) -> None:
+        self.search_themes()
+
+    def search_themes(self) -> None:
+        """Ctrl+T and the palette's Theme: Quorum's themes first, then the user's, then Textual's."""
+        from tui.dashboard.screens.theme_picker import theme_palette
+
+        self.push_screen(theme_palette())
+
     def action_rerun(self) -> None:
         if self.waits_for_followed_run("A rerun"):
             return
@@ -698,7 +705,7 @@ class DashboardCore(App[None]):
         self._rerun_seats(self.session.failed_seats(), "failed members")
 
     def action_rerun_member(self) -> None:
-        seat = self.need_seat()
+        seat = self.grid.need_seat()
         if seat is not None:
             if self.prepared is not None and seat not in self.prepared.seat_of_member:
                 self.notify("That member was not in the last run; press Ctrl+R to run the panel.")
@@ -731,6 +738,9 @@ class DashboardCore(App[None]):
         else:
             self.notify("No run in progress.", severity="information")
 
+    def action_add_member(self) -> None:
+        self.grid.pick_member()
+
     def action_toggle_synthesis(self) -> None:
         self.pane_area.toggle_synthesis()
 
@@ -742,7 +752,11 @@ class DashboardCore(App[None]):
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         # Every key's action, run by the widget it is bound on (as if the key was pressed there).
-        owners: dict[Where, DOMNode] = {Where.APP: self, Where.MEMBERS: self, Where.PANES: self.pane_area}
+        owners: dict[Where, DOMNode] = {
+            Where.APP: self,
+            Where.MEMBERS: self.grid,
+            Where.PANES: self.pane_area,
+        }
         for key in KEYS:
             action = getattr(owners[key.where], f"action_{key.action}")
             yield SystemCommand(key.description, key.tooltip, action)

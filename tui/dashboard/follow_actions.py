@@ -174,7 +174,7 @@ class FollowActions(HistoryActions):
         """A pane's clock counts from when its call started in the other process, not from when
         this dashboard first saw it (a run opened half-way is not younger than it is)."""
         now = datetime.now(UTC)
-        for pane in self.run_panes:
+        for pane in self.grid.run_panes:
             started = follower.in_flight.get(pane.call_id or "")
             if started is not None and pane.status in ACTIVE_STATES:
                 pane.started_at = self.clock() - max(0.0, (now - started).total_seconds())

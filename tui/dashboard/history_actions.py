@@ -52,10 +52,10 @@ class HistoryActions(DashboardCore):
         for note in self.session.adopt(result, thread):
             self.notify(note, severity="warning", markup=False, timeout=10)
         reused = self._cleared_panes_for(result)
-        self.run_panes = reused if reused is not None else self.grid.replace(result.members)
+        self.grid.run_panes = reused if reused is not None else self.grid.replace(result.members)
         self.prompt_bar.show_question(result.question)
         self.follow_up_armed = False  # a follow-up asked for before belongs to the run that was on screen
-        self.panel_undo.clear()  # the panel is the recorded run's now
+        self.grid.forget_edits()  # the panel is the recorded run's now
         self.refresh_chips()
         self.tracker.reset(result.mode, result.max_rounds)
         self.synthesis.reset(result.mode is Mode.CONSULT)

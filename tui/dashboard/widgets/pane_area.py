@@ -8,7 +8,7 @@ and back.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import ClassVar
 
 from textual import events, on
@@ -22,7 +22,7 @@ from tui.dashboard.widgets.member_pane import ModelPane
 from tui.dashboard.widgets.member_strip import MemberStrip
 from tui.dashboard.widgets.prompt_bar import PromptBar
 from tui.dashboard.widgets.synthesis_pane import SynthesisPane
-from tui.engine.types import Member
+from tui.session import Session
 
 # Below either, a terminal is small: one pane at a time, full size, and a strip to move between them.
 COMPACT_WIDTH, COMPACT_HEIGHT = 100, 30
@@ -31,7 +31,8 @@ NARROW_WIDTH = 110
 
 
 class PaneArea(Horizontal):
-    """The strip, the `MemberGrid` and the `SynthesisPane`; the app tells it the terminal's size."""
+    """The strip, the `MemberGrid` of the session's panel and the `SynthesisPane`; the app tells it
+    the terminal's size."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         *bindings(Where.PANES),
@@ -40,11 +41,9 @@ class PaneArea(Horizontal):
         Binding("shift+tab", "focus_previous_pane", show=False),
     ]
 
-    def __init__(
-        self, members: Sequence[Member], *, clock: Callable[[], float], key_names: KeyNames, id: str
-    ) -> None:
+    def __init__(self, session: Session, *, clock: Callable[[], float], key_names: KeyNames, id: str) -> None:
         self.strip = MemberStrip(id="strip")
-        self.grid = MemberGrid(members, clock=clock, id="members")
+        self.grid = MemberGrid(session, key_names=key_names, clock=clock, id="members")
         self.synthesis = SynthesisPane(id="synthesis")
         # Children, not composed: they mount with the dashboard, before its clock first ticks.
         super().__init__(self.strip, self.grid, self.synthesis, id=id)
