@@ -19,7 +19,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual import events, on
@@ -37,6 +37,7 @@ from tui.config.catalog import secret_values
 from tui.config.keymap import KEYS, Where
 from tui.config.schema import Settings
 from tui.dashboard import keys
+from tui.dashboard.next_question import NextQuestion
 from tui.dashboard.run_display import RunDisplay
 from tui.dashboard.themes import DEFAULT_THEME, register_themes, theme_variable_defaults
 from tui.dashboard.widgets.member_grid import MemberGrid
@@ -47,12 +48,11 @@ from tui.dashboard.widgets.round_tracker import RoundTracker
 from tui.dashboard.widgets.synthesis_pane import SynthesisPane
 from tui.engine import events as ev
 from tui.engine.orchestrator import ProviderLookup, Run
-from tui.engine.types import Image, Mode, PriorTurn, RunRequest, RunResult, RunStatus
+from tui.engine.types import Mode, RunRequest, RunResult, RunStatus
 from tui.errors import QuorumError, StoreError, UserConfigError, redact
 from tui.history.follow import RunFollower
 from tui.history.store import RunStore
 from tui.render.cache import cache_line
-from tui.render.context import context_chip
 from tui.render.words import ORIGIN_WORDS
 from tui.runtime import (
     CLOSING_WAIT_S,
@@ -110,7 +110,6 @@ class DashboardCore(App[None]):
         self.flush_interval = flush_interval
         self.save_settings = save_settings
         self.cursor_blink = cursor_blink
-        self.follow_up_armed = False  # F3 was pressed: the next question follows up the run on screen
         self.store: RunStore | None = None
         # The run on screen while another process records it (see FollowActions).
         self.following: RunFollower | None = None
@@ -169,11 +168,14 @@ class DashboardCore(App[None]):
         self._report_theme_errors()
         self.theme_changed_signal.subscribe(self, lambda theme: self.theme_chosen(theme.name))
         self._open_store()
+        self.next_question = NextQuestion(
+            self, self.settings, self.session, self.store, self._prompt, self._tracker
+        )
         if self.settings.ui.keymap:
             self.set_keymap(self.settings.ui.keymap)
         self.tracker.reset(self.session.mode, self.session.max_rounds)
         self.synthesis.reset(self.session.mode is Mode.CONSULT)
-        self.refresh_chips()  # images given on the command line show before the first question
+        self.next_question.refresh_chips()  # images given on the command line show before the first question
         self.relayout()
         # Toasts after the first frame: they are not what the user should wait for.
         for note in self.session.notes:
@@ -292,8 +294,7 @@ class DashboardCore(App[None]):
         if not question:
             self.notify("Type a question first.", severity="warning")
             return
-        if not self.follow_up_armed:
-            self.session.follow_up([])  # a new question starts a new thread
+        self.next_question.new_question()
         looked = None if fresh else self._look_in_cache(question)
         if isinstance(looked, RunResult):
             self._show_hit(question, looked)
@@ -309,13 +310,13 @@ class DashboardCore(App[None]):
         shown = self.session.shown
         self._start(question, rerun_seats=None)
         if self.session.shown is not shown:  # it started: the box is ready for the next question
-            self.follow_up_armed = False
+            self.next_question.forget_follow_up()
             self.prompt_bar.question_sent(question)
             if self.session.shown is not None and self.store is not None:  # the cache says if it applies
                 self.run_worker(
                     self._suggest_similar(self.session.shown), group="similar", exclusive=True, name="similar"
                 )
-        self.refresh_chips()
+        self.next_question.refresh_chips()
 
     def _look_in_cache(self, question: str) -> RunResult | SemanticPlan | None:
         """An exact hit, recorded (`tui.cache`); else what a semantic lookup would compare; None
@@ -371,48 +372,6 @@ class DashboardCore(App[None]):
         raise NotImplementedError
 
     # -- the prompt: what Enter will send ----------------------------------------------------
-
-    def refresh_chips(self) -> None:
-        """The prompt's chips, from the state itself: a follow-up exactly when Enter sends one, the
-        asking team's context (`ctx (run …):` when it is a recorded run's, not the project's), the
-        images the next question goes with (a recorded one that is not on disk as it was is named
-        `(not sent)`), and the next run's mode when it is not the mode of the run on screen (the
-        tracker's)."""
-        thread = self.session.thread
-        follow_up = thread[-1].question if self.follow_up_armed and thread else None
-        shown_mode = self.prepared.request.mode if self.prepared is not None else None
-        next_mode = self.session.mode.value if shown_mode not in (None, self.session.mode) else None
-        images = [
-            PurePath(image.path).name + ("" if isinstance(image, Image) else " (not sent)")
-            for image in self.session.images
-        ]
-        self.prompt_bar.show_chips(
-            follow_up=follow_up, next_mode=next_mode, images=images, context=self._context_chip()
-        )
-
-    def _context_chip(self) -> tuple[str, str] | None:
-        """The context chip's label and text: none without a context, unless a recorded run's lack
-        of one stands in for the project's."""
-        session = self.session
-        recorded = session.context_difference() is not None
-        label = f"ctx (run {session.context_from}):" if recorded else "ctx:"
-        if session.context is None:
-            return (label, "none") if recorded else None
-        return label, context_chip(session.context)
-
-    def arm_follow_up(self, thread: list[PriorTurn]) -> None:
-        """The next question follows up `thread` (its last run is the parent), until it is sent or
-        Escape drops it."""
-        self.session.follow_up(thread)
-        self.follow_up_armed = True
-        self.refresh_chips()
-
-    @on(PromptBar.FollowUpDropped)
-    def drop_follow_up(self) -> None:
-        self.session.follow_up([])
-        self.follow_up_armed = False
-        self.refresh_chips()
-        self.notify("Not a follow-up any more: Enter sends a new question.", markup=False)
 
     def _earlier_questions(self) -> list[str]:
         """The history's questions, oldest first, for the prompt's Up key."""
@@ -470,7 +429,7 @@ class DashboardCore(App[None]):
         self.tracker.reset(prepared.request.mode, prepared.request.max_rounds)
         self.synthesis.reset(prepared.request.mode is Mode.CONSULT)
         self.run_worker(self._execute(run), group="run", exclusive=True, exit_on_error=False, name="run")
-        self.refresh_chips()
+        self.next_question.refresh_chips()
 
     async def _execute(self, run: Run) -> None:
         """The run's worker, to the run's end and its record in the history. The engine ends a run
@@ -667,12 +626,7 @@ class DashboardCore(App[None]):
         return path
 
     def action_toggle_mode(self) -> None:
-        mode = self.session.toggle_mode()
-        if self.shown is None:  # nothing on screen: the tracker shows what the next run will be
-            self.tracker.reset(mode, self.session.max_rounds)
-        self.refresh_chips()  # else the prompt's chip says it; the tracker stays the run's on screen
-        # A flag the new mode ignores (--rounds in consult) is said, as `quorum run` says it.
-        self.notify(" ".join([f"Next run: {mode.value}.", *self.session.unused_options()]), markup=False)
+        self.next_question.toggle_mode()
 
     def action_save_panel(self) -> None:
         self.save_user_config({"panel": {"members": self.session.panel_for_config()}}, quiet=False)
@@ -691,10 +645,13 @@ class DashboardCore(App[None]):
             return
         prepared = self.prepared
         question = self.query_one(PromptBar).text.strip() or (prepared.request.question if prepared else "")
-        if prepared is not None and question == prepared.request.question and not self.follow_up_armed:
+        if (
+            prepared is not None
+            and question == prepared.request.question
+            and not self.next_question.follows_up
+        ):
             # The same question again is the same request: a follow-up stays one (its thread).
-            self.session.follow_up(prepared.request.thread)
-            self.follow_up_armed = True
+            self.next_question.follow_up(prepared.request.thread)
         self.submit(question, fresh=True)  # a rerun asks the panel: never the cache
 
     def action_run_fresh(self) -> None:
@@ -741,6 +698,17 @@ class DashboardCore(App[None]):
     def action_add_member(self) -> None:
         self.grid.pick_member()
 
+    def action_follow_up(self) -> None:
+        if not self.waits_for_followed_run("A follow-up"):
+            self.next_question.ask_follow_up()
+
+    def action_show_context(self) -> None:
+        self.next_question.show_context()
+
+    @on(PromptBar.FollowUpDropped)
+    def _drop_follow_up(self) -> None:
+        self.next_question.drop_follow_up()
+
     def action_toggle_synthesis(self) -> None:
         self.pane_area.toggle_synthesis()
 
@@ -760,6 +728,7 @@ class DashboardCore(App[None]):
         for key in KEYS:
             action = getattr(owners[key.where], f"action_{key.action}")
             yield SystemCommand(key.description, key.tooltip, action)
+        yield from self.next_question.commands()
 
     async def on_unmount(self) -> None:
         if self._pool is not None:

@@ -12,9 +12,9 @@ from tui.config.catalog import secret_values
 from tui.dashboard.core import DashboardCore
 from tui.dashboard.widgets.member_pane import ModelPane
 from tui.engine import events as ev
-from tui.engine.types import Mode, PriorTurn, RunResult, RunStatus
+from tui.engine.types import Mode, PriorTurn, RunResult
 from tui.errors import UsageError
-from tui.history.replay import prior_turns, replay_events
+from tui.history.replay import replay_events
 from tui.render.cache import cache_line
 from tui.render.report import asked_brief
 from tui.runtime import follow_up_thread
@@ -54,9 +54,9 @@ class HistoryActions(DashboardCore):
         reused = self._cleared_panes_for(result)
         self.grid.run_panes = reused if reused is not None else self.grid.replace(result.members)
         self.prompt_bar.show_question(result.question)
-        self.follow_up_armed = False  # a follow-up asked for before belongs to the run that was on screen
+        self.next_question.forget_follow_up()  # one asked for before belongs to the run that was on screen
         self.grid.forget_edits()  # the panel is the recorded run's now
-        self.refresh_chips()
+        self.next_question.refresh_chips()
         self.tracker.reset(result.mode, result.max_rounds)
         self.synthesis.reset(result.mode is Mode.CONSULT)
         served = cache_line(result.cache, self.key_names.first("fresh")) if result.cache.hit else None
@@ -105,28 +105,6 @@ class HistoryActions(DashboardCore):
             f"Run {result.run_id} from {when}, read-only{f'; asked with {asked}' if asked else ''}. "
             "Ctrl+R reruns it, F3 asks a follow-up, F5 exports it.",
             title="History",
-            markup=False,
-        )
-
-    def action_follow_up(self) -> None:
-        if self.waits_for_followed_run("A follow-up"):
-            return
-        result = self.shown_result
-        if result is None or result.status is RunStatus.RUNNING:
-            self.notify("Finish or open a run first: a follow-up builds on one.", severity="warning")
-            return
-        try:
-            thread = follow_up_thread(self.store, result.run_id, self.settings.run.follow_up_depth)
-        except UsageError:  # no history, or this run was not recorded: it alone is the context
-            thread = prior_turns([result])
-        self.arm_follow_up(thread)
-        prompt = self.prompt_bar
-        if prompt.text.strip() == result.question.strip():
-            prompt.load_text("")  # the question on show is not the follow-up; what the user wrote stays
-        prompt.focus()
-        self.notify(
-            "Type the follow-up; the panel gets the earlier question, answer and open objections. "
-            "Escape makes it a new question.",
             markup=False,
         )
 
