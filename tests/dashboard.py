@@ -62,6 +62,8 @@ def make_app(
     synthesizer: str = "synth",
     question: str = "",
     flush_interval: float | None = None,
+    watch: bool = False,
+    watch_run: str | None = None,
     **settings_overrides: Any,
 ) -> tuple[QuorumApp, FakeProvider]:
     aliases = sorted({parse_member(spec).model for spec in panel} | {synthesizer})
@@ -79,6 +81,8 @@ def make_app(
         flush_interval=flush_interval,
         save_settings=False,
         cursor_blink=False,
+        watch=watch,
+        watch_run=watch_run,
     )
     return app, provider
 

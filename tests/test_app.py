@@ -18,7 +18,7 @@ from tui.dashboard.widgets.member_pane import ModelPane
 from tui.dashboard.widgets.prompt_bar import PromptBar
 from tui.engine import events as ev
 from tui.engine.provider import ErrorKind, ProviderError
-from tui.engine.types import Mode, Outcome, RunStatus
+from tui.engine.types import CallResult, Mode, Outcome, RunStatus
 from tui.render.words import CallState
 
 
@@ -414,7 +414,7 @@ async def test_opening_a_run_while_the_flush_clock_ticks() -> None:
         result = app.shown_result
         assert result is not None
         for _ in range(3):
-            app.show_result(result)
+            app.run_display.show_recorded(result)
             await pilot.pause(0.05)
         assert app.is_running and "staged rollout" in app.panes[0].body.text
 
@@ -460,7 +460,7 @@ async def test_rerun_of_a_recorded_run_whose_model_left_the_catalog() -> None:
         assert result is not None
         gone = result.members[1].model_copy(update={"alias": "retired-model"})
         recorded = result.model_copy(update={"members": [result.members[0], gone]})
-        app.show_result(recorded)
+        app.run_display.show_recorded(recorded)
         await pilot.pause()
         assert len(app.panes) == 2 and [s.model for s in app.session.seats] == ["alpha"]
         provider.requests.clear()
@@ -479,7 +479,7 @@ async def test_rerun_failed_from_a_recorded_run_reuses_its_answers() -> None:
         assert recorded is not None
         app.submit("Something else?")
         await settle(app, pilot)
-        app.show_result(recorded)
+        app.run_display.show_recorded(recorded)
         await pilot.pause()
         provider.scripts["beta"] = Script(position="BETA NOW")
         provider.requests.clear()
@@ -547,18 +547,15 @@ async def test_a_failing_display_ends_the_run_as_failed_and_the_dashboard_stays_
 ) -> None:
     """A bug in showing an event must not leave a run "running" forever with no word: the run
     ends as failed, on screen and in the history, and F2 and new runs still work."""
-    from tui.engine import events as ev
-
     app, _ = make_app(["alpha:for", "beta:against"])
     async with app.run_test(size=(160, 50)) as pilot:
-        real_apply = app.run_display.apply
+        beta = app.panes[1]
+        real_call_finished = beta.call_finished
 
-        def broken_apply(event: ev.Event, request, panes) -> None:
-            if isinstance(event, ev.CallFinished) and event.result.member_index == 1:
-                raise RuntimeError("display bug")
-            real_apply(event, request, panes)
+        def broken_call_finished(result: CallResult) -> None:
+            raise RuntimeError("display bug")
 
-        app.run_display.apply = broken_apply  # type: ignore[method-assign]
+        beta.call_finished = broken_call_finished  # type: ignore[method-assign]
         app.submit("Does the display hold?")
         await settle(app, pilot)
         result = app.shown_result
@@ -574,7 +571,7 @@ async def test_a_failing_display_ends_the_run_as_failed_and_the_dashboard_stays_
         await pilot.pause()
         assert type(app.screen).__name__ == "HistoryScreen"  # not refused as "a run is in progress"
         await pilot.press("escape")
-        app.run_display.apply = real_apply  # type: ignore[method-assign]
+        beta.call_finished = real_call_finished  # type: ignore[method-assign]
         app.submit("And now?")
         await settle(app, pilot)
         assert app.shown_result is not None and app.shown_result.status is RunStatus.SUCCESS
@@ -647,7 +644,7 @@ async def test_a_run_with_no_quorum_is_marked_not_a_decision_live_and_from_the_h
         decided = [e for e in replay_events(recorded) if isinstance(e, ev.RoundDecided)]
         assert [e.standing for e in decided] == [standing(result)]
         live = shown()
-        app.show_result(recorded)
+        app.run_display.show_recorded(recorded)
         await pilot.pause()
         await pilot.pause()
         assert shown()[:2] == live[:2] and live[2].split("\n")[-4:] == shown()[2].split("\n")[-4:]

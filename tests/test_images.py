@@ -885,7 +885,7 @@ async def test_a_recorded_image_no_longer_on_disk_is_named_not_sent_on_the_chip(
     gone.unlink()
     app, _ = make_app(["alpha"])
     async with app.run_test(size=(160, 50)) as pilot:
-        app.show_result(recorded)
+        app.run_display.show_recorded(recorded)
         await pilot.pause()
         assert app.prompt_bar.images == ("kept.png", "gone.png (not sent)")
         assert "2 images: kept.png, gone.png (not sent)" in _chips(app.prompt_bar.border_subtitle)

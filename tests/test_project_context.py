@@ -807,7 +807,7 @@ async def test_a_run_opened_from_the_history_shows_the_context_it_was_asked_with
         prepared = app.session.prepare("Adopt X?")
         result = RunResult.begin(prepared.request.model_copy(update={"context": recorded}), "run0000042")
         result.status = RunStatus.SUCCESS
-        app.show_result(result)
+        app.run_display.show_recorded(result)
         await pilot.pause()
         assert app.session.context == recorded
         assert _subtitle(app).startswith(" ctx (run run0000042): Go · 2 people ")

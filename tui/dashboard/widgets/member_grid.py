@@ -1,7 +1,7 @@
 """The member panes, one per seat of the panel, in as many columns as the panel's size and the width
 suit; and the keys that edit the panel from the focused member's pane: its stance (`t`), removing
-it (`d`) and undoing either (`u`). Adding a member (Ctrl+N) is the app's key, from anywhere: it
-asks the grid (`pick_member`).
+it (`d`) and undoing either (`u`). Adding a member (Ctrl+N) is the app's key, from anywhere: the
+member picker's choice comes here (`add_member`).
 
 The panel itself is the session's. A removal and a stance change can be undone, newest first: a
 key pressed by mistake never costs a member.
@@ -142,13 +142,8 @@ class MemberGrid(Grid):
                 markup=False,
             )
 
-    def pick_member(self) -> None:
-        """Ctrl+N: the member picker, whose choice joins the panel."""
-        from tui.dashboard.screens.picker import MemberPicker  # screens load when first opened
-
-        self.app.push_screen(MemberPicker(self.session.catalog.entries()), callback=self._add_member)
-
-    def _add_member(self, choice: tuple[str, Stance] | None) -> None:
+    def add_member(self, choice: tuple[str, Stance] | None) -> None:
+        """Ctrl+N's choice in the member picker (the app's key, from anywhere) joins the panel."""
         if not choice:
             return
         alias, stance = choice

@@ -68,6 +68,11 @@ class PaneArea(Horizontal):
         self.grid.relayout(width)
         self.refresh_strip()
 
+    def refresh_layout(self) -> None:
+        """The grid's columns and names for the panes there are now, and the strip."""
+        self.grid.relayout()
+        self.refresh_strip()
+
     def refresh_strip(self) -> None:
         """The small screen's strip: every member's status, and which pane is on screen."""
         if not self.compact or not self.app.is_running:  # the clock may tick while the app closes
@@ -175,5 +180,4 @@ class PaneArea(Horizontal):
             target.add_class("-zoom")
             self.add_class("-zoomed", "-zoom-member" if isinstance(target, ModelPane) else "-zoom-synthesis")
             self.grid.add_class("-zoomed")
-        self.grid.relayout()
-        self.refresh_strip()
+        self.refresh_layout()
