@@ -722,3 +722,19 @@ async def test_a_small_terminal_shows_one_pane_at_a_time_and_every_one_is_reacha
         assert not main.has_class("-compact")
         assert on_screen() == ["alpha", "beta", "gamma", "synthesis"]
         assert "deliberate · Round 3/3  │  R1 1✓ 1✗ 1? → next" in app.tracker.render_text().plain
+
+
+async def test_on_a_small_screen_f8_from_a_member_shows_the_synthesis_focused_and_back() -> None:
+    app, _ = make_app(["alpha", "beta", "gamma"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.submit("Adopt X?")
+        await settle(app, pilot)
+        await pilot.press("tab", "right")  # from the prompt to alpha's pane, then on to beta's
+        await wait_for(pilot, lambda: app.panes[1].has_focus)
+        await pilot.press("f8")
+        await wait_for(pilot, lambda: app.synthesis.has_focus)
+        assert app.synthesis.region.area and not app.panes[1].region.area
+        await pilot.press("f8")  # back to the member it replaced, the arrows' keys again
+        await wait_for(pilot, lambda: app.panes[1].has_focus)
+        await pilot.press("left")
+        await wait_for(pilot, lambda: app.panes[0].has_focus)

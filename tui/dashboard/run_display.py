@@ -79,6 +79,11 @@ class RunDisplay:
             panes = self.grid.replace(self.session.members())
         return panes
 
+    @property
+    def says_running(self) -> bool:
+        """The screen still says the run is running (its end, if it came, could not be shown)."""
+        return self.tracker.state is RunStatus.RUNNING
+
     def show_failure(self, message: str, *, title: str) -> None:
         """The run on screen failed, and no event of its own says so: the tracker and the
         synthesis say it, and a notification."""

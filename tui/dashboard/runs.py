@@ -28,7 +28,7 @@ from tui.dashboard.run_display import RunDisplay
 from tui.dashboard.widgets.prompt_bar import PromptBar
 from tui.engine import events as ev
 from tui.engine.orchestrator import ProviderLookup, Run
-from tui.engine.types import RunResult, RunStatus
+from tui.engine.types import RunResult
 from tui.errors import QuorumError, StoreError
 from tui.history.store import RunStore
 from tui.render.cache import cache_line
@@ -210,7 +210,7 @@ class RunControl:
             log.exception("run %s: the worker failed", run.result.run_id)
             self._show_run_failure(run, f"internal error: {type(err).__name__}: {err} (see the log)")
             return
-        if run is self.live_run and self.display.tracker.state is RunStatus.RUNNING:
+        if run is self.live_run and self.display.says_running:
             # The display failed before it could show the end: show it now, plainly.
             self._show_run_failure(run, "; ".join(result.errors) or "the run ended but could not be shown")
         try:
