@@ -6,11 +6,10 @@ import asyncio
 from pathlib import Path
 
 from textual.theme import Theme
-from textual.widgets import Input, OptionList
 from textual.widgets._footer import FooterKey
 
 from tests.conftest import write
-from tests.dashboard import make_app
+from tests.dashboard import enter_question, make_app, palette_search
 from tests.fakes import Script, rate_limited
 from tui.config import paths
 from tui.dashboard.app import QuorumApp
@@ -218,11 +217,8 @@ async def _pick_theme(app: QuorumApp, pilot, name: str) -> list[str]:
     what the picker offered (Escape closes it when that was nothing)."""
     await pilot.press("ctrl+t")
     await wait_for(pilot, lambda: type(app.screen).__name__ == "CommandPalette")
-    app.screen.query_one("CommandInput", Input).value = name  # as if typed, without a search per key
-    await pilot.pause(0.3)  # the palette searches in a worker
-    found = app.screen.query_one("CommandList", OptionList)
     # Each theme's name, without the line under it that says whose theme it is.
-    offered = [str(found.get_option_at_index(i).prompt).split("\n")[0] for i in range(found.option_count)]
+    offered = [prompt.split("\n")[0] for prompt in await palette_search(pilot, name)]
     await pilot.press("enter" if offered else "escape")
     await pilot.pause()
     return offered
@@ -337,9 +333,10 @@ async def test_tiny_terminal_and_resize_mid_run() -> None:
     app, _ = make_app(["alpha", "beta", "gamma"], {"gamma": Script(delay_s=0.3)})
     async with app.run_test(size=(40, 12)) as pilot:
         app.submit("Q?")
-        await pilot.pause(0.05)
+        await pilot.pause()
+        assert app.running  # gamma takes a while: the resizes come mid-run
         await pilot.resize_terminal(160, 50)
-        await pilot.pause(0.05)
+        await pilot.pause()
         assert not app.query_one("#main").has_class("-narrow")
         await pilot.resize_terminal(40, 12)
         await settle(app, pilot)
@@ -372,7 +369,7 @@ async def test_history_open_read_only_then_follow_up_and_export(isolated_home: P
         # a follow-up carries the earlier question, answer and objections
         provider.requests.clear()
         await pilot.press("f3")
-        await pilot.press(*"And the read replicas?", "enter")
+        await enter_question(pilot, "And the read replicas?")
         await settle(app, pilot)
         sent = next(r for r in provider.requests if r.phase == "position").messages[0].content
         assert first.synthesis and first.synthesis in sent  # the earlier final answer
@@ -517,7 +514,8 @@ async def test_export_and_follow_up_act_on_the_rerun_of_a_recorded_run(isolated_
         exports = paths.exports_dir()
         assert (exports / f"quorum-{resynthesized.run_id}.md").exists()
         assert not (exports / f"quorum-{recorded.run_id}.md").exists()
-        await pilot.press("f3", *"And the replicas?", "enter")
+        await pilot.press("f3")
+        await enter_question(pilot, "And the replicas?")
         await settle(app, pilot)
         child = app.shown_result
         assert child is not None and child.parent_run_id == resynthesized.run_id

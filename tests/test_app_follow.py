@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import write
-from tests.dashboard import make_app
+from tests.dashboard import enter_question, make_app
 from tests.fakes import FakeProvider, Script, lookup, request
 from tests.test_app import settle, wait_for
 from tests.test_store import FAKE_CONFIG, PacedProvider, dead_pid, quorum_run_in_a_child
@@ -91,10 +91,8 @@ def tracker_text(app: QuorumApp) -> str:
 
 
 async def ask(app: QuorumApp, pilot: Any, question: str) -> None:
-    """Type a question of one's own in the prompt (it replaces the one on show) and send it."""
-    app.prompt_bar.focus()
-    app.prompt_bar.select_all()
-    await pilot.press(*question, "enter")
+    """A question of one's own in the prompt (it replaces the one on show), sent with Enter."""
+    await enter_question(pilot, question)
     await settle(app, pilot)
 
 
@@ -309,7 +307,7 @@ async def test_quorum_watch_waits_follows_each_run_in_turn_until_the_user_takes_
         await noted(pilot, app, "Stopped watching")
         _, done = another.start(request(["alpha", "beta"]), paced)
         await done
-        await pilot.pause(0.2)
+        await pilot.pause()  # nothing reads the history any more (no poll): nothing can take it
         assert app.shown_result is not None and app.shown_result.question == "Mine now?"  # not taken
 
 
