@@ -736,3 +736,24 @@ async def test_on_a_small_screen_f8_from_a_member_shows_the_synthesis_focused_an
         await wait_for(pilot, lambda: app.panes[1].has_focus)
         await pilot.press("left")
         await wait_for(pilot, lambda: app.panes[0].has_focus)
+
+
+async def test_each_key_works_where_the_help_says() -> None:
+    """The keys marked ● work from any focus; the run keys that are letters from any pane (in the
+    prompt they are typed); the panel's on a member's pane; zoom and the arrows on any pane."""
+    from tui.config.keymap import KEYS, Where
+
+    app, _ = make_app(["alpha", "beta"])
+    async with app.run_test() as pilot:
+        for focus in (app.prompt_bar, app.panes[1], app.synthesis):
+            app.set_focus(focus)
+            await pilot.pause()
+            active = {active.binding.id for active in app.screen.active_bindings.values()}
+            in_prompt, on_member = focus is app.prompt_bar, focus is app.panes[1]
+            for key in KEYS:
+                works = {
+                    Where.APP: key.anywhere or not in_prompt,
+                    Where.MEMBERS: on_member,
+                    Where.PANES: not in_prompt,
+                }[key.where]
+                assert (key.id in active) is works, (key.id, type(focus).__name__)
