@@ -167,7 +167,7 @@ class QuorumApp(App[None]):
         Everything built at start-up lives as long as the app, so it is frozen out of the
         collector's scans, and the young generation is collected less often: streaming makes
         many short-lived strips, and each full pass otherwise walks the whole widget tree. The
-        flush tick collects the young generation itself (`flush_now`), between frames.
+        flush tick collects the young generation itself (`RunDisplay.flush`), between frames.
         """
         gc.freeze()  # no collection first: a full pass costs ~40 ms, and start-up leaves little garbage
         gc.set_threshold(20_000, 50, 100)  # as every `quorum` command starts (tui.cli)
@@ -240,10 +240,6 @@ class QuorumApp(App[None]):
     def flush_now(self) -> None:
         """Write every pane's buffered text and move the running clocks (the 4 Hz tick)."""
         self.run_display.flush()
-        # The young generation is collected here, a quarter second's objects at a time, not when
-        # its count reaches the threshold: that came mid-frame, 10-30 ms in one go (measured: the
-        # worst lags of a streaming panel). Here it is a millisecond or two, between frames.
-        gc.collect(0)
 
     async def on_event(self, event: events.Event) -> None:
         """A printable key that no binding takes, pressed away from the prompt, goes to the prompt:
