@@ -45,7 +45,7 @@ class PaneArea(Horizontal):
         self.strip = MemberStrip(id="strip")
         self.grid = MemberGrid(session, key_names=key_names, clock=clock, id="members")
         self.synthesis = SynthesisPane(id="synthesis")
-        # Children, not composed: they mount with the dashboard, before its clock first ticks.
+        # Made here, not in `compose`: the app holds them from its first frame.
         super().__init__(self.strip, self.grid, self.synthesis, id=id)
         self.key_names = key_names
 
