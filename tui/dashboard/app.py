@@ -49,10 +49,12 @@ from tui.dashboard.widgets.round_tracker import RoundTracker
 from tui.dashboard.widgets.synthesis_pane import SynthesisPane
 from tui.engine.orchestrator import ProviderLookup
 from tui.engine.types import Mode, RunResult
+from tui.engine.validators import warm_validators
 from tui.errors import StoreError, UserConfigError
+from tui.history.recorder import CLOSING_WAIT_S
 from tui.history.store import RunStore
-from tui.runtime import CLOSING_WAIT_S, ProviderPool, open_store, warm_validators
-from tui.session import Session
+from tui.pool import ProviderPool
+from tui.session import Session, open_store
 
 log = logging.getLogger(__name__)
 

@@ -20,12 +20,11 @@ from tui.dashboard.widgets.prompt_bar import PromptBar
 from tui.dashboard.widgets.round_tracker import RoundTracker
 from tui.engine.types import Image, PriorTurn, RunStatus
 from tui.errors import UsageError
-from tui.history.replay import prior_turns
+from tui.history.replay import follow_up_thread, prior_turns
 from tui.history.store import RunStore
 from tui.render.context import context_chip
 from tui.render.formatting import file_size
 from tui.render.report import image_words
-from tui.runtime import follow_up_thread
 from tui.session import Session
 
 

@@ -28,12 +28,11 @@ from tui.engine.quorum import standing
 from tui.engine.types import CallStatus, Mode, PriorTurn, RunRequest, RunResult, RunStatus
 from tui.engine.vision import withheld_note
 from tui.errors import UsageError
-from tui.history.replay import replay_events
+from tui.history.replay import follow_up_thread, replay_events
 from tui.history.store import RunStore
 from tui.render.cache import cache_line
 from tui.render.report import asked_brief
 from tui.render.words import queued_words, retried_words, retry_words, standing_words
-from tui.runtime import follow_up_thread
 from tui.session import PreparedRun, Session
 
 
