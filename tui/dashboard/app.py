@@ -156,7 +156,8 @@ class QuorumApp(App[None]):
         self.call_after_refresh(warm_validators)  # the engine's, or the first run's start builds them
 
     async def on_unmount(self) -> None:
-        self.following.stop()  # no last tick may read the history once it is closed
+        if hasattr(self, "following"):  # none if the layout failed before the app was mounted
+            self.following.stop()  # no last tick may read the history once it is closed
         if self._pool is not None:
             await self._pool.aclose()
         if self.store is not None:
