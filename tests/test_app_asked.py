@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from textual.widgets import Input
+
 from tests.conftest import write
 from tests.dashboard import enter_question, make_app
 from tests.test_app import settle
@@ -129,7 +131,9 @@ async def test_ctrl_r_of_a_follow_up_opened_from_history_is_a_follow_up_again() 
         await settle(app, pilot)
         await pilot.press("f2")
         await pilot.pause()
-        await pilot.press(*"replicas", "enter")
+        app.screen.query_one(Input).value = "replicas"  # F2's filter, as a paste sets it
+        await pilot.pause()
+        await pilot.press("enter")
         await settle(app, pilot)
         assert app.shown_result is not None and app.shown_result.run_id == child.run_id
         provider.requests.clear()
