@@ -1131,7 +1131,7 @@ async def test_what_was_asked_is_recorded_and_loads_back(store: RunStore, tmp_pa
     provider = FakeProvider(panel_scripts())
     req = request(
         ["alpha", "beta"],
-        attachments=[attachment],
+        files=[attachment],
         focus=["operational cost", "audit trail"],
         max_rounds=1,
         token_budget=50_000,

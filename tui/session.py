@@ -148,8 +148,8 @@ class Session:
         self.majority_threshold = settings.run.majority_threshold
         self.quorum = settings.run.quorum
         self.token_budget = settings.run.token_budget
-        self.attachments: list[Attachment] = [read_attachment(path) for path in files or []]
-        # The run whose recorded files `attachments` are (None: read from disk at start-up).
+        self.files: list[Attachment] = [read_attachment(path) for path in files or []]
+        # The run whose recorded files `files` are (None: read from disk at start-up).
         self.files_from: str | None = None
         # The images the next run sends: read from disk (an `Image`), or a recorded run's that is
         # no longer on disk as it was (an `ImageRecord`, with what became of it: not sent, and said).
@@ -307,7 +307,7 @@ class Session:
         for seat, m in enumerate(members):
             if id(m) not in kept_ids:
                 skipped_seats[seat] = next(skipped_iter)
-        notes = attachment_changes(self.attachments, self.files_from) if self.files_from else []
+        notes = attachment_changes(self.files, self.files_from) if self.files_from else []
         images, unsent = self.images_to_send()
         notes += unsent
         difference = self.context_difference()
@@ -322,7 +322,7 @@ class Session:
             synthesizers=synthesizer_chain(
                 self.catalog, members, self.synthesizer, self.synthesizer_fallbacks
             ),
-            attachments=self.attachments,
+            files=self.files,
             images=images,
             focus=self.focus,
             context=self.context,
@@ -374,7 +374,7 @@ class Session:
             self.majority_threshold, self.token_budget = run.majority_threshold, run.token_budget
             self.quorum = run.quorum
             self.synthesizer_fallbacks = None
-            self.attachments, self.focus, self.files_from = [], [], None
+            self.files, self.focus, self.files_from = [], [], None
             self.detach_images()
             self.use_project_context()
             notes.append(
@@ -386,7 +386,7 @@ class Session:
         self.majority_threshold = asked.majority_threshold
         self.quorum = asked.quorum
         self.token_budget = asked.token_budget
-        self.attachments, self.focus = list(asked.files), list(asked.focus)
+        self.files, self.focus = list(asked.files), list(asked.focus)
         self.files_from = result.run_id
         self.context, self.context_from = asked.context, result.run_id
         difference = self.context_difference()
@@ -397,7 +397,7 @@ class Session:
         chain = [alias for alias in asked.synthesizers if alias.lower() in known]
         self.synthesizer = chain[0] if chain else None
         self.synthesizer_fallbacks = chain[1:] if chain else None
-        notes += attachment_changes(self.attachments, result.run_id)
+        notes += attachment_changes(self.files, result.run_id)
         self._adopt_images(asked.images, result.run_id)
         return notes + self.images_to_send()[1]
 
@@ -422,7 +422,7 @@ class Session:
         if last.request.question != prepared.request.question:
             return {}
         if (
-            last.request.attachments != prepared.request.attachments
+            last.request.files != prepared.request.files
             or last.request.focus != prepared.request.focus
             or last.request.context != prepared.request.context
             or last.request.answer != prepared.request.answer

@@ -250,7 +250,7 @@ def _member_spec(number: int, entry: MemberEntry) -> MemberSpec:
 def _follow_up(session: Session, ask: Ask, followed: _FollowedRun) -> list[str]:
     """Make `session` a follow-up of `followed.parent` (the run `ask.continuation_id` names);
     notes for the user."""
-    given = session.seats, session.synthesizer, session.attachments, session.focus, session.images
+    given = session.seats, session.synthesizer, session.files, session.focus, session.images
     notes = session.adopt(followed.parent, followed.parent_thread)
     session.follow_up(followed.thread)
     seats, synthesizer, attachments, focus, images = given
@@ -259,7 +259,7 @@ def _follow_up(session: Session, ask: Ask, followed: _FollowedRun) -> list[str]:
     if ask.synthesizer:
         session.synthesizer, session.synthesizer_fallbacks = synthesizer, None
     if ask.files:
-        session.attachments, session.files_from = attachments, None
+        session.files, session.files_from = attachments, None
     if ask.focus_areas:
         session.focus = focus
     if ask.images:  # its own images, in place of the run's: what became of those is beside the point
