@@ -11,6 +11,7 @@ import pytest
 from tests.conftest import write
 from tests.dashboard import FakeLookup, fake_settings
 from tests.fakes import FakeProvider
+from tui.ask import Ask as SessionAsk
 from tui.cli import main as cli_main
 from tui.cli.main import main
 from tui.config.loading import load_settings
@@ -76,7 +77,8 @@ def test_rounds_given_to_the_dashboard_in_consult_mode_is_said_on_start(
 
 async def test_switching_the_dashboard_to_consult_with_rounds_given_says_they_have_no_effect() -> None:
     settings = fake_settings(["alpha", "synth"])
-    session = Session(settings, seats=[parse_member("alpha")], synthesizer="synth", rounds_given=2)
+    ask = SessionAsk(members=(parse_member("alpha"),), synthesizer="synth", max_rounds=2)
+    session = Session(settings, ask)
     app = QuorumApp(settings, session, providers=FakeLookup(FakeProvider({})), save_settings=False)
     async with app.run_test() as pilot:
         assert not _said(app, "no effect")

@@ -132,6 +132,7 @@ def test_result_validates_with_load_settings() -> None:
 def test_a_saved_panel_comes_back_whole() -> None:
     """What Ctrl+S saves (the session's seats, custom stance prompts too) is the panel the next
     start has: four saved, four back, in order, though the default panel has `size = 3`."""
+    from tui.ask import Ask
     from tui.config.schema import parse_member
     from tui.session import Session
 
@@ -139,7 +140,8 @@ def test_a_saved_panel_comes_back_whole() -> None:
         parse_member(s) for s in ("demo-atlas:for", "demo-bolt:against", "demo-cirrus", "demo-delta:for")
     ]
     seats[2] = seats[2].model_copy(update={"stance_prompt": "Weigh the migration risk first."})
-    update_user_config({"panel": {"members": Session(load_settings(), seats=seats).panel_for_config()}})
+    saved = Session(load_settings(), Ask(members=tuple(seats))).panel_for_config()
+    update_user_config({"panel": {"members": saved}})
     settings = load_settings()
     assert settings.panel.size == 3
     again = Session(settings)

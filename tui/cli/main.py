@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tui import __version__
+from tui.ask import Ask
 from tui.cli.arguments import at_least_one
 from tui.cli.commands import config_command, history_command, models_command
 from tui.cli.logs import hide_secrets, log_file, redact_known, setup_logging
@@ -302,20 +303,22 @@ def dashboard_command(argv: Sequence[str]) -> int:
     setup_logging()
     settings = load_settings(args.config, _overrides(args), project=not args.no_project)
     hide_secrets(secret_values(settings))
-    session = Session(
-        settings,
-        seats=_members(args.members, "quorum"),
-        synthesizer=args.synthesizer,
-        files=args.files,
-        focus=args.focus,
+    ask = Ask(
+        question=" ".join(args.question).strip(),
         origin=Origin.DASHBOARD,
-        images=args.images,
-        rounds_given=args.rounds,
+        members=tuple(_members(args.members, "quorum")),
+        synthesizer=args.synthesizer,
+        mode=Mode(args.mode) if args.mode else None,
+        max_rounds=args.rounds,
+        token_budget=args.budget,
+        files=tuple(args.files),
+        images=tuple(args.images),
+        focus=tuple(args.focus),
     )
+    session = Session(settings, ask)
     from tui.dashboard.app import QuorumApp  # Textual loads only for the dashboard, never for `quorum run`
 
-    question = " ".join(args.question).strip()
-    return _run_dashboard(QuorumApp(settings, session, question=question, start=bool(question)))
+    return _run_dashboard(QuorumApp(settings, session, question=ask.question, start=bool(ask.question)))
 
 
 def watch_command(settings: Settings, run: str | None) -> int:
@@ -332,7 +335,7 @@ def watch_command(settings: Settings, run: str | None) -> int:
     _need_terminal()
     from tui.dashboard.app import QuorumApp
 
-    session = Session(settings, origin=Origin.DASHBOARD)
+    session = Session(settings, Ask(origin=Origin.DASHBOARD))
     return _run_dashboard(QuorumApp(settings, session, watch=True, watch_run=run_id))
 
 

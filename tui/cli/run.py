@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO, TextIO
 
+from tui.ask import Ask
 from tui.cache import Lookup
 from tui.cli.output import OutputLost
 from tui.cli.progress import ProgressPrinter
@@ -27,7 +28,6 @@ from tui.errors import (
 )
 from tui.files import NotText, read_at_most, utf8_text
 from tui.history.recorder import NOT_RECORDED, finish_recording, not_recorded
-from tui.history.replay import follow_up_thread
 from tui.history.store import RunStore
 from tui.pool import ProviderPool
 from tui.render.cache import cache_line
@@ -35,7 +35,7 @@ from tui.render.context import context_chip
 from tui.render.formatting import literal
 from tui.render.report import render_markdown
 from tui.render.run_json import run_json
-from tui.session import Session, open_store, start_run
+from tui.session import Session, followed_run, open_store, start_run
 
 MAX_QUESTION_BYTES = 2_000_000
 """The most a question read from standard input may hold: as much as an attached file (about
@@ -68,24 +68,25 @@ def build_request(
 ) -> tuple[RunRequest, list[str]]:
     """The RunRequest for these options, and notes for the user; raises a `UsageError` for a bad
     member, file, image or follow-up. Built the same way as the dashboard builds its runs: a `Session`."""
-    session = Session(
-        settings,
-        seats=options.members,
-        synthesizer=options.synthesizer,
-        files=options.files,
-        focus=options.focus,
+    ask = Ask(
+        question=options.question,
         origin=Origin.CLI,
-        images=options.images,
-        rounds_given=options.max_rounds,  # said in `notes` when the mode has no rounds
+        members=tuple(options.members),
+        synthesizer=options.synthesizer,
+        max_rounds=options.max_rounds,  # said in `notes` when the mode has no rounds
+        files=tuple(options.files),
+        images=tuple(options.images),
+        focus=tuple(options.focus),
         answer=options.answer,
+        follow_up=options.follow_up,
     )
+    session = Session(settings, ask)
     notes = list(session.notes)
-    if options.follow_up:
-        thread = follow_up_thread(store, options.follow_up, settings.run.follow_up_depth)
-        session.follow_up(thread)
-        assert store is not None  # a thread was found in it
-        notes += _context_change(store.load(thread[-1].run_id), session.context)
-    return session.prepare(options.question).request, notes
+    if ask.follow_up:
+        followed = followed_run(store, ask.follow_up, settings.run.follow_up_depth)
+        session.follow_up(followed.thread)
+        notes += _context_change(followed.parent, session.context)
+    return session.prepare(ask.question).request, notes
 
 
 def _context_change(parent: RunResult, context: TeamContext | None) -> list[str]:

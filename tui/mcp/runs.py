@@ -20,11 +20,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tui.ask import Ask as SessionAsk
 from tui.cache import warm_embedder
 from tui.config.catalog import Catalog
 from tui.config.schema import MemberSpec, Settings
 from tui.engine import events as ev
-from tui.engine.mode_options import unused_in_mode
 from tui.engine.names import member_labels, synthesizer_name
 from tui.engine.orchestrator import Run
 from tui.engine.provider import ProviderError
@@ -38,7 +38,6 @@ from tui.engine.types import (
     Origin,
     Outcome,
     Phase,
-    PriorTurn,
     RoundStatus,
     RunRequest,
     RunResult,
@@ -49,7 +48,6 @@ from tui.errors import StanceError, StoreError, UsageError
 from tui.files import NUL_IN_PATH
 from tui.history.follow import RunFollower, RunGone
 from tui.history.recorder import CLOSING_WAIT_S, finish_recording
-from tui.history.replay import follow_up_thread
 from tui.history.store import RunRecord, RunStore
 from tui.pool import ProviderPool
 from tui.render.formatting import completion_line, seconds
@@ -65,7 +63,7 @@ from tui.render.words import (
     round_word,
     tally_words,
 )
-from tui.session import Session, open_store, start_run
+from tui.session import FollowedRun, Session, followed_run, open_store, start_run
 
 log = logging.getLogger(__name__)
 
@@ -141,60 +139,39 @@ async def build_request(settings: Settings, store: RunStore | None, ask: Ask) ->
     return await asyncio.to_thread(_request, settings, ask, question, followed)
 
 
-@dataclass(frozen=True)
-class _FollowedRun:
-    """What a follow-up needs from the history: the thread it follows up (its parent last), the
-    parent run, and the thread the parent itself followed up on."""
-
-    thread: list[PriorTurn]
-    parent: RunResult
-    parent_thread: list[PriorTurn]
-
-
-def _followed_run(store: RunStore | None, ask: Ask, depth: int) -> _FollowedRun:
+def _followed_run(store: RunStore | None, ask: Ask, depth: int) -> FollowedRun:
     """The run `ask.continuation_id` names, and its thread, from the history."""
     assert ask.continuation_id is not None
-    thread = follow_up_thread(store, ask.continuation_id, depth)  # the history is needed: says so
-    assert store is not None
-    parent = store.load(thread[-1].run_id)
-    if parent.status is RunStatus.RUNNING:
-        raise still_running(parent.run_id)
-    parent_thread: list[PriorTurn] = []
-    if parent.parent_run_id is not None:
-        with contextlib.suppress(UsageError):  # the run it followed up on is gone: it alone is context
-            parent_thread = follow_up_thread(store, parent.parent_run_id, depth)
-    return _FollowedRun(thread, parent, parent_thread)
+    followed = followed_run(store, ask.continuation_id, depth)
+    if followed.parent.status is RunStatus.RUNNING:
+        raise still_running(followed.parent.run_id)
+    return followed
 
 
-def _request(settings: Settings, ask: Ask, question: str, followed: _FollowedRun | None) -> RunRequest:
+def _request(settings: Settings, ask: Ask, question: str, followed: FollowedRun | None) -> RunRequest:
     """`build_request`'s part that reads files: the session, its files and images, the request."""
     for path in ask.files:
         _inside_project(path, "cannot attach", "--file")
     for path in ask.images:
         _inside_project(path, "cannot attach image", "--image")
-    answer = _answer(ask.answer)
-    session = Session(
-        settings,
-        seats=[_member_spec(number, entry) for number, entry in enumerate(ask.models, start=1)],
-        synthesizer=ask.synthesizer,
-        files=list(ask.files),
-        focus=list(ask.focus_areas),
+    asked = SessionAsk(
+        question=question,
         origin=Origin.MCP,
-        images=list(ask.images),
-        answer=answer,
+        members=tuple(_member_spec(number, entry) for number, entry in enumerate(ask.models, start=1)),
+        synthesizer=ask.synthesizer,
+        mode=ask.mode,
+        max_rounds=ask.max_rounds,
+        token_budget=ask.token_budget,
+        files=tuple(ask.files),
+        images=tuple(ask.images),
+        focus=tuple(ask.focus_areas),
+        answer=_answer(ask.answer),
+        follow_up=ask.continuation_id,
     )
+    session = Session(settings, asked)
     # A follow-up's panel is its run's unless `models` is given: then the default panel's notes
     # (which only a default panel has) do not apply.
-    notes = _follow_up(session, ask, followed) if followed is not None else list(session.notes)
-    if answer is not None:  # a follow-up asks in its run's shape unless another is given
-        session.answer = answer
-    if ask.mode is not None:
-        session.mode = ask.mode
-    if ask.max_rounds is not None:
-        session.max_rounds = ask.max_rounds
-    if ask.token_budget is not None:
-        session.token_budget = ask.token_budget
-    notes += unused_in_mode(session.mode, max_rounds=ask.max_rounds, option="max_rounds", mode_option="mode")
+    notes = session.take_over(followed, asked) if followed is not None else list(session.notes)
     request = session.prepare(question).request
     # A follow-up's run says what became of its parent's files and images as it adopts them, and
     # the request again as it is built: once is enough.
@@ -245,29 +222,6 @@ def _member_spec(number: int, entry: MemberEntry) -> MemberSpec:
     except StanceError as err:
         raise UsageError(f"models[{number}] ({entry.model}): {err}") from None
     return MemberSpec(model=entry.model, stance=stance, stance_prompt=entry.stance_prompt)
-
-
-def _follow_up(session: Session, ask: Ask, followed: _FollowedRun) -> list[str]:
-    """Make `session` a follow-up of `followed.parent` (the run `ask.continuation_id` names);
-    notes for the user."""
-    given = session.seats, session.synthesizer, session.files, session.focus, session.images
-    notes = session.adopt(followed.parent, followed.parent_thread)
-    session.follow_up(followed.thread)
-    seats, synthesizer, attachments, focus, images = given
-    if ask.models:
-        session.seats = seats
-    if ask.synthesizer:
-        session.synthesizer, session.synthesizer_fallbacks = synthesizer, None
-    if ask.files:
-        session.files, session.files_from = attachments, None
-    if ask.focus_areas:
-        session.focus = focus
-    if ask.images:  # its own images, in place of the run's: what became of those is beside the point
-        unsent = set(session.images_to_send()[1])
-        session.detach_images()
-        session.images = images
-        notes = [note for note in notes if note not in unsent]
-    return notes
 
 
 def check_keys(request: RunRequest, pool: ProviderPool, synthesizer_named: bool) -> None:
