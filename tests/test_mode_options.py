@@ -26,7 +26,7 @@ def test_rounds_in_a_configured_consult_mode_is_said_on_stderr_and_kept_in_the_r
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = write(tmp_path / "fast.toml", '[demo]\nspeed = 200.0\n[run]\nmode = "consult"\n')
-    code = main(["--config", str(config), "run", "Shard?", "--rounds", "1", "--json", "--no-cache"])
+    code = main(["--config", str(config), "run", "Shard?", "--rounds", "1", "--json", "--fresh"])
     out, err = capsys.readouterr()
     assert code == 0
     assert "--rounds 1 has no effect in consult mode" in err
@@ -35,7 +35,7 @@ def test_rounds_in_a_configured_consult_mode_is_said_on_stderr_and_kept_in_the_r
 
 def test_rounds_in_deliberate_mode_says_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = write(tmp_path / "fast.toml", "[demo]\nspeed = 200.0\n")
-    code = main(["--config", str(config), "run", "Shard?", "--rounds", "1", "--json", "--no-cache"])
+    code = main(["--config", str(config), "run", "Shard?", "--rounds", "1", "--json", "--fresh"])
     assert code == 0 and "no effect" not in capsys.readouterr().err
 
 
