@@ -11,14 +11,14 @@ import pytest
 from tests.conftest import write
 from tests.dashboard import FakeLookup, fake_settings
 from tests.fakes import FakeProvider
-from tui.ask import Ask as SessionAsk
+from tui.ask import Ask
 from tui.cli import main as cli_main
 from tui.cli.main import main
 from tui.config.loading import load_settings
 from tui.config.schema import parse_member
 from tui.dashboard.app import QuorumApp
-from tui.engine.types import Mode
-from tui.mcp.runs import Ask, build_request
+from tui.engine.types import Mode, Origin
+from tui.mcp.runs import build_request
 from tui.session import Session
 
 
@@ -41,9 +41,10 @@ def test_rounds_in_deliberate_mode_says_nothing(tmp_path: Path, capsys: pytest.C
 
 async def test_mcp_max_rounds_with_consult_is_a_note_of_the_result(tmp_path: Path) -> None:
     settings = load_settings(write(tmp_path / "fast.toml", "[demo]\nspeed = 200.0\n"))
-    request = await build_request(settings, None, Ask(question="Shard?", mode=Mode.CONSULT, max_rounds=2))
+    ask = Ask(question="Shard?", origin=Origin.MCP, mode=Mode.CONSULT, max_rounds=2)
+    request = await build_request(settings, None, ask)
     assert any("max_rounds 2 has no effect in consult mode" in note for note in request.notes)
-    plain = await build_request(settings, None, Ask(question="Shard?", mode=Mode.CONSULT))
+    plain = await build_request(settings, None, Ask(question="Shard?", origin=Origin.MCP, mode=Mode.CONSULT))
     assert not any("no effect" in note for note in plain.notes)
 
 
@@ -77,7 +78,7 @@ def test_rounds_given_to_the_dashboard_in_consult_mode_is_said_on_start(
 
 async def test_switching_the_dashboard_to_consult_with_rounds_given_says_they_have_no_effect() -> None:
     settings = fake_settings(["alpha", "synth"])
-    ask = SessionAsk(members=(parse_member("alpha"),), synthesizer="synth", max_rounds=2)
+    ask = Ask(members=(parse_member("alpha"),), synthesizer="synth", max_rounds=2)
     session = Session(settings, ask)
     app = QuorumApp(settings, session, providers=FakeLookup(FakeProvider({})), save_settings=False)
     async with app.run_test() as pilot:
