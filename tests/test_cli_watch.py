@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import write
-from tui.cli.main import SUBCOMMANDS, main, wants_dashboard
+from tui.cli.commandline import SUBCOMMANDS
+from tui.cli.main import main
 from tui.dashboard.app import QuorumApp
 
 
@@ -26,7 +27,7 @@ def recorded_run(fast_demo_config: Path, capsys: pytest.CaptureFixture[str]) -> 
 def opened(monkeypatch: pytest.MonkeyPatch) -> list[QuorumApp]:
     """A terminal (the dashboard's check passes), and a dashboard that records how it was opened
     instead of taking the screen."""
-    monkeypatch.setattr("tui.cli.main._need_terminal", lambda: None)
+    monkeypatch.setattr("tui.cli.dashboard.need_terminal", lambda: None)
     apps: list[QuorumApp] = []
 
     def run(self: QuorumApp, *args: Any, **kwargs: Any) -> None:
@@ -36,10 +37,18 @@ def opened(monkeypatch: pytest.MonkeyPatch) -> list[QuorumApp]:
     return apps
 
 
-def test_watch_is_a_sub_command_not_a_question() -> None:
+def test_watch_is_a_sub_command_not_a_question(
+    opened: list[QuorumApp], fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert "watch" in SUBCOMMANDS
-    assert not wants_dashboard(["watch"]) and not wants_dashboard(["--config", "x.toml", "watch", "abc"])
-    assert wants_dashboard(["watch out for what?"])  # a question that starts with the word is a question
+    run_id = recorded_run(fast_demo_config, capsys)
+    assert main(["watch"]) == 0 and main(["--config", str(fast_demo_config), "watch", run_id]) == 0
+    assert main(["watch out for what?"]) == 0  # a question that starts with the word is a question
+    assert [(app.watching, app.initial_question) for app in opened] == [
+        (True, ""),
+        (True, ""),
+        (False, "watch out for what?"),
+    ]
 
 
 def test_watch_opens_the_dashboard_watching_the_run_it_names_by_a_prefix(
@@ -74,14 +83,14 @@ def test_watch_is_in_the_help(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as done:
         main(["--help"])
     assert done.value.code == 0
-    listing = " ".join(capsys.readouterr().out.split())
-    assert "{run,history,show,watch," in listing
+    out = capsys.readouterr().out
+    listed = [line.split()[0] for line in out.split("Commands:")[1].splitlines() if line.strip()]
+    assert listed == list(SUBCOMMANDS)
+    listing = " ".join(out.split())
     assert "watch open the dashboard on the run another process is recording, live" in listing
     with pytest.raises(SystemExit):
         main(["watch", "--help"])
     own = " ".join(capsys.readouterr().out.split())
-    assert (
-        "quorum watch [-h] [--config PATH] [--no-project] [RUN]" in own
-        and "`quorum mcp` for a coding agent" in own
-    )
+    assert "quorum watch [OPTIONS] [RUN]" in own and "`quorum mcp` for a coding agent" in own
+    assert "--config PATH" in own and "--no-project" in own
     assert "until you start a run of your own" in own
