@@ -44,7 +44,7 @@ def test_watch_is_a_sub_command_not_a_question(
     run_id = recorded_run(fast_demo_config, capsys)
     assert main(["watch"]) == 0 and main(["--config", str(fast_demo_config), "watch", run_id]) == 0
     assert main(["watch out for what?"]) == 0  # a question that starts with the word is a question
-    assert [(app.watching, app.initial_question) for app in opened] == [
+    assert [(app.watch_mode, app.initial_question) for app in opened] == [
         (True, ""),
         (True, ""),
         (False, "watch out for what?"),
@@ -58,8 +58,8 @@ def test_watch_opens_the_dashboard_watching_the_run_it_names_by_a_prefix(
     assert main(["watch", run_id[:6]]) == 0
     assert main(["watch"]) == 0
     [given, newest] = opened
-    assert (given.watching, given.watch_run) == (True, run_id)
-    assert (newest.watching, newest.watch_run) == (True, None)  # the newest running run, or the next
+    assert (given.watch_mode, given.watch_run) == (True, run_id)
+    assert (newest.watch_mode, newest.watch_run) == (True, None)  # the newest running run, or the next
 
 
 def test_an_unknown_run_is_a_clear_error_before_anything_opens(
