@@ -397,7 +397,6 @@ def test_dashboard_argument_routing(
     """No command named, the dashboard: with nothing, a question, or options before a question;
     a command's name first (after the shared options) is that command."""
     from tui.cli import dashboard as cli_dashboard
-    from tui.cli.commandline import invoke
 
     opened: list[Any] = []
 
@@ -414,12 +413,6 @@ def test_dashboard_argument_routing(
     assert [app.initial_question for app in opened] == ["", "Should we shard?", "q", "q"]
     assert [(s.model, s.stance.value) for s in opened[2].session.seats] == [("demo-bolt", "for")]
     assert opened[3].session.focus == ["cost"]
-    # Words only open it without the parser (tests/test_startup.py), as the parser opens it.
-    assert invoke(["Should", "we", "shard?"]) == 0 and main(["Should", "we", "shard?"]) == 0
-    parsed, direct = opened[-2:]
-    assert parsed.initial_question == direct.initial_question == "Should we shard?"
-    assert parsed.session.seats == direct.session.seats and parsed.session.mode is direct.session.mode
-    del opened[-2:]
     assert main(["--config", str(fast_demo_config), "run", "q", "-q", "--mode", "consult"]) == 0
     assert main(["--config", str(fast_demo_config), "models"]) == 0
     assert "demo-atlas" in capsys.readouterr().out

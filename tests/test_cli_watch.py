@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import write
+from tui.cli.commandline import SUBCOMMANDS
 from tui.cli.main import main
-from tui.cli.options import SUBCOMMANDS
 from tui.dashboard.app import QuorumApp
 
 

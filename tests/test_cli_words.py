@@ -17,8 +17,8 @@ import pytest
 
 from tests.conftest import as_foreground_job, write
 from tests.wire_server import Scenario, WireServer
+from tui.cli.commandline import SUBCOMMANDS
 from tui.cli.main import main
-from tui.cli.options import SUBCOMMANDS
 from tui.engine.types import CallResult, CallStatus, Phase, RoundStatus, RunStatus
 from tui.render.words import call_summary, round_word
 

@@ -2,8 +2,7 @@
 -m …`), and the commands `run`, `history`, `show`, `watch`, `mcp`, `serve`, `models`, `doctor`,
 `config`. A usage error is one line (`quorum: …`) and where to read more, exit 2.
 
-Loaded only for options or a command: `quorum` and `quorum "question"` open the dashboard without it
-(`tui.cli.main`).
+Loaded only for a command line: `quorum` alone opens the dashboard without it (`tui.cli.main`).
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from tui.ask import Ask
 from tui.cli import dashboard
 from tui.cli.commands import config_command, history_command, models_command
 from tui.cli.logs import log_file, redact_known
-from tui.cli.options import SUBCOMMANDS, Shared
+from tui.cli.options import Shared
 from tui.cli.output import need_stdout, tell
 from tui.cli.run import question_from, run_command
 from tui.config.loading import CONFIG_ENV
@@ -75,6 +74,9 @@ class OrderedGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(self.commands)
 
+
+SUBCOMMANDS = ("run", "history", "show", "watch", "mcp", "serve", "models", "doctor", "config")
+"""Every command, in the order `quorum --help` lists them."""
 
 LAZY_COMMANDS = {"serve": "tui.cli.serve", "doctor": "tui.cli.doctor"}
 """Commands whose module (and what it imports) loads only when they are named, or listed by

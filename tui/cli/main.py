@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from tui.ask import Ask
 from tui.cli import dashboard
 from tui.cli.logs import log_file, redact_known
-from tui.cli.options import SUBCOMMANDS, Shared
+from tui.cli.options import Shared
 from tui.cli.output import OutputLost, guarded_output, silence_stdout, tell
 from tui.engine.types import Origin
 from tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, QuorumError
@@ -27,18 +27,15 @@ log = logging.getLogger(__name__)
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not ((argv and argv[0] in SUBCOMMANDS) or any(word.startswith("-") for word in argv)):
-        # `quorum`, `quorum "question"`: the dashboard, nothing to parse; the parser (click and
-        # the commands, ~10 ms before the first frame) loads only for options or a command.
-        return guarded(lambda: _dashboard(" ".join(argv).strip()))
+    if not argv:  # `quorum` alone: nothing to parse, so the parser (click, ~8 ms) is not loaded
+        return guarded(_dashboard_alone)
     # Parsed inside `guarded`: `--help` writes to standard output, which may be full or closed.
     return guarded(lambda: _parsed(argv))
 
 
-def _dashboard(question: str) -> int:
+def _dashboard_alone() -> int:
     dashboard.need_terminal()
-    ask = Ask(question=question, origin=Origin.DASHBOARD)
-    return dashboard.open_dashboard(Shared().settings(), ask)
+    return dashboard.open_dashboard(Shared().settings(), Ask(origin=Origin.DASHBOARD))
 
 
 def _parsed(argv: list[str]) -> int:

@@ -12,10 +12,6 @@ from tui.config.catalog import secret_values
 from tui.config.loading import load_settings
 from tui.config.schema import Settings
 
-SUBCOMMANDS = ("run", "history", "show", "watch", "mcp", "serve", "models", "doctor", "config")
-"""Every command, in the order `quorum --help` lists them; any other first word is the start of a
-question for the dashboard."""
-
 
 @dataclass
 class Shared:
