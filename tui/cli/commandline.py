@@ -18,58 +18,53 @@ from tui import __version__
 from tui.ask import Ask
 from tui.cli import dashboard
 from tui.cli.commands import config_command, history_command, models_command
-from tui.cli.logs import log_file, redact_known
+from tui.cli.logs import log_file, redact_known, setup_logging
 from tui.cli.options import Shared
 from tui.cli.output import need_stdout, tell
 from tui.cli.run import question_from, run_command
 from tui.config.loading import CONFIG_ENV
 from tui.config.project import NO_PROJECT_ENV
-from tui.config.schema import MemberSpec, Settings, parse_member
+from tui.config.schema import MemberSpec, parse_member
 from tui.engine.types import SHAPES, AnswerShapeError, AnswerSpec, Mode, Origin
 from tui.errors import EXIT_OK, EXIT_USAGE, UsageError, hide_key_shapes
 
-C = TypeVar("C", bound=click.Command)
+F = TypeVar("F", bound=Callable[..., Any])
 
 CONFIG_HELP = f"an extra config file over the user's (also ${CONFIG_ENV})"
 
 
-def shared() -> Shared:
+def shared(ctx: click.Context) -> Shared:
     """The shared options of this command line (kept where every context of it sees them)."""
-    found: Shared = click.get_current_context().meta.setdefault("quorum.shared", Shared())
+    found: Shared = ctx.meta.setdefault("quorum.shared", Shared())
     return found
 
 
-def _config(_ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+def _config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
     if value is not None:  # given after the command's name too: that one, the later, holds
-        shared().config = value
+        shared(ctx).config = value
 
 
-def _no_project(_ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+def _no_project(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if value:
-        shared().no_project = True
+        shared(ctx).no_project = True
 
 
-def with_shared_options(command: C) -> C:
-    """`command`, also taking the options every command takes (before its name or after it)."""
-    command.params += [
-        click.Option(["--config"], metavar="PATH", expose_value=False, callback=_config, help=CONFIG_HELP),
-        click.Option(
-            ["--no-project"],
-            is_flag=True,
-            expose_value=False,
-            callback=_no_project,
-            help=f"ignore the project's .quorum.toml (also ${NO_PROJECT_ENV}=1)",
-        ),
-    ]
-    return command
+def shared_options(command: F) -> F:
+    """Give `command` the options every command takes, before its name or after it."""
+    command = click.option(
+        "--no-project",
+        is_flag=True,
+        expose_value=False,
+        callback=_no_project,
+        help=f"ignore the project's .quorum.toml (also ${NO_PROJECT_ENV}=1)",
+    )(command)
+    return click.option("--config", metavar="PATH", expose_value=False, callback=_config, help=CONFIG_HELP)(
+        command
+    )
 
 
 class OrderedGroup(click.Group):
-    """A group whose commands all take the shared options, and whose `--help` lists them in the
-    order they were added, not A to Z."""
-
-    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
-        super().add_command(with_shared_options(cmd), name)
+    """A group whose `--help` lists its commands in the order they were added, not A to Z."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(self.commands)
@@ -94,8 +89,7 @@ class DefaultGroup(OrderedGroup):
         kwargs["context_settings"] = {"allow_interspersed_args": False, **kwargs.get("context_settings", {})}
         kwargs["invoke_without_command"] = True
         super().__init__(*args, **kwargs)
-        with_shared_options(self)
-        self.default = with_shared_options(default)
+        self.default = default
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         try:
@@ -186,29 +180,16 @@ def panel_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-def _settings(given: dict[str, Any]) -> Settings:
-    """The settings, the panel options' mode, rounds and budget their top layer (checked as any
-    setting is)."""
-    run = {"mode": given["mode"], "max_rounds": given["rounds"], "token_budget": given["budget"]}
-    flags = {key: value for key, value in run.items() if value is not None}
-    return shared().settings({"run": flags} if flags else {})
-
-
-def _ask(given: dict[str, Any], question: str, origin: Origin, command: str, **more: Any) -> Ask:
-    """What the panel options (and `more`) ask of `question`; `command` is who took them."""
-    return Ask(
-        question=question,
-        origin=origin,
-        members=tuple(_members(given["members"], command)),
-        synthesizer=given["synthesizer"],
-        mode=Mode(given["mode"]) if given["mode"] else None,
-        max_rounds=given["rounds"],  # said in the notes when the mode has no rounds
-        token_budget=given["budget"],
-        files=given["files"],
-        images=given["images"],
-        focus=given["focus"],
-        **more,
-    )
+def _overrides(mode: str | None, rounds: int | None, budget: int | None) -> dict[str, Any]:
+    """The run's flags as the settings' top layer (checked as any setting is)."""
+    run: dict[str, Any] = {}
+    if mode:
+        run["mode"] = mode
+    if rounds is not None:
+        run["max_rounds"] = rounds
+    if budget is not None:
+        run["token_budget"] = budget
+    return {"run": run} if run else {}
 
 
 class UnnamedCommand(click.Command):
@@ -225,12 +206,24 @@ class UnnamedCommand(click.Command):
 )
 @click.argument("question", nargs=-1)
 @panel_options
-def dashboard_command(question: tuple[str, ...], **given: Any) -> int:
+@shared_options
+@click.pass_context
+def dashboard_command(ctx: click.Context, /, question: tuple[str, ...], **given: Any) -> int:
     dashboard.need_terminal()
-    settings = _settings(given)
-    return dashboard.open_dashboard(
-        settings, _ask(given, " ".join(question).strip(), Origin.DASHBOARD, "quorum")
+    settings = shared(ctx).settings(_overrides(given["mode"], given["rounds"], given["budget"]))
+    ask = Ask(
+        question=" ".join(question).strip(),
+        origin=Origin.DASHBOARD,
+        members=tuple(_members(given["members"], "quorum")),
+        synthesizer=given["synthesizer"],
+        mode=Mode(given["mode"]) if given["mode"] else None,
+        max_rounds=given["rounds"],
+        token_budget=given["budget"],
+        files=given["files"],
+        images=given["images"],
+        focus=given["focus"],
     )
+    return dashboard.open_dashboard(settings, ask)
 
 
 @click.group(
@@ -243,6 +236,7 @@ def dashboard_command(question: tuple[str, ...], **given: Any) -> int:
 @click.version_option(
     __version__, "--version", message="quorum %(version)s", help="print the version and exit"
 )
+@shared_options
 @click.pass_context
 def cli(ctx: click.Context) -> int | None:
     if ctx.invoked_subcommand is None:  # nothing but the shared options: the dashboard, empty
@@ -277,14 +271,29 @@ def cli(ctx: click.Context) -> int | None:
     help="ask the panel even if an earlier run answers the question (the run is recorded as usual; "
     "a similar earlier run is still named)",
 )
-def run(question: tuple[str, ...], **given: Any) -> int:
-    settings = _settings(given)
+@shared_options
+@click.pass_context
+def run(ctx: click.Context, /, question: tuple[str, ...], **given: Any) -> int:
+    settings = shared(ctx).settings(_overrides(given["mode"], given["rounds"], given["budget"]))
     # Its bytes, not text: what is not UTF-8 is said where, not decoded into something else.
     asked = question_from(question, getattr(sys.stdin, "buffer", None))
     if not asked:
         raise UsageError("the question is empty")
-    answer, follow_up, fresh = _answer(given["answer"]), given["follow_up"], given["fresh"]
-    ask = _ask(given, asked, Origin.CLI, "quorum run", answer=answer, follow_up=follow_up, fresh=fresh)
+    ask = Ask(
+        question=asked,
+        origin=Origin.CLI,
+        members=tuple(_members(given["members"], "quorum run")),
+        synthesizer=given["synthesizer"],
+        mode=Mode(given["mode"]) if given["mode"] else None,
+        max_rounds=given["rounds"],  # said in the notes when the mode has no rounds
+        token_budget=given["budget"],
+        files=given["files"],
+        images=given["images"],
+        focus=given["focus"],
+        answer=_answer(given["answer"]),
+        follow_up=given["follow_up"],
+        fresh=given["fresh"],
+    )
     return run_command(settings, ask, as_json=given["as_json"], quiet=given["quiet"])
 
 
@@ -306,8 +315,10 @@ def _answer(shape: str | None) -> AnswerSpec | None:
     "--filter", "text", default="", metavar="TEXT", help="only runs whose question or panel has TEXT"
 )
 @click.option("--json", "as_json", is_flag=True, help="print the list as JSON")
-def history(limit: int, text: str, as_json: bool) -> int:
-    return history_command(shared().settings(), limit=limit, text=text, as_json=as_json)
+@shared_options
+@click.pass_context
+def history(ctx: click.Context, limit: int, text: str, as_json: bool) -> int:
+    return history_command(shared(ctx).settings(), limit=limit, text=text, as_json=as_json)
 
 
 @cli.command(
@@ -318,10 +329,12 @@ def history(limit: int, text: str, as_json: bool) -> int:
 @click.argument("run_id", metavar="RUN")
 @click.option("--json", "as_json", is_flag=True, help="the full data contract as JSON")
 @click.option("--md", is_flag=True, help="the Markdown report (the default)")
-def show(run_id: str, as_json: bool, md: bool) -> int:
+@shared_options
+@click.pass_context
+def show(ctx: click.Context, run_id: str, as_json: bool, md: bool) -> int:
     if as_json and md:
-        raise click.UsageError("--json and --md: one or the other", click.get_current_context())
-    return history_command(shared().settings(), show=run_id, as_json=as_json)
+        raise click.UsageError("--json and --md: one or the other", ctx)
+    return history_command(shared(ctx).settings(), show=run_id, as_json=as_json)
 
 
 @cli.command(
@@ -333,8 +346,10 @@ def show(run_id: str, as_json: bool, md: bool) -> int:
     "until you start a run of your own. Needs a terminal.",
 )
 @click.argument("run_id", metavar="[RUN]", required=False)
-def watch(run_id: str | None) -> int:
-    return dashboard.watch_command(shared().settings(), run_id)
+@shared_options
+@click.pass_context
+def watch(ctx: click.Context, run_id: str | None) -> int:
+    return dashboard.watch_command(shared(ctx).settings(), run_id)
 
 
 @cli.command(
@@ -343,8 +358,10 @@ def watch(run_id: str | None) -> int:
     "Cursor): tools consensus, consensus_result, list_models and history. It reads the same "
     "configuration and keys as every other command; register it with your client as `quorum mcp`.",
 )
-def mcp() -> int:
-    settings = shared().settings()
+@shared_options
+@click.pass_context
+def mcp(ctx: click.Context) -> int:
+    settings = shared(ctx).settings()
     need_stdout()  # the protocol's only way out
     from tui.mcp.server import serve  # the MCP SDK takes a second or more to import: only here
 
@@ -357,8 +374,10 @@ def mcp() -> int:
     "takes images, prices, and whether its key is set.",
 )
 @click.option("--json", "as_json", is_flag=True, help="print the catalog as JSON")
-def models(as_json: bool) -> int:
-    return models_command(shared().settings(), as_json)
+@shared_options
+@click.pass_context
+def models(ctx: click.Context, as_json: bool) -> int:
+    return models_command(shared(ctx).settings(), as_json)
 
 
 @cli.group(
@@ -367,27 +386,37 @@ def models(as_json: bool) -> int:
     short_help="manage the user config",
     help="Manage the user config.",
 )
+@shared_options
 def config() -> None:
     """The user config's commands."""
 
 
 @config.command(short_help="write a starter user config", help="Write a starter user config.")
 @click.option("--force", is_flag=True, help="overwrite an existing file")
-def init(force: bool) -> int:
-    return config_command("init", shared(), force=force)
+@shared_options
+@click.pass_context
+def init(ctx: click.Context, force: bool) -> int:
+    setup_logging()
+    return config_command("init", shared(ctx), force=force)
 
 
 @config.command(short_help="print where the config files are", help="Print where the config files are.")
-def path() -> int:
-    return config_command("path", shared())
+@shared_options
+@click.pass_context
+def path(ctx: click.Context) -> int:
+    setup_logging()
+    return config_command("path", shared(ctx))
 
 
 @config.command(
     short_help="check every config layer and report the first problem",
     help="Check every config layer and report the first problem.",
 )
-def validate() -> int:
-    return config_command("validate", shared())
+@shared_options
+@click.pass_context
+def validate(ctx: click.Context) -> int:
+    setup_logging()
+    return config_command("validate", shared(ctx))
 
 
 @config.command(
@@ -399,8 +428,11 @@ def validate() -> int:
 )
 @click.argument("file", metavar="[PATH]", required=False)
 @click.option("--revoke", is_flag=True, help="trust it no longer")
-def trust(file: str | None, revoke: bool) -> int:
-    return config_command("trust", shared(), file=file, revoke=revoke)
+@shared_options
+@click.pass_context
+def trust(ctx: click.Context, file: str | None, revoke: bool) -> int:
+    setup_logging()
+    return config_command("trust", shared(ctx), file=file, revoke=revoke)
 
 
 def invoke(argv: list[str]) -> int:

@@ -9,7 +9,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from tui.cli.logs import setup_logging
 from tui.cli.options import Shared
 from tui.config import paths
 from tui.config.catalog import Catalog, secret_values
@@ -162,7 +161,6 @@ def config_command(
 ) -> int:
     """`quorum config path | init | validate | trust` (every layer, the models and keys it names,
     the themes; trusting a project file), with the shared options `given`."""
-    setup_logging()
     target = paths.user_config_file()
     use_project = not given.no_project
     if what == "path":

@@ -35,7 +35,7 @@ from typing import Any, Literal, Protocol, TextIO, TypeVar, runtime_checkable
 
 import click
 
-from tui.cli.commandline import shared
+from tui.cli.commandline import shared, shared_options
 from tui.config.catalog import Catalog, KeyStatus, provider_key_status, secret_values
 from tui.config.schema import MemberSpec, ProviderConfig, Settings
 from tui.engine.calls import cutoff
@@ -223,9 +223,13 @@ def _timeout(value: str) -> float:
     help=f"the longest any one step may take (default {DEFAULT_TIMEOUT_S:g})",
 )
 @click.option("--json", "as_json", is_flag=True, help="print a machine-readable report")
-def doctor(providers: tuple[str, ...], models: tuple[str, ...], timeout: float, as_json: bool) -> int:
+@shared_options
+@click.pass_context
+def doctor(
+    ctx: click.Context, providers: tuple[str, ...], models: tuple[str, ...], timeout: float, as_json: bool
+) -> int:
     """`quorum doctor`."""
-    return doctor_command(shared().settings(), providers, models, timeout=timeout, as_json=as_json)
+    return doctor_command(shared(ctx).settings(), providers, models, timeout=timeout, as_json=as_json)
 
 
 def doctor_command(

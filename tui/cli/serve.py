@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from tui.cli.commandline import shared
+from tui.cli.commandline import shared, shared_options
 from tui.cli.logs import hide_secrets
 from tui.serve.guard import DEFAULT_MAX_TABS, TOKEN_ENV, Access
 
@@ -60,9 +60,13 @@ DEFAULT_PORT = 8000
     help=f"dashboards open at once, each a process of its own (default {DEFAULT_MAX_TABS}); "
     "a tab opened beyond is refused and says so",
 )
-def serve(host: str, port: int, token: str | None, public_url: str | None, max_tabs: int) -> int:
+@shared_options
+@click.pass_context
+def serve(
+    ctx: click.Context, host: str, port: int, token: str | None, public_url: str | None, max_tabs: int
+) -> int:
     """`quorum serve`."""
-    given = shared()
+    given = shared(ctx)
     given.settings()  # a bad configuration stops it before it listens, as every command
     token = token if token is not None else os.environ.get(TOKEN_ENV)
     access = Access.decide(host, port, token, public_url)
