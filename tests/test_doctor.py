@@ -611,7 +611,7 @@ def test_bad_options_exit_2_with_a_clear_message(
 ) -> None:
     try:
         code = main(["--config", str(fast_demo_config), "doctor", *args])
-    except SystemExit as exit_:  # the parser's own errors
+    except SystemExit as exit_:  # argparse's own errors
         code = int(exit_.code or 0)
     out, err = capsys.readouterr()
     assert code == 2

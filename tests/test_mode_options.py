@@ -12,7 +12,7 @@ from tests.conftest import write
 from tests.dashboard import FakeLookup, fake_settings
 from tests.fakes import FakeProvider
 from tui.ask import Ask
-from tui.cli import dashboard as cli_dashboard
+from tui.cli import main as cli_main
 from tui.cli.main import main
 from tui.config.loading import load_settings
 from tui.config.schema import parse_member
@@ -51,13 +51,13 @@ async def test_mcp_max_rounds_with_consult_is_a_note_of_the_result(tmp_path: Pat
 def _dashboard_of(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> QuorumApp:
     """The dashboard `quorum ARGV` would open, not run (no terminal here)."""
     opened: list[QuorumApp] = []
-    monkeypatch.setattr(cli_dashboard, "need_terminal", lambda: None)
+    monkeypatch.setattr(cli_main, "_need_terminal", lambda: None)
 
     def run_dashboard(app: QuorumApp) -> int:
         opened.append(app)
         return 0
 
-    monkeypatch.setattr(cli_dashboard, "run_dashboard", run_dashboard)
+    monkeypatch.setattr(cli_main, "_run_dashboard", run_dashboard)
     assert main(argv) == 0
     return opened[0]
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tui.cli import dashboard as cli_dashboard
-from tui.dashboard.app import QuorumApp
+from tui.cli import main as cli_main
+from tui.dashboard.core import DashboardCore
 
 
 def test_every_command_starts_at_the_collector_pace_the_dashboard_keeps() -> None:
@@ -29,9 +29,9 @@ def test_every_command_starts_at_the_collector_pace_the_dashboard_keeps() -> Non
 
 
 class _App:
-    """Stands in for `QuorumApp` in `run_dashboard`: notes what the collector holds when it runs."""
+    """Stands in for `QuorumApp` in `_run_dashboard`: notes what the collector holds when it runs."""
 
-    tune_gc = staticmethod(QuorumApp.tune_gc)
+    tune_gc = staticmethod(DashboardCore.tune_gc)
     return_code = 0
 
     def __init__(self) -> None:
@@ -51,7 +51,7 @@ def restore_collector() -> object:
 def test_what_start_up_built_is_frozen_before_the_dashboard_runs(restore_collector: object) -> None:
     gc.unfreeze()  # earlier tests' dashboards froze theirs
     app = _App()
-    assert cli_dashboard.run_dashboard(app) == 0  # type: ignore[arg-type]
+    assert cli_main._run_dashboard(app) == 0  # type: ignore[arg-type]
     assert app.frozen_at_run  # the first frame's collections do not scan the imports' objects
 
 
@@ -67,21 +67,6 @@ def test_the_dashboard_does_not_import_the_headless_commands_it_never_runs() -> 
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout.strip() == "[]"
-
-
-def test_quorum_alone_opens_the_dashboard_without_loading_the_command_line_parser() -> None:
-    # `quorum` with nothing after it needs no parsing: click (~8 ms) loads only for a command line.
-    script = (
-        "import sys, tui.cli.main, tui.dashboard.app\n"
-        "from tui.cli import dashboard\n"
-        "dashboard.need_terminal = lambda: None\n"
-        "dashboard.run_dashboard = lambda app: print(type(app).__name__, app.initial_question == '') or 0\n"
-        "print(tui.cli.main.main([]), 'click' in sys.modules)\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
-    )
-    assert done.stdout.split() == ["QuorumApp", "True", "0", "False"]
 
 
 def test_every_engine_model_built_on_first_use_is_built_ahead_by_the_warm_up() -> None:

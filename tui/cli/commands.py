@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from collections.abc import Sequence
@@ -9,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from tui.cli.options import Shared
+from tui.cli.logs import hide_secrets
 from tui.config import paths
 from tui.config.catalog import Catalog, secret_values
 from tui.config.loading import (
@@ -17,6 +18,7 @@ from tui.config.loading import (
     Layer,
     LayerKind,
     config_layers,
+    load_settings,
     parse_toml,
     project_layer,
     setting_origin,
@@ -91,27 +93,24 @@ def models_command(settings: Settings, as_json: bool) -> int:
     return EXIT_OK
 
 
-def history_command(
-    settings: Settings, *, limit: int = 20, text: str = "", as_json: bool = False, show: str | None = None
-) -> int:
-    """`quorum history` (the list: at most `limit` runs holding `text`) and `quorum show RUN` (the
-    run `show` names, as Markdown or JSON)."""
+def history_command(settings: Settings, args: argparse.Namespace) -> int:
+    """`quorum history` (the list) and `quorum show RUN` (one run as Markdown or JSON)."""
     path = paths.history_file(settings.store.path)
     if not path.exists():
-        if show is not None:  # no such run, like any unknown id
+        if args.command == "show":  # no such run, like any unknown id
             raise UsageError(f"no run history yet ({path} does not exist)")
         print(f"quorum: no run history yet ({path} does not exist)", file=sys.stderr)
         return EXIT_OK
     store = RunStore(path)
     try:
         secrets = secret_values(settings)  # a key recorded before it was redacted is still not shown
-        if show is None:
-            return _list_runs(store, limit, text, as_json, secrets)
+        if args.command == "history":
+            return _list_runs(store, args, secrets)
         try:
-            result = store.load(store.resolve(show))
+            result = store.load(store.resolve(args.run))
         except KeyError as err:
             raise UsageError(str(err.args[0])) from None
-        if as_json:
+        if args.json:
             print(run_json(result, secrets))
         else:
             print(hide_values(render_markdown(result), secrets))
@@ -120,11 +119,13 @@ def history_command(
         store.close()
 
 
-def _list_runs(store: RunStore, limit: int, text: str, as_json: bool, secrets: Sequence[str]) -> int:
+def _list_runs(store: RunStore, args: argparse.Namespace, secrets: Sequence[str]) -> int:
     # A question is stored redacted; one recorded before it was is redacted as it is printed.
-    listed = store.list_runs(limit=limit, text=text)
-    runs = [replace(run, question=redact(run.question, secrets)) for run in listed]
-    if as_json:
+    runs = [
+        replace(run, question=redact(run.question, secrets))
+        for run in store.list_runs(limit=args.limit, text=args.filter)
+    ]
+    if args.json:
         print(json.dumps([run.__dict__ for run in runs], indent=2))
         return EXIT_OK
     for run in runs:
@@ -138,7 +139,7 @@ def _list_runs(store: RunStore, limit: int, text: str, as_json: bool, secrets: S
             f"{literal(question)}"
         )
     if not runs:
-        print("no runs recorded" + (f" matching {text!r}" if text else ""))
+        print("no runs recorded" + (f" matching {args.filter!r}" if args.filter else ""))
     return EXIT_OK
 
 
@@ -156,26 +157,25 @@ def _layer_line(layer: Layer) -> str:
     return str(layer.path)
 
 
-def config_command(
-    what: str, given: Shared, *, force: bool = False, file: str | None = None, revoke: bool = False
-) -> int:
+def config_command(args: argparse.Namespace) -> int:
     """`quorum config path | init | validate | trust` (every layer, the models and keys it names,
-    the themes; trusting a project file), with the shared options `given`."""
+    the themes; trusting a project file)."""
     target = paths.user_config_file()
-    use_project = not given.no_project
-    if what == "path":
-        return _config_paths(target, given.config, use_project)
-    if what == "init":
-        return _init_config(target, force)
-    if what == "trust":
-        return _trust(file, revoke, use_project)
-    settings = given.settings()  # it checks the models and keymap named too; their keys hidden from now
+    use_project = not args.no_project
+    if args.config_command == "path":
+        return _config_paths(target, args.config, use_project)
+    if args.config_command == "init":
+        return _init_config(target, args.force)
+    if args.config_command == "trust":
+        return _trust(args.path, args.revoke, use_project)
+    settings = load_settings(args.config, project=use_project)  # it checks the models and keymap named too
+    hide_secrets(secret_values(settings))  # an error below may quote a value given in the wrong place
     # Themes are the dashboard's (Textual checks their colours): loaded only here, for this check.
     from tui.dashboard.themes import check_theme_config
 
-    check_theme_config(settings.ui.theme, setting_origin(("ui", "theme"), given.config, project=use_project))
+    check_theme_config(settings.ui.theme, setting_origin(("ui", "theme"), args.config, project=use_project))
     print(f"ok: {len(settings.models)} models, {len(settings.providers)} providers")
-    for layer in config_layers(given.config, project=use_project):
+    for layer in config_layers(args.config, project=use_project):
         print(f"  read: {_layer_line(layer)}")
     context = settings.context.team_context()
     if context is not None:

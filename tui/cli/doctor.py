@@ -20,6 +20,7 @@ keys' values are taken out of it and its control characters are made visible.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import difflib
 import json
@@ -33,9 +34,6 @@ from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TextIO, TypeVar, runtime_checkable
 
-import click
-
-from tui.cli.commandline import shared, shared_options
 from tui.config.catalog import Catalog, KeyStatus, provider_key_status, secret_values
 from tui.config.schema import MemberSpec, ProviderConfig, Settings
 from tui.engine.calls import cutoff
@@ -181,76 +179,65 @@ class ProviderCheck:
 # The command
 
 
+def add_doctor_parser(commands: Any) -> None:
+    """`quorum doctor`'s options, on the sub-command parsers of `quorum`."""
+    doctor = commands.add_parser(
+        "doctor",
+        help="check each provider: key, server, models, structured votes",
+        description="Check each configured provider (every one a catalog model uses), all at once: is its "
+        "key set (the variable is named, never its value) and accepted, is its server reachable, which "
+        "models does it list, and does it take votes as structured output. For that it sends one tiny "
+        f"request (at most {PROBE_MAX_TOKENS} output tokens) to each catalog model of the provider, or "
+        "only to the --model ones, asked again in the next weaker form when a form is refused "
+        "(json_schema → json_object → text; tool → text), as a run would. "
+        "Exit 0 when every provider checked is usable, 1 otherwise.",
+    )
+    doctor.add_argument(
+        "--provider",
+        dest="providers",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="check only this provider (repeat); also one no catalog model uses yet, to see what it lists",
+    )
+    doctor.add_argument(
+        "--model",
+        dest="models",
+        action="append",
+        default=[],
+        metavar="ALIAS",
+        help="send the request only to this model (repeat); its provider is checked",
+    )
+    doctor.add_argument(
+        "--timeout",
+        type=_timeout,
+        default=DEFAULT_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"the longest any one step may take (default {DEFAULT_TIMEOUT_S:g})",
+    )
+    doctor.add_argument("--json", action="store_true", help="print a machine-readable report")
+
+
 def _timeout(value: str) -> float:
     try:
         seconds = float(value)
     except ValueError:
-        raise click.BadParameter(f"expected a number of seconds, got {value!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {value!r}") from None
     if not math.isfinite(seconds) or seconds <= 0:
-        raise click.BadParameter(f"must be a positive number of seconds, got {value!r}")
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {value!r}")
     return seconds
 
 
-@click.command(
-    short_help="check each provider: key, server, models, structured votes",
-    help="Check each configured provider (every one a catalog model uses), all at once: is its "
-    "key set (the variable is named, never its value) and accepted, is its server reachable, which "
-    "models does it list, and does it take votes as structured output. For that it sends one tiny "
-    f"request (at most {PROBE_MAX_TOKENS} output tokens) to each catalog model of the provider, or "
-    "only to the --model ones, asked again in the next weaker form when a form is refused "
-    "(json_schema → json_object → text; tool → text), as a run would. "
-    "Exit 0 when every provider checked is usable, 1 otherwise.",
-)
-@click.option(
-    "--provider",
-    "providers",
-    multiple=True,
-    metavar="NAME",
-    help="check only this provider (repeat); also one no catalog model uses yet, to see what it lists",
-)
-@click.option(
-    "--model",
-    "models",
-    multiple=True,
-    metavar="ALIAS",
-    help="send the request only to this model (repeat); its provider is checked",
-)
-@click.option(
-    "--timeout",
-    type=_timeout,
-    default=DEFAULT_TIMEOUT_S,
-    metavar="SECONDS",
-    help=f"the longest any one step may take (default {DEFAULT_TIMEOUT_S:g})",
-)
-@click.option("--json", "as_json", is_flag=True, help="print a machine-readable report")
-@shared_options
-@click.pass_context
-def doctor(
-    ctx: click.Context, providers: tuple[str, ...], models: tuple[str, ...], timeout: float, as_json: bool
-) -> int:
-    """`quorum doctor`."""
-    return doctor_command(shared(ctx).settings(), providers, models, timeout=timeout, as_json=as_json)
-
-
-def doctor_command(
-    settings: Settings,
-    providers: Sequence[str] = (),
-    models: Sequence[str] = (),
-    *,
-    timeout: float = DEFAULT_TIMEOUT_S,
-    as_json: bool = False,
-    stdout: TextIO | None = None,
-) -> int:
-    """Check the providers asked for (all those in use by default; only `models`' requests if
-    given), print each as it is known, in the configuration's order, and return 0 when every one
-    is usable, else 1."""
+def doctor_command(settings: Settings, args: argparse.Namespace, stdout: TextIO | None = None) -> int:
+    """Check the providers asked for (all those in use by default), print each as it is known, in
+    the configuration's order, and return 0 when every one is usable, else 1."""
     stdout = stdout or sys.stdout
-    plan = _plan(settings, providers, models)
+    plan = _plan(settings, args.providers, args.models)
     secrets = secret_values(settings)
-    checks = asyncio.run(_check_all(settings, plan, timeout, None if as_json else stdout, secrets))
+    checks = asyncio.run(_check_all(settings, plan, args.timeout, None if args.json else stdout, secrets))
     usable = all(check.usable for check in checks)
-    if as_json:
-        report = {"usable": usable, "timeout_s": timeout, "providers": [_as_json(c) for c in checks]}
+    if args.json:
+        report = {"usable": usable, "timeout_s": args.timeout, "providers": [_as_json(c) for c in checks]}
         stdout.write(safe_json(json.dumps(report, indent=2, ensure_ascii=False), secrets) + "\n")
     else:
         count = sum(check.usable for check in checks)
