@@ -1,0 +1,16 @@
+"""Argument types the command line's parsers share."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def at_least_one(value: str) -> int:
+    """A whole number of 1 or more (a count of rounds, of tabs), or a usage error saying why."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {number}")
+    return number
