@@ -40,6 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tui.ask import Ask  # noqa: E402
 from tui.cli.eval import eval_command  # noqa: E402
 from tui.cli.eval_options import DEFAULT_CONCURRENCY, EvalOptions  # noqa: E402
 from tui.config.loading import load_settings  # noqa: E402
@@ -138,7 +139,7 @@ def runs_alone(config: Path, items: int, concurrency: int) -> tuple[float, float
     asked = [question_for(sample, scorer) for sample in samples]
     work = [(asked[i], Mode.VOTE) for i in range(20)]
     work += [(item, mode) for item in asked[20:] for mode in MODES]
-    session = Session(settings, answer=asked[0].answer, origin=Origin.EVAL)
+    session = Session(settings, Ask(origin=Origin.EVAL, answer=asked[0].answer))
     store = open_store(settings)
 
     async def make() -> None:

@@ -21,6 +21,7 @@ import pytest
 
 from tests.conftest import as_foreground_job, write
 from tests.wire_server import Scenario, WireServer
+from tui.ask import Ask
 from tui.cli.eval import eval_command
 from tui.cli.eval_options import EvalOptions
 from tui.cli.eval_progress import EvalProgress
@@ -794,11 +795,11 @@ async def test_the_cost_spent_counts_the_calls_settled_in_runs_still_under_way(
 
     settings = load_settings(str(priced))
     sample = arithmetic()[0]
-    session = Session(
-        settings,
-        seats=_members("paid-atlas", "paid-bolt"),
+    ask = Ask(
+        members=tuple(_members("paid-atlas", "paid-bolt")),
         answer=question_for(sample, NumericScorer()).answer,
     )
+    session = Session(settings, ask)
     provider = FakeProvider({"atlas": Script(position="ANSWER: 1"), "bolt": Script(hang=True)})
     header = EvalHeader("arithmetic", "", (), (sample.id,), 1, 0, "numeric", (), (), ("vote",), 3, 0)
     log = EvalLog.create(tmp_path / "spent.jsonl", header)

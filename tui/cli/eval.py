@@ -24,6 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
+from tui.ask import Ask
 from tui.cli.eval_options import EvalOptions, default_dev
 from tui.cli.eval_progress import EvalProgress
 from tui.config import paths
@@ -148,14 +149,14 @@ class _Plan:
         first = question_for(selection.scored[0], scorer)
         # Built under the answer shape: a panel Quorum chose sits without stances (a stance is an
         # instruction to argue, not to compute); one given with -m or in [panel] keeps its own.
-        session = Session(
-            settings,
-            seats=options.members,
-            synthesizer=options.synthesizer,
-            answer=first.answer,
+        ask = Ask(
             origin=Origin.EVAL,
+            members=tuple(options.members),
+            synthesizer=options.synthesizer,
+            mode=Mode.VOTE,
+            answer=first.answer,
         )
-        session.mode = Mode.VOTE
+        session = Session(settings, ask)
         request = session.prepare(first.question).request
         notes += session.notes
         notes += [f"{s.alias} ({s.stance.value}) is not seated: {s.reason}" for s in request.skipped]
