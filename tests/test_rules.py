@@ -163,6 +163,11 @@ def _every_prompt() -> dict[str, str]:
         "consult_synthesis_prompt[answer]": prompts.consult_synthesis_prompt("Q?", positions, shape),
         "member_system_prompt[neutral, answer]": prompts.member_system_prompt(member("m"), answer=shape),
     }
+    built |= {
+        "debate_prompt": prompts.debate_prompt("Q?", "OWN", ["A says yes.", "B says no."]),
+        "debate_prompt[answer]": prompts.debate_prompt("Q?", "OWN", ["ANSWER: 1"], shape),
+        "debate_synthesis_prompt": prompts.debate_synthesis_prompt("Q?", [(0, "A says yes.")]),
+    }
     for stance in Stance:
         built[f"member_system_prompt[{stance.value}]"] = prompts.member_system_prompt(member("m", stance))
     constants = {

@@ -1,4 +1,5 @@
-"""Every prompt a run sends: member positions, drafts, reviews and the curator's decision.
+"""Every prompt a run sends: member positions, drafts, reviews and the curator's decision; a
+debate's later rounds and its report.
 
 The base system prompt carries exactly one `{stance_prompt}` slot, filled with the member's stance
 template (or its custom stance prompt). Round 1 is blind: a position prompt is built from the
@@ -343,3 +344,48 @@ def vote_synthesis_prompt(question_block: str, positions: Sequence[tuple[str, St
     """Vote mode on an open question: the synthesizer reports the majority view and the dissent."""
     answers = _numbered_positions(positions)
     return f"{question_block}\n\nThe panel's answers:\n\n{answers}\n\n{VOTE_SYNTHESIS_TASK}"
+
+
+# --------------------------------------------------------------------------------------------
+# Debate: every other member's answer is shown anonymized (`agent 1`, `seat 2`), never under its
+# alias, and a member is never shown its own as another's.
+
+
+def _labelled(label: str, texts: Sequence[str]) -> str:
+    return "\n\n".join(f"--- {label} {i} ---\n{text.strip()}" for i, text in enumerate(texts, start=1))
+
+
+def debate_prompt(
+    question_block: str, own: str, others: Sequence[str], answer: AnswerSpec | None = None
+) -> str:
+    """A debate's later round: the member sees its own answer and the other members' answers of
+    the round before (`others`, in the order shuffled for it), and answers again."""
+    return (
+        f"{question_block}\n\nYour answer in the last round:\n{own.strip()}\n\n"
+        "Other members of the panel answered the same question in the last round. Their answers "
+        "follow, in no particular order; the agent numbers say nothing about who wrote them.\n\n"
+        f"{_labelled('Agent', others)}\n\n"
+        "Weigh their reasoning against yours and answer the question again. Keep your answer if "
+        "it still holds up, change it where their reasoning shows you were wrong; agreeing with "
+        "the others is not a goal in itself. Say in a sentence what, if anything, changed your "
+        f"mind.\n\n{answer_instruction(answer) if answer else ANSWER_SHAPE}"
+    )
+
+
+DEBATE_SYNTHESIS_TASK = (
+    "The reviewers debated the question over several rounds, each seeing the others' answers "
+    "without knowing whose they were; these are their answers in the last round. Report the "
+    "outcome: the view most of them hold (say how many, and which seats), then each dissenting view "
+    "and which seats hold it, in a line or two each with its strongest reason. Do not merge the "
+    "views into one, and do not take a side beyond saying which view has the most reviewers. Under "
+    "about 400 words."
+)
+
+
+def debate_synthesis_prompt(question_block: str, answers: Sequence[tuple[int, str]]) -> str:
+    """A debate on an open question: the synthesizer reports the majority view and the dissent
+    of the last round's answers, each under its seat's number (`Seat 2`), no alias."""
+    listed = "\n\n".join(f"--- Seat {seat + 1} ---\n{text.strip()}" for seat, text in answers)
+    return (
+        f"{question_block}\n\nThe panel's answers in the last round:\n\n{listed}\n\n{DEBATE_SYNTHESIS_TASK}"
+    )

@@ -226,13 +226,19 @@ _LEAN_WORDS = {
 }
 
 
+def read_lean(answer: str) -> str | None:
+    """The answer's own leaning, from its `Lean:` line: favourable, unfavourable or mixed (either
+    spelling); None when it has no such line or its word is none of them."""
+    found = _LEAN.search(answer)
+    return _LEAN_WORDS.get(found.group(1).lower()) if found else None
+
+
 def read_agreement(answers: Sequence[str]) -> Agreement:
     """Consult mode: count the answers' own `Lean:` lines and average their `Confidence: X/10`."""
     agreement = Agreement()
     confidences: list[float] = []
     for answer in answers:
-        lean_match = _LEAN.search(answer)
-        lean = _LEAN_WORDS.get(lean_match.group(1).lower(), "unclear") if lean_match else "unclear"
+        lean = read_lean(answer) or "unclear"
         setattr(agreement, lean, getattr(agreement, lean) + 1)
         conf_match = _CONFIDENCE.search(answer)
         if conf_match and 0 <= float(conf_match.group(1)) <= 10:

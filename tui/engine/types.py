@@ -44,6 +44,16 @@ class Mode(StrEnum):
     """Every member answers once, blind; the plurality of the answers read in the declared answer
     shape is the run's answer (or, for an open question, the synthesizer reports the majority
     view and the dissent). The honest baseline for every other mode."""
+    DEBATE = "debate"
+    """Round 1 blind answers; in rounds 2..R every member sees the other members' answers of the
+    round before, anonymized and in an order shuffled for it, and answers again; the debate stops
+    early once every answer agrees. The run's answer is the plurality of the last round's answers
+    read in the declared answer shape (or, for an open question, the synthesizer's report of the
+    majority view and the dissent)."""
+
+
+ROUNDS_MODES = (Mode.DELIBERATE, Mode.DEBATE)
+"""The modes that run in rounds (up to the request's `max_rounds`); the others make one pass."""
 
 
 class Phase(StrEnum):
@@ -51,6 +61,8 @@ class Phase(StrEnum):
     DRAFT = "draft"
     VOTE = "vote"
     CURATOR = "curator"
+    REVISION = "revision"
+    """A debate member's answer in round 2 or later, given the others' answers of the round before."""
 
 
 class CallStatus(StrEnum):
@@ -596,11 +608,23 @@ class Standing(_Model):
     missing: list[Missing] = Field(default_factory=list)
 
 
+class Shown(_Model):
+    """What a debate member was shown of the other members' answers of the round before: their
+    seats, in the order shown (the first is `agent 1`). No alias is ever shown."""
+
+    member_index: int
+    seats: list[int]
+
+
 class RoundResult(_Model):
     number: int
     draft: str | None = None
     draft_by: str | None = None
     votes: list[Vote] = Field(default_factory=list)
+    shown: list[Shown] = Field(
+        default_factory=list,
+        description="A debate's round 2 or later: what each member was shown, in panel order.",
+    )
     tally: Tally = Field(default_factory=Tally)
     outcome: Outcome | None = None
     status: RoundStatus = RoundStatus.IN_PROGRESS
@@ -741,7 +765,7 @@ class RunResult(_Model):
             members=list(request.members),
             skipped=list(request.skipped),
             asked=Asked.of(request),
-            max_rounds=request.max_rounds if request.mode is Mode.DELIBERATE else 1,
+            max_rounds=request.max_rounds if request.mode in ROUNDS_MODES else 1,
             notes=list(request.notes),
             parent_run_id=request.parent_run_id,
             origin=request.origin,

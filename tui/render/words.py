@@ -198,17 +198,23 @@ def call_summary(call: CallResult | None, run: RunStatus | None = None) -> str:
     return f"{word}: {why}" if why else word
 
 
+PHASE_WORDS: dict[Phase, str] = {
+    Phase.POSITION: "position",
+    Phase.VOTE: "review",
+    Phase.DRAFT: "draft",
+    Phase.CURATOR: "curator decision",
+    Phase.REVISION: "revision",
+}
+"""What a call is for: a member's first answer (position), its review of a draft (the vote), a
+synthesizer's draft or curator decision, a debate member's answer in a later round (revision)."""
+
+
 def phase_word(phase: Phase, mode: Mode) -> str:
-    """What a call is for: a position, a review (the vote), a draft, or the synthesis of a consult
-    or of a vote on an open question."""
-    if phase is Phase.DRAFT and mode in (Mode.CONSULT, Mode.VOTE):
+    """What a call is for (`PHASE_WORDS`); a synthesizer's draft in a mode without drafts (consult,
+    a vote or debate on an open question) is its synthesis."""
+    if phase is Phase.DRAFT and mode in (Mode.CONSULT, Mode.VOTE, Mode.DEBATE):
         return "synthesis"
-    return {
-        Phase.POSITION: "position",
-        Phase.VOTE: "review",
-        Phase.DRAFT: "draft",
-        Phase.CURATOR: "curator decision",
-    }[phase]
+    return PHASE_WORDS[phase]
 
 
 def run_word(status: RunStatus) -> str:
