@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from tui.engine.types import (
     Agreement,
+    Ballot,
     CallResult,
     Outcome,
     Phase,
@@ -27,6 +28,7 @@ from tui.engine.types import (
 )
 
 if TYPE_CHECKING:  # (they read runs, whose calls send these events: a cycle if loaded here)
+    from tui.engine.council import Ranking
     from tui.engine.debate import DebateRound
 
 log = logging.getLogger(__name__)
@@ -164,6 +166,21 @@ class DebateRoundRead:
 
 
 @dataclass(frozen=True, slots=True)
+class BallotCast:
+    """A council reviewer's ballot: the seats it was shown, in label order, and its ranking of
+    them, or its abstention and why."""
+
+    ballot: Ballot
+
+
+@dataclass(frozen=True, slots=True)
+class RankingMade:
+    """A council's ballots counted: the Borda ranking of its answers (`tui.engine.council`)."""
+
+    ranking: Ranking
+
+
+@dataclass(frozen=True, slots=True)
 class AgreementRead:
     """Consult mode read how far the answers' own verdicts agree."""
 
@@ -217,6 +234,8 @@ Event = (
     | VoteCast
     | AnswersShown
     | DebateRoundRead
+    | BallotCast
+    | RankingMade
     | RoundDecided
     | AgreementRead
     | Notice

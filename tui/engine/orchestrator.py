@@ -1,5 +1,5 @@
-"""The orchestrator: runs a panel through consult, deliberate, vote or debate mode and reports
-every step.
+"""The orchestrator: runs a panel through consult, deliberate, vote, debate or council mode and
+reports every step.
 
 Every call of a phase starts at once and results are kept in panel order. A call never raises
 into the run (see `tui.engine.calls`), so one member failing never stops the others. Cancelling
@@ -37,8 +37,10 @@ from uuid import uuid4
 from tui.engine import events as ev
 from tui.engine import prompts, vision
 from tui.engine.answers import round_answers
+from tui.engine.ballots import ballot_call, labels_for, read_ballot
 from tui.engine.calls import ANSWERED, CallSpec, ModelCall, as_read, cutoff
 from tui.engine.connection import ProviderLookup
+from tui.engine.council import FEWEST_TO_RANK, council_ranking
 from tui.engine.debate import (
     DEBATE_COUNT,
     DebateRound,
@@ -54,6 +56,7 @@ from tui.engine.quorum import quorum_met, quorum_needed, standing
 from tui.engine.rules import decide_round, parse_vote, read_agreement, tally_votes
 from tui.engine.shown import others_shuffled
 from tui.engine.types import (
+    Ballot,
     CallResult,
     CallStatus,
     Member,
@@ -172,6 +175,7 @@ class Run:
             Mode.CONSULT: self._consult,
             Mode.VOTE: self._vote,
             Mode.DEBATE: self._debate,
+            Mode.COUNCIL: self._council,
         }.get(self.request.mode, self._deliberate)
         await body()
 
@@ -334,6 +338,81 @@ class Run:
         self._round_decided(round_)
         if synthesis is not None:
             self._life.conclude(synthesis, outcome=None)
+
+    async def _council(self) -> None:
+        """Blind answers; each member ranks the others' answers (its own left out, under letters
+        shuffled for it), a Borda count aggregates the readable ballots (`tui.engine.council`), and
+        the chairman (the synthesizer chain) writes the run's answer from the answers, still
+        anonymized, and the ranking: `ranked` when a quorum of the seats' ballots could be read,
+        `no quorum` when too few could (or too few members answered), no outcome when there were
+        too few answers to rank at all. A chairman whose chain all fails fails the run; the
+        ballots and their ranking are kept."""
+        positions = await self._positions()
+        if positions is None:
+            return
+        answers = {index: call for index, _, call in positions}
+        round_ = self._life.round(1)
+        seats = len(self.request.members)
+        outcome: Outcome | None = Outcome.NO_QUORUM
+        if not self._quorum(len(answers)):
+            round_.note = (
+                f"no quorum: {len(answers)} of {seats} members answered, {self._needed()} needed; "
+                "no ballots are asked"
+            )
+        elif len(answers) - 1 < FEWEST_TO_RANK:
+            outcome = None
+            round_.note = (
+                f"{len(answers)} answers: each reviewer would be shown only one other, and a ranking of "
+                "one ranks nothing, so no ballots are asked"
+            )
+        else:
+            round_.ballots = await self._gather([self._ballot(index, answers) for index in sorted(answers)])
+        ranking = council_ranking(self.result)
+        if ranking is not None:
+            self._emit(ev.RankingMade(ranking))
+            if self._quorum(ranking.ballots):
+                outcome = Outcome.RANKED
+            else:
+                round_.note = (
+                    f"no quorum: {ranking.ballots} of {seats} members cast a readable ballot, "
+                    f"{self._needed()} needed"
+                )
+        texts = {index: as_read(call) for index, call in answers.items()}
+        prompt = prompts.chair_prompt(self._question_block, texts, ranking, round_.note, self.request.answer)
+        chair = await self._synthesize(Phase.CHAIR, 1, prompt)
+        if chair is None:
+            round_.status = RoundStatus.FAILED
+            self._round_decided(round_)
+            return
+        round_.outcome, round_.status = outcome, RoundStatus.DECIDED
+        self._round_decided(round_)
+        self._life.conclude(chair, outcome)
+
+    async def _ballot(self, index: int, answers: Mapping[int, CallResult]) -> Ballot:
+        """A member's ballot on the others' answers, asked as structured output where its model
+        takes one (see `tui.engine.ballots`): its ranking, or its abstention and why."""
+        member = self.request.members[index]
+        shown = others_shuffled(
+            index, sorted(answers), seed=self.request.seed, stage="council", round_number=1
+        )
+        labels = labels_for(len(shown))
+        texts = [as_read(answers[seat]) for seat in shown]
+
+        def prompt_for(form: VoteForm) -> str:
+            return prompts.ballot_prompt(self._question_block, texts, form)
+
+        system = self._system_prompt(member)
+        spec = self._spec(member, index, Phase.BALLOT, 1, system, prompt_for(member.vote_form))
+        asked = ballot_call(spec, self._emit, self._clock, prompt_for, self._note, labels)
+        call = await self._run_call(asked)
+        letters, reason = read_ballot(asked, call, labels)
+        if call.status is CallStatus.ERROR:
+            name = member_names(self.request.members)[index]
+            self.result.errors.append(f"{name}: ballot failed: {call.error}")
+        ranking = [shown[labels.index(letter)] for letter in letters] if letters is not None else None
+        ballot = Ballot(member_index=index, alias=member.alias, shown=shown, ranking=ranking, reason=reason)
+        self._emit(ev.BallotCast(ballot))
+        return ballot
 
     async def _deliberate(self) -> None:
         positions = await self._positions()
@@ -628,9 +707,10 @@ class Run:
         self._life.conclude(decision, Outcome.CURATOR_OVERRIDE)
 
     async def _synthesize(self, phase: Phase, number: int, prompt: str) -> CallResult | None:
-        """One synthesizer call, falling back through the list; None (run failed) if all fail."""
+        """One synthesizer (or chairman) call, falling back through the list; None (run failed) if
+        all fail."""
         failures: list[str] = []
-        role = "synthesizer"
+        role = "chairman" if phase is Phase.CHAIR else "synthesizer"
         for position, synth in enumerate(self.request.synthesizers):
             call = await self._call(synth, None, phase, number, prompts.SYNTHESIZER_SYSTEM, prompt)
             if call.status in ANSWERED:

@@ -12,7 +12,8 @@ positions (`standing`): never a second copy kept beside them. In a vote run with
 shape, a seat's answer is its vote: a readable answer is a valid vote, an unreadable one is
 missing (`unreadable`, with why), and a seat whose call failed is missing as in a deliberation. A
 debate's round is read the same way, from its answers in that round (a seat that left the debate
-is missing, with the round it left in); for an open question it rests on who answered.
+is missing, with the round it left in); for an open question it rests on who answered. In a
+council a readable ballot is a valid vote, and an abstention is missing with its reason.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from collections.abc import Sequence
 from tui.engine.answers import AnswerReading, round_answers, seat_readings
 from tui.engine.calls import ANSWERED
 from tui.engine.types import (
+    Ballot,
     CallResult,
     Missing,
     Mode,
@@ -59,6 +61,8 @@ def standing(result: RunResult, round_: RoundResult | None = None) -> Standing:
         return _debate_standing(result, round_.number if round_ is not None else max(1, result.rounds_used))
     if round_ is None and result.rounds:
         round_ = result.rounds[-1]
+    if result.mode is Mode.COUNCIL and round_ is not None and round_.ballots:
+        return _ballots_standing(result, round_.ballots)
     members, positions = result.members, _positions(result)
     votes = {vote.member_index: vote for vote in round_.votes} if round_ is not None else {}
     answered = sum(1 for call in positions if _answered(call))
@@ -135,6 +139,33 @@ def _silent(result: RunResult, index: int, number: int) -> Missing:
     if last.round < number:
         why = f"left the debate in round {last.round}: {why}"
     return Missing(member_index=index, alias=member.alias, phase=last.phase, reason=why)
+
+
+def _ballots_standing(result: RunResult, ballots: Sequence[Ballot]) -> Standing:
+    """A council's standing: the seats whose ballot could be read voted; the others abstained
+    (with why; `none` when the ballot's call failed) or, their answer failed, were asked none."""
+    positions = _positions(result)
+    cast = {ballot.member_index: ballot for ballot in ballots}
+    failed = {c.member_index for c in result.calls if c.phase is Phase.BALLOT and c.status not in ANSWERED}
+    missing: list[Missing] = []
+    for index, member in enumerate(result.members):
+        ballot = cast.get(index)
+        if ballot is None:
+            missing.append(_silent(result, index, 1))
+        elif ballot.abstained:
+            vote = VoteValue.NONE if index in failed else VoteValue.INVALID
+            missing.append(
+                Missing(
+                    member_index=index,
+                    alias=member.alias,
+                    phase=Phase.BALLOT,
+                    vote=vote,
+                    reason=ballot.reason or "no ballot",
+                )
+            )
+    voters = sum(1 for ballot in ballots if not ballot.abstained)
+    answered = sum(1 for call in positions if _answered(call))
+    return Standing(seats=len(result.members), voters=voters, answered=answered, missing=missing)
 
 
 def _positions(result: RunResult) -> Sequence[CallResult | None]:

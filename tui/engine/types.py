@@ -50,6 +50,10 @@ class Mode(StrEnum):
     early once every answer agrees. The run's answer is the plurality of the last round's answers
     read in the declared answer shape (or, for an open question, the synthesizer's report of the
     majority view and the dissent)."""
+    COUNCIL = "council"
+    """Blind answers; then each member ranks the other members' answers (its own left out, their
+    labels shuffled for each reviewer), a Borda count aggregates the ballots, and the chairman (the
+    synthesizer) writes the run's answer from the answers, still anonymized, and the ranking."""
 
 
 ROUNDS_MODES = (Mode.DELIBERATE, Mode.DEBATE)
@@ -63,6 +67,10 @@ class Phase(StrEnum):
     CURATOR = "curator"
     REVISION = "revision"
     """A debate member's answer in round 2 or later, given the others' answers of the round before."""
+    BALLOT = "ballot"
+    """A council member's ranking of the other members' answers."""
+    CHAIR = "chair"
+    """The council chairman's answer, written from the answers and the ranking."""
 
 
 class CallStatus(StrEnum):
@@ -105,6 +113,9 @@ class Outcome(StrEnum):
     PLURALITY = "plurality"
     """A vote's answer given by the most seats, though not by more than half of them (or tied
     with another and chosen by the tie rule)."""
+    RANKED = "ranked"
+    """A council's answer, written by the chairman from a Borda ranking that a quorum of the
+    panel's seats made with readable ballots."""
     NO_QUORUM = "no_quorum"
     """Not a decision: too few of the panel's seats cast a valid vote (or answered at all). The
     run's synthesis is the last draft, shown and marked as such."""
@@ -616,6 +627,27 @@ class Shown(_Model):
     seats: list[int]
 
 
+class Ballot(_Model):
+    """A council member's ranking of the other members' answers: the seats it was shown, in the
+    order shown (the first labelled A, then B…; its own answer never among them), and its ranking
+    of them, best first — or, when the ballot could not be read whole, an abstention and why
+    (never a partial ranking)."""
+
+    member_index: int
+    alias: str
+    shown: list[int] = Field(description="The seats whose answers it ranked, in label order: A, B, C…")
+    ranking: list[int] | None = Field(
+        default=None, description="Those seats, best first; None when it abstained."
+    )
+    reason: str | None = Field(
+        default=None, description="Why it abstained: the ballot's fault, or its error."
+    )
+
+    @property
+    def abstained(self) -> bool:
+        return self.ranking is None
+
+
 class RoundResult(_Model):
     number: int
     draft: str | None = None
@@ -625,6 +657,7 @@ class RoundResult(_Model):
         default_factory=list,
         description="A debate's round 2 or later: what each member was shown, in panel order.",
     )
+    ballots: list[Ballot] = Field(default_factory=list, description="A council: each ballot, in panel order.")
     tally: Tally = Field(default_factory=Tally)
     outcome: Outcome | None = None
     status: RoundStatus = RoundStatus.IN_PROGRESS

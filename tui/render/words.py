@@ -51,12 +51,15 @@ OUTCOME_WORDS: dict[Outcome, str] = {
     Outcome.MAJORITY: "majority",
     Outcome.CURATOR_OVERRIDE: "curator decision",
     Outcome.PLURALITY: "plurality",
+    Outcome.RANKED: "ranked",
     Outcome.NO_QUORUM: "no quorum",
 }
 """An outcome. A deliberation ends unanimous, majority (accepts), curator decision or no quorum; a
 vote counted in a declared answer shape ends unanimous (every seat that answered gave the same
 readable answer), majority (more than half the seats gave it), plurality (the most seats gave it,
-not more than half, or it won a tie by the tie rule) or no quorum (too few answers could be read)."""
+not more than half, or it won a tie by the tie rule) or no quorum (too few answers could be read); a
+debate counted the same way from its last round; a council ends ranked (the chairman wrote from a
+ranking that a quorum of readable ballots made) or no quorum (too few answers, or readable ballots)."""
 
 NO_OUTCOME_WORDS: dict[Mode, str] = {Mode.CONSULT: "consult", Mode.VOTE: "vote"}
 """A run without an outcome, by its mode: consult's synthesis, and a vote on an open question (its
@@ -204,9 +207,12 @@ PHASE_WORDS: dict[Phase, str] = {
     Phase.DRAFT: "draft",
     Phase.CURATOR: "curator decision",
     Phase.REVISION: "revision",
+    Phase.BALLOT: "ballot",
+    Phase.CHAIR: "chairman",
 }
 """What a call is for: a member's first answer (position), its review of a draft (the vote), a
-synthesizer's draft or curator decision, a debate member's answer in a later round (revision)."""
+synthesizer's draft or curator decision, a debate member's answer in a later round (revision), a
+council member's ranking of the others' answers (ballot) and the council's final answer (chairman)."""
 
 
 def phase_word(phase: Phase, mode: Mode) -> str:
