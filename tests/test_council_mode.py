@@ -139,7 +139,7 @@ async def test_ballots_are_counted_by_borda_and_the_chairman_answers_from_the_ra
     assert result.rounds[0].status is RoundStatus.DECIDED and result.rounds[0].outcome is Outcome.RANKED
     [chair] = [r for r in provider.requests if r.phase is Phase.CHAIR]
     prompt = chair.messages[-1].content
-    assert prompt.index("--- Seat 3 (ranked 1st: 1 points a ballot from 2 ballots) ---") < prompt.index(
+    assert prompt.index("--- Seat 3 (ranked 1st: 1 point a ballot from 2 ballots) ---") < prompt.index(
         "--- Seat 1"
     )
     assert "ANSWER: <the number alone, without units>" in prompt  # the chairman answers in the shape

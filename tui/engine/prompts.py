@@ -432,11 +432,10 @@ def _ranked_place(ranked: Ranked, place: int, ranking: Ranking) -> str:
     """`ranked 1st: 1.5 points a ballot from 2 ballots`, and the seats it is tied with."""
     tied = next((group for group in ranking.ties if ranked.seat in group), ())
     with_ = [f"seat {seat + 1}" for seat in tied if seat != ranked.seat]
-    return (
-        f"ranked {_ordinal(place)}: {score_text(ranked.score)} points a ballot from "
-        f"{ranked.ballots} ballot{'s' if ranked.ballots != 1 else ''}"
-        + (f", tied with {' and '.join(with_)}" if with_ else "")
-    )
+    points = f"{score_text(ranked.score)} point{'' if ranked.score == 1 else 's'} a ballot"
+    ballots = f"{ranked.ballots} ballot{'s' if ranked.ballots != 1 else ''}"
+    tie = f", tied with {' and '.join(with_)}" if with_ else ""
+    return f"ranked {_ordinal(place)}: {points} from {ballots}{tie}"
 
 
 def chair_prompt(
