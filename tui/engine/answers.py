@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
-from tui.engine.types import LETTERS, AnswerKind, AnswerSpec, CallResult, CallStatus, Phase, RunResult
+from tui.engine.types import LETTERS, AnswerKind, AnswerSpec, CallResult, CallStatus, Mode, Phase, RunResult
 
 ANSWER_LABEL = "ANSWER:"
 """How the answer line begins, as the instruction asks for it."""
@@ -149,13 +149,20 @@ def round_answers(result: RunResult, number: int = 1) -> list[CallResult | None]
     return found
 
 
-def seat_readings(result: RunResult, number: int = 1) -> list[AnswerReading | None] | None:
-    """What each seat answered in round `number` (by default its position, its first answer), in
-    panel order, when the run declared an answer shape (None when it did not)."""
+def answering_round(result: RunResult) -> int:
+    """The round whose answers are the run's answers: a debate's last (its answers as the debate
+    left them), any other run's first (the positions)."""
+    return max(1, result.rounds_used) if result.mode is Mode.DEBATE else 1
+
+
+def seat_readings(result: RunResult, number: int | None = None) -> list[AnswerReading | None] | None:
+    """What each seat answered in round `number` (by default the run's answering round), in panel
+    order, when the run declared an answer shape (None when it did not)."""
     spec = result.asked.answer if result.asked is not None else None
     if spec is None:
         return None
-    return [read_position(call, spec) for call in round_answers(result, number)]
+    round_number = answering_round(result) if number is None else number
+    return [read_position(call, spec) for call in round_answers(result, round_number)]
 
 
 def _read_value(value: str, spec: AnswerSpec) -> tuple[str, str]:

@@ -36,9 +36,6 @@ from tui.engine.types import CallResult, CallStatus, Image, Member, Mode, RunRes
 from tui.engine.vision import images_for, images_tokens
 from tui.engine.vote_count import AnswerCount, vote_synthesis
 
-DEBATE_ROUNDS = 2
-"""How many rounds a debate has when no round limit is asked for (never more than the limit)."""
-
 DEBATE_COUNT = "debate count"
 """Who wrote a counted debate's synthesis, where a run names its synthesizer: no model did."""
 

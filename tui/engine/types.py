@@ -59,6 +59,9 @@ class Mode(StrEnum):
 ROUNDS_MODES = (Mode.DELIBERATE, Mode.DEBATE)
 """The modes that run in rounds (up to the request's `max_rounds`); the others make one pass."""
 
+DEBATE_ROUNDS = 2
+"""How many rounds a debate has when no round limit is set for it (never more than the limit)."""
+
 
 class Phase(StrEnum):
     POSITION = "position"
@@ -773,17 +776,12 @@ class RunResult(_Model):
         in its answer shape (`tui.render.run_json`): they are derived, never kept."""
         if not isinstance(data, dict):
             return data
-        data = {key: value for key, value in _without_standing(data).items() if key != "answers"}
+        data = {key: value for key, value in _without_standing(data).items() if key not in _DERIVED}
         for key in ("members", "positions", "calls"):
             if isinstance(data.get(key), list):
                 data[key] = [_without_name(item) for item in data[key]]
         if isinstance(data.get("rounds"), list):
-            data["rounds"] = [
-                {**_without_standing(r), "votes": [_without_name(v) for v in r["votes"]]}
-                if isinstance(r, dict) and isinstance(r.get("votes"), list)
-                else r
-                for r in data["rounds"]
-            ]
+            data["rounds"] = [_round_unnamed(r) for r in data["rounds"]]
         return data
 
     @classmethod
@@ -807,6 +805,19 @@ class RunResult(_Model):
 
 
 _STANDING = frozenset(Standing.model_fields)
+_DERIVED = frozenset({"answers", "debate", "council"})
+"""What a run's JSON adds beside the data contract (`tui.render.run_json`): read from it, never kept."""
+
+
+def _round_unnamed(data: Any) -> Any:
+    """A round's JSON without who it rests on, nor the names of its votes, ballots and shown seats."""
+    if not isinstance(data, dict):
+        return data
+    data = _without_standing(data)
+    for key in ("votes", "ballots", "shown"):
+        if isinstance(data.get(key), list):
+            data[key] = [_without_name(item) for item in data[key]]
+    return data
 
 
 def _without_standing(data: dict[str, Any]) -> dict[str, Any]:

@@ -100,7 +100,7 @@ def count_answers(result: RunResult) -> AnswerCount | None:
     otherwise)."""
     if result.mode not in COUNTED_MODES or result.asked is None:
         return None
-    readings = seat_readings(result, max(1, result.rounds_used) if result.mode is Mode.DEBATE else 1)
+    readings = seat_readings(result)
     if readings is None:
         return None
     return decide_vote(
