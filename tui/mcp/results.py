@@ -300,8 +300,10 @@ class RunReport(RestsOn):
         "interrupted (the process recording it stopped)."
     )
     outcome: Outcome | None = Field(
-        description="unanimous, majority or curator_override; no_quorum when too few seats cast a valid "
-        "vote: then `synthesis` is the last draft, not a decision; none in consult mode or before the end."
+        description="unanimous, majority or curator_override; plurality (a counted vote or debate: the "
+        "answer most given); ranked (a council's chairman wrote from a quorum of ballots); no_quorum when "
+        "too few seats cast a valid vote (or ballot): then `synthesis` is the last draft or the answer "
+        "most given, not a decision; none in consult mode, for an open question, or before the end."
     )
     question: str
     context: ContextReport | None = Field(
