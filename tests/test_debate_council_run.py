@@ -207,6 +207,7 @@ def test_the_council_report_shows_the_ballots_and_the_borda_table(
     assert "**Position bias** (mean rank by the place an answer was shown in, 1 is best):" in out
     assert f"**Final answer:** {right} (read from the chairman's answer: answer line)" in out
     assert "## Decision (ranked)" in out and "_by demo-atlas_" in out
+    assert "- **Chairman:** demo-atlas, then demo-bolt, then demo-cirrus" in out
 
 
 def test_a_council_of_two_says_it_asked_no_ballots(

@@ -44,6 +44,7 @@ from tui.render.words import (
     round_ended_words,
     round_word,
     standing_words,
+    synthesizer_role,
     tokens_source_note,
 )
 
@@ -98,8 +99,7 @@ class ProgressPrinter:
                 demo = " · demo members are simulated" if any(m.demo for m in request.members) else ""
                 count = len(request.members)
                 shape = request.answer
-                role = "chairman" if request.mode is Mode.COUNCIL else "synthesizer"
-                who = f"{role} {request.synthesizers[0].alias}"
+                who = f"{synthesizer_role(request.mode)} {request.synthesizers[0].alias}"
                 if shape is not None:
                     # No synthesizer is asked: a vote's answers, or a debate's last round, are counted.
                     counts = request.mode in COUNTED_MODES
@@ -156,7 +156,7 @@ class ProgressPrinter:
             case ev.SynthesisFinished(outcome=Outcome.NO_QUORUM) if self._mode() in COUNTED_MODES:
                 return f"the answer most given is shown, {NOT_A_DECISION}"
             case ev.SynthesisFinished(by=by, outcome=Outcome.NO_QUORUM) if self._mode() is Mode.COUNCIL:
-                return f"the chairman's answer by {by} is shown, {NOT_A_DECISION}"
+                return f"the {synthesizer_role(Mode.COUNCIL)}'s answer by {by} is shown, {NOT_A_DECISION}"
             case ev.SynthesisFinished(by=by, outcome=Outcome.NO_QUORUM):
                 return f"the synthesis by {by} is the last draft, {NOT_A_DECISION}"
             case ev.RunFinished(result=result) if (

@@ -45,6 +45,7 @@ from tui.render.words import (
     rests_on_words,
     round_word,
     run_word,
+    synthesizer_role,
     tally_words,
     tokens_source_note,
 )
@@ -167,7 +168,8 @@ def _asked(result: RunResult) -> list[str]:
     budget = f"{asked.token_budget:,} tokens" if asked.token_budget is not None else "none"
     out.append(f"- **Mode:** {asked.mode.value} · **Rounds:** {rounds} · **Budget:** {budget}")
     if asked.synthesizers:
-        out.append("- **Synthesizer:** " + ", then ".join(_cell(alias) for alias in asked.synthesizers))
+        role = synthesizer_role(asked.mode).capitalize()
+        out.append(f"- **{role}:** " + ", then ".join(_cell(alias) for alias in asked.synthesizers))
     if asked.answer is not None:
         out.append(f"- **Answer shape:** {_cell(shape_words(asked.answer))}")
     for member in result.members:
@@ -253,7 +255,11 @@ def _answers(result: RunResult) -> list[str]:
         of_round = f" of round {number}" if result.mode is Mode.DEBATE else ""
         how = f"plurality{of_round}: {count.plurality.votes} of {counted(count.seats, 'seat')}{tie}"
     else:
-        source = "the chairman's answer" if result.mode is Mode.COUNCIL else "the synthesis"
+        source = (
+            f"the {synthesizer_role(result.mode)}'s answer"
+            if result.mode is Mode.COUNCIL
+            else "the synthesis"
+        )
         how = f"read from {source}: {final.rule}"
     return [*out, f"**Final answer:** {literal(final.answer or '')} ({how})", ""]
 

@@ -245,6 +245,11 @@ def phase_word(phase: Phase, mode: Mode) -> str:
     return PHASE_WORDS[phase]
 
 
+def synthesizer_role(mode: Mode) -> str:
+    """Who writes a run's answer from the members': a council's chairman, elsewhere the synthesizer."""
+    return PHASE_WORDS[Phase.CHAIR] if mode is Mode.COUNCIL else "synthesizer"
+
+
 def run_word(status: RunStatus) -> str:
     return RUN_WORDS[status]
 
