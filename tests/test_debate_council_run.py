@@ -13,12 +13,14 @@ import pytest
 from mcp import Client
 
 from tests.conftest import write
+from tests.fakes import lookup, member
 from tui.cli.main import main
 from tui.config import paths
 from tui.config.loading import load_settings
 from tui.engine import events as ev
 from tui.engine.debate import DEBATE_COUNT
-from tui.engine.types import DEBATE_ROUNDS, Mode, Outcome, RunResult
+from tui.engine.orchestrator import run_panel
+from tui.engine.types import DEBATE_ROUNDS, AnswerSpec, Mode, Outcome, Phase, RunRequest, RunResult
 from tui.errors import EXIT_OK, EXIT_USAGE
 from tui.eval.datasets import arithmetic
 from tui.history.replay import replay_events
@@ -26,7 +28,7 @@ from tui.history.store import RunStore
 from tui.mcp.runs import Ask, build_request
 from tui.mcp.server import QuorumMCP
 from tui.providers import demo_arithmetic as demo
-from tui.providers.demo import herds
+from tui.providers.demo import DemoProvider, herds
 from tui.render.report import render_markdown
 
 PANEL = ["-m", "demo-atlas", "-m", "demo-bolt", "-m", "demo-cirrus"]
@@ -266,6 +268,47 @@ def test_a_recorded_run_is_shown_and_replayed_as_it_was(
         assert "## Ranking (Borda count)" in render_markdown(result)
     decided = [e for e in events if isinstance(e, ev.RoundDecided)]
     assert decided[-1].round.outcome is Outcome(live["outcome"])
+
+
+STAGES = (
+    ev.RoundStarted,
+    ev.AnswersShown,
+    ev.DebateRoundRead,
+    ev.BallotCast,
+    ev.RankingMade,
+    ev.RoundDecided,
+    ev.SynthesisFinished,
+    ev.RunFinished,
+)
+
+
+def stages(events: list[ev.Event]) -> list[ev.Event]:
+    """The events that mark a run's stages (not its calls' text), in order."""
+    return [e for e in events if isinstance(e, STAGES)]
+
+
+@pytest.mark.parametrize("mode", [Mode.DEBATE, Mode.COUNCIL])
+async def test_a_replay_brings_back_every_stage_as_the_live_run_had_it(mode: Mode) -> None:
+    question, _, _ = atlas_alone_wrong(herding=True)
+    request = RunRequest(
+        question=question,
+        mode=mode,
+        members=[member(name) for name in ("atlas", "bolt", "cirrus")],
+        synthesizers=[member("delta")],
+        answer=AnswerSpec.parse("numeric"),
+        max_rounds=3,
+    )
+    live: list[ev.Event] = []
+    result = await run_panel(request, lookup(DemoProvider(speed=0)), live.append)
+    assert stages(replay_events(result)) == stages(live)
+    # ... and the council's ballots come before its chairman is asked, as they did live
+    if mode is Mode.COUNCIL:
+        replayed = replay_events(result)
+        chair = next(
+            i for i, e in enumerate(replayed) if isinstance(e, ev.CallStarted) and e.phase is Phase.CHAIR
+        )
+        ranked = next(i for i, e in enumerate(replayed) if isinstance(e, ev.RankingMade))
+        assert ranked < chair
 
 
 def test_a_debate_is_not_served_to_a_council_nor_a_council_to_a_debate(
