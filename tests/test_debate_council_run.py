@@ -133,6 +133,16 @@ def test_rounds_given_are_the_debates_rounds_and_the_default_is_two(
     assert json.loads(out)["max_rounds"] == DEBATE_ROUNDS
 
 
+def test_a_configured_round_limit_below_two_caps_the_debate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write(tmp_path / "one.toml", "[demo]\nspeed = 200.0\n[run]\nmax_rounds = 1\n")
+    code, out, _ = run(config, capsys, "Shard?", "--mode", "debate", *PANEL, "--json")
+    assert code == EXIT_OK
+    data = json.loads(out)
+    assert (data["max_rounds"], data["rounds_used"]) == (1, 1)
+
+
 def test_an_open_debate_ends_with_the_synthesizers_report(
     fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
