@@ -160,6 +160,18 @@ async def test_the_description_lists_the_models_whose_keys_are_set(
     assert "claude-sonnet" not in words and "llama-local" not in words and FAKE_KEY not in words
 
 
+async def test_the_tools_say_which_only_read_and_which_start_paid_runs(fast: Path) -> None:
+    async with connected(fast) as client:
+        listed = {tool.name: tool.annotations for tool in (await client.list_tools()).tools}
+    for name in ("consensus_result", "list_models", "history"):
+        hints = listed[name]
+        assert hints is not None and hints.read_only_hint is True, name
+    consensus = listed["consensus"]
+    assert consensus is not None
+    assert consensus.read_only_hint is False and consensus.destructive_hint is False
+    assert consensus.open_world_hint is True and consensus.idempotent_hint is False
+
+
 # --------------------------------------------------------------------------------------------
 # Runs
 

@@ -30,7 +30,7 @@ from typing import Annotated, Any, Literal
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult, TextContent
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field, ValidationError
 
 from tui import __version__
@@ -195,12 +195,31 @@ class QuorumMCP:
         self.server = QuorumMCPServer(
             "quorum", instructions=INSTRUCTIONS, version=__version__, lifespan=self._lifespan
         )
-        self.server.add_tool(self.consensus, name="consensus", description=consensus_description(settings))
-        self.server.add_tool(
-            self.consensus_result, name="consensus_result", description=CONSENSUS_RESULT_DESCRIPTION
+        # What each tool does to the world, for a client that asks before it calls: consensus
+        # starts a run that calls outside models and spends tokens (adding a run, removing
+        # nothing); the other three only read what the server holds.
+        starts_a_run = ToolAnnotations(
+            read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
         )
-        self.server.add_tool(self.list_models, name="list_models", description=LIST_MODELS_DESCRIPTION)
-        self.server.add_tool(self.history, name="history", description=HISTORY_DESCRIPTION)
+        only_reads = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+        self.server.add_tool(
+            self.consensus,
+            name="consensus",
+            description=consensus_description(settings),
+            annotations=starts_a_run,
+        )
+        self.server.add_tool(
+            self.consensus_result,
+            name="consensus_result",
+            description=CONSENSUS_RESULT_DESCRIPTION,
+            annotations=only_reads,
+        )
+        self.server.add_tool(
+            self.list_models, name="list_models", description=LIST_MODELS_DESCRIPTION, annotations=only_reads
+        )
+        self.server.add_tool(
+            self.history, name="history", description=HISTORY_DESCRIPTION, annotations=only_reads
+        )
 
     @asynccontextmanager
     async def _lifespan(self, _server: MCPServer[None]) -> AsyncIterator[None]:
