@@ -304,13 +304,13 @@ def test_resuming_after_an_interruption_loses_nothing_and_reports_what_an_uninte
     assert code == EXIT_INTERRUPTED
     assert (partial["complete"], partial["stopped"]) == (False, "interrupted")
     _, before = log_lines(cut)
-    assert [r["run_id"] for r in before][:7] == seen[:7] and len(before) < 4 + 12 * 3
+    assert [r["run_id"] for r in before][:7] == seen[:7] and len(before) < 4 + 12 * len(PANEL_MODES)
 
     code, resumed = evaluate(instant, options(tmp_path, resume=str(cut)))
     assert code == EXIT_OK
     _, after = log_lines(cut)
     assert after[: len(before)] == before  # every run finished before is kept, as it was
-    assert len(after) == len(log_lines(whole)[1]) == 4 + 12 * 3  # and each is made once
+    assert len(after) == len(log_lines(whole)[1]) == 4 + 12 * len(PANEL_MODES)  # and each is made once
     assert {**resumed, "log": ""} == {**uninterrupted, "log": ""}
 
 
