@@ -307,16 +307,16 @@ async def measure_streaming(
 async def measure_history(app: QuorumApp, run_id: str) -> Measured:
     """Open the run just recorded (with its huge answer) from the history, as F2 would."""
     replayed = asyncio.Event()
-    shown = app.result_shown  # called once the replay (after the next refresh) has filled the panes
+    shown = app.run_display.announce  # called once the replay (after the next refresh) has filled the panes
 
     def shown_and_tell(result: RunResult) -> None:
         shown(result)
         replayed.set()
 
-    app.result_shown = shown_and_tell  # type: ignore[method-assign]
+    app.run_display.announce = shown_and_tell  # type: ignore[method-assign]
     beat = Heartbeat().start()
     started = time.perf_counter()
-    app.open_recorded_run(run_id)
+    app.following.open_recorded_run(run_id)
     await replayed.wait()
     await all_laid_out(app)
     laid_out = time.perf_counter() - started
@@ -406,7 +406,7 @@ async def measure_floor(members: int, rate: float, seconds: float) -> Measured:
     from textual.containers import Grid
     from textual.widgets import Log, RichLog
 
-    from tui.dashboard.core import FLUSH_INTERVAL_S
+    from tui.dashboard.app import FLUSH_INTERVAL_S
 
     rich_log = os.environ.get("BENCH_FLOOR") == "richlog"
     drawn = os.environ.get("BENCH_FLOOR") != "none"

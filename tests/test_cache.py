@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import write
-from tests.dashboard import make_app
+from tests.dashboard import enter_question, make_app
 from tests.test_app import settle
 from tests.wire_server import WireServer, embeddings_answer
 from tui.cli.main import main
@@ -257,12 +257,12 @@ def test_a_project_file_may_not_set_the_cache(tmp_path: Path, monkeypatch: pytes
 async def test_the_dashboard_shows_a_hit_plainly_and_the_fresh_key_asks_the_panel() -> None:
     app, provider = make_app(["alpha", "beta:against"], ui={"keymap": {"fresh": "f10"}})
     async with app.run_test() as pilot:
-        await pilot.press(*"Is Kafka right for us?", "enter")
+        await enter_question(pilot, "Is Kafka right for us?")
         await settle(app, pilot)
         first = app.shown_result
         assert first is not None and first.status is RunStatus.SUCCESS and not first.cache.hit
         asked = len(provider.requests)
-        await pilot.press(*"is kafka right for us", "enter")
+        await enter_question(pilot, "is kafka right for us")
         await settle(app, pilot)
         hit = app.shown_result
         assert hit is not None and hit.cache.hit and hit.cache.original_run_id == first.run_id
@@ -555,18 +555,18 @@ async def test_the_dashboard_serves_a_reworded_question_after_comparing_it_off_t
 ) -> None:
     app, provider = make_app(["alpha", "beta:against"])
     async with app.run_test() as pilot:
-        await pilot.press(*BILLING, "enter")
+        await enter_question(pilot, BILLING)
         await settle(app, pilot)
         first = app.shown_result
         assert first is not None and not first.cache.hit
         asked = len(provider.requests)
-        await pilot.press(*BILLING_REWORDED, "enter")
+        await enter_question(pilot, BILLING_REWORDED)
         await settle(app, pilot)  # the comparison runs in a worker's thread, then shows the hit
         hit = app.shown_result
         assert hit is not None and hit.cache.kind is CacheKind.SEMANTIC
         assert hit.cache.original_run_id == first.run_id and len(provider.requests) == asked
         assert "Cache hit (99% match" in app.synthesis.body.text
-        await pilot.press(*BILLING_OLD, "enter")  # similar, refused by the check: asked, and suggested
+        await enter_question(pilot, BILLING_OLD)  # similar, refused by the check: asked, and suggested
         await settle(app, pilot)
         asked_again = app.shown_result
         assert asked_again is not None and not asked_again.cache.hit and len(provider.requests) > asked
@@ -788,16 +788,16 @@ async def test_a_hit_while_a_run_is_in_flight_cancels_it_and_is_shown() -> None:
 
     app, provider = make_app(["alpha", "beta:against"])
     async with app.run_test() as pilot:
-        await pilot.press(*"Is Kafka right for us?", "enter")
+        await enter_question(pilot, "Is Kafka right for us?")
         await settle(app, pilot)
         first = app.shown_result
         assert first is not None and first.status is RunStatus.SUCCESS
         provider.scripts["beta"] = Script(hang=True)
-        await pilot.press(*"Should we shard the ledger?", "enter")
+        await enter_question(pilot, "Should we shard the ledger?")
         await wait_for(pilot, lambda: app.running)  # not served: the cache's lookup started the run
         hanging = app.shown_result
         assert hanging is not None and hanging.run_id != first.run_id and app.running
-        await pilot.press(*"is kafka right for us", "enter")
+        await enter_question(pilot, "is kafka right for us")
         await settle(app, pilot)
         hit = app.shown_result
         assert hit is not None and hit.cache.hit and hit.cache.original_run_id == first.run_id

@@ -80,11 +80,9 @@ async def test_switching_the_dashboard_to_consult_with_rounds_given_says_they_ha
     app = QuorumApp(settings, session, providers=FakeLookup(FakeProvider({})), save_settings=False)
     async with app.run_test() as pilot:
         assert not _said(app, "no effect")
-        app.action_toggle_mode()
-        await pilot.pause()
+        await pilot.press("ctrl+o")
         assert session.mode.value == "consult" and _said(app, "--rounds 2 has no effect in consult mode")
-        app.action_toggle_mode()  # back to deliberate: rounds count again, nothing more is said
-        await pilot.pause()
+        await pilot.press("ctrl+o")  # back to deliberate: rounds count again, nothing more is said
         assert _count(app, "no effect") == 1
 
 

@@ -753,7 +753,8 @@ async def test_the_prompt_shows_the_context_in_force_and_f4_shows_it_whole() -> 
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert _subtitle(app).startswith(" ctx: Python · FastAPI · 4 people · high security · +1 more ")
-        assert any(row[3] == "context" and "f4" in row[0].lower() for row in app.key_rows())  # in the help
+        # in the help
+        assert any(row.key.id == "context" and row.keys == "f4" for row in app.key_names.help_rows())
         await pilot.press("f4")
         await pilot.pause()
         screen = app.screen
@@ -806,7 +807,7 @@ async def test_a_run_opened_from_the_history_shows_the_context_it_was_asked_with
         prepared = app.session.prepare("Adopt X?")
         result = RunResult.begin(prepared.request.model_copy(update={"context": recorded}), "run0000042")
         result.status = RunStatus.SUCCESS
-        app.show_result(result)
+        app.run_display.show_recorded(result)
         await pilot.pause()
         assert app.session.context == recorded
         assert _subtitle(app).startswith(" ctx (run run0000042): Go · 2 people ")
