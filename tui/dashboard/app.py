@@ -135,7 +135,7 @@ class QuorumApp(App[None]):
         )  # fmt: skip
         if settings.ui.keymap:
             self.set_keymap(settings.ui.keymap)
-        self.tracker.reset(session.mode, session.max_rounds)
+        self.tracker.reset(session.mode, session.rounds_for(session.mode))
         self.synthesis.reset(session.mode is Mode.CONSULT)
         self.next_question.refresh_chips()  # images given on the command line show before the first question
         self.relayout()
