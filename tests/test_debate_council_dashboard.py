@@ -117,11 +117,35 @@ async def test_each_debate_pane_shows_its_answer_in_every_round_and_what_it_flip
         await enter_question(pilot, "Which number?")
         await settle(app, pilot)
         steady, flipped, _ = (pane.info_text().plain.splitlines()[-1] for pane in app.panes)
-        assert steady == "answers  R1 18  R2 18"
-        assert flipped == "answers  R1 20  R2 18 ⇄ flipped from 20"
+        assert steady == "answers R1 18  R2 18"
+        assert flipped == "answers R1 20 ⇄ R2 18"  # it flipped, from 20
         body = app.panes[1].body.text
         assert "── Round 2 revision ──" in body and "review" not in body
         assert "1 flip: b 20 → 18" in body
+
+
+async def test_a_debates_count_is_shown_in_the_synthesis_pane_with_its_decision() -> None:
+    app = panel(Mode.DEBATE)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await enter_question(pilot, "Which number?")
+        await settle(app, pilot)
+        result = app.shown_result
+        assert result is not None and result.synthesis is not None
+        body = app.synthesis.body.text
+        assert "── Debate count ──" in body
+        assert result.synthesis.splitlines()[-1] in body  # no model wrote it: nothing streamed it
+        assert "Decision: unanimous, the count above" in body and "draft" not in body
+        assert "by debate count" in app.synthesis.info_text().plain
+
+
+async def test_a_councils_chairman_writes_under_its_own_name_in_the_synthesis_pane() -> None:
+    app = panel(Mode.COUNCIL)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await enter_question(pilot, "Which number?")
+        await settle(app, pilot)
+        body = app.synthesis.body.text
+        assert "── Chairman's answer by synth ──" in body
+        assert "Decision: ranked, the chairman's answer above" in body and "draft" not in body
 
 
 async def test_the_tracker_tabulates_a_councils_ranking_with_its_ballots_and_the_chairman() -> None:

@@ -37,7 +37,6 @@ from tui.render.words import (
     ballot_words,
     call_state,
     debate_answer_words,
-    flipped_words,
     flips_words,
     queued_words,
     retried_words,
@@ -81,7 +80,7 @@ class RunDisplay:
             if seat in prepared.skipped_seats:
                 pane.skip(prepared.skipped_seats[seat].reason)
         self.tracker.reset(prepared.request.mode, prepared.request.max_rounds)
-        self.synthesis.reset(prepared.request.mode is Mode.CONSULT)
+        self.synthesis.reset(prepared.request.mode)
 
     def _panes_for_seats(self) -> list[ModelPane]:
         """One pane per seat. After a recorded run is shown, the panel may differ from its panes
@@ -131,7 +130,7 @@ class RunDisplay:
         self.grid.forget_edits()  # the panel is the recorded run's now
         self.next_question.refresh_chips()
         self.tracker.reset(result.mode, result.max_rounds)
-        self.synthesis.reset(result.mode is Mode.CONSULT)
+        self.synthesis.reset(result.mode)
         served = cache_line(result.cache, self.key_names.first("fresh")) if result.cache.hit else None
         if served is not None:  # first, above the answer it explains
             self.synthesis.note(served, "heading")
@@ -248,12 +247,8 @@ class RunDisplay:
                 flips = {flip.member_index: flip for flip in reading.flips}
                 for seat, (answer, pane) in enumerate(zip(reading.readings, panes, strict=False)):
                     flip = flips.get(seat)
-                    pane.answer_read(
-                        reading.number,
-                        debate_answer_words(answer),
-                        None if flip is None else flipped_words(flip),
-                        None if flip is None else flips_words([flip], request.members),
-                    )
+                    said = None if flip is None else flips_words([flip], request.members)
+                    pane.answer_read(reading.number, debate_answer_words(answer), said)
             case ev.BallotCast(ballot=ballot):
                 tracker.ballot_cast()
                 panes[ballot.member_index].ballot_cast(
@@ -271,8 +266,8 @@ class RunDisplay:
                 synthesis.note(f"Agreement: {agreement.summary}")
             case ev.Notice(message=message):
                 synthesis.note(message)
-            case ev.SynthesisFinished(outcome=outcome, incomplete=incomplete):
-                synthesis.finished(outcome, tracker.current or 1, incomplete)
+            case ev.SynthesisFinished(text=text, by=by, outcome=outcome, incomplete=incomplete):
+                synthesis.finished(outcome, tracker.current or 1, incomplete, text=text, by=by)
             case ev.RunFinished(result=result) | ev.RunFailed(result=result) | ev.RunCancelled(result=result):
                 self._flush_panes()
                 synthesis.run_ended(result)

@@ -380,7 +380,7 @@ def listed_question(question: str, *, follow_up: bool, origin: Origin | None, ca
 
 
 FLIP_MARK = "⇄"
-"""A debate member's answer that changed since the round before, on its pane."""
+"""Between a debate member's answers of two rounds, on its pane, when the later one changed."""
 
 
 def flip_count_words(flips: Sequence[Flip]) -> str:
@@ -399,11 +399,6 @@ def flips_words(flips: Sequence[Flip], members: Sequence[Member]) -> str:
         for f in flips
     )
     return f"{flip_count_words(flips)}: {listed}"
-
-
-def flipped_words(flip: Flip) -> str:
-    """`⇄ flipped from 20`: a member's answer that changed since the round before, after it."""
-    return f"{FLIP_MARK} flipped from {flip.before}"
 
 
 def agree_words(reading: DebateRound) -> str:

@@ -18,6 +18,7 @@ from tui.render.words import (
     BALLOT,
     CALL_MARKS,
     DEBATE_ANSWERS,
+    FLIP_MARK,
     NO_BALLOT,
     NO_DEBATE_ANSWERS,
     PHASE_WORDS,
@@ -72,8 +73,8 @@ class ModelPane(StreamPane):
         self.cost_usd = 0.0
         self.votes: dict[int, VoteValue] = {}
         self.mode = Mode.DELIBERATE  # of the run it shows
-        # A debate's rounds: its answer in each as read, and what it flipped from (`⇄ flipped from 20`).
-        self.debate_answers: dict[int, tuple[str, str | None]] = {}
+        # A debate's rounds: its answer in each as read, and whether it changed from the round before.
+        self.debate_answers: dict[int, tuple[str, bool]] = {}
         # A council's ballot: its ranking in words (or its abstention and why), and whether it abstained.
         self.ballot: tuple[str, bool] | None = None
         self.answer_cached = False
@@ -235,13 +236,13 @@ class ModelPane(StreamPane):
         self.votes[round_number] = value
         self.refresh_info()
 
-    def answer_read(self, round_number: int, answer: str, flipped: str | None, note: str | None) -> None:
-        """A debate's round was read: its answer in it (`18`), what it flipped from, if it did, and the
-        flip in words for its text."""
+    def answer_read(self, round_number: int, answer: str, flip: str | None) -> None:
+        """A debate's round was read: its answer in it (`18`), and, when that changed from its answer
+        of the round before, the flip in words for its text (`1 flip: bolt 20 → 18`)."""
         self.flush()
-        self.debate_answers[round_number] = (answer, flipped)
-        if note is not None:
-            self.body.add_block(note, "note")
+        self.debate_answers[round_number] = (answer, flip is not None)
+        if flip is not None:
+            self.body.add_block(flip, "note")
         self.refresh_info()
 
     def ballot_cast(self, ranking: str, said: str, *, abstained: bool) -> None:
@@ -383,16 +384,18 @@ class ModelPane(StreamPane):
         return text
 
     def _debate_line(self, text: Text) -> None:
-        """`answers  R1 20  R2 18 ⇄ flipped from 20`"""
+        """`answers R1 20 ⇄ R2 18  R3 18`: its answer in each round, a flip marked where it came."""
         style = self.get_component_rich_style
         if not self.debate_answers:
             text.append(NO_DEBATE_ANSWERS, style("model-pane--muted"))
             return
         text.append(f"{DEBATE_ANSWERS} ", style("model-pane--muted"))
         for said, (number, (answer, flipped)) in enumerate(sorted(self.debate_answers.items())):
-            text.append(f"{'  ' if said else ' '}R{number} {answer}")
-            if flipped is not None:
-                text.append(f" {flipped}", style("model-pane--vote-invalid"))
+            if flipped:
+                text.append(f" {FLIP_MARK} ", style("model-pane--vote-invalid"))
+            elif said:
+                text.append("  ")
+            text.append(f"R{number} {answer}")
 
     def _ballot_line(self, text: Text) -> None:
         """`ballot  bolt > cirrus`, or `ballot  abstained: missing B`"""

@@ -236,48 +236,47 @@ class RoundTracker(Static):
 
     def _council_text(self, text: Text, separator: str) -> Text:
         """A council: `council · Borda: 3 ballots read · 0 abstained │ chairman ✓ done │ ranked · 3
-        of 3 voted`, then its ranking as a table (on a small screen, `1 bolt · 2 atlas` on the line)."""
+        of 3 voted`, then its ranking as a table. A small screen has one line, the outcome first:
+        `ranked │ 1 bolt · 2 atlas · 3 cirrus │ Borda: 3 ballots read · 0 abstained │ chairman ✓ done`."""
         style = self.get_component_rich_style
         muted = style("round-tracker--muted")
-        if not self.compact:
-            text.append(self.mode.value, muted)
-            text.append(" · ")
         ranking = self.ranking
+        parts: list[Text] = []
         if ranking is not None:
-            text.append(f"{BORDA}: {ballots_read_words(ranking)}")
-            if self.compact:
-                places = [f"{row[0]} {row[1]}" for row in ranking_rows(ranking, self.members)]
-                text.append(f" · {' · '.join(places)}")
-            else:
+            counted = Text(f"{BORDA}: {ballots_read_words(ranking)}")
+            if not self.compact:
                 for tie in ties_words(ranking, self.members):
-                    text.append(f" · {tie}", style("round-tracker--invalid"))
+                    counted.append(f" · {tie}", style("round-tracker--invalid"))
+            parts.append(counted)
         elif self.ballots_cast:
-            text.append(ballots_cast_words(self.ballots_cast), style("round-tracker--progress"))
+            parts.append(Text(ballots_cast_words(self.ballots_cast), style("round-tracker--progress")))
         elif self.state is RunStatus.RUNNING:
-            text.append(ROUND_WORDS[RoundStatus.IN_PROGRESS], style("round-tracker--progress"))
+            parts.append(Text(ROUND_WORDS[RoundStatus.IN_PROGRESS], style("round-tracker--progress")))
         else:
-            text.append(COUNCIL_STAGES, muted)
+            parts.append(Text(COUNCIL_STAGES, muted))
         if self.chair is not None:
-            text.append(separator, muted)
             chair_style = {
                 CallState.DONE: "round-tracker--unanimous",
                 CallState.FAILED: "round-tracker--failed",
                 CallState.CANCELLED: "round-tracker--failed",
             }.get(self.chair, "round-tracker--progress")
-            text.append(f"{self.chair_role} {CALL_MARKS[self.chair]} {self.chair.value}", style(chair_style))
-        round_ = self.rounds.get(1)
-        if round_ is not None and round_.status is not RoundStatus.IN_PROGRESS:
-            text.append(separator, muted)
-            decided = (
-                OUTCOME_CLASSES[round_.outcome] if round_.outcome is not None else "round-tracker--failed"
-            )
-            if round_.outcome is None and round_.status is RoundStatus.DECIDED:
-                decided = "round-tracker--unanimous"
-            text.append(round_word(round_.status, round_.outcome), style(decided))
-            if 1 in self.rests_on:
-                text.append(f" · {self.rests_on[1]}")
+            said = f"{self.chair_role} {CALL_MARKS[self.chair]} {self.chair.value}"
+            parts.append(Text(said, style(chair_style)))
+        decided = self._council_decided()
+        if self.compact:
+            if ranking is not None:
+                places = [f"{row[0]} {row[1]}" for row in ranking_rows(ranking, self.members)]
+                parts.insert(0, Text(" · ".join(places)))
+            if decided is not None:
+                parts.insert(0, decided[0])
+        elif decided is not None:
+            parts.append(Text.assemble(*decided))
         if self.state in ENDED_EARLY:
-            text.append(f"{separator}run {run_word(self.state)}", style("round-tracker--failed"))
+            parts.append(Text(f"run {run_word(self.state)}", style("round-tracker--failed")))
+        if not self.compact:
+            text.append(self.mode.value, muted)
+            text.append(" · ")
+        text.append_text(Text(separator, muted).join(parts))
         if ranking is not None and not self.compact:
             rows = [RANKING_COLUMNS, *ranking_rows(ranking, self.members)]
             widths = [max(len(row[column]) for row in rows) for column in range(len(RANKING_COLUMNS))]
@@ -286,6 +285,21 @@ class RoundTracker(Static):
                 text.append("\n")
                 text.append(cells.rstrip(), muted if number == 0 else None)
         return text
+
+    def _council_decided(self) -> tuple[Text, str] | None:
+        """How a council's round ended, in its colour, and who that rests on (` · 3 of 3 voted`);
+        None while it has not."""
+        round_ = self.rounds.get(1)
+        if round_ is None or round_.status is RoundStatus.IN_PROGRESS:
+            return None
+        if round_.outcome is not None:
+            colour = OUTCOME_CLASSES[round_.outcome]
+        elif round_.status is RoundStatus.DECIDED:  # too few answers to rank: the chairman's alone
+            colour = "round-tracker--unanimous"
+        else:
+            colour = "round-tracker--failed"
+        said = Text(round_word(round_.status, round_.outcome), self.get_component_rich_style(colour))
+        return said, f" · {self.rests_on[1]}" if 1 in self.rests_on else ""
 
     def _invalid_votes(self) -> list[tuple[str, str]]:
         """How many votes of each round were invalid and why, rounds that say the same said once:
