@@ -6,6 +6,9 @@ run opened from F2's list shows exactly what the live run showed."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
 import pytest
 
 from tests.dashboard import enter_question, make_app
@@ -16,7 +19,7 @@ from tui.dashboard.widgets.prompt_bar import PromptBar
 from tui.dashboard.widgets.round_tracker import OUTCOME_CLASSES
 from tui.engine import events as ev
 from tui.engine.council import council_ranking
-from tui.engine.provider import ErrorKind, ProviderError
+from tui.engine.provider import ChatRequest, ErrorKind, ProviderError
 from tui.engine.types import AnswerSpec, Mode, Outcome, RunStatus
 from tui.history.replay import replay_events
 from tui.render.words import CallState
@@ -158,6 +161,7 @@ async def test_the_tracker_tabulates_a_councils_ranking_with_its_ballots_and_the
         ranking = council_ranking(result)
         assert ranking is not None
         first, header, *rows = app.tracker.render_text().plain.splitlines()
+        rows = [row for row in rows if not row.startswith("tied: ")]
         assert first.startswith("council · ")
         assert "Borda: 3 ballots read · 0 abstained" in first
         assert "chairman ✓ done" in first and "ranked · 3 of 3 voted" in first
@@ -166,7 +170,39 @@ async def test_the_tracker_tabulates_a_councils_ranking_with_its_ballots_and_the
             [str(place), "abc"[ranked.seat]] for place, ranked in enumerate(ranking.order, start=1)
         ]
         assert [row.split()[2] for row in rows] == [str(ranked.points) for ranked in ranking.order]
-        assert app.tracker.outer_size.height == 2 + len(rows)  # the table is on screen, not cut
+        assert app.tracker.outer_size.height == 2 + len(rows) + len(ranking.ties)  # all on screen
+
+
+def prefers(answer: str) -> Callable[[ChatRequest], str]:
+    """A ballot that ranks the answer saying `answer` first, the other after it."""
+
+    def ballot(request: ChatRequest) -> str:
+        shown = re.findall(
+            r"^--- Answer ([A-Z]) ---\n(.*?)(?=^--- Answer |\Z)", request.messages[-1].content, re.M | re.S
+        )
+        ranked = sorted(shown, key=lambda item: answer not in item[1])
+        return "FINAL RANKING: " + ", ".join(letter for letter, _ in ranked)
+
+    return ballot
+
+
+async def test_a_councils_tie_is_said_below_its_table_and_no_line_wraps() -> None:
+    app = panel(
+        Mode.COUNCIL,  # a prefers b, b prefers a, c abstains: a and b have a point a ballot each
+        a=Script(position="ANSWER: 18", ballot=prefers("ANSWER: 20")),
+        b=Script(position="ANSWER: 20", ballot=prefers("ANSWER: 18")),
+        c=Script(position="ANSWER: 22", ballot="No ranking from me."),
+    )
+    async with app.run_test(size=(100, 40)) as pilot:
+        await enter_question(pilot, "Which number?")
+        await settle(app, pilot)
+        lines = app.tracker.render_text().plain.splitlines()
+        assert lines[-1] == "tied: a and b, broken first in panel order"
+        places = [line.split()[:3] for line in lines[2:5]]
+        assert places == [["1", "a", "1"], ["2", "b", "1"], ["3", "c", "0"]]
+        assert lines[0].endswith("ranked · 2 of 3 voted (c abstained)")
+        assert len(lines[0]) > app.tracker.content_size.width  # cut at the edge, not wrapped
+        assert app.tracker.outer_size.height == len(lines)
 
 
 async def test_a_councils_chairman_at_work_and_failed_is_shown_in_the_tracker() -> None:

@@ -243,11 +243,7 @@ class RoundTracker(Static):
         ranking = self.ranking
         parts: list[Text] = []
         if ranking is not None:
-            counted = Text(f"{BORDA}: {ballots_read_words(ranking)}")
-            if not self.compact:
-                for tie in ties_words(ranking, self.members):
-                    counted.append(f" · {tie}", style("round-tracker--invalid"))
-            parts.append(counted)
+            parts.append(Text(f"{BORDA}: {ballots_read_words(ranking)}"))
         elif self.ballots_cast:
             parts.append(Text(ballots_cast_words(self.ballots_cast), style("round-tracker--progress")))
         elif self.state is RunStatus.RUNNING:
@@ -284,6 +280,8 @@ class RoundTracker(Static):
                 cells = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
                 text.append("\n")
                 text.append(cells.rstrip(), muted if number == 0 else None)
+            for tie in ties_words(ranking, self.members):  # below the places it explains
+                text.append(f"\n{tie}", style("round-tracker--invalid"))
         return text
 
     def _council_decided(self) -> tuple[Text, str] | None:
