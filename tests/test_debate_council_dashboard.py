@@ -114,6 +114,29 @@ async def test_a_debate_that_agrees_in_round_one_shows_it_stopped_there() -> Non
         assert line.endswith("R2 ·")  # never run: the debate stopped when every answer agreed
 
 
+async def test_an_open_debate_ends_in_the_synthesizers_report_on_the_tracker() -> None:
+    app, _ = make_app(
+        ["a", "b"],
+        {
+            "a": Script(position="Yes.\nLean: favourable"),
+            "b": Script(position="No.\nLean: unfavourable", revisions=["Still no.\nLean: unfavourable"]),
+        },
+    )
+    app.session.mode = Mode.DEBATE  # no answer shape: the leanings are read, and the synthesizer reports
+    async with app.run_test(size=(160, 50)) as pilot:
+        await enter_question(pilot, "Adopt it?")
+        await settle(app, pilot)
+        result = app.shown_result
+        assert result is not None and result.outcome is None and result.synthesis
+        line = app.tracker.render_text().plain
+        assert "R2 1 of 2 agree · no flips → synthesis · 2 of 2 answered" in line
+        assert [pane.info_text().plain.splitlines()[-1] for pane in app.panes] == [
+            "answers R1 favourable  R2 favourable",
+            "answers R1 unfavourable  R2 unfavourable",
+        ]
+        assert "── Synthesis by synth ──" in app.synthesis.body.text
+
+
 async def test_each_debate_pane_shows_its_answer_in_every_round_and_what_it_flipped_from() -> None:
     app = panel(Mode.DEBATE)
     async with app.run_test(size=(160, 50)) as pilot:

@@ -12,7 +12,7 @@ from textual.widgets import Static
 
 from tui.engine.council import Ranking
 from tui.engine.debate import DebateRound
-from tui.engine.types import Member, Mode, Outcome, RoundResult, RoundStatus, RunStatus
+from tui.engine.types import Member, Mode, Outcome, Phase, RoundResult, RoundStatus, RunStatus
 from tui.render.words import (
     BORDA,
     CALL_MARKS,
@@ -26,6 +26,7 @@ from tui.render.words import (
     ballots_read_words,
     flip_count_words,
     invalid_votes_words,
+    phase_word,
     ranking_rows,
     round_word,
     run_word,
@@ -218,7 +219,8 @@ class RoundTracker(Static):
             elif round_ is not None and round_.status is RoundStatus.FAILED:
                 text.append(ROUND_WORDS[RoundStatus.FAILED], style("round-tracker--failed"))
             elif round_ is not None and round_.status is RoundStatus.DECIDED:  # an open debate's last
-                text.append(ROUND_WORDS[RoundStatus.DECIDED], style("round-tracker--unanimous"))
+                # No outcome: the synthesizer reports the majority view and the dissent.
+                text.append(f"→ {phase_word(Phase.DRAFT, self.mode)}", style("round-tracker--unanimous"))
                 if number in self.rests_on:
                     text.append(f" · {self.rests_on[number]}")
             elif number == self.current and self.state is RunStatus.RUNNING:
