@@ -164,6 +164,18 @@ async def test_a_debates_count_is_shown_in_the_synthesis_pane_with_its_decision(
         assert "by debate count" in app.synthesis.info_text().plain
 
 
+async def test_a_votes_count_is_shown_in_the_synthesis_pane_too() -> None:
+    app = panel(Mode.VOTE)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await enter_question(pilot, "Which number?")
+        await settle(app, pilot)
+        result = app.shown_result
+        assert result is not None and result.outcome is Outcome.MAJORITY and result.synthesis
+        body = app.synthesis.body.text
+        assert "── Vote count ──" in body and result.synthesis.splitlines()[0] in body
+        assert "Decision: majority, the count above" in body
+
+
 async def test_a_councils_chairman_writes_under_its_own_name_in_the_synthesis_pane() -> None:
     app = panel(Mode.COUNCIL)
     async with app.run_test(size=(160, 50)) as pilot:
