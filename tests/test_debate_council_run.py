@@ -14,18 +14,19 @@ from mcp import Client
 
 from tests.conftest import write
 from tests.fakes import lookup, member
+from tui.ask import Ask
 from tui.cli.main import main
 from tui.config import paths
 from tui.config.loading import load_settings
 from tui.engine import events as ev
 from tui.engine.debate import DEBATE_COUNT
 from tui.engine.orchestrator import run_panel
-from tui.engine.types import DEBATE_ROUNDS, AnswerSpec, Mode, Outcome, Phase, RunRequest, RunResult
+from tui.engine.types import DEBATE_ROUNDS, AnswerSpec, Mode, Origin, Outcome, Phase, RunRequest, RunResult
 from tui.errors import EXIT_OK, EXIT_USAGE
 from tui.eval.datasets import arithmetic
 from tui.history.replay import replay_events
 from tui.history.store import RunStore
-from tui.mcp.runs import Ask, build_request
+from tui.mcp.runs import build_request
 from tui.mcp.server import QuorumMCP
 from tui.providers import demo_arithmetic as demo
 from tui.providers.demo import DemoProvider, herds
@@ -345,11 +346,15 @@ def test_a_debate_is_not_served_to_a_council_nor_a_council_to_a_debate(
 
 async def test_mcp_builds_a_debate_with_its_default_rounds_and_a_council(tmp_path: Path) -> None:
     settings = load_settings(write(tmp_path / "fast.toml", "[demo]\nspeed = 200.0\n"))
-    debate = await build_request(settings, None, Ask(question="Two?", mode=Mode.DEBATE))
+    debate = await build_request(settings, None, Ask(question="Two?", origin=Origin.MCP, mode=Mode.DEBATE))
     assert debate.mode is Mode.DEBATE and debate.max_rounds == DEBATE_ROUNDS
-    longer = await build_request(settings, None, Ask(question="Two?", mode=Mode.DEBATE, max_rounds=4))
+    longer = await build_request(
+        settings, None, Ask(question="Two?", origin=Origin.MCP, mode=Mode.DEBATE, max_rounds=4)
+    )
     assert longer.max_rounds == 4 and not any("no effect" in note for note in longer.notes)
-    council = await build_request(settings, None, Ask(question="Two?", mode=Mode.COUNCIL, max_rounds=2))
+    council = await build_request(
+        settings, None, Ask(question="Two?", origin=Origin.MCP, mode=Mode.COUNCIL, max_rounds=2)
+    )
     assert any("max_rounds 2 has no effect in council mode" in note for note in council.notes)
 
 
