@@ -1,5 +1,6 @@
-"""The dashboard's words a new user reads: counts in the singular when there is one, and a
-cancelled member's pane saying `Cancelled` once."""
+"""The dashboard's words a new user reads: counts in the singular when there is one, a cancelled
+member's pane saying `Cancelled` once, and panes that say what is happening: ready while nothing
+runs, no synthesis awaited once a run ended without one, no votes awaited where none are taken."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from textual.widgets import Input, Static
 
 from tests.dashboard import make_app
 from tests.fakes import Script
-from tui.engine.types import RunStatus
-from tui.render.words import CallState
+from tui.dashboard.app import QuorumApp
+from tui.engine.types import RunStatus, Stance
+from tui.render.words import CALL_MARKS, CallState
 
 
 async def _settle(app, pilot) -> None:
@@ -52,3 +54,73 @@ async def test_a_cancelled_members_pane_says_cancelled_once() -> None:
         assert app.shown_result is not None and app.shown_result.status is RunStatus.CANCELLED
         text = app.panes[1].body.text
         assert "Cancelled" in text and "Cancelled (cancelled)" not in text
+
+
+def _status_line(app: QuorumApp, seat: int) -> str:
+    return app.panes[seat].info_text().plain.splitlines()[1]
+
+
+async def _until(pilot, condition) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10  # stops a test that would hang; no bound on the app's speed
+    while not condition():
+        assert loop.time() < deadline, "condition not reached"
+        await pilot.pause(0.01)
+
+
+async def test_an_idle_panel_says_ready_and_the_synthesis_awaits_no_panel() -> None:
+    # "queued" is a call waiting for its provider: before any question, nothing is queued.
+    for watching in (False, True):  # a fresh start, and `quorum watch` waiting for a run
+        app, _ = make_app(["alpha", "beta"], watch=watching)
+        async with app.run_test(size=(160, 50)) as pilot:
+            await pilot.pause()
+            for seat in (0, 1):
+                assert _status_line(app, seat) == f"{CALL_MARKS[CallState.READY]} ready"
+            said = app.synthesis.info_text().plain
+            assert "waiting for the panel" not in said and "queued" not in said
+
+
+async def test_a_member_added_once_a_run_is_on_screen_says_it_joins_the_next_run() -> None:
+    app, _ = make_app(["alpha", "beta"], {"beta": Script(hang=True)})
+    async with app.run_test(size=(160, 50)) as pilot:
+        app.grid.add_member(("alpha", Stance.AGAINST))  # before any run: ready, like the others
+        await pilot.pause()
+        assert _status_line(app, 2) == f"{CALL_MARKS[CallState.READY]} ready"
+        app.submit("Q?")
+        await _until(pilot, lambda: app.panes[1].status is CallState.STREAMING)
+        app.grid.add_member(("beta", Stance.FOR))  # mid-run: not part of it
+        await pilot.pause()
+        assert _status_line(app, 3) == f"{CALL_MARKS[CallState.READY]} joins the next run"
+        await pilot.press("ctrl+g")
+        await _settle(app, pilot)
+        app.grid.add_member(("beta", Stance.NEUTRAL))  # after it: not part of it either
+        await pilot.pause()
+        assert _status_line(app, 4) == f"{CALL_MARKS[CallState.READY]} joins the next run"
+        assert "queued" not in "".join(pane.info_text().plain for pane in app.panes)
+
+
+async def test_a_run_cancelled_before_its_synthesis_says_so_once_and_awaits_nothing() -> None:
+    app, _ = make_app(["alpha", "beta"], {"alpha": Script(hang=True), "beta": Script(hang=True)})
+    async with app.run_test(size=(160, 50)) as pilot:
+        app.submit("Q?")
+        await _until(pilot, lambda: app.panes[1].status is CallState.STREAMING)
+        assert "waiting for the panel" in app.synthesis.info_text().plain  # while the panel answers
+        await pilot.press("ctrl+g")
+        await _settle(app, pilot)
+        info = app.synthesis.info_text().plain
+        assert "waiting for the panel" not in info
+        assert info.splitlines()[0] == "no synthesis (run cancelled)"
+        said = info + "\n" + app.synthesis.body.text
+        assert said.count("Cancelled ·") == 1, said
+
+
+async def test_a_consult_run_leaves_no_votes_awaited_on_its_panes() -> None:
+    app, _ = make_app(["alpha", "beta"])
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.press("ctrl+o")  # consult: one pass, one synthesis, no vote
+        app.submit("Q?")
+        await _settle(app, pilot)
+        await _settle(app, pilot)
+        assert app.shown_result is not None and app.shown_result.status is RunStatus.SUCCESS
+        for pane in app.panes:
+            assert "votes" not in pane.info_text().plain

@@ -71,8 +71,8 @@ async def start_mid_run(pilot: Pilot[Any]) -> QuorumApp:
 
 
 def test_empty_screen(snap_compare: Any) -> None:
-    """You should see the prompt bar with its hint, an idle round tracker (Round 0/3), three queued
-    member panes with stance badges, and the synthesis pane waiting for the panel."""
+    """You should see the prompt bar with its hint, an idle round tracker (up to 3 rounds), three
+    member panes with stance badges saying '· ready', and the synthesis pane saying 'ready'."""
     app, _ = make_app(["alpha:for", "beta:against", "gamma:neutral"])
     assert snap_compare(app, terminal_size=WIDE)
 

@@ -66,6 +66,7 @@ class RunDisplay:
         self.grid.run_panes = [panes[seat] for seat in prepared.seat_of_member]
         for seat, pane in enumerate(panes):
             pane.reset(self.session.member(seat))
+            pane.reviewed = takes_votes(prepared.request.mode)
             if seat in prepared.skipped_seats:
                 pane.skip(prepared.skipped_seats[seat].reason)
         self.tracker.reset(prepared.request.mode, prepared.request.max_rounds)
@@ -114,6 +115,8 @@ class RunDisplay:
             self.app.notify(note, severity="warning", markup=False, timeout=10)
         reused = self._cleared_panes_for(result)
         self.grid.run_panes = reused if reused is not None else self.grid.replace(result.members)
+        for pane in self.grid.run_panes:
+            pane.reviewed = takes_votes(result.mode)
         self.prompt.show_question(result.question)
         self.next_question.forget_follow_up()  # one asked for before belongs to the run that was on screen
         self.grid.forget_edits()  # the panel is the recorded run's now
@@ -182,6 +185,7 @@ class RunDisplay:
         match event:
             case ev.RunStarted():
                 tracker.start()
+                synthesis.run_started()
                 for member, pane in zip(request.members, panes, strict=False):
                     seen = member.vision or not request.images
                     pane.withhold_images(None if seen else withheld_note(member, len(request.images)))
@@ -258,3 +262,9 @@ class RunDisplay:
             pane.flush()
             pane.tick()
         self.synthesis.flush()
+
+
+def takes_votes(mode: Mode) -> bool:
+    """Whether a run in `mode` asks its members for votes: a deliberation's reviews do; a consult
+    (one pass, one synthesis) and a vote (answers counted, not reviewed) take none."""
+    return mode not in (Mode.CONSULT, Mode.VOTE)

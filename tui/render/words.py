@@ -97,7 +97,10 @@ VOTE_MARKS: dict[VoteValue, str] = {
 class CallState(StrEnum):
     """What a member's call is doing, as its pane and the progress lines say it."""
 
+    READY = "ready"
+    """No call: nothing runs yet, or the member joined the panel after the run on screen."""
     QUEUED = "queued"
+    """A call waiting in line for its provider, which serves only so many at once."""
     WAITING = "waiting"
     STREAMING = "streaming"
     DONE = "done"
@@ -112,6 +115,7 @@ class CallState(StrEnum):
 
 
 CALL_MARKS: dict[CallState, str] = {
+    CallState.READY: "·",
     CallState.QUEUED: "○",
     CallState.WAITING: "◌",
     CallState.STREAMING: "●",
@@ -124,6 +128,17 @@ CALL_MARKS: dict[CallState, str] = {
 }
 
 ACTIVE_STATES = (CallState.WAITING, CallState.STREAMING)
+
+JOINS_NEXT_RUN = "joins the next run"
+"""A member added to the panel while another run is on screen: that run is not its own."""
+
+AWAITING_PANEL = "waiting for the panel"
+"""The synthesis of a run under way, before the panel's answers let it start."""
+
+
+def no_synthesis_words(run: RunStatus) -> str:
+    """The synthesis of a run that ended without one: `no synthesis (run cancelled)`."""
+    return "no synthesis" if run is RunStatus.SUCCESS else f"no synthesis (run {RUN_WORDS[run]})"
 
 
 def serves_words(provider: str, limit: int) -> str:

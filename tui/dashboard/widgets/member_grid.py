@@ -89,6 +89,7 @@ class MemberGrid(Grid):
         """A pane for `member` at `seat` (a new member at the end, or a removed one put back)."""
         panes = self.panes
         pane = ModelPane(member, clock=self.clock)
+        pane.joins_next_run = bool(self.run_panes)  # a run is on screen, and it is not part of it
         if seat < len(panes):
             self.mount(pane, before=panes[seat])
         else:

@@ -15,6 +15,7 @@ from tui.render.formatting import cost, literal, seconds, streamed_estimate, tok
 from tui.render.words import (
     ACTIVE_STATES,
     CALL_MARKS,
+    JOINS_NEXT_RUN,
     VOTE_MARKS,
     VOTE_WORDS,
     CallState,
@@ -52,7 +53,9 @@ class ModelPane(StreamPane):
         super().__init__(id=id)
         self.member = member
         self.clock = clock
-        self.status = CallState.QUEUED
+        self.status = CallState.READY
+        # The member joined the panel after the run on screen started: it takes part in the next.
+        self.joins_next_run = False
         self.phase: Phase | None = None
         self.started_at: float | None = None
         self.ttft_ms: int | None = None
@@ -65,6 +68,8 @@ class ModelPane(StreamPane):
         self.streamed_chars = 0  # of the call in flight, until its usage arrives with its end
         self.cost_usd = 0.0
         self.votes: dict[int, VoteValue] = {}
+        # The run on screen asks for votes (a deliberation's reviews; a consult or a vote takes none).
+        self.reviewed = True
         self.answer_cached = False
         self.answer_incomplete = False
         self.retry_note: str | None = None
@@ -93,7 +98,8 @@ class ModelPane(StreamPane):
         if member is not None:
             self.member = member
             self.next_stance = None
-        self.status, self.phase, self.started_at = CallState.QUEUED, None, None
+        self.status, self.phase, self.started_at = CallState.READY, None, None
+        self.joins_next_run = False
         self.ttft_ms = self.latency_ms = None
         self.position_ttft_ms = self.position_latency_ms = None
         self.queue_note = None
@@ -218,7 +224,7 @@ class ModelPane(StreamPane):
     def set_stance(self, stance: Stance) -> None:
         """The seat's stance for the next run. A pane that shows nothing yet simply takes it; one
         that shows an answer keeps that answer's stance and says what comes next."""
-        if self.status is CallState.QUEUED and self.call_id is None:  # not a call waiting in line
+        if self.status is CallState.READY:
             self.member = self.member.model_copy(update={"stance": stance})
             self.next_stance = None
         else:
@@ -232,7 +238,7 @@ class ModelPane(StreamPane):
             "position_latency_ms", "input_tokens", "output_tokens", "tokens_source", "streamed_chars",
             "cost_usd", "answer_cached", "answer_incomplete", "retry_note", "note", "call_id", "next_stance",
             "queue_note", "queued_ms", "position_queued_ms",
-            "images_note", "retried_note", "position_retried_note",
+            "images_note", "retried_note", "position_retried_note", "joins_next_run", "reviewed",
         ):  # fmt: skip
             setattr(self, name, getattr(removed, name))
         self.votes = dict(removed.votes)
@@ -286,7 +292,8 @@ class ModelPane(StreamPane):
             CallState.INCOMPLETE: "model-pane--status-incomplete",
             CallState.FAILED: "model-pane--status-error",
         }.get(self.status, "model-pane--muted")
-        label = self.status.value
+        joining = self.status is CallState.READY and self.joins_next_run
+        label = JOINS_NEXT_RUN if joining else self.status.value
         if self.in_flight and self.phase is Phase.VOTE:
             label += " (review)"
         if self.status in ACTIVE_STATES and self.retry_note:
@@ -330,7 +337,7 @@ class ModelPane(StreamPane):
                 text.append(mark, style(f"model-pane--vote-{_vote_class(value)}"))
         elif self.status is CallState.SKIPPED:
             text.append("not on this run's panel", style("model-pane--muted"))
-        else:
+        elif self.reviewed:
             text.append("no votes yet", style("model-pane--muted"))
         return text
 
