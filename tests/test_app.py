@@ -427,12 +427,12 @@ async def test_a_retried_call_says_so_on_its_pane() -> None:
     app, _ = make_app(["alpha", "beta"], {"beta": Script(fail=refused, fail_times=1)})
     async with app.run_test() as pilot:
         app.submit("Q?")
-        await wait_for(pilot, lambda: app.panes[1].retry_note is not None)
+        await wait_for(pilot, lambda: app.panes[1].retry_due is not None)
         # Not just "waiting", and named as Quorum's own retry (a gateway may retry behind it too).
         assert "Quorum's retry 1/2 in 0.3 s" in app.panes[1].info_text().plain
         await settle(app, pilot)
         beta = app.panes[1]
-        assert beta.status is CallState.DONE and beta.retry_note is None
+        assert beta.status is CallState.DONE and beta.retry_due is None
         assert "rate limited by fake (HTTP 429) — Quorum's retry 1/2 in 0.3 s" in beta.body.text
         assert "Quorum retried it 1×" in beta.info_text().plain  # after the answer, who retried it
 

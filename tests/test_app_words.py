@@ -1,6 +1,7 @@
 """The dashboard's words a new user reads: counts in the singular when there is one, a cancelled
 member's pane saying `Cancelled` once, and panes that say what is happening: ready while nothing
-runs, no synthesis awaited once a run ended without one, no votes awaited where none are taken."""
+runs, no synthesis awaited once a run ended without one, no votes awaited where none are taken, and
+a retry's countdown."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from textual.widgets import Input, Static
 from tests.dashboard import make_app
 from tests.fakes import Script
 from tui.dashboard.app import QuorumApp
-from tui.engine.types import RunStatus, Stance
+from tui.engine.types import Phase, RunStatus, Stance
 from tui.render.words import CALL_MARKS, CallState
 
 
@@ -124,3 +125,20 @@ async def test_a_consult_run_leaves_no_votes_awaited_on_its_panes() -> None:
         assert app.shown_result is not None and app.shown_result.status is RunStatus.SUCCESS
         for pane in app.panes:
             assert "votes" not in pane.info_text().plain
+
+
+async def test_a_retry_counts_down_to_its_call() -> None:
+    app, _ = make_app(["alpha"])
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        pane = app.panes[0]
+        now = [1000.0]
+        pane.clock = lambda: now[0]
+        pane.call_started("c1", Phase.POSITION, 1)
+        now[0] += 0.4
+        pane.retrying(1, 2, 2.0, "rate limited")
+        assert _status_line(app, 0) == "◌ waiting 0.4 s · Quorum's retry 1/2 in 2 s"
+        now[0] += 0.4
+        assert _status_line(app, 0) == "◌ waiting 0.8 s · Quorum's retry 1/2 in 1.6 s"
+        now[0] += 2.0
+        assert _status_line(app, 0) == "◌ waiting 2.8 s · Quorum's retry 1/2 sent"

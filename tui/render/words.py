@@ -164,6 +164,11 @@ def retry_words(attempt: int, of: int, wait_s: float) -> str:
     return f"Quorum's retry {attempt}/{of} in {wait_s:g} s"
 
 
+def retry_sent_words(attempt: int, of: int) -> str:
+    """A retry of Quorum's own whose wait is over: the call is being made again."""
+    return f"Quorum's retry {attempt}/{of} sent"
+
+
 def retried_words(call: CallResult) -> list[str]:
     """Who retried a finished call, each layer that did: Quorum itself, and the gateway in front
     of the provider when it says it did (a LiteLLM proxy's count, with its answer)."""

@@ -22,6 +22,7 @@ from tui.render.words import (
     call_state,
     queue_wait_words,
     retried_words,
+    retry_sent_words,
     retry_words,
     serves_words,
     tokens_source_note,
@@ -72,7 +73,8 @@ class ModelPane(StreamPane):
         self.reviewed = True
         self.answer_cached = False
         self.answer_incomplete = False
-        self.retry_note: str | None = None
+        # A retry of Quorum's own under way: its attempt, of how many, and when its wait ends (clock).
+        self.retry_due: tuple[int, int, float] | None = None
         # Who retried the last call, and the answer's (Quorum, the gateway behind it): None for nobody.
         self.retried_note: str | None = None
         self.position_retried_note: str | None = None
@@ -164,12 +166,12 @@ class ModelPane(StreamPane):
 
     def retrying(self, attempt: int, of: int, wait_s: float, reason: str) -> None:
         """A refused call will be tried again: say so, and why, instead of just 'waiting'."""
-        self.retry_note = retry_words(attempt, of, wait_s)
-        self.body.add_block(f"{reason} — {self.retry_note}", "note")
+        self.retry_due = (attempt, of, self.clock() + wait_s)
+        self.body.add_block(f"{reason} — {retry_words(attempt, of, wait_s)}", "note")
         self.refresh_info()
 
     def first_token(self, ttft_ms: int) -> None:
-        self.retry_note = None
+        self.retry_due = None
         self.ttft_ms = ttft_ms
         self.status = CallState.STREAMING
         self.refresh_info()
@@ -180,7 +182,7 @@ class ModelPane(StreamPane):
 
     def call_finished(self, result: CallResult) -> None:
         self.flush()
-        self.retry_note = self.queue_note = None
+        self.queue_note = self.retry_due = None
         self.streamed_chars = 0  # the provider's count (or the engine's estimate) takes over
         self.status = call_state(result)
         if self.status is CallState.CACHED:
@@ -236,7 +238,7 @@ class ModelPane(StreamPane):
         for name in (
             "member", "status", "phase", "started_at", "ttft_ms", "latency_ms", "position_ttft_ms",
             "position_latency_ms", "input_tokens", "output_tokens", "tokens_source", "streamed_chars",
-            "cost_usd", "answer_cached", "answer_incomplete", "retry_note", "note", "call_id", "next_stance",
+            "cost_usd", "answer_cached", "answer_incomplete", "retry_due", "note", "call_id", "next_stance",
             "queue_note", "queued_ms", "position_queued_ms",
             "images_note", "retried_note", "position_retried_note", "joins_next_run", "reviewed",
         ):  # fmt: skip
@@ -296,8 +298,6 @@ class ModelPane(StreamPane):
         label = JOINS_NEXT_RUN if joining else self.status.value
         if self.in_flight and self.phase is Phase.VOTE:
             label += " (review)"
-        if self.status in ACTIVE_STATES and self.retry_note:
-            label += f" · {self.retry_note}"
         text.append(f"{CALL_MARKS[self.status]} {label}", style(status_style))
         in_review = self.phase is Phase.VOTE and not self.in_flight and self.position_latency_ms is not None
         elapsed = self.position_latency_ms if in_review else self.elapsed_ms()
@@ -306,6 +306,8 @@ class ModelPane(StreamPane):
         retried = self.position_retried_note if in_review else self.retried_note
         if elapsed is not None:
             text.append(f" {seconds(elapsed)}")
+        if self.status in ACTIVE_STATES and self.retry_due is not None:  # after the call's own clock
+            text.append(f" · {self._retry_countdown(*self.retry_due)}", style(status_style))
         if self.queue_note:  # after the wait's clock, which a narrow pane must not cut off
             text.append(f" · {self.queue_note}", style(status_style))
         if ttft is not None:
@@ -340,6 +342,11 @@ class ModelPane(StreamPane):
         elif self.reviewed:
             text.append("no votes yet", style("model-pane--muted"))
         return text
+
+    def _retry_countdown(self, attempt: int, of: int, due: float) -> str:
+        """`Quorum's retry 1/2 in 1.6 s`, counting down to the call made again, then `… sent`."""
+        left = round(due - self.clock(), 1)
+        return retry_words(attempt, of, left) if left > 0 else retry_sent_words(attempt, of)
 
     def refresh_info(self) -> None:
         super().refresh_info()
