@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 
+from rich.text import Text
 from textual.widgets import Input, Static
 
 from tests.dashboard import make_app
 from tests.fakes import Script
 from tui.dashboard.app import QuorumApp
+from tui.dashboard.widgets.info_lines import InfoLines
 from tui.engine.types import Phase, RunStatus, Stance
 from tui.render.words import CALL_MARKS, CallState
 
@@ -142,3 +144,39 @@ async def test_a_retry_counts_down_to_its_call() -> None:
         assert _status_line(app, 0) == "◌ waiting 0.8 s · Quorum's retry 1/2 in 1.6 s"
         now[0] += 2.0
         assert _status_line(app, 0) == "◌ waiting 2.8 s · Quorum's retry 1/2 sent"
+
+
+def _screen_lines(app: QuorumApp) -> list[str]:
+    """The screen as it is drawn now (the compositor's lines, as a terminal shows them)."""
+    return ["".join(segment.text for segment in strip) for strip in app.screen._compositor.render_strips()]
+
+
+async def test_the_info_lines_are_cut_at_the_new_width_when_the_grid_reflows() -> None:
+    reviews = ["VERDICT: REJECT\n- x", "VERDICT: REJECT\n- y", "VERDICT: ACCEPT"]
+    app, _ = make_app(["alpha", "beta"], {"alpha": Script(votes=reviews), "beta": Script(votes=reviews)})
+    async with app.run_test(size=(160, 50)) as pilot:
+        app.submit("Q?")
+        await _settle(app, pilot)
+        whole = "votes  R1 ✗ reject R2 ✗ reject R3 ✓ accept"
+        assert "\n".join(_screen_lines(app)).count(whole) == 2  # two columns: it fits
+        app.grid.add_member(("alpha", Stance.AGAINST))  # three columns now: every pane narrower
+        await _settle(app, pilot)
+        await pilot.pause()
+        for pane in app.panes[:2]:
+            region = pane.query_one(InfoLines).region
+            cut = Text(whole, no_wrap=True)
+            cut.truncate(region.width, overflow="ellipsis", pad=True)
+            assert cut.plain.rstrip().endswith("…")
+            vote_line = _screen_lines(app)[region.y + 3]
+            assert vote_line[region.x : region.right] == cut.plain, vote_line
+
+
+async def test_three_members_at_160_columns_share_the_width_with_the_synthesis() -> None:
+    app, _ = make_app(["alpha:neutral", "beta:neutral", "gamma:neutral"])
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        widths = [pane.size.width for pane in app.panes]
+        # A demo member's header whole (` NEUTRAL   demo  simulated offline`), and the synthesis
+        # no wider than a member: each pane as wide as the others, give or take a cell.
+        assert min(widths) >= len(" NEUTRAL   demo  simulated offline")
+        assert abs(app.synthesis.size.width - max(widths)) <= 2, (widths, app.synthesis.size.width)

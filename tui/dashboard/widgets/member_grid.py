@@ -116,8 +116,10 @@ class MemberGrid(Grid):
         or on a small screen, where only the `current` pane is shown."""
         width = width or self.app.size.width or 160
         panes = self.panes
-        columns = columns_for(max(1, len(panes)), width)
-        self.styles.grid_size_columns = 1 if self.compact or self.has_class("-zoomed") else columns
+        columns = 1 if self.compact or self.has_class("-zoomed") else columns_for(max(1, len(panes)), width)
+        self.styles.grid_size_columns = columns
+        for many in (3, 4):  # the grid's share of the width (app.tcss)
+            self.set_class(columns == many, f"-columns-{many}")
         self.current = max(0, min(self.current, len(panes) - 1))
         for seat, pane in enumerate(panes):
             pane.set_class(seat == self.current, "-current")
