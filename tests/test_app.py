@@ -311,7 +311,7 @@ async def test_help_and_command_palette_list_the_actions() -> None:
         lines = [" ".join("".join(segment.text for segment in strip).split()) for strip in strips]
         assert any("● ^q Quit fixed │" in line for line in lines), lines  # Textual's: not remappable
         assert any("● ^p Command palette: Every action by name fixed │" in line for line in lines)
-        assert any("Rerun: Run the question again with the whole panel rerun │" in line for line in lines)
+        assert any("● ^r Rerun: Ask the whole panel the question in the prompt" in line for line in lines)
         await pilot.press("escape")
         titles = [command.title for command in app.get_system_commands(app.screen)]
         for title in ("Rerun", "Rerun failed", "Rerun member", "Re-synthesize", "Cancel", "Stance", "Zoom"):

@@ -6,12 +6,15 @@ a retry's countdown."""
 from __future__ import annotations
 
 import asyncio
+import re
+from pathlib import Path
 
 from rich.text import Text
 from textual.widgets import Input, Static
 
 from tests.dashboard import make_app
 from tests.fakes import Script
+from tui.config.keymap import KEYS
 from tui.dashboard.app import QuorumApp
 from tui.dashboard.widgets.info_lines import InfoLines
 from tui.engine.types import Phase, RunStatus, Stance
@@ -180,3 +183,27 @@ async def test_three_members_at_160_columns_share_the_width_with_the_synthesis()
         # no wider than a member: each pane as wide as the others, give or take a cell.
         assert min(widths) >= len(" NEUTRAL   demo  simulated offline")
         assert abs(app.synthesis.size.width - max(widths)) <= 2, (widths, app.synthesis.size.width)
+
+
+async def test_ctrl_r_asks_the_prompts_question_of_the_whole_panel_as_the_help_and_the_docs_say() -> None:
+    app, provider = make_app(["alpha", "beta"])
+    async with app.run_test(size=(160, 50)) as pilot:
+        app.submit("Should we shard?")
+        await _settle(app, pilot)
+        app.prompt_bar.load_text("Should we shard the orders table?")  # an edited question, as pasted
+        await pilot.press("ctrl+r")
+        await _settle(app, pilot)
+        edited = app.shown_result
+        assert edited is not None and edited.question == "Should we shard the orders table?"
+        app.prompt_bar.load_text("")
+        sent = len(provider.requests)
+        await pilot.press("ctrl+r")  # an empty prompt: the question on screen, asked again
+        await _settle(app, pilot)
+        again = app.shown_result
+        assert again is not None and again.question == "Should we shard the orders table?"
+        assert not again.cache.hit and len(provider.requests) > sent  # the panel's, never the cache's
+    rerun = next(key for key in KEYS if key.id == "rerun")
+    page = (Path(__file__).parent.parent / "docs" / "dashboard.md").read_text(encoding="utf-8")
+    row = re.search(r"^\| Ctrl\+R \| (.+) \|$", page, re.MULTILINE)
+    assert row is not None, "the dashboard page's Ctrl+R row moved"
+    assert row.group(1) == rerun.tooltip[0].lower() + rerun.tooltip[1:]  # F1 says the tooltip
