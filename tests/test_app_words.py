@@ -9,16 +9,21 @@ import asyncio
 import re
 from pathlib import Path
 
+import pytest
 from rich.text import Text
 from textual.widgets import Input, Static
 
+from tests.conftest import write
 from tests.dashboard import make_app
 from tests.fakes import Script
+from tui.config import paths
 from tui.config.keymap import KEYS
+from tui.config.loading import load_settings
 from tui.dashboard.app import QuorumApp
 from tui.dashboard.widgets.info_lines import InfoLines
 from tui.engine.types import Phase, RunStatus, Stance
 from tui.render.words import CALL_MARKS, CallState
+from tui.session import Session
 
 
 async def _settle(app, pilot) -> None:
@@ -207,3 +212,41 @@ async def test_ctrl_r_asks_the_prompts_question_of_the_whole_panel_as_the_help_a
     row = re.search(r"^\| Ctrl\+R \| (.+) \|$", page, re.MULTILINE)
     assert row is not None, "the dashboard page's Ctrl+R row moved"
     assert row.group(1) == rerun.tooltip[0].lower() + rerun.tooltip[1:]  # F1 says the tooltip
+
+
+def _dashboard() -> QuorumApp:
+    """The dashboard as `quorum` starts it, with the settings and panel the user has."""
+    settings = load_settings()
+    return QuorumApp(
+        settings, Session(settings), flush_interval=None, save_settings=False, cursor_blink=False
+    )
+
+
+def _notes(app: QuorumApp) -> str:
+    return "\n".join(str(note.message) for note in app._notifications)
+
+
+async def test_saving_the_demo_panel_warns_that_its_runs_stay_simulated() -> None:
+    app = _dashboard()  # no key set: the offline demo panel
+    async with app.run_test(size=(160, 50)) as pilot:
+        assert all(member.demo for member in app.session.members())
+        await pilot.press("ctrl+s")
+        await _until(pilot, lambda: "Saved" in _notes(app))
+        saved = [note for note in app._notifications if "Saved" in str(note.message)]
+        assert len(saved) == 1 and saved[0].severity == "warning"
+        assert "simulated" in str(saved[0].message) and "even with a provider key" in str(saved[0].message)
+
+
+async def test_a_saved_demo_panel_is_noted_once_a_key_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    write(paths.user_config_file(), "[panel]\nmembers = ['demo-atlas:for', 'demo-bolt:against']\n")
+    for keyed in (False, True):
+        if keyed:
+            monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+        app = _dashboard()
+        async with app.run_test(size=(160, 50)) as pilot:
+            await pilot.pause()
+            await pilot.pause()
+            noted = "your saved panel is the demo panel" in _notes(app).lower()
+            assert noted is keyed, _notes(app)
+            if keyed:
+                assert "simulated" in _notes(app) and "sk-test" not in _notes(app)
