@@ -688,7 +688,7 @@ async def test_a_small_terminal_shows_one_pane_at_a_time_and_every_one_is_reacha
         assert app.panes[0].body.size.height >= 8  # room for the answer, not only the header lines
         # Three rounds, and the deciding one's outcome still on the line (who it rests on may be cut).
         width = app.tracker.content_size.width
-        assert "R3 1✓ 1✗ 1? curator decision" in app.tracker.render_text().plain[:width]
+        assert "R3 1✓ 1✗ 1? curator" in app.tracker.render_text().plain[:width]
         help_key = [key for key in app.query(FooterKey) if key.description == "Help"]
         assert help_key and help_key[0].region.right <= 80
 

@@ -28,7 +28,6 @@ from textual.color import ColorParseError
 from textual.css.errors import StylesheetError
 from textual.dom import DOMNode
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from tui.cache import warm_embedder
 from tui.config.catalog import secret_values
@@ -41,6 +40,7 @@ from tui.dashboard.next_question import NextQuestion
 from tui.dashboard.run_display import RunDisplay
 from tui.dashboard.runs import RunControl
 from tui.dashboard.themes import DEFAULT_THEME, register_themes, theme_variable_defaults
+from tui.dashboard.widgets.footer import KeysFooter
 from tui.dashboard.widgets.member_grid import MemberGrid
 from tui.dashboard.widgets.member_pane import ModelPane
 from tui.dashboard.widgets.pane_area import PaneArea
@@ -113,7 +113,7 @@ class QuorumApp(App[None]):
         yield self.prompt_bar
         yield self.tracker
         yield self.pane_area
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self._report_theme_errors()
@@ -243,7 +243,7 @@ class QuorumApp(App[None]):
         if self.tracker.compact != compact:
             self.tracker.compact = compact
             self.tracker.refresh_view()
-        footer = self.screen_stack[0].query_one(Footer)  # a resize may come while a screen is on top
+        footer = self.screen_stack[0].query_one(KeysFooter)  # a resize may come while a screen is on top
         footer.compact = compact
         footer.show_command_palette = not compact  # Ctrl+P still works; F1 Help must fit instead
 

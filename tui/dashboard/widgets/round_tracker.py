@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from tui.engine.types import Mode, Outcome, RoundResult, RoundStatus, RunStatus
-from tui.render.words import OUTCOME_WORDS, ROUND_WORDS, invalid_votes_words, run_word
+from tui.render.words import OUTCOME_SHORT_WORDS, OUTCOME_WORDS, ROUND_WORDS, invalid_votes_words, run_word
 
 ENDED_EARLY = (RunStatus.ERROR, RunStatus.CANCELLED, RunStatus.INTERRUPTED)
 
@@ -123,12 +123,15 @@ class RoundTracker(Static):
         if not self.compact:
             text.append("deliberate", style("round-tracker--muted"))
             text.append(" · ")
-        if self.current:
+        # A small screen's line, once the run ended, starts at its rounds: room for the outcome.
+        counted = not (self.compact and self.state not in (None, RunStatus.RUNNING))
+        if counted and self.current:
             text.append(f"Round {self.current}/{self.max_rounds}")
-        else:
+        elif counted:
             text.append(f"up to {self.max_rounds} round{'s' if self.max_rounds != 1 else ''}")
         for number in range(1, self.max_rounds + 1):
-            text.append(separator, style("round-tracker--muted"))
+            if counted or number > 1:
+                text.append(separator, style("round-tracker--muted"))
             text.append(f"R{number} ")
             round_ = self.rounds.get(number)
             went_on = round_ is not None and round_.outcome is None and round_.status is RoundStatus.CONTINUE
@@ -141,7 +144,10 @@ class RoundTracker(Static):
                     text.append(f" {tally.none}·")
                 text.append(" ")
             if round_ is not None and round_.outcome is not None:
-                text.append(f"{OUTCOME_WORDS[round_.outcome]}", style(OUTCOME_CLASSES[round_.outcome]))
+                said = OUTCOME_WORDS[round_.outcome]
+                if self.compact:
+                    said = OUTCOME_SHORT_WORDS.get(round_.outcome, said)
+                text.append(said, style(OUTCOME_CLASSES[round_.outcome]))
                 if number in self.rests_on:
                     text.append(f" · {self.rests_on[number]}")
             elif round_ is not None and round_.status is RoundStatus.CONTINUE:
