@@ -147,11 +147,11 @@ async def test_a_retry_counts_down_to_its_call() -> None:
         pane.call_started("c1", Phase.POSITION, 1)
         now[0] += 0.4
         pane.retrying(1, 2, 2.0, "rate limited")
-        assert _status_line(app, 0) == "◌ waiting 0.4 s · Quorum's retry 1/2 in 2 s"
+        assert _status_line(app, 0) == "◌ Quorum's retry 1/2 in 2 s"
         now[0] += 0.4
-        assert _status_line(app, 0) == "◌ waiting 0.8 s · Quorum's retry 1/2 in 1.6 s"
-        now[0] += 2.0
-        assert _status_line(app, 0) == "◌ waiting 2.8 s · Quorum's retry 1/2 sent"
+        assert _status_line(app, 0) == "◌ Quorum's retry 1/2 in 1.6 s"
+        now[0] += 2.0  # the wait is over: the call is made again, on its own clock
+        assert _status_line(app, 0) == "◌ waiting 2.8 s · retry 1/2"
 
 
 def _screen_lines(app: QuorumApp) -> list[str]:

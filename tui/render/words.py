@@ -164,9 +164,10 @@ def retry_words(attempt: int, of: int, wait_s: float) -> str:
     return f"Quorum's retry {attempt}/{of} in {wait_s:g} s"
 
 
-def retry_sent_words(attempt: int, of: int) -> str:
-    """A retry of Quorum's own whose wait is over: the call is being made again."""
-    return f"Quorum's retry {attempt}/{of} sent"
+def retry_made_words(attempt: int, of: int) -> str:
+    """`retry 1/2`: the try a call waiting for its answer is, once Quorum's wait for it is over (its
+    pane said `Quorum's retry 1/2 in …` until then)."""
+    return f"retry {attempt}/{of}"
 
 
 def retried_words(call: CallResult) -> list[str]:

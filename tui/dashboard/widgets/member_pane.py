@@ -22,7 +22,7 @@ from tui.render.words import (
     call_state,
     queue_wait_words,
     retried_words,
-    retry_sent_words,
+    retry_made_words,
     retry_words,
     serves_words,
     tokens_source_note,
@@ -294,8 +294,13 @@ class ModelPane(StreamPane):
             CallState.INCOMPLETE: "model-pane--status-incomplete",
             CallState.FAILED: "model-pane--status-error",
         }.get(self.status, "model-pane--muted")
+        # Waiting for a retry of Quorum's own: the countdown to it is what the call is doing now.
+        retry = self.retry_due if self.status in ACTIVE_STATES else None
+        retry_in = round(retry[2] - self.clock(), 1) if retry is not None else 0.0
         joining = self.status is CallState.READY and self.joins_next_run
         label = JOINS_NEXT_RUN if joining else self.status.value
+        if retry is not None and retry_in > 0:
+            label = retry_words(retry[0], retry[1], retry_in)
         if self.in_flight and self.phase is Phase.VOTE:
             label += " (review)"
         text.append(f"{CALL_MARKS[self.status]} {label}", style(status_style))
@@ -304,10 +309,12 @@ class ModelPane(StreamPane):
         ttft = self.position_ttft_ms if in_review else self.ttft_ms
         queued = self.position_queued_ms if in_review else self.queued_ms
         retried = self.position_retried_note if in_review else self.retried_note
-        if elapsed is not None:
+        if retry is not None and retry_in <= 0:  # the retry is made: the call's clock, and which try
+            text.append(
+                f" {seconds(elapsed or 0)} · {retry_made_words(retry[0], retry[1])}", style(status_style)
+            )
+        elif elapsed is not None and retry is None:
             text.append(f" {seconds(elapsed)}")
-        if self.status in ACTIVE_STATES and self.retry_due is not None:  # after the call's own clock
-            text.append(f" · {self._retry_countdown(*self.retry_due)}", style(status_style))
         if self.queue_note:  # after the wait's clock, which a narrow pane must not cut off
             text.append(f" · {self.queue_note}", style(status_style))
         if ttft is not None:
@@ -342,11 +349,6 @@ class ModelPane(StreamPane):
         elif self.reviewed:
             text.append("no votes yet", style("model-pane--muted"))
         return text
-
-    def _retry_countdown(self, attempt: int, of: int, due: float) -> str:
-        """`Quorum's retry 1/2 in 1.6 s`, counting down to the call made again, then `… sent`."""
-        left = round(due - self.clock(), 1)
-        return retry_words(attempt, of, left) if left > 0 else retry_sent_words(attempt, of)
 
     def refresh_info(self) -> None:
         super().refresh_info()
