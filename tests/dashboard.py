@@ -8,6 +8,7 @@ from textual.pilot import Pilot
 from textual.strip import Strip
 
 from tests.fakes import FakeProvider, Script
+from tui.ask import Ask
 from tui.config.loading import load_settings
 from tui.config.schema import MemberSpec, Settings, parse_member
 from tui.dashboard.app import QuorumApp
@@ -76,7 +77,7 @@ def make_app(
     default = {alias: Script(position=CALM_POSITION) for alias in aliases}
     provider = FakeProvider({**default, **(scripts or {})})
     seats: list[MemberSpec] = [parse_member(spec) for spec in panel]
-    session = Session(settings, seats=seats, synthesizer=synthesizer)
+    session = Session(settings, Ask(members=tuple(seats), synthesizer=synthesizer))
     app = QuorumApp(
         settings,
         session,

@@ -22,7 +22,7 @@ SPEC = "The billing service appends every change as an event.\n" * 200
 async def _record(spec: Path, **settings: Any) -> RunResult:
     """A run with a file, two focus areas and one round (as `quorum run ... --rounds 1` makes)."""
     app, _ = make_app(["alpha:for", "beta:against"], run={"max_rounds": 1, **settings})
-    app.session.attachments = [read_attachment(spec)]
+    app.session.files = [read_attachment(spec)]
     app.session.focus = ["audit trail", "cost"]
     async with app.run_test(size=(160, 50)) as pilot:
         app.submit(QUESTION)
@@ -90,7 +90,7 @@ async def test_a_file_changed_or_gone_since_is_sent_as_recorded_and_said(tmp_pat
     spec = write(tmp_path / "big.txt", SPEC)
     gone = write(tmp_path / "notes.txt", "Old notes.\n")
     app, _ = make_app(["alpha:for", "beta:against"])
-    app.session.attachments = [read_attachment(spec), read_attachment(gone)]
+    app.session.files = [read_attachment(spec), read_attachment(gone)]
     async with app.run_test(size=(160, 50)) as pilot:
         app.submit(QUESTION)
         await settle(app, pilot)

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from tests.conftest import write
 from tests.fakes import FakeProvider, Script, lookup, member
 from tests.wire_server import Scenario, WireServer
+from tui.ask import Ask
 from tui.attachments.images import MAX_IMAGE_BYTES, read_image
 from tui.cli.main import main
 from tui.config import paths
@@ -609,7 +610,7 @@ def test_more_image_bytes_than_one_request_can_carry_are_refused(
     big = [
         image_file(tmp_path, f"big{n}.png", png(1, 1).ljust(MAX_IMAGE_BYTES, bytes([n]))) for n in range(5)
     ]
-    session = Session(_settings(tmp_path), images=[str(path) for path in big[:4]])
+    session = Session(_settings(tmp_path), Ask(images=tuple(str(path) for path in big[:4])))
     assert len(session.images) == 4
     with pytest.raises(
         AttachmentError, match="may come to 15,728,640 bytes together, and with it they would be"
@@ -632,7 +633,7 @@ async def _recorded(tmp_path: Path, *images: Path) -> tuple[Any, Any]:
     from tui.session import open_store, start_run
 
     settings = _settings(tmp_path)
-    session = Session(settings, images=[str(path) for path in images])
+    session = Session(settings, Ask(images=tuple(str(path) for path in images)))
     store = open_store(settings)
     assert store is not None
     try:

@@ -22,6 +22,7 @@ from textual.widgets import Static
 
 from tests.conftest import write
 from tests.fakes import FakeProvider, Script, lookup, member, request
+from tui.ask import Ask
 from tui.cli.main import main
 from tui.config import paths
 from tui.config import project as project_module
@@ -628,7 +629,7 @@ def test_a_reopened_run_is_asked_again_with_its_recorded_context(repo: Path) -> 
     project(repo, CONTEXT)
     settings = load_settings()
     recorded = TeamContext(entries={"language": "Go", "team_size": 2})
-    session = Session(settings, seats=[parse_member("demo-atlas:for")])
+    session = Session(settings, Ask(members=(parse_member("demo-atlas:for"),)))
     assert session.context == settings.context.team_context()
     then = session.prepare("Adopt X?")
     result = RunResult.begin(then.request.model_copy(update={"context": recorded}), "run0000001")
