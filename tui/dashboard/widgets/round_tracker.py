@@ -19,6 +19,7 @@ OUTCOME_CLASSES = {
     Outcome.CURATOR_OVERRIDE: "round-tracker--curator",
     Outcome.PLURALITY: "round-tracker--majority",  # a vote's answer given by the most seats
     Outcome.NO_QUORUM: "round-tracker--failed",  # not a decision
+    Outcome.RANKED: "round-tracker--majority",  # a council's chairman wrote from a ranking
 }
 
 
