@@ -16,12 +16,13 @@ from textual.widgets import Input, Static
 from tests.conftest import write
 from tests.dashboard import make_app
 from tests.fakes import Script
+from tests.test_debate_council_dashboard import panel
 from tui.config import paths
 from tui.config.keymap import KEYS
 from tui.config.loading import load_settings
 from tui.dashboard.app import QuorumApp
 from tui.dashboard.widgets.info_lines import InfoLines
-from tui.engine.types import Phase, RunStatus, Stance
+from tui.engine.types import Mode, Phase, RunStatus, Stance
 from tui.render.words import CALL_MARKS, CallState
 from tui.session import Session
 
@@ -130,6 +131,18 @@ async def test_a_consult_run_leaves_no_votes_awaited_on_its_panes() -> None:
     async with app.run_test(size=(160, 50)) as pilot:
         await pilot.press("ctrl+o")  # consult: one pass, one synthesis, no vote
         app.submit("Q?")
+        await _settle(app, pilot)
+        await _settle(app, pilot)
+        assert app.shown_result is not None and app.shown_result.status is RunStatus.SUCCESS
+        for pane in app.panes:
+            assert "votes" not in pane.info_text().plain
+
+
+@pytest.mark.parametrize("mode", [Mode.VOTE, Mode.DEBATE, Mode.COUNCIL])
+async def test_no_mode_but_a_deliberation_leaves_votes_awaited_on_its_panes(mode: Mode) -> None:
+    app = panel(mode)  # answers in a declared shape: counted, debated, or ranked on ballots
+    async with app.run_test(size=(160, 50)) as pilot:
+        app.submit("Which number?")
         await _settle(app, pilot)
         await _settle(app, pilot)
         assert app.shown_result is not None and app.shown_result.status is RunStatus.SUCCESS

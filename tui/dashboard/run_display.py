@@ -265,6 +265,6 @@ class RunDisplay:
 
 
 def takes_votes(mode: Mode) -> bool:
-    """Whether a run in `mode` asks its members for votes: a deliberation's reviews do; a consult
-    (one pass, one synthesis) and a vote (answers counted, not reviewed) take none."""
-    return mode not in (Mode.CONSULT, Mode.VOTE)
+    """Whether a run in `mode` asks its members for votes: only a deliberation's reviews do (a
+    consult, a vote, a debate and a council's ballots cast none)."""
+    return mode is Mode.DELIBERATE

@@ -69,7 +69,7 @@ class ModelPane(StreamPane):
         self.streamed_chars = 0  # of the call in flight, until its usage arrives with its end
         self.cost_usd = 0.0
         self.votes: dict[int, VoteValue] = {}
-        # The run on screen asks for votes (a deliberation's reviews; a consult or a vote takes none).
+        # The run on screen asks for votes (a deliberation's reviews; the other modes take none).
         self.reviewed = True
         self.answer_cached = False
         self.answer_incomplete = False
