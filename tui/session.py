@@ -71,6 +71,9 @@ from tui.render.context import context_chip
 
 STANCE_CYCLE = [Stance.FOR, Stance.AGAINST, Stance.NEUTRAL]
 
+MODE_CYCLE = (Mode.DELIBERATE, Mode.CONSULT, Mode.VOTE, Mode.DEBATE, Mode.COUNCIL)
+"""The modes the dashboard's mode key goes through, in turn."""
+
 if TYPE_CHECKING:  # a live run's engine loads only when a run starts (never for a cache hit)
     from tui.engine.orchestrator import ProviderLookup, Run
 
@@ -305,7 +308,9 @@ class Session:
         return self.max_rounds
 
     def toggle_mode(self) -> Mode:
-        self.mode = Mode.CONSULT if self.mode is Mode.DELIBERATE else Mode.DELIBERATE
+        """The next mode in `MODE_CYCLE` for the next runs (after the last, the first again)."""
+        following = MODE_CYCLE.index(self.mode) + 1 if self.mode in MODE_CYCLE else 0
+        self.mode = MODE_CYCLE[following % len(MODE_CYCLE)]
         self.mode_chosen = True
         return self.mode
 

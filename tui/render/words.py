@@ -400,38 +400,117 @@ def listed_question(question: str, *, follow_up: bool, origin: Origin | None, ca
 # Debates and councils
 
 
+FLIP_MARK = "⇄"
+"""Between a debate member's answers of two rounds, on its pane, when the later one changed."""
+
+
+def flip_count_words(flips: Sequence[Flip]) -> str:
+    """`1 flip`, `2 flips`, or `no flips`."""
+    return counted(len(flips), "flip") if flips else "no flips"
+
+
 def flips_words(flips: Sequence[Flip], members: Sequence[Member]) -> str:
     """`1 flip: cirrus 25 → 23 (toward what it was shown)`, or `no flips`."""
     if not flips:
-        return "no flips"
+        return flip_count_words(flips)
     names = member_names(members)
     listed = ", ".join(
         f"{names[f.member_index]} {f.before} → {f.after}"
         + (" (toward what it was shown)" if f.to_shown else "")
         for f in flips
     )
-    return f"{counted(len(flips), 'flip')}: {listed}"
+    return f"{flip_count_words(flips)}: {listed}"
+
+
+def agree_words(reading: DebateRound) -> str:
+    """`2 of 3 agree`: how many of a debate round's answers give the answer most given."""
+    return f"{reading.agreeing} of {reading.answered} agree"
+
+
+def debate_answer_words(reading: AnswerReading | None) -> str:
+    """A member's answer in a debate's round, in a word or two: `18` (or its leaning), `unreadable`,
+    or `no answer` (its call failed, or it had left the debate)."""
+    if reading is None:
+        return "no answer"
+    return reading.answer if reading.key is not None and reading.answer else UNREADABLE
+
+
+DEBATE_ANSWERS = "answers"
+"""A debate member's answers, round by round, as its pane lists them."""
+
+NO_DEBATE_ANSWERS = "no answers read yet"
+"""A debate member's pane before its first round is read."""
 
 
 def debate_round_words(reading: DebateRound, members: Sequence[Member]) -> str:
     """A debate's round read: `2 of 3 agree · 1 flip: …`; `3 of 3 agree → agreed on 23 · no flips`."""
-    said = f"{reading.agreeing} of {reading.answered} agree"
+    said = agree_words(reading)
     if reading.agreed:
         said += f" → {AGREED} on {reading.answer}"
     return f"{said} · {flips_words(reading.flips, members)}" if reading.number > 1 else said
 
 
+def _seat_name(names: Sequence[str], seat: int) -> str:
+    """A seat's name (`tui.engine.names`), or `seat 4` past the panel's end."""
+    return names[seat] if seat < len(names) else f"seat {seat + 1}"
+
+
+def ballot_ranking_words(ballot: Ballot, members: Sequence[Member]) -> str:
+    """A council ballot's ranking, best first: `bolt > cirrus`, or `abstained: missing B`."""
+    if ballot.ranking is None:
+        return f"{ABSTAINED}: {ballot.reason}"
+    names = member_names(members)
+    return " > ".join(_seat_name(names, seat) for seat in ballot.ranking)
+
+
 def ballot_words(ballot: Ballot, members: Sequence[Member]) -> str:
     """A council ballot: `bolt > cirrus (shown A cirrus, B bolt)`, or `abstained: missing B (shown …)`."""
     names = member_names(members)
+    shown = ", ".join(f"{LETTERS[i]} {_seat_name(names, seat)}" for i, seat in enumerate(ballot.shown))
+    return f"{ballot_ranking_words(ballot, members)} (shown {shown})"
 
-    def name(seat: int) -> str:
-        return names[seat] if seat < len(names) else f"seat {seat + 1}"
 
-    shown = ", ".join(f"{LETTERS[i]} {name(seat)}" for i, seat in enumerate(ballot.shown))
-    if ballot.ranking is None:
-        return f"{ABSTAINED}: {ballot.reason} (shown {shown})"
-    return f"{' > '.join(name(seat) for seat in ballot.ranking)} (shown {shown})"
+BALLOT = "ballot"
+"""A council member's ballot, as its pane says it."""
+
+NO_BALLOT = "no ballot yet"
+"""A council member's pane before its ballot is read."""
+
+COUNCIL_STAGES = "answers, ballots, then the chairman"
+"""How a council goes, said before it starts."""
+
+
+def ballots_cast_words(cast: int) -> str:
+    """`2 ballots cast`: a council's ballots so far, before they are counted."""
+    return f"{counted(cast, 'ballot')} cast"
+
+
+def ballots_read_words(ranking: Ranking) -> str:
+    """`3 ballots read · 1 abstained`: the ballots a council's ranking counted, and those it could not."""
+    return f"{counted(ranking.ballots, 'ballot')} read · {ranking.abstained} {ABSTAINED}"
+
+
+RANKING_COLUMNS = ("place", "answer", "Borda", "a ballot", "ballots")
+"""A council's ranking as a table: each answer's place, whose it is, its Borda points, its points a
+ballot (what orders the answers) and how many readable ballots ranked it."""
+
+
+def ranking_rows(ranking: Ranking, members: Sequence[Member]) -> list[tuple[str, str, str, str, str]]:
+    """A council's ranking as `RANKING_COLUMNS` rows, best first."""
+    names = member_names(members)
+    return [
+        (str(place), names[r.seat], str(r.points), score_text(r.score), str(r.ballots))
+        for place, r in enumerate(ranking.order, start=1)
+    ]
+
+
+def ties_words(ranking: Ranking, members: Sequence[Member]) -> list[str]:
+    """`tied: atlas and cirrus, broken first in panel order` for each tie in a council's ranking."""
+    names = member_names(members)
+    return [
+        f"tied: {' and '.join(names[seat] for seat in group)}, broken {COUNCIL_TIE_RULE.value}"
+        for group in ranking.ties
+    ]
 
 
 BORDA = "Borda"
@@ -445,6 +524,4 @@ def ranking_words(ranking: Ranking, members: Sequence[Member]) -> str:
     listed = " · ".join(f"{names[r.seat]} {score_text(r.score)}" for r in ranking.order)
     abstained = f", {ranking.abstained} {ABSTAINED}" if ranking.abstained else ""
     said = f"{listed} (points a ballot, {counted(ranking.ballots, 'readable ballot')}{abstained})"
-    for group in ranking.ties:
-        said += f" · tied: {' and '.join(names[seat] for seat in group)}, broken {COUNCIL_TIE_RULE.value}"
-    return said
+    return " · ".join([said, *ties_words(ranking, members)])
