@@ -299,7 +299,7 @@ def suggest_figures(settings: Any, path: Path) -> dict[str, float]:
 
 def kept_vectors(store: Any) -> int:
     """How many questions' vectors the history keeps."""
-    return int(store._db.execute("SELECT count(*) FROM question_key_vectors").fetchone()[0])
+    return int(store._db.execute("SELECT count(*) FROM vector_slots").fetchone()[0])
 
 
 def prime(settings: Any, path: Path) -> dict[str, float]:
@@ -313,7 +313,7 @@ def prime(settings: Any, path: Path) -> dict[str, float]:
     session = Session(settings)
     store = RunStore(path)
     size = path.stat().st_size
-    started, lookups, kept, before = time.perf_counter(), 0, kept_vectors(store), -1
+    started, lookups, kept, before = time.perf_counter(), 0, kept_vectors(store), -2
     while lookups < 500 and kept > before + 1:  # each lookup keeps its own question's vector
         asyncio.run(Lookup(settings, session.prepare(novel_question(800 + lookups)).request, store).suggest())
         lookups += 1

@@ -584,28 +584,43 @@ def test_calls_recorded_before_whose_counts_were_kept_read_as_estimated_or_the_p
 
 
 def test_vectors_kept_by_run_move_to_their_question_key(tmp_path: Path) -> None:
-    """Migration 13: a vector belongs to a question; two runs of one question kept one each."""
+    """Migration 13: a vector belongs to a question; two runs of one question kept one each (and
+    it moves on to the embedder's vector set, one byte a dimension)."""
+    import numpy as np
+
+    from tui.history.vectors import kept_vectors
+
     path = tmp_path / "v12.sqlite3"
     db = sqlite3.connect(path)
     for script in MIGRATIONS[:12]:
         db.executescript(script)
     db.execute("PRAGMA user_version = 12")
-    for run_id, key in (("r1", "use postgres"), ("r2", "use postgres"), ("r3", None)):
+    for run_id, key, vector in (("r1", "use postgres", [0.5, -1.0]), ("r2", "use postgres", [1.0, 0.0])):
         db.execute(
             "INSERT INTO runs (id, created_at, question, mode, panel, config, status, max_rounds, "
             "question_key) VALUES (?, '2026-01-01', 'q', 'deliberate', '{}', '{}', 'success', 3, ?)",
             (run_id, key),
         )
-        db.execute("INSERT INTO question_vectors VALUES (?, 'static', 2, ?)", (run_id, run_id.encode() * 2))
+        db.execute(
+            "INSERT INTO question_vectors VALUES (?, 'static', 2, ?)",
+            (run_id, np.asarray(vector, "<f4").tobytes()),
+        )
+    db.execute(
+        "INSERT INTO runs (id, created_at, question, mode, panel, config, status, max_rounds) "
+        "VALUES ('r3', '2026-01-01', 'q', 'deliberate', '{}', '{}', 'success', 3)"
+    )
+    db.execute("INSERT INTO question_vectors VALUES ('r3', 'static', 2, ?)", (np.zeros(2, "<f4").tobytes(),))
     db.commit()
     db.close()
     RunStore(path).close()
     db = sqlite3.connect(path)
-    moved = db.execute("SELECT embedder, question_key, dim FROM question_key_vectors").fetchall()
+    moved = kept_vectors(db, "static", ["use postgres"])
+    slots = db.execute("SELECT count(*) FROM vector_slots").fetchone()[0]
     tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     db.close()
-    assert moved == [("static", "use postgres", 2)]  # once; a run with no key has nothing to move
-    assert "question_vectors" not in tables
+    assert moved == {"use postgres": bytes([64, 129])}  # once: the first run's; a run with no key has none
+    assert slots == 1
+    assert not {"question_vectors", "question_key_vectors"} & tables
 
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -47,6 +47,7 @@ from tui.history import rows
 from tui.history.liveness import run_alive
 from tui.history.locking import BUSY_TIMEOUT_MS, LOCK_WAIT_S, is_busy, retrying, waiting_at_most
 from tui.history.schema import migrate, version_of, write_transaction
+from tui.history.vectors import keep_vectors, kept_vectors
 from tui.history.writer import HistoryWriter
 from tui.question.keys import panel_key, question_key, scope_key
 from tui.question.terms import signature
@@ -80,9 +81,8 @@ class StoredQuestion:
     question: str
     key: str
     """Its question key: what is embedded, and what its vector is kept under."""
-    dim: int | None
     vector: bytes | None
-    """Its vector from the embedder asked for, as stored (unchecked), or None."""
+    """Its vector from the embedder asked for, as kept (`tui.history.vector_format`), or None."""
 
 
 @dataclass(frozen=True)
@@ -98,17 +98,6 @@ class RunRecord:
     provider serves at once."""
     pid: int | None
     """The process recording the run."""
-
-
-def save_vectors(db: sqlite3.Connection, embedder: str, vectors: Iterable[tuple[str, int, bytes]]) -> None:
-    """Questions' vectors from `embedder`, as (question key, dimension, float32 bytes), in the
-    caller's transaction; each replaces any kept before (a corrupt one is embedded again and
-    overwritten)."""
-    db.executemany(
-        "INSERT OR REPLACE INTO question_key_vectors (embedder, question_key, dim, vector) "
-        "VALUES (?, ?, ?, ?)",
-        [(embedder, key, dim, vector) for key, dim, vector in vectors],
-    )
 
 
 def _make_private(database: Path) -> None:
@@ -579,13 +568,13 @@ class RunStore(RunWrites):
     def version(self) -> int:
         return version_of(self._db)
 
-    def save_vectors(self, embedder: str, vectors: Iterable[tuple[str, int, bytes]]) -> None:
-        """Questions' vectors from `embedder`, as (question key, dimension, float32 bytes). Left out
-        when another connection holds the history locked (they are embedded again when next
-        needed): this runs on an event loop, which must not wait for the lock."""
+    def save_vectors(self, embedder: str, kept: Sequence[tuple[str, bytes]]) -> None:
+        """Questions' vectors from `embedder`, as (question key, vector as kept). Left out when
+        another connection holds the history locked (they are embedded again when next needed):
+        this runs on an event loop, which must not wait for the lock."""
         try:
             with waiting_at_most(self._db, BUSY_TIMEOUT_MS), self.transaction() as db:
-                save_vectors(db, embedder, vectors)
+                keep_vectors(db, embedder, kept)
         except sqlite3.OperationalError as err:
             if not is_busy(err):
                 raise
@@ -674,28 +663,26 @@ class RunStore(RunWrites):
         runs, whatever the size of the history. Each with its question and its vector from
         `embedder` if one is kept (as stored: checked by the caller)."""
         query = (
-            "SELECT runs.id, runs.question, runs.question_key, question_key_vectors.dim, "
-            "question_key_vectors.vector FROM runs INDEXED BY runs_by_signature "
-            "LEFT JOIN question_key_vectors ON question_key_vectors.question_key = runs.question_key "
-            "AND question_key_vectors.embedder = ? "
-            "WHERE runs.question_signature = ? AND runs.cache_scope = ? AND runs.created_at >= ? "
-            "AND runs.status = 'success' AND runs.cache_of IS NULL AND runs.parent_run_id IS NULL "
+            "SELECT id, question, question_key FROM runs INDEXED BY runs_by_signature "
+            "WHERE question_signature = ? AND cache_scope = ? AND created_at >= ? "
+            "AND status = 'success' AND cache_of IS NULL AND parent_run_id IS NULL "
         )
-        params: list[Any] = [embedder, signature(request.question), scope_key(request), iso_stamp(since)]
+        params: list[Any] = [signature(request.question), scope_key(request), iso_stamp(since)]
         if same_panel:
-            query += "AND runs.panel_key = ? "
+            query += "AND panel_key = ? "
             params.append(panel_key(request))
-        query += "ORDER BY runs.created_at DESC LIMIT ?"
+        query += "ORDER BY created_at DESC LIMIT ?"
         params.append(limit)
+        found = self._db.execute(query, params).fetchall()
+        kept = kept_vectors(self._db, embedder, (row["question_key"] for row in found))
         return [
             StoredQuestion(
                 run_id=row["id"],
                 question=row["question"],
                 key=row["question_key"],
-                dim=row["dim"],
-                vector=row["vector"],
+                vector=kept.get(row["question_key"]),
             )
-            for row in self._db.execute(query, params)
+            for row in found
         ]
 
     # -- reading ---------------------------------------------------------------------------
