@@ -39,7 +39,7 @@ from tui.engine.types import (
 from tui.errors import StoreError
 from tui.history.recorder import RunRecorder
 from tui.history.replay import prior_turns, replay_events
-from tui.history.schema import MIGRATIONS, SCHEMA_VERSION
+from tui.history.schema import MIGRATIONS, SCHEMA_VERSION, STEPS
 from tui.history.store import RunStore
 from tui.render.report import render_markdown
 
@@ -470,8 +470,10 @@ def _schema(path: Path) -> list[tuple[str, str]]:
 def test_every_earlier_schema_is_migrated(tmp_path: Path, version: int) -> None:
     path = tmp_path / f"v{version}.sqlite3"
     db = sqlite3.connect(path)
-    for script in MIGRATIONS[:version]:
+    for number, script in enumerate(MIGRATIONS[:version], start=1):
         db.executescript(script)
+        if number in STEPS:  # what a migration does beyond its SQL
+            STEPS[number](db)
     db.execute(f"PRAGMA user_version = {version}")
     snapshot = RunResult(
         run_id="old000000001",
@@ -1212,3 +1214,45 @@ def test_version_5_keeps_older_runs_which_have_no_record_of_what_was_asked(tmp_p
         assert store.load("old").asked is None  # never recorded: not made up
     finally:
         store.close()
+
+
+def _query_plans(store: RunStore, action: Callable[[], object]) -> list[str]:
+    """What SQLite does for each statement `action` runs on the store's connection."""
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+    try:
+        action()
+    finally:
+        store._db.set_trace_callback(None)
+    return [
+        row[3]
+        for statement in statements
+        if statement.lstrip().upper().startswith("SELECT")
+        for row in store._db.execute("EXPLAIN QUERY PLAN " + statement)
+    ]
+
+
+@pytest.mark.parametrize("text", ["kubernetes", "qz", "alpha", 'say "it"'])
+async def test_filtering_the_list_reads_the_full_text_index_not_every_run_row(
+    store: RunStore, text: str
+) -> None:
+    """A long history is filtered through its full-text index (or, for fewer than 3 characters,
+    the index's compact copy of the questions and panels), never by reading each run's row,
+    which holds the run's whole result: the runs are walked newest first by their time index,
+    and a run's row is read only when the index has it."""
+    await record(store, ask("Should we run kubernetes?", ["alpha"]), FakeProvider(panel_scripts()))
+    plans = _query_plans(store, lambda: store.list_runs(limit=100, text=text))
+    assert any("runs_fts" in plan for plan in plans), plans
+    assert not [plan for plan in plans if plan == "SCAN runs"], plans
+
+
+async def test_showing_a_run_by_its_id_or_a_prefix_never_reads_every_run_row(store: RunStore) -> None:
+    provider = FakeProvider({"alpha": Script(), "synth": Script()})
+    await record(store, request(["alpha"]), provider, run_id="abc123456789")
+    for prefix in ("abc123456789", "abc"):
+
+        def show(prefix: str = prefix) -> None:
+            store.load(store.resolve(prefix))
+
+        plans = _query_plans(store, show)
+        assert plans and not [plan for plan in plans if plan.startswith("SCAN runs")], plans

@@ -13,6 +13,7 @@ has every run keyed again when it is opened, once, so its runs are found as new 
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,6 +24,8 @@ from tui.history.locking import retrying
 from tui.history.vectors import examine_again, keep_vectors, vector_set
 from tui.question.keys import question_key
 from tui.question.terms import REDUCTION, signature
+
+log = logging.getLogger(__name__)
 
 # Forward migrations: index i takes a database from version i to i + 1. Never edit one that has
 # shipped; add the next.
@@ -276,6 +279,9 @@ MIGRATIONS: list[str] = [
     """
     DROP TABLE question_key_vectors;
     """,
+    # 20: a full-text index of each run's question and panel as listed, which the history's filter
+    # looks up instead of reading every run's row (`_index_the_text`).
+    "",
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -319,7 +325,48 @@ def _move_vectors(db: sqlite3.Connection) -> None:
         keep_vectors(db, embedder, [], examined=((missing or 0) + 1, top))
 
 
-STEPS: dict[int, Callable[[sqlite3.Connection], None]] = {18: _move_vectors}
+FULL_TEXT_INDEX = "runs_fts"
+"""The full-text index of the runs' questions and panels: its rowid is the run's."""
+_FULL_TEXT = [
+    # trigram: any 3 characters in a row are looked up (a filter matches inside words, as LIKE
+    # did), case-insensitive. It keeps its own copy of the texts, which a shorter filter scans.
+    f"CREATE VIRTUAL TABLE {FULL_TEXT_INDEX} USING fts5(question, panel_text, tokenize = 'trigram')",
+    f"INSERT INTO {FULL_TEXT_INDEX} (rowid, question, panel_text) "
+    "SELECT rowid, question, panel_text FROM runs",
+    f"""CREATE TRIGGER runs_fts_insert AFTER INSERT ON runs BEGIN
+        INSERT INTO {FULL_TEXT_INDEX} (rowid, question, panel_text)
+            VALUES (new.rowid, new.question, new.panel_text);
+    END""",
+    f"""CREATE TRIGGER runs_fts_update AFTER UPDATE OF question, panel_text ON runs BEGIN
+        UPDATE {FULL_TEXT_INDEX} SET question = new.question, panel_text = new.panel_text
+            WHERE rowid = old.rowid;
+    END""",
+    f"""CREATE TRIGGER runs_fts_delete AFTER DELETE ON runs BEGIN
+        DELETE FROM {FULL_TEXT_INDEX} WHERE rowid = old.rowid;
+    END""",
+]
+
+
+def _index_the_text(db: sqlite3.Connection) -> None:
+    """Migration 20's step: the full-text index, filled with every run and kept current by
+    triggers. A SQLite built without FTS5's trigram tokenizer (before 3.34, or without FTS5)
+    leaves the history without one: its filter reads the runs."""
+    try:
+        db.execute(_FULL_TEXT[0])
+    except sqlite3.OperationalError as err:
+        log.warning("no full-text index of the history (%s): its filter reads every run", err)
+        return
+    for statement in _FULL_TEXT[1:]:
+        db.execute(statement)
+
+
+def has_full_text_index(db: sqlite3.Connection) -> bool:
+    """Whether the history has the full-text index of its runs (migration 20)."""
+    found = db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (FULL_TEXT_INDEX,)).fetchone()
+    return found is not None
+
+
+STEPS: dict[int, Callable[[sqlite3.Connection], None]] = {18: _move_vectors, 20: _index_the_text}
 """What a migration does that SQL cannot, by its number: run in its transaction, after its SQL."""
 
 

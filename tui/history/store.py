@@ -46,7 +46,7 @@ from tui.errors import StoreError, hide_key_shapes, hide_values, redact
 from tui.history import rows
 from tui.history.liveness import run_alive
 from tui.history.locking import BUSY_TIMEOUT_MS, LOCK_WAIT_S, is_busy, retrying, waiting_at_most
-from tui.history.schema import migrate, version_of, write_transaction
+from tui.history.schema import FULL_TEXT_INDEX, has_full_text_index, migrate, version_of, write_transaction
 from tui.history.vectors import keep_vectors, kept_vectors
 from tui.history.writer import HistoryWriter
 from tui.question.keys import panel_key, question_key, scope_key
@@ -127,6 +127,26 @@ def _each_string(data: Any, change: Callable[[str], str]) -> Any:
 _SUMMARY_COLUMNS = (
     "id, created_at, question, panel_text, status, outcome, cost_usd, parent_run_id, origin, cache_of"
 )
+
+
+def _like(text: str) -> str:
+    """A LIKE pattern that finds `text` literally anywhere (with ESCAPE '\\')."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _text_search(text: str) -> tuple[str, list[Any]]:
+    """The query of the rowids of the runs whose question or panel holds `text` (case-insensitive)
+    in the full-text index, and its parameters: `text` as one phrase of its trigrams; one of
+    fewer than 3 characters has none, and is looked for in the index's own compact copy of the
+    questions and panels."""
+    if len(text) >= 3:
+        phrase = '"' + text.replace('"', '""') + '"'
+        return f"SELECT rowid FROM {FULL_TEXT_INDEX} WHERE {FULL_TEXT_INDEX} MATCH ?", [phrase]
+    return (
+        f"SELECT rowid FROM {FULL_TEXT_INDEX} WHERE question LIKE ? ESCAPE '\\' "
+        "OR panel_text LIKE ? ESCAPE '\\'",
+        [_like(text)] * 2,
+    )
 
 
 def _summary(row: sqlite3.Row) -> RunSummary:
@@ -527,6 +547,7 @@ class RunStore(RunWrites):
         super().__init__(db, secrets)
         try:
             migrate(self._db, self.path, until=time.monotonic() + lock_wait_s)
+            self._indexed_text = has_full_text_index(self._db)
             self.interrupted = self._mark_interrupted()
         except sqlite3.DatabaseError as err:
             self._db.close()
@@ -691,10 +712,15 @@ class RunStore(RunWrites):
         """The newest runs first; `text` filters by question or panel (case-insensitive)."""
         query = f"SELECT {_SUMMARY_COLUMNS} FROM runs "
         params: list[Any] = []
-        if text:
+        if text and self._indexed_text:
+            # The runs walked newest first on their time index, each kept if the full-text index
+            # has it (its rowid, looked up in the index's answer, read once): a run's row, which
+            # holds its whole result, is read only for the runs listed.
+            matching, params = _text_search(text)
+            query += f"INDEXED BY runs_by_time WHERE rowid IN ({matching}) "
+        elif text:
             query += "WHERE question LIKE ? ESCAPE '\\' OR panel_text LIKE ? ESCAPE '\\' "
-            like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            params += [like, like]
+            params += [_like(text)] * 2
         # Runs of the same instant in the order recorded: one order on every page (the index
         # `runs_by_time` holds it, so a deep page costs what the first does).
         query += "ORDER BY created_at DESC, rowid LIMIT ? OFFSET ?"
@@ -713,11 +739,16 @@ class RunStore(RunWrites):
 
     def resolve(self, prefix: str) -> str:
         """A full run id from a unique prefix (as printed by `quorum history`)."""
+        # The ids that start with the prefix are the first ones from it on, in the id's order: the
+        # primary key's index is read from there, two entries (an id itself is the first).
         found = (
-            self._db.execute(
-                "SELECT id FROM runs WHERE substr(id, 1, ?) = ? ORDER BY created_at DESC LIMIT 2",
-                (len(prefix), prefix),
-            ).fetchall()
+            [
+                row
+                for row in self._db.execute(
+                    "SELECT id FROM runs WHERE id >= ? ORDER BY id LIMIT 2", (prefix,)
+                )
+                if row["id"].startswith(prefix)
+            ]
             if prefix
             else []
         )
