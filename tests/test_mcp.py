@@ -670,3 +670,29 @@ async def test_quorum_mcp_over_stdio(fast: Path, tmp_path: Path, isolated_home: 
     with closing(history(isolated_home)) as store:
         asked = store.load(data["run_id"]).asked
         assert asked is not None and [f.path for f in asked.files] == ["plan.md"]
+
+
+async def test_a_long_lived_server_frees_the_runs_it_no_longer_keeps(
+    fast: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run's engine objects refer to each other (the run, its lifecycle, its calls, the server's
+    record of it), so only the cycle collector frees them; left to its own pace it frees them
+    hundreds of runs later, and the server grows by ~0.12 MB a run. A run the server stops
+    keeping is freed at once."""
+    import gc
+
+    from tui.engine.orchestrator import Run
+    from tui.mcp import runs
+
+    monkeypatch.setattr(runs, "KEEP_FINISHED", 2)
+    gc.collect()
+    gc.disable()  # the collector's own pace is not to be counted on either way
+    try:
+        async with connected(fast) as client:
+            for number in range(6):
+                result = await client.call_tool("consensus", {"question": f"Question number {number}?"})
+                assert not result.is_error, text_of(result)
+            alive = sum(isinstance(thing, Run) for thing in gc.get_objects())
+    finally:
+        gc.enable()
+    assert alive <= 2 + 1  # those kept, and the last one started (finished after it forgot the oldest)
