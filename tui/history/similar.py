@@ -146,6 +146,9 @@ def scan_connection(path: Path) -> Iterator[ScanConnection]:
         # scan's vectors would otherwise wait on the disk). No memory map: the vectors' blocks
         # would stay mapped into the process (+25 MB of RSS at 100,000 questions) for a few ms.
         db.execute("PRAGMA synchronous = NORMAL")
+        # A scan reads each block of vectors once: a page cache would only hold what is done with
+        # (20 concurrent scans of 100,000 questions: 9 MB less at the peak with 256 KiB each).
+        db.execute("PRAGMA cache_size = -256")
         yield ScanConnection(db)
     except sqlite3.Error as err:
         raise StoreError(f"cannot scan the history database {path}: {err}") from err
