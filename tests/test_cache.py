@@ -889,8 +889,10 @@ def test_a_history_that_kept_float32_vectors_keeps_them_in_the_compact_set_and_s
     again by the scan."""
     import numpy as np
 
-    from tui.history.schema import SCHEMA_VERSION
+    from tui.history.schema import MIGRATIONS, SCHEMA_VERSION
     from tui.history.vector_format import encode
+
+    before = next(number for number, script in enumerate(MIGRATIONS) if "CREATE TABLE vector_sets" in script)
 
     billing = ask(fast_demo_config, capsys, BILLING)
     ask(fast_demo_config, capsys, QUESTION)
@@ -898,6 +900,8 @@ def test_a_history_that_kept_float32_vectors_keeps_them_in_the_compact_set_and_s
         db.executescript(
             """
             DROP TABLE vector_blocks; DROP TABLE vector_slots; DROP TABLE vector_sets;
+            DROP TRIGGER runs_fts_insert; DROP TRIGGER runs_fts_update; DROP TRIGGER runs_fts_delete;
+            DROP TABLE runs_fts;
             CREATE TABLE question_key_vectors (
                 embedder TEXT NOT NULL, question_key TEXT NOT NULL, dim INTEGER NOT NULL,
                 vector BLOB NOT NULL, PRIMARY KEY (embedder, question_key));
@@ -910,7 +914,7 @@ def test_a_history_that_kept_float32_vectors_keeps_them_in_the_compact_set_and_s
                 (question_key(QUESTION), b"\x00\x01\x02"),  # cut short
             ],
         )
-        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 2}")
+        db.execute(f"PRAGMA user_version = {before}")
         db.commit()
     scripted.vectors = {"": [0.6, 0.8, 0.0]}
     scripted.embedded.clear()

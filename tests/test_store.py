@@ -522,6 +522,9 @@ def test_every_earlier_schema_is_migrated(tmp_path: Path, version: int) -> None:
             ("old000000002", "An old question", "alpha:for", RunStatus.INTERRUPTED, 0.0),
             ("old000000001", "An old question", "alpha:for", RunStatus.SUCCESS, 0.25),
         ]
+        # the filter finds the runs recorded before (indexed by the migration), and no other
+        assert [r.id for r in store.list_runs(text="OLD QUEST")] == ["old000000002", "old000000001"]
+        assert store.list_runs(text="alpha:f") and store.list_runs(text="beta") == []
         old = store.load("old000000001")
         assert old.synthesis == "the old answer" and old.positions[0] is not None
         assert old.positions[0].content == "old text"
