@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tui.cli import main as cli_main
-from tui.dashboard.core import DashboardCore
+from tui.dashboard.app import QuorumApp
 
 
 def test_every_command_starts_at_the_collector_pace_the_dashboard_keeps() -> None:
@@ -31,7 +31,7 @@ def test_every_command_starts_at_the_collector_pace_the_dashboard_keeps() -> Non
 class _App:
     """Stands in for `QuorumApp` in `_run_dashboard`: notes what the collector holds when it runs."""
 
-    tune_gc = staticmethod(DashboardCore.tune_gc)
+    tune_gc = staticmethod(QuorumApp.tune_gc)
     return_code = 0
 
     def __init__(self) -> None:
