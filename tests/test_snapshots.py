@@ -5,6 +5,7 @@ clock, no timers, no cursor blink, workers awaited. Update with `pytest tests/te
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -15,6 +16,8 @@ from tests.dashboard import make_app
 from tests.fakes import Script, rate_limited
 from tui.dashboard.app import QuorumApp
 from tui.dashboard.widgets.stream_view import StreamView
+from tui.engine.provider import ChatRequest
+from tui.engine.types import AnswerSpec, Mode
 from tui.render.words import CallState
 
 WIDE = (160, 50)
@@ -223,6 +226,87 @@ def test_themes(snap_compare: Any, theme: str) -> None:
         ui={"theme": theme},
     )
     assert snap_compare(app, terminal_size=WIDE, run_before=run_question())
+
+
+SPEED = "A train covers 120 km in 1.5 hours. What is its average speed in km/h?"
+
+
+def _debate() -> QuorumApp:
+    """Three members, two of them answering 80 and beta 75, who goes over to 80 in round 2."""
+    app, _ = make_app(
+        ["alpha:for", "beta:against", "gamma:neutral"],
+        {
+            "alpha": Script(position="Speed is distance over time: 120 / 1.5 = 80.\nANSWER: 80"),
+            "beta": Script(
+                position="Allowing for the stop on the way, about 75.\nANSWER: 75",
+                revisions=["The others are right: no stop is mentioned, so 120 / 1.5 = 80.\nANSWER: 80"],
+            ),
+            "gamma": Script(position="120 km in 90 minutes is 80 km in an hour.\nANSWER: 80"),
+        },
+    )
+    app.session.mode, app.session.answer = Mode.DEBATE, AnswerSpec.parse("numeric")
+    return app
+
+
+def _rank_the_eighties_first(request: ChatRequest) -> str:
+    """A ballot that ranks the answers of 80 first, the rest after, each group in the order shown."""
+    answers = re.findall(
+        r"^--- Answer ([A-Z]) ---\n(.*?)(?=^--- Answer |\Z)", request.messages[-1].content, re.M | re.S
+    )
+    ranked = sorted(answers, key=lambda answer: "ANSWER: 80" not in answer[1])
+    return "FINAL RANKING: " + ", ".join(letter for letter, _ in ranked)
+
+
+def _council() -> QuorumApp:
+    """Four members, three answering 80 and delta 75; each ranks the answers of 80 first, and delta's
+    ballot cannot be read (an abstention); the chairman answers 80."""
+    ranks = _rank_the_eighties_first
+    app, _ = make_app(
+        ["alpha:for", "beta:against", "gamma:neutral", "delta:neutral"],
+        {
+            "alpha": Script(
+                position="Speed is distance over time: 120 / 1.5 = 80.\nANSWER: 80", ballot=ranks
+            ),
+            "beta": Script(position="120 / 1.5 = 80.\nANSWER: 80", ballot=ranks),
+            "gamma": Script(position="120 km in 90 minutes is 80 km in an hour.\nANSWER: 80", ballot=ranks),
+            "delta": Script(position="Allowing for a stop, about 75.\nANSWER: 75", ballot="All good."),
+            "synth": Script(chair="The answers ranked first agree: 120 km / 1.5 h = 80 km/h.\nANSWER: 80"),
+        },
+    )
+    app.session.mode, app.session.answer = Mode.COUNCIL, AnswerSpec.parse("numeric")
+    return app
+
+
+def test_debate(snap_compare: Any) -> None:
+    """You should see the tracker start 'debate · Round 2/2', R1 '2 of 3 agree → next' and R2 '3 of
+    3 agree · 1 flip' then a green 'unanimous · 3 of 3 voted'; each pane's last info line 'answers
+    R1 80  R2 80', beta's 'answers R1 75 ⇄ R2 80' (the flip in yellow), beta's text under its '──
+    Round 2 revision ──' and '1 flip: beta 75 → 80'; and the debate's count in the synthesis pane,
+    under 'Debate count', with 'Decision: unanimous, the count above'."""
+    assert snap_compare(_debate(), terminal_size=WIDE, run_before=run_question(SPEED))
+
+
+def test_debate_small_terminal(snap_compare: Any) -> None:
+    """You should see at 80x24 the tracker 'Round 2/2 │ R1 → │ R2 3 of 3 agree · 1 flip unanimous ·
+    3 of 3 voted' and alpha's pane with 'answers R1 80  R2 80'."""
+    assert snap_compare(_debate(), terminal_size=SMALL, run_before=run_question(SPEED))
+
+
+def test_council(snap_compare: Any) -> None:
+    """You should see the tracker 'council · Borda: 3 ballots read · 1 abstained │ chairman ✓ done │
+    ranked · 3 of 4 voted (delta abstained)' over a table: place, answer, Borda, a ballot, ballots,
+    with alpha, gamma and beta (the answers of 80) before delta; each pane's 'ballot' line (delta's
+    'abstained: no FINAL RANKING line' in yellow) and its ballot with the letters it was shown; and
+    'Chairman's answer by synth' in the synthesis pane, with 'Decision: ranked, the chairman's answer
+    above'."""
+    assert snap_compare(_council(), terminal_size=WIDE, run_before=run_question(SPEED))
+
+
+def test_council_small_terminal(snap_compare: Any) -> None:
+    """You should see at 80x24 the tracker on one line, outcome first: 'ranked │ 1 alpha · 2 gamma ·
+    3 beta · 4 delta │ Borda: 3 ballots read · 1…' (cut at the edge), and alpha's pane with its
+    'ballot' line."""
+    assert snap_compare(_council(), terminal_size=SMALL, run_before=run_question(SPEED))
 
 
 def test_help_screen(snap_compare: Any) -> None:

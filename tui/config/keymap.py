@@ -135,7 +135,7 @@ KEYS: tuple[Key, ...] = (
         "toggle_mode",
         "ctrl+o",
         "Mode",
-        "Switch between deliberate and consult for the next run",
+        "The next run's mode, in turn: deliberate, consult, vote, debate, council",
         "toggle_mode",
         anywhere=True,
     ),

@@ -48,7 +48,7 @@ from tui.dashboard.widgets.prompt_bar import PromptBar
 from tui.dashboard.widgets.round_tracker import RoundTracker
 from tui.dashboard.widgets.synthesis_pane import SynthesisPane
 from tui.engine.orchestrator import ProviderLookup
-from tui.engine.types import Mode, RunResult
+from tui.engine.types import RunResult
 from tui.engine.validators import warm_validators
 from tui.errors import StoreError, UserConfigError
 from tui.history.recorder import CLOSING_WAIT_S
@@ -135,8 +135,8 @@ class QuorumApp(App[None]):
         )  # fmt: skip
         if settings.ui.keymap:
             self.set_keymap(settings.ui.keymap)
-        self.tracker.reset(session.mode, session.max_rounds)
-        self.synthesis.reset(session.mode is Mode.CONSULT)
+        self.tracker.reset(session.mode, session.rounds_for(session.mode))
+        self.synthesis.reset(session.mode)
         self.next_question.refresh_chips()  # images given on the command line show before the first question
         self.relayout()
         # Toasts after the first frame: they are not what the user should wait for.
