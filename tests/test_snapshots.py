@@ -74,8 +74,8 @@ async def start_mid_run(pilot: Pilot[Any]) -> QuorumApp:
 
 
 def test_empty_screen(snap_compare: Any) -> None:
-    """You should see the prompt bar with its hint, an idle round tracker (Round 0/3), three queued
-    member panes with stance badges, and the synthesis pane waiting for the panel."""
+    """You should see the prompt bar with its hint, an idle round tracker (up to 3 rounds), three
+    member panes with stance badges saying '· ready', and the synthesis pane saying 'ready'."""
     app, _ = make_app(["alpha:for", "beta:against", "gamma:neutral"])
     assert snap_compare(app, terminal_size=WIDE)
 
@@ -179,7 +179,7 @@ def test_small_terminal(snap_compare: Any) -> None:
     """You should see at 80x24 one member, alpha, full width with its answer text, under a strip
     'alpha ✓  beta ✓  gamma ✓  Synthesis  tab · f8' (the prompt has the focus, so the arrows are
     its cursor's: Tab reaches the panes); the tracker reaching R3's orange 'curator decision'; and
-    'f1 Help' in the footer."""
+    'f1 Help' first in the footer."""
     app = _three_rounds_to_a_curator_decision()
     assert snap_compare(app, terminal_size=SMALL, run_before=run_question())
 
@@ -344,3 +344,62 @@ def test_history_screen(snap_compare: Any, monkeypatch: pytest.MonkeyPatch) -> N
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=WIDE, run_before=run_before)
+
+
+PHONE = (41, 40)
+
+
+def test_small_terminal_empty(snap_compare: Any) -> None:
+    """You should see at 80x24 alpha's pane alone saying '· ready' under a strip 'alpha ·  beta ·
+    gamma ·  Synthesis', and 'f1 Help' first in the footer."""
+    app, _ = make_app(["alpha:for", "beta:against", "gamma:neutral"])
+    assert snap_compare(app, terminal_size=SMALL)
+
+
+def test_phone_empty(snap_compare: Any) -> None:
+    """You should see at 41x40 (a phone through `quorum serve`) alpha's pane alone saying '· ready',
+    the strip cut with '…', and 'f1 Help' first in the footer."""
+    app, _ = make_app(["alpha:for", "beta:against", "gamma:neutral"])
+    assert snap_compare(app, terminal_size=PHONE)
+
+
+def test_phone_after_a_run(snap_compare: Any) -> None:
+    """You should see at 41x40 the tracker starting at R1 and reaching R3's orange 'curator' (no
+    'Round 3/3' before it), the strip cut with '…', alpha's answer, and 'f1 Help' in the footer."""
+    app = _three_rounds_to_a_curator_decision()
+    assert snap_compare(app, terminal_size=PHONE, run_before=run_question())
+
+
+def test_cancelled_before_the_synthesis(snap_compare: Any) -> None:
+    """You should see three cancelled members (■), the tracker's 'run cancelled', and the synthesis
+    pane saying 'no synthesis (run cancelled)' over one 'Cancelled ·' line, its body empty."""
+    app, _ = make_app(
+        ["alpha:for", "beta:against", "gamma:neutral"],
+        {alias: Script(hang=True) for alias in ("alpha", "beta", "gamma")},
+    )
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, QuorumApp)
+        app.query_one("#prompt").load_text("Should we move the job queue to Postgres?")  # type: ignore[attr-defined]
+        app.submit("Should we move the job queue to Postgres?")
+        for _ in range(200):
+            if all(pane.status is CallState.STREAMING for pane in app.panes):
+                break
+            await asyncio.sleep(0.01)
+        app.runs.cancel()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        app.flush_now()
+        app.set_focus(None)
+        await settled(pilot)
+
+    assert snap_compare(app, terminal_size=WIDE, run_before=run_before)
+
+
+def test_consult(snap_compare: Any) -> None:
+    """You should see a consult run: three done panes with no votes line, the tracker's 'consult ·
+    one pass, one synthesis · 3 of 3 answered', and the synthesis by synth."""
+    app, _ = make_app(["alpha:for", "beta:against", "gamma:neutral"])
+    app.session.mode = Mode.CONSULT
+    assert snap_compare(app, terminal_size=WIDE, run_before=run_question())

@@ -193,6 +193,7 @@ class RunDisplay:
         match event:
             case ev.RunStarted():
                 tracker.start()
+                synthesis.run_started()
                 for member, pane in zip(request.members, panes, strict=False):
                     pane.run_started(request.mode)
                     seen = member.vision or not request.images

@@ -122,7 +122,10 @@ VOTE_MARKS: dict[VoteValue, str] = {
 class CallState(StrEnum):
     """What a member's call is doing, as its pane and the progress lines say it."""
 
+    READY = "ready"
+    """No call: nothing runs yet, or the member joined the panel after the run on screen."""
     QUEUED = "queued"
+    """A call waiting in line for its provider, which serves only so many at once."""
     WAITING = "waiting"
     STREAMING = "streaming"
     DONE = "done"
@@ -137,6 +140,7 @@ class CallState(StrEnum):
 
 
 CALL_MARKS: dict[CallState, str] = {
+    CallState.READY: "·",
     CallState.QUEUED: "○",
     CallState.WAITING: "◌",
     CallState.STREAMING: "●",
@@ -149,6 +153,17 @@ CALL_MARKS: dict[CallState, str] = {
 }
 
 ACTIVE_STATES = (CallState.WAITING, CallState.STREAMING)
+
+JOINS_NEXT_RUN = "joins the next run"
+"""A member added to the panel while another run is on screen: that run is not its own."""
+
+AWAITING_PANEL = "waiting for the panel"
+"""The synthesis of a run under way, before the panel's answers let it start."""
+
+
+def no_synthesis_words(run: RunStatus) -> str:
+    """The synthesis of a run that ended without one: `no synthesis (run cancelled)`."""
+    return "no synthesis" if run is RunStatus.SUCCESS else f"no synthesis (run {RUN_WORDS[run]})"
 
 
 def serves_words(provider: str, limit: int) -> str:
@@ -172,6 +187,12 @@ def retry_words(attempt: int, of: int, wait_s: float) -> str:
     """A retry of Quorum's own about to be made, named as Quorum's: a gateway in front of the
     provider may retry too, and the two must not be taken for one another."""
     return f"Quorum's retry {attempt}/{of} in {wait_s:g} s"
+
+
+def retry_made_words(attempt: int, of: int) -> str:
+    """`retry 1/2`: the try a call waiting for its answer is, once Quorum's wait for it is over (its
+    pane said `Quorum's retry 1/2 in …` until then)."""
+    return f"retry {attempt}/{of}"
 
 
 def retried_words(call: CallResult) -> list[str]:

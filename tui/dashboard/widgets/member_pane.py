@@ -19,6 +19,7 @@ from tui.render.words import (
     CALL_MARKS,
     DEBATE_ANSWERS,
     FLIP_MARK,
+    JOINS_NEXT_RUN,
     NO_BALLOT,
     NO_DEBATE_ANSWERS,
     PHASE_WORDS,
@@ -28,6 +29,7 @@ from tui.render.words import (
     call_state,
     queue_wait_words,
     retried_words,
+    retry_made_words,
     retry_words,
     serves_words,
     tokens_source_note,
@@ -59,7 +61,9 @@ class ModelPane(StreamPane):
         super().__init__(id=id)
         self.member = member
         self.clock = clock
-        self.status = CallState.QUEUED
+        self.status = CallState.READY
+        # The member joined the panel after the run on screen started: it takes part in the next.
+        self.joins_next_run = False
         self.phase: Phase | None = None
         self.started_at: float | None = None
         self.ttft_ms: int | None = None
@@ -79,7 +83,8 @@ class ModelPane(StreamPane):
         self.ballot: tuple[str, bool] | None = None
         self.answer_cached = False
         self.answer_incomplete = False
-        self.retry_note: str | None = None
+        # A retry of Quorum's own under way: its attempt, of how many, and when its wait ends (clock).
+        self.retry_due: tuple[int, int, float] | None = None
         # Who retried the last call, and the answer's (Quorum, the gateway behind it): None for nobody.
         self.retried_note: str | None = None
         self.position_retried_note: str | None = None
@@ -105,7 +110,8 @@ class ModelPane(StreamPane):
         if member is not None:
             self.member = member
             self.next_stance = None
-        self.status, self.phase, self.started_at = CallState.QUEUED, None, None
+        self.status, self.phase, self.started_at = CallState.READY, None, None
+        self.joins_next_run = False
         self.ttft_ms = self.latency_ms = None
         self.position_ttft_ms = self.position_latency_ms = None
         self.queue_note = None
@@ -179,12 +185,12 @@ class ModelPane(StreamPane):
 
     def retrying(self, attempt: int, of: int, wait_s: float, reason: str) -> None:
         """A refused call will be tried again: say so, and why, instead of just 'waiting'."""
-        self.retry_note = retry_words(attempt, of, wait_s)
-        self.body.add_block(f"{reason} — {self.retry_note}", "note")
+        self.retry_due = (attempt, of, self.clock() + wait_s)
+        self.body.add_block(f"{reason} — {retry_words(attempt, of, wait_s)}", "note")
         self.refresh_info()
 
     def first_token(self, ttft_ms: int) -> None:
-        self.retry_note = None
+        self.retry_due = None
         self.ttft_ms = ttft_ms
         self.status = CallState.STREAMING
         self.refresh_info()
@@ -195,7 +201,7 @@ class ModelPane(StreamPane):
 
     def call_finished(self, result: CallResult) -> None:
         self.flush()
-        self.retry_note = self.queue_note = None
+        self.queue_note = self.retry_due = None
         self.streamed_chars = 0  # the provider's count (or the engine's estimate) takes over
         self.status = call_state(result)
         if self.status is CallState.CACHED:
@@ -256,7 +262,7 @@ class ModelPane(StreamPane):
     def set_stance(self, stance: Stance) -> None:
         """The seat's stance for the next run. A pane that shows nothing yet simply takes it; one
         that shows an answer keeps that answer's stance and says what comes next."""
-        if self.status is CallState.QUEUED and self.call_id is None:  # not a call waiting in line
+        if self.status is CallState.READY:
             self.member = self.member.model_copy(update={"stance": stance})
             self.next_stance = None
         else:
@@ -268,9 +274,9 @@ class ModelPane(StreamPane):
         for name in (
             "member", "status", "phase", "started_at", "ttft_ms", "latency_ms", "position_ttft_ms",
             "position_latency_ms", "input_tokens", "output_tokens", "tokens_source", "streamed_chars",
-            "cost_usd", "answer_cached", "answer_incomplete", "retry_note", "note", "call_id", "next_stance",
+            "cost_usd", "answer_cached", "answer_incomplete", "retry_due", "note", "call_id", "next_stance",
             "queue_note", "queued_ms", "position_queued_ms",
-            "images_note", "retried_note", "position_retried_note",
+            "images_note", "retried_note", "position_retried_note", "joins_next_run",
         ):  # fmt: skip
             setattr(self, name, getattr(removed, name))
         self.votes = dict(removed.votes)
@@ -326,11 +332,15 @@ class ModelPane(StreamPane):
             CallState.INCOMPLETE: "model-pane--status-incomplete",
             CallState.FAILED: "model-pane--status-error",
         }.get(self.status, "model-pane--muted")
-        label = self.status.value
+        # Waiting for a retry of Quorum's own: the countdown to it is what the call is doing now.
+        retry = self.retry_due if self.status in ACTIVE_STATES else None
+        retry_in = round(retry[2] - self.clock(), 1) if retry is not None else 0.0
+        joining = self.status is CallState.READY and self.joins_next_run
+        label = JOINS_NEXT_RUN if joining else self.status.value
+        if retry is not None and retry_in > 0:
+            label = retry_words(retry[0], retry[1], retry_in)
         if self.in_flight and self.phase not in (None, Phase.POSITION):
             label += f" ({PHASE_WORDS[self.phase]})"
-        if self.status in ACTIVE_STATES and self.retry_note:
-            label += f" · {self.retry_note}"
         text.append(f"{CALL_MARKS[self.status]} {label}", style(status_style))
         # A review or a ballot leaves the answer's own timing on show (a debate's revision is an answer).
         in_review = (
@@ -342,7 +352,11 @@ class ModelPane(StreamPane):
         ttft = self.position_ttft_ms if in_review else self.ttft_ms
         queued = self.position_queued_ms if in_review else self.queued_ms
         retried = self.position_retried_note if in_review else self.retried_note
-        if elapsed is not None:
+        if retry is not None and retry_in <= 0:  # the retry is made: the call's clock, and which try
+            text.append(
+                f" {seconds(elapsed or 0)} · {retry_made_words(retry[0], retry[1])}", style(status_style)
+            )
+        elif elapsed is not None and retry is None:
             text.append(f" {seconds(elapsed)}")
         if self.queue_note:  # after the wait's clock, which a narrow pane must not cut off
             text.append(f" · {self.queue_note}", style(status_style))
@@ -379,7 +393,7 @@ class ModelPane(StreamPane):
                 text.append(f" R{number} ")
                 mark = f"{VOTE_MARKS[value]} {VOTE_WORDS[value]}"
                 text.append(mark, style(f"model-pane--vote-{_vote_class(value)}"))
-        else:
+        elif self.mode is Mode.DELIBERATE:  # a consult's and a vote's members cast none
             text.append("no votes yet", style("model-pane--muted"))
         return text
 

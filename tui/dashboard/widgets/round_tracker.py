@@ -17,6 +17,7 @@ from tui.render.words import (
     BORDA,
     CALL_MARKS,
     COUNCIL_STAGES,
+    OUTCOME_SHORT_WORDS,
     OUTCOME_WORDS,
     RANKING_COLUMNS,
     ROUND_WORDS,
@@ -187,12 +188,15 @@ class RoundTracker(Static):
         if not self.compact:
             text.append(self.mode.value, style("round-tracker--muted"))
             text.append(" · ")
-        if self.current:
+        # A small screen's line, once the run ended, starts at its rounds: room for the outcome.
+        counted = not (self.compact and self.state not in (None, RunStatus.RUNNING))
+        if counted and self.current:
             text.append(f"Round {self.current}/{self.max_rounds}")
-        else:
+        elif counted:
             text.append(f"up to {self.max_rounds} round{'s' if self.max_rounds != 1 else ''}")
         for number in range(1, self.max_rounds + 1):
-            text.append(separator, style("round-tracker--muted"))
+            if counted or number > 1:
+                text.append(separator, style("round-tracker--muted"))
             text.append(f"R{number} ")
             round_ = self.rounds.get(number)
             went_on = round_ is not None and round_.outcome is None and round_.status is RoundStatus.CONTINUE
@@ -211,7 +215,10 @@ class RoundTracker(Static):
                     text.append(f" {tally.none}·")
                 text.append(" ")
             if round_ is not None and round_.outcome is not None:
-                text.append(f"{OUTCOME_WORDS[round_.outcome]}", style(OUTCOME_CLASSES[round_.outcome]))
+                said = OUTCOME_WORDS[round_.outcome]
+                if self.compact:
+                    said = OUTCOME_SHORT_WORDS.get(round_.outcome, said)
+                text.append(said, style(OUTCOME_CLASSES[round_.outcome]))
                 if number in self.rests_on:
                     text.append(f" · {self.rests_on[number]}")
             elif round_ is not None and round_.status is RoundStatus.CONTINUE:

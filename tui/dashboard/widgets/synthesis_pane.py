@@ -13,11 +13,13 @@ from tui.engine.types import Mode, Outcome, Phase, RunResult, RunStatus
 from tui.render.cache import served_line
 from tui.render.formatting import completion_line, literal
 from tui.render.words import (
+    AWAITING_PANEL,
     CALL_MARKS,
     NOT_A_DECISION,
     OUTCOME_WORDS,
     CallState,
     counted,
+    no_synthesis_words,
     phase_word,
     synthesizer_role,
 )
@@ -44,6 +46,8 @@ class SynthesisPane(StreamPane):
         self.failed: str | None = None
         self.incomplete: str | None = None  # why the run's synthesis is not whole
         self.mode = Mode.DELIBERATE
+        # None: no run on screen yet; RUNNING: the run under way; else how it ended.
+        self.run: RunStatus | None = None
 
     def on_mount(self) -> None:
         # Textual calls every class's on_mount in turn (StreamPane's follows): no super() call.
@@ -51,8 +55,13 @@ class SynthesisPane(StreamPane):
 
     def reset(self, mode: Mode) -> None:
         self.by = self.outcome = self.completion = self.failed = self.incomplete = None
+        self.run = None
         self.mode = mode
         self.body.clear()
+        self.refresh_info()
+
+    def run_started(self) -> None:
+        self.run = RunStatus.RUNNING
         self.refresh_info()
 
     def call_started(self, alias: str, phase: Phase, round_number: int, demo: bool) -> None:
@@ -122,13 +131,15 @@ class SynthesisPane(StreamPane):
 
     def run_ended(self, result: RunResult) -> None:
         self.flush()
+        self.run = result.status
         self.completion = (
             served_line(result.cache) if result.cache.hit else completion_line(result.totals, result.status)
         )
         if result.status is RunStatus.ERROR:
             self.failed = "; ".join(result.errors)
             self.body.add_block(self.failed, "error")
-        self.body.add_block(self.completion, "heading")
+        if self.body.text:  # it closes what the pane says; the info block says it over an empty one
+            self.body.add_block(self.completion, "heading")
         self.refresh_info()
 
     def info_text(self) -> Text:
@@ -143,9 +154,15 @@ class SynthesisPane(StreamPane):
         if self.incomplete:
             text.append(" INCOMPLETE ", style("synthesis-pane--incomplete"))
             text.append(" ")
-        text.append(
-            f"by {literal(self.by)}" if self.by else "waiting for the panel", style("synthesis-pane--muted")
-        )
+        text.append(self._who(), style("synthesis-pane--muted"))
         text.append("\n")
         text.append(self.completion or "", style("synthesis-pane--muted"))
         return text
+
+    def _who(self) -> str:
+        """Who writes the synthesis, or why nobody does (yet)."""
+        if self.by:
+            return f"by {literal(self.by)}"
+        if self.run is None:
+            return CallState.READY.value
+        return AWAITING_PANEL if self.run is RunStatus.RUNNING else no_synthesis_words(self.run)
