@@ -10,13 +10,14 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import write
-from tests.fakes import FakeProvider, Script, lookup, member, rate_limited, request
+from tests.fakes import FakeProvider, Script, SteppingClock, lookup, member, rate_limited, request
 from tests.wire_server import Scenario, WireServer
 from tui.cli.main import main
 from tui.config import paths
@@ -263,13 +264,32 @@ async def test_resolve_a_prefix(store: RunStore) -> None:
         store.status("zzz")
 
 
+async def test_runs_and_calls_are_stamped_by_the_clock_the_store_is_given(tmp_path: Path) -> None:
+    # A clock that runs backwards: the history lists by its stamps, not by the order of recording.
+    clock = SteppingClock(step=timedelta(minutes=-1))
+    store = RunStore(tmp_path / "history.sqlite3", clock=clock)
+    try:
+        provider = FakeProvider({name: Script() for name in ("alpha", "synth")})
+        ids = [(await record(store, ask(f"Question {n}?", ["alpha"]), provider)).run_id for n in range(3)]
+        listed = store.list_runs()
+        assert [s.id for s in listed] == ids  # the first recorded has the latest stamp
+        assert all(s.created_at in clock.given for s in listed)
+        db = raw(store.path)
+        query = "SELECT started_at FROM calls UNION SELECT finished_at FROM runs"
+        stamps = [row[0] for row in db.execute(query)]
+        db.close()
+        assert stamps and set(stamps) <= set(clock.given)
+    finally:
+        store.close()
+
+
 async def test_list_filters_by_text_literally_newest_first(store: RunStore) -> None:
+    store.clock = SteppingClock()  # each run stamped after the one before
     provider = FakeProvider({name: Script() for name in ("alpha", "gamma", "synth")})
     questions = ["Is 100% coverage worth it?", "Rename snake_case fields?", "Store the cache of 1000 keys?"]
     ids = {}
     for question, alias in zip(questions, ["alpha", "alpha", "gamma"], strict=True):
         ids[question] = (await record(store, ask(question, [alias]), provider)).run_id
-        await asyncio.sleep(0.01)  # distinct created_at stamps: the list is ordered by them
 
     def found(text: str) -> list[str]:
         return [s.question for s in store.list_runs(text=text)]
@@ -804,7 +824,10 @@ async def test_follow_up_carries_the_thread(store: RunStore) -> None:
 # 7. the CLI
 
 
-def test_history_and_show_commands(fast_demo_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_history_and_show_commands(
+    fast_demo_config: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("tui.history.store.utc_now", SteppingClock())  # each command's store reads it
     config = ["--config", str(fast_demo_config)]
     assert main(["show", "abc"]) != 0  # no history yet
     assert "no run history yet" in capsys.readouterr().err
@@ -812,7 +835,6 @@ def test_history_and_show_commands(fast_demo_config: Path, capsys: pytest.Captur
     for question in ("Alpha question about caches?", "Beta question about queues?"):
         assert main([*config, "run", "-q", "--json", question]) == 0
         ids.append(json.loads(capsys.readouterr().out)["run_id"])
-        time.sleep(0.01)
 
     assert main(["history", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
