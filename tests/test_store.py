@@ -158,7 +158,8 @@ def quorum_run_in_a_child(config: Path, question: str, errors: Path) -> subproce
 
 
 class PacedProvider:
-    """Positions stream one piece every `every_s` seconds; drafts and votes answer at once."""
+    """Positions stream one piece every `every_s` seconds; drafts and votes answer at once. With
+    `stall_after`, each position stalls after that many pieces until the test sets `resume`."""
 
     name = "paced"
     is_demo = False
@@ -166,6 +167,7 @@ class PacedProvider:
     def __init__(self, pieces: int = 11, every_s: float = 0.3, stall_after: int | None = None) -> None:
         self.pieces, self.every_s, self.stall_after = pieces, every_s, stall_after
         self.requests: list[ChatRequest] = []
+        self.resume = asyncio.Event()
 
     async def aclose(self) -> None:
         return None
@@ -179,7 +181,7 @@ class PacedProvider:
             for number in range(self.pieces):
                 yield TextDelta(f"{request.alias}-piece-{number} ")
                 if self.stall_after is not None and number + 1 == self.stall_after:
-                    await asyncio.sleep(self.every_s * 10)  # nothing arrives for a while
+                    await self.resume.wait()  # nothing arrives until the test says so
                 else:
                     await asyncio.sleep(self.every_s)
         elif request.phase == "vote":
@@ -321,8 +323,9 @@ async def test_runs_recorded_in_the_same_instant_page_without_gaps_or_repeats(st
 # 2. written as it happens
 
 
-async def test_run_is_written_while_it_is_in_flight(store: RunStore) -> None:
-    provider = PacedProvider(pieces=11, every_s=0.3)  # each position streams for about 3.3 s
+async def test_run_is_written_while_it_is_in_flight(store: RunStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("tui.history.recorder.CHECKPOINT_S", 0.05)
+    provider = PacedProvider(pieces=11, every_s=0.001, stall_after=1)  # in flight until resumed
     req = ask("Stream slowly?", ["slow1", "slow2"], max_rounds=1)
     task = asyncio.ensure_future(record(store, req, provider, run_id="inflight0001"))
     db = raw(store.path)
@@ -358,6 +361,7 @@ async def test_run_is_written_while_it_is_in_flight(store: RunStore) -> None:
         assert partial["content"].startswith(f"{partial['alias']}-piece-0 ")
         assert not task.done()
     finally:
+        provider.resume.set()
         result = await asyncio.wait_for(task, 10)
         db.close()
     db = raw(store.path)
@@ -1046,16 +1050,18 @@ async def test_load_keeps_every_field_of_a_finished_call(store: RunStore) -> Non
 
 
 async def test_text_before_a_stall_is_checkpointed(store: RunStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("tui.history.recorder.CHECKPOINT_S", 0.2)
-    provider = PacedProvider(pieces=4, every_s=0.15, stall_after=2)  # 2 pieces, then 1.5 s of silence
+    monkeypatch.setattr("tui.history.recorder.CHECKPOINT_S", 0.05)
+    provider = PacedProvider(pieces=4, every_s=0.001, stall_after=2)  # 2 pieces, then silence
     task = asyncio.ensure_future(record(store, ask("Stall?", ["slow"], max_rounds=1), provider))
     db = raw(store.path)
+    query = "SELECT status FROM calls WHERE phase = 'position' AND content = 'slow-piece-0 slow-piece-1 '"
     try:
-        await asyncio.sleep(1.0)  # the first two pieces arrived 0.7 s ago or more
-        row = db.execute("SELECT status, content FROM calls WHERE phase = 'position'").fetchone()
+        async with asyncio.timeout(30):  # a hang guard only: nothing arrives until `resume`
+            while (row := db.execute(query).fetchone()) is None:
+                await asyncio.sleep(0.01)
         assert row["status"] == "running"
-        assert row["content"] == "slow-piece-0 slow-piece-1 "
     finally:
+        provider.resume.set()
         db.close()
         await asyncio.wait_for(task, 10)
 
