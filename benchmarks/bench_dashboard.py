@@ -83,7 +83,8 @@ sys.path.insert(0, str(ROOT))
 from tui.config.loading import load_settings  # noqa: E402
 from tui.config.schema import parse_member  # noqa: E402
 from tui.dashboard.app import QuorumApp  # noqa: E402
-from tui.engine.provider import ChatRequest, Finished, Provider, StreamEvent, TextDelta, Usage  # noqa: E402
+from tui.engine.connection import Connection  # noqa: E402
+from tui.engine.provider import ChatRequest, Finished, StreamEvent, TextDelta, Usage  # noqa: E402
 from tui.engine.types import CallStatus, Member, RunResult  # noqa: E402
 from tui.session import Session  # noqa: E402
 
@@ -260,7 +261,7 @@ async def measure_streaming(
     rate: float,
     seconds: float,
     huge: str = "",
-    lookup: Callable[[Member], Provider] | None = None,
+    lookup: Callable[[Member], Connection] | None = None,
     settings: Any = None,
 ) -> Measured:
     """The load; with `huge`, lag is measured from submit until every pane has laid out its text."""
@@ -269,8 +270,10 @@ async def measure_streaming(
     provider = SteadyProvider(rate, seconds, huge)
     session = Session(settings, seats=[parse_member(a) for a in aliases], synthesizer="synth")
 
-    def steady(member: Member) -> Provider:
-        return provider
+    connection = Connection(provider)
+
+    def steady(member: Member) -> Connection:
+        return connection
 
     app = QuorumApp(settings, session, providers=lookup or steady, save_settings=False)
     async with app.run_test(size=(160, 50), headless=True) as pilot:
@@ -332,7 +335,7 @@ def first_sdk_call(kind: str, members: int, rate: float, seconds: float) -> Meas
     """In this (fresh) process: the load, with the last member answering through `kind`'s real SDK
     (last, so the other members' calls have started when the SDK is first needed)."""
     from tests.wire_server import Scenario, WireServer
-    from tui.runtime import ProviderPool
+    from tui.pool import ProviderPool
 
     assert kind not in sys.modules, "the SDK must not be loaded yet"
     with WireServer() as server:
@@ -345,9 +348,9 @@ def first_sdk_call(kind: str, members: int, rate: float, seconds: float) -> Meas
             **{aliases[-1]: {"provider": "wire", "id": "sdk", "context_window": 100_000, "max_output": 4000}},
         )
         pool = ProviderPool(settings)
-        steady = SteadyProvider(rate, seconds, first_token_s=0.3)
+        steady = Connection(SteadyProvider(rate, seconds, first_token_s=0.3))
 
-        def lookup(member: Member) -> Provider:
+        def lookup(member: Member) -> Connection:
             return pool(member) if member.provider == "wire" else steady
 
         async def run() -> Measured:
@@ -563,8 +566,8 @@ async def measure_memory(members: int, runs: int) -> dict[str, Any]:
     aliases = [f"m{index}" for index in range(members)]
     settings = bench_settings(aliases)
     session = Session(settings, seats=[parse_member(a) for a in aliases], synthesizer="synth")
-    provider = QuickProvider()
-    app = QuorumApp(settings, session, providers=lambda member: provider, save_settings=False)
+    connection = Connection(QuickProvider())
+    app = QuorumApp(settings, session, providers=lambda _m: connection, save_settings=False)
     frames = int(os.environ.get("BENCH_FRAMES", "1"))  # 0: no tracing (RSS only), 10+: a deeper diff
     if frames:
         tracemalloc.start(frames)
@@ -662,7 +665,8 @@ async def measure_f2(runs: int, repeat: int) -> tuple[list[float], list[float]]:
     settings = bench_settings(aliases)
     settings.store.path = str(folder / "history.sqlite3")
     session = Session(settings, seats=[parse_member(a) for a in aliases], synthesizer="synth")
-    app = QuorumApp(settings, session, providers=lambda member: SteadyProvider(1, 1), save_settings=False)
+    connection = Connection(SteadyProvider(1, 1))
+    app = QuorumApp(settings, session, providers=lambda _m: connection, save_settings=False)
     painted = asyncio.Event()
     display = app._display
 

@@ -47,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 from tui.config.catalog import Catalog  # noqa: E402
 from tui.config.loading import load_settings  # noqa: E402
 from tui.config.schema import MemberSpec  # noqa: E402
+from tui.config.snapshot import settings_snapshot  # noqa: E402
 from tui.engine import events as ev  # noqa: E402
 from tui.engine.quorum import standing  # noqa: E402
 from tui.engine.types import (  # noqa: E402
@@ -68,7 +69,6 @@ from tui.engine.types import (  # noqa: E402
 from tui.history.follow import RunFollower  # noqa: E402
 from tui.history.recorder import RunRecorder  # noqa: E402
 from tui.history.store import RunStore  # noqa: E402
-from tui.runtime import settings_snapshot  # noqa: E402
 
 TARGET_MS = 200.0
 FILTER_WORD = "kubernetes"  # in about 1% of the questions

@@ -1,6 +1,6 @@
 """Images: what attaching one costs, and how long the event loop stops while calls carry it.
 
-Reads an image of each size with `tui.images.read_image` (its checks included), then, for each
+Reads an image of each size with `tui.attachments.images.read_image` (its checks included), then, for each
 SDK, starts N calls at once that carry it (N members of one phase), through Quorum's adapters, to
 the wire server running in a child process (so its decoding and checking of the images is not
 counted here), and prints the worst stall of the event loop meanwhile: the time a dashboard's
@@ -26,9 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.test_images import png  # noqa: E402
+from tui.attachments.images import MAX_IMAGE_BYTES, read_image  # noqa: E402
 from tui.engine.provider import ChatMessage, ChatRequest, Provider  # noqa: E402
 from tui.engine.types import Image  # noqa: E402
-from tui.images import MAX_IMAGE_BYTES, read_image  # noqa: E402
 from tui.providers.anthropic_messages import AnthropicProvider  # noqa: E402
 from tui.providers.openai_compat import OpenAICompatProvider  # noqa: E402
 

@@ -47,7 +47,7 @@ from tui.config.loading import load_settings  # noqa: E402
 from tui.config.schema import parse_member  # noqa: E402
 from tui.engine.orchestrator import run_panel  # noqa: E402
 from tui.engine.types import Phase, RunRequest, RunResult, VoteValue  # noqa: E402
-from tui.runtime import ProviderPool  # noqa: E402
+from tui.pool import ProviderPool  # noqa: E402
 
 SERVER_SCRIPT = ROOT.parent / "shared" / "tools" / "local-llm-server"
 QUESTIONS = [

@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tui.engine import events as ev  # noqa: E402
+from tui.engine.connection import Connection  # noqa: E402
 from tui.engine.orchestrator import Run  # noqa: E402
 from tui.engine.types import Member, Mode, RunRequest  # noqa: E402
 from tui.providers.openai_compat import OpenAICompatProvider  # noqa: E402
@@ -64,7 +65,8 @@ async def one_run(provider: OpenAICompatProvider, size: int) -> float:
             if event.result.status.value != "success":
                 raise SystemExit(f"benchmark call failed: {event.result.error}")
 
-    await Run(request, lambda _m: provider, on_event).execute()
+    connection = Connection(provider)
+    await Run(request, lambda _m: connection, on_event).execute()
     return marks["last"] - marks["start"]
 
 

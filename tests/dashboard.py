@@ -10,6 +10,7 @@ from tests.fakes import FakeProvider, Script
 from tui.config.loading import load_settings
 from tui.config.schema import MemberSpec, Settings, parse_member
 from tui.dashboard.app import QuorumApp
+from tui.engine.connection import Connection
 from tui.engine.types import Member
 from tui.session import Session
 
@@ -46,13 +47,15 @@ def fake_settings(models: list[str], **overrides: Any) -> Settings:
 
 
 class FakeLookup:
-    """Routes every member to one FakeProvider, keyed by model id."""
+    """Routes every member to one FakeProvider, keyed by model id, through one connection that
+    serves `max_concurrency` calls at a time (None: as many as are made)."""
 
-    def __init__(self, provider: FakeProvider) -> None:
+    def __init__(self, provider: FakeProvider, max_concurrency: int | None = None) -> None:
         self.provider = provider
+        self.connection = Connection.limited(provider, max_concurrency)
 
-    def __call__(self, member: Member) -> FakeProvider:
-        return self.provider
+    def __call__(self, member: Member) -> Connection:
+        return self.connection
 
 
 def make_app(
@@ -62,6 +65,7 @@ def make_app(
     synthesizer: str = "synth",
     question: str = "",
     flush_interval: float | None = None,
+    max_concurrency: int | None = None,
     **settings_overrides: Any,
 ) -> tuple[QuorumApp, FakeProvider]:
     aliases = sorted({parse_member(spec).model for spec in panel} | {synthesizer})
@@ -74,7 +78,7 @@ def make_app(
         settings,
         session,
         question=question,
-        providers=FakeLookup(provider),
+        providers=FakeLookup(provider, max_concurrency),
         clock=lambda: 1000.0,
         flush_interval=flush_interval,
         save_settings=False,

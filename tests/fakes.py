@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from tui.engine import events as ev
+from tui.engine.connection import Connection, ProviderLookup
 from tui.engine.provider import (
     ChatRequest,
     ErrorKind,
     Finished,
     GatewayRetried,
+    Provider,
     ProviderError,
     StreamEvent,
     TextDelta,
@@ -126,8 +128,10 @@ def request(
     )
 
 
-def lookup(provider: FakeProvider) -> Callable[[Member], FakeProvider]:
-    return lambda _member: provider
+def lookup(provider: Provider, max_concurrency: int | None = None) -> ProviderLookup:
+    """Every member's calls through one connection to `provider`."""
+    connection = Connection.limited(provider, max_concurrency)
+    return lambda _member: connection
 
 
 def rate_limited() -> ProviderError:

@@ -25,6 +25,7 @@ from tui.render.words import CallState
 async def settle(app: QuorumApp, pilot) -> None:
     """Wait until the run worker is done, then flush text as the 5 Hz clock would."""
     await app.workers.wait_for_complete()
+    await app.workers.wait_for_complete()  # the run the cache's lookup started, on a miss
     await pilot.pause()
     app.flush_now()
     await pilot.pause()
@@ -405,6 +406,7 @@ async def test_opening_a_run_while_the_flush_clock_ticks() -> None:
     async with app.run_test() as pilot:
         app.submit("Q?")
         await app.workers.wait_for_complete()
+        await app.workers.wait_for_complete()  # the run the cache's lookup started
         await pilot.pause(0.05)
         result = app.shown_result
         assert result is not None

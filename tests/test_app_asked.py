@@ -9,9 +9,9 @@ from typing import Any
 from tests.conftest import write
 from tests.dashboard import make_app
 from tests.test_app import settle
+from tui.attachments.text import read_attachment
 from tui.dashboard.app import QuorumApp
 from tui.engine.types import RunResult
-from tui.runtime import read_attachment
 
 QUESTION = "Does the attached spec need event sourcing?"
 SPEC = "The billing service appends every change as an event.\n" * 200

@@ -5,6 +5,7 @@ follow-up, a near-miss) asks the panel again."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import subprocess
@@ -21,9 +22,11 @@ from tests.test_app import settle
 from tests.wire_server import WireServer, embeddings_answer
 from tui.cli.main import main
 from tui.config import paths
-from tui.engine.cache_key import question_key
 from tui.engine.types import CacheKind, RunStatus
+from tui.errors import QuorumError
 from tui.history.store import RunStore
+from tui.question.keys import question_key
+from tui.question.terms import signature
 
 QUESTION = "Should we move our job queue from Redis to Postgres?"
 
@@ -567,6 +570,8 @@ async def test_the_dashboard_serves_a_reworded_question_after_comparing_it_off_t
         await settle(app, pilot)
         asked_again = app.shown_result
         assert asked_again is not None and not asked_again.cache.hit and len(provider.requests) > asked
+        said = [n.message for n in app._notifications]
+        assert any(f"A similar earlier run: {first.run_id}" in line for line in said), said
         assert scripted.on_main_thread and not any(scripted.on_main_thread)  # never on the event loop
 
 
@@ -576,7 +581,8 @@ async def test_the_dashboard_serves_a_reworded_question_after_comparing_it_off_t
 def test_every_pair_the_check_serves_has_the_same_signature() -> None:
     """Serving looks only among runs with the question's signature (an indexed lookup): that is
     right only if no pair with different signatures can pass the check."""
-    from tui.engine.cache_check import decide, signature
+    from tui.question.check import decide
+    from tui.question.terms import signature
 
     data = Path(__file__).resolve().parent.parent / "benchmarks" / "data"
     served = 0
@@ -592,22 +598,64 @@ def test_every_pair_the_check_serves_has_the_same_signature() -> None:
 def test_serving_compares_only_the_runs_with_the_same_key_terms(
     fast_demo_config: Path, capsys: pytest.CaptureFixture[str], scripted: ScriptedEmbedder
 ) -> None:
-    from tui.cache.lookup import semantic_plan
+    """No vector is kept, so whatever a lookup compares it must embed: serving embeds the question
+    and the one run with its key terms, not the history."""
+    from tui.cache import Lookup
     from tui.config.loading import load_settings
     from tui.session import Session
 
     billing = ask(fast_demo_config, capsys, BILLING)
     for other in (QUESTION, "Should we adopt Kafka for our events?", BILLING_OLD):
         ask(fast_demo_config, capsys, other)
+    with history() as db:
+        db.execute("DELETE FROM question_key_vectors")
     settings = load_settings(fast_demo_config)
     store = RunStore(paths.history_file(""))
     try:
-        plan = semantic_plan(settings, Session(settings).prepare(BILLING_REWORDED).request, store)
-        assert plan is not None and [entry.run_id for entry in plan.stored] == [billing["run_id"]]
-        nothing = semantic_plan(settings, Session(settings).prepare("Is Rust a good fit?").request, store)
-        assert nothing is None  # no run shares its terms: nothing to embed, numpy not needed
+        scripted.embedded.clear()
+        lookup = Lookup(settings, Session(settings).prepare(BILLING_REWORDED).request, store)
+        hit = asyncio.run(lookup.serve())
+        assert hit is not None and hit.cache.original_run_id == billing["run_id"]
+        assert scripted.embedded == [question_key(BILLING_REWORDED), question_key(BILLING)]
+        scripted.embedded.clear()
+        lookup = Lookup(settings, Session(settings).prepare("Is Rust a good fit?").request, store)
+        assert asyncio.run(lookup.serve()) is None
+        assert scripted.embedded == []  # no run shares its terms: nothing to embed, numpy not needed
     finally:
         store.close()
+
+
+def test_runs_keyed_by_an_earlier_reduction_of_the_question_are_keyed_again_and_served(
+    fast_demo_config: Path, capsys: pytest.CaptureFixture[str], scripted: ScriptedEmbedder
+) -> None:
+    """A history whose runs' question keys and signatures were made by an earlier version of
+    what the cache makes of a question gets them made again when it is opened: its runs are found
+    as runs recorded now are, exactly and reworded."""
+    first = ask(fast_demo_config, capsys, BILLING)
+    with history() as db:
+        db.execute("UPDATE runs SET question_key = 'made otherwise', question_signature = 'made otherwise'")
+        db.execute("UPDATE question_reduction SET version = 1")
+    assert ask(fast_demo_config, capsys, BILLING)["cache"]["original_run_id"] == first["run_id"]
+    again = ask(fast_demo_config, capsys, BILLING_REWORDED)["cache"]
+    assert again["kind"] == "semantic" and again["original_run_id"] == first["run_id"]
+    with history() as db:
+        keyed = db.execute(
+            "SELECT question_key, question_signature FROM runs WHERE id = ?", (first["run_id"],)
+        )
+        assert tuple(keyed.fetchone()) == (question_key(BILLING), signature(BILLING))
+
+
+def test_two_key_terms_in_the_other_order_are_another_question() -> None:
+    """With two key terms a moved clause and swapped ends look the same: never served."""
+    from tui.question.check import decide
+
+    assert not decide(
+        "Should we use Postgres for analytics?", "Should we use analytics for Postgres?", 0.99
+    ).hit
+    assert (
+        decide("Should we use Postgres for analytics?", "For analytics, should we use Postgres?", 0.99).hit
+        is False
+    )
 
 
 def test_a_questions_vector_is_kept_when_it_is_looked_up_so_the_next_lookup_does_not_embed_it(
@@ -629,7 +677,7 @@ def test_a_history_locked_by_a_writer_still_gets_its_suggestion_without_waiting_
     """The scan reads on a connection of its own, which another's write lock does not stop (WAL);
     the vectors it embedded are kept only if the history is free at once: a locked one leaves them
     to be embedded again next time, and the suggestion neither waits for the lock nor fails."""
-    from tui.cache.lookup import find_similar
+    from tui.cache import Lookup
     from tui.config.loading import load_settings
     from tui.history import similar
     from tui.session import Session
@@ -639,25 +687,99 @@ def test_a_history_locked_by_a_writer_still_gets_its_suggestion_without_waiting_
     request = Session(settings).prepare(BILLING_OLD).request
     with history() as db:
         db.execute("DELETE FROM question_key_vectors")
+    store = RunStore(paths.history_file(""))
     locker = history()
     locker.execute("BEGIN IMMEDIATE")
     # SQLite's own wait would be the whole busy timeout: an hour here, so that a write which
     # waited for the lock could never finish this test.
     original, similar.BUSY_TIMEOUT_S = similar.BUSY_TIMEOUT_S, 3600.0
     try:
-        outcome = find_similar(settings, request, paths.history_file(""))
+        lookup = Lookup(settings, request, store)
+        suggested = asyncio.run(lookup.suggest())
     finally:
         similar.BUSY_TIMEOUT_S = original
         locker.rollback()
         locker.close()
-    assert outcome.problem is None and outcome.miss.similar_run_id == billing["run_id"]
+    try:
+        assert lookup.problem is None and suggested.similar_run_id == billing["run_id"]
+        with history() as db:
+            assert db.execute("SELECT count(*) FROM question_key_vectors").fetchone()[0] == 0
+        scripted.embedded.clear()
+        assert asyncio.run(Lookup(settings, request, store).suggest()).similar_run_id == billing["run_id"]
+        assert scripted.embedded  # embedded again, now that nothing holds the lock: and kept this time
+        with history() as db:
+            assert db.execute("SELECT count(*) FROM question_key_vectors").fetchone()[0] > 0
+    finally:
+        store.close()
+
+
+def test_a_lookup_cancelled_while_it_compares_records_nothing(
+    fast_demo_config: Path, capsys: pytest.CaptureFixture[str], scripted: ScriptedEmbedder
+) -> None:
+    """A front end cancels the lookup (a newer question, a closed dashboard) while the embedder
+    works in its thread: no hit is recorded, even once the embedder is done."""
+    from tui.cache import Lookup
+    from tui.config.loading import load_settings
+    from tui.session import Session
+
+    ask(fast_demo_config, capsys, BILLING)
+    comparing, release = threading.Event(), threading.Event()
+    embed = scripted.embed
+
+    def held(texts: list[str]) -> list[list[float]]:
+        comparing.set()
+        release.wait(60)
+        return embed(texts)
+
+    scripted.embed = held  # type: ignore[method-assign]
+    settings = load_settings(fast_demo_config)
+    store = RunStore(paths.history_file(""))
+
+    async def cancelled_while_comparing() -> None:
+        lookup = Lookup(settings, Session(settings).prepare(BILLING_REWORDED).request, store)
+        serving = asyncio.ensure_future(lookup.serve())
+        assert await asyncio.to_thread(comparing.wait, 60)
+        serving.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await serving
+        release.set()  # the embedder's thread finishes; nothing is left to record its result
+
+    try:
+        asyncio.run(cancelled_while_comparing())  # its end waits for the embedder's thread
+    finally:
+        release.set()
+        store.close()
     with history() as db:
-        assert db.execute("SELECT count(*) FROM question_key_vectors").fetchone()[0] == 0
-    scripted.embedded.clear()
-    assert find_similar(settings, request, paths.history_file("")).miss.similar_run_id == billing["run_id"]
-    assert scripted.embedded  # embedded again, now that nothing holds the lock: and kept this time
-    with history() as db:
-        assert db.execute("SELECT count(*) FROM question_key_vectors").fetchone()[0] > 0
+        assert db.execute("SELECT count(*) FROM runs WHERE cache_of IS NOT NULL").fetchone()[0] == 0
+    assert ask(fast_demo_config, capsys, BILLING_REWORDED)["cache"]["kind"] == "semantic"  # it would have
+
+
+def test_an_embedder_that_failed_in_a_lookup_is_not_asked_again_for_its_suggestion(
+    fast_demo_config: Path, capsys: pytest.CaptureFixture[str], scripted: ScriptedEmbedder
+) -> None:
+    from tui.cache import Lookup
+    from tui.config.loading import load_settings
+    from tui.engine.types import CacheInfo
+    from tui.session import Session
+
+    ask(fast_demo_config, capsys, BILLING)
+    calls: list[list[str]] = []
+
+    def down(texts: list[str]) -> list[list[float]]:
+        calls.append(texts)
+        raise QuorumError("the embedding server is down")
+
+    scripted.embed = down  # type: ignore[method-assign]
+    settings = load_settings(fast_demo_config)
+    store = RunStore(paths.history_file(""))
+    try:
+        lookup = Lookup(settings, Session(settings).prepare(BILLING_REWORDED).request, store)
+        assert asyncio.run(lookup.serve()) is None
+        assert lookup.problem == "the embedding server is down"
+        assert asyncio.run(lookup.suggest()) == CacheInfo()
+    finally:
+        store.close()
+    assert len(calls) == 1
 
 
 async def test_a_hit_while_a_run_is_in_flight_cancels_it_and_is_shown() -> None:
@@ -672,6 +794,7 @@ async def test_a_hit_while_a_run_is_in_flight_cancels_it_and_is_shown() -> None:
         assert first is not None and first.status is RunStatus.SUCCESS
         provider.scripts["beta"] = Script(hang=True)
         await pilot.press(*"Should we shard the ledger?", "enter")
+        await wait_for(pilot, lambda: app.running)  # not served: the cache's lookup started the run
         hanging = app.shown_result
         assert hanging is not None and hanging.run_id != first.run_id and app.running
         await pilot.press(*"is kafka right for us", "enter")
@@ -709,7 +832,7 @@ async def test_mcp_consensus_names_a_similar_earlier_run_it_did_not_serve(tmp_pa
     ],
 )
 def test_go_the_language_is_not_go_the_verb(stored: str, asked: str, served: bool) -> None:
-    from tui.engine.cache_check import decide
+    from tui.question.check import decide
 
     assert decide(stored, asked, 0.99).hit is served
 

@@ -268,7 +268,7 @@ def test_where_a_run_was_started_is_recorded(
     from tui.config.loading import load_settings
     from tui.engine.types import Origin, RunStatus
     from tui.history.replay import replay_request
-    from tui.runtime import open_store
+    from tui.session import open_store
 
     code, data = run_json(fast_demo_config, capsys, "Shard the users table? -m demo-atlas --rounds 1")
     assert code == 0 and data["origin"] == "cli"

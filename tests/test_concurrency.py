@@ -25,7 +25,7 @@ import pytest
 
 from tests.conftest import write
 from tests.dashboard import make_app
-from tests.fakes import FakeProvider, Script, lookup
+from tests.fakes import FakeProvider, Script
 from tests.fakes import member as fake_member
 from tests.wire_server import Scenario, WireServer
 from tui.cli.progress import ProgressPrinter
@@ -33,17 +33,18 @@ from tui.config.catalog import Catalog
 from tui.config.loading import load_settings
 from tui.config.schema import parse_member
 from tui.engine import events as ev
+from tui.engine.connection import Connection
 from tui.engine.orchestrator import Run
 from tui.engine.provider import ChatRequest, ErrorKind, StreamEvent
-from tui.engine.slots import CallSlots, limit_calls, slots_of
+from tui.engine.slots import CallSlots
 from tui.engine.types import CallResult, CallStatus, Mode, Phase, RunRequest, RunResult, RunStatus, Stance
 from tui.errors import ConfigError
 from tui.history.recorder import RunRecorder
 from tui.history.replay import replay_events
 from tui.history.store import RunStore
 from tui.mcp.runs import Milestones
+from tui.pool import ProviderPool
 from tui.render.words import CallState
-from tui.runtime import ProviderPool
 
 POSITION = "Conclusion: yes, carefully.\nLean: favourable\nConfidence: 7/10"
 
@@ -295,6 +296,58 @@ async def test_two_runs_in_one_process_share_the_limit(server: WireServer, tmp_p
     assert len(server.requests) == 2 * 3 and server.most_in_flight == 1
 
 
+def test_the_pool_hands_out_each_provider_with_its_slots_and_its_vote_forms(
+    server: WireServer, tmp_path: Path
+) -> None:
+    """What a provider connection keeps (its queue, the vote form each model takes) comes with it
+    from the pool, one per configured provider; a fresh pool starts knowing nothing."""
+    from tui.engine.types import VoteForm
+
+    config = local_config(tmp_path, server, 2, local="")
+    member = Catalog(load_settings(config)).member(parse_member("local"))
+    pool = ProviderPool(load_settings(config))
+    connection = pool(member)
+    assert connection.provider.name == "local" and pool(member) is connection
+    assert connection.slots is not None and connection.slots.limit == 2
+    assert connection.forms.learn(
+        member.model_copy(update={"vote_form": VoteForm.JSON_SCHEMA}), VoteForm.TEXT
+    )
+    fresh = ProviderPool(load_settings(config))(member)
+    assert fresh is not connection and fresh.slots is not connection.slots
+    assert fresh.forms.form_for(member.model_copy(update={"vote_form": VoteForm.JSON_SCHEMA})) is (
+        VoteForm.JSON_SCHEMA
+    )
+
+
+class SlottedProvider:
+    """An adapter no weak reference can be taken to (its class has `__slots__`), as a plugin's may be."""
+
+    __slots__ = ("is_demo", "name", "sent")
+
+    def __init__(self) -> None:
+        self.name, self.is_demo, self.sent = "slotted", False, 0
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        from tui.engine.provider import Finished, TextDelta
+
+        self.sent += 1
+        await asyncio.sleep(0)
+        yield TextDelta(POSITION)
+        yield Finished("stop")
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_an_adapter_that_cannot_be_weakly_referenced_is_still_held_to_its_limit() -> None:
+    provider = SlottedProvider()
+    connection = Connection(provider, CallSlots(provider.name, 1))
+    events: list[ev.Event] = []
+    result = await Run(consult(["alpha", "beta"]), lambda _m: connection, events.append).execute()
+    assert result.status is RunStatus.SUCCESS and provider.sent == 3  # two positions, the synthesis
+    assert [e.member_index for e in events if isinstance(e, ev.CallQueued)] == [1]
+
+
 async def test_a_retried_call_keeps_its_slot(server: WireServer, tmp_path: Path) -> None:
     """A 429 retried is not sent back to the end of the line: nobody else's call comes in between."""
     server.script(
@@ -386,9 +439,9 @@ def sent(provider: FakeProvider) -> list[str]:
 
 async def test_a_call_cancelled_while_queued_is_never_sent() -> None:
     provider = HeldProvider({name: Script() for name in ("alpha", "beta", "synth")})
-    limit_calls(provider, 1)
+    connection = Connection.limited(provider, 1)
     events: list[ev.Event] = []
-    run = Run(consult(["alpha", "beta"]), lookup(provider), events.append)
+    run = Run(consult(["alpha", "beta"]), lambda _m: connection, events.append)
     task = asyncio.create_task(run.execute())
     await until(lambda: any(isinstance(e, ev.CallQueued) for e in events))
     run.cancel()
@@ -398,7 +451,7 @@ async def test_a_call_cancelled_while_queued_is_never_sent() -> None:
     assert beta is not None and beta.status is CallStatus.CANCELLED
     assert beta.queued_ms is not None and beta.latency_ms == 0 and beta.ttft_ms is None
     assert sent(provider) == ["alpha"]  # beta never reached the provider
-    slots = slots_of(provider)
+    slots = connection.slots
     assert slots is not None and (slots.taken, slots.waiting) == (0, 0)
     assert not [e for e in events if isinstance(e, ev.CallDequeued)]
 
@@ -408,9 +461,11 @@ async def test_a_call_cancelled_in_line_took_no_time_however_slow_the_cancelling
     ticks = iter(range(0, 10**6, 7))  # every reading of the clock 7 ms after the last
 
     provider = HeldProvider({name: Script() for name in ("alpha", "beta", "synth")})
-    limit_calls(provider, 1)
+    connection = Connection.limited(provider, 1)
     events: list[ev.Event] = []
-    run = Run(consult(["alpha", "beta"]), lookup(provider), events.append, clock=lambda: next(ticks) / 1000)
+    run = Run(
+        consult(["alpha", "beta"]), lambda _m: connection, events.append, clock=lambda: next(ticks) / 1000
+    )
     task = asyncio.create_task(run.execute())
     await until(lambda: any(isinstance(e, ev.CallQueued) for e in events))
     run.cancel()
@@ -422,14 +477,14 @@ async def test_a_call_cancelled_in_line_took_no_time_however_slow_the_cancelling
 
 async def test_a_rerun_that_replaces_a_queued_call_takes_it_out_of_the_line() -> None:
     provider = HeldProvider({name: Script() for name in ("alpha", "beta", "synth")})
-    limit_calls(provider, 1)
+    connection = Connection.limited(provider, 1)
     events: list[ev.Event] = []
-    run = Run(consult(["alpha", "beta"]), lookup(provider), events.append)
+    run = Run(consult(["alpha", "beta"]), lambda _m: connection, events.append)
     task = asyncio.create_task(run.execute())
     await until(lambda: any(isinstance(e, ev.CallQueued) for e in events))
     assert run.replace_members([1])
     await until(lambda: len([e for e in events if isinstance(e, ev.CallQueued)]) == 2)
-    slots = slots_of(provider)
+    slots = connection.slots
     assert slots is not None and slots.waiting == 1  # the replaced call left the line
     for name in ("alpha", "beta", "synth"):
         provider.gate(name).set()
@@ -445,29 +500,29 @@ async def test_a_provider_that_hangs_holding_the_slot_is_cut_by_the_deadline() -
     provider = FakeProvider(
         {"alpha": Script(hang=True, fail_phases=("position",)), "beta": Script(), "synth": Script()}
     )
-    limit_calls(provider, 1)
-    result = await Run(consult(["alpha", "beta"], deadline_s=0.3), lookup(provider)).execute()
+    connection = Connection.limited(provider, 1)
+    result = await Run(consult(["alpha", "beta"], deadline_s=0.3), lambda _m: connection).execute()
     alpha, beta = result.positions
     assert alpha is not None and alpha.error_kind == ErrorKind.TIMEOUT.value
     assert alpha.content == "partial "  # what arrived before it hung is kept
     assert beta is not None and beta.status is CallStatus.SUCCESS and beta.queued_ms is not None
     assert result.status is RunStatus.SUCCESS
-    slots = slots_of(provider)
+    slots = connection.slots
     assert slots is not None and (slots.taken, slots.waiting) == (0, 0)
 
 
 @pytest.mark.parametrize("breaks_on", [ev.CallQueued, ev.CallDequeued])
 async def test_a_display_that_breaks_on_the_queue_events_gives_the_slot_back(breaks_on: type) -> None:
     provider = FakeProvider({name: Script() for name in ("alpha", "beta", "synth")})
-    limit_calls(provider, 1)
+    connection = Connection.limited(provider, 1)
 
     def sink(event: ev.Event) -> None:
         if isinstance(event, breaks_on):
             raise ValueError("boom")
 
-    result = await Run(consult(["alpha", "beta"]), lookup(provider), sink).execute()
+    result = await Run(consult(["alpha", "beta"]), lambda _m: connection, sink).execute()
     assert result.status is RunStatus.ERROR and any("boom" in e for e in result.errors)
-    slots = slots_of(provider)
+    slots = connection.slots
     assert slots is not None and (slots.taken, slots.waiting) == (0, 0)
 
 
@@ -477,7 +532,7 @@ async def test_sixteen_calls_in_line_cost_nothing_while_they_wait(monkeypatch: p
     again."""
     aliases = [f"m{i}" for i in range(16)]
     provider = HeldProvider({name: Script() for name in [*aliases, "synth"]})
-    limit_calls(provider, 1)
+    connection = Connection.limited(provider, 1)
     run = Run(
         RunRequest(
             question="Q?",
@@ -485,12 +540,13 @@ async def test_sixteen_calls_in_line_cost_nothing_while_they_wait(monkeypatch: p
             members=[fake_member(a, Stance.NEUTRAL) for a in aliases],
             synthesizers=[fake_member("synth")],
         ),
-        lookup(provider),
+        lambda _m: connection,
     )
     task = asyncio.create_task(run.execute())
     slots = None
-    await until(lambda: (s := slots_of(provider)) is not None and s.waiting == 15)
-    slots = slots_of(provider)
+    slots = connection.slots
+    assert slots is not None
+    await until(lambda: slots.waiting == 15)
     loop = asyncio.get_running_loop()
     scheduled = 0
     real_call_soon, real_call_at = loop.call_soon, loop.call_at
@@ -524,7 +580,7 @@ async def test_sixteen_calls_in_line_cost_nothing_while_they_wait(monkeypatch: p
 
 async def test_progress_says_queued_once_per_call_and_how_long_it_waited() -> None:
     provider = FakeProvider({name: Script() for name in ("alpha", "beta", "gamma", "synth")})
-    limit_calls(provider, 1)
+    connection = Connection.limited(provider, 1)
     lines: list[str] = []
 
     class Lines:
@@ -535,7 +591,7 @@ async def test_progress_says_queued_once_per_call_and_how_long_it_waited() -> No
             pass
 
     printer = ProgressPrinter(Lines())  # type: ignore[arg-type]
-    await Run(consult(["alpha", "beta", "gamma"]), lookup(provider), printer).execute()
+    await Run(consult(["alpha", "beta", "gamma"]), lambda _m: connection, printer).execute()
     said = [line.split("] ", 1)[1] for line in lines]  # without the timestamps
     queued = [line for line in said if "queued" in line]
     assert queued == [
@@ -551,8 +607,9 @@ async def test_progress_says_queued_once_per_call_and_how_long_it_waited() -> No
 
 
 async def test_the_pane_says_queued_and_what_its_provider_serves() -> None:
-    app, provider = make_app(["alpha", "beta"], {"alpha": Script(hang=True, fail_phases=("position",))})
-    limit_calls(provider, 1)
+    app, provider = make_app(
+        ["alpha", "beta"], {"alpha": Script(hang=True, fail_phases=("position",))}, max_concurrency=1
+    )
     async with app.run_test(size=(160, 50)) as pilot:
         app.submit("Q?")
         for _ in range(500):
@@ -599,11 +656,11 @@ def test_mcp_progress_says_how_long_a_position_waited() -> None:
 
 async def test_a_queued_run_is_recorded_and_replays(tmp_path: Path) -> None:
     provider = FakeProvider({name: Script() for name in ("alpha", "beta", "synth")})
-    limit_calls(provider, 1)
+    connection = Connection.limited(provider, 1)
     store = RunStore(tmp_path / "history.sqlite3")
     try:
         recorder = RunRecorder(store, config={})
-        live = await Run(consult(["alpha", "beta"]), lookup(provider), recorder).execute()
+        live = await Run(consult(["alpha", "beta"]), lambda _m: connection, recorder).execute()
         assert await store.recorded(live.run_id) is None
         loaded = store.load(live.run_id)
     finally:
@@ -658,10 +715,10 @@ async def test_the_pool_puts_the_limit_on_the_provider_every_member_of_it_shares
     pool = ProviderPool(settings)
     try:
         a, b, c = (pool(catalog.member(parse_member(name))) for name in "abc")
-        slots = slots_of(a)
+        slots = a.slots
         assert slots is not None and slots.limit == 2 and slots.provider == "local"
-        assert slots_of(b) is slots  # one line per provider, whichever model is asked
-        assert slots_of(c) is None
+        assert b.slots is slots  # one line per provider, whichever model is asked
+        assert c.slots is None
     finally:
         await pool.aclose()
 
@@ -695,11 +752,11 @@ async def test_a_call_waiting_in_line_shows_queued_to_a_process_following_the_ru
     from tui.history.follow import RunFollower, RunGone
 
     provider = FakeProvider({name: Script(delay_s=0.3) for name in ("alpha", "beta", "synth")})
-    limit_calls(provider, 1)
+    connection = Connection.limited(provider, 1)
     path = tmp_path / "history.sqlite3"
     store, reader = RunStore(path), RunStore(path)  # the reader stands for another process
     try:
-        run = Run(consult(["alpha", "beta"]), lookup(provider), RunRecorder(store, config={}))
+        run = Run(consult(["alpha", "beta"]), lambda _m: connection, RunRecorder(store, config={}))
         task = asyncio.create_task(run.execute())
         follower = RunFollower(reader, run.result.run_id)
         seen: list[ev.Event] = []

@@ -60,7 +60,7 @@ BAD_FILES = [
     ("[run\nmax_rounds = 3\n", None, "not valid TOML"),
     ("[run]\nmax_rounds = 12\n", "run.max_rounds", "less than or equal to 10"),
     ("[run]\nmax_rounds = 'three'\n", "run.max_rounds", "valid integer"),
-    ("[run]\nmode = 'debate'\n", "run.mode", "'consult' or 'deliberate'"),
+    ("[run]\nmode = 'debate'\n", "run.mode", "'consult', 'deliberate' or 'vote'"),
     ("[run]\nrounds = 3\n", "run.rounds", "unknown setting 'rounds'"),
     ("[run]\nmajority_threshold = 1.5\n", "run.majority_threshold", "less than 1"),
     ("[run]\nquorum = 0.4\n", "run.quorum", "greater than or equal to 0.5"),
@@ -94,9 +94,9 @@ BAD_FILES = [
 
 
 def test_the_quorum_is_a_run_setting_carried_into_the_request_and_its_record(tmp_path: Path) -> None:
+    from tui.config.snapshot import settings_snapshot
     from tui.engine.types import Asked, RunResult
     from tui.history.replay import replay_request
-    from tui.runtime import settings_snapshot
     from tui.session import Session
 
     assert load_settings().run.quorum == 0.5  # a strict majority of the seats

@@ -9,9 +9,10 @@ import json
 
 import pytest
 
+from tui.engine.answers import TieRule
 from tui.eval.report import NO_BEST_SINGLE, EvalReport
 from tui.eval.results import BEST_SINGLE, VOTE, BestSingle, Comparison, EvalSummary, ModeSummary
-from tui.eval.stats import Flips, Interval, TieRule, wilson
+from tui.eval.stats import Flips, Interval, wilson
 
 
 def mode(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from tui.engine.types import AnswerKind, AnswerSpec
 from tui.errors import EXIT_USAGE
 from tui.eval.datasets import Sample, arithmetic, gsm8k
 from tui.eval.scoring import (
@@ -33,19 +34,21 @@ def read(scorer: str, reply: str, sample: Sample | None = None) -> tuple[str | N
 # The answer shape
 
 
-@pytest.mark.parametrize("scorer", ["numeric", "choice", "exact", "includes", "regex=x"])
-def test_every_scorer_asks_for_the_same_last_line_shape(scorer: str) -> None:
-    instruction = parse_scorer(scorer).instruction()
-    assert instruction.startswith(
-        "Work it out as you see fit, then end your reply with one line of this form"
-    )
-    assert instruction.splitlines()[-1].startswith("ANSWER: <")
-
-
-def test_the_question_asked_is_the_input_its_lettered_choices_and_the_answer_shape() -> None:
+def test_the_question_asked_is_the_input_and_its_lettered_choices_in_the_scorers_shape() -> None:
     sample = Sample(id="1", input="Which is prime?\n", target=("B",), choices=("4", "5"))
-    scorer = parse_scorer("choice")
-    assert question_for(sample, scorer) == f"Which is prime?\n\nA) 4\nB) 5\n\n{scorer.instruction()}"
+    asked = question_for(sample, parse_scorer("choice"))
+    assert asked.question == "Which is prime?\n\nA) 4\nB) 5"
+    assert asked.answer == AnswerSpec(kind=AnswerKind.CHOICE, choices=("4", "5"))
+
+
+@pytest.mark.parametrize(
+    ("scorer", "kind"), [("numeric", "numeric"), ("exact", "exact"), ("includes", "includes")]
+)
+def test_every_scorer_declares_the_shape_of_its_name(scorer: str, kind: str) -> None:
+    assert question_for(item(), parse_scorer(scorer)).answer == AnswerSpec(kind=AnswerKind(kind))
+    assert question_for(item(), parse_scorer("regex=(x)")).answer == AnswerSpec(
+        kind=AnswerKind.REGEX, pattern="(x)"
+    )
 
 
 # --------------------------------------------------------------------------------------------

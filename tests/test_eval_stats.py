@@ -4,7 +4,6 @@ where a distribution is small enough to write out. Nothing here is checked by si
 
 from __future__ import annotations
 
-import itertools
 import math
 import random
 from fractions import Fraction
@@ -14,14 +13,11 @@ import pytest
 from tui.eval.stats import (
     Flips,
     Interval,
-    Plurality,
-    TieRule,
     flips,
     mcnemar_exact,
     oracle,
     paired_bootstrap,
     percentile,
-    plurality,
     unanimous_and_wrong,
     wilson,
 )
@@ -167,67 +163,6 @@ def test_the_bootstrap_refuses_results_of_different_lengths_or_none() -> None:
         paired_bootstrap([True], [True, False])
     with pytest.raises(ValueError):
         paired_bootstrap([], [])
-
-
-# --------------------------------------------------------------------------------------------
-# Plurality
-
-PANEL = (Fraction(8, 10), Fraction(7, 10), Fraction(6, 10))
-
-
-def plurality_right(rule: TieRule, *, shared_wrong_answer: bool) -> Fraction:
-    """The chance the plurality is right, by enumerating the eight right/wrong outcomes of three
-    independent members (right with .8, .7, .6) through `plurality` itself."""
-    total = Fraction(0)
-    for outcome in itertools.product((True, False), repeat=3):
-        chance = math.prod(p if right else 1 - p for p, right in zip(PANEL, outcome, strict=True))
-        keys = [
-            "18" if right else ("7" if shared_wrong_answer else f"wrong{seat}")
-            for seat, right in enumerate(outcome)
-        ]
-        if plurality(keys, rule).key == "18":
-            total += chance
-    return total
-
-
-def test_three_members_at_8_7_6_vote_right_79_percent_of_the_time_less_ties() -> None:
-    p1, p2, p3 = PANEL
-    closed_form = p1 * p2 + p1 * p3 + p2 * p3 - 2 * p1 * p2 * p3  # at least two of three right
-    assert closed_form == Fraction(788, 1000)
-    assert plurality_right(TieRule.NO_ANSWER, shared_wrong_answer=False) == closed_form
-
-
-def test_ties_broken_in_panel_order_add_the_items_only_the_first_member_got_right() -> None:
-    # Distinct wrong answers make every one-right outcome a three-way tie: the first seat's
-    # answer wins it, right when only it was: .788 + .8 · .3 · .4 = .884.
-    assert plurality_right(TieRule.FIRST_IN_PANEL_ORDER, shared_wrong_answer=False) == Fraction(884, 1000)
-
-
-def test_one_shared_wrong_answer_outvotes_a_lone_right_one_under_either_rule() -> None:
-    for rule in TieRule:
-        assert plurality_right(rule, shared_wrong_answer=True) == Fraction(788, 1000)
-
-
-def test_a_tie_goes_to_the_answer_given_first_in_panel_order_or_to_no_answer() -> None:
-    keys = ["b", "a", "a", None, "b"]
-    assert plurality(keys) == Plurality(key="b", votes=2, tied=True, rule=TieRule.FIRST_IN_PANEL_ORDER)
-    assert plurality(keys, TieRule.NO_ANSWER) == Plurality(
-        key=None, votes=2, tied=True, rule=TieRule.NO_ANSWER
-    )
-
-
-def test_unread_answers_are_no_votes() -> None:
-    assert plurality([None, "a", None]).key == "a"
-    assert plurality([None, None]) == Plurality(
-        key=None, votes=0, tied=False, rule=TieRule.FIRST_IN_PANEL_ORDER
-    )
-    assert plurality(["a", "b", "b"]) == Plurality(
-        key="b", votes=2, tied=False, rule=TieRule.FIRST_IN_PANEL_ORDER
-    )
-
-
-def test_the_tie_rules_have_the_names_reports_give_them() -> None:
-    assert [rule.value for rule in TieRule] == ["first in panel order", "no answer"]
 
 
 # --------------------------------------------------------------------------------------------

@@ -33,12 +33,12 @@ from tui.engine.types import CallStatus, Mode, RunRequest, RunResult
 from tui.history.recorder import RunRecorder
 from tui.history.store import RunStore
 from tui.mcp.results import run_markdown, run_report
+from tui.pool import ProviderPool
 from tui.providers.anthropic_messages import AnthropicProvider
 from tui.providers.errors import SAID_LIMIT, said
 from tui.providers.gateway import retry_after_seconds
 from tui.providers.openai_compat import OpenAICompatProvider
 from tui.render.report import render_markdown
-from tui.runtime import ProviderPool
 
 GATEWAY_KEY = "sk-gw-master-1234567890abcdef"
 

@@ -87,7 +87,7 @@ async def test_a_run_goes_on_while_the_history_is_locked_and_is_recorded_whole_o
         max_rounds=1,
     )
     try:
-        live = await Run(req, lookup(PacedProvider(pieces=6, every_s=0.1)), lock_at_first_words).execute()  # type: ignore[arg-type]
+        live = await Run(req, lookup(PacedProvider(pieces=6, every_s=0.1)), lock_at_first_words).execute()
         assert blocker.in_transaction  # held all along
         assert [c.status for c in live.calls] == [CallStatus.SUCCESS] * len(live.calls), live.calls
         assert live.status is RunStatus.SUCCESS
@@ -115,7 +115,7 @@ async def test_a_run_the_history_cannot_record_in_time_ends_as_failed_and_says_w
         run = Run(request(["alpha"]), lookup(provider), RunRecorder(store, config=FAKE_CONFIG))
         answered = await run.execute()
         assert answered.status is RunStatus.SUCCESS and answered.synthesis
-        from tui.runtime import finish_recording
+        from tui.history.recorder import finish_recording
 
         problem = await finish_recording(store, answered)
         assert problem is not None and problem.startswith("not recorded in the history")
@@ -148,7 +148,7 @@ async def test_a_checkpoint_meeting_the_lock_is_skipped_and_a_later_one_saves_th
         recorder(event)
 
     provider = PacedProvider(pieces=10_000, every_s=0.01)  # streams for longer than the test needs
-    run = Run(request(["slow"], max_rounds=1), lookup(provider), counting)  # type: ignore[arg-type]
+    run = Run(request(["slow"], max_rounds=1), lookup(provider), counting)
     task = asyncio.ensure_future(run.execute())
 
     def saved() -> list[sqlite3.Row]:
@@ -414,6 +414,7 @@ async def test_the_dashboard_says_a_run_it_could_not_record_failed() -> None:
             try:
                 app.submit("Is this one recorded?")
                 await app.workers.wait_for_complete()
+                await app.workers.wait_for_complete()  # the run the cache's lookup started
                 await pilot.pause()
             finally:
                 other.execute("ROLLBACK")

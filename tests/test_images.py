@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from tests.conftest import write
 from tests.fakes import FakeProvider, Script, lookup, member
 from tests.wire_server import Scenario, WireServer
+from tui.attachments.images import MAX_IMAGE_BYTES, read_image
 from tui.cli.main import main
 from tui.config import paths
 from tui.config.catalog import Catalog
@@ -33,7 +34,6 @@ from tui.engine.types import CallStatus, Image, Mode, Phase, RunRequest, RunStat
 from tui.engine.vision import image_tokens
 from tui.errors import AttachmentError
 from tui.history.store import RunStore
-from tui.images import MAX_IMAGE_BYTES, read_image
 from tui.providers.anthropic_messages import AnthropicProvider
 from tui.providers.openai_compat import OpenAICompatProvider
 from tui.session import Session
@@ -419,7 +419,7 @@ async def test_both_sdks_send_the_images_as_image_parts_to_the_members_that_see(
         mode=Mode.CONSULT,
     )
     try:
-        result = await run_panel(request, lambda _m: provider, lambda _e: None)
+        result = await run_panel(request, lookup(provider), lambda _e: None)
     finally:
         await provider.aclose()
     assert result.status is RunStatus.SUCCESS, result.errors
@@ -628,7 +628,8 @@ def _settings(tmp_path: Path) -> Any:
 
 async def _recorded(tmp_path: Path, *images: Path) -> tuple[Any, Any]:
     """A consult run of the demo panel with `images`, recorded; its result and settings."""
-    from tui.runtime import ProviderPool, open_store, start_run
+    from tui.pool import ProviderPool
+    from tui.session import open_store, start_run
 
     settings = _settings(tmp_path)
     session = Session(settings, images=[str(path) for path in images])

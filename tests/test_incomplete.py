@@ -100,7 +100,7 @@ async def test_a_cut_off_or_filtered_answer_is_incomplete_with_its_text_and_reas
         synthesizers=[wire_member(kind, "ok")],
     )
     try:
-        result = await run_panel(req, lambda _m: provider)
+        result = await run_panel(req, lookup(provider))
     finally:
         await provider.aclose()
     ok, cut = result.positions
@@ -142,7 +142,7 @@ async def test_a_mid_stream_error_still_fails_the_call_keeping_the_text(server: 
         synthesizers=[wire_member("anthropic", "ok")],
     )
     try:
-        result = await run_panel(req, lambda _m: provider)
+        result = await run_panel(req, lookup(provider))
     finally:
         await provider.aclose()
     bad = result.positions[1]
@@ -459,6 +459,7 @@ def test_snapshot_incomplete(snap_compare: Any) -> None:
         pilot.app.query_one("#prompt").load_text(question)
         pilot.app.submit(question)
         await pilot.app.workers.wait_for_complete()
+        await pilot.app.workers.wait_for_complete()  # the run the cache's lookup started
         await pilot.pause()
         pilot.app.flush_now()
         pilot.app.set_focus(None)

@@ -107,6 +107,7 @@ async def test_the_tools_and_their_schemas(fast: Path) -> None:
         "question",
         "models",
         "mode",
+        "answer",
         "max_rounds",
         "files",
         "images",
@@ -126,7 +127,7 @@ async def test_the_tools_and_their_schemas(fast: Path) -> None:
     props = schema["properties"]
     assert props["wait_seconds"]["default"] == 50.0 and props["wait_seconds"]["minimum"] == 0
     assert props["max_rounds"]["anyOf"][0] == {"maximum": 10, "minimum": 1, "type": "integer"}
-    assert props["mode"]["anyOf"][0]["enum"] == ["deliberate", "consult"]
+    assert props["mode"]["anyOf"][0]["enum"] == ["deliberate", "consult", "vote"]
     assert all(prop.get("description") for prop in props.values())
 
     # The description says what to expect of time limits, and which models can run now.
@@ -516,7 +517,7 @@ async def test_every_error_comes_back_in_words(
             wait_seconds=99999
         )
         assert "wait_seconds: Input should be a valid number" in await ask(wait_seconds="soon")
-        assert "mode: Input should be 'deliberate' or 'consult'" in await ask(mode="debate")
+        assert "mode: Input should be 'deliberate', 'consult' or 'vote'" in await ask(mode="debate")
         assert "question: Field required" in await call_error(client, "consensus", {})
 
         result_error = await call_error(client, "consensus_result", {"run_id": "0000"})

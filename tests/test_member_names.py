@@ -26,8 +26,8 @@ from tui.engine.orchestrator import run_panel
 from tui.engine.provider import ErrorKind, ProviderError
 from tui.engine.types import Member, Mode, RunRequest, RunResult, SkippedMember, Stance
 from tui.mcp.results import run_report
+from tui.pool import ProviderPool
 from tui.render.report import render_markdown
-from tui.runtime import ProviderPool
 
 
 def seat(alias: str, stance: Stance) -> Member:

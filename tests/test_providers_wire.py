@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.fakes import lookup
 from tests.wire_server import Scenario, WireServer
 from tui.config.catalog import Catalog, choose_panel
 from tui.config.loading import load_settings
@@ -29,9 +32,9 @@ from tui.engine.provider import (
 )
 from tui.engine.types import CallStatus, Member, Mode, Outcome, Phase, RunRequest, RunStatus, VoteForm
 from tui.engine.votes import vote_output
+from tui.pool import ProviderPool
 from tui.providers.anthropic_messages import AnthropicProvider
 from tui.providers.openai_compat import OpenAICompatProvider
-from tui.runtime import ProviderPool
 
 KINDS = ["openai", "anthropic"]
 
@@ -260,7 +263,7 @@ async def test_stall_past_the_deadline_and_truncated_stream(kind: str, server: W
         ],
         synthesizers=[wire_member(kind, "ok")],
     )
-    result = await run_panel(request, lambda _m: provider)
+    result = await run_panel(request, lookup(provider))
     await provider.aclose()
     ok, stalled, cut = result.positions
     assert ok is not None and ok.status is CallStatus.SUCCESS
@@ -299,6 +302,42 @@ async def test_full_stack_with_keys_from_the_environment(
     assert any("sk-openai-FAKE-0001" in a for a in auth) and any("sk-ant-FAKE-0002" in a for a in auth)
     # the secrets went on the wire, and nowhere into the result
     assert "FAKE-000" not in json.dumps(result.model_dump(mode="json"))
+
+
+async def test_chat_calls_and_the_embedder_are_keyed_and_addressed_from_the_pools_environment(
+    server: WireServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One resolution of a provider's key and address, for chat calls and the cache's embedder
+    alike, from the environment the pool was given (not the process's)."""
+    from tests.conftest import write
+    from tests.wire_server import embeddings_answer
+    from tui.providers.openai_embeddings import EmbeddingError
+
+    monkeypatch.setenv("LOCAL_KEY", "sk-process-0000")  # the process's: never used
+    monkeypatch.setenv("LOCAL_URL", "http://127.0.0.1:9/v1")
+    config = write(
+        tmp_path / "local.toml",
+        '[providers.local]\nkind = "openai"\nbase_url_env = "LOCAL_URL"\napi_key_env = "LOCAL_KEY"\n'
+        '[models.m]\nprovider = "local"\nid = "m"\ncontext_window = 8192\nmax_output = 256\n'
+        '[embedders.small]\nprovider = "local"\nid = "embed-small"\n',
+    )
+    settings = load_settings(config)
+    server.default_scenario = Scenario(text="hello")
+    server.embeddings = lambda model, inputs: embeddings_answer(model, [[1.0, 0.0] for _ in inputs])
+    pool = ProviderPool(settings, environ={"LOCAL_KEY": "sk-pool-0001", "LOCAL_URL": server.openai_base_url})
+    try:
+        answer = await collect(pool.named("local"), chat("m"))
+        vectors = await asyncio.to_thread(pool.embedder("small").embed, ["q"])
+    finally:
+        await pool.aclose()
+    assert "".join(e.text for e in answer if isinstance(e, TextDelta)) == "hello" and vectors == [[1.0, 0.0]]
+    assert [r.path for r in server.requests] == ["/v1/chat/completions", "/v1/embeddings"]
+    assert {r.headers["authorization"] for r in server.requests} == {"Bearer sk-pool-0001"}
+    keyless = ProviderPool(settings, environ={})
+    with pytest.raises(ProviderError, match="LOCAL_KEY is not set: export it with your local key"):
+        keyless.named("local")
+    with pytest.raises(EmbeddingError, match=r"^LOCAL_KEY is not set: the small embedder cannot be used$"):
+        keyless.embedder("small")
 
 
 async def test_engine_retries_a_429_itself_and_says_so(

@@ -24,6 +24,8 @@ import anyio
 import pytest
 
 from tests.conftest import write
+from tui.attachments.images import read_image
+from tui.attachments.text import MAX_ATTACHMENT_BYTES, read_attachment
 from tui.cli.main import main
 from tui.cli.run import MAX_QUESTION_BYTES, question_from
 from tui.config import paths
@@ -31,8 +33,6 @@ from tui.config.loading import load_settings
 from tui.errors import AttachmentError, ConfigError, UsageError
 from tui.files import NUL_IN_PATH, FileRefused, read_limited
 from tui.history.store import RunStore
-from tui.images import read_image
-from tui.runtime import MAX_ATTACHMENT_BYTES, read_attachment
 
 GUARD_S = 60.0
 """How long a guard waits before it calls a read hung: never reached unless something blocks."""
@@ -197,7 +197,7 @@ def test_dev_zero_is_refused_as_a_file_without_a_byte_read(reads: list[int]) -> 
 def test_an_attached_file_reads_one_byte_past_its_limit_and_no_more(
     reads: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("tui.runtime.MAX_ATTACHMENT_BYTES", 100)
+    monkeypatch.setattr("tui.attachments.text.MAX_ATTACHMENT_BYTES", 100)
     with pytest.raises(AttachmentError) as info:
         read_attachment("/proc/self/maps")
     assert "more than 100 bytes is over the 100-byte limit for an attached file" in str(info.value)
@@ -231,7 +231,7 @@ def test_a_directory_is_refused_as_a_file_and_as_an_image(tmp_path: Path) -> Non
 def test_an_image_reads_one_byte_past_its_limit_and_no_more(
     reads: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("tui.images.MAX_IMAGE_BYTES", 100)
+    monkeypatch.setattr("tui.attachments.images.MAX_IMAGE_BYTES", 100)
     with pytest.raises(AttachmentError) as info:
         read_image("/proc/self/maps")
     assert "more than 100 bytes is over the 100-byte limit for an image" in str(info.value)
@@ -239,9 +239,9 @@ def test_an_image_reads_one_byte_past_its_limit_and_no_more(
 
 
 def test_a_recorded_file_or_image_now_a_fifo_is_said_not_waited_on(fifo: Path) -> None:
+    from tui.attachments.images import recover_image
+    from tui.attachments.text import attachment_changes
     from tui.engine.types import Attachment, ImageRecord
-    from tui.images import recover_image
-    from tui.runtime import attachment_changes
 
     sent = Attachment(path="pipe.md", content="x", size=1, sha256="0" * 64, full_path=str(fifo))
     notes = in_thread(lambda: attachment_changes([sent], "r1"), fifo)
@@ -255,6 +255,47 @@ def test_a_recorded_file_or_image_now_a_fifo_is_said_not_waited_on(fifo: Path) -
     assert in_thread(lambda: recover_image(record), fifo) == (
         "cannot be read now (it is not a regular file (a FIFO))"
     )
+
+
+def test_what_became_of_a_recorded_file_or_image_is_said_in_the_same_words(tmp_path: Path) -> None:
+    """Gone, changed, emptied or grown past the limit: a recorded text file and a recorded image
+    read again are told apart in the same phrases (a rerun sends neither in the file's place)."""
+    import hashlib
+
+    from tui.attachments.images import recover_image
+    from tui.attachments.text import attachment_changes
+    from tui.engine.types import Attachment, ImageRecord
+
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + (1).to_bytes(4, "big") * 2 + b"\x08\x02\x00\x00\x00"
+    sent = hashlib.sha256(png).hexdigest()
+    now = {"gone": None, "changed": png + b"!", "emptied": b"", "kept": png}
+    for name, data in now.items():
+        if data is not None:
+            (tmp_path / name).write_bytes(data)
+
+    def told(name: str) -> tuple[list[str], Any]:
+        full = str(tmp_path / name)
+        text = Attachment(path=name, content="x", size=len(png), sha256=sent, full_path=full)
+        image = ImageRecord(
+            path=name, media_type="image/png", size=len(png), sha256=sent, width=1, height=1, full_path=full
+        )
+        return attachment_changes([text], "r1"), recover_image(image)
+
+    assert told("gone") == (
+        ["gone is no longer on disk: the text run r1 sent is used"],
+        "is no longer on disk",
+    )
+    assert told("changed") == (
+        ["changed has changed on disk since run r1: the text sent then is used, not the file as it is now"],
+        "has changed on disk",
+    )
+    notes, image = told("emptied")
+    assert notes == [
+        "emptied has changed on disk since run r1: the text sent then is used, not the file as it is now"
+    ]
+    assert image == "cannot be read now (it is empty (0 bytes))"
+    notes, image = told("kept")
+    assert notes == [] and image.sha256 == sent
 
 
 @pytest.mark.parametrize("read", [read_attachment, read_image], ids=["file", "image"])

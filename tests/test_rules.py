@@ -138,7 +138,7 @@ def test_a_file_cannot_close_its_fence_and_write_the_prompt() -> None:
 
 def _every_prompt() -> dict[str, str]:
     """Every prompt Quorum sends, by name, built from harmless sample inputs."""
-    from tui.engine.types import PriorTurn
+    from tui.engine.types import AnswerSpec, PriorTurn
 
     positions = [("a", Stance.FOR, "A says yes."), ("b", Stance.AGAINST, "B says no.")]
     objections = [("b", ["too vague"])]
@@ -152,6 +152,16 @@ def _every_prompt() -> dict[str, str]:
         "vote_prompt[tool]": prompts.vote_prompt("Q?", "OWN", "DRAFT", VoteForm.TOOL),
         "curator_prompt": prompts.curator_prompt("Q?", positions, "DRAFT", objections, "no majority"),
         "consult_synthesis_prompt": prompts.consult_synthesis_prompt("Q?", positions),
+        "vote_synthesis_prompt": prompts.vote_synthesis_prompt("Q?", positions),
+    }
+    shape = AnswerSpec.parse("numeric")  # a question with one right answer: each prompt in its shape
+    built |= {
+        "position_prompt[answer]": prompts.position_prompt("Q?", shape),
+        "draft_prompt[answer]": prompts.draft_prompt("Q?", positions, shape),
+        "revision_prompt[answer]": prompts.revision_prompt("Q?", "DRAFT", objections, shape),
+        "curator_prompt[answer]": prompts.curator_prompt("Q?", positions, "DRAFT", objections, "no", shape),
+        "consult_synthesis_prompt[answer]": prompts.consult_synthesis_prompt("Q?", positions, shape),
+        "member_system_prompt[neutral, answer]": prompts.member_system_prompt(member("m"), answer=shape),
     }
     for stance in Stance:
         built[f"member_system_prompt[{stance.value}]"] = prompts.member_system_prompt(member("m", stance))

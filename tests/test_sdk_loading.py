@@ -53,6 +53,7 @@ class SlowSDK(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         self.release.wait(IMPORT_WAIT_S)  # on the loop's thread, this is where the loop would freeze
         for error in ("APIError", "APIStatusError", "APIConnectionError"):
             setattr(module, error, type(error, (Exception,), {}))
+        module.omit = object()  # type: ignore[attr-defined]  # what a field left out is
         sdk = self
 
         class Client:
@@ -215,7 +216,7 @@ async def test_the_dashboard_pool_warms_the_panel_before_the_first_question(
     whose key is not set is skipped, left for its call to report."""
     from tui.config.loading import load_settings
     from tui.engine.types import Member
-    from tui.runtime import ProviderPool
+    from tui.pool import ProviderPool
 
     kind = slow_sdk.name
     present, absent = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")[:: 1 if kind == "openai" else -1]

@@ -49,6 +49,7 @@ def run_question(
         app.query_one("#prompt").load_text(question)  # type: ignore[attr-defined]
         app.submit(question)
         await app.workers.wait_for_complete()
+        await app.workers.wait_for_complete()  # the run the cache's lookup started
         await pilot.pause()
         app.flush_now()
         app.set_focus(None)
@@ -253,6 +254,7 @@ def test_history_screen(snap_compare: Any, monkeypatch: pytest.MonkeyPatch) -> N
             stamp[0] = f"2026-11-20T09:{minute:02d}:00.000+00:00"
             app.submit(question)
             await app.workers.wait_for_complete()
+            await app.workers.wait_for_complete()  # the run the cache's lookup started
         await pilot.pause()
         await pilot.press("f2")
         await pilot.pause()

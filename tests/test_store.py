@@ -86,7 +86,7 @@ async def record(
     parent: str | None = None,
 ) -> RunResult:
     recorder = RunRecorder(store, config=FAKE_CONFIG, parent_run_id=parent)
-    result = await Run(req, lambda _m: provider, recorder, run_id=run_id).execute()
+    result = await Run(req, lookup(provider), recorder, run_id=run_id).execute()
     assert await store.recorded(result.run_id) is None  # its writes are made off the loop
     return result
 
@@ -1151,7 +1151,7 @@ async def test_a_consult_run_is_recorded_with_the_one_round_it_has(store: RunSto
 async def test_what_was_asked_is_recorded_and_loads_back(store: RunStore, tmp_path: Path) -> None:
     """Every file's path, size, hash and sent text, the focus areas and the request's settings go
     to the database (a file's text once, however many runs sent it) and load back whole."""
-    from tui.runtime import read_attachment
+    from tui.attachments.text import read_attachment
 
     spec = write(tmp_path / "spec.md", "# Billing\nEvents are appended, never updated.\n" * 40)
     attachment = read_attachment(spec)

@@ -266,6 +266,7 @@ async def test_a_huge_answer_does_not_fail_another_member_by_its_deadline() -> N
     async with app.run_test(size=(160, 50)) as pilot:
         app.submit("Q?")
         await app.workers.wait_for_complete()
+        await app.workers.wait_for_complete()  # the run the cache's lookup started
         await pilot.pause()
         result = app.shown_result
         assert result is not None

@@ -208,6 +208,7 @@ async def test_the_embedder_is_read_after_the_first_frame_not_during_a_run(
         assert embedder.loaded_in == ["quorum embedder warm"]
         app.submit("Should we shard the queue?")
         await app.workers.wait_for_complete()
+        await app.workers.wait_for_complete()  # the run the cache's lookup started
         await pilot.pause()
         assert embedder.loaded_in == ["quorum embedder warm"]  # the run's scan did not read it again
 

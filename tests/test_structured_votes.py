@@ -21,11 +21,13 @@ from typing import Any
 
 import pytest
 
+from tests.fakes import lookup
 from tests.wire_server import RecordedRequest, Scenario, WireServer
 from tui.config.catalog import Catalog
 from tui.config.loading import load_settings
 from tui.config.schema import parse_member
 from tui.engine import events as ev
+from tui.engine.connection import FormMemory
 from tui.engine.orchestrator import run_panel
 from tui.engine.provider import (
     ChatRequest,
@@ -50,14 +52,14 @@ from tui.engine.types import (
     VoteForm,
     VoteValue,
 )
-from tui.engine.votes import VOTE_SCHEMA, FormMemory, forms_of, vote_schema
+from tui.engine.votes import VOTE_SCHEMA, vote_schema
 from tui.errors import ConfigError
+from tui.pool import ProviderPool
 from tui.providers.anthropic_messages import AnthropicProvider
 from tui.providers.demo import DemoProvider
 from tui.providers.openai_compat import OpenAICompatProvider
 from tui.render.formatting import literal
 from tui.render.report import render_markdown
-from tui.runtime import ProviderPool
 
 KINDS = ["openai", "anthropic"]
 STRONGEST = {"openai": VoteForm.JSON_SCHEMA, "anthropic": VoteForm.TOOL}
@@ -120,7 +122,7 @@ async def deliberate(
         max_rounds=rounds,
     )
     try:
-        result = await run_panel(request, lambda _m: provider, events.append)
+        result = await run_panel(request, lookup(provider), events.append)
     finally:
         await provider.aclose()
     return result, events
@@ -326,14 +328,18 @@ async def test_the_working_form_is_remembered_across_runs_on_one_connection(serv
     request = RunRequest(
         question="q", members=[seat("openai", "local")], synthesizers=[seat("openai", "synth", VoteForm.TEXT)]
     )
+    providers = lookup(provider)
     try:
-        first = await run_panel(request, lambda _m: provider)
-        second = await run_panel(request, lambda _m: provider)
+        first = await run_panel(request, providers)
+        second = await run_panel(request, providers)
     finally:
         await provider.aclose()
     assert vote_forms(server, "local") == ["json_schema", "json_object", "json_object"]
     assert first.notes and second.notes == []
-    assert forms_of(provider).form_for(seat("openai", "local")) is VoteForm.JSON_OBJECT
+    local = seat("openai", "local")
+    assert providers(local).forms.form_for(local) is VoteForm.JSON_OBJECT
+    # Another connection to the same adapter (a fresh pool's) starts knowing nothing.
+    assert lookup(provider)(local).forms.form_for(local) is VoteForm.JSON_SCHEMA
 
 
 # --------------------------------------------------------------------------------------------
@@ -690,7 +696,7 @@ def test_anthropic_models_take_a_tool_or_text_only(tmp_path: Path) -> None:
 async def test_reading_a_structured_vote(
     reply: str, value: VoteValue, objections: list[str], reason: str | None
 ) -> None:
-    result = await run_panel(scripted_request(scripted_seat()), lambda _m: Scripted(vote=reply))
+    result = await run_panel(scripted_request(scripted_seat()), lookup(Scripted(vote=reply)))
     vote = votes_of(result)[0]
     assert (vote.value, vote.objections, vote.reason) == (value, objections, reason)
     call = vote_calls(result)[0]
@@ -777,7 +783,7 @@ def scripted_seat(form: VoteForm = VoteForm.JSON_SCHEMA, **extra: Any) -> Member
 async def test_a_refusal_is_asked_again_at_once_within_the_same_deadline() -> None:
     provider = Scripted(refuses=frozenset({VoteForm.JSON_SCHEMA, VoteForm.JSON_OBJECT}))
     events: list[ev.Event] = []
-    result = await run_panel(scripted_request(scripted_seat(retries=3)), lambda _m: provider, events.append)
+    result = await run_panel(scripted_request(scripted_seat(retries=3)), lookup(provider), events.append)
     votes = [r for r in provider.requests if r.phase is Phase.VOTE]
     assert [r.structured.form if r.structured else VoteForm.TEXT for r in votes] == [
         VoteForm.JSON_SCHEMA,
@@ -796,7 +802,7 @@ async def test_an_ordinary_server_error_on_a_structured_vote_is_retried_in_the_s
         fail_first_vote=ProviderError(ErrorKind.SERVER, "scripted had a server error", retryable=True)
     )
     events: list[ev.Event] = []
-    result = await run_panel(scripted_request(scripted_seat(retries=1)), lambda _m: provider, events.append)
+    result = await run_panel(scripted_request(scripted_seat(retries=1)), lookup(provider), events.append)
     votes = [r for r in provider.requests if r.phase is Phase.VOTE]
     assert [r.structured.form for r in votes if r.structured] == [VoteForm.JSON_SCHEMA] * 2
     assert len([e for e in events if isinstance(e, ev.CallRetrying)]) == 1 and notices(events) == []
@@ -808,7 +814,7 @@ async def test_a_cancelled_structured_vote_keeps_what_arrived() -> None:
 
     provider = Scripted(hang=True)
     events: list[ev.Event] = []
-    run = Run(scripted_request(scripted_seat()), lambda _m: provider, events.append)
+    run = Run(scripted_request(scripted_seat()), lookup(provider), events.append)
     task = asyncio.ensure_future(run.execute())
     async with asyncio.timeout(30):  # a guard against a hang, not a measure of speed
         while not any(isinstance(e, ev.FirstToken) and e.call_id == _vote_call_id(events) for e in events):
@@ -845,7 +851,7 @@ async def test_the_demo_can_show_structured_votes_offline() -> None:
     ]
     request = RunRequest(question="q", members=seats, synthesizers=seats[:1], max_rounds=2)
     events: list[ev.Event] = []
-    result = await run_panel(request, lambda _m: demo, events.append)
+    result = await run_panel(request, lookup(demo), events.append)
     calls = vote_calls(result)
     assert calls and all(c.raw_reply and c.raw_reply.startswith('{"verdict"') for c in calls)
     assert all(c.content.startswith("VERDICT: ") for c in calls)

@@ -8,23 +8,39 @@ The run on screen is one thing — live (its `Run`) or opened from the history (
 everything that acts on "the run on screen" (rerun, follow-up, export) reads it from there.
 Opening a recorded run takes over everything it asked — panel, mode, files (the text it sent),
 images (those still on disk as they were: the history keeps an image's hash, not its bytes),
-focus areas, the asking team's context, round limit, budget, majority threshold and
-synthesizer chain — so a rerun or a follow-up asks the same again. A context taken over that is
-not the one the configuration gives now is said when the run is opened and in every run asked
-with it, until the project's is taken back (`use_project_context`).
+focus areas, the asking team's context, round limit, budget, majority threshold, synthesizer
+chain and answer shape — so a rerun or a follow-up asks the same again. A context taken over
+that is not the one the configuration gives now is said when the run is opened and in every run
+asked with it, until the project's is taken back (`use_project_context`).
+
+A session asked for a declared answer shape (a question with one right answer) seats a panel
+nobody chose — the default one, or the offline demo panel — all neutral: their stances were
+Quorum's rotation, and a neutral seat under an answer shape is asked with no stance at all
+(`tui.engine.prompts.member_system_prompt`). A panel asked for keeps the stances it was given.
+
+Every front end starts a request's run here too (`start_run`: the engine's `Run`, its events going
+to the front end's sinks and to the history's recorder), in the history `open_store` opens.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from tui.attachments.images import MAX_IMAGES, MAX_IMAGES_BYTES, read_image, recover_image
+from tui.attachments.text import attachment_changes, read_attachment
+from tui.config import paths
 from tui.config.catalog import Catalog, choose_panel, secret_values, synthesizer_chain
 from tui.config.schema import MemberSpec, Settings
+from tui.config.snapshot import settings_snapshot
+from tui.engine import events as ev
 from tui.engine.context import TeamContext
 from tui.engine.mode_options import unused_in_mode
 from tui.engine.stance import apply_instance_limit
 from tui.engine.types import (
+    AnswerSpec,
     Attachment,
     CallResult,
     CallStatus,
@@ -41,14 +57,13 @@ from tui.engine.types import (
 )
 from tui.errors import AttachmentError, UsageError, redact
 from tui.history.replay import replay_request
-from tui.images import MAX_IMAGES, MAX_IMAGES_BYTES, read_image, recover_image
+from tui.history.store import RunStore
 from tui.render.context import context_chip
-from tui.runtime import attachment_changes, read_attachment
 
 STANCE_CYCLE = [Stance.FOR, Stance.AGAINST, Stance.NEUTRAL]
 
 if TYPE_CHECKING:  # a live run's engine loads only when a run starts (never for a cache hit)
-    from tui.engine.orchestrator import Run
+    from tui.engine.orchestrator import ProviderLookup, Run
 
 
 QUESTION_REDACTED = (
@@ -102,15 +117,24 @@ class Session:
         origin: Origin | None = None,
         images: list[str] | None = None,
         rounds_given: int | None = None,
+        answer: AnswerSpec | None = None,
     ) -> None:
         self.settings = settings
         self.origin = origin  # the front end this session's runs are started from
         self.catalog = catalog or Catalog(settings)
         panel = choose_panel(self.catalog, seats or [], synthesizer)
         self.notes = panel.notes
+        chosen = bool(seats) or bool(settings.panel.members)  # else Quorum chose the panel, stances too
         self.seats: list[MemberSpec] = [
-            MemberSpec(model=m.alias, stance=m.stance, stance_prompt=m.stance_prompt) for m in panel.members
+            MemberSpec(
+                model=m.alias,
+                stance=m.stance if chosen or answer is None else Stance.NEUTRAL,
+                stance_prompt=m.stance_prompt,
+            )
+            for m in panel.members
         ]
+        # The shape the next runs' answers are asked in; None: an open question.
+        self.answer = answer
         self.synthesizer = synthesizer
         # None: the configured fallbacks; a recorded run's chain once one is opened.
         self.synthesizer_fallbacks: list[str] | None = None
@@ -311,6 +335,7 @@ class Session:
             parent_run_id=self.thread[-1].run_id if self.thread else None,
             notes=notes,
             origin=self.origin,
+            answer=self.answer,
         )
         self.mode_chosen = False  # the choice is made: a run now has it
         return PreparedRun(request, seat_of_member, skipped_seats)
@@ -321,11 +346,11 @@ class Session:
 
     def adopt(self, result: RunResult, thread: list[PriorTurn] | None = None) -> list[str]:
         """Show a recorded run (opening it from history) and take over everything it asked: panel,
-        mode, files, focus areas, the team's context, round limit, budget, threshold, quorum and
-        synthesizer chain; `thread` is the context it followed up on. Returns notes for the user:
-        members whose model has left the catalog (they cannot sit on a new run), files changed on
-        disk or gone since (the recorded text is what a rerun sends), a recorded context that is
-        not the one here now, and what an older record does not hold."""
+        mode, files, focus areas, the team's context, round limit, budget, threshold, quorum,
+        synthesizer chain and answer shape; `thread` is the context it followed up on. Returns
+        notes for the user: members whose model has left the catalog (they cannot sit on a new
+        run), files changed on disk or gone since (the recorded text is what a rerun sends), a
+        recorded context that is not the one here now, and what an older record does not hold."""
         prepared = PreparedRun(replay_request(result, thread), list(range(len(result.members))), {})
         self.shown = ShownRun(prepared, result)
         known = self.catalog.aliases()
@@ -342,6 +367,7 @@ class Session:
             self.mode = result.mode
         self.rounds_given = None  # the recorded run's round limit is the next run's, not the flag's
         asked = result.asked
+        self.answer = asked.answer if asked is not None else None
         if asked is None:
             run = self.settings.run
             self.max_rounds = result.max_rounds if result.mode is Mode.DELIBERATE else run.max_rounds
@@ -399,6 +425,7 @@ class Session:
             last.request.attachments != prepared.request.attachments
             or last.request.focus != prepared.request.focus
             or last.request.context != prepared.request.context
+            or last.request.answer != prepared.request.answer
             or _image_hashes(result) != [image.sha256 for image in prepared.request.images]
         ):
             return {}
@@ -436,3 +463,47 @@ def _image_hashes(result: RunResult) -> list[str]:
     """The images a run's positions answered, by hash (its record says, also for a run opened from
     the history, whose request is rebuilt without the bytes)."""
     return [image.sha256 for image in result.asked.images] if result.asked is not None else []
+
+
+def open_store(settings: Settings) -> RunStore | None:
+    """The history the settings ask for, or None when recording is turned off ([store] enabled)."""
+    if not settings.store.enabled:
+        return None
+    return RunStore(
+        paths.history_file(settings.store.path),
+        secrets=secret_values(settings),
+        lock_wait_s=settings.store.lock_wait_s,
+    )
+
+
+def start_run(
+    settings: Settings,
+    request: RunRequest,
+    providers: ProviderLookup,
+    sinks: Iterable[ev.EventSink],
+    *,
+    store: RunStore | None = None,
+    reuse: Mapping[int, CallResult] | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Run:
+    """A `Run` of `request` whose events go to `sinks` and, when there is a history, to a recorder
+    (every run is recorded, including one a rerun later replaces). Call `execute()` to run it."""
+    # Imported here: a command that is answered without a run (a cache hit) never loads them.
+    from tui.engine.orchestrator import Run
+    from tui.history.recorder import RunRecorder
+
+    targets = list(sinks)
+    if store is not None:
+        targets.append(
+            RunRecorder(
+                store, config=settings_snapshot(settings, request), parent_run_id=request.parent_run_id
+            )
+        )
+    return Run(
+        request,
+        providers,
+        ev.fan_out(*targets),
+        base_prompt=settings.prompts.base,
+        reuse=reuse,
+        clock=clock,
+    )

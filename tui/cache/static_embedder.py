@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tui.engine.embedding import OFFLINE_EMBEDDER
+from tui.cache.embedding import OFFLINE_EMBEDDER
 from tui.errors import ConfigError
 
 if TYPE_CHECKING:

@@ -51,8 +51,8 @@ from tui.engine.rules import parse_structured_vote
 from tui.engine.types import Member, Phase, VoteForm
 from tui.engine.votes import vote_output, weaker_form
 from tui.errors import EXIT_FAILED, EXIT_OK, UsageError, hide_values, redact
+from tui.pool import ProviderPool
 from tui.render.formatting import literal, safe_json
-from tui.runtime import ProviderPool
 
 log = logging.getLogger(__name__)
 
@@ -318,25 +318,30 @@ async def _check_provider(
     if check.key == "missing":
         check.problem = f"key not set: export {config.api_key_env}"
         return check
-    provider = pool.named(name)
-    if not isinstance(provider, CheckableProvider):  # every SDK adapter is; a test's fake may not be
-        raise TypeError(f"the {name} adapter cannot be checked: it has no list_models")
-    check.base_url = redact(provider.base_url)
-    await provider.ready()  # loading the SDK is not the server's time
     try:
-        listed = await _within(provider.list_models(), timeout, f"cannot reach {name} at {check.base_url}: ")
-    except ProviderError as err:
-        if err.kind is ErrorKind.AUTH:
-            check.problem = f"key refused: {err.message}"
-            return check
-        if err.kind in (ErrorKind.CONNECTION, ErrorKind.TIMEOUT):
-            check.problem = err.message
-            return check
-        # A listing refused or garbled says nothing yet about chatting: the requests tell.
-        check.listing, check.listing_error = "failed", err.message
-    else:
-        check.listing = "not listed" if listed is None else "listed"
-        check.listed = listed or []
+        provider = pool.named(name)
+    except ProviderError as err:  # a plugin kind's adapter that cannot be made says why
+        check.problem = err.message
+        return check
+    # Every SDK adapter lists its models; a plugin kind's adapter may not: its votes still tell.
+    if isinstance(provider, CheckableProvider):
+        check.base_url = redact(provider.base_url)
+        await provider.ready()  # loading the SDK is not the server's time
+        try:
+            where = f"cannot reach {name} at {check.base_url}: "
+            listed = await _within(provider.list_models(), timeout, where)
+        except ProviderError as err:
+            if err.kind is ErrorKind.AUTH:
+                check.problem = f"key refused: {err.message}"
+                return check
+            if err.kind in (ErrorKind.CONNECTION, ErrorKind.TIMEOUT):
+                check.problem = err.message
+                return check
+            # A listing refused or garbled says nothing yet about chatting: the requests tell.
+            check.listing, check.listing_error = "failed", err.message
+        else:
+            check.listing = "not listed" if listed is None else "listed"
+            check.listed = listed or []
     known = set(check.listed)
     for member in members:
         model = await _check_model(provider, member, timeout)
@@ -494,6 +499,8 @@ def _listing_words(check: ProviderCheck) -> str:
         return f"could not list them: {check.listing_error}"
     if check.listing == "not listed":
         return "the server does not list models"
+    if check.listing == "not checked":
+        return "its kind does not list models (each is asked for a vote)"
     count = len(check.listed)
     words = f"{count:,} listed"
     missing = [m for m in check.models if m.listed is False]

@@ -26,7 +26,7 @@ from tui.config.catalog import secret_values
 from tui.config.loading import CONFIG_ENV, load_settings
 from tui.config.project import NO_PROJECT_ENV
 from tui.config.schema import MemberSpec, Settings, parse_member
-from tui.engine.types import Origin
+from tui.engine.types import SHAPES, AnswerShapeError, AnswerSpec, Mode, Origin
 from tui.errors import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -36,8 +36,7 @@ from tui.errors import (
     UsageError,
     hide_key_shapes,
 )
-from tui.runtime import open_store
-from tui.session import Session
+from tui.session import Session, open_store
 
 if TYPE_CHECKING:  # the dashboard (and Textual) load only when it opens
     from tui.dashboard.app import QuorumApp
@@ -89,7 +88,7 @@ def add_panel_options(parser: argparse.ArgumentParser) -> None:
         help="a panel member (repeat); stance: for, against, neutral or a synonym",
     )
     parser.add_argument("--synthesizer", metavar="ALIAS", help="the synthesizer and curator")
-    parser.add_argument("--mode", choices=["consult", "deliberate"])
+    parser.add_argument("--mode", choices=[mode.value for mode in (Mode.CONSULT, Mode.DELIBERATE, Mode.VOTE)])
     parser.add_argument("--rounds", type=int, metavar="N", help="max rounds in deliberate mode (1-10)")
     parser.add_argument(
         "--file",
@@ -159,6 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("question", nargs="+", help="the question (use - to read it from standard input)")
     add_panel_options(run)
+    run.add_argument(
+        "--answer",
+        metavar="SHAPE",
+        help=f"the question has one right answer, asked for in this shape ({', '.join(SHAPES)}); "
+        "a vote counts the answers read in it, and a seat left neutral is asked with no stance",
+    )
     run.add_argument("--json", action="store_true", help="print the full result as JSON")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     run.add_argument(
@@ -384,8 +389,19 @@ def _headless(args: argparse.Namespace) -> int:
         follow_up=args.follow_up,
         use_cache=not (args.fresh or args.no_cache),
         max_rounds=args.rounds,
+        answer=_answer(args.answer),
     )
     return run_command(settings, options)
+
+
+def _answer(shape: str | None) -> AnswerSpec | None:
+    """The `--answer` shape, or None; a `UsageError` says in one line why it cannot be used."""
+    if shape is None:
+        return None
+    try:
+        return AnswerSpec.parse(shape)
+    except AnswerShapeError as err:
+        raise UsageError(f"--answer: {err}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,15 +6,28 @@ import time
 from typing import TextIO
 
 from tui.engine import events as ev
+from tui.engine.answers import read_position
 from tui.engine.names import member_labels, seat_name
 from tui.engine.quorum import standing as standing_of
-from tui.engine.types import CallResult, CallStatus, Member, Mode, Outcome, RoundStatus, RunRequest, VoteValue
+from tui.engine.types import (
+    CallResult,
+    CallStatus,
+    Member,
+    Mode,
+    Outcome,
+    Phase,
+    RoundStatus,
+    RunRequest,
+    VoteValue,
+)
 from tui.render.formatting import completion_line, cost, literal, seconds, tokens
 from tui.render.words import (
     NOT_A_DECISION,
     VOTE_WORDS,
+    answer_words,
     call_state,
     counted,
+    counted_words,
     invalid_votes_words,
     phase_word,
     queue_wait_words,
@@ -53,6 +66,9 @@ class ProgressPrinter:
             # must not fail a run that is still being recorded and whose result goes to stdout.
             self.closed = True
 
+    def _mode(self) -> Mode:
+        return self.request.mode if self.request is not None else Mode.DELIBERATE
+
     def _members(self) -> list[Member]:
         return self.request.members if self.request is not None else []
 
@@ -75,15 +91,20 @@ class ProgressPrinter:
                 self.request = request
                 demo = " · demo members are simulated" if any(m.demo for m in request.members) else ""
                 count = len(request.members)
-                return (
-                    f"{request.mode.value} · {counted(count, 'member')} · "
-                    f"synthesizer {request.synthesizers[0].alias}{demo}"
-                )
+                shape = request.answer
+                who = f"synthesizer {request.synthesizers[0].alias}"
+                if shape is not None:
+                    counts = request.mode is Mode.VOTE  # no synthesizer is asked: the answers are counted
+                    who = (
+                        f"counted in the {shape.name} answer shape"
+                        if counts
+                        else f"{who} · answer shape {shape.name}"
+                    )
+                return f"{request.mode.value} · {counted(count, 'member')} · {who}{demo}"
             case ev.RoundStarted(number=number, max_rounds=max_rounds):
                 return f"round {number}/{max_rounds}"
             case ev.CallStarted(member_index=index, alias=alias, phase=phase):
-                mode = self.request.mode if self.request is not None else Mode.DELIBERATE
-                return f"{self._name(index, alias)} waiting ({phase_word(phase, mode)})"
+                return f"{self._name(index, alias)} waiting ({phase_word(phase, self._mode())})"
             case ev.CallQueued(member_index=index, alias=alias, provider=provider, limit=limit):
                 return f"{self._name(index, alias)} {queued_words(provider, limit)}"
             case ev.CallRetrying(
@@ -102,6 +123,8 @@ class ProgressPrinter:
                 decided = round_word(round_.status, round_.outcome)
                 if round_.status in (RoundStatus.DECIDED, RoundStatus.CONTINUE):
                     decided = rests_on_words(decided, standing, self._members())
+                if self.request is not None and self.request.mode is Mode.VOTE:
+                    return counted_words(decided)
                 invalid = invalid_votes_words(round_.votes)
                 why = f" · {invalid}" if invalid else ""
                 return f"round {round_.number}: {tally_words(round_.tally)} → {decided}{why}"
@@ -109,9 +132,13 @@ class ProgressPrinter:
                 return f"Agreement: {agreement.summary}"
             case ev.SynthesisFinished(by=by, incomplete=why) if why:
                 return f"the synthesis is incomplete: {why} (by {by}; its text is kept as it is)"
+            case ev.SynthesisFinished(outcome=Outcome.NO_QUORUM) if self._mode() is Mode.VOTE:
+                return f"the answer most given is shown, {NOT_A_DECISION}"
             case ev.SynthesisFinished(by=by, outcome=Outcome.NO_QUORUM):
                 return f"the synthesis by {by} is the last draft, {NOT_A_DECISION}"
-            case ev.RunFinished(result=result) if result.mode is Mode.CONSULT and result.synthesis:
+            case ev.RunFinished(result=result) if (
+                result.mode in (Mode.CONSULT, Mode.VOTE) and result.outcome is None and result.synthesis
+            ):
                 rests_on = standing_words(standing_of(result), result.members)
                 return f"the synthesis rests on {rests_on} · {completion_line(result.totals, result.status)}"
             case ev.Notice(message=message):
@@ -132,6 +159,9 @@ class ProgressPrinter:
         tail = "".join(f" · {words}" for words in after)
         if call.status in (CallStatus.SUCCESS, CallStatus.INCOMPLETE):
             why = f" ({call.error})" if call.status is CallStatus.INCOMPLETE else ""
+            shape = self.request.answer if self.request is not None else None
+            if shape is not None and call.phase is Phase.POSITION:  # what it answered, first
+                why += f" · {answer_words(read_position(call, shape))}"
             toks = tokens(call.input_tokens + call.output_tokens, call.tokens_source)
             toks += f" tokens{tokens_source_note(call.tokens_source)}"
             return (

@@ -8,14 +8,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO, TextIO
 
-from tui.cache import CacheOutcome, serve_from_cache
+from tui.cache import Lookup
 from tui.cli.output import OutputLost
 from tui.cli.progress import ProgressPrinter
 from tui.config.catalog import secret_values
 from tui.config.schema import MemberSpec, Settings
 from tui.engine import events as ev
 from tui.engine.context import TeamContext
-from tui.engine.types import Origin, Outcome, RunRequest, RunResult, RunStatus
+from tui.engine.types import AnswerSpec, CacheInfo, Origin, Outcome, RunRequest, RunResult, RunStatus
 from tui.errors import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -26,22 +26,16 @@ from tui.errors import (
     hide_values,
 )
 from tui.files import NotText, read_at_most, utf8_text
+from tui.history.recorder import NOT_RECORDED, finish_recording, not_recorded
+from tui.history.replay import follow_up_thread
 from tui.history.store import RunStore
+from tui.pool import ProviderPool
 from tui.render.cache import cache_line
 from tui.render.context import context_chip
 from tui.render.formatting import literal
 from tui.render.report import render_markdown
 from tui.render.run_json import run_json
-from tui.runtime import (
-    NOT_RECORDED,
-    ProviderPool,
-    finish_recording,
-    follow_up_thread,
-    not_recorded,
-    open_store,
-    start_run,
-)
-from tui.session import Session
+from tui.session import Session, open_store, start_run
 
 MAX_QUESTION_BYTES = 2_000_000
 """The most a question read from standard input may hold: as much as an attached file (about
@@ -65,6 +59,8 @@ class RunOptions:
     max_rounds: int | None = None
     """The round limit given on the command line (--rounds), if any: said to have no effect when
     the run's mode has no rounds."""
+    answer: AnswerSpec | None = None
+    """The shape the question's one right answer is asked in (--answer); None: an open question."""
 
 
 def build_request(
@@ -81,6 +77,7 @@ def build_request(
         origin=Origin.CLI,
         images=options.images,
         rounds_given=options.max_rounds,  # said in `notes` when the mode has no rounds
+        answer=options.answer,
     )
     notes = list(session.notes)
     if options.follow_up:
@@ -140,24 +137,27 @@ def _run_and_report(
         for note in notes:
             printer.note(f"note: {literal(note)}")
         progress = printer
-    cached = serve_from_cache(settings, request, store) if options.use_cache else CacheOutcome()
-    if cached.hit is not None:
+    # The cache is looked in before the run's event loop starts: a hit, or a similar run to name.
+    lookup = Lookup(settings, request, store)
+    hit = asyncio.run(lookup.serve()) if options.use_cache else None
+    if hit is not None:
         if not options.quiet:
-            printer.note(f"{cache_line(cached.hit.cache)} (--fresh asks the panel again)")
-        result = cached.hit
+            printer.note(f"{cache_line(hit.cache)} (--fresh asks the panel again)")
+        result = hit
         interrupted = asyncio.run(_wait_for_record(store, result, stderr))
     else:
-        suggestion = cache_line(cached.miss)
+        similar = asyncio.run(lookup.suggest()) if options.use_cache else CacheInfo()
+        suggestion = cache_line(similar)
         if suggestion is not None and not options.quiet:
             printer.note(literal(suggestion))
-        if cached.problem is not None and not options.quiet:
-            printer.note(f"cache: {literal(cached.problem)}; only exact matches were looked for")
+        if lookup.problem is not None and not options.quiet:
+            printer.note(f"cache: {literal(lookup.problem)}; only exact matches were looked for")
         try:
             result, interrupted = asyncio.run(_execute(request, settings, progress, store, stderr))
         except KeyboardInterrupt:
             stderr.write("quorum: interrupted\n")
             return EXIT_INTERRUPTED
-        result.cache = cached.miss
+        result.cache = similar
     result.notes[:0] = notes
     secrets = secret_values(settings)  # a last line of defence: no configured key is ever printed
     unrecorded = [error for error in result.errors if error.startswith(NOT_RECORDED)]

@@ -8,9 +8,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from tui.config.schema import STRUCTURED_FORMS, MemberSpec, ModelConfig, ProviderConfig, Settings
+from tui.config.schema import MemberSpec, ModelConfig, ProviderConfig, Settings
 from tui.engine.types import Member, Stance, VoteForm
 from tui.errors import UnknownModelError, hide_key_shapes, hide_values
+from tui.providers import kinds
 
 KeyStatus = Literal["set", "missing", "not needed"]
 
@@ -132,7 +133,7 @@ class Catalog:
         """How `model`'s votes are asked first: its `structured_output`, or for `auto` its
         provider kind's strongest form (json_schema, tool; text for the demo)."""
         if model.structured_output == "auto":
-            return VoteForm(STRUCTURED_FORMS[self.provider(model).kind][0])
+            return kinds.KINDS.get(self.provider(model).kind).vote_forms[0]
         return VoteForm(model.structured_output)
 
     def member(self, spec: MemberSpec) -> Member:

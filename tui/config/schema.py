@@ -30,6 +30,7 @@ from tui.engine.stance import normalize_stance
 from tui.engine.types import Mode, Stance
 from tui.errors import PromptError, StanceError, UsageError, carries_url_credentials, looks_like_key
 from tui.files import NUL_IN_PATH
+from tui.providers import kinds
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CONTEXT_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -53,8 +54,9 @@ DEFAULT_RETRIES = 2
 class ProviderConfig(_Strict):
     """How to reach one provider."""
 
-    kind: Literal["openai", "anthropic", "demo"]
-    """Wire protocol: OpenAI-compatible chat completions, Anthropic messages, or the offline demo."""
+    kind: str
+    """Wire protocol: `openai` (OpenAI-compatible chat completions), `anthropic` (Anthropic's
+    Messages API), `demo` (the offline members), or a kind an installed plugin adds."""
     base_url: str | None = None
     """Endpoint; None means the SDK's default."""
     base_url_env: str | None = None
@@ -118,6 +120,17 @@ class ProviderConfig(_Strict):
             )
         return value
 
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        if value not in kinds.KINDS:
+            known = [repr(name) for name in kinds.KINDS.names()]
+            raise ValueError(
+                f"Input should be {', '.join(known[:-1])} or {known[-1]} (got {value!r}); a plugin "
+                f"adds a kind through the {kinds.ENTRY_POINT_GROUP!r} entry points"
+            )
+        return value
+
     @field_validator("api_key_env", "base_url_env")
     @classmethod
     def _env_name(cls, value: str | None, info: ValidationInfo) -> str | None:
@@ -130,13 +143,6 @@ class ProviderConfig(_Strict):
 
 
 StructuredOutputSetting = Literal["auto", "json_schema", "json_object", "tool", "text"]
-
-# The vote forms each provider kind can send (`auto` picks the first).
-STRUCTURED_FORMS: dict[str, tuple[str, ...]] = {
-    "openai": ("json_schema", "json_object", "text"),
-    "anthropic": ("tool", "text"),
-    "demo": ("text", "json_schema", "json_object", "tool"),
-}
 
 
 class ModelConfig(_Strict):
@@ -501,13 +507,14 @@ class Settings(_Strict):
                     f"models.{name}.temperature: Anthropic's Messages API (SDK 2.x) takes no temperature; "
                     "remove it"
                 )
-            kind = self.providers[model.provider].kind
-            allowed = STRUCTURED_FORMS[kind]
+            kind_name = self.providers[model.provider].kind
+            kind = kinds.KINDS.get(kind_name)
+            allowed = [form.value for form in kind.vote_forms]
             if model.structured_output not in ("auto", *allowed):
-                words = {"openai": "an OpenAI-compatible", "anthropic": "an Anthropic", "demo": "the demo"}
                 raise ValueError(
                     f"models.{name}.structured_output: {model.structured_output!r} cannot be asked of "
-                    f"{words[kind]} provider ({model.provider}); use auto, {', '.join(allowed)}"
+                    f"{kind.called or 'the ' + kind_name} provider ({model.provider}); "
+                    f"use auto, {', '.join(allowed)}"
                 )
             for alias in (name, *model.aliases):
                 if ":" in alias:

@@ -34,8 +34,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer
 
-from tui.cache import CacheOutcome, find_similar_async, warm_embedder
-from tui.cache.lookup import SemanticPlan, exact_hit, judge, semantic_plan, serve_judgement
+from tui.cache import Lookup, warm_embedder
 from tui.config.catalog import secret_values
 from tui.config.schema import Settings
 from tui.dashboard import keys
@@ -50,21 +49,16 @@ from tui.dashboard.widgets.synthesis_pane import SynthesisPane
 from tui.engine import events as ev
 from tui.engine.orchestrator import ProviderLookup, Run
 from tui.engine.types import Image, Mode, PriorTurn, RunRequest, RunResult, RunStatus
+from tui.engine.validators import warm_validators
 from tui.errors import QuorumError, StoreError, UserConfigError, redact
 from tui.history.follow import RunFollower
+from tui.history.recorder import CLOSING_WAIT_S, finish_recording
 from tui.history.store import RunStore
+from tui.pool import ProviderPool
 from tui.render.cache import cache_line
 from tui.render.context import context_chip
 from tui.render.words import ORIGIN_WORDS
-from tui.runtime import (
-    CLOSING_WAIT_S,
-    ProviderPool,
-    finish_recording,
-    open_store,
-    start_run,
-    warm_validators,
-)
-from tui.session import PreparedRun, Session, ShownRun
+from tui.session import PreparedRun, Session, ShownRun, open_store, start_run
 
 if TYPE_CHECKING:
     from rich.traceback import Trace
@@ -322,26 +316,21 @@ class DashboardCore(App[None]):
 
     def submit(self, question: str, *, fresh: bool = False) -> None:
         """Start a new run of the whole panel for `question` — unless an earlier run answers it
-        (the cache), which is shown instead; `fresh` asks the panel whatever the history holds. An
-        exact hit is found at once; comparing differently worded questions runs in a thread, and
-        the run starts after it, if nothing is served."""
+        (the cache), which is shown instead; `fresh` asks the panel whatever the history holds.
+        The cache is looked in by a worker (differently worded questions are compared in a
+        thread); the run starts after it, if nothing is served."""
         question = question.strip()
         if not question:
             self.notify("Type a question first.", severity="warning")
             return
         if not self.follow_up_armed:
             self.session.follow_up([])  # a new question starts a new thread
-        looked = None if fresh else self._look_in_cache(question)
-        if isinstance(looked, RunResult):
-            self._show_hit(question, looked)
-        elif isinstance(looked, SemanticPlan):
-            self.run_worker(
-                self._judge_then_ask(question, looked), group="cache", exclusive=True, name="cache"
-            )
-        else:
+        if fresh:
             self._ask(question)
+        else:
+            self.run_worker(self._look_then_ask(question), group="cache", exclusive=True, name="cache")
 
-    def _ask(self, question: str) -> None:
+    def _ask(self, question: str, lookup: Lookup | None = None) -> None:
         """Put `question` to the panel; while it answers, look for a similar earlier run to name."""
         shown = self.session.shown
         self._start(question, rerun_seats=None)
@@ -349,47 +338,34 @@ class DashboardCore(App[None]):
             self.follow_up_armed = False
             self.prompt_bar.question_sent(question)
             if self.session.shown is not None and self.store is not None:  # the cache says if it applies
+                started = self.session.shown
+                lookup = lookup or Lookup(self.settings, started.prepared.request, self.store)
                 self.run_worker(
-                    self._suggest_similar(self.session.shown), group="similar", exclusive=True, name="similar"
+                    self._suggest_similar(started, lookup), group="similar", exclusive=True, name="similar"
                 )
         self.refresh_chips()
 
-    def _look_in_cache(self, question: str) -> RunResult | SemanticPlan | None:
-        """An exact hit, recorded (`tui.cache`); else what a semantic lookup would compare; None
-        when the cache is off, the question is a follow-up, or there is nothing to compare."""
+    async def _look_then_ask(self, question: str) -> None:
+        """Show the earlier run that answers `question` (the cache), or put it to the panel."""
         try:
             request = self.session.prepare(question).request
-            return exact_hit(self.settings, request, self.store) or semantic_plan(
-                self.settings, request, self.store
-            )
         except QuorumError:
-            return None  # starting the run says what is wrong
+            self._ask(question)  # starting the run says what is wrong
+            return
+        lookup = Lookup(self.settings, request, self.store)
+        try:
+            hit = await lookup.serve()
         except (StoreError, sqlite3.Error) as err:
             log.warning("the cache lookup failed, asking the panel: %s", err)
-            return None
-
-    async def _judge_then_ask(self, question: str, plan: SemanticPlan) -> None:
-        """Compare the question with the earlier ones in a thread, then show the hit or ask the panel."""
-        outcome = CacheOutcome()
-        started = time.perf_counter()
-        try:
-            judgement = await asyncio.to_thread(judge, self.settings, plan)
-            if self.store is not None:
-                request = self.session.prepare(question).request
-                outcome = serve_judgement(
-                    self.settings, request, self.store, plan, judgement, time.perf_counter() - started
-                )
-        except (QuorumError, StoreError, sqlite3.Error) as err:
-            log.warning("the semantic cache lookup failed, asking the panel: %s", err)
-        if outcome.hit is not None:
-            self._show_hit(question, outcome.hit)
+            hit = None
+        if hit is not None:
+            self._show_hit(question, hit)
         else:
-            self._ask(question)
+            self._ask(question, lookup)
 
-    async def _suggest_similar(self, shown: ShownRun) -> None:
+    async def _suggest_similar(self, shown: ShownRun, lookup: Lookup) -> None:
         """Name the most similar earlier run (not served) while `shown` runs, if it is still on screen."""
-        outcome = await find_similar_async(self.settings, shown.prepared.request, self.store)
-        line = cache_line(outcome.miss)
+        line = cache_line(await lookup.suggest())
         if line is not None and self.session.shown is shown:
             self.notify(line, title="Cache", markup=False, timeout=10)
 

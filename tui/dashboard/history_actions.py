@@ -14,10 +14,9 @@ from tui.dashboard.widgets.member_pane import ModelPane
 from tui.engine import events as ev
 from tui.engine.types import Mode, PriorTurn, RunResult, RunStatus
 from tui.errors import UsageError
-from tui.history.replay import prior_turns, replay_events
+from tui.history.replay import follow_up_thread, prior_turns, replay_events
 from tui.render.cache import cache_line
 from tui.render.report import asked_brief
-from tui.runtime import follow_up_thread
 
 
 class HistoryActions(DashboardCore):

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from tui.engine import events as ev
 from tui.engine.accounting import cost_usd, estimate_tokens
+from tui.engine.connection import Connection, ProviderLookup
 from tui.engine.provider import (
     ChatMessage,
     ChatRequest,
@@ -39,7 +40,7 @@ from tui.engine.provider import (
     TextDelta,
     Usage,
 )
-from tui.engine.slots import CallSlots, slots_of
+from tui.engine.slots import CallSlots
 from tui.engine.types import CallResult, CallStatus, Image, Member, Phase, TokensSource
 from tui.engine.vision import images_tokens
 from tui.errors import redact
@@ -56,8 +57,6 @@ _CUTOFF_KINDS = {
     "content_filter": "content_filter",
     "refusal": "refusal",
 }
-
-ProviderLookup = Callable[[Member], Provider]
 
 ANSWERED = frozenset({CallStatus.SUCCESS, CallStatus.INCOMPLETE})
 """The statuses of a call that has an answer to use: whole, or incomplete (and marked so)."""
@@ -149,11 +148,11 @@ class ModelCall:
         member = self.spec.member
         request = self._request()
         preflight(member, request)
-        provider = providers(member)
-        async with self._slot(provider):
+        connection = providers(member)
+        async with self._slot(connection.slots):
             # Set once the call holds its slot: a wait in line is not the model's time.
             async with asyncio.timeout(member.deadline_s):
-                finished = await self._exchange(provider, request)
+                finished = await self._exchange(connection, request)
         if finished is None:
             raise ProviderError(
                 ErrorKind.TRUNCATED, "the stream ended without a finish reason: answer truncated"
@@ -169,11 +168,10 @@ class ModelCall:
         return CallStatus.INCOMPLETE
 
     @contextlib.asynccontextmanager
-    async def _slot(self, provider: Provider) -> AsyncIterator[None]:
-        """Hold one of `provider`'s slots for calls in flight while the call is made (none needed
-        where it has no limit), waiting in line for one if none is free: then the call is
+    async def _slot(self, slots: CallSlots | None) -> AsyncIterator[None]:
+        """Hold one of its provider's `slots` for calls in flight while the call is made (none
+        needed where it has no limit), waiting in line for one if none is free: then the call is
         `CallQueued`, and `CallDequeued` once it has one, its clock starting again."""
-        slots = slots_of(provider)
         if slots is None:
             yield
             return
@@ -220,9 +218,9 @@ class ModelCall:
             extra={"round": str(spec.round), "member": str(spec.index)},
         )
 
-    async def _exchange(self, provider: Provider, request: ChatRequest) -> Finished | None:
+    async def _exchange(self, connection: Connection, request: ChatRequest) -> Finished | None:
         """The request answered, with the engine's retries: the stream's `Finished`, or None."""
-        return await self._stream_with_retries(provider, request)
+        return await self._stream_with_retries(connection.provider, request)
 
     def _reply(self) -> str:
         """The reply as the model sent it (here: the text shown)."""

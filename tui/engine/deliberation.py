@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from tui.engine import prompts
 from tui.engine.accounting import estimate_tokens
 from tui.engine.calls import as_read
-from tui.engine.types import CallResult, Image, Member, Stance, Vote, VoteValue
+from tui.engine.types import AnswerSpec, CallResult, Image, Member, Stance, Vote, VoteValue
 from tui.engine.vision import images_for, images_tokens
 
 # What the look-ahead of the token budget assumes one answer will cost, in output tokens: the
@@ -34,16 +34,20 @@ class Deliberation:
     # The question's images, and the synthesizer: who of them is sent the images counts them.
     images: Sequence[Image] = ()
     synthesizer: Member | None = None
+    # The run's declared answer shape: the synthesizer answers in it.
+    answer: AnswerSpec | None = None
 
     def draft_prompt(self) -> str:
         """The first draft from the positions, or a revision of the last draft against its objections."""
         if self.draft is None:
-            return prompts.draft_prompt(self.question_block, self.positions)
-        return prompts.revision_prompt(self.question_block, as_read(self.draft), self.objections)
+            return prompts.draft_prompt(self.question_block, self.positions, self.answer)
+        return prompts.revision_prompt(self.question_block, as_read(self.draft), self.objections, self.answer)
 
     def curator_prompt(self, reason: str) -> str:
         draft = as_read(self.draft) if self.draft else None
-        return prompts.curator_prompt(self.question_block, self.positions, draft, self.objections, reason)
+        return prompts.curator_prompt(
+            self.question_block, self.positions, draft, self.objections, reason, self.answer
+        )
 
     def take_objections(self, votes: Sequence[Vote]) -> None:
         """Keep what the rejecting (and invalid) votes objected to, for the next revision."""

@@ -178,11 +178,17 @@ class Lifecycle:
     def conclude(self, call: CallResult, outcome: Outcome | None) -> None:
         """The run succeeded with `call`'s text as its answer (incomplete, if the call was)."""
         incomplete = call.error if call.status is CallStatus.INCOMPLETE else None
-        self.result.synthesis = call.content
-        self.result.synthesizer = call.alias
+        self.conclude_with(call.content, call.alias, outcome, incomplete)
+
+    def conclude_with(
+        self, text: str, by: str, outcome: Outcome | None, incomplete: str | None = None
+    ) -> None:
+        """The run succeeded with `text`, written by `by` (a model's alias, or what counted it)."""
+        self.result.synthesis = text
+        self.result.synthesizer = by
         self.result.synthesis_incomplete = incomplete
         self.result.outcome = outcome
-        self.emit(ev.SynthesisFinished(call.content, call.alias, outcome, incomplete))
+        self.emit(ev.SynthesisFinished(text, by, outcome, incomplete))
         self.finish(RunStatus.SUCCESS)
 
     def fail(self, errors: list[str]) -> None:

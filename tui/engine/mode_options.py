@@ -1,7 +1,8 @@
 """Options a run was given that its mode does not use, said rather than silently ignored.
 
-Consult mode asks each member once and synthesizes: it has no rounds and no votes, so a round
-limit (`--rounds`, MCP `max_rounds`) changes nothing in it. Deliberate mode uses every option.
+Consult and vote modes ask each member once (and then synthesize, or count): they have no rounds,
+so a round limit (`--rounds`, MCP `max_rounds`) changes nothing in them. Deliberate mode uses
+every option.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ def unused_in_mode(
 ) -> list[str]:
     """A sentence for each option given (not None) that `mode` ignores, naming them as the caller
     calls them (`--rounds` and `--mode` on the command line, `max_rounds` and `mode` over MCP)."""
-    if mode is Mode.CONSULT and max_rounds is not None:
+    then = {Mode.CONSULT: "a synthesis", Mode.VOTE: "a count or a synthesis"}.get(mode)
+    if then is not None and max_rounds is not None:
         return [
-            f"{option} {max_rounds} has no effect in consult mode (one answer per member, then a "
-            f"synthesis: no rounds); set {mode_option} deliberate for rounds"
+            f"{option} {max_rounds} has no effect in {mode.value} mode (one answer per member, then "
+            f"{then}: no rounds); set {mode_option} deliberate for rounds"
         ]
     return []

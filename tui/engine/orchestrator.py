@@ -1,4 +1,4 @@
-"""The orchestrator: runs a panel through consult or deliberate mode and reports every step.
+"""The orchestrator: runs a panel through consult, deliberate or vote mode and reports every step.
 
 Every call of a phase starts at once and results are kept in panel order. A call never raises
 into the run (see `tui.engine.calls`), so one member failing never stops the others. Cancelling
@@ -35,7 +35,8 @@ from uuid import uuid4
 
 from tui.engine import events as ev
 from tui.engine import prompts, vision
-from tui.engine.calls import ANSWERED, CallSpec, ModelCall, ProviderLookup, as_read, cutoff
+from tui.engine.calls import ANSWERED, CallSpec, ModelCall, as_read, cutoff
+from tui.engine.connection import ProviderLookup
 from tui.engine.deliberation import EXPECTED_ANSWER_TOKENS, Deliberation
 from tui.engine.lifecycle import Lifecycle
 from tui.engine.names import member_names
@@ -56,6 +57,7 @@ from tui.engine.types import (
     VoteForm,
     VoteValue,
 )
+from tui.engine.vote_count import VOTE_COUNT, count_answers, vote_synthesis
 from tui.engine.votes import VoteCall
 
 __all__ = ["EXPECTED_ANSWER_TOKENS", "ProviderLookup", "Run", "run_panel"]
@@ -156,6 +158,8 @@ class Run:
         )
         if self.request.mode is Mode.CONSULT:
             await self._consult()
+        elif self.request.mode is Mode.VOTE:
+            await self._vote()
         else:
             await self._deliberate()
 
@@ -164,14 +168,40 @@ class Run:
         if positions is None:
             return
         answers = [(m.alias, m.stance, as_read(r)) for _, m, r in positions]
-        self.result.agreement = read_agreement([text for _, _, text in answers])
-        self._emit(ev.AgreementRead(self.result.agreement))
+        if self.request.answer is None:  # an answer shape asks for no `Lean:` line to read
+            self.result.agreement = read_agreement([text for _, _, text in answers])
+            self._emit(ev.AgreementRead(self.result.agreement))
         synthesis = await self._synthesize(
-            Phase.DRAFT, 1, prompts.consult_synthesis_prompt(self._question_block, answers)
+            Phase.DRAFT,
+            1,
+            prompts.consult_synthesis_prompt(self._question_block, answers, self.request.answer),
         )
         self.result.rounds_used = 1
         if synthesis is not None:
             self._life.conclude(synthesis, outcome=None)
+
+    async def _vote(self) -> None:
+        """Every member answers once. With an answer shape the answers are counted (no synthesizer
+        is asked: `tui.engine.vote_count`); without one the synthesizer reports the majority view
+        and the dissent, and the run has no outcome, as in consult mode."""
+        positions = await self._positions()
+        if positions is None:
+            return
+        self.result.rounds_used = 1
+        count = count_answers(self.result)
+        if count is None:
+            answers = [(m.alias, m.stance, as_read(r)) for _, m, r in positions]
+            synthesis = await self._synthesize(
+                Phase.DRAFT, 1, prompts.vote_synthesis_prompt(self._question_block, answers)
+            )
+            if synthesis is not None:
+                self._life.conclude(synthesis, outcome=None)
+            return
+        round_ = self._life.round(1)
+        round_.outcome, round_.status = count.outcome, RoundStatus.DECIDED
+        self._round_decided(round_)
+        text = vote_synthesis(count, self.request.members, self.result.errors)
+        self._life.conclude_with(text, VOTE_COUNT, count.outcome)
 
     async def _deliberate(self) -> None:
         positions = await self._positions()
@@ -183,6 +213,7 @@ class Run:
             voters=[(index, m, as_read(r)) for index, m, r in positions],
             images=self.request.images,
             synthesizer=self.request.synthesizers[0],
+            answer=self.request.answer,
         )
         if not self._quorum(len(state.voters)):
             await self._draft_without_quorum(state)
@@ -373,10 +404,13 @@ class Run:
 
     async def _position_call(self, index: int) -> CallResult:
         member = self.request.members[index]
-        system = prompts.member_system_prompt(member, self._base_prompt)
+        system = self._system_prompt(member)
         # The question block is made once per run: it hashes every attached file for its fence.
-        message = prompts.position_prompt(self._question_block)
+        message = prompts.position_prompt(self._question_block, self.request.answer)
         return await self._call(member, index, Phase.POSITION, 1, system, message)
+
+    def _system_prompt(self, member: Member) -> str:
+        return prompts.member_system_prompt(member, self._base_prompt, self.request.answer)
 
     def _carry_over(self, index: int, earlier: CallResult) -> None:
         """Show an earlier run's position as this run's, without sending or paying for it again."""
@@ -389,7 +423,7 @@ class Run:
     async def _review(self, number: int, index: int, member: Member, own: str, draft: str) -> Vote:
         """The member's review of the draft, asked as a structured vote where its model takes one
         (see `tui.engine.votes`), read as its vote."""
-        system = prompts.member_system_prompt(member, self._base_prompt)
+        system = self._system_prompt(member)
 
         def prompt_for(form: VoteForm) -> str:
             return prompts.vote_prompt(self._question_block, own, draft, form)

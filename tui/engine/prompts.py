@@ -3,6 +3,11 @@
 The base system prompt carries exactly one `{stance_prompt}` slot, filled with the member's stance
 template (or its custom stance prompt). Round 1 is blind: a position prompt is built from the
 user's question, attachments and focus areas only, never from another model's output.
+
+A run that declares an answer shape (a question with one right answer; `tui.engine.answers`)
+asks differently: every prompt that produces an answer ends with the shape's one instruction
+instead of the open question's shape, the synthesizer is asked to find the right answer rather
+than a proposal, and a neutral seat is asked with no stance at all (see `member_system_prompt`).
 """
 
 from __future__ import annotations
@@ -11,8 +16,9 @@ import hashlib
 import json
 from collections.abc import Sequence
 
+from tui.engine.answers import answer_instruction
 from tui.engine.context import TeamContext, value_text
-from tui.engine.types import Attachment, ImageRecord, Member, PriorTurn, Stance, VoteForm
+from tui.engine.types import AnswerSpec, Attachment, ImageRecord, Member, PriorTurn, Stance, VoteForm
 from tui.errors import PromptError
 
 PLACEHOLDER = "{stance_prompt}"
@@ -43,6 +49,10 @@ Your assigned perspective: the impartial assessor. Weigh the arguments on both s
 actually falls. If the evidence strongly favours one side, say so; a forced 50/50 answer is not
 neutrality, it is a failure to judge.""",
 }
+
+NO_STANCE = """\
+You take no side assigned in advance: answer on the merits. Where the question has one right
+answer, work it out with care and give it."""
 
 # No line of this shape may look like a vote (`VERDICT:`): a member that echoes its position's shape
 # into its review would otherwise cast, or spoil, a vote it never meant to.
@@ -99,9 +109,23 @@ def validate_base_prompt(text: str) -> str:
     return text
 
 
-def member_system_prompt(member: Member, base_prompt: str = DEFAULT_BASE_PROMPT) -> str:
-    """The member's system prompt: the base prompt with its stance (or custom stance prompt) inserted."""
-    stance_text = member.stance_prompt or STANCE_TEMPLATES[member.stance]
+def member_system_prompt(
+    member: Member, base_prompt: str = DEFAULT_BASE_PROMPT, answer: AnswerSpec | None = None
+) -> str:
+    """The member's system prompt: the base prompt with its stance inserted.
+
+    The stance is the member's custom stance prompt when it has one, else its stance's template.
+    A run that declares an answer shape asks a `neutral` seat with no stance at all (`NO_STANCE`):
+    a stance is an instruction to argue, and a question with one right answer is there to be
+    worked out. Neutral is what a seat is when no stance was chosen for it (`-m ALIAS`); a seat
+    set `for` or `against`, or given a stance prompt, argues as it was set to, answer shape or not.
+    """
+    if member.stance_prompt:
+        stance_text = member.stance_prompt
+    elif answer is not None and member.stance is Stance.NEUTRAL:
+        stance_text = NO_STANCE
+    else:
+        stance_text = STANCE_TEMPLATES[member.stance]
     # str.replace, not str.format: the base prompt may legitimately contain other braces.
     return validate_base_prompt(base_prompt).replace(PLACEHOLDER, stance_text.strip())
 
@@ -197,9 +221,15 @@ def user_message(
     return "\n\n".join(parts)
 
 
-def position_prompt(question_block: str) -> str:
-    """A member's first answer: the question as `user_message` made it, then the answer's shape."""
-    return f"{question_block}\n\n{ANSWER_SHAPE}"
+def position_prompt(question_block: str, answer: AnswerSpec | None = None) -> str:
+    """A member's first answer: the question as `user_message` made it, then the answer's shape
+    (the declared one, when the run has one)."""
+    return f"{question_block}\n\n{answer_instruction(answer) if answer else ANSWER_SHAPE}"
+
+
+def _in_shape(prompt: str, answer: AnswerSpec | None) -> str:
+    """A synthesizer's prompt, ended with the declared answer shape's instruction when there is one."""
+    return f"{prompt}\n\n{answer_instruction(answer)}" if answer else prompt
 
 
 def _numbered_positions(positions: Sequence[tuple[str, Stance, str]]) -> str:
@@ -209,26 +239,45 @@ def _numbered_positions(positions: Sequence[tuple[str, Stance, str]]) -> str:
     )
 
 
-def draft_prompt(question_block: str, positions: Sequence[tuple[str, Stance, str]]) -> str:
-    """Round 1: the synthesizer drafts a consensus proposal from the successful positions."""
-    return (
-        f"{question_block}\n\nThe panel's positions:\n\n{_numbered_positions(positions)}\n\n"
+def draft_prompt(
+    question_block: str, positions: Sequence[tuple[str, Stance, str]], answer: AnswerSpec | None = None
+) -> str:
+    """Round 1: the synthesizer drafts a consensus proposal (with an answer shape: the panel's
+    answer) from the successful positions."""
+    task = (
         "Draft one consensus proposal that the whole panel could accept: state the recommendation, "
         "the conditions under which it holds, and the open risks. Where reviewers disagree, choose the "
         "better-argued view and say why in one line. Under about 400 words."
     )
+    if answer:
+        task = (
+            "Draft the panel's answer: check each reviewer's working, settle on the answer the "
+            "working supports (the most common answer is not always the right one), and show briefly "
+            "why. Under about 400 words."
+        )
+    return _in_shape(
+        f"{question_block}\n\nThe panel's positions:\n\n{_numbered_positions(positions)}\n\n{task}", answer
+    )
 
 
-def revision_prompt(question_block: str, draft: str, objections: Sequence[tuple[str, Sequence[str]]]) -> str:
+def revision_prompt(
+    question_block: str,
+    draft: str,
+    objections: Sequence[tuple[str, Sequence[str]]],
+    answer: AnswerSpec | None = None,
+) -> str:
     """Later rounds: the synthesizer revises the draft to answer the members' objections."""
     listed = "\n".join(
         f"- {alias}: {item}" for alias, items in objections for item in (items or ["(rejected, no reason)"])
     )
-    return (
+    what = "answer" if answer else "recommendation"
+    return _in_shape(
         f"{question_block}\n\nYour current draft:\n{draft.strip()}\n\n"
         f"Objections from the panel:\n{listed}\n\n"
         "Revise the draft so that it answers every objection that is right and explains briefly why the "
-        "others do not change the recommendation. Return the full revised proposal, under about 400 words."
+        f"others do not change the {what}. Return the full revised {'answer' if answer else 'proposal'}, "
+        "under about 400 words.",
+        answer,
     )
 
 
@@ -250,22 +299,47 @@ def curator_prompt(
     draft: str | None,
     objections: Sequence[tuple[str, Sequence[str]]],
     reason: str,
+    answer: AnswerSpec | None = None,
 ) -> str:
     """No consensus (or no budget left): the curator decides from all positions and objections."""
     listed = "\n".join(f"- {alias}: {item}" for alias, items in objections for item in items) or "- (none)"
     draft_block = f"\n\nThe latest draft:\n{draft.strip()}" if draft else ""
-    return (
+    what = "the answer" if answer else "the recommendation"
+    return _in_shape(
         f"{question_block}\n\nThe panel's positions:\n\n{_numbered_positions(positions)}{draft_block}\n\n"
         f"Unresolved objections:\n{listed}\n\nThe panel did not settle this by vote ({reason}). As curator, "
-        "write the final decision: the recommendation, the reasons that carried it, and the objections "
-        "you overruled with one line each on why. Under about 400 words."
+        f"write the final decision: {what}, the reasons that carried it, and the objections "
+        "you overruled with one line each on why. Under about 400 words.",
+        answer,
     )
 
 
-def consult_synthesis_prompt(question_block: str, positions: Sequence[tuple[str, Stance, str]]) -> str:
+def consult_synthesis_prompt(
+    question_block: str, positions: Sequence[tuple[str, Stance, str]], answer: AnswerSpec | None = None
+) -> str:
     """Consult mode: one synthesis of the successful answers."""
-    return (
-        f"{question_block}\n\nThe panel's answers:\n\n{_numbered_positions(positions)}\n\n"
-        "Write the synthesis: where the panel agrees, where it splits and why, and the recommendation "
-        "that best survives the disagreement. Under about 400 words."
+    verdict = (
+        "the answer the working supports (the most common answer is not always the right one)"
+        if answer
+        else "the recommendation that best survives the disagreement"
     )
+    return _in_shape(
+        f"{question_block}\n\nThe panel's answers:\n\n{_numbered_positions(positions)}\n\n"
+        f"Write the synthesis: where the panel agrees, where it splits and why, and {verdict}. "
+        "Under about 400 words.",
+        answer,
+    )
+
+
+VOTE_SYNTHESIS_TASK = (
+    "Each reviewer answered on its own, without seeing the others. Report the vote: the view most "
+    "of them hold (say how many, and who), then each dissenting view and who holds it, in a line or "
+    "two each with its strongest reason. Do not merge the views into one, and do not take a side "
+    "beyond saying which view has the most reviewers. Under about 400 words."
+)
+
+
+def vote_synthesis_prompt(question_block: str, positions: Sequence[tuple[str, Stance, str]]) -> str:
+    """Vote mode on an open question: the synthesizer reports the majority view and the dissent."""
+    answers = _numbered_positions(positions)
+    return f"{question_block}\n\nThe panel's answers:\n\n{answers}\n\n{VOTE_SYNTHESIS_TASK}"

@@ -8,7 +8,9 @@ failed members count against it: a panel of three where two members failed canno
 the third votes.
 
 Who an outcome rests on is derived, whenever it is shown, from the round's votes and the members'
-positions (`standing`): never a second copy kept beside them.
+positions (`standing`): never a second copy kept beside them. In a vote run with a declared answer
+shape, a seat's answer is its vote: a readable answer is a valid vote, an unreadable one is
+missing (`unreadable`, with why), and a seat whose call failed is missing as in a deliberation.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from tui.engine.answers import AnswerReading, seat_readings
 from tui.engine.calls import ANSWERED
-from tui.engine.types import CallResult, Missing, Phase, RoundResult, RunResult, Standing, VoteValue
+from tui.engine.types import CallResult, Missing, Mode, Phase, RoundResult, RunResult, Standing, VoteValue
 
 VALID = (VoteValue.ACCEPT, VoteValue.REJECT)
 
@@ -38,6 +41,9 @@ def standing(result: RunResult, round_: RoundResult | None = None) -> Standing:
     valid vote on its draft and the others, each with why; in a round where no vote was taken
     (consult mode, a panel too small to vote, a curator called by the budget), the seats that
     answered with a position and the others."""
+    readings = seat_readings(result) if result.mode is Mode.VOTE else None
+    if readings is not None:
+        return _answers_standing(result, readings)
     if round_ is None and result.rounds:
         round_ = result.rounds[-1]
     members, positions = result.members, _positions(result)
@@ -66,6 +72,31 @@ def standing(result: RunResult, round_: RoundResult | None = None) -> Standing:
             )
     voters = sum(1 for vote in votes.values() if vote.value in VALID) if votes else None
     return Standing(seats=len(members), voters=voters, answered=answered, missing=missing)
+
+
+def _answers_standing(result: RunResult, readings: Sequence[AnswerReading | None]) -> Standing:
+    """A counted vote's standing: the seats whose answer could be read voted; the others are
+    missing, unreadable (with why) or failed."""
+    positions = _positions(result)
+    missing: list[Missing] = []
+    for index, (member, reading) in enumerate(zip(result.members, readings, strict=True)):
+        if reading is None:
+            call = positions[index]
+            why = "not run" if call is None else call.error or call.status.value
+            missing.append(Missing(member_index=index, alias=member.alias, phase=Phase.POSITION, reason=why))
+        elif reading.key is None:
+            missing.append(
+                Missing(
+                    member_index=index,
+                    alias=member.alias,
+                    phase=Phase.POSITION,
+                    vote=VoteValue.INVALID,
+                    reason=f"unreadable: {reading.failure}",
+                )
+            )
+    voters = sum(1 for reading in readings if reading is not None and reading.key is not None)
+    answered = sum(1 for reading in readings if reading is not None)
+    return Standing(seats=len(result.members), voters=voters, answered=answered, missing=missing)
 
 
 def _positions(result: RunResult) -> Sequence[CallResult | None]:

@@ -8,11 +8,9 @@ measured waiting 40 s for its first token, and timed out for no fault of its own
 call's deadline, latency and time to first token start when it is actually sent, and the time it
 waited is kept apart (`CallResult.queued_ms`) and shown as such.
 
-The slots belong to the provider connection, not to a run: the front ends keep one adapter per
-configured provider for the whole process (see `tui.runtime.ProviderPool`), and two runs in one
-process (a rerun while the old run winds down, two `quorum mcp` runs) talk to the same server, so
-they share its limit. `limit_calls` puts a limit on an adapter when the pool makes it; `slots_of`
-is how a call finds it. A provider without one is never queued.
+The slots belong to the provider connection, not to a run (`tui.engine.connection`): two runs in
+one process talk to the same server, so they share its limit. A provider without one is never
+queued.
 
 Pure asyncio: a queued call waits on a future of its own, woken only when a slot passes to it, so
 any number of queued calls cost nothing while they wait.
@@ -21,10 +19,7 @@ any number of queued calls cost nothing while they wait.
 from __future__ import annotations
 
 import asyncio
-import weakref
 from collections import deque
-
-from tui.engine.provider import Provider
 
 
 class CallSlots:
@@ -85,24 +80,3 @@ class CallSlots:
                 waiter.set_result(None)
                 return
         self._taken -= 1
-
-
-# Keyed by the provider adapter itself, as the vote forms are (`tui.engine.votes.forms_of`): the
-# slots live as long as the connection they limit, and a fresh pool (a test's) starts with its own.
-_SLOTS: weakref.WeakKeyDictionary[Provider, CallSlots] = weakref.WeakKeyDictionary()
-
-
-def limit_calls(provider: Provider, limit: int | None) -> None:
-    """Let `provider` serve at most `limit` calls at a time (None: as many as are made)."""
-    if limit is None:
-        _SLOTS.pop(provider, None)
-    else:
-        _SLOTS[provider] = CallSlots(provider.name, limit)
-
-
-def slots_of(provider: Provider) -> CallSlots | None:
-    """The slots a call to `provider` must take one of before it is sent; None: no limit."""
-    try:
-        return _SLOTS.get(provider)
-    except TypeError:  # an adapter that cannot be weakly referenced has no limit set either
-        return None

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import cached_property
@@ -20,12 +21,14 @@ from pydantic import (
     ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
+    ValidationError,
     computed_field,
     model_serializer,
     model_validator,
 )
 
 from tui.engine.context import TeamContext
+from tui.errors import UsageError
 
 
 class Stance(StrEnum):
@@ -37,6 +40,10 @@ class Stance(StrEnum):
 class Mode(StrEnum):
     CONSULT = "consult"
     DELIBERATE = "deliberate"
+    VOTE = "vote"
+    """Every member answers once, blind; the plurality of the answers read in the declared answer
+    shape is the run's answer (or, for an open question, the synthesizer reports the majority
+    view and the dissent). The honest baseline for every other mode."""
 
 
 class Phase(StrEnum):
@@ -83,6 +90,9 @@ class Outcome(StrEnum):
     UNANIMOUS = "unanimous"
     MAJORITY = "majority"
     CURATOR_OVERRIDE = "curator_override"
+    PLURALITY = "plurality"
+    """A vote's answer given by the most seats, though not by more than half of them (or tied
+    with another and chosen by the tie rule)."""
     NO_QUORUM = "no_quorum"
     """Not a decision: too few of the panel's seats cast a valid vote (or answered at all). The
     run's synthesis is the last draft, shown and marked as such."""
@@ -121,9 +131,6 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
-ProviderKind = Literal["openai", "anthropic", "demo"]
-"""The wire protocol a provider speaks (the catalog's `kind`)."""
-
 ImageType = Literal["image/png", "image/jpeg", "image/webp", "image/gif"]
 """The image formats every vision-capable provider takes (OpenAI, Anthropic, Gemini)."""
 
@@ -155,8 +162,10 @@ class Member(_Model):
         default=False,
         description="The catalog marks its model vision-capable: it is sent the question's images.",
     )
-    provider_kind: ProviderKind = Field(
-        default="openai", description="Its provider's wire protocol: how its images are counted in tokens."
+    provider_kind: str = Field(
+        default="openai",
+        description="Its provider's kind (openai, anthropic, demo, or a plugin's): how its images are "
+        "counted in tokens.",
     )
 
     @property
@@ -262,6 +271,78 @@ class Image(ImageRecord):
         return base64.b64encode(self.data)
 
 
+class AnswerKind(StrEnum):
+    NUMERIC = "numeric"
+    CHOICE = "choice"
+    EXACT = "exact"
+    INCLUDES = "includes"
+    REGEX = "regex"
+
+
+SHAPES = ("numeric", "choice", "exact", "includes", "regex=PATTERN")
+"""The answer shapes as they are named (`AnswerSpec.parse`)."""
+
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+"""The letters a choice is named by, in order."""
+
+
+class AnswerShapeError(UsageError):
+    """An answer shape that cannot be used as given: an unknown name, or a bad pattern or choices."""
+
+
+class AnswerSpec(BaseModel):
+    """The one shape a question with one right answer is answered in, and read back by
+    (`tui.engine.answers`): its kind, the pattern a `regex` answer is read with, and the choices a
+    `choice` answer names by letter (A, B, C… in this order; none listed: any letter)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: AnswerKind
+    pattern: str | None = Field(default=None, description="regex: the pattern the answer is read with.")
+    choices: tuple[str, ...] | None = Field(
+        default=None, description="choice: the options, lettered A, B, C… in order (at most 26)."
+    )
+
+    @model_validator(mode="after")
+    def _fits_its_kind(self) -> AnswerSpec:
+        if self.kind is AnswerKind.REGEX:
+            if not self.pattern:
+                raise ValueError("regex= needs a pattern after the `=`")
+            try:
+                re.compile(self.pattern)
+            except re.error as err:
+                raise ValueError(f"regex={self.pattern}: not a regular expression ({err})") from None
+        elif self.pattern is not None:
+            raise ValueError(f"a pattern is for the regex shape, not {self.kind.value}")
+        if self.choices is not None:
+            if self.kind is not AnswerKind.CHOICE:
+                raise ValueError(f"choices are for the choice shape, not {self.kind.value}")
+            if not 1 <= len(self.choices) <= len(LETTERS):
+                raise ValueError(f"{len(self.choices)} choices: letters A to Z name 1 to 26")
+        return self
+
+    @classmethod
+    def parse(cls, text: str, choices: Sequence[str] | None = None) -> AnswerSpec:
+        """The shape `text` names: `numeric`, `choice`, `exact`, `includes` or `regex=PATTERN`.
+        An `AnswerShapeError` says in one line why it cannot be used."""
+        name, sep, pattern = text.partition("=")
+        try:
+            if sep and name == AnswerKind.REGEX:
+                return cls(kind=AnswerKind.REGEX, pattern=pattern)
+            if sep or name not in set(AnswerKind) - {AnswerKind.REGEX}:
+                raise AnswerShapeError(
+                    f"unknown answer shape {text!r}: use {', '.join(SHAPES[:-1])} or {SHAPES[-1]}"
+                )
+            return cls(kind=AnswerKind(name), choices=tuple(choices) if choices is not None else None)
+        except ValidationError as err:
+            raise AnswerShapeError(str(err.errors()[0]["msg"]).removeprefix("Value error, ")) from None
+
+    @property
+    def name(self) -> str:
+        """The shape as `parse` reads it: `numeric`, `regex=(\\d+)`."""
+        return f"regex={self.pattern}" if self.kind is AnswerKind.REGEX else self.kind.value
+
+
 class PriorTurn(_Model):
     """An earlier run of the same thread, as a follow-up's members see it."""
 
@@ -306,6 +387,12 @@ class RunRequest(_Model):
         default_factory=list, description="What building the request had to say; the result starts with them."
     )
     origin: Origin | None = Field(default=None, description="Where the run was started (None: not said).")
+    answer: AnswerSpec | None = Field(
+        default=None,
+        description="The shape a question with one right answer is answered in (None: an open question). "
+        "Every prompt that produces an answer ends by asking for it in this shape, a neutral seat is "
+        "asked without a stance, and a vote counts the answers read in it.",
+    )
 
 
 class Asked(_Model):
@@ -333,6 +420,9 @@ class Asked(_Model):
     synthesizers: list[str] = Field(
         default_factory=list, description="The synthesizer chain: the synthesizer, then its fallbacks."
     )
+    answer: AnswerSpec | None = Field(
+        default=None, description="The answer shape the run declared; None for an open question."
+    )
 
     @classmethod
     def of(cls, request: RunRequest) -> Asked:
@@ -347,6 +437,7 @@ class Asked(_Model):
             quorum=request.quorum,
             token_budget=request.token_budget,
             synthesizers=[s.alias for s in request.synthesizers],
+            answer=request.answer,
         )
 
 
@@ -481,10 +572,13 @@ class Missing(_Model):
     member_index: int
     alias: str
     phase: Phase = Field(
-        description="position: its position failed, so it was not asked to vote; vote: its vote."
+        description="position: its position failed, so it was not asked to vote (in a counted vote: its "
+        "answer, which is its vote, failed or could not be read); vote: its vote."
     )
     vote: VoteValue | None = Field(
-        default=None, description="invalid, or none (its review failed); null when it was not asked to vote."
+        default=None,
+        description="invalid (in a counted vote: its answer could not be read), or none (its review failed); "
+        "null when it was not asked to vote.",
     )
     reason: str = Field(description="Why: the failed call's error, or why the vote is invalid.")
 
@@ -618,11 +712,11 @@ class RunResult(_Model):
     @classmethod
     def _unnamed(cls, data: Any) -> Any:
         """A run read back from the JSON `quorum run --json` printed, without the names it gave
-        each member, vote and call, nor who each round and the run rest on (`tui.render.run_json`):
-        they are derived, never kept."""
+        each member, vote and call, nor who each round and the run rest on, nor the answers read
+        in its answer shape (`tui.render.run_json`): they are derived, never kept."""
         if not isinstance(data, dict):
             return data
-        data = _without_standing(data)
+        data = {key: value for key, value in _without_standing(data).items() if key != "answers"}
         for key in ("members", "positions", "calls"):
             if isinstance(data.get(key), list):
                 data[key] = [_without_name(item) for item in data[key]]

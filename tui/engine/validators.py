@@ -9,6 +9,8 @@ its first frame nor its first question pays for them.
 
 from __future__ import annotations
 
+import threading
+
 from pydantic import BaseModel
 
 from tui.engine.context import TeamContext
@@ -61,3 +63,11 @@ def build_validators() -> None:
     """Build every deferred validator not built yet (each once: a built one is left as it is)."""
     for model in DEFERRED:
         model.model_rebuild()
+
+
+def warm_validators() -> threading.Thread:
+    """Build the engine's validators in a thread of their own (see this module's docstring), for
+    a long-lived front end to call once it is up: the first run then starts without them."""
+    thread = threading.Thread(target=build_validators, name="quorum validators", daemon=True)
+    thread.start()
+    return thread

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
-from tui.engine.types import Image, ImageRecord, Member, ProviderKind, RunRequest
+from tui.engine.types import Image, ImageRecord, Member, RunRequest
 
 # OpenAI's tile rule (high detail).
 OPENAI_FIT_PX = 2048
@@ -40,8 +40,9 @@ ANTHROPIC_PIXELS_PER_TOKEN = 750
 ANTHROPIC_MAX_TOKENS = 1600
 
 
-def image_tokens(image: ImageRecord, kind: ProviderKind) -> int:
-    """About how many input tokens `image` costs a model behind a provider of `kind`."""
+def image_tokens(image: ImageRecord, kind: str) -> int:
+    """About how many input tokens `image` costs a model behind a provider of `kind`: Anthropic's
+    rule for `anthropic`, OpenAI's tiles for every other kind."""
     width, height = float(image.width), float(image.height)
     if kind == "anthropic":
         scale = min(1.0, ANTHROPIC_LONG_EDGE_PX / max(width, height))

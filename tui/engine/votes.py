@@ -12,9 +12,9 @@ Falling back is never silent and never repeated:
   that serves only so many calls at once (it does not go back to the end of the line);
 - a whole reply that is not usable as structured output (prose, broken JSON, outside the schema)
   is read as text before it is declared invalid, and its model is asked in text from then on;
-- what a model takes is remembered with the provider connection it was learned on, which the
-  front ends keep for the whole process (see `forms_of`), so a second vote goes straight to the
-  form that works; and each change is a notice the dashboard, the progress lines and the run's
+- what a model takes is remembered with the provider connection it was learned on
+  (`Connection.forms`), which the front ends keep for the whole process, so a second vote goes
+  straight to the form that works; and each change is a notice the dashboard, the progress lines and the run's
   notes carry: `smollm2: structured votes refused (json_schema) → json_object`.
 
 People never read raw JSON as if it were prose: a structured vote is held while it streams and
@@ -32,24 +32,23 @@ reject`. The same verdict said in both is one vote.
 from __future__ import annotations
 
 import logging
-import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
 from tui.engine import events as ev
-from tui.engine.calls import CallSpec, ModelCall, ProviderLookup, preflight
+from tui.engine.calls import CallSpec, ModelCall, preflight
+from tui.engine.connection import Connection, FormMemory, ProviderLookup
 from tui.engine.provider import (
     ChatMessage,
     ChatRequest,
     ErrorKind,
     Finished,
-    Provider,
     ProviderError,
     StructuredOutput,
 )
 from tui.engine.rules import MAX_OBJECTIONS, parse_structured_vote, render_vote, stated_verdicts, two_verdicts
-from tui.engine.types import CallResult, CallStatus, Member, VoteForm, VoteValue
+from tui.engine.types import CallResult, CallStatus, VoteForm, VoteValue
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +98,6 @@ _WEAKER = {
     VoteForm.TOOL: VoteForm.TEXT,
     VoteForm.TEXT: VoteForm.TEXT,
 }
-_STRENGTH = {VoteForm.JSON_SCHEMA: 3, VoteForm.TOOL: 3, VoteForm.JSON_OBJECT: 2, VoteForm.TEXT: 0}
 
 
 def weaker_form(form: VoteForm) -> VoteForm:
@@ -119,42 +117,6 @@ def vote_output(form: VoteForm) -> StructuredOutput | None:
     return StructuredOutput(
         form, VOTE_TOOL, "Cast your vote on the panel's draft proposal.", vote_schema(form)
     )
-
-
-class FormMemory:
-    """The vote form each model of one provider connection has been found to take."""
-
-    def __init__(self) -> None:
-        self._learned: dict[str, VoteForm] = {}
-
-    def form_for(self, member: Member) -> VoteForm:
-        """The form to ask `member` in: its configured one, or the weaker one its model was moved to."""
-        learned = self._learned.get(member.model_id)
-        if learned is None or _STRENGTH[learned] >= _STRENGTH[member.vote_form]:
-            return member.vote_form
-        return learned
-
-    def learn(self, member: Member, form: VoteForm) -> bool:
-        """Move `member`'s model down to `form`; False when it is there already (or below): then
-        whoever moved it first has said so."""
-        if _STRENGTH[form] >= _STRENGTH[self.form_for(member)]:
-            return False
-        self._learned[member.model_id] = form
-        return True
-
-
-# Keyed by the provider adapter itself: the front ends keep one adapter per configured provider
-# for the whole process (the dashboard's pool, `quorum run`'s, `quorum mcp`'s), so what a server
-# takes is learned once per process; a fresh pool (a test's) starts knowing nothing.
-_MEMORIES: weakref.WeakKeyDictionary[Provider, FormMemory] = weakref.WeakKeyDictionary()
-
-
-def forms_of(provider: Provider) -> FormMemory:
-    """What the models behind `provider` have been found to take, for as long as it lives."""
-    try:
-        return _MEMORIES.setdefault(provider, FormMemory())
-    except TypeError:  # an adapter that cannot be weakly referenced: remember for this call only
-        return FormMemory()
 
 
 class _HeldView:
@@ -233,8 +195,8 @@ class VoteCall(ModelCall):
         message = ChatMessage("user", self._prompt_for(self.form), self.spec.images)
         return replace(request, messages=(message,), structured=vote_output(self.form))
 
-    async def _exchange(self, provider: Provider, request: ChatRequest) -> Finished | None:
-        self._forms = forms_of(provider)
+    async def _exchange(self, connection: Connection, request: ChatRequest) -> Finished | None:
+        self._forms, provider = connection.forms, connection.provider
         if self._forms.form_for(self.spec.member) is not self.form:
             self.form = self._forms.form_for(self.spec.member)
             request = self._asked_again()

@@ -5,10 +5,11 @@ The pure core of `quorum eval`, with no Textual, no SQL and no network:
 
 - `datasets` — the items: inspect-style JSONL or GSM8K's own lines, the shipped `gsm8k`, the
   generated `arithmetic`, and the seeded choice of a development slice and the scored items;
-- `scoring` — the one answer shape every seat is asked for, and the scorers that read an answer
-  from a reply (or say why it cannot be read) and judge it against the target;
-- `stats` — intervals, McNemar's exact test, the paired bootstrap, plurality with its tie rule,
-  oracle, flips, unanimous-and-wrong, percentiles;
+- `scoring` — the scorers: the answer shape each item is asked in, and whether the answer read
+  from a reply (`tui.engine.answers` reads it, or says why it cannot) is right for its target;
+- `stats` — intervals, McNemar's exact test, the paired bootstrap, oracle, flips,
+  unanimous-and-wrong, percentiles (the plurality and its tie rule are the engine's:
+  `tui.engine.answers`, which a vote run counts with);
 - `results` — per-item outcomes made into per-mode summaries and paired comparisons;
 - `report` — the tables, the verdict in words, the chart of accuracy against tokens, as plain text.
 """

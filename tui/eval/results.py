@@ -27,17 +27,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from tui.engine.answers import TieRule, plurality
 from tui.eval.stats import (
     DEFAULT_RESAMPLES,
     Flips,
     Interval,
-    TieRule,
     flips,
     mcnemar_exact,
     oracle,
     paired_bootstrap,
     percentile,
-    plurality,
     unanimous_and_wrong,
     wilson,
 )

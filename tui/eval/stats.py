@@ -10,7 +10,6 @@
   items resampled with replacement, both modes' results moving together, the 2.5th and 97.5th
   percentiles of the resampled differences. Seeded, and drawn from numpy's PCG64 bit stream
   itself, which numpy keeps stable across its versions (its `Generator` methods it does not).
-- `plurality` — the answer most seats gave, with a named tie rule (`TieRule`).
 - `oracle`, `flips`, `unanimous_and_wrong` — what a panel's first answers held, and what its final
   answer made of them.
 - `percentile` — nearest rank: always a value that occurred (the p95 of 20 wall times is the
@@ -20,10 +19,8 @@
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from fractions import Fraction
 
 Z_95 = 1.959963984540054
@@ -120,38 +117,6 @@ def paired_bootstrap(
 
 # --------------------------------------------------------------------------------------------
 # What a panel's answers hold
-
-
-class TieRule(StrEnum):
-    """What a plurality does when two or more answers have the most votes."""
-
-    FIRST_IN_PANEL_ORDER = "first in panel order"
-    """The tied answer given by the seat earliest in the panel wins."""
-    NO_ANSWER = "no answer"
-    """A tie is no answer (and so wrong)."""
-
-
-@dataclass(frozen=True)
-class Plurality:
-    key: str | None
-    """The answer that won; None when no answer was read, or on a tie under `NO_ANSWER`."""
-    votes: int
-    """How many seats gave the most-given answer."""
-    tied: bool
-    """Whether another answer had as many votes."""
-    rule: TieRule
-
-
-def plurality(keys: Sequence[str | None], rule: TieRule = TieRule.FIRST_IN_PANEL_ORDER) -> Plurality:
-    """The answer most seats gave, their keys in panel order; None (a parse failure) is no vote."""
-    counts = Counter(key for key in keys if key is not None)  # in the order answers first appear
-    if not counts:
-        return Plurality(key=None, votes=0, tied=False, rule=rule)
-    most = max(counts.values())
-    leaders = [key for key, votes in counts.items() if votes == most]
-    tied = len(leaders) > 1
-    winner = None if tied and rule is TieRule.NO_ANSWER else leaders[0]
-    return Plurality(key=winner, votes=most, tied=tied, rule=rule)
 
 
 @dataclass(frozen=True)

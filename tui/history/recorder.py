@@ -17,6 +17,9 @@ The checkpoints are what a dashboard following the run from another process sees
 flight, and what a killed process leaves of it: every half second, so a follower is at most about
 a second behind. Writing 8 members streaming 100 tokens a second that often costs under half a
 percent of a core, about 2 ms a checkpoint (`benchmarks/bench_history.py --checkpoints`).
+
+When a run ends, its front end waits for the history to hold it (`finish_recording`): a run the
+history could not record ends as failed, its answer kept, with one line saying why.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from tui.engine import events as ev
-from tui.engine.types import CallResult, Member, RoundResult, RunResult
+from tui.engine.types import CallResult, Member, RoundResult, RunResult, RunStatus
 from tui.history.liveness import LIVE_RUNS
 from tui.history.store import RunStore, RunWrites
 
@@ -209,3 +212,48 @@ class RunRecorder:
         if self._checkpoints is not None:
             self._checkpoints.cancel()
             self._checkpoints = None
+
+
+WAIT_NOTICE_S = 1.0
+"""How long the end of a run waits for its record before the front end says why it waits."""
+
+CLOSING_WAIT_S = 10.0
+"""How long a front end that is closing (the dashboard quit, the MCP server shut down) waits for
+the history to take the writes still in line, such as the end of a run quitting cancelled: past
+it they are left, and the run reads as interrupted."""
+
+NOT_RECORDED = "not recorded in the history"
+"""How the error of a run the history could not record begins."""
+
+
+async def finish_recording(
+    store: RunStore | None, result: RunResult, *, waiting: Callable[[str], None] | None = None
+) -> str | None:
+    """Wait until the history holds the run `result` as it ended (its writes wait at most
+    `[store] lock_wait_s` for another process's lock). A run it could not record is no success:
+    it ends as failed (its answer kept) with one line saying why, which is returned. `waiting` is
+    told, once, if the record is not there within `WAIT_NOTICE_S`."""
+    if store is None:
+        return None
+    recorded = asyncio.ensure_future(store.recorded(result.run_id))
+    done, _ = await asyncio.wait([recorded], timeout=WAIT_NOTICE_S)
+    if not done and waiting is not None:
+        waiting(
+            f"run {result.run_id} is not in the history yet (another process may hold it locked): "
+            f"waiting up to {store.lock_wait_s:g} s for it"
+        )
+    try:
+        problem = await recorded
+    finally:
+        recorded.cancel()
+    return None if problem is None else not_recorded(result, problem)
+
+
+def not_recorded(result: RunResult, why: str) -> str:
+    """End `result`, which the history does not hold, as failed (its answer kept) with one line
+    saying why; return that line."""
+    message = f"{NOT_RECORDED}: {why}"
+    result.errors.append(message)
+    if result.status is RunStatus.SUCCESS:
+        result.status = RunStatus.ERROR
+    return message

@@ -25,6 +25,8 @@ from tui.engine.types import (
     RunStatus,
     VoteValue,
 )
+from tui.errors import UsageError
+from tui.history.store import RunStore
 
 
 def replay_events(result: RunResult) -> list[ev.Event]:
@@ -193,6 +195,7 @@ def replay_request(result: RunResult, thread: list[PriorTurn] | None = None) -> 
             "majority_threshold": asked.majority_threshold,
             "quorum": asked.quorum,
             "token_budget": asked.token_budget,
+            "answer": asked.answer,
         }
     return RunRequest(
         question=result.question,
@@ -235,3 +238,15 @@ def prior_turns(thread: list[RunResult]) -> list[PriorTurn]:
             )
         )
     return turns
+
+
+def follow_up_thread(store: RunStore | None, run: str, depth: int) -> list[PriorTurn]:
+    """The context of a follow-up to `run` (an id or the start of one): it and up to `depth - 1`
+    of its ancestors, oldest first."""
+    if store is None:
+        raise UsageError("a follow-up needs the run history, which is turned off ([store] enabled)")
+    try:
+        run_id = store.resolve(run)
+    except KeyError as err:
+        raise UsageError(str(err.args[0])) from None
+    return prior_turns(store.thread(run_id, depth))

@@ -5,6 +5,10 @@ rest, each in its own transaction. A database newer than this Quorum is refused,
 Several processes may open a new history at once: each reads the version again inside the write
 transaction of each migration, so one applies it and the others, having waited for its lock,
 find it applied.
+
+A run's cache keys (its question key and signature) are what `tui.question` makes of its question;
+`question_reduction` says which version of that made them. A history keyed by an earlier version
+has every run keyed again when it is opened, once, so its runs are found as new ones are.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from pathlib import Path
 
 from tui.errors import StoreError
 from tui.history.locking import retrying
+from tui.question.keys import question_key
+from tui.question.terms import REDUCTION, signature
 
 # Forward migrations: index i takes a database from version i to i + 1. Never edit one that has
 # shipped; add the next.
@@ -149,7 +155,7 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE calls ADD COLUMN queued_ms INTEGER;
     """,
-    # 10: the cache. Each run's keys (`tui.engine.cache_key`): its question normalized, what else
+    # 10: the cache. Each run's keys (`tui.question.keys`): its question normalized, what else
     # its answer depends on (mode, context, files, images, focus) and who answered, so a run that
     # answers a new request is found by an indexed equality; a run served from the cache points at
     # the run it was served from (its calls are that run's, never copied), with how it matched and
@@ -231,6 +237,13 @@ MIGRATIONS: list[str] = [
     ALTER TABLE calls ADD COLUMN tokens_source TEXT NOT NULL DEFAULT 'provider';
     UPDATE calls SET tokens_source = 'estimated' WHERE tokens_estimated = 1;
     """,
+    # 17: which version of what the cache makes of a question (`tui.question.terms.REDUCTION`)
+    # made the runs' question keys and signatures; 1 is every version before they were numbered.
+    # Opening the history keys its runs again when it is older than this Quorum's (`migrate`).
+    """
+    CREATE TABLE question_reduction (version INTEGER NOT NULL);
+    INSERT INTO question_reduction (version) VALUES (1);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -270,6 +283,35 @@ def migrate(db: sqlite3.Connection, path: Path, *, until: float) -> None:
     _refuse_newer(current, path)
     while current < SCHEMA_VERSION:
         current = retrying(lambda: _next_migration(db, path), until=until)
+    if _keyed_by(db) < REDUCTION:
+        retrying(lambda: _key_again(db), until=until)
+
+
+def _keyed_by(db: sqlite3.Connection) -> int:
+    """The version of the question's reduction the runs' cache keys were made by."""
+    return int(db.execute("SELECT version FROM question_reduction").fetchone()[0])
+
+
+def _key_again(db: sqlite3.Connection) -> None:
+    """Make every keyed run's question key and signature again from its question, unless another
+    connection has meanwhile (read again under the write lock). A run recorded with no key (before
+    the cache, or a signature before the semantic cache) stays without: it is never served. A
+    history keyed by a newer Quorum is left as it is: two versions sharing it never undo each
+    other's keys."""
+    with write_transaction(db):
+        if _keyed_by(db) >= REDUCTION:
+            return
+        runs = db.execute(
+            "SELECT id, question, question_signature IS NOT NULL FROM runs WHERE question_key IS NOT NULL"
+        ).fetchall()
+        db.executemany(
+            "UPDATE runs SET question_key = ?, question_signature = ? WHERE id = ?",
+            [
+                (question_key(question), signature(question) if signed else None, run_id)
+                for run_id, question, signed in runs
+            ],
+        )
+        db.execute("UPDATE question_reduction SET version = ?", (REDUCTION,))
 
 
 def _next_migration(db: sqlite3.Connection, path: Path) -> int:

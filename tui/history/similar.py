@@ -19,12 +19,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tui.engine.cache_key import panel_key, scope_key
 from tui.engine.types import RunRequest
 from tui.errors import StoreError
 from tui.history.locking import is_busy
 from tui.history.schema import write_transaction
 from tui.history.store import iso_stamp, save_vectors
+from tui.question.keys import panel_key, scope_key
 
 BUSY_TIMEOUT_S = 5.0
 """How long a scan waits for the recording connection's write to finish before it gives up."""

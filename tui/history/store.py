@@ -27,8 +27,6 @@ from pathlib import Path
 from typing import Any
 
 from tui.engine import events as ev
-from tui.engine.cache_check import signature
-from tui.engine.cache_key import panel_key, question_key, scope_key
 from tui.engine.types import (
     Asked,
     CallResult,
@@ -50,6 +48,8 @@ from tui.history.liveness import run_alive
 from tui.history.locking import BUSY_TIMEOUT_MS, LOCK_WAIT_S, is_busy, retrying, waiting_at_most
 from tui.history.schema import migrate, version_of, write_transaction
 from tui.history.writer import HistoryWriter
+from tui.question.keys import panel_key, question_key, scope_key
+from tui.question.terms import signature
 
 INTERRUPTED_NOTE = "interrupted: Quorum stopped before this run finished"
 

@@ -30,6 +30,8 @@ from tui.engine.orchestrator import Run
 from tui.engine.provider import ProviderError
 from tui.engine.stance import STANCE_SYNONYMS, normalize_stance
 from tui.engine.types import (
+    AnswerShapeError,
+    AnswerSpec,
     CallResult,
     Member,
     Mode,
@@ -42,14 +44,19 @@ from tui.engine.types import (
     RunResult,
     RunStatus,
 )
+from tui.engine.validators import warm_validators
 from tui.errors import StanceError, StoreError, UsageError
 from tui.files import NUL_IN_PATH
 from tui.history.follow import RunFollower, RunGone
+from tui.history.recorder import CLOSING_WAIT_S, finish_recording
+from tui.history.replay import follow_up_thread
 from tui.history.store import RunRecord, RunStore
+from tui.pool import ProviderPool
 from tui.render.formatting import completion_line, seconds
 from tui.render.words import (
     NOT_A_DECISION,
     call_summary,
+    counted_words,
     outcome_word,
     queue_wait_words,
     rests_on_words,
@@ -58,16 +65,7 @@ from tui.render.words import (
     round_word,
     tally_words,
 )
-from tui.runtime import (
-    CLOSING_WAIT_S,
-    ProviderPool,
-    finish_recording,
-    follow_up_thread,
-    open_store,
-    start_run,
-    warm_validators,
-)
-from tui.session import Session
+from tui.session import Session, open_store, start_run
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +114,8 @@ class Ask:
     token_budget: int | None = None
     continuation_id: str | None = None
     images: Sequence[str] = ()
+    answer: str | None = None
+    """The answer shape, as named: `numeric`, `choice`, `exact`, `includes` or `regex=PATTERN`."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -172,6 +172,7 @@ def _request(settings: Settings, ask: Ask, question: str, followed: _FollowedRun
         _inside_project(path, "cannot attach", "--file")
     for path in ask.images:
         _inside_project(path, "cannot attach image", "--image")
+    answer = _answer(ask.answer)
     session = Session(
         settings,
         seats=[_member_spec(number, entry) for number, entry in enumerate(ask.models, start=1)],
@@ -180,10 +181,13 @@ def _request(settings: Settings, ask: Ask, question: str, followed: _FollowedRun
         focus=list(ask.focus_areas),
         origin=Origin.MCP,
         images=list(ask.images),
+        answer=answer,
     )
     # A follow-up's panel is its run's unless `models` is given: then the default panel's notes
     # (which only a default panel has) do not apply.
     notes = _follow_up(session, ask, followed) if followed is not None else list(session.notes)
+    if answer is not None:  # a follow-up asks in its run's shape unless another is given
+        session.answer = answer
     if ask.mode is not None:
         session.mode = ask.mode
     if ask.max_rounds is not None:
@@ -195,6 +199,16 @@ def _request(settings: Settings, ask: Ask, question: str, followed: _FollowedRun
     # A follow-up's run says what became of its parent's files and images as it adopts them, and
     # the request again as it is built: once is enough.
     return request.model_copy(update={"notes": list(dict.fromkeys([*notes, *request.notes]))})
+
+
+def _answer(shape: str | None) -> AnswerSpec | None:
+    """The `answer` shape asked for, or None; a `UsageError` says in one line why it cannot be used."""
+    if shape is None:
+        return None
+    try:
+        return AnswerSpec.parse(shape)
+    except AnswerShapeError as err:
+        raise UsageError(f"answer: {err}") from None
 
 
 def _inside_project(path: str, refused: str, option: str) -> None:
@@ -321,6 +335,8 @@ class Milestones:
             case ev.RunStarted(request=request) if self._request is None:
                 self._request = request
                 rounds = request.max_rounds if request.mode is Mode.DELIBERATE else 0
+                if request.mode is Mode.VOTE and request.answer is not None:
+                    rounds = 1  # the count, decided as a round
                 self._total = len(request.members) + rounds + 2  # positions, rounds, synthesis, end
                 return None
             case ev.CallFinished(
@@ -354,11 +370,9 @@ class Milestones:
                 if round_.status in (RoundStatus.DECIDED, RoundStatus.CONTINUE):
                     members = self._request.members if self._request is not None else []
                     decided = rests_on_words(decided, rests_on, members)
-                return (
-                    f"round {round_.number}",
-                    f"round {round_.number}: {tally_words(round_.tally)} → {decided}",
-                    False,
-                )
+                counts = self._request is not None and self._request.mode is Mode.VOTE
+                said = counted_words(decided) if counts else f"{tally_words(round_.tally)} → {decided}"
+                return f"round {round_.number}", f"round {round_.number}: {said}", False
             case ev.SynthesisFinished(by=by, outcome=outcome, incomplete=why):
                 mode = self._request.mode if self._request is not None else Mode.DELIBERATE
                 word = NOT_A_DECISION if outcome is Outcome.NO_QUORUM else outcome_word(outcome, mode)

@@ -34,11 +34,12 @@ from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, Field, ValidationError
 
 from tui import __version__
-from tui.cache import CacheOutcome, find_similar_async, serve_from_cache_async
+from tui.cache import Lookup
 from tui.config.catalog import Catalog, choose_panel, secret_values
 from tui.config.schema import Settings
 from tui.engine.types import Mode, RunStatus
 from tui.errors import EXIT_OK, QuorumError, hide_values, redact
+from tui.history.recorder import finish_recording
 from tui.mcp.results import (
     HistoryReport,
     ModelsReport,
@@ -62,7 +63,6 @@ from tui.mcp.runs import (
     check_keys,
 )
 from tui.render.context import context_brief
-from tui.runtime import finish_recording
 
 log = logging.getLogger(__name__)
 
@@ -110,9 +110,12 @@ Put a question to a panel of language models (Quorum) and get one answer. Each m
 blind with its stance (for / against / neutral); in deliberate mode (the default) a synthesizer \
 drafts a proposal and the members vote on it, round after round (at most max_rounds): \
 unanimous ends it, in the last round a majority decides, otherwise the curator does. Consult \
-mode is one pass and one synthesis. Returns the run id, status, outcome, each round's votes and \
-objections, each member's position summary (stance, status, error), the synthesis, and the \
-totals (wall time, tokens, cost). Every run is recorded in Quorum's history.
+mode is one pass and one synthesis. Vote mode is one pass too: with an answer shape (a question \
+with one right answer) the plurality of the answers read is the answer, no synthesizer asked; \
+without one the synthesizer reports the majority view and the dissent. Returns the run id, \
+status, outcome, each round's votes and objections, each member's position summary (stance, \
+status, error), the synthesis, and the totals (wall time, tokens, cost). Every run is recorded \
+in Quorum's history.
 
 Time limits: a deliberation can take minutes, and MCP clients cut a tool call after a limit \
 (often about 60 s). This tool waits at most wait_seconds (default {DEFAULT_WAIT_S:g}); a run not \
@@ -238,10 +241,19 @@ class QuorumMCP:
             ),
         ] = None,
         mode: Annotated[
-            Literal["deliberate", "consult"] | None,
+            Literal["deliberate", "consult", "vote"] | None,
             Field(
                 description="deliberate (default): positions, then drafts and votes in rounds; "
-                "consult: one pass and one synthesis."
+                "consult: one pass and one synthesis; vote: one pass, then the plurality of the "
+                "answers (with an answer shape) or the majority view and the dissent."
+            ),
+        ] = None,
+        answer: Annotated[
+            str | None,
+            Field(
+                description="The question has one right answer, asked for in this shape: numeric, "
+                "choice, exact, includes or regex=PATTERN. Every answer ends with an `ANSWER: ...` "
+                "line, a vote counts the answers read, and a member without a stance is asked with none."
             ),
         ] = None,
         max_rounds: Annotated[
@@ -320,26 +332,26 @@ class QuorumMCP:
             synthesizer=synthesizer,
             token_budget=token_budget,
             continuation_id=continuation_id,
+            answer=answer,
         )
         with self._told_in_words():
             if continuation_id:
                 manager.refuse_follow_up_of_own_running(continuation_id)
             request = await build_request(self.settings, manager.store, ask)
-            cached = CacheOutcome()
-            if not fresh:
-                cached = await serve_from_cache_async(self.settings, request, manager.store)
-            if cached.hit is not None:  # answered already: no key, no call, no wait but the record's
-                await finish_recording(manager.store, cached.hit)
-                return self._run_answer(run_report(cached.hit))
+            lookup = Lookup(self.settings, request, manager.store)
+            hit = None if fresh else await lookup.serve()
+            if hit is not None:  # answered already: no key, no call, no wait but the record's
+                await finish_recording(manager.store, hit)
+                return self._run_answer(run_report(hit))
             check_keys(request, manager.pool, synthesizer_named=bool(synthesizer))
             tracked = manager.start(request)
             # A similar earlier run, to name in the answer, is looked for while the panel answers.
-            similar = asyncio.ensure_future(find_similar_async(self.settings, request, manager.store))
+            similar = asyncio.ensure_future(lookup.suggest())
             try:
                 await self._wait(tracked, wait_seconds, ctx, seen=0)
                 report = run_report(tracked.result, recording=tracked.recording)
                 if tracked.result.status is not RunStatus.RUNNING:  # answered: the scan is long done
-                    report.cache = (await similar).miss
+                    report.cache = await similar
             finally:
                 similar.cancel()  # still scanning for a run that goes on: not waited for
             return self._run_answer(report)

@@ -11,8 +11,8 @@ apart from any text block the model writes beside the call (`TextDelta`s).
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from typing import Any, Unpack
+from collections.abc import AsyncIterable, AsyncIterator
+from typing import TYPE_CHECKING, Any, Unpack, cast
 
 from tui.engine.provider import (
     ChatMessage,
@@ -30,25 +30,47 @@ from tui.engine.provider import (
 from tui.engine.types import VoteForm
 from tui.providers.gateway import answered_by_litellm, gateway_retries
 from tui.providers.image_body import ImageSlots
-from tui.providers.sdk_adapter import ClientOptions, SDKAdapter
+from tui.providers.sdk_adapter import ClientOptions, Listed, SDKAdapter, SDKErrors
+
+if TYPE_CHECKING:  # the SDK itself loads in a thread, when the provider is first used
+    import anthropic
+    import httpx2
+    from anthropic import AsyncAnthropic
+    from anthropic.types import MessageParam, ToolChoiceParam, ToolUnionParam
+
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+"""Where a provider of kind `anthropic` with no `base_url` is reached: Anthropic itself."""
 
 
-class AnthropicProvider(SDKAdapter):
+class AnthropicProvider(SDKAdapter["AsyncAnthropic"]):
     """One `AsyncAnthropic` client, reused for every call."""
 
     sdk = "anthropic"  # importing it alone costs a second or more
-    listing_options = {"limit": 1000}  # Anthropic's largest page: one request, not one per 20 models
 
     def __init__(self, name: str, *, base_url: str, **options: Unpack[ClientOptions]) -> None:
         super().__init__(name, base_url=base_url, **options)
 
-    def _new_client(self, sdk: Any, **options: Any) -> Any:
-        client = sdk.AsyncAnthropic(**options)
+    def _new_client(self, *, api_key: str, max_retries: int, timeout: httpx2.Timeout) -> AsyncAnthropic:
+        import anthropic
+
+        client = anthropic.AsyncAnthropic(
+            api_key=api_key, base_url=self.base_url, max_retries=max_retries, timeout=timeout
+        )
         client.messages  # noqa: B018 -- the SDK imports its resources on first use: here
         return client
 
+    def _listing(self, client: AsyncAnthropic) -> AsyncIterable[Listed]:
+        # Anthropic's largest page: one request, not one per 20 models.
+        return client.models.list(limit=1000)
+
+    def _errors(self) -> SDKErrors:
+        import anthropic
+
+        return anthropic
+
     async def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
-        anthropic, client = await self._ready()  # loaded in a thread: the loop never waits on an import
+        client = await self._ready()  # loaded in a thread: the loop never waits on an import
+        import anthropic  # loaded with the client: a look-up
         import httpx2
 
         from tui.providers.errors import format_refusal, from_status, from_transport, malformed
@@ -61,7 +83,7 @@ class AnthropicProvider(SDKAdapter):
         structured = request.structured
         options = tool_options(structured, ctx.who) if structured is not None else {}
         images = ImageSlots()
-        body = {
+        body: dict[str, Any] = {
             "model": request.model_id,
             "max_tokens": request.max_output_tokens,
             "system": request.system,
@@ -79,8 +101,17 @@ class AnthropicProvider(SDKAdapter):
                     stream_cls=anthropic.AsyncStream[anthropic.types.RawMessageStreamEvent],
                 )
             else:
-                messages_api: Any = client.messages  # events are read by their `type` below
-                stream = await messages_api.create(**body)
+                omit = anthropic.omit  # a field left out of the request
+                stream = await client.messages.create(
+                    model=request.model_id,
+                    max_tokens=request.max_output_tokens,
+                    system=request.system,
+                    # Made as the wire takes them (`wire_message`, `tool_options`), not as the SDK's types.
+                    messages=cast("list[MessageParam]", body["messages"]),
+                    stream=True,
+                    tools=cast("list[ToolUnionParam]", options["tools"]) if options else omit,
+                    tool_choice=cast("ToolChoiceParam", options["tool_choice"]) if options else omit,
+                )
             # A LiteLLM proxy serves this format too, and says how often it retried.
             headers = getattr(getattr(stream, "response", None), "headers", None)
             retried = gateway_retries(headers)
@@ -169,7 +200,7 @@ def tool_options(structured: StructuredOutput, who: str) -> dict[str, Any]:
     }
 
 
-def _anthropic_error(err: Any) -> tuple[str, str]:
+def _anthropic_error(err: anthropic.APIStatusError) -> tuple[str, str]:
     body = err.body
     if isinstance(body, dict):
         inner = body.get("error", body)

@@ -11,6 +11,17 @@ retries show on the pane before the member fails. A demo member the catalog mark
 says how many images it was shown, and counts them in its usage as a real model would; it never
 pretends to have looked at them. Everything it writes says it is a demo, so it is never mistaken
 for a real model's opinion.
+
+Questions with known answers: a demo member computes a generated arithmetic item and errs at its
+own documented rate (`tui.providers.demo_arithmetic`). Asked for a declared answer shape (the
+prompt ends with its `ANSWER: <…>` instruction), it ends its answer with that line — for any
+other question too (its confidence for a number, a letter of the question's choices, or its
+conclusion). In a deliberation on answers, the synthesizer drafts the plurality of the answers
+it was shown (a tie to the first shown; a revision counts the draft's answer and each
+objection's), a reviewer accepts a draft whose answer is its own and otherwise rejects it with an
+objection naming its own, and the curator takes the plurality of the positions. Reporting a vote
+on an open question, the synthesizer counts the answers' leanings: the majority view and the
+dissent.
 """
 
 from __future__ import annotations
@@ -25,6 +36,8 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 from tui.engine.accounting import estimate_tokens
+from tui.engine.answers import ANSWER_LABEL, HINTS, plurality, text_key
+from tui.engine.prompts import VOTE_SYNTHESIS_TASK
 from tui.engine.provider import (
     ChatRequest,
     ErrorKind,
@@ -35,8 +48,9 @@ from tui.engine.provider import (
     Usage,
     asked_wait,
 )
-from tui.engine.types import Phase, VoteForm
+from tui.engine.types import AnswerKind, Phase, VoteForm
 from tui.engine.vision import image_tokens
+from tui.providers import demo_arithmetic
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,8 +184,17 @@ def _images_seen(request: ChatRequest) -> str:
 
 def _compose(request: ChatRequest, persona: Persona, rng: random.Random) -> str:
     topic = _topic(request)
+    content = request.messages[-1].content if request.messages else ""
+    shaped = f"{ANSWER_LABEL} <" in content  # the prompt asks for the declared answer shape
     if request.phase is Phase.VOTE:
-        return _vote(request, persona, rng)
+        return _review_of_answers(request, content) or _vote(request, persona, rng)
+    if shaped and request.phase in (Phase.DRAFT, Phase.CURATOR):
+        return _answers_synthesis(request, content, topic)
+    if request.phase is Phase.DRAFT and VOTE_SYNTHESIS_TASK in content:
+        return _vote_report(content, topic)
+    expression = demo_arithmetic.expression_in(content)
+    if expression is not None and request.phase is Phase.POSITION:
+        return _arithmetic(request, expression, shaped)
     if request.phase is Phase.DRAFT:
         revising = "Objections from the panel" in (request.messages[-1].content if request.messages else "")
         conditions = "; ".join(rng.sample(_OBJECTIONS, 2))
@@ -204,6 +227,7 @@ def _compose(request: ChatRequest, persona: Persona, rng: random.Random) -> str:
     }[lean]
     advantages = rng.sample(_ADVANTAGES, 2)
     risks = rng.sample(_RISKS, 2)
+    answer_line = f"{ANSWER_LABEL} {_shaped_answer(content, opener, confidence, rng)}\n" if shaped else ""
     return (
         f"Conclusion: {opener} — a demo answer about: {topic}\n"
         f"Lean: {lean}\n"
@@ -213,6 +237,7 @@ def _compose(request: ChatRequest, persona: Persona, rng: random.Random) -> str:
         f"{_images_seen(request)}"
         f"Confidence: {confidence}/10\n"
         f"Key takeaways:\n- {advantages[0].capitalize()}.\n- Watch for this: {risks[0]}.\n"
+        f"{answer_line}"
     )
 
 
@@ -227,3 +252,111 @@ def _vote(request: ChatRequest, persona: Persona, rng: random.Random) -> str:
     if request.structured is not None and request.structured.form is not VoteForm.TEXT:
         return json.dumps({"verdict": verdict, "objections": objections})
     return f"VERDICT: {verdict.upper()}\n" + "".join(f"- {item}\n" for item in objections)
+
+
+# --------------------------------------------------------------------------------------------
+# Questions with known answers
+
+_GIVEN_ANSWER = re.compile(rf"^{re.escape(ANSWER_LABEL)}[ \t]*(?!<)(\S.*?)[ \t]*$", re.MULTILINE)
+_REVIEWER = re.compile(r"^--- Reviewer \d+ \((.*)\) ---$", re.MULTILINE)
+_LEAN = re.compile(r"^Lean: (\w+)", re.MULTILINE)
+_LETTERED = re.compile(r"^([A-Z])\) ", re.MULTILINE)
+_OBJECTION = "the answer should be: "
+_OBJECTED = re.compile(rf"^- [^:\n]+: {re.escape(_OBJECTION)}(.+)$", re.MULTILINE)
+# Where the reviewers' positions end in a synthesizer's prompt.
+_AFTER_POSITIONS = ("\n\nThe latest draft:", "\n\nUnresolved objections:")
+
+
+def _arithmetic(request: ChatRequest, expression: str, shaped: bool) -> str:
+    name = request.model_id.partition("?")[0].lower()
+    value = demo_arithmetic.answer(name, expression, request.seed)
+    rate = demo_arithmetic.error_rate(name)
+    line = (
+        f"[demo] {expression} = {value} (worked out offline by a simulated member that slips on "
+        f"purpose {rate:.0%} of the time)\n"
+    )
+    return line + (f"{ANSWER_LABEL} {value}\n" if shaped else "")
+
+
+def _shaped_answer(content: str, opener: str, confidence: int, rng: random.Random) -> str:
+    """What a demo member answers in the declared shape to a question it cannot compute: its
+    confidence for a number, one of the question's lettered choices, or its conclusion."""
+    if HINTS[AnswerKind.NUMERIC] in content:
+        return str(confidence)
+    if HINTS[AnswerKind.CHOICE] in content:
+        return str(rng.choice(_LETTERED.findall(content) or ["A"]))
+    return opener
+
+
+def _first_answer(text: str) -> str | None:
+    """The first answer line's value in `text` (an instruction's `<placeholder>` is none)."""
+    match = _GIVEN_ANSWER.search(text)
+    return match.group(1) if match else None
+
+
+def _shown_answers(content: str) -> list[str]:
+    """The answers a synthesizer was shown: each reviewer's, in order, or (revising) the draft's
+    and then each objection's."""
+    if "Objections from the panel:" in content:
+        draft, _, objections = content.partition("Objections from the panel:")
+        shown = [_first_answer(draft.partition("Your current draft:")[2])]
+        return [a for a in shown if a is not None] + _OBJECTED.findall(objections)
+    for heading in _AFTER_POSITIONS:
+        content = content.split(heading, 1)[0]
+    sections = _REVIEWER.split(content)[2::2]  # (the text before, then a name and a section each)
+    return [a for a in (_first_answer(section) for section in sections) if a is not None]
+
+
+def _answers_synthesis(request: ChatRequest, content: str, topic: str) -> str:
+    """A draft, revision or curator decision that gives the plurality of the answers shown."""
+    shown = _shown_answers(content)
+    written: dict[str, str] = {}
+    for answer in shown:
+        written.setdefault(text_key(answer), answer)
+    winner = plurality([text_key(answer) for answer in shown])
+    if winner.key is not None:
+        answer = written[winner.key]
+        why = f"the answer given {winner.votes} of {len(shown)} times"
+    else:
+        expression = demo_arithmetic.expression_in(content)
+        name = request.model_id.partition("?")[0].lower()
+        answer = str(demo_arithmetic.answer(name, expression, request.seed)) if expression else "unknown"
+        why = "no answer was shown: the demo's own"
+    kind = "curator decision" if request.phase is Phase.CURATOR else "synthesis"
+    return f"[demo {kind}] on: {topic}\n\nThe panel's answer: {answer} ({why}).\n{ANSWER_LABEL} {answer}\n"
+
+
+def _review_of_answers(request: ChatRequest, content: str) -> str | None:
+    """A review of a draft when both it and the member's own position give an answer: accept it
+    when the answers are the same, else reject it, naming the member's own. None otherwise."""
+    own_part, _, draft_part = content.partition("The panel's draft proposal:")
+    own = _first_answer(own_part.partition("Your own earlier position:")[2])
+    drafted = _first_answer(draft_part)
+    if own is None or drafted is None:
+        return None
+    if text_key(own) == text_key(drafted):
+        verdict, objections = "accept", []
+    else:
+        verdict, objections = "reject", [f"{_OBJECTION}{own}"]
+    if request.structured is not None and request.structured.form is not VoteForm.TEXT:
+        return json.dumps({"verdict": verdict, "objections": objections})
+    return f"VERDICT: {verdict.upper()}\n" + "".join(f"- {item}\n" for item in objections)
+
+
+def _vote_report(content: str, topic: str) -> str:
+    """A vote on an open question reported: the leaning most reviewers gave, and the dissent."""
+    parts = _REVIEWER.split(content)[1:]
+    leanings: dict[str, list[str]] = {}
+    for who, section in zip(parts[0::2], parts[1::2], strict=True):
+        lean = _LEAN.search(section)
+        leanings.setdefault(lean.group(1) if lean else "unclear", []).append(who.partition(",")[0])
+    ranked = sorted(leanings.items(), key=lambda item: -len(item[1]))  # stable: first shown first
+    (view, holders), dissent = ranked[0], ranked[1:]
+    total = sum(len(names) for names in leanings.values())
+    lines = [
+        f"[demo synthesis] The vote on: {topic}",
+        "",
+        f"Majority view ({len(holders)} of {total}: {', '.join(holders)}): {view}.",
+    ]
+    lines += [f"Dissent ({', '.join(names)}): {lean}." for lean, names in dissent]
+    return "\n".join(lines) + "\n"

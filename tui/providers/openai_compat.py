@@ -4,8 +4,8 @@ endpoint, Groq, DeepSeek, Mistral, and local servers (Ollama, vLLM, LM Studio) b
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from typing import Any, Unpack
+from collections.abc import AsyncIterable, AsyncIterator
+from typing import TYPE_CHECKING, Any, Unpack, cast
 
 from tui.engine.provider import (
     ChatMessage,
@@ -22,10 +22,20 @@ from tui.engine.provider import (
 from tui.engine.types import VoteForm
 from tui.providers.gateway import answered_by_litellm, gateway_retries
 from tui.providers.image_body import ImageSlots
-from tui.providers.sdk_adapter import ClientOptions, SDKAdapter
+from tui.providers.sdk_adapter import ClientOptions, Listed, SDKAdapter, SDKErrors
+
+if TYPE_CHECKING:  # the SDK itself loads in a thread, when the provider is first used
+    import httpx2
+    import openai
+    from openai import AsyncOpenAI
+    from openai.types.chat import ChatCompletionMessageParam
+    from openai.types.chat.completion_create_params import ResponseFormat
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+"""Where a provider of kind `openai` with no `base_url` is reached: OpenAI itself."""
 
 
-class OpenAICompatProvider(SDKAdapter):
+class OpenAICompatProvider(SDKAdapter["AsyncOpenAI"]):
     """One `AsyncOpenAI` client for one configured provider, reused for every call."""
 
     sdk = "openai"
@@ -41,14 +51,27 @@ class OpenAICompatProvider(SDKAdapter):
         self.max_tokens_param = max_tokens_param
         super().__init__(name, base_url=base_url, **options)
 
-    def _new_client(self, sdk: Any, **options: Any) -> Any:
-        client = sdk.AsyncOpenAI(**options)
+    def _new_client(self, *, api_key: str, max_retries: int, timeout: httpx2.Timeout) -> AsyncOpenAI:
+        import openai
+
+        client = openai.AsyncOpenAI(
+            api_key=api_key, base_url=self.base_url, max_retries=max_retries, timeout=timeout
+        )
         client.chat.completions  # noqa: B018 -- the SDK imports its resources on first use: here
         return client
 
+    def _listing(self, client: AsyncOpenAI) -> AsyncIterable[Listed]:
+        return client.models.list()
+
+    def _errors(self) -> SDKErrors:
+        import openai
+
+        return openai
+
     async def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
-        openai, client = await self._ready()  # loaded in a thread: the loop never waits on an import
+        client = await self._ready()  # loaded in a thread: the loop never waits on an import
         import httpx2
+        import openai  # loaded with the client: a look-up
 
         from tui.providers.errors import format_refusal, from_status, from_transport, malformed
 
@@ -56,24 +79,25 @@ class OpenAICompatProvider(SDKAdapter):
         images = ImageSlots()
         messages: list[dict[str, Any]] = [{"role": "system", "content": request.system}]
         messages += [wire_message(m, images) for m in request.messages]
-        options: dict[str, Any] = {self.max_tokens_param: request.max_output_tokens}
-        if request.temperature is not None:
-            options["temperature"] = request.temperature
+        limit = request.max_output_tokens
         structured = request.structured
-        if structured is not None and structured.form is not VoteForm.TEXT:
-            options["response_format"] = response_format(structured, ctx.who)
+        wants_format = structured is not None and structured.form is not VoteForm.TEXT
         received = refused = False
         finish_reason: str | None = None
-        response_headers: Any = None
+        response_headers: httpx2.Headers | None = None
         try:
-            body = {
-                "model": request.model_id,
-                "messages": messages,
-                "stream": True,
-                "stream_options": {"include_usage": True},
-                **options,
-            }
             if images:  # sent as made, base64 and all (see `tui.providers.image_body`)
+                body: dict[str, Any] = {
+                    "model": request.model_id,
+                    "messages": messages,
+                    "stream": True,
+                    "stream_options": {"include_usage": True},
+                    self.max_tokens_param: limit,
+                }
+                if request.temperature is not None:
+                    body["temperature"] = request.temperature
+                if structured is not None and wants_format:
+                    body["response_format"] = response_format(structured, ctx.who)
                 chat = openai.types.chat
                 stream = await client.post(
                     "/chat/completions",
@@ -84,9 +108,23 @@ class OpenAICompatProvider(SDKAdapter):
                     stream_cls=openai.AsyncStream[chat.ChatCompletionChunk],
                 )
             else:
-                # Typed loosely on purpose: the output-limit field's name is chosen per provider.
-                completions: Any = client.chat.completions
-                stream = await completions.create(**body)
+                omit = openai.omit  # a field left out of the request
+                stream = await client.chat.completions.create(
+                    model=request.model_id,
+                    # Made as the wire takes them (`wire_message`), not as the SDK's types.
+                    messages=cast("list[ChatCompletionMessageParam]", messages),
+                    stream=True,
+                    stream_options={"include_usage": True},
+                    # The output limit's field is the provider's: OpenAI's newer models want the other.
+                    max_tokens=limit if self.max_tokens_param == "max_tokens" else omit,
+                    max_completion_tokens=limit if self.max_tokens_param != "max_tokens" else omit,
+                    temperature=omit if request.temperature is None else request.temperature,
+                    response_format=(
+                        cast("ResponseFormat", response_format(structured, ctx.who))
+                        if structured is not None and wants_format
+                        else omit
+                    ),
+                )
             # Kept for an error event later in the stream: a gateway is known by its headers.
             response_headers = getattr(getattr(stream, "response", None), "headers", None)
             retried = gateway_retries(response_headers)
@@ -101,10 +139,11 @@ class OpenAICompatProvider(SDKAdapter):
                     if choice.delta is not None and choice.delta.content:
                         received = True
                         yield TextDelta(choice.delta.content)
-                    if choice.delta is not None and getattr(choice.delta, "refusal", None):
-                        # The model declined: its words come in a field of their own.
+                    # The model declined: its words come in a field of their own.
+                    declined: str | None = getattr(choice.delta, "refusal", None)
+                    if declined:
                         received = refused = True
-                        yield TextDelta(choice.delta.refusal)
+                        yield TextDelta(declined)
                     if choice.finish_reason:
                         finish_reason = choice.finish_reason
         except openai.APIStatusError as err:
@@ -172,7 +211,7 @@ def response_format(structured: StructuredOutput, who: str) -> dict[str, Any]:
     )
 
 
-def _openai_message(err: Any) -> str:
+def _openai_message(err: openai.APIError) -> str:
     body = err.body
     if isinstance(body, dict):
         inner = body.get("error", body)
@@ -181,7 +220,7 @@ def _openai_message(err: Any) -> str:
     return str(getattr(err, "message", "") or "")
 
 
-def _openai_type(err: Any) -> str:
+def _openai_type(err: openai.APIError) -> str:
     body = err.body
     if isinstance(body, dict):
         inner = body.get("error", body)

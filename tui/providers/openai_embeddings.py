@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tui.errors import QuorumError, redact
+from tui.providers.openai_compat import DEFAULT_BASE_URL
+
+if TYPE_CHECKING:  # the SDK loads on first use, in the cache's thread
+    from openai import OpenAI
 
 MAX_TEXT_CHARS = 8_000
 """A question is cut to this many characters before it is embedded (embedding models take a few
@@ -32,17 +36,18 @@ class OpenAIEmbedder:
     """One embedding model on one OpenAI-compatible server."""
 
     def __init__(
-        self, *, provider: str, model_id: str, base_url: str, api_key: str, timeout_s: float = 30.0
+        self, *, provider: str, model_id: str, base_url: str | None, api_key: str, timeout_s: float = 30.0
     ) -> None:
+        """`base_url` None: OpenAI itself, as for a chat provider of kind `openai`."""
         self.name = f"{provider}:{model_id}"
         self._provider = provider
         self._model_id = model_id
-        self._base_url = base_url
+        self._base_url = base_url or DEFAULT_BASE_URL
         self._api_key = api_key
         self._timeout_s = timeout_s
-        self._client: Any = None
+        self._client: OpenAI | None = None
 
-    def _connect(self) -> Any:
+    def _connect(self) -> OpenAI:
         if self._client is None:
             import openai
 
@@ -77,7 +82,7 @@ class OpenAIEmbedder:
         return checked_vectors(getattr(response, "data", None), len(texts), self.name)
 
 
-def checked_vectors(data: Any, count: int, who: str) -> list[list[float]]:
+def checked_vectors(data: object, count: int, who: str) -> list[list[float]]:
     """The vectors of an `/embeddings` answer in input order, or `EmbeddingError` saying what is wrong."""
 
     def bad(why: str) -> EmbeddingError:

@@ -6,23 +6,56 @@ stopped loop reads as a slow first token on every other member, and fires their 
 an adapter starts loading its SDK (and `httpx2`, and making its client) in a thread when it is
 made, and a call awaits that load; nothing on the loop's thread imports an SDK, or waits on the
 lock of a module another thread is importing.
+
+The SDKs' types are named for the type checker only (under `TYPE_CHECKING`): an adapter is generic
+in its client's type, and imports the SDK's module in its calls once the load is done, when that
+import is a look-up of a module already loaded.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any, ClassVar, NotRequired, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Generic, NotRequired, Protocol, TypedDict, TypeVar
 
 from tui.engine.provider import ChatRequest, ErrorKind, ProviderError, StreamEvent
 
 if TYPE_CHECKING:  # loaded with the SDK, off the event loop
+    import httpx2
+
     from tui.providers.errors import CallContext
 
 T = TypeVar("T")
+
+
+class SDKClient(Protocol):
+    """What every SDK's async client is here: a connection pool to close."""
+
+    async def close(self) -> None: ...
+
+
+ClientT = TypeVar("ClientT", bound=SDKClient)
+
+
+class Listed(Protocol):
+    """A model as an SDK's listing pages give it."""
+
+    id: str
+
+
+class SDKErrors(Protocol):
+    """What both SDKs raise, as their modules name it: a refusal with an HTTP status, a connection
+    that failed, and the base of every error the SDK raises."""
+
+    @property
+    def APIStatusError(self) -> type[Exception]: ...
+    @property
+    def APIConnectionError(self) -> type[Exception]: ...
+    @property
+    def APIError(self) -> type[Exception]: ...
+
 
 # Connecting should be quick everywhere; the read timeout (silence between bytes) is per provider.
 CONNECT_TIMEOUT_S = 10.0
@@ -44,18 +77,17 @@ class ClientOptions(TypedDict):
     `tui.providers.gateway`); "" or absent for a provider reached directly."""
 
 
-class SDKAdapter:
+class SDKAdapter(Generic[ClientT]):
     """Base of `OpenAICompatProvider` and `AnthropicProvider`.
 
-    A subclass names its SDK (`sdk`), makes its client (`_new_client`, in the loading thread)
-    and implements `_stream`, which starts with `await self._ready()`. The SDKs load only when a
-    real provider is first used: they cost real start-up time and the demo never needs them.
+    A subclass names its SDK (`sdk`), makes its client (`_new_client`, in the loading thread),
+    pages through its models (`_listing`) and implements `_stream`, which starts with
+    `await self._ready()`. The SDKs load only when a real provider is first used: they cost real
+    start-up time and the demo never needs them.
     """
 
     is_demo = False
-    sdk: ClassVar[str]  # the SDK's module
-    listing_options: ClassVar[dict[str, Any]] = {}
-    """What `list_models` asks the SDK's `models.list` for (Anthropic pages 20 ids unless asked)."""
+    sdk: str  # the SDK's module, as the loading thread is named
 
     def __init__(
         self,
@@ -73,25 +105,33 @@ class SDKAdapter:
         self.api_key_env = api_key_env
         self.gateway = gateway
         self._secrets = (api_key,) if api_key_env else ()  # a keyless local server's is no secret
-        options: dict[str, Any] = {"api_key": api_key, "base_url": base_url, "max_retries": max_retries}
-        self._loading = in_thread(lambda: self._load(options, read_timeout_s), f"load {self.sdk}")
+        self._loading = in_thread(
+            lambda: self._load(api_key, max_retries, read_timeout_s), f"load {self.sdk}"
+        )
 
-    def _load(self, options: dict[str, Any], read_timeout_s: float) -> tuple[Any, Any]:
-        """In the loading thread: the SDK module, and a client of it ready for its first call."""
-        sdk = importlib.import_module(self.sdk)
+    def _load(self, api_key: str, max_retries: int, read_timeout_s: float) -> ClientT:
+        """In the loading thread: a client of the SDK (imported here) ready for its first call."""
         import httpx2
 
         import tui.providers.errors  # noqa: F401 -- what `_stream` and `context` use, loaded here too
 
         timeout = httpx2.Timeout(read_timeout_s, connect=CONNECT_TIMEOUT_S)
-        return sdk, self._new_client(sdk, timeout=timeout, **options)
+        return self._new_client(api_key=api_key, max_retries=max_retries, timeout=timeout)
 
-    def _new_client(self, sdk: Any, **options: Any) -> Any:
-        """The SDK's async client (called in the loading thread)."""
+    def _new_client(self, *, api_key: str, max_retries: int, timeout: httpx2.Timeout) -> ClientT:
+        """The SDK's async client for `self.base_url` (called in the loading thread)."""
         raise NotImplementedError
 
-    async def _ready(self) -> tuple[Any, Any]:
-        """The SDK module and the client, waiting (without blocking the loop) until they are loaded."""
+    def _listing(self, client: ClientT) -> AsyncIterable[Listed]:
+        """The server's models, page after page, through the SDK."""
+        raise NotImplementedError
+
+    def _errors(self) -> SDKErrors:
+        """The SDK's module, for its errors (a look-up once the SDK is loaded)."""
+        raise NotImplementedError
+
+    async def _ready(self) -> ClientT:
+        """The client, waiting (without blocking the loop) until the SDK and it are loaded."""
         if not self._loading.done():
             await asyncio.wrap_future(self._loading)
         return self._loading.result()
@@ -111,25 +151,27 @@ class SDKAdapter:
         a model list, and otherwise what the status says (a 403 is a key that may not list models).
         Everything the server says is redacted of the key before it is in a message.
         """
-        sdk, client = await self._ready()
+        client = await self._ready()
         import httpx2
 
         from tui.providers.errors import CallContext, listing_refused, unreachable
 
+        sdk = self._errors()
         ctx = CallContext(self.name, "", "", self.api_key_env, self.base_url, self._secrets, self.gateway)
         ids: list[str] = []
         try:
-            async for model in client.models.list(**self.listing_options):
+            async for model in self._listing(client):
                 model_id = getattr(model, "id", None)
                 if isinstance(model_id, str):
                     ids.append(model_id)
                 if len(ids) >= MAX_LISTED_MODELS:
                     break
         except sdk.APIStatusError as err:
-            if err.status_code in (404, 405, 501):
+            status = getattr(err, "status_code", 0)
+            if status in (404, 405, 501):
                 return None
-            error_type, message = _error_words(err.body, getattr(err, "message", ""))
-            raise listing_refused(ctx, err.status_code, message, error_type) from err
+            error_type, message = _error_words(getattr(err, "body", None), getattr(err, "message", ""))
+            raise listing_refused(ctx, status, message, error_type) from err
         except (sdk.APIConnectionError, httpx2.TransportError) as err:
             raise unreachable(ctx, err) from err
         except (sdk.APIError, ValueError, TypeError, AttributeError, KeyError) as err:
@@ -162,8 +204,7 @@ class SDKAdapter:
     async def aclose(self) -> None:
         await asyncio.wait([asyncio.wrap_future(self._loading)])  # a load under way ends first
         if self._loading.exception() is None:
-            _sdk, client = self._loading.result()
-            await client.close()
+            await self._loading.result().close()
 
 
 def _error_words(body: object, fallback: str) -> tuple[str, str]:

@@ -1,11 +1,13 @@
-"""A run as a readable Markdown report: question, what was asked, panel, positions, votes, outcome,
-synthesis, totals."""
+"""A run as a readable Markdown report: question, what was asked, panel, positions, the answers read
+in a declared answer shape, votes, outcome, synthesis, totals."""
 
 from __future__ import annotations
 
+from tui.engine.answers import seat_readings
 from tui.engine.names import member_names, skipped_name
 from tui.engine.quorum import standing
 from tui.engine.types import (
+    AnswerSpec,
     Asked,
     CallResult,
     CallStatus,
@@ -17,6 +19,7 @@ from tui.engine.types import (
     RoundStatus,
     RunResult,
 )
+from tui.engine.vote_count import count_answers, final_answer
 from tui.render.cache import cache_line
 from tui.render.context import context_chip, context_entries
 from tui.render.formatting import completion_line, cost, file_size, literal, seconds, tokens
@@ -24,6 +27,7 @@ from tui.render.words import (
     NOT_A_DECISION,
     OUTCOME_WORDS,
     VOTE_WORDS,
+    answer_words,
     call_summary,
     counted,
     invalid_votes_words,
@@ -60,6 +64,7 @@ def render_markdown(result: RunResult) -> str:
         _asked(result),
         _panel(result),
         _positions(result),
+        _answers(result),
         _rounds(result),
         _synthesis(result),
         _notes(result),
@@ -93,7 +98,8 @@ def _header(result: RunResult) -> list[str]:
 def _outcome(result: RunResult) -> str:
     """The outcome, and who it rests on once the run has one (or, in consult mode, a synthesis)."""
     said = outcome_word(result.outcome, result.mode)
-    if result.outcome is None and (result.mode is not Mode.CONSULT or result.synthesis is None):
+    one_pass = result.mode in (Mode.CONSULT, Mode.VOTE)  # no vote taken: it rests on who answered
+    if result.outcome is None and (not one_pass or result.synthesis is None):
         return said
     return rests_on_words(said, standing(result), result.members)
 
@@ -117,7 +123,14 @@ def asked_brief(asked: Asked) -> str:
         parts.append(f"up to {counted(asked.max_rounds, 'round')}")
     if asked.token_budget is not None:
         parts.append(f"budget {asked.token_budget:,} tokens")
+    if asked.answer is not None:
+        parts.append(f"answer shape {shape_words(asked.answer)}")
     return " · ".join(parts)
+
+
+def shape_words(shape: AnswerSpec) -> str:
+    """A declared answer shape as people read it: `numeric`, `choice of 4`, `regex=(\\d+)`."""
+    return f"{shape.name} of {len(shape.choices)}" if shape.choices else shape.name
 
 
 def _asked(result: RunResult) -> list[str]:
@@ -143,6 +156,8 @@ def _asked(result: RunResult) -> list[str]:
     out.append(f"- **Mode:** {asked.mode.value} · **Rounds:** {rounds} · **Budget:** {budget}")
     if asked.synthesizers:
         out.append("- **Synthesizer:** " + ", then ".join(_cell(alias) for alias in asked.synthesizers))
+    if asked.answer is not None:
+        out.append(f"- **Answer shape:** {_cell(shape_words(asked.answer))}")
     for member in result.members:
         if member.stance_prompt:
             out.append(
@@ -197,6 +212,33 @@ def _positions(result: RunResult) -> list[str]:
         if call.content:
             out += [_quote(call.content), ""]
     return out
+
+
+def _answers(result: RunResult) -> list[str]:
+    """A run asked in a declared answer shape: what each seat answered (or why it could not be
+    read), and the run's final answer — a vote's plurality, or what the synthesis answered."""
+    readings = seat_readings(result)
+    if readings is None:
+        return []
+    out = ["## Answers", "", "| Member | Answer | Read |", "|---|---|---|"]
+    for member, reading in zip(result.members, readings, strict=True):
+        if reading is not None and reading.key is not None:
+            answer, read = _cell(reading.answer or ""), reading.rule
+        else:
+            answer, read = "–", _cell(answer_words(reading))
+        out.append(f"| {_cell(_member_name(member))} | {answer} | {read} |")
+    out.append("")
+    final, count = final_answer(result), count_answers(result)
+    if final is None:
+        return out
+    if final.key is None:
+        return [*out, f"**Final answer:** {literal(answer_words(final))}", ""]
+    if count is not None:
+        tie = f", a tie broken {count.plurality.rule.value}" if count.plurality.tied else ""
+        how = f"plurality: {count.plurality.votes} of {counted(count.seats, 'seat')}{tie}"
+    else:
+        how = f"read from the synthesis: {final.rule}"
+    return [*out, f"**Final answer:** {literal(final.answer or '')} ({how})", ""]
 
 
 def _rounds(result: RunResult) -> list[str]:

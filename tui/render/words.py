@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from enum import StrEnum
 
+from tui.engine.answers import AnswerReading
 from tui.engine.names import member_names
 from tui.engine.types import (
     CallResult,
@@ -49,8 +50,20 @@ OUTCOME_WORDS: dict[Outcome, str] = {
     Outcome.UNANIMOUS: "unanimous",
     Outcome.MAJORITY: "majority",
     Outcome.CURATOR_OVERRIDE: "curator decision",
+    Outcome.PLURALITY: "plurality",
     Outcome.NO_QUORUM: "no quorum",
 }
+"""An outcome. A deliberation ends unanimous, majority (accepts), curator decision or no quorum; a
+vote counted in a declared answer shape ends unanimous (every seat that answered gave the same
+readable answer), majority (more than half the seats gave it), plurality (the most seats gave it,
+not more than half, or it won a tie by the tie rule) or no quorum (too few answers could be read)."""
+
+NO_OUTCOME_WORDS: dict[Mode, str] = {Mode.CONSULT: "consult", Mode.VOTE: "vote"}
+"""A run without an outcome, by its mode: consult's synthesis, and a vote on an open question (its
+synthesis reports the majority view), decide nothing; elsewhere it is `none`."""
+
+UNREADABLE = "unreadable"
+"""A seat whose answer could not be read in the run's answer shape: in a counted vote, no vote."""
 
 OUTCOME_SHORT_WORDS: dict[Outcome, str] = {Outcome.CURATOR_OVERRIDE: "curator"}
 """An outcome in fewer cells, where a narrow column would cut its usual words (F2 at 80 columns)."""
@@ -186,8 +199,9 @@ def call_summary(call: CallResult | None, run: RunStatus | None = None) -> str:
 
 
 def phase_word(phase: Phase, mode: Mode) -> str:
-    """What a call is for: a position, a review (the vote), a draft, or consult's synthesis."""
-    if phase is Phase.DRAFT and mode is Mode.CONSULT:
+    """What a call is for: a position, a review (the vote), a draft, or the synthesis of a consult
+    or of a vote on an open question."""
+    if phase is Phase.DRAFT and mode in (Mode.CONSULT, Mode.VOTE):
         return "synthesis"
     return {
         Phase.POSITION: "position",
@@ -202,10 +216,10 @@ def run_word(status: RunStatus) -> str:
 
 
 def outcome_word(outcome: Outcome | None, mode: Mode = Mode.DELIBERATE) -> str:
-    """The outcome; a run without one says `consult` (one pass, no vote) or `none`."""
+    """The outcome; a run without one says its mode's word (`NO_OUTCOME_WORDS`) or `none`."""
     if outcome is not None:
         return OUTCOME_WORDS[outcome]
-    return "consult" if mode is Mode.CONSULT else "none"
+    return NO_OUTCOME_WORDS.get(mode, "none")
 
 
 def round_word(status: RoundStatus, outcome: Outcome | None, run: RunStatus | None = None) -> str:
@@ -221,10 +235,27 @@ def round_word(status: RoundStatus, outcome: Outcome | None, run: RunStatus | No
     return f"not decided (run {RUN_WORDS[ended]})" if ended is not None else ROUND_WORDS[status]
 
 
+def answer_words(reading: AnswerReading | None) -> str:
+    """What a seat answered in the run's answer shape: `answered 18`, `unreadable: no answer line`,
+    or `no answer` (its call failed)."""
+    if reading is None:
+        return "no answer"
+    if reading.key is None:
+        return f"{UNREADABLE}: {reading.failure}"
+    return f"answered {reading.answer}"
+
+
+def counted_words(decided: str) -> str:
+    """A vote's count and what it decided: `answers counted → majority · 3 of 3 voted`."""
+    return f"answers counted → {decided}"
+
+
 def missing_word(missing: Missing) -> str:
     """What became of a seat an outcome lacks, in a word: `failed` (its position, or its review),
-    or `invalid` (its vote)."""
-    return VOTE_WORDS[VoteValue.INVALID] if missing.vote is VoteValue.INVALID else CallState.FAILED.value
+    `invalid` (its vote), or `unreadable` (in a counted vote, its answer)."""
+    if missing.vote is VoteValue.INVALID:
+        return UNREADABLE if missing.phase is Phase.POSITION else VOTE_WORDS[VoteValue.INVALID]
+    return CallState.FAILED.value
 
 
 def standing_words(standing: Standing, members: Sequence[Member]) -> str:

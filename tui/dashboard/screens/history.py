@@ -33,6 +33,7 @@ OUTCOME_STYLES = {
     Outcome.UNANIMOUS: "unanimous",
     Outcome.MAJORITY: "majority",
     Outcome.CURATOR_OVERRIDE: "curator",
+    Outcome.PLURALITY: "majority",  # a vote's answer given by the most seats, not by more than half
     Outcome.NO_QUORUM: "failed",  # not a decision
 }
 ENDED_BADLY = (RunStatus.ERROR, RunStatus.INTERRUPTED, RunStatus.CANCELLED)

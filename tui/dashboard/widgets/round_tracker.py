@@ -17,6 +17,7 @@ OUTCOME_CLASSES = {
     Outcome.UNANIMOUS: "round-tracker--unanimous",
     Outcome.MAJORITY: "round-tracker--majority",
     Outcome.CURATOR_OVERRIDE: "round-tracker--curator",
+    Outcome.PLURALITY: "round-tracker--majority",  # a vote's answer given by the most seats
     Outcome.NO_QUORUM: "round-tracker--failed",  # not a decision
 }
 

@@ -1,6 +1,6 @@
 """What the cache asks of an embedder: text in, one unit vector per text out.
 
-Implementations live outside the engine (they read weight files or call an endpoint): the offline
+Implementations read weight files or call an endpoint: the offline
 `tui.cache.static_embedder` and the OpenAI-compatible `tui.providers.openai_embeddings`. Vectors
 of different embedders are never compared: each is stored with its embedder's `name`.
 """

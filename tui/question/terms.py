@@ -1,38 +1,23 @@
-"""The cache's hit check: whether a recorded run's answer may be served for a new question.
+"""A question reduced to what decides whether two questions ask the same thing.
 
-The embedder proposes; this module disposes. An embedding similarity alone cannot tell
-"migrate REST to GraphQL" from "migrate GraphQL to REST" (a bag of word vectors scores them 1.000),
-nor "MD5 for passwords" from "bcrypt for passwords". So a semantic hit must also pass a lexical
-guard that near-misses fail:
-
-1. Both questions are normalised: Unicode-folded, lower-cased, contractions expanded, politeness
+1. Both questions are normalised: Unicode-folded, lower-cased, contractions expanded, greetings
    and filler clauses ("Hi all, quick question:", "Thanks!") dropped.
 2. Each is reduced to its *key terms*: words minus stop words and decision-framing words
    ("should we", "is it a good idea to", "use", "worth it"), with multi-word and single-word
    synonyms mapped to one canonical form (Postgres -> postgresql, k8s -> kubernetes, 2FA), number
-   words and "50k" / "2,000" turned into digits, irregular verb forms to their base, a light
-   suffix stemmer applied, and one simple passive turned active ("should X be generated" ->
-   "generate X"). Relation and condition markers (from, into, than, instead, over, before,
-   after, if, unless ...; "to" only right after a verb of movement: "migrate to X"), negation
-   words (not, without, never, avoid, skip, disable, un-/dis- forms ...) and the conjunctions
-   "and" / "or" are key terms too.
-3. The guard passes only when
-   - the negation words are the same,
-   - the numbers are the same,
-   - the multisets of key terms are identical (any differing word, e.g. a swapped technology or a
-     changed constraint, rejects: "synonyms only" means "only differences the synonym table
-     removes"), and
-   - the key-term sequence (conjunctions left out) of one question is the other's or a rotation
-     of it: moving a leading or trailing clause ("For X, should we Y?" vs "Should we Y for X?")
-     rotates the sequence, while swapping the ends of a relation ("from A to B" vs "from B to A",
-     "A calls B" vs "B calls A") never does for three or more terms. With two terms a rotation
-     is a swap, so two-term sequences must match exactly.
+   words turned into digits, a light suffix stemmer applied, and one simple passive turned active
+   ("should X be generated" -> "generate X"). Every other word is a key term: relation and
+   condition markers (from, into, than, over, if, unless ...), negations (not, without, never ...)
+   and the conjunctions "and" / "or" among them; "to" only right after a verb of movement
+   ("migrate to X" is not "migrate X").
 
-Precision first: any doubt rejects. A rejected pair with a high similarity is reported as
-``similar`` so a caller can *suggest* the earlier run instead of serving it.
+The hit check (`tui.question.check`) compares the key terms; the *signature* (the sorted key
+terms) lets the history find the only runs that can pass it by an indexed lookup. The history
+keeps each run's question key (the normalised question) and signature, made by the `REDUCTION`
+it records: a change to what this module makes of a question adds one to it.
 
-Pure Python, no dependencies, no I/O. Measured on the labelled set in `benchmarks/data/`
-(`benchmarks/bench_cache.py`): no near-miss served at the default threshold.
+What each part is worth, measured on the labelled pairs: `benchmarks/bench_cache_parts.py`.
+Pure Python, no dependencies, no I/O.
 """
 
 from __future__ import annotations
@@ -40,21 +25,15 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = [
-    "DEFAULT_THRESHOLD",
-    "Decision",
-    "KeyTerms",
-    "decide",
-    "guard",
-    "key_terms",
-    "normalize",
-    "signature",
-]
+__all__ = ["REDUCTION", "KeyTerms", "key_terms", "normalize", "signature"]
 
-DEFAULT_THRESHOLD = 0.92
+REDUCTION = 2
+"""Which version of this module's reduction makes a question's key terms and normalised text. Add
+one whenever a change makes them differ for any question: the history then keys its runs again
+(their question keys and signatures, which it stores) when it is next opened."""
 
 # --------------------------------------------------------------------------------------- lexicon
 
@@ -91,32 +70,12 @@ FILLER_WORDS: frozenset[str] = _wordset("""
     hi hello hey hiya greetings dear folks everyone guys panel
     please pls kindly thanks thank thx cheers advance appreciated appreciate welcome
     quick question questions sanity check genuinely honestly frankly seriously
-    curious wondering wonder wondered just so okay ok alright right well hmm um
+    curious wondering wonder wondered alright well hmm um
     love like want know tell explain advise advice help someone anybody anyone
     thing things debating debate internally
     hoping hope clear answer answers input feedback opinion opinions thought thoughts view take
-    think would were are you your any
+    think any
     """)
-
-#: Direction, relation and condition markers: compared, and kept in the order check. ("to" is
-#: not one: it is mostly an infinitive; swapped ends of "A to B" are caught by the order check.)
-DIRECTION_WORDS: frozenset[str] = _wordset(
-    "from into onto than instead over versus vs before after toward towards behind "
-    "if unless when whenever since because until while"
-)
-
-#: Negation words (after contraction expansion).
-NEGATION_WORDS: frozenset[str] = _wordset(
-    "not no never without avoid skip none neither nor against stop disable disallow "
-    "unencrypted forbid ban prevent"
-)
-
-#: Roots whose un-/dis-/non- forms negate them (kept small and explicit: precision first).
-_ROOTS_WITH_NEG: frozenset[str] = _wordset(
-    "acceptable safe secure encrypted allow able enable enabled necessary needed supported "
-    "blocking available authenticated authorized used"
-)
-_NEGATIVE_PREFIXES = ("un", "dis", "non")
 
 #: Multi-word phrases replaced before tokenising (longest first). Values are canonical forms.
 PHRASES: dict[str, str] = {
@@ -169,11 +128,6 @@ _GREETING_RE = re.compile(
 )
 #: "quick question", "big question": the adjective is filler there.
 _GENERIC_QUESTION_RE = re.compile(r"\b(?:quick|big|simple|small|genuine|honest|one|a|another)\s+question\b")
-#: A request preamble inside the question's own clause: "could you please tell me whether ...".
-_PREAMBLE_RE = re.compile(
-    r"^\s*(?:(?:could|can|would|will)\s+(?:you|someone|anyone|somebody)\s+)?(?:please\s+)?"
-    r"(?:tell|explain(?:\s+to)?|let|advise)\s+(?:me|us)(?:\s+know)?\s+(?:whether|if)\b"
-)
 
 #: Single-word synonyms and abbreviations, mapped to one canonical form before stemming.
 SYNONYMS: dict[str, str] = {
@@ -193,6 +147,7 @@ SYNONYMS: dict[str, str] = {
     "authn": "authentication",
     "authz": "authorization",
     "tfa": "2fa",
+    "vs": "versus",
     "choose": "pick",
     "select": "pick",
     "opt": "pick",
@@ -202,7 +157,6 @@ SYNONYMS: dict[str, str] = {
     "used": "use",
     "uses": "use",
     "ship": "deploy",
-    "preferable": "better",
     "frequently": "often",
     "utilize": "use",
     "utilise": "use",
@@ -222,49 +176,6 @@ SYNONYMS: dict[str, str] = {
     "apps": "applications",
     "infra": "infrastructure",
 }
-
-#: Irregular verb forms -> base form (the stemmer only strips regular suffixes).
-IRREGULAR: dict[str, str] = {
-    "written": "write",
-    "wrote": "write",
-    "writing": "write",
-    "built": "build",
-    "ran": "run",
-    "running": "run",
-    "kept": "keep",
-    "gave": "give",
-    "given": "give",
-    "took": "take",
-    "taken": "take",
-    "made": "make",
-    "making": "make",
-    "sent": "send",
-    "held": "hold",
-    "broke": "break",
-    "broken": "break",
-    "shown": "show",
-    "grew": "grow",
-    "grown": "grow",
-    "paid": "pay",
-    "bought": "buy",
-    "sold": "sell",
-    "split": "split",
-    "stored": "store",
-    "storing": "store",
-    "hid": "hide",
-    "hidden": "hide",
-    "ate": "eat",
-    "went": "go",
-    "gone": "go",
-    "shipped": "ship",
-    "shipping": "ship",
-}
-
-#: Irregular past participles after "be" in a passive ("should X be written").
-_PARTICIPLES: frozenset[str] = _wordset(
-    "written built kept given taken made sent held broken shown grown paid bought sold split "
-    "run done set put shut hidden chosen"
-)
 
 #: Number words -> digits.
 NUMBER_WORDS: dict[str, str] = {
@@ -323,8 +234,6 @@ _CONTRACTIONS: tuple[tuple[str, str], ...] = (
 
 _TOKEN_RE = re.compile(r"[$]?[a-z0-9][a-z0-9+#%]*(?:[./][a-z0-9+#%]+)*")
 _CLAUSE_SPLIT_RE = re.compile(r"[.!?;:]+(?=\s|$)|,(?!\d)|\s[-\u2013\u2014]+\s|[()\[\]\n\u2013\u2014]")
-_NUM_RE = re.compile(r"^\$?(\d+(?:\.\d+)?)(k|m|bn|b|%)?$")
-_NUM_SUFFIX = {"k": 1_000, "m": 1_000_000, "b": 1_000_000_000, "bn": 1_000_000_000}
 
 
 # ------------------------------------------------------------------------------------- helpers
@@ -355,18 +264,6 @@ def _phrase_sub(text: str) -> str:
     return _PHRASE_RE.sub(lambda m: " " + PHRASES[m.group(1)] + " ", text)
 
 
-def _number(tok: str) -> str | None:
-    """Canonical digits for a numeric token, else None. "50k" -> "50000"; "3.10" stays."""
-    m = _NUM_RE.match(tok)
-    if not m:
-        return None
-    digits, suffix = m.group(1), m.group(2) or ""
-    if suffix in _NUM_SUFFIX:
-        value = float(digits) * _NUM_SUFFIX[suffix]
-        return str(int(value)) if value == int(value) else repr(value)
-    return digits + suffix
-
-
 def _stem(word: str) -> str:
     """A light, deterministic suffix stripper (plural, -ing, -ed, final e)."""
     if len(word) <= 3 or not word.isalpha():
@@ -389,13 +286,6 @@ def _stem(word: str) -> str:
     return word
 
 
-def _words(clause: str) -> list[str]:
-    clause = re.sub(r"(?<=\d),(?=\d{3}\b)", "", clause)  # 2,000 -> 2000
-    clause = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", clause)  # server-side -> server side
-    clause = re.sub(r"(?<=\d)\s+(k|bn)\b", r"\1", clause)  # "50 k" -> "50k"
-    return _TOKEN_RE.findall(clause)
-
-
 #: Verbs of movement: the first "to" after one names a destination and is a key term
 #: ("migrate to Postgres" is not "migrate Postgres").
 _MOVEMENT_STEMS: frozenset[str] = _wordset(
@@ -411,7 +301,7 @@ _MODALS = _wordset("should must can could would will shall might may need")
 
 
 def _is_participle(word: str) -> bool:
-    return word in _PARTICIPLES or (word.endswith("ed") and len(word) > 4)
+    return word.endswith("ed") and len(word) > 4
 
 
 def _activate(words: list[str]) -> list[str]:
@@ -438,29 +328,14 @@ def _is_filler_clause(words: list[str]) -> bool:
     return all(w in STOP_WORDS or w in FRAMING_WORDS or w in FILLER_WORDS for w in words)
 
 
-def _canonical(word: str) -> tuple[str, str]:
-    """(kind, canonical form) for one surface word; kind is stop|neg|dir|num|term."""
-    num = _number(word)
-    if num is not None:
-        return "num", num
+def _canonical(word: str) -> str | None:
+    """The form one surface word is compared in; None for a word that is not compared."""
     if word in NUMBER_WORDS:
-        return "num", NUMBER_WORDS[word]
-    if word in NEGATION_WORDS:
-        return "neg", _stem(word)
-    if word in DIRECTION_WORDS:
-        return "dir", "versus" if word == "vs" else word
-    if word in STOP_WORDS or word in FRAMING_WORDS:
-        return "stop", word
-    word = SYNONYMS.get(word, word)
-    word = IRREGULAR.get(word, word)
+        return NUMBER_WORDS[word]
     word = SYNONYMS.get(word, word)
     if word in STOP_WORDS or word in FRAMING_WORDS:
-        return "stop", word
-    for prefix in _NEGATIVE_PREFIXES:
-        root = word[len(prefix) :]
-        if word.startswith(prefix) and root in _ROOTS_WITH_NEG:
-            return "neg", "not:" + _stem(root)  # "unacceptable", "disallow", "unencrypted"
-    return "term", _stem(word)
+        return None
+    return _stem(word)
 
 
 # ------------------------------------------------------------------------------------ key terms
@@ -473,9 +348,7 @@ class KeyTerms:
     normalized: str
     """The question after folding and filler removal, words joined by single spaces."""
     sequence: tuple[str, ...]
-    """Key terms in question order (content words, numbers, direction and negation words)."""
-    negations: tuple[str, ...] = field(default=())
-    numbers: tuple[str, ...] = field(default=())
+    """Key terms in question order."""
 
     @property
     def ordered(self) -> tuple[str, ...]:
@@ -497,42 +370,24 @@ def key_terms(question: str) -> KeyTerms:
     text = _phrase_sub(text)
     surface: list[list[str]] = []
     for clause in _CLAUSE_SPLIT_RE.split(text):
-        clause = _PREAMBLE_RE.sub(" ", clause or "")
-        words = _words(clause)
+        words = _TOKEN_RE.findall(clause or "")
         if words and not _is_filler_clause(words):
             surface.append(words)
     if not surface:  # a question made only of filler words: compare all of it
-        surface = [_words(text)]
-    kept = [_activate(words) for words in surface]
+        surface = [_TOKEN_RE.findall(text)]
     seq: list[str] = []
-    negs: list[str] = []
-    nums: list[str] = []
-    for words in kept:
+    for words in map(_activate, surface):
         pending_to = False
         for w in words:
             if w in _CONJUNCTIONS:
                 seq.append(w)
-                continue
-            if w == "to" and pending_to:
+            elif w == "to" and pending_to:
                 pending_to = False
-                seq.append("to")
-                continue
-            kind, canon = _canonical(w)
-            if kind == "term" and canon in _MOVEMENT_STEMS:
-                pending_to = True
-            if kind == "stop":
-                continue
-            if kind == "neg":
-                negs.append(canon)
-            elif kind == "num":
-                nums.append(canon)
-            seq.append(canon)
-    return KeyTerms(
-        normalized=" ".join(w for ws in surface for w in ws),
-        sequence=tuple(seq),
-        negations=tuple(sorted(negs)),
-        numbers=tuple(sorted(nums)),
-    )
+                seq.append(w)
+            elif (canon := _canonical(w)) is not None:
+                pending_to = pending_to or canon in _MOVEMENT_STEMS
+                seq.append(canon)
+    return KeyTerms(normalized=" ".join(w for ws in surface for w in ws), sequence=tuple(seq))
 
 
 def normalize(question: str) -> str:
@@ -544,85 +399,7 @@ def signature(question: str) -> str:
     """The sorted key-term multiset as one string: equal for every pair the guard can pass.
 
     Store it in an indexed column beside each run: the runs that may be *served* for a new
-    question are exactly those with the same signature (then :func:`decide` still checks order
+    question are exactly those with the same signature (then the hit check still checks order
     and similarity), so serving needs no vector scan.
     """
     return " ".join(sorted(key_terms(question).sequence))
-
-
-def _order_ok(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
-    """True when ``b`` equals ``a`` or one rotation of it (one leading/trailing clause moved)."""
-    if a == b:
-        return True
-    if len(a) != len(b) or len(a) < 3:
-        return False  # with two terms a rotation is a swap: "Java to Go?" vs "Go to Java?"
-    return any(a[i:] + a[:i] == b for i in range(1, len(a)))
-
-
-# -------------------------------------------------------------------------------------- decision
-
-
-@dataclass(frozen=True)
-class Decision:
-    """Whether to serve a stored run for a new question, and why."""
-
-    hit: bool
-    """Serve the stored answer."""
-    reason: str
-    """One line a person can read: why it was or was not served."""
-    similar: bool = False
-    """Similar enough to *suggest* the stored run (similarity >= threshold), even when not served."""
-
-
-def guard(question_a: str, question_b: str) -> tuple[bool, str]:
-    """The lexical check alone: (passes, reason). Symmetric."""
-    ka, kb = key_terms(question_a), key_terms(question_b)
-    if ka.negations != kb.negations:
-        return False, f"negation differs: {list(ka.negations)} vs {list(kb.negations)}"
-    if ka.numbers != kb.numbers:
-        return False, f"numbers differ: {list(ka.numbers)} vs {list(kb.numbers)}"
-    bag_a, bag_b = ka.bag, kb.bag  # conjunctions included
-    if bag_a != bag_b:
-        only_a = sorted((bag_a - bag_b).elements())
-        only_b = sorted((bag_b - bag_a).elements())
-        return False, f"differing key terms: {only_a} vs {only_b}"
-    if not ka.sequence:
-        return False, "no key terms to compare"
-    if not _order_ok(ka.ordered, kb.ordered):
-        return False, "order of key terms differs: " + " ".join(ka.ordered) + " | " + " ".join(kb.ordered)
-    return True, "same key terms in the same order"
-
-
-def decide(
-    question_a: str,
-    question_b: str,
-    similarity: float | None,
-    threshold: float = DEFAULT_THRESHOLD,
-    use_guard: bool = True,
-) -> Decision:
-    """Decide whether the run stored for ``question_a`` may be served for ``question_b``.
-
-    Args:
-        question_a: The stored question (same context and mode already established by the caller).
-        question_b: The new question.
-        similarity: Cosine similarity of the two questions' embeddings, or None when no embedder
-            is available (then only an exact match after normalisation is served).
-        threshold: Minimum similarity for a semantic hit.
-        use_guard: False disables the lexical guard (for measuring what it adds; never in use).
-
-    Returns:
-        A :class:`Decision`. An exact match after normalisation is always a hit.
-    """
-    ka, kb = key_terms(question_a), key_terms(question_b)
-    if ka.normalized and ka.normalized == kb.normalized:
-        return Decision(True, "exact match after normalisation", True)
-    if similarity is None:
-        return Decision(False, "no embedder: only exact matches are served")
-    if similarity < threshold:
-        return Decision(False, f"similarity {similarity:.3f} below {threshold:.2f}")
-    if not use_guard:
-        return Decision(True, f"similarity {similarity:.3f} >= {threshold:.2f} (guard off)", True)
-    ok, why = guard(question_a, question_b)
-    if ok:
-        return Decision(True, f"similarity {similarity:.3f} and {why}", True)
-    return Decision(False, f"similar ({similarity:.3f}) but {why}", True)

@@ -27,13 +27,13 @@ so a huge or endless file costs nothing.
 
 from __future__ import annotations
 
-import hashlib
 import struct
 from pathlib import Path
 
+from tui.attachments.changes import as_sent
 from tui.engine.types import Image, ImageRecord, ImageType
 from tui.errors import AttachmentError
-from tui.files import FileMissing, FileRefused, FileTooBig, read_limited
+from tui.files import FileRefused, FileTooBig, read_limited
 
 MAX_IMAGE_BYTES = 5 * 1024 * 1024 * 3 // 4
 MAX_IMAGE_SIDE = 8000
@@ -82,19 +82,11 @@ def recover_image(record: ImageRecord) -> Image | str:
     what became of it, as a phrase: `is no longer on disk`, `has changed on disk`, `cannot be read
     now (…)`. The history keeps an image's hash, never its bytes: a changed file is not the image
     that was asked about, so it is not sent in its place."""
-    file = Path(record.full_path or record.path).expanduser()
-    try:
-        data = _read_bytes(file)
-    except FileMissing:
-        return "is no longer on disk"
-    except FileTooBig:
-        return "has changed on disk"  # the image sent was within the limit
-    except (FileRefused, _NotAnImage) as err:
-        return f"cannot be read now ({_reason(err)})"
-    if hashlib.sha256(data).hexdigest() != record.sha256:
-        return "has changed on disk"
+    found = as_sent(Path(record.full_path or record.path).expanduser(), record.sha256, _read_bytes)
+    if isinstance(found, str):
+        return found
     return Image.of(
-        data,
+        found,
         path=record.path,
         media_type=record.media_type,
         width=record.width,
@@ -114,10 +106,10 @@ def _reason(err: FileRefused | _NotAnImage) -> str:
 
 def _read_bytes(file: Path) -> bytes:
     """The file's bytes, if it is a regular file of a size an image may have and not empty
-    (raises `FileRefused` or `_NotAnImage` with the reason)."""
+    (raises `FileRefused` with the reason)."""
     data = read_limited(file, MAX_IMAGE_BYTES)
     if not data:
-        raise _NotAnImage("it is empty (0 bytes)")
+        raise FileRefused(file, "it is empty (0 bytes)")
     return data
 
 

@@ -8,7 +8,7 @@ not a scan):
   postgres" are the same question, and "Should we not use Postgres?" is not;
 - the *scope key*: everything else the answer was an answer to — the mode, the asking team's
   context (its SHA-256), the attached files and images (by their SHA-256, in order: the same
-  question about another file is another question) and the focus areas;
+  question about another file is another question), the focus areas and a declared answer shape;
 - the *panel key*: who answered — each member's model, stance and stance prompt, and the
   synthesizer chain. Whether it must match is the `[cache] match_panel` setting.
 
@@ -21,8 +21,8 @@ import hashlib
 import json
 import re
 
-from tui.engine.cache_check import normalize
 from tui.engine.types import RunRequest
+from tui.question.terms import normalize
 
 
 def question_key(question: str) -> str:
@@ -37,15 +37,16 @@ def _digest(data: object) -> str:
 
 def scope_key(request: RunRequest) -> str:
     """The SHA-256 of what, beside the question and the panel, the answer depends on."""
-    return _digest(
-        {
-            "mode": request.mode.value,
-            "context": request.context.sha256 if request.context is not None else None,
-            "files": [attachment.sha256 for attachment in request.attachments],
-            "images": [image.sha256 for image in request.images],
-            "focus": [re.sub(r"\s+", " ", area.strip().casefold()) for area in request.focus],
-        }
-    )
+    scope: dict[str, object] = {
+        "mode": request.mode.value,
+        "context": request.context.sha256 if request.context is not None else None,
+        "files": [attachment.sha256 for attachment in request.attachments],
+        "images": [image.sha256 for image in request.images],
+        "focus": [re.sub(r"\s+", " ", area.strip().casefold()) for area in request.focus],
+    }
+    if request.answer is not None:  # only then: the history's keys of every other run stay valid
+        scope["answer"] = request.answer.model_dump(mode="json")
+    return _digest(scope)
 
 
 def panel_key(request: RunRequest) -> str:
