@@ -21,7 +21,7 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.types import CallToolResult, TextContent
 
-from tests.conftest import write
+from tests.conftest import FAST_DEMO, FAST_SPEED, write
 from tests.wire_server import Scenario, WireServer
 from tui.config import paths
 from tui.config.loading import load_settings
@@ -77,7 +77,7 @@ async def wait_until(check: Callable[[], bool], what: str) -> None:
 
 @pytest.fixture
 def fast(tmp_path: Path) -> Path:
-    return demo_config(tmp_path, 200.0)
+    return demo_config(tmp_path, FAST_SPEED)
 
 
 @pytest.fixture
@@ -152,7 +152,7 @@ async def test_the_description_lists_the_models_whose_keys_are_set(
         '[models.lab-qwen]\nprovider = "lab"\nid = "qwen"\ncontext_window = 32000\nmax_output = 1000\n'
     )
     monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
-    async with connected(demo_config(tmp_path, 200.0, local)) as client:
+    async with connected(demo_config(tmp_path, FAST_SPEED, local)) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
     words = " ".join((tools["consensus"].description or "").split())
     ready = "Models whose keys are set (or local servers configured): gpt-sol, gpt-luna, gpt-astra, lab-qwen."
@@ -573,7 +573,7 @@ async def test_no_key_ever_leaves_the_server(
     """A key in the environment, in the question (the demo answers quote it) and in a provider's
     error (a careless proxy echoes credentials): it is in no text, structured content, progress
     message or error the client gets."""
-    config = demo_config(tmp_path, 200.0, "[providers.openai]\nmax_retries = 0\n")
+    config = demo_config(tmp_path, FAST_SPEED, "[providers.openai]\nmax_retries = 0\n")
     with WireServer() as wire:
         wire.script("gpt-5.1", Scenario(failure="status", status=401, echo_credentials=True))
         monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
@@ -608,7 +608,7 @@ async def test_no_key_ever_leaves_the_server(
 
 def test_quorum_run_never_imports_the_mcp_sdk(tmp_path: Path, isolated_home: Path) -> None:
     """The SDK takes a second or more to import: only `quorum mcp` may load it."""
-    config = write(tmp_path / "fast.toml", "[demo]\nspeed = 500.0\n")
+    config = write(tmp_path / "fast.toml", FAST_DEMO)
     script = (
         "import sys\n"
         "from tui.cli.main import main\n"

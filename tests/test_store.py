@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import write
+from tests.conftest import FAST_DEMO, write
 from tests.fakes import FakeProvider, Script, SteppingClock, lookup, member, rate_limited, request
 from tests.wire_server import Scenario, WireServer
 from tui.cli.main import main
@@ -881,7 +881,7 @@ def test_history_and_show_commands(
 def test_recording_can_be_turned_off(
     isolated_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    off = write(tmp_path / "off.toml", "[demo]\nspeed = 200.0\n\n[store]\nenabled = false\n")
+    off = write(tmp_path / "off.toml", FAST_DEMO + "\n[store]\nenabled = false\n")
     assert main(["--config", str(off), "run", "-q", "--json", "Record this?"]) == 0
     assert json.loads(capsys.readouterr().out)["status"] == "success"
     assert not paths.history_file("").exists() and not (isolated_home / "data").exists()
@@ -894,7 +894,7 @@ def test_recording_can_be_turned_off(
 
 def test_store_path_setting_is_used(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     target = tmp_path / "elsewhere" / "runs.db"
-    config = write(tmp_path / "where.toml", f"[demo]\nspeed = 200.0\n\n[store]\npath = {str(target)!r}\n")
+    config = write(tmp_path / "where.toml", FAST_DEMO + f"\n[store]\npath = {str(target)!r}\n")
     assert main(["--config", str(config), "run", "-q", "--json", "Where?"]) == 0
     run_id = json.loads(capsys.readouterr().out)["run_id"]
     assert not paths.history_file("").exists()
