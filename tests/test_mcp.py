@@ -86,6 +86,24 @@ def slow(tmp_path: Path) -> Path:
     return demo_config(tmp_path, 2.0)
 
 
+@pytest.fixture
+def held(monkeypatch: pytest.MonkeyPatch) -> anyio.Event:
+    """Every demo member's answer waits until the test sets this event: a run is caught running
+    for as long as the test needs it, then (with `fast`) ends at once."""
+    from tui.providers.demo import DemoProvider
+
+    release = anyio.Event()
+    answer = DemoProvider._stream
+
+    async def waiting(provider: DemoProvider, request: Any) -> AsyncIterator[Any]:
+        await release.wait()
+        async for event in answer(provider, request):
+            yield event
+
+    monkeypatch.setattr(DemoProvider, "_stream", waiting)
+    return release
+
+
 # --------------------------------------------------------------------------------------------
 # Tools and schemas
 
@@ -231,8 +249,10 @@ async def test_milestones_count_each_step_once_and_the_end_completes_them(
     assert all(m.progress < m.total for m in steps[:-1])
 
 
-async def test_wait_seconds_zero_returns_running_and_consensus_result_finishes_it(slow: Path) -> None:
-    async with connected(slow) as client:
+async def test_wait_seconds_zero_returns_running_and_consensus_result_finishes_it(
+    fast: Path, held: anyio.Event
+) -> None:
+    async with connected(fast) as client:
         first = await client.call_tool(
             "consensus", {"question": "Monorepo or polyrepo?", "mode": "consult", "wait_seconds": 0}
         )
@@ -243,6 +263,7 @@ async def test_wait_seconds_zero_returns_running_and_consensus_result_finishes_i
         assert {m["status"] for m in data["members"]} == {"running"}
         assert "Still running" in text_of(first) and "consensus_result" in text_of(first)
 
+        held.set()
         progress = Progress()
         done = await client.call_tool(
             "consensus_result", {"run_id": run_id[:6], "wait_seconds": 120}, progress_callback=progress
@@ -254,10 +275,40 @@ async def test_wait_seconds_zero_returns_running_and_consensus_result_finishes_i
         assert progress.seen and (progress.seen[-1][2] or "").startswith("Complete")
 
 
-def start_quorum_run(config: Path, question: str) -> subprocess.Popen[bytes]:
-    """`quorum run` in a process of its own, recording into the same history."""
+# `quorum run` whose demo members' answers, all but the first ANSWERED to start, wait for a line on
+# its standard input (or its end): a run another process records, held running by the test.
+HELD_QUORUM_RUN = """
+import asyncio, sys
+from tui.cli.main import main
+from tui.providers.demo import DemoProvider
+
+answered = int(sys.argv.pop(1))
+answer = DemoProvider._stream
+line = []
+
+async def held(provider, request):
+    global answered
+    if answered > 0:
+        answered -= 1
+    else:
+        if not line:
+            line.append(asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline))
+        await asyncio.shield(line[0])
+    async for event in answer(provider, request):
+        yield event
+
+DemoProvider._stream = held
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def start_quorum_run(config: Path, question: str, answered: int = 0) -> subprocess.Popen[bytes]:
+    """`quorum run` in a process of its own, recording into the same history, its demo members
+    held (but the first `answered`) until a line is written to its standard input."""
+    arguments = ["--config", str(config), "run", "-q", "--mode", "consult", question]
     return subprocess.Popen(
-        [sys.executable, "-m", "tui", "--config", str(config), "run", "-q", "--mode", "consult", question],
+        [sys.executable, "-c", HELD_QUORUM_RUN, str(answered), *arguments],
+        stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=os.environ.copy(),
@@ -282,20 +333,23 @@ async def recorded_running(question: str, positions: int = 0) -> str:
     return found[0]
 
 
-async def test_consensus_result_follows_a_run_another_process_records(slow: Path) -> None:
+async def test_consensus_result_follows_a_run_another_process_records(fast: Path) -> None:
     """Any run in the history, whoever records it: a `quorum run` followed to its end, and one
     whose process is killed mid-run (it ends interrupted, with what had arrived)."""
-    runner = start_quorum_run(slow, "Tabs or spaces?")
+    runner = start_quorum_run(fast, "Tabs or spaces?")
+    assert runner.stdin is not None
     try:
         run_id = await recorded_running("Tabs or spaces?")
-        async with connected(slow) as client:
+        async with connected(fast) as client:
             now = await client.call_tool("consensus_result", {"run_id": run_id, "wait_seconds": 0})
+            runner.stdin.close()  # its members answer
             progress = Progress()
             done = await client.call_tool(
                 "consensus_result", {"run_id": run_id, "wait_seconds": 120}, progress_callback=progress
             )
             listed = await client.call_tool("history", {"filter": "tabs"})
     finally:
+        runner.stdin.close()
         runner.wait(timeout=120)
     running = now.structured_content or {}
     assert running["status"] == "running" and running["origin"] == "cli", text_of(now)
@@ -310,13 +364,13 @@ async def test_consensus_result_follows_a_run_another_process_records(slow: Path
     runs = (listed.structured_content or {})["runs"]
     assert [(r["run_id"], r["origin"]) for r in runs] == [(run_id, "cli")]
 
-    doomed = start_quorum_run(demo_config(slow.parent, 0.5), "Killed mid-run?")
+    doomed = start_quorum_run(fast, "Killed mid-run?", answered=1)
     try:
         run_id = await recorded_running("Killed mid-run?", positions=1)
     finally:
         doomed.kill()
         doomed.wait(timeout=60)
-    async with connected(slow) as client:
+    async with connected(fast) as client:
         result = await client.call_tool("consensus_result", {"run_id": run_id, "wait_seconds": 30})
     data = result.structured_content or {}
     assert data["status"] == "interrupted", text_of(result)
@@ -533,7 +587,7 @@ async def test_every_error_comes_back_in_words(
 
 
 async def test_without_a_history_runs_are_still_followed_by_id(tmp_path: Path) -> None:
-    config = demo_config(tmp_path, 50.0, "[store]\nenabled = false\n")
+    config = demo_config(tmp_path, FAST_SPEED, "[store]\nenabled = false\n")
     async with connected(config) as client:
         started = await client.call_tool("consensus", {"question": "No history?", "wait_seconds": 0})
         run_id = (started.structured_content or {})["run_id"]
