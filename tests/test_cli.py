@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests import held_run
 from tests.conftest import FAST_DEMO, as_foreground_job, write
 from tui.cli.main import main
 from tui.config import paths
@@ -346,27 +347,15 @@ def test_python_dash_m_and_no_arguments_prints_help() -> None:
 
 def test_ctrl_c_keeps_and_prints_what_had_arrived(tmp_path: Path) -> None:
     """A real process, a real SIGINT in the middle of round 1: exit 130 and a partial report."""
-    slow = write(tmp_path / "slow.toml", "[demo]\nspeed = 1.0\n")
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tui",
-            "--config",
-            str(slow),
-            "run",
-            "Interrupt me",
-            "--json",
-            "-m",
-            "demo-bolt",
-            "-m",
-            "demo-cirrus",
-        ],
+    fast = write(tmp_path / "fast.toml", FAST_DEMO)
+    # demo-bolt answers; demo-cirrus's answer is held, so the run is in round 1 until the signal.
+    proc = held_run.start(
+        ["bolt"],
+        *("--config", str(fast), "run", "Interrupt me", "--json", "-m", "demo-bolt", "-m", "demo-cirrus"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=env,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
         preexec_fn=as_foreground_job,  # a real Ctrl+C reaches it even when pytest runs in the background
     )
     assert proc.stderr is not None

@@ -21,6 +21,7 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.types import CallToolResult, TextContent
 
+from tests import held_run
 from tests.conftest import FAST_DEMO, FAST_SPEED, write
 from tests.wire_server import Scenario, WireServer
 from tui.config import paths
@@ -275,44 +276,11 @@ async def test_wait_seconds_zero_returns_running_and_consensus_result_finishes_i
         assert progress.seen and (progress.seen[-1][2] or "").startswith("Complete")
 
 
-# `quorum run` whose demo members' answers, all but the first ANSWERED to start, wait for a line on
-# its standard input (or its end): a run another process records, held running by the test.
-HELD_QUORUM_RUN = """
-import asyncio, sys
-from tui.cli.main import main
-from tui.providers.demo import DemoProvider
-
-answered = int(sys.argv.pop(1))
-answer = DemoProvider._stream
-line = []
-
-async def held(provider, request):
-    global answered
-    if answered > 0:
-        answered -= 1
-    else:
-        if not line:
-            line.append(asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline))
-        await asyncio.shield(line[0])
-    async for event in answer(provider, request):
-        yield event
-
-DemoProvider._stream = held
-sys.exit(main(sys.argv[1:]))
-"""
-
-
-def start_quorum_run(config: Path, question: str, answered: int = 0) -> subprocess.Popen[bytes]:
+def start_quorum_run(config: Path, question: str, answering: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
     """`quorum run` in a process of its own, recording into the same history, its demo members
-    held (but the first `answered`) until a line is written to its standard input."""
-    arguments = ["--config", str(config), "run", "-q", "--mode", "consult", question]
-    return subprocess.Popen(
-        [sys.executable, "-c", HELD_QUORUM_RUN, str(answered), *arguments],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=os.environ.copy(),
-    )
+    held (but those `answering`) until `held_run.release`."""
+    arguments = ("--config", str(config), "run", "-q", "--mode", "consult", question)
+    return held_run.start(answering, *arguments, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 async def recorded_running(question: str, positions: int = 0) -> str:
@@ -337,19 +305,18 @@ async def test_consensus_result_follows_a_run_another_process_records(fast: Path
     """Any run in the history, whoever records it: a `quorum run` followed to its end, and one
     whose process is killed mid-run (it ends interrupted, with what had arrived)."""
     runner = start_quorum_run(fast, "Tabs or spaces?")
-    assert runner.stdin is not None
     try:
         run_id = await recorded_running("Tabs or spaces?")
         async with connected(fast) as client:
             now = await client.call_tool("consensus_result", {"run_id": run_id, "wait_seconds": 0})
-            runner.stdin.close()  # its members answer
+            held_run.release(runner)  # its members answer
             progress = Progress()
             done = await client.call_tool(
                 "consensus_result", {"run_id": run_id, "wait_seconds": 120}, progress_callback=progress
             )
             listed = await client.call_tool("history", {"filter": "tabs"})
     finally:
-        runner.stdin.close()
+        held_run.release(runner)
         runner.wait(timeout=120)
     running = now.structured_content or {}
     assert running["status"] == "running" and running["origin"] == "cli", text_of(now)
@@ -364,7 +331,7 @@ async def test_consensus_result_follows_a_run_another_process_records(fast: Path
     runs = (listed.structured_content or {})["runs"]
     assert [(r["run_id"], r["origin"]) for r in runs] == [(run_id, "cli")]
 
-    doomed = start_quorum_run(fast, "Killed mid-run?", answered=1)
+    doomed = start_quorum_run(fast, "Killed mid-run?", answering=("bolt",))
     try:
         run_id = await recorded_running("Killed mid-run?", positions=1)
     finally:
