@@ -80,6 +80,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tui.ask import Ask  # noqa: E402
 from tui.config.loading import load_settings  # noqa: E402
 from tui.config.schema import parse_member  # noqa: E402
 from tui.dashboard.app import QuorumApp  # noqa: E402
@@ -268,7 +269,7 @@ async def measure_streaming(
     aliases = [f"m{index}" for index in range(members)]
     settings = settings or bench_settings(aliases)
     provider = SteadyProvider(rate, seconds, huge)
-    session = Session(settings, seats=[parse_member(a) for a in aliases], synthesizer="synth")
+    session = Session(settings, Ask(members=tuple(parse_member(a) for a in aliases), synthesizer="synth"))
 
     connection = Connection(provider)
 
@@ -307,16 +308,16 @@ async def measure_streaming(
 async def measure_history(app: QuorumApp, run_id: str) -> Measured:
     """Open the run just recorded (with its huge answer) from the history, as F2 would."""
     replayed = asyncio.Event()
-    shown = app.result_shown  # called once the replay (after the next refresh) has filled the panes
+    shown = app.run_display.announce  # called once the replay (after the next refresh) has filled the panes
 
     def shown_and_tell(result: RunResult) -> None:
         shown(result)
         replayed.set()
 
-    app.result_shown = shown_and_tell  # type: ignore[method-assign]
+    app.run_display.announce = shown_and_tell  # type: ignore[method-assign]
     beat = Heartbeat().start()
     started = time.perf_counter()
-    app.open_recorded_run(run_id)
+    app.following.open_recorded_run(run_id)
     await replayed.wait()
     await all_laid_out(app)
     laid_out = time.perf_counter() - started
@@ -406,7 +407,7 @@ async def measure_floor(members: int, rate: float, seconds: float) -> Measured:
     from textual.containers import Grid
     from textual.widgets import Log, RichLog
 
-    from tui.dashboard.core import FLUSH_INTERVAL_S
+    from tui.dashboard.app import FLUSH_INTERVAL_S
 
     rich_log = os.environ.get("BENCH_FLOOR") == "richlog"
     drawn = os.environ.get("BENCH_FLOOR") != "none"
@@ -565,7 +566,7 @@ async def measure_memory(members: int, runs: int) -> dict[str, Any]:
 
     aliases = [f"m{index}" for index in range(members)]
     settings = bench_settings(aliases)
-    session = Session(settings, seats=[parse_member(a) for a in aliases], synthesizer="synth")
+    session = Session(settings, Ask(members=tuple(parse_member(a) for a in aliases), synthesizer="synth"))
     connection = Connection(QuickProvider())
     app = QuorumApp(settings, session, providers=lambda _m: connection, save_settings=False)
     frames = int(os.environ.get("BENCH_FRAMES", "1"))  # 0: no tracing (RSS only), 10+: a deeper diff
@@ -641,7 +642,7 @@ def fill_history(path: Path, runs: int) -> None:
 
     aliases = ["m0", "m1", "m2"]
     settings = bench_settings(aliases)
-    session = Session(settings, seats=[parse_member(a) for a in aliases], synthesizer="synth")
+    session = Session(settings, Ask(members=tuple(parse_member(a) for a in aliases), synthesizer="synth"))
     store = RunStore(path)
     try:
         record_finished_runs(
@@ -664,7 +665,7 @@ async def measure_f2(runs: int, repeat: int) -> tuple[list[float], list[float]]:
     aliases = ["m0", "m1", "m2"]
     settings = bench_settings(aliases)
     settings.store.path = str(folder / "history.sqlite3")
-    session = Session(settings, seats=[parse_member(a) for a in aliases], synthesizer="synth")
+    session = Session(settings, Ask(members=tuple(parse_member(a) for a in aliases), synthesizer="synth"))
     connection = Connection(SteadyProvider(1, 1))
     app = QuorumApp(settings, session, providers=lambda _m: connection, save_settings=False)
     painted = asyncio.Event()

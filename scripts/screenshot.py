@@ -56,7 +56,7 @@ async def photograph(svg: Path, terminal: tuple[int, int], question: str, timeou
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         # The run starts after the first frame; it has ended once the shown run is no longer live.
-        while app.shown is None or app.running:
+        while app.session.shown is None or app.running:
             if loop.time() > deadline:
                 raise SystemExit(f"screenshot: the demo run did not end within {timeout_s:g} s")
             await asyncio.sleep(0.2)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual.pilot import Pilot
 from textual.strip import Strip
 
 from tests.fakes import FakeProvider, Script
+from tui.ask import Ask
 from tui.config.loading import load_settings
 from tui.config.schema import MemberSpec, Settings, parse_member
 from tui.dashboard.app import QuorumApp
@@ -65,6 +67,8 @@ def make_app(
     synthesizer: str = "synth",
     question: str = "",
     flush_interval: float | None = None,
+    watch: bool = False,
+    watch_run: str | None = None,
     max_concurrency: int | None = None,
     **settings_overrides: Any,
 ) -> tuple[QuorumApp, FakeProvider]:
@@ -73,7 +77,7 @@ def make_app(
     default = {alias: Script(position=CALM_POSITION) for alias in aliases}
     provider = FakeProvider({**default, **(scripts or {})})
     seats: list[MemberSpec] = [parse_member(spec) for spec in panel]
-    session = Session(settings, seats=seats, synthesizer=synthesizer)
+    session = Session(settings, Ask(members=tuple(seats), synthesizer=synthesizer))
     app = QuorumApp(
         settings,
         session,
@@ -83,6 +87,8 @@ def make_app(
         flush_interval=flush_interval,
         save_settings=False,
         cursor_blink=False,
+        watch=watch,
+        watch_run=watch_run,
     )
     return app, provider
 
@@ -90,3 +96,28 @@ def make_app(
 def cells(strip: Strip) -> list[tuple[str, Any]]:
     """A strip as (character, style) pairs, whichever way its segments are split."""
     return [(character, segment.style) for segment in strip for character in segment.text]
+
+
+async def enter_question(pilot: Pilot[Any], question: str) -> None:
+    """Put `question` in the prompt, as a paste does, and send it with Enter: a question asked
+    without typing it key by key (the tests of typing type)."""
+    app = pilot.app
+    assert isinstance(app, QuorumApp)
+    prompt = app.prompt_bar
+    app.set_focus(prompt)
+    prompt.load_text(question)
+    await pilot.press("enter")
+
+
+async def palette_search(pilot: Pilot[Any], query: str) -> list[str]:
+    """Search the open command palette for `query` (set in its box as a paste does) and return
+    what it offers, once its search, which runs in a worker, is done."""
+    from textual.widgets import Input, OptionList
+
+    palette = pilot.app.screen
+    palette.query_one("CommandInput", Input).value = query
+    await pilot.pause()  # the box's change starts the search
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    found = palette.query_one("CommandList", OptionList)
+    return [str(found.get_option_at_index(i).prompt) for i in range(found.option_count)]

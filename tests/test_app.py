@@ -6,11 +6,11 @@ import asyncio
 from pathlib import Path
 
 from textual.theme import Theme
-from textual.widgets import Input, OptionList
+from textual.widgets import Input
 from textual.widgets._footer import FooterKey
 
 from tests.conftest import write
-from tests.dashboard import make_app
+from tests.dashboard import enter_question, make_app, palette_search
 from tests.fakes import Script, rate_limited
 from tui.config import paths
 from tui.dashboard.app import QuorumApp
@@ -18,7 +18,7 @@ from tui.dashboard.widgets.member_pane import ModelPane
 from tui.dashboard.widgets.prompt_bar import PromptBar
 from tui.engine import events as ev
 from tui.engine.provider import ErrorKind, ProviderError
-from tui.engine.types import Mode, Outcome, RunStatus
+from tui.engine.types import CallResult, Mode, Outcome, RunStatus
 from tui.render.words import CallState
 
 
@@ -182,7 +182,8 @@ async def test_picker_adds_and_delete_removes_a_member() -> None:
     async with app.run_test(size=(160, 50)) as pilot:
         await pilot.press("ctrl+n")
         await pilot.pause()
-        await pilot.press(*"gam", "enter")
+        app.screen.query_one(Input).value = "gam"  # the picker's filter, as a paste sets it
+        await pilot.press("enter")
         await pilot.pause()
         assert [s.model for s in app.session.seats] == ["alpha", "beta", "gamma"]
         assert len(app.panes) == 3
@@ -219,11 +220,8 @@ async def _pick_theme(app: QuorumApp, pilot, name: str) -> list[str]:
     what the picker offered (Escape closes it when that was nothing)."""
     await pilot.press("ctrl+t")
     await wait_for(pilot, lambda: type(app.screen).__name__ == "CommandPalette")
-    app.screen.query_one("CommandInput", Input).value = name  # as if typed, without a search per key
-    await pilot.pause(0.3)  # the palette searches in a worker
-    found = app.screen.query_one("CommandList", OptionList)
     # Each theme's name, without the line under it that says whose theme it is.
-    offered = [str(found.get_option_at_index(i).prompt).split("\n")[0] for i in range(found.option_count)]
+    offered = [prompt.split("\n")[0] for prompt in await palette_search(pilot, name)]
     await pilot.press("enter" if offered else "escape")
     await pilot.pause()
     return offered
@@ -273,20 +271,25 @@ async def test_keymap_from_config_remaps_by_id() -> None:
         await pilot.press("f6")
         await settle(app, pilot)
         assert positions_sent(provider) == ["alpha"]
-        assert any(row[3] == "rerun" and "F6" in row[0].upper() for row in app.key_rows())
+        assert any(row.key.id == "rerun" and row.keys == "f6" for row in app.key_names.help_rows())
 
 
 def test_every_binding_id_of_the_dashboard_is_one_the_config_knows() -> None:
-    """The config checks `[ui.keymap]` against a Textual-free list of ids: it must be the dashboard's."""
+    """The config checks `[ui.keymap]` against a Textual-free list of ids: it must be the dashboard's,
+    wherever each key is bound."""
     from textual.binding import Binding
 
-    from tui.config.keymap import SCREEN_KEY_IDS, keymap_problems
+    from tui.config.keymap import KEYS, SCREEN_KEY_IDS, keymap_problems
     from tui.dashboard.screens.context import ContextScreen
     from tui.dashboard.screens.help import HelpScreen
     from tui.dashboard.screens.history import HistoryScreen
     from tui.dashboard.screens.picker import MemberPicker
+    from tui.dashboard.widgets.member_grid import MemberGrid
+    from tui.dashboard.widgets.pane_area import PaneArea
 
-    app_ids = {b.id for b in QuorumApp.BINDINGS if isinstance(b, Binding) and b.id}
+    holders = (QuorumApp, MemberGrid, PaneArea)
+    app_ids = {b.id for holder in holders for b in holder.BINDINGS if isinstance(b, Binding) and b.id}
+    assert app_ids == {key.id for key in KEYS}
     screen_ids = {
         b.id
         for screen in (HelpScreen, HistoryScreen, MemberPicker, ContextScreen)
@@ -333,9 +336,10 @@ async def test_tiny_terminal_and_resize_mid_run() -> None:
     app, _ = make_app(["alpha", "beta", "gamma"], {"gamma": Script(delay_s=0.3)})
     async with app.run_test(size=(40, 12)) as pilot:
         app.submit("Q?")
-        await pilot.pause(0.05)
+        await pilot.pause()
+        assert app.running  # gamma takes a while: the resizes come mid-run
         await pilot.resize_terminal(160, 50)
-        await pilot.pause(0.05)
+        await pilot.pause()
         assert not app.query_one("#main").has_class("-narrow")
         await pilot.resize_terminal(40, 12)
         await settle(app, pilot)
@@ -357,7 +361,7 @@ async def test_history_open_read_only_then_follow_up_and_export(isolated_home: P
         await pilot.press("f2")
         await pilot.pause()
         assert type(app.screen).__name__ == "HistoryScreen"
-        await pilot.press(*"shard")
+        app.screen.query_one(Input).value = "shard"  # F2's filter, as a paste sets it
         await pilot.pause()
         await pilot.press("enter")
         await settle(app, pilot)
@@ -368,7 +372,7 @@ async def test_history_open_read_only_then_follow_up_and_export(isolated_home: P
         # a follow-up carries the earlier question, answer and objections
         provider.requests.clear()
         await pilot.press("f3")
-        await pilot.press(*"And the read replicas?", "enter")
+        await enter_question(pilot, "And the read replicas?")
         await settle(app, pilot)
         sent = next(r for r in provider.requests if r.phase == "position").messages[0].content
         assert first.synthesis and first.synthesis in sent  # the earlier final answer
@@ -411,7 +415,7 @@ async def test_opening_a_run_while_the_flush_clock_ticks() -> None:
         result = app.shown_result
         assert result is not None
         for _ in range(3):
-            app.show_result(result)
+            app.run_display.show_recorded(result)
             await pilot.pause(0.05)
         assert app.is_running and "staged rollout" in app.panes[0].body.text
 
@@ -457,7 +461,7 @@ async def test_rerun_of_a_recorded_run_whose_model_left_the_catalog() -> None:
         assert result is not None
         gone = result.members[1].model_copy(update={"alias": "retired-model"})
         recorded = result.model_copy(update={"members": [result.members[0], gone]})
-        app.show_result(recorded)
+        app.run_display.show_recorded(recorded)
         await pilot.pause()
         assert len(app.panes) == 2 and [s.model for s in app.session.seats] == ["alpha"]
         provider.requests.clear()
@@ -476,7 +480,7 @@ async def test_rerun_failed_from_a_recorded_run_reuses_its_answers() -> None:
         assert recorded is not None
         app.submit("Something else?")
         await settle(app, pilot)
-        app.show_result(recorded)
+        app.run_display.show_recorded(recorded)
         await pilot.pause()
         provider.scripts["beta"] = Script(position="BETA NOW")
         provider.requests.clear()
@@ -514,7 +518,8 @@ async def test_export_and_follow_up_act_on_the_rerun_of_a_recorded_run(isolated_
         exports = paths.exports_dir()
         assert (exports / f"quorum-{resynthesized.run_id}.md").exists()
         assert not (exports / f"quorum-{recorded.run_id}.md").exists()
-        await pilot.press("f3", *"And the replicas?", "enter")
+        await pilot.press("f3")
+        await enter_question(pilot, "And the replicas?")
         await settle(app, pilot)
         child = app.shown_result
         assert child is not None and child.parent_run_id == resynthesized.run_id
@@ -544,18 +549,15 @@ async def test_a_failing_display_ends_the_run_as_failed_and_the_dashboard_stays_
 ) -> None:
     """A bug in showing an event must not leave a run "running" forever with no word: the run
     ends as failed, on screen and in the history, and F2 and new runs still work."""
-    from tui.engine import events as ev
-
     app, _ = make_app(["alpha:for", "beta:against"])
     async with app.run_test(size=(160, 50)) as pilot:
-        real_apply = app.run_display.apply
+        beta = app.panes[1]
+        real_call_finished = beta.call_finished
 
-        def broken_apply(event: ev.Event, request, panes) -> None:
-            if isinstance(event, ev.CallFinished) and event.result.member_index == 1:
-                raise RuntimeError("display bug")
-            real_apply(event, request, panes)
+        def broken_call_finished(result: CallResult) -> None:
+            raise RuntimeError("display bug")
 
-        app.run_display.apply = broken_apply  # type: ignore[method-assign]
+        beta.call_finished = broken_call_finished  # type: ignore[method-assign]
         app.submit("Does the display hold?")
         await settle(app, pilot)
         result = app.shown_result
@@ -571,7 +573,7 @@ async def test_a_failing_display_ends_the_run_as_failed_and_the_dashboard_stays_
         await pilot.pause()
         assert type(app.screen).__name__ == "HistoryScreen"  # not refused as "a run is in progress"
         await pilot.press("escape")
-        app.run_display.apply = real_apply  # type: ignore[method-assign]
+        beta.call_finished = real_call_finished  # type: ignore[method-assign]
         app.submit("And now?")
         await settle(app, pilot)
         assert app.shown_result is not None and app.shown_result.status is RunStatus.SUCCESS
@@ -644,7 +646,7 @@ async def test_a_run_with_no_quorum_is_marked_not_a_decision_live_and_from_the_h
         decided = [e for e in replay_events(recorded) if isinstance(e, ev.RoundDecided)]
         assert [e.standing for e in decided] == [standing(result)]
         live = shown()
-        app.show_result(recorded)
+        app.run_display.show_recorded(recorded)
         await pilot.pause()
         await pilot.pause()
         assert shown()[:2] == live[:2] and live[2].split("\n")[-4:] == shown()[2].split("\n")[-4:]
@@ -722,3 +724,40 @@ async def test_a_small_terminal_shows_one_pane_at_a_time_and_every_one_is_reacha
         assert not main.has_class("-compact")
         assert on_screen() == ["alpha", "beta", "gamma", "synthesis"]
         assert "deliberate · Round 3/3  │  R1 1✓ 1✗ 1? → next" in app.tracker.render_text().plain
+
+
+async def test_on_a_small_screen_f8_from_a_member_shows_the_synthesis_focused_and_back() -> None:
+    app, _ = make_app(["alpha", "beta", "gamma"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.submit("Adopt X?")
+        await settle(app, pilot)
+        await pilot.press("tab", "right")  # from the prompt to alpha's pane, then on to beta's
+        await wait_for(pilot, lambda: app.panes[1].has_focus)
+        await pilot.press("f8")
+        await wait_for(pilot, lambda: app.synthesis.has_focus)
+        assert app.synthesis.region.area and not app.panes[1].region.area
+        await pilot.press("f8")  # back to the member it replaced, the arrows' keys again
+        await wait_for(pilot, lambda: app.panes[1].has_focus)
+        await pilot.press("left")
+        await wait_for(pilot, lambda: app.panes[0].has_focus)
+
+
+async def test_each_key_works_where_the_help_says() -> None:
+    """The keys marked ● work from any focus; the run keys that are letters from any pane (in the
+    prompt they are typed); the panel's on a member's pane; zoom and the arrows on any pane."""
+    from tui.config.keymap import KEYS, Where
+
+    app, _ = make_app(["alpha", "beta"])
+    async with app.run_test() as pilot:
+        for focus in (app.prompt_bar, app.panes[1], app.synthesis):
+            app.set_focus(focus)
+            await pilot.pause()
+            active = {active.binding.id for active in app.screen.active_bindings.values()}
+            in_prompt, on_member = focus is app.prompt_bar, focus is app.panes[1]
+            for key in KEYS:
+                works = {
+                    Where.APP: key.anywhere or not in_prompt,
+                    Where.MEMBERS: on_member,
+                    Where.PANES: not in_prompt,
+                }[key.where]
+                assert (key.id in active) is works, (key.id, type(focus).__name__)

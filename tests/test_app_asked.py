@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from textual.widgets import Input
+
 from tests.conftest import write
-from tests.dashboard import make_app
+from tests.dashboard import enter_question, make_app
 from tests.test_app import settle
 from tui.attachments.text import read_attachment
 from tui.dashboard.app import QuorumApp
@@ -20,7 +22,7 @@ SPEC = "The billing service appends every change as an event.\n" * 200
 async def _record(spec: Path, **settings: Any) -> RunResult:
     """A run with a file, two focus areas and one round (as `quorum run ... --rounds 1` makes)."""
     app, _ = make_app(["alpha:for", "beta:against"], run={"max_rounds": 1, **settings})
-    app.session.attachments = [read_attachment(spec)]
+    app.session.files = [read_attachment(spec)]
     app.session.focus = ["audit trail", "cost"]
     async with app.run_test(size=(160, 50)) as pilot:
         app.submit(QUESTION)
@@ -73,7 +75,8 @@ async def test_f3_on_a_run_opened_from_history_carries_its_files_focus_and_round
     async with app.run_test(size=(160, 50)) as pilot:
         await _open_from_history(app, pilot)
         provider.requests.clear()
-        await pilot.press("f3", *"And the read side?", "enter")
+        await pilot.press("f3")
+        await enter_question(pilot, "And the read side?")
         await settle(app, pilot)
         child = app.shown_result
         assert child is not None and child.parent_run_id == recorded.run_id
@@ -87,7 +90,7 @@ async def test_a_file_changed_or_gone_since_is_sent_as_recorded_and_said(tmp_pat
     spec = write(tmp_path / "big.txt", SPEC)
     gone = write(tmp_path / "notes.txt", "Old notes.\n")
     app, _ = make_app(["alpha:for", "beta:against"])
-    app.session.attachments = [read_attachment(spec), read_attachment(gone)]
+    app.session.files = [read_attachment(spec), read_attachment(gone)]
     async with app.run_test(size=(160, 50)) as pilot:
         app.submit(QUESTION)
         await settle(app, pilot)
@@ -119,7 +122,8 @@ async def test_ctrl_r_of_a_follow_up_opened_from_history_is_a_follow_up_again() 
         await settle(app, pilot)
         parent = app.shown_result
         assert parent is not None
-        await pilot.press("f3", *"And the replicas?", "enter")
+        await pilot.press("f3")
+        await enter_question(pilot, "And the replicas?")
         await settle(app, pilot)
         child = app.shown_result
         assert child is not None and child.parent_run_id == parent.run_id
@@ -127,7 +131,9 @@ async def test_ctrl_r_of_a_follow_up_opened_from_history_is_a_follow_up_again() 
         await settle(app, pilot)
         await pilot.press("f2")
         await pilot.pause()
-        await pilot.press(*"replicas", "enter")
+        app.screen.query_one(Input).value = "replicas"  # F2's filter, as a paste sets it
+        await pilot.pause()
+        await pilot.press("enter")
         await settle(app, pilot)
         assert app.shown_result is not None and app.shown_result.run_id == child.run_id
         provider.requests.clear()

@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 
 from tests.conftest import write
-from tests.dashboard import make_app
+from tests.dashboard import enter_question, make_app
 from tests.fakes import FakeProvider, Script, lookup, request
 from tests.test_app import settle, wait_for
 from tests.test_store import FAKE_CONFIG, PacedProvider, dead_pid, quorum_run_in_a_child
 from tui.config import paths
 from tui.dashboard.app import QuorumApp
-from tui.dashboard.core import WATCHING
+from tui.dashboard.following import WATCHING
 from tui.engine import events as ev
 from tui.engine.orchestrator import Run
 from tui.engine.types import Origin, RunRequest, RunResult, RunStatus
@@ -36,7 +36,7 @@ PANEL = ["alpha:for", "beta:against"]
 @pytest.fixture(autouse=True)
 def quick_polls(monkeypatch: pytest.MonkeyPatch) -> None:
     """Poll and checkpoint every 50 ms: the same behaviour as every 500 ms, ten times sooner."""
-    monkeypatch.setattr("tui.dashboard.follow_actions.FOLLOW_POLL_S", 0.05)
+    monkeypatch.setattr("tui.dashboard.following.FOLLOW_POLL_S", 0.05)
     monkeypatch.setattr("tui.history.recorder.CHECKPOINT_S", 0.05)
 
 
@@ -91,10 +91,8 @@ def tracker_text(app: QuorumApp) -> str:
 
 
 async def ask(app: QuorumApp, pilot: Any, question: str) -> None:
-    """Type a question of one's own in the prompt (it replaces the one on show) and send it."""
-    app.prompt_bar.focus()
-    app.prompt_bar.select_all()
-    await pilot.press(*question, "enter")
+    """A question of one's own in the prompt (it replaces the one on show), sent with Enter."""
+    await enter_question(pilot, question)
     await settle(app, pilot)
 
 
@@ -130,8 +128,8 @@ async def test_f2_follows_a_run_another_process_records_live_until_it_ends(tmp_p
 
             await wait_for(pilot, recording, timeout=60)
             await open_from_history(app, pilot)
-            following = app.following
-            assert following is not None and app.poll_timer is not None
+            following = app.following.followed
+            assert following is not None and app.following.polling
             run_id = following.run_id
             await wait_for(pilot, lambda: "following quorum run" in tracker_text(app))
             await noted(pilot, app, "pid", str(child.pid))
@@ -140,7 +138,7 @@ async def test_f2_follows_a_run_another_process_records_live_until_it_ends(tmp_p
             streamed_while_running: list[bool] = []
 
             def streaming() -> bool:
-                if app.following is None:
+                if app.following.followed is None:
                     return True  # ended: checked below
                 text = any(pane.body.text for pane in app.panes)
                 streamed_while_running.append(text and app.store.status(run_id) is RunStatus.RUNNING)  # type: ignore[union-attr]
@@ -148,7 +146,7 @@ async def test_f2_follows_a_run_another_process_records_live_until_it_ends(tmp_p
 
             await wait_for(pilot, streaming, timeout=60)
             assert any(streamed_while_running), "no text was shown while the run was being recorded"
-            await wait_for(pilot, lambda: app.following is None, timeout=60)
+            await wait_for(pilot, lambda: app.following.followed is None, timeout=60)
             assert child.wait(timeout=30) == 0, errors.read_text()
             await pilot.pause()
 
@@ -166,7 +164,7 @@ async def test_f2_follows_a_run_another_process_records_live_until_it_ends(tmp_p
                 assert pane.status is CallState.DONE
             # nothing left behind: no poll, no "following" on the tracker, and the run is a
             # finished one now, for Ctrl+R, F3 and F5
-            assert app.poll_timer is None and app.tracker.source is None
+            assert not app.following.polling and app.tracker.source is None
             await noted(pilot, app, "ended: complete")
     finally:
         if child.poll() is None:
@@ -192,7 +190,7 @@ async def follow_a_run_mid_answer(app: QuorumApp, pilot: Any, another: AnotherPr
     run, _ = another.start(request(["alpha", "beta"]), hanging)
     await wait_for(pilot, lambda: run.result.positions and run.result.positions[0] is not None)
     await open_from_history(app, pilot)
-    await wait_for(pilot, lambda: app.following is not None and "partial" in app.panes[1].body.text)
+    await wait_for(pilot, lambda: app.following.followed is not None and "partial" in app.panes[1].body.text)
     return run
 
 
@@ -215,10 +213,10 @@ async def test_keys_wait_for_the_followed_run_and_a_question_of_ones_own_stops_f
             await pilot.press(key)
             await noted(pilot, app, says)
         assert provider.requests == []  # nothing was sent by this dashboard
-        assert app.following is not None and app.poll_timer is not None
+        assert app.following.followed is not None and app.following.polling
 
         await ask(app, pilot, "My own question?")
-        assert app.following is None and app.poll_timer is None and app.tracker.source is None
+        assert app.following.followed is None and not app.following.polling and app.tracker.source is None
         assert app.shown_result is not None and app.shown_result.question == "My own question?"
         assert app.shown_result.status is RunStatus.SUCCESS
         assert run.phase != "done"  # the other process's run goes on, untouched
@@ -231,7 +229,7 @@ async def test_a_followed_run_whose_process_dies_ends_interrupted_with_a_message
     async with app.run_test(size=(160, 50)) as pilot:
         run = await follow_a_run_mid_answer(app, pilot, another)
         another.die(run)
-        await wait_for(pilot, lambda: app.following is None)
+        await wait_for(pilot, lambda: app.following.followed is None)
         assert app.tracker.state is RunStatus.INTERRUPTED and "run interrupted" in tracker_text(app)
         # a request that named no origin
         await noted(
@@ -240,7 +238,7 @@ async def test_a_followed_run_whose_process_dies_ends_interrupted_with_a_message
             "was interrupted: another Quorum (pid",
             "stopped before it finished. What had arrived is shown.",
         )
-        assert app.panes[1].body.text.count("partial") == 1 and app.poll_timer is None
+        assert app.panes[1].body.text.count("partial") == 1 and not app.following.polling
 
 
 async def test_a_followed_run_gone_from_the_history_stops_the_follow_with_a_message(
@@ -252,11 +250,11 @@ async def test_a_followed_run_gone_from_the_history_stops_the_follow_with_a_mess
         run, _ = another.start(request(["alpha", "beta"]), hanging)
         await wait_for(pilot, lambda: run.result.calls)
         await open_from_history(app, pilot)
-        await wait_for(pilot, lambda: app.following is not None)
+        await wait_for(pilot, lambda: app.following.followed is not None)
         another.store._db.execute("DELETE FROM runs WHERE id = ?", (run.result.run_id,))
-        await wait_for(pilot, lambda: app.following is None)
+        await wait_for(pilot, lambda: app.following.followed is None)
         await noted(pilot, app, "no longer in the history. Stopped following it.")
-        assert app.poll_timer is None
+        assert not app.following.polling
 
 
 async def test_f2_says_which_runs_are_running_and_which_an_agent_asked(another: AnotherProcess) -> None:
@@ -279,36 +277,37 @@ async def test_f2_says_which_runs_are_running_and_which_an_agent_asked(another: 
 async def test_quorum_watch_waits_follows_each_run_in_turn_until_the_user_takes_over(
     another: AnotherProcess,
 ) -> None:
-    app, _ = make_app(PANEL)
-    app.watching = True  # as `quorum watch` makes it
+    app, _ = make_app(PANEL, watch=True)  # as `quorum watch` makes it
     async with app.run_test(size=(160, 50)) as pilot:
         await wait_for(pilot, lambda: app.tracker.source == WATCHING)
         await noted(pilot, app, "Waiting for a run")
-        assert app.poll_timer is not None
+        assert app.following.polling
 
         paced = PacedProvider(pieces=6, every_s=0.05)
         first, done = another.start(request(["alpha", "beta"]), paced)
-        await wait_for(pilot, lambda: app.following is not None)
-        assert app.following.run_id == first.result.run_id  # type: ignore[union-attr]
+        await wait_for(pilot, lambda: app.following.followed is not None)
+        assert app.following.followed.run_id == first.result.run_id  # type: ignore[union-attr]
         await done
-        await wait_for(pilot, lambda: app.following is None)
+        await wait_for(pilot, lambda: app.following.followed is None)
         assert app.shown_result is not None and app.shown_result.run_id == first.result.run_id
         assert app.tracker.state is RunStatus.SUCCESS and app.tracker.source == WATCHING
         assert app.panes[0].body.text.count("alpha-piece-5") == 1
-        assert app.poll_timer is not None  # still watching for the next
+        assert app.following.polling  # still watching for the next
 
         second, done = another.start(request(["alpha", "beta"]), paced)
-        await wait_for(pilot, lambda: app.following is not None)
-        assert app.following.run_id == second.result.run_id  # type: ignore[union-attr]
+        await wait_for(pilot, lambda: app.following.followed is not None)
+        assert app.following.followed.run_id == second.result.run_id  # type: ignore[union-attr]
         await done
-        await wait_for(pilot, lambda: app.following is None and app.tracker.state is RunStatus.SUCCESS)
+        await wait_for(
+            pilot, lambda: app.following.followed is None and app.tracker.state is RunStatus.SUCCESS
+        )
 
         await ask(app, pilot, "Mine now?")
-        assert not app.watching and app.poll_timer is None
+        assert not app.following.watching and not app.following.polling
         await noted(pilot, app, "Stopped watching")
         _, done = another.start(request(["alpha", "beta"]), paced)
         await done
-        await pilot.pause(0.2)
+        await pilot.pause()  # nothing reads the history any more (no poll): nothing can take it
         assert app.shown_result is not None and app.shown_result.question == "Mine now?"  # not taken
 
 
@@ -319,11 +318,12 @@ async def test_quorum_watch_opens_the_run_it_is_given_and_the_newest_running_one
         await settle(app, pilot)
         recorded = app.shown_result
         assert recorded is not None
-    app, _ = make_app(PANEL)
-    app.watching, app.watch_run = True, recorded.run_id
+    app, _ = make_app(PANEL, watch=True, watch_run=recorded.run_id)
     async with app.run_test(size=(160, 50)) as pilot:
         await wait_for(pilot, lambda: app.shown_result is not None)
         await settle(app, pilot)
         assert app.shown_result is not None and app.shown_result.run_id == recorded.run_id
-        assert app.following is None and app.tracker.source == WATCHING  # ended: shown, and watching on
+        assert (
+            app.following.followed is None and app.tracker.source == WATCHING
+        )  # ended: shown, and watching on
         assert "staged rollout" in app.panes[0].body.text

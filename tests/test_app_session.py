@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from textual.color import Color
 from textual.theme import BUILTIN_THEMES
-from textual.widgets import Input, OptionList
+from textual.widgets import Input
 
 from tests.conftest import FAST_SPEED
-from tests.dashboard import make_app
+from tests.dashboard import enter_question, make_app, palette_search
 from tests.fakes import Script
 from tests.test_app import settle, wait_for
 from tui.cli.main import main
@@ -70,11 +70,11 @@ async def test_up_and_down_recall_earlier_questions_from_the_history_and_this_se
     app, _ = make_app(["alpha"])
     async with app.run_test() as pilot:
         prompt = app.query_one(PromptBar)
-        await pilot.press(*"One?", "enter")
+        await enter_question(pilot, "One?")
         await settle(app, pilot)
-        await pilot.press(*"Two?", "enter")
+        await enter_question(pilot, "Two?")
         await settle(app, pilot)
-        await pilot.press(*"half-written")
+        prompt.load_text("half-written")  # as a paste leaves it: being written, not sent
         recalled = []
         for _ in range(4):  # the last Up finds nothing older: the oldest stays
             await pilot.press("up")
@@ -103,14 +103,14 @@ async def test_the_follow_up_chip_is_there_exactly_when_enter_sends_a_follow_up(
         await pilot.press("f3")
         assert prompt.follow_up == "Should we shard the orders table?"
         assert "follow-up" in str(prompt.border_title)
-        await pilot.press(*"And the replicas?", "enter")
+        await enter_question(pilot, "And the replicas?")
         await settle(app, pilot)
         child = app.shown_result
         assert child is not None and child.parent_run_id == parent.run_id
         # Sent: the chip and the hint are gone, and so is the link.
         assert prompt.follow_up is None and prompt.border_title is None
         assert prompt.placeholder == PLACEHOLDER and "Follow-up" not in str(prompt.placeholder)
-        await pilot.press(*"Something new?", "enter")
+        await enter_question(pilot, "Something new?")
         await settle(app, pilot)
         assert app.shown_result is not None and app.shown_result.parent_run_id is None
         # Escape drops an armed follow-up: no chip, and Enter sends a new question.
@@ -118,7 +118,7 @@ async def test_the_follow_up_chip_is_there_exactly_when_enter_sends_a_follow_up(
         assert prompt.follow_up is not None
         await pilot.press("escape")
         assert prompt.follow_up is None and prompt.has_focus
-        await pilot.press(*"Unrelated?", "enter")
+        await enter_question(pilot, "Unrelated?")
         await settle(app, pilot)
         assert app.shown_result is not None and app.shown_result.parent_run_id is None
 
@@ -144,7 +144,7 @@ async def test_the_mode_for_the_next_run_leaves_the_tracker_alone_and_survives_o
         assert app.shown_result is not None and app.shown_result.mode is Mode.DELIBERATE
         assert app.session.mode is Mode.CONSULT and prompt.next_mode == "consult"
         provider.requests.clear()
-        await pilot.press("ctrl+a", "ctrl+k", *"Consult this?", "enter")
+        await enter_question(pilot, "Consult this?")
         await settle(app, pilot)
         consulted = app.shown_result
         assert consulted is not None and consulted.mode is Mode.CONSULT
@@ -166,6 +166,22 @@ async def test_typing_on_a_pane_types_in_the_prompt_and_leaves_the_panel_alone()
             ("alpha", Stance.AGAINST),
             ("beta", Stance.NEUTRAL),
         ]
+
+
+async def test_the_member_keys_are_the_member_panes_and_the_palette_runs_them_on_the_focused_one() -> None:
+    """`t` is a key of the member grid: on the synthesis it is typing, so it goes to the prompt; the
+    palette's Stance acts on the member whose pane has the focus, as the key does."""
+    app, _ = make_app(["alpha:against", "beta"])
+    async with app.run_test() as pilot:
+        app.synthesis.focus()
+        await pilot.press("t")
+        assert app.prompt_bar.has_focus and app.prompt_bar.text == "t"
+        assert app.session.seats[0].stance is Stance.AGAINST
+        app.panes[1].focus()
+        await pilot.pause()
+        [stance] = [command for command in app.get_system_commands(app.screen) if command.title == "Stance"]
+        stance.callback()
+        assert [seat.stance for seat in app.session.seats] == [Stance.AGAINST, Stance.FOR]
 
 
 async def test_a_removed_member_comes_back_at_its_place_with_u() -> None:
@@ -260,11 +276,13 @@ async def test_the_member_picker_chooses_the_stance() -> None:
     async with app.run_test(size=(160, 50)) as pilot:
         await pilot.press("ctrl+n")
         await pilot.pause()
-        await pilot.press(*"gam", "tab", "enter")  # Tab: neutral -> for
+        app.screen.query_one(Input).value = "gam"  # the filter, as a paste sets it
+        await pilot.press("tab", "enter")  # Tab: neutral -> for
         await pilot.pause()
         await pilot.press("ctrl+n")
         await pilot.pause()
-        await pilot.press(*"gam:against", "enter")  # as `-m gamma:against`
+        app.screen.query_one(Input).value = "gam:against"  # as `-m gamma:against`
+        await pilot.press("enter")
         await pilot.pause()
         assert [(s.model, s.stance) for s in app.session.seats] == [
             ("alpha", Stance.NEUTRAL),
@@ -277,10 +295,7 @@ async def test_the_member_picker_chooses_the_stance() -> None:
 async def _themes_offered(app: QuorumApp, pilot, query: str) -> list[str]:
     await pilot.press("ctrl+t")
     await wait_for(pilot, lambda: type(app.screen).__name__ == "CommandPalette")
-    app.screen.query_one("CommandInput", Input).value = query
-    await pilot.pause(0.3)  # the palette searches in a worker
-    found = app.screen.query_one("CommandList", OptionList)
-    offered = [str(found.get_option_at_index(i).prompt) for i in range(found.option_count)]
+    offered = await palette_search(pilot, query)
     await pilot.press("escape")
     await pilot.pause()
     return offered

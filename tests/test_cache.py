@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import FAST_DEMO, FAST_SPEED, write
-from tests.dashboard import make_app
+from tests.dashboard import enter_question, make_app
 from tests.test_app import settle
 from tests.wire_server import WireServer, embeddings_answer
 from tui.cli.main import main
@@ -103,11 +103,13 @@ def test_fresh_asks_the_panel_again_and_records_it(
         assert db.execute("SELECT cache_of FROM runs WHERE id = ?", (again["run_id"],)).fetchone()[0] is None
 
 
-def test_no_cache_and_enabled_false_turn_it_off(
+def test_enabled_false_turns_it_off_and_fresh_is_the_one_flag_that_asks_anyway(
     tmp_path: Path, fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ask(fast_demo_config, capsys, QUESTION)
-    assert ask(fast_demo_config, capsys, QUESTION, "--no-cache")["cache"] == {"hit": False}
+    with pytest.raises(SystemExit) as refused:  # --fresh does what it did: one flag, not two
+        main(["--config", str(fast_demo_config), "run", QUESTION, "--no-cache"])
+    assert refused.value.code == 2 and "--no-cache" in capsys.readouterr().err
     off = write(tmp_path / "off.toml", FAST_DEMO + "[cache]\nenabled = false\n")
     assert ask(off, capsys, QUESTION)["cache"] == {"hit": False}
     assert ask(fast_demo_config, capsys, QUESTION)["cache"]["hit"] is True
@@ -257,12 +259,12 @@ def test_a_project_file_may_not_set_the_cache(tmp_path: Path, monkeypatch: pytes
 async def test_the_dashboard_shows_a_hit_plainly_and_the_fresh_key_asks_the_panel() -> None:
     app, provider = make_app(["alpha", "beta:against"], ui={"keymap": {"fresh": "f10"}})
     async with app.run_test() as pilot:
-        await pilot.press(*"Is Kafka right for us?", "enter")
+        await enter_question(pilot, "Is Kafka right for us?")
         await settle(app, pilot)
         first = app.shown_result
         assert first is not None and first.status is RunStatus.SUCCESS and not first.cache.hit
         asked = len(provider.requests)
-        await pilot.press(*"is kafka right for us", "enter")
+        await enter_question(pilot, "is kafka right for us")
         await settle(app, pilot)
         hit = app.shown_result
         assert hit is not None and hit.cache.hit and hit.cache.original_run_id == first.run_id
@@ -343,6 +345,49 @@ def test_a_near_miss_is_not_served_but_suggested(
     assert near["cache"]["hit"] is False and near["cache"]["similar_run_id"] == first["run_id"]
     assert near["synthesis"] and near["calls"][0]["call_id"] not in {c["call_id"] for c in first["calls"]}
     assert f"A similar earlier run: {first['run_id']}" in near["_stderr"] and "not served" in near["_stderr"]
+
+
+def test_fresh_serves_nothing_yet_names_a_similar_earlier_run_in_quorum_run(
+    fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--fresh` asks the panel instead of serving the earlier answer, and names that run as any
+    question the cache does not serve does: a suggestion, as the dashboard and MCP make it."""
+    first = ask(fast_demo_config, capsys, BILLING)
+    fresh = ask(fast_demo_config, capsys, BILLING_REWORDED, "--fresh")
+    assert fresh["cache"]["hit"] is False and fresh["cache"]["similar_run_id"] == first["run_id"]
+    assert not {c["call_id"] for c in fresh["calls"]} & {c["call_id"] for c in first["calls"]}
+    assert f"A similar earlier run: {first['run_id']}" in fresh["_stderr"]
+
+
+async def test_fresh_serves_nothing_yet_names_a_similar_earlier_run_over_mcp(tmp_path: Path) -> None:
+    from tests.test_mcp import connected, demo_config
+
+    async with connected(demo_config(tmp_path, FAST_SPEED)) as client:
+        first = await client.call_tool("consensus", {"question": BILLING, "mode": "consult"})
+        assert first.structured_content is not None
+        fresh = await client.call_tool(
+            "consensus", {"question": BILLING_REWORDED, "mode": "consult", "fresh": True}
+        )
+        report = fresh.structured_content
+        assert report is not None and report["cache"]["hit"] is False
+        assert report["cache"]["similar_run_id"] == first.structured_content["run_id"]
+
+
+async def test_fresh_serves_nothing_yet_names_a_similar_earlier_run_in_the_dashboard(
+    scripted: ScriptedEmbedder,
+) -> None:
+    app, _ = make_app(["alpha", "beta:against"])
+    async with app.run_test() as pilot:
+        app.submit(BILLING)
+        await settle(app, pilot)
+        first = app.shown_result
+        assert first is not None and not first.cache.hit
+        app.submit(BILLING_REWORDED, fresh=True)
+        await settle(app, pilot)
+        fresh = app.shown_result
+        assert fresh is not None and not fresh.cache.hit and fresh.run_id != first.run_id
+        said = [n.message for n in app._notifications]
+        assert any(f"A similar earlier run: {first.run_id}" in line for line in said), said
 
 
 def test_with_no_embedder_only_exact_matches_are_served(
@@ -554,18 +599,18 @@ async def test_the_dashboard_serves_a_reworded_question_after_comparing_it_off_t
 ) -> None:
     app, provider = make_app(["alpha", "beta:against"])
     async with app.run_test() as pilot:
-        await pilot.press(*BILLING, "enter")
+        await enter_question(pilot, BILLING)
         await settle(app, pilot)
         first = app.shown_result
         assert first is not None and not first.cache.hit
         asked = len(provider.requests)
-        await pilot.press(*BILLING_REWORDED, "enter")
+        await enter_question(pilot, BILLING_REWORDED)
         await settle(app, pilot)  # the comparison runs in a worker's thread, then shows the hit
         hit = app.shown_result
         assert hit is not None and hit.cache.kind is CacheKind.SEMANTIC
         assert hit.cache.original_run_id == first.run_id and len(provider.requests) == asked
         assert "Cache hit (99% match" in app.synthesis.body.text
-        await pilot.press(*BILLING_OLD, "enter")  # similar, refused by the check: asked, and suggested
+        await enter_question(pilot, BILLING_OLD)  # similar, refused by the check: asked, and suggested
         await settle(app, pilot)
         asked_again = app.shown_result
         assert asked_again is not None and not asked_again.cache.hit and len(provider.requests) > asked
@@ -787,16 +832,16 @@ async def test_a_hit_while_a_run_is_in_flight_cancels_it_and_is_shown() -> None:
 
     app, provider = make_app(["alpha", "beta:against"])
     async with app.run_test() as pilot:
-        await pilot.press(*"Is Kafka right for us?", "enter")
+        await enter_question(pilot, "Is Kafka right for us?")
         await settle(app, pilot)
         first = app.shown_result
         assert first is not None and first.status is RunStatus.SUCCESS
         provider.scripts["beta"] = Script(hang=True)
-        await pilot.press(*"Should we shard the ledger?", "enter")
+        await enter_question(pilot, "Should we shard the ledger?")
         await wait_for(pilot, lambda: app.running)  # not served: the cache's lookup started the run
         hanging = app.shown_result
         assert hanging is not None and hanging.run_id != first.run_id and app.running
-        await pilot.press(*"is kafka right for us", "enter")
+        await enter_question(pilot, "is kafka right for us")
         await settle(app, pilot)
         hit = app.shown_result
         assert hit is not None and hit.cache.hit and hit.cache.original_run_id == first.run_id

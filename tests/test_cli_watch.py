@@ -49,8 +49,8 @@ def test_watch_opens_the_dashboard_watching_the_run_it_names_by_a_prefix(
     assert main(["watch", run_id[:6]]) == 0
     assert main(["watch"]) == 0
     [given, newest] = opened
-    assert (given.watching, given.watch_run) == (True, run_id)
-    assert (newest.watching, newest.watch_run) == (True, None)  # the newest running run, or the next
+    assert (given.watch_mode, given.watch_run) == (True, run_id)
+    assert (newest.watch_mode, newest.watch_run) == (True, None)  # the newest running run, or the next
 
 
 def test_an_unknown_run_is_a_clear_error_before_anything_opens(

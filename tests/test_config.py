@@ -94,6 +94,7 @@ BAD_FILES = [
 
 
 def test_the_quorum_is_a_run_setting_carried_into_the_request_and_its_record(tmp_path: Path) -> None:
+    from tui.ask import Ask
     from tui.config.snapshot import settings_snapshot
     from tui.engine.types import Asked, RunResult
     from tui.history.replay import replay_request
@@ -101,14 +102,14 @@ def test_the_quorum_is_a_run_setting_carried_into_the_request_and_its_record(tmp
 
     assert load_settings().run.quorum == 0.5  # a strict majority of the seats
     settings = load_settings(write(tmp_path / "q.toml", "[run]\nquorum = 0.75\n"))
-    request = Session(settings, seats=[parse_member("demo-atlas")]).prepare("q").request
+    request = Session(settings, Ask(members=(parse_member("demo-atlas"),))).prepare("q").request
     assert request.quorum == 0.75 and Asked.of(request).quorum == 0.75
     assert settings_snapshot(settings, request)["run"]["quorum"] == 0.75
     # a rerun of a recorded run asks with the quorum it was asked with, and so does a session
     # that opens it
     recorded = RunResult.begin(request, "r1")
     assert replay_request(recorded).quorum == 0.75
-    session = Session(load_settings(), seats=[parse_member("demo-atlas")])
+    session = Session(load_settings(), Ask(members=(parse_member("demo-atlas"),)))
     session.adopt(recorded)
     assert session.prepare("q").request.quorum == 0.75
 

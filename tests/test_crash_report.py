@@ -30,13 +30,13 @@ ESCAPE_SEQUENCE = re.compile(r"\x1b(?:\[[0-9;?<>=$]*[ -/]*[@-~]|[@-Z\\-_])")
 
 CRASHING_DASHBOARD = """
 import os, sys
-from tui.dashboard.core import DashboardCore
+from tui.dashboard.app import QuorumApp
 
 def action_help(self):
     api_key = os.environ["OPENAI_API_KEY"]
     raise RuntimeError(f"the provider refused the key {api_key}")
 
-DashboardCore.action_help = action_help
+QuorumApp.action_help = action_help
 from tui.cli.main import main
 sys.argv = ["quorum", "--no-project"]
 sys.exit(main())

@@ -140,6 +140,15 @@ async def test_context_too_long_keeps_the_meaningful_end(server: WireServer) -> 
     assert "Please reduce the length of the messages" in str(err)
 
 
+async def test_a_gateway_that_cannot_reach_the_model_behind_it_says_so_not_server_error(
+    server: WireServer,
+) -> None:
+    err = await replay(server, "upstream-unreachable")
+    assert err.kind is ErrorKind.CONNECTION and err.retryable
+    assert "could not reach the provider behind it" in str(err)
+    assert "server error" not in str(err) and "Connection error." in str(err)
+
+
 @pytest.mark.parametrize("capture", ["upstream-dropped", "upstream-malformed"])
 async def test_an_upstream_fault_mid_stream_is_a_lost_connection_not_a_bare_500(
     capture: str, server: WireServer

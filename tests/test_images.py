@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from tests.conftest import FAST_DEMO, FAST_SPEED, write
 from tests.fakes import FakeProvider, Script, lookup, member
 from tests.wire_server import Scenario, WireServer
+from tui.ask import Ask
 from tui.attachments.images import MAX_IMAGE_BYTES, read_image
 from tui.cli.main import main
 from tui.config import paths
@@ -609,7 +610,7 @@ def test_more_image_bytes_than_one_request_can_carry_are_refused(
     big = [
         image_file(tmp_path, f"big{n}.png", png(1, 1).ljust(MAX_IMAGE_BYTES, bytes([n]))) for n in range(5)
     ]
-    session = Session(_settings(tmp_path), images=[str(path) for path in big[:4]])
+    session = Session(_settings(tmp_path), Ask(images=tuple(str(path) for path in big[:4])))
     assert len(session.images) == 4
     with pytest.raises(
         AttachmentError, match="may come to 15,728,640 bytes together, and with it they would be"
@@ -632,7 +633,7 @@ async def _recorded(tmp_path: Path, *images: Path) -> tuple[Any, Any]:
     from tui.session import open_store, start_run
 
     settings = _settings(tmp_path)
-    session = Session(settings, images=[str(path) for path in images])
+    session = Session(settings, Ask(images=tuple(str(path) for path in images)))
     store = open_store(settings)
     assert store is not None
     try:
@@ -818,9 +819,17 @@ async def test_the_dashboard_shows_the_images_on_the_prompt_and_the_note_on_a_pa
         assert "1 image: shot.png" in _chips(prompt.border_subtitle)  # it goes with the next question too
 
 
+def _palette_command(app: Any, title: str) -> None:
+    """Run the command palette's command `title`, as choosing it does."""
+    [command] = [command for command in app.get_system_commands(app.screen) if command.title == title]
+    command.callback()
+
+
 async def test_an_image_is_attached_from_the_palette_and_a_bad_path_is_said_where_it_was_typed(
     tmp_path: Path,
 ) -> None:
+    from textual.widgets import Input
+
     from tests.dashboard import make_app
     from tui.dashboard.screens.image_path import ImagePathScreen
 
@@ -830,16 +839,18 @@ async def test_an_image_is_attached_from_the_palette_and_a_bad_path_is_said_wher
     async with app.run_test(size=(160, 50)) as pilot:
         titles = [command.title for command in app.get_system_commands(app.screen)]
         assert "Attach an image" in titles and "Detach the images" not in titles
-        app.action_attach_image()
+        _palette_command(app, "Attach an image")
         await pilot.pause()
         assert isinstance(app.screen, ImagePathScreen)
-        await pilot.press(*str(tmp_path / "chart.txt"), "enter")
+        path = app.screen.query_one("#image-path", Input)
+        path.value = str(tmp_path / "chart.txt")  # as if typed or pasted
+        await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, ImagePathScreen)  # still open: the path can be corrected
         error = str(app.screen.query_one("#image-error").render())
         assert "chart.txt: no such file" in error
-        app.screen.query_one("#image-path").clear()  # type: ignore[attr-defined]
-        await pilot.press(*str(chart), "enter")
+        path.value = str(chart)
+        await pilot.press("enter")
         await pilot.pause()
         assert not isinstance(app.screen, ImagePathScreen)
         assert [i.path for i in app.session.images] == [str(chart)]
@@ -849,7 +860,7 @@ async def test_an_image_is_attached_from_the_palette_and_a_bad_path_is_said_wher
         assert attached and "it goes to beta; alpha answers from the text" in attached[0], said
         titles = [command.title for command in app.get_system_commands(app.screen)]
         assert "Detach the images" in titles
-        app.action_detach_images()
+        _palette_command(app, "Detach the images")
         await pilot.pause()
         assert app.session.images == [] and app.prompt_bar.border_subtitle is None
 
@@ -875,8 +886,8 @@ async def test_a_recorded_image_no_longer_on_disk_is_named_not_sent_on_the_chip(
     recorded, _ = await _recorded(tmp_path, kept, gone)
     gone.unlink()
     app, _ = make_app(["alpha"])
-    async with app.run_test(size=(160, 50)):
-        app.session.adopt(recorded)
-        app.refresh_chips()
+    async with app.run_test(size=(160, 50)) as pilot:
+        app.run_display.show_recorded(recorded)
+        await pilot.pause()
         assert app.prompt_bar.images == ("kept.png", "gone.png (not sent)")
         assert "2 images: kept.png, gone.png (not sent)" in _chips(app.prompt_bar.border_subtitle)

@@ -55,7 +55,7 @@ async def test_reruns_and_recorded_runs_leave_nothing_behind() -> None:
         app.panes[2].focus()
         app.action_rerun_member()
         await settle(app, pilot)
-        app.open_recorded_run(first.run_id)  # as Enter on it in F2 does
+        app.following.open_recorded_run(first.run_id)  # as Enter on it in F2 does
         await settle(app, pilot)
         assert app.shown_result is not None and app.shown_result.run_id == first.run_id
         assert left_behind(app) == after_one

@@ -26,7 +26,7 @@ from tests.conftest import FAST_DEMO, FAST_SPEED, write
 from tests.wire_server import Scenario, WireServer
 from tui.config import paths
 from tui.config.loading import load_settings
-from tui.engine.types import CallStatus, Origin, RunStatus
+from tui.engine.types import CallStatus, Mode, Origin, RunStatus
 from tui.history.replay import replay_events
 from tui.history.store import RunStore
 from tui.mcp.runs import Milestones
@@ -146,7 +146,8 @@ async def test_the_tools_and_their_schemas(fast: Path) -> None:
     props = schema["properties"]
     assert props["wait_seconds"]["default"] == 50.0 and props["wait_seconds"]["minimum"] == 0
     assert props["max_rounds"]["anyOf"][0] == {"maximum": 10, "minimum": 1, "type": "integer"}
-    assert props["mode"]["anyOf"][0]["enum"] == ["deliberate", "consult", "vote"]
+    modes = schema["$defs"][props["mode"]["anyOf"][0]["$ref"].rsplit("/", 1)[1]]
+    assert modes["enum"] == [mode.value for mode in Mode]  # every mode there is, named once
     assert all(prop.get("description") for prop in props.values())
 
     # The description says what to expect of time limits, and which models can run now.
@@ -177,6 +178,18 @@ async def test_the_description_lists_the_models_whose_keys_are_set(
     ready = "Models whose keys are set (or local servers configured): gpt-sol, gpt-luna, gpt-astra, lab-qwen."
     assert ready in words
     assert "claude-sonnet" not in words and "llama-local" not in words and FAKE_KEY not in words
+
+
+async def test_the_tools_say_which_only_read_and_which_start_paid_runs(fast: Path) -> None:
+    async with connected(fast) as client:
+        listed = {tool.name: tool.annotations for tool in (await client.list_tools()).tools}
+    for name in ("consensus_result", "list_models", "history"):
+        hints = listed[name]
+        assert hints is not None and hints.read_only_hint is True, name
+    consensus = listed["consensus"]
+    assert consensus is not None
+    assert consensus.read_only_hint is False and consensus.destructive_hint is False
+    assert consensus.open_world_hint is True and consensus.idempotent_hint is False
 
 
 # --------------------------------------------------------------------------------------------
@@ -538,7 +551,7 @@ async def test_every_error_comes_back_in_words(
             wait_seconds=99999
         )
         assert "wait_seconds: Input should be a valid number" in await ask(wait_seconds="soon")
-        assert "mode: Input should be 'deliberate', 'consult' or 'vote'" in await ask(mode="debate")
+        assert "mode: Input should be 'consult', 'deliberate' or 'vote'" in await ask(mode="debate")
         assert "question: Field required" in await call_error(client, "consensus", {})
 
         result_error = await call_error(client, "consensus_result", {"run_id": "0000"})

@@ -120,7 +120,7 @@ def test_quorum_run_json_tells_members_and_votes_apart_by_name(
     does, beside the fields it always had; and the JSON still reads back as a run."""
     config = write(tmp_path / "fast.toml", FAST_DEMO)
     seats = ["-m", "demo-atlas:for", "-m", "demo-atlas:for", "-m", "demo-atlas:against"]
-    code = main(["--config", str(config), "run", "Shard?", *seats, "--json", "--no-cache"])
+    code = main(["--config", str(config), "run", "Shard?", *seats, "--json", "--fresh"])
     out = capsys.readouterr().out
     assert code == 0
     data = json.loads(out)

@@ -11,13 +11,14 @@ import pytest
 from tests.conftest import FAST_DEMO, write
 from tests.dashboard import FakeLookup, fake_settings
 from tests.fakes import FakeProvider
+from tui.ask import Ask
 from tui.cli import main as cli_main
 from tui.cli.main import main
 from tui.config.loading import load_settings
 from tui.config.schema import parse_member
 from tui.dashboard.app import QuorumApp
-from tui.engine.types import Mode
-from tui.mcp.runs import Ask, build_request
+from tui.engine.types import Mode, Origin
+from tui.mcp.runs import build_request
 from tui.session import Session
 
 
@@ -25,7 +26,7 @@ def test_rounds_in_a_configured_consult_mode_is_said_on_stderr_and_kept_in_the_r
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = write(tmp_path / "fast.toml", FAST_DEMO + '[run]\nmode = "consult"\n')
-    code = main(["--config", str(config), "run", "Shard?", "--rounds", "1", "--json", "--no-cache"])
+    code = main(["--config", str(config), "run", "Shard?", "--rounds", "1", "--json", "--fresh"])
     out, err = capsys.readouterr()
     assert code == 0
     assert "--rounds 1 has no effect in consult mode" in err
@@ -34,15 +35,16 @@ def test_rounds_in_a_configured_consult_mode_is_said_on_stderr_and_kept_in_the_r
 
 def test_rounds_in_deliberate_mode_says_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = write(tmp_path / "fast.toml", FAST_DEMO)
-    code = main(["--config", str(config), "run", "Shard?", "--rounds", "1", "--json", "--no-cache"])
+    code = main(["--config", str(config), "run", "Shard?", "--rounds", "1", "--json", "--fresh"])
     assert code == 0 and "no effect" not in capsys.readouterr().err
 
 
 async def test_mcp_max_rounds_with_consult_is_a_note_of_the_result(tmp_path: Path) -> None:
     settings = load_settings(write(tmp_path / "fast.toml", FAST_DEMO))
-    request = await build_request(settings, None, Ask(question="Shard?", mode=Mode.CONSULT, max_rounds=2))
+    ask = Ask(question="Shard?", origin=Origin.MCP, mode=Mode.CONSULT, max_rounds=2)
+    request = await build_request(settings, None, ask)
     assert any("max_rounds 2 has no effect in consult mode" in note for note in request.notes)
-    plain = await build_request(settings, None, Ask(question="Shard?", mode=Mode.CONSULT))
+    plain = await build_request(settings, None, Ask(question="Shard?", origin=Origin.MCP, mode=Mode.CONSULT))
     assert not any("no effect" in note for note in plain.notes)
 
 
@@ -76,15 +78,14 @@ def test_rounds_given_to_the_dashboard_in_consult_mode_is_said_on_start(
 
 async def test_switching_the_dashboard_to_consult_with_rounds_given_says_they_have_no_effect() -> None:
     settings = fake_settings(["alpha", "synth"])
-    session = Session(settings, seats=[parse_member("alpha")], synthesizer="synth", rounds_given=2)
+    ask = Ask(members=(parse_member("alpha"),), synthesizer="synth", max_rounds=2)
+    session = Session(settings, ask)
     app = QuorumApp(settings, session, providers=FakeLookup(FakeProvider({})), save_settings=False)
     async with app.run_test() as pilot:
         assert not _said(app, "no effect")
-        app.action_toggle_mode()
-        await pilot.pause()
+        await pilot.press("ctrl+o")
         assert session.mode.value == "consult" and _said(app, "--rounds 2 has no effect in consult mode")
-        app.action_toggle_mode()  # back to deliberate: rounds count again, nothing more is said
-        await pilot.pause()
+        await pilot.press("ctrl+o")  # back to deliberate: rounds count again, nothing more is said
         assert _count(app, "no effect") == 1
 
 

@@ -22,6 +22,7 @@ from textual.widgets import Static
 
 from tests.conftest import FAST_DEMO, write
 from tests.fakes import FakeProvider, Script, lookup, member, request
+from tui.ask import Ask
 from tui.cli.main import main
 from tui.config import paths
 from tui.config import project as project_module
@@ -628,7 +629,7 @@ def test_a_reopened_run_is_asked_again_with_its_recorded_context(repo: Path) -> 
     project(repo, CONTEXT)
     settings = load_settings()
     recorded = TeamContext(entries={"language": "Go", "team_size": 2})
-    session = Session(settings, seats=[parse_member("demo-atlas:for")])
+    session = Session(settings, Ask(members=(parse_member("demo-atlas:for"),)))
     assert session.context == settings.context.team_context()
     then = session.prepare("Adopt X?")
     result = RunResult.begin(then.request.model_copy(update={"context": recorded}), "run0000001")
@@ -753,7 +754,8 @@ async def test_the_prompt_shows_the_context_in_force_and_f4_shows_it_whole() -> 
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert _subtitle(app).startswith(" ctx: Python · FastAPI · 4 people · high security · +1 more ")
-        assert any(row[3] == "context" and "f4" in row[0].lower() for row in app.key_rows())  # in the help
+        # in the help
+        assert any(row.key.id == "context" and row.keys == "f4" for row in app.key_names.help_rows())
         await pilot.press("f4")
         await pilot.pause()
         screen = app.screen
@@ -806,7 +808,7 @@ async def test_a_run_opened_from_the_history_shows_the_context_it_was_asked_with
         prepared = app.session.prepare("Adopt X?")
         result = RunResult.begin(prepared.request.model_copy(update={"context": recorded}), "run0000042")
         result.status = RunStatus.SUCCESS
-        app.show_result(result)
+        app.run_display.show_recorded(result)
         await pilot.pause()
         assert app.session.context == recorded
         assert _subtitle(app).startswith(" ctx (run run0000042): Go · 2 people ")

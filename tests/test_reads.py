@@ -531,7 +531,8 @@ async def test_the_dashboard_says_a_nul_byte_in_an_image_path_where_it_was_typed
 
     app, _ = make_app(["alpha"])
     async with app.run_test(size=(160, 50)) as pilot:
-        app.action_attach_image()
+        [attach] = [c for c in app.get_system_commands(app.screen) if c.title == "Attach an image"]
+        attach.callback()
         await pilot.pause()
         app.screen.query_one("#image-path").value = "shot\x00.png"  # type: ignore[attr-defined]
         await pilot.press("enter")

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tui.cli import main as cli_main
-from tui.dashboard.core import DashboardCore
+from tui.dashboard.app import QuorumApp
 
 
 def _collections_while_importing_the_dashboard(before: str = "") -> int:
@@ -46,7 +46,7 @@ def test_a_commands_start_up_runs_the_collector_a_tenth_as_often_as_at_its_defau
 class _App:
     """Stands in for `QuorumApp` in `_run_dashboard`: notes what the collector holds when it runs."""
 
-    tune_gc = staticmethod(DashboardCore.tune_gc)
+    tune_gc = staticmethod(QuorumApp.tune_gc)
     return_code = 0
 
     def __init__(self) -> None:

@@ -39,7 +39,7 @@ from tui.engine.types import (
 )
 from tui.errors import StoreError
 from tui.history.recorder import RunRecorder
-from tui.history.replay import prior_turns, replay_events
+from tui.history.replay import prior_turns, replay_events, replay_request
 from tui.history.schema import MIGRATIONS, SCHEMA_VERSION
 from tui.history.store import RunStore
 from tui.render.report import render_markdown
@@ -1159,7 +1159,7 @@ async def test_what_was_asked_is_recorded_and_loads_back(store: RunStore, tmp_pa
     provider = FakeProvider(panel_scripts())
     req = request(
         ["alpha", "beta"],
-        attachments=[attachment],
+        files=[attachment],
         focus=["operational cost", "audit trail"],
         max_rounds=1,
         token_budget=50_000,
@@ -1225,3 +1225,31 @@ def test_version_5_keeps_older_runs_which_have_no_record_of_what_was_asked(tmp_p
         assert store.load("old").asked is None  # never recorded: not made up
     finally:
         store.close()
+
+
+async def test_what_was_asked_as_earlier_versions_recorded_it_loads_and_is_asked_again(
+    store: RunStore,
+) -> None:
+    """The `asked` column as Quorum wrote it before the quorum, the team's context, images and the
+    answer shape were kept: it loads with their defaults, and a rerun asks what it holds."""
+    live = await record(store, request(["alpha", "beta"]), FakeProvider(panel_scripts()))
+    written_then = (
+        '{"files": [], "focus": ["audit trail"], "mode": "consult", "max_rounds": 2, '
+        '"majority_threshold": 0.6, "token_budget": 9000, "synthesizers": ["beta", "alpha"]}'
+    )
+    db = raw(store.path)
+    db.execute("UPDATE runs SET asked = ? WHERE id = ?", (written_then, live.run_id))
+    db.commit()
+    db.close()
+    asked = store.load(live.run_id).asked
+    assert asked is not None
+    assert (asked.focus, asked.mode, asked.max_rounds, asked.token_budget) == (
+        ["audit trail"],
+        Mode.CONSULT,
+        2,
+        9000,
+    )
+    assert (asked.majority_threshold, asked.synthesizers) == (0.6, ["beta", "alpha"])
+    assert (asked.quorum, asked.context, asked.images, asked.answer) == (0.5, None, [], None)
+    again = replay_request(store.load(live.run_id))
+    assert (again.focus, again.max_rounds, again.token_budget) == (["audit trail"], 2, 9000)

@@ -1,9 +1,12 @@
-"""Writing dashboard changes back to the user's config file: merge, backups, refusal, round trip."""
+"""Writing dashboard changes back to the user's config file: merge, layout and comments kept,
+refusal, round trip."""
 
 from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -12,7 +15,7 @@ import pytest
 from tests.conftest import write
 from tui.config import paths
 from tui.config.loading import load_settings
-from tui.config.user_file import backup_path, has_comment, update_user_config
+from tui.config.user_file import update_user_config
 from tui.errors import UserConfigError
 
 
@@ -26,7 +29,6 @@ def test_writes_a_fresh_file_in_new_folders() -> None:
     written = update_user_config({"ui": {"theme": "quorum-light"}})
     assert written == target
     assert _read(target) == {"ui": {"theme": "quorum-light"}}
-    assert not backup_path(target).exists()
     assert [p.name for p in target.parent.iterdir()] == ["config.toml"]  # no temp file left behind
     assert load_settings().ui.theme == "quorum-light"
 
@@ -45,7 +47,6 @@ def test_merge_keeps_other_keys_and_tables() -> None:
         "ui": {"theme": "quorum-high-contrast", "keymap": {"rerun": "ctrl+r", "quit": "ctrl+q"}},
         "panel": {"members": ["demo-atlas:for", {"model": "demo-bolt", "stance": "against"}]},
     }
-    assert not backup_path(target).exists()  # nothing to lose: no comments
 
 
 def test_lists_replace_and_none_removes() -> None:
@@ -54,24 +55,56 @@ def test_lists_replace_and_none_removes() -> None:
     assert _read(target) == {"panel": {"members": ["c"]}, "ui": {}}
 
 
-def test_commented_file_is_backed_up_first() -> None:
-    original = '# my settings\n[ui]\ntheme = "quorum-dark"  # the default\n'
-    target = write(paths.user_config_file(), original)
+MINE = """\
+# My Quorum settings: keep these notes.
+
+[run]
+max_rounds   =   4        # more rounds than the default
+token_budget = 120_000
+
+[ui]  # how it looks
+theme = "quorum-dark"     # changed from the dashboard, Ctrl+T
+keymap = { rerun = "ctrl+r", quit = 'ctrl+q' }
+my_note = "not one of Quorum's keys"
+
+[x-team.tools]
+linters = [ "ruff",
+            "mypy" ]   # laid out by hand
+"""
+
+
+def test_a_theme_change_keeps_every_other_byte_of_the_file() -> None:
+    """Comments, odd spacing, inline tables, keys Quorum does not know: all as the user wrote them."""
+    target = write(paths.user_config_file(), MINE)
     update_user_config({"ui": {"theme": "quorum-light"}})
-    backup = backup_path(target)
-    assert backup.name == "config.toml.bak"
-    assert backup.read_text(encoding="utf-8") == original
-    assert _read(target) == {"ui": {"theme": "quorum-light"}}
-    # The next write has no comment to lose, so the commented original stays in the backup.
-    update_user_config({"ui": {"theme": "quorum-high-contrast"}})
-    assert backup.read_text(encoding="utf-8") == original
+    assert target.read_text(encoding="utf-8") == MINE.replace('"quorum-dark"', '"quorum-light"')
+    assert sorted(p.name for p in target.parent.iterdir()) == ["config.toml"]  # no backup beside it
 
 
-def test_hash_inside_strings_is_not_a_comment() -> None:
-    assert not has_comment('a = "#fff"\nb = \'#x\'\nc = """\n# not a comment\n"""\nd = "q\\"#"\n')
-    assert has_comment('a = "#fff" # but this is\n')
-    assert has_comment("a = '''x''''  # after a closing quote\n")
-    assert has_comment("# top\n")
+def test_a_saved_panel_keeps_every_other_byte_and_goes_where_a_table_goes() -> None:
+    target = write(paths.user_config_file(), MINE)
+    update_user_config({"ui": {"keymap": {"quit": "ctrl+x"}}})
+    update_user_config(
+        {"panel": {"members": ["demo-atlas:for", {"model": "demo-bolt", "stance_prompt": "Be brief."}]}}
+    )
+    assert target.read_text(encoding="utf-8") == MINE.replace("'ctrl+q'", "'ctrl+x'") + (
+        '\n[panel]\nmembers = ["demo-atlas:for", {model = "demo-bolt", stance_prompt = "Be brief."}]\n'
+    )
+    # (a string keeps the quotes it was written with); the panel saved again replaces the list
+    # where it now stands, keeping the rest
+    update_user_config({"panel": {"members": ["demo-cirrus:against"]}})
+    assert target.read_text(encoding="utf-8") == MINE.replace("'ctrl+q'", "'ctrl+x'") + (
+        '\n[panel]\nmembers = ["demo-cirrus:against"]\n'
+    )
+
+
+def test_a_table_new_inside_an_inline_table_is_inline_too() -> None:
+    target = write(paths.user_config_file(), 'ui = { theme = "quorum-dark" }  # one line\n')
+    update_user_config({"ui": {"keymap": {"rerun": "ctrl+r"}}, "demo": {"seed": 7}})
+    assert target.read_text(encoding="utf-8") == (
+        'ui = { theme = "quorum-dark", keymap = {rerun = "ctrl+r"}}  # one line\n\n[demo]\nseed = 7\n'
+    )
+    assert load_settings().ui.keymap == {"rerun": "ctrl+r"}
 
 
 def test_invalid_toml_raises_and_leaves_the_file_alone() -> None:
@@ -132,6 +165,7 @@ def test_result_validates_with_load_settings() -> None:
 def test_a_saved_panel_comes_back_whole() -> None:
     """What Ctrl+S saves (the session's seats, custom stance prompts too) is the panel the next
     start has: four saved, four back, in order, though the default panel has `size = 3`."""
+    from tui.ask import Ask
     from tui.config.schema import parse_member
     from tui.session import Session
 
@@ -139,8 +173,19 @@ def test_a_saved_panel_comes_back_whole() -> None:
         parse_member(s) for s in ("demo-atlas:for", "demo-bolt:against", "demo-cirrus", "demo-delta:for")
     ]
     seats[2] = seats[2].model_copy(update={"stance_prompt": "Weigh the migration risk first."})
-    update_user_config({"panel": {"members": Session(load_settings(), seats=seats).panel_for_config()}})
+    saved = Session(load_settings(), Ask(members=tuple(seats))).panel_for_config()
+    update_user_config({"panel": {"members": saved}})
     settings = load_settings()
     assert settings.panel.size == 3
     again = Session(settings)
     assert again.seats == seats and not again.notes
+
+
+def test_the_writer_loads_only_when_a_change_is_saved() -> None:
+    # A fresh interpreter: what the dashboard and every command import as they start.
+    script = (
+        "import sys, tui.cli.main, tui.dashboard.app, tui.config.user_file\nprint('tomlkit' in sys.modules)\n"
+    )
+    command = [sys.executable, "-c", script]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "False"

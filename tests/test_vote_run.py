@@ -13,17 +13,18 @@ import pytest
 from mcp import Client
 
 from tests.conftest import FAST_DEMO, write
+from tui.ask import Ask
 from tui.cli.main import main
 from tui.config import paths
 from tui.config.loading import load_settings
 from tui.engine import events as ev
-from tui.engine.types import AnswerKind, AnswerSpec, Mode, Outcome, RunResult
+from tui.engine.types import AnswerKind, AnswerSpec, Mode, Origin, Outcome, RunResult
 from tui.engine.vote_count import VOTE_COUNT
 from tui.errors import EXIT_OK, EXIT_USAGE
 from tui.eval.datasets import arithmetic
 from tui.history.replay import replay_events
 from tui.history.store import RunStore
-from tui.mcp.runs import Ask, build_request
+from tui.mcp.runs import build_request
 from tui.mcp.server import QuorumMCP
 from tui.providers import demo_arithmetic as demo
 from tui.render.report import render_markdown
@@ -194,7 +195,8 @@ def test_a_question_asked_in_an_answer_shape_is_not_served_to_one_asked_without(
 
 async def test_mcp_builds_a_vote_with_its_answer_shape(tmp_path: Path) -> None:
     settings = load_settings(write(tmp_path / "fast.toml", FAST_DEMO))
-    request = await build_request(settings, None, Ask(question="Two?", mode=Mode.VOTE, answer="choice"))
+    ask = Ask(question="Two?", origin=Origin.MCP, mode=Mode.VOTE, answer=AnswerSpec.parse("choice"))
+    request = await build_request(settings, None, ask)
     assert request.mode is Mode.VOTE and request.answer == AnswerSpec(kind=AnswerKind.CHOICE)
 
 
@@ -209,7 +211,7 @@ async def test_mcp_runs_a_vote(tmp_path: Path) -> None:
     data: dict[str, Any] = result.structured_content or {}
     assert not result.is_error and data["mode"] == "vote" and data["outcome"] == "majority"
     assert (data["synthesis"] or "").startswith(f"ANSWER: {right}")
-    assert refused.is_error
+    assert refused.is_error and "answer: unknown answer shape 'x'" in str(refused.content)
 
 
 def _mcp_panel() -> list[dict[str, str]]:

@@ -1438,6 +1438,15 @@ LITELLM_CAPTURES: dict[str, Scenario] = {
         "invalid_request_error",
         **_LITELLM_HEADERS,
     ),
+    # The gateway could not reach the upstream at all (its api_base refused the connection): LiteLLM
+    # answers HTTP 500 before any answer starts, its words naming APIConnectionError.
+    "upstream-unreachable": _litellm_error(
+        500,
+        "litellm.APIConnectionError: APIConnectionError: OpenAIException - Connection error.\n"
+        "Received Model Group=fault-unreachable\nAvailable Model Group Fallbacks=None",
+        None,
+        **_LITELLM_HEADERS,
+    ),
     # The upstream dropped the connection after two pieces: an error event in a 200 stream.
     "upstream-dropped": Scenario(
         failure="error_event",

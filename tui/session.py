@@ -1,6 +1,12 @@
 """A session's working state, without Textual: the panel being edited, the run on screen, and what
 a rerun may reuse.
 
+A session starts from what a front end was asked (`tui.ask.Ask`: the panel, files, images, focus
+areas, answer shape, and the mode, round limit and budget where given) and prepares the engine's
+`RunRequest` for each question from its state (`prepare`). A follow-up that takes over the run it
+follows (MCP's, the dashboard's F3) asks what that run asked, except what the ask gives itself
+(`take_over`); `quorum run --follow-up` carries the thread only and asks as it is asked here.
+
 The panel is a list of seats (model alias, stance, optional custom stance prompt). A run is
 built from the seats as they are when it starts; a partial rerun carries over the successful
 positions of the seats it does not rerun, as long as those seats and the question are unchanged.
@@ -24,11 +30,13 @@ to the front end's sinks and to the history's recorder), in the history `open_st
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from tui.ask import Ask
 from tui.attachments.images import MAX_IMAGES, MAX_IMAGES_BYTES, read_image, recover_image
 from tui.attachments.text import attachment_changes, read_attachment
 from tui.config import paths
@@ -40,7 +48,6 @@ from tui.engine.context import TeamContext
 from tui.engine.mode_options import unused_in_mode
 from tui.engine.stance import apply_instance_limit
 from tui.engine.types import (
-    AnswerSpec,
     Attachment,
     CallResult,
     CallStatus,
@@ -56,7 +63,7 @@ from tui.engine.types import (
     Stance,
 )
 from tui.errors import AttachmentError, UsageError, redact
-from tui.history.replay import replay_request
+from tui.history.replay import follow_up_thread, replay_request
 from tui.history.store import RunStore
 from tui.render.context import context_chip
 
@@ -103,62 +110,77 @@ class ShownRun:
         return not isinstance(self.source, RunResult) and self.source.phase != "done"
 
 
+@dataclass(frozen=True)
+class FollowedRun:
+    """What a follow-up needs from the history: the thread it follows up (its parent last), the
+    parent run, and the thread the parent itself followed up on."""
+
+    thread: list[PriorTurn]
+    parent: RunResult
+    parent_thread: list[PriorTurn]
+
+
+def followed_run(store: RunStore | None, run: str, depth: int) -> FollowedRun:
+    """The run `run` names (an id, or the start of one) and its thread, from the history, at most
+    `depth` runs back; `UsageError` when there is no such run or no history."""
+    thread = follow_up_thread(store, run, depth)  # the history is needed: says so
+    assert store is not None
+    parent = store.load(thread[-1].run_id)
+    parent_thread: list[PriorTurn] = []
+    if parent.parent_run_id is not None:
+        with contextlib.suppress(UsageError):  # the run it followed up on is gone: it alone is context
+            parent_thread = follow_up_thread(store, parent.parent_run_id, depth)
+    return FollowedRun(thread, parent, parent_thread)
+
+
 class Session:
     """The panel, the mode and the last run: everything the keys act on."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        catalog: Catalog | None = None,
-        seats: list[MemberSpec] | None = None,
-        synthesizer: str | None = None,
-        files: list[str] | None = None,
-        focus: list[str] | None = None,
-        origin: Origin | None = None,
-        images: list[str] | None = None,
-        rounds_given: int | None = None,
-        answer: AnswerSpec | None = None,
-    ) -> None:
+    def __init__(self, settings: Settings, ask: Ask | None = None, catalog: Catalog | None = None) -> None:
+        """The session `ask` starts (its question is the front end's to put: `prepare`): its panel,
+        files, images, focus areas and answer shape; its mode, round limit and budget where given,
+        else the settings'."""
+        ask = ask or Ask()
         self.settings = settings
-        self.origin = origin  # the front end this session's runs are started from
+        self.origin = ask.origin  # the front end this session's runs are started from
         self.catalog = catalog or Catalog(settings)
-        panel = choose_panel(self.catalog, seats or [], synthesizer)
+        panel = choose_panel(self.catalog, list(ask.members), ask.synthesizer)
         self.notes = panel.notes
-        chosen = bool(seats) or bool(settings.panel.members)  # else Quorum chose the panel, stances too
+        chosen = bool(ask.members) or bool(settings.panel.members)  # else Quorum chose the panel, stances too
         self.seats: list[MemberSpec] = [
             MemberSpec(
                 model=m.alias,
-                stance=m.stance if chosen or answer is None else Stance.NEUTRAL,
+                stance=m.stance if chosen or ask.answer is None else Stance.NEUTRAL,
                 stance_prompt=m.stance_prompt,
             )
             for m in panel.members
         ]
         # The shape the next runs' answers are asked in; None: an open question.
-        self.answer = answer
-        self.synthesizer = synthesizer
+        self.answer = ask.answer
+        self.synthesizer = ask.synthesizer
         # None: the configured fallbacks; a recorded run's chain once one is opened.
         self.synthesizer_fallbacks: list[str] | None = None
-        self.mode: Mode = settings.run.mode
+        self.mode: Mode = ask.mode or settings.run.mode
         # The user chose the mode (Ctrl+O) for the next run: opening a recorded run keeps it.
         self.mode_chosen = False
-        self.max_rounds = settings.run.max_rounds
-        # The round limit a flag gave (`quorum --rounds N`), while it is the one the next run asks
-        # with: said to have no effect whenever the mode is consult (see `unused_options`).
-        self.rounds_given = rounds_given
+        self.max_rounds = ask.max_rounds if ask.max_rounds is not None else settings.run.max_rounds
+        # The round limit the ask gave (`quorum --rounds N`), while it is the one the next run asks
+        # with: said to have no effect whenever the mode has no rounds (see `unused_options`).
+        self.rounds_given = ask.max_rounds
         self.majority_threshold = settings.run.majority_threshold
         self.quorum = settings.run.quorum
-        self.token_budget = settings.run.token_budget
-        self.attachments: list[Attachment] = [read_attachment(path) for path in files or []]
-        # The run whose recorded files `attachments` are (None: read from disk at start-up).
+        self.token_budget = ask.token_budget if ask.token_budget is not None else settings.run.token_budget
+        self.files: list[Attachment] = [read_attachment(path) for path in ask.files]
+        # The run whose recorded files `files` are (None: read from disk at start-up).
         self.files_from: str | None = None
         # The images the next run sends: read from disk (an `Image`), or a recorded run's that is
         # no longer on disk as it was (an `ImageRecord`, with what became of it: not sent, and said).
         self.images: list[ImageRecord] = []
         self.images_gone: dict[str, str] = {}  # by SHA-256: why a recorded image cannot be sent
         self.images_from: str | None = None  # the run whose recorded images `images` are
-        for path in images or []:
+        for path in ask.images:
             self.attach_image(path)
-        self.focus: list[str] = list(focus or [])
+        self.focus: list[str] = list(ask.focus)
         # The asking team's context the next run is asked with: the configuration's, or a recorded
         # run's once one is opened (`context_from` names it).
         self.context: TeamContext | None = self.project_context
@@ -261,8 +283,12 @@ class Session:
         )
 
     def unused_options(self) -> list[str]:
-        """A sentence for each option given on the command line that the next run's mode ignores
-        (`--rounds` in consult mode), in the words `quorum run` and MCP use."""
+        """A sentence for each option given that the next run's mode ignores (a round limit in
+        consult mode), in the words of the front end that gave it (`--rounds`; MCP's `max_rounds`)."""
+        if self.origin is Origin.MCP:
+            return unused_in_mode(
+                self.mode, max_rounds=self.rounds_given, option="max_rounds", mode_option="mode"
+            )
         return unused_in_mode(self.mode, max_rounds=self.rounds_given)
 
     def toggle_mode(self) -> Mode:
@@ -307,7 +333,7 @@ class Session:
         for seat, m in enumerate(members):
             if id(m) not in kept_ids:
                 skipped_seats[seat] = next(skipped_iter)
-        notes = attachment_changes(self.attachments, self.files_from) if self.files_from else []
+        notes = attachment_changes(self.files, self.files_from) if self.files_from else []
         images, unsent = self.images_to_send()
         notes += unsent
         difference = self.context_difference()
@@ -322,7 +348,7 @@ class Session:
             synthesizers=synthesizer_chain(
                 self.catalog, members, self.synthesizer, self.synthesizer_fallbacks
             ),
-            attachments=self.attachments,
+            files=self.files,
             images=images,
             focus=self.focus,
             context=self.context,
@@ -343,6 +369,38 @@ class Session:
     def follow_up(self, thread: list[PriorTurn]) -> None:
         """The next runs follow up on this thread (its last entry is the parent run)."""
         self.thread = list(thread)
+
+    def take_over(self, followed: FollowedRun, ask: Ask) -> list[str]:
+        """Follow up `followed.parent` asking what it asked — panel, mode, files, images, focus
+        areas, round limit, budget, synthesizer, answer shape — except what `ask` gives itself
+        (this session was started from `ask`), as F3 does on a run opened from the history.
+        Returns notes for the user: what `adopt` says of the run, and an option its mode ignores."""
+        seats, synthesizer = self.seats, self.synthesizer  # what `ask` gave, which the run's does not replace
+        files, focus, images = self.files, self.focus, self.images
+        notes = self.adopt(followed.parent, followed.parent_thread)
+        self.follow_up(followed.thread)
+        if ask.members:
+            self.seats = seats
+        if ask.synthesizer:
+            self.synthesizer, self.synthesizer_fallbacks = synthesizer, None
+        if ask.files:
+            self.files, self.files_from = files, None
+        if ask.focus:
+            self.focus = focus
+        if ask.images:  # its own images, in place of the run's: what became of those is beside the point
+            unsent = set(self.images_to_send()[1])
+            self.detach_images()
+            self.images = images
+            notes = [note for note in notes if note not in unsent]
+        if ask.answer is not None:
+            self.answer = ask.answer
+        if ask.mode is not None:
+            self.mode = ask.mode
+        if ask.max_rounds is not None:
+            self.max_rounds = self.rounds_given = ask.max_rounds
+        if ask.token_budget is not None:
+            self.token_budget = ask.token_budget
+        return [*notes, *self.unused_options()]
 
     def adopt(self, result: RunResult, thread: list[PriorTurn] | None = None) -> list[str]:
         """Show a recorded run (opening it from history) and take over everything it asked: panel,
@@ -374,7 +432,7 @@ class Session:
             self.majority_threshold, self.token_budget = run.majority_threshold, run.token_budget
             self.quorum = run.quorum
             self.synthesizer_fallbacks = None
-            self.attachments, self.focus, self.files_from = [], [], None
+            self.files, self.focus, self.files_from = [], [], None
             self.detach_images()
             self.use_project_context()
             notes.append(
@@ -386,7 +444,7 @@ class Session:
         self.majority_threshold = asked.majority_threshold
         self.quorum = asked.quorum
         self.token_budget = asked.token_budget
-        self.attachments, self.focus = list(asked.files), list(asked.focus)
+        self.files, self.focus = list(asked.files), list(asked.focus)
         self.files_from = result.run_id
         self.context, self.context_from = asked.context, result.run_id
         difference = self.context_difference()
@@ -397,7 +455,7 @@ class Session:
         chain = [alias for alias in asked.synthesizers if alias.lower() in known]
         self.synthesizer = chain[0] if chain else None
         self.synthesizer_fallbacks = chain[1:] if chain else None
-        notes += attachment_changes(self.attachments, result.run_id)
+        notes += attachment_changes(self.files, result.run_id)
         self._adopt_images(asked.images, result.run_id)
         return notes + self.images_to_send()[1]
 
@@ -422,7 +480,7 @@ class Session:
         if last.request.question != prepared.request.question:
             return {}
         if (
-            last.request.attachments != prepared.request.attachments
+            last.request.files != prepared.request.files
             or last.request.focus != prepared.request.focus
             or last.request.context != prepared.request.context
             or last.request.answer != prepared.request.answer

@@ -5,7 +5,7 @@ validators, Textual's classes and styles) and almost no garbage, yet at the coll
 pace it scans them ~140 times before the dashboard's first frame (~90 ms of a start-up, measured).
 Every `quorum` command imports this package first, so the pace is set here, before those imports:
 the young generation is collected every 20,000 allocations instead of every 700, the pace the
-dashboard keeps while streaming (`DashboardCore.tune_gc`).
+dashboard keeps while streaming (`QuorumApp.tune_gc`).
 
 Pydantic looks for plugins of other packages (through every installed package's metadata) as
 the first model is made: ~70 ms of each start-up in the development environment, for plugins

@@ -17,11 +17,12 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tui import __version__
+from tui.ask import Ask
 from tui.cli.arguments import at_least_one
 from tui.cli.commands import config_command, history_command, models_command
 from tui.cli.logs import hide_secrets, log_file, redact_known, setup_logging
 from tui.cli.output import OutputLost, guarded_output, need_stdout, silence_stdout, tell
-from tui.cli.run import RunOptions, question_from, run_command
+from tui.cli.run import question_from, run_command
 from tui.config.catalog import secret_values
 from tui.config.loading import CONFIG_ENV, load_settings
 from tui.config.project import NO_PROJECT_ENV
@@ -172,10 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--fresh",
         action="store_true",
-        help="ask the panel even if an earlier run answers the question (the run is recorded as usual)",
-    )
-    run.add_argument(
-        "--no-cache", action="store_true", help="do not look for an earlier answer ([cache] enabled)"
+        help="ask the panel even if an earlier run answers the question (the run is recorded as usual; "
+        "a similar earlier run is still named)",
     )
 
     history = commands.add_parser("history", help="list recorded runs, newest first")
@@ -302,20 +301,22 @@ def dashboard_command(argv: Sequence[str]) -> int:
     setup_logging()
     settings = load_settings(args.config, _overrides(args), project=not args.no_project)
     hide_secrets(secret_values(settings))
-    session = Session(
-        settings,
-        seats=_members(args.members, "quorum"),
-        synthesizer=args.synthesizer,
-        files=args.files,
-        focus=args.focus,
+    ask = Ask(
+        question=" ".join(args.question).strip(),
         origin=Origin.DASHBOARD,
-        images=args.images,
-        rounds_given=args.rounds,
+        members=tuple(_members(args.members, "quorum")),
+        synthesizer=args.synthesizer,
+        mode=Mode(args.mode) if args.mode else None,
+        max_rounds=args.rounds,
+        token_budget=args.budget,
+        files=tuple(args.files),
+        images=tuple(args.images),
+        focus=tuple(args.focus),
     )
+    session = Session(settings, ask)
     from tui.dashboard.app import QuorumApp  # Textual loads only for the dashboard, never for `quorum run`
 
-    question = " ".join(args.question).strip()
-    return _run_dashboard(QuorumApp(settings, session, question=question, start=bool(question)))
+    return _run_dashboard(QuorumApp(settings, session, question=ask.question, start=bool(ask.question)))
 
 
 def watch_command(settings: Settings, run: str | None) -> int:
@@ -332,7 +333,7 @@ def watch_command(settings: Settings, run: str | None) -> int:
     _need_terminal()
     from tui.dashboard.app import QuorumApp
 
-    session = Session(settings, origin=Origin.DASHBOARD)
+    session = Session(settings, Ask(origin=Origin.DASHBOARD))
     return _run_dashboard(QuorumApp(settings, session, watch=True, watch_run=run_id))
 
 
@@ -377,21 +378,22 @@ def _headless(args: argparse.Namespace) -> int:
     question = question_from(args.question, getattr(sys.stdin, "buffer", None))
     if not question:
         raise UsageError("the question is empty")
-    options = RunOptions(
+    ask = Ask(
         question=question,
-        members=_members(args.members, "quorum run"),
+        origin=Origin.CLI,
+        members=tuple(_members(args.members, "quorum run")),
         synthesizer=args.synthesizer,
-        files=args.files,
-        images=args.images,
-        focus=args.focus,
-        as_json=args.json,
-        quiet=args.quiet,
-        follow_up=args.follow_up,
-        use_cache=not (args.fresh or args.no_cache),
-        max_rounds=args.rounds,
+        mode=Mode(args.mode) if args.mode else None,
+        max_rounds=args.rounds,  # said in the notes when the mode has no rounds
+        token_budget=args.budget,
+        files=tuple(args.files),
+        images=tuple(args.images),
+        focus=tuple(args.focus),
         answer=_answer(args.answer),
+        follow_up=args.follow_up,
+        fresh=args.fresh,
     )
-    return run_command(settings, options)
+    return run_command(settings, ask, as_json=args.json, quiet=args.quiet)
 
 
 def _answer(shape: str | None) -> AnswerSpec | None:

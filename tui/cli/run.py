@@ -5,17 +5,17 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import BinaryIO, TextIO
 
+from tui.ask import Ask
 from tui.cache import Lookup
 from tui.cli.output import OutputLost
 from tui.cli.progress import ProgressPrinter
 from tui.config.catalog import secret_values
-from tui.config.schema import MemberSpec, Settings
+from tui.config.schema import Settings
 from tui.engine import events as ev
 from tui.engine.context import TeamContext
-from tui.engine.types import AnswerSpec, CacheInfo, Origin, Outcome, RunRequest, RunResult, RunStatus
+from tui.engine.types import Outcome, RunRequest, RunResult, RunStatus
 from tui.errors import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -27,7 +27,6 @@ from tui.errors import (
 )
 from tui.files import NotText, read_at_most, utf8_text
 from tui.history.recorder import NOT_RECORDED, finish_recording, not_recorded
-from tui.history.replay import follow_up_thread
 from tui.history.store import RunStore
 from tui.pool import ProviderPool
 from tui.render.cache import cache_line
@@ -35,7 +34,7 @@ from tui.render.context import context_chip
 from tui.render.formatting import literal
 from tui.render.report import render_markdown
 from tui.render.run_json import run_json
-from tui.session import Session, open_store, start_run
+from tui.session import Session, followed_run, open_store, start_run
 
 MAX_QUESTION_BYTES = 2_000_000
 """The most a question read from standard input may hold: as much as an attached file (about
@@ -43,49 +42,19 @@ MAX_QUESTION_BYTES = 2_000_000
 piped from an endless source is refused, not read to the end."""
 
 
-@dataclass
-class RunOptions:
-    question: str
-    members: list[MemberSpec] = field(default_factory=list)
-    synthesizer: str | None = None
-    files: list[str] = field(default_factory=list)
-    images: list[str] = field(default_factory=list)
-    focus: list[str] = field(default_factory=list)
-    as_json: bool = False
-    quiet: bool = False
-    follow_up: str | None = None
-    use_cache: bool = True
-    """Serve an earlier run that answers the question, if there is one (False: --fresh, --no-cache)."""
-    max_rounds: int | None = None
-    """The round limit given on the command line (--rounds), if any: said to have no effect when
-    the run's mode has no rounds."""
-    answer: AnswerSpec | None = None
-    """The shape the question's one right answer is asked in (--answer); None: an open question."""
-
-
 def build_request(
-    settings: Settings, options: RunOptions, store: RunStore | None = None
+    settings: Settings, ask: Ask, store: RunStore | None = None
 ) -> tuple[RunRequest, list[str]]:
-    """The RunRequest for these options, and notes for the user; raises a `UsageError` for a bad
-    member, file, image or follow-up. Built the same way as the dashboard builds its runs: a `Session`."""
-    session = Session(
-        settings,
-        seats=options.members,
-        synthesizer=options.synthesizer,
-        files=options.files,
-        focus=options.focus,
-        origin=Origin.CLI,
-        images=options.images,
-        rounds_given=options.max_rounds,  # said in `notes` when the mode has no rounds
-        answer=options.answer,
-    )
+    """The RunRequest for `ask`, and notes for the user; raises a `UsageError` for a bad member,
+    file, image or follow-up. Built the same way as the dashboard builds its runs: a `Session`.
+    A follow-up carries the thread of the run it follows, and is asked as this command is asked."""
+    session = Session(settings, ask)
     notes = list(session.notes)
-    if options.follow_up:
-        thread = follow_up_thread(store, options.follow_up, settings.run.follow_up_depth)
-        session.follow_up(thread)
-        assert store is not None  # a thread was found in it
-        notes += _context_change(store.load(thread[-1].run_id), session.context)
-    return session.prepare(options.question).request, notes
+    if ask.follow_up:
+        followed = followed_run(store, ask.follow_up, settings.run.follow_up_depth)
+        session.follow_up(followed.thread)
+        notes += _context_change(followed.parent, session.context)
+    return session.prepare(ask.question).request, notes
 
 
 def _context_change(parent: RunResult, context: TeamContext | None) -> list[str]:
@@ -103,10 +72,17 @@ def _context_change(parent: RunResult, context: TeamContext | None) -> list[str]
 
 
 def run_command(
-    settings: Settings, options: RunOptions, stdout: TextIO | None = None, stderr: TextIO | None = None
+    settings: Settings,
+    ask: Ask,
+    *,
+    as_json: bool = False,
+    quiet: bool = False,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
 ) -> int:
-    """Run the panel to the end, print the report (or JSON), and return the exit code (see
-    `tui.cli.main`; `EXIT_NO_QUORUM` for a run that ended with no quorum)."""
+    """Run the panel to the end, print the report (or, `as_json`, the JSON; `quiet`: no progress),
+    and return the exit code (see `tui.cli.main`; `EXIT_NO_QUORUM` for a run that ended with no
+    quorum)."""
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     try:
@@ -115,19 +91,26 @@ def run_command(
         stderr.write(f"quorum: {err}; running without history\n")
         store = None
     try:
-        return _run_and_report(settings, options, store, stdout, stderr)
+        return _run_and_report(settings, ask, store, stdout, stderr, as_json=as_json, quiet=quiet)
     finally:
         if store is not None:
             store.close()
 
 
 def _run_and_report(
-    settings: Settings, options: RunOptions, store: RunStore | None, stdout: TextIO, stderr: TextIO
+    settings: Settings,
+    ask: Ask,
+    store: RunStore | None,
+    stdout: TextIO,
+    stderr: TextIO,
+    *,
+    as_json: bool,
+    quiet: bool,
 ) -> int:
-    request, notes = build_request(settings, options, store)
+    request, notes = build_request(settings, ask, store)
     progress: ev.EventSink | None = None
     printer = ProgressPrinter(stderr)
-    if not options.quiet:
+    if not quiet:
         if request.context is not None:
             sources = ", ".join(str(path) for path in settings.context_files)
             printer.note(
@@ -137,20 +120,21 @@ def _run_and_report(
         for note in notes:
             printer.note(f"note: {literal(note)}")
         progress = printer
-    # The cache is looked in before the run's event loop starts: a hit, or a similar run to name.
+    # The cache is looked in before the run's event loop starts: a hit (unless the ask is fresh),
+    # or a similar run to name.
     lookup = Lookup(settings, request, store)
-    hit = asyncio.run(lookup.serve()) if options.use_cache else None
+    hit = None if ask.fresh else asyncio.run(lookup.serve())
     if hit is not None:
-        if not options.quiet:
+        if not quiet:
             printer.note(f"{cache_line(hit.cache)} (--fresh asks the panel again)")
         result = hit
         interrupted = asyncio.run(_wait_for_record(store, result, stderr))
     else:
-        similar = asyncio.run(lookup.suggest()) if options.use_cache else CacheInfo()
+        similar = asyncio.run(lookup.suggest())
         suggestion = cache_line(similar)
-        if suggestion is not None and not options.quiet:
+        if suggestion is not None and not quiet:
             printer.note(literal(suggestion))
-        if lookup.problem is not None and not options.quiet:
+        if lookup.problem is not None and not quiet:
             printer.note(f"cache: {literal(lookup.problem)}; only exact matches were looked for")
         try:
             result, interrupted = asyncio.run(_execute(request, settings, progress, store, stderr))
@@ -162,7 +146,7 @@ def _run_and_report(
     secrets = secret_values(settings)  # a last line of defence: no configured key is ever printed
     unrecorded = [error for error in result.errors if error.startswith(NOT_RECORDED)]
     try:
-        if options.as_json:
+        if as_json:
             stdout.write(run_json(result, secrets) + "\n")
         else:
             stdout.write(hide_values(render_markdown(result), secrets))

@@ -97,7 +97,7 @@ class Run:
         self.phase: Literal["starting", "positions", "deliberation", "done"] = "starting"
         self._question_block = prompts.user_message(
             request.question,
-            request.attachments,
+            request.files,
             request.focus,
             request.thread,
             request.images,

@@ -360,7 +360,7 @@ class RunRequest(_Model):
     members: list[Member]
     skipped: list[SkippedMember] = Field(default_factory=list)
     synthesizers: list[Member] = Field(description="The synthesizer (curator) first, then its fallbacks.")
-    attachments: list[Attachment] = Field(default_factory=list)
+    files: list[Attachment] = Field(default_factory=list, description="The attached files, as sent.")
     images: list[Image] = Field(
         default_factory=list, description="Sent to the vision-capable members (and synthesizer) only."
     )
@@ -427,7 +427,7 @@ class Asked(_Model):
     @classmethod
     def of(cls, request: RunRequest) -> Asked:
         return cls(
-            files=list(request.attachments),
+            files=list(request.files),
             images=[image.record() for image in request.images],
             focus=list(request.focus),
             context=request.context,

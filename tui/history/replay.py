@@ -188,7 +188,7 @@ def replay_request(result: RunResult, thread: list[PriorTurn] | None = None) -> 
     extra: dict[str, Any] = {"max_rounds": result.max_rounds}
     if asked is not None:
         extra = {
-            "attachments": asked.files,
+            "files": asked.files,
             "focus": asked.focus,
             "context": asked.context,
             "max_rounds": asked.max_rounds,

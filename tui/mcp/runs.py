@@ -14,42 +14,34 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from tui.ask import Ask
 from tui.cache import warm_embedder
 from tui.config.catalog import Catalog
 from tui.config.schema import MemberSpec, Settings
 from tui.engine import events as ev
-from tui.engine.mode_options import unused_in_mode
 from tui.engine.names import member_labels, synthesizer_name
 from tui.engine.orchestrator import Run
 from tui.engine.provider import ProviderError
-from tui.engine.stance import STANCE_SYNONYMS, normalize_stance
 from tui.engine.types import (
-    AnswerShapeError,
-    AnswerSpec,
     CallResult,
     Member,
     Mode,
-    Origin,
     Outcome,
     Phase,
-    PriorTurn,
     RoundStatus,
     RunRequest,
     RunResult,
     RunStatus,
 )
 from tui.engine.validators import warm_validators
-from tui.errors import StanceError, StoreError, UsageError
+from tui.errors import StoreError, UsageError
 from tui.files import NUL_IN_PATH
 from tui.history.follow import RunFollower, RunGone
 from tui.history.recorder import CLOSING_WAIT_S, finish_recording
-from tui.history.replay import follow_up_thread
 from tui.history.store import RunRecord, RunStore
 from tui.pool import ProviderPool
 from tui.render.formatting import completion_line, seconds
@@ -65,7 +57,7 @@ from tui.render.words import (
     round_word,
     tally_words,
 )
-from tui.session import Session, open_store, start_run
+from tui.session import FollowedRun, Session, followed_run, open_store, start_run
 
 log = logging.getLogger(__name__)
 
@@ -79,45 +71,6 @@ KEEP_FINISHED = 32
 """Finished runs kept in memory (the history has them all; without one, these are what is left)."""
 
 
-class MemberEntry(BaseModel):
-    """One panel member, in the parent `consensus` tool's own words."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    model: str = Field(
-        min_length=1,
-        description="A model alias from the catalog (case-insensitive); `list_models` lists them.",
-    )
-    stance: str = Field(
-        default="neutral",
-        description="for, against or neutral; synonyms: support, favor, pro (for); "
-        "oppose, critical, con (against); balanced (neutral). Case-insensitive.",
-        json_schema_extra={"enum": list(STANCE_SYNONYMS)},
-    )
-    stance_prompt: str | None = Field(
-        default=None,
-        description="Your own instructions for this member, in place of its stance's.",
-    )
-
-
-@dataclass(frozen=True)
-class Ask:
-    """What a `consensus` call asks for; None (or empty) means the default."""
-
-    question: str
-    models: Sequence[MemberEntry] = ()
-    mode: Mode | None = None
-    max_rounds: int | None = None
-    files: Sequence[str] = ()
-    focus_areas: Sequence[str] = ()
-    synthesizer: str | None = None
-    token_budget: int | None = None
-    continuation_id: str | None = None
-    images: Sequence[str] = ()
-    answer: str | None = None
-    """The answer shape, as named: `numeric`, `choice`, `exact`, `includes` or `regex=PATTERN`."""
-
-
 # --------------------------------------------------------------------------------------------
 # Requests
 
@@ -126,89 +79,43 @@ async def build_request(settings: Settings, store: RunStore | None, ask: Ask) ->
     """The request for `ask`, built as `quorum run` and the dashboard build theirs (a `Session`).
 
     Raises `UsageError` in the CLI's words: an empty question, an unknown alias (with the closest
-    ones), a stance that is not a stance word, a file or image that cannot be read, an unknown
-    run to follow up. A follow-up asks what its run asked (panel, mode, files, images, focus
-    areas, rounds, budget, synthesizer), as the dashboard's F3 does, except what `ask` gives itself.
+    ones), a file or image that cannot be read or lies outside the project, an unknown run to
+    follow up. A follow-up asks what its run asked (panel, mode, files, images, focus areas,
+    rounds, budget, synthesizer, answer shape), as the dashboard's F3 does, except what `ask`
+    gives itself.
 
     The history is read here, on the server's loop, whose connection it is; the files and images
     (those named and a follow-up's recorded ones) are read in a worker thread, so a file that
     takes its time (a hung network mount) holds up this call only, never the server's other tools.
     """
-    question = ask.question.strip()
-    if not question:
+    if not ask.question.strip():
         raise UsageError("the question is empty")
-    followed = _followed_run(store, ask, settings.run.follow_up_depth) if ask.continuation_id else None
-    return await asyncio.to_thread(_request, settings, ask, question, followed)
+    followed = _followed_run(store, ask.follow_up, settings.run.follow_up_depth) if ask.follow_up else None
+    return await asyncio.to_thread(_request, settings, ask, followed)
 
 
-@dataclass(frozen=True)
-class _FollowedRun:
-    """What a follow-up needs from the history: the thread it follows up (its parent last), the
-    parent run, and the thread the parent itself followed up on."""
-
-    thread: list[PriorTurn]
-    parent: RunResult
-    parent_thread: list[PriorTurn]
+def _followed_run(store: RunStore | None, run: str, depth: int) -> FollowedRun:
+    """The run `run` names, and its thread, from the history; refused while it still runs."""
+    followed = followed_run(store, run, depth)
+    if followed.parent.status is RunStatus.RUNNING:
+        raise still_running(followed.parent.run_id)
+    return followed
 
 
-def _followed_run(store: RunStore | None, ask: Ask, depth: int) -> _FollowedRun:
-    """The run `ask.continuation_id` names, and its thread, from the history."""
-    assert ask.continuation_id is not None
-    thread = follow_up_thread(store, ask.continuation_id, depth)  # the history is needed: says so
-    assert store is not None
-    parent = store.load(thread[-1].run_id)
-    if parent.status is RunStatus.RUNNING:
-        raise still_running(parent.run_id)
-    parent_thread: list[PriorTurn] = []
-    if parent.parent_run_id is not None:
-        with contextlib.suppress(UsageError):  # the run it followed up on is gone: it alone is context
-            parent_thread = follow_up_thread(store, parent.parent_run_id, depth)
-    return _FollowedRun(thread, parent, parent_thread)
-
-
-def _request(settings: Settings, ask: Ask, question: str, followed: _FollowedRun | None) -> RunRequest:
+def _request(settings: Settings, ask: Ask, followed: FollowedRun | None) -> RunRequest:
     """`build_request`'s part that reads files: the session, its files and images, the request."""
     for path in ask.files:
         _inside_project(path, "cannot attach", "--file")
     for path in ask.images:
         _inside_project(path, "cannot attach image", "--image")
-    answer = _answer(ask.answer)
-    session = Session(
-        settings,
-        seats=[_member_spec(number, entry) for number, entry in enumerate(ask.models, start=1)],
-        synthesizer=ask.synthesizer,
-        files=list(ask.files),
-        focus=list(ask.focus_areas),
-        origin=Origin.MCP,
-        images=list(ask.images),
-        answer=answer,
-    )
+    session = Session(settings, ask)
     # A follow-up's panel is its run's unless `models` is given: then the default panel's notes
     # (which only a default panel has) do not apply.
-    notes = _follow_up(session, ask, followed) if followed is not None else list(session.notes)
-    if answer is not None:  # a follow-up asks in its run's shape unless another is given
-        session.answer = answer
-    if ask.mode is not None:
-        session.mode = ask.mode
-    if ask.max_rounds is not None:
-        session.max_rounds = ask.max_rounds
-    if ask.token_budget is not None:
-        session.token_budget = ask.token_budget
-    notes += unused_in_mode(session.mode, max_rounds=ask.max_rounds, option="max_rounds", mode_option="mode")
-    request = session.prepare(question).request
+    notes = session.take_over(followed, ask) if followed is not None else list(session.notes)
+    request = session.prepare(ask.question.strip()).request
     # A follow-up's run says what became of its parent's files and images as it adopts them, and
     # the request again as it is built: once is enough.
     return request.model_copy(update={"notes": list(dict.fromkeys([*notes, *request.notes]))})
-
-
-def _answer(shape: str | None) -> AnswerSpec | None:
-    """The `answer` shape asked for, or None; a `UsageError` says in one line why it cannot be used."""
-    if shape is None:
-        return None
-    try:
-        return AnswerSpec.parse(shape)
-    except AnswerShapeError as err:
-        raise UsageError(f"answer: {err}") from None
 
 
 def _inside_project(path: str, refused: str, option: str) -> None:
@@ -237,37 +144,6 @@ def _inside_project(path: str, refused: str, option: str) -> None:
 def still_running(run_id: str) -> UsageError:
     """Why a run cannot be followed up yet."""
     return UsageError(f"run {run_id} is still running: wait for it with consensus_result, then follow it up")
-
-
-def _member_spec(number: int, entry: MemberEntry) -> MemberSpec:
-    try:
-        stance = normalize_stance(entry.stance)
-    except StanceError as err:
-        raise UsageError(f"models[{number}] ({entry.model}): {err}") from None
-    return MemberSpec(model=entry.model, stance=stance, stance_prompt=entry.stance_prompt)
-
-
-def _follow_up(session: Session, ask: Ask, followed: _FollowedRun) -> list[str]:
-    """Make `session` a follow-up of `followed.parent` (the run `ask.continuation_id` names);
-    notes for the user."""
-    given = session.seats, session.synthesizer, session.attachments, session.focus, session.images
-    notes = session.adopt(followed.parent, followed.parent_thread)
-    session.follow_up(followed.thread)
-    seats, synthesizer, attachments, focus, images = given
-    if ask.models:
-        session.seats = seats
-    if ask.synthesizer:
-        session.synthesizer, session.synthesizer_fallbacks = synthesizer, None
-    if ask.files:
-        session.attachments, session.files_from = attachments, None
-    if ask.focus_areas:
-        session.focus = focus
-    if ask.images:  # its own images, in place of the run's: what became of those is beside the point
-        unsent = set(session.images_to_send()[1])
-        session.detach_images()
-        session.images = images
-        notes = [note for note in notes if note not in unsent]
-    return notes
 
 
 def check_keys(request: RunRequest, pool: ProviderPool, synthesizer_named: bool) -> None:

@@ -25,20 +25,22 @@ import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult, TextContent
-from pydantic import BaseModel, Field, ValidationError
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tui import __version__
+from tui.ask import Ask
 from tui.cache import Lookup
 from tui.config.catalog import Catalog, choose_panel, secret_values
-from tui.config.schema import Settings
-from tui.engine.types import Mode, RunStatus
-from tui.errors import EXIT_OK, QuorumError, hide_values, redact
+from tui.config.schema import MemberSpec, Settings
+from tui.engine.stance import STANCE_SYNONYMS, normalize_stance
+from tui.engine.types import AnswerShapeError, AnswerSpec, Mode, Origin, RunStatus
+from tui.errors import EXIT_OK, QuorumError, StanceError, UsageError, hide_values, redact
 from tui.history.recorder import finish_recording
 from tui.mcp.results import (
     HistoryReport,
@@ -53,8 +55,6 @@ from tui.mcp.results import (
     scrubbed,
 )
 from tui.mcp.runs import (
-    Ask,
-    MemberEntry,
     Milestone,
     Report,
     RunManager,
@@ -79,6 +79,46 @@ INSTRUCTIONS = (
     "`consensus_result` to wait for a run that came back `running`; `history` for earlier runs (and "
     "their ids, to follow one up with `continuation_id`)."
 )
+
+
+class MemberEntry(BaseModel):
+    """One panel member, in the parent `consensus` tool's own words."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(
+        min_length=1,
+        description="A model alias from the catalog (case-insensitive); `list_models` lists them.",
+    )
+    stance: str = Field(
+        default="neutral",
+        description="for, against or neutral; synonyms: support, favor, pro (for); "
+        "oppose, critical, con (against); balanced (neutral). Case-insensitive.",
+        json_schema_extra={"enum": list(STANCE_SYNONYMS)},
+    )
+    stance_prompt: str | None = Field(
+        default=None,
+        description="Your own instructions for this member, in place of its stance's.",
+    )
+
+
+def _member_spec(number: int, entry: MemberEntry) -> MemberSpec:
+    """A `models` entry as a panel seat; a stance that is no stance word is refused naming it."""
+    try:
+        stance = normalize_stance(entry.stance)
+    except StanceError as err:
+        raise UsageError(f"models[{number}] ({entry.model}): {err}") from None
+    return MemberSpec(model=entry.model, stance=stance, stance_prompt=entry.stance_prompt)
+
+
+def _answer_shape(shape: str | None) -> AnswerSpec | None:
+    """The `answer` shape asked for, or None; a `UsageError` says in one line why it cannot be used."""
+    if shape is None:
+        return None
+    try:
+        return AnswerSpec.parse(shape)
+    except AnswerShapeError as err:
+        raise UsageError(f"answer: {err}") from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -188,12 +228,31 @@ class QuorumMCP:
         self.server = QuorumMCPServer(
             "quorum", instructions=INSTRUCTIONS, version=__version__, lifespan=self._lifespan
         )
-        self.server.add_tool(self.consensus, name="consensus", description=consensus_description(settings))
-        self.server.add_tool(
-            self.consensus_result, name="consensus_result", description=CONSENSUS_RESULT_DESCRIPTION
+        # What each tool does to the world, for a client that asks before it calls: consensus
+        # starts a run that calls outside models and spends tokens (adding a run, removing
+        # nothing); the other three only read what the server holds.
+        starts_a_run = ToolAnnotations(
+            read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
         )
-        self.server.add_tool(self.list_models, name="list_models", description=LIST_MODELS_DESCRIPTION)
-        self.server.add_tool(self.history, name="history", description=HISTORY_DESCRIPTION)
+        only_reads = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+        self.server.add_tool(
+            self.consensus,
+            name="consensus",
+            description=consensus_description(settings),
+            annotations=starts_a_run,
+        )
+        self.server.add_tool(
+            self.consensus_result,
+            name="consensus_result",
+            description=CONSENSUS_RESULT_DESCRIPTION,
+            annotations=only_reads,
+        )
+        self.server.add_tool(
+            self.list_models, name="list_models", description=LIST_MODELS_DESCRIPTION, annotations=only_reads
+        )
+        self.server.add_tool(
+            self.history, name="history", description=HISTORY_DESCRIPTION, annotations=only_reads
+        )
 
     @asynccontextmanager
     async def _lifespan(self, _server: MCPServer[None]) -> AsyncIterator[None]:
@@ -241,7 +300,7 @@ class QuorumMCP:
             ),
         ] = None,
         mode: Annotated[
-            Literal["deliberate", "consult", "vote"] | None,
+            Mode | None,
             Field(
                 description="deliberate (default): positions, then drafts and votes in rounds; "
                 "consult: one pass and one synthesis; vote: one pass, then the plurality of the "
@@ -321,29 +380,31 @@ class QuorumMCP:
         ] = False,
     ) -> Annotated[CallToolResult, RunReport]:
         manager = self.manager
-        ask = Ask(
-            question=question,
-            models=models or (),
-            mode=Mode(mode) if mode is not None else None,
-            max_rounds=max_rounds,
-            files=files or (),
-            images=images or (),
-            focus_areas=focus_areas or (),
-            synthesizer=synthesizer,
-            token_budget=token_budget,
-            continuation_id=continuation_id,
-            answer=answer,
-        )
         with self._told_in_words():
+            ask = Ask(  # the tool's words (the parent tool's) are Quorum's from here on
+                question=question,
+                origin=Origin.MCP,
+                members=tuple(_member_spec(number, entry) for number, entry in enumerate(models or (), 1)),
+                synthesizer=synthesizer,
+                mode=mode,
+                max_rounds=max_rounds,
+                token_budget=token_budget,
+                files=tuple(files or ()),
+                images=tuple(images or ()),
+                focus=tuple(focus_areas or ()),
+                answer=_answer_shape(answer),
+                follow_up=continuation_id,
+                fresh=fresh,
+            )
             if continuation_id:
                 manager.refuse_follow_up_of_own_running(continuation_id)
             request = await build_request(self.settings, manager.store, ask)
             lookup = Lookup(self.settings, request, manager.store)
-            hit = None if fresh else await lookup.serve()
+            hit = None if ask.fresh else await lookup.serve()
             if hit is not None:  # answered already: no key, no call, no wait but the record's
                 await finish_recording(manager.store, hit)
                 return self._run_answer(run_report(hit))
-            check_keys(request, manager.pool, synthesizer_named=bool(synthesizer))
+            check_keys(request, manager.pool, synthesizer_named=bool(ask.synthesizer))
             tracked = manager.start(request)
             # A similar earlier run, to name in the answer, is looked for while the panel answers.
             similar = asyncio.ensure_future(lookup.suggest())

@@ -185,6 +185,15 @@ def _through_gateway(
             f"{gw} refused its key (HTTP {status}){why}; check {ctx.key_env}, the key for the gateway"
             f"{detail_part}",
         )
+    if gateway.could_not_reach_upstream(error_type, message):
+        # LiteLLM answers HTTP 500 when the model behind it refused the connection: the gateway
+        # is up and the model is not, which "server error" would hide.
+        return ProviderError(
+            ErrorKind.CONNECTION,
+            f"{gw} could not reach the provider behind it for {ctx.model_id} (HTTP {status}); check "
+            f"that the gateway's upstream for it is up and its address in the gateway's config{detail_part}",
+            retryable=True,
+        )
     if gateway.unknown_to_gateway(message):
         return ProviderError(
             ErrorKind.UNKNOWN_MODEL,
@@ -265,7 +274,7 @@ def _mid_answer(
     chunk) as an event whose `code` is "500" and whose words name LiteLLM's `APIConnectionError`:
     that is a lost connection behind the gateway, not an error of the model."""
     lowered = f"{error_type} {message}".lower()
-    if gateway_name and "apiconnectionerror" in lowered:
+    if gateway_name and gateway.could_not_reach_upstream(error_type, message):
         return ProviderError(
             ErrorKind.CONNECTION,
             f"the gateway {ctx.provider} lost the provider behind it mid-answer{detail_part}",

@@ -107,6 +107,12 @@ def refused_gateway_key(error_type: str, message: str) -> bool:
     return error_type in _KEY_ERROR_TYPES or any(word in lowered for word in _KEY_ERROR_WORDS)
 
 
+def could_not_reach_upstream(error_type: str, message: str) -> bool:
+    """The gateway could not connect to the provider behind it: LiteLLM's `APIConnectionError`
+    (its status is 500, as for any fault of the upstream's)."""
+    return "apiconnectionerror" in f"{error_type} {message}".lower()
+
+
 def unknown_to_gateway(message: str) -> bool:
     """The gateway does not serve the model asked for (it is not in its model list)."""
     lowered = message.lower()

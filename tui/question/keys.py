@@ -40,7 +40,7 @@ def scope_key(request: RunRequest) -> str:
     scope: dict[str, object] = {
         "mode": request.mode.value,
         "context": request.context.sha256 if request.context is not None else None,
-        "files": [attachment.sha256 for attachment in request.attachments],
+        "files": [attachment.sha256 for attachment in request.files],
         "images": [image.sha256 for image in request.images],
         "focus": [re.sub(r"\s+", " ", area.strip().casefold()) for area in request.focus],
     }

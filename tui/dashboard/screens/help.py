@@ -12,7 +12,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from tui.config.keymap import FIXED_KEYS
+from tui.dashboard.keys import HelpRow
 
 
 class HelpScreen(ModalScreen[None]):
@@ -24,19 +24,21 @@ class HelpScreen(ModalScreen[None]):
         )
     ]
 
-    def __init__(self, bindings: Iterable[tuple[str, str, str, str]]) -> None:
+    def __init__(self, rows: Iterable[HelpRow]) -> None:
         super().__init__()
-        self.rows = list(bindings)
+        self.rows = list(rows)
 
     def compose(self) -> ComposeResult:
         table = Table(expand=True, show_edge=False, box=None, pad_edge=False)
         table.add_column("keys", style="bold", no_wrap=True)
         table.add_column("does")
         table.add_column(Text("id, for [ui.keymap]"), style="dim", no_wrap=True)
-        for keys, description, tooltip, binding_id in self.rows:
+        for row in self.rows:
+            key = row.key
+            does = f"{key.description}: {key.tooltip}" if key.tooltip else key.description
             # Textual's own keys (the palette, quit) cannot be remapped: no id to remap them by.
-            remap = Text("fixed", style="italic") if binding_id in FIXED_KEYS else Text(binding_id)
-            table.add_row(Text(keys), Text(f"{description}: {tooltip}" if tooltip else description), remap)
+            remap = Text("fixed", style="italic") if row.fixed else Text(key.id)
+            table.add_row(Text(("● " if key.anywhere else "  ") + row.keys), Text(does), remap)
         with VerticalScroll(id="help-body"):
             yield Static(Text("Quorum keys", style="bold"), id="help-title")
             yield Static(table)

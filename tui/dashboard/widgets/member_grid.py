@@ -1,16 +1,30 @@
-"""The member panes, one per seat, in as many columns as the panel's size and the width suit."""
+"""The member panes, one per seat of the panel, in as many columns as the panel's size and the width
+suit; and the keys that edit the panel from the focused member's pane: its stance (`t`), removing
+it (`d`) and undoing either (`u`). Adding a member (Ctrl+N) is the app's key, from anywhere: the
+member picker's choice comes here (`add_member`).
+
+The panel itself is the session's. A removal and a stance change can be undone, newest first: a
+key pressed by mistake never costs a member.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
 
+from textual.binding import BindingType
 from textual.containers import Grid
 from textual.widget import Widget
 
+from tui.config.keymap import Where
+from tui.config.schema import MemberSpec
+from tui.dashboard.keys import KeyNames, bindings
 from tui.dashboard.widgets.member_pane import ModelPane
 from tui.engine.names import member_names
-from tui.engine.types import Member
+from tui.engine.types import Member, Stance
+from tui.session import Session
 
 
 def columns_for(count: int, width: int) -> int:
@@ -25,21 +39,39 @@ def columns_for(count: int, width: int) -> int:
     return columns
 
 
+@dataclass(frozen=True)
+class PanelEdit:
+    """One edit of the panel, as `u` puts it back: the seat as it was, and for a removal its pane
+    (whose run state comes back with it, while that run is the one on screen)."""
+
+    seat: int
+    spec: MemberSpec
+    removed: ModelPane | None = None
+
+
 class MemberGrid(Grid):
-    """Holds a `ModelPane` per seat; the app tells it when the seats or the width change."""
+    """Holds a `ModelPane` per seat of the session's panel; the app tells it when the width changes."""
+
+    BINDINGS: ClassVar[list[BindingType]] = bindings(Where.MEMBERS)
 
     def __init__(
         self,
-        members: Sequence[Member],
+        session: Session,
         *,
+        key_names: KeyNames,
         clock: Callable[[], float] = time.perf_counter,
         id: str | None = None,
     ) -> None:
-        super().__init__(*(ModelPane(member, clock=clock) for member in members), id=id)
+        super().__init__(*(ModelPane(member, clock=clock) for member in session.members()), id=id)
+        self.session = session
+        self.key_names = key_names
         self.clock = clock
         # On a small screen one pane is shown at a time, full width: the seat of that one.
         self.compact = False
         self.current = 0
+        self.run_panes: list[ModelPane] = []
+        """The panes of the run on screen, in its panel order (set by whoever shows a run)."""
+        self._edits: list[PanelEdit] = []  # what `u` undoes, newest last
 
     @property
     def panes(self) -> list[ModelPane]:
@@ -53,14 +85,8 @@ class MemberGrid(Grid):
         self.call_after_refresh(self.relayout)
         return panes
 
-    def add(self, member: Member) -> ModelPane:
-        pane = ModelPane(member, clock=self.clock)
-        self.mount(pane)
-        self.call_after_refresh(self.relayout)
-        return pane
-
-    def insert(self, seat: int, member: Member) -> ModelPane:
-        """A pane for `member` at `seat` (a removed member put back where it sat)."""
+    def _insert(self, seat: int, member: Member) -> ModelPane:
+        """A pane for `member` at `seat` (a new member at the end, or a removed one put back)."""
         panes = self.panes
         pane = ModelPane(member, clock=self.clock)
         if seat < len(panes):
@@ -70,16 +96,19 @@ class MemberGrid(Grid):
         self.call_after_refresh(self.relayout)
         return pane
 
-    def remove_seat(self, seat: int) -> None:
-        self.panes[seat].remove()
-        self.call_after_refresh(self.relayout)
-
     def seat_of(self, widget: Widget | None) -> int | None:
         """The seat of the pane holding `widget` (the focused one, say), or None."""
         while widget is not None and not isinstance(widget, ModelPane):
             widget = widget.parent if isinstance(widget.parent, Widget) else None
         panes = self.panes
         return panes.index(widget) if isinstance(widget, ModelPane) and widget in panes else None
+
+    def need_seat(self) -> int | None:
+        """The focused member's seat, or None after telling the user to focus one."""
+        seat = self.seat_of(self.screen.focused)
+        if seat is None:
+            self.notify("Focus a member's pane first (Tab moves between panes).", severity="warning")
+        return seat
 
     def relayout(self, width: int | None = None) -> None:
         """Set the column count for the panes there are now; one column while a pane is zoomed,
@@ -94,3 +123,69 @@ class MemberGrid(Grid):
         # Seats of one alias are told apart by stance (and seat number): a seat came or went.
         for pane, name in zip(panes, member_names([pane.member for pane in panes]), strict=True):
             pane.rename(name)
+
+    # -- editing the panel ------------------------------------------------------------------
+
+    def forget_edits(self) -> None:
+        """The panel is another one now (a recorded run's): its edits can no longer be undone."""
+        self._edits.clear()
+
+    def action_cycle_stance(self) -> None:
+        seat = self.need_seat()
+        if seat is not None:
+            self._edits.append(PanelEdit(seat, self.session.seats[seat]))
+            stance = self.session.cycle_stance(seat)
+            self.panes[seat].set_stance(stance)
+            self.notify(
+                f"{self.session.seats[seat].model} will argue {stance.value} next run "
+                f"({self.key_names.shown('undo')} undoes).",
+                markup=False,
+            )
+
+    def add_member(self, choice: tuple[str, Stance] | None) -> None:
+        """Ctrl+N's choice in the member picker (the app's key, from anywhere) joins the panel."""
+        if not choice:
+            return
+        alias, stance = choice
+        seat = self.session.add(alias, stance)
+        self._insert(seat, self.session.member(seat)).focus()
+        self.notify(f"Added {alias} ({stance.value}); it joins the next run.", markup=False)
+
+    def action_remove_member(self) -> None:
+        seat = self.need_seat()
+        if seat is None:
+            return
+        if len(self.session.seats) == 1:
+            self.notify("The panel needs at least one member.", severity="warning")
+            return
+        panes = self.panes
+        pane, neighbour = panes[seat], panes[seat + 1 if seat + 1 < len(panes) else seat - 1]
+        spec = self.session.remove(seat)
+        self._edits.append(PanelEdit(seat, spec, removed=pane))
+        pane.remove()
+        self.call_after_refresh(self.relayout)
+        neighbour.focus()  # the keys stay on the panel (u undoes), not in the prompt
+        self.notify(f"Removed {spec.model} — {self.key_names.shown('undo')} to undo.", markup=False)
+
+    def action_undo(self) -> None:
+        """Put back the last member removed, at its seat, or the last stance changed."""
+        if not self._edits:
+            self.notify("Nothing to undo: no member was removed and no stance changed.", markup=False)
+            return
+        edit = self._edits.pop()
+        seats = self.session.seats
+        if edit.removed is None:
+            seats[edit.seat] = edit.spec
+            self.panes[edit.seat].set_stance(edit.spec.stance)
+            self.notify(
+                f"{edit.spec.model} will argue {edit.spec.stance.value} next run, as before.", markup=False
+            )
+            return
+        seat = min(edit.seat, len(seats))
+        seats.insert(seat, edit.spec)
+        pane = self._insert(seat, self.session.member(seat))
+        if edit.removed in self.run_panes:  # its run is still on screen: so are its answer and state
+            pane.take_over(edit.removed)
+            self.run_panes[self.run_panes.index(edit.removed)] = pane
+        pane.focus()
+        self.notify(f"{edit.spec.model} is back on the panel.", markup=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -54,8 +56,9 @@ class StreamPane(Vertical, can_focus=True):
     def flush(self) -> bool:
         return self._body.flush()
 
+    @abstractmethod
     def info_text(self) -> Text:
-        raise NotImplementedError
+        """The info block: each kind of pane (a member's, the synthesis) says its own."""
 
     def refresh_info(self) -> None:
         # A pane being removed loses its children before its own unmount: between the two, an
