@@ -35,7 +35,7 @@ class Script:
     curator: str = "CURATOR decision"
     delay_s: float = 0.0
     fail: ProviderError | None = None
-    fail_phases: tuple[str, ...] = ("position", "draft", "vote", "curator")
+    fail_phases: tuple[str, ...] = ("position", "draft", "vote", "curator", "revision", "ballot", "chair")
     fail_times: int | None = None  # with `fail`: only the first N requests fail
     hang: bool = False
     chunks: int = 3
@@ -45,6 +45,11 @@ class Script:
     finish_reason: str = "stop"  # the provider's word, in `finish_phases` (elsewhere "stop")
     finish_phases: tuple[str, ...] = ("position", "draft", "vote", "curator")
     gateway_retries: int | None = None  # a gateway in front says it retried this often before answering
+    # A debate's later rounds, indexed from round 2 (the last one repeats; none: the position again).
+    revisions: list[str] = field(default_factory=list)
+    # A council ballot: its text, or made from the request (whose prompt shows the letters).
+    ballot: str | Callable[[ChatRequest], str] = "FINAL RANKING: A, B"
+    chair: str = "CHAIR answer"
 
 
 class FakeProvider:
@@ -64,12 +69,19 @@ class FakeProvider:
         return self._stream(request)
 
     def text_for(self, script: Script, request: ChatRequest) -> str:
+        number = int(request.extra.get("round", "1"))
         if request.phase == "vote":
-            number = int(request.extra.get("round", "1"))
             return script.votes[min(number, len(script.votes)) - 1]
-        return {"position": script.position, "draft": script.draft, "curator": script.curator}.get(
-            request.phase, script.position
-        )
+        if request.phase == "revision" and script.revisions:
+            return script.revisions[min(number - 1, len(script.revisions)) - 1]
+        if request.phase == "ballot":
+            return script.ballot(request) if callable(script.ballot) else script.ballot
+        return {
+            "position": script.position,
+            "draft": script.draft,
+            "curator": script.curator,
+            "chair": script.chair,
+        }.get(request.phase, script.position)
 
     async def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         self.requests.append(request)

@@ -311,7 +311,7 @@ async def test_help_and_command_palette_list_the_actions() -> None:
         lines = [" ".join("".join(segment.text for segment in strip).split()) for strip in strips]
         assert any("● ^q Quit fixed │" in line for line in lines), lines  # Textual's: not remappable
         assert any("● ^p Command palette: Every action by name fixed │" in line for line in lines)
-        assert any("Rerun: Run the question again with the whole panel rerun │" in line for line in lines)
+        assert any("● ^r Rerun: Ask the whole panel the question in the prompt" in line for line in lines)
         await pilot.press("escape")
         titles = [command.title for command in app.get_system_commands(app.screen)]
         for title in ("Rerun", "Rerun failed", "Rerun member", "Re-synthesize", "Cancel", "Stance", "Zoom"):
@@ -427,12 +427,12 @@ async def test_a_retried_call_says_so_on_its_pane() -> None:
     app, _ = make_app(["alpha", "beta"], {"beta": Script(fail=refused, fail_times=1)})
     async with app.run_test() as pilot:
         app.submit("Q?")
-        await wait_for(pilot, lambda: app.panes[1].retry_note is not None)
+        await wait_for(pilot, lambda: app.panes[1].retry_due is not None)
         # Not just "waiting", and named as Quorum's own retry (a gateway may retry behind it too).
         assert "Quorum's retry 1/2 in 0.3 s" in app.panes[1].info_text().plain
         await settle(app, pilot)
         beta = app.panes[1]
-        assert beta.status is CallState.DONE and beta.retry_note is None
+        assert beta.status is CallState.DONE and beta.retry_due is None
         assert "rate limited by fake (HTTP 429) — Quorum's retry 1/2 in 0.3 s" in beta.body.text
         assert "Quorum retried it 1×" in beta.info_text().plain  # after the answer, who retried it
 
@@ -688,7 +688,7 @@ async def test_a_small_terminal_shows_one_pane_at_a_time_and_every_one_is_reacha
         assert app.panes[0].body.size.height >= 8  # room for the answer, not only the header lines
         # Three rounds, and the deciding one's outcome still on the line (who it rests on may be cut).
         width = app.tracker.content_size.width
-        assert "R3 1✓ 1✗ 1? curator decision" in app.tracker.render_text().plain[:width]
+        assert "R3 1✓ 1✗ 1? curator" in app.tracker.render_text().plain[:width]
         help_key = [key for key in app.query(FooterKey) if key.description == "Help"]
         assert help_key and help_key[0].region.right <= 80
 

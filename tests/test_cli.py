@@ -175,14 +175,14 @@ def test_run_fails_with_exit_1_when_every_member_fails(
     [
         (["run", "q", "-m", "gpt-sool"], "unknown model 'gpt-sool'; closest: gpt-sol"),
         (["run", "q", "-m", "gpt-sol:sideways"], "unknown stance"),
-        (["run", "q", "--mode", "debate"], "invalid choice"),
+        (["run", "q", "--mode", "parliament"], "invalid choice"),
         (["run", "q", "--file", "/nonexistent/spec.md"], "cannot attach /nonexistent/spec.md: no such file"),
         (["run", "   "], "the question is empty"),
         (["run"], "the following arguments are required: question"),
     ],
 )
 def test_usage_errors_exit_2(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) if argv[-1] in ("debate", "run") else _no_raise():
+    with pytest.raises(SystemExit) if argv[-1] in ("parliament", "run") else _no_raise():
         code = main(argv)
         assert code == 2
     err = capsys.readouterr().err
@@ -199,7 +199,7 @@ class _no_raise:
 
 def test_argparse_usage_errors_exit_2() -> None:
     with pytest.raises(SystemExit) as info:
-        main(["run", "q", "--mode", "debate"])
+        main(["run", "q", "--mode", "parliament"])
     assert info.value.code == 2
 
 

@@ -551,7 +551,9 @@ async def test_every_error_comes_back_in_words(
             wait_seconds=99999
         )
         assert "wait_seconds: Input should be a valid number" in await ask(wait_seconds="soon")
-        assert "mode: Input should be 'consult', 'deliberate' or 'vote'" in await ask(mode="debate")
+        assert "mode: Input should be 'consult', 'deliberate', 'vote', 'debate' or 'council'" in await ask(
+            mode="parliament"
+        )
         assert "question: Field required" in await call_error(client, "consensus", {})
 
         result_error = await call_error(client, "consensus_result", {"run_id": "0000"})

@@ -85,8 +85,12 @@ async def test_switching_the_dashboard_to_consult_with_rounds_given_says_they_ha
         assert not _said(app, "no effect")
         await pilot.press("ctrl+o")
         assert session.mode.value == "consult" and _said(app, "--rounds 2 has no effect in consult mode")
-        await pilot.press("ctrl+o")  # back to deliberate: rounds count again, nothing more is said
-        assert _count(app, "no effect") == 1
+        said = []
+        for _ in range(4):  # vote, debate (rounds count again), council, deliberate
+            await pilot.press("ctrl+o")
+            said.append((session.mode.value, _count(app, "no effect")))
+        assert said == [("vote", 2), ("debate", 2), ("council", 3), ("deliberate", 3)]
+        assert _said(app, "--rounds 2 has no effect in vote mode")
 
 
 def _said(app: QuorumApp, words: str) -> bool:

@@ -162,7 +162,7 @@ def test_a_bad_value_is_blamed_on_the_project_file(repo: Path) -> None:
         load_settings()
     assert caught.value.file == bad and caught.value.key == "context.frameworks"
     assert "a string or a list of strings, not a table" in caught.value.reason
-    project(repo, "[run]\nmode = 'debate'\n")
+    project(repo, "[run]\nmode = 'parliament'\n")
     with pytest.raises(ConfigError) as caught:
         load_settings()
     assert caught.value.file == bad and caught.value.key == "run.mode"

@@ -138,7 +138,8 @@ def test_a_file_cannot_close_its_fence_and_write_the_prompt() -> None:
 
 def _every_prompt() -> dict[str, str]:
     """Every prompt Quorum sends, by name, built from harmless sample inputs."""
-    from tui.engine.types import AnswerSpec, PriorTurn
+    from tui.engine.council import borda
+    from tui.engine.types import AnswerSpec, Ballot, PriorTurn
 
     positions = [("a", Stance.FOR, "A says yes."), ("b", Stance.AGAINST, "B says no.")]
     objections = [("b", ["too vague"])]
@@ -162,6 +163,18 @@ def _every_prompt() -> dict[str, str]:
         "curator_prompt[answer]": prompts.curator_prompt("Q?", positions, "DRAFT", objections, "no", shape),
         "consult_synthesis_prompt[answer]": prompts.consult_synthesis_prompt("Q?", positions, shape),
         "member_system_prompt[neutral, answer]": prompts.member_system_prompt(member("m"), answer=shape),
+    }
+    ballots = [Ballot(member_index=0, alias="a", shown=[1, 2], ranking=[2, 1])]
+    ranking = borda(ballots, [0, 1, 2])
+    built |= {
+        "debate_prompt": prompts.debate_prompt("Q?", "OWN", ["A says yes.", "B says no."]),
+        "debate_prompt[answer]": prompts.debate_prompt("Q?", "OWN", ["ANSWER: 1"], shape),
+        "debate_synthesis_prompt": prompts.debate_synthesis_prompt("Q?", [(0, "A says yes.")]),
+        "ballot_prompt": prompts.ballot_prompt("Q?", ["A says yes.", "B says no."]),
+        "ballot_prompt[json]": prompts.ballot_prompt("Q?", ["A says yes."], VoteForm.JSON_SCHEMA),
+        "ballot_prompt[tool]": prompts.ballot_prompt("Q?", ["A says yes."], VoteForm.TOOL),
+        "chair_prompt": prompts.chair_prompt("Q?", {0: "A", 1: "B", 2: "C"}, ranking),
+        "chair_prompt[unranked, answer]": prompts.chair_prompt("Q?", {0: "A"}, None, "too few", shape),
     }
     for stance in Stance:
         built[f"member_system_prompt[{stance.value}]"] = prompts.member_system_prompt(member("m", stance))

@@ -232,5 +232,5 @@ def test_a_votes_outcomes_and_an_unreadable_answer_have_their_words() -> None:
 def test_rounds_have_no_effect_in_vote_mode_and_it_is_said() -> None:
     assert unused_in_mode(Mode.VOTE, max_rounds=2) == [
         "--rounds 2 has no effect in vote mode (one answer per member, then a count or a synthesis: "
-        "no rounds); set --mode deliberate for rounds"
+        "no rounds); set --mode deliberate or debate for rounds"
     ]

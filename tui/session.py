@@ -48,6 +48,8 @@ from tui.engine.context import TeamContext
 from tui.engine.mode_options import unused_in_mode
 from tui.engine.stance import apply_instance_limit
 from tui.engine.types import (
+    DEBATE_ROUNDS,
+    ROUNDS_MODES,
     Attachment,
     CallResult,
     CallStatus,
@@ -68,6 +70,9 @@ from tui.history.store import RunStore
 from tui.render.context import context_chip
 
 STANCE_CYCLE = [Stance.FOR, Stance.AGAINST, Stance.NEUTRAL]
+
+MODE_CYCLE = (Mode.DELIBERATE, Mode.CONSULT, Mode.VOTE, Mode.DEBATE, Mode.COUNCIL)
+"""The modes the dashboard's mode key goes through, in turn."""
 
 if TYPE_CHECKING:  # a live run's engine loads only when a run starts (never for a cache hit)
     from tui.engine.orchestrator import ProviderLookup, Run
@@ -167,6 +172,9 @@ class Session:
         # The round limit the ask gave (`quorum --rounds N`), while it is the one the next run asks
         # with: said to have no effect whenever the mode has no rounds (see `unused_options`).
         self.rounds_given = ask.max_rounds
+        # Someone set the round limit (the ask, a follow-up's ask, a recorded debate's): a debate
+        # asks with it, not with its own default (see `rounds_for`).
+        self.rounds_set = ask.max_rounds is not None
         self.majority_threshold = settings.run.majority_threshold
         self.quorum = settings.run.quorum
         self.token_budget = ask.token_budget if ask.token_budget is not None else settings.run.token_budget
@@ -291,8 +299,18 @@ class Session:
             )
         return unused_in_mode(self.mode, max_rounds=self.rounds_given)
 
+    def rounds_for(self, mode: Mode) -> int:
+        """The round limit a run in `mode` asks with: the one set (configured, given, or a recorded
+        run's); a debate nobody set a limit for has its own, shorter default, never more than the
+        configured limit."""
+        if mode is Mode.DEBATE and not self.rounds_set:
+            return min(DEBATE_ROUNDS, self.max_rounds)
+        return self.max_rounds
+
     def toggle_mode(self) -> Mode:
-        self.mode = Mode.CONSULT if self.mode is Mode.DELIBERATE else Mode.DELIBERATE
+        """The next mode in `MODE_CYCLE` for the next runs (after the last, the first again)."""
+        following = MODE_CYCLE.index(self.mode) + 1 if self.mode in MODE_CYCLE else 0
+        self.mode = MODE_CYCLE[following % len(MODE_CYCLE)]
         self.mode_chosen = True
         return self.mode
 
@@ -352,7 +370,7 @@ class Session:
             images=images,
             focus=self.focus,
             context=self.context,
-            max_rounds=self.max_rounds,
+            max_rounds=self.rounds_for(self.mode),
             majority_threshold=self.majority_threshold,
             quorum=self.quorum,
             token_budget=self.token_budget,
@@ -398,6 +416,7 @@ class Session:
             self.mode = ask.mode
         if ask.max_rounds is not None:
             self.max_rounds = self.rounds_given = ask.max_rounds
+            self.rounds_set = True
         if ask.token_budget is not None:
             self.token_budget = ask.token_budget
         return [*notes, *self.unused_options()]
@@ -424,11 +443,12 @@ class Session:
         if not self.mode_chosen:  # "Next run: consult" holds until that run has started
             self.mode = result.mode
         self.rounds_given = None  # the recorded run's round limit is the next run's, not the flag's
+        self.rounds_set = result.mode is Mode.DEBATE  # a debate's limit is its own; another's is not
         asked = result.asked
         self.answer = asked.answer if asked is not None else None
         if asked is None:
             run = self.settings.run
-            self.max_rounds = result.max_rounds if result.mode is Mode.DELIBERATE else run.max_rounds
+            self.max_rounds = result.max_rounds if result.mode in ROUNDS_MODES else run.max_rounds
             self.majority_threshold, self.token_budget = run.majority_threshold, run.token_budget
             self.quorum = run.quorum
             self.synthesizer_fallbacks = None

@@ -89,8 +89,13 @@ def add_panel_options(parser: argparse.ArgumentParser) -> None:
         help="a panel member (repeat); stance: for, against, neutral or a synonym",
     )
     parser.add_argument("--synthesizer", metavar="ALIAS", help="the synthesizer and curator")
-    parser.add_argument("--mode", choices=[mode.value for mode in (Mode.CONSULT, Mode.DELIBERATE, Mode.VOTE)])
-    parser.add_argument("--rounds", type=int, metavar="N", help="max rounds in deliberate mode (1-10)")
+    parser.add_argument("--mode", choices=[mode.value for mode in Mode])
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        metavar="N",
+        help="max rounds in deliberate and debate mode (1-10; a debate has 2 unless given)",
+    )
     parser.add_argument(
         "--file",
         dest="files",

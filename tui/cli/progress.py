@@ -20,24 +20,31 @@ from tui.engine.types import (
     RunRequest,
     VoteValue,
 )
+from tui.engine.vote_count import COUNTED_MODES
 from tui.render.formatting import completion_line, cost, literal, seconds, tokens
 from tui.render.words import (
+    BORDA,
     NOT_A_DECISION,
+    ONE_PASS_MODES,
     VOTE_WORDS,
     answer_words,
+    ballot_words,
     call_state,
     counted,
     counted_words,
+    debate_round_words,
     invalid_votes_words,
     phase_word,
     queue_wait_words,
     queued_words,
+    ranking_words,
     rests_on_words,
     retried_words,
     retry_words,
+    round_ended_words,
     round_word,
     standing_words,
-    tally_words,
+    synthesizer_role,
     tokens_source_note,
 )
 
@@ -92,15 +99,19 @@ class ProgressPrinter:
                 demo = " · demo members are simulated" if any(m.demo for m in request.members) else ""
                 count = len(request.members)
                 shape = request.answer
-                who = f"synthesizer {request.synthesizers[0].alias}"
+                who = f"{synthesizer_role(request.mode)} {request.synthesizers[0].alias}"
                 if shape is not None:
-                    counts = request.mode is Mode.VOTE  # no synthesizer is asked: the answers are counted
+                    # No synthesizer is asked: a vote's answers, or a debate's last round, are counted.
+                    counts = request.mode in COUNTED_MODES
                     who = (
                         f"counted in the {shape.name} answer shape"
                         if counts
                         else f"{who} · answer shape {shape.name}"
                     )
-                return f"{request.mode.value} · {counted(count, 'member')} · {who}{demo}"
+                rounds = (
+                    f" · up to {counted(request.max_rounds, 'round')}" if request.mode is Mode.DEBATE else ""
+                )
+                return f"{request.mode.value} · {counted(count, 'member')}{rounds} · {who}{demo}"
             case ev.RoundStarted(number=number, max_rounds=max_rounds):
                 return f"round {number}/{max_rounds}"
             case ev.CallStarted(member_index=index, alias=alias, phase=phase):
@@ -119,25 +130,37 @@ class ProgressPrinter:
                 extra = f" · {len(vote.objections)} objection(s)" if vote.objections else ""
                 voter = seat_name(self.request.members if self.request else [], vote.member_index, vote.alias)
                 return f"  vote {voter}: {VOTE_WORDS[vote.value]}{extra}{detail}"
+            case ev.DebateRoundRead(reading=reading):
+                return f"round {reading.number}: {debate_round_words(reading, self._members())}"
+            case ev.BallotCast(ballot=ballot):
+                voter = seat_name(self._members(), ballot.member_index, ballot.alias)
+                return f"  ballot {voter}: {ballot_words(ballot, self._members())}"
+            case ev.RankingMade(ranking=ranking):
+                return f"{BORDA}: {ranking_words(ranking, self._members())}"
             case ev.RoundDecided(round=round_, standing=standing):
                 decided = round_word(round_.status, round_.outcome)
                 if round_.status in (RoundStatus.DECIDED, RoundStatus.CONTINUE):
                     decided = rests_on_words(decided, standing, self._members())
-                if self.request is not None and self.request.mode is Mode.VOTE:
+                mode = self._mode()
+                if mode is Mode.VOTE:
                     return counted_words(decided)
-                invalid = invalid_votes_words(round_.votes)
-                why = f" · {invalid}" if invalid else ""
-                return f"round {round_.number}: {tally_words(round_.tally)} → {decided}{why}"
+                if mode is Mode.DEBATE and round_.status is RoundStatus.CONTINUE:
+                    return None  # the round read (how many agree, who flipped) said it
+                why = invalid_votes_words(round_.votes) if mode is Mode.DELIBERATE else round_.note
+                said = round_ended_words(mode, round_, decided)
+                return f"round {round_.number}: {said}" + (f" · {why}" if why else "")
             case ev.AgreementRead(agreement=agreement):
                 return f"Agreement: {agreement.summary}"
             case ev.SynthesisFinished(by=by, incomplete=why) if why:
                 return f"the synthesis is incomplete: {why} (by {by}; its text is kept as it is)"
-            case ev.SynthesisFinished(outcome=Outcome.NO_QUORUM) if self._mode() is Mode.VOTE:
+            case ev.SynthesisFinished(outcome=Outcome.NO_QUORUM) if self._mode() in COUNTED_MODES:
                 return f"the answer most given is shown, {NOT_A_DECISION}"
+            case ev.SynthesisFinished(by=by, outcome=Outcome.NO_QUORUM) if self._mode() is Mode.COUNCIL:
+                return f"the {synthesizer_role(Mode.COUNCIL)}'s answer by {by} is shown, {NOT_A_DECISION}"
             case ev.SynthesisFinished(by=by, outcome=Outcome.NO_QUORUM):
                 return f"the synthesis by {by} is the last draft, {NOT_A_DECISION}"
             case ev.RunFinished(result=result) if (
-                result.mode in (Mode.CONSULT, Mode.VOTE) and result.outcome is None and result.synthesis
+                result.mode in ONE_PASS_MODES and result.outcome is None and result.synthesis
             ):
                 rests_on = standing_words(standing_of(result), result.members)
                 return f"the synthesis rests on {rests_on} · {completion_line(result.totals, result.status)}"
@@ -160,7 +183,7 @@ class ProgressPrinter:
         if call.status in (CallStatus.SUCCESS, CallStatus.INCOMPLETE):
             why = f" ({call.error})" if call.status is CallStatus.INCOMPLETE else ""
             shape = self.request.answer if self.request is not None else None
-            if shape is not None and call.phase is Phase.POSITION:  # what it answered, first
+            if shape is not None and call.phase in (Phase.POSITION, Phase.REVISION):  # what it answered
                 why += f" · {answer_words(read_position(call, shape))}"
             toks = tokens(call.input_tokens + call.output_tokens, call.tokens_source)
             toks += f" tokens{tokens_source_note(call.tokens_source)}"

@@ -49,7 +49,14 @@ class Key:
 
 
 KEYS: tuple[Key, ...] = (
-    Key("rerun", "ctrl+r", "Rerun", "Run the question again with the whole panel", "rerun", anywhere=True),
+    Key(
+        "rerun",
+        "ctrl+r",
+        "Rerun",
+        "Ask the whole panel the question in the prompt (or the one on screen), not the cache",
+        "rerun",
+        anywhere=True,
+    ),
     Key(
         "rerun_failed",
         "ctrl+f",
@@ -135,7 +142,7 @@ KEYS: tuple[Key, ...] = (
         "toggle_mode",
         "ctrl+o",
         "Mode",
-        "Switch between deliberate and consult for the next run",
+        "The next run's mode, in turn: deliberate, consult, vote, debate, council",
         "toggle_mode",
         anywhere=True,
     ),

@@ -28,7 +28,6 @@ from textual.color import ColorParseError
 from textual.css.errors import StylesheetError
 from textual.dom import DOMNode
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from tui.cache import warm_embedder
 from tui.config.catalog import secret_values
@@ -41,6 +40,7 @@ from tui.dashboard.next_question import NextQuestion
 from tui.dashboard.run_display import RunDisplay
 from tui.dashboard.runs import RunControl
 from tui.dashboard.themes import DEFAULT_THEME, register_themes, theme_variable_defaults
+from tui.dashboard.widgets.footer import KeysFooter
 from tui.dashboard.widgets.member_grid import MemberGrid
 from tui.dashboard.widgets.member_pane import ModelPane
 from tui.dashboard.widgets.pane_area import PaneArea
@@ -48,7 +48,7 @@ from tui.dashboard.widgets.prompt_bar import PromptBar
 from tui.dashboard.widgets.round_tracker import RoundTracker
 from tui.dashboard.widgets.synthesis_pane import SynthesisPane
 from tui.engine.orchestrator import ProviderLookup
-from tui.engine.types import Mode, RunResult
+from tui.engine.types import RunResult
 from tui.engine.validators import warm_validators
 from tui.errors import StoreError, UserConfigError
 from tui.history.recorder import CLOSING_WAIT_S
@@ -113,7 +113,7 @@ class QuorumApp(App[None]):
         yield self.prompt_bar
         yield self.tracker
         yield self.pane_area
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self._report_theme_errors()
@@ -135,13 +135,20 @@ class QuorumApp(App[None]):
         )  # fmt: skip
         if settings.ui.keymap:
             self.set_keymap(settings.ui.keymap)
-        self.tracker.reset(session.mode, session.max_rounds)
-        self.synthesis.reset(session.mode is Mode.CONSULT)
+        self.tracker.reset(session.mode, session.rounds_for(session.mode))
+        self.synthesis.reset(session.mode)
         self.next_question.refresh_chips()  # images given on the command line show before the first question
         self.relayout()
         # Toasts after the first frame: they are not what the user should wait for.
         for note in session.notes:
             self.call_after_refresh(self.notify, note, title="Panel", markup=False)
+        if self._saved_demo_panel_in_use():
+            self._notify_later(
+                "Your saved panel is the demo panel ([panel] members): runs use its simulated members, "
+                f"though a provider key is set. {self._panel_keys()}.",
+                title="Panel",
+                severity="warning",
+            )
         if self.flush_interval:
             self.set_interval(self.flush_interval, self.flush_now, name="flush")
         self.prompt_bar.focus()
@@ -236,7 +243,7 @@ class QuorumApp(App[None]):
         if self.tracker.compact != compact:
             self.tracker.compact = compact
             self.tracker.refresh_view()
-        footer = self.screen_stack[0].query_one(Footer)  # a resize may come while a screen is on top
+        footer = self.screen_stack[0].query_one(KeysFooter)  # a resize may come while a screen is on top
         footer.compact = compact
         footer.show_command_palette = not compact  # Ctrl+P still works; F1 Help must fit instead
 
@@ -319,7 +326,33 @@ class QuorumApp(App[None]):
         self.pane_area.toggle_synthesis()
 
     def action_save_panel(self) -> None:
-        self.save_user_config({"panel": {"members": self.session.panel_for_config()}}, quiet=False)
+        path = self.save_user_config({"panel": {"members": self.session.panel_for_config()}}, quiet=True)
+        if path is None:
+            return
+        if all(member.demo for member in self.session.members()):
+            self.notify(
+                f"Saved the offline demo panel to {path}: every run will use its simulated members, "
+                f"even with a provider key set. {self._panel_keys()}.",
+                title="Panel",
+                severity="warning",
+                markup=False,
+                timeout=10,
+            )
+        else:
+            self.notify(f"Saved to {path}", markup=False)
+
+    def _panel_keys(self) -> str:
+        names = self.key_names
+        return f"{names.first('add_member')} adds real members, {names.first('save_panel')} saves the panel"
+
+    def _saved_demo_panel_in_use(self) -> bool:
+        """The panel saved in the user's config is all demo members, and the runs use it though a
+        real model could answer now (its key is set): a panel saved before the key was."""
+        catalog, saved = self.session.catalog, self.settings.panel.members
+        if not saved or not all(catalog.member(spec).demo for spec in saved):
+            return False
+        uses_it = [spec.model for spec in self.session.seats] == [spec.model for spec in saved]
+        return uses_it and any(catalog.is_available(name) for name in self.settings.models)
 
     def action_pick_theme(self) -> None:
         self.search_themes()

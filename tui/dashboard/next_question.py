@@ -129,11 +129,11 @@ class NextQuestion:
     # -- the mode --------------------------------------------------------------------------
 
     def toggle_mode(self) -> None:
-        """Ctrl+O: the next run deliberates, or consults."""
+        """Ctrl+O: the next run goes in the next mode (deliberate, consult, vote, debate, council)."""
         session = self.session
         mode = session.toggle_mode()
         if session.shown is None:  # nothing on screen: the tracker shows what the next run will be
-            self.tracker.reset(mode, session.max_rounds)
+            self.tracker.reset(mode, session.rounds_for(mode))
         self.refresh_chips()  # else the prompt's chip says it; the tracker stays the run's on screen
         # A flag the new mode ignores (--rounds in consult) is said, as `quorum run` says it.
         self.app.notify(" ".join([f"Next run: {mode.value}.", *session.unused_options()]), markup=False)

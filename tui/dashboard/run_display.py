@@ -25,14 +25,25 @@ from tui.dashboard.widgets.round_tracker import RoundTracker
 from tui.engine import events as ev
 from tui.engine.names import synthesizer_name
 from tui.engine.quorum import standing
-from tui.engine.types import CallStatus, Mode, PriorTurn, RunRequest, RunResult, RunStatus
+from tui.engine.types import CallStatus, Mode, Phase, PriorTurn, RunRequest, RunResult, RunStatus
 from tui.engine.vision import withheld_note
 from tui.errors import UsageError
 from tui.history.replay import follow_up_thread, replay_events
 from tui.history.store import RunStore
 from tui.render.cache import cache_line
 from tui.render.report import asked_brief
-from tui.render.words import queued_words, retried_words, retry_words, standing_words
+from tui.render.words import (
+    ballot_ranking_words,
+    ballot_words,
+    call_state,
+    debate_answer_words,
+    flips_words,
+    queued_words,
+    retried_words,
+    retry_words,
+    standing_words,
+    synthesizer_role,
+)
 from tui.session import PreparedRun, Session
 
 
@@ -69,7 +80,7 @@ class RunDisplay:
             if seat in prepared.skipped_seats:
                 pane.skip(prepared.skipped_seats[seat].reason)
         self.tracker.reset(prepared.request.mode, prepared.request.max_rounds)
-        self.synthesis.reset(prepared.request.mode is Mode.CONSULT)
+        self.synthesis.reset(prepared.request.mode)
 
     def _panes_for_seats(self) -> list[ModelPane]:
         """One pane per seat. After a recorded run is shown, the panel may differ from its panes
@@ -119,7 +130,7 @@ class RunDisplay:
         self.grid.forget_edits()  # the panel is the recorded run's now
         self.next_question.refresh_chips()
         self.tracker.reset(result.mode, result.max_rounds)
-        self.synthesis.reset(result.mode is Mode.CONSULT)
+        self.synthesis.reset(result.mode)
         served = cache_line(result.cache, self.key_names.first("fresh")) if result.cache.hit else None
         if served is not None:  # first, above the answer it explains
             self.synthesis.note(served, "heading")
@@ -182,7 +193,9 @@ class RunDisplay:
         match event:
             case ev.RunStarted():
                 tracker.start()
+                synthesis.run_started()
                 for member, pane in zip(request.members, panes, strict=False):
+                    pane.run_started(request.mode)
                     seen = member.vision or not request.images
                     pane.withhold_images(None if seen else withheld_note(member, len(request.images)))
             case ev.RoundStarted(number=number, max_rounds=max_rounds):
@@ -190,6 +203,8 @@ class RunDisplay:
             case ev.CallStarted(call_id=call_id, member_index=None, alias=alias, phase=phase, round=number):
                 demo = any(s.alias == alias and s.demo for s in request.synthesizers)
                 synthesis.call_started(alias, phase, number, demo)
+                if phase is Phase.CHAIR:
+                    tracker.chair_called(synthesizer_role(request.mode))
             case ev.CallStarted(call_id=call_id, member_index=index, phase=phase, round=number):
                 if index is not None:
                     panes[index].call_started(call_id, phase, number)
@@ -201,6 +216,8 @@ class RunDisplay:
                 panes[index].call_dequeued(waited)
             case ev.FirstToken(member_index=index, ttft_ms=ttft) if index is not None:
                 panes[index].first_token(ttft)
+            case ev.FirstToken() if tracker.chair is not None:  # the chairman's answer streams
+                tracker.chair_streaming()
             case ev.CallRetrying(
                 member_index=None, alias=alias, attempt=attempt, of=of, wait_s=wait, reason=why
             ):
@@ -212,6 +229,8 @@ class RunDisplay:
             case ev.SynthesisDelta(text=text):
                 synthesis.buffer(text)
             case ev.CallFinished(result=result) if result.member_index is None:
+                if result.phase is Phase.CHAIR:
+                    tracker.chair_finished(call_state(result))
                 who = synthesizer_name(request.members, result.alias)
                 if result.status is CallStatus.ERROR and result.error:
                     synthesis.note(f"{who} failed: {result.error}", "error")
@@ -224,6 +243,22 @@ class RunDisplay:
                 panes[result.member_index].call_finished(result)
             case ev.VoteCast(round=number, vote=vote):
                 panes[vote.member_index].vote_cast(number, vote.value)
+            case ev.DebateRoundRead(reading=reading):
+                tracker.debate_round_read(reading)
+                flips = {flip.member_index: flip for flip in reading.flips}
+                for seat, (answer, pane) in enumerate(zip(reading.readings, panes, strict=False)):
+                    flip = flips.get(seat)
+                    said = None if flip is None else flips_words([flip], request.members)
+                    pane.answer_read(reading.number, debate_answer_words(answer), said)
+            case ev.BallotCast(ballot=ballot):
+                tracker.ballot_cast()
+                panes[ballot.member_index].ballot_cast(
+                    ballot_ranking_words(ballot, request.members),
+                    ballot_words(ballot, request.members),
+                    abstained=ballot.abstained,
+                )
+            case ev.RankingMade(ranking=ranking):
+                tracker.ranking_made(ranking, request.members)
             case ev.RoundDecided(round=round_, standing=rests_on):
                 tracker.round_decided(round_, standing_words(rests_on, request.members))
             case ev.AgreementRead(agreement=agreement):
@@ -232,8 +267,8 @@ class RunDisplay:
                 synthesis.note(f"Agreement: {agreement.summary}")
             case ev.Notice(message=message):
                 synthesis.note(message)
-            case ev.SynthesisFinished(outcome=outcome, incomplete=incomplete):
-                synthesis.finished(outcome, tracker.current or 1, incomplete)
+            case ev.SynthesisFinished(text=text, by=by, outcome=outcome, incomplete=incomplete):
+                synthesis.finished(outcome, tracker.current or 1, incomplete, text=text, by=by)
             case ev.RunFinished(result=result) | ev.RunFailed(result=result) | ev.RunCancelled(result=result):
                 self._flush_panes()
                 synthesis.run_ended(result)

@@ -6,7 +6,7 @@ A request may declare its answer shape (`AnswerSpec`, part of the data contract 
 (`answer_instruction`), a last line `ANSWER: <the answer>`, and an answer is read from a reply by
 the rules below and by nothing else. What they cannot read is unreadable, with its reason, never
 guessed. A member's position is read with `read_position` (an incomplete one is unreadable), a
-run's seats with `seat_readings`.
+run's seats with `seat_readings` (their first answers, or a debate's answers in a later round).
 
 The answer line is the last line that begins `ANSWER:` or `Final answer:`, in any case; Markdown
 before it (`**`, `#`, `>`) and around its value (`**`, `_`, backticks) is let be. Its value is
@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
-from tui.engine.types import LETTERS, AnswerKind, AnswerSpec, CallResult, CallStatus, RunResult
+from tui.engine.types import LETTERS, AnswerKind, AnswerSpec, CallResult, CallStatus, Mode, Phase, RunResult
 
 ANSWER_LABEL = "ANSWER:"
 """How the answer line begins, as the instruction asks for it."""
@@ -134,16 +134,35 @@ def read_position(call: CallResult | None, spec: AnswerSpec) -> AnswerReading | 
     return read_answer(call.content, spec)
 
 
-def seat_readings(result: RunResult) -> list[AnswerReading | None] | None:
-    """What each seat's position answered, in panel order, when the run declared an answer shape
-    (None when it did not)."""
+def round_answers(result: RunResult, number: int = 1) -> list[CallResult | None]:
+    """Each seat's answer in round `number`, in panel order: in round 1 its position, in a later
+    round of a debate its revision (the latest, if it was asked twice); None for a seat that gave
+    none (its call failed, or it was out of the debate)."""
+    seats = len(result.members)
+    if number == 1:
+        return [result.positions[i] if i < len(result.positions) else None for i in range(seats)]
+    found: list[CallResult | None] = [None] * seats
+    for call in result.calls:
+        index = call.member_index
+        if call.phase is Phase.REVISION and call.round == number and index is not None and index < seats:
+            found[index] = call
+    return found
+
+
+def answering_round(result: RunResult) -> int:
+    """The round whose answers are the run's answers: a debate's last (its answers as the debate
+    left them), any other run's first (the positions)."""
+    return max(1, result.rounds_used) if result.mode is Mode.DEBATE else 1
+
+
+def seat_readings(result: RunResult, number: int | None = None) -> list[AnswerReading | None] | None:
+    """What each seat answered in round `number` (by default the run's answering round), in panel
+    order, when the run declared an answer shape (None when it did not)."""
     spec = result.asked.answer if result.asked is not None else None
     if spec is None:
         return None
-    positions = result.positions
-    return [
-        read_position(positions[i] if i < len(positions) else None, spec) for i in range(len(result.members))
-    ]
+    round_number = answering_round(result) if number is None else number
+    return [read_position(call, spec) for call in round_answers(result, round_number)]
 
 
 def _read_value(value: str, spec: AnswerSpec) -> tuple[str, str]:

@@ -10,19 +10,26 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tui.engine.types import (
     Agreement,
+    Ballot,
     CallResult,
     Outcome,
     Phase,
     RoundResult,
     RunRequest,
     RunResult,
+    Shown,
     SkippedMember,
     Standing,
     Vote,
 )
+
+if TYPE_CHECKING:  # (they read runs, whose calls send these events: a cycle if loaded here)
+    from tui.engine.council import Ranking
+    from tui.engine.debate import DebateRound
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +149,38 @@ class RoundDecided:
 
 
 @dataclass(frozen=True, slots=True)
+class AnswersShown:
+    """A debate's round is about to start: what each member still debating is shown of the other
+    members' answers of the round before, in the order shown (`agent 1` first)."""
+
+    round: int
+    shown: tuple[Shown, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DebateRoundRead:
+    """A debate's round is over and its answers were read: how many agree, and who changed its
+    answer since the round before (`tui.engine.debate`)."""
+
+    reading: DebateRound
+
+
+@dataclass(frozen=True, slots=True)
+class BallotCast:
+    """A council reviewer's ballot: the seats it was shown, in label order, and its ranking of
+    them, or its abstention and why."""
+
+    ballot: Ballot
+
+
+@dataclass(frozen=True, slots=True)
+class RankingMade:
+    """A council's ballots counted: the Borda ranking of its answers (`tui.engine.council`)."""
+
+    ranking: Ranking
+
+
+@dataclass(frozen=True, slots=True)
 class AgreementRead:
     """Consult mode read how far the answers' own verdicts agree."""
 
@@ -193,6 +232,10 @@ Event = (
     | SynthesisDelta
     | CallFinished
     | VoteCast
+    | AnswersShown
+    | DebateRoundRead
+    | BallotCast
+    | RankingMade
     | RoundDecided
     | AgreementRead
     | Notice

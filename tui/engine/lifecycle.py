@@ -18,9 +18,9 @@ from typing import Any
 from tui.engine import events as ev
 from tui.engine.calls import ms
 from tui.engine.types import (
+    ROUNDS_MODES,
     CallResult,
     CallStatus,
-    Mode,
     Outcome,
     RoundResult,
     RoundStatus,
@@ -154,14 +154,14 @@ class Lifecycle:
     # Bookkeeping
 
     def round(self, number: int) -> RoundResult:
-        """Round `number`, started (and announced, when deliberating) the first time it is asked for."""
+        """Round `number`, started (and announced, in a mode with rounds) the first time it is asked for."""
         for existing in self.result.rounds:
             if existing.number == number:
                 return existing
         round_ = RoundResult(number=number)
         self.result.rounds.append(round_)
         self.result.rounds_used = number
-        if self.result.mode is Mode.DELIBERATE:
+        if self.result.mode in ROUNDS_MODES:
             self.emit(ev.RoundStarted(number, self.result.max_rounds))
         return round_
 

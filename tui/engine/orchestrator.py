@@ -1,4 +1,5 @@
-"""The orchestrator: runs a panel through consult, deliberate or vote mode and reports every step.
+"""The orchestrator: runs a panel through consult, deliberate, vote, debate or council mode and
+reports every step.
 
 Every call of a phase starts at once and results are kept in panel order. A call never raises
 into the run (see `tui.engine.calls`), so one member failing never stops the others. Cancelling
@@ -35,14 +36,27 @@ from uuid import uuid4
 
 from tui.engine import events as ev
 from tui.engine import prompts, vision
+from tui.engine.answers import round_answers
+from tui.engine.ballots import ballot_call, labels_for, read_ballot
 from tui.engine.calls import ANSWERED, CallSpec, ModelCall, as_read, cutoff
 from tui.engine.connection import ProviderLookup
+from tui.engine.council import FEWEST_TO_RANK, council_ranking
+from tui.engine.debate import (
+    DEBATE_COUNT,
+    DebateRound,
+    debate_round,
+    debate_rounds,
+    debate_synthesis,
+    round_tokens,
+)
 from tui.engine.deliberation import EXPECTED_ANSWER_TOKENS, Deliberation
 from tui.engine.lifecycle import Lifecycle
 from tui.engine.names import member_names
 from tui.engine.quorum import quorum_met, quorum_needed, standing
 from tui.engine.rules import decide_round, parse_vote, read_agreement, tally_votes
+from tui.engine.shown import others_shuffled
 from tui.engine.types import (
+    Ballot,
     CallResult,
     CallStatus,
     Member,
@@ -53,6 +67,7 @@ from tui.engine.types import (
     RoundStatus,
     RunRequest,
     RunResult,
+    Shown,
     Vote,
     VoteForm,
     VoteValue,
@@ -156,12 +171,13 @@ class Run:
             self.request.mode.value,
             ",".join(m.alias for m in self.request.members),
         )
-        if self.request.mode is Mode.CONSULT:
-            await self._consult()
-        elif self.request.mode is Mode.VOTE:
-            await self._vote()
-        else:
-            await self._deliberate()
+        body = {
+            Mode.CONSULT: self._consult,
+            Mode.VOTE: self._vote,
+            Mode.DEBATE: self._debate,
+            Mode.COUNCIL: self._council,
+        }.get(self.request.mode, self._deliberate)
+        await body()
 
     async def _consult(self) -> None:
         positions = await self._positions()
@@ -202,6 +218,201 @@ class Run:
         self._round_decided(round_)
         text = vote_synthesis(count, self.request.members, self.result.errors)
         self._life.conclude_with(text, VOTE_COUNT, count.outcome)
+
+    async def _debate(self) -> None:
+        """Round 1's blind answers; then, round after round, every member still debating answers
+        again given the others' answers of the round before (anonymized, in an order shuffled for
+        it), until every answer agrees or the rounds run out (`tui.engine.debate`). Then the count
+        of the last round's answers decides (with an answer shape), or the synthesizer reports its
+        majority view and dissent. A member whose answer fails leaves the debate."""
+        positions = await self._positions()
+        if positions is None:
+            return
+        latest = {index: call for index, _, call in positions}
+        reading = self._debate_round_read(1)
+        stopped: str | None = None
+        for number in range(2, self.request.max_rounds + 1):
+            stopped = self._debate_stops(number, reading, latest)
+            if stopped is not None:
+                break
+            previous = self._life.round(number - 1)
+            previous.status = RoundStatus.CONTINUE
+            self._round_decided(previous)
+            latest = await self._debate_round(number, latest)
+            reading = self._debate_round_read(number)
+        await self._debate_decides(reading.number, stopped)
+
+    def _debate_round_read(self, number: int) -> DebateRound:
+        reading = debate_round(self.result, number)
+        self._emit(ev.DebateRoundRead(reading))
+        return reading
+
+    def _debate_stops(
+        self, number: int, reading: DebateRound, latest: Mapping[int, CallResult]
+    ) -> str | None:
+        """Why the debate stops before round `number`, or None when it goes on."""
+        done = f"the debate stops after round {number - 1} of {self.request.max_rounds}"
+        if reading.agreed:
+            return f"every answer agrees ({reading.agreeing} of {reading.answered}): {done}"
+        if len(latest) < 2:
+            return f"{len(latest)} member is still debating, with no one to debate with: {done}"
+        seats = len(self.request.members)
+        if self.request.answer is not None and not self._quorum(len(latest)):
+            return (
+                f"no quorum: {len(latest)} of {seats} members are still debating, {self._needed()} "
+                f"needed: {done}"
+            )
+        budget, used = self.request.token_budget, self._life.tokens_used()
+        if budget is not None:
+            texts = [as_read(call) for call in latest.values()]
+            debaters = [self.request.members[index] for index in latest]
+            needed = round_tokens(self._question_block, texts, debaters, self.request.images)
+            if used + needed > budget:
+                return (
+                    f"token budget: {used:,} of {budget:,} tokens used and round {number} would need "
+                    f"about {needed:,} more: {done}"
+                )
+        return None
+
+    async def _debate_round(self, number: int, latest: Mapping[int, CallResult]) -> dict[int, CallResult]:
+        """Round `number`: every member still debating answers again, shown the others' answers of
+        the round before; returns the answers of those who answered."""
+        round_ = self._life.round(number)
+        debaters = sorted(latest)
+        round_.shown = [
+            Shown(
+                member_index=index,
+                seats=others_shuffled(
+                    index, debaters, seed=self.request.seed, stage="debate", round_number=number
+                ),
+            )
+            for index in debaters
+        ]
+        self._emit(ev.AnswersShown(number, tuple(round_.shown)))
+        calls = await self._gather([self._revision(number, shown, latest) for shown in round_.shown])
+        names = member_names(self.request.members)
+        self.result.errors += [
+            f"{names[shown.member_index]}: round {number} answer failed: {call.error}"
+            for shown, call in zip(round_.shown, calls, strict=True)
+            if call.status is CallStatus.ERROR
+        ]
+        return {
+            shown.member_index: call
+            for shown, call in zip(round_.shown, calls, strict=True)
+            if call.status in ANSWERED
+        }
+
+    async def _revision(self, number: int, shown: Shown, latest: Mapping[int, CallResult]) -> CallResult:
+        index = shown.member_index
+        member = self.request.members[index]
+        prompt = prompts.debate_prompt(
+            self._question_block,
+            as_read(latest[index]),
+            [as_read(latest[seat]) for seat in shown.seats],
+            self.request.answer,
+        )
+        return await self._call(member, index, Phase.REVISION, number, self._system_prompt(member), prompt)
+
+    async def _debate_decides(self, last: int, stopped: str | None) -> None:
+        """The debate's last round decides: its count (with an answer shape) or the synthesizer's
+        report of its majority view and dissent (an open question, no outcome)."""
+        round_ = self._life.round(last)
+        round_.note = stopped
+        count = count_answers(self.result)
+        if count is not None:
+            round_.outcome, round_.status = count.outcome, RoundStatus.DECIDED
+            self._round_decided(round_)
+            members, errors = self.request.members, self.result.errors
+            text = debate_synthesis(count, debate_rounds(self.result), members, errors)
+            self._life.conclude_with(text, DEBATE_COUNT, count.outcome)
+            return
+        answers = [
+            (index, as_read(call))
+            for index, call in enumerate(round_answers(self.result, last))
+            if call is not None and call.status in ANSWERED
+        ]
+        synthesis = await self._synthesize(
+            Phase.DRAFT, last, prompts.debate_synthesis_prompt(self._question_block, answers)
+        )
+        round_.status = RoundStatus.FAILED if synthesis is None else RoundStatus.DECIDED
+        self._round_decided(round_)
+        if synthesis is not None:
+            self._life.conclude(synthesis, outcome=None)
+
+    async def _council(self) -> None:
+        """Blind answers; each member ranks the others' answers (its own left out, under letters
+        shuffled for it), a Borda count aggregates the readable ballots (`tui.engine.council`), and
+        the chairman (the synthesizer chain) writes the run's answer from the answers, still
+        anonymized, and the ranking: `ranked` when a quorum of the seats' ballots could be read,
+        `no quorum` when too few could (or too few members answered), no outcome when there were
+        too few answers to rank at all. A chairman whose chain all fails fails the run; the
+        ballots and their ranking are kept."""
+        positions = await self._positions()
+        if positions is None:
+            return
+        answers = {index: call for index, _, call in positions}
+        round_ = self._life.round(1)
+        seats = len(self.request.members)
+        outcome: Outcome | None = Outcome.NO_QUORUM
+        if not self._quorum(len(answers)):
+            round_.note = (
+                f"no quorum: {len(answers)} of {seats} members answered, {self._needed()} needed; "
+                "no ballots are asked"
+            )
+        elif len(answers) - 1 < FEWEST_TO_RANK:
+            outcome = None
+            round_.note = (
+                f"{len(answers)} answers: each reviewer would be shown only one other, and a ranking of "
+                "one ranks nothing, so no ballots are asked"
+            )
+        else:
+            round_.ballots = await self._gather([self._ballot(index, answers) for index in sorted(answers)])
+        ranking = council_ranking(self.result)
+        if ranking is not None:
+            self._emit(ev.RankingMade(ranking))
+            if self._quorum(ranking.ballots):
+                outcome = Outcome.RANKED
+            else:
+                round_.note = (
+                    f"no quorum: {ranking.ballots} of {seats} members cast a readable ballot, "
+                    f"{self._needed()} needed"
+                )
+        texts = {index: as_read(call) for index, call in answers.items()}
+        prompt = prompts.chair_prompt(self._question_block, texts, ranking, round_.note, self.request.answer)
+        chair = await self._synthesize(Phase.CHAIR, 1, prompt)
+        if chair is None:
+            round_.status = RoundStatus.FAILED
+            self._round_decided(round_)
+            return
+        round_.outcome, round_.status = outcome, RoundStatus.DECIDED
+        self._round_decided(round_)
+        self._life.conclude(chair, outcome)
+
+    async def _ballot(self, index: int, answers: Mapping[int, CallResult]) -> Ballot:
+        """A member's ballot on the others' answers, asked as structured output where its model
+        takes one (see `tui.engine.ballots`): its ranking, or its abstention and why."""
+        member = self.request.members[index]
+        shown = others_shuffled(
+            index, sorted(answers), seed=self.request.seed, stage="council", round_number=1
+        )
+        labels = labels_for(len(shown))
+        texts = [as_read(answers[seat]) for seat in shown]
+
+        def prompt_for(form: VoteForm) -> str:
+            return prompts.ballot_prompt(self._question_block, texts, form)
+
+        system = self._system_prompt(member)
+        spec = self._spec(member, index, Phase.BALLOT, 1, system, prompt_for(member.vote_form))
+        asked = ballot_call(spec, self._emit, self._clock, prompt_for, self._note, labels)
+        call = await self._run_call(asked)
+        letters, reason = read_ballot(asked, call, labels)
+        if call.status is CallStatus.ERROR:
+            name = member_names(self.request.members)[index]
+            self.result.errors.append(f"{name}: ballot failed: {call.error}")
+        ranking = [shown[labels.index(letter)] for letter in letters] if letters is not None else None
+        ballot = Ballot(member_index=index, alias=member.alias, shown=shown, ranking=ranking, reason=reason)
+        self._emit(ev.BallotCast(ballot))
+        return ballot
 
     async def _deliberate(self) -> None:
         positions = await self._positions()
@@ -496,8 +707,10 @@ class Run:
         self._life.conclude(decision, Outcome.CURATOR_OVERRIDE)
 
     async def _synthesize(self, phase: Phase, number: int, prompt: str) -> CallResult | None:
-        """One synthesizer call, falling back through the list; None (run failed) if all fail."""
+        """One synthesizer (or chairman) call, falling back through the list; None (run failed) if
+        all fail."""
         failures: list[str] = []
+        role = "chairman" if phase is Phase.CHAIR else "synthesizer"
         for position, synth in enumerate(self.request.synthesizers):
             call = await self._call(synth, None, phase, number, prompts.SYNTHESIZER_SYSTEM, prompt)
             if call.status in ANSWERED:
@@ -505,12 +718,11 @@ class Run:
             failures.append(f"{synth.alias}: {call.error}")
             remaining = self.request.synthesizers[position + 1 :]
             if remaining:
-                self._emit(
-                    ev.Notice(f"Synthesizer {synth.alias} failed ({call.error}); trying {remaining[0].alias}")
-                )
+                then = f"trying {remaining[0].alias}"
+                self._emit(ev.Notice(f"{role.capitalize()} {synth.alias} failed ({call.error}); {then}"))
                 self._note_unseen_images(remaining[0])
         names = ", ".join(s.alias for s in self.request.synthesizers)
-        self._life.fail([f"the synthesizer and its fallbacks all failed ({names})", *failures])
+        self._life.fail([f"the {role} and its fallbacks all failed ({names})", *failures])
         return None
 
     # ----------------------------------------------------------------------------------------

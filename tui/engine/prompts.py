@@ -1,4 +1,5 @@
-"""Every prompt a run sends: member positions, drafts, reviews and the curator's decision.
+"""Every prompt a run sends: member positions, drafts, reviews and the curator's decision; a
+debate's later rounds and its report, a council's ballots and its chairman's answer.
 
 The base system prompt carries exactly one `{stance_prompt}` slot, filled with the member's stance
 template (or its custom stance prompt). Round 1 is blind: a position prompt is built from the
@@ -14,11 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from tui.engine.answers import answer_instruction
 from tui.engine.context import TeamContext, value_text
-from tui.engine.types import AnswerSpec, Attachment, ImageRecord, Member, PriorTurn, Stance, VoteForm
+from tui.engine.council import Ranked, Ranking, score_text
+from tui.engine.types import LETTERS, AnswerSpec, Attachment, ImageRecord, Member, PriorTurn, Stance, VoteForm
 from tui.errors import PromptError
 
 PLACEHOLDER = "{stance_prompt}"
@@ -343,3 +345,138 @@ def vote_synthesis_prompt(question_block: str, positions: Sequence[tuple[str, St
     """Vote mode on an open question: the synthesizer reports the majority view and the dissent."""
     answers = _numbered_positions(positions)
     return f"{question_block}\n\nThe panel's answers:\n\n{answers}\n\n{VOTE_SYNTHESIS_TASK}"
+
+
+# --------------------------------------------------------------------------------------------
+# Debate and council: every other member's answer is shown anonymized (`agent 1`, `answer B`,
+# `seat 2`), never under its alias, and a member is never shown its own as another's.
+
+
+def _labelled(label: str, texts: Sequence[str]) -> str:
+    return "\n\n".join(f"--- {label} {i} ---\n{text.strip()}" for i, text in enumerate(texts, start=1))
+
+
+def debate_prompt(
+    question_block: str, own: str, others: Sequence[str], answer: AnswerSpec | None = None
+) -> str:
+    """A debate's later round: the member sees its own answer and the other members' answers of
+    the round before (`others`, in the order shuffled for it), and answers again."""
+    return (
+        f"{question_block}\n\nYour answer in the last round:\n{own.strip()}\n\n"
+        "Other members of the panel answered the same question in the last round. Their answers "
+        "follow, in no particular order; the agent numbers say nothing about who wrote them.\n\n"
+        f"{_labelled('Agent', others)}\n\n"
+        "Weigh their reasoning against yours and answer the question again. Keep your answer if "
+        "it still holds up, change it where their reasoning shows you were wrong; agreeing with "
+        "the others is not a goal in itself. Say in a sentence what, if anything, changed your "
+        f"mind.\n\n{answer_instruction(answer) if answer else ANSWER_SHAPE}"
+    )
+
+
+DEBATE_SYNTHESIS_TASK = (
+    "The reviewers debated the question over several rounds, each seeing the others' answers "
+    "without knowing whose they were; these are their answers in the last round. Report the "
+    "outcome: the view most of them hold (say how many, and which seats), then each dissenting view "
+    "and which seats hold it, in a line or two each with its strongest reason. Do not merge the "
+    "views into one, and do not take a side beyond saying which view has the most reviewers. Under "
+    "about 400 words."
+)
+
+
+def debate_synthesis_prompt(question_block: str, answers: Sequence[tuple[int, str]]) -> str:
+    """A debate on an open question: the synthesizer reports the majority view and the dissent
+    of the last round's answers, each under its seat's number (`Seat 2`), no alias."""
+    listed = "\n\n".join(f"--- Seat {seat + 1} ---\n{text.strip()}" for seat, text in answers)
+    return (
+        f"{question_block}\n\nThe panel's answers in the last round:\n\n{listed}\n\n{DEBATE_SYNTHESIS_TASK}"
+    )
+
+
+BALLOT_INSTRUCTIONS = """\
+Rank every answer above from best to worst for the engineer who asked: what is right first, then
+what is useful and clearly argued; length is no merit. Write a few lines on why if you like, then
+end your reply with one line of this form, listing every letter once, best first:
+FINAL RANKING: <letters, separated by commas>"""
+
+BALLOT_JSON_INSTRUCTIONS = """\
+Rank every answer above from best to worst for the engineer who asked: what is right first, then
+what is useful and clearly argued; length is no merit. Reply with one JSON object only:
+{"ranking": [every letter once, best first]}."""
+
+BALLOT_TOOL_INSTRUCTIONS = """\
+Rank every answer above from best to worst for the engineer who asked: what is right first, then
+what is useful and clearly argued; length is no merit. Give your ranking by calling the
+cast_ranking tool with every letter once, best first."""
+
+
+def ballot_prompt(question_block: str, answers: Sequence[str], form: VoteForm = VoteForm.TEXT) -> str:
+    """A council's ballot: the reviewer ranks the other members' answers, shown under letters in
+    the order shuffled for it (its own answer is not among them), in the form its ballot is asked in."""
+    instructions = {
+        VoteForm.TEXT: BALLOT_INSTRUCTIONS,
+        VoteForm.TOOL: BALLOT_TOOL_INSTRUCTIONS,
+    }.get(form, BALLOT_JSON_INSTRUCTIONS)
+    listed = "\n\n".join(f"--- Answer {LETTERS[i]} ---\n{text.strip()}" for i, text in enumerate(answers))
+    return (
+        f"{question_block}\n\nOther members of the panel answered this question on their own. Their "
+        "answers follow, each under a letter; the letters and their order are arbitrary and say "
+        f"nothing about who wrote them.\n\n{listed}\n\n{instructions}"
+    )
+
+
+def _ordinal(place: int) -> str:
+    return f"{place}{'th' if 10 <= place % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(place % 10, 'th')}"
+
+
+def _ranked_place(ranked: Ranked, place: int, ranking: Ranking) -> str:
+    """`ranked 1st: 1.5 points a ballot from 2 ballots`, and the seats it is tied with."""
+    tied = next((group for group in ranking.ties if ranked.seat in group), ())
+    with_ = [f"seat {seat + 1}" for seat in tied if seat != ranked.seat]
+    points = f"{score_text(ranked.score)} point{'' if ranked.score == 1 else 's'} a ballot"
+    ballots = f"{ranked.ballots} ballot{'s' if ranked.ballots != 1 else ''}"
+    tie = f", tied with {' and '.join(with_)}" if with_ else ""
+    return f"ranked {_ordinal(place)}: {points} from {ballots}{tie}"
+
+
+def chair_prompt(
+    question_block: str,
+    answers: Mapping[int, str],
+    ranking: Ranking | None,
+    unranked: str | None = None,
+    answer: AnswerSpec | None = None,
+) -> str:
+    """A council's chairman: the answers (by seat), each under its seat's number (no alias) and
+    in the order of the panel's Borda ranking with its place, or in panel order with why there is
+    no ranking to go by (`unranked`); with too few readable ballots, the ranking is shown and said
+    not to count."""
+    if ranking is not None:
+        intro = (
+            "Their ranking, by Borda count (points a ballot, best first), orders the answers below."
+            if unranked is None
+            else f"Their ranking orders the answers below, but does not count ({unranked})."
+        )
+        listed = [
+            (ranked.seat, _ranked_place(ranked, place, ranking))
+            for place, ranked in enumerate(ranking.order, start=1)
+        ]
+    else:
+        intro = f"There is no ranking to go by ({unranked})." if unranked else "There is no ranking."
+        listed = [(seat, "not ranked") for seat in sorted(answers)]
+    shown = "\n\n".join(
+        f"--- Seat {seat + 1} ({place}) ---\n{answers[seat].strip()}" for seat, place in listed
+    )
+    task = (
+        "Write the final answer for the engineer: build on what the best answers get right, correct "
+        "what they get wrong, and keep any real disagreement visible. The ranking is evidence to "
+        "weigh: the best-ranked answer is not always the right one. Under about 400 words."
+    )
+    if answer:
+        task = (
+            "Give the final answer: check the answers' working, settle on the answer it supports (the "
+            "best-ranked answer is not always the right one), and show briefly why. Under about 400 words."
+        )
+    return _in_shape(
+        f"{question_block}\n\nYou chair the panel. Its members answered on their own, then each ranked "
+        f"the others' answers without knowing whose they were (never its own). {intro}\n\n{shown}\n\n{task}",
+        answer,
+    )

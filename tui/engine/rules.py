@@ -108,16 +108,39 @@ def parse_vote(reply: str) -> tuple[VoteValue, list[str], str | None]:
     return value, [o for o in objections if o][:MAX_OBJECTIONS], None
 
 
-class _JSONObject(list[tuple[str, Any]]):
+class JSONObject(list[tuple[str, Any]]):
     """A JSON object as its (key, value) pairs, in order: a key given twice stays visible."""
+
+    def fields(self, name: str) -> list[Any]:
+        """Every value of the field `name`, in any case."""
+        return [value for key, value in self if key.strip().lower() == name]
 
 
 # A whole reply in one Markdown code fence (```json ... ```): models not held to a format add it.
 _FENCE = re.compile(r"^```[A-Za-z]*[ \t]*\n(.*?)\n?[ \t]*```$", re.DOTALL)
 
 
-def _fields(obj: _JSONObject, name: str) -> list[Any]:
-    return [value for key, value in obj if key.strip().lower() == name]
+def json_object(reply: str) -> tuple[JSONObject | None, str | None]:
+    """The JSON object a structured reply is, or why it is none, in the same few words for the
+    same fault: empty reply, not JSON, broken JSON: <what>, JSON is not an object. A code fence
+    around the whole reply and a line break inside a string are let be."""
+    text = reply.strip()
+    fenced = _FENCE.match(text)
+    if fenced:
+        text = fenced.group(1).strip()
+    if not text:
+        return None, "empty reply"
+    try:
+        # strict=False: a raw line break inside a string is a model's slip, not an ambiguity.
+        data = json.loads(text, object_pairs_hook=JSONObject, strict=False)
+    except json.JSONDecodeError as err:
+        if not text.startswith(("{", "[")):
+            return None, "not JSON"
+        what = re.sub(r"\s+(?:starting\s+)?at$", "", err.msg).lower()
+        return None, f"broken JSON: {what}"
+    if not isinstance(data, JSONObject):
+        return None, "JSON is not an object"
+    return data, None
 
 
 def parse_structured_vote(reply: str) -> tuple[VoteValue, list[str], str | None]:
@@ -132,23 +155,10 @@ def parse_structured_vote(reply: str) -> tuple[VoteValue, list[str], str | None]
     JSON: <what>, JSON is not an object, JSON has no verdict, two verdicts, verdict not accept
     or reject, objections not a list of strings, two objection lists.
     """
-    text = reply.strip()
-    fenced = _FENCE.match(text)
-    if fenced:
-        text = fenced.group(1).strip()
-    if not text:
-        return VoteValue.INVALID, [], "empty reply"
-    try:
-        # strict=False: a raw line break inside a string is a model's slip, not an ambiguity.
-        data = json.loads(text, object_pairs_hook=_JSONObject, strict=False)
-    except json.JSONDecodeError as err:
-        if not text.startswith(("{", "[")):
-            return VoteValue.INVALID, [], "not JSON"
-        what = re.sub(r"\s+(?:starting\s+)?at$", "", err.msg).lower()
-        return VoteValue.INVALID, [], f"broken JSON: {what}"
-    if not isinstance(data, _JSONObject):
-        return VoteValue.INVALID, [], "JSON is not an object"
-    verdicts = _fields(data, "verdict")
+    data, problem = json_object(reply)
+    if data is None:
+        return VoteValue.INVALID, [], problem
+    verdicts, listed = data.fields("verdict"), data.fields("objections")
     if not verdicts:
         return VoteValue.INVALID, [], "JSON has no verdict"
     if len(verdicts) > 1:
@@ -157,7 +167,6 @@ def parse_structured_vote(reply: str) -> tuple[VoteValue, list[str], str | None]
     word = _TRAILING_STOP.sub("", verdict.strip()).lower() if isinstance(verdict, str) else None
     if word not in ("accept", "reject"):
         return VoteValue.INVALID, [], "verdict not accept or reject"
-    listed = _fields(data, "objections")
     if len(listed) > 1:
         return VoteValue.INVALID, [], "two objection lists"
     items = listed[0] if listed and listed[0] is not None else []
@@ -226,13 +235,19 @@ _LEAN_WORDS = {
 }
 
 
+def read_lean(answer: str) -> str | None:
+    """The answer's own leaning, from its `Lean:` line: favourable, unfavourable or mixed (either
+    spelling); None when it has no such line or its word is none of them."""
+    found = _LEAN.search(answer)
+    return _LEAN_WORDS.get(found.group(1).lower()) if found else None
+
+
 def read_agreement(answers: Sequence[str]) -> Agreement:
     """Consult mode: count the answers' own `Lean:` lines and average their `Confidence: X/10`."""
     agreement = Agreement()
     confidences: list[float] = []
     for answer in answers:
-        lean_match = _LEAN.search(answer)
-        lean = _LEAN_WORDS.get(lean_match.group(1).lower(), "unclear") if lean_match else "unclear"
+        lean = read_lean(answer) or "unclear"
         setattr(agreement, lean, getattr(agreement, lean) + 1)
         conf_match = _CONFIDENCE.search(answer)
         if conf_match and 0 <= float(conf_match.group(1)) <= 10:

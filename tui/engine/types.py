@@ -44,6 +44,23 @@ class Mode(StrEnum):
     """Every member answers once, blind; the plurality of the answers read in the declared answer
     shape is the run's answer (or, for an open question, the synthesizer reports the majority
     view and the dissent). The honest baseline for every other mode."""
+    DEBATE = "debate"
+    """Round 1 blind answers; in rounds 2..R every member sees the other members' answers of the
+    round before, anonymized and in an order shuffled for it, and answers again; the debate stops
+    early once every answer agrees. The run's answer is the plurality of the last round's answers
+    read in the declared answer shape (or, for an open question, the synthesizer's report of the
+    majority view and the dissent)."""
+    COUNCIL = "council"
+    """Blind answers; then each member ranks the other members' answers (its own left out, their
+    labels shuffled for each reviewer), a Borda count aggregates the ballots, and the chairman (the
+    synthesizer) writes the run's answer from the answers, still anonymized, and the ranking."""
+
+
+ROUNDS_MODES = (Mode.DELIBERATE, Mode.DEBATE)
+"""The modes that run in rounds (up to the request's `max_rounds`); the others make one pass."""
+
+DEBATE_ROUNDS = 2
+"""How many rounds a debate has when no round limit is set for it (never more than the limit)."""
 
 
 class Phase(StrEnum):
@@ -51,6 +68,12 @@ class Phase(StrEnum):
     DRAFT = "draft"
     VOTE = "vote"
     CURATOR = "curator"
+    REVISION = "revision"
+    """A debate member's answer in round 2 or later, given the others' answers of the round before."""
+    BALLOT = "ballot"
+    """A council member's ranking of the other members' answers."""
+    CHAIR = "chair"
+    """The council chairman's answer, written from the answers and the ranking."""
 
 
 class CallStatus(StrEnum):
@@ -93,6 +116,9 @@ class Outcome(StrEnum):
     PLURALITY = "plurality"
     """A vote's answer given by the most seats, though not by more than half of them (or tied
     with another and chosen by the tie rule)."""
+    RANKED = "ranked"
+    """A council's answer, written by the chairman from a Borda ranking that a quorum of the
+    panel's seats made with readable ballots."""
     NO_QUORUM = "no_quorum"
     """Not a decision: too few of the panel's seats cast a valid vote (or answered at all). The
     run's synthesis is the last draft, shown and marked as such."""
@@ -596,11 +622,45 @@ class Standing(_Model):
     missing: list[Missing] = Field(default_factory=list)
 
 
+class Shown(_Model):
+    """What a debate member was shown of the other members' answers of the round before: their
+    seats, in the order shown (the first is `agent 1`). No alias is ever shown."""
+
+    member_index: int
+    seats: list[int]
+
+
+class Ballot(_Model):
+    """A council member's ranking of the other members' answers: the seats it was shown, in the
+    order shown (the first labelled A, then B…; its own answer never among them), and its ranking
+    of them, best first — or, when the ballot could not be read whole, an abstention and why
+    (never a partial ranking)."""
+
+    member_index: int
+    alias: str
+    shown: list[int] = Field(description="The seats whose answers it ranked, in label order: A, B, C…")
+    ranking: list[int] | None = Field(
+        default=None, description="Those seats, best first; None when it abstained."
+    )
+    reason: str | None = Field(
+        default=None, description="Why it abstained: the ballot's fault, or its error."
+    )
+
+    @property
+    def abstained(self) -> bool:
+        return self.ranking is None
+
+
 class RoundResult(_Model):
     number: int
     draft: str | None = None
     draft_by: str | None = None
     votes: list[Vote] = Field(default_factory=list)
+    shown: list[Shown] = Field(
+        default_factory=list,
+        description="A debate's round 2 or later: what each member was shown, in panel order.",
+    )
+    ballots: list[Ballot] = Field(default_factory=list, description="A council: each ballot, in panel order.")
     tally: Tally = Field(default_factory=Tally)
     outcome: Outcome | None = None
     status: RoundStatus = RoundStatus.IN_PROGRESS
@@ -716,17 +776,12 @@ class RunResult(_Model):
         in its answer shape (`tui.render.run_json`): they are derived, never kept."""
         if not isinstance(data, dict):
             return data
-        data = {key: value for key, value in _without_standing(data).items() if key != "answers"}
+        data = {key: value for key, value in _without_standing(data).items() if key not in _DERIVED}
         for key in ("members", "positions", "calls"):
             if isinstance(data.get(key), list):
                 data[key] = [_without_name(item) for item in data[key]]
         if isinstance(data.get("rounds"), list):
-            data["rounds"] = [
-                {**_without_standing(r), "votes": [_without_name(v) for v in r["votes"]]}
-                if isinstance(r, dict) and isinstance(r.get("votes"), list)
-                else r
-                for r in data["rounds"]
-            ]
+            data["rounds"] = [_round_unnamed(r) for r in data["rounds"]]
         return data
 
     @classmethod
@@ -741,7 +796,7 @@ class RunResult(_Model):
             members=list(request.members),
             skipped=list(request.skipped),
             asked=Asked.of(request),
-            max_rounds=request.max_rounds if request.mode is Mode.DELIBERATE else 1,
+            max_rounds=request.max_rounds if request.mode in ROUNDS_MODES else 1,
             notes=list(request.notes),
             parent_run_id=request.parent_run_id,
             origin=request.origin,
@@ -750,6 +805,19 @@ class RunResult(_Model):
 
 
 _STANDING = frozenset(Standing.model_fields)
+_DERIVED = frozenset({"answers", "debate", "council"})
+"""What a run's JSON adds beside the data contract (`tui.render.run_json`): read from it, never kept."""
+
+
+def _round_unnamed(data: Any) -> Any:
+    """A round's JSON without who it rests on, nor the names of its votes, ballots and shown seats."""
+    if not isinstance(data, dict):
+        return data
+    data = _without_standing(data)
+    for key in ("votes", "ballots", "shown"):
+        if isinstance(data.get(key), list):
+            data[key] = [_without_name(item) for item in data[key]]
+    return data
 
 
 def _without_standing(data: dict[str, Any]) -> dict[str, Any]:

@@ -90,11 +90,18 @@ def decide_vote(
     return AnswerCount(tuple(readings), winner, outcome, quorum_needed(seats, quorum))
 
 
+COUNTED_MODES = (Mode.VOTE, Mode.DEBATE)
+"""The modes whose answer, with an answer shape, is counted: a vote's answers, a debate's last round."""
+
+
 def count_answers(result: RunResult) -> AnswerCount | None:
-    """The count of a vote run with an answer shape; None for any other run (a vote without a
-    shape is the synthesizer's to report; the other modes decide otherwise)."""
+    """The count of a vote run with an answer shape, or of a debate's last round; None for any
+    other run (without a shape it is the synthesizer's to report; the other modes decide
+    otherwise)."""
+    if result.mode not in COUNTED_MODES or result.asked is None:
+        return None
     readings = seat_readings(result)
-    if result.mode is not Mode.VOTE or readings is None or result.asked is None:
+    if readings is None:
         return None
     return decide_vote(
         readings, quorum=result.asked.quorum, majority_threshold=result.asked.majority_threshold
@@ -102,9 +109,10 @@ def count_answers(result: RunResult) -> AnswerCount | None:
 
 
 def final_answer(result: RunResult) -> AnswerReading | None:
-    """The run's answer, read in its declared shape: a counted vote's plurality (rule
-    `plurality`), or the answer its synthesis gives; None for a run without a shape, or one with
-    no synthesis."""
+    """The run's answer, read in its declared shape: a counted vote's plurality, or a debate's
+    plurality of its last round (rule `plurality`), or the answer its synthesis gives (a
+    deliberation's decision, a consult's synthesis, a council chairman's answer); None for a run
+    without a shape, or one with no synthesis (a council whose chairman failed)."""
     spec = result.asked.answer if result.asked is not None else None
     if spec is None:
         return None
@@ -187,9 +195,11 @@ def _groups(count: AnswerCount, names: Sequence[str], but: str | None) -> list[s
 
 
 def _why_silent(name: str, errors: Sequence[str]) -> str:
-    """A seat that gave no answer, with the run's error line about it (`c: position failed: …`)."""
-    prefix = f"{name}: position failed: "
-    why = next((error.removeprefix(prefix) for error in errors if error.startswith(prefix)), None)
+    """A seat that gave no answer, with the run's last error line about it: its position's error
+    (`c: position failed: …`), or the round its answer failed in (`c: round 2 answer failed: …`)."""
+    prefix = f"{name}: "
+    said = [error.removeprefix(prefix) for error in errors if error.startswith(prefix)]
+    why = said[-1].removeprefix("position failed: ") if said else None
     return f"{name} ({why})" if why else name
 
 

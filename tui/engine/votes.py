@@ -1,4 +1,6 @@
 """Structured votes: a review asked for as JSON where the server takes it, and text where it does not.
+(A council's ballot is asked and read the same way: `StructuredCall`, with a kind of its own in
+`tui.engine.ballots`.)
 
 A member's vote is asked in the form its model is configured for (`Member.vote_form`, from the
 catalog's `structured_output`): OpenAI's `response_format` with a strict JSON schema, the
@@ -34,7 +36,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from tui.engine import events as ev
 from tui.engine.calls import CallSpec, ModelCall, preflight
@@ -51,6 +53,8 @@ from tui.engine.rules import MAX_OBJECTIONS, parse_structured_vote, render_vote,
 from tui.engine.types import CallResult, CallStatus, VoteForm, VoteValue
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 VOTE_SCHEMA: Mapping[str, Any] = {
     "type": "object",
@@ -152,14 +156,36 @@ class _HeldView:
         return text
 
 
-class VoteCall(ModelCall):
-    """A member's review of the draft, asked as a structured vote where its model takes one.
+class StructuredKind(Protocol[T]):
+    """What one kind of structured answer is (a review's vote, a council's ballot): how it is
+    asked for in each form, read, shown, and told apart from words that contradict it."""
 
-    `prompt_for(form)` is the review prompt in a form's words; `note` puts a message in the run's
-    notes and on every display. Once the reply is whole, `structured` is the vote it gave as
-    structured output, as (vote, objections, reason-if-invalid): invalid when words beside it
-    state another verdict; or None, and then `unusable` says why a reply asked for as structured
-    output could not be used as such (it is shown as it came, and the run reads it as text).
+    noun: str
+    """What its answers are called in notes: `votes` (`structured votes refused`)."""
+
+    def output(self, form: VoteForm) -> StructuredOutput | None:
+        """The structured-output part of the request in `form` (None for text)."""
+        ...
+
+    def parse(self, reply: str) -> tuple[T | None, str]:
+        """The structured answer `reply` gives, and how it is shown; or None, and why it gives none."""
+        ...
+
+    def contradicted(self, value: T, words: str, form: VoteForm) -> str | None:
+        """Why `value`, given in `form`, does not count: the words beside it say otherwise."""
+        ...
+
+
+class StructuredCall(ModelCall, Generic[T]):
+    """A call whose answer is asked for as structured output where its model takes it: a review's
+    vote, a council's ballot. The forms, the fallback chain and what is shown are the same for
+    every kind; what the answer is, and how it is read and shown, is its `kind`'s.
+
+    `prompt_for(form)` is the prompt in a form's words; `note` puts a message in the run's notes
+    and on every display. Once the reply is whole, `value` is what it gave as structured output
+    (and `spoilt` why it does not count: words beside it that say otherwise), or None, and then
+    `unusable` says why a reply asked for as structured output could not be used as such (it is
+    shown as it came, and the run reads it as text).
     """
 
     def __init__(
@@ -169,10 +195,13 @@ class VoteCall(ModelCall):
         clock: Callable[[], float],
         prompt_for: Callable[[VoteForm], str],
         note: Callable[[str], None],
+        kind: StructuredKind[T],
     ) -> None:
         super().__init__(spec, emit, clock)
+        self.kind = kind
         self.form = spec.member.vote_form
-        self.structured: tuple[VoteValue, list[str], str | None] | None = None
+        self.value: T | None = None
+        self.spoilt: str | None = None
         self.unusable: str | None = None
         self._prompt_for = prompt_for
         self._note = note
@@ -186,14 +215,14 @@ class VoteCall(ModelCall):
         # Only a whole reply says the server answers outside the schema: one cut off at the
         # output limit broke its JSON by being cut.
         if status is CallStatus.SUCCESS and self.unusable is not None:
-            why = f"vote answered outside the schema ({self.form.value}: {self.unusable})"
+            why = f"{self.kind.noun[:-1]} answered outside the schema ({self.form.value}: {self.unusable})"
             self._learn(VoteForm.TEXT, why)
         return status
 
     def _request(self) -> ChatRequest:
         request = super()._request()
         message = ChatMessage("user", self._prompt_for(self.form), self.spec.images)
-        return replace(request, messages=(message,), structured=vote_output(self.form))
+        return replace(request, messages=(message,), structured=self.kind.output(self.form))
 
     async def _exchange(self, connection: Connection, request: ChatRequest) -> Finished | None:
         self._forms, provider = connection.forms, connection.provider
@@ -207,7 +236,9 @@ class VoteCall(ModelCall):
                 if err.kind is not ErrorKind.FORMAT_REFUSED or self.form is VoteForm.TEXT or self._reply():
                     raise
                 log.debug("run %s %s: %s", self.spec.run_id, self.spec.member.alias, err.message)
-                self._learn(weaker_form(self.form), f"structured votes refused ({self.form.value})")
+                self._learn(
+                    weaker_form(self.form), f"structured {self.kind.noun} refused ({self.form.value})"
+                )
                 # Asked again at once in what the memory says now: the next weaker form, or one
                 # weaker still if another member's call has found that out meanwhile.
                 self.form = self._forms.form_for(self.spec.member)
@@ -229,31 +260,30 @@ class VoteCall(ModelCall):
     def _take(self, text: str) -> None:
         self._raw.append(text)
         self._first_token()
-        # A text vote streams as it always has; a structured one is held (see `_HeldView`).
+        # A text answer streams as it always has; a structured one is held (see `_HeldView`).
         shown = text if self.form is VoteForm.TEXT else self._view.feed(text)
         if shown:
             self._show(shown)
 
     def _take_structured(self, text: str) -> None:
         self._tool.append(text)
-        self._first_token()  # held until whole, then shown as a verdict (see `_read`)
+        self._first_token()  # held until whole, then shown as its kind shows it (see `_read`)
 
     def _reply(self) -> str:
         """The reply as the model sent it: its text, then its structured part on a line of its own."""
         return _joined("".join(self._raw), "".join(self._tool))
 
     def _read(self) -> None:
-        """The reply is whole: read its structured vote, and show what is still held of it."""
+        """The reply is whole: read its structured answer, and show what is still held of it."""
         if self.form is VoteForm.TEXT:
             return
         text, tool = "".join(self._raw), "".join(self._tool)
-        value, objections, problem = parse_structured_vote(tool or text)
-        if problem is None:
-            shown = render_vote(value, objections)
-            spoilt = self._second_verdict(value, text) if tool else None
-            self.structured = (value, objections, None) if spoilt is None else (VoteValue.INVALID, [], spoilt)
+        value, shown = self.kind.parse(tool or text)
+        if value is not None:
+            self.value = value
+            self.spoilt = self.kind.contradicted(value, text, self.form) if tool else None
         else:
-            self.unusable, shown = problem, tool or text
+            self.unusable, shown = shown, tool or text
         if tool:  # the words as they came (any still held), then the structured part
             so_far = "".join(self._parts)
             rest = _joined(so_far + self._view.rest(text), shown)[len(so_far) :]
@@ -262,18 +292,59 @@ class VoteCall(ModelCall):
         if rest:
             self._show(rest)
 
-    def _second_verdict(self, value: VoteValue, text: str) -> str | None:
-        """Why the structured vote `value` does not count: the words beside it state another."""
-        other = next((said for said in stated_verdicts(text) if said is not value), None)
-        return None if other is None else two_verdicts(other, value, ("text", self.form.value))
-
     def _settle(self, book: Callable[[CallResult], None]) -> None:
-        # A text vote is recorded as it always was: nothing new to keep.
+        # A text answer is recorded as it always was: nothing new to keep.
         self.result.vote_form = None if self.form is VoteForm.TEXT else self.form
         reply = self._reply()
         if reply != "".join(self._parts):
             self.result.raw_reply = reply
         super()._settle(book)
+
+
+class _Votes:
+    """A review's vote as structured output: `(verdict, objections)`, shown as a verdict line."""
+
+    noun = "votes"
+
+    def output(self, form: VoteForm) -> StructuredOutput | None:
+        return vote_output(form)
+
+    def parse(self, reply: str) -> tuple[tuple[VoteValue, list[str]] | None, str]:
+        value, objections, problem = parse_structured_vote(reply)
+        if problem is not None:
+            return None, problem
+        return (value, objections), render_vote(value, objections)
+
+    def contradicted(self, value: tuple[VoteValue, list[str]], words: str, form: VoteForm) -> str | None:
+        other = next((said for said in stated_verdicts(words) if said is not value[0]), None)
+        return None if other is None else two_verdicts(other, value[0], ("text", form.value))
+
+
+class VoteCall(StructuredCall[tuple[VoteValue, list[str]]]):
+    """A member's review of the draft, asked as a structured vote where its model takes one.
+
+    `structured` is the vote it gave as structured output, as (vote, objections,
+    reason-if-invalid): invalid when words beside it state another verdict; or None (see
+    `StructuredCall.unusable`).
+    """
+
+    def __init__(
+        self,
+        spec: CallSpec,
+        emit: ev.EventSink,
+        clock: Callable[[], float],
+        prompt_for: Callable[[VoteForm], str],
+        note: Callable[[str], None],
+    ) -> None:
+        super().__init__(spec, emit, clock, prompt_for, note, _Votes())
+
+    @property
+    def structured(self) -> tuple[VoteValue, list[str], str | None] | None:
+        if self.value is None:
+            return None
+        if self.spoilt is not None:
+            return VoteValue.INVALID, [], self.spoilt
+        return (*self.value, None)
 
 
 def _joined(text: str, then: str) -> str:

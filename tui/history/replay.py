@@ -13,11 +13,15 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from tui.engine import events as ev
+from tui.engine.council import council_ranking
+from tui.engine.debate import debate_round
 from tui.engine.quorum import standing
 from tui.engine.types import (
+    ROUNDS_MODES,
     CallResult,
     Member,
     Mode,
+    Phase,
     PriorTurn,
     RoundResult,
     RunRequest,
@@ -42,7 +46,10 @@ class Replayer:
     the run's start, calls started, calls put in line for their provider and sent from it, the
     text each call gained (only the new end of it), calls finished, each round's votes and
     decision once the record has them (the round ends before the next round's calls start), the
-    agreement, the synthesis and the run's end. A record
+    agreement, the synthesis and the run's end. A debate's round also brings what each member was
+    shown (as the round starts, once the record has it) and the round read (as it ends); a
+    council's ballots and their ranking come before the chairman is asked (or, without one, as
+    the round ends). A record
     whose text is not the continuation of what was shown (rewritten, not grown) starts the
     display over: the events begin again with `RunStarted`, so text is never shown twice nor
     lost.
@@ -60,6 +67,8 @@ class Replayer:
         self._queued: set[str] = set()  # calls shown waiting in line for their provider
         self._finished: set[str] = set()
         self._rounds_started: set[int] = set()
+        self._answers_shown: set[int] = set()  # debate rounds whose AnswersShown was emitted
+        self._ballots_cast = False  # a council's ballots and ranking were emitted
         self._rounds_decided: dict[int, RoundResult] = {}
         self._synthesis = False
         self._ended = False
@@ -90,11 +99,14 @@ class Replayer:
         rounds = {r.number: r for r in result.rounds}
         for call in result.calls:
             if call.call_id not in self._text:
-                if call.round not in self._rounds_started and result.mode is Mode.DELIBERATE:
+                if call.round not in self._rounds_started and result.mode in ROUNDS_MODES:
                     # Close out the previous round before the next one begins.
                     out += self._round_ends(result, rounds, before=call.round)
                     self._rounds_started.add(call.round)
                     out.append(ev.RoundStarted(call.round, result.max_rounds))
+                    out += self._answers_shown_events(rounds.get(call.round))
+                if call.phase is Phase.CHAIR:  # the chairman is asked once the ballots are counted
+                    out += self._ballot_events(result)
                 self._text[call.call_id] = ""
                 out.append(
                     ev.CallStarted(call.call_id, call.round, call.phase, call.member_index, call.alias)
@@ -155,6 +167,21 @@ class Replayer:
                 out.append(ev.TextDelta(call.call_id, call.member_index, call.phase, gained))
         return out
 
+    def _answers_shown_events(self, round_: RoundResult | None) -> list[ev.Event]:
+        """What each member of a debate's round was shown, once the record has it."""
+        if round_ is None or not round_.shown or round_.number in self._answers_shown:
+            return []
+        self._answers_shown.add(round_.number)
+        return [ev.AnswersShown(round_.number, tuple(round_.shown))]
+
+    def _ballot_events(self, result: RunResult) -> list[ev.Event]:
+        """A council's ballots and their ranking, once the record has them."""
+        ranking = council_ranking(result)
+        if ranking is None or self._ballots_cast:
+            return []
+        self._ballots_cast = True
+        return [*(ev.BallotCast(ballot) for ballot in result.rounds[0].ballots), ev.RankingMade(ranking)]
+
     def _round_ends(
         self, result: RunResult, rounds: dict[int, RoundResult], before: int | None = None
     ) -> list[ev.Event]:
@@ -167,7 +194,11 @@ class Replayer:
             if (before is None or number < before) and self._rounds_decided.get(number) != round_:
                 self._rounds_decided[number] = round_
                 decided = ev.RoundDecided(round_, standing(result, round_))
-                out += [*(ev.VoteCast(number, vote) for vote in round_.votes), decided]
+                out += [*(ev.VoteCast(number, vote) for vote in round_.votes)]
+                if result.mode is Mode.DEBATE:
+                    out += self._answers_shown_events(round_)
+                    out.append(ev.DebateRoundRead(debate_round(result, number)))
+                out += [*self._ballot_events(result), decided]
         return out
 
 

@@ -20,8 +20,13 @@ from pydantic import BaseModel, Field
 
 from tui.config.catalog import CatalogEntry, KeyStatus
 from tui.engine.context import ContextValue, TeamContext
+from tui.engine.council import TIE_RULE as COUNCIL_TIE_RULE
+from tui.engine.council import agrees_with, council_ranking, position_bias
+from tui.engine.debate import debate_rounds
+from tui.engine.names import member_names
 from tui.engine.quorum import standing
 from tui.engine.types import (
+    ROUNDS_MODES,
     CacheInfo,
     CallResult,
     CallStatus,
@@ -45,11 +50,15 @@ from tui.render.cache import cache_line
 from tui.render.context import context_brief
 from tui.render.formatting import completion_line, cost, literal, safe_json
 from tui.render.words import (
+    BORDA,
     NOT_A_DECISION,
     VOTE_WORDS,
     CallState,
+    ballot_words,
+    debate_round_words,
     listed_question,
     outcome_word,
+    ranking_words,
     round_word,
     run_word,
     standing_words,
@@ -179,6 +188,80 @@ class RoundReport(RestsOn):
     note: str | None = Field(description="Why the curator decided, or why there was no quorum, when so.")
 
 
+class FlipReport(BaseModel):
+    """A debate member that changed its answer since the round before."""
+
+    model: str
+    seat: int = Field(description="Its seat on the panel, from 1.")
+    before: str
+    after: str
+    to_shown: bool = Field(description="It changed to the answer most of the answers it was shown gave.")
+
+
+class DebateRoundReport(BaseModel):
+    """One round of a debate, read: how many agree, and who changed its answer."""
+
+    number: int
+    answered: int = Field(description="How many seats answered in the round.")
+    agreeing: int = Field(description="How many gave the answer most given.")
+    agreed: bool = Field(
+        description="Every seat that answered gave the same readable answer: the debate stops."
+    )
+    answer: str | None = Field(description="The answer the round agreed on, if it did.")
+    flips: list[FlipReport] = Field(description="Who changed its answer since the round before (herding).")
+    said: str = Field(description="The same in words: `3 of 3 agree → agreed on 18 · 1 flip: …`.")
+
+
+class BallotReport(BaseModel):
+    """A council member's ballot on the others' answers."""
+
+    model: str
+    seat: int = Field(description="Its seat on the panel, from 1.")
+    shown: list[int] = Field(
+        description="The seats of the answers it was shown, labelled A, B… in this order."
+    )
+    ranking: list[int] | None = Field(
+        description="Those seats as it ranked them, best first; null: it abstained."
+    )
+    abstained: str | None = Field(description="Why its ballot could not be read whole (an abstention).")
+    said: str = Field(
+        description="The same in words: `demo-bolt > demo-cirrus (shown A demo-cirrus, B demo-bolt)`."
+    )
+
+
+class RankedReport(BaseModel):
+    """An answer's place in a council's Borda count."""
+
+    place: int
+    model: str
+    seat: int
+    points: int = Field(description="Its Borda points, summed over the ballots that ranked it.")
+    ballots: int = Field(description="How many readable ballots ranked it.")
+    points_a_ballot: float = Field(
+        description="What the ranking orders by: points per ballot that ranked it."
+    )
+    firsts: int
+
+
+class CouncilReport(BaseModel):
+    """A council's ballots and their aggregate ranking."""
+
+    ranking: list[RankedReport] = Field(description="Every answer, best first (a tie broken by tie_rule).")
+    ties: list[list[int]] = Field(description="The seats of each group of answers tied on points a ballot.")
+    tie_rule: str
+    ballots: int = Field(description="How many ballots were readable.")
+    abstained: int = Field(description="How many were not (each an abstention with its reason).")
+    cast: list[BallotReport]
+    position_bias: list[float] = Field(
+        description="The mean rank (1 is best) of the answers shown first (A), second (B)…: with no bias "
+        "each is the same."
+    )
+    agree_with_aggregate: int = Field(description="How many readable ballots rank as the aggregate does.")
+    said: str = Field(
+        description="The ranking in words: `demo-bolt 1 · demo-atlas 0.5 · … (points a ballot, …)`."
+    )
+
+
 class TotalsReport(BaseModel):
     """What the run has cost so far (all of it, once it has ended)."""
 
@@ -217,8 +300,10 @@ class RunReport(RestsOn):
         "interrupted (the process recording it stopped)."
     )
     outcome: Outcome | None = Field(
-        description="unanimous, majority or curator_override; no_quorum when too few seats cast a valid "
-        "vote: then `synthesis` is the last draft, not a decision; none in consult mode or before the end."
+        description="unanimous, majority or curator_override; plurality (a counted vote or debate: the "
+        "answer most given); ranked (a council's chairman wrote from a quorum of ballots); no_quorum when "
+        "too few seats cast a valid vote (or ballot): then `synthesis` is the last draft or the answer "
+        "most given, not a decision; none in consult mode, for an open question, or before the end."
     )
     question: str
     context: ContextReport | None = Field(
@@ -236,6 +321,13 @@ class RunReport(RestsOn):
     synthesizer: str | None
     synthesis_incomplete: str | None = Field(description="Why the synthesis is not whole, if it is not.")
     agreement: str | None = Field(description="Consult mode: how far the answers' own leanings agree.")
+    debate: list[DebateRoundReport] = Field(
+        default_factory=list, description="Debate mode: each round read (none in the other modes)."
+    )
+    council: CouncilReport | None = Field(
+        default=None,
+        description="Council mode: the ballots and the Borda ranking (null when none were asked).",
+    )
     members: list[MemberReport]
     errors: list[str]
     notes: list[str]
@@ -382,6 +474,71 @@ def _round(round_: RoundResult, result: RunResult) -> RoundReport:
     )
 
 
+def _debate(result: RunResult) -> list[DebateRoundReport]:
+    members = result.members
+    names = member_names(members)
+    return [
+        DebateRoundReport(
+            number=r.number,
+            answered=r.answered,
+            agreeing=r.agreeing,
+            agreed=r.agreed,
+            answer=r.answer,
+            flips=[
+                FlipReport(
+                    model=names[f.member_index],
+                    seat=f.member_index + 1,
+                    before=f.before,
+                    after=f.after,
+                    to_shown=f.to_shown,
+                )
+                for f in r.flips
+            ],
+            said=debate_round_words(r, members),
+        )
+        for r in debate_rounds(result)
+    ]
+
+
+def _council(result: RunResult) -> CouncilReport | None:
+    ranking = council_ranking(result)
+    if ranking is None:
+        return None
+    names, ballots = member_names(result.members), result.rounds[0].ballots
+    return CouncilReport(
+        ranking=[
+            RankedReport(
+                place=place,
+                model=names[r.seat],
+                seat=r.seat + 1,
+                points=r.points,
+                ballots=r.ballots,
+                points_a_ballot=float(r.score),
+                firsts=r.firsts,
+            )
+            for place, r in enumerate(ranking.order, start=1)
+        ],
+        ties=[[seat + 1 for seat in group] for group in ranking.ties],
+        tie_rule=COUNCIL_TIE_RULE.value,
+        ballots=ranking.ballots,
+        abstained=ranking.abstained,
+        cast=[
+            BallotReport(
+                model=names[b.member_index],
+                seat=b.member_index + 1,
+                shown=[seat + 1 for seat in b.shown],
+                ranking=[seat + 1 for seat in b.ranking] if b.ranking is not None else None,
+                abstained=b.reason if b.ranking is None else None,
+                said=ballot_words(b, result.members),
+            )
+            for b in ballots
+        ],
+        position_bias=[float(p.mean_rank) for p in position_bias(ballots)],
+        agree_with_aggregate=sum(agrees_with(ballot, ranking) for ballot in ballots),
+        said=ranking_words(ranking, result.members),
+    )
+
+
 def _totals(result: RunResult) -> Totals:
     """The run's totals; while it runs, what its finished calls have cost and the time so far."""
     if result.status is not RunStatus.RUNNING:
@@ -444,6 +601,8 @@ def run_report(result: RunResult, in_flight: Iterable[str] = (), *, recording: b
         synthesizer=result.synthesizer,
         synthesis_incomplete=result.synthesis_incomplete,
         agreement=result.agreement.summary if result.agreement is not None else None,
+        debate=_debate(result),
+        council=_council(result),
         members=members,
         errors=list(result.errors),
         notes=list(result.notes),
@@ -535,7 +694,7 @@ def run_markdown(report: RunReport) -> str:
     status = run_word(report.status)
     outcome = f"{outcome_word(report.outcome)} · {report.rests_on}" if report.outcome is not None else ""
     rounds = (
-        f"round {report.rounds_used} of {report.max_rounds}" if report.mode is Mode.DELIBERATE else "one pass"
+        f"round {report.rounds_used} of {report.max_rounds}" if report.mode in ROUNDS_MODES else "one pass"
     )
     head = f"**Quorum run `{report.run_id}`: {status}**" + (f" · {outcome}" if outcome else "")
     out = [f"{head} · {report.mode.value}, {rounds}", "", *_quote(report.question.strip()), ""]
@@ -561,6 +720,12 @@ def run_markdown(report: RunReport) -> str:
         out += [f"**Agreement:** {literal(report.agreement)}", ""]
     if report.mode is Mode.CONSULT and report.synthesis is not None:
         out += [f"**Rests on:** {report.rests_on}", ""]
+    if report.debate:
+        out += [f"**Debate round {r.number}:** {literal(r.said)}" for r in report.debate] + [""]
+    if report.council is not None:
+        out += [f"**{BORDA}:** {literal(report.council.said)}"]
+        out += [f"  - {b.model}: {literal(b.said)}" for b in report.council.cast]
+        out.append("")
     out += ["### Members", ""]
     for m in report.members:
         said = f": {literal(m.position_summary)}" if m.position_summary else ""

@@ -27,6 +27,7 @@ from tui.engine.names import member_labels, synthesizer_name
 from tui.engine.orchestrator import Run
 from tui.engine.provider import ProviderError
 from tui.engine.types import (
+    ROUNDS_MODES,
     CallResult,
     Member,
     Mode,
@@ -48,14 +49,14 @@ from tui.render.formatting import completion_line, seconds
 from tui.render.words import (
     NOT_A_DECISION,
     call_summary,
-    counted_words,
+    debate_round_words,
     outcome_word,
     queue_wait_words,
     rests_on_words,
     retried_words,
     retry_words,
+    round_ended_words,
     round_word,
-    tally_words,
 )
 from tui.session import FollowedRun, Session, followed_run, open_store, start_run
 
@@ -210,9 +211,9 @@ class Milestones:
         match event:
             case ev.RunStarted(request=request) if self._request is None:
                 self._request = request
-                rounds = request.max_rounds if request.mode is Mode.DELIBERATE else 0
-                if request.mode is Mode.VOTE and request.answer is not None:
-                    rounds = 1  # the count, decided as a round
+                rounds = request.max_rounds if request.mode in ROUNDS_MODES else 0
+                if request.mode is Mode.COUNCIL or (request.mode is Mode.VOTE and request.answer is not None):
+                    rounds = 1  # the count of the answers, or of the ballots, decided as a round
                 self._total = len(request.members) + rounds + 2  # positions, rounds, synthesis, end
                 return None
             case ev.CallFinished(
@@ -241,13 +242,18 @@ class Milestones:
                 )
                 then = retry_words(retry.attempt, retry.of, retry.wait_s)
                 return f"retry {retry.call_id} {retry.attempt}", f"{who}: {retry.reason} — {then}", False
+            case ev.DebateRoundRead(reading=reading) if self._request is not None:
+                # A debate's round is told as it is read (how many agree, who flipped); its
+                # decision, the same milestone, adds nothing but the count's outcome.
+                said = debate_round_words(reading, self._request.members)
+                return f"round {reading.number}", f"round {reading.number}: {said}", False
             case ev.RoundDecided(round=round_, standing=rests_on):
                 decided = round_word(round_.status, round_.outcome)
+                members = self._request.members if self._request is not None else []
                 if round_.status in (RoundStatus.DECIDED, RoundStatus.CONTINUE):
-                    members = self._request.members if self._request is not None else []
                     decided = rests_on_words(decided, rests_on, members)
-                counts = self._request is not None and self._request.mode is Mode.VOTE
-                said = counted_words(decided) if counts else f"{tally_words(round_.tally)} → {decided}"
+                mode = self._request.mode if self._request is not None else Mode.DELIBERATE
+                said = round_ended_words(mode, round_, decided)
                 return f"round {round_.number}", f"round {round_.number}: {said}", False
             case ev.SynthesisFinished(by=by, outcome=outcome, incomplete=why):
                 mode = self._request.mode if self._request is not None else Mode.DELIBERATE

@@ -152,9 +152,16 @@ drafts a proposal and the members vote on it, round after round (at most max_rou
 unanimous ends it, in the last round a majority decides, otherwise the curator does. Consult \
 mode is one pass and one synthesis. Vote mode is one pass too: with an answer shape (a question \
 with one right answer) the plurality of the answers read is the answer, no synthesizer asked; \
-without one the synthesizer reports the majority view and the dissent. Returns the run id, \
-status, outcome, each round's votes and objections, each member's position summary (stance, \
-status, error), the synthesis, and the totals (wall time, tokens, cost). Every run is recorded \
+without one the synthesizer reports the majority view and the dissent. Debate mode: each \
+member answers blind, then again in each later round shown the others' answers anonymized \
+(2 rounds unless max_rounds says, stopping early once every answer agrees); the plurality of the \
+last round is the answer (with an answer shape), else the synthesizer reports its majority and \
+dissent; who changed its answer is recorded. Council mode: each member answers blind, ranks the \
+others' answers (never its own, labels shuffled for it), the ranking is a Borda count, and the \
+chairman (the synthesizer) writes the answer. Returns the run id, status, outcome, each round's \
+votes and objections (a debate's rounds with their flips, a council's ballots and ranking), each \
+member's position summary (stance, status, error), the synthesis, and the totals (wall time, \
+tokens, cost). Every run is recorded \
 in Quorum's history.
 
 Time limits: a deliberation can take minutes, and MCP clients cut a tool call after a limit \
@@ -304,7 +311,10 @@ class QuorumMCP:
             Field(
                 description="deliberate (default): positions, then drafts and votes in rounds; "
                 "consult: one pass and one synthesis; vote: one pass, then the plurality of the "
-                "answers (with an answer shape) or the majority view and the dissent."
+                "answers (with an answer shape) or the majority view and the dissent; debate: "
+                "answers revised in rounds, each member shown the others' anonymized, then the last "
+                "round's plurality or the majority view and the dissent; council: answers, each "
+                "member ranks the others' anonymized, a Borda count, the chairman's answer."
             ),
         ] = None,
         answer: Annotated[
@@ -316,7 +326,12 @@ class QuorumMCP:
             ),
         ] = None,
         max_rounds: Annotated[
-            int | None, Field(ge=1, le=10, description="Deliberate mode's round limit (default 3).")
+            int | None,
+            Field(
+                ge=1,
+                le=10,
+                description="The round limit of deliberate mode (default 3) and of debate mode (default 2).",
+            ),
         ] = None,
         files: Annotated[
             list[str] | None,

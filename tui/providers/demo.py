@@ -20,8 +20,20 @@ conclusion). In a deliberation on answers, the synthesizer drafts the plurality 
 it was shown (a tie to the first shown; a revision counts the draft's answer and each
 objection's), a reviewer accepts a draft whose answer is its own and otherwise rejects it with an
 objection naming its own, and the curator takes the plurality of the positions. Reporting a vote
-on an open question, the synthesizer counts the answers' leanings: the majority view and the
-dissent.
+(or a debate) on an open question, the synthesizer counts the answers' leanings: the majority view
+and the dissent.
+
+Debates and councils, so that herding and self-preference can be seen and measured offline:
+- in a debate's later round a member keeps its answer (an arithmetic value, a declared shape's
+  answer, or on an open question its leaning), unless most of the answers it is shown (more than
+  half of them) give another: then it changes to that one at its herding rate (`HERDING_RATES`:
+  atlas .3, bolt .5, cirrus .6, delta .4, any other .5), drawn from the seed, the member, the round
+  and the question (`herds`), and otherwise keeps its own;
+- on a council ballot a member ranks first the answers equal to its own (an arithmetic value it
+  works out again; on an open question the leaning its stance gives it, none for a neutral seat),
+  then the rest, each group in an order drawn from the request (as JSON when the ballot is asked as
+  structured output);
+- the chairman answers with the top-ranked answer (the first shown to it), and says so.
 """
 
 from __future__ import annotations
@@ -37,7 +49,8 @@ from pathlib import PurePath
 
 from tui.engine.accounting import estimate_tokens
 from tui.engine.answers import ANSWER_LABEL, HINTS, plurality, text_key
-from tui.engine.prompts import VOTE_SYNTHESIS_TASK
+from tui.engine.ballots import RANKING_LABEL
+from tui.engine.prompts import DEBATE_SYNTHESIS_TASK, VOTE_SYNTHESIS_TASK
 from tui.engine.provider import (
     ChatRequest,
     ErrorKind,
@@ -188,11 +201,19 @@ def _compose(request: ChatRequest, persona: Persona, rng: random.Random) -> str:
     shaped = f"{ANSWER_LABEL} <" in content  # the prompt asks for the declared answer shape
     if request.phase is Phase.VOTE:
         return _review_of_answers(request, content) or _vote(request, persona, rng)
+    if request.phase is Phase.BALLOT:
+        return _ballot(request, content, rng)
+    if request.phase is Phase.CHAIR:
+        return _chairman(content, topic, shaped)
     if shaped and request.phase in (Phase.DRAFT, Phase.CURATOR):
         return _answers_synthesis(request, content, topic)
     if request.phase is Phase.DRAFT and VOTE_SYNTHESIS_TASK in content:
-        return _vote_report(content, topic)
+        return _vote_report(content, topic, _REVIEWER)
+    if request.phase is Phase.DRAFT and DEBATE_SYNTHESIS_TASK in content:
+        return _vote_report(content, topic, _SEAT)
     expression = demo_arithmetic.expression_in(content)
+    if request.phase is Phase.REVISION and (shaped or expression is not None):
+        return _revised_answer(request, content, expression, shaped)
     if expression is not None and request.phase is Phase.POSITION:
         return _arithmetic(request, expression, shaped)
     if request.phase is Phase.DRAFT:
@@ -216,9 +237,9 @@ def _compose(request: ChatRequest, persona: Persona, rng: random.Random) -> str:
             f"Overruled: '{rng.choice(_OBJECTIONS)}', because it can be settled during the pilot.\n"
             f"Kept as a condition: {rng.choice(_RISKS)} must be measured before a full rollout.\n"
         )
-    lean = {"for": "favourable", "against": "unfavourable"}.get(
-        request.stance, rng.choice(["mixed", "favourable"])
-    )
+    lean = _stance_lean(request.stance) or rng.choice(["mixed", "favourable"])
+    if request.phase is Phase.REVISION:  # a debate's later round: its own leaning, or the others'
+        lean = _revised_lean(request, content, lean)
     confidence = rng.randint(5, 9)
     opener = {
         "favourable": "Yes, with guardrails",
@@ -259,6 +280,10 @@ def _vote(request: ChatRequest, persona: Persona, rng: random.Random) -> str:
 
 _GIVEN_ANSWER = re.compile(rf"^{re.escape(ANSWER_LABEL)}[ \t]*(?!<)(\S.*?)[ \t]*$", re.MULTILINE)
 _REVIEWER = re.compile(r"^--- Reviewer \d+ \((.*)\) ---$", re.MULTILINE)
+_SEAT = re.compile(r"^--- (Seat \d+) ---$", re.MULTILINE)
+_AGENT = re.compile(r"^--- Agent \d+ ---$", re.MULTILINE)
+_LETTER = re.compile(r"^--- Answer ([A-Z]) ---$", re.MULTILINE)
+_RANKED_SEAT = re.compile(r"^--- (Seat \d+) \((.*)\) ---$", re.MULTILINE)
 _LEAN = re.compile(r"^Lean: (\w+)", re.MULTILINE)
 _LETTERED = re.compile(r"^([A-Z])\) ", re.MULTILINE)
 _OBJECTION = "the answer should be: "
@@ -343,9 +368,10 @@ def _review_of_answers(request: ChatRequest, content: str) -> str | None:
     return f"VERDICT: {verdict.upper()}\n" + "".join(f"- {item}\n" for item in objections)
 
 
-def _vote_report(content: str, topic: str) -> str:
-    """A vote on an open question reported: the leaning most reviewers gave, and the dissent."""
-    parts = _REVIEWER.split(content)[1:]
+def _vote_report(content: str, topic: str, heading: re.Pattern[str]) -> str:
+    """A vote (or a debate) on an open question reported: the leaning most reviewers gave, and the
+    dissent; each reviewer named as its `heading` names it (`atlas`, or `Seat 2`)."""
+    parts = heading.split(content)[1:]
     leanings: dict[str, list[str]] = {}
     for who, section in zip(parts[0::2], parts[1::2], strict=True):
         lean = _LEAN.search(section)
@@ -360,3 +386,123 @@ def _vote_report(content: str, topic: str) -> str:
     ]
     lines += [f"Dissent ({', '.join(names)}): {lean}." for lean, names in dissent]
     return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------------
+# Debates and councils
+
+HERDING_RATES: dict[str, float] = {"atlas": 0.3, "bolt": 0.5, "cirrus": 0.6, "delta": 0.4}
+"""How often each persona, shown answers most of which give another answer than its own, changes
+to theirs in a debate's later round."""
+DEFAULT_HERDING_RATE = 0.5
+"""How often any other demo model does."""
+
+
+def herds(name: str, seed: int, round_number: int, question: str) -> bool:
+    """Whether the demo member `name` goes over to the answer most of those it is shown give, in
+    round `round_number` of a debate on `question` (a pure draw: the same again for the same run)."""
+    rate = HERDING_RATES.get(name, DEFAULT_HERDING_RATE)
+    return demo_arithmetic.unit(f"demo-herding/{seed}/{name}/{round_number}/{question}") < rate
+
+
+def _name(request: ChatRequest) -> str:
+    """The demo model's name (`atlas`), without the options its catalog id may carry."""
+    return request.model_id.partition("?")[0].lower()
+
+
+def _stance_lean(stance: str) -> str | None:
+    """The leaning a stance gives a demo member: an advocate's favourable, a critic's unfavourable."""
+    return {"for": "favourable", "against": "unfavourable"}.get(stance)
+
+
+def _sections(content: str, heading: re.Pattern[str]) -> list[str]:
+    """The text under each of `heading`'s headings (a heading's groups left out)."""
+    parts = heading.split(content)[1:]
+    step = heading.groups + 1
+    return [parts[i + heading.groups] for i in range(0, len(parts), step)]
+
+
+def _herded(request: ChatRequest, own: str | None, shown: list[str], question: str) -> str | None:
+    """What a debating member answers now, given its own answer and those it is shown: theirs when
+    more than half of them give the same other one and it herds, else its own."""
+    if not shown:
+        return own
+    winner = plurality([text_key(answer) for answer in shown])
+    most = next((answer for answer in shown if text_key(answer) == winner.key), None)
+    majority = winner.key is not None and not winner.tied and winner.votes * 2 > len(shown)
+    if most is None or not majority or (own is not None and text_key(own) == winner.key):
+        return own
+    round_number = int(request.extra.get("round", "2") or 2)
+    return most if own is None or herds(_name(request), request.seed, round_number, question) else own
+
+
+def _revised_answer(request: ChatRequest, content: str, expression: str | None, shaped: bool) -> str:
+    """A debate's later round on a question with an answer: its own answer kept, or the others'."""
+    own_part, _, others = content.partition("Other members of the panel answered")
+    own = _first_answer(own_part.partition("Your answer in the last round:")[2])
+    if own is None and expression is not None:
+        own = str(demo_arithmetic.answer(_name(request), expression, request.seed))
+    shown = [a for a in (_first_answer(section) for section in _sections(others, _AGENT)) if a is not None]
+    now = _herded(request, own, shown, expression or _topic(request)) or "unknown"
+    changed = own is not None and text_key(now) != text_key(own)
+    said = (
+        f"[demo] I change my answer from {own} to {now}: most of the other answers I was shown give it."
+        if changed
+        else f"[demo] I keep my answer, {now}."
+    )
+    return f"{said}\n" + (f"{ANSWER_LABEL} {now}\n" if shaped else "")
+
+
+def _revised_lean(request: ChatRequest, content: str, lean: str) -> str:
+    """A debate's later round on an open question: its own leaning kept, or the others'."""
+    own_part, _, others = content.partition("Other members of the panel answered")
+    own = _LEAN.search(own_part)
+    shown = [found.group(1) for found in (_LEAN.search(s) for s in _sections(others, _AGENT)) if found]
+    return _herded(request, own.group(1) if own else lean, shown, _topic(request)) or lean
+
+
+def _own_answer(request: ChatRequest, content: str) -> str | None:
+    """What a demo member on a council answered itself: an arithmetic item's value, worked out
+    again, or on an open question the leaning its stance gives it."""
+    expression = demo_arithmetic.expression_in(content)
+    if expression is not None:
+        return str(demo_arithmetic.answer(_name(request), expression, request.seed))
+    return _stance_lean(request.stance)
+
+
+def _said(text: str) -> str | None:
+    """What an answer shown to a member says: its answer line's value, else its leaning."""
+    lean = _LEAN.search(text)
+    return _first_answer(text) or (lean.group(1) if lean else None)
+
+
+def _ballot(request: ChatRequest, content: str, rng: random.Random) -> str:
+    """A council ballot: the answers equal to its own first, then the rest, each in a drawn order."""
+    own = _own_answer(request, content)
+    parts = _LETTER.split(content)[1:]
+    said = {letter: _said(text) for letter, text in zip(parts[0::2], parts[1::2], strict=True)}
+    same = [
+        letter
+        for letter, answer in said.items()
+        if own is not None and answer is not None and text_key(answer) == text_key(own)
+    ]
+    rest = [letter for letter in said if letter not in same]
+    rng.shuffle(same)
+    rng.shuffle(rest)
+    ranking = same + rest
+    if request.structured is not None and request.structured.form is not VoteForm.TEXT:
+        return json.dumps({"ranking": ranking})
+    why = f"answers that agree with mine ({own}) first" if same else "no answer agrees with mine"
+    return f"[demo ballot] {why}, the rest in a drawn order.\n{RANKING_LABEL} {', '.join(ranking)}\n"
+
+
+def _chairman(content: str, topic: str, shaped: bool) -> str:
+    """The chairman takes the top-ranked answer (the first it is shown), and says so."""
+    found = _RANKED_SEAT.search(content)
+    seat, place = (found.group(1), found.group(2)) if found else ("Seat 1", "not ranked")
+    section = _sections(content, _RANKED_SEAT)[0] if found else ""
+    said = f"[demo chairman] on: {topic}\n\nThe council's answer follows {seat} ({place})."
+    if shaped:
+        return f"{said}\n{ANSWER_LABEL} {_first_answer(section) or 'unknown'}\n"
+    conclusion = next((line for line in section.splitlines() if line.startswith("Conclusion:")), None)
+    return f"{said} {conclusion}\n" if conclusion else f"{said}\n"

@@ -81,7 +81,7 @@ def error_rate(name: str) -> float:
 
 def errs(name: str, expression: str, seed: int = 0) -> bool:
     """Whether the demo member `name` answers `expression` wrong (its model id's name: `atlas`)."""
-    return _unit(f"demo-arithmetic/{seed}/{name}/{expression}") < error_rate(name)
+    return unit(f"demo-arithmetic/{seed}/{name}/{expression}") < error_rate(name)
 
 
 def answer(name: str, expression: str, seed: int = 0) -> int:
@@ -92,7 +92,7 @@ def answer(name: str, expression: str, seed: int = 0) -> int:
     wrong = slips(expression)
     if not wrong:  # every slip lands on the right value (all operands zero, say): off by one
         return right + 1
-    start = int(_unit(f"demo-arithmetic/{seed}/{expression}/slip") * len(wrong))
+    start = int(unit(f"demo-arithmetic/{seed}/{expression}/slip") * len(wrong))
     return wrong[(start + _place(name)) % len(wrong)]
 
 
@@ -101,7 +101,7 @@ def _place(name: str) -> int:
     names = list(ERROR_RATES)
     if name in names:
         return names.index(name)
-    return len(names) + int(_unit(f"demo-arithmetic/place/{name}") * 1000)
+    return len(names) + int(unit(f"demo-arithmetic/place/{name}") * 1000)
 
 
 def _terms(expression: str) -> list[tuple[int, list[int]]]:
@@ -122,6 +122,6 @@ def _value(terms: list[tuple[int, list[int]]]) -> int:
     return total
 
 
-def _unit(key: str) -> float:
+def unit(key: str) -> float:
     """A number in [0, 1) drawn from `key`: the first eight bytes of its SHA-256."""
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") / 2**64

@@ -1,12 +1,18 @@
 """A run as a readable Markdown report: question, what was asked, panel, positions, the answers read
-in a declared answer shape, votes, outcome, synthesis, totals."""
+in a declared answer shape, a debate's rounds, a council's ballots and ranking, votes, outcome,
+synthesis, totals."""
 
 from __future__ import annotations
 
-from tui.engine.answers import seat_readings
+from tui.engine.answers import AnswerReading, answering_round, round_answers, seat_readings
+from tui.engine.council import TIE_RULE as COUNCIL_TIE_RULE
+from tui.engine.council import agrees_with, council_ranking, position_bias, score_text
+from tui.engine.debate import debate_rounds
 from tui.engine.names import member_names, skipped_name
 from tui.engine.quorum import standing
 from tui.engine.types import (
+    LETTERS,
+    ROUNDS_MODES,
     AnswerSpec,
     Asked,
     CallResult,
@@ -24,17 +30,22 @@ from tui.render.cache import cache_line
 from tui.render.context import context_chip, context_entries
 from tui.render.formatting import completion_line, cost, file_size, literal, seconds, tokens
 from tui.render.words import (
+    ABSTAINED,
     NOT_A_DECISION,
+    ONE_PASS_MODES,
     OUTCOME_WORDS,
+    UNREADABLE,
     VOTE_WORDS,
     answer_words,
     call_summary,
     counted,
+    debate_round_words,
     invalid_votes_words,
     outcome_word,
     rests_on_words,
     round_word,
     run_word,
+    synthesizer_role,
     tally_words,
     tokens_source_note,
 )
@@ -65,6 +76,8 @@ def render_markdown(result: RunResult) -> str:
         _panel(result),
         _positions(result),
         _answers(result),
+        _debate(result),
+        _council(result),
         _rounds(result),
         _synthesis(result),
         _notes(result),
@@ -98,7 +111,7 @@ def _header(result: RunResult) -> list[str]:
 def _outcome(result: RunResult) -> str:
     """The outcome, and who it rests on once the run has one (or, in consult mode, a synthesis)."""
     said = outcome_word(result.outcome, result.mode)
-    one_pass = result.mode in (Mode.CONSULT, Mode.VOTE)  # no vote taken: it rests on who answered
+    one_pass = result.mode in ONE_PASS_MODES  # no vote taken: it rests on who answered
     if result.outcome is None and (not one_pass or result.synthesis is None):
         return said
     return rests_on_words(said, standing(result), result.members)
@@ -119,7 +132,7 @@ def asked_brief(asked: Asked) -> str:
         parts.append("focus: " + "; ".join(literal(area) for area in asked.focus))
     if asked.context is not None:
         parts.append(f"context: {context_chip(asked.context)}")
-    if asked.mode is Mode.DELIBERATE:
+    if asked.mode in ROUNDS_MODES:
         parts.append(f"up to {counted(asked.max_rounds, 'round')}")
     if asked.token_budget is not None:
         parts.append(f"budget {asked.token_budget:,} tokens")
@@ -151,11 +164,12 @@ def _asked(result: RunResult) -> list[str]:
     if asked.context is not None:
         out.append(f"- **Context** (the team asking; sha256 {asked.context.sha256[:12]}):")
         out += [f"  - {name}: {_cell(value)}" for name, value in context_entries(asked.context)]
-    rounds = f"up to {asked.max_rounds}" if asked.mode is Mode.DELIBERATE else "one pass"
+    rounds = f"up to {asked.max_rounds}" if asked.mode in ROUNDS_MODES else "one pass"
     budget = f"{asked.token_budget:,} tokens" if asked.token_budget is not None else "none"
     out.append(f"- **Mode:** {asked.mode.value} · **Rounds:** {rounds} · **Budget:** {budget}")
     if asked.synthesizers:
-        out.append("- **Synthesizer:** " + ", then ".join(_cell(alias) for alias in asked.synthesizers))
+        role = synthesizer_role(asked.mode).capitalize()
+        out.append(f"- **{role}:** " + ", then ".join(_cell(alias) for alias in asked.synthesizers))
     if asked.answer is not None:
         out.append(f"- **Answer shape:** {_cell(shape_words(asked.answer))}")
     for member in result.members:
@@ -216,11 +230,14 @@ def _positions(result: RunResult) -> list[str]:
 
 def _answers(result: RunResult) -> list[str]:
     """A run asked in a declared answer shape: what each seat answered (or why it could not be
-    read), and the run's final answer — a vote's plurality, or what the synthesis answered."""
+    read; in a debate, in its last round), and the run's final answer — a vote's or a debate's
+    plurality, or what the synthesis (or a council's chairman) answered."""
     readings = seat_readings(result)
     if readings is None:
         return []
-    out = ["## Answers", "", "| Member | Answer | Read |", "|---|---|---|"]
+    number = answering_round(result)
+    which = f" (round {number}, the debate's last)" if number > 1 else ""
+    out = [f"## Answers{which}", "", "| Member | Answer | Read |", "|---|---|---|"]
     for member, reading in zip(result.members, readings, strict=True):
         if reading is not None and reading.key is not None:
             answer, read = _cell(reading.answer or ""), reading.rule
@@ -235,10 +252,108 @@ def _answers(result: RunResult) -> list[str]:
         return [*out, f"**Final answer:** {literal(answer_words(final))}", ""]
     if count is not None:
         tie = f", a tie broken {count.plurality.rule.value}" if count.plurality.tied else ""
-        how = f"plurality: {count.plurality.votes} of {counted(count.seats, 'seat')}{tie}"
+        of_round = f" of round {number}" if result.mode is Mode.DEBATE else ""
+        how = f"plurality{of_round}: {count.plurality.votes} of {counted(count.seats, 'seat')}{tie}"
     else:
-        how = f"read from the synthesis: {final.rule}"
+        source = (
+            f"the {synthesizer_role(result.mode)}'s answer"
+            if result.mode is Mode.COUNCIL
+            else "the synthesis"
+        )
+        how = f"read from {source}: {final.rule}"
     return [*out, f"**Final answer:** {literal(final.answer or '')} ({how})", ""]
+
+
+def _debate(result: RunResult) -> list[str]:
+    """A debate: each seat's answer in every round (its answer in the shape, or its leaning), how
+    many agreed and who flipped, then every later round's answers with what each member was shown."""
+    rounds = debate_rounds(result)
+    if not rounds:
+        return []
+    numbers = [r.number for r in rounds]
+    out = [
+        "## Debate",
+        "",
+        "| Member | " + " | ".join(f"Round {n}" for n in numbers) + " |",
+        "|---|" + "---|" * len(numbers),
+    ]
+    for index, member in enumerate(result.members):
+        cells = [_said(r.readings[index]) for r in rounds]
+        out.append(f"| {_cell(_member_name(member))} | " + " | ".join(cells) + " |")
+    out.append("")
+    out += [f"- Round {r.number}: {literal(debate_round_words(r, result.members))}" for r in rounds]
+    out.append("")
+    notes = [r.note for r in result.rounds if r.note]
+    out += [*(f"_{literal(note)}_" for note in notes), *([""] if notes else [])]
+    names = member_names(result.members)
+    for recorded in result.rounds[1:]:
+        out += [f"### Round {recorded.number} answers", ""]
+        calls = round_answers(result, recorded.number)
+        for shown in recorded.shown:
+            agents = ", ".join(f"agent {i} {names[seat]}" for i, seat in enumerate(shown.seats, start=1))
+            out += [f"#### {literal(names[shown.member_index])} · shown {literal(agents)}", ""]
+            call = calls[shown.member_index]
+            if call is not None and call.status is not CallStatus.SUCCESS:
+                word, _, why = call_summary(call, result.status).partition(": ")
+                out += [f"**{word}:** {literal(why)}" if why else f"**{word}**", ""]
+            if call is not None and call.content:
+                out += [_quote(call.content), ""]
+    return out
+
+
+def _said(reading: AnswerReading | None) -> str:
+    """A seat's answer in a debate's round, in a cell."""
+    if reading is None:
+        return "–"
+    return _cell(reading.answer) if reading.answer is not None else UNREADABLE
+
+
+def _council(result: RunResult) -> list[str]:
+    """A council: each ballot with the order it was shown, the Borda table with its ties, the
+    position bias and how many ballots ranked as the panel did; or why no ballots were asked."""
+    if result.mode is not Mode.COUNCIL or not result.rounds:
+        return []
+    round_ = result.rounds[0]
+    ranking = council_ranking(result)
+    note = [f"_{literal(round_.note)}_", ""] if round_.note else []
+    if ranking is None:
+        return ["## Ranking", "", *note] if note else []
+    names = member_names(result.members)
+    out = ["## Ballots", "", "| Reviewer | Shown | Ranking |", "|---|---|---|"]
+    for ballot in round_.ballots:
+        shown = ", ".join(f"{LETTERS[i]} {names[seat]}" for i, seat in enumerate(ballot.shown))
+        ranked = (
+            " > ".join(names[seat] for seat in ballot.ranking)
+            if ballot.ranking is not None
+            else f"{ABSTAINED}: {ballot.reason}"
+        )
+        out.append(f"| {_cell(names[ballot.member_index])} | {_cell(shown)} | {_cell(ranked)} |")
+    out += ["", "## Ranking (Borda count)", ""]
+    out += ["| Place | Member | Points | Ballots | Points a ballot | Firsts |", "|---|---|---|---|---|---|"]
+    for place, ranked_ in enumerate(ranking.order, start=1):
+        member = _cell(_member_name(result.members[ranked_.seat]))
+        score = score_text(ranked_.score)
+        out.append(
+            f"| {place} | {member} | {ranked_.points} | {ranked_.ballots} | {score} | {ranked_.firsts} |"
+        )
+    out.append("")
+    for group in ranking.ties:
+        tied = " and ".join(names[seat] for seat in group)
+        out += [f"**Tied:** {literal(tied)}, placed {COUNCIL_TIE_RULE.value}.", ""]
+    bias = position_bias(round_.ballots)
+    if bias:
+        means = " · ".join(f"{LETTERS[p.position]} {score_text(p.mean_rank)}" for p in bias)
+        out += [
+            "**Position bias** (mean rank by the place an answer was shown in, 1 is best): "
+            f"{means} ({counted(bias[0].ballots, 'ballot')})",
+            "",
+        ]
+    agreeing = sum(agrees_with(ballot, ranking) for ballot in round_.ballots)
+    out += [
+        f"**Agreement with the ranking:** {agreeing} of {counted(ranking.ballots, 'readable ballot')}.",
+        "",
+    ]
+    return out + note
 
 
 def _rounds(result: RunResult) -> list[str]:

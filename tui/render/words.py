@@ -9,8 +9,13 @@ from collections.abc import Iterable, Sequence
 from enum import StrEnum
 
 from tui.engine.answers import AnswerReading
+from tui.engine.council import TIE_RULE as COUNCIL_TIE_RULE
+from tui.engine.council import Ranking, score_text
+from tui.engine.debate import DebateRound, Flip
 from tui.engine.names import member_names
 from tui.engine.types import (
+    LETTERS,
+    Ballot,
     CallResult,
     CallStatus,
     Member,
@@ -19,6 +24,7 @@ from tui.engine.types import (
     Origin,
     Outcome,
     Phase,
+    RoundResult,
     RoundStatus,
     RunStatus,
     Standing,
@@ -51,16 +57,35 @@ OUTCOME_WORDS: dict[Outcome, str] = {
     Outcome.MAJORITY: "majority",
     Outcome.CURATOR_OVERRIDE: "curator decision",
     Outcome.PLURALITY: "plurality",
+    Outcome.RANKED: "ranked",
     Outcome.NO_QUORUM: "no quorum",
 }
 """An outcome. A deliberation ends unanimous, majority (accepts), curator decision or no quorum; a
 vote counted in a declared answer shape ends unanimous (every seat that answered gave the same
 readable answer), majority (more than half the seats gave it), plurality (the most seats gave it,
-not more than half, or it won a tie by the tie rule) or no quorum (too few answers could be read)."""
+not more than half, or it won a tie by the tie rule) or no quorum (too few answers could be read); a
+debate counted the same way from its last round; a council ends ranked (the chairman wrote from a
+ranking that a quorum of readable ballots made) or no quorum (too few answers, or readable ballots)."""
 
-NO_OUTCOME_WORDS: dict[Mode, str] = {Mode.CONSULT: "consult", Mode.VOTE: "vote"}
-"""A run without an outcome, by its mode: consult's synthesis, and a vote on an open question (its
-synthesis reports the majority view), decide nothing; elsewhere it is `none`."""
+NO_OUTCOME_WORDS: dict[Mode, str] = {
+    Mode.CONSULT: "consult",
+    Mode.VOTE: "vote",
+    Mode.DEBATE: "debate",
+    Mode.COUNCIL: "council",
+}
+"""A run without an outcome, by its mode: consult's synthesis, a vote or debate on an open question
+(its synthesis reports the majority view) and a council with too few answers to rank (its
+chairman's answer) decide nothing; elsewhere it is `none`."""
+
+ONE_PASS_MODES = (Mode.CONSULT, Mode.VOTE, Mode.DEBATE, Mode.COUNCIL)
+"""The modes whose answer may come with no outcome: it then rests on the seats that answered (or,
+in a council, on the readable ballots), not on a vote on a draft."""
+
+AGREED = "agreed"
+"""A debate's round in which every answer agrees: the debate stops there."""
+
+ABSTAINED = "abstained"
+"""A council ballot that could not be read whole (or whose call failed): no ranking, and why."""
 
 UNREADABLE = "unreadable"
 """A seat whose answer could not be read in the run's answer shape: in a counted vote, no vote."""
@@ -97,7 +122,10 @@ VOTE_MARKS: dict[VoteValue, str] = {
 class CallState(StrEnum):
     """What a member's call is doing, as its pane and the progress lines say it."""
 
+    READY = "ready"
+    """No call: nothing runs yet, or the member joined the panel after the run on screen."""
     QUEUED = "queued"
+    """A call waiting in line for its provider, which serves only so many at once."""
     WAITING = "waiting"
     STREAMING = "streaming"
     DONE = "done"
@@ -112,6 +140,7 @@ class CallState(StrEnum):
 
 
 CALL_MARKS: dict[CallState, str] = {
+    CallState.READY: "·",
     CallState.QUEUED: "○",
     CallState.WAITING: "◌",
     CallState.STREAMING: "●",
@@ -124,6 +153,17 @@ CALL_MARKS: dict[CallState, str] = {
 }
 
 ACTIVE_STATES = (CallState.WAITING, CallState.STREAMING)
+
+JOINS_NEXT_RUN = "joins the next run"
+"""A member added to the panel while another run is on screen: that run is not its own."""
+
+AWAITING_PANEL = "waiting for the panel"
+"""The synthesis of a run under way, before the panel's answers let it start."""
+
+
+def no_synthesis_words(run: RunStatus) -> str:
+    """The synthesis of a run that ended without one: `no synthesis (run cancelled)`."""
+    return "no synthesis" if run is RunStatus.SUCCESS else f"no synthesis (run {RUN_WORDS[run]})"
 
 
 def serves_words(provider: str, limit: int) -> str:
@@ -147,6 +187,12 @@ def retry_words(attempt: int, of: int, wait_s: float) -> str:
     """A retry of Quorum's own about to be made, named as Quorum's: a gateway in front of the
     provider may retry too, and the two must not be taken for one another."""
     return f"Quorum's retry {attempt}/{of} in {wait_s:g} s"
+
+
+def retry_made_words(attempt: int, of: int) -> str:
+    """`retry 1/2`: the try a call waiting for its answer is, once Quorum's wait for it is over (its
+    pane said `Quorum's retry 1/2 in …` until then)."""
+    return f"retry {attempt}/{of}"
 
 
 def retried_words(call: CallResult) -> list[str]:
@@ -198,17 +244,31 @@ def call_summary(call: CallResult | None, run: RunStatus | None = None) -> str:
     return f"{word}: {why}" if why else word
 
 
+PHASE_WORDS: dict[Phase, str] = {
+    Phase.POSITION: "position",
+    Phase.VOTE: "review",
+    Phase.DRAFT: "draft",
+    Phase.CURATOR: "curator decision",
+    Phase.REVISION: "revision",
+    Phase.BALLOT: "ballot",
+    Phase.CHAIR: "chairman",
+}
+"""What a call is for: a member's first answer (position), its review of a draft (the vote), a
+synthesizer's draft or curator decision, a debate member's answer in a later round (revision), a
+council member's ranking of the others' answers (ballot) and the council's final answer (chairman)."""
+
+
 def phase_word(phase: Phase, mode: Mode) -> str:
-    """What a call is for: a position, a review (the vote), a draft, or the synthesis of a consult
-    or of a vote on an open question."""
-    if phase is Phase.DRAFT and mode in (Mode.CONSULT, Mode.VOTE):
+    """What a call is for (`PHASE_WORDS`); a synthesizer's draft in a mode without drafts (consult,
+    a vote or debate on an open question) is its synthesis."""
+    if phase is Phase.DRAFT and mode in (Mode.CONSULT, Mode.VOTE, Mode.DEBATE):
         return "synthesis"
-    return {
-        Phase.POSITION: "position",
-        Phase.VOTE: "review",
-        Phase.DRAFT: "draft",
-        Phase.CURATOR: "curator decision",
-    }[phase]
+    return PHASE_WORDS[phase]
+
+
+def synthesizer_role(mode: Mode) -> str:
+    """Who writes a run's answer from the members': a council's chairman, elsewhere the synthesizer."""
+    return PHASE_WORDS[Phase.CHAIR] if mode is Mode.COUNCIL else "synthesizer"
 
 
 def run_word(status: RunStatus) -> str:
@@ -250,11 +310,34 @@ def counted_words(decided: str) -> str:
     return f"answers counted → {decided}"
 
 
+def ballots_counted_words(decided: str) -> str:
+    """A council's ballots counted and what they decided: `ballots counted → ranked · 3 of 3 voted`."""
+    return f"ballots counted → {decided}"
+
+
+def round_ended_words(mode: Mode, round_: RoundResult, decided: str) -> str:
+    """How a round in `mode` ended, `decided` being its outcome or status in words: a vote's (or a
+    debate's last round's) answers counted, a council's ballots counted, a deliberation's tally;
+    else (a debate's open question, a council that asked no ballots) `decided` alone."""
+    if mode is Mode.VOTE or (mode is Mode.DEBATE and round_.outcome is not None):
+        return counted_words(decided)
+    if mode is Mode.COUNCIL and round_.ballots:
+        return ballots_counted_words(decided)
+    if mode is Mode.DELIBERATE:
+        return f"{tally_words(round_.tally)} → {decided}"
+    return decided
+
+
 def missing_word(missing: Missing) -> str:
     """What became of a seat an outcome lacks, in a word: `failed` (its position, or its review),
-    `invalid` (its vote), or `unreadable` (in a counted vote, its answer)."""
+    `invalid` (its vote), `unreadable` (in a counted vote, its answer) or `abstained` (a council
+    ballot that could not be read whole)."""
+    if missing.phase is Phase.BALLOT and missing.vote is VoteValue.INVALID:
+        return ABSTAINED
     if missing.vote is VoteValue.INVALID:
-        return UNREADABLE if missing.phase is Phase.POSITION else VOTE_WORDS[VoteValue.INVALID]
+        return (
+            UNREADABLE if missing.phase in (Phase.POSITION, Phase.REVISION) else VOTE_WORDS[VoteValue.INVALID]
+        )
     return CallState.FAILED.value
 
 
@@ -311,3 +394,134 @@ def listed_question(question: str, *, follow_up: bool, origin: Origin | None, ca
     if cache_of is not None:
         marks.append(f"[cache of {cache_of[:8]}]")
     return " ".join([*marks, " ".join(question.split())])
+
+
+# --------------------------------------------------------------------------------------------
+# Debates and councils
+
+
+FLIP_MARK = "⇄"
+"""Between a debate member's answers of two rounds, on its pane, when the later one changed."""
+
+
+def flip_count_words(flips: Sequence[Flip]) -> str:
+    """`1 flip`, `2 flips`, or `no flips`."""
+    return counted(len(flips), "flip") if flips else "no flips"
+
+
+def flips_words(flips: Sequence[Flip], members: Sequence[Member]) -> str:
+    """`1 flip: cirrus 25 → 23 (toward what it was shown)`, or `no flips`."""
+    if not flips:
+        return flip_count_words(flips)
+    names = member_names(members)
+    listed = ", ".join(
+        f"{names[f.member_index]} {f.before} → {f.after}"
+        + (" (toward what it was shown)" if f.to_shown else "")
+        for f in flips
+    )
+    return f"{flip_count_words(flips)}: {listed}"
+
+
+def agree_words(reading: DebateRound) -> str:
+    """`2 of 3 agree`: how many of a debate round's answers give the answer most given."""
+    return f"{reading.agreeing} of {reading.answered} agree"
+
+
+def debate_answer_words(reading: AnswerReading | None) -> str:
+    """A member's answer in a debate's round, in a word or two: `18` (or its leaning), `unreadable`,
+    or `no answer` (its call failed, or it had left the debate)."""
+    if reading is None:
+        return "no answer"
+    return reading.answer if reading.key is not None and reading.answer else UNREADABLE
+
+
+DEBATE_ANSWERS = "answers"
+"""A debate member's answers, round by round, as its pane lists them."""
+
+NO_DEBATE_ANSWERS = "no answers read yet"
+"""A debate member's pane before its first round is read."""
+
+
+def debate_round_words(reading: DebateRound, members: Sequence[Member]) -> str:
+    """A debate's round read: `2 of 3 agree · 1 flip: …`; `3 of 3 agree → agreed on 23 · no flips`."""
+    said = agree_words(reading)
+    if reading.agreed:
+        said += f" → {AGREED} on {reading.answer}"
+    return f"{said} · {flips_words(reading.flips, members)}" if reading.number > 1 else said
+
+
+def _seat_name(names: Sequence[str], seat: int) -> str:
+    """A seat's name (`tui.engine.names`), or `seat 4` past the panel's end."""
+    return names[seat] if seat < len(names) else f"seat {seat + 1}"
+
+
+def ballot_ranking_words(ballot: Ballot, members: Sequence[Member]) -> str:
+    """A council ballot's ranking, best first: `bolt > cirrus`, or `abstained: missing B`."""
+    if ballot.ranking is None:
+        return f"{ABSTAINED}: {ballot.reason}"
+    names = member_names(members)
+    return " > ".join(_seat_name(names, seat) for seat in ballot.ranking)
+
+
+def ballot_words(ballot: Ballot, members: Sequence[Member]) -> str:
+    """A council ballot: `bolt > cirrus (shown A cirrus, B bolt)`, or `abstained: missing B (shown …)`."""
+    names = member_names(members)
+    shown = ", ".join(f"{LETTERS[i]} {_seat_name(names, seat)}" for i, seat in enumerate(ballot.shown))
+    return f"{ballot_ranking_words(ballot, members)} (shown {shown})"
+
+
+BALLOT = "ballot"
+"""A council member's ballot, as its pane says it."""
+
+NO_BALLOT = "no ballot yet"
+"""A council member's pane before its ballot is read."""
+
+COUNCIL_STAGES = "answers, ballots, then the chairman"
+"""How a council goes, said before it starts."""
+
+
+def ballots_cast_words(cast: int) -> str:
+    """`2 ballots cast`: a council's ballots so far, before they are counted."""
+    return f"{counted(cast, 'ballot')} cast"
+
+
+def ballots_read_words(ranking: Ranking) -> str:
+    """`3 ballots read · 1 abstained`: the ballots a council's ranking counted, and those it could not."""
+    return f"{counted(ranking.ballots, 'ballot')} read · {ranking.abstained} {ABSTAINED}"
+
+
+RANKING_COLUMNS = ("place", "answer", "Borda", "a ballot", "ballots")
+"""A council's ranking as a table: each answer's place, whose it is, its Borda points, its points a
+ballot (what orders the answers) and how many readable ballots ranked it."""
+
+
+def ranking_rows(ranking: Ranking, members: Sequence[Member]) -> list[tuple[str, str, str, str, str]]:
+    """A council's ranking as `RANKING_COLUMNS` rows, best first."""
+    names = member_names(members)
+    return [
+        (str(place), names[r.seat], str(r.points), score_text(r.score), str(r.ballots))
+        for place, r in enumerate(ranking.order, start=1)
+    ]
+
+
+def ties_words(ranking: Ranking, members: Sequence[Member]) -> list[str]:
+    """`tied: atlas and cirrus, broken first in panel order` for each tie in a council's ranking."""
+    names = member_names(members)
+    return [
+        f"tied: {' and '.join(names[seat] for seat in group)}, broken {COUNCIL_TIE_RULE.value}"
+        for group in ranking.ties
+    ]
+
+
+BORDA = "Borda"
+"""A council's ranking: the Borda count of its ballots."""
+
+
+def ranking_words(ranking: Ranking, members: Sequence[Member]) -> str:
+    """The Borda count in a line (after `Borda:`): `bolt 1 · atlas 0.5 · cirrus 0 (points a ballot,
+    3 readable ballots, 1 abstained) · tied: …`."""
+    names = member_names(members)
+    listed = " · ".join(f"{names[r.seat]} {score_text(r.score)}" for r in ranking.order)
+    abstained = f", {ranking.abstained} {ABSTAINED}" if ranking.abstained else ""
+    said = f"{listed} (points a ballot, {counted(ranking.ballots, 'readable ballot')}{abstained})"
+    return " · ".join([said, *ties_words(ranking, members)])

@@ -35,6 +35,7 @@ OUTCOME_STYLES = {
     Outcome.CURATOR_OVERRIDE: "curator",
     Outcome.PLURALITY: "majority",  # a vote's answer given by the most seats, not by more than half
     Outcome.NO_QUORUM: "failed",  # not a decision
+    Outcome.RANKED: "majority",  # a council's chairman wrote from a ranking
 }
 ENDED_BADLY = (RunStatus.ERROR, RunStatus.INTERRUPTED, RunStatus.CANCELLED)
 # Keys the filter passes on to the list (the filter keeps the rest, Home and End included).

@@ -31,7 +31,8 @@ class InfoLines(Widget):
     def __init__(self, *, classes: str | None = None) -> None:
         super().__init__(classes=classes)
         self._lines: list[tuple[Run, ...]] = []
-        self._strips: dict[int, Strip] = {}  # the lines drawn at the current width and styles
+        self._strips: dict[int, Strip] = {}  # the lines drawn at `_drawn_width` and the current styles
+        self._drawn_width = 0
         self._base: Style | None = None  # the view's own style, once worked out
 
     @property
@@ -60,15 +61,17 @@ class InfoLines(Widget):
                     self.refresh(Region(0, y, width, 1))
         self._lines = lines
 
-    def on_resize(self) -> None:
-        self._strips.clear()
-
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._strips.clear()  # a new theme, or an ancestor restyled: the base style changed
         self._base = None
 
     def render_line(self, y: int) -> Strip:
+        # Checked here, not on the resize event: a grid that reflows draws its panes at their new
+        # width before that event comes, and a line drawn then would keep the old width's cut.
+        if self.size.width != self._drawn_width:
+            self._strips.clear()
+            self._drawn_width = self.size.width
         strip = self._strips.get(y)
         if strip is None:
             strip = self._strips[y] = self._draw(y)

@@ -89,6 +89,7 @@ class MemberGrid(Grid):
         """A pane for `member` at `seat` (a new member at the end, or a removed one put back)."""
         panes = self.panes
         pane = ModelPane(member, clock=self.clock)
+        pane.joins_next_run = bool(self.run_panes)  # a run is on screen, and it is not part of it
         if seat < len(panes):
             self.mount(pane, before=panes[seat])
         else:
@@ -115,8 +116,10 @@ class MemberGrid(Grid):
         or on a small screen, where only the `current` pane is shown."""
         width = width or self.app.size.width or 160
         panes = self.panes
-        columns = columns_for(max(1, len(panes)), width)
-        self.styles.grid_size_columns = 1 if self.compact or self.has_class("-zoomed") else columns
+        columns = 1 if self.compact or self.has_class("-zoomed") else columns_for(max(1, len(panes)), width)
+        self.styles.grid_size_columns = columns
+        for many in (3, 4):  # the grid's share of the width (app.tcss)
+            self.set_class(columns == many, f"-columns-{many}")
         self.current = max(0, min(self.current, len(panes) - 1))
         for seat, pane in enumerate(panes):
             pane.set_class(seat == self.current, "-current")

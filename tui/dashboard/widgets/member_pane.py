@@ -1,4 +1,5 @@
-"""One panel member's pane: who it is, what it is doing, what it costs, how it voted, what it said."""
+"""One panel member's pane: who it is, what it is doing, what it costs, how it voted (in a debate,
+its answer in each round and whether it flipped; on a council, its ballot), what it said."""
 
 from __future__ import annotations
 
@@ -10,17 +11,25 @@ from rich.text import Text
 from textual.content import Content
 
 from tui.dashboard.widgets.stream_pane import StreamPane
-from tui.engine.types import CallResult, Member, Phase, Stance, TokensSource, VoteValue
+from tui.engine.types import CallResult, Member, Mode, Phase, Stance, TokensSource, VoteValue
 from tui.render.formatting import cost, literal, seconds, streamed_estimate, tokens
 from tui.render.words import (
     ACTIVE_STATES,
+    BALLOT,
     CALL_MARKS,
+    DEBATE_ANSWERS,
+    FLIP_MARK,
+    JOINS_NEXT_RUN,
+    NO_BALLOT,
+    NO_DEBATE_ANSWERS,
+    PHASE_WORDS,
     VOTE_MARKS,
     VOTE_WORDS,
     CallState,
     call_state,
     queue_wait_words,
     retried_words,
+    retry_made_words,
     retry_words,
     serves_words,
     tokens_source_note,
@@ -52,7 +61,9 @@ class ModelPane(StreamPane):
         super().__init__(id=id)
         self.member = member
         self.clock = clock
-        self.status = CallState.QUEUED
+        self.status = CallState.READY
+        # The member joined the panel after the run on screen started: it takes part in the next.
+        self.joins_next_run = False
         self.phase: Phase | None = None
         self.started_at: float | None = None
         self.ttft_ms: int | None = None
@@ -65,9 +76,15 @@ class ModelPane(StreamPane):
         self.streamed_chars = 0  # of the call in flight, until its usage arrives with its end
         self.cost_usd = 0.0
         self.votes: dict[int, VoteValue] = {}
+        self.mode = Mode.DELIBERATE  # of the run it shows
+        # A debate's rounds: its answer in each as read, and whether it changed from the round before.
+        self.debate_answers: dict[int, tuple[str, bool]] = {}
+        # A council's ballot: its ranking in words (or its abstention and why), and whether it abstained.
+        self.ballot: tuple[str, bool] | None = None
         self.answer_cached = False
         self.answer_incomplete = False
-        self.retry_note: str | None = None
+        # A retry of Quorum's own under way: its attempt, of how many, and when its wait ends (clock).
+        self.retry_due: tuple[int, int, float] | None = None
         # Who retried the last call, and the answer's (Quorum, the gateway behind it): None for nobody.
         self.retried_note: str | None = None
         self.position_retried_note: str | None = None
@@ -93,7 +110,8 @@ class ModelPane(StreamPane):
         if member is not None:
             self.member = member
             self.next_stance = None
-        self.status, self.phase, self.started_at = CallState.QUEUED, None, None
+        self.status, self.phase, self.started_at = CallState.READY, None, None
+        self.joins_next_run = False
         self.ttft_ms = self.latency_ms = None
         self.position_ttft_ms = self.position_latency_ms = None
         self.queue_note = None
@@ -104,6 +122,8 @@ class ModelPane(StreamPane):
         self.streamed_chars = 0
         self.cost_usd = 0.0
         self.votes.clear()
+        self.debate_answers.clear()
+        self.ballot = None
         self.answer_cached = self.answer_incomplete = False
         self.note = None
         self.images_note = None
@@ -116,6 +136,11 @@ class ModelPane(StreamPane):
         self.reset()
         self.status, self.note = CallState.SKIPPED, reason
         self.body.add_block(f"Skipped: {reason}", "note")
+        self.refresh_info()
+
+    def run_started(self, mode: Mode) -> None:
+        """The run it shows is in `mode`: what its last line lists (votes, a debate's answers, a ballot)."""
+        self.mode = mode
         self.refresh_info()
 
     def withhold_images(self, note: str | None) -> None:
@@ -140,8 +165,10 @@ class ModelPane(StreamPane):
             self.input_tokens = self.output_tokens = 0
             self.cost_usd = 0.0
             self.votes.clear()
+        elif phase is Phase.BALLOT:  # a council has no rounds
+            self.body.add_block(f"── {PHASE_WORDS[phase].capitalize()} ──")
         else:
-            self.body.add_block(f"── Round {round_number} review ──")
+            self.body.add_block(f"── Round {round_number} {PHASE_WORDS[phase]} ──")
         self.refresh_info()
 
     def call_queued(self, provider: str, limit: int) -> None:
@@ -158,12 +185,12 @@ class ModelPane(StreamPane):
 
     def retrying(self, attempt: int, of: int, wait_s: float, reason: str) -> None:
         """A refused call will be tried again: say so, and why, instead of just 'waiting'."""
-        self.retry_note = retry_words(attempt, of, wait_s)
-        self.body.add_block(f"{reason} — {self.retry_note}", "note")
+        self.retry_due = (attempt, of, self.clock() + wait_s)
+        self.body.add_block(f"{reason} — {retry_words(attempt, of, wait_s)}", "note")
         self.refresh_info()
 
     def first_token(self, ttft_ms: int) -> None:
-        self.retry_note = None
+        self.retry_due = None
         self.ttft_ms = ttft_ms
         self.status = CallState.STREAMING
         self.refresh_info()
@@ -174,7 +201,7 @@ class ModelPane(StreamPane):
 
     def call_finished(self, result: CallResult) -> None:
         self.flush()
-        self.retry_note = self.queue_note = None
+        self.queue_note = self.retry_due = None
         self.streamed_chars = 0  # the provider's count (or the engine's estimate) takes over
         self.status = call_state(result)
         if self.status is CallState.CACHED:
@@ -185,7 +212,7 @@ class ModelPane(StreamPane):
         elif self.status is CallState.DONE and self.answer_incomplete:
             self.status = CallState.INCOMPLETE  # and a cut-off answer stays marked incomplete
         elif self.status is CallState.INCOMPLETE:
-            what = "answer" if result.phase is Phase.POSITION else "review"
+            what = "answer" if result.phase in (Phase.POSITION, Phase.REVISION) else PHASE_WORDS[result.phase]
             if result.phase is Phase.POSITION:
                 self.answer_incomplete, self.note = True, result.error
             mark = CALL_MARKS[CallState.INCOMPLETE]
@@ -215,10 +242,27 @@ class ModelPane(StreamPane):
         self.votes[round_number] = value
         self.refresh_info()
 
+    def answer_read(self, round_number: int, answer: str, flip: str | None) -> None:
+        """A debate's round was read: its answer in it (`18`), and, when that changed from its answer
+        of the round before, the flip in words for its text (`1 flip: bolt 20 → 18`)."""
+        self.flush()
+        self.debate_answers[round_number] = (answer, flip is not None)
+        if flip is not None:
+            self.body.add_block(flip, "note")
+        self.refresh_info()
+
+    def ballot_cast(self, ranking: str, said: str, *, abstained: bool) -> None:
+        """Its council ballot was read: its ranking (`bolt > cirrus`, or `abstained: why`) for the
+        info block, and `said` (with the order its labels were shown in) for its text."""
+        self.flush()
+        self.ballot = (ranking, abstained)
+        self.body.add_block(f"{BALLOT.capitalize()}: {said}", "note")
+        self.refresh_info()
+
     def set_stance(self, stance: Stance) -> None:
         """The seat's stance for the next run. A pane that shows nothing yet simply takes it; one
         that shows an answer keeps that answer's stance and says what comes next."""
-        if self.status is CallState.QUEUED and self.call_id is None:  # not a call waiting in line
+        if self.status is CallState.READY:
             self.member = self.member.model_copy(update={"stance": stance})
             self.next_stance = None
         else:
@@ -230,12 +274,14 @@ class ModelPane(StreamPane):
         for name in (
             "member", "status", "phase", "started_at", "ttft_ms", "latency_ms", "position_ttft_ms",
             "position_latency_ms", "input_tokens", "output_tokens", "tokens_source", "streamed_chars",
-            "cost_usd", "answer_cached", "answer_incomplete", "retry_note", "note", "call_id", "next_stance",
+            "cost_usd", "answer_cached", "answer_incomplete", "retry_due", "note", "call_id", "next_stance",
             "queue_note", "queued_ms", "position_queued_ms",
-            "images_note", "retried_note", "position_retried_note",
+            "images_note", "retried_note", "position_retried_note", "joins_next_run",
         ):  # fmt: skip
             setattr(self, name, getattr(removed, name))
         self.votes = dict(removed.votes)
+        self.mode, self.ballot = removed.mode, removed.ballot
+        self.debate_answers = dict(removed.debate_answers)
         self.body.take_over(removed.body)
         self.refresh_info()
 
@@ -286,18 +332,31 @@ class ModelPane(StreamPane):
             CallState.INCOMPLETE: "model-pane--status-incomplete",
             CallState.FAILED: "model-pane--status-error",
         }.get(self.status, "model-pane--muted")
-        label = self.status.value
-        if self.in_flight and self.phase is Phase.VOTE:
-            label += " (review)"
-        if self.status in ACTIVE_STATES and self.retry_note:
-            label += f" · {self.retry_note}"
+        # Waiting for a retry of Quorum's own: the countdown to it is what the call is doing now.
+        retry = self.retry_due if self.status in ACTIVE_STATES else None
+        retry_in = round(retry[2] - self.clock(), 1) if retry is not None else 0.0
+        joining = self.status is CallState.READY and self.joins_next_run
+        label = JOINS_NEXT_RUN if joining else self.status.value
+        if retry is not None and retry_in > 0:
+            label = retry_words(retry[0], retry[1], retry_in)
+        if self.in_flight and self.phase not in (None, Phase.POSITION):
+            label += f" ({PHASE_WORDS[self.phase]})"
         text.append(f"{CALL_MARKS[self.status]} {label}", style(status_style))
-        in_review = self.phase is Phase.VOTE and not self.in_flight and self.position_latency_ms is not None
+        # A review or a ballot leaves the answer's own timing on show (a debate's revision is an answer).
+        in_review = (
+            self.phase in (Phase.VOTE, Phase.BALLOT)
+            and not self.in_flight
+            and self.position_latency_ms is not None
+        )
         elapsed = self.position_latency_ms if in_review else self.elapsed_ms()
         ttft = self.position_ttft_ms if in_review else self.ttft_ms
         queued = self.position_queued_ms if in_review else self.queued_ms
         retried = self.position_retried_note if in_review else self.retried_note
-        if elapsed is not None:
+        if retry is not None and retry_in <= 0:  # the retry is made: the call's clock, and which try
+            text.append(
+                f" {seconds(elapsed or 0)} · {retry_made_words(retry[0], retry[1])}", style(status_style)
+            )
+        elif elapsed is not None and retry is None:
             text.append(f" {seconds(elapsed)}")
         if self.queue_note:  # after the wait's clock, which a narrow pane must not cut off
             text.append(f" · {self.queue_note}", style(status_style))
@@ -322,17 +381,45 @@ class ModelPane(StreamPane):
         else:
             text.append("no tokens yet", style("model-pane--muted"))
         text.append("\n")
-        if self.votes:
+        if self.status is CallState.SKIPPED:
+            text.append("not on this run's panel", style("model-pane--muted"))
+        elif self.mode is Mode.DEBATE:
+            self._debate_line(text)
+        elif self.mode is Mode.COUNCIL:
+            self._ballot_line(text)
+        elif self.votes:
             text.append("votes ", style("model-pane--muted"))
             for number, value in sorted(self.votes.items()):
                 text.append(f" R{number} ")
                 mark = f"{VOTE_MARKS[value]} {VOTE_WORDS[value]}"
                 text.append(mark, style(f"model-pane--vote-{_vote_class(value)}"))
-        elif self.status is CallState.SKIPPED:
-            text.append("not on this run's panel", style("model-pane--muted"))
-        else:
+        elif self.mode is Mode.DELIBERATE:  # a consult's and a vote's members cast none
             text.append("no votes yet", style("model-pane--muted"))
         return text
+
+    def _debate_line(self, text: Text) -> None:
+        """`answers R1 20 ⇄ R2 18  R3 18`: its answer in each round, a flip marked where it came."""
+        style = self.get_component_rich_style
+        if not self.debate_answers:
+            text.append(NO_DEBATE_ANSWERS, style("model-pane--muted"))
+            return
+        text.append(f"{DEBATE_ANSWERS} ", style("model-pane--muted"))
+        for said, (number, (answer, flipped)) in enumerate(sorted(self.debate_answers.items())):
+            if flipped:
+                text.append(f" {FLIP_MARK} ", style("model-pane--vote-invalid"))
+            elif said:
+                text.append("  ")
+            text.append(f"R{number} {answer}")
+
+    def _ballot_line(self, text: Text) -> None:
+        """`ballot  bolt > cirrus`, or `ballot  abstained: missing B`"""
+        style = self.get_component_rich_style
+        if self.ballot is None:
+            text.append(NO_BALLOT, style("model-pane--muted"))
+            return
+        ranking, abstained = self.ballot
+        text.append(f"{BALLOT}  ", style("model-pane--muted"))
+        text.append(ranking, style("model-pane--vote-invalid") if abstained else None)
 
     def refresh_info(self) -> None:
         super().refresh_info()

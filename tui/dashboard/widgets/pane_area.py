@@ -122,6 +122,10 @@ class PaneArea(Horizontal):
         elif seat is None and not self.synthesis_shown and self.synthesis in event.widget.ancestors_with_self:
             self._put_on_screen(len(self.grid.panes))
 
+    @on(MemberStrip.Chosen)
+    def _show_the_tapped_pane(self, event: MemberStrip.Chosen) -> None:
+        self.show_pane(event.index)
+
     @on(events.DescendantBlur)
     def _focus_left(self) -> None:
         self.refresh_strip()  # the focus went to the prompt: the hint says how to come back

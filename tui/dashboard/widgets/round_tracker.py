@@ -1,15 +1,38 @@
 """The round tracker: each round's tally and outcome (and who the outcome rests on), the round
-count, and the run's mode."""
+count, and the run's mode; a debate's rounds with how many agree and who flipped; a council's
+ballots, its Borda ranking as a table, and its chairman."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.text import Text
 from textual.widgets import Static
 
-from tui.engine.types import Mode, Outcome, RoundResult, RoundStatus, RunStatus
-from tui.render.words import OUTCOME_WORDS, ROUND_WORDS, invalid_votes_words, run_word
+from tui.engine.council import Ranking
+from tui.engine.debate import DebateRound
+from tui.engine.types import Member, Mode, Outcome, Phase, RoundResult, RoundStatus, RunStatus
+from tui.render.words import (
+    BORDA,
+    CALL_MARKS,
+    COUNCIL_STAGES,
+    OUTCOME_SHORT_WORDS,
+    OUTCOME_WORDS,
+    RANKING_COLUMNS,
+    ROUND_WORDS,
+    CallState,
+    agree_words,
+    ballots_cast_words,
+    ballots_read_words,
+    flip_count_words,
+    invalid_votes_words,
+    phase_word,
+    ranking_rows,
+    round_word,
+    run_word,
+    ties_words,
+)
 
 ENDED_EARLY = (RunStatus.ERROR, RunStatus.CANCELLED, RunStatus.INTERRUPTED)
 
@@ -19,13 +42,17 @@ OUTCOME_CLASSES = {
     Outcome.CURATOR_OVERRIDE: "round-tracker--curator",
     Outcome.PLURALITY: "round-tracker--majority",  # a vote's answer given by the most seats
     Outcome.NO_QUORUM: "round-tracker--failed",  # not a decision
+    Outcome.RANKED: "round-tracker--majority",  # a council's chairman wrote from a ranking
 }
 
 
 class RoundTracker(Static):
     """One line: `deliberate · Round 2/3 │ R1 1✓ 2✗ → next │ R2 …in progress │ R3 ·`; the deciding
     round says who its outcome rests on (`R1 2✓ 0✗ unanimous · 2 of 3 voted (beta failed)`), and a
-    consult run whom its synthesis does (`· 2 of 3 answered (beta failed)`)."""
+    consult run whom its synthesis does (`· 2 of 3 answered (beta failed)`). A debate's rounds say
+    how many agree and how many flipped (`R2 3 of 3 agree · 1 flip unanimous`); a council says its
+    ballots, its chairman and its outcome on the line, and its ranking as a table below it (on a
+    small screen, in place order on the line)."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "round-tracker--unanimous",
@@ -57,6 +84,13 @@ class RoundTracker(Static):
         # what watch mode waits for; first on the line. Kept across `reset`: the app sets it.
         self.source: tuple[str, str] | None = None
         self.source_live = False  # the run it names is being followed now (else: waiting)
+        self.debate: dict[int, DebateRound] = {}  # a debate's rounds, read
+        self.ballots_cast = 0  # a council's ballots so far
+        self.ranking: Ranking | None = None  # a council's ballots, counted
+        self.members: tuple[Member, ...] = ()  # the council's panel, which the ranking names
+        self.chair: CallState | None = None  # what a council's chairman is doing
+        self.chair_role = ""
+        self._lines = 1  # the lines last shown
 
     def show_source(self, full: str | None, short: str = "", *, live: bool = False) -> None:
         """Say (first on the line) where the run on screen comes from, or what is awaited; None: nothing."""
@@ -69,6 +103,8 @@ class RoundTracker(Static):
         self.rounds.clear()
         self.rests_on.clear()
         self.current, self.outcome, self.state, self.agreement = 0, None, None, None
+        self.debate.clear()
+        self.ballots_cast, self.ranking, self.members, self.chair = 0, None, (), None
         self.refresh_view()
 
     def start(self) -> None:
@@ -86,6 +122,33 @@ class RoundTracker(Static):
             self.outcome = round_.outcome
         if rests_on is not None:
             self.rests_on[round_.number] = rests_on
+        self.refresh_view()
+
+    def debate_round_read(self, reading: DebateRound) -> None:
+        """A debate's round ended and its answers were read."""
+        self.debate[reading.number] = reading
+        self.refresh_view()
+
+    def ballot_cast(self) -> None:
+        self.ballots_cast += 1
+        self.refresh_view()
+
+    def ranking_made(self, ranking: Ranking, members: Sequence[Member]) -> None:
+        """A council's ballots were counted: `members` is its panel, whose answers were ranked."""
+        self.ranking, self.members = ranking, tuple(members)
+        self.refresh_view()
+
+    def chair_called(self, role: str) -> None:
+        """A council's chairman (`role`: its name for it) was asked for the run's answer."""
+        self.chair, self.chair_role = CallState.WAITING, role
+        self.refresh_view()
+
+    def chair_streaming(self) -> None:
+        self.chair = CallState.STREAMING
+        self.refresh_view()
+
+    def chair_finished(self, state: CallState) -> None:
+        self.chair = state
         self.refresh_view()
 
     def finish(self, state: RunStatus, outcome: Outcome | None = None, rests_on: str | None = None) -> None:
@@ -120,18 +183,29 @@ class RoundTracker(Static):
                 text.append(f" · {run_word(ended)}", style(_state_class(ended)))
             return text
         separator = " │ " if self.compact else "  │  "
+        if self.mode is Mode.COUNCIL:
+            return self._council_text(text, separator)
         if not self.compact:
-            text.append("deliberate", style("round-tracker--muted"))
+            text.append(self.mode.value, style("round-tracker--muted"))
             text.append(" · ")
-        if self.current:
+        # A small screen's line, once the run ended, starts at its rounds: room for the outcome.
+        counted = not (self.compact and self.state not in (None, RunStatus.RUNNING))
+        if counted and self.current:
             text.append(f"Round {self.current}/{self.max_rounds}")
-        else:
+        elif counted:
             text.append(f"up to {self.max_rounds} round{'s' if self.max_rounds != 1 else ''}")
         for number in range(1, self.max_rounds + 1):
-            text.append(separator, style("round-tracker--muted"))
+            if counted or number > 1:
+                text.append(separator, style("round-tracker--muted"))
             text.append(f"R{number} ")
             round_ = self.rounds.get(number)
             went_on = round_ is not None and round_.outcome is None and round_.status is RoundStatus.CONTINUE
+            reading = self.debate.get(number)
+            if reading is not None and not (self.compact and went_on):
+                text.append(agree_words(reading))
+                if number > 1:
+                    text.append(f" · {flip_count_words(reading.flips)}")
+                text.append(" ")
             if round_ is not None and round_.votes and not (self.compact and went_on):
                 tally = round_.tally
                 text.append(f"{tally.accept}✓ {tally.reject}✗")
@@ -141,13 +215,21 @@ class RoundTracker(Static):
                     text.append(f" {tally.none}·")
                 text.append(" ")
             if round_ is not None and round_.outcome is not None:
-                text.append(f"{OUTCOME_WORDS[round_.outcome]}", style(OUTCOME_CLASSES[round_.outcome]))
+                said = OUTCOME_WORDS[round_.outcome]
+                if self.compact:
+                    said = OUTCOME_SHORT_WORDS.get(round_.outcome, said)
+                text.append(said, style(OUTCOME_CLASSES[round_.outcome]))
                 if number in self.rests_on:
                     text.append(f" · {self.rests_on[number]}")
             elif round_ is not None and round_.status is RoundStatus.CONTINUE:
                 text.append("→" if self.compact else "→ next", style("round-tracker--muted"))
             elif round_ is not None and round_.status is RoundStatus.FAILED:
                 text.append(ROUND_WORDS[RoundStatus.FAILED], style("round-tracker--failed"))
+            elif round_ is not None and round_.status is RoundStatus.DECIDED:  # an open debate's last
+                # No outcome: the synthesizer reports the majority view and the dissent.
+                text.append(f"→ {phase_word(Phase.DRAFT, self.mode)}", style("round-tracker--unanimous"))
+                if number in self.rests_on:
+                    text.append(f" · {self.rests_on[number]}")
             elif number == self.current and self.state is RunStatus.RUNNING:
                 text.append(ROUND_WORDS[RoundStatus.IN_PROGRESS], style("round-tracker--progress"))
             elif number == self.current and self.state in ENDED_EARLY:
@@ -161,6 +243,71 @@ class RoundTracker(Static):
             text.append(f"{rounds}: {why}", style("round-tracker--invalid"))
         return text
 
+    def _council_text(self, text: Text, separator: str) -> Text:
+        """A council: `council · Borda: 3 ballots read · 0 abstained │ chairman ✓ done │ ranked · 3
+        of 3 voted`, then its ranking as a table. A small screen has one line, the outcome first:
+        `ranked │ 1 bolt · 2 atlas · 3 cirrus │ Borda: 3 ballots read · 0 abstained │ chairman ✓ done`."""
+        style = self.get_component_rich_style
+        muted = style("round-tracker--muted")
+        ranking = self.ranking
+        parts: list[Text] = []
+        if ranking is not None:
+            parts.append(Text(f"{BORDA}: {ballots_read_words(ranking)}"))
+        elif self.ballots_cast:
+            parts.append(Text(ballots_cast_words(self.ballots_cast), style("round-tracker--progress")))
+        elif self.state is RunStatus.RUNNING:
+            parts.append(Text(ROUND_WORDS[RoundStatus.IN_PROGRESS], style("round-tracker--progress")))
+        else:
+            parts.append(Text(COUNCIL_STAGES, muted))
+        if self.chair is not None:
+            chair_style = {
+                CallState.DONE: "round-tracker--unanimous",
+                CallState.FAILED: "round-tracker--failed",
+                CallState.CANCELLED: "round-tracker--failed",
+            }.get(self.chair, "round-tracker--progress")
+            said = f"{self.chair_role} {CALL_MARKS[self.chair]} {self.chair.value}"
+            parts.append(Text(said, style(chair_style)))
+        decided = self._council_decided()
+        if self.compact:
+            if ranking is not None:
+                places = [f"{row[0]} {row[1]}" for row in ranking_rows(ranking, self.members)]
+                parts.insert(0, Text(" · ".join(places)))
+            if decided is not None:
+                parts.insert(0, decided[0])
+        elif decided is not None:
+            parts.append(Text.assemble(*decided))
+        if self.state in ENDED_EARLY:
+            parts.append(Text(f"run {run_word(self.state)}", style("round-tracker--failed")))
+        if not self.compact:
+            text.append(self.mode.value, muted)
+            text.append(" · ")
+        text.append_text(Text(separator, muted).join(parts))
+        if ranking is not None and not self.compact:
+            rows = [RANKING_COLUMNS, *ranking_rows(ranking, self.members)]
+            widths = [max(len(row[column]) for row in rows) for column in range(len(RANKING_COLUMNS))]
+            for number, row in enumerate(rows):
+                cells = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+                text.append("\n")
+                text.append(cells.rstrip(), muted if number == 0 else None)
+            for tie in ties_words(ranking, self.members):  # below the places it explains
+                text.append(f"\n{tie}", style("round-tracker--invalid"))
+        return text
+
+    def _council_decided(self) -> tuple[Text, str] | None:
+        """How a council's round ended, in its colour, and who that rests on (` · 3 of 3 voted`);
+        None while it has not."""
+        round_ = self.rounds.get(1)
+        if round_ is None or round_.status is RoundStatus.IN_PROGRESS:
+            return None
+        if round_.outcome is not None:
+            colour = OUTCOME_CLASSES[round_.outcome]
+        elif round_.status is RoundStatus.DECIDED:  # too few answers to rank: the chairman's alone
+            colour = "round-tracker--unanimous"
+        else:
+            colour = "round-tracker--failed"
+        said = Text(round_word(round_.status, round_.outcome), self.get_component_rich_style(colour))
+        return said, f" · {self.rests_on[1]}" if 1 in self.rests_on else ""
+
     def _invalid_votes(self) -> list[tuple[str, str]]:
         """How many votes of each round were invalid and why, rounds that say the same said once:
         `[("R1, R2", "2 invalid votes: no verdict line, both words")]`. Last on the line, so a
@@ -173,7 +320,11 @@ class RoundTracker(Static):
         return [(", ".join(f"R{n}" for n in numbers), why) for why, numbers in grouped.items()]
 
     def refresh_view(self) -> None:
-        self.update(self.render_text(), layout=False)
+        text = self.render_text()
+        # Only a council's table changes the tracker's height: every other update is a repaint.
+        lines = text.plain.count("\n") + 1
+        self.update(text, layout=lines != self._lines)
+        self._lines = lines
 
 
 def _state_class(state: RunStatus) -> str:
