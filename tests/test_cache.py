@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import write
+from tests.conftest import FAST_DEMO, FAST_SPEED, write
 from tests.dashboard import enter_question, make_app
 from tests.test_app import settle
 from tests.wire_server import WireServer, embeddings_answer
@@ -142,14 +142,14 @@ def test_enabled_false_turns_it_off_and_fresh_is_the_one_flag_that_asks_anyway(
     with pytest.raises(SystemExit) as refused:  # --fresh does what it did: one flag, not two
         main(["--config", str(fast_demo_config), "run", QUESTION, "--no-cache"])
     assert refused.value.code == 2 and "--no-cache" in capsys.readouterr().err
-    off = write(tmp_path / "off.toml", "[demo]\nspeed = 200.0\n[cache]\nenabled = false\n")
+    off = write(tmp_path / "off.toml", FAST_DEMO + "[cache]\nenabled = false\n")
     assert ask(off, capsys, QUESTION)["cache"] == {"hit": False}
     assert ask(fast_demo_config, capsys, QUESTION)["cache"]["hit"] is True
 
 
 def test_another_context_is_another_question(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    python = write(tmp_path / "py.toml", '[demo]\nspeed = 200.0\n[context]\nlanguage = "Python"\n')
-    go = write(tmp_path / "go.toml", '[demo]\nspeed = 200.0\n[context]\nlanguage = "Go"\n')
+    python = write(tmp_path / "py.toml", FAST_DEMO + '[context]\nlanguage = "Python"\n')
+    go = write(tmp_path / "go.toml", FAST_DEMO + '[context]\nlanguage = "Go"\n')
     ask(python, capsys, QUESTION)
     assert ask(go, capsys, QUESTION)["cache"] == {"hit": False}
     assert ask(python, capsys, QUESTION)["cache"]["hit"] is True
@@ -177,7 +177,7 @@ def test_another_mode_or_panel_or_focus_is_not_served(
 def test_any_panel_is_served_when_match_panel_is_off(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = write(tmp_path / "any.toml", "[demo]\nspeed = 200.0\n[cache]\nmatch_panel = false\n")
+    config = write(tmp_path / "any.toml", FAST_DEMO + "[cache]\nmatch_panel = false\n")
     first = ask(config, capsys, QUESTION)
     again = ask(config, capsys, QUESTION, "-m", "demo-atlas:against")
     assert again["cache"]["original_run_id"] == first["run_id"]
@@ -227,7 +227,7 @@ def test_an_original_older_than_max_age_is_not_served(
         db.execute(
             "UPDATE runs SET created_at = '2000-01-01T00:00:00.000+00:00' WHERE id = ?", (first["run_id"],)
         )
-    long_memory = write(tmp_path / "old.toml", "[demo]\nspeed = 200.0\n[cache]\nmax_age_days = 100000\n")
+    long_memory = write(tmp_path / "old.toml", FAST_DEMO + "[cache]\nmax_age_days = 100000\n")
     assert ask(long_memory, capsys, QUESTION)["cache"]["original_run_id"] == first["run_id"]
     assert ask(fast_demo_config, capsys, QUESTION)["cache"] == {"hit": False}
 
@@ -321,7 +321,7 @@ async def test_the_dashboard_shows_a_hit_plainly_and_the_fresh_key_asks_the_pane
 async def test_mcp_consensus_serves_a_hit_and_says_so_and_fresh_asks_the_panel(tmp_path: Path) -> None:
     from tests.test_mcp import connected, demo_config, text_of
 
-    async with connected(demo_config(tmp_path, 200.0)) as client:
+    async with connected(demo_config(tmp_path, FAST_SPEED)) as client:
         first = await client.call_tool("consensus", {"question": QUESTION, "mode": "consult"})
         assert first.structured_content is not None and first.structured_content["cache"] == {"hit": False}
         original = first.structured_content["run_id"]
@@ -394,7 +394,7 @@ def test_fresh_serves_nothing_yet_names_a_similar_earlier_run_in_quorum_run(
 async def test_fresh_serves_nothing_yet_names_a_similar_earlier_run_over_mcp(tmp_path: Path) -> None:
     from tests.test_mcp import connected, demo_config
 
-    async with connected(demo_config(tmp_path, 200.0)) as client:
+    async with connected(demo_config(tmp_path, FAST_SPEED)) as client:
         first = await client.call_tool("consensus", {"question": BILLING, "mode": "consult"})
         assert first.structured_content is not None
         fresh = await client.call_tool(
@@ -425,7 +425,7 @@ async def test_fresh_serves_nothing_yet_names_a_similar_earlier_run_in_the_dashb
 def test_with_no_embedder_only_exact_matches_are_served(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    exact_only = write(tmp_path / "exact.toml", '[demo]\nspeed = 200.0\n[cache]\nembedder = ""\n')
+    exact_only = write(tmp_path / "exact.toml", FAST_DEMO + '[cache]\nembedder = ""\n')
     ask(exact_only, capsys, BILLING)
     assert ask(exact_only, capsys, BILLING_REWORDED)["cache"] == {"hit": False}
     assert ask(exact_only, capsys, BILLING)["cache"]["kind"] == "exact"
@@ -521,8 +521,7 @@ EMBED_KEY = "sk-embed-CANARY0123456789abcdefSECRET"
 def endpoint_config(tmp_path: Path, server: WireServer) -> Path:
     return write(
         tmp_path / "endpoint.toml",
-        "[demo]\nspeed = 200.0\n"
-        f'[providers.embedhost]\nkind = "openai"\nbase_url = "{server.openai_base_url}"\n'
+        FAST_DEMO + f'[providers.embedhost]\nkind = "openai"\nbase_url = "{server.openai_base_url}"\n'
         'api_key_env = "EMBED_TEST_KEY"\n'
         '[embedders.small]\nprovider = "embedhost"\nid = "text-embedding-3-small"\n'
         '[cache]\nembedder = "small"\n',
@@ -883,7 +882,7 @@ async def test_a_hit_while_a_run_is_in_flight_cancels_it_and_is_shown() -> None:
 async def test_mcp_consensus_names_a_similar_earlier_run_it_did_not_serve(tmp_path: Path) -> None:
     from tests.test_mcp import connected, demo_config
 
-    async with connected(demo_config(tmp_path, 200.0)) as client:
+    async with connected(demo_config(tmp_path, FAST_SPEED)) as client:
         first = await client.call_tool("consensus", {"question": BILLING, "mode": "consult"})
         assert first.structured_content is not None
         near = await client.call_tool("consensus", {"question": BILLING_OLD, "mode": "consult"})

@@ -170,8 +170,13 @@ def iso_stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
-def now_iso() -> str:
-    return iso_stamp(datetime.now(UTC))
+Clock = Callable[[], datetime]
+"""What the history stamps its records with (a run's start and end, a call's): the time now."""
+
+
+def utc_now() -> datetime:
+    """The history's clock, unless another is handed to the store: the system's, in UTC."""
+    return datetime.now(UTC)
 
 
 def connect(path: Path, *, until: float, busy_timeout_ms: int | None = None) -> sqlite3.Connection:
@@ -202,13 +207,23 @@ class RunWrites:
     (a snapshot's JSON, a question's cache keys, redacted texts) are computed before it begins,
     so the history's write lock is held for the statements alone.
 
-    `at` is when what a write records happened, as `now_iso` gives it (default: now): a write
-    made later, once the history is free again, keeps the time of its event.
+    `at` is when what a write records happened, as `now` gives it (default: now): a write made
+    later, once the history is free again, keeps the time of its event. `clock` tells the time
+    (default: the system's); tests hand in one of their own to order runs without waiting.
     """
 
-    def __init__(self, db: sqlite3.Connection, secrets: Iterable[str] = ()) -> None:
+    def __init__(
+        self, db: sqlite3.Connection, secrets: Iterable[str] = (), clock: Clock | None = None
+    ) -> None:
         self._db = db
         self._secrets = tuple(secrets)
+        # Looked up when the store is made, not when this module is: a front end's store opened
+        # by a test whose clock stands in for `utc_now` takes that clock.
+        self.clock = clock or utc_now
+
+    def now(self) -> str:
+        """The time now by the store's clock, as the history writes it."""
+        return iso_stamp(self.clock())
 
     def close(self) -> None:
         self._db.close()
@@ -253,7 +268,7 @@ class RunWrites:
         question = self._question(request)
         values = (
             result.run_id,
-            at or now_iso(),
+            at or self.now(),
             question,
             request.mode.value,
             rows.panel_json(request),
@@ -287,7 +302,7 @@ class RunWrites:
         served from, whose calls it shows (read from that run's rows, never copied)."""
         cache = hit.cache
         assert cache.hit and cache.original_run_id is not None and cache.kind is not None
-        question, stamp = self._question(request), at or now_iso()
+        question, stamp = self._question(request), at or self.now()
         values = (
             hit.run_id,
             stamp,
@@ -367,7 +382,7 @@ class RunWrites:
         """A call that has just started, the `seq`-th of its run. `by` is the panel member or
         synthesizer making it (None if unknown: the alias stands in for the model)."""
         stance = by.stance.value if by is not None and started.member_index is not None else None
-        stamp = at or now_iso()
+        stamp = at or self.now()
         with self.transaction() as db:
             db.execute(
                 "INSERT INTO calls (id, run_id, seq, round, phase, member_index, alias, model_id, "
@@ -396,13 +411,13 @@ class RunWrites:
         with self.transaction() as db:
             db.execute(
                 "UPDATE calls SET queue_limit = ?, updated_at = ? WHERE id = ?",
-                (limit, at or now_iso(), call_id),
+                (limit, at or self.now(), call_id),
             )
 
     def call_sent(self, call_id: str, queued_ms: int, *, at: str | None = None) -> None:
         """A call that waited `queued_ms` in line for its provider is sent now: its clock (what a
         follower counts from) starts again."""
-        stamp = at or now_iso()
+        stamp = at or self.now()
         with self.transaction() as db:
             db.execute(
                 "UPDATE calls SET started_at = ?, queued_ms = ?, updated_at = ? WHERE id = ?",
@@ -427,7 +442,7 @@ class RunWrites:
             call.finish_reason,
             call.retries,
             call.gateway_retries,
-            at or now_iso(),
+            at or self.now(),
             call.call_id,
         )
         with self.transaction() as db:
@@ -476,7 +491,7 @@ class RunWrites:
         """A run's end, whatever it was (success, error, cancelled): the row as the result says."""
         values = (
             result.status.value,
-            at or now_iso(),
+            at or self.now(),
             result.outcome.value if result.outcome is not None else None,
             result.rounds_used,
             result.synthesis,
@@ -505,7 +520,7 @@ class RunWrites:
     ) -> None:
         """The text streamed so far of calls still in flight, by call id, and how long each waited
         for its first text (`first_token_ms`, where known): what a follower shows of them."""
-        stamp = at or now_iso()
+        stamp = at or self.now()
         waited = first_token_ms or {}
         values = [
             (hide_values(text, self._secrets), waited.get(call_id), stamp, call_id)
@@ -535,7 +550,12 @@ class RunStore(RunWrites):
     """
 
     def __init__(
-        self, path: Path | str, *, secrets: Iterable[str] = (), lock_wait_s: float = LOCK_WAIT_S
+        self,
+        path: Path | str,
+        *,
+        secrets: Iterable[str] = (),
+        lock_wait_s: float = LOCK_WAIT_S,
+        clock: Clock | None = None,
     ) -> None:
         self.path = Path(path)
         self.lock_wait_s = lock_wait_s
@@ -544,7 +564,7 @@ class RunStore(RunWrites):
             db = connect(self.path, until=time.monotonic() + lock_wait_s)
         except sqlite3.DatabaseError as err:
             raise StoreError(f"cannot use the history database {self.path}: {err}") from err
-        super().__init__(db, secrets)
+        super().__init__(db, secrets, clock)
         try:
             migrate(self._db, self.path, until=time.monotonic() + lock_wait_s)
             self._indexed_text = has_full_text_index(self._db)
@@ -560,7 +580,7 @@ class RunStore(RunWrites):
     def _own_writes(self) -> RunWrites:
         """The named writes on a connection of their own, for the writer's thread."""
         db = connect(self.path, until=time.monotonic() + self.lock_wait_s, busy_timeout_ms=BUSY_TIMEOUT_MS)
-        return RunWrites(db, self._secrets)
+        return RunWrites(db, self._secrets, lambda: self.clock())  # (the store's, even if changed later)
 
     def close(self, *, wait_s: float | None = None) -> None:
         """Close the history: the writes handed to the writer are made first (each within its own
@@ -575,7 +595,7 @@ class RunStore(RunWrites):
     def record_cache_hit(self, request: RunRequest, hit: RunResult, *, config: Mapping[str, Any]) -> None:
         """`insert_cache_hit`, made by the writer as a run's writes are (off the event loop, waiting
         out another process's lock): `recorded(hit.run_id)` says when the history holds it."""
-        asked, served, at = request.model_copy(deep=True), hit.model_copy(deep=True), now_iso()
+        asked, served, at = request.model_copy(deep=True), hit.model_copy(deep=True), self.now()
         self.writer.put(
             hit.run_id, lambda writes: writes.insert_cache_hit(asked, served, config=config, at=at)
         )
