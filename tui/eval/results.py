@@ -165,6 +165,8 @@ class CouncilBallots:
     """How many readable ballots ranked their answers in the order their run's ranking did."""
     position_bias: tuple[PositionBias, ...]
     """The mean rank by the place an answer was shown in, over every readable ballot."""
+    unrecorded: int = 0
+    """Council runs whose log line holds no ballots (logged before ballots were)."""
 
 
 def council_ballots(runs: Sequence[Sequence[Ballot]]) -> CouncilBallots:
