@@ -353,8 +353,8 @@ POOLED = CouncilBallots(
 
 def test_a_council_s_ballots_are_said_under_the_tables_with_their_position_bias_and_agreement() -> None:
     text = EvalReport(replace(summary(), council=POOLED)).text()
-    said = "council's ballots: 12 ballots over 4 runs, 3 abstained\nposition bias: A 1.56 · B 1.44 (9 ballots;"
-    assert said in text
+    assert "council's ballots: 12 ballots over 4 runs, 3 abstained\n" in text
+    assert "\nposition bias: A 1.56 · B 1.44 (9 ballots;" in text
     assert "agreement with the ranking: 6 of 9 readable ballots (66.7%)" in text
     assert text.index("cost  calls") < text.index("position bias") < text.index("Nothing here beats")
     assert all(len(line) <= 80 for line in text.splitlines())

@@ -30,7 +30,7 @@ from tui.config.loading import load_settings
 from tui.engine.answers import TieRule, plurality
 from tui.engine.council import agrees_with, position_bias, score_text
 from tui.engine.council import ballots_ranking as council_ranking_of
-from tui.engine.types import AnswerKind, AnswerSpec, Ballot, Member, Mode, Origin, RunRequest
+from tui.engine.types import AnswerKind, AnswerSpec, Member, Mode, Origin, RunRequest
 from tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from tui.eval.datasets import Dataset, Sample, arithmetic, select
 from tui.eval.estimate import rehearse
@@ -438,7 +438,9 @@ def test_the_log_holds_every_calls_text_the_answer_read_from_it_and_the_run_in_t
         store.close()
 
 
-def test_a_council_s_log_line_holds_each_ballot_as_the_history_holds_it(instant: Path, tmp_path: Path) -> None:
+def test_a_council_s_log_line_holds_each_ballot_as_the_history_holds_it(
+    instant: Path, tmp_path: Path
+) -> None:
     log = tmp_path / "council.jsonl"
     code, _ = evaluate(instant, options(tmp_path, log=str(log), limit=2, dev=0, modes="council"))
     assert code == EXIT_OK
@@ -472,7 +474,9 @@ def test_a_log_written_before_ballots_were_logged_still_resumes_and_says_it_hold
     header, *lines = log.read_text().splitlines()
     older = [{k: v for k, v in json.loads(line).items() if k != "ballots"} for line in lines[:-1]]
     log.write_text("\n".join([header, *(json.dumps(line) for line in older)]) + "\n")
-    code, resumed = evaluate(instant, options(tmp_path, resume=str(log), limit=3, dev=0, modes="vote,council"))
+    code, resumed = evaluate(
+        instant, options(tmp_path, resume=str(log), limit=3, dev=0, modes="vote,council")
+    )
     assert code == EXIT_OK and resumed["complete"]
     assert len(log_lines(log)[1]) == len(lines)  # only the line taken away is asked again
     council = resumed["council"]
@@ -488,14 +492,14 @@ def test_council_s_ballots_are_reported_pooled_over_the_items_in_text_and_json(
     code, out, err = quorum_eval(instant, capsys, *args)
     assert code == EXIT_OK, err
     _, records = log_lines(log)
-    runs = [[Ballot(member_index=b["reviewer"], alias=b["model"], shown=b["shown"], ranking=b["ranking"],
-                    reason=b["reason"]) for b in r["ballots"]] for r in records if r["slice"] == "scored"]
+    runs = [ItemRecord.from_json(r).ballots or () for r in records if r["slice"] == "scored"]
     every = [b for ballots in runs for b in ballots]
     bias = position_bias(every)
     readable = sum(b.ranking is not None for b in every)
     agreeing = 0
     for ballots in runs:
         ranking = council_ranking_of(ballots)
+        assert ranking is not None
         agreeing += sum(agrees_with(b, ranking) for b in ballots)
     means = " · ".join(f"{'AB'[p.position]} {score_text(p.mean_rank)}" for p in bias)
     assert len(runs) == 5 and len(every) == 15

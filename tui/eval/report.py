@@ -166,7 +166,9 @@ class EvalReport:
             return []
         sentences = [f"council's ballots: {_ballots_asked(council)}"]
         if council.position_bias:
-            means = " · ".join(f"{LETTERS[p.position]} {score_text(p.mean_rank)}" for p in council.position_bias)
+            means = " · ".join(
+                f"{LETTERS[p.position]} {score_text(p.mean_rank)}" for p in council.position_bias
+            )
             sentences.append(
                 f"position bias: {means} ({counted(council.position_bias[0].ballots, 'ballot')}; the mean "
                 "rank, 1 is best, of the answer shown in each place)"
