@@ -37,7 +37,8 @@ from tui.errors import (
     UsageError,
     hide_key_shapes,
 )
-from tui.session import Session, open_store
+from tui.pool import resolve
+from tui.session import Session, check_keys, open_store
 
 if TYPE_CHECKING:  # the dashboard (and Textual) load only when it opens
     from tui.dashboard.app import QuorumApp
@@ -319,6 +320,14 @@ def dashboard_command(argv: Sequence[str]) -> int:
         focus=tuple(args.focus),
     )
     session = Session(settings, ask)
+    if ask.question:
+        # The run would start with the dashboard and fail at once: refused first, as `quorum run`
+        # refuses it. Only the keys are read: the dashboard makes its own connections.
+        check_keys(
+            session.prepare(ask.question).request,
+            lambda member: resolve(settings, member.provider, os.environ),
+            synthesizer_named=bool(ask.synthesizer),
+        )
     from tui.dashboard.app import QuorumApp  # Textual loads only for the dashboard, never for `quorum run`
 
     return _run_dashboard(QuorumApp(settings, session, question=ask.question, start=bool(ask.question)))
