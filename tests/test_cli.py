@@ -314,6 +314,18 @@ def test_a_synthesizer_asked_for_without_its_key_is_refused_too(
     assert code == 2 and "gpt-sol: OPENAI_API_KEY is not set" in capsys.readouterr().err
 
 
+def test_history_and_show_name_a_run_by_the_same_field(
+    fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, ran = run_json(fast_demo_config, capsys, "Shard? --mode consult")
+    assert code == 0
+    assert main(["--config", str(fast_demo_config), "history", "--json"]) == 0
+    [listed] = json.loads(capsys.readouterr().out)
+    assert main(["--config", str(fast_demo_config), "show", listed["run_id"], "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert listed["run_id"] == shown["run_id"] == ran["run_id"] and "id" not in listed
+
+
 def test_instance_limit_is_reported(fast_demo_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(
         [

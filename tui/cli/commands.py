@@ -28,7 +28,7 @@ from tui.config.schema import Settings
 from tui.config.tables import merge
 from tui.errors import EXIT_OK, ConfigError, UsageError, hide_values, redact
 from tui.files import FileRefused, read_limited
-from tui.history.store import RunStore
+from tui.history.store import RunStore, RunSummary
 from tui.render.context import context_brief
 from tui.render.formatting import literal
 from tui.render.report import render_markdown
@@ -126,7 +126,7 @@ def _list_runs(store: RunStore, args: argparse.Namespace, secrets: Sequence[str]
         for run in store.list_runs(limit=args.limit, text=args.filter)
     ]
     if args.json:
-        print(json.dumps([run.__dict__ for run in runs], indent=2))
+        print(json.dumps([_listed_json(run) for run in runs], indent=2))
         return EXIT_OK
     for run in runs:
         outcome = outcome_word(run.outcome) if run.outcome else run_word(run.status)
@@ -141,6 +141,13 @@ def _list_runs(store: RunStore, args: argparse.Namespace, secrets: Sequence[str]
     if not runs:
         print("no runs recorded" + (f" matching {args.filter!r}" if args.filter else ""))
     return EXIT_OK
+
+
+def _listed_json(run: RunSummary) -> dict[str, object]:
+    """A line of the history as JSON: the run named `run_id`, as `quorum show --json` and the
+    data contract name it, then the rest of the line as the history keeps it."""
+    line = dict(run.__dict__)
+    return {"run_id": line.pop("id"), **line}
 
 
 PROJECT_TRUST_WORDS: dict[Trust, str] = {
