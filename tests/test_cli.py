@@ -152,7 +152,8 @@ def test_consult_says_whom_its_synthesis_rests_on(
     assert [m["name"] for m in data["missing"]] == ["demo-flaky"]
     code = main(["--config", str(fast_demo_config), "run", "Shard?", "--mode", "consult", "-m", "demo-atlas"])
     out, _ = capsys.readouterr()
-    assert "**Outcome:** consult · 1 of 1 answered" in out
+    # a consult takes no vote: its outcome says so, and that the synthesis is the answer
+    assert "**Outcome:** no vote: the synthesis is the answer · 1 of 1 answered" in out
 
 
 def test_run_fails_with_exit_1_when_every_member_fails(
