@@ -237,13 +237,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="trust a project's .quorum.toml as it is now",
         description="Trust a project file as its content is now, so that it may also set what an untrusted "
         "one may not ([providers], [models], [store], [prompts], [ui.keymap], stance prompts, limits above "
-        "yours). Read it first: it prints what the file sets beyond an untrusted file's share. A file that "
-        "changes is untrusted again.",
+        "yours). It first prints what the file sets beyond an untrusted file's share, then asks (y/N); "
+        "without a terminal to ask on, it trusts nothing unless --yes is given. A file that changes is "
+        "untrusted again.",
     )
     trust.add_argument(
         "path", nargs="?", metavar="PATH", help="the project file (default: the one found from here upward)"
     )
     trust.add_argument("--revoke", action="store_true", help="trust it no longer")
+    trust.add_argument(
+        "--yes", action="store_true", help="trust it without asking (what it sets is still printed)"
+    )
     return parser
 
 
