@@ -40,7 +40,7 @@ def record(
     """Finished runs asking `questions`, oldest first, a minute apart from minute `start`; their ids."""
     assert app.store is not None
     stamp = [""]
-    monkeypatch.setattr("tui.history.store.now_iso", lambda: stamp[0])
+    app.store.clock = lambda: datetime.fromisoformat(stamp[0])
     ids = []
     for number, question in enumerate(questions, start):
         stamp[0] = f"2026-11-20T{number // 60:02d}:{number % 60:02d}:00.000+00:00"

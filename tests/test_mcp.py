@@ -21,7 +21,8 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.types import CallToolResult, TextContent
 
-from tests.conftest import write
+from tests import held_run
+from tests.conftest import FAST_DEMO, FAST_SPEED, write
 from tests.wire_server import Scenario, WireServer
 from tui.config import paths
 from tui.config.loading import load_settings
@@ -77,13 +78,31 @@ async def wait_until(check: Callable[[], bool], what: str) -> None:
 
 @pytest.fixture
 def fast(tmp_path: Path) -> Path:
-    return demo_config(tmp_path, 200.0)
+    return demo_config(tmp_path, FAST_SPEED)
 
 
 @pytest.fixture
 def slow(tmp_path: Path) -> Path:
     """A demo panel that takes several seconds: long enough to be caught running."""
     return demo_config(tmp_path, 2.0)
+
+
+@pytest.fixture
+def held(monkeypatch: pytest.MonkeyPatch) -> anyio.Event:
+    """Every demo member's answer waits until the test sets this event: a run is caught running
+    for as long as the test needs it, then (with `fast`) ends at once."""
+    from tui.providers.demo import DemoProvider
+
+    release = anyio.Event()
+    answer = DemoProvider._stream
+
+    async def waiting(provider: DemoProvider, request: Any) -> AsyncIterator[Any]:
+        await release.wait()
+        async for event in answer(provider, request):
+            yield event
+
+    monkeypatch.setattr(DemoProvider, "_stream", waiting)
+    return release
 
 
 # --------------------------------------------------------------------------------------------
@@ -153,7 +172,7 @@ async def test_the_description_lists_the_models_whose_keys_are_set(
         '[models.lab-qwen]\nprovider = "lab"\nid = "qwen"\ncontext_window = 32000\nmax_output = 1000\n'
     )
     monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
-    async with connected(demo_config(tmp_path, 200.0, local)) as client:
+    async with connected(demo_config(tmp_path, FAST_SPEED, local)) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
     words = " ".join((tools["consensus"].description or "").split())
     ready = "Models whose keys are set (or local servers configured): gpt-sol, gpt-luna, gpt-astra, lab-qwen."
@@ -244,8 +263,10 @@ async def test_milestones_count_each_step_once_and_the_end_completes_them(
     assert all(m.progress < m.total for m in steps[:-1])
 
 
-async def test_wait_seconds_zero_returns_running_and_consensus_result_finishes_it(slow: Path) -> None:
-    async with connected(slow) as client:
+async def test_wait_seconds_zero_returns_running_and_consensus_result_finishes_it(
+    fast: Path, held: anyio.Event
+) -> None:
+    async with connected(fast) as client:
         first = await client.call_tool(
             "consensus", {"question": "Monorepo or polyrepo?", "mode": "consult", "wait_seconds": 0}
         )
@@ -256,6 +277,7 @@ async def test_wait_seconds_zero_returns_running_and_consensus_result_finishes_i
         assert {m["status"] for m in data["members"]} == {"running"}
         assert "Still running" in text_of(first) and "consensus_result" in text_of(first)
 
+        held.set()
         progress = Progress()
         done = await client.call_tool(
             "consensus_result", {"run_id": run_id[:6], "wait_seconds": 120}, progress_callback=progress
@@ -267,14 +289,11 @@ async def test_wait_seconds_zero_returns_running_and_consensus_result_finishes_i
         assert progress.seen and (progress.seen[-1][2] or "").startswith("Complete")
 
 
-def start_quorum_run(config: Path, question: str) -> subprocess.Popen[bytes]:
-    """`quorum run` in a process of its own, recording into the same history."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "tui", "--config", str(config), "run", "-q", "--mode", "consult", question],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=os.environ.copy(),
-    )
+def start_quorum_run(config: Path, question: str, answering: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
+    """`quorum run` in a process of its own, recording into the same history, its demo members
+    held (but those `answering`) until `held_run.release`."""
+    arguments = ("--config", str(config), "run", "-q", "--mode", "consult", question)
+    return held_run.start(answering, *arguments, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 async def recorded_running(question: str, positions: int = 0) -> str:
@@ -295,20 +314,22 @@ async def recorded_running(question: str, positions: int = 0) -> str:
     return found[0]
 
 
-async def test_consensus_result_follows_a_run_another_process_records(slow: Path) -> None:
+async def test_consensus_result_follows_a_run_another_process_records(fast: Path) -> None:
     """Any run in the history, whoever records it: a `quorum run` followed to its end, and one
     whose process is killed mid-run (it ends interrupted, with what had arrived)."""
-    runner = start_quorum_run(slow, "Tabs or spaces?")
+    runner = start_quorum_run(fast, "Tabs or spaces?")
     try:
         run_id = await recorded_running("Tabs or spaces?")
-        async with connected(slow) as client:
+        async with connected(fast) as client:
             now = await client.call_tool("consensus_result", {"run_id": run_id, "wait_seconds": 0})
+            held_run.release(runner)  # its members answer
             progress = Progress()
             done = await client.call_tool(
                 "consensus_result", {"run_id": run_id, "wait_seconds": 120}, progress_callback=progress
             )
             listed = await client.call_tool("history", {"filter": "tabs"})
     finally:
+        held_run.release(runner)
         runner.wait(timeout=120)
     running = now.structured_content or {}
     assert running["status"] == "running" and running["origin"] == "cli", text_of(now)
@@ -323,13 +344,13 @@ async def test_consensus_result_follows_a_run_another_process_records(slow: Path
     runs = (listed.structured_content or {})["runs"]
     assert [(r["run_id"], r["origin"]) for r in runs] == [(run_id, "cli")]
 
-    doomed = start_quorum_run(demo_config(slow.parent, 0.5), "Killed mid-run?")
+    doomed = start_quorum_run(fast, "Killed mid-run?", answering=("bolt",))
     try:
         run_id = await recorded_running("Killed mid-run?", positions=1)
     finally:
         doomed.kill()
         doomed.wait(timeout=60)
-    async with connected(slow) as client:
+    async with connected(fast) as client:
         result = await client.call_tool("consensus_result", {"run_id": run_id, "wait_seconds": 30})
     data = result.structured_content or {}
     assert data["status"] == "interrupted", text_of(result)
@@ -548,7 +569,7 @@ async def test_every_error_comes_back_in_words(
 
 
 async def test_without_a_history_runs_are_still_followed_by_id(tmp_path: Path) -> None:
-    config = demo_config(tmp_path, 50.0, "[store]\nenabled = false\n")
+    config = demo_config(tmp_path, FAST_SPEED, "[store]\nenabled = false\n")
     async with connected(config) as client:
         started = await client.call_tool("consensus", {"question": "No history?", "wait_seconds": 0})
         run_id = (started.structured_content or {})["run_id"]
@@ -588,7 +609,7 @@ async def test_no_key_ever_leaves_the_server(
     """A key in the environment, in the question (the demo answers quote it) and in a provider's
     error (a careless proxy echoes credentials): it is in no text, structured content, progress
     message or error the client gets."""
-    config = demo_config(tmp_path, 200.0, "[providers.openai]\nmax_retries = 0\n")
+    config = demo_config(tmp_path, FAST_SPEED, "[providers.openai]\nmax_retries = 0\n")
     with WireServer() as wire:
         wire.script("gpt-5.1", Scenario(failure="status", status=401, echo_credentials=True))
         monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
@@ -623,7 +644,7 @@ async def test_no_key_ever_leaves_the_server(
 
 def test_quorum_run_never_imports_the_mcp_sdk(tmp_path: Path, isolated_home: Path) -> None:
     """The SDK takes a second or more to import: only `quorum mcp` may load it."""
-    config = write(tmp_path / "fast.toml", "[demo]\nspeed = 500.0\n")
+    config = write(tmp_path / "fast.toml", FAST_DEMO)
     script = (
         "import sys\n"
         "from tui.cli.main import main\n"
@@ -685,3 +706,29 @@ async def test_quorum_mcp_over_stdio(fast: Path, tmp_path: Path, isolated_home: 
     with closing(history(isolated_home)) as store:
         asked = store.load(data["run_id"]).asked
         assert asked is not None and [f.path for f in asked.files] == ["plan.md"]
+
+
+async def test_a_long_lived_server_frees_the_runs_it_no_longer_keeps(
+    fast: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run's engine objects refer to each other (the run, its lifecycle, its calls, the server's
+    record of it), so only the cycle collector frees them; left to its own pace it frees them
+    hundreds of runs later, and the server grows by ~0.12 MB a run. A run the server stops
+    keeping is freed at once."""
+    import gc
+
+    from tui.engine.orchestrator import Run
+    from tui.mcp import runs
+
+    monkeypatch.setattr(runs, "KEEP_FINISHED", 2)
+    gc.collect()
+    gc.disable()  # the collector's own pace is not to be counted on either way
+    try:
+        async with connected(fast) as client:
+            for number in range(6):
+                result = await client.call_tool("consensus", {"question": f"Question number {number}?"})
+                assert not result.is_error, text_of(result)
+            alive = sum(isinstance(thing, Run) for thing in gc.get_objects())
+    finally:
+        gc.enable()
+    assert alive <= 2 + 1  # those kept, and the last one started (finished after it forgot the oldest)
