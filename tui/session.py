@@ -46,7 +46,7 @@ from tui.config.snapshot import settings_snapshot
 from tui.engine import events as ev
 from tui.engine.context import TeamContext
 from tui.engine.mode_options import unused_in_mode
-from tui.engine.provider import ProviderError
+from tui.engine.provider import ErrorKind, ProviderError
 from tui.engine.stance import apply_instance_limit
 from tui.engine.types import (
     DEBATE_ROUNDS,
@@ -572,6 +572,8 @@ def check_keys(
         try:
             providers(member)
         except ProviderError as err:
+            if err.kind is not ErrorKind.MISSING_KEY:
+                continue  # a plugin's adapter that cannot be made costs its own members, in the run
             raise UsageError(f"{member.alias}: {err}" + (f"; {hint}" if hint else "")) from None
 
 
