@@ -520,7 +520,7 @@ async def test_every_error_comes_back_in_words(
         assert "question: String should have at least 1 character" in await ask(question="")
         assert "no run with id 'ffffff'" in await ask(continuation_id="ffffff")
         extra = await ask(models=[{"model": "demo-atlas", "stnace": "for"}])
-        assert "models.0.stnace: Extra inputs are not permitted" in extra
+        assert "models[1].stnace: unknown key (closest: stance)" in extra
         assert "max_rounds: Input should be less than or equal to 10 (got 11)" in await ask(max_rounds=11)
         assert "token_budget: Input should be greater than 0 (got 0)" in await ask(token_budget=0)
         assert "wait_seconds: Input should be greater than or equal to 0 (got -1)" in await ask(
@@ -544,6 +544,31 @@ async def test_every_error_comes_back_in_words(
             client, "history", {"limit": 0}
         )
         # Nothing was started by any of them.
+        assert (await client.call_tool("history", {})).structured_content == {"runs": []}
+
+
+async def test_what_the_schema_does_not_take_is_refused_in_one_numbering(fast: Path) -> None:
+    """An empty panel, a misspelt argument and a misspelt member key are refused (naming the
+    closest known name), each member numbered from 1 as the other member errors are; the stance
+    enum is exact, so the description does not promise any case."""
+    async with connected(fast) as client:
+        stance = next(t for t in (await client.list_tools()).tools if t.name == "consensus").input_schema
+        stance = stance["$defs"]["MemberEntry"]["properties"]["stance"]
+        assert all(word == word.lower() for word in stance["enum"])
+        assert "case-insensitive" not in stance["description"].lower()
+
+        async def ask(**arguments: Any) -> str:
+            return await call_error(client, "consensus", {"question": "Ship it?", **arguments})
+
+        empty = await ask(models=[])
+        assert empty.count("\n") == 0 and "models: " in empty and "at least one member" in empty
+        assert "leave models out for the default panel" in empty
+        misspelt = await ask(wait_second=5)
+        assert "wait_second: unknown argument (closest: wait_seconds)" in misspelt
+        assert "unknown argument" in await call_error(client, "history", {"filter": "", "limt": 3})
+        member = await ask(models=[{"model": "demo-atlas"}, {"model": "demo-bolt", "stnace": "for"}])
+        assert "models[2].stnace: unknown key (closest: stance)" in member
+        assert "models.1" not in member
         assert (await client.call_tool("history", {})).structured_content == {"runs": []}
 
 
