@@ -267,6 +267,45 @@ async def test_wait_seconds_zero_returns_running_and_consensus_result_finishes_i
         assert progress.seen and (progress.seen[-1][2] or "").startswith("Complete")
 
 
+ONE_AT_A_TIME = '[providers.demo]\nkind = "demo"\nmax_concurrency = 1\n'
+
+
+async def test_a_member_waiting_for_its_providers_slot_is_queued_with_its_wait(tmp_path: Path) -> None:
+    """A member whose call waits in Quorum's queue (its provider serves one call at a time) is
+    `queued` with how long it has waited, not `running` with 0 tokens: in the structured result,
+    the Markdown and the progress notifications."""
+    async with connected(demo_config(tmp_path, 2.0, ONE_AT_A_TIME)) as client:
+        first = await client.call_tool(
+            "consensus", {"question": "Monorepo or polyrepo?", "mode": "consult", "wait_seconds": 0}
+        )
+        run_id = (first.structured_content or {})["run_id"]
+        seen: list[CallToolResult] = []
+
+        async def queued_seen() -> bool:
+            now = await client.call_tool("consensus_result", {"run_id": run_id, "wait_seconds": 0})
+            seen.append(now)
+            return any(m["status"] == "queued" for m in (now.structured_content or {})["members"])
+
+        with anyio.fail_after(60):
+            while not await queued_seen():
+                await anyio.sleep(0.05)
+        now = seen[-1]
+        queued = [m for m in (now.structured_content or {})["members"] if m["status"] == "queued"]
+        assert all(m["queued_s"] is not None and m["queued_s"] >= 0 and m["tokens"] == 0 for m in queued)
+        assert f"**{queued[0]['model']}** ({queued[0]['stance']}, demo) queued for " in text_of(now)
+        assert "demo serves 1 at a time" in text_of(now)
+
+    progress = Progress()
+    async with connected(demo_config(tmp_path, 200.0, ONE_AT_A_TIME)) as client:
+        done = await client.call_tool(
+            "consensus", {"question": "Tabs or spaces?", "mode": "consult"}, progress_callback=progress
+        )
+    assert (done.structured_content or {})["status"] == "success", text_of(done)
+    said = [message or "" for _, _, message in progress.seen]
+    assert any(message.endswith(": queued · demo serves 1 at a time") for message in said), said
+    assert any("in queue)" in message and message.startswith("position ") for message in said), said
+
+
 def start_quorum_run(config: Path, question: str) -> subprocess.Popen[bytes]:
     """`quorum run` in a process of its own, recording into the same history."""
     return subprocess.Popen(

@@ -255,6 +255,11 @@ def argument_problems(error: ValidationError) -> str:
     return "; ".join(problems)
 
 
+def tracked_report(tracked: TrackedRun) -> RunReport:
+    """A run of this server's as it stands, with the members waiting for their provider's slot."""
+    return run_report(tracked.result, recording=tracked.recording, queued=tracked.queued())
+
+
 class QuorumMCP:
     """Quorum's MCP tools over one configuration, and the runs they start."""
 
@@ -457,7 +462,7 @@ class QuorumMCP:
             similar = asyncio.ensure_future(lookup.suggest())
             try:
                 await self._wait(tracked, wait_seconds, ctx, seen=0)
-                report = run_report(tracked.result, recording=tracked.recording)
+                report = tracked_report(tracked)
                 if tracked.result.status is not RunStatus.RUNNING:  # answered: the scan is long done
                     report.cache = await similar
             finally:
@@ -484,7 +489,7 @@ class QuorumMCP:
             found = manager.find(run_id)
             if found.tracked is not None:
                 await self._wait(found.tracked, wait_seconds, ctx)
-                return self._run_answer(run_report(found.tracked.result, recording=found.tracked.recording))
+                return self._run_answer(tracked_report(found.tracked))
             record = await manager.follow_recorded(found.run_id, wait_seconds, self._reporter(ctx))
             return self._run_answer(run_report(record.result, record.in_flight))
 
