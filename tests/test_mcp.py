@@ -255,6 +255,12 @@ async def test_wait_seconds_zero_returns_running_and_consensus_result_finishes_i
         assert run_id in data["next_step"] and "consensus_result" in data["next_step"]
         assert {m["status"] for m in data["members"]} == {"running"}
         assert "Still running" in text_of(first) and "consensus_result" in text_of(first)
+        # A one-call client (the Inspector CLI) exits after this answer, closing the server: the
+        # answer says what that does to the run.
+        leaving = " ".join(text_of(first).split())
+        assert "If your client exits or closes the server before the run ends" in leaving
+        assert "the run is cancelled and recorded as cancelled" in leaving
+        assert "stay connected" in leaving and leaving.count("cancelled") >= 1
 
         progress = Progress()
         done = await client.call_tool(
@@ -352,6 +358,7 @@ async def test_consensus_result_follows_a_run_another_process_records(slow: Path
     running = now.structured_content or {}
     assert running["status"] == "running" and running["origin"] == "cli", text_of(now)
     assert "running" in {m["status"] for m in running["members"]}
+    assert "cancelled" not in running["next_step"]  # another process's run outlives this client
     data = done.structured_content or {}
     assert data["status"] == "success" and data["synthesis"], text_of(done)
     assert all(m["status"] == "success" for m in data["members"])

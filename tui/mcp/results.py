@@ -583,17 +583,28 @@ def _totals(result: RunResult) -> Totals:
     )
 
 
+LEAVING = (
+    "If your client exits or closes the server before the run ends (a one-call client, such as "
+    "the Inspector's CLI, does so as soon as it has this answer), the run is cancelled and recorded "
+    "as cancelled with what had arrived: stay connected and call consensus_result, or ask again "
+    "with a wait_seconds that covers the run."
+)
+"""What becomes of a run of the server's when its client leaves: the server goes, and its runs."""
+
+
 def run_report(
     result: RunResult,
     in_flight: Iterable[str] = (),
     *,
     recording: bool = False,
     queued: Mapping[int, Queued] | None = None,
+    own: bool = False,
 ) -> RunReport:
     """`result` summarized; `in_flight` names calls a recording process is still making (a run
     read from the history shows them as cut short). A run `recording` has ended but the history
     does not hold its end yet (another process holds it locked): it is `running` until it does.
-    `queued` holds, by member index, the members whose position waits for its provider's slot."""
+    `queued` holds, by member index, the members whose position waits for its provider's slot.
+    An `own` run is the answering server's: it ends with the server (another process's goes on)."""
     running = result.status is RunStatus.RUNNING
     still = set(in_flight)
     positions = [
@@ -657,7 +668,7 @@ def run_report(
         finished_at=result.finished_at,
         next_step=(
             f"The run goes on in the server: call consensus_result with run_id {result.run_id!r} "
-            "to wait for the rest."
+            "to wait for the rest." + (f" {LEAVING}" if own else "")
             if running
             else f"The panel has answered; the run is being recorded in the history, which another "
             f"process holds locked: call consensus_result with run_id {result.run_id!r} to wait until it is."

@@ -257,7 +257,7 @@ def argument_problems(error: ValidationError) -> str:
 
 def tracked_report(tracked: TrackedRun) -> RunReport:
     """A run of this server's as it stands, with the members waiting for their provider's slot."""
-    return run_report(tracked.result, recording=tracked.recording, queued=tracked.queued())
+    return run_report(tracked.result, recording=tracked.recording, queued=tracked.queued(), own=True)
 
 
 class QuorumMCP:
