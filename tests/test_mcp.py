@@ -756,3 +756,29 @@ async def test_quorum_mcp_over_stdio(fast: Path, tmp_path: Path, isolated_home: 
     with closing(history(isolated_home)) as store:
         asked = store.load(data["run_id"]).asked
         assert asked is not None and [f.path for f in asked.files] == ["plan.md"]
+
+
+async def test_quorum_mcp_home_names_the_home_a_minimal_environment_drops(
+    fast: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Clients start the server with a few variables only (no QUORUM_HOME, no XDG_*): `--home`
+    puts its runs in the history `quorum watch` reads, as QUORUM_HOME would."""
+    home = tmp_path / "agent-home"
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "tui", "--config", str(fast), "mcp", "--home", str(home)],
+        # The SDK's own minimal environment (PATH, HOME, ...), as a client passes it, plus the source.
+        env={"PYTHONPATH": str(ROOT), "HOME": str(tmp_path / "user"), "QUORUM_NO_PROJECT": "1"},
+        cwd=tmp_path,
+    )
+    with (tmp_path / "server-stderr.txt").open("w+") as errors:
+        async with Client(stdio_client(params, errlog=errors), mode="legacy") as client:
+            result = await client.call_tool("consensus", {"question": "Where do my runs go?"})
+        errors.seek(0)
+        stderr = errors.read()
+    data = result.structured_content
+    assert data is not None and data["status"] == "success", text_of(result) + stderr
+    monkeypatch.setenv("QUORUM_HOME", str(home))
+    with closing(history(home)) as store:
+        assert [run.id for run in store.list_runs()] == [data["run_id"]]
+    assert not (tmp_path / "user").exists() or not any((tmp_path / "user").rglob("history.sqlite3"))
