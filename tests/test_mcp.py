@@ -782,3 +782,50 @@ async def test_quorum_mcp_home_names_the_home_a_minimal_environment_drops(
     with closing(history(home)) as store:
         assert [run.id for run in store.list_runs()] == [data["run_id"]]
     assert not (tmp_path / "user").exists() or not any((tmp_path / "user").rglob("history.sqlite3"))
+
+
+async def test_the_kinds_of_call_the_four_clients_make(
+    slow: Path, tmp_path: Path, isolated_home: Path
+) -> None:
+    """The real command over stdio, called as each client calls it (docs/mcp.md's table): an
+    agent's SDK client lists the tools and polls a run with consensus_result, hearing its
+    progress; a one-call client (the Inspector's CLI) asks once and exits, which cancels its
+    run, recorded as cancelled for the next client to read. (A client cancelling the call it
+    waits in: `test_a_client_cancelling_cancels_the_run_and_keeps_what_arrived`.)"""
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "tui", "--config", str(slow), "mcp", "--home", str(isolated_home)],
+        env={"PYTHONPATH": str(ROOT), "HOME": str(tmp_path / "user"), "QUORUM_NO_PROJECT": "1"},
+        cwd=tmp_path,
+    )
+
+    @asynccontextmanager
+    async def spawned() -> AsyncIterator[Client]:
+        with (tmp_path / "server-stderr.txt").open("a") as errors:
+            async with Client(stdio_client(params, errlog=errors), mode="legacy") as client:
+                yield client
+
+    # An agent (SDK 2.x and 1.x, fastmcp): the tools, then a run polled until it ends.
+    progress = Progress()
+    async with spawned() as client:
+        assert {tool.name for tool in (await client.list_tools()).tools} == TOOLS
+        first = await client.call_tool(
+            "consensus", {"question": "Poll me?", "mode": "consult", "wait_seconds": 0}
+        )
+        run_id = (first.structured_content or {})["run_id"]
+        now = first
+        while (now.structured_content or {})["status"] == "running":
+            now = await client.call_tool(
+                "consensus_result", {"run_id": run_id, "wait_seconds": 5}, progress_callback=progress
+            )
+    assert (now.structured_content or {})["status"] == "success", text_of(now)
+    assert progress.seen and (progress.seen[-1][2] or "").startswith("Complete")
+
+    # The Inspector's CLI: one call, then it exits and the server with it.
+    async with spawned() as client:
+        once = await client.call_tool("consensus", {"question": "Once?", "wait_seconds": 0})
+    left = once.structured_content or {}
+    assert left["status"] == "running" and "the run is cancelled" in left["next_step"]
+    async with spawned() as client:
+        later = await client.call_tool("consensus_result", {"run_id": left["run_id"], "wait_seconds": 0})
+    assert (later.structured_content or {})["status"] == "cancelled", text_of(later)
