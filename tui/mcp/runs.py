@@ -237,12 +237,7 @@ class Milestones:
                 )
             case ev.CallQueued() as queued if self._request is not None:
                 # A call waiting for its provider's slot may wait long: whoever waits hears why.
-                members, seat = self._request.members, queued.member_index
-                who = (
-                    member_labels(members)[seat]
-                    if seat is not None
-                    else synthesizer_name(members, queued.alias)
-                )
+                who = _caller(self._request.members, queued.member_index, queued.alias)
                 said = queued_words(queued.provider, queued.limit)
                 return f"queued {queued.call_id}", f"{who}: {said}", False
             case ev.CallRetrying() as retry if self._request is not None:

@@ -237,13 +237,8 @@ def argument_problems(error: ValidationError) -> str:
     problems = []
     for problem in error.errors():
         loc = problem["loc"]
-        where = (
-            "".join(
-                f"[{part + 1}]" if isinstance(part, int) else f"{'.' if i else ''}{part}"
-                for i, part in enumerate(loc)
-            )
-            or "arguments"
-        )
+        path = "".join(f"[{part + 1}]" if isinstance(part, int) else f".{part}" for part in loc)
+        where = path.lstrip(".") or "arguments"
         value = problem.get("input")
         quoted = isinstance(value, bool | int | float) or (isinstance(value, str) and len(value) <= 40)
         if problem["type"] == "extra_forbidden" and loc[:1] == ("models",):
