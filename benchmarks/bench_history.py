@@ -123,11 +123,19 @@ def call(run_id: str, number: int, phase: Phase, index: int | None, who: Member,
 
 
 def record_one(
-    store: RunStore, config: dict[str, Any], members: list[Member], rng: random.Random, n: int
+    store: RunStore,
+    config: dict[str, Any],
+    members: list[Member],
+    rng: random.Random,
+    n: int,
+    synthesizers: list[Member] | None = None,
 ) -> None:
-    """One run, as the engine's events of a one-round deliberation reach the recorder."""
+    """One run, as the engine's events of a one-round deliberation reach the recorder (the first
+    member drafts; `synthesizers` is the chain the request names, by default that member)."""
     run_id = f"{n:06d}{rng.getrandbits(24):06x}"
-    request = RunRequest(question=question(rng, n), members=members, synthesizers=[members[0]])
+    request = RunRequest(
+        question=question(rng, n), members=members, synthesizers=synthesizers or [members[0]]
+    )
     emit = RunRecorder(store, config=config)
     emit(ev.RunStarted(run_id, request))
     emit(ev.RoundStarted(1, request.max_rounds))

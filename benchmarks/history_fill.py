@@ -12,11 +12,11 @@ from tui.session import Session
 
 
 def record_finished_runs(
-    store: RunStore, session: Session, question: Callable[[int], str], runs: int
+    store: RunStore, session: Session, question: Callable[[int], str], runs: int, *, first: int = 0
 ) -> None:
-    """`runs` runs of `session`'s panel, the n-th asking `question(n)`, each finished with success
-    and a one-word synthesis."""
-    for number in range(runs):
+    """`runs` runs of `session`'s panel, numbered from `first`, the n-th asking `question(n)`,
+    each finished with success and a one-word synthesis."""
+    for number in range(first, first + runs):
         request = session.prepare(question(number)).request
         result = RunResult.begin(request, f"run{number:08d}")
         store.insert_run(request, result, config={}, parent_run_id=None)

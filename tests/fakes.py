@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from tui.engine import events as ev
 from tui.engine.connection import Connection, ProviderLookup
@@ -21,6 +22,7 @@ from tui.engine.provider import (
     asked_wait,
 )
 from tui.engine.types import Member, RunRequest, Stance
+from tui.history.store import iso_stamp
 
 
 @dataclass
@@ -159,3 +161,20 @@ class BrokenSink:
         if self.breaks_on(event):
             self.raised_on.append(event)
             raise ValueError("boom")
+
+
+class SteppingClock:
+    """A clock for the history (`RunStore(clock=...)`) that moves `step` on each time it is read,
+    from now: runs recorded one after another get stamps in that order, however fast the machine,
+    and no test waits for the real clock to move. `given` holds every stamp handed out, as the
+    history writes it."""
+
+    def __init__(self, step: timedelta = timedelta(seconds=1)) -> None:
+        self.now = datetime.now(UTC)
+        self.step = step
+        self.given: list[str] = []
+
+    def __call__(self) -> datetime:
+        self.now += self.step
+        self.given.append(iso_stamp(self.now))
+        return self.now

@@ -12,6 +12,7 @@ from textual.color import Color
 from textual.theme import BUILTIN_THEMES
 from textual.widgets import Input
 
+from tests.conftest import FAST_SPEED
 from tests.dashboard import enter_question, make_app, palette_search
 from tests.fakes import Script
 from tests.test_app import settle, wait_for
@@ -19,6 +20,7 @@ from tui.cli.main import main
 from tui.dashboard.app import QuorumApp
 from tui.dashboard.widgets.prompt_bar import PLACEHOLDER, PromptBar
 from tui.engine.types import Mode, RunStatus, Stance
+from tui.providers.demo import RATE_LIMIT_RETRY_AFTER_S
 from tui.render.words import CallState
 
 
@@ -378,6 +380,7 @@ def test_the_demo_flaky_member_is_retried_and_the_progress_says_so(
     code = main(["--config", str(fast_demo_config), "run", "q", *panel])
     _, err = capsys.readouterr()
     assert code == 0, err
-    assert "Quorum's retry 1/2 in 0.01 s" in err and "Quorum's retry 2/2 in 0.01 s" in err, err
-    assert "rate limited by demo (HTTP 429, demo failure); the provider asks to wait 0.01 s" in err
+    wait = f"{RATE_LIMIT_RETRY_AFTER_S / FAST_SPEED:g} s"  # the demo's wait, at the tests' speed
+    assert f"Quorum's retry 1/2 in {wait}" in err and f"Quorum's retry 2/2 in {wait}" in err, err
+    assert f"rate limited by demo (HTTP 429, demo failure); the provider asks to wait {wait}" in err
     assert "retry after" not in err  # the failed member's last word is what was asked, not a promise

@@ -11,12 +11,13 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import write
+from tests.conftest import FAST_DEMO, FAST_SPEED, write
 from tests.dashboard import enter_question, make_app
 from tests.test_app import settle
 from tests.wire_server import WireServer, embeddings_answer
@@ -45,6 +46,37 @@ def history() -> sqlite3.Connection:
     db = sqlite3.connect(paths.history_file(""))
     db.row_factory = sqlite3.Row
     return db
+
+
+def kept_vectors(db: sqlite3.Connection) -> dict[tuple[str, str], bytes]:
+    """Every vector the history keeps, by (embedder, question key), read straight from its blocks."""
+    rows = db.execute(
+        "SELECT vector_sets.embedder, vector_slots.question_key, "
+        "substr(vector_blocks.vectors, (vector_slots.slot % vector_sets.block_slots) * vector_sets.dim + 1, "
+        "vector_sets.dim) FROM vector_slots JOIN vector_sets ON vector_sets.id = vector_slots.vector_set "
+        "JOIN vector_blocks ON vector_blocks.vector_set = vector_sets.id "
+        "AND vector_blocks.block = vector_slots.slot / vector_sets.block_slots"
+    )
+    return {(embedder, key): bytes(vector) for embedder, key, vector in rows}
+
+
+def keep_vector(db: sqlite3.Connection, embedder: str, key: str, vector: list[float]) -> None:
+    """A vector kept as a lookup keeps one."""
+    from tui.history.schema import write_transaction
+    from tui.history.vector_format import encode
+    from tui.history.vectors import keep_vectors
+
+    db.isolation_level = None
+    encoded = encode(vector)
+    assert encoded is not None
+    with write_transaction(db):
+        keep_vectors(db, embedder, [(key, encoded)])
+
+
+def forget_vectors(db: sqlite3.Connection) -> None:
+    for table in ("vector_blocks", "vector_slots", "vector_sets"):
+        db.execute(f"DELETE FROM {table}")
+    db.commit()
 
 
 def test_the_same_question_in_the_same_scope_is_served_and_recorded_pointing_at_the_original(
@@ -110,14 +142,14 @@ def test_enabled_false_turns_it_off_and_fresh_is_the_one_flag_that_asks_anyway(
     with pytest.raises(SystemExit) as refused:  # --fresh does what it did: one flag, not two
         main(["--config", str(fast_demo_config), "run", QUESTION, "--no-cache"])
     assert refused.value.code == 2 and "--no-cache" in capsys.readouterr().err
-    off = write(tmp_path / "off.toml", "[demo]\nspeed = 200.0\n[cache]\nenabled = false\n")
+    off = write(tmp_path / "off.toml", FAST_DEMO + "[cache]\nenabled = false\n")
     assert ask(off, capsys, QUESTION)["cache"] == {"hit": False}
     assert ask(fast_demo_config, capsys, QUESTION)["cache"]["hit"] is True
 
 
 def test_another_context_is_another_question(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    python = write(tmp_path / "py.toml", '[demo]\nspeed = 200.0\n[context]\nlanguage = "Python"\n')
-    go = write(tmp_path / "go.toml", '[demo]\nspeed = 200.0\n[context]\nlanguage = "Go"\n')
+    python = write(tmp_path / "py.toml", FAST_DEMO + '[context]\nlanguage = "Python"\n')
+    go = write(tmp_path / "go.toml", FAST_DEMO + '[context]\nlanguage = "Go"\n')
     ask(python, capsys, QUESTION)
     assert ask(go, capsys, QUESTION)["cache"] == {"hit": False}
     assert ask(python, capsys, QUESTION)["cache"]["hit"] is True
@@ -145,7 +177,7 @@ def test_another_mode_or_panel_or_focus_is_not_served(
 def test_any_panel_is_served_when_match_panel_is_off(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = write(tmp_path / "any.toml", "[demo]\nspeed = 200.0\n[cache]\nmatch_panel = false\n")
+    config = write(tmp_path / "any.toml", FAST_DEMO + "[cache]\nmatch_panel = false\n")
     first = ask(config, capsys, QUESTION)
     again = ask(config, capsys, QUESTION, "-m", "demo-atlas:against")
     assert again["cache"]["original_run_id"] == first["run_id"]
@@ -195,7 +227,7 @@ def test_an_original_older_than_max_age_is_not_served(
         db.execute(
             "UPDATE runs SET created_at = '2000-01-01T00:00:00.000+00:00' WHERE id = ?", (first["run_id"],)
         )
-    long_memory = write(tmp_path / "old.toml", "[demo]\nspeed = 200.0\n[cache]\nmax_age_days = 100000\n")
+    long_memory = write(tmp_path / "old.toml", FAST_DEMO + "[cache]\nmax_age_days = 100000\n")
     assert ask(long_memory, capsys, QUESTION)["cache"]["original_run_id"] == first["run_id"]
     assert ask(fast_demo_config, capsys, QUESTION)["cache"] == {"hit": False}
 
@@ -289,7 +321,7 @@ async def test_the_dashboard_shows_a_hit_plainly_and_the_fresh_key_asks_the_pane
 async def test_mcp_consensus_serves_a_hit_and_says_so_and_fresh_asks_the_panel(tmp_path: Path) -> None:
     from tests.test_mcp import connected, demo_config, text_of
 
-    async with connected(demo_config(tmp_path, 200.0)) as client:
+    async with connected(demo_config(tmp_path, FAST_SPEED)) as client:
         first = await client.call_tool("consensus", {"question": QUESTION, "mode": "consult"})
         assert first.structured_content is not None and first.structured_content["cache"] == {"hit": False}
         original = first.structured_content["run_id"]
@@ -329,12 +361,12 @@ def test_a_reworded_question_is_served_as_a_semantic_hit(
     with history() as db:
         row = db.execute("SELECT cache_kind, cache_similarity FROM runs WHERE id = ?", (again["run_id"],))
         assert tuple(row.fetchone()) == ("semantic", cache["similarity"])
-        # each question's vector is kept, by its question key, under the embedder that made it
-        kept = db.execute("SELECT question_key, embedder, dim, length(vector) FROM question_key_vectors")
-        assert sorted(tuple(r) for r in kept) == sorted(
-            (question_key(q), "static:wordllama-l2-supercat-256", 256, 1024)
-            for q in (BILLING, BILLING_REWORDED)
-        )
+        # each question's vector is kept, by its question key, under the embedder that made it: one
+        # byte a dimension
+        kept = {(embedder, key): len(vector) for (embedder, key), vector in kept_vectors(db).items()}
+        assert kept == {
+            ("static:wordllama-l2-supercat-256", question_key(q)): 256 for q in (BILLING, BILLING_REWORDED)
+        }
 
 
 def test_a_near_miss_is_not_served_but_suggested(
@@ -362,7 +394,7 @@ def test_fresh_serves_nothing_yet_names_a_similar_earlier_run_in_quorum_run(
 async def test_fresh_serves_nothing_yet_names_a_similar_earlier_run_over_mcp(tmp_path: Path) -> None:
     from tests.test_mcp import connected, demo_config
 
-    async with connected(demo_config(tmp_path, 200.0)) as client:
+    async with connected(demo_config(tmp_path, FAST_SPEED)) as client:
         first = await client.call_tool("consensus", {"question": BILLING, "mode": "consult"})
         assert first.structured_content is not None
         fresh = await client.call_tool(
@@ -393,7 +425,7 @@ async def test_fresh_serves_nothing_yet_names_a_similar_earlier_run_in_the_dashb
 def test_with_no_embedder_only_exact_matches_are_served(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    exact_only = write(tmp_path / "exact.toml", '[demo]\nspeed = 200.0\n[cache]\nembedder = ""\n')
+    exact_only = write(tmp_path / "exact.toml", FAST_DEMO + '[cache]\nembedder = ""\n')
     ask(exact_only, capsys, BILLING)
     assert ask(exact_only, capsys, BILLING_REWORDED)["cache"] == {"hit": False}
     assert ask(exact_only, capsys, BILLING)["cache"]["kind"] == "exact"
@@ -427,49 +459,42 @@ def scripted(monkeypatch: pytest.MonkeyPatch) -> ScriptedEmbedder:
 def test_vectors_from_another_embedder_are_never_compared(
     fast_demo_config: Path, capsys: pytest.CaptureFixture[str], scripted: ScriptedEmbedder
 ) -> None:
-    import numpy as np
-
     first = ask(fast_demo_config, capsys, BILLING)
-    with history() as db:  # another embedder's vector, identical to the new question's: never read
-        db.execute(
-            "INSERT INTO question_key_vectors VALUES ('openai:text-embedding-3-small', ?, 3, ?)",
-            (question_key(first["question"]), np.asarray([1.0, 0.0, 0.0], "<f4").tobytes()),
-        )
+    with closing(history()) as db:  # another embedder's vector, identical to the new question's: never read
+        keep_vector(db, "openai:text-embedding-3-small", question_key(first["question"]), [1.0, 0.0, 0.0])
     scripted.vectors = {"for our": [1.0, 0.0, 0.0], "should we": [0.0, 1.0, 0.0]}
     assert ask(fast_demo_config, capsys, BILLING_REWORDED)["cache"]["hit"] is False  # cosine 0 here
-    with history() as db:
-        rows = {
-            r[0]: r[1]
-            for r in db.execute(
-                "SELECT embedder, dim FROM question_key_vectors WHERE question_key = ?",
-                (question_key(first["question"]),),
-            )
-        }
-    assert rows == {"openai:text-embedding-3-small": 3, "static:wordllama-l2-supercat-256": 3}
+    with closing(history()) as db:
+        kept = kept_vectors(db)
+    key = question_key(first["question"])
+    assert kept[("openai:text-embedding-3-small", key)] == bytes([127, 0, 0])
+    assert kept[("static:wordllama-l2-supercat-256", key)] == bytes([0, 127, 0])
 
 
 @pytest.mark.parametrize(
-    "blob",
-    [b"", b"\x00\x01\x02", b"\x00" * 12, b"\xff" * 12, b"not a vector at all"],
-    ids=["empty", "cut-short", "zeros", "nan", "text"],
+    "damage",
+    [
+        "UPDATE vector_blocks SET vectors = x''",
+        "UPDATE vector_blocks SET vectors = x'000102'",
+        "UPDATE vector_blocks SET vectors = 'not a vector at all'",
+        "UPDATE vector_blocks SET vectors = zeroblob(length(vectors))",
+    ],
+    ids=["empty", "cut-short", "text", "zeros"],
 )
-def test_a_corrupt_vector_is_treated_as_absent(
-    blob: bytes, fast_demo_config: Path, capsys: pytest.CaptureFixture[str], scripted: ScriptedEmbedder
+def test_a_damaged_vector_is_treated_as_absent(
+    damage: str, fast_demo_config: Path, capsys: pytest.CaptureFixture[str], scripted: ScriptedEmbedder
 ) -> None:
     first = ask(fast_demo_config, capsys, BILLING)
-    with history() as db:
-        db.execute(
-            "INSERT INTO question_key_vectors VALUES ('static:wordllama-l2-supercat-256', ?, 3, ?)",
-            (question_key(first["question"]), blob),
-        )
+    key = question_key(first["question"])
+    with closing(history()) as db:
+        keep_vector(db, "static:wordllama-l2-supercat-256", key, [1.0, 0.0, 0.0])
+        db.execute(damage)
+    scripted.embedded.clear()
     again = ask(fast_demo_config, capsys, BILLING_REWORDED)
-    assert again["cache"]["original_run_id"] == first["run_id"]  # embedded again from its question
-    with history() as db:
-        stored = db.execute(
-            "SELECT length(vector) FROM question_key_vectors WHERE question_key = ?",
-            (question_key(first["question"]),),
-        ).fetchone()[0]
-    assert stored == 12
+    assert again["cache"]["original_run_id"] == first["run_id"]
+    assert key in scripted.embedded  # embedded again from its question, and kept whole
+    with closing(history()) as db:
+        assert kept_vectors(db)[("static:wordllama-l2-supercat-256", key)] == bytes([127, 0, 0])
 
 
 def test_an_exact_hit_never_loads_numpy(fast_demo_config: Path) -> None:
@@ -496,8 +521,7 @@ EMBED_KEY = "sk-embed-CANARY0123456789abcdefSECRET"
 def endpoint_config(tmp_path: Path, server: WireServer) -> Path:
     return write(
         tmp_path / "endpoint.toml",
-        "[demo]\nspeed = 200.0\n"
-        f'[providers.embedhost]\nkind = "openai"\nbase_url = "{server.openai_base_url}"\n'
+        FAST_DEMO + f'[providers.embedhost]\nkind = "openai"\nbase_url = "{server.openai_base_url}"\n'
         'api_key_env = "EMBED_TEST_KEY"\n'
         '[embedders.small]\nprovider = "embedhost"\nid = "text-embedding-3-small"\n'
         '[cache]\nembedder = "small"\n',
@@ -525,8 +549,8 @@ def test_an_embeddings_endpoint_serves_a_reworded_question_and_its_vectors_are_i
     assert sent and all(r.body["model"] == "text-embedding-3-small" for r in sent)
     assert all(r.body["encoding_format"] == "float" for r in sent)
     assert sent[0].headers["authorization"] == f"Bearer {EMBED_KEY}"
-    with history() as db:
-        names = {row[0] for row in db.execute("SELECT DISTINCT embedder FROM question_key_vectors")}
+    with closing(history()) as db:
+        names = {embedder for embedder, _ in kept_vectors(db)}
     assert names == {"embedhost:text-embedding-3-small"}
 
 
@@ -652,8 +676,8 @@ def test_serving_compares_only_the_runs_with_the_same_key_terms(
     billing = ask(fast_demo_config, capsys, BILLING)
     for other in (QUESTION, "Should we adopt Kafka for our events?", BILLING_OLD):
         ask(fast_demo_config, capsys, other)
-    with history() as db:
-        db.execute("DELETE FROM question_key_vectors")
+    with closing(history()) as db:
+        forget_vectors(db)
     settings = load_settings(fast_demo_config)
     store = RunStore(paths.history_file(""))
     try:
@@ -708,8 +732,8 @@ def test_a_questions_vector_is_kept_when_it_is_looked_up_so_the_next_lookup_does
 ) -> None:
     ask(fast_demo_config, capsys, BILLING)
     ask(fast_demo_config, capsys, QUESTION)  # a miss: the scan embeds it and the billing question
-    with history() as db:
-        keys = {row[0] for row in db.execute("SELECT question_key FROM question_key_vectors")}
+    with closing(history()) as db:
+        keys = {key for _, key in kept_vectors(db)}
     assert keys == {question_key(BILLING), question_key(QUESTION)}
     scripted.embedded.clear()
     ask(fast_demo_config, capsys, "Should we adopt Kafka for our events?")
@@ -730,8 +754,8 @@ def test_a_history_locked_by_a_writer_still_gets_its_suggestion_without_waiting_
     billing = ask(fast_demo_config, capsys, BILLING)
     settings = load_settings(fast_demo_config)
     request = Session(settings).prepare(BILLING_OLD).request
-    with history() as db:
-        db.execute("DELETE FROM question_key_vectors")
+    with closing(history()) as db:
+        forget_vectors(db)
     store = RunStore(paths.history_file(""))
     locker = history()
     locker.execute("BEGIN IMMEDIATE")
@@ -747,13 +771,13 @@ def test_a_history_locked_by_a_writer_still_gets_its_suggestion_without_waiting_
         locker.close()
     try:
         assert lookup.problem is None and suggested.similar_run_id == billing["run_id"]
-        with history() as db:
-            assert db.execute("SELECT count(*) FROM question_key_vectors").fetchone()[0] == 0
+        with closing(history()) as db:
+            assert kept_vectors(db) == {}
         scripted.embedded.clear()
         assert asyncio.run(Lookup(settings, request, store).suggest()).similar_run_id == billing["run_id"]
         assert scripted.embedded  # embedded again, now that nothing holds the lock: and kept this time
-        with history() as db:
-            assert db.execute("SELECT count(*) FROM question_key_vectors").fetchone()[0] > 0
+        with closing(history()) as db:
+            assert kept_vectors(db)
     finally:
         store.close()
 
@@ -858,7 +882,7 @@ async def test_a_hit_while_a_run_is_in_flight_cancels_it_and_is_shown() -> None:
 async def test_mcp_consensus_names_a_similar_earlier_run_it_did_not_serve(tmp_path: Path) -> None:
     from tests.test_mcp import connected, demo_config
 
-    async with connected(demo_config(tmp_path, 200.0)) as client:
+    async with connected(demo_config(tmp_path, FAST_SPEED)) as client:
         first = await client.call_tool("consensus", {"question": BILLING, "mode": "consult"})
         assert first.structured_content is not None
         near = await client.call_tool("consensus", {"question": BILLING_OLD, "mode": "consult"})
@@ -898,3 +922,112 @@ def test_a_match_is_rounded_down_and_never_reads_100_percent(similarity: float |
     from tui.render.cache import match_percent
 
     assert match_percent(similarity) == words
+
+
+def test_a_history_that_kept_float32_vectors_keeps_them_in_the_compact_set_and_suggests_from_them(
+    fast_demo_config: Path, capsys: pytest.CaptureFixture[str], scripted: ScriptedEmbedder
+) -> None:
+    """A history recorded when each question's vector was a float32 row of its own: opened, its
+    vectors move to the embedder's set (one byte a dimension), a near question is suggested from
+    them without the earlier question embedded again, and a vector that was damaged is embedded
+    again by the scan."""
+    import numpy as np
+
+    from tui.history.schema import MIGRATIONS, SCHEMA_VERSION
+    from tui.history.vector_format import encode
+
+    before = next(number for number, script in enumerate(MIGRATIONS) if "CREATE TABLE vector_sets" in script)
+
+    billing = ask(fast_demo_config, capsys, BILLING)
+    ask(fast_demo_config, capsys, QUESTION)
+    with closing(history()) as db:  # as the schema before the compact storage left it
+        db.executescript(
+            """
+            DROP TABLE vector_blocks; DROP TABLE vector_slots; DROP TABLE vector_sets;
+            DROP TRIGGER runs_fts_insert; DROP TRIGGER runs_fts_update; DROP TRIGGER runs_fts_delete;
+            DROP TABLE runs_fts;
+            CREATE TABLE question_key_vectors (
+                embedder TEXT NOT NULL, question_key TEXT NOT NULL, dim INTEGER NOT NULL,
+                vector BLOB NOT NULL, PRIMARY KEY (embedder, question_key));
+            """
+        )
+        db.executemany(
+            "INSERT INTO question_key_vectors VALUES ('static:wordllama-l2-supercat-256', ?, 3, ?)",
+            [
+                (question_key(BILLING), np.asarray([0.6, 0.8, 0.0], "<f4").tobytes()),
+                (question_key(QUESTION), b"\x00\x01\x02"),  # cut short
+            ],
+        )
+        db.execute(f"PRAGMA user_version = {before}")
+        db.commit()
+    scripted.vectors = {"": [0.6, 0.8, 0.0]}
+    scripted.embedded.clear()
+    near = ask(fast_demo_config, capsys, BILLING_OLD)
+    assert near["cache"]["hit"] is False and near["cache"]["similar_run_id"] == billing["run_id"]
+    assert sorted(scripted.embedded) == sorted([question_key(BILLING_OLD), question_key(QUESTION)])
+    with closing(history()) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        kept = kept_vectors(db)
+    assert kept[("static:wordllama-l2-supercat-256", question_key(BILLING))] == encode([0.6, 0.8, 0.0])
+    assert kept.keys() == {
+        ("static:wordllama-l2-supercat-256", question_key(q)) for q in (BILLING, QUESTION, BILLING_OLD)
+    }
+
+
+def test_the_suggestion_reads_each_block_of_vectors_once_and_the_runs_of_the_few_most_alike(
+    fast_demo_config: Path,
+    capsys: pytest.CaptureFixture[str],
+    scripted: ScriptedEmbedder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Over thousands of kept vectors, a suggestion reads each block of them once, the question
+    keys of only the slots alike enough to suggest, the runs of only those questions, and embeds
+    only the question asked."""
+    from tui.history import similar, vectors
+    from tui.history.schema import write_transaction
+    from tui.history.vector_format import encode
+
+    monkeypatch.setattr(vectors, "BLOCK_BYTES", 3 * 256)  # 256 vectors to a block
+    billing = ask(fast_demo_config, capsys, BILLING)
+    fillers = 5_000
+    unlike = encode([0.0, 0.0, 1.0])
+    assert unlike is not None
+    with closing(history()) as db:
+        db.isolation_level = None
+        top = db.execute("SELECT max(rowid) FROM runs").fetchone()[0]
+        with write_transaction(db):
+            vectors.keep_vectors(
+                db,
+                scripted.name,
+                [(f"another question {n}", unlike) for n in range(fillers // 2)]
+                + [(question_key(BILLING), bytes(encode([1.0, 0.0, 0.0]) or b""))]
+                + [(f"yet another question {n}", unlike) for n in range(fillers // 2)],
+                examined=(1, top),  # every run looked at: none waits to be embedded
+            )
+    read: dict[str, list[Any]] = {"blocks": [], "slots": [], "keys": []}
+
+    class Counting(similar.ScanConnection):
+        def blocks(self, vector_set: vectors.VectorSet) -> Any:
+            for block, data in super().blocks(vector_set):
+                read["blocks"].append(block)
+                yield block, data
+
+        def keys_at(self, vector_set: vectors.VectorSet, slots: Any) -> dict[int, str]:
+            read["slots"] += list(slots)
+            return super().keys_at(vector_set, slots)
+
+        def newest_runs(self, scope: similar.Scope, keys: Any) -> dict[str, str]:
+            keys = list(keys)
+            read["keys"] += keys
+            return super().newest_runs(scope, keys)
+
+    monkeypatch.setattr(similar, "ScanConnection", Counting)
+    scripted.vectors = {"": [1.0, 0.0, 0.0]}
+    scripted.embedded.clear()
+    near = ask(fast_demo_config, capsys, BILLING_OLD)
+    assert near["cache"]["similar_run_id"] == billing["run_id"]
+    assert read["blocks"] == list(range((fillers + 1 + 1 + 255) // 256))  # each once, in order
+    # the billing question's slot and the question's own (kept on the way), alone above the floor
+    assert sorted(read["slots"]) == [fillers // 2, fillers + 1]
+    assert read["keys"] == [question_key(BILLING)]
+    assert scripted.embedded == [question_key(BILLING_OLD)]

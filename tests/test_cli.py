@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import as_foreground_job, write
+from tests import held_run
+from tests.conftest import FAST_DEMO, as_foreground_job, write
 from tui.cli.main import main
 from tui.config import paths
 
@@ -346,27 +347,15 @@ def test_python_dash_m_and_no_arguments_prints_help() -> None:
 
 def test_ctrl_c_keeps_and_prints_what_had_arrived(tmp_path: Path) -> None:
     """A real process, a real SIGINT in the middle of round 1: exit 130 and a partial report."""
-    slow = write(tmp_path / "slow.toml", "[demo]\nspeed = 1.0\n")
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tui",
-            "--config",
-            str(slow),
-            "run",
-            "Interrupt me",
-            "--json",
-            "-m",
-            "demo-bolt",
-            "-m",
-            "demo-cirrus",
-        ],
+    fast = write(tmp_path / "fast.toml", FAST_DEMO)
+    # demo-bolt answers; demo-cirrus's answer is held, so the run is in round 1 until the signal.
+    proc = held_run.start(
+        ["bolt"],
+        *("--config", str(fast), "run", "Interrupt me", "--json", "-m", "demo-bolt", "-m", "demo-cirrus"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=env,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
         preexec_fn=as_foreground_job,  # a real Ctrl+C reaches it even when pytest runs in the background
     )
     assert proc.stderr is not None
@@ -448,7 +437,7 @@ def test_user_errors_keep_their_exit_code_and_words(
 
 def test_a_headless_run_never_imports_textual(tmp_path: Path, isolated_home: Path) -> None:
     """`quorum run` must start fast and work without a terminal: Textual (and Rich) stay unloaded."""
-    config = write(tmp_path / "fast.toml", "[demo]\nspeed = 500.0\n")
+    config = write(tmp_path / "fast.toml", FAST_DEMO)
     script = (
         "import sys\n"
         "from tui.cli.main import main\n"
@@ -469,7 +458,7 @@ def test_a_closed_pipe_ends_quietly(tmp_path: Path, isolated_home: Path) -> None
     """`quorum history | head -1`, `quorum show ID --json | head`: the reader leaving is not a bug.
     Each command writes into a pipe whose read end is already closed; none prints a traceback or
     an "internal error", and a run whose progress pipe closed is still recorded as a success."""
-    config = write(tmp_path / "fast.toml", "[demo]\nspeed = 500.0\n")
+    config = write(tmp_path / "fast.toml", FAST_DEMO)
     env = {**os.environ, "QUORUM_HOME": str(isolated_home)}
     quorum = [sys.executable, "-m", "tui", "--config", str(config)]
     read_end, write_end = os.pipe()
@@ -519,7 +508,7 @@ def test_output_that_cannot_be_written_is_one_line_and_a_failure(
 ) -> None:
     """A full disk (`>/dev/full`) or a closed standard output (`>&-`) is not a bug in Quorum and
     not a success either: every command says so in one line on stderr and exits 1."""
-    config = write(tmp_path / "fast.toml", "[demo]\nspeed = 500.0\n")
+    config = write(tmp_path / "fast.toml", FAST_DEMO)
     env = {**os.environ, "QUORUM_HOME": str(isolated_home)}
     assert _quorum_with(config, env, ["run", "-q", "Is the disk full?"], "pipe").returncode == 0
     run_id = _quorum_with(config, env, ["history"], "pipe").stdout.split()[0]
@@ -542,7 +531,7 @@ def test_output_that_cannot_be_written_is_one_line_and_a_failure(
 def test_a_run_whose_report_cannot_be_written_is_recorded_and_says_where(
     tmp_path: Path, isolated_home: Path, where: str
 ) -> None:
-    config = write(tmp_path / "fast.toml", "[demo]\nspeed = 500.0\n")
+    config = write(tmp_path / "fast.toml", FAST_DEMO)
     env = {**os.environ, "QUORUM_HOME": str(isolated_home)}
     done = _quorum_with(config, env, ["run", "-q", "--json", "Where does the report go?"], where)
     listed = _quorum_with(config, env, ["history"], "pipe").stdout
@@ -563,7 +552,7 @@ def test_progress_that_cannot_be_written_does_not_stop_the_run(
     tmp_path: Path, isolated_home: Path, where: str
 ) -> None:
     """Progress on stderr is a courtesy: a full disk or a closed stderr loses it, not the run."""
-    config = write(tmp_path / "fast.toml", "[demo]\nspeed = 500.0\n")
+    config = write(tmp_path / "fast.toml", FAST_DEMO)
     env = {**os.environ, "QUORUM_HOME": str(isolated_home)}
     quorum = [sys.executable, "-m", "tui", "--config", str(config), "run", "--json", "Is stderr needed?"]
     if where == "closed":

@@ -8,14 +8,14 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import as_foreground_job, write
+from tests import held_run
+from tests.conftest import FAST_DEMO, as_foreground_job, write
 from tests.wire_server import Scenario, WireServer
 from tui.cli.main import SUBCOMMANDS, build_parser, main
 from tui.engine.types import CallResult, CallStatus, Phase, RoundStatus, RunStatus
@@ -79,21 +79,11 @@ def test_a_run_stopped_with_ctrl_c_is_cancelled_in_history_and_in_show(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The user stopped it: `cancelled` everywhere, said once; `interrupted` is a process that died."""
-    slow = write(tmp_path / "slow.toml", "[demo]\nspeed = 1.0\n")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tui",
-            "--config",
-            str(slow),
-            "run",
-            "Stop me",
-            "-m",
-            "demo-bolt",
-            "-m",
-            "demo-cirrus",
-        ],
+    fast = write(tmp_path / "fast.toml", FAST_DEMO)
+    # demo-bolt answers; demo-cirrus's answer is held, so the run is in round 1 until the signal.
+    proc = held_run.start(
+        ["bolt"],
+        *("--config", str(fast), "run", "Stop me", "-m", "demo-bolt", "-m", "demo-cirrus"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

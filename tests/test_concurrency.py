@@ -751,7 +751,7 @@ async def test_a_call_waiting_in_line_shows_queued_to_a_process_following_the_ru
     the process running it does; before, it read as `waiting`, as if it had been sent."""
     from tui.history.follow import RunFollower, RunGone
 
-    provider = FakeProvider({name: Script(delay_s=0.3) for name in ("alpha", "beta", "synth")})
+    provider = HeldProvider({name: Script() for name in ("alpha", "beta", "synth")})
     connection = Connection.limited(provider, 1)
     path = tmp_path / "history.sqlite3"
     store, reader = RunStore(path), RunStore(path)  # the reader stands for another process
@@ -762,9 +762,12 @@ async def test_a_call_waiting_in_line_shows_queued_to_a_process_following_the_ru
         seen: list[ev.Event] = []
         async with asyncio.timeout(30):  # (a hang guard only)
             while not follower.ended:
-                await asyncio.sleep(0.02)
+                await asyncio.sleep(0.02)  # the follower's poll, as F2's and `quorum watch`'s
                 with contextlib.suppress(RunGone):  # (not recorded yet at the first polls)
                     seen += follower.poll()
+                if any(isinstance(e, ev.CallQueued) for e in seen):  # seen in line: let them answer
+                    for name in ("alpha", "beta", "synth"):
+                        provider.gate(name).set()
         await task
     finally:
         store.close()

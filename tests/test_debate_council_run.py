@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from tests.conftest import write
+from tests.conftest import FAST_DEMO, write
 from tests.fakes import lookup, member
 from tui.ask import Ask
 from tui.cli.main import main
@@ -137,7 +137,7 @@ def test_rounds_given_are_the_debates_rounds_and_the_default_is_two(
 def test_a_configured_round_limit_below_two_caps_the_debate(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = write(tmp_path / "one.toml", "[demo]\nspeed = 200.0\n[run]\nmax_rounds = 1\n")
+    config = write(tmp_path / "one.toml", FAST_DEMO + "[run]\nmax_rounds = 1\n")
     code, out, _ = run(config, capsys, "Shard?", "--mode", "debate", *PANEL, "--json")
     assert code == EXIT_OK
     data = json.loads(out)
@@ -345,7 +345,7 @@ def test_a_debate_is_not_served_to_a_council_nor_a_council_to_a_debate(
 
 
 async def test_mcp_builds_a_debate_with_its_default_rounds_and_a_council(tmp_path: Path) -> None:
-    settings = load_settings(write(tmp_path / "fast.toml", "[demo]\nspeed = 200.0\n"))
+    settings = load_settings(write(tmp_path / "fast.toml", FAST_DEMO))
     debate = await build_request(settings, None, Ask(question="Two?", origin=Origin.MCP, mode=Mode.DEBATE))
     assert debate.mode is Mode.DEBATE and debate.max_rounds == DEBATE_ROUNDS
     longer = await build_request(
@@ -361,7 +361,7 @@ async def test_mcp_builds_a_debate_with_its_default_rounds_and_a_council(tmp_pat
 @pytest.mark.parametrize("mode", ["debate", "council"])
 async def test_mcp_runs_a_debate_and_a_council(mode: str, tmp_path: Path) -> None:
     question, right, _ = atlas_alone_wrong(herding=True)
-    app = QuorumMCP(load_settings(write(tmp_path / "fast.toml", "[demo]\nspeed = 200.0\n")))
+    app = QuorumMCP(load_settings(write(tmp_path / "fast.toml", FAST_DEMO)))
     panel = [{"model": f"demo-{name}"} for name in ("atlas", "bolt", "cirrus")]
     async with Client(app.server, mode="legacy") as client:
         result = await client.call_tool(

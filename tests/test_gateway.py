@@ -164,6 +164,7 @@ async def test_a_direct_providers_words_are_kept_for_401_404_and_429(server: Wir
         base_url=server.openai_base_url,
         api_key="sk-direct-1234567890",
         api_key_env="OPENAI_API_KEY",
+        max_retries=0,  # the 429's words at once, not after the SDK's backoff and retries
     )
     for status, words in [(401, "Incorrect key xyz"), (404, "no model named m"), (429, "slow down, friend")]:
         server.script("fault", Scenario(failure="status", status=status, error_message=words))

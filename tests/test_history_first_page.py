@@ -19,7 +19,7 @@ def record_runs(app: QuorumApp, count: int, monkeypatch: pytest.MonkeyPatch) -> 
     apart (runs recorded within one millisecond would list in no set order)."""
     assert app.store is not None
     stamp = [""]
-    monkeypatch.setattr("tui.history.store.now_iso", lambda: stamp[0])
+    app.store.clock = lambda: datetime.fromisoformat(stamp[0])
     for number in range(count):
         stamp[0] = f"2026-11-20T{number // 60:02d}:{number % 60:02d}:00.000+00:00"
         request = app.session.prepare(f"Question {number}?").request

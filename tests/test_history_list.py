@@ -40,7 +40,7 @@ def record(
     """Finished runs asking `questions`, oldest first, a minute apart from minute `start`; their ids."""
     assert app.store is not None
     stamp = [""]
-    monkeypatch.setattr("tui.history.store.now_iso", lambda: stamp[0])
+    app.store.clock = lambda: datetime.fromisoformat(stamp[0])
     ids = []
     for number, question in enumerate(questions, start):
         stamp[0] = f"2026-11-20T{number // 60:02d}:{number % 60:02d}:00.000+00:00"
@@ -189,7 +189,7 @@ async def test_ten_thousand_runs_open_a_page_and_the_filter_reaches_the_oldest(
         await pilot.pause()
         screen = history(app)
         assert len(screen.runs) == 24 and not screen.exhausted
-        assert "24+ of 10000 runs" in count_line(app)
+        assert "24+ of 10,000 runs" in count_line(app)
         assert screen.runs[0].question.endswith("#9999")  # newest first
         await pilot.press("pagedown", "pagedown")  # from the filter: the list moves
         await pilot.pause()

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import write
+from tests.conftest import FAST_DEMO, write
 from tests.dashboard import make_app
 from tests.fakes import FakeProvider, Script, lookup, member, request
 from tests.test_store import FAKE_CONFIG, PacedProvider, dead_pid, raw, wait_for
@@ -384,7 +384,7 @@ def test_quorum_run_waits_for_a_locked_history_and_records_the_run(
 
 
 def test_quorum_run_says_when_the_history_could_not_record_the_run(tmp_path: Path) -> None:
-    config = write(tmp_path / "fast-short-wait.toml", "[demo]\nspeed = 200.0\n[store]\nlock_wait_s = 0.3\n")
+    config = write(tmp_path / "fast-short-wait.toml", FAST_DEMO + "[store]\nlock_wait_s = 0.3\n")
     history = paths.history_file("")
     RunStore(history).close()
     errors = tmp_path / "stderr.txt"
@@ -432,7 +432,7 @@ async def test_an_agent_is_told_when_its_run_could_not_be_recorded(tmp_path: Pat
     from tui.config.loading import load_settings
     from tui.mcp.server import QuorumMCP
 
-    config = write(tmp_path / "mcp.toml", "[demo]\nspeed = 200.0\n[store]\nlock_wait_s = 0.2\n")
+    config = write(tmp_path / "mcp.toml", FAST_DEMO + "[store]\nlock_wait_s = 0.2\n")
     app = QuorumMCP(load_settings(config))
     async with Client(app.server, mode="legacy") as client:
         store = app.manager.store
@@ -462,7 +462,7 @@ async def test_an_agent_is_told_a_run_that_has_answered_is_still_on_its_way_to_t
     from tui.config.loading import load_settings
     from tui.mcp.server import QuorumMCP
 
-    config = write(tmp_path / "mcp.toml", "[demo]\nspeed = 200.0\n")
+    config = write(tmp_path / "mcp.toml", FAST_DEMO)
     app = QuorumMCP(load_settings(config))
     async with Client(app.server, mode="legacy") as client:
         store = app.manager.store
@@ -498,7 +498,7 @@ def test_an_answer_served_from_the_cache_while_the_history_is_locked_is_not_lost
     record waits like a run's, and one the history could not take is reported as not recorded."""
     from tui.cli.main import main
 
-    config = write(tmp_path / "fast-short-wait.toml", "[demo]\nspeed = 200.0\n[store]\nlock_wait_s = 0.3\n")
+    config = write(tmp_path / "fast-short-wait.toml", FAST_DEMO + "[store]\nlock_wait_s = 0.3\n")
     ask = ["--config", str(config), "run", "-q", "--json", "Should we shard the orders table?"]
     assert main(ask) == 0
     first = json.loads(capsys.readouterr().out)

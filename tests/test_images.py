@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from tests.conftest import write
+from tests.conftest import FAST_DEMO, FAST_SPEED, write
 from tests.fakes import FakeProvider, Script, lookup, member
 from tests.wire_server import Scenario, WireServer
 from tui.ask import Ask
@@ -523,7 +523,7 @@ async def test_anthropics_limit_is_the_limit_quorum_holds_images_to(wire: WireSe
 
 
 def _demo(tmp_path: Path) -> Path:
-    return write(tmp_path / "fast.toml", "[demo]\nspeed = 200.0\n")
+    return write(tmp_path / "fast.toml", FAST_DEMO)
 
 
 def test_quorum_run_sends_images_to_the_demo_members_that_see_and_notes_the_one_that_does_not(
@@ -720,7 +720,7 @@ async def test_an_agent_attaches_images_from_its_project_only(
     secret = image_file(tmp_path, "outside/passport.jpg", jpeg(600, 400))
     (project / "link.png").symlink_to(secret)
     monkeypatch.chdir(project)  # the project the client started the server in
-    async with connected(demo_config(tmp_path, 200.0)) as client:
+    async with connected(demo_config(tmp_path, FAST_SPEED)) as client:
         for path in (str(secret), "../outside/passport.jpg", "link.png", "~/passport.jpg"):
             refused = await call_error(client, "consensus", {"question": "Whose is it?", "images": [path]})
             assert "only files inside the project the server was started in" in refused, path
@@ -760,7 +760,7 @@ async def test_an_agents_follow_up_carries_the_runs_images_unless_it_gives_its_o
     first = image_file(tmp_path, "v1.png", png(8, 8))
     second = image_file(tmp_path, "v2.png", png(9, 9))
     monkeypatch.chdir(tmp_path)
-    async with connected(demo_config(tmp_path, 200.0)) as client:
+    async with connected(demo_config(tmp_path, FAST_SPEED)) as client:
 
         async def ask(**arguments: Any) -> dict[str, Any]:
             answer = await client.call_tool("consensus", {"mode": "consult", **arguments})

@@ -21,7 +21,8 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.types import CallToolResult, TextContent
 
-from tests.conftest import write
+from tests import held_run
+from tests.conftest import FAST_DEMO, FAST_SPEED, write
 from tests.wire_server import Scenario, WireServer
 from tui.config import paths
 from tui.config.loading import load_settings
@@ -77,13 +78,31 @@ async def wait_until(check: Callable[[], bool], what: str) -> None:
 
 @pytest.fixture
 def fast(tmp_path: Path) -> Path:
-    return demo_config(tmp_path, 200.0)
+    return demo_config(tmp_path, FAST_SPEED)
 
 
 @pytest.fixture
 def slow(tmp_path: Path) -> Path:
     """A demo panel that takes several seconds: long enough to be caught running."""
     return demo_config(tmp_path, 2.0)
+
+
+@pytest.fixture
+def held(monkeypatch: pytest.MonkeyPatch) -> anyio.Event:
+    """Every demo member's answer waits until the test sets this event: a run is caught running
+    for as long as the test needs it, then (with `fast`) ends at once."""
+    from tui.providers.demo import DemoProvider
+
+    release = anyio.Event()
+    answer = DemoProvider._stream
+
+    async def waiting(provider: DemoProvider, request: Any) -> AsyncIterator[Any]:
+        await release.wait()
+        async for event in answer(provider, request):
+            yield event
+
+    monkeypatch.setattr(DemoProvider, "_stream", waiting)
+    return release
 
 
 # --------------------------------------------------------------------------------------------
@@ -153,7 +172,7 @@ async def test_the_description_lists_the_models_whose_keys_are_set(
         '[models.lab-qwen]\nprovider = "lab"\nid = "qwen"\ncontext_window = 32000\nmax_output = 1000\n'
     )
     monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
-    async with connected(demo_config(tmp_path, 200.0, local)) as client:
+    async with connected(demo_config(tmp_path, FAST_SPEED, local)) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
     words = " ".join((tools["consensus"].description or "").split())
     ready = "Models whose keys are set (or local servers configured): gpt-sol, gpt-luna, gpt-astra, lab-qwen."
@@ -244,8 +263,10 @@ async def test_milestones_count_each_step_once_and_the_end_completes_them(
     assert all(m.progress < m.total for m in steps[:-1])
 
 
-async def test_wait_seconds_zero_returns_running_and_consensus_result_finishes_it(slow: Path) -> None:
-    async with connected(slow) as client:
+async def test_wait_seconds_zero_returns_running_and_consensus_result_finishes_it(
+    fast: Path, held: anyio.Event
+) -> None:
+    async with connected(fast) as client:
         first = await client.call_tool(
             "consensus", {"question": "Monorepo or polyrepo?", "mode": "consult", "wait_seconds": 0}
         )
@@ -262,6 +283,7 @@ async def test_wait_seconds_zero_returns_running_and_consensus_result_finishes_i
         assert "the run is cancelled and recorded as cancelled" in leaving
         assert "stay connected" in leaving and leaving.count("cancelled") >= 1
 
+        held.set()
         progress = Progress()
         done = await client.call_tool(
             "consensus_result", {"run_id": run_id[:6], "wait_seconds": 120}, progress_callback=progress
@@ -276,11 +298,13 @@ async def test_wait_seconds_zero_returns_running_and_consensus_result_finishes_i
 ONE_AT_A_TIME = '[providers.demo]\nkind = "demo"\nmax_concurrency = 1\n'
 
 
-async def test_a_member_waiting_for_its_providers_slot_is_queued_with_its_wait(tmp_path: Path) -> None:
+async def test_a_member_waiting_for_its_providers_slot_is_queued_with_its_wait(
+    tmp_path: Path, held: anyio.Event
+) -> None:
     """A member whose call waits in Quorum's queue (its provider serves one call at a time) is
     `queued` with how long it has waited, not `running` with 0 tokens: in the structured result,
     the Markdown and the progress notifications."""
-    async with connected(demo_config(tmp_path, 2.0, ONE_AT_A_TIME)) as client:
+    async with connected(demo_config(tmp_path, FAST_SPEED, ONE_AT_A_TIME)) as client:
         first = await client.call_tool(
             "consensus", {"question": "Monorepo or polyrepo?", "mode": "consult", "wait_seconds": 0}
         )
@@ -300,9 +324,10 @@ async def test_a_member_waiting_for_its_providers_slot_is_queued_with_its_wait(t
         assert all(m["queued_s"] is not None and m["queued_s"] >= 0 and m["tokens"] == 0 for m in queued)
         assert f"**{queued[0]['model']}** ({queued[0]['stance']}, demo) queued for " in text_of(now)
         assert "demo serves 1 at a time" in text_of(now)
+        held.set()  # the first member answers, then each in turn
 
     progress = Progress()
-    async with connected(demo_config(tmp_path, 200.0, ONE_AT_A_TIME)) as client:
+    async with connected(demo_config(tmp_path, FAST_SPEED, ONE_AT_A_TIME)) as client:
         done = await client.call_tool(
             "consensus", {"question": "Tabs or spaces?", "mode": "consult"}, progress_callback=progress
         )
@@ -312,14 +337,11 @@ async def test_a_member_waiting_for_its_providers_slot_is_queued_with_its_wait(t
     assert any("in queue)" in message and message.startswith("position ") for message in said), said
 
 
-def start_quorum_run(config: Path, question: str) -> subprocess.Popen[bytes]:
-    """`quorum run` in a process of its own, recording into the same history."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "tui", "--config", str(config), "run", "-q", "--mode", "consult", question],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=os.environ.copy(),
-    )
+def start_quorum_run(config: Path, question: str, answering: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
+    """`quorum run` in a process of its own, recording into the same history, its demo members
+    held (but those `answering`) until `held_run.release`."""
+    arguments = ("--config", str(config), "run", "-q", "--mode", "consult", question)
+    return held_run.start(answering, *arguments, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 async def recorded_running(question: str, positions: int = 0) -> str:
@@ -340,20 +362,22 @@ async def recorded_running(question: str, positions: int = 0) -> str:
     return found[0]
 
 
-async def test_consensus_result_follows_a_run_another_process_records(slow: Path) -> None:
+async def test_consensus_result_follows_a_run_another_process_records(fast: Path) -> None:
     """Any run in the history, whoever records it: a `quorum run` followed to its end, and one
     whose process is killed mid-run (it ends interrupted, with what had arrived)."""
-    runner = start_quorum_run(slow, "Tabs or spaces?")
+    runner = start_quorum_run(fast, "Tabs or spaces?")
     try:
         run_id = await recorded_running("Tabs or spaces?")
-        async with connected(slow) as client:
+        async with connected(fast) as client:
             now = await client.call_tool("consensus_result", {"run_id": run_id, "wait_seconds": 0})
+            held_run.release(runner)  # its members answer
             progress = Progress()
             done = await client.call_tool(
                 "consensus_result", {"run_id": run_id, "wait_seconds": 120}, progress_callback=progress
             )
             listed = await client.call_tool("history", {"filter": "tabs"})
     finally:
+        held_run.release(runner)
         runner.wait(timeout=120)
     running = now.structured_content or {}
     assert running["status"] == "running" and running["origin"] == "cli", text_of(now)
@@ -369,13 +393,13 @@ async def test_consensus_result_follows_a_run_another_process_records(slow: Path
     runs = (listed.structured_content or {})["runs"]
     assert [(r["run_id"], r["origin"]) for r in runs] == [(run_id, "cli")]
 
-    doomed = start_quorum_run(demo_config(slow.parent, 0.5), "Killed mid-run?")
+    doomed = start_quorum_run(fast, "Killed mid-run?", answering=("bolt",))
     try:
         run_id = await recorded_running("Killed mid-run?", positions=1)
     finally:
         doomed.kill()
         doomed.wait(timeout=60)
-    async with connected(slow) as client:
+    async with connected(fast) as client:
         result = await client.call_tool("consensus_result", {"run_id": run_id, "wait_seconds": 30})
     data = result.structured_content or {}
     assert data["status"] == "interrupted", text_of(result)
@@ -619,7 +643,7 @@ async def test_what_the_schema_does_not_take_is_refused_in_one_numbering(fast: P
 
 
 async def test_without_a_history_runs_are_still_followed_by_id(tmp_path: Path) -> None:
-    config = demo_config(tmp_path, 50.0, "[store]\nenabled = false\n")
+    config = demo_config(tmp_path, FAST_SPEED, "[store]\nenabled = false\n")
     async with connected(config) as client:
         started = await client.call_tool("consensus", {"question": "No history?", "wait_seconds": 0})
         run_id = (started.structured_content or {})["run_id"]
@@ -659,7 +683,7 @@ async def test_no_key_ever_leaves_the_server(
     """A key in the environment, in the question (the demo answers quote it) and in a provider's
     error (a careless proxy echoes credentials): it is in no text, structured content, progress
     message or error the client gets."""
-    config = demo_config(tmp_path, 200.0, "[providers.openai]\nmax_retries = 0\n")
+    config = demo_config(tmp_path, FAST_SPEED, "[providers.openai]\nmax_retries = 0\n")
     with WireServer() as wire:
         wire.script("gpt-5.1", Scenario(failure="status", status=401, echo_credentials=True))
         monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
@@ -694,7 +718,7 @@ async def test_no_key_ever_leaves_the_server(
 
 def test_quorum_run_never_imports_the_mcp_sdk(tmp_path: Path, isolated_home: Path) -> None:
     """The SDK takes a second or more to import: only `quorum mcp` may load it."""
-    config = write(tmp_path / "fast.toml", "[demo]\nspeed = 500.0\n")
+    config = write(tmp_path / "fast.toml", FAST_DEMO)
     script = (
         "import sys\n"
         "from tui.cli.main import main\n"
@@ -792,22 +816,23 @@ async def test_the_kinds_of_call_the_four_clients_make(
     progress; a one-call client (the Inspector's CLI) asks once and exits, which cancels its
     run, recorded as cancelled for the next client to read. (A client cancelling the call it
     waits in: `test_a_client_cancelling_cancels_the_run_and_keeps_what_arrived`.)"""
-    params = StdioServerParameters(
-        command=sys.executable,
-        args=["-m", "tui", "--config", str(slow), "mcp", "--home", str(isolated_home)],
-        env={"PYTHONPATH": str(ROOT), "HOME": str(tmp_path / "user"), "QUORUM_NO_PROJECT": "1"},
-        cwd=tmp_path,
-    )
+    quorum = ["--config", str(slow), "mcp", "--home", str(isolated_home)]
 
     @asynccontextmanager
-    async def spawned() -> AsyncIterator[Client]:
+    async def spawned(*command: str) -> AsyncIterator[Client]:
+        params = StdioServerParameters(
+            command=sys.executable,
+            args=[*command, *quorum],
+            env={"PYTHONPATH": str(ROOT), "HOME": str(tmp_path / "user"), "QUORUM_NO_PROJECT": "1"},
+            cwd=ROOT,
+        )
         with (tmp_path / "server-stderr.txt").open("a") as errors:
             async with Client(stdio_client(params, errlog=errors), mode="legacy") as client:
                 yield client
 
     # An agent (SDK 2.x and 1.x, fastmcp): the tools, then a run polled until it ends.
     progress = Progress()
-    async with spawned() as client:
+    async with spawned("-m", "tui") as client:
         assert {tool.name for tool in (await client.list_tools()).tools} == TOOLS
         first = await client.call_tool(
             "consensus", {"question": "Poll me?", "mode": "consult", "wait_seconds": 0}
@@ -821,11 +846,38 @@ async def test_the_kinds_of_call_the_four_clients_make(
     assert (now.structured_content or {})["status"] == "success", text_of(now)
     assert progress.seen and (progress.seen[-1][2] or "").startswith("Complete")
 
-    # The Inspector's CLI: one call, then it exits and the server with it.
-    async with spawned() as client:
+    # The Inspector's CLI: one call, then it exits and the server with it (its members held, so
+    # the run is still going whatever the machine's load).
+    async with spawned("-m", "tests.held_run", "") as client:
         once = await client.call_tool("consensus", {"question": "Once?", "wait_seconds": 0})
     left = once.structured_content or {}
     assert left["status"] == "running" and "the run is cancelled" in left["next_step"]
-    async with spawned() as client:
+    async with spawned("-m", "tui") as client:
         later = await client.call_tool("consensus_result", {"run_id": left["run_id"], "wait_seconds": 0})
     assert (later.structured_content or {})["status"] == "cancelled", text_of(later)
+
+
+async def test_a_long_lived_server_frees_the_runs_it_no_longer_keeps(
+    fast: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run's engine objects refer to each other (the run, its lifecycle, its calls, the server's
+    record of it), so only the cycle collector frees them; left to its own pace it frees them
+    hundreds of runs later, and the server grows by ~0.12 MB a run. A run the server stops
+    keeping is freed at once."""
+    import gc
+
+    from tui.engine.orchestrator import Run
+    from tui.mcp import runs
+
+    monkeypatch.setattr(runs, "KEEP_FINISHED", 2)
+    gc.collect()
+    gc.disable()  # the collector's own pace is not to be counted on either way
+    try:
+        async with connected(fast) as client:
+            for number in range(6):
+                result = await client.call_tool("consensus", {"question": f"Question number {number}?"})
+                assert not result.is_error, text_of(result)
+            alive = sum(isinstance(thing, Run) for thing in gc.get_objects())
+    finally:
+        gc.enable()
+    assert alive <= 2 + 1  # those kept, and the last one started (finished after it forgot the oldest)

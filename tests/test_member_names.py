@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import write
+from tests.conftest import FAST_DEMO, write
 from tests.dashboard import make_app
 from tests.fakes import Script
 from tests.test_app import settle
@@ -118,7 +118,7 @@ def test_quorum_run_json_tells_members_and_votes_apart_by_name(
 ) -> None:
     """Three seats of one model: the JSON names each member, vote and member call as the screen
     does, beside the fields it always had; and the JSON still reads back as a run."""
-    config = write(tmp_path / "fast.toml", "[demo]\nspeed = 200.0\n")
+    config = write(tmp_path / "fast.toml", FAST_DEMO)
     seats = ["-m", "demo-atlas:for", "-m", "demo-atlas:for", "-m", "demo-atlas:against"]
     code = main(["--config", str(config), "run", "Shard?", *seats, "--json", "--fresh"])
     out = capsys.readouterr().out

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import write
+from tests.conftest import FAST_DEMO, write
 from tests.dashboard import FakeLookup, fake_settings
 from tests.fakes import FakeProvider
 from tui.ask import Ask
@@ -25,7 +25,7 @@ from tui.session import Session
 def test_rounds_in_a_configured_consult_mode_is_said_on_stderr_and_kept_in_the_result(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = write(tmp_path / "fast.toml", '[demo]\nspeed = 200.0\n[run]\nmode = "consult"\n')
+    config = write(tmp_path / "fast.toml", FAST_DEMO + '[run]\nmode = "consult"\n')
     code = main(["--config", str(config), "run", "Shard?", "--rounds", "1", "--json", "--fresh"])
     out, err = capsys.readouterr()
     assert code == 0
@@ -34,13 +34,13 @@ def test_rounds_in_a_configured_consult_mode_is_said_on_stderr_and_kept_in_the_r
 
 
 def test_rounds_in_deliberate_mode_says_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    config = write(tmp_path / "fast.toml", "[demo]\nspeed = 200.0\n")
+    config = write(tmp_path / "fast.toml", FAST_DEMO)
     code = main(["--config", str(config), "run", "Shard?", "--rounds", "1", "--json", "--fresh"])
     assert code == 0 and "no effect" not in capsys.readouterr().err
 
 
 async def test_mcp_max_rounds_with_consult_is_a_note_of_the_result(tmp_path: Path) -> None:
-    settings = load_settings(write(tmp_path / "fast.toml", "[demo]\nspeed = 200.0\n"))
+    settings = load_settings(write(tmp_path / "fast.toml", FAST_DEMO))
     ask = Ask(question="Shard?", origin=Origin.MCP, mode=Mode.CONSULT, max_rounds=2)
     request = await build_request(settings, None, ask)
     assert any("max_rounds 2 has no effect in consult mode" in note for note in request.notes)
@@ -65,7 +65,7 @@ def _dashboard_of(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> QuorumApp
 def test_rounds_given_to_the_dashboard_in_consult_mode_is_said_on_start(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = write(tmp_path / "fast.toml", '[demo]\nspeed = 200.0\n[run]\nmode = "consult"\n')
+    config = write(tmp_path / "fast.toml", FAST_DEMO + '[run]\nmode = "consult"\n')
     app = _dashboard_of(monkeypatch, ["--config", str(config), "Shard?", "--rounds", "1"])
     assert any("--rounds 1 has no effect in consult mode" in note for note in app.session.notes)
     plain = _dashboard_of(monkeypatch, ["--config", str(config), "Shard?"])

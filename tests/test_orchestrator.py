@@ -344,7 +344,8 @@ async def test_cancel_keeps_what_arrived_and_cancels_in_flight_calls() -> None:
     task = asyncio.create_task(run.execute())
     while not any(isinstance(e, ev.CallFinished) for e in events):
         await asyncio.sleep(0.01)
-    await asyncio.sleep(0.05)
+    while not any(isinstance(e, ev.TextDelta) and e.member_index == 1 for e in events):
+        await asyncio.sleep(0)  # b's first words, before it hangs
     run.cancel()
     result = await task  # our own cancel returns the result instead of raising
     assert result.status is RunStatus.CANCELLED
@@ -359,7 +360,8 @@ async def test_outer_task_cancellation_propagates_after_recording() -> None:
     provider = FakeProvider(scripts(a=Script(hang=True)))
     run = Run(request(["a"]), lookup(provider))
     task = asyncio.create_task(run.execute())
-    await asyncio.sleep(0.05)
+    while not provider.requests:
+        await asyncio.sleep(0)  # the call is made, and hangs
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -614,7 +616,8 @@ async def test_replace_member_cancels_exactly_that_call() -> None:
     events: list[ev.Event] = []
     run = Run(request(["a", "b"]), lookup(provider), events.append)
     task = asyncio.create_task(run.execute())
-    await asyncio.sleep(0.05)
+    while len(provider.requests) < 2:
+        await asyncio.sleep(0)  # both calls made
     assert run.phase == "positions"
     provider.scripts["b"] = Script(position="B-again")
     assert run.replace_members([1]) is True

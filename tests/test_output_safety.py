@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import FAST_DEMO
 from tests.fakes import FakeProvider, Script, lookup, request
 from tui.cli.main import main
 from tui.cli.progress import ProgressPrinter
@@ -67,7 +68,7 @@ def test_demo_run_never_imports_the_sdks() -> None:
     )
     with tempfile.TemporaryDirectory() as folder:
         config = Path(folder) / "fast.toml"
-        config.write_text("[demo]\nspeed = 200.0\n")
+        config.write_text(FAST_DEMO)
         done = subprocess.run(
             [sys.executable, "-c", code, str(config)], capture_output=True, text=True, timeout=60
         )

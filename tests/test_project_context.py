@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from textual.widgets import Static
 
-from tests.conftest import write
+from tests.conftest import FAST_DEMO, write
 from tests.fakes import FakeProvider, Script, lookup, member, request
 from tui.ask import Ask
 from tui.cli.main import main
@@ -582,7 +582,7 @@ async def test_the_run_records_the_context_and_its_hash(tmp_path: Path, capsys) 
 
 
 def test_quorum_run_in_a_project_asks_with_its_context_and_shows_it(repo: Path, capsys) -> None:
-    found = project(repo, CONTEXT + "[demo]\nspeed = 200.0\n")
+    found = project(repo, CONTEXT + FAST_DEMO)
     assert main(["run", "--json", "--mode", "consult", "Should billing move to event sourcing?"]) == 0
     out, err = capsys.readouterr()
     data = json.loads(out)
@@ -606,13 +606,13 @@ def test_a_follow_up_from_elsewhere_says_the_context_changed(
 ) -> None:
     """`quorum run --follow-up` asks with the context where it runs; when that is not the one its
     run was asked with, a note says so (on stderr and in the run's notes)."""
-    project(repo, CONTEXT + "[demo]\nspeed = 200.0\n")
+    project(repo, CONTEXT + FAST_DEMO)
     assert main(["run", "--json", "--mode", "consult", "Event sourcing for billing?"]) == 0
     first = json.loads(capsys.readouterr()[0])["run_id"]
     elsewhere = tmp_path / "home" / "other"
     (elsewhere / ".git").mkdir(parents=True)
     monkeypatch.chdir(elsewhere)
-    fast = write(tmp_path / "fast.toml", "[demo]\nspeed = 200.0\n")
+    fast = write(tmp_path / "fast.toml", FAST_DEMO)
     assert main(["--config", str(fast), "run", "--json", "--follow-up", first, "And the cost?"]) == 0
     out, err = capsys.readouterr()
     data = json.loads(out)
@@ -676,7 +676,7 @@ async def test_quorum_mcp_asks_with_the_context_of_the_project_it_runs_in(
     from mcp.client.stdio import stdio_client
     from mcp.types import TextContent
 
-    project(repo, CONTEXT + "[demo]\nspeed = 200.0\n")
+    project(repo, CONTEXT + FAST_DEMO)
     env = {key: value for key, value in os.environ.items() if key != NO_PROJECT_ENV}
     root = Path(__file__).resolve().parent.parent
     params = StdioServerParameters(

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import write
+from tests.conftest import FAST_DEMO, write
 from tui.cli.main import main
 from tui.config.loading import load_settings
 from tui.errors import ConfigError
@@ -87,8 +87,7 @@ def plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def plugin_config(tmp_path: Path) -> Path:
     return write(
         tmp_path / "plugins.toml",
-        "[demo]\nspeed = 200.0\n"
-        '[providers.echoes]\nkind = "echo"\nbase_url = "http://127.0.0.1:9/echo"\n'
+        FAST_DEMO + '[providers.echoes]\nkind = "echo"\nbase_url = "http://127.0.0.1:9/echo"\n'
         '[providers.wreck]\nkind = "broken"\n'
         '[models.echo-1]\nprovider = "echoes"\nid = "echo-1"\ncontext_window = 8192\nmax_output = 256\n'
         '[models.wreck-1]\nprovider = "wreck"\nid = "wreck-1"\ncontext_window = 8192\nmax_output = 256\n',

@@ -23,7 +23,7 @@ from typing import Any
 import anyio
 import pytest
 
-from tests.conftest import write
+from tests.conftest import FAST_SPEED, write
 from tui.attachments.images import read_image
 from tui.attachments.text import MAX_ATTACHMENT_BYTES, read_attachment
 from tui.cli.main import main
@@ -465,7 +465,7 @@ async def test_mcp_refuses_a_fifo_or_a_nul_byte_as_a_tool_error(
     guard = threading.Timer(GUARD_S, _give_a_writer, [fifo])
     guard.start()
     try:
-        async with connected(demo_config(tmp_path, 200.0)) as client:
+        async with connected(demo_config(tmp_path, FAST_SPEED)) as client:
             for field, word in (("files", "cannot attach"), ("images", "cannot attach image")):
                 said = await call_error(client, "consensus", {"question": "Q?", field: [fifo.name]})
                 assert said.endswith(f": {word} {fifo.name}: it is not a regular file (a FIFO)")
@@ -497,7 +497,7 @@ async def test_mcp_answers_history_while_a_consensus_call_is_still_reading_its_f
     guard = threading.Timer(GUARD_S, release.set)  # a server blocked by the read is freed, late
     guard.start()
     try:
-        async with connected(demo_config(tmp_path, 200.0)) as client:
+        async with connected(demo_config(tmp_path, FAST_SPEED)) as client:
             answers: dict[str, Any] = {}
 
             async def ask() -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.conftest import write
+from tests.conftest import FAST_DEMO, write
 from tui.cli.main import main
 from tui.cli.serve import dashboard_command_line
 from tui.errors import EXIT_USAGE, ServeError
@@ -117,7 +117,7 @@ def test_the_token_and_the_cookie_are_checked_exactly() -> None:
 
 @pytest.fixture
 def fast_config(tmp_path: Path) -> Path:
-    return write(tmp_path / "fast.toml", "[demo]\nspeed = 500.0\n")
+    return write(tmp_path / "fast.toml", FAST_DEMO)
 
 
 async def started(access: Access, config: Path) -> DashboardServer:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -327,8 +328,7 @@ def test_history_screen(snap_compare: Any, monkeypatch: pytest.MonkeyPatch) -> N
     # Recorded times, frozen per run: how many times a run reads the clock (a checkpoint every
     # half second) depends on how busy the machine is, so a counter of calls would not do.
     stamp = ["2026-11-20T09:00:00.000+00:00"]
-    monkeypatch.setattr("tui.history.store.now_iso", lambda: stamp[0])
-    monkeypatch.setattr("tui.history.recorder.now_iso", lambda: stamp[0])  # it stamps each event
+    monkeypatch.setattr("tui.history.store.utc_now", lambda: datetime.fromisoformat(stamp[0]))
     app, _ = make_app(["alpha:for", "beta:against"])
 
     async def run_before(pilot: Pilot[Any]) -> None:

@@ -10,13 +10,14 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import write
-from tests.fakes import FakeProvider, Script, lookup, member, rate_limited, request
+from tests.conftest import FAST_DEMO, write
+from tests.fakes import FakeProvider, Script, SteppingClock, lookup, member, rate_limited, request
 from tests.wire_server import Scenario, WireServer
 from tui.cli.main import main
 from tui.config import paths
@@ -39,7 +40,7 @@ from tui.engine.types import (
 from tui.errors import StoreError
 from tui.history.recorder import RunRecorder
 from tui.history.replay import prior_turns, replay_events, replay_request
-from tui.history.schema import MIGRATIONS, SCHEMA_VERSION
+from tui.history.schema import MIGRATIONS, SCHEMA_VERSION, STEPS
 from tui.history.store import RunStore
 from tui.render.report import render_markdown
 
@@ -157,7 +158,8 @@ def quorum_run_in_a_child(config: Path, question: str, errors: Path) -> subproce
 
 
 class PacedProvider:
-    """Positions stream one piece every `every_s` seconds; drafts and votes answer at once."""
+    """Positions stream one piece every `every_s` seconds; drafts and votes answer at once. With
+    `stall_after`, each position stalls after that many pieces until the test sets `resume`."""
 
     name = "paced"
     is_demo = False
@@ -165,6 +167,7 @@ class PacedProvider:
     def __init__(self, pieces: int = 11, every_s: float = 0.3, stall_after: int | None = None) -> None:
         self.pieces, self.every_s, self.stall_after = pieces, every_s, stall_after
         self.requests: list[ChatRequest] = []
+        self.resume = asyncio.Event()
 
     async def aclose(self) -> None:
         return None
@@ -178,7 +181,7 @@ class PacedProvider:
             for number in range(self.pieces):
                 yield TextDelta(f"{request.alias}-piece-{number} ")
                 if self.stall_after is not None and number + 1 == self.stall_after:
-                    await asyncio.sleep(self.every_s * 10)  # nothing arrives for a while
+                    await self.resume.wait()  # nothing arrives until the test says so
                 else:
                     await asyncio.sleep(self.every_s)
         elif request.phase == "vote":
@@ -263,13 +266,32 @@ async def test_resolve_a_prefix(store: RunStore) -> None:
         store.status("zzz")
 
 
+async def test_runs_and_calls_are_stamped_by_the_clock_the_store_is_given(tmp_path: Path) -> None:
+    # A clock that runs backwards: the history lists by its stamps, not by the order of recording.
+    clock = SteppingClock(step=timedelta(minutes=-1))
+    store = RunStore(tmp_path / "history.sqlite3", clock=clock)
+    try:
+        provider = FakeProvider({name: Script() for name in ("alpha", "synth")})
+        ids = [(await record(store, ask(f"Question {n}?", ["alpha"]), provider)).run_id for n in range(3)]
+        listed = store.list_runs()
+        assert [s.id for s in listed] == ids  # the first recorded has the latest stamp
+        assert all(s.created_at in clock.given for s in listed)
+        db = raw(store.path)
+        query = "SELECT started_at FROM calls UNION SELECT finished_at FROM runs"
+        stamps = [row[0] for row in db.execute(query)]
+        db.close()
+        assert stamps and set(stamps) <= set(clock.given)
+    finally:
+        store.close()
+
+
 async def test_list_filters_by_text_literally_newest_first(store: RunStore) -> None:
+    store.clock = SteppingClock()  # each run stamped after the one before
     provider = FakeProvider({name: Script() for name in ("alpha", "gamma", "synth")})
     questions = ["Is 100% coverage worth it?", "Rename snake_case fields?", "Store the cache of 1000 keys?"]
     ids = {}
     for question, alias in zip(questions, ["alpha", "alpha", "gamma"], strict=True):
         ids[question] = (await record(store, ask(question, [alias]), provider)).run_id
-        await asyncio.sleep(0.01)  # distinct created_at stamps: the list is ordered by them
 
     def found(text: str) -> list[str]:
         return [s.question for s in store.list_runs(text=text)]
@@ -301,8 +323,9 @@ async def test_runs_recorded_in_the_same_instant_page_without_gaps_or_repeats(st
 # 2. written as it happens
 
 
-async def test_run_is_written_while_it_is_in_flight(store: RunStore) -> None:
-    provider = PacedProvider(pieces=11, every_s=0.3)  # each position streams for about 3.3 s
+async def test_run_is_written_while_it_is_in_flight(store: RunStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("tui.history.recorder.CHECKPOINT_S", 0.05)
+    provider = PacedProvider(pieces=11, every_s=0.001, stall_after=1)  # in flight until resumed
     req = ask("Stream slowly?", ["slow1", "slow2"], max_rounds=1)
     task = asyncio.ensure_future(record(store, req, provider, run_id="inflight0001"))
     db = raw(store.path)
@@ -338,6 +361,7 @@ async def test_run_is_written_while_it_is_in_flight(store: RunStore) -> None:
         assert partial["content"].startswith(f"{partial['alias']}-piece-0 ")
         assert not task.done()
     finally:
+        provider.resume.set()
         result = await asyncio.wait_for(task, 10)
         db.close()
     db = raw(store.path)
@@ -470,8 +494,10 @@ def _schema(path: Path) -> list[tuple[str, str]]:
 def test_every_earlier_schema_is_migrated(tmp_path: Path, version: int) -> None:
     path = tmp_path / f"v{version}.sqlite3"
     db = sqlite3.connect(path)
-    for script in MIGRATIONS[:version]:
+    for number, script in enumerate(MIGRATIONS[:version], start=1):
         db.executescript(script)
+        if number in STEPS:  # what a migration does beyond its SQL
+            STEPS[number](db)
     db.execute(f"PRAGMA user_version = {version}")
     snapshot = RunResult(
         run_id="old000000001",
@@ -520,6 +546,9 @@ def test_every_earlier_schema_is_migrated(tmp_path: Path, version: int) -> None:
             ("old000000002", "An old question", "alpha:for", RunStatus.INTERRUPTED, 0.0),
             ("old000000001", "An old question", "alpha:for", RunStatus.SUCCESS, 0.25),
         ]
+        # the filter finds the runs recorded before (indexed by the migration), and no other
+        assert [r.id for r in store.list_runs(text="OLD QUEST")] == ["old000000002", "old000000001"]
+        assert store.list_runs(text="alpha:f") and store.list_runs(text="beta") == []
         old = store.load("old000000001")
         assert old.synthesis == "the old answer" and old.positions[0] is not None
         assert old.positions[0].content == "old text"
@@ -584,28 +613,43 @@ def test_calls_recorded_before_whose_counts_were_kept_read_as_estimated_or_the_p
 
 
 def test_vectors_kept_by_run_move_to_their_question_key(tmp_path: Path) -> None:
-    """Migration 13: a vector belongs to a question; two runs of one question kept one each."""
+    """Migration 13: a vector belongs to a question; two runs of one question kept one each (and
+    it moves on to the embedder's vector set, one byte a dimension)."""
+    import numpy as np
+
+    from tui.history.vectors import kept_vectors
+
     path = tmp_path / "v12.sqlite3"
     db = sqlite3.connect(path)
     for script in MIGRATIONS[:12]:
         db.executescript(script)
     db.execute("PRAGMA user_version = 12")
-    for run_id, key in (("r1", "use postgres"), ("r2", "use postgres"), ("r3", None)):
+    for run_id, key, vector in (("r1", "use postgres", [0.5, -1.0]), ("r2", "use postgres", [1.0, 0.0])):
         db.execute(
             "INSERT INTO runs (id, created_at, question, mode, panel, config, status, max_rounds, "
             "question_key) VALUES (?, '2026-01-01', 'q', 'deliberate', '{}', '{}', 'success', 3, ?)",
             (run_id, key),
         )
-        db.execute("INSERT INTO question_vectors VALUES (?, 'static', 2, ?)", (run_id, run_id.encode() * 2))
+        db.execute(
+            "INSERT INTO question_vectors VALUES (?, 'static', 2, ?)",
+            (run_id, np.asarray(vector, "<f4").tobytes()),
+        )
+    db.execute(
+        "INSERT INTO runs (id, created_at, question, mode, panel, config, status, max_rounds) "
+        "VALUES ('r3', '2026-01-01', 'q', 'deliberate', '{}', '{}', 'success', 3)"
+    )
+    db.execute("INSERT INTO question_vectors VALUES ('r3', 'static', 2, ?)", (np.zeros(2, "<f4").tobytes(),))
     db.commit()
     db.close()
     RunStore(path).close()
     db = sqlite3.connect(path)
-    moved = db.execute("SELECT embedder, question_key, dim FROM question_key_vectors").fetchall()
+    moved = kept_vectors(db, "static", ["use postgres"])
+    slots = db.execute("SELECT count(*) FROM vector_slots").fetchone()[0]
     tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     db.close()
-    assert moved == [("static", "use postgres", 2)]  # once; a run with no key has nothing to move
-    assert "question_vectors" not in tables
+    assert moved == {"use postgres": bytes([64, 129])}  # once: the first run's; a run with no key has none
+    assert slots == 1
+    assert not {"question_vectors", "question_key_vectors"} & tables
 
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
@@ -804,7 +848,10 @@ async def test_follow_up_carries_the_thread(store: RunStore) -> None:
 # 7. the CLI
 
 
-def test_history_and_show_commands(fast_demo_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_history_and_show_commands(
+    fast_demo_config: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("tui.history.store.utc_now", SteppingClock())  # each command's store reads it
     config = ["--config", str(fast_demo_config)]
     assert main(["show", "abc"]) != 0  # no history yet
     assert "no run history yet" in capsys.readouterr().err
@@ -812,7 +859,6 @@ def test_history_and_show_commands(fast_demo_config: Path, capsys: pytest.Captur
     for question in ("Alpha question about caches?", "Beta question about queues?"):
         assert main([*config, "run", "-q", "--json", question]) == 0
         ids.append(json.loads(capsys.readouterr().out)["run_id"])
-        time.sleep(0.01)
 
     assert main(["history", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
@@ -855,7 +901,7 @@ def test_history_and_show_commands(fast_demo_config: Path, capsys: pytest.Captur
 def test_recording_can_be_turned_off(
     isolated_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    off = write(tmp_path / "off.toml", "[demo]\nspeed = 200.0\n\n[store]\nenabled = false\n")
+    off = write(tmp_path / "off.toml", FAST_DEMO + "\n[store]\nenabled = false\n")
     assert main(["--config", str(off), "run", "-q", "--json", "Record this?"]) == 0
     assert json.loads(capsys.readouterr().out)["status"] == "success"
     assert not paths.history_file("").exists() and not (isolated_home / "data").exists()
@@ -868,7 +914,7 @@ def test_recording_can_be_turned_off(
 
 def test_store_path_setting_is_used(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     target = tmp_path / "elsewhere" / "runs.db"
-    config = write(tmp_path / "where.toml", f"[demo]\nspeed = 200.0\n\n[store]\npath = {str(target)!r}\n")
+    config = write(tmp_path / "where.toml", FAST_DEMO + f"\n[store]\npath = {str(target)!r}\n")
     assert main(["--config", str(config), "run", "-q", "--json", "Where?"]) == 0
     run_id = json.loads(capsys.readouterr().out)["run_id"]
     assert not paths.history_file("").exists()
@@ -1024,16 +1070,18 @@ async def test_load_keeps_every_field_of_a_finished_call(store: RunStore) -> Non
 
 
 async def test_text_before_a_stall_is_checkpointed(store: RunStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("tui.history.recorder.CHECKPOINT_S", 0.2)
-    provider = PacedProvider(pieces=4, every_s=0.15, stall_after=2)  # 2 pieces, then 1.5 s of silence
+    monkeypatch.setattr("tui.history.recorder.CHECKPOINT_S", 0.05)
+    provider = PacedProvider(pieces=4, every_s=0.001, stall_after=2)  # 2 pieces, then silence
     task = asyncio.ensure_future(record(store, ask("Stall?", ["slow"], max_rounds=1), provider))
     db = raw(store.path)
+    query = "SELECT status FROM calls WHERE phase = 'position' AND content = 'slow-piece-0 slow-piece-1 '"
     try:
-        await asyncio.sleep(1.0)  # the first two pieces arrived 0.7 s ago or more
-        row = db.execute("SELECT status, content FROM calls WHERE phase = 'position'").fetchone()
+        async with asyncio.timeout(30):  # a hang guard only: nothing arrives until `resume`
+            while (row := db.execute(query).fetchone()) is None:
+                await asyncio.sleep(0.01)
         assert row["status"] == "running"
-        assert row["content"] == "slow-piece-0 slow-piece-1 "
     finally:
+        provider.resume.set()
         db.close()
         await asyncio.wait_for(task, 10)
 
@@ -1225,3 +1273,45 @@ async def test_what_was_asked_as_earlier_versions_recorded_it_loads_and_is_asked
     assert (asked.quorum, asked.context, asked.images, asked.answer) == (0.5, None, [], None)
     again = replay_request(store.load(live.run_id))
     assert (again.focus, again.max_rounds, again.token_budget) == (["audit trail"], 2, 9000)
+
+
+def _query_plans(store: RunStore, action: Callable[[], object]) -> list[str]:
+    """What SQLite does for each statement `action` runs on the store's connection."""
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+    try:
+        action()
+    finally:
+        store._db.set_trace_callback(None)
+    return [
+        row[3]
+        for statement in statements
+        if statement.lstrip().upper().startswith("SELECT")
+        for row in store._db.execute("EXPLAIN QUERY PLAN " + statement)
+    ]
+
+
+@pytest.mark.parametrize("text", ["kubernetes", "qz", "alpha", 'say "it"'])
+async def test_filtering_the_list_reads_the_full_text_index_not_every_run_row(
+    store: RunStore, text: str
+) -> None:
+    """A long history is filtered through its full-text index (or, for fewer than 3 characters,
+    the index's compact copy of the questions and panels), never by reading each run's row,
+    which holds the run's whole result: the runs are walked newest first by their time index,
+    and a run's row is read only when the index has it."""
+    await record(store, ask("Should we run kubernetes?", ["alpha"]), FakeProvider(panel_scripts()))
+    plans = _query_plans(store, lambda: store.list_runs(limit=100, text=text))
+    assert any("runs_fts" in plan for plan in plans), plans
+    assert not [plan for plan in plans if plan == "SCAN runs"], plans
+
+
+async def test_showing_a_run_by_its_id_or_a_prefix_never_reads_every_run_row(store: RunStore) -> None:
+    provider = FakeProvider({"alpha": Script(), "synth": Script()})
+    await record(store, request(["alpha"]), provider, run_id="abc123456789")
+    for prefix in ("abc123456789", "abc"):
+
+        def show(prefix: str = prefix) -> None:
+            store.load(store.resolve(prefix))
+
+        plans = _query_plans(store, show)
+        assert plans and not [plan for plan in plans if plan.startswith("SCAN runs")], plans

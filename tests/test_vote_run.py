@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from tests.conftest import write
+from tests.conftest import FAST_DEMO, write
 from tui.ask import Ask
 from tui.cli.main import main
 from tui.config import paths
@@ -194,7 +194,7 @@ def test_a_question_asked_in_an_answer_shape_is_not_served_to_one_asked_without(
 
 
 async def test_mcp_builds_a_vote_with_its_answer_shape(tmp_path: Path) -> None:
-    settings = load_settings(write(tmp_path / "fast.toml", "[demo]\nspeed = 200.0\n"))
+    settings = load_settings(write(tmp_path / "fast.toml", FAST_DEMO))
     ask = Ask(question="Two?", origin=Origin.MCP, mode=Mode.VOTE, answer=AnswerSpec.parse("choice"))
     request = await build_request(settings, None, ask)
     assert request.mode is Mode.VOTE and request.answer == AnswerSpec(kind=AnswerKind.CHOICE)
@@ -202,7 +202,7 @@ async def test_mcp_builds_a_vote_with_its_answer_shape(tmp_path: Path) -> None:
 
 async def test_mcp_runs_a_vote(tmp_path: Path) -> None:
     question, right, _ = atlas_alone_wrong()
-    app = QuorumMCP(load_settings(write(tmp_path / "fast.toml", "[demo]\nspeed = 200.0\n")))
+    app = QuorumMCP(load_settings(write(tmp_path / "fast.toml", FAST_DEMO)))
     async with Client(app.server, mode="legacy") as client:
         result = await client.call_tool(
             "consensus", {"question": question, "mode": "vote", "answer": "numeric", "models": _mcp_panel()}

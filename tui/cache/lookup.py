@@ -40,6 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from uuid import uuid4
 
 from tui.cache.embedding import OFFLINE_EMBEDDER, Embedder
@@ -47,18 +48,19 @@ from tui.config.schema import Settings
 from tui.config.snapshot import settings_snapshot
 from tui.engine.types import Asked, CacheInfo, CacheKind, Outcome, RunRequest, RunResult, RunStatus, Totals
 from tui.errors import QuorumError, StoreError
-from tui.history.similar import scan_connection, scope_of
+from tui.history.similar import ScanConnection, Scope, scan_connection, scope_of
 from tui.history.store import RunStore, StoredQuestion
 from tui.pool import remote_embedder
 from tui.question.check import decide
 from tui.question.keys import question_key
 
+if TYPE_CHECKING:
+    from tui.cache.vectors import Vector
+
 log = logging.getLogger(__name__)
 
 SUGGEST_MARGIN = 0.05
 """A run this much below the threshold (or above it but failing the check) is suggested, not served."""
-MAX_COMPARED = 50_000
-"""The distinct questions of a scope a suggestion is looked for among, newest first."""
 
 
 class Lookup:
@@ -246,7 +248,7 @@ class _Judgement:
     similar first, and the vectors embedded on the way, to keep."""
 
     served: list[tuple[str, float]] = field(default_factory=list)
-    new_vectors: list[tuple[str, int, bytes]] = field(default_factory=list)
+    new_vectors: list[tuple[str, bytes]] = field(default_factory=list)
 
 
 def _semantic_plan(
@@ -264,67 +266,141 @@ def _semantic_plan(
 
 def _judge(settings: Settings, plan: _SemanticPlan) -> _Judgement:
     """Embed and compare the question with the runs of the plan (blocking: run in a thread); the
-    runs the hit check lets through, most similar first."""
-    from tui.cache.vectors import embed_and_compare, similarities
+    runs the hit check lets through, most similar first. The question and the runs without a
+    usable kept vector go to the embedder together (one request to an endpoint); a kept vector
+    that cannot be compared (another length, zero) is embedded again."""
+    from tui.cache.vectors import embedded, similarity
 
     embedder = embedder_for(settings)
     assert embedder is not None  # a plan is made only with an embedder configured
-    keys = [entry.key for entry in plan.stored]
-    query, matrix, valid, kept = embed_and_compare(
-        embedder, plan.question, keys, [(entry.vector, entry.dim) for entry in plan.stored]
-    )
-    judgement = _Judgement(new_vectors=kept)
-    scores = similarities(query, matrix)
+    fresh = {
+        key: (vector, kept)
+        for key, vector, kept in embedded(
+            embedder,
+            list(
+                dict.fromkeys(
+                    [question_key(plan.question), *(e.key for e in plan.stored if e.vector is None)]
+                )
+            ),
+        )
+    }
+    query = fresh[question_key(plan.question)][0]
+    judgement = _Judgement()
+    if query is None:
+        return judgement
+
+    def score(entry: StoredQuestion) -> float | None:
+        if entry.key in fresh:
+            vector = fresh[entry.key][0]
+            return None if vector is None or len(vector) != len(query) else float(vector @ query)
+        return similarity(query, entry.vector)
+
+    again = list(dict.fromkeys(e.key for e in plan.stored if e.key not in fresh and score(e) is None))
+    fresh.update((key, (vector, kept)) for key, vector, kept in embedded(embedder, again))
+    judgement.new_vectors = [
+        (key, kept) for key, (_, kept) in fresh.items() if kept is not None and len(kept) == len(query)
+    ]
+    scored = [(entry, value) for entry in plan.stored if (value := score(entry)) is not None]
     threshold = settings.cache.threshold
-    for i in sorted(range(len(scores)), key=lambda i: -scores[i]):
-        entry, score = plan.stored[i], scores[i]
-        if valid[i] and decide(entry.question, plan.question, score, threshold).hit:
-            judgement.served.append((entry.run_id, score))
+    for entry, value in sorted(scored, key=lambda pair: -pair[1]):
+        if decide(entry.question, plan.question, value, threshold).hit:
+            judgement.served.append((entry.run_id, value))
     return judgement
 
 
 # -- suggesting -------------------------------------------------------------------------------
 
+_examining = threading.Lock()
+"""Held by the scan that looks through earlier runs for questions without a vector: two scans of
+one process (concurrent MCP calls) would embed the same questions."""
+CANDIDATES_AT_ONCE = 64
+"""The most similar questions whose runs in the scope are looked up in one read."""
+
 
 def _find_similar(settings: Settings, request: RunRequest, history: Path, since: datetime) -> CacheInfo:
-    """The most similar earlier run in the request's scope that was not served: compared with
-    every question asked there (each once), on a connection of its own to the `history` file
-    (blocking: run in a thread). The question's vector is taken as kept when it is; the vectors
-    embedded on the way (the question's own among them, so the run now asked is compared without
-    embedding it again) are kept. A failing embedder (`QuorumError`) or history (`StoreError`)
-    raise."""
+    """The most similar earlier run in the request's scope that was not served (blocking: run in a
+    thread), on a connection of its own to the `history` file: the question is compared with every
+    vector the embedder has kept, block by block, and the runs of the most similar questions are
+    looked up in the scope, best first, until one is found. On the way, questions of earlier runs
+    without a vector (a history recorded before, or with the cache off) are embedded, at most
+    `MAX_EMBEDDED_PER_LOOKUP` a scan, newest first, together with the question's own if it has
+    none (one request to an endpoint), and kept. A failing embedder (`QuorumError`) or history
+    (`StoreError`) raise."""
     name = embedder_name(settings)
     scope = scope_of(request, name, since=since, same_panel=settings.cache.match_panel)
     own = question_key(request.question)
     with scan_connection(history) as scan:
-        asked = [q for q in scan.questions(scope, limit=MAX_COMPARED) if q.key != own]
-        if not asked:
-            return CacheInfo()
+        if not scan.asked_in(scope, besides=own):
+            return CacheInfo()  # nothing to compare with: neither numpy nor the embedder is loaded
+        from tui.cache import vectors
+
         embedder = embedder_for(settings)
         assert embedder is not None
-        from tui.cache.vectors import (
-            embed_and_compare,
-            from_blob,
-        )  # numpy: only once there is something to compare
-
         # The question's own vector, if this lookup's judging (or an earlier one) kept it: an
         # embedding endpoint is not asked for it twice.
         known = scan.kept_vector(name, own)
-        query, matrix, valid, kept = embed_and_compare(
-            embedder,
-            request.question,
-            [q.key for q in asked],
-            [(q.vector, q.dim) for q in asked],
-            query=from_blob(*known) if known is not None else None,
+        query = vectors.kept_unit(known) if known is not None else None
+        examining = _examining.acquire(blocking=False)
+        try:
+            pending = (
+                scan.unexamined(
+                    name,
+                    keys_at_most=vectors.MAX_EMBEDDED_PER_LOOKUP,
+                    runs_at_most=vectors.MAX_EXAMINED_PER_LOOKUP,
+                )
+                if examining
+                else None
+            )
+            keys = [key for key in pending.keys if key != own] if pending is not None else []
+            fresh = vectors.embedded(embedder, keys if query is not None else [own, *keys])
+            if query is None:
+                query = fresh[0][1]
+            if query is None:
+                return CacheInfo()  # a question of no known word is like none
+            kept = [(key, data) for key, _, data in fresh if data is not None and len(data) == len(query)]
+            stored = scan.keep_vectors(name, kept, examined=pending.examined if pending is not None else None)
+        finally:
+            if examining:
+                _examining.release()
+        # Embedded but not kept (the history was locked): compared as they are.
+        unkept = (
+            [] if stored else [(key, vector) for key, vector, _ in fresh if key != own and vector is not None]
         )
-        scan.keep_vectors(name, kept)
-    from tui.cache.vectors import similarities
+        return _most_similar(scan, scope, own, query, name, unkept, settings.cache.threshold - SUGGEST_MARGIN)
 
-    scores = similarities(query, matrix)
-    best = max((i for i in range(len(asked)) if valid[i]), key=lambda i: scores[i], default=None)
-    if best is None or scores[best] < settings.cache.threshold - SUGGEST_MARGIN:
-        return CacheInfo()
-    return CacheInfo(similar_run_id=asked[best].run_id, similarity=round(scores[best], 4))
+
+def _most_similar(
+    scan: ScanConnection,
+    scope: Scope,
+    own: str,
+    query: Vector,
+    embedder: str,
+    unkept: list[tuple[str, Vector]],
+    floor: float,
+) -> CacheInfo:
+    """The best scored question at or above `floor` that has a run in `scope` (not `own`)."""
+    from tui.cache import vectors
+
+    kept = scan.vector_set(embedder)
+    ranked = vectors.ranked(vectors.scores(query, kept, scan.blocks(kept)), floor) if kept is not None else []
+    extra = sorted(
+        ((float(vector @ query), key) for key, vector in unkept if len(vector) == len(query)), reverse=True
+    )
+    extra = [(score, key) for score, key in extra if score >= floor]
+    for start in range(0, max(len(ranked), 1), CANDIDATES_AT_ONCE):
+        batch = ranked[start : start + CANDIDATES_AT_ONCE]
+        keys = scan.keys_at(kept, [slot for slot, _ in batch]) if kept is not None and batch else {}
+        last = start + CANDIDATES_AT_ONCE >= len(ranked)
+        lowest = batch[-1][1] if batch and not last else floor
+        scored = [(score, keys[slot]) for slot, score in batch if slot in keys]
+        scored += [pair for pair in extra if pair[0] >= lowest]
+        extra = [pair for pair in extra if pair[0] < lowest]
+        scored = sorted((pair for pair in scored if pair[1] != own), key=lambda pair: -pair[0])
+        runs = scan.newest_runs(scope, (key for _, key in scored))
+        for score, key in scored:
+            if key in runs:
+                return CacheInfo(similar_run_id=runs[key], similarity=round(score, 4))
+    return CacheInfo()
 
 
 # -- serving ----------------------------------------------------------------------------------

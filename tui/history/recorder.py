@@ -32,7 +32,7 @@ from typing import Any
 from tui.engine import events as ev
 from tui.engine.types import CallResult, Member, RoundResult, RunResult, RunStatus
 from tui.history.liveness import LIVE_RUNS
-from tui.history.store import RunStore, RunWrites, now_iso
+from tui.history.store import RunStore, RunWrites
 
 CHECKPOINT_S = 0.5
 
@@ -81,10 +81,10 @@ class RunRecorder:
             case ev.TextDelta(call_id=call_id, text=text) | ev.SynthesisDelta(call_id=call_id, text=text):
                 self._text.setdefault(call_id, []).append(text)
             case ev.CallQueued(call_id=call_id, limit=limit):
-                at = now_iso()  # a follower shows it queued, not waiting
+                at = self.store.now()  # a follower shows it queued, not waiting
                 self._write(lambda writes: writes.call_queued(call_id, limit, at=at))
             case ev.CallDequeued(call_id=call_id, queued_ms=queued_ms):
-                at = now_iso()  # a follower's clock starts again with it
+                at = self.store.now()  # a follower's clock starts again with it
                 self._write(lambda writes: writes.call_sent(call_id, queued_ms, at=at))
             case ev.FirstToken(call_id=call_id, ttft_ms=ttft_ms):
                 self._first_token_ms[call_id] = ttft_ms  # written with the call's next checkpoint
@@ -101,7 +101,7 @@ class RunRecorder:
             case ev.RunFinished(result=result) | ev.RunFailed(result=result) | ev.RunCancelled(result=result):
                 self._result = result
                 self._stop()
-                ended, at = result.model_copy(deep=True), now_iso()
+                ended, at = result.model_copy(deep=True), self.store.now()
                 last = self._write(lambda writes: writes.finish_run(ended, at=at))
                 # Live until its last write is made (or given up): a run whose end waits for the
                 # history is not one this process has stopped recording.
@@ -119,7 +119,7 @@ class RunRecorder:
             self._result.model_copy(deep=True),
             self.config,
             self.parent_run_id,
-            now_iso(),
+            self.store.now(),
         )
         self._write(
             lambda writes: writes.insert_run(request, begun, config=config, parent_run_id=parent, at=at)
@@ -130,7 +130,7 @@ class RunRecorder:
         self._seq += 1
         self._text[event.call_id] = []
         self._saved_length[event.call_id] = 0
-        seq, who, at = self._seq, self._who(event.member_index, event.alias), now_iso()
+        seq, who, at = self._seq, self._who(event.member_index, event.alias), self.store.now()
         self._write(lambda writes: writes.insert_call(run_id, seq, event, who, at=at))
 
     def _call_finished(self, call: CallResult) -> None:
@@ -138,7 +138,7 @@ class RunRecorder:
         self._saved_length.pop(call.call_id, None)
         self._first_token_ms.pop(call.call_id, None)
         if call.reused_from is None:
-            ended, at = call.model_copy(deep=True), now_iso()
+            ended, at = call.model_copy(deep=True), self.store.now()
             self._write(lambda writes: writes.finish_call(ended, at=at))
         elif self._result is not None and call.member_index is not None:
             # Carried over from an earlier run, which holds its row: this run's row says which.
@@ -201,7 +201,7 @@ class RunRecorder:
         }
         if not changed:
             return
-        waited, at = dict(self._first_token_ms), now_iso()
+        waited, at = dict(self._first_token_ms), self.store.now()
         self._checkpoint = self._write(
             lambda writes: writes.save_texts(changed, waited, at=at), skippable=True
         )

@@ -13,15 +13,19 @@ has every run keyed again when it is opened, once, so its runs are found as new 
 
 from __future__ import annotations
 
+import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from tui.errors import StoreError
 from tui.history.locking import retrying
+from tui.history.vectors import examine_again, keep_vectors, vector_set
 from tui.question.keys import question_key
 from tui.question.terms import REDUCTION, signature
+
+log = logging.getLogger(__name__)
 
 # Forward migrations: index i takes a database from version i to i + 1. Never edit one that has
 # shipped; add the next.
@@ -244,8 +248,126 @@ MIGRATIONS: list[str] = [
     CREATE TABLE question_reduction (version INTEGER NOT NULL);
     INSERT INTO question_reduction (version) VALUES (1);
     """,
+    # 18: the questions' vectors as one compact array per embedder (`tui.history.vectors`): int8,
+    # in blocks of 256 KiB, each slot naming its question; which runs have been looked at for a
+    # question without a vector. The float32 vectors kept so far move over (`_move_vectors`).
+    """
+    CREATE TABLE vector_sets (
+        id INTEGER PRIMARY KEY,
+        embedder TEXT NOT NULL UNIQUE,
+        dim INTEGER NOT NULL,
+        size INTEGER NOT NULL DEFAULT 0,
+        block_slots INTEGER NOT NULL,
+        examined_from INTEGER,
+        examined_to INTEGER
+    );
+    CREATE TABLE vector_slots (
+        vector_set INTEGER NOT NULL REFERENCES vector_sets(id) ON DELETE CASCADE,
+        slot INTEGER NOT NULL,
+        question_key TEXT NOT NULL,
+        PRIMARY KEY (vector_set, slot)
+    ) WITHOUT ROWID;
+    CREATE UNIQUE INDEX vector_slots_by_key ON vector_slots(vector_set, question_key);
+    CREATE TABLE vector_blocks (
+        vector_set INTEGER NOT NULL REFERENCES vector_sets(id) ON DELETE CASCADE,
+        block INTEGER NOT NULL,
+        vectors BLOB NOT NULL,
+        UNIQUE (vector_set, block)
+    );
+    """,
+    # 19: the float32 vectors have moved (migration 18's step).
+    """
+    DROP TABLE question_key_vectors;
+    """,
+    # 20: a full-text index of each run's question and panel as listed, which the history's filter
+    # looks up instead of reading every run's row (`_index_the_text`).
+    "",
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _move_vectors(db: sqlite3.Connection) -> None:
+    """Migration 18's step: each embedder's float32 vectors, kept by question key, move to its
+    vector set as int8 (`tui.history.vector_format`); one that is not a vector (cut short, not
+    finite) is left behind, to be embedded again. The runs whose questions all have a vector
+    now, from the newest down, count as looked at."""
+    by_embedder: dict[str, list[tuple[str, bytes]]] = {}
+    for embedder, key, dim, vector in db.execute(
+        "SELECT embedder, question_key, dim, vector FROM question_key_vectors ORDER BY rowid"
+    ):
+        if isinstance(vector, bytes) and dim and len(vector) == 4 * dim:
+            by_embedder.setdefault(embedder, []).append((key, vector))
+    if not by_embedder:
+        return
+    import numpy as np
+
+    from tui.history.vector_format import encode
+
+    for embedder, kept in by_embedder.items():
+        lengths = [len(vector) for _, vector in kept]
+        common = max(set(lengths), key=lengths.count)
+        moved = [
+            (key, encoded)
+            for key, vector in kept
+            if len(vector) == common and (encoded := encode(np.frombuffer(vector, dtype="<f4"))) is not None
+        ]
+        keep_vectors(db, embedder, moved)
+        kept_set = vector_set(db, embedder)
+        top = db.execute("SELECT max(rowid) FROM runs").fetchone()[0]
+        if kept_set is None or top is None:
+            continue
+        missing = db.execute(
+            "SELECT max(rowid) FROM runs WHERE question_key IS NOT NULL AND cache_of IS NULL "
+            "AND parent_run_id IS NULL AND question_key NOT IN "
+            "(SELECT question_key FROM vector_slots WHERE vector_set = ?)",
+            (kept_set.id,),
+        ).fetchone()[0]
+        keep_vectors(db, embedder, [], examined=((missing or 0) + 1, top))
+
+
+FULL_TEXT_INDEX = "runs_fts"
+"""The full-text index of the runs' questions and panels: its rowid is the run's."""
+_FULL_TEXT = [
+    # trigram: any 3 characters in a row are looked up (a filter matches inside words, as LIKE
+    # did), case-insensitive. It keeps its own copy of the texts, which a shorter filter scans.
+    f"CREATE VIRTUAL TABLE {FULL_TEXT_INDEX} USING fts5(question, panel_text, tokenize = 'trigram')",
+    f"INSERT INTO {FULL_TEXT_INDEX} (rowid, question, panel_text) "
+    "SELECT rowid, question, panel_text FROM runs",
+    f"""CREATE TRIGGER runs_fts_insert AFTER INSERT ON runs BEGIN
+        INSERT INTO {FULL_TEXT_INDEX} (rowid, question, panel_text)
+            VALUES (new.rowid, new.question, new.panel_text);
+    END""",
+    f"""CREATE TRIGGER runs_fts_update AFTER UPDATE OF question, panel_text ON runs BEGIN
+        UPDATE {FULL_TEXT_INDEX} SET question = new.question, panel_text = new.panel_text
+            WHERE rowid = old.rowid;
+    END""",
+    f"""CREATE TRIGGER runs_fts_delete AFTER DELETE ON runs BEGIN
+        DELETE FROM {FULL_TEXT_INDEX} WHERE rowid = old.rowid;
+    END""",
+]
+
+
+def _index_the_text(db: sqlite3.Connection) -> None:
+    """Migration 20's step: the full-text index, filled with every run and kept current by
+    triggers. A SQLite built without FTS5's trigram tokenizer (before 3.34, or without FTS5)
+    leaves the history without one: its filter reads the runs."""
+    try:
+        db.execute(_FULL_TEXT[0])
+    except sqlite3.OperationalError as err:
+        log.warning("no full-text index of the history (%s): its filter reads every run", err)
+        return
+    for statement in _FULL_TEXT[1:]:
+        db.execute(statement)
+
+
+def has_full_text_index(db: sqlite3.Connection) -> bool:
+    """Whether the history has the full-text index of its runs (migration 20)."""
+    found = db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (FULL_TEXT_INDEX,)).fetchone()
+    return found is not None
+
+
+STEPS: dict[int, Callable[[sqlite3.Connection], None]] = {18: _move_vectors, 20: _index_the_text}
+"""What a migration does that SQL cannot, by its number: run in its transaction, after its SQL."""
 
 
 @contextmanager
@@ -312,6 +434,8 @@ def _key_again(db: sqlite3.Connection) -> None:
             ],
         )
         db.execute("UPDATE question_reduction SET version = ?", (REDUCTION,))
+        # A question whose key changed has no vector under its new key yet.
+        examine_again(db)
 
 
 def _next_migration(db: sqlite3.Connection, path: Path) -> int:
@@ -325,5 +449,7 @@ def _next_migration(db: sqlite3.Connection, path: Path) -> int:
                 if statement.strip():
                     db.execute(statement)
             current += 1
+            if current in STEPS:
+                STEPS[current](db)
             db.execute(f"PRAGMA user_version = {current}")
     return current

@@ -2,17 +2,19 @@
 
 The semantic cache serves only runs whose question has the same key terms (an indexed lookup on
 `RunStore`); but to *suggest* the most similar earlier run it compares the question with every
-question asked in the same scope. That read grows with the history (10,000 runs: ~10 MB of
-vectors), so it runs in a worker thread, never on the event loop — and a SQLite connection
-belongs to the thread that made it: this module opens its own, on the same file, for the length
-of one scan. WAL mode lets it read while the loop's connection records a run.
+question the embedder has a vector of — one compact array, read block by block
+(`tui.history.vectors`: 100,000 questions, 25 MB) — and then looks up the runs of the few most
+alike, in the request's scope. That read grows with the history, so it runs in a worker thread,
+never on the event loop — and a SQLite connection belongs to the thread that made it: this module
+opens its own, on the same file, for the length of one scan. WAL mode lets it read while the
+loop's connection records a run.
 """
 
 from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,9 +23,11 @@ from typing import Any
 
 from tui.engine.types import RunRequest
 from tui.errors import StoreError
+from tui.history import vectors
 from tui.history.locking import is_busy
 from tui.history.schema import write_transaction
-from tui.history.store import iso_stamp, save_vectors
+from tui.history.store import iso_stamp
+from tui.history.vectors import Unexamined, VectorSet
 from tui.question.keys import panel_key, scope_key
 
 BUSY_TIMEOUT_S = 5.0
@@ -31,17 +35,6 @@ BUSY_TIMEOUT_S = 5.0
 
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ScopeQuestion:
-    """One question asked in a scope: its key (the text embedded), the newest servable run that
-    asked it, and its vector from the embedder asked for if one is kept (as stored: unchecked)."""
-
-    key: str
-    run_id: str
-    dim: int | None
-    vector: bytes | None
 
 
 @dataclass(frozen=True)
@@ -55,68 +48,87 @@ class Scope:
     embedder: str
 
 
+_SERVABLE = "status = 'success' AND cache_of IS NULL AND parent_run_id IS NULL"
+
+
 class ScanConnection:
-    """A connection of a worker thread's own to the history, for one scan: read the scope's
-    questions, keep the vectors it embedded."""
+    """A connection of a worker thread's own to the history, for one scan: read the embedder's
+    vectors block by block and the runs of the few questions most like the one asked, keep the
+    vectors it embedded."""
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
 
-    def questions(self, scope: Scope, *, limit: int) -> list[ScopeQuestion]:
-        """Each question asked in `scope` once (by its key), with its newest run, newest first.
-        Two reads, joined here: the scope's questions from the covering index, then every vector
-        of the embedder (a join in SQL looks each vector up one by one, several times slower)."""
+    def asked_in(self, scope: Scope, *, besides: str) -> bool:
+        """Whether any question but `besides` (a question key) has a run in `scope`."""
         query = (
-            "SELECT question_key, id, max(created_at) AS newest FROM runs INDEXED BY runs_semantic "
-            "WHERE cache_scope = ? AND created_at >= ? AND status = 'success' AND cache_of IS NULL "
-            "AND parent_run_id IS NULL AND question_key IS NOT NULL "
+            f"SELECT 1 FROM runs INDEXED BY runs_semantic WHERE cache_scope = ? AND {_SERVABLE} "
+            "AND created_at >= ? AND question_key IS NOT NULL AND question_key != ? "
         )
-        params: list[Any] = [scope.scope_key, scope.since]
+        params: list[Any] = [scope.scope_key, scope.since, besides]
         if scope.panel_key is not None:
             query += "AND panel_key = ? "
             params.append(scope.panel_key)
-        query += "GROUP BY question_key ORDER BY newest DESC LIMIT ?"
-        params.append(limit)
-        asked = self._db.execute(query, params).fetchall()
-        if not asked:
-            return []
-        vectors: dict[str, tuple[int, bytes]] = {
-            key: (dim, vector)
-            for key, dim, vector in self._db.execute(
-                "SELECT question_key, dim, vector FROM question_key_vectors WHERE embedder = ?",
-                (scope.embedder,),
+        return self._db.execute(query + "LIMIT 1", params).fetchone() is not None
+
+    def vector_set(self, embedder: str) -> VectorSet | None:
+        return vectors.vector_set(self._db, embedder)
+
+    def blocks(self, vector_set: VectorSet) -> Iterator[tuple[int, bytes | None]]:
+        """The set's blocks in order, each read once (see `tui.history.vectors.blocks`)."""
+        return vectors.blocks(self._db, vector_set)
+
+    def keys_at(self, vector_set: VectorSet, slots: Sequence[int]) -> dict[int, str]:
+        return vectors.keys_at(self._db, vector_set, slots)
+
+    def kept_vector(self, embedder: str, key: str) -> bytes | None:
+        """The vector kept for the question `key` from `embedder`, if any."""
+        return vectors.kept_vectors(self._db, embedder, [key]).get(key)
+
+    def unexamined(self, embedder: str, *, keys_at_most: int, runs_at_most: int) -> Unexamined:
+        """Questions of runs not looked at yet that have no vector (see `tui.history.vectors`)."""
+        return vectors.unexamined(self._db, embedder, keys_at_most=keys_at_most, runs_at_most=runs_at_most)
+
+    def newest_runs(self, scope: Scope, keys: Iterable[str]) -> dict[str, str]:
+        """For each question key of `keys` asked in `scope`, its newest run there: an indexed
+        lookup a key."""
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return {}
+        marks = ", ".join("?" * len(wanted))
+        if scope.panel_key is not None:
+            query = (
+                "SELECT question_key, id, max(created_at) FROM runs INDEXED BY runs_semantic "
+                f"WHERE cache_scope = ? AND panel_key = ? AND question_key IN ({marks}) "
             )
-        }
-        return [
-            ScopeQuestion(key=key, run_id=run_id, dim=kept[0], vector=kept[1])
-            if (kept := vectors.get(key)) is not None
-            else ScopeQuestion(key=key, run_id=run_id, dim=None, vector=None)
-            for key, run_id, _newest in asked
-        ]
+            params: list[Any] = [scope.scope_key, scope.panel_key, *wanted]
+        else:
+            query = (
+                "SELECT question_key, id, max(created_at) FROM runs INDEXED BY runs_cacheable "
+                f"WHERE question_key IN ({marks}) AND cache_scope = ? "
+            )
+            params = [*wanted, scope.scope_key]
+        query += f"AND created_at >= ? AND {_SERVABLE} GROUP BY question_key"
+        params.append(scope.since)
+        return {key: run_id for key, run_id, _newest in self._db.execute(query, params)}
 
-    def kept_vector(self, embedder: str, key: str) -> tuple[bytes, int] | None:
-        """The vector kept for the question `key` from `embedder` (as stored: unchecked), if any."""
-        row = self._db.execute(
-            "SELECT vector, dim FROM question_key_vectors WHERE embedder = ? AND question_key = ?",
-            (embedder, key),
-        ).fetchone()
-        return None if row is None else (row[0], row[1])
-
-    def keep_vectors(self, embedder: str, vectors: Iterable[tuple[str, int, bytes]]) -> bool:
-        """Vectors embedded during the scan, as (question key, dimension, float32 bytes); False
-        when another process holds the history locked: they are not kept, and the next lookup
-        embeds them again. A suggestion never waits for the lock, nor fails for it."""
-        rows = list(vectors)
-        if not rows:
+    def keep_vectors(
+        self, embedder: str, kept: Sequence[tuple[str, bytes]], *, examined: tuple[int, int] | None
+    ) -> bool:
+        """Vectors embedded during the scan, as (question key, vector as kept), and the runs
+        looked at for them; False when another process holds the history locked: they are not
+        kept, and the next lookup embeds them again. A suggestion never waits for the lock, nor
+        fails for it."""
+        if not kept and examined is None:
             return True
         self._db.execute("PRAGMA busy_timeout = 0")
         try:
             with write_transaction(self._db):
-                save_vectors(self._db, embedder, rows)
+                vectors.keep_vectors(self._db, embedder, kept, examined=examined)
         except sqlite3.OperationalError as err:
             if not is_busy(err):
                 raise
-            log.info("the history is locked: %d question vectors not kept this time", len(rows))
+            log.info("the history is locked: %d question vectors not kept this time", len(kept))
             return False
         return True
 
@@ -130,6 +142,13 @@ def scan_connection(path: Path) -> Iterator[ScanConnection]:
     except sqlite3.Error as err:
         raise StoreError(f"cannot read the history database {path}: {err}") from err
     try:
+        # As the store's own connection: a WAL commit is not synced until a checkpoint (keeping a
+        # scan's vectors would otherwise wait on the disk). No memory map: the vectors' blocks
+        # would stay mapped into the process (+25 MB of RSS at 100,000 questions) for a few ms.
+        db.execute("PRAGMA synchronous = NORMAL")
+        # A scan reads each block of vectors once: a page cache would only hold what is done with
+        # (20 concurrent scans of 100,000 questions: 9 MB less at the peak with 256 KiB each).
+        db.execute("PRAGMA cache_size = -256")
         yield ScanConnection(db)
     except sqlite3.Error as err:
         raise StoreError(f"cannot scan the history database {path}: {err}") from err

@@ -19,7 +19,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,7 +46,8 @@ from tui.errors import StoreError, hide_key_shapes, hide_values, redact
 from tui.history import rows
 from tui.history.liveness import run_alive
 from tui.history.locking import BUSY_TIMEOUT_MS, LOCK_WAIT_S, is_busy, retrying, waiting_at_most
-from tui.history.schema import migrate, version_of, write_transaction
+from tui.history.schema import FULL_TEXT_INDEX, has_full_text_index, migrate, version_of, write_transaction
+from tui.history.vectors import keep_vectors, kept_vectors
 from tui.history.writer import HistoryWriter
 from tui.question.keys import panel_key, question_key, scope_key
 from tui.question.terms import signature
@@ -80,9 +81,8 @@ class StoredQuestion:
     question: str
     key: str
     """Its question key: what is embedded, and what its vector is kept under."""
-    dim: int | None
     vector: bytes | None
-    """Its vector from the embedder asked for, as stored (unchecked), or None."""
+    """Its vector from the embedder asked for, as kept (`tui.history.vector_format`), or None."""
 
 
 @dataclass(frozen=True)
@@ -98,17 +98,6 @@ class RunRecord:
     provider serves at once."""
     pid: int | None
     """The process recording the run."""
-
-
-def save_vectors(db: sqlite3.Connection, embedder: str, vectors: Iterable[tuple[str, int, bytes]]) -> None:
-    """Questions' vectors from `embedder`, as (question key, dimension, float32 bytes), in the
-    caller's transaction; each replaces any kept before (a corrupt one is embedded again and
-    overwritten)."""
-    db.executemany(
-        "INSERT OR REPLACE INTO question_key_vectors (embedder, question_key, dim, vector) "
-        "VALUES (?, ?, ?, ?)",
-        [(embedder, key, dim, vector) for key, dim, vector in vectors],
-    )
 
 
 def _make_private(database: Path) -> None:
@@ -140,6 +129,31 @@ _SUMMARY_COLUMNS = (
 )
 
 
+def _listed(eval_runs: bool) -> str:
+    """The condition on a run for a list of runs: `quorum eval`'s only when they are asked for."""
+    return "1" if eval_runs else f"origin IS NOT '{Origin.EVAL.value}'"
+
+
+def _like(text: str) -> str:
+    """A LIKE pattern that finds `text` literally anywhere (with ESCAPE '\\')."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _text_search(text: str) -> tuple[str, list[Any]]:
+    """The query of the rowids of the runs whose question or panel holds `text` (case-insensitive)
+    in the full-text index, and its parameters: `text` as one phrase of its trigrams; one of
+    fewer than 3 characters has none, and is looked for in the index's own compact copy of the
+    questions and panels."""
+    if len(text) >= 3:
+        phrase = '"' + text.replace('"', '""') + '"'
+        return f"SELECT rowid FROM {FULL_TEXT_INDEX} WHERE {FULL_TEXT_INDEX} MATCH ?", [phrase]
+    return (
+        f"SELECT rowid FROM {FULL_TEXT_INDEX} WHERE question LIKE ? ESCAPE '\\' "
+        "OR panel_text LIKE ? ESCAPE '\\'",
+        [_like(text)] * 2,
+    )
+
+
 def _summary(row: sqlite3.Row) -> RunSummary:
     """A history list row (`_SUMMARY_COLUMNS` of a run) as its summary."""
     return RunSummary(
@@ -161,8 +175,13 @@ def iso_stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
-def now_iso() -> str:
-    return iso_stamp(datetime.now(UTC))
+Clock = Callable[[], datetime]
+"""What the history stamps its records with (a run's start and end, a call's): the time now."""
+
+
+def utc_now() -> datetime:
+    """The history's clock, unless another is handed to the store: the system's, in UTC."""
+    return datetime.now(UTC)
 
 
 def connect(path: Path, *, until: float, busy_timeout_ms: int | None = None) -> sqlite3.Connection:
@@ -193,13 +212,23 @@ class RunWrites:
     (a snapshot's JSON, a question's cache keys, redacted texts) are computed before it begins,
     so the history's write lock is held for the statements alone.
 
-    `at` is when what a write records happened, as `now_iso` gives it (default: now): a write
-    made later, once the history is free again, keeps the time of its event.
+    `at` is when what a write records happened, as `now` gives it (default: now): a write made
+    later, once the history is free again, keeps the time of its event. `clock` tells the time
+    (default: the system's); tests hand in one of their own to order runs without waiting.
     """
 
-    def __init__(self, db: sqlite3.Connection, secrets: Iterable[str] = ()) -> None:
+    def __init__(
+        self, db: sqlite3.Connection, secrets: Iterable[str] = (), clock: Clock | None = None
+    ) -> None:
         self._db = db
         self._secrets = tuple(secrets)
+        # Looked up when the store is made, not when this module is: a front end's store opened
+        # by a test whose clock stands in for `utc_now` takes that clock.
+        self.clock = clock or utc_now
+
+    def now(self) -> str:
+        """The time now by the store's clock, as the history writes it."""
+        return iso_stamp(self.clock())
 
     def close(self) -> None:
         self._db.close()
@@ -244,7 +273,7 @@ class RunWrites:
         question = self._question(request)
         values = (
             result.run_id,
-            at or now_iso(),
+            at or self.now(),
             question,
             request.mode.value,
             rows.panel_json(request),
@@ -278,7 +307,7 @@ class RunWrites:
         served from, whose calls it shows (read from that run's rows, never copied)."""
         cache = hit.cache
         assert cache.hit and cache.original_run_id is not None and cache.kind is not None
-        question, stamp = self._question(request), at or now_iso()
+        question, stamp = self._question(request), at or self.now()
         values = (
             hit.run_id,
             stamp,
@@ -358,7 +387,7 @@ class RunWrites:
         """A call that has just started, the `seq`-th of its run. `by` is the panel member or
         synthesizer making it (None if unknown: the alias stands in for the model)."""
         stance = by.stance.value if by is not None and started.member_index is not None else None
-        stamp = at or now_iso()
+        stamp = at or self.now()
         with self.transaction() as db:
             db.execute(
                 "INSERT INTO calls (id, run_id, seq, round, phase, member_index, alias, model_id, "
@@ -387,13 +416,13 @@ class RunWrites:
         with self.transaction() as db:
             db.execute(
                 "UPDATE calls SET queue_limit = ?, updated_at = ? WHERE id = ?",
-                (limit, at or now_iso(), call_id),
+                (limit, at or self.now(), call_id),
             )
 
     def call_sent(self, call_id: str, queued_ms: int, *, at: str | None = None) -> None:
         """A call that waited `queued_ms` in line for its provider is sent now: its clock (what a
         follower counts from) starts again."""
-        stamp = at or now_iso()
+        stamp = at or self.now()
         with self.transaction() as db:
             db.execute(
                 "UPDATE calls SET started_at = ?, queued_ms = ?, updated_at = ? WHERE id = ?",
@@ -418,7 +447,7 @@ class RunWrites:
             call.finish_reason,
             call.retries,
             call.gateway_retries,
-            at or now_iso(),
+            at or self.now(),
             call.call_id,
         )
         with self.transaction() as db:
@@ -467,7 +496,7 @@ class RunWrites:
         """A run's end, whatever it was (success, error, cancelled): the row as the result says."""
         values = (
             result.status.value,
-            at or now_iso(),
+            at or self.now(),
             result.outcome.value if result.outcome is not None else None,
             result.rounds_used,
             result.synthesis,
@@ -496,7 +525,7 @@ class RunWrites:
     ) -> None:
         """The text streamed so far of calls still in flight, by call id, and how long each waited
         for its first text (`first_token_ms`, where known): what a follower shows of them."""
-        stamp = at or now_iso()
+        stamp = at or self.now()
         waited = first_token_ms or {}
         values = [
             (hide_values(text, self._secrets), waited.get(call_id), stamp, call_id)
@@ -526,7 +555,12 @@ class RunStore(RunWrites):
     """
 
     def __init__(
-        self, path: Path | str, *, secrets: Iterable[str] = (), lock_wait_s: float = LOCK_WAIT_S
+        self,
+        path: Path | str,
+        *,
+        secrets: Iterable[str] = (),
+        lock_wait_s: float = LOCK_WAIT_S,
+        clock: Clock | None = None,
     ) -> None:
         self.path = Path(path)
         self.lock_wait_s = lock_wait_s
@@ -535,9 +569,10 @@ class RunStore(RunWrites):
             db = connect(self.path, until=time.monotonic() + lock_wait_s)
         except sqlite3.DatabaseError as err:
             raise StoreError(f"cannot use the history database {self.path}: {err}") from err
-        super().__init__(db, secrets)
+        super().__init__(db, secrets, clock)
         try:
             migrate(self._db, self.path, until=time.monotonic() + lock_wait_s)
+            self._indexed_text = has_full_text_index(self._db)
             self.interrupted = self._mark_interrupted()
         except sqlite3.DatabaseError as err:
             self._db.close()
@@ -550,7 +585,7 @@ class RunStore(RunWrites):
     def _own_writes(self) -> RunWrites:
         """The named writes on a connection of their own, for the writer's thread."""
         db = connect(self.path, until=time.monotonic() + self.lock_wait_s, busy_timeout_ms=BUSY_TIMEOUT_MS)
-        return RunWrites(db, self._secrets)
+        return RunWrites(db, self._secrets, lambda: self.clock())  # (the store's, even if changed later)
 
     def close(self, *, wait_s: float | None = None) -> None:
         """Close the history: the writes handed to the writer are made first (each within its own
@@ -565,7 +600,7 @@ class RunStore(RunWrites):
     def record_cache_hit(self, request: RunRequest, hit: RunResult, *, config: Mapping[str, Any]) -> None:
         """`insert_cache_hit`, made by the writer as a run's writes are (off the event loop, waiting
         out another process's lock): `recorded(hit.run_id)` says when the history holds it."""
-        asked, served, at = request.model_copy(deep=True), hit.model_copy(deep=True), now_iso()
+        asked, served, at = request.model_copy(deep=True), hit.model_copy(deep=True), self.now()
         self.writer.put(
             hit.run_id, lambda writes: writes.insert_cache_hit(asked, served, config=config, at=at)
         )
@@ -579,13 +614,13 @@ class RunStore(RunWrites):
     def version(self) -> int:
         return version_of(self._db)
 
-    def save_vectors(self, embedder: str, vectors: Iterable[tuple[str, int, bytes]]) -> None:
-        """Questions' vectors from `embedder`, as (question key, dimension, float32 bytes). Left out
-        when another connection holds the history locked (they are embedded again when next
-        needed): this runs on an event loop, which must not wait for the lock."""
+    def save_vectors(self, embedder: str, kept: Sequence[tuple[str, bytes]]) -> None:
+        """Questions' vectors from `embedder`, as (question key, vector as kept). Left out when
+        another connection holds the history locked (they are embedded again when next needed):
+        this runs on an event loop, which must not wait for the lock."""
         try:
             with waiting_at_most(self._db, BUSY_TIMEOUT_MS), self.transaction() as db:
-                save_vectors(db, embedder, vectors)
+                keep_vectors(db, embedder, kept)
         except sqlite3.OperationalError as err:
             if not is_busy(err):
                 raise
@@ -674,40 +709,49 @@ class RunStore(RunWrites):
         runs, whatever the size of the history. Each with its question and its vector from
         `embedder` if one is kept (as stored: checked by the caller)."""
         query = (
-            "SELECT runs.id, runs.question, runs.question_key, question_key_vectors.dim, "
-            "question_key_vectors.vector FROM runs INDEXED BY runs_by_signature "
-            "LEFT JOIN question_key_vectors ON question_key_vectors.question_key = runs.question_key "
-            "AND question_key_vectors.embedder = ? "
-            "WHERE runs.question_signature = ? AND runs.cache_scope = ? AND runs.created_at >= ? "
-            "AND runs.status = 'success' AND runs.cache_of IS NULL AND runs.parent_run_id IS NULL "
+            "SELECT id, question, question_key FROM runs INDEXED BY runs_by_signature "
+            "WHERE question_signature = ? AND cache_scope = ? AND created_at >= ? "
+            "AND status = 'success' AND cache_of IS NULL AND parent_run_id IS NULL "
         )
-        params: list[Any] = [embedder, signature(request.question), scope_key(request), iso_stamp(since)]
+        params: list[Any] = [signature(request.question), scope_key(request), iso_stamp(since)]
         if same_panel:
-            query += "AND runs.panel_key = ? "
+            query += "AND panel_key = ? "
             params.append(panel_key(request))
-        query += "ORDER BY runs.created_at DESC LIMIT ?"
+        query += "ORDER BY created_at DESC LIMIT ?"
         params.append(limit)
+        found = self._db.execute(query, params).fetchall()
+        kept = kept_vectors(self._db, embedder, (row["question_key"] for row in found))
         return [
             StoredQuestion(
                 run_id=row["id"],
                 question=row["question"],
                 key=row["question_key"],
-                dim=row["dim"],
-                vector=row["vector"],
+                vector=kept.get(row["question_key"]),
             )
-            for row in self._db.execute(query, params)
+            for row in found
         ]
 
     # -- reading ---------------------------------------------------------------------------
 
-    def list_runs(self, limit: int = 200, text: str = "", offset: int = 0) -> list[RunSummary]:
-        """The newest runs first; `text` filters by question or panel (case-insensitive)."""
+    def list_runs(
+        self, limit: int = 200, text: str = "", offset: int = 0, *, eval_runs: bool = False
+    ) -> list[RunSummary]:
+        """The newest runs first; `text` filters by question or panel (case-insensitive). The runs
+        `quorum eval` made are left out unless `eval_runs`."""
         query = f"SELECT {_SUMMARY_COLUMNS} FROM runs "
+        conditions = [_listed(eval_runs)]
         params: list[Any] = []
-        if text:
-            query += "WHERE question LIKE ? ESCAPE '\\' OR panel_text LIKE ? ESCAPE '\\' "
-            like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            params += [like, like]
+        if text and self._indexed_text:
+            # The runs walked newest first on their time index, each kept if the full-text index
+            # has it (its rowid, looked up in the index's answer, read once): a run's row, which
+            # holds its whole result, is read only for the runs listed.
+            matching, params = _text_search(text)
+            query += "INDEXED BY runs_by_time "
+            conditions.append(f"rowid IN ({matching})")
+        elif text:
+            conditions.append("(question LIKE ? ESCAPE '\\' OR panel_text LIKE ? ESCAPE '\\')")
+            params += [_like(text)] * 2
+        query += f"WHERE {' AND '.join(conditions)} "
         # Runs of the same instant in the order recorded: one order on every page (the index
         # `runs_by_time` holds it, so a deep page costs what the first does).
         query += "ORDER BY created_at DESC, rowid LIMIT ? OFFSET ?"
@@ -716,21 +760,31 @@ class RunStore(RunWrites):
 
     def running_runs(self) -> list[RunSummary]:
         """The runs being recorded now, newest first (runs whose process is gone are marked
-        interrupted first, so they are not among them)."""
+        interrupted first, so they are not among them), but for `quorum eval`'s: an evaluation
+        starts and ends thousands of runs, none of them one to follow."""
         self._mark_interrupted()
-        query = f"SELECT {_SUMMARY_COLUMNS} FROM runs WHERE status = 'running' ORDER BY created_at DESC"
+        query = (
+            f"SELECT {_SUMMARY_COLUMNS} FROM runs WHERE status = 'running' AND {_listed(False)} "
+            "ORDER BY created_at DESC"
+        )
         return [_summary(row) for row in self._db.execute(query)]
 
-    def count(self) -> int:
-        return int(self._db.execute("SELECT count(*) FROM runs").fetchone()[0])
+    def count(self, *, eval_runs: bool = False) -> int:
+        """How many runs the history holds (`quorum eval`'s only with `eval_runs`)."""
+        return int(self._db.execute(f"SELECT count(*) FROM runs WHERE {_listed(eval_runs)}").fetchone()[0])
 
     def resolve(self, prefix: str) -> str:
         """A full run id from a unique prefix (as printed by `quorum history`)."""
+        # The ids that start with the prefix are the first ones from it on, in the id's order: the
+        # primary key's index is read from there, two entries (an id itself is the first).
         found = (
-            self._db.execute(
-                "SELECT id FROM runs WHERE substr(id, 1, ?) = ? ORDER BY created_at DESC LIMIT 2",
-                (len(prefix), prefix),
-            ).fetchall()
+            [
+                row
+                for row in self._db.execute(
+                    "SELECT id FROM runs WHERE id >= ? ORDER BY id LIMIT 2", (prefix,)
+                )
+                if row["id"].startswith(prefix)
+            ]
             if prefix
             else []
         )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -426,8 +427,16 @@ class RunManager:
 
     def _forget_old(self) -> None:
         finished = [run_id for run_id, tracked in self._runs.items() if tracked.done]
-        for run_id in finished[: max(0, len(finished) - KEEP_FINISHED)]:
+        forgotten = finished[: max(0, len(finished) - KEEP_FINISHED)]
+        for run_id in forgotten:
             del self._runs[run_id]
+        if forgotten:
+            # A run's engine objects refer to each other (the run and its lifecycle, its calls
+            # and their listeners, this record of it), so only the cycle collector frees them,
+            # and the process's long-lived objects (the SDKs, the catalog) put its full
+            # collections hundreds of runs apart: measured, the server grew 12 MB per 100 runs
+            # until one came. Collected now, a forgotten run is freed at once (a few ms).
+            gc.collect()
 
     def find(self, run: str) -> Found:
         """The run `run` names (an id, or the start of one); `UsageError` when there is none."""
