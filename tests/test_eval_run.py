@@ -24,7 +24,7 @@ from tests.wire_server import Scenario, WireServer
 from tui.ask import Ask
 from tui.cli.eval import eval_command
 from tui.cli.eval_options import EvalOptions
-from tui.cli.eval_progress import EvalProgress
+from tui.cli.eval_progress import EvalProgress, bar
 from tui.cli.main import main
 from tui.config.loading import load_settings
 from tui.engine.answers import TieRule, plurality
@@ -107,7 +107,10 @@ def test_the_progress_goes_to_stderr_and_the_json_summary_is_the_only_line_of_st
     assert "eval " not in out and "estimate" not in out
 
 
-def test_the_progress_rewrites_one_line_on_a_terminal_and_writes_plain_lines_elsewhere() -> None:
+def test_the_progress_rewrites_one_line_on_a_terminal_and_writes_plain_lines_elsewhere(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # wide enough for the whole line
     now = [0.0]
     terminal = io.StringIO()
     progress = EvalProgress(terminal, {"vote": 2, "consult": 2}, 2, clock=lambda: now[0], tty=True)
@@ -120,6 +123,8 @@ def test_the_progress_rewrites_one_line_on_a_terminal_and_writes_plain_lines_els
     shown = terminal.getvalue()
     assert shown.count("\r") == 3 and shown.endswith("\n") and shown.count("\n") == 1
     assert "eval 1/2 items · vote 1/2 · consult 1/2 · $0.25 · 1s · about 1s left" in shown
+    half = "▕" + "█" * 10 + "░" * 10 + "▏  50% "  # two of the four runs done
+    assert shown.rsplit("\r", 1)[-1].startswith(half + "eval 1/2 items")
 
     plain = io.StringIO()
     progress = EvalProgress(plain, {"vote": 3}, 3, clock=lambda: now[0], tty=False)
@@ -131,6 +136,14 @@ def test_the_progress_rewrites_one_line_on_a_terminal_and_writes_plain_lines_els
     lines = plain.getvalue().splitlines()
     assert "\r" not in plain.getvalue()
     assert [line.split(" · ")[0] for line in lines] == ["eval 1/3 items", "eval 3/3 items"]
+    assert "█" not in plain.getvalue()  # a log or a pipe gets the counts, not a drawing
+
+
+def test_the_progress_bar_fills_with_the_runs_done_and_never_overflows() -> None:
+    assert bar(0.0) == "▕" + "░" * 20 + "▏   0%"
+    assert bar(0.275) == "▕" + "█" * 5 + "▌" + "░" * 14 + "▏  28%"  # 5.5 cells
+    assert bar(1.0) == "▕" + "█" * 20 + "▏ 100%"
+    assert bar(1.7) == bar(1.0) and bar(-1.0) == bar(0.0)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,10 +1,10 @@
 """`quorum eval`'s progress on stderr: the items done, the runs done in each mode, the cost so far
 and the time left.
 
-On a terminal it is one line that rewrites itself (a carriage return, at most `TTY_EVERY_S`
-apart), cut to the terminal's width so it never wraps; anywhere else (a file, a pipe, CI) it is a
-plain line every `PLAIN_EVERY_S`. Either way a last line when the evaluation ends. Never on
-stdout, which is the report's.
+On a terminal it is one line that rewrites itself, led by a bar of the runs done (a carriage
+return, at most `TTY_EVERY_S` apart), cut to the terminal's width so it never wraps; anywhere
+else (a file, a pipe, CI) it is a plain line every `PLAIN_EVERY_S`. Either way a last line when
+the evaluation ends. Never on stdout, which is the report's.
 """
 
 from __future__ import annotations
@@ -29,6 +29,20 @@ def clock_words(seconds: float) -> str:
     if whole < 3600:
         return f"{whole // 60}m{whole % 60:02d}s"
     return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+
+
+BAR_CELLS = 20
+_PARTIAL = " ▏▎▍▌▋▊▉"  # eighths of a cell, for a bar that moves between whole cells
+
+
+def bar(fraction: float) -> str:
+    """`▕█████▌░░░░░░░░░░░░░░▏  26%`: a bar of `BAR_CELLS` cells and the share in percent,
+    clamped to 0–100 (a resumed log may hold more runs than this selection plans)."""
+    share = min(1.0, max(0.0, fraction))
+    eighths = int(share * BAR_CELLS * 8)
+    whole, part = divmod(eighths, 8)
+    filled = "█" * whole + (_PARTIAL[part] if part and whole < BAR_CELLS else "")
+    return f"▕{filled}{'░' * (BAR_CELLS - len(filled))}▏ {round(share * 100):3d}%"
 
 
 class EvalProgress:
@@ -93,7 +107,9 @@ class EvalProgress:
         self._last = now
         if self.tty:
             width = shutil.get_terminal_size().columns - 1
-            self._write("\r" + self.line()[:width] + _CLEAR_TO_END)
+            total = sum(self.runs.values())
+            drawn = f"{bar(sum(self.done.values()) / total if total else 1.0)} {self.line()}"
+            self._write("\r" + drawn[:width] + _CLEAR_TO_END)
             self._shown = True
         else:
             self._write(self.line() + "\n")
