@@ -276,6 +276,12 @@ async def test_wait_seconds_zero_returns_running_and_consensus_result_finishes_i
         assert run_id in data["next_step"] and "consensus_result" in data["next_step"]
         assert {m["status"] for m in data["members"]} == {"running"}
         assert "Still running" in text_of(first) and "consensus_result" in text_of(first)
+        # A one-call client (the Inspector CLI) exits after this answer, closing the server: the
+        # answer says what that does to the run.
+        leaving = " ".join(text_of(first).split())
+        assert "If your client exits or closes the server before the run ends" in leaving
+        assert "the run is cancelled and recorded as cancelled" in leaving
+        assert "stay connected" in leaving and leaving.count("cancelled") >= 1
 
         held.set()
         progress = Progress()
@@ -287,6 +293,48 @@ async def test_wait_seconds_zero_returns_running_and_consensus_result_finishes_i
         assert data["run_id"] == run_id and data["mode"] == "consult" and data["agreement"]
         assert data["rounds"] == [] and data["synthesis"]
         assert progress.seen and (progress.seen[-1][2] or "").startswith("Complete")
+
+
+ONE_AT_A_TIME = '[providers.demo]\nkind = "demo"\nmax_concurrency = 1\n'
+
+
+async def test_a_member_waiting_for_its_providers_slot_is_queued_with_its_wait(
+    tmp_path: Path, held: anyio.Event
+) -> None:
+    """A member whose call waits in Quorum's queue (its provider serves one call at a time) is
+    `queued` with how long it has waited, not `running` with 0 tokens: in the structured result,
+    the Markdown and the progress notifications."""
+    async with connected(demo_config(tmp_path, FAST_SPEED, ONE_AT_A_TIME)) as client:
+        first = await client.call_tool(
+            "consensus", {"question": "Monorepo or polyrepo?", "mode": "consult", "wait_seconds": 0}
+        )
+        run_id = (first.structured_content or {})["run_id"]
+        seen: list[CallToolResult] = []
+
+        async def queued_seen() -> bool:
+            now = await client.call_tool("consensus_result", {"run_id": run_id, "wait_seconds": 0})
+            seen.append(now)
+            return any(m["status"] == "queued" for m in (now.structured_content or {})["members"])
+
+        with anyio.fail_after(60):
+            while not await queued_seen():
+                await anyio.sleep(0.05)
+        now = seen[-1]
+        queued = [m for m in (now.structured_content or {})["members"] if m["status"] == "queued"]
+        assert all(m["queued_s"] is not None and m["queued_s"] >= 0 and m["tokens"] == 0 for m in queued)
+        assert f"**{queued[0]['model']}** ({queued[0]['stance']}, demo) queued for " in text_of(now)
+        assert "demo serves 1 at a time" in text_of(now)
+        held.set()  # the first member answers, then each in turn
+
+    progress = Progress()
+    async with connected(demo_config(tmp_path, FAST_SPEED, ONE_AT_A_TIME)) as client:
+        done = await client.call_tool(
+            "consensus", {"question": "Tabs or spaces?", "mode": "consult"}, progress_callback=progress
+        )
+    assert (done.structured_content or {})["status"] == "success", text_of(done)
+    said = [message or "" for _, _, message in progress.seen]
+    assert any(message.endswith(": queued · demo serves 1 at a time") for message in said), said
+    assert any("in queue)" in message and message.startswith("position ") for message in said), said
 
 
 def start_quorum_run(config: Path, question: str, answering: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
@@ -334,6 +382,7 @@ async def test_consensus_result_follows_a_run_another_process_records(fast: Path
     running = now.structured_content or {}
     assert running["status"] == "running" and running["origin"] == "cli", text_of(now)
     assert "running" in {m["status"] for m in running["members"]}
+    assert "cancelled" not in running["next_step"]  # another process's run outlives this client
     data = done.structured_content or {}
     assert data["status"] == "success" and data["synthesis"], text_of(done)
     assert all(m["status"] == "success" for m in data["members"])
@@ -541,7 +590,7 @@ async def test_every_error_comes_back_in_words(
         assert "question: String should have at least 1 character" in await ask(question="")
         assert "no run with id 'ffffff'" in await ask(continuation_id="ffffff")
         extra = await ask(models=[{"model": "demo-atlas", "stnace": "for"}])
-        assert "models.0.stnace: Extra inputs are not permitted" in extra
+        assert "models[1].stnace: unknown key (closest: stance)" in extra
         assert "max_rounds: Input should be less than or equal to 10 (got 11)" in await ask(max_rounds=11)
         assert "token_budget: Input should be greater than 0 (got 0)" in await ask(token_budget=0)
         assert "wait_seconds: Input should be greater than or equal to 0 (got -1)" in await ask(
@@ -565,6 +614,31 @@ async def test_every_error_comes_back_in_words(
             client, "history", {"limit": 0}
         )
         # Nothing was started by any of them.
+        assert (await client.call_tool("history", {})).structured_content == {"runs": []}
+
+
+async def test_what_the_schema_does_not_take_is_refused_in_one_numbering(fast: Path) -> None:
+    """An empty panel, a misspelt argument and a misspelt member key are refused (naming the
+    closest known name), each member numbered from 1 as the other member errors are; the stance
+    enum is exact, so the description does not promise any case."""
+    async with connected(fast) as client:
+        stance = next(t for t in (await client.list_tools()).tools if t.name == "consensus").input_schema
+        stance = stance["$defs"]["MemberEntry"]["properties"]["stance"]
+        assert all(word == word.lower() for word in stance["enum"])
+        assert "case-insensitive" not in stance["description"].lower()
+
+        async def ask(**arguments: Any) -> str:
+            return await call_error(client, "consensus", {"question": "Ship it?", **arguments})
+
+        empty = await ask(models=[])
+        assert empty.count("\n") == 0 and "models: " in empty and "at least one member" in empty
+        assert "leave models out for the default panel" in empty
+        misspelt = await ask(wait_second=5)
+        assert "wait_second: unknown argument (closest: wait_seconds)" in misspelt
+        assert "unknown argument" in await call_error(client, "history", {"filter": "", "limt": 3})
+        member = await ask(models=[{"model": "demo-atlas"}, {"model": "demo-bolt", "stnace": "for"}])
+        assert "models[2].stnace: unknown key (closest: stance)" in member
+        assert "models.1" not in member
         assert (await client.call_tool("history", {})).structured_content == {"runs": []}
 
 
@@ -706,6 +780,81 @@ async def test_quorum_mcp_over_stdio(fast: Path, tmp_path: Path, isolated_home: 
     with closing(history(isolated_home)) as store:
         asked = store.load(data["run_id"]).asked
         assert asked is not None and [f.path for f in asked.files] == ["plan.md"]
+
+
+async def test_quorum_mcp_home_names_the_home_a_minimal_environment_drops(
+    fast: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Clients start the server with a few variables only (no QUORUM_HOME, no XDG_*): `--home`
+    puts its runs in the history `quorum watch` reads, as QUORUM_HOME would."""
+    home = tmp_path / "agent-home"
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "tui", "--config", str(fast), "mcp", "--home", str(home)],
+        # The SDK's own minimal environment (PATH, HOME, ...), as a client passes it, plus the source.
+        env={"PYTHONPATH": str(ROOT), "HOME": str(tmp_path / "user"), "QUORUM_NO_PROJECT": "1"},
+        cwd=tmp_path,
+    )
+    with (tmp_path / "server-stderr.txt").open("w+") as errors:
+        async with Client(stdio_client(params, errlog=errors), mode="legacy") as client:
+            result = await client.call_tool("consensus", {"question": "Where do my runs go?"})
+        errors.seek(0)
+        stderr = errors.read()
+    data = result.structured_content
+    assert data is not None and data["status"] == "success", text_of(result) + stderr
+    monkeypatch.setenv("QUORUM_HOME", str(home))
+    with closing(history(home)) as store:
+        assert [run.id for run in store.list_runs()] == [data["run_id"]]
+    assert not (tmp_path / "user").exists() or not any((tmp_path / "user").rglob("history.sqlite3"))
+
+
+async def test_the_kinds_of_call_the_four_clients_make(
+    slow: Path, tmp_path: Path, isolated_home: Path
+) -> None:
+    """The real command over stdio, called as each client calls it (docs/mcp.md's table): an
+    agent's SDK client lists the tools and polls a run with consensus_result, hearing its
+    progress; a one-call client (the Inspector's CLI) asks once and exits, which cancels its
+    run, recorded as cancelled for the next client to read. (A client cancelling the call it
+    waits in: `test_a_client_cancelling_cancels_the_run_and_keeps_what_arrived`.)"""
+    quorum = ["--config", str(slow), "mcp", "--home", str(isolated_home)]
+
+    @asynccontextmanager
+    async def spawned(*command: str) -> AsyncIterator[Client]:
+        params = StdioServerParameters(
+            command=sys.executable,
+            args=[*command, *quorum],
+            env={"PYTHONPATH": str(ROOT), "HOME": str(tmp_path / "user"), "QUORUM_NO_PROJECT": "1"},
+            cwd=ROOT,
+        )
+        with (tmp_path / "server-stderr.txt").open("a") as errors:
+            async with Client(stdio_client(params, errlog=errors), mode="legacy") as client:
+                yield client
+
+    # An agent (SDK 2.x and 1.x, fastmcp): the tools, then a run polled until it ends.
+    progress = Progress()
+    async with spawned("-m", "tui") as client:
+        assert {tool.name for tool in (await client.list_tools()).tools} == TOOLS
+        first = await client.call_tool(
+            "consensus", {"question": "Poll me?", "mode": "consult", "wait_seconds": 0}
+        )
+        run_id = (first.structured_content or {})["run_id"]
+        now = first
+        while (now.structured_content or {})["status"] == "running":
+            now = await client.call_tool(
+                "consensus_result", {"run_id": run_id, "wait_seconds": 5}, progress_callback=progress
+            )
+    assert (now.structured_content or {})["status"] == "success", text_of(now)
+    assert progress.seen and (progress.seen[-1][2] or "").startswith("Complete")
+
+    # The Inspector's CLI: one call, then it exits and the server with it (its members held, so
+    # the run is still going whatever the machine's load).
+    async with spawned("-m", "tests.held_run", "") as client:
+        once = await client.call_tool("consensus", {"question": "Once?", "wait_seconds": 0})
+    left = once.structured_content or {}
+    assert left["status"] == "running" and "the run is cancelled" in left["next_step"]
+    async with spawned("-m", "tui") as client:
+        later = await client.call_tool("consensus_result", {"run_id": left["run_id"], "wait_seconds": 0})
+    assert (later.structured_content or {})["status"] == "cancelled", text_of(later)
 
 
 async def test_a_long_lived_server_frees_the_runs_it_no_longer_keeps(

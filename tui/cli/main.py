@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tui import __version__
@@ -216,12 +217,18 @@ def build_parser() -> argparse.ArgumentParser:
         "run", nargs="?", metavar="RUN", help="the run to open first: its id, or the start of it"
     )
 
-    commands.add_parser(
+    mcp = commands.add_parser(
         "mcp",
         help="serve Quorum to coding agents over MCP (stdio)",
         description="Serve Quorum as an MCP server on stdin/stdout, for coding agents (Claude Code, Codex, "
         "Cursor): tools consensus, consensus_result, list_models and history. It reads the same "
         "configuration and keys as every other command; register it with your client as `quorum mcp`.",
+    )
+    mcp.add_argument(
+        "--home",
+        metavar="PATH",
+        help="Quorum's folder for config, logs and history, as QUORUM_HOME sets it: clients start the "
+        "server with a minimal environment that drops QUORUM_HOME and XDG_*",
     )
 
     add_serve_parser(commands)
@@ -374,6 +381,10 @@ def _run_dashboard(app: QuorumApp) -> int:
 
 
 def _headless(args: argparse.Namespace) -> int:
+    if args.command == "mcp" and args.home:
+        # What QUORUM_HOME does, named in the server's arguments (the client's own environment
+        # for it is minimal): set before the log, the configuration or the history is looked for.
+        os.environ["QUORUM_HOME"] = str(Path(args.home).expanduser().absolute())
     setup_logging()
     if args.command == "config":
         return config_command(args)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -48,7 +49,7 @@ from tui.engine.types import (
 from tui.history.store import RunSummary
 from tui.render.cache import cache_line
 from tui.render.context import context_brief
-from tui.render.formatting import completion_line, cost, literal, safe_json
+from tui.render.formatting import completion_line, cost, literal, safe_json, seconds
 from tui.render.words import (
     BORDA,
     NOT_A_DECISION,
@@ -61,6 +62,7 @@ from tui.render.words import (
     ranking_words,
     round_word,
     run_word,
+    serves_words,
     standing_words,
     tally_words,
 )
@@ -75,6 +77,7 @@ _MARKUP = re.compile(r"[*_`#>]+")
 class MemberStatus(StrEnum):
     """Where a member's position stands."""
 
+    QUEUED = "queued"
     RUNNING = "running"
     SUCCESS = "success"
     INCOMPLETE = "incomplete"
@@ -85,6 +88,7 @@ class MemberStatus(StrEnum):
 
 
 STATUS_WORDS: dict[MemberStatus, str] = {
+    MemberStatus.QUEUED: CallState.QUEUED.value,
     MemberStatus.RUNNING: "running",
     MemberStatus.SUCCESS: CallState.DONE.value,
     MemberStatus.INCOMPLETE: CallState.INCOMPLETE.value,
@@ -110,8 +114,18 @@ class MemberReport(BaseModel):
     stance: Stance
     demo: bool = Field(description="A simulated offline member: its answer is not a real model's.")
     status: MemberStatus = Field(
-        description="running (no answer yet), success, incomplete (cut off, filtered or refused: "
-        "the text is kept), error, cancelled, skipped (left out before the run), not_run."
+        description="queued (waiting in Quorum's queue for its provider's slot: the provider serves "
+        "only so many calls at once, its max_concurrency), running (asked, no answer yet), success, "
+        "incomplete (cut off, filtered or refused: the text is kept), error, cancelled, skipped (left "
+        "out before the run), not_run."
+    )
+    queued_s: float | None = Field(
+        default=None,
+        description="While queued: how long it has waited for its provider's slot so far (its own "
+        "time starts once it is sent).",
+    )
+    queue_note: str | None = Field(
+        default=None, description="While queued: why, in words (`local serves 1 at a time`)."
     )
     position_summary: str | None = Field(
         description="The member's conclusion, in a sentence or two (its whole answer: `quorum show RUN`)."
@@ -407,10 +421,24 @@ def position_summary(text: str) -> str | None:
     return line if len(line) <= SUMMARY_CHARS else line[: SUMMARY_CHARS - 1].rstrip() + "…"
 
 
-def _member(seat: int, member: Member, call: CallResult | None, running: bool) -> MemberReport:
+@dataclass(frozen=True)
+class Queued:
+    """A member's call waiting in Quorum's queue for its provider's slot, and for how long so far."""
+
+    waited_s: float
+    provider: str
+    limit: int
+
+
+def _member(
+    seat: int, member: Member, call: CallResult | None, running: bool, queued: Queued | None
+) -> MemberReport:
     if call is None:
         status = MemberStatus.RUNNING if running else MemberStatus.NOT_RUN
+        if running and queued is not None:
+            status = MemberStatus.QUEUED
     else:
+        queued = None  # its position is in: a later call's wait is not its position's
         status = MemberStatus(call.status.value)
     answered = call is not None and call.status is not CallStatus.ERROR
     return MemberReport(
@@ -428,6 +456,8 @@ def _member(seat: int, member: Member, call: CallResult | None, running: bool) -
         tokens_estimated=call is not None and call.tokens_estimated,
         tokens_source=call.tokens_source if call is not None else TokensSource.PROVIDER,
         cost_usd=call.cost_usd if call is not None else 0.0,
+        queued_s=round(queued.waited_s, 1) if queued is not None else None,
+        queue_note=serves_words(queued.provider, queued.limit) if queued is not None else None,
     )
 
 
@@ -553,10 +583,28 @@ def _totals(result: RunResult) -> Totals:
     )
 
 
-def run_report(result: RunResult, in_flight: Iterable[str] = (), *, recording: bool = False) -> RunReport:
+LEAVING = (
+    "If your client exits or closes the server before the run ends (a one-call client, such as "
+    "the Inspector's CLI, does so as soon as it has this answer), the run is cancelled and recorded "
+    "as cancelled with what had arrived: stay connected and call consensus_result, or ask again "
+    "with a wait_seconds that covers the run."
+)
+"""What becomes of a run of the server's when its client leaves: the server goes, and its runs."""
+
+
+def run_report(
+    result: RunResult,
+    in_flight: Iterable[str] = (),
+    *,
+    recording: bool = False,
+    queued: Mapping[int, Queued] | None = None,
+    own: bool = False,
+) -> RunReport:
     """`result` summarized; `in_flight` names calls a recording process is still making (a run
     read from the history shows them as cut short). A run `recording` has ended but the history
-    does not hold its end yet (another process holds it locked): it is `running` until it does."""
+    does not hold its end yet (another process holds it locked): it is `running` until it does.
+    `queued` holds, by member index, the members whose position waits for its provider's slot.
+    An `own` run is the answering server's: it ends with the server (another process's goes on)."""
     running = result.status is RunStatus.RUNNING
     still = set(in_flight)
     positions = [
@@ -564,7 +612,7 @@ def run_report(result: RunResult, in_flight: Iterable[str] = (), *, recording: b
         for call in (result.positions + [None] * len(result.members))[: len(result.members)]
     ]
     members = [
-        _member(seat, m, call, running)
+        _member(seat, m, call, running, (queued or {}).get(seat - 1))
         for seat, (m, call) in enumerate(zip(result.members, positions, strict=True), start=1)
     ]
     members += [
@@ -620,7 +668,7 @@ def run_report(result: RunResult, in_flight: Iterable[str] = (), *, recording: b
         finished_at=result.finished_at,
         next_step=(
             f"The run goes on in the server: call consensus_result with run_id {result.run_id!r} "
-            "to wait for the rest."
+            "to wait for the rest." + (f" {LEAVING}" if own else "")
             if running
             else f"The panel has answered; the run is being recorded in the history, which another "
             f"process holds locked: call consensus_result with run_id {result.run_id!r} to wait until it is."
@@ -731,7 +779,10 @@ def run_markdown(report: RunReport) -> str:
         said = f": {literal(m.position_summary)}" if m.position_summary else ""
         why = f" ({literal(m.error)})" if m.error else ""
         demo = ", demo" if m.demo else ""
-        out.append(f"- **{m.model}** ({m.stance.value}{demo}) {STATUS_WORDS[m.status]}{why}{said}")
+        state = STATUS_WORDS[m.status]
+        if m.queued_s is not None:
+            state += f" for {seconds(round(m.queued_s * 1000))} · {m.queue_note}"
+        out.append(f"- **{m.model}** ({m.stance.value}{demo}) {state}{why}{said}")
     out.append("")
     for r in report.rounds:
         tally = tally_words(Tally(accept=r.accept, reject=r.reject, invalid=r.invalid, none=r.no_vote))

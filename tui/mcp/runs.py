@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,7 @@ from tui.files import NUL_IN_PATH
 from tui.history.follow import RunFollower, RunGone
 from tui.history.recorder import CLOSING_WAIT_S, finish_recording
 from tui.history.store import RunRecord, RunStore
+from tui.mcp.results import Queued
 from tui.pool import ProviderPool
 from tui.render.formatting import completion_line, seconds
 from tui.render.words import (
@@ -52,6 +54,7 @@ from tui.render.words import (
     debate_round_words,
     outcome_word,
     queue_wait_words,
+    queued_words,
     rests_on_words,
     retried_words,
     retry_words,
@@ -218,14 +221,14 @@ class Milestones:
                     f"position {answered}/{len(members)}: {name} {call_summary(call)}{took}",
                     False,
                 )
+            case ev.CallQueued() as queued if self._request is not None:
+                # A call waiting for its provider's slot may wait long: whoever waits hears why.
+                who = _caller(self._request.members, queued.member_index, queued.alias)
+                said = queued_words(queued.provider, queued.limit)
+                return f"queued {queued.call_id}", f"{who}: {said}", False
             case ev.CallRetrying() as retry if self._request is not None:
                 # A retry may wait a while (a Retry-After): whoever waits hears why nothing comes.
-                members, seat = self._request.members, retry.member_index
-                who = (
-                    member_labels(members)[seat]
-                    if seat is not None
-                    else synthesizer_name(members, retry.alias)
-                )
+                who = _caller(self._request.members, retry.member_index, retry.alias)
                 then = retry_words(retry.attempt, retry.of, retry.wait_s)
                 return f"retry {retry.call_id} {retry.attempt}", f"{who}: {retry.reason} — {then}", False
             case ev.DebateRoundRead(reading=reading) if self._request is not None:
@@ -257,15 +260,22 @@ class Milestones:
                 return None
 
 
+def _caller(members: list[Member], seat: int | None, alias: str) -> str:
+    """Who makes a call: the member in `seat`, or (no seat) the synthesizer `alias`."""
+    return member_labels(members)[seat] if seat is not None else synthesizer_name(members, alias)
+
+
 class TrackedRun:
     """A run this server started: its engine `Run`, the task driving it, and its milestones.
 
     It is an event sink of the run, and never raises into it.
     """
 
-    def __init__(self, request: RunRequest) -> None:
+    def __init__(self, request: RunRequest, clock: Callable[[], float] = time.monotonic) -> None:
         self.request = request
         self.milestones = Milestones()
+        self.clock = clock
+        self._waiting: dict[str, tuple[ev.CallQueued, float]] = {}  # by call id: in line since
         self._changed = asyncio.Event()
         self.run: Run
         self.task: asyncio.Task[RunResult]
@@ -300,8 +310,22 @@ class TrackedRun:
         """Ended, but the history does not hold its end yet."""
         return not self.done and self.result.status is not RunStatus.RUNNING
 
+    def queued(self) -> dict[int, Queued]:
+        """The members whose call waits in Quorum's queue for its provider's slot, by index."""
+        now = self.clock()
+        return {
+            event.member_index: Queued(now - since, event.provider, event.limit)
+            for event, since in self._waiting.values()
+            if event.member_index is not None
+        }
+
     def __call__(self, event: ev.Event) -> None:
         try:
+            match event:
+                case ev.CallQueued(call_id=call_id):
+                    self._waiting[call_id] = (event, self.clock())
+                case ev.CallDequeued(call_id=call_id) | ev.CallFinished(result=CallResult(call_id=call_id)):
+                    self._waiting.pop(call_id, None)
             if self.milestones.add(event):
                 self._wake()
         except Exception:  # a progress line is a courtesy: it must never stop the run

@@ -18,6 +18,7 @@ holds the value of a configured key. Stdout is the protocol: logs go to the log 
 from __future__ import annotations
 
 import asyncio
+import difflib
 import logging
 import os
 import signal
@@ -93,7 +94,7 @@ class MemberEntry(BaseModel):
     stance: str = Field(
         default="neutral",
         description="for, against or neutral; synonyms: support, favor, pro (for); "
-        "oppose, critical, con (against); balanced (neutral). Case-insensitive.",
+        "oppose, critical, con (against); balanced (neutral).",
         json_schema_extra={"enum": list(STANCE_SYNONYMS)},
     )
     stance_prompt: str | None = Field(
@@ -199,11 +200,19 @@ it, or as continuation_id to follow it up."""
 
 class QuorumMCPServer(MCPServer[None]):
     """The SDK's server, with argument errors told as `field: problem (got value)` lines rather
-    than pydantic's dump."""
+    than pydantic's dump, and an argument the tool does not take refused rather than ignored (a
+    misspelt `wait_seconds` would otherwise wait the default without a word)."""
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[None, Any] | None = None
     ) -> Any:
+        tool = self._tool_manager.get_tool(name)
+        if tool is not None:
+            known = list(tool.parameters.get("properties", {}))
+            unknown = [key for key in arguments if key not in known]
+            if unknown:
+                problems = "; ".join(f"{key}: unknown argument{closest(key, known)}" for key in unknown)
+                raise ToolError(f"Error executing tool {name}: {problems}")
         try:
             return await super().call_tool(name, arguments, context)
         except ToolError as err:
@@ -213,15 +222,37 @@ class QuorumMCPServer(MCPServer[None]):
             raise
 
 
+def closest(name: str, known: list[str]) -> str:
+    """` (closest: NAME)` for the known name `name` most likely misspells, or ''."""
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return f" (closest: {close[0]})" if close else ""
+
+
+EMPTY_PANEL = "give at least one member, or leave models out for the default panel"
+
+
 def argument_problems(error: ValidationError) -> str:
-    """Each invalid argument and why, in one line; a short scalar value is quoted back."""
+    """Each invalid argument and why, in one line; a short scalar value is quoted back. A member
+    is numbered from 1 (`models[2]`), as the other errors about a member number it."""
     problems = []
     for problem in error.errors():
-        where = ".".join(str(part) for part in problem["loc"]) or "arguments"
+        loc = problem["loc"]
+        path = "".join(f"[{part + 1}]" if isinstance(part, int) else f".{part}" for part in loc)
+        where = path.lstrip(".") or "arguments"
         value = problem.get("input")
         quoted = isinstance(value, bool | int | float) or (isinstance(value, str) and len(value) <= 40)
-        problems.append(f"{where}: {problem['msg']}" + (f" (got {value!r})" if quoted else ""))
+        if problem["type"] == "extra_forbidden" and loc[:1] == ("models",):
+            problems.append(f"{where}: unknown key{closest(str(loc[-1]), list(MemberEntry.model_fields))}")
+        elif problem["type"] == "too_short" and loc == ("models",):
+            problems.append(f"{where}: {EMPTY_PANEL}")
+        else:
+            problems.append(f"{where}: {problem['msg']}" + (f" (got {value!r})" if quoted else ""))
     return "; ".join(problems)
+
+
+def tracked_report(tracked: TrackedRun) -> RunReport:
+    """A run of this server's as it stands, with the members waiting for their provider's slot."""
+    return run_report(tracked.result, recording=tracked.recording, queued=tracked.queued(), own=True)
 
 
 class QuorumMCP:
@@ -301,9 +332,10 @@ class QuorumMCP:
         models: Annotated[
             list[MemberEntry] | None,
             Field(
+                min_length=1,
                 description="The panel: one entry per member. Omitted: the configured panel (or, "
                 "for a follow-up, that run's). At most 2 members may share a model and stance; "
-                "extras are skipped and reported."
+                "extras are skipped and reported.",
             ),
         ] = None,
         mode: Annotated[
@@ -430,7 +462,7 @@ class QuorumMCP:
             similar = asyncio.ensure_future(lookup.suggest())
             try:
                 await self._wait(tracked, wait_seconds, ctx, seen=0)
-                report = run_report(tracked.result, recording=tracked.recording)
+                report = tracked_report(tracked)
                 if tracked.result.status is not RunStatus.RUNNING:  # answered: the scan is long done
                     report.cache = await similar
             finally:
@@ -457,7 +489,7 @@ class QuorumMCP:
             found = manager.find(run_id)
             if found.tracked is not None:
                 await self._wait(found.tracked, wait_seconds, ctx)
-                return self._run_answer(run_report(found.tracked.result, recording=found.tracked.recording))
+                return self._run_answer(tracked_report(found.tracked))
             record = await manager.follow_recorded(found.run_id, wait_seconds, self._reporter(ctx))
             return self._run_answer(run_report(record.result, record.in_flight))
 
