@@ -75,7 +75,7 @@ def test_watch_is_in_the_help(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--help"])
     assert done.value.code == 0
     listing = " ".join(capsys.readouterr().out.split())
-    assert "{run,history,show,watch," in listing
+    assert "{run,eval,history,show,watch," in listing
     assert "watch open the dashboard on the run another process is recording, live" in listing
     with pytest.raises(SystemExit):
         main(["watch", "--help"])

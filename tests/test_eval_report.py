@@ -6,6 +6,7 @@ the JSON of it all."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -141,6 +142,23 @@ def test_without_a_development_slice_the_verdict_says_no_member_was_compared() -
     assert report.verdict() == ["consult: no significant gain over vote.", NO_BEST_SINGLE]
 
 
+def test_the_verdict_says_when_another_member_alone_did_better_than_the_one_the_slice_chose() -> None:
+    better_alone = mode("single", 91, 30_000, member="beta")
+    report = EvalReport(replace(summary(VOTE_GAINS), singles=(ALPHA, better_alone)))
+    assert report.verdict()[-1] == (
+        "The development slice (20 items) chose alpha, but beta alone did better on these items "
+        "(91.0% against 82.0%): the comparisons are against alpha; a larger --dev chooses more surely."
+    )
+    assert not any("did better" in sentence for sentence in EvalReport(summary(VOTE_GAINS)).verdict())
+
+
+def test_one_item_is_said_as_one() -> None:
+    one = replace(summary(VOTE_GAINS), items=1, dev_items=1, best_single=BestSingle("alpha", 1, 1))
+    assert " ".join(EvalReport(one).heading()).startswith(
+        "gsm8k · numeric scorer · 1 item (seed 0) · the best single member chosen on 1 development item ·"
+    )
+
+
 def test_a_p_just_under_05_is_never_shown_as_05() -> None:
     close = compared(VOTE, "single alpha", BEST_SINGLE, 0.06, 0.012, 0.108, 0.0496, 3.0)
     assert "p = .0496" in EvalReport(summary(close)).verdict()[0]
@@ -174,8 +192,15 @@ def test_the_cost_table_holds_tokens_cost_calls_and_wall_time_per_item() -> None
 
 def test_the_comparison_table_holds_the_difference_interval_p_ratio_and_significance() -> None:
     lines = EvalReport(summary(VOTE_GAINS, DELIBERATE_EVEN_WITH_VOTE)).comparison_table().splitlines()
-    assert lines[1].split() == ["vote", "−", "single", "alpha", "+6.0", "+1.2..+10.8", ".02", "3.0x", "yes"]
+    assert lines[1].split() == ["vote", "−", "alpha", "+6.0", "+1.2..+10.8", ".02", "3.0x", "yes"]
     assert lines[2].split() == ["deliberate", "−", "vote", "-1.0", "-4.0..+2.0", ".63", "3.4x", "no"]
+    assert "the best single member alone" in lines[-1]
+
+
+def test_a_comparison_against_the_best_single_member_is_named_whole() -> None:
+    against = compared("deliberate", "single demo-bolt", BEST_SINGLE, 0.3, 0.16, 0.44, 0.0001, 17.9)
+    table = EvalReport(summary(against, DELIBERATE_EVEN_WITH_VOTE)).comparison_table()
+    assert "\ndeliberate − demo-bolt " in table and "…" not in table
 
 
 def test_everything_printed_fits_80_columns_even_with_long_names_and_large_counts() -> None:

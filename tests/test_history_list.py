@@ -189,7 +189,7 @@ async def test_ten_thousand_runs_open_a_page_and_the_filter_reaches_the_oldest(
         await pilot.pause()
         screen = history(app)
         assert len(screen.runs) == 24 and not screen.exhausted
-        assert "24+ of 10000 runs" in count_line(app)
+        assert "24+ of 10,000 runs" in count_line(app)
         assert screen.runs[0].question.endswith("#9999")  # newest first
         await pilot.press("pagedown", "pagedown")  # from the filter: the list moves
         await pilot.pause()

@@ -123,7 +123,7 @@ def _list_runs(store: RunStore, args: argparse.Namespace, secrets: Sequence[str]
     # A question is stored redacted; one recorded before it was is redacted as it is printed.
     runs = [
         replace(run, question=redact(run.question, secrets))
-        for run in store.list_runs(limit=args.limit, text=args.filter)
+        for run in store.list_runs(limit=args.limit, text=args.filter, eval_runs=args.eval)
     ]
     if args.json:
         print(json.dumps([run.__dict__ for run in runs], indent=2))

@@ -1,5 +1,5 @@
-"""The `quorum` command: the dashboard by default; `run`, `history`, `show`, `watch`, `mcp`, `serve`,
-`models`, `doctor`, `config`.
+"""The `quorum` command: the dashboard by default; `run`, `eval`, `history`, `show`, `watch`, `mcp`,
+`serve`, `models`, `doctor`, `config`.
 
 Exit codes: 0 success, 1 the run failed (or its output could not be written), 2 usage or
 configuration error, 3 (`quorum run`) no quorum: the run's synthesis is printed but is not a
@@ -20,6 +20,7 @@ from tui import __version__
 from tui.ask import Ask
 from tui.cli.arguments import at_least_one
 from tui.cli.commands import config_command, history_command, models_command
+from tui.cli.eval_options import add_eval_parser, eval_options
 from tui.cli.logs import hide_secrets, log_file, redact_known, setup_logging
 from tui.cli.output import OutputLost, guarded_output, need_stdout, silence_stdout, tell
 from tui.cli.run import question_from, run_command
@@ -73,7 +74,7 @@ def _members(given: Sequence[str], command: str) -> list[MemberSpec]:
         raise UsageError(f"argument -m/--model: {reason}\n(see `{command} --help`)") from None
 
 
-SUBCOMMANDS = ("run", "history", "show", "watch", "mcp", "serve", "models", "doctor", "config")
+SUBCOMMANDS = ("run", "eval", "history", "show", "watch", "mcp", "serve", "models", "doctor", "config")
 """Every sub-command, in the order `quorum --help` lists them."""
 
 
@@ -182,12 +183,17 @@ def build_parser() -> argparse.ArgumentParser:
         "a similar earlier run is still named)",
     )
 
+    add_eval_parser(commands)
+
     history = commands.add_parser("history", help="list recorded runs, newest first")
     history.add_argument(
         "--limit", type=at_least_one, default=20, metavar="N", help="list at most N runs (default 20)"
     )
     history.add_argument(
         "--filter", default="", metavar="TEXT", help="only runs whose question or panel has TEXT"
+    )
+    history.add_argument(
+        "--eval", action="store_true", help="list the runs `quorum eval` made too (marked [eval])"
     )
     history.add_argument("--json", action="store_true")
 
@@ -379,6 +385,10 @@ def _headless(args: argparse.Namespace) -> int:
         from tui.cli.serve import serve_command
 
         return serve_command(args)
+    if args.command == "eval":
+        from tui.cli.eval import eval_command
+
+        return eval_command(settings, eval_options(args, _members(args.members, "quorum eval")))
     # Its bytes, not text: what is not UTF-8 is said where, not decoded into something else.
     question = question_from(args.question, getattr(sys.stdin, "buffer", None))
     if not question:

@@ -95,6 +95,11 @@ def history_file(configured: str = "") -> Path:
     return Path(configured).expanduser() if configured else user_data_dir() / HISTORY_FILE_NAME
 
 
+def evals_dir() -> Path:
+    """Where `quorum eval` keeps its per-item logs unless `--log` names one."""
+    return user_data_dir() / "evals"
+
+
 def exports_dir() -> Path:
     """Where F5 writes a run's Markdown and JSON."""
     return user_data_dir() / "exports"

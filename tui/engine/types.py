@@ -140,6 +140,9 @@ class Origin(StrEnum):
     DASHBOARD = "dashboard"
     CLI = "cli"  # `quorum run`
     MCP = "mcp"  # a coding agent, through `quorum mcp`
+    EVAL = "eval"
+    """`quorum eval`: a measurement on a question with a known answer. Recorded like any run, and
+    left out of every list of runs unless asked for (`quorum history --eval`)."""
 
 
 class RoundStatus(StrEnum):

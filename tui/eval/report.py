@@ -21,9 +21,11 @@ import textwrap
 from dataclasses import dataclass
 from typing import Any
 
-from tui.eval.results import BEST_SINGLE, SIGNIFICANCE, Comparison, EvalSummary, ModeSummary
+from tui.eval.modes import SINGLE
+from tui.eval.results import BEST_SINGLE, SIGNIFICANCE, BestSingle, Comparison, EvalSummary, ModeSummary
 from tui.eval.stats import Flips, Interval
 from tui.render.formatting import cost, literal, seconds, tokens
+from tui.render.words import counted
 
 WIDTH = 80
 MAX_LABEL = 28
@@ -62,13 +64,13 @@ class EvalReport:
     def heading(self) -> list[str]:
         s = self.summary
         dev = (
-            f"the best single member chosen on {s.dev_items:,} development items"
+            f"the best single member chosen on {counted(s.dev_items, 'development item')}"
             if s.best_single
             else "no development slice, so no best single member"
         )
         line = (
-            f"{literal(s.dataset)} · {literal(s.scorer)} scorer · {s.items:,} items (seed {s.seed}) · "
-            f"{dev} · ties: {s.tie_rule.value}"
+            f"{literal(s.dataset)} · {literal(s.scorer)} scorer · {counted(s.items, 'item')} "
+            f"(seed {s.seed}) · {dev} · ties: {s.tie_rule.value}"
         )
         return _wrap(line, self.width)
 
@@ -126,7 +128,7 @@ class EvalReport:
             return ""
         rows = [
             [
-                f"{literal(c.mode)} − {literal(c.baseline)}",
+                f"{literal(c.mode)} − {literal(_baseline_name(c))}",
                 _points(c.difference),
                 _points_range(c.interval),
                 _p(c.p_value),
@@ -139,7 +141,7 @@ class EvalReport:
         key = (
             "95% CI: paired bootstrap, "
             f"{self.summary.resamples:,} resamples · significant: the interval excludes 0 "
-            f"and p < {_decimal(SIGNIFICANCE)}"
+            f"and p < {_decimal(SIGNIFICANCE)} · a member's name: the best single member alone"
         )
         return "\n".join([*_table(headers, rows, "lrrrrl", self.width), *_wrap(key, self.width)])
 
@@ -162,9 +164,24 @@ class EvalReport:
             sentences.append(
                 "Nothing here beats asking the best single member alone: no mode is significantly "
                 f"better than {literal(best.member or '')} ({_percent(best.accuracy)}) on these "
-                f"{s.items:,} items."
+                f"{counted(s.items, 'item')}."
             )
+        if best is not None and s.best_single is not None:
+            sentences += self._better_alone(best, s.best_single)
         return sentences
+
+    def _better_alone(self, best: ModeSummary, chosen: BestSingle) -> list[str]:
+        """A sentence when a member alone beat, on the scored items, the one the development slice
+        chose: the comparisons stand (the choice was made before the scoring), and say so."""
+        better = max(self.summary.singles, key=lambda single: single.correct)
+        if better.correct <= best.correct:
+            return []
+        name, other = literal(chosen.member), literal(better.member or "")
+        return [
+            f"The development slice ({counted(chosen.dev_items, 'item')}) chose {name}, but {other} alone "
+            f"did better on these items ({_percent(better.accuracy)} against {_percent(best.accuracy)}): "
+            f"the comparisons are against {name}; a larger --dev chooses more surely."
+        ]
 
     def verdict_lines(self) -> list[str]:
         return [line for sentence in self.verdict() for line in _wrap(sentence, self.width)]
@@ -344,6 +361,14 @@ def _wrap(text: str, width: int, indent: str = "") -> list[str]:
         text, width, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False
     )
     return [line.replace(_NO_BREAK, " ") for line in lines]
+
+
+def _baseline_name(comparison: Comparison) -> str:
+    """What a mode is compared with, as the table names it: `vote`, or the best single member's
+    name alone (`single ` would cut the rows short of 80 columns)."""
+    if comparison.against == BEST_SINGLE:
+        return comparison.baseline.removeprefix(f"{SINGLE} ")
+    return comparison.baseline
 
 
 def _table(headers: list[str], rows: list[list[str]], aligns: str, width: int) -> list[str]:

@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from tui.engine.answers import TieRule, plurality
+from tui.eval.modes import SINGLE
 from tui.eval.stats import (
     DEFAULT_RESAMPLES,
     Flips,
@@ -41,7 +42,6 @@ from tui.eval.stats import (
     wilson,
 )
 
-SINGLE = "single"
 VOTE = "vote"
 SIGNIFICANCE = 0.05
 BEST_SINGLE = "best single"

@@ -129,6 +129,11 @@ _SUMMARY_COLUMNS = (
 )
 
 
+def _listed(eval_runs: bool) -> str:
+    """The condition on a run for a list of runs: `quorum eval`'s only when they are asked for."""
+    return "1" if eval_runs else f"origin IS NOT '{Origin.EVAL.value}'"
+
+
 def _like(text: str) -> str:
     """A LIKE pattern that finds `text` literally anywhere (with ESCAPE '\\')."""
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -743,19 +748,25 @@ class RunStore(RunWrites):
 
     # -- reading ---------------------------------------------------------------------------
 
-    def list_runs(self, limit: int = 200, text: str = "", offset: int = 0) -> list[RunSummary]:
-        """The newest runs first; `text` filters by question or panel (case-insensitive)."""
+    def list_runs(
+        self, limit: int = 200, text: str = "", offset: int = 0, *, eval_runs: bool = False
+    ) -> list[RunSummary]:
+        """The newest runs first; `text` filters by question or panel (case-insensitive). The runs
+        `quorum eval` made are left out unless `eval_runs`."""
         query = f"SELECT {_SUMMARY_COLUMNS} FROM runs "
+        conditions = [_listed(eval_runs)]
         params: list[Any] = []
         if text and self._indexed_text:
             # The runs walked newest first on their time index, each kept if the full-text index
             # has it (its rowid, looked up in the index's answer, read once): a run's row, which
             # holds its whole result, is read only for the runs listed.
             matching, params = _text_search(text)
-            query += f"INDEXED BY runs_by_time WHERE rowid IN ({matching}) "
+            query += "INDEXED BY runs_by_time "
+            conditions.append(f"rowid IN ({matching})")
         elif text:
-            query += "WHERE question LIKE ? ESCAPE '\\' OR panel_text LIKE ? ESCAPE '\\' "
+            conditions.append("(question LIKE ? ESCAPE '\\' OR panel_text LIKE ? ESCAPE '\\')")
             params += [_like(text)] * 2
+        query += f"WHERE {' AND '.join(conditions)} "
         # Runs of the same instant in the order recorded: one order on every page (the index
         # `runs_by_time` holds it, so a deep page costs what the first does).
         query += "ORDER BY created_at DESC, rowid LIMIT ? OFFSET ?"
@@ -764,13 +775,18 @@ class RunStore(RunWrites):
 
     def running_runs(self) -> list[RunSummary]:
         """The runs being recorded now, newest first (runs whose process is gone are marked
-        interrupted first, so they are not among them)."""
+        interrupted first, so they are not among them), but for `quorum eval`'s: an evaluation
+        starts and ends thousands of runs, none of them one to follow."""
         self._mark_interrupted()
-        query = f"SELECT {_SUMMARY_COLUMNS} FROM runs WHERE status = 'running' ORDER BY created_at DESC"
+        query = (
+            f"SELECT {_SUMMARY_COLUMNS} FROM runs WHERE status = 'running' AND {_listed(False)} "
+            "ORDER BY created_at DESC"
+        )
         return [_summary(row) for row in self._db.execute(query)]
 
-    def count(self) -> int:
-        return int(self._db.execute("SELECT count(*) FROM runs").fetchone()[0])
+    def count(self, *, eval_runs: bool = False) -> int:
+        """How many runs the history holds (`quorum eval`'s only with `eval_runs`)."""
+        return int(self._db.execute(f"SELECT count(*) FROM runs WHERE {_listed(eval_runs)}").fetchone()[0])
 
     def resolve(self, prefix: str) -> str:
         """A full run id from a unique prefix (as printed by `quorum history`)."""

@@ -333,7 +333,7 @@ class RunReport(RestsOn):
     notes: list[str]
     totals: TotalsReport
     parent_run_id: str | None = Field(description="The run this one follows up on.")
-    origin: Origin | None = Field(description="Where the run was started: dashboard, cli or mcp.")
+    origin: Origin | None = Field(description="Where the run was started: dashboard, cli, mcp or eval.")
     started_at: datetime
     finished_at: datetime | None
     next_step: str | None = Field(description="What to do next, while the run is still going.")

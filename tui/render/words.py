@@ -47,6 +47,7 @@ ORIGIN_WORDS: dict[Origin | None, str] = {
     Origin.MCP: "quorum mcp",
     Origin.CLI: "quorum run",
     Origin.DASHBOARD: "another dashboard",
+    Origin.EVAL: "quorum eval",
     None: "another Quorum",
 }
 """Where a run that another process records was started, as in "following a run from quorum mcp"
@@ -369,8 +370,8 @@ def tally_words(tally: Tally) -> str:
 
 
 def counted(count: int, noun: str) -> str:
-    """`1 round`, `3 rounds`: a number with its noun, in the plural when it is not one."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
+    """`1 round`, `3 rounds`, `1,319 items`: a number with its noun, in the plural when it is not one."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def invalid_votes_words(votes: Iterable[Vote]) -> str | None:
@@ -386,11 +387,12 @@ def invalid_votes_words(votes: Iterable[Vote]) -> str | None:
 
 def listed_question(question: str, *, follow_up: bool, origin: Origin | None, cache_of: str | None) -> str:
     """A run's question as a history list shows it, on one line, marked with where its answer came
-    from: `↳` a follow-up, `[mcp]` asked by a coding agent, `[cache of 3f2a1c9e]` served from an
-    earlier run (not answered by the panel). The one wording of `quorum history`, F2 and MCP."""
+    from: `↳` a follow-up, `[mcp]` asked by a coding agent, `[eval]` asked by `quorum eval`,
+    `[cache of 3f2a1c9e]` served from an earlier run (not answered by the panel). The one wording
+    of `quorum history`, F2 and MCP."""
     marks = ["↳"] if follow_up else []
-    if origin is Origin.MCP:
-        marks.append("[mcp]")
+    if origin in (Origin.MCP, Origin.EVAL):
+        marks.append(f"[{origin.value}]")
     if cache_of is not None:
         marks.append(f"[cache of {cache_of[:8]}]")
     return " ".join([*marks, " ".join(question.split())])
