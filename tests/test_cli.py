@@ -153,7 +153,8 @@ def test_consult_says_whom_its_synthesis_rests_on(
     assert [m["name"] for m in data["missing"]] == ["demo-flaky"]
     code = main(["--config", str(fast_demo_config), "run", "Shard?", "--mode", "consult", "-m", "demo-atlas"])
     out, _ = capsys.readouterr()
-    assert "**Outcome:** consult · 1 of 1 answered" in out
+    # a consult takes no vote: its outcome says so, and that the synthesis is the answer
+    assert "**Outcome:** no vote: the synthesis is the answer · 1 of 1 answered" in out
 
 
 def test_run_fails_with_exit_1_when_every_member_fails(
@@ -292,15 +293,39 @@ def test_where_a_run_was_started_is_recorded(
     assert json.loads(capsys.readouterr().out)["origin"] == "mcp"
 
 
-def test_missing_key_fails_that_member_and_names_the_variable(
+def test_a_member_without_its_key_is_refused_before_the_run_starts(
     fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, data = run_json(
-        fast_demo_config, capsys, "q -m demo-atlas -m gpt-sol --mode consult --synthesizer demo-atlas"
-    )
+    code = main(["--config", str(fast_demo_config), "run", "q", "-m", "demo-atlas", "-m", "gpt-sol"])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert err.splitlines() == [
+        "quorum: gpt-sol: OPENAI_API_KEY is not set: export it with your openai key, or pick another "
+        "model (`quorum models` shows which keys are set)"
+    ]
+    # nothing was started, so nothing was recorded
+    assert main(["--config", str(fast_demo_config), "history", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+
+def test_a_synthesizer_asked_for_without_its_key_is_refused_too(
+    fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--config", str(fast_demo_config), "run", "q", "-m", "demo-atlas", "--synthesizer", "gpt-sol"]
+    code = main(argv)
+    assert code == 2 and "gpt-sol: OPENAI_API_KEY is not set" in capsys.readouterr().err
+
+
+def test_history_and_show_name_a_run_by_the_same_field(
+    fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, ran = run_json(fast_demo_config, capsys, "Shard? --mode consult")
     assert code == 0
-    gpt = data["positions"][1]
-    assert gpt["error_kind"] == "missing_key" and "OPENAI_API_KEY is not set" in gpt["error"]
+    assert main(["--config", str(fast_demo_config), "history", "--json"]) == 0
+    [listed] = json.loads(capsys.readouterr().out)
+    assert main(["--config", str(fast_demo_config), "show", listed["run_id"], "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert listed["run_id"] == shown["run_id"] == ran["run_id"] and "id" not in listed
 
 
 def test_instance_limit_is_reported(fast_demo_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -378,6 +403,30 @@ def test_dashboard_needs_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
     """Without a terminal (a pipe, CI) `quorum` says to use `quorum run` instead of drawing."""
     assert main(["Should we?"]) == 2
     assert "quorum run" in capsys.readouterr().err
+
+
+def test_the_dashboard_started_with_a_member_without_its_key_is_refused_in_the_same_line(
+    fast_demo_config: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`quorum "q" -m gpt-sol` would start a run that fails at once: refused before the dashboard
+    opens, as `quorum run` refuses it; with no question the dashboard opens (the panel can change)."""
+    import tui.cli.main as cli_main
+
+    opened: list[object] = []
+    monkeypatch.setenv(cli_main.BROWSER_DRIVER_ENV, "test")  # as if on a terminal
+
+    def run_dashboard(app: object) -> int:
+        opened.append(app)
+        return 0
+
+    monkeypatch.setattr(cli_main, "_run_dashboard", run_dashboard)
+    assert main(["--config", str(fast_demo_config), "q", "-m", "gpt-sol"]) == 2
+    assert not opened
+    assert capsys.readouterr().err.splitlines() == [
+        "quorum: gpt-sol: OPENAI_API_KEY is not set: export it with your openai key, or pick another "
+        "model (`quorum models` shows which keys are set)"
+    ]
+    assert main(["--config", str(fast_demo_config), "-m", "gpt-sol"]) == 0 and len(opened) == 1
 
 
 def test_dashboard_argument_routing() -> None:

@@ -19,7 +19,7 @@ def recorded_run(fast_demo_config: Path, capsys: pytest.CaptureFixture[str]) -> 
     capsys.readouterr()
     assert main(["history", "--json"]) == 0
     [run] = json.loads(capsys.readouterr().out)
-    return str(run["id"])
+    return str(run["run_id"])
 
 
 @pytest.fixture

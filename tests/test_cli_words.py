@@ -34,7 +34,7 @@ def last_run_id(capsys: pytest.CaptureFixture[str]) -> str:
     code, out, _ = quorum(capsys, "history", "--json")
     assert code == 0
     runs: list[dict[str, Any]] = json.loads(out)
-    return str(runs[0]["id"])
+    return str(runs[0]["run_id"])
 
 
 # --- words that agree -------------------------------------------------------------------------

@@ -539,9 +539,22 @@ def test_by_default_every_provider_a_model_uses_is_checked_offline(
         ("google", "GEMINI_API_KEY"),
     ]:
         assert f"✗ {name:<10}  key not set: export {variable}" in out
-    assert "✗ ollama      cannot reach ollama at http://localhost:11434/v1:" in out
     assert "✓ demo        the offline demo" in out
-    assert out.rstrip().endswith("1 of 6 providers usable")
+    assert out.rstrip().endswith("1 of 5 providers usable · 1 not configured")
+
+
+def test_the_shipped_local_server_not_configured_is_said_and_is_no_failure(
+    fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The shipped Ollama entry is no one's server until the user's configuration names it: not
+    configured, not reached, not a failure; once configured, it is checked as any other."""
+    code, out, _ = doctor(capsys, fast_demo_config, "--provider", "ollama", "--provider", "demo")
+    assert code == 0
+    assert out.splitlines()[0].startswith("– ollama  not configured: ")
+    assert out.rstrip().endswith("1 of 1 provider usable · 1 not configured")
+    config = write(fast_demo_config.parent / "ollama.toml", "[providers.ollama]\nmax_retries = 0\n")
+    code, out, _ = doctor(capsys, config, "--provider", "ollama", "--timeout", "5")
+    assert code == 1 and "✗ ollama  cannot reach ollama at http://localhost:11434/v1:" in out
 
 
 def test_json_is_the_whole_report(
@@ -567,6 +580,7 @@ def test_json_is_the_whole_report(
         "name": "lab",
         "kind": "openai",
         "usable": True,
+        "configured": True,
         "demo": False,
         "key": "not needed",
         "key_env": None,

@@ -70,7 +70,7 @@ def test_quorum_history_lists_eval_runs_marked_only_with_eval(
     measured = next(line for line in lines if line.startswith("measured0001"))
     assert "[eval] What is the result of 1+2*3+4-5*6?" in measured
     assert main([*config, "history", "--eval", "--json"]) == 0
-    origins = {run["id"]: run["origin"] for run in json.loads(capsys.readouterr().out)}
+    origins = {run["run_id"]: run["origin"] for run in json.loads(capsys.readouterr().out)}
     assert origins["measured0001"] == "eval" and origins["asked0000001"] == "cli"
     assert main([*config, "show", "measured0001", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["origin"] == "eval"

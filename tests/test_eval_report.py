@@ -7,12 +7,22 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from fractions import Fraction
 
 import pytest
 
 from tui.engine.answers import TieRule
+from tui.engine.council import PositionBias
 from tui.eval.report import NO_BEST_SINGLE, EvalReport
-from tui.eval.results import BEST_SINGLE, VOTE, BestSingle, Comparison, EvalSummary, ModeSummary
+from tui.eval.results import (
+    BEST_SINGLE,
+    VOTE,
+    BestSingle,
+    Comparison,
+    CouncilBallots,
+    EvalSummary,
+    ModeSummary,
+)
 from tui.eval.stats import Flips, Interval, wilson
 
 
@@ -326,3 +336,51 @@ def test_the_whole_report_reads_in_order() -> None:
     ]
     positions = [text.index(marker) for marker in order]
     assert positions == sorted(positions)
+
+
+# --------------------------------------------------------------------------------------------
+# A council's ballots
+
+POOLED = CouncilBallots(
+    runs=4,
+    ballots=12,
+    readable=9,
+    abstained=3,
+    agreeing=6,
+    position_bias=(PositionBias(0, Fraction(14, 9), 9), PositionBias(1, Fraction(13, 9), 9)),
+)
+
+
+def test_a_council_s_ballots_are_said_under_the_tables_with_their_position_bias_and_agreement() -> None:
+    text = EvalReport(replace(summary(), council=POOLED)).text()
+    assert "council's ballots: 12 ballots over 4 runs, 3 abstained\n" in text
+    assert "\nposition bias: A 1.56 · B 1.44 (9 ballots;" in text
+    assert "agreement with the ranking: 6 of 9 readable ballots (66.7%)" in text
+    assert text.index("cost  calls") < text.index("position bias") < text.index("Nothing here beats")
+    assert all(len(line) <= 80 for line in text.splitlines())
+
+
+def test_the_json_holds_the_council_s_ballots_rounded() -> None:
+    data = json.loads(json.dumps(EvalReport(replace(summary(), council=POOLED)).to_json(), allow_nan=False))
+    assert data["council"] == {
+        "runs": 4,
+        "unrecorded": 0,
+        "ballots": 12,
+        "readable": 9,
+        "abstained": 3,
+        "agreeing": 6,
+        "agreement": 0.667,
+        "position_bias": [
+            {"position": "A", "mean_rank": 1.556, "ballots": 9},
+            {"position": "B", "mean_rank": 1.444, "ballots": 9},
+        ],
+    }
+
+
+def test_a_council_that_asked_for_no_ballots_says_so_and_a_log_without_them_says_why() -> None:
+    none = CouncilBallots(runs=0, ballots=0, readable=0, abstained=0, agreeing=0, position_bias=())
+    text = EvalReport(replace(summary(), council=none)).text()
+    assert "council's ballots: none asked" in text and "position bias" not in text
+    text = EvalReport(replace(summary(), council=replace(none, unrecorded=5))).text()
+    assert "council's ballots: none in the log · 5 runs logged before ballots were" in text
+    assert EvalReport(summary()).to_json()["council"] is None

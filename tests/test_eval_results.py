@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from fractions import Fraction
 
 import pytest
 
 from tui.engine.answers import TieRule
+from tui.engine.types import Ballot
 from tui.eval.results import (
     BEST_SINGLE,
     VOTE,
     Comparison,
     ItemOutcome,
     choose_best_single,
+    council_ballots,
     summarize,
     summarize_mode,
 )
@@ -221,3 +224,43 @@ def test_the_eval_core_loads_no_textual_rich_database_network_or_sdk() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+# --------------------------------------------------------------------------------------------
+# A council's ballots, pooled over the evaluation
+
+
+def ballot(seat: int, shown: list[int], ranking: list[int] | None) -> Ballot:
+    reason = None if ranking is not None else "no FINAL RANKING line"
+    return Ballot(member_index=seat, alias=f"m{seat}", shown=shown, ranking=ranking, reason=reason)
+
+
+# Two runs of a panel of three. In the first the ballots make a cycle (1 > 2, 2 > 0, 0 > 1): every
+# answer ties, the tie is broken in panel order (0, 1, 2), and seat 1's ballot (2 > 0) disagrees.
+# In the second seat 1 abstains and both readable ballots rank as the aggregate (0, 2, 1) does.
+CYCLE = [ballot(0, [1, 2], [1, 2]), ballot(1, [2, 0], [2, 0]), ballot(2, [0, 1], [0, 1])]
+WITH_AN_ABSTENTION = [ballot(0, [1, 2], [2, 1]), ballot(1, [0, 2], None), ballot(2, [1, 0], [0, 1])]
+
+
+def test_a_council_s_ballots_pooled_give_the_mean_rank_by_position_agreement_and_abstentions() -> None:
+    pooled = council_ballots([CYCLE, WITH_AN_ABSTENTION])
+    assert (pooled.runs, pooled.ballots, pooled.readable, pooled.abstained) == (2, 6, 5, 1)
+    assert pooled.agreeing == 4
+    # Shown first (A): ranked 1, 1, 1, 2, 2; shown second (B): 2, 2, 2, 1, 1.
+    assert [(p.position, p.mean_rank, p.ballots) for p in pooled.position_bias] == [
+        (0, Fraction(7, 5), 5),
+        (1, Fraction(8, 5), 5),
+    ]
+
+
+def test_each_run_s_ballots_are_held_to_that_run_s_own_ranking() -> None:
+    # The same ballots counted as one run would make one ranking of them all, and other agreement.
+    apart = council_ballots([CYCLE, WITH_AN_ABSTENTION])
+    together = council_ballots([CYCLE + WITH_AN_ABSTENTION])
+    assert apart.agreeing != together.agreeing
+
+
+def test_a_council_that_asked_for_no_ballots_pools_to_none_asked() -> None:
+    pooled = council_ballots([[], []])
+    assert (pooled.runs, pooled.ballots, pooled.readable, pooled.agreeing) == (0, 0, 0, 0)
+    assert pooled.position_bias == ()

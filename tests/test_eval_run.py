@@ -28,6 +28,8 @@ from tui.cli.eval_progress import EvalProgress, bar
 from tui.cli.main import main
 from tui.config.loading import load_settings
 from tui.engine.answers import TieRule, plurality
+from tui.engine.council import agrees_with, position_bias, score_text
+from tui.engine.council import ballots_ranking as council_ranking_of
 from tui.engine.types import AnswerKind, AnswerSpec, Member, Mode, Origin, RunRequest
 from tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from tui.eval.datasets import Dataset, Sample, arithmetic, select
@@ -447,6 +449,94 @@ def test_the_log_holds_every_calls_text_the_answer_read_from_it_and_the_run_in_t
         assert store.list_runs() == [] and len(store.list_runs(eval_runs=True)) == len(records)
     finally:
         store.close()
+
+
+def test_a_council_s_log_line_holds_each_ballot_as_the_history_holds_it(
+    instant: Path, tmp_path: Path
+) -> None:
+    log = tmp_path / "council.jsonl"
+    code, _ = evaluate(instant, options(tmp_path, log=str(log), limit=2, dev=0, modes="council"))
+    assert code == EXIT_OK
+    _, records = log_lines(log)
+    store = open_store(load_settings(str(instant)))
+    assert store is not None
+    try:
+        for record in records:
+            ballots = store.load(record["run_id"]).rounds[0].ballots
+            assert len(record["ballots"]) == 3
+            assert record["ballots"] == [
+                {
+                    "reviewer": b.member_index,
+                    "model": b.alias,
+                    "shown": b.shown,
+                    "ranking": b.ranking,
+                    "reason": b.reason,
+                }
+                for b in ballots
+            ]
+    finally:
+        store.close()
+
+
+def test_a_log_written_before_ballots_were_logged_still_resumes_and_says_it_holds_none(
+    instant: Path, tmp_path: Path
+) -> None:
+    log = tmp_path / "older.jsonl"
+    code, _ = evaluate(instant, options(tmp_path, log=str(log), limit=3, dev=0, modes="vote,council"))
+    assert code == EXIT_OK
+    header, *lines = log.read_text().splitlines()
+    older = [{k: v for k, v in json.loads(line).items() if k != "ballots"} for line in lines[:-1]]
+    log.write_text("\n".join([header, *(json.dumps(line) for line in older)]) + "\n")
+    code, resumed = evaluate(
+        instant, options(tmp_path, resume=str(log), limit=3, dev=0, modes="vote,council")
+    )
+    assert code == EXIT_OK and resumed["complete"]
+    assert len(log_lines(log)[1]) == len(lines)  # only the line taken away is asked again
+    council = resumed["council"]
+    assert council["unrecorded"] == (2 if json.loads(lines[-1])["mode"] == "council" else 3)
+    assert council["ballots"] == 3 * (3 - council["unrecorded"])
+
+
+def test_council_s_ballots_are_reported_pooled_over_the_items_in_text_and_json(
+    instant: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    log = tmp_path / "c.jsonl"
+    args = ("arithmetic", "--limit", "5", "--modes", "council", "--log", str(log))
+    code, out, err = quorum_eval(instant, capsys, *args)
+    assert code == EXIT_OK, err
+    _, records = log_lines(log)
+    runs = [ItemRecord.from_json(r).ballots or () for r in records if r["slice"] == "scored"]
+    every = [b for ballots in runs for b in ballots]
+    bias = position_bias(every)
+    readable = sum(b.ranking is not None for b in every)
+    agreeing = 0
+    for ballots in runs:
+        ranking = council_ranking_of(ballots)
+        assert ranking is not None
+        agreeing += sum(agrees_with(b, ranking) for b in ballots)
+    means = " · ".join(f"{'AB'[p.position]} {score_text(p.mean_rank)}" for p in bias)
+    assert len(runs) == 5 and len(every) == 15
+    assert f"position bias: {means}" in out and f"({bias[0].ballots} ballots" in out
+    assert f"agreement with the ranking: {agreeing} of {readable} readable ballots" in out
+
+    code, out, err = quorum_eval(instant, capsys, *args[:-2], "--json")
+    council = summary_line(out)["council"]
+    assert (council["runs"], council["ballots"], council["readable"]) == (5, 15, readable)
+    assert (council["abstained"], council["agreeing"], council["unrecorded"]) == (15 - readable, agreeing, 0)
+    assert council["agreement"] == round(agreeing / readable, 3)
+    assert council["position_bias"] == [
+        {"position": "AB"[p.position], "mean_rank": round(float(p.mean_rank), 3), "ballots": p.ballots}
+        for p in bias
+    ]
+
+
+def test_without_council_the_report_has_no_ballots(instant: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = quorum_eval(instant, capsys, "arithmetic", "--limit", "2", "--dev", "0", "--modes", "vote")
+    assert code == EXIT_OK and "position bias" not in out
+    code, out, _ = quorum_eval(
+        instant, capsys, "arithmetic", "--limit", "2", "--dev", "0", "--modes", "vote", "--json"
+    )
+    assert summary_line(out)["council"] is None
 
 
 def test_an_eval_never_takes_an_answer_from_the_cache(instant: Path, tmp_path: Path) -> None:

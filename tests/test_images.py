@@ -641,6 +641,7 @@ async def _recorded(tmp_path: Path, *images: Path) -> tuple[Any, Any]:
         request = session.prepare("Which chart is honest?").request
         run = start_run(settings, request, ProviderPool(settings), [], store=store)
         await run.execute()
+        assert await store.recorded(run.result.run_id) is None  # the writer's, not the run's, to finish
         return store.load(run.result.run_id), settings
     finally:
         store.close()

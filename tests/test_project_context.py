@@ -357,7 +357,7 @@ def test_trusting_a_project_file_lets_it_set_the_rest_until_it_changes(repo: Pat
     found = project(repo, text)
     with pytest.raises(ConfigError):
         load_settings()
-    assert main(["config", "trust"]) == 0
+    assert main(["config", "trust", "--yes"]) == 0
     out = capsys.readouterr().out
     assert f"trusted {found}" in out and "providers" in out  # it says what trusting it allows
     assert "mylab" in load_settings().providers
@@ -365,11 +365,50 @@ def test_trusting_a_project_file_lets_it_set_the_rest_until_it_changes(repo: Pat
     project(repo, text.replace("8000", "8001"))  # a pull changed it
     with pytest.raises(ConfigError, match="changed since you trusted it"):
         load_settings()
-    assert main(["config", "trust"]) == 0
+    assert main(["config", "trust", "--yes"]) == 0
     assert load_settings().providers["mylab"].base_url == "http://127.0.0.1:8001/v1"
     assert main(["config", "trust", "--revoke"]) == 0
     with pytest.raises(ConfigError, match="providers"):
         load_settings()
+
+
+class _Terminal(io.StringIO):
+    """Standard input on a terminal, holding what the user types."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("typed", "trusted"), [("y\n", True), ("\n", False), ("nope\n", False), ("", False)])
+def test_trust_shows_what_the_file_sets_then_asks_on_a_terminal(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, typed: str, trusted: bool
+) -> None:
+    found = project(
+        repo, CONTEXT + "[providers.mylab]\nkind = 'openai'\nbase_url = 'http://127.0.0.1:8000/v1'\n"
+    )
+    monkeypatch.setattr(sys, "stdin", _Terminal(typed))
+    assert main(["config", "trust"]) == (0 if trusted else 1)
+    out = capsys.readouterr().out
+    shown, asked = out.index("providers"), out.index(f"trust {found} as it is now? [y/N]")
+    assert shown < asked  # what it would let the file set is read before the question
+    assert (f"trusted {found}" in out) is trusted and ("not trusted" in out) is not trusted
+    if trusted:
+        assert "mylab" in load_settings().providers
+    else:
+        with pytest.raises(ConfigError, match="providers"):
+            load_settings()
+
+
+def test_trust_without_a_terminal_needs_yes_and_changes_nothing(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project(repo, CONTEXT + "[providers.mylab]\nkind = 'openai'\nbase_url = 'http://127.0.0.1:8000/v1'\n")
+    assert main(["config", "trust"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.splitlines()) == 1 and "--yes" in err
+    with pytest.raises(ConfigError, match="providers"):
+        load_settings()
+    assert not paths.trusted_projects_file().exists()
 
 
 def test_a_project_file_cannot_trust_itself(repo: Path) -> None:
@@ -388,7 +427,7 @@ def test_another_users_project_file_is_not_read(repo: Path, monkeypatch: pytest.
     with pytest.raises(ConfigError, match=f"belongs to another user \\(uid {owner}\\)") as caught:
         load_settings()
     assert caught.value.file == planted
-    assert main(["config", "trust", str(planted)]) == 0
+    assert main(["config", "trust", str(planted), "--yes"]) == 0
     assert load_settings().context.team_context() is not None
 
 

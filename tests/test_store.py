@@ -244,7 +244,7 @@ async def test_recorded_run_loads_as_the_live_result(store: RunStore) -> None:
     assert summary.parent_run_id is None
     assert summary.cost_usd == pytest.approx(live.totals.cost_usd)
     assert store.count() == 1 and store.status(live.run_id) is RunStatus.SUCCESS
-    # `quorum history --json` prints the summary's __dict__: the enums as their words
+    # `quorum history --json` prints the summary's fields (its `id` as `run_id`): the enums as their words
     listed = json.loads(json.dumps(summary.__dict__))
     assert (listed["status"], listed["outcome"], listed["id"]) == ("success", "majority", live.run_id)
 
@@ -862,15 +862,15 @@ def test_history_and_show_commands(
 
     assert main(["history", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
-    assert [r["id"] for r in listed] == list(reversed(ids))
+    assert [r["run_id"] for r in listed] == list(reversed(ids))
     assert listed[0]["question"] == "Beta question about queues?"
     assert listed[0]["panel"] == "demo-atlas:for, demo-bolt:against, demo-cirrus:neutral"
     assert listed[0]["status"] == "success"
     assert listed[0]["outcome"] in ("unanimous", "majority", "curator_override")
     assert main(["history", "--json", "--limit", "1"]) == 0
-    assert [r["id"] for r in json.loads(capsys.readouterr().out)] == [ids[1]]
+    assert [r["run_id"] for r in json.loads(capsys.readouterr().out)] == [ids[1]]
     assert main(["history", "--json", "--filter", "CACHES"]) == 0
-    assert [r["id"] for r in json.loads(capsys.readouterr().out)] == [ids[0]]
+    assert [r["run_id"] for r in json.loads(capsys.readouterr().out)] == [ids[0]]
     assert main(["history", "--filter", "caches"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 1 and lines[0].startswith(ids[0]) and "Alpha question about caches?" in lines[0]

@@ -222,7 +222,10 @@ def test_a_votes_outcomes_and_an_unreadable_answer_have_their_words() -> None:
         "majority",
         "plurality",
     ]
-    assert outcome_word(None, Mode.VOTE) == "vote" and outcome_word(None, Mode.CONSULT) == "consult"
+    assert (
+        outcome_word(None, Mode.VOTE) == "vote"
+        and outcome_word(None, Mode.CONSULT) == "no vote: the synthesis is the answer"
+    )
     assert phase_word(Phase.DRAFT, Mode.VOTE) == "synthesis"
     unreadable = Missing(member_index=0, alias="a", phase=Phase.POSITION, vote=VoteValue.INVALID, reason="x")
     invalid = Missing(member_index=0, alias="a", phase=Phase.VOTE, vote=VoteValue.INVALID, reason="x")

@@ -46,6 +46,7 @@ from tui.config.snapshot import settings_snapshot
 from tui.engine import events as ev
 from tui.engine.context import TeamContext
 from tui.engine.mode_options import unused_in_mode
+from tui.engine.provider import ErrorKind, ProviderError
 from tui.engine.stance import apply_instance_limit
 from tui.engine.types import (
     DEBATE_ROUNDS,
@@ -552,6 +553,28 @@ def open_store(settings: Settings) -> RunStore | None:
         secrets=secret_values(settings),
         lock_wait_s=settings.store.lock_wait_s,
     )
+
+
+def check_keys(
+    request: RunRequest,
+    providers: Callable[[Member], object],
+    synthesizer_named: bool,
+    *,
+    hint: str = "",
+) -> None:
+    """Refuse a run whose members (or the synthesizer asked for) need a key that is not set, in
+    the words a member's pane would use (naming the key's variable), before anything is sent or
+    recorded: `providers` (a `ProviderPool`, or what reads a member's key) raises the
+    `ProviderError`. `hint` adds where this front end reads its keys from. A synthesizer not asked
+    for is left to the chain, which passes over one it cannot call."""
+    members = [*request.members, *(request.synthesizers[:1] if synthesizer_named else [])]
+    for member in members:
+        try:
+            providers(member)
+        except ProviderError as err:
+            if err.kind is not ErrorKind.MISSING_KEY:
+                continue  # a plugin's adapter that cannot be made costs its own members, in the run
+            raise UsageError(f"{member.alias}: {err}" + (f"; {hint}" if hint else "")) from None
 
 
 def start_run(

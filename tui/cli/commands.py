@@ -26,9 +26,9 @@ from tui.config.loading import (
 from tui.config.project import Trust, project_wanted, set_trust, untrusted_problems
 from tui.config.schema import Settings
 from tui.config.tables import merge
-from tui.errors import EXIT_OK, ConfigError, UsageError, hide_values, redact
+from tui.errors import EXIT_FAILED, EXIT_OK, ConfigError, UsageError, hide_values, redact
 from tui.files import FileRefused, read_limited
-from tui.history.store import RunStore
+from tui.history.store import RunStore, RunSummary
 from tui.render.context import context_brief
 from tui.render.formatting import literal
 from tui.render.report import render_markdown
@@ -126,7 +126,7 @@ def _list_runs(store: RunStore, args: argparse.Namespace, secrets: Sequence[str]
         for run in store.list_runs(limit=args.limit, text=args.filter, eval_runs=args.eval)
     ]
     if args.json:
-        print(json.dumps([run.__dict__ for run in runs], indent=2))
+        print(json.dumps([_listed_json(run) for run in runs], indent=2))
         return EXIT_OK
     for run in runs:
         outcome = outcome_word(run.outcome) if run.outcome else run_word(run.status)
@@ -141,6 +141,13 @@ def _list_runs(store: RunStore, args: argparse.Namespace, secrets: Sequence[str]
     if not runs:
         print("no runs recorded" + (f" matching {args.filter!r}" if args.filter else ""))
     return EXIT_OK
+
+
+def _listed_json(run: RunSummary) -> dict[str, object]:
+    """A line of the history as JSON: the run named `run_id`, as `quorum show --json` and the
+    data contract name it, then the rest of the line as the history keeps it."""
+    line = dict(run.__dict__)
+    return {"run_id": line.pop("id"), **line}
 
 
 PROJECT_TRUST_WORDS: dict[Trust, str] = {
@@ -167,7 +174,7 @@ def config_command(args: argparse.Namespace) -> int:
     if args.config_command == "init":
         return _init_config(target, args.force)
     if args.config_command == "trust":
-        return _trust(args.path, args.revoke, use_project)
+        return _trust(args.path, args.revoke, use_project, args.yes)
     settings = load_settings(args.config, project=use_project)  # it checks the models and keymap named too
     hide_secrets(secret_values(settings))  # an error below may quote a value given in the wrong place
     # Themes are the dashboard's (Textual checks their colours): loaded only here, for this check.
@@ -215,9 +222,10 @@ def _config_paths(target: Path, explicit: str | None, use_project: bool) -> int:
     return EXIT_OK
 
 
-def _trust(given: str | None, revoke: bool, use_project: bool) -> int:
-    """`quorum config trust [PATH] [--revoke]`: trust a project file as it is now (and say what
-    that lets it set), or trust it no longer."""
+def _trust(given: str | None, revoke: bool, use_project: bool, yes: bool) -> int:
+    """`quorum config trust [PATH] [--revoke] [--yes]`: show what trusting a project file as it is
+    now would let it set, then trust it once the user says yes (asked on a terminal, or `--yes`);
+    or trust it no longer. Without a terminal to ask on, nothing is trusted without `--yes`."""
     path = Path(given).expanduser() if given else paths.find_project_file()
     if path is None:
         raise UsageError(
@@ -228,6 +236,12 @@ def _trust(given: str | None, revoke: bool, use_project: bool) -> int:
         set_trust(path, None)
         print(f"no longer trusted: {path}")
         return EXIT_OK
+    on_terminal = sys.stdin is not None and sys.stdin.isatty()
+    if not (yes or on_terminal):
+        raise UsageError(
+            f"not trusting {path} unasked: run `quorum config trust` on a terminal to read what it "
+            "sets and answer, or add --yes"
+        )
     try:
         raw = read_limited(path, MAX_CONFIG_BYTES)
     except FileRefused as err:
@@ -238,14 +252,21 @@ def _trust(given: str | None, revoke: bool, use_project: bool) -> int:
         if below.kind in (LayerKind.SHIPPED, LayerKind.USER):
             beneath = merge(beneath, below.data)
     beyond = untrusted_problems(data, beneath)
-    record = set_trust(path, raw)
-    print(f"trusted {path} as it is now (its SHA-256 is recorded in {record}); a change to it ends the trust")
     if beyond:
-        print("it now also sets what an untrusted project file may not:")
+        print(f"{path} sets what only a trusted project file may:")
         for key, reason in beyond:
             print(f"  - {'.'.join(key)}: {literal(reason)}")
     else:
-        print("it sets nothing an untrusted project file may not")
+        print(f"{path} sets nothing an untrusted project file may not")
+    if not yes:
+        print(f"trust {path} as it is now? [y/N] ", end="", flush=True)
+        answer = sys.stdin.readline()
+        if answer.strip().lower() not in ("y", "yes"):
+            print("" if answer.endswith("\n") else "\n", end="")  # the answer's line ends here
+            print(f"not trusted: {path} (nothing changed)")
+            return EXIT_FAILED
+    record = set_trust(path, raw)
+    print(f"trusted {path} as it is now (its SHA-256 is recorded in {record}); a change to it ends the trust")
     if not use_project:
         print("(project files are ignored while --no-project or $QUORUM_NO_PROJECT is given)")
     return EXIT_OK

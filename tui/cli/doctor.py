@@ -13,9 +13,11 @@ each network step cut off by `--timeout`:
    json_object ok`.
 
 A provider is usable when its key is set and accepted, its server answers, and at least one of the
-models checked answered (or none was checked). Exit 0 when every provider checked is usable, 1
-otherwise, 2 for a bad option. Nothing a server says reaches the terminal before the configured
-keys' values are taken out of it and its control characters are made visible.
+models checked answered (or none was checked). A shipped local server (Ollama) that the user's
+configuration does not name is not configured: said, not reached, and no failure. Exit 0 when every
+configured provider checked is usable, 1 otherwise, 2 for a bad option. Nothing a server says
+reaches the terminal before the configured keys' values are taken out of it and its control
+characters are made visible.
 """
 
 from __future__ import annotations
@@ -149,6 +151,9 @@ class ProviderCheck:
     listed: list[str] = field(default_factory=list)
     listing_error: str | None = None
     models: list[ModelCheck] = field(default_factory=list)
+    configured: bool = True
+    """False for a shipped local server (Ollama) the user's configuration does not name: no one's
+    server yet, so it is not reached, and is no failure."""
 
     @property
     def demo(self) -> bool:
@@ -190,7 +195,8 @@ def add_doctor_parser(commands: Any) -> None:
         f"request (at most {PROBE_MAX_TOKENS} output tokens) to each catalog model of the provider, or "
         "only to the --model ones, asked again in the next weaker form when a form is refused "
         "(json_schema → json_object → text; tool → text), as a run would. "
-        "Exit 0 when every provider checked is usable, 1 otherwise.",
+        "A shipped local server the config does not name is shown as not configured, no failure. "
+        "Exit 0 when every configured provider checked is usable, 1 otherwise.",
     )
     doctor.add_argument(
         "--provider",
@@ -235,14 +241,17 @@ def doctor_command(settings: Settings, args: argparse.Namespace, stdout: TextIO 
     plan = _plan(settings, args.providers, args.models)
     secrets = secret_values(settings)
     checks = asyncio.run(_check_all(settings, plan, args.timeout, None if args.json else stdout, secrets))
-    usable = all(check.usable for check in checks)
+    usable = all(check.usable for check in checks if check.configured)
     if args.json:
         report = {"usable": usable, "timeout_s": args.timeout, "providers": [_as_json(c) for c in checks]}
         stdout.write(safe_json(json.dumps(report, indent=2, ensure_ascii=False), secrets) + "\n")
     else:
         count = sum(check.usable for check in checks)
-        noun = "provider" if len(checks) == 1 else "providers"
-        _write(stdout, f"{count} of {len(checks)} {noun} usable", secrets)
+        checked = sum(check.configured for check in checks)
+        noun = "provider" if checked == 1 else "providers"
+        unconfigured = len(checks) - checked
+        tail = f" · {unconfigured} not configured" if unconfigured else ""
+        _write(stdout, f"{count} of {checked} {noun} usable{tail}", secrets)
     stdout.flush()
     return EXIT_OK if usable else EXIT_FAILED
 
@@ -289,7 +298,9 @@ async def _check_all(
     tasks: list[asyncio.Task[ProviderCheck]] = []
     try:
         tasks = [
-            asyncio.create_task(_check_provider(name, settings.providers[name], members, pool, timeout))
+            asyncio.create_task(
+                _check_provider(name, settings.providers[name], members, pool, timeout, settings.own_models)
+            )
             for name, members in plan.items()
         ]
         width = max((len(name) for name in plan), default=0)
@@ -310,10 +321,21 @@ async def _check_all(
 
 
 async def _check_provider(
-    name: str, config: ProviderConfig, members: list[Member], pool: ProviderPool, timeout: float
+    name: str,
+    config: ProviderConfig,
+    members: list[Member],
+    pool: ProviderPool,
+    timeout: float,
+    own_models: frozenset[str],
 ) -> ProviderCheck:
     check = ProviderCheck(name, config.kind, provider_key_status(config, os.environ), config.api_key_env)
     if check.demo:
+        return check
+    if check.key == "not needed" and members and not any(m.alias in own_models for m in members):
+        check.configured = False
+        check.problem = (
+            f"not configured: a local server; name it in your config ([providers.{name}]) to use it"
+        )
         return check
     if check.key == "missing":
         check.problem = f"key not set: export {config.api_key_env}"
@@ -465,7 +487,7 @@ async def _within(work: Awaitable[T], timeout: float, where: str = "") -> T:
 
 def _lines(check: ProviderCheck, width: int) -> list[tuple[str, str]]:
     """(first line, indent of its continuation) for each line of one provider's report."""
-    mark = "✓" if check.usable else "✗"
+    mark = "✓" if check.usable else "✗" if check.configured else "–"
     head = f"{mark} {check.name.ljust(width)}  "
     if check.demo:
         return [(head + "the offline demo: always available (no key, no network)", "")]
@@ -528,6 +550,7 @@ def _as_json(check: ProviderCheck) -> dict[str, Any]:
         "name": check.name,
         "kind": check.kind,
         "usable": check.usable,
+        "configured": check.configured,
         "demo": check.demo,
         "key": check.key,
         "key_env": check.key_env,

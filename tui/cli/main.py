@@ -38,7 +38,8 @@ from tui.errors import (
     UsageError,
     hide_key_shapes,
 )
-from tui.session import Session, open_store
+from tui.pool import resolve
+from tui.session import Session, check_keys, open_store
 
 if TYPE_CHECKING:  # the dashboard (and Textual) load only when it opens
     from tui.dashboard.app import QuorumApp
@@ -242,13 +243,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="trust a project's .quorum.toml as it is now",
         description="Trust a project file as its content is now, so that it may also set what an untrusted "
         "one may not ([providers], [models], [store], [prompts], [ui.keymap], stance prompts, limits above "
-        "yours). Read it first: it prints what the file sets beyond an untrusted file's share. A file that "
-        "changes is untrusted again.",
+        "yours). It first prints what the file sets beyond an untrusted file's share, then asks (y/N); "
+        "without a terminal to ask on, it trusts nothing unless --yes is given. A file that changes is "
+        "untrusted again.",
     )
     trust.add_argument(
         "path", nargs="?", metavar="PATH", help="the project file (default: the one found from here upward)"
     )
     trust.add_argument("--revoke", action="store_true", help="trust it no longer")
+    trust.add_argument(
+        "--yes", action="store_true", help="trust it without asking (what it sets is still printed)"
+    )
     return parser
 
 
@@ -325,6 +330,14 @@ def dashboard_command(argv: Sequence[str]) -> int:
         focus=tuple(args.focus),
     )
     session = Session(settings, ask)
+    if ask.question:
+        # The run would start with the dashboard and fail at once: refused first, as `quorum run`
+        # refuses it. Only the keys are read: the dashboard makes its own connections.
+        check_keys(
+            session.prepare(ask.question).request,
+            lambda member: resolve(settings, member.provider, os.environ),
+            synthesizer_named=bool(ask.synthesizer),
+        )
     from tui.dashboard.app import QuorumApp  # Textual loads only for the dashboard, never for `quorum run`
 
     return _run_dashboard(QuorumApp(settings, session, question=ask.question, start=bool(ask.question)))

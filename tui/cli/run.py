@@ -34,7 +34,7 @@ from tui.render.context import context_chip
 from tui.render.formatting import literal
 from tui.render.report import render_markdown
 from tui.render.run_json import run_json
-from tui.session import Session, followed_run, open_store, start_run
+from tui.session import Session, check_keys, followed_run, open_store, start_run
 
 MAX_QUESTION_BYTES = 2_000_000
 """The most a question read from standard input may hold: as much as an attached file (about
@@ -130,6 +130,12 @@ def _run_and_report(
         result = hit
         interrupted = asyncio.run(_wait_for_record(store, result, stderr))
     else:
+        pool = ProviderPool(settings)
+        try:
+            check_keys(request, pool, synthesizer_named=bool(ask.synthesizer))
+        except UsageError:
+            asyncio.run(pool.aclose())  # the adapters of the members checked before it
+            raise
         similar = asyncio.run(lookup.suggest())
         suggestion = cache_line(similar)
         if suggestion is not None and not quiet:
@@ -137,7 +143,7 @@ def _run_and_report(
         if lookup.problem is not None and not quiet:
             printer.note(f"cache: {literal(lookup.problem)}; only exact matches were looked for")
         try:
-            result, interrupted = asyncio.run(_execute(request, settings, progress, store, stderr))
+            result, interrupted = asyncio.run(_execute(request, settings, pool, progress, store, stderr))
         except KeyboardInterrupt:
             stderr.write("quorum: interrupted\n")
             return EXIT_INTERRUPTED
@@ -171,11 +177,11 @@ def _run_and_report(
 async def _execute(
     request: RunRequest,
     settings: Settings,
+    pool: ProviderPool,
     progress: ev.EventSink | None,
     store: RunStore | None,
     stderr: TextIO,
 ) -> tuple[RunResult, bool]:
-    pool = ProviderPool(settings)
     run = start_run(settings, request, pool, [progress] if progress is not None else [], store=store)
     interrupted = False
     try:

@@ -107,9 +107,15 @@ def borda(ballots: Sequence[Ballot], answers: Sequence[int]) -> Ranking:
 def council_ranking(result: RunResult) -> Ranking | None:
     """A council run's ranking, from the ballots of its round; None for any other run, and for a
     council that asked for no ballots (too few answers to rank)."""
-    if result.mode is not Mode.COUNCIL or not result.rounds or not result.rounds[0].ballots:
+    if result.mode is not Mode.COUNCIL or not result.rounds:
         return None
-    ballots = result.rounds[0].ballots
+    return ballots_ranking(result.rounds[0].ballots)
+
+
+def ballots_ranking(ballots: Sequence[Ballot]) -> Ranking | None:
+    """The ranking a council's ballots make of its answers; None when it asked for none."""
+    if not ballots:
+        return None
     # Every answer is shown to some reviewer, and every reviewer answered.
     answers = sorted({seat for ballot in ballots for seat in [*ballot.shown, ballot.member_index]})
     return borda(ballots, answers)

@@ -9,8 +9,10 @@ and the seed the runs are asked with. Then one line per run that finished (never
 half-way), appended and flushed as it finishes, in the order runs finished: the item, the slice
 (`dev` or `scored`), the mode, the run's id in the history and its status, the final answer read,
 whether it is right, each seat's first answer (its key, whether it is right, and its call's
-tokens, cost and latency), every call's text with the answer read from it, and the run's tokens,
-cost, calls and wall time.
+tokens, cost and latency), every call's text with the answer read from it, a council's ballots
+(each reviewer, the seats it was shown in label order, and its ranking or its abstention and why),
+and the run's tokens, cost, calls and wall time. A line written before ballots were logged has
+none, and still loads and resumes: the report says how many council runs it holds no ballots of.
 
 A process stopped at any moment leaves every finished run's line whole (a line cut short by a kill
 is dropped when the log is resumed); `EvalLog.resume` continues a log only under the same header,
@@ -34,13 +36,13 @@ from typing import Any, TextIO
 
 from tui.engine.answers import AnswerReading, read_position, seat_readings
 from tui.engine.names import member_names
-from tui.engine.types import AnswerSpec, CallResult, Member, Mode, Phase, RunResult, RunStatus
+from tui.engine.types import AnswerSpec, Ballot, CallResult, Member, Mode, Phase, RunResult, RunStatus
 from tui.engine.vote_count import TIE_RULE, final_answer
 from tui.errors import UsageError
 from tui.eval.datasets import Sample
 from tui.eval.modes import SINGLE, run_modes
 from tui.eval.plan import DEV, SCORED
-from tui.eval.results import EvalSummary, ItemOutcome, summarize
+from tui.eval.results import EvalSummary, ItemOutcome, council_ballots, summarize
 from tui.eval.scoring import Scorer
 from tui.eval.stats import DEFAULT_RESAMPLES
 
@@ -239,20 +241,29 @@ class ItemRecord:
     call_lines: tuple[Mapping[str, Any], ...] = field(default=(), compare=False)
     """Every call: its phase, round, seat, model, status, text, the answer read from it, tokens,
     cost and latency."""
+    ballots: tuple[Ballot, ...] | None = ()
+    """A council's ballots (none for any other mode); None on a line logged before ballots were."""
 
     def to_json(self) -> dict[str, Any]:
-        data = {key: value for key, value in self.__dict__.items() if key not in ("seats", "call_lines")}
+        data = {
+            key: value
+            for key, value in self.__dict__.items()
+            if key not in ("seats", "call_lines", "ballots")
+        }
         data["seats"] = [seat.to_json() for seat in self.seats]
         data["call_lines"] = [dict(line) for line in self.call_lines]
+        data["ballots"] = [_ballot_json(ballot) for ballot in self.ballots or ()]
         return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ItemRecord:
         """A line read back, without its calls (nothing reads them back)."""
-        fields = {key: value for key, value in data.items() if key not in ("seats", "call_lines")}
+        fields = {key: value for key, value in data.items() if key not in ("seats", "call_lines", "ballots")}
+        ballots = data.get("ballots")
         return cls(
             **fields,
             seats=tuple(SeatAnswer(**seat) for seat in data["seats"]),
+            ballots=None if ballots is None else tuple(_ballot(ballot) for ballot in ballots),
         )
 
     def outcome(self) -> ItemOutcome:
@@ -315,6 +326,27 @@ def item_record(result: RunResult, sample: Sample, scorer: Scorer, slice_: str) 
         calls=len(result.calls),
         wall_ms=result.totals.wall_ms,
         call_lines=tuple(_call_line(call, spec) for call in result.calls),
+        ballots=tuple(result.rounds[0].ballots) if result.mode is Mode.COUNCIL and result.rounds else (),
+    )
+
+
+def _ballot_json(ballot: Ballot) -> dict[str, Any]:
+    return {
+        "reviewer": ballot.member_index,
+        "model": ballot.alias,
+        "shown": list(ballot.shown),
+        "ranking": None if ballot.ranking is None else list(ballot.ranking),
+        "reason": ballot.reason,
+    }
+
+
+def _ballot(data: Mapping[str, Any]) -> Ballot:
+    return Ballot(
+        member_index=data["reviewer"],
+        alias=data["model"],
+        shown=data["shown"],
+        ranking=data["ranking"],
+        reason=data["reason"],
     )
 
 
@@ -528,7 +560,7 @@ def summarize_log(
         for mode in run_modes(header.modes)
         if mode.value in header.modes
     }
-    return summarize(
+    summary = summarize(
         dataset=header.dataset,
         scorer=header.scorer,
         seed=header.seed,
@@ -538,6 +570,12 @@ def summarize_log(
         tie_rule=TIE_RULE,
         resamples=resamples,
     )
+    council = Mode.COUNCIL.value
+    if council not in header.modes:
+        return summary
+    runs = [by_run[(SCORED, item, council)].ballots for item in items]
+    pooled = council_ballots([ballots for ballots in runs if ballots is not None])
+    return replace(summary, council=replace(pooled, unrecorded=sum(ballots is None for ballots in runs)))
 
 
 def evals_log_name(dataset: str, stamp: str) -> str:

@@ -7,6 +7,9 @@ Plain text only (no Rich: the command line may not import it), fit for 80 column
 - the cost table: tokens in and out, cost and calls over the scored items, wall time per item;
 - the comparisons: each mode against the best single member and against `vote`, the paired
   difference, its bootstrap interval, McNemar's p and the ratio of tokens;
+- for a council, its ballots pooled over the scored items: the position bias (the mean rank, 1 is
+  best, readable ballots gave the answer they showed in each place, A, B, C…), how many readable
+  ballots ranked as their run's aggregate ranking did, and the abstentions;
 - the verdict: one sentence a mode of what the data supports ("deliberate: no significant gain
   over vote at 3.4x its tokens"), and a plain one when nothing beats a single member. A
   difference counts only when it is significant: its bootstrap interval excludes 0 and McNemar's
@@ -21,8 +24,18 @@ import textwrap
 from dataclasses import dataclass
 from typing import Any
 
+from tui.engine.council import score_text
+from tui.engine.types import LETTERS
 from tui.eval.modes import SINGLE
-from tui.eval.results import BEST_SINGLE, SIGNIFICANCE, BestSingle, Comparison, EvalSummary, ModeSummary
+from tui.eval.results import (
+    BEST_SINGLE,
+    SIGNIFICANCE,
+    BestSingle,
+    Comparison,
+    CouncilBallots,
+    EvalSummary,
+    ModeSummary,
+)
 from tui.eval.stats import Flips, Interval
 from tui.render.formatting import cost, literal, seconds, tokens
 from tui.render.words import counted
@@ -56,6 +69,7 @@ class EvalReport:
             self.panel_table(),
             self.cost_table(),
             self.comparison_table(),
+            "\n".join(self.council_lines()),
             "\n".join(self.verdict_lines()),
             self.chart(),
         ]
@@ -144,6 +158,28 @@ class EvalReport:
             f"and p < {_decimal(SIGNIFICANCE)} · a member's name: the best single member alone"
         )
         return "\n".join([*_table(headers, rows, "lrrrrl", self.width), *_wrap(key, self.width)])
+
+    def council_lines(self) -> list[str]:
+        """What the council's ballots say about themselves, pooled over the scored items."""
+        council = self.summary.council
+        if council is None:
+            return []
+        sentences = [f"council's ballots: {_ballots_asked(council)}"]
+        if council.position_bias:
+            means = " · ".join(
+                f"{LETTERS[p.position]} {score_text(p.mean_rank)}" for p in council.position_bias
+            )
+            sentences.append(
+                f"position bias: {means} ({counted(council.position_bias[0].ballots, 'ballot')}; the mean "
+                "rank, 1 is best, of the answer shown in each place)"
+            )
+        if council.readable:
+            sentences.append(
+                f"agreement with the ranking: {council.agreeing} of "
+                f"{counted(council.readable, 'readable ballot')} "
+                f"({_percent(council.agreeing / council.readable)}) ranked as their run's ranking did"
+            )
+        return [line for sentence in sentences for line in _wrap(sentence, self.width)]
 
     def verdict(self) -> list[str]:
         """What the data supports, one sentence a mode, and one more when no mode beats the best
@@ -249,6 +285,7 @@ class EvalReport:
             "singles": [_mode_json(mode) for mode in s.singles],
             "modes": [_mode_json(mode) for mode in s.modes],
             "comparisons": [_comparison_json(c) for c in s.comparisons],
+            "council": None if s.council is None else _council_json(s.council),
             "verdict": self.verdict(),
         }
 
@@ -413,6 +450,38 @@ def _flips_json(flips: Flips | None) -> dict[str, int] | None:
     if flips is None:
         return None
     return {"right_to_wrong": flips.right_to_wrong, "wrong_to_right": flips.wrong_to_right}
+
+
+def _ballots_asked(council: CouncilBallots) -> str:
+    """How many ballots the council's runs gave, how many abstained, and what the log lacks."""
+    if council.runs:
+        said = (
+            f"{counted(council.ballots, 'ballot')} over {counted(council.runs, 'run')}, "
+            f"{council.abstained:,} abstained"
+        )
+    elif council.unrecorded:
+        said = "none in the log"
+    else:
+        said = "none asked (a reviewer would have been shown a single answer)"
+    if council.unrecorded:
+        said += f" · {counted(council.unrecorded, 'run')} logged before ballots were, so without them"
+    return said
+
+
+def _council_json(council: CouncilBallots) -> dict[str, Any]:
+    return {
+        "runs": council.runs,
+        "unrecorded": council.unrecorded,
+        "ballots": council.ballots,
+        "readable": council.readable,
+        "abstained": council.abstained,
+        "agreeing": council.agreeing,
+        "agreement": round(council.agreeing / council.readable, 3) if council.readable else None,
+        "position_bias": [
+            {"position": LETTERS[p.position], "mean_rank": round(float(p.mean_rank), 3), "ballots": p.ballots}
+            for p in council.position_bias
+        ],
+    }
 
 
 def _comparison_json(c: Comparison) -> dict[str, Any]:

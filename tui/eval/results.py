@@ -20,6 +20,11 @@ Flips compare a panel's final answer with what its own first answers would have 
 plurality (under the run's tie rule): right→wrong is an item the first answers had right and the
 final answer lost, wrong→right the reverse. So their difference is the mode's gain over a vote of
 the very answers it started from.
+
+A council's ballots are pooled over the scored items (`council_ballots`): the position bias of them
+all (the mean rank readable ballots gave the answer they showed first, second…), how many readable
+ballots ranked their answers as their own run's aggregate ranking did, and the abstentions, each
+by the engine's own definitions (`tui.engine.council`).
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from tui.engine.answers import TieRule, plurality
+from tui.engine.council import PositionBias, agrees_with, ballots_ranking, position_bias
+from tui.engine.types import Ballot
 from tui.eval.modes import SINGLE
 from tui.eval.stats import (
     DEFAULT_RESAMPLES,
@@ -146,6 +153,36 @@ class BestSingle:
 
 
 @dataclass(frozen=True)
+class CouncilBallots:
+    """What a council's ballots say about themselves, pooled over every scored item's run."""
+
+    runs: int
+    """How many runs asked for ballots (none does when a reviewer would see a single answer)."""
+    ballots: int
+    readable: int
+    abstained: int
+    agreeing: int
+    """How many readable ballots ranked their answers in the order their run's ranking did."""
+    position_bias: tuple[PositionBias, ...]
+    """The mean rank by the place an answer was shown in, over every readable ballot."""
+    unrecorded: int = 0
+    """Council runs whose log line holds no ballots (logged before ballots were)."""
+
+
+def council_ballots(runs: Sequence[Sequence[Ballot]]) -> CouncilBallots:
+    """Each council run's ballots, pooled: each ballot is held to its own run's ranking."""
+    ranked = [(ballots, ranking) for ballots in runs if (ranking := ballots_ranking(ballots)) is not None]
+    return CouncilBallots(
+        runs=len(ranked),
+        ballots=sum(len(ballots) for ballots, _ in ranked),
+        readable=sum(ranking.ballots for _, ranking in ranked),
+        abstained=sum(ranking.abstained for _, ranking in ranked),
+        agreeing=sum(agrees_with(ballot, ranking) for ballots, ranking in ranked for ballot in ballots),
+        position_bias=tuple(position_bias([ballot for ballots, _ in ranked for ballot in ballots])),
+    )
+
+
+@dataclass(frozen=True)
 class EvalSummary:
     dataset: str
     scorer: str
@@ -160,6 +197,8 @@ class EvalSummary:
     """Each member asked alone, in panel order."""
     modes: tuple[ModeSummary, ...]
     comparisons: tuple[Comparison, ...]
+    council: CouncilBallots | None = None
+    """The council's ballots pooled, when council was measured."""
 
     def mode(self, label: str) -> ModeSummary | None:
         return next((summary for summary in (*self.singles, *self.modes) if summary.label == label), None)

@@ -26,7 +26,6 @@ from tui.config.schema import MemberSpec, Settings
 from tui.engine import events as ev
 from tui.engine.names import member_labels, synthesizer_name
 from tui.engine.orchestrator import Run
-from tui.engine.provider import ProviderError
 from tui.engine.types import (
     ROUNDS_MODES,
     CallResult,
@@ -146,20 +145,6 @@ def _inside_project(path: str, refused: str, option: str) -> None:
 def still_running(run_id: str) -> UsageError:
     """Why a run cannot be followed up yet."""
     return UsageError(f"run {run_id} is still running: wait for it with consensus_result, then follow it up")
-
-
-def check_keys(request: RunRequest, pool: ProviderPool, synthesizer_named: bool) -> None:
-    """Refuse a run whose members (or the synthesizer asked for) need a key that is not set, in
-    the words a member's pane would use, before anything is sent or recorded."""
-    members = [*request.members, *(request.synthesizers[:1] if synthesizer_named else [])]
-    for member in members:
-        try:
-            pool(member)
-        except ProviderError as err:
-            raise UsageError(
-                f"{member.alias}: {err}; `quorum mcp` reads keys from the environment your MCP client "
-                "starts it with"
-            ) from None
 
 
 # --------------------------------------------------------------------------------------------

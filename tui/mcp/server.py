@@ -60,9 +60,9 @@ from tui.mcp.runs import (
     RunManager,
     TrackedRun,
     build_request,
-    check_keys,
 )
 from tui.render.context import context_brief
+from tui.session import check_keys
 
 log = logging.getLogger(__name__)
 
@@ -419,7 +419,12 @@ class QuorumMCP:
             if hit is not None:  # answered already: no key, no call, no wait but the record's
                 await finish_recording(manager.store, hit)
                 return self._run_answer(run_report(hit))
-            check_keys(request, manager.pool, synthesizer_named=bool(ask.synthesizer))
+            check_keys(
+                request,
+                manager.pool,
+                synthesizer_named=bool(ask.synthesizer),
+                hint="`quorum mcp` reads keys from the environment your MCP client starts it with",
+            )
             tracked = manager.start(request)
             # A similar earlier run, to name in the answer, is looked for while the panel answers.
             similar = asyncio.ensure_future(lookup.suggest())

@@ -69,14 +69,15 @@ debate counted the same way from its last round; a council ends ranked (the chai
 ranking that a quorum of readable ballots made) or no quorum (too few answers, or readable ballots)."""
 
 NO_OUTCOME_WORDS: dict[Mode, str] = {
-    Mode.CONSULT: "consult",
+    Mode.CONSULT: "no vote: the synthesis is the answer",
     Mode.VOTE: "vote",
     Mode.DEBATE: "debate",
     Mode.COUNCIL: "council",
 }
-"""A run without an outcome, by its mode: consult's synthesis, a vote or debate on an open question
-(its synthesis reports the majority view) and a council with too few answers to rank (its
-chairman's answer) decide nothing; elsewhere it is `none`."""
+"""A run without an outcome, by its mode: a consult takes no vote (its synthesis of the answers is
+the answer); a vote or debate on an open question (its synthesis reports the majority view) and a
+council with too few answers to rank (its chairman's answer) decide nothing; elsewhere it is
+`none`."""
 
 ONE_PASS_MODES = (Mode.CONSULT, Mode.VOTE, Mode.DEBATE, Mode.COUNCIL)
 """The modes whose answer may come with no outcome: it then rests on the seats that answered (or,
