@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from tests.wire_server import WireServer
+
 KEY_VARIABLES = (
     "OPENAI_API_KEY",
     "ANTHROPIC_API_KEY",
@@ -56,6 +58,13 @@ def pytest_configure(config: pytest.Config) -> None:
     ):
         os.environ["TMPDIR"] = str(MEMORY_FOLDER)
         tempfile.tempdir = None  # (gettempdir reads TMPDIR again)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[WireServer]:
+    """The loopback wire server the real SDKs talk to, one for a test module (a test clears it)."""
+    with WireServer() as srv:
+        yield srv
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,5 @@
-"""A scripted provider for engine tests: each model id gets its own behaviour, every request is kept."""
+"""A scripted provider for engine tests: each model id gets its own behaviour, every request is kept.
+And the real providers pointed at the loopback wire server (`tests/wire_server.py`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from tui.engine import events as ev
 from tui.engine.connection import Connection, ProviderLookup
@@ -23,6 +25,11 @@ from tui.engine.provider import (
 )
 from tui.engine.types import Member, RunRequest, Stance
 from tui.history.store import iso_stamp
+from tui.providers.anthropic_messages import AnthropicProvider
+from tui.providers.openai_compat import OpenAICompatProvider
+
+if TYPE_CHECKING:
+    from tests.wire_server import WireServer
 
 
 @dataclass
@@ -178,3 +185,33 @@ class SteppingClock:
         self.now += self.step
         self.given.append(iso_stamp(self.now))
         return self.now
+
+
+def wire_provider(
+    kind: str,
+    server: WireServer,
+    *,
+    retries: int = 0,
+    read_timeout: float = 30.0,
+    max_tokens_param: str = "max_tokens",
+) -> Provider:
+    """The real provider of `kind` ("openai" or "anthropic": its SDK) talking to the wire server,
+    with a key of that kind's shape and no retries unless asked."""
+    if kind == "openai":
+        return OpenAICompatProvider(
+            "openai",
+            base_url=server.openai_base_url,
+            api_key="sk-wire",
+            api_key_env="OPENAI_API_KEY",
+            max_retries=retries,
+            read_timeout_s=read_timeout,
+            max_tokens_param=max_tokens_param,
+        )
+    return AnthropicProvider(
+        "anthropic",
+        base_url=server.anthropic_base_url,
+        api_key="sk-ant-wire",
+        api_key_env="ANTHROPIC_API_KEY",
+        max_retries=retries,
+        read_timeout_s=read_timeout,
+    )

@@ -18,7 +18,7 @@ from tui.dashboard.widgets.member_pane import ModelPane
 from tui.dashboard.widgets.prompt_bar import PromptBar
 from tui.engine import events as ev
 from tui.engine.provider import ErrorKind, ProviderError
-from tui.engine.types import CallResult, Mode, Outcome, RunStatus
+from tui.engine.types import CallResult, Mode, Outcome, RunResult, RunStatus
 from tui.render.words import CallState
 
 
@@ -29,6 +29,15 @@ async def settle(app: QuorumApp, pilot) -> None:
     await pilot.pause()
     app.flush_now()
     await pilot.pause()
+
+
+async def shown_after(app: QuorumApp, pilot, question: str) -> RunResult:
+    """`question` submitted, once its run is done and on screen: its result."""
+    app.submit(question)
+    await settle(app, pilot)
+    result = app.shown_result
+    assert result is not None
+    return result
 
 
 async def wait_for(pilot, condition, timeout: float = 30.0) -> None:
@@ -455,10 +464,7 @@ async def test_a_gateways_retries_are_named_as_the_gateways_on_the_pane() -> Non
 async def test_rerun_of_a_recorded_run_whose_model_left_the_catalog() -> None:
     app, provider = make_app(["alpha", "beta"])
     async with app.run_test() as pilot:
-        app.submit("Q?")
-        await settle(app, pilot)
-        result = app.shown_result
-        assert result is not None
+        result = await shown_after(app, pilot, "Q?")
         gone = result.members[1].model_copy(update={"alias": "retired-model"})
         recorded = result.model_copy(update={"members": [result.members[0], gone]})
         app.run_display.show_recorded(recorded)
@@ -558,10 +564,8 @@ async def test_a_failing_display_ends_the_run_as_failed_and_the_dashboard_stays_
             raise RuntimeError("display bug")
 
         beta.call_finished = broken_call_finished  # type: ignore[method-assign]
-        app.submit("Does the display hold?")
-        await settle(app, pilot)
-        result = app.shown_result
-        assert result is not None and result.status is RunStatus.ERROR
+        result = await shown_after(app, pilot, "Does the display hold?")
+        assert result.status is RunStatus.ERROR
         assert any("display bug" in error for error in result.errors)
         assert app.tracker.state is RunStatus.ERROR
         assert "display bug" in app.synthesis.body.text
@@ -621,10 +625,8 @@ async def test_a_run_with_no_quorum_is_marked_not_a_decision_live_and_from_the_h
         {"beta": Script(fail=rate_limited()), "gamma": Script(fail=rate_limited())},
     )
     async with app.run_test(size=(160, 50)) as pilot:
-        app.submit("Adopt X?")
-        await settle(app, pilot)
-        result = app.shown_result
-        assert result is not None and result.outcome is Outcome.NO_QUORUM
+        result = await shown_after(app, pilot, "Adopt X?")
+        assert result.outcome is Outcome.NO_QUORUM
         assert result.status is RunStatus.SUCCESS
 
         def shown() -> tuple[str, str, str]:

@@ -126,28 +126,28 @@ async def test_a_run_cancelled_before_its_synthesis_says_so_once_and_awaits_noth
         assert said.count("Cancelled ·") == 1, said
 
 
+async def _no_votes_awaited_after(app: QuorumApp, pilot, question: str) -> None:
+    """`question` asked, its run a success, and no pane still saying it awaits votes."""
+    app.submit(question)
+    await _settle(app, pilot)
+    await _settle(app, pilot)
+    assert app.shown_result is not None and app.shown_result.status is RunStatus.SUCCESS
+    for pane in app.panes:
+        assert "votes" not in pane.info_text().plain
+
+
 async def test_a_consult_run_leaves_no_votes_awaited_on_its_panes() -> None:
     app, _ = make_app(["alpha", "beta"])
     async with app.run_test(size=(160, 50)) as pilot:
         await pilot.press("ctrl+o")  # consult: one pass, one synthesis, no vote
-        app.submit("Q?")
-        await _settle(app, pilot)
-        await _settle(app, pilot)
-        assert app.shown_result is not None and app.shown_result.status is RunStatus.SUCCESS
-        for pane in app.panes:
-            assert "votes" not in pane.info_text().plain
+        await _no_votes_awaited_after(app, pilot, "Q?")
 
 
 @pytest.mark.parametrize("mode", [Mode.VOTE, Mode.DEBATE, Mode.COUNCIL])
 async def test_no_mode_but_a_deliberation_leaves_votes_awaited_on_its_panes(mode: Mode) -> None:
     app = panel(mode)  # answers in a declared shape: counted, debated, or ranked on ballots
     async with app.run_test(size=(160, 50)) as pilot:
-        app.submit("Which number?")
-        await _settle(app, pilot)
-        await _settle(app, pilot)
-        assert app.shown_result is not None and app.shown_result.status is RunStatus.SUCCESS
-        for pane in app.panes:
-            assert "votes" not in pane.info_text().plain
+        await _no_votes_awaited_after(app, pilot, "Which number?")
 
 
 async def test_a_retry_counts_down_to_its_call() -> None:

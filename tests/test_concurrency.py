@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -47,12 +47,6 @@ from tui.pool import ProviderPool
 from tui.render.words import CallState
 
 POSITION = "Conclusion: yes, carefully.\nLean: favourable\nConfidence: 7/10"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[WireServer]:
-    with WireServer() as srv:
-        yield srv
 
 
 @pytest.fixture(autouse=True)

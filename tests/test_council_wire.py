@@ -7,54 +7,26 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 
 import pytest
 
-from tests.fakes import lookup
+from tests.fakes import lookup, wire_provider
 from tests.wire_server import RecordedRequest, Scenario, WireServer
 from tui.engine import events as ev
 from tui.engine.ballots import BALLOT_TOOL, ballot_schema
 from tui.engine.council import council_ranking
 from tui.engine.orchestrator import run_panel
-from tui.engine.provider import Provider
 from tui.engine.types import CallResult, Member, Mode, Outcome, Phase, RunRequest, RunResult, VoteForm
-from tui.providers.anthropic_messages import AnthropicProvider
-from tui.providers.openai_compat import OpenAICompatProvider
 
 STRONGEST = {"openai": VoteForm.JSON_SCHEMA, "anthropic": VoteForm.TOOL}
 ANSWER = "The result is 23, multiplication first.\nFINAL RANKING: B, A"
 RANKED = '{"ranking": ["B", "A"]}'
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[WireServer]:
-    with WireServer() as srv:
-        yield srv
-
-
 @pytest.fixture(autouse=True)
 def fresh(server: WireServer) -> None:
     server.clear()
     server.script("chair", Scenario(text="The council's answer: 23."))
-
-
-def provider_for(kind: str, server: WireServer) -> Provider:
-    if kind == "openai":
-        return OpenAICompatProvider(
-            "openai",
-            base_url=server.openai_base_url,
-            api_key="sk-wire",
-            api_key_env="OPENAI_API_KEY",
-            max_retries=0,
-        )
-    return AnthropicProvider(
-        "anthropic",
-        base_url=server.anthropic_base_url,
-        api_key="sk-ant-wire",
-        api_key_env="ANTHROPIC_API_KEY",
-        max_retries=0,
-    )
 
 
 def seats(kind: str, model: str, form: VoteForm | None = None) -> list[Member]:
@@ -66,7 +38,7 @@ def seats(kind: str, model: str, form: VoteForm | None = None) -> list[Member]:
 
 
 async def council(kind: str, server: WireServer, members: list[Member]) -> tuple[RunResult, list[ev.Event]]:
-    provider = provider_for(kind, server)
+    provider = wire_provider(kind, server)
     events: list[ev.Event] = []
     request = RunRequest(
         question="What is the result of 3+4*5?",

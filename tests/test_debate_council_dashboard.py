@@ -20,7 +20,7 @@ from tui.dashboard.widgets.round_tracker import OUTCOME_CLASSES
 from tui.engine import events as ev
 from tui.engine.council import council_ranking
 from tui.engine.provider import ChatRequest, ErrorKind, ProviderError
-from tui.engine.types import AnswerSpec, Mode, Outcome, RunStatus
+from tui.engine.types import AnswerSpec, Mode, Outcome, RunResult, RunStatus
 from tui.history.replay import replay_events
 from tui.render.words import CallState
 
@@ -31,6 +31,15 @@ async def settle(app: QuorumApp, pilot) -> None:
     await pilot.pause()
     app.flush_now()
     await pilot.pause()
+
+
+async def ask(app: QuorumApp, pilot, question: str) -> RunResult:
+    """`question` put to the dashboard's panel, once its run is done and shown: its result."""
+    await enter_question(pilot, question)
+    await settle(app, pilot)
+    result = app.shown_result
+    assert result is not None
+    return result
 
 
 def panel(mode: Mode, **scripts: Script) -> QuorumApp:
@@ -77,10 +86,8 @@ async def test_a_run_and_its_replay_from_f2_show_the_same_outcome_tracker_panes_
 ) -> None:
     app = panel(mode)
     async with app.run_test(size=(160, 50)) as pilot:
-        await enter_question(pilot, "Which number?")
-        await settle(app, pilot)
-        result = app.shown_result
-        assert result is not None and result.status is RunStatus.SUCCESS, result and result.errors
+        result = await ask(app, pilot, "Which number?")
+        assert result.status is RunStatus.SUCCESS, result and result.errors
         assert result.mode is mode and result.outcome is EXPECTED[mode]
         assert app.tracker.outcome is EXPECTED[mode]
         replayed = {type(e) for e in replay_events(result)}
@@ -95,8 +102,7 @@ async def test_a_run_and_its_replay_from_f2_show_the_same_outcome_tracker_panes_
 async def test_the_tracker_shows_each_debate_round_with_how_many_agree_its_flips_and_the_outcome() -> None:
     app = panel(Mode.DEBATE)
     async with app.run_test(size=(160, 50)) as pilot:
-        await enter_question(pilot, "Which number?")
-        await settle(app, pilot)
+        await ask(app, pilot, "Which number?")
         line = app.tracker.render_text().plain
         assert line.startswith("debate · ")
         assert "deliberate" not in line
@@ -107,8 +113,7 @@ async def test_the_tracker_shows_each_debate_round_with_how_many_agree_its_flips
 async def test_a_debate_that_agrees_in_round_one_shows_it_stopped_there() -> None:
     app = panel(Mode.DEBATE, b=Script(position="ANSWER: 18"))
     async with app.run_test(size=(160, 50)) as pilot:
-        await enter_question(pilot, "Which number?")
-        await settle(app, pilot)
+        await ask(app, pilot, "Which number?")
         line = app.tracker.render_text().plain
         assert "R1 3 of 3 agree unanimous · 3 of 3 voted" in line
         assert line.endswith("R2 ·")  # never run: the debate stopped when every answer agreed
@@ -124,10 +129,8 @@ async def test_an_open_debate_ends_in_the_synthesizers_report_on_the_tracker() -
     )
     app.session.mode = Mode.DEBATE  # no answer shape: the leanings are read, and the synthesizer reports
     async with app.run_test(size=(160, 50)) as pilot:
-        await enter_question(pilot, "Adopt it?")
-        await settle(app, pilot)
-        result = app.shown_result
-        assert result is not None and result.outcome is None and result.synthesis
+        result = await ask(app, pilot, "Adopt it?")
+        assert result.outcome is None and result.synthesis
         line = app.tracker.render_text().plain
         assert "R2 1 of 2 agree · no flips → synthesis · 2 of 2 answered" in line
         assert [pane.info_text().plain.splitlines()[-1] for pane in app.panes] == [
@@ -140,8 +143,7 @@ async def test_an_open_debate_ends_in_the_synthesizers_report_on_the_tracker() -
 async def test_each_debate_pane_shows_its_answer_in_every_round_and_what_it_flipped_from() -> None:
     app = panel(Mode.DEBATE)
     async with app.run_test(size=(160, 50)) as pilot:
-        await enter_question(pilot, "Which number?")
-        await settle(app, pilot)
+        await ask(app, pilot, "Which number?")
         steady, flipped, _ = (pane.info_text().plain.splitlines()[-1] for pane in app.panes)
         assert steady == "answers R1 18  R2 18"
         assert flipped == "answers R1 20 ⇄ R2 18"  # it flipped, from 20
@@ -153,10 +155,8 @@ async def test_each_debate_pane_shows_its_answer_in_every_round_and_what_it_flip
 async def test_a_debates_count_is_shown_in_the_synthesis_pane_with_its_decision() -> None:
     app = panel(Mode.DEBATE)
     async with app.run_test(size=(160, 50)) as pilot:
-        await enter_question(pilot, "Which number?")
-        await settle(app, pilot)
-        result = app.shown_result
-        assert result is not None and result.synthesis is not None
+        result = await ask(app, pilot, "Which number?")
+        assert result.synthesis is not None
         body = app.synthesis.body.text
         assert "── Debate count ──" in body
         assert result.synthesis.splitlines()[-1] in body  # no model wrote it: nothing streamed it
@@ -167,10 +167,8 @@ async def test_a_debates_count_is_shown_in_the_synthesis_pane_with_its_decision(
 async def test_a_votes_count_is_shown_in_the_synthesis_pane_too() -> None:
     app = panel(Mode.VOTE)
     async with app.run_test(size=(160, 50)) as pilot:
-        await enter_question(pilot, "Which number?")
-        await settle(app, pilot)
-        result = app.shown_result
-        assert result is not None and result.outcome is Outcome.MAJORITY and result.synthesis
+        result = await ask(app, pilot, "Which number?")
+        assert result.outcome is Outcome.MAJORITY and result.synthesis
         body = app.synthesis.body.text
         assert "── Vote count ──" in body and result.synthesis.splitlines()[0] in body
         assert "Decision: majority, the count above" in body
@@ -179,8 +177,7 @@ async def test_a_votes_count_is_shown_in_the_synthesis_pane_too() -> None:
 async def test_a_councils_chairman_writes_under_its_own_name_in_the_synthesis_pane() -> None:
     app = panel(Mode.COUNCIL)
     async with app.run_test(size=(160, 50)) as pilot:
-        await enter_question(pilot, "Which number?")
-        await settle(app, pilot)
+        await ask(app, pilot, "Which number?")
         body = app.synthesis.body.text
         assert "── Chairman's answer by synth ──" in body
         assert "Decision: ranked, the chairman's answer above" in body and "draft" not in body
@@ -189,10 +186,7 @@ async def test_a_councils_chairman_writes_under_its_own_name_in_the_synthesis_pa
 async def test_the_tracker_tabulates_a_councils_ranking_with_its_ballots_and_the_chairman() -> None:
     app = panel(Mode.COUNCIL)
     async with app.run_test(size=(160, 50)) as pilot:
-        await enter_question(pilot, "Which number?")
-        await settle(app, pilot)
-        result = app.shown_result
-        assert result is not None
+        result = await ask(app, pilot, "Which number?")
         ranking = council_ranking(result)
         assert ranking is not None
         first, header, *rows = app.tracker.render_text().plain.splitlines()
@@ -229,8 +223,7 @@ async def test_a_councils_tie_is_said_below_its_table_and_no_line_wraps() -> Non
         c=Script(position="ANSWER: 22", ballot="No ranking from me."),
     )
     async with app.run_test(size=(100, 40)) as pilot:
-        await enter_question(pilot, "Which number?")
-        await settle(app, pilot)
+        await ask(app, pilot, "Which number?")
         lines = app.tracker.render_text().plain.splitlines()
         assert lines[-1] == "tied: a and b, broken first in panel order"
         places = [line.split()[:3] for line in lines[2:5]]
@@ -264,10 +257,8 @@ async def test_a_council_whose_chairman_fails_says_so_in_the_tracker() -> None:
         },
     )
     async with app.run_test(size=(160, 50)) as pilot:
-        await enter_question(pilot, "Which number?")
-        await settle(app, pilot)
-        result = app.shown_result
-        assert result is not None and result.status is RunStatus.ERROR
+        result = await ask(app, pilot, "Which number?")
+        assert result.status is RunStatus.ERROR
         line = app.tracker.render_text().plain.splitlines()[0]
         assert "chairman ✗ failed" in line and "run failed" in line
         assert "Borda: 3 ballots read" in line  # the ballots are kept
@@ -276,10 +267,7 @@ async def test_a_council_whose_chairman_fails_says_so_in_the_tracker() -> None:
 async def test_a_council_on_a_small_screen_shows_its_ranking_on_the_one_line() -> None:
     app = panel(Mode.COUNCIL)
     async with app.run_test(size=(80, 24)) as pilot:
-        await enter_question(pilot, "Which number?")
-        await settle(app, pilot)
-        result = app.shown_result
-        assert result is not None
+        result = await ask(app, pilot, "Which number?")
         ranking = council_ranking(result)
         assert ranking is not None
         line = app.tracker.render_text().plain
@@ -291,10 +279,7 @@ async def test_a_council_on_a_small_screen_shows_its_ranking_on_the_one_line() -
 async def test_each_council_pane_shows_its_ballot_or_its_abstention_and_why() -> None:
     app = panel(Mode.COUNCIL, c=Script(position="ANSWER: 18", ballot="I like them all."))
     async with app.run_test(size=(160, 50)) as pilot:
-        await enter_question(pilot, "Which number?")
-        await settle(app, pilot)
-        result = app.shown_result
-        assert result is not None
+        result = await ask(app, pilot, "Which number?")
         ballots = result.rounds[0].ballots
         a_ballot = ballots[0]
         assert a_ballot.ranking is not None
@@ -316,8 +301,7 @@ async def test_ctrl_o_goes_through_every_mode_and_the_prompt_names_the_next_one(
             seen.append(app.session.mode)
             assert app.tracker.render_text().plain.startswith(app.session.mode.value)  # nothing on screen
         assert seen == [Mode.CONSULT, Mode.VOTE, Mode.DEBATE, Mode.COUNCIL, Mode.DELIBERATE]
-        await enter_question(pilot, "Deliberate this?")
-        await settle(app, pilot)
+        await ask(app, pilot, "Deliberate this?")
         prompt = app.query_one(PromptBar)
         for mode in (Mode.CONSULT, Mode.VOTE, Mode.DEBATE, Mode.COUNCIL):
             await pilot.press("ctrl+o")

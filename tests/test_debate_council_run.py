@@ -62,6 +62,13 @@ def run(config: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[i
     return code, out, err
 
 
+def run_json(config: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[dict[str, Any], str]:
+    """`quorum run ... --json` that succeeds: its JSON, and what it printed to stderr."""
+    code, out, err = run(config, capsys, *args, "--json")
+    assert code == EXIT_OK, err
+    return json.loads(out), err
+
+
 # --------------------------------------------------------------------------------------------
 # debate
 
@@ -70,11 +77,9 @@ def test_a_debate_prints_its_rounds_agreement_and_flips_and_counts_the_last_roun
     fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     question, right, wrong = atlas_alone_wrong(herding=True)
-    code, out, err = run(
-        fast_demo_config, capsys, question, "--mode", "debate", "--answer", "numeric", *PANEL, "--json"
+    data, err = run_json(
+        fast_demo_config, capsys, question, "--mode", "debate", "--answer", "numeric", *PANEL
     )
-    assert code == EXIT_OK, err
-    data = json.loads(out)
     assert (data["mode"], data["outcome"], data["synthesizer"]) == ("debate", "unanimous", DEBATE_COUNT)
     assert data["max_rounds"] == DEBATE_ROUNDS == data["rounds_used"]  # the debate's own default
     debate = data["debate"]
@@ -95,7 +100,7 @@ def test_a_debate_prints_its_rounds_agreement_and_flips_and_counts_the_last_roun
     assert data["answers"]["final"]["key"] == str(right)
     assert data["answers"]["round"] == 2  # the seats' answers are those of the round counted
     assert [seat["key"] for seat in data["answers"]["seats"]] == [str(right)] * 3
-    assert RunResult.model_validate_json(out).rounds[1].shown[0].seats == shown[0]["seats"]
+    assert RunResult.model_validate(data).rounds[1].shown[0].seats == shown[0]["seats"]
     assert "round 2/2" in err
     assert "demo-atlas (neutral, demo) waiting (revision)" in err
     assert "round 1: 2 of 3 agree" in err
@@ -138,18 +143,14 @@ def test_a_configured_round_limit_below_two_caps_the_debate(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = write(tmp_path / "one.toml", FAST_DEMO + "[run]\nmax_rounds = 1\n")
-    code, out, _ = run(config, capsys, "Shard?", "--mode", "debate", *PANEL, "--json")
-    assert code == EXIT_OK
-    data = json.loads(out)
+    data, _ = run_json(config, capsys, "Shard?", "--mode", "debate", *PANEL)
     assert (data["max_rounds"], data["rounds_used"]) == (1, 1)
 
 
 def test_an_open_debate_ends_with_the_synthesizers_report(
     fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, err = run(fast_demo_config, capsys, "Shard?", "--mode", "debate", *PANEL, "--json")
-    assert code == EXIT_OK, err
-    data = json.loads(out)
+    data, err = run_json(fast_demo_config, capsys, "Shard?", "--mode", "debate", *PANEL)
     assert data["outcome"] is None and "Majority view" in data["synthesis"]
     assert "demo-atlas (synthesizer) waiting (synthesis)" in err
     assert "the synthesis rests on 3 of 3 answered" in err
@@ -163,11 +164,9 @@ def test_a_council_prints_each_ballot_and_the_borda_count_and_the_chairmans_answ
     fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     question, right, _ = atlas_alone_wrong(herding=True)
-    code, out, err = run(
-        fast_demo_config, capsys, question, "--mode", "council", "--answer", "numeric", *PANEL, "--json"
+    data, err = run_json(
+        fast_demo_config, capsys, question, "--mode", "council", "--answer", "numeric", *PANEL
     )
-    assert code == EXIT_OK, err
-    data = json.loads(out)
     assert (data["mode"], data["outcome"], data["synthesizer"]) == ("council", "ranked", "demo-atlas")
     ballots = data["rounds"][0]["ballots"]
     assert [b["name"] for b in ballots] == ["demo-atlas", "demo-bolt", "demo-cirrus"]
@@ -187,7 +186,7 @@ def test_a_council_prints_each_ballot_and_the_borda_count_and_the_chairmans_answ
     assert 0 <= council["agree_with_aggregate"] <= 3
     assert data["answers"]["final"]["key"] == str(right)
     assert data["voters"] == 3
-    assert RunResult.model_validate_json(out).rounds[0].ballots[0].shown == ballots[0]["shown"]
+    assert RunResult.model_validate(data).rounds[0].ballots[0].shown == ballots[0]["shown"]
     assert "demo-atlas (neutral, demo) waiting (ballot)" in err
     assert (
         "ballot demo-atlas: demo-bolt > demo-cirrus (shown" in err
@@ -202,11 +201,7 @@ def test_the_council_report_shows_the_ballots_and_the_borda_table(
     fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     question, right, _ = atlas_alone_wrong(herding=True)
-    code, out, _ = run(
-        fast_demo_config, capsys, question, "--mode", "council", "--answer", "numeric", *PANEL, "--json"
-    )
-    assert code == EXIT_OK
-    data = json.loads(out)
+    data, _ = run_json(fast_demo_config, capsys, question, "--mode", "council", "--answer", "numeric", *PANEL)
     top, _ = atlas_order(data["rounds"][0]["ballots"])
     assert main(["--config", str(fast_demo_config), "show", data["run_id"]]) == EXIT_OK
     out = capsys.readouterr().out

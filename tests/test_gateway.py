@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,12 +40,6 @@ from tui.providers.openai_compat import OpenAICompatProvider
 from tui.render.report import render_markdown
 
 GATEWAY_KEY = "sk-gw-master-1234567890abcdef"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[WireServer]:
-    with WireServer() as srv:
-        yield srv
 
 
 @pytest.fixture(autouse=True)

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,18 @@ def blocker(path: Path) -> Iterator[sqlite3.Connection]:
         yield db
         if db.in_transaction:
             db.execute("ROLLBACK")
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """The history at `path` held with the write lock by another connection (as another process
+    would) while the block runs, and let go after it whatever happened in it."""
+    with closing(raw(path)) as other:
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            other.execute("ROLLBACK")
 
 
 def release(db: sqlite3.Connection) -> None:
@@ -360,20 +372,16 @@ def test_quorum_run_waits_for_a_locked_history_and_records_the_run(
     history = paths.history_file("")
     RunStore(history).close()
     errors = tmp_path / "stderr.txt"
-    with closing(raw(history)) as other:
-        other.execute("BEGIN IMMEDIATE")
+    with locked(history):
         child = quorum_run(fast_demo_config, "Should we shard the orders table?", errors)
-        try:
 
-            def told_it_waits() -> bool:
-                if child.poll() is not None:
-                    raise AssertionError(f"it ended without waiting: {errors.read_text()}")
-                return "is not in the history yet" in errors.read_text()
+        def told_it_waits() -> bool:
+            if child.poll() is not None:
+                raise AssertionError(f"it ended without waiting: {errors.read_text()}")
+            return "is not in the history yet" in errors.read_text()
 
-            wait_for(told_it_waits, 60, "a line saying the run waits for the history")
-        finally:
-            other.execute("ROLLBACK")
-        out, _ = child.communicate(timeout=60)
+        wait_for(told_it_waits, 60, "a line saying the run waits for the history")
+    out, _ = child.communicate(timeout=60)
     assert child.returncode == 0, errors.read_text()
     said = json.loads(out)
     assert said["status"] == "success" and said["synthesis"]
@@ -388,13 +396,9 @@ def test_quorum_run_says_when_the_history_could_not_record_the_run(tmp_path: Pat
     history = paths.history_file("")
     RunStore(history).close()
     errors = tmp_path / "stderr.txt"
-    with closing(raw(history)) as other:
-        other.execute("BEGIN IMMEDIATE")
-        try:
-            child = quorum_run(config, "Should we shard the orders table?", errors)
-            out, _ = child.communicate(timeout=120)
-        finally:
-            other.execute("ROLLBACK")
+    with locked(history):
+        child = quorum_run(config, "Should we shard the orders table?", errors)
+        out, _ = child.communicate(timeout=120)
     assert child.returncode not in (0, None)
     said = json.loads(out)  # the answer is not lost
     assert said["synthesis"] and said["status"] == "error"
@@ -409,15 +413,11 @@ async def test_the_dashboard_says_a_run_it_could_not_record_failed() -> None:
     app, _ = make_app(["alpha:for", "beta:against"], store={"lock_wait_s": 0.2})
     async with app.run_test(size=(160, 50)) as pilot:
         assert app.store is not None
-        with closing(raw(app.store.path)) as other:
-            other.execute("BEGIN IMMEDIATE")
-            try:
-                app.submit("Is this one recorded?")
-                await app.workers.wait_for_complete()
-                await app.workers.wait_for_complete()  # the run the cache's lookup started
-                await pilot.pause()
-            finally:
-                other.execute("ROLLBACK")
+        with locked(app.store.path):
+            app.submit("Is this one recorded?")
+            await app.workers.wait_for_complete()
+            await app.workers.wait_for_complete()  # the run the cache's lookup started
+            await pilot.pause()
         result = app.shown_result
         assert result is not None and result.status is RunStatus.ERROR and result.synthesis
         assert app.tracker.state is RunStatus.ERROR
@@ -437,14 +437,10 @@ async def test_an_agent_is_told_when_its_run_could_not_be_recorded(tmp_path: Pat
     async with Client(app.server, mode="legacy") as client:
         store = app.manager.store
         assert store is not None
-        with closing(raw(store.path)) as other:
-            other.execute("BEGIN IMMEDIATE")
-            try:
-                result = await client.call_tool(
-                    "consensus", {"question": "Is this one recorded?", "fresh": True, "wait_seconds": 60}
-                )
-            finally:
-                other.execute("ROLLBACK")
+        with locked(store.path):
+            result = await client.call_tool(
+                "consensus", {"question": "Is this one recorded?", "fresh": True, "wait_seconds": 60}
+            )
     data = result.structured_content
     assert data is not None and data["status"] == "error" and data["synthesis"]
     assert any(e.startswith("not recorded in the history") for e in data["errors"])
@@ -467,25 +463,19 @@ async def test_an_agent_is_told_a_run_that_has_answered_is_still_on_its_way_to_t
     async with Client(app.server, mode="legacy") as client:
         store = app.manager.store
         assert store is not None
-        with closing(raw(store.path)) as other:
-            other.execute("BEGIN IMMEDIATE")
-            try:
-                first = await client.call_tool(
-                    "consensus", {"question": "Is this one recorded?", "fresh": True, "wait_seconds": 0}
-                )
-                run_id = (first.structured_content or {})["run_id"]
-                with anyio.fail_after(60):  # a hang guard only
-                    while True:
-                        now = await client.call_tool(
-                            "consensus_result", {"run_id": run_id, "wait_seconds": 0}
-                        )
-                        data = now.structured_content or {}
-                        if data.get("synthesis"):
-                            break
-                        await anyio.sleep(0.02)
-                assert data["status"] == "running" and "being recorded in the history" in data["next_step"]
-            finally:
-                other.execute("ROLLBACK")
+        with locked(store.path):
+            first = await client.call_tool(
+                "consensus", {"question": "Is this one recorded?", "fresh": True, "wait_seconds": 0}
+            )
+            run_id = (first.structured_content or {})["run_id"]
+            with anyio.fail_after(60):  # a hang guard only
+                while True:
+                    now = await client.call_tool("consensus_result", {"run_id": run_id, "wait_seconds": 0})
+                    data = now.structured_content or {}
+                    if data.get("synthesis"):
+                        break
+                    await anyio.sleep(0.02)
+            assert data["status"] == "running" and "being recorded in the history" in data["next_step"]
         done = await client.call_tool("consensus_result", {"run_id": run_id, "wait_seconds": 60})
     data = done.structured_content or {}
     assert data["status"] == "success" and data["synthesis"] and data["next_step"] is None
@@ -502,12 +492,8 @@ def test_an_answer_served_from_the_cache_while_the_history_is_locked_is_not_lost
     ask = ["--config", str(config), "run", "-q", "--json", "Should we shard the orders table?"]
     assert main(ask) == 0
     first = json.loads(capsys.readouterr().out)
-    with closing(raw(paths.history_file(""))) as other:
-        other.execute("BEGIN IMMEDIATE")
-        try:
-            code = main(ask)
-        finally:
-            other.execute("ROLLBACK")
+    with locked(paths.history_file("")):
+        code = main(ask)
     said = capsys.readouterr()
     served = json.loads(said.out)
     assert served["cache"]["hit"] and served["cache"]["original_run_id"] == first["run_id"]

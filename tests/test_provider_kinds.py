@@ -94,21 +94,20 @@ def plugin_config(tmp_path: Path) -> Path:
     )
 
 
-def run_json(config: Path, capsys: pytest.CaptureFixture[str], args: str) -> tuple[int, Any, str]:
-    code = main(["--config", str(config), "run", *args.split(), "--json"])
-    out, err = capsys.readouterr()
-    return code, json.loads(out), err
+def consulted(member: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Any:
+    """The JSON of a consult of `member` beside demo-atlas (its synthesizer) with the plugins
+    configured, a run that succeeds whatever `member` does."""
+    args = ["Ship it?", "-m", member, "-m", "demo-atlas", "--mode", "consult", "--synthesizer", "demo-atlas"]
+    code = main(["--config", str(plugin_config(tmp_path)), "run", *args, "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0 and data["status"] == "success"
+    return data
 
 
 def test_a_kind_a_plugin_adds_runs_end_to_end(
     plugins: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, data, _ = run_json(
-        plugin_config(tmp_path),
-        capsys,
-        "Ship it? -m echo-1 -m demo-atlas --mode consult --synthesizer demo-atlas",
-    )
-    assert code == 0 and data["status"] == "success"
+    data = consulted("echo-1", tmp_path, capsys)
     echo = data["positions"][0]
     assert echo["status"] == "success"
     assert echo["content"].startswith("ECHO from http://127.0.0.1:9/echo: ")
@@ -118,12 +117,7 @@ def test_a_kind_a_plugin_adds_runs_end_to_end(
 def test_a_broken_plugin_costs_its_own_members_one_line_and_stops_nothing(
     plugins: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, data, _ = run_json(
-        plugin_config(tmp_path),
-        capsys,
-        "Ship it? -m wreck-1 -m demo-atlas --mode consult --synthesizer demo-atlas",
-    )
-    assert code == 0 and data["status"] == "success"
+    data = consulted("wreck-1", tmp_path, capsys)
     wreck, atlas = data["positions"]
     assert atlas["status"] == "success"
     assert wreck["status"] == "error" and "\n" not in wreck["error"]

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.fakes import lookup
+from tests.fakes import lookup, wire_provider
 from tests.wire_server import Scenario, WireServer
 from tui.config.catalog import Catalog, choose_panel
 from tui.config.loading import load_settings
@@ -37,38 +37,13 @@ from tui.providers.anthropic_messages import AnthropicProvider
 from tui.providers.openai_compat import OpenAICompatProvider
 
 KINDS = ["openai", "anthropic"]
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[WireServer]:
-    with WireServer() as srv:
-        yield srv
+# The OpenAI provider set as for the newer models, which take `max_completion_tokens` only.
+make = partial(wire_provider, max_tokens_param="max_completion_tokens")
 
 
 @pytest.fixture(autouse=True)
 def fresh(server: WireServer) -> None:
     server.clear()
-
-
-def make(kind: str, server: WireServer, *, retries: int = 0, read_timeout: float = 30.0) -> Provider:
-    if kind == "openai":
-        return OpenAICompatProvider(
-            "openai",
-            base_url=server.openai_base_url,
-            api_key="sk-wire-test",
-            api_key_env="OPENAI_API_KEY",
-            max_retries=retries,
-            read_timeout_s=read_timeout,
-            max_tokens_param="max_completion_tokens",
-        )
-    return AnthropicProvider(
-        "anthropic",
-        base_url=server.anthropic_base_url,
-        api_key="sk-ant-wire-test",
-        api_key_env="ANTHROPIC_API_KEY",
-        max_retries=retries,
-        read_timeout_s=read_timeout,
-    )
 
 
 def chat(model: str = "m1") -> ChatRequest:

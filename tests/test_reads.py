@@ -194,13 +194,21 @@ def test_dev_zero_is_refused_as_a_file_without_a_byte_read(reads: list[int]) -> 
     assert sum(reads) == 0
 
 
-def test_an_attached_file_reads_one_byte_past_its_limit_and_no_more(
-    reads: list[int], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("limit", "read", "what"),
+    [
+        ("tui.attachments.text.MAX_ATTACHMENT_BYTES", read_attachment, "an attached file"),
+        ("tui.attachments.images.MAX_IMAGE_BYTES", read_image, "an image"),
+    ],
+    ids=["file", "image"],
+)
+def test_an_attached_file_or_image_reads_one_byte_past_its_limit_and_no_more(
+    limit: str, read: Callable[[str], object], what: str, reads: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("tui.attachments.text.MAX_ATTACHMENT_BYTES", 100)
+    monkeypatch.setattr(limit, 100)
     with pytest.raises(AttachmentError) as info:
-        read_attachment("/proc/self/maps")
-    assert "more than 100 bytes is over the 100-byte limit for an attached file" in str(info.value)
+        read("/proc/self/maps")
+    assert f"more than 100 bytes is over the 100-byte limit for {what}" in str(info.value)
     assert sum(reads) == 101
 
 
@@ -226,16 +234,6 @@ def test_a_directory_is_refused_as_a_file_and_as_an_image(tmp_path: Path) -> Non
         read_attachment(tmp_path)
     with pytest.raises(AttachmentError, match="it is a directory"):
         read_image(tmp_path)
-
-
-def test_an_image_reads_one_byte_past_its_limit_and_no_more(
-    reads: list[int], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr("tui.attachments.images.MAX_IMAGE_BYTES", 100)
-    with pytest.raises(AttachmentError) as info:
-        read_image("/proc/self/maps")
-    assert "more than 100 bytes is over the 100-byte limit for an image" in str(info.value)
-    assert sum(reads) == 101
 
 
 def test_a_recorded_file_or_image_now_a_fifo_is_said_not_waited_on(fifo: Path) -> None:

@@ -52,6 +52,17 @@ def _nowhere(texts: list[str], stored: bytes) -> None:
             assert trace.encode() not in stored.lower(), trace
 
 
+def _refused_with_the_key_redacted(
+    argv: list[str], capsys: pytest.CaptureFixture[str], stored: bytes
+) -> None:
+    """`quorum argv` is refused as a usage error that quotes the key only as [redacted], and no
+    trace of a secret is printed or in `stored`."""
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert "[redacted]" in err
+    _nowhere([out, err], stored)
+
+
 def test_a_key_typed_into_a_question_is_redacted_before_it_is_sent_stored_or_keyed(
     fast_demo_config: Path,
     isolated_home: Path,
@@ -128,10 +139,7 @@ def test_an_alias_quoted_back_in_an_error_hides_a_key(
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     assert main(["--config", str(fast_demo_config), "run", "a first run", "-m", "demo-atlas", "-q"]) == 0
     capsys.readouterr()
-    assert main(["--config", str(fast_demo_config), *argv]) == 2
-    out, err = capsys.readouterr()
-    assert "[redacted]" in err
-    _nowhere([out, err], _stored(isolated_home))
+    _refused_with_the_key_redacted(["--config", str(fast_demo_config), *argv], capsys, _stored(isolated_home))
 
 
 @pytest.mark.parametrize(
@@ -154,10 +162,7 @@ def test_a_config_value_quoted_back_in_an_error_hides_a_configured_key(
 ) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     config = write(tmp_path / "c.toml", text)
-    assert main(["--config", str(config), "config", "validate"]) == 2
-    out, err = capsys.readouterr()
-    assert "[redacted]" in err
-    _nowhere([out, err], b"")
+    _refused_with_the_key_redacted(["--config", str(config), "config", "validate"], capsys, b"")
 
 
 def test_a_question_recorded_before_it_was_redacted_is_redacted_as_it_is_listed(

@@ -15,13 +15,13 @@ import json
 import os
 import urllib.parse
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.fakes import lookup
+from tests.fakes import lookup, wire_provider
 from tests.wire_server import RecordedRequest, Scenario, WireServer
 from tui.config.catalog import Catalog
 from tui.config.loading import load_settings
@@ -33,7 +33,6 @@ from tui.engine.provider import (
     ChatRequest,
     ErrorKind,
     Finished,
-    Provider,
     ProviderError,
     StreamEvent,
     TextDelta,
@@ -55,9 +54,7 @@ from tui.engine.types import (
 from tui.engine.votes import VOTE_SCHEMA, vote_schema
 from tui.errors import ConfigError
 from tui.pool import ProviderPool
-from tui.providers.anthropic_messages import AnthropicProvider
 from tui.providers.demo import DemoProvider
-from tui.providers.openai_compat import OpenAICompatProvider
 from tui.render.formatting import literal
 from tui.render.report import render_markdown
 
@@ -68,34 +65,10 @@ REJECT = '{"verdict": "reject", "objections": ["name an owner for the rollback"]
 ACCEPT = '{"verdict": "accept", "objections": []}'
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[WireServer]:
-    with WireServer() as srv:
-        yield srv
-
-
 @pytest.fixture(autouse=True)
 def fresh(server: WireServer) -> None:
     server.clear()
     server.script("synth", Scenario(text="DRAFT: go ahead in a limited first step."))
-
-
-def provider_for(kind: str, server: WireServer) -> Provider:
-    if kind == "openai":
-        return OpenAICompatProvider(
-            "openai",
-            base_url=server.openai_base_url,
-            api_key="sk-wire",
-            api_key_env="OPENAI_API_KEY",
-            max_retries=0,
-        )
-    return AnthropicProvider(
-        "anthropic",
-        base_url=server.anthropic_base_url,
-        api_key="sk-ant-wire",
-        api_key_env="ANTHROPIC_API_KEY",
-        max_retries=0,
-    )
 
 
 def seat(kind: str, model: str, form: VoteForm | None = None, **extra: Any) -> Member:
@@ -113,7 +86,7 @@ def seat(kind: str, model: str, form: VoteForm | None = None, **extra: Any) -> M
 async def deliberate(
     kind: str, server: WireServer, members: list[Member], rounds: int = 2
 ) -> tuple[RunResult, list[ev.Event]]:
-    provider = provider_for(kind, server)
+    provider = wire_provider(kind, server)
     events: list[ev.Event] = []
     request = RunRequest(
         question="Should we move the job queue to Postgres?",
@@ -324,7 +297,7 @@ async def test_the_working_form_is_remembered_across_runs_on_one_connection(serv
             text=POSITION, structured_text=ACCEPT, accepts=frozenset({"json_object"}), refuse_as="llama_cpp"
         ),
     )
-    provider = provider_for("openai", server)
+    provider = wire_provider("openai", server)
     request = RunRequest(
         question="q", members=[seat("openai", "local")], synthesizers=[seat("openai", "synth", VoteForm.TEXT)]
     )

@@ -5,15 +5,9 @@ from __future__ import annotations
 
 from tests.dashboard import make_app
 from tests.fakes import Script
+from tests.test_app import settle, shown_after
 from tui.dashboard.app import QuorumApp
 from tui.engine.types import AnswerSpec, Mode, Outcome, RunStatus
-
-
-async def settle(app: QuorumApp, pilot) -> None:
-    await app.workers.wait_for_complete()
-    await pilot.pause()
-    app.flush_now()
-    await pilot.pause()
 
 
 def tie_panel() -> tuple[QuorumApp, object]:
@@ -27,10 +21,8 @@ def tie_panel() -> tuple[QuorumApp, object]:
 async def test_a_vote_run_in_the_dashboard_shows_its_plurality_and_the_answer() -> None:
     app, _ = tie_panel()
     async with app.run_test(size=(140, 45)) as pilot:
-        app.submit("Which number?")
-        await settle(app, pilot)
-        result = app.shown_result
-        assert result is not None and result.status is RunStatus.SUCCESS
+        result = await shown_after(app, pilot, "Which number?")
+        assert result.status is RunStatus.SUCCESS
         assert result.outcome is Outcome.PLURALITY
         assert app.tracker.outcome is Outcome.PLURALITY
         assert "ANSWER: 18" in (result.synthesis or "")

@@ -154,6 +154,26 @@ def _text_search(text: str) -> tuple[str, list[Any]]:
     )
 
 
+def _servable_runs(
+    select: str, key: str, request: RunRequest, *, since: datetime, same_panel: bool, limit: int
+) -> tuple[str, list[Any]]:
+    """`select` (ending in a condition on one key, given as `key`) narrowed to the runs the cache
+    may serve for `request`, newest first: in its scope (and with its panel when `same_panel`),
+    started after `since`, finished with success, not themselves served from the cache, not
+    follow-ups."""
+    query = (
+        select + "AND cache_scope = ? AND created_at >= ? "
+        "AND status = 'success' AND cache_of IS NULL AND parent_run_id IS NULL "
+    )
+    params: list[Any] = [key, scope_key(request), iso_stamp(since)]
+    if same_panel:
+        query += "AND panel_key = ? "
+        params.append(panel_key(request))
+    query += "ORDER BY created_at DESC LIMIT ?"
+    params.append(limit)
+    return query, params
+
+
 def _summary(row: sqlite3.Row) -> RunSummary:
     """A history list row (`_SUMMARY_COLUMNS` of a run) as its summary."""
     return RunSummary(
@@ -687,17 +707,14 @@ class RunStore(RunWrites):
         interrupted, failed or cancelled), not themselves served from the cache, not follow-ups
         (their answers depend on their thread), started after `since`, with the same question key
         and scope key (and panel key when `same_panel`). The caller still checks each one's result."""
-        query = (
-            "SELECT id FROM runs INDEXED BY runs_cacheable WHERE question_key = ? AND cache_scope = ? "
-            "AND created_at >= ? "
-            "AND status = 'success' AND cache_of IS NULL AND parent_run_id IS NULL "
+        query, params = _servable_runs(
+            "SELECT id FROM runs INDEXED BY runs_cacheable WHERE question_key = ? ",
+            question_key(request.question),
+            request,
+            since=since,
+            same_panel=same_panel,
+            limit=limit,
         )
-        params: list[Any] = [question_key(request.question), scope_key(request), iso_stamp(since)]
-        if same_panel:
-            query += "AND panel_key = ? "
-            params.append(panel_key(request))
-        query += "ORDER BY created_at DESC LIMIT ?"
-        params.append(limit)
         return [str(row["id"]) for row in self._db.execute(query, params)]
 
     def same_terms_candidates(
@@ -708,17 +725,15 @@ class RunStore(RunWrites):
         question key (only such a run can pass the hit check). An indexed lookup that finds a few
         runs, whatever the size of the history. Each with its question and its vector from
         `embedder` if one is kept (as stored: checked by the caller)."""
-        query = (
+        query, params = _servable_runs(
             "SELECT id, question, question_key FROM runs INDEXED BY runs_by_signature "
-            "WHERE question_signature = ? AND cache_scope = ? AND created_at >= ? "
-            "AND status = 'success' AND cache_of IS NULL AND parent_run_id IS NULL "
+            "WHERE question_signature = ? ",
+            signature(request.question),
+            request,
+            since=since,
+            same_panel=same_panel,
+            limit=limit,
         )
-        params: list[Any] = [signature(request.question), scope_key(request), iso_stamp(since)]
-        if same_panel:
-            query += "AND panel_key = ? "
-            params.append(panel_key(request))
-        query += "ORDER BY created_at DESC LIMIT ?"
-        params.append(limit)
         found = self._db.execute(query, params).fetchall()
         kept = kept_vectors(self._db, embedder, (row["question_key"] for row in found))
         return [
