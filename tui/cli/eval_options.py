@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tui.cli.arguments import at_least_one
+from tui.cli.arguments import add_member_options, at_least_one
 from tui.config.schema import MemberSpec
 from tui.errors import UsageError
 from tui.eval.modes import mode_names
@@ -78,16 +78,7 @@ def add_eval_parser(commands: Any) -> None:
         metavar="DATASET",
         help="gsm8k, arithmetic[:LEVEL] (levels 1-5), or a JSONL file (inspect or GSM8K)",
     )
-    parser.add_argument(
-        "-m",
-        "--model",
-        dest="members",
-        action="append",
-        default=[],
-        metavar="ALIAS[:STANCE]",
-        help="a panel member (repeat); one without a stance is asked with none",
-    )
-    parser.add_argument("--synthesizer", metavar="ALIAS", help="the synthesizer and curator")
+    add_member_options(parser, "a panel member (repeat); one without a stance is asked with none")
     parser.add_argument(
         "--modes", metavar="LIST", help=f"comma-separated: {','.join(mode_names())} (default: all)"
     )

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from tui import __version__
 from tui.ask import Ask
-from tui.cli.arguments import at_least_one
+from tui.cli.arguments import add_member_options, at_least_one
 from tui.cli.commands import config_command, history_command, models_command
 from tui.cli.eval_options import add_eval_parser, eval_options
 from tui.cli.logs import hide_secrets, log_file, redact_known, setup_logging
@@ -82,16 +82,7 @@ SUBCOMMANDS = ("run", "eval", "history", "show", "watch", "mcp", "serve", "model
 
 def add_panel_options(parser: argparse.ArgumentParser) -> None:
     """The options that shape a run, shared by `quorum run` and the dashboard."""
-    parser.add_argument(
-        "-m",
-        "--model",
-        dest="members",
-        action="append",
-        default=[],
-        metavar="ALIAS[:STANCE]",
-        help="a panel member (repeat); stance: for, against, neutral or a synonym",
-    )
-    parser.add_argument("--synthesizer", metavar="ALIAS", help="the synthesizer and curator")
+    add_member_options(parser, "a panel member (repeat); stance: for, against, neutral or a synonym")
     parser.add_argument("--mode", choices=[mode.value for mode in Mode])
     parser.add_argument(
         "--rounds",
