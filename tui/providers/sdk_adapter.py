@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Generic, NotRequired, Protocol, TypedDict, TypeVar
@@ -77,7 +78,7 @@ class ClientOptions(TypedDict):
     `tui.providers.gateway`); "" or absent for a provider reached directly."""
 
 
-class SDKAdapter(Generic[ClientT]):
+class SDKAdapter(ABC, Generic[ClientT]):
     """Base of `OpenAICompatProvider` and `AnthropicProvider`.
 
     A subclass names its SDK (`sdk`), makes its client (`_new_client`, in the loading thread),
@@ -118,17 +119,17 @@ class SDKAdapter(Generic[ClientT]):
         timeout = httpx2.Timeout(read_timeout_s, connect=CONNECT_TIMEOUT_S)
         return self._new_client(api_key=api_key, max_retries=max_retries, timeout=timeout)
 
+    @abstractmethod
     def _new_client(self, *, api_key: str, max_retries: int, timeout: httpx2.Timeout) -> ClientT:
         """The SDK's async client for `self.base_url` (called in the loading thread)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _listing(self, client: ClientT) -> AsyncIterable[Listed]:
         """The server's models, page after page, through the SDK."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _errors(self) -> SDKErrors:
         """The SDK's module, for its errors (a look-up once the SDK is loaded)."""
-        raise NotImplementedError
 
     async def _ready(self) -> ClientT:
         """The client, waiting (without blocking the loop) until the SDK and it are loaded."""
@@ -198,8 +199,9 @@ class SDKAdapter(Generic[ClientT]):
     def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         return self._stream(request)
 
+    @abstractmethod
     def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
-        raise NotImplementedError
+        """The answer's events, through the SDK's streaming call (each adapter speaks its wire)."""
 
     async def aclose(self) -> None:
         await asyncio.wait([asyncio.wrap_future(self._loading)])  # a load under way ends first
