@@ -1,4 +1,5 @@
 # Proves tests/wire_server.py against the real openai 3.54 / anthropic 2.12 SDKs (no project code).
+# anthropic 2.17 wraps the raw transport errors below as openai does (see raw_or_wrapped).
 #
 # Observed behaviour, async clients, stream=True, max_retries=0 (every row is asserted below):
 #
@@ -404,6 +405,15 @@ async def test_status_defaults_and_retry_after_header_visible(srv: WireServer) -
 # ------------------------------------------------------------------------------------------- stream failures
 
 
+def raw_or_wrapped(err: BaseException | None, raw: type[BaseException]) -> bool:
+    """anthropic up to 2.16 lets a transport error mid-stream out raw; 2.17 wraps it, as openai does,
+    in its own APIConnectionError (APITimeoutError for a timeout) with the raw one as its cause.
+    Quorum's adapter reads both (it walks the cause chain); these tests accept both."""
+    if type(err) is raw:
+        return True
+    return isinstance(err, anthropic.APIConnectionError) and type(err.__cause__) is raw
+
+
 @pytest.mark.asyncio
 async def test_disconnect(srv: WireServer) -> None:
     srv.script("m", Scenario(text="abcdefghij", chunk_count=5, failure="disconnect"))
@@ -417,9 +427,11 @@ async def test_disconnect(srv: WireServer) -> None:
     assert got.finish_reason is None
 
     got = Collected()
-    with pytest.raises(httpx2.RemoteProtocolError, match="incomplete chunked read"):
+    with pytest.raises((httpx2.RemoteProtocolError, anthropic.APIConnectionError)) as ant_caught:
         async with anthropic_client(srv) as client:
             await consume_anthropic(client, "m", got)
+    assert raw_or_wrapped(ant_caught.value, httpx2.RemoteProtocolError)
+    assert "incomplete chunked read" in str(ant_caught.value)
     assert got.text == "abcd"
     assert got.events[-1] == "content_block_delta"
     assert await wait_until(lambda: srv.open_connections == 0)
@@ -444,9 +456,10 @@ async def test_stall_hits_the_sdk_read_timeout_and_the_handler_ends(srv: WireSer
 
     got = Collected()
     started = time.perf_counter()
-    with pytest.raises(httpx2.ReadTimeout):
+    with pytest.raises((httpx2.ReadTimeout, anthropic.APITimeoutError)) as ant_caught:
         async with anthropic_client(srv, timeout=timeout) as client:
             await consume_anthropic(client, "m", got)
+    assert raw_or_wrapped(ant_caught.value, httpx2.ReadTimeout)
     assert time.perf_counter() - started >= 0.4
     assert got.text == "ab"
     assert await wait_until(lambda: srv.open_connections == 0)
@@ -477,7 +490,7 @@ async def test_stop_returns_quickly_while_streams_are_stalled() -> None:
         oai_result, ant_result = await asyncio.gather(oai_task, ant_task, return_exceptions=True)
     assert type(oai_result) is openai.APIConnectionError
     assert isinstance(oai_result.__cause__, httpx2.RemoteProtocolError)
-    assert type(ant_result) is httpx2.RemoteProtocolError
+    assert raw_or_wrapped(ant_result, httpx2.RemoteProtocolError)
     srv.stop()  # a second stop is harmless
 
 
