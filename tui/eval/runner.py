@@ -109,8 +109,9 @@ class EvalRunner:
         for work in queue:
             if self.stopped is not None:
                 return
+            spent = self.spent  # summed over every round of the runs under way: once
             # Nothing spent has reached no limit, even 0: free models (local, demo) run on.
-            if self.max_cost is not None and self.spent > 0 and self.spent >= self.max_cost:
+            if self.max_cost is not None and spent > 0 and spent >= self.max_cost:
                 self.stopped = Stop.MAX_COST
                 return
             await self._one(work)
