@@ -34,7 +34,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from tui.engine.answers import AnswerReading, read_position, seat_readings
+from tui.engine.answers import AnswerReading, read_position, round_answers, seat_readings
 from tui.engine.names import member_names
 from tui.engine.types import AnswerSpec, Ballot, CallResult, Member, Mode, Phase, RunResult, RunStatus
 from tui.engine.vote_count import TIE_RULE, final_answer
@@ -306,8 +306,9 @@ def item_record(result: RunResult, sample: Sample, scorer: Scorer, slice_: str) 
     final = final_answer(result)
     readings = seat_readings(result) or []
     names = member_names(result.members)
+    positions = round_answers(result)
     seats = tuple(
-        _seat_answer(names[i], readings[i], _position(result, i), sample, scorer) for i in range(len(names))
+        _seat_answer(names[i], readings[i], positions[i], sample, scorer) for i in range(len(names))
     )
     return ItemRecord(
         item=sample.id,
@@ -348,10 +349,6 @@ def _ballot(data: Mapping[str, Any]) -> Ballot:
         ranking=data["ranking"],
         reason=data["reason"],
     )
-
-
-def _position(result: RunResult, seat: int) -> CallResult | None:
-    return result.positions[seat] if seat < len(result.positions) else None
 
 
 def _seat_answer(
