@@ -136,8 +136,7 @@ class RunControl:
 
     def _show_hit(self, question: str, hit: RunResult) -> None:
         """Show a run served from the cache; one in flight is cancelled, as a new question does."""
-        if self.following.followed is not None or self.following.watching:
-            self.following.stop_following(taken_over=True)
+        self._take_over_from_following()
         if self.running and self.live_run is not None:
             self.live_run.cancel()
         self.display.show_recorded(hit)
@@ -152,8 +151,7 @@ class RunControl:
         except QuorumError as err:
             self.app.notify(str(err), severity="error", markup=False)
             return
-        if self.following.followed is not None or self.following.watching:
-            self.following.stop_following(taken_over=True)
+        self._take_over_from_following()
         reuse = {} if rerun_seats is None else self.session.reuse_for(prepared, rerun_seats)
         show: ev.EventSink = lambda event: self._on_engine_event(run, event)  # noqa: E731
         # The run it replaces is cancelled by the exclusive worker below; its late events are
@@ -171,6 +169,11 @@ class RunControl:
         self.display.start(prepared)
         self.app.run_worker(self._execute(run), group="run", exclusive=True, exit_on_error=False, name="run")
         self.next_question.refresh_chips()
+
+    def _take_over_from_following(self) -> None:
+        """A run of this dashboard's own takes the screen: a run followed (or watch mode) stops."""
+        if self.following.followed is not None or self.following.watching:
+            self.following.stop_following(taken_over=True)
 
     def _on_engine_event(self, run: Run, event: ev.Event) -> None:
         if run is self.live_run:

@@ -83,9 +83,8 @@ class PaneArea(Horizontal):
         if isinstance(self.screen.focused, PromptBar):
             arrows = "tab"
         hint = f"{arrows} · {names.shown('toggle_synthesis')}"
-        panes = self.grid.panes
-        current = len(panes) if self.synthesis_shown else self.grid.current
-        self.strip.show([(p.shown_name or p.member.alias, p.status) for p in panes], current, hint)
+        entries = [(pane.shown_name or pane.member.alias, pane.status) for pane in self.grid.panes]
+        self.strip.show(entries, self._shown_index(), hint)
 
     # -- one pane at a time -----------------------------------------------------------------
 
