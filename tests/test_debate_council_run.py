@@ -152,6 +152,7 @@ def test_an_open_debate_ends_with_the_synthesizers_report(
 ) -> None:
     data, err = run_json(fast_demo_config, capsys, "Shard?", "--mode", "debate", *PANEL)
     assert data["outcome"] is None and "Majority view" in data["synthesis"]
+    assert data["synthesis"].startswith("[demo synthesis] The debate on:")  # not "The vote on"
     assert "demo-atlas (synthesizer) waiting (synthesis)" in err
     assert "the synthesis rests on 3 of 3 answered" in err
 

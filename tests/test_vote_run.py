@@ -142,6 +142,7 @@ def test_a_vote_on_an_open_question_reports_the_majority_view(
     data = json.loads(out)
     assert data["outcome"] is None and data["synthesizer"] == "demo-atlas" and "answers" not in data
     assert "Majority view (" in data["synthesis"]  # the demo reports the leaning most answers gave
+    assert data["synthesis"].startswith("[demo synthesis] The vote on:")
     assert [c["phase"] for c in data["calls"]] == ["position"] * 3 + ["draft"]
     assert "demo-atlas (synthesizer) waiting (synthesis)" in err
     assert "the synthesis rests on 3 of 3 answered" in err

@@ -68,7 +68,7 @@ def add_eval_parser(commands: Any) -> None:
         "eval",
         help="measure the panel's modes against its best member alone and a plain vote, on known answers",
         description="Ask a dataset's questions with known answers in every mode and report accuracy with "
-        "95%% intervals, paired differences against the best single member and a plain vote, tokens, "
+        "95% intervals, paired differences against the best single member and a plain vote, tokens, "
         "cost and time, and what the data supports. Progress on stderr, the report (or --json) on "
         "stdout. Exits 0 when every run was made, 1 when new runs stopped at --max-cost, 2 on a usage "
         "error, 130 when interrupted (--resume LOG runs the rest).",

@@ -208,9 +208,9 @@ def _compose(request: ChatRequest, persona: Persona, rng: random.Random) -> str:
     if shaped and request.phase in (Phase.DRAFT, Phase.CURATOR):
         return _answers_synthesis(request, content, topic)
     if request.phase is Phase.DRAFT and VOTE_SYNTHESIS_TASK in content:
-        return _vote_report(content, topic, _REVIEWER)
+        return _vote_report(content, topic, _REVIEWER, "vote")
     if request.phase is Phase.DRAFT and DEBATE_SYNTHESIS_TASK in content:
-        return _vote_report(content, topic, _SEAT)
+        return _vote_report(content, topic, _SEAT, "debate")
     expression = demo_arithmetic.expression_in(content)
     if request.phase is Phase.REVISION and (shaped or expression is not None):
         return _revised_answer(request, content, expression, shaped)
@@ -368,9 +368,10 @@ def _review_of_answers(request: ChatRequest, content: str) -> str | None:
     return f"VERDICT: {verdict.upper()}\n" + "".join(f"- {item}\n" for item in objections)
 
 
-def _vote_report(content: str, topic: str, heading: re.Pattern[str]) -> str:
+def _vote_report(content: str, topic: str, heading: re.Pattern[str], what: str) -> str:
     """A vote (or a debate) on an open question reported: the leaning most reviewers gave, and the
-    dissent; each reviewer named as its `heading` names it (`atlas`, or `Seat 2`)."""
+    dissent; each reviewer named as its `heading` names it (`atlas`, or `Seat 2`); `what` says which
+    of the two it reports on."""
     parts = heading.split(content)[1:]
     leanings: dict[str, list[str]] = {}
     for who, section in zip(parts[0::2], parts[1::2], strict=True):
@@ -380,7 +381,7 @@ def _vote_report(content: str, topic: str, heading: re.Pattern[str]) -> str:
     (view, holders), dissent = ranked[0], ranked[1:]
     total = sum(len(names) for names in leanings.values())
     lines = [
-        f"[demo synthesis] The vote on: {topic}",
+        f"[demo synthesis] The {what} on: {topic}",
         "",
         f"Majority view ({len(holders)} of {total}: {', '.join(holders)}): {view}.",
     ]
