@@ -329,12 +329,13 @@ def test_resuming_after_an_interruption_loses_nothing_and_reports_what_an_uninte
     assert {**resumed, "log": ""} == {**uninterrupted, "log": ""}
 
 
-def test_ctrl_c_keeps_every_finished_run_and_resume_runs_the_rest(
-    tmp_path: Path, instant: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl_c", "sigterm"])
+def test_ctrl_c_or_sigterm_keeps_every_finished_run_and_resume_runs_the_rest(
+    tmp_path: Path, instant: Path, capsys: pytest.CaptureFixture[str], stop_signal: signal.Signals
 ) -> None:
-    """A real process and a real SIGINT once a few runs are logged, others under way: exit 130, a
-    partial report, every line of the log whole; resumed, every run of every item is in the log
-    exactly once, the runs finished before kept as they were."""
+    """A real process and a real SIGINT (or the SIGTERM of `timeout` or `kill`) once a few runs are
+    logged, others under way: exit 130, a partial report, every line of the log whole; resumed,
+    every run of every item is in the log exactly once, the runs finished before kept as they were."""
     slow = write(tmp_path / "slow.toml", "[demo]\nspeed = 5.0\n")
     log = tmp_path / "stopped.jsonl"
     args = ["eval", *CTRL_C_ARGS, "--log", str(log)]
@@ -350,7 +351,7 @@ def test_ctrl_c_keeps_every_finished_run_and_resume_runs_the_rest(
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and (not log.exists() or log.read_text().count("\n") < 6):
         time.sleep(0.05)  # waiting for the log to hold five runs: nothing to inject a clock into
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(stop_signal)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == EXIT_INTERRUPTED, err
     assert out.startswith("Partial: ") and f"--resume {log} runs the rest" in out

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import statistics
 import sys
 from collections import Counter
@@ -22,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from tui.ask import Ask
 from tui.cli.eval_options import EvalOptions, default_dev
@@ -305,9 +306,13 @@ def _run(
     say.progress = progress
 
     async def make() -> Stop | None:
+        # SIGTERM (`timeout`, `kill`, a job scheduler) stops the evaluation as Ctrl+C does: the
+        # finished runs are kept, the partial report printed, --resume named.
+        stops = _on_sigterm(asyncio.current_task())
         try:
             return await runner.run(work)
         finally:
+            stops()
             await pool.aclose()
 
     try:
@@ -317,6 +322,19 @@ def _run(
         say.progress = None
         if runner.store is not None:
             runner.store.close()
+
+
+def _on_sigterm(task: asyncio.Task[Any] | None) -> Callable[[], None]:
+    """Cancel `task` on SIGTERM, as Ctrl+C cancels it; what undoes that. Where a handler cannot be
+    set (not the main thread, not a Unix loop), SIGTERM keeps its default."""
+    loop = asyncio.get_running_loop()
+    if task is None:
+        return lambda: None
+    try:
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    except (NotImplementedError, RuntimeError, ValueError):
+        return lambda: None
+    return lambda: loop.remove_signal_handler(signal.SIGTERM)
 
 
 class _Failures:

@@ -71,7 +71,7 @@ def add_eval_parser(commands: Any) -> None:
         "95% intervals, paired differences against the best single member and a plain vote, tokens, "
         "cost and time, and what the data supports. Progress on stderr, the report (or --json) on "
         "stdout. Exits 0 when every run was made, 1 when new runs stopped at --max-cost, 2 on a usage "
-        "error, 130 when interrupted (--resume LOG runs the rest).",
+        "error, 130 when interrupted by Ctrl+C or SIGTERM (--resume LOG runs the rest).",
     )
     parser.add_argument(
         "dataset",
