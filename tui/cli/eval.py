@@ -334,7 +334,11 @@ def _on_sigterm(task: asyncio.Task[Any] | None) -> Callable[[], None]:
         loop.add_signal_handler(signal.SIGTERM, task.cancel)
     except (NotImplementedError, RuntimeError, ValueError):
         return lambda: None
-    return lambda: loop.remove_signal_handler(signal.SIGTERM)
+
+    def restore() -> None:
+        loop.remove_signal_handler(signal.SIGTERM)
+
+    return restore
 
 
 class _Failures:
