@@ -860,6 +860,24 @@ async def test_the_estimate_counts_the_most_calls_each_mode_makes() -> None:
     assert vote.cost_usd == pytest.approx((vote.input_tokens * 1.0 + vote.output_tokens * 4.0) / 1e6)
 
 
+async def test_the_estimate_takes_no_answer_as_longer_than_its_member_may_write() -> None:
+    members = [
+        Member(alias=f"m{i}", model_id=f"m{i}", provider="p", max_output_tokens=128, output_price=4.0)
+        for i in range(3)
+    ]
+    request = RunRequest(
+        question="What is the result of 1+2*3+4-5*6?",
+        members=members,
+        synthesizers=members[:1],
+        answer=AnswerSpec(kind=AnswerKind.NUMERIC),
+        max_rounds=3,
+    )
+    vote = await rehearse(request.model_copy(update={"mode": Mode.VOTE}))
+    assert vote.output_tokens == 3 * 128
+    deliberate = await rehearse(request.model_copy(update={"mode": Mode.DELIBERATE}))
+    assert deliberate.output_tokens <= deliberate.calls * 128
+
+
 # --------------------------------------------------------------------------------------------
 # A provider on the wire
 

@@ -3,7 +3,7 @@
 Each mode is rehearsed once: its run is made, on the item whose question is of median length,
 against a stand-in for every member that answers at once, and whose every answer is as long as
 the engine's budget look-ahead expects one to be (`EXPECTED_ANSWER_TOKENS`, a review a quarter of
-that). The stand-ins never agree (each answer differs and each review rejects the draft), so a
+that), or as long as the member may write, if that is less. The stand-ins never agree (each answer differs and each review rejects the draft), so a
 mode that stops early on agreement runs to its last round: the calls counted are the most the mode
 makes. Each call's input is the prompt the engine actually builds, estimated at four characters a
 token, and it is priced at its member's catalog price, as a real run's calls are. A mode's figures
@@ -29,7 +29,8 @@ REVIEW_TOKENS = EXPECTED_ANSWER_TOKENS // 4
 
 ESTIMATE_METHOD = (
     "each mode rehearsed once on an item of median length with stand-in members, every answer "
-    f"taken as {EXPECTED_ANSWER_TOKENS} tokens and a review as {REVIEW_TOKENS}, every round run, "
+    f"taken as {EXPECTED_ANSWER_TOKENS} tokens and a review as {REVIEW_TOKENS} (or the member's "
+    "max_output, if less), every round run, "
     "priced from the catalog"
 )
 
@@ -98,10 +99,12 @@ class StandIn:
         return self._stream(request)
 
     async def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        # No reply is longer than the member may write: a model capped at 128 tokens costs that.
         if request.phase is Phase.VOTE:
-            text = _padded("VERDICT: REJECT\n- ", "", REVIEW_TOKENS)
+            text = _padded("VERDICT: REJECT\n- ", "", min(REVIEW_TOKENS, request.max_output_tokens))
         else:
-            text = _padded("", f"\nANSWER: {next(self._answers)}", EXPECTED_ANSWER_TOKENS)
+            tokens = min(EXPECTED_ANSWER_TOKENS, request.max_output_tokens)
+            text = _padded("", f"\nANSWER: {next(self._answers)}", tokens)
         yield TextDelta(text)
         yield Usage(
             input_tokens=estimate_tokens(request.system, *(m.content for m in request.messages)),
