@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 
 from tui.engine.types import Member, SkippedMember, Stance
@@ -45,24 +44,31 @@ def normalize_stance(word: str | Stance) -> Stance:
 
 
 def apply_instance_limit(members: Sequence[Member], limit: int) -> tuple[list[Member], list[SkippedMember]]:
-    """Keep at most `limit` members per (model, stance) pair, in panel order; report the rest."""
-    seen: Counter[tuple[str, str, Stance]] = Counter()
+    """Keep at most `limit` members per (model, stance) pair, in panel order; report the rest,
+    naming the model and the seats it already has when they go by other aliases."""
+    seated: dict[tuple[str, str, Stance], list[str]] = {}
     kept: list[Member] = []
     skipped: list[SkippedMember] = []
     for member in members:
-        key = (member.provider, member.model_id.lower(), member.stance)
-        seen[key] += 1
-        if seen[key] > limit:
-            skipped.append(
-                SkippedMember(
-                    alias=member.alias,
-                    stance=member.stance,
-                    reason=(
-                        f"{member.alias} already sits on the panel {limit}x as {member.stance.value}; "
-                        f"at most {limit} members may share a model and stance"
-                    ),
-                )
-            )
-        else:
+        aliases = seated.setdefault((member.provider, member.model_id.lower(), member.stance), [])
+        if len(aliases) < limit:
+            aliases.append(member.alias)
             kept.append(member)
+            continue
+        if aliases == [member.alias] * len(aliases):
+            sits = f"{member.alias} already sits on the panel {limit}x"
+        else:  # another alias of the same model: say which model, and who holds its seats
+            sits = (
+                f"{member.alias} is {member.model_id} on {member.provider}, which already sits on the "
+                f"panel {limit}x ({', '.join(aliases)})"
+            )
+        skipped.append(
+            SkippedMember(
+                alias=member.alias,
+                stance=member.stance,
+                reason=(
+                    f"{sits} as {member.stance.value}; at most {limit} members may share a model and stance"
+                ),
+            )
+        )
     return kept, skipped

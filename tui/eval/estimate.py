@@ -3,12 +3,13 @@
 Each mode is rehearsed once: its run is made, on the item whose question is of median length,
 against a stand-in for every member that answers at once, and whose every answer is as long as
 the engine's budget look-ahead expects one to be (`EXPECTED_ANSWER_TOKENS`, a review a quarter of
-that), or as long as the member may write, if that is less. The stand-ins never agree (each answer differs and each review rejects the draft), so a
-mode that stops early on agreement runs to its last round: the calls counted are the most the mode
-makes. Each call's input is the prompt the engine actually builds, estimated at four characters a
-token, and it is priced at its member's catalog price, as a real run's calls are. A mode's figures
-times the runs it will make are the estimate; no mode needs telling apart here, so one the engine
-gains is estimated as it runs.
+that), or as long as the member may write, if that is less. The stand-ins never agree (each
+answer differs and each review rejects the draft), so a mode that stops early on agreement runs to
+its last round: the calls counted are the most the mode makes. Each call's input is the prompt
+the engine actually builds, estimated at four characters a token, and it is priced at its
+member's catalog price, as a real run's calls are. A mode's figures times the runs it will make
+are the estimate; no mode needs telling apart here, so one the engine gains is estimated as it
+runs.
 """
 
 from __future__ import annotations
