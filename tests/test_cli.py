@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -291,6 +292,48 @@ def test_where_a_run_was_started_is_recorded(
     assert "[mcp] Shard the users table?" in agent_line and "[mcp]" not in cli_line
     assert main(["--config", str(fast_demo_config), "show", "agent000run1", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["origin"] == "mcp"
+
+
+def test_the_history_marks_each_run_that_was_not_a_deliberation_with_its_mode(
+    fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    modes = ("deliberate", "debate", "council", "vote", "consult")
+    ids = {
+        mode: run_json(fast_demo_config, capsys, f"Shard the {mode} table? --mode {mode}")[1]["run_id"]
+        for mode in modes
+    }
+    assert main(["--config", str(fast_demo_config), "history"]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "Shard the deliberate table?" in lines[ids["deliberate"]]
+    assert "[deliberate]" not in lines[ids["deliberate"]]  # the default goes unmarked
+    for mode in ("debate", "council", "vote", "consult"):
+        assert f"[{mode}] Shard the {mode} table?" in lines[ids[mode]]
+    assert main(["--config", str(fast_demo_config), "history", "--json"]) == 0
+    listed = {run["run_id"]: run["mode"] for run in json.loads(capsys.readouterr().out)}
+    assert {mode: listed[run_id] for mode, run_id in ids.items()} == {mode: mode for mode in ids}
+
+
+def test_a_mode_this_version_does_not_know_is_listed_as_unknown_not_refused(
+    fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A newer Quorum wrote a mode this one lacks: the history still lists it, marked."""
+    import sqlite3
+
+    from tui.config.loading import load_settings
+    from tui.session import open_store
+
+    _, data = run_json(fast_demo_config, capsys, "Shard? --mode vote")
+    store = open_store(load_settings(str(fast_demo_config)))
+    assert store is not None
+    path = store.path
+    store.close()
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute("UPDATE runs SET mode = 'tournament' WHERE id = ?", (data["run_id"],))
+    assert main(["--config", str(fast_demo_config), "history"]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith(data["run_id"]))
+    assert "[mode?] Shard?" in line
+    assert main(["--config", str(fast_demo_config), "history", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["mode"] is None
 
 
 def test_a_member_without_its_key_is_refused_before_the_run_starts(

@@ -5,6 +5,7 @@ fetching the next page, the mouse."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +17,7 @@ from tests.dashboard import make_app
 from tui.dashboard.app import QuorumApp
 from tui.dashboard.screens.history import HistoryScreen, listed_run
 from tui.dashboard.widgets.run_list import GAP, RunList, column_widths, fit
-from tui.engine.types import Outcome, RunResult, RunStatus
+from tui.engine.types import Mode, Outcome, RunResult, RunStatus
 from tui.history.store import RunSummary
 
 HOSTILE = [
@@ -139,6 +140,22 @@ def test_a_row_is_one_line_of_literal_text() -> None:
     assert row.question == "first line second line \\x1b[31m"
     assert row.panel == "alpha:for, beta\\x07"
     assert row.when == "2026-11-20 09:00" and row.outcome == "complete" and row.cost == "$0.50"
+
+
+def test_a_council_s_row_says_council_and_a_deliberation_s_says_nothing_of_its_mode() -> None:
+    council = RunSummary(
+        id="r1",
+        created_at="2026-11-20T09:00:00.000+00:00",
+        question="Which cache?",
+        panel="alpha, beta, gamma",
+        status=RunStatus.SUCCESS,
+        outcome=Outcome.RANKED,
+        cost_usd=0.5,
+        parent_run_id=None,
+        mode=Mode.COUNCIL,
+    )
+    assert listed_run(council).question == "[council] Which cache?"
+    assert listed_run(replace(council, mode=Mode.DELIBERATE)).question == "Which cache?"
 
 
 @pytest.mark.parametrize("text", ["議論" * 20, "a議論" * 20, "🚀" * 30, "[b]" * 30, "plain " * 20])

@@ -536,9 +536,9 @@ async def test_list_models_and_history(fast: Path) -> None:
     assert "| gpt-sol |" in text_of(models) and "no key: OPENAI_API_KEY" in text_of(models)
     runs = (recent.structured_content or {})["runs"]
     assert [r["question"] for r in runs] == ["Plan 2: ship it?", "Plan 1: ship it?"]
-    assert all(r["origin"] == "mcp" and r["status"] == "success" for r in runs)
+    assert all(r["origin"] == "mcp" and r["status"] == "success" and r["mode"] == "consult" for r in runs)
     assert [r["question"] for r in (filtered.structured_content or {})["runs"]] == ["Plan 1: ship it?"]
-    assert "[mcp]" in text_of(recent)
+    assert "[mcp]" in text_of(recent) and "· [consult] Plan 2: ship it?" in text_of(recent)
     assert (nothing.structured_content or {})["runs"] == [] and "No runs" in text_of(nothing)
 
 

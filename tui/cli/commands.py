@@ -131,7 +131,11 @@ def _list_runs(store: RunStore, args: argparse.Namespace, secrets: Sequence[str]
     for run in runs:
         outcome = outcome_word(run.outcome) if run.outcome else run_word(run.status)
         question = listed_question(
-            run.question, follow_up=run.parent_run_id is not None, origin=run.origin, cache_of=run.cache_of
+            run.question,
+            follow_up=run.parent_run_id is not None,
+            origin=run.origin,
+            cache_of=run.cache_of,
+            mode=run.mode,
         )
         question = question if len(question) <= 60 else question[:59] + "…"
         print(

@@ -31,6 +31,7 @@ from tui.engine.types import (
     Asked,
     CallResult,
     Member,
+    Mode,
     Origin,
     Outcome,
     Phase,
@@ -71,6 +72,8 @@ class RunSummary:
     origin: Origin | None = None
     cache_of: str | None = None
     """The run this one was served from (a cache hit), or None for a run the panel answered."""
+    mode: Mode | None = Mode.DELIBERATE
+    """How the panel was asked; None for a mode this version does not know (a newer one wrote it)."""
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,7 @@ def _each_string(data: Any, change: Callable[[str], str]) -> Any:
 
 
 _SUMMARY_COLUMNS = (
-    "id, created_at, question, panel_text, status, outcome, cost_usd, parent_run_id, origin, cache_of"
+    "id, created_at, question, panel_text, status, outcome, cost_usd, parent_run_id, origin, cache_of, mode"
 )
 
 
@@ -187,7 +190,16 @@ def _summary(row: sqlite3.Row) -> RunSummary:
         parent_run_id=row["parent_run_id"],
         origin=Origin(row["origin"]) if row["origin"] is not None else None,
         cache_of=row["cache_of"],
+        mode=_mode(row["mode"]),
     )
+
+
+def _mode(value: str) -> Mode | None:
+    """A run's stored mode, or None for one this version does not know."""
+    try:
+        return Mode(value)
+    except ValueError:
+        return None
 
 
 def iso_stamp(moment: datetime) -> str:

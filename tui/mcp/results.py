@@ -399,6 +399,10 @@ class HistoryEntry(BaseModel):
         default=None,
         description="For a run answered from the cache: the run it was served from (it cost nothing).",
     )
+    mode: Mode | None = Field(
+        default=Mode.DELIBERATE,
+        description="How the panel was asked (null for a mode this version of Quorum does not know).",
+    )
 
 
 class HistoryReport(BaseModel):
@@ -716,6 +720,7 @@ def history_report(runs: Sequence[RunSummary]) -> HistoryReport:
                 parent_run_id=r.parent_run_id,
                 origin=r.origin,
                 cache_of=r.cache_of,
+                mode=r.mode,
             )
             for r in runs
         ]
@@ -836,7 +841,7 @@ def history_markdown(report: HistoryReport) -> str:
         outcome = outcome_word(r.outcome) if r.outcome else run_word(r.status)
         # Where it was asked follows the cost, every origin alike ([mcp], [cli], [dashboard]).
         question = listed_question(
-            r.question, follow_up=r.parent_run_id is not None, origin=None, cache_of=r.cache_of
+            r.question, follow_up=r.parent_run_id is not None, origin=None, cache_of=r.cache_of, mode=r.mode
         )
         question = question if len(question) <= 80 else question[:79] + "…"
         origin = f" [{r.origin.value}]" if r.origin else ""

@@ -386,14 +386,24 @@ def invalid_votes_words(votes: Iterable[Vote]) -> str | None:
     return f"{counted(total, 'invalid vote')}: {listed}"
 
 
-def listed_question(question: str, *, follow_up: bool, origin: Origin | None, cache_of: str | None) -> str:
+def listed_question(
+    question: str,
+    *,
+    follow_up: bool,
+    origin: Origin | None,
+    cache_of: str | None,
+    mode: Mode | None = Mode.DELIBERATE,
+) -> str:
     """A run's question as a history list shows it, on one line, marked with where its answer came
-    from: `↳` a follow-up, `[mcp]` asked by a coding agent, `[eval]` asked by `quorum eval`,
-    `[cache of 3f2a1c9e]` served from an earlier run (not answered by the panel). The one wording
-    of `quorum history`, F2 and MCP."""
+    from: `↳` a follow-up, `[mcp]` asked by a coding agent, `[eval]` asked by `quorum eval`, the
+    mode when it is not the default deliberation (`[debate]`, `[council]`, `[vote]`, `[consult]`,
+    `[mode?]` for one this version does not know), `[cache of 3f2a1c9e]` served from an earlier
+    run (not answered by the panel). The one wording of `quorum history`, F2 and MCP."""
     marks = ["↳"] if follow_up else []
     if origin in (Origin.MCP, Origin.EVAL):
         marks.append(f"[{origin.value}]")
+    if mode is not Mode.DELIBERATE:
+        marks.append(f"[{mode.value if mode is not None else 'mode?'}]")
     if cache_of is not None:
         marks.append(f"[cache of {cache_of[:8]}]")
     return " ".join([*marks, " ".join(question.split())])

@@ -58,7 +58,11 @@ def listed_run(run: RunSummary) -> ListedRun:
     else:
         style = "failed" if run.status in ENDED_BADLY else "muted"
     question = listed_question(
-        run.question, follow_up=run.parent_run_id is not None, origin=run.origin, cache_of=run.cache_of
+        run.question,
+        follow_up=run.parent_run_id is not None,
+        origin=run.origin,
+        cache_of=run.cache_of,
+        mode=run.mode,
     )
     return ListedRun(
         run_id=run.id,
