@@ -13,9 +13,12 @@ each network step cut off by `--timeout`:
    json_object ok`.
 
 A provider is usable when its key is set and accepted, its server answers, and at least one of the
-models checked answered (or none was checked). A shipped local server (Ollama) that the user's
-configuration does not name is not configured: said, not reached, and no failure. Exit 0 when every
-configured provider checked is usable, 1 otherwise, 2 for a bad option. Nothing a server says
+models checked answered (or none was checked). A shipped provider nothing of the user's asks for is
+not configured — said, not reached, and no failure: a local server (Ollama) the configuration does
+not name, and a cloud provider whose key is not set and that no model of the user's, no panel
+seat, no synthesizer and no option names (a fresh install, or a user of one provider, is not
+told that four others fail). Exit 0 when every configured provider checked is usable, 1
+otherwise, 2 for a bad option. Nothing a server says
 reaches the terminal before the configured keys' values are taken out of it and its control
 characters are made visible.
 """
@@ -240,7 +243,10 @@ def doctor_command(settings: Settings, args: argparse.Namespace, stdout: TextIO 
     stdout = stdout or sys.stdout
     plan = _plan(settings, args.providers, args.models)
     secrets = secret_values(settings)
-    checks = asyncio.run(_check_all(settings, plan, args.timeout, None if args.json else stdout, secrets))
+    chosen = _chosen(settings, args.providers, args.models)
+    checks = asyncio.run(
+        _check_all(settings, plan, chosen, args.timeout, None if args.json else stdout, secrets)
+    )
     usable = all(check.usable for check in checks if check.configured)
     if args.json:
         report = {"usable": usable, "timeout_s": args.timeout, "providers": [_as_json(c) for c in checks]}
@@ -285,9 +291,27 @@ def _plan(settings: Settings, providers: Sequence[str], models: Sequence[str]) -
     return plan
 
 
+def _chosen(settings: Settings, providers: Sequence[str], models: Sequence[str]) -> frozenset[str]:
+    """The providers the user asks for: named by an option, or serving a model of their own
+    configuration, a seat of their panel, or their synthesizer or its fallbacks. Only these fail
+    for a key not set."""
+    catalog = Catalog(settings)
+    named = {spec.model for spec in [*settings.panel.members]}
+    named |= {settings.run.synthesizer or "", *settings.run.synthesizer_fallbacks, *models}
+    named |= settings.own_models
+    chosen = set(providers)
+    for alias in named - {""}:
+        try:
+            chosen.add(catalog.resolve(alias)[1].provider)
+        except (UsageError, KeyError):
+            continue  # a stale name in the config: the run says so; the doctor checks providers
+    return frozenset(chosen)
+
+
 async def _check_all(
     settings: Settings,
     plan: Mapping[str, list[Member]],
+    chosen: frozenset[str],
     timeout: float,
     stream: TextIO | None,
     secrets: Sequence[str],
@@ -299,7 +323,9 @@ async def _check_all(
     try:
         tasks = [
             asyncio.create_task(
-                _check_provider(name, settings.providers[name], members, pool, timeout, settings.own_models)
+                _check_provider(
+                    name, settings.providers[name], members, pool, timeout, settings.own_models, chosen
+                )
             )
             for name, members in plan.items()
         ]
@@ -327,6 +353,7 @@ async def _check_provider(
     pool: ProviderPool,
     timeout: float,
     own_models: frozenset[str],
+    chosen: frozenset[str],
 ) -> ProviderCheck:
     check = ProviderCheck(name, config.kind, provider_key_status(config, os.environ), config.api_key_env)
     if check.demo:
@@ -336,6 +363,10 @@ async def _check_provider(
         check.problem = (
             f"not configured: a local server; name it in your config ([providers.{name}]) to use it"
         )
+        return check
+    if check.key == "missing" and name not in chosen:
+        check.configured = False
+        check.problem = f"not configured: no key set; export {config.api_key_env} to use it"
         return check
     if check.key == "missing":
         check.problem = f"key not set: export {config.api_key_env}"
