@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -1303,6 +1304,44 @@ async def test_filtering_the_list_reads_the_full_text_index_not_every_run_row(
     plans = _query_plans(store, lambda: store.list_runs(limit=100, text=text))
     assert any("runs_fts" in plan for plan in plans), plans
     assert not [plan for plan in plans if plan == "SCAN runs"], plans
+
+
+def _index_tokenizer_as_seen_by(path: Path, tokenizer: str) -> None:
+    """Make the history's full-text index name `tokenizer`: a SQLite that lacks it sees the file
+    as one built without the trigram tokenizer (before 3.34) sees a history a newer one indexed."""
+    with closing(raw(path)) as db:
+        db.execute("PRAGMA writable_schema = ON")
+        db.execute(
+            "UPDATE sqlite_master SET sql = replace(replace(sql, 'trigram', ?), 'unknown61', ?) "
+            "WHERE name = 'runs_fts'",
+            (tokenizer, tokenizer),
+        )
+        db.execute("PRAGMA writable_schema = OFF")
+
+
+async def test_a_sqlite_that_cannot_keep_the_full_text_index_still_records_every_run(
+    tmp_path: Path,
+) -> None:
+    """One history opened in turn by a SQLite without the index's tokenizer and by one with it
+    (two Pythons sharing the data folder): the first records its runs anyway and filters by
+    reading them; the second makes the index again, so it finds every run, and keeps it after."""
+    path = tmp_path / "history.sqlite3"
+    with closing(RunStore(path)) as newer:
+        await record(newer, ask("Should we run kubernetes?", ["alpha"]), FakeProvider(panel_scripts()))
+    _index_tokenizer_as_seen_by(path, "unknown61")
+    with closing(RunStore(path)) as older:
+        await record(older, ask("Kubernetes on the old build?", ["alpha"]), FakeProvider(panel_scripts()))
+        listed = [run.question for run in older.list_runs(limit=10, text="kubernetes")]
+        assert listed == ["Kubernetes on the old build?", "Should we run kubernetes?"]
+    _index_tokenizer_as_seen_by(path, "trigram")
+    with closing(RunStore(path)) as newer:
+        plans = _query_plans(newer, lambda: newer.list_runs(limit=10, text="old build"))
+        assert any("runs_fts" in plan for plan in plans), plans
+        assert [run.question for run in newer.list_runs(limit=10, text="old build")] == [
+            "Kubernetes on the old build?"
+        ]
+        await record(newer, ask("Kubernetes, indexed again?", ["alpha"]), FakeProvider(panel_scripts()))
+        assert len(newer.list_runs(limit=10, text="kubernetes")) == 3
 
 
 async def test_showing_a_run_by_its_id_or_a_prefix_never_reads_every_run_row(store: RunStore) -> None:

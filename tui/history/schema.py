@@ -360,10 +360,69 @@ def _index_the_text(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
+_FULL_TEXT_TRIGGERS = ("runs_fts_insert", "runs_fts_update", "runs_fts_delete")
+
+
 def has_full_text_index(db: sqlite3.Connection) -> bool:
     """Whether the history has the full-text index of its runs (migration 20)."""
     found = db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (FULL_TEXT_INDEX,)).fetchone()
     return found is not None
+
+
+def keep_full_text_index(db: sqlite3.Connection, *, until: float) -> bool:
+    """Whether this connection's SQLite can keep the history's full-text index, making it so
+    where it can. One history may be opened by SQLites of different builds (two Pythons, a
+    container sharing the data folder): a SQLite without the trigram tokenizer cannot write a
+    run into an index a newer one made, and its triggers would fail every run's insert. So such
+    a SQLite drops the triggers (a run recorded matters more than its index) and filters by
+    reading the runs; a SQLite that can keep the index and finds it without its triggers, or
+    missing (made by one that could not), fills it again from the runs and puts them back."""
+    if has_full_text_index(db) and not _usable(db, f"SELECT 1 FROM {FULL_TEXT_INDEX} LIMIT 0"):
+        if _triggers(db):
+            retrying(lambda: _drop_full_text_triggers(db), until=until)
+        return False
+    if has_full_text_index(db) and len(_triggers(db)) == len(_FULL_TEXT_TRIGGERS):
+        return True
+    probe = f"temp.{FULL_TEXT_INDEX}_probe"
+    if not _usable(db, f"CREATE VIRTUAL TABLE {probe} USING fts5(x, tokenize = 'trigram')"):
+        return False
+    db.execute(f"DROP TABLE {probe}")
+    retrying(lambda: _index_again(db), until=until)
+    return True
+
+
+def _usable(db: sqlite3.Connection, statement: str) -> bool:
+    try:
+        db.execute(statement)
+    except sqlite3.OperationalError:  # no such tokenizer, no such module
+        return False
+    return True
+
+
+def _triggers(db: sqlite3.Connection) -> set[str]:
+    names = ", ".join("?" * len(_FULL_TEXT_TRIGGERS))
+    query = f"SELECT name FROM sqlite_master WHERE type = 'trigger' AND name IN ({names})"
+    return {row[0] for row in db.execute(query, _FULL_TEXT_TRIGGERS)}
+
+
+def _drop_full_text_triggers(db: sqlite3.Connection) -> None:
+    with write_transaction(db):
+        for name in _FULL_TEXT_TRIGGERS:
+            db.execute(f"DROP TRIGGER IF EXISTS {name}")
+    log.warning("this SQLite cannot keep the history's full-text index: its filter reads every run")
+
+
+def _index_again(db: sqlite3.Connection) -> None:
+    """The full-text index made anew from the runs, with its triggers, unless another connection
+    has meanwhile (looked at again under the write lock)."""
+    with write_transaction(db):
+        if has_full_text_index(db) and len(_triggers(db)) == len(_FULL_TEXT_TRIGGERS):
+            return
+        for name in _FULL_TEXT_TRIGGERS:
+            db.execute(f"DROP TRIGGER IF EXISTS {name}")
+        db.execute(f"DROP TABLE IF EXISTS {FULL_TEXT_INDEX}")
+        for statement in _FULL_TEXT:
+            db.execute(statement)
 
 
 STEPS: dict[int, Callable[[sqlite3.Connection], None]] = {18: _move_vectors, 20: _index_the_text}

@@ -47,7 +47,7 @@ from tui.errors import StoreError, hide_key_shapes, hide_values, redact
 from tui.history import rows
 from tui.history.liveness import run_alive
 from tui.history.locking import BUSY_TIMEOUT_MS, LOCK_WAIT_S, is_busy, retrying, waiting_at_most
-from tui.history.schema import FULL_TEXT_INDEX, has_full_text_index, migrate, version_of, write_transaction
+from tui.history.schema import FULL_TEXT_INDEX, keep_full_text_index, migrate, version_of, write_transaction
 from tui.history.vectors import keep_vectors, kept_vectors
 from tui.history.writer import HistoryWriter
 from tui.question.keys import panel_key, question_key, scope_key
@@ -604,7 +604,7 @@ class RunStore(RunWrites):
         super().__init__(db, secrets, clock)
         try:
             migrate(self._db, self.path, until=time.monotonic() + lock_wait_s)
-            self._indexed_text = has_full_text_index(self._db)
+            self._indexed_text = keep_full_text_index(self._db, until=time.monotonic() + lock_wait_s)
             self.interrupted = self._mark_interrupted()
         except sqlite3.DatabaseError as err:
             self._db.close()
