@@ -5,6 +5,7 @@ Borda table, the JSON, the history and its replay, MCP's `mode`, the cache's sco
 from __future__ import annotations
 
 import json
+import re
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,19 @@ def test_the_debate_report_shows_each_round_its_answers_and_what_each_member_was
     assert "### Round 2 answers" in out
     assert "#### demo-atlas · shown agent 1 demo-" in out
     assert f"**Final answer:** {right} (plurality of round 2: 2 of 3 seats)" in out
+
+
+def test_an_open_debate_on_a_sum_reports_the_demo_members_values_not_unclear(
+    fast_demo_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Typed in the dashboard (no answer shape), a sum's debate is read by leanings the demo's
+    worked sums do not give: the rounds say none was read, and the report still names the values."""
+    data, err = run_json(
+        fast_demo_config, capsys, "What is the result of 3+4*5+6-7*2?", "--mode", "debate", *PANEL
+    )
+    assert "round 1: none of 3 read" in err and "0 of 3 agree" not in err
+    assert "unclear" not in data["synthesis"]
+    assert re.search(r"^Majority view \(\d of 3: [^)]*\): -?\d+\.$", data["synthesis"], re.MULTILINE)
 
 
 def test_rounds_given_are_the_debates_rounds_and_the_default_is_two(

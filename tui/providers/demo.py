@@ -285,6 +285,10 @@ _AGENT = re.compile(r"^--- Agent \d+ ---$", re.MULTILINE)
 _LETTER = re.compile(r"^--- Answer ([A-Z]) ---$", re.MULTILINE)
 _RANKED_SEAT = re.compile(r"^--- (Seat \d+) \((.*)\) ---$", re.MULTILINE)
 _LEAN = re.compile(r"^Lean: (\w+)", re.MULTILINE)
+_DEMO_VALUE = re.compile(
+    r"^\[demo\] (?:.* = |I keep my answer, |I change my answer from \S+ to )(-?\d+)", re.MULTILINE
+)
+"""The value in a demo member's own words on a sum (`_arithmetic`, `_revised_answer`)."""
 _LETTERED = re.compile(r"^([A-Z])\) ", re.MULTILINE)
 _OBJECTION = "the answer should be: "
 _OBJECTED = re.compile(rf"^- [^:\n]+: {re.escape(_OBJECTION)}(.+)$", re.MULTILINE)
@@ -375,8 +379,9 @@ def _vote_report(content: str, topic: str, heading: re.Pattern[str], what: str) 
     parts = heading.split(content)[1:]
     leanings: dict[str, list[str]] = {}
     for who, section in zip(parts[0::2], parts[1::2], strict=True):
-        lean = _LEAN.search(section)
-        leanings.setdefault(lean.group(1) if lean else "unclear", []).append(who.partition(",")[0])
+        # A demo member's worked sum has no leaning: its value is its view.
+        found = _LEAN.search(section) or _DEMO_VALUE.search(section)
+        leanings.setdefault(found.group(1) if found else "unclear", []).append(who.partition(",")[0])
     ranked = sorted(leanings.items(), key=lambda item: -len(item[1]))  # stable: first shown first
     (view, holders), dissent = ranked[0], ranked[1:]
     total = sum(len(names) for names in leanings.values())

@@ -436,7 +436,10 @@ def flips_words(flips: Sequence[Flip], members: Sequence[Member]) -> str:
 
 
 def agree_words(reading: DebateRound) -> str:
-    """`2 of 3 agree`: how many of a debate round's answers give the answer most given."""
+    """`2 of 3 agree`: how many of a debate round's answers give the answer most given; `none of 3
+    read` when no answer could be read (`0 of 3 agree` would say they differ: nobody knows)."""
+    if reading.answered and not reading.agreeing:
+        return f"none of {reading.answered} read"
     return f"{reading.agreeing} of {reading.answered} agree"
 
 
