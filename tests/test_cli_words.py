@@ -211,6 +211,20 @@ def test_the_top_level_usage_lists_every_sub_command(capsys: pytest.CaptureFixtu
     assert "(see `quorum --help`)" in capsys.readouterr().err
 
 
+def test_every_sub_command_s_help_prints_as_written(capsys: pytest.CaptureFixture[str]) -> None:
+    """No help shows argparse's escapes (`95%%`) or a format slot left unfilled."""
+    listed = next(a for a in build_parser()._actions if a.dest == "command").choices
+    assert listed is not None
+    for command in listed:
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        shown = capsys.readouterr().out
+        assert "%%" not in shown and "%(" not in shown, command
+    with pytest.raises(SystemExit):
+        main(["eval", "--help"])
+    assert "accuracy with 95% intervals" in " ".join(capsys.readouterr().out.split())
+
+
 # --- a local server with no key, as the docs show it -------------------------------------------
 
 
