@@ -174,6 +174,23 @@ async def test_a_votes_count_is_shown_in_the_synthesis_pane_too() -> None:
         assert "Decision: majority, the count above" in body
 
 
+async def test_a_vote_is_one_pass_on_the_tracker_before_during_and_after_its_count() -> None:
+    """No rounds for a vote to go through: the tracker never offers R2 or R3, and says the count."""
+    app = panel(Mode.VOTE)
+    async with app.run_test(size=(160, 50)) as pilot:
+        app.tracker.reset(Mode.VOTE, 3)
+        assert app.tracker.render_text().plain == "vote · one pass"
+        await ask(app, pilot, "Which number?")
+        assert app.tracker.render_text().plain == "vote · one pass  │  majority · 3 of 3 voted"
+        app.session.answer = None  # an open question: the synthesizer reports the leanings
+        await ask(app, pilot, "Which plan?")
+        line = app.tracker.render_text().plain
+        assert line == "vote · one pass  │  3 of 3 answered · complete", line
+        app.tracker.compact = True  # a small screen's line: no mode word
+        app.tracker.reset(Mode.VOTE, 3)
+        assert app.tracker.render_text().plain == "one pass"
+
+
 async def test_a_councils_chairman_writes_under_its_own_name_in_the_synthesis_pane() -> None:
     app = panel(Mode.COUNCIL)
     async with app.run_test(size=(160, 50)) as pilot:

@@ -272,7 +272,12 @@ class RunDisplay:
             case ev.RunFinished(result=result) | ev.RunFailed(result=result) | ev.RunCancelled(result=result):
                 self._flush_panes()
                 synthesis.run_ended(result)
-                consulted = result.mode is Mode.CONSULT and result.synthesis is not None
+                # A consult, or a vote on an open question: a synthesis resting on who answered.
+                consulted = (
+                    result.mode in (Mode.CONSULT, Mode.VOTE)
+                    and result.outcome is None
+                    and result.synthesis is not None
+                )
                 said = standing_words(standing(result), result.members) if consulted else None
                 tracker.finish(result.status, result.outcome, said)
             case _:

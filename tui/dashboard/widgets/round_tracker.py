@@ -185,6 +185,8 @@ class RoundTracker(Static):
         separator = " │ " if self.compact else "  │  "
         if self.mode is Mode.COUNCIL:
             return self._council_text(text, separator)
+        if self.mode is Mode.VOTE:
+            return self._vote_text(text, separator)
         if not self.compact:
             text.append(self.mode.value, style("round-tracker--muted"))
             text.append(" · ")
@@ -242,6 +244,33 @@ class RoundTracker(Static):
             text.append(separator, style("round-tracker--muted"))
             text.append(f"{rounds}: {why}", style("round-tracker--invalid"))
         return text
+
+    def _vote_text(self, text: Text, separator: str) -> Text:
+        """A vote, one pass: `vote · one pass │ majority · 3 of 3 answered` once its answers are
+        counted; an open question's `vote · one pass │ 3 of 3 answered · complete` once the
+        synthesizer reported them. No rounds: there is only one."""
+        style = self.get_component_rich_style
+        parts: list[Text] = []
+        if not self.compact:
+            parts.append(Text.assemble(("vote", style("round-tracker--muted")), " · one pass"))
+        round_ = self.rounds.get(1)
+        if round_ is not None and round_.outcome is not None:
+            said = OUTCOME_WORDS[round_.outcome]
+            if self.compact:
+                said = OUTCOME_SHORT_WORDS.get(round_.outcome, said)
+            outcome = Text(said, style(OUTCOME_CLASSES[round_.outcome]))
+            if 1 in self.rests_on:
+                outcome.append(f" · {self.rests_on[1]}")
+            parts.append(outcome)
+        elif self.state is RunStatus.RUNNING:
+            parts.append(Text(ROUND_WORDS[RoundStatus.IN_PROGRESS], style("round-tracker--progress")))
+        elif self.state is not None:
+            ended = Text(f"{self.rests_on[0]} · " if 0 in self.rests_on else "")
+            ended.append(run_word(self.state), style(_state_class(self.state)))
+            parts.append(ended)
+        if not parts:  # a small screen's, before the run
+            parts.append(Text("one pass"))
+        return text.append_text(Text(separator, style("round-tracker--muted")).join(parts))
 
     def _council_text(self, text: Text, separator: str) -> Text:
         """A council: `council · Borda: 3 ballots read · 0 abstained │ chairman ✓ done │ ranked · 3
