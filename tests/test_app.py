@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from textual.theme import Theme
 from textual.widgets import Input
 from textual.widgets._footer import FooterKey
@@ -68,6 +69,23 @@ async def test_submit_runs_the_panel_to_a_decision() -> None:
         assert app.tracker.outcome is Outcome.UNANIMOUS
         assert app.synthesis.completion and app.synthesis.completion.startswith("Complete ·")
         assert positions_sent(provider) == ["alpha", "beta"]
+
+
+async def test_the_whole_screen_is_painted_again_once_a_toast_is_gone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A toast that came while a pane scrolled was left on the terminal at 80x24 when it expired
+    (Textual painted no cell under it): the dashboard paints the whole screen once it is gone."""
+    app, _ = make_app(["alpha"])
+    repaints: list[bool] = []
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        monkeypatch.setattr(app, "refresh", lambda **kw: repaints.append(kw.get("repaint", True)) or app)
+        app.notify("Next run: vote.", timeout=0.05)
+        for _ in range(200):  # the toast's own timer: Textual gives it no clock to inject
+            await pilot.pause(0.01)
+            if repaints and not app._notifications:
+                break
+        assert not app._notifications and repaints == [True]
 
 
 async def test_multiline_prompt_keeps_its_new_lines() -> None:

@@ -60,6 +60,8 @@ log = logging.getLogger(__name__)
 
 # Text is flushed to the screen this often while streaming: frames, not tokens, are the budget.
 FLUSH_INTERVAL_S = 0.25
+# After a toast's time is up, when the screen is painted again (Textual removes it at its time).
+TOAST_REPAINT_AFTER_S = 0.2
 # The prompt's Up key reaches this many of the history's questions (and all of this session's).
 RECALLED_QUESTIONS = 200
 
@@ -195,6 +197,26 @@ class QuorumApp(App[None]):
                 "F2 opens the history.",
                 title="History",
             )
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: Any = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Textual's toast, and the whole screen painted again once it is gone. A toast that comes
+        while a pane scrolls as it streams can be left on the terminal when it expires (Textual
+        paints the cells under it only when its layout saw it come; seen at 80x24 with the first
+        question asked under the startup toasts): the repaint leaves nothing of it behind."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+        shown_for = self.NOTIFICATION_TIMEOUT if timeout is None else timeout
+        self.set_timer(shown_for + TOAST_REPAINT_AFTER_S, self._repaint_after_toast)
+
+    def _repaint_after_toast(self) -> None:
+        self.refresh(repaint=True)
 
     def _notify_later(self, message: str, *, title: str, severity: Any = "information") -> None:
         self.call_after_refresh(self.notify, message, title=title, severity=severity, markup=False)
