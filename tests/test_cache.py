@@ -946,6 +946,7 @@ def test_a_history_that_kept_float32_vectors_keeps_them_in_the_compact_set_and_s
             DROP TABLE vector_blocks; DROP TABLE vector_slots; DROP TABLE vector_sets;
             DROP TRIGGER runs_fts_insert; DROP TRIGGER runs_fts_update; DROP TRIGGER runs_fts_delete;
             DROP TABLE runs_fts;
+            ALTER TABLE calls DROP COLUMN vote_form; ALTER TABLE calls DROP COLUMN raw_reply;
             CREATE TABLE question_key_vectors (
                 embedder TEXT NOT NULL, question_key TEXT NOT NULL, dim INTEGER NOT NULL,
                 vector BLOB NOT NULL, PRIMARY KEY (embedder, question_key));

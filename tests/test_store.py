@@ -1306,6 +1306,28 @@ async def test_filtering_the_list_reads_the_full_text_index_not_every_run_row(
     assert not [plan for plan in plans if plan == "SCAN runs"], plans
 
 
+async def test_a_structured_review_is_kept_with_its_form_and_its_reply_as_sent(store: RunStore) -> None:
+    """`show --json` says what `run --json` said: the form each review was asked in and the JSON
+    the model sent, not only the verdict line people read."""
+    from tui.engine.types import Member, VoteForm
+    from tui.providers.demo import DemoProvider
+
+    seats = [
+        Member(alias=f"d{i}", model_id=name, provider="demo", demo=True, vote_form=VoteForm.JSON_SCHEMA)
+        for i, name in enumerate(["atlas", "bolt", "cirrus"])
+    ]
+    req = RunRequest(question="Ship it?", members=seats, synthesizers=seats[:1], max_rounds=2)
+    result = await record(store, req, DemoProvider(speed=1000))
+    live = [(c.call_id, c.vote_form, c.raw_reply) for c in result.calls if c.phase is Phase.VOTE]
+    assert live and all(form is VoteForm.JSON_SCHEMA and raw for _, form, raw in live)
+    kept = [
+        (c.call_id, c.vote_form, c.raw_reply)
+        for c in store.load(result.run_id).calls
+        if c.phase is Phase.VOTE
+    ]
+    assert kept == live
+
+
 def _index_tokenizer_as_seen_by(path: Path, tokenizer: str) -> None:
     """Make the history's full-text index name `tokenizer`: a SQLite that lacks it sees the file
     as one built without the trigram tokenizer (before 3.34) sees a history a newer one indexed."""

@@ -23,6 +23,7 @@ from tui.engine.types import (
     RunResult,
     Stance,
     TokensSource,
+    VoteForm,
 )
 
 CALL_RUNNING = "running"
@@ -118,6 +119,14 @@ def positions(result: RunResult) -> list[CallResult | None]:
     return seats
 
 
+def _vote_form(value: str | None) -> VoteForm | None:
+    """A call row's vote form; None for a text one, or one a newer Quorum knows and this one not."""
+    try:
+        return VoteForm(value) if value is not None else None
+    except ValueError:
+        return None
+
+
 def call_from_row(row: sqlite3.Row) -> CallResult:
     """A call row as the data contract; one still `running` was cut short: it reads as cancelled."""
     in_flight = row["status"] == CALL_RUNNING
@@ -145,4 +154,6 @@ def call_from_row(row: sqlite3.Row) -> CallResult:
         demo=bool(row["demo"]),
         retries=row["retries"],
         gateway_retries=row["gateway_retries"],
+        vote_form=_vote_form(row["vote_form"]),
+        raw_reply=row["raw_reply"],
     )

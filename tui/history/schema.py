@@ -282,6 +282,12 @@ MIGRATIONS: list[str] = [
     # 20: a full-text index of each run's question and panel as listed, which the history's filter
     # looks up instead of reading every run's row (`_index_the_text`).
     "",
+    # 21: the form a structured review or ballot was asked in, and its reply as the model sent it
+    # (its JSON; `content` shows it as people read it): `show --json` says what `run --json` said.
+    """
+    ALTER TABLE calls ADD COLUMN vote_form TEXT;
+    ALTER TABLE calls ADD COLUMN raw_reply TEXT;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

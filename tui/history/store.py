@@ -462,7 +462,8 @@ class RunWrites:
             )
 
     def finish_call(self, call: CallResult, *, at: str | None = None) -> None:
-        """A call's end: its status, whole text, error, timings, tokens, cost, and who retried it."""
+        """A call's end: its status, whole text, error, timings, tokens, cost, who retried it, and
+        for a structured review or ballot its form and its reply as sent."""
         values = (
             call.status.value,
             hide_values(call.content, self._secrets),
@@ -479,6 +480,8 @@ class RunWrites:
             call.finish_reason,
             call.retries,
             call.gateway_retries,
+            call.vote_form.value if call.vote_form is not None else None,
+            hide_values(call.raw_reply, self._secrets) if call.raw_reply is not None else None,
             at or self.now(),
             call.call_id,
         )
@@ -487,7 +490,7 @@ class RunWrites:
                 "UPDATE calls SET status = ?, content = ?, error = ?, error_kind = ?, ttft_ms = ?, "
                 "latency_ms = ?, queued_ms = ?, input_tokens = ?, output_tokens = ?, tokens_source = ?, "
                 "tokens_estimated = ?, cost_usd = ?, finish_reason = ?, retries = ?, gateway_retries = ?, "
-                "updated_at = ? "
+                "vote_form = ?, raw_reply = ?, updated_at = ? "
                 "WHERE id = ?",
                 values,
             )
