@@ -144,6 +144,18 @@ async def test_a_ballot_outside_the_schema_is_read_as_text_and_says_both(server:
     assert result.outcome is Outcome.NO_QUORUM
 
 
+async def test_an_empty_structured_ranking_abstains_and_the_model_keeps_its_form(server: WireServer) -> None:
+    """`{"ranking": []}` is in the schema: the model ranked nothing, and abstains; the server did
+    take the format, so later ballots (and votes) are still asked in it, not moved to text."""
+    server.script("m", Scenario(text=ANSWER, structured_text='{"ranking": []}'))
+    result, events = await council("openai", server, seats("openai", "m"))
+    assert {b.reason for b in result.rounds[0].ballots} == {"empty ranking"}
+    assert notices(events) == []
+    assert [c.vote_form for c in ballot_calls(result)] == [VoteForm.JSON_SCHEMA] * 3
+    assert {asked_form(r) for r in ballot_requests(server)} == {"json_schema"}
+    assert all(c.content.endswith("FINAL RANKING:") for c in ballot_calls(result))
+
+
 async def test_words_beside_a_tool_call_that_rank_otherwise_spoil_the_ballot(server: WireServer) -> None:
     server.script(
         "m", Scenario(text=ANSWER, structured_text='{"ranking": ["A", "B"]}', tool_text="FINAL RANKING: B, A")

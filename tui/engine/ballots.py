@@ -91,7 +91,9 @@ def _tokens(line: str) -> list[str]:
 
 def structured_ranking(reply: str) -> tuple[list[str] | None, str | None]:
     """A structured ballot, `{"ranking": [...]}`: its labels as written, or why the reply is not
-    one (read as a structured vote is: names in any case, a code fence, other fields let be)."""
+    one (read as a structured vote is: names in any case, a code fence, other fields let be). An
+    empty list is in the schema: the model's ballot, which ranks nothing (an abstention read by
+    `whole_ranking`), not a sign that the server ignores the format."""
     data, problem = json_object(reply)
     if data is None:
         return None, problem
@@ -103,12 +105,13 @@ def structured_ranking(reply: str) -> tuple[list[str] | None, str | None]:
     items = rankings[0]
     if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
         return None, "ranking not a list of strings"
-    tokens = [token for item in items for token in _tokens(item)]
-    return (tokens, None) if tokens else (None, "empty ranking")
+    return [token for item in items for token in _tokens(item)], None
 
 
 def whole_ranking(tokens: Sequence[str], labels: str) -> tuple[list[str] | None, str | None]:
     """`tokens` as a ranking of every label shown, each once; or why it is not one."""
+    if not tokens:
+        return None, "empty ranking"
     seen: list[str] = []
     for token in tokens:
         if token.lower() in _OWN:
@@ -132,7 +135,7 @@ def two_rankings(text: Sequence[str], structured: Sequence[str], form: VoteForm)
 
 def shown_ranking(labels: Sequence[str]) -> str:
     """A ranking as people read it, in the text form's own shape: `FINAL RANKING: B, A, C`."""
-    return f"{RANKING_LABEL} {', '.join(labels)}"
+    return f"{RANKING_LABEL} {', '.join(labels)}".rstrip()
 
 
 class BallotKind:
@@ -152,7 +155,7 @@ class BallotKind:
     def parse(self, reply: str) -> tuple[list[str] | None, str]:
         tokens, problem = structured_ranking(reply)
         if tokens is None:
-            return None, problem or "empty ranking"
+            return None, problem or "no ranking"
         return tokens, shown_ranking(tokens)
 
     def contradicted(self, value: list[str], words: str, form: VoteForm) -> str | None:
