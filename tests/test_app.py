@@ -81,7 +81,7 @@ async def test_the_whole_screen_is_painted_again_once_a_toast_is_gone(
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         monkeypatch.setattr(app, "refresh", lambda **kw: repaints.append(kw.get("repaint", True)) or app)
         app.notify("Next run: vote.", timeout=0.05)
-        for _ in range(200):  # the toast's own timer: Textual gives it no clock to inject
+        for _ in range(1000):  # the toast's own timer: Textual gives it no clock to inject
             await pilot.pause(0.01)
             if repaints and not app._notifications:
                 break
