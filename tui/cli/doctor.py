@@ -198,7 +198,9 @@ def add_doctor_parser(commands: Any) -> None:
         f"request (at most {PROBE_MAX_TOKENS} output tokens) to each catalog model of the provider, or "
         "only to the --model ones, asked again in the next weaker form when a form is refused "
         "(json_schema → json_object → text; tool → text), as a run would. "
-        "A shipped local server the config does not name is shown as not configured, no failure. "
+        "A shipped provider nothing of yours names (the local server until your config does, a cloud "
+        "provider without its key that no seat, synthesizer, model of yours or option uses) is shown "
+        "as not configured, no failure. "
         "Exit 0 when every configured provider checked is usable, 1 otherwise.",
     )
     doctor.add_argument(
