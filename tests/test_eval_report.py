@@ -368,6 +368,8 @@ def test_the_json_holds_the_council_s_ballots_rounded() -> None:
         "ballots": 12,
         "readable": 9,
         "abstained": 3,
+        "alone": 0,
+        "compared": 9,
         "agreeing": 6,
         "agreement": 0.667,
         "position_bias": [
@@ -375,6 +377,20 @@ def test_the_json_holds_the_council_s_ballots_rounded() -> None:
             {"position": "B", "mean_rank": 1.444, "ballots": 9},
         ],
     }
+
+
+def test_ballots_alone_in_their_run_are_said_and_left_out_of_the_agreement() -> None:
+    some = replace(POOLED, readable=11, alone=2)
+    text = " ".join(EvalReport(replace(summary(), council=some)).text().split())
+    assert (
+        "agreement with the ranking: 6 of 9 readable ballots (66.7%) ranked as their run's ranking did; "
+        "2 ballots alone in their run (the ranking is its own) not compared"
+    ) in text
+    only = replace(POOLED, readable=11, alone=11, agreeing=0)
+    text = " ".join(EvalReport(replace(summary(), council=only)).text().split())
+    assert "agreement with the ranking: no run had two readable ballots; 11 ballots alone" in text
+    data = EvalReport(replace(summary(), council=only)).to_json()["council"]
+    assert (data["alone"], data["compared"], data["agreement"]) == (11, 0, None)
 
 
 def test_a_council_that_asked_for_no_ballots_says_so_and_a_log_without_them_says_why() -> None:

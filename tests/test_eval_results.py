@@ -253,6 +253,15 @@ def test_a_council_s_ballots_pooled_give_the_mean_rank_by_position_agreement_and
     ]
 
 
+def test_a_run_s_only_readable_ballot_is_not_compared_with_the_ranking_it_alone_made() -> None:
+    """A ballot alone in its run agrees with its run's ranking by construction: counting it would
+    make a panel whose reviewers mostly abstain look unanimous."""
+    alone = [ballot(0, [1, 2], [2, 1]), ballot(1, [0, 2], None), ballot(2, [1, 0], None)]
+    pooled = council_ballots([CYCLE, WITH_AN_ABSTENTION, alone, alone])
+    assert (pooled.readable, pooled.alone, pooled.compared, pooled.agreeing) == (7, 2, 5, 4)
+    assert [p.ballots for p in pooled.position_bias] == [7, 7]  # still shows where it placed what
+
+
 def test_each_run_s_ballots_are_held_to_that_run_s_own_ranking() -> None:
     # The same ballots counted as one run would make one ranking of them all, and other agreement.
     apart = council_ballots([CYCLE, WITH_AN_ABSTENTION])

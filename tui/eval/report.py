@@ -174,11 +174,19 @@ class EvalReport:
                 "rank, 1 is best, of the answer shown in each place)"
             )
         if council.readable:
-            sentences.append(
-                f"agreement with the ranking: {council.agreeing} of "
-                f"{counted(council.readable, 'readable ballot')} "
-                f"({_percent(council.agreeing / council.readable)}) ranked as their run's ranking did"
+            agreement = (
+                f"{council.agreeing} of {counted(council.compared, 'readable ballot')} "
+                f"({_percent(council.agreeing / council.compared)}) ranked as their run's ranking did"
+                if council.compared
+                else "no run had two readable ballots"
             )
+            if council.alone:
+                whose = "its" if council.alone == 1 else "their"
+                agreement += (
+                    f"; {counted(council.alone, 'ballot')} alone in {whose} run (the ranking is its own) "
+                    "not compared"
+                )
+            sentences.append(f"agreement with the ranking: {agreement}")
         return [line for sentence in sentences for line in _wrap(sentence, self.width)]
 
     def verdict(self) -> list[str]:
@@ -475,8 +483,10 @@ def _council_json(council: CouncilBallots) -> dict[str, Any]:
         "ballots": council.ballots,
         "readable": council.readable,
         "abstained": council.abstained,
+        "alone": council.alone,
+        "compared": council.compared,
         "agreeing": council.agreeing,
-        "agreement": round(council.agreeing / council.readable, 3) if council.readable else None,
+        "agreement": round(council.agreeing / council.compared, 3) if council.compared else None,
         "position_bias": [
             {"position": LETTERS[p.position], "mean_rank": round(float(p.mean_rank), 3), "ballots": p.ballots}
             for p in council.position_bias

@@ -162,23 +162,34 @@ class CouncilBallots:
     readable: int
     abstained: int
     agreeing: int
-    """How many readable ballots ranked their answers in the order their run's ranking did."""
+    """How many of the `compared` ballots ranked their answers in the order their run's ranking did."""
     position_bias: tuple[PositionBias, ...]
     """The mean rank by the place an answer was shown in, over every readable ballot."""
     unrecorded: int = 0
     """Council runs whose log line holds no ballots (logged before ballots were)."""
+    alone: int = 0
+    """Readable ballots that were their run's only one: its ranking is theirs, so they agree with
+    it by construction, and are not compared."""
+
+    @property
+    def compared(self) -> int:
+        """The readable ballots held to a ranking that other ballots made too."""
+        return self.readable - self.alone
 
 
 def council_ballots(runs: Sequence[Sequence[Ballot]]) -> CouncilBallots:
-    """Each council run's ballots, pooled: each ballot is held to its own run's ranking."""
+    """Each council run's ballots, pooled: each ballot is held to its own run's ranking, where
+    other ballots of the run made that ranking too (a run's only readable ballot is its ranking)."""
     ranked = [(ballots, ranking) for ballots in runs if (ranking := ballots_ranking(ballots)) is not None]
+    shared = [(ballots, ranking) for ballots, ranking in ranked if ranking.ballots > 1]
     return CouncilBallots(
         runs=len(ranked),
         ballots=sum(len(ballots) for ballots, _ in ranked),
         readable=sum(ranking.ballots for _, ranking in ranked),
         abstained=sum(ranking.abstained for _, ranking in ranked),
-        agreeing=sum(agrees_with(ballot, ranking) for ballots, ranking in ranked for ballot in ballots),
+        agreeing=sum(agrees_with(ballot, ranking) for ballots, ranking in shared for ballot in ballots),
         position_bias=tuple(position_bias([ballot for ballots, _ in ranked for ballot in ballots])),
+        alone=sum(ranking.ballots == 1 for _, ranking in ranked),
     )
 
 
