@@ -838,17 +838,22 @@ def test_a_member_that_fails_is_said_once_and_its_answers_count_as_wrong(
 # The estimate
 
 
-async def test_the_estimate_counts_the_most_calls_each_mode_makes() -> None:
+def priced_panel(**member: Any) -> RunRequest:
+    """A numeric question to three priced members (with `member`'s fields), the first synthesizing."""
     members = [
-        Member(alias=f"m{i}", model_id=f"m{i}", provider="p", input_price=1.0, output_price=4.0)
+        Member(alias=f"m{i}", model_id=f"m{i}", provider="p", input_price=1.0, output_price=4.0, **member)
         for i in range(3)
     ]
-    base = RunRequest(
+    return RunRequest(
         question="What is the result of 1+2*3+4-5*6?",
         members=members,
         synthesizers=members[:1],
         answer=AnswerSpec(kind=AnswerKind.NUMERIC),
     )
+
+
+async def test_the_estimate_counts_the_most_calls_each_mode_makes() -> None:
+    base = priced_panel()
     spent = {mode: await rehearse(base.model_copy(update={"mode": mode, "max_rounds": 3})) for mode in Mode}
     # vote: three answers; consult: and a synthesis; deliberate: and three rounds of a draft and
     # three reviews, then the curator (the stand-ins never agree).
@@ -863,17 +868,7 @@ async def test_the_estimate_counts_the_most_calls_each_mode_makes() -> None:
 
 
 async def test_the_estimate_takes_no_answer_as_longer_than_its_member_may_write() -> None:
-    members = [
-        Member(alias=f"m{i}", model_id=f"m{i}", provider="p", max_output_tokens=128, output_price=4.0)
-        for i in range(3)
-    ]
-    request = RunRequest(
-        question="What is the result of 1+2*3+4-5*6?",
-        members=members,
-        synthesizers=members[:1],
-        answer=AnswerSpec(kind=AnswerKind.NUMERIC),
-        max_rounds=3,
-    )
+    request = priced_panel(max_output_tokens=128).model_copy(update={"max_rounds": 3})
     vote = await rehearse(request.model_copy(update={"mode": Mode.VOTE}))
     assert vote.output_tokens == 3 * 128
     deliberate = await rehearse(request.model_copy(update={"mode": Mode.DELIBERATE}))

@@ -124,36 +124,29 @@ async def test_hostile_questions_show_literally_cut_by_cells_beside_their_outcom
             assert strip.cell_length == run_list.scrollable_content_region.width
 
 
-def test_a_row_is_one_line_of_literal_text() -> None:
-    """New lines and tabs in a question or panel are folded; controls are escaped."""
-    run = RunSummary(
+def run_summary(question: str, panel: str, **fields: Any) -> RunSummary:
+    """A finished run's line of the history, at 09:00 on 2026-11-20, for $0.50."""
+    defaults: dict[str, Any] = {"status": RunStatus.SUCCESS, "outcome": None, "parent_run_id": None}
+    return RunSummary(
         id="r1",
         created_at="2026-11-20T09:00:00.000+00:00",
-        question="first line\nsecond\tline \x1b[31m",
-        panel="alpha:for,\nbeta\x07",
-        status=RunStatus.SUCCESS,
-        outcome=None,
+        question=question,
+        panel=panel,
         cost_usd=0.5,
-        parent_run_id=None,
+        **{**defaults, **fields},
     )
-    row = listed_run(run)
+
+
+def test_a_row_is_one_line_of_literal_text() -> None:
+    """New lines and tabs in a question or panel are folded; controls are escaped."""
+    row = listed_run(run_summary("first line\nsecond\tline \x1b[31m", "alpha:for,\nbeta\x07"))
     assert row.question == "first line second line \\x1b[31m"
     assert row.panel == "alpha:for, beta\\x07"
     assert row.when == "2026-11-20 09:00" and row.outcome == "complete" and row.cost == "$0.50"
 
 
 def test_a_council_s_row_says_council_and_a_deliberation_s_says_nothing_of_its_mode() -> None:
-    council = RunSummary(
-        id="r1",
-        created_at="2026-11-20T09:00:00.000+00:00",
-        question="Which cache?",
-        panel="alpha, beta, gamma",
-        status=RunStatus.SUCCESS,
-        outcome=Outcome.RANKED,
-        cost_usd=0.5,
-        parent_run_id=None,
-        mode=Mode.COUNCIL,
-    )
+    council = run_summary("Which cache?", "alpha, beta, gamma", outcome=Outcome.RANKED, mode=Mode.COUNCIL)
     assert listed_run(council).question == "[council] Which cache?"
     assert listed_run(replace(council, mode=Mode.DELIBERATE)).question == "Which cache?"
 
