@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from textual import events, on
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, ComposeResult, ScreenStackError, SystemCommand
 from textual.color import ColorParseError
 from textual.css.errors import StylesheetError
 from textual.dom import DOMNode
@@ -212,6 +212,12 @@ class QuorumApp(App[None]):
         paints the cells under it only when its layout saw it come; seen at 80x24 with the first
         question asked under the startup toasts): the repaint leaves nothing of it behind."""
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+        try:
+            shown = bool(self.screen.query("ToastRack"))  # no rack: toasts are not shown (a test's app)
+        except ScreenStackError:  # no screen yet, or none left
+            shown = False
+        if not shown:
+            return
         shown_for = self.NOTIFICATION_TIMEOUT if timeout is None else timeout
         self.set_timer(shown_for + TOAST_REPAINT_AFTER_S, self._repaint_after_toast)
 
