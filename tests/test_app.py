@@ -79,7 +79,12 @@ async def test_the_whole_screen_is_painted_again_once_a_toast_is_gone(
     app, _ = make_app(["alpha"])
     repaints: list[bool] = []
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
-        monkeypatch.setattr(app, "refresh", lambda **kw: repaints.append(kw.get("repaint", True)) or app)
+
+        def refresh(*, repaint: bool = True, **_: bool) -> QuorumApp:
+            repaints.append(repaint)
+            return app
+
+        monkeypatch.setattr(app, "refresh", refresh)
         app.notify("Next run: vote.", timeout=0.05)
         for _ in range(1000):  # the toast's own timer: Textual gives it no clock to inject
             await pilot.pause(0.01)
