@@ -138,7 +138,9 @@ def test_an_open_debate_on_a_sum_reports_the_demo_members_values_not_unclear(
     )
     assert "round 1: none of 3 read" in err and "0 of 3 agree" not in err
     assert "unclear" not in data["synthesis"]
-    assert re.search(r"^Majority view \(\d of 3: [^)]*\): -?\d+\.$", data["synthesis"], re.MULTILINE)
+    # Three different sums: no majority, each value with its seat (never "Majority view (1 of 3").
+    assert "No majority view among the 3:" in data["synthesis"] and "Majority view" not in data["synthesis"]
+    assert len(re.findall(r"^- -?\d+ \(Seat \d\)$", data["synthesis"], re.MULTILINE)) == 3
 
 
 def test_rounds_given_are_the_debates_rounds_and_the_default_is_two(

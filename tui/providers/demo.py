@@ -373,9 +373,9 @@ def _review_of_answers(request: ChatRequest, content: str) -> str | None:
 
 
 def _vote_report(content: str, topic: str, heading: re.Pattern[str], what: str) -> str:
-    """A vote (or a debate) on an open question reported: the leaning most reviewers gave, and the
-    dissent; each reviewer named as its `heading` names it (`atlas`, or `Seat 2`); `what` says which
-    of the two it reports on."""
+    """A vote (or a debate) on an open question reported: the leaning more than half gave and the
+    dissent, or each leaning when none has a majority; each reviewer named as its `heading` names it
+    (`atlas`, or `Seat 2`); `what` says which of the two it reports on."""
     parts = heading.split(content)[1:]
     leanings: dict[str, list[str]] = {}
     for who, section in zip(parts[0::2], parts[1::2], strict=True):
@@ -385,12 +385,13 @@ def _vote_report(content: str, topic: str, heading: re.Pattern[str], what: str) 
     ranked = sorted(leanings.items(), key=lambda item: -len(item[1]))  # stable: first shown first
     (view, holders), dissent = ranked[0], ranked[1:]
     total = sum(len(names) for names in leanings.values())
-    lines = [
-        f"[demo synthesis] The {what} on: {topic}",
-        "",
-        f"Majority view ({len(holders)} of {total}: {', '.join(holders)}): {view}.",
-    ]
-    lines += [f"Dissent ({', '.join(names)}): {lean}." for lean, names in dissent]
+    lines = [f"[demo synthesis] The {what} on: {topic}", ""]
+    if len(holders) * 2 > total:
+        lines.append(f"Majority view ({len(holders)} of {total}: {', '.join(holders)}): {view}.")
+        lines += [f"Dissent ({', '.join(names)}): {lean}." for lean, names in dissent]
+    else:  # one of three is no majority
+        lines.append(f"No majority view among the {total}:")
+        lines += [f"- {lean} ({', '.join(names)})" for lean, names in ranked]
     return "\n".join(lines) + "\n"
 
 
