@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from tui.engine import events as ev
 from tui.engine.connection import Connection, ProviderLookup
+from tui.engine.orchestrator import run_panel
 from tui.engine.provider import (
     ChatRequest,
     ErrorKind,
@@ -23,7 +24,7 @@ from tui.engine.provider import (
     Usage,
     asked_wait,
 )
-from tui.engine.types import Member, RunRequest, Stance
+from tui.engine.types import Member, RunRequest, RunResult, Stance
 from tui.history.store import iso_stamp
 from tui.providers.anthropic_messages import AnthropicProvider
 from tui.providers.openai_compat import OpenAICompatProvider
@@ -215,3 +216,15 @@ def wire_provider(
         max_retries=retries,
         read_timeout_s=read_timeout,
     )
+
+
+async def run_on_wire(kind: str, server: WireServer, request: RunRequest) -> tuple[RunResult, list[ev.Event]]:
+    """`request` run by the real provider of `kind` against the wire server: its result and the
+    events it emitted, the provider closed after."""
+    provider = wire_provider(kind, server)
+    events: list[ev.Event] = []
+    try:
+        result = await run_panel(request, lookup(provider), events.append)
+    finally:
+        await provider.aclose()
+    return result, events

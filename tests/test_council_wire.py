@@ -10,12 +10,11 @@ import re
 
 import pytest
 
-from tests.fakes import lookup, wire_provider
+from tests.fakes import run_on_wire
 from tests.wire_server import RecordedRequest, Scenario, WireServer
 from tui.engine import events as ev
 from tui.engine.ballots import BALLOT_TOOL, ballot_schema
 from tui.engine.council import council_ranking
-from tui.engine.orchestrator import run_panel
 from tui.engine.types import CallResult, Member, Mode, Outcome, Phase, RunRequest, RunResult, VoteForm
 
 STRONGEST = {"openai": VoteForm.JSON_SCHEMA, "anthropic": VoteForm.TOOL}
@@ -38,19 +37,13 @@ def seats(kind: str, model: str, form: VoteForm | None = None) -> list[Member]:
 
 
 async def council(kind: str, server: WireServer, members: list[Member]) -> tuple[RunResult, list[ev.Event]]:
-    provider = wire_provider(kind, server)
-    events: list[ev.Event] = []
     request = RunRequest(
         question="What is the result of 3+4*5?",
         mode=Mode.COUNCIL,
         members=members,
         synthesizers=[Member(alias="chair", model_id="chair", provider=kind)],
     )
-    try:
-        result = await run_panel(request, lookup(provider), events.append)
-    finally:
-        await provider.aclose()
-    return result, events
+    return await run_on_wire(kind, server, request)
 
 
 def asked_form(request: RecordedRequest) -> str:

@@ -13,6 +13,7 @@ import pytest
 
 from tests.dashboard import enter_question, make_app
 from tests.fakes import Script
+from tests.test_app import settle
 from tui.dashboard.app import QuorumApp
 from tui.dashboard.screens.history import OUTCOME_STYLES
 from tui.dashboard.widgets.prompt_bar import PromptBar
@@ -23,14 +24,6 @@ from tui.engine.provider import ChatRequest, ErrorKind, ProviderError
 from tui.engine.types import AnswerSpec, Mode, Outcome, RunResult, RunStatus
 from tui.history.replay import replay_events
 from tui.render.words import CallState
-
-
-async def settle(app: QuorumApp, pilot) -> None:
-    await app.workers.wait_for_complete()
-    await app.workers.wait_for_complete()  # the run the cache's lookup started, on a miss
-    await pilot.pause()
-    app.flush_now()
-    await pilot.pause()
 
 
 async def ask(app: QuorumApp, pilot, question: str) -> RunResult:

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.fakes import lookup, wire_provider
+from tests.fakes import lookup, run_on_wire, wire_provider
 from tests.wire_server import RecordedRequest, Scenario, WireServer
 from tui.config.catalog import Catalog
 from tui.config.loading import load_settings
@@ -86,19 +86,13 @@ def seat(kind: str, model: str, form: VoteForm | None = None, **extra: Any) -> M
 async def deliberate(
     kind: str, server: WireServer, members: list[Member], rounds: int = 2
 ) -> tuple[RunResult, list[ev.Event]]:
-    provider = wire_provider(kind, server)
-    events: list[ev.Event] = []
     request = RunRequest(
         question="Should we move the job queue to Postgres?",
         members=members,
         synthesizers=[seat(kind, "synth", VoteForm.TEXT)],
         max_rounds=rounds,
     )
-    try:
-        result = await run_panel(request, lookup(provider), events.append)
-    finally:
-        await provider.aclose()
-    return result, events
+    return await run_on_wire(kind, server, request)
 
 
 def asked_form(request: RecordedRequest) -> str:
