@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from enum import StrEnum
+from typing import TypeVar
 
 from tui.engine.context import TeamContext
 from tui.engine.types import (
@@ -25,6 +27,8 @@ from tui.engine.types import (
     TokensSource,
     VoteForm,
 )
+
+Known = TypeVar("Known", bound=StrEnum)
 
 CALL_RUNNING = "running"
 """The calls table's status of a call in flight: not a `CallStatus`, which has only a call's ends."""
@@ -119,10 +123,11 @@ def positions(result: RunResult) -> list[CallResult | None]:
     return seats
 
 
-def _vote_form(value: str | None) -> VoteForm | None:
-    """A call row's vote form; None for a text one, or one a newer Quorum knows and this one not."""
+def known(kind: type[Known], value: str | None) -> Known | None:
+    """A stored value of `kind` (a run's mode, a call's vote form); None for none, or for one a
+    newer Quorum wrote that this one does not know."""
     try:
-        return VoteForm(value) if value is not None else None
+        return kind(value) if value is not None else None
     except ValueError:
         return None
 
@@ -154,6 +159,6 @@ def call_from_row(row: sqlite3.Row) -> CallResult:
         demo=bool(row["demo"]),
         retries=row["retries"],
         gateway_retries=row["gateway_retries"],
-        vote_form=_vote_form(row["vote_form"]),
+        vote_form=known(VoteForm, row["vote_form"]),
         raw_reply=row["raw_reply"],
     )

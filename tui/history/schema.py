@@ -387,7 +387,7 @@ def keep_full_text_index(db: sqlite3.Connection, *, until: float) -> bool:
         if _triggers(db):
             retrying(lambda: _drop_full_text_triggers(db), until=until)
         return False
-    if has_full_text_index(db) and len(_triggers(db)) == len(_FULL_TEXT_TRIGGERS):
+    if _index_whole(db):
         return True
     probe = f"temp.{FULL_TEXT_INDEX}_probe"
     if not _usable(db, f"CREATE VIRTUAL TABLE {probe} USING fts5(x, tokenize = 'trigram')"):
@@ -403,6 +403,11 @@ def _usable(db: sqlite3.Connection, statement: str) -> bool:
     except sqlite3.OperationalError:  # no such tokenizer, no such module
         return False
     return True
+
+
+def _index_whole(db: sqlite3.Connection) -> bool:
+    """The full-text index is there, with every trigger that keeps it."""
+    return has_full_text_index(db) and len(_triggers(db)) == len(_FULL_TEXT_TRIGGERS)
 
 
 def _triggers(db: sqlite3.Connection) -> set[str]:
@@ -422,7 +427,7 @@ def _index_again(db: sqlite3.Connection) -> None:
     """The full-text index made anew from the runs, with its triggers, unless another connection
     has meanwhile (looked at again under the write lock)."""
     with write_transaction(db):
-        if has_full_text_index(db) and len(_triggers(db)) == len(_FULL_TEXT_TRIGGERS):
+        if _index_whole(db):
             return
         for name in _FULL_TEXT_TRIGGERS:
             db.execute(f"DROP TRIGGER IF EXISTS {name}")

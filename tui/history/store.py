@@ -190,16 +190,8 @@ def _summary(row: sqlite3.Row) -> RunSummary:
         parent_run_id=row["parent_run_id"],
         origin=Origin(row["origin"]) if row["origin"] is not None else None,
         cache_of=row["cache_of"],
-        mode=_mode(row["mode"]),
+        mode=rows.known(Mode, row["mode"]),
     )
-
-
-def _mode(value: str) -> Mode | None:
-    """A run's stored mode, or None for one this version does not know."""
-    try:
-        return Mode(value)
-    except ValueError:
-        return None
 
 
 def iso_stamp(moment: datetime) -> str:
