@@ -243,9 +243,10 @@ def doctor_command(settings: Settings, args: argparse.Namespace, stdout: TextIO 
     """Check the providers asked for (all those in use by default), print each as it is known, in
     the configuration's order, and return 0 when every one is usable, else 1."""
     stdout = stdout or sys.stdout
-    plan = _plan(settings, args.providers, args.models)
+    catalog = Catalog(settings)
+    plan = _plan(settings, catalog, args.providers, args.models)
     secrets = secret_values(settings)
-    chosen = _chosen(settings, args.providers, args.models)
+    chosen = _chosen(settings, catalog, args.providers, args.models)
     checks = asyncio.run(
         _check_all(settings, plan, chosen, args.timeout, None if args.json else stdout, secrets)
     )
@@ -264,10 +265,11 @@ def doctor_command(settings: Settings, args: argparse.Namespace, stdout: TextIO 
     return EXIT_OK if usable else EXIT_FAILED
 
 
-def _plan(settings: Settings, providers: Sequence[str], models: Sequence[str]) -> dict[str, list[Member]]:
+def _plan(
+    settings: Settings, catalog: Catalog, providers: Sequence[str], models: Sequence[str]
+) -> dict[str, list[Member]]:
     """Each provider to check, in the configuration's order, with the catalog models to send a
     request to. A `UsageError` for a provider or model the configuration does not have."""
-    catalog = Catalog(settings)
     in_use: dict[str, list[str]] = {}
     for name, model in settings.models.items():
         in_use.setdefault(model.provider, []).append(name)
@@ -293,12 +295,13 @@ def _plan(settings: Settings, providers: Sequence[str], models: Sequence[str]) -
     return plan
 
 
-def _chosen(settings: Settings, providers: Sequence[str], models: Sequence[str]) -> frozenset[str]:
+def _chosen(
+    settings: Settings, catalog: Catalog, providers: Sequence[str], models: Sequence[str]
+) -> frozenset[str]:
     """The providers the user asks for: named by an option, or serving a model of their own
     configuration, a seat of their panel, or their synthesizer or its fallbacks. Only these fail
     for a key not set."""
-    catalog = Catalog(settings)
-    named = {spec.model for spec in [*settings.panel.members]}
+    named = {spec.model for spec in settings.panel.members}
     named |= {settings.run.synthesizer or "", *settings.run.synthesizer_fallbacks, *models}
     named |= settings.own_models
     chosen = set(providers)
